@@ -1,0 +1,134 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace SpecializedInfer.Gguf;
+
+/// <summary>
+/// Writes GGUF version 3 files: metadata in insertion order, tensors in insertion order, each tensor's data
+/// aligned to <see cref="Alignment"/>. Used by the llama2.c converter and by synthetic model generation.
+/// </summary>
+public sealed class GgufWriter
+{
+    private readonly List<KeyValuePair<string, GgufValue>> _metadata = [];
+    private readonly List<(string Name, long[] Dims, GgmlType Type, byte[] Data)> _tensors = [];
+
+    public int Alignment { get; init; } = GgufFile.DefaultAlignment;
+
+    public GgufWriter Add(string key, GgufValue value)
+    {
+        if (_metadata.Any(kv => kv.Key == key)) throw new ArgumentException($"Metadata key '{key}' added twice.", nameof(key));
+        _metadata.Add(new(key, value));
+        return this;
+    }
+
+    public GgufWriter Add(string key, string value) => Add(key, GgufValue.Of(value));
+    public GgufWriter Add(string key, uint value) => Add(key, GgufValue.Of(value));
+    public GgufWriter Add(string key, int value) => Add(key, GgufValue.Of(value));
+    public GgufWriter Add(string key, float value) => Add(key, GgufValue.Of(value));
+    public GgufWriter Add(string key, bool value) => Add(key, GgufValue.Of(value));
+    public GgufWriter Add(string key, string[] values) => Add(key, GgufValue.Of(values));
+    public GgufWriter Add(string key, float[] values) => Add(key, GgufValue.Of(values));
+    public GgufWriter Add(string key, int[] values) => Add(key, GgufValue.Of(values));
+
+    /// <summary>Adds a tensor; <paramref name="dims"/> in ggml order (contiguous dimension first).</summary>
+    public GgufWriter AddTensor(string name, long[] dims, GgmlType type, ReadOnlySpan<byte> data)
+    {
+        if (_tensors.Any(t => t.Name == name)) throw new ArgumentException($"Tensor '{name}' added twice.", nameof(name));
+        if (!GgmlTypeInfo.TryGetLayout(type, out var be, out var bb)) throw new ArgumentException($"Unknown tensor type {type}.", nameof(type));
+        long elements = 1;
+        foreach (var d in dims) elements *= d;
+        var expected = elements / be * bb;
+        if (dims.Length is 0 or > 4 || dims[0] % be != 0 || data.Length != expected)
+            throw new ArgumentException($"Tensor '{name}' {type} [{string.Join(", ", dims)}] needs {expected} bytes, got {data.Length}.", nameof(data));
+        _tensors.Add((name, (long[])dims.Clone(), type, data.ToArray()));
+        return this;
+    }
+
+    public GgufWriter AddTensor(string name, long[] dims, ReadOnlySpan<float> data) =>
+        AddTensor(name, dims, GgmlType.F32, MemoryMarshal.AsBytes(data));
+
+    public void Write(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        Write(stream);
+    }
+
+    public void Write(Stream stream)
+    {
+        var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        w.Write(GgufFile.Magic);
+        w.Write(3u);
+        w.Write((ulong)_tensors.Count);
+        w.Write((ulong)_metadata.Count);
+        foreach (var (key, value) in _metadata)
+        {
+            WriteString(w, key);
+            w.Write((uint)value.Type);
+            WriteValue(w, value);
+        }
+        long offset = 0;
+        foreach (var t in _tensors)
+        {
+            WriteString(w, t.Name);
+            w.Write((uint)t.Dims.Length);
+            foreach (var d in t.Dims) w.Write((ulong)d);
+            w.Write((uint)t.Type);
+            w.Write((ulong)offset);
+            offset = Align(offset + t.Data.Length);
+        }
+        w.Flush();
+        Pad(stream);
+        foreach (var t in _tensors)
+        {
+            stream.Write(t.Data);
+            Pad(stream);
+        }
+        stream.Flush();
+    }
+
+    private long Align(long offset) => (offset + Alignment - 1) / Alignment * Alignment;
+
+    private void Pad(Stream stream)
+    {
+        var pad = (int)(Align(stream.Position) - stream.Position);
+        if (pad > 0) stream.Write(new byte[pad]);
+    }
+
+    private static void WriteString(BinaryWriter w, string s)
+    {
+        var bytes = Encoding.UTF8.GetBytes(s);
+        w.Write((ulong)bytes.Length);
+        w.Write(bytes);
+    }
+
+    private static void WriteValue(BinaryWriter w, GgufValue value)
+    {
+        switch (value.Value)
+        {
+            case byte v: w.Write(v); break;
+            case sbyte v: w.Write(v); break;
+            case ushort v: w.Write(v); break;
+            case short v: w.Write(v); break;
+            case uint v: w.Write(v); break;
+            case int v: w.Write(v); break;
+            case float v: w.Write(v); break;
+            case ulong v: w.Write(v); break;
+            case long v: w.Write(v); break;
+            case double v: w.Write(v); break;
+            case bool v: w.Write((byte)(v ? 1 : 0)); break;
+            case string v: WriteString(w, v); break;
+            case Array a:
+                w.Write((uint)value.ElementType);
+                w.Write((ulong)a.Length);
+                foreach (var element in a)
+                {
+                    if (element is GgufValue nested) WriteValue(w, nested);
+                    else WriteValue(w, new GgufValue(value.ElementType, element!));
+                }
+                break;
+            default:
+                throw new ArgumentException($"Cannot write a metadata value of type {value.Value.GetType()}.");
+        }
+    }
+}
