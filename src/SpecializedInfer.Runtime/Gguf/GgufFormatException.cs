@@ -1,25 +1,15 @@
 namespace SpecializedInfer.Gguf;
 
 /// <summary>
-/// A model file is not what it claims to be. Always names the file, the byte offset where reading went wrong and
+/// A GGUF file is not what it claims to be. Always names the file, the byte offset where reading went wrong and
 /// what was expected there, so a user can tell a truncated download from a wrong file from a bug.
+/// <see cref="ModelFormatException.FilePath"/>, <see cref="ModelFormatException.Offset"/> and
+/// <see cref="ModelFormatException.Expected"/> come from the base class.
 /// </summary>
-public sealed class GgufFormatException : Exception
+public sealed class GgufFormatException : ModelFormatException
 {
     public GgufFormatException(string filePath, long offset, string expected, Exception? inner = null)
-        : base($"{filePath}: at byte offset {offset}: expected {expected}", inner)
+        : base(filePath, offset, expected, inner)
     {
-        FilePath = filePath;
-        Offset = offset;
-        Expected = expected;
     }
-
-    /// <summary>The file that failed to parse.</summary>
-    public string FilePath { get; }
-
-    /// <summary>Byte offset in the file where the problem was found.</summary>
-    public long Offset { get; }
-
-    /// <summary>What the reader expected at <see cref="Offset"/>.</summary>
-    public string Expected { get; }
 }

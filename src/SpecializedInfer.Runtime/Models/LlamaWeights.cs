@@ -1,0 +1,95 @@
+using System.Runtime.InteropServices;
+using SpecializedInfer.Gguf;
+
+namespace SpecializedInfer.Models;
+
+/// <summary>The tensors of one transformer block.</summary>
+public sealed record LlamaLayerWeights(
+    WeightTensor AttentionNorm,
+    WeightTensor Query,
+    WeightTensor Key,
+    WeightTensor Value,
+    WeightTensor Output,
+    WeightTensor FeedForwardNorm,
+    WeightTensor Gate,
+    WeightTensor Up,
+    WeightTensor Down);
+
+/// <summary>
+/// Binds a GGUF file's tensors to a <see cref="LlamaConfig"/>, checking every shape. F32 tensors stay in the
+/// mapping; F16/BF16/Q8_0 are dequantized once into pinned arrays. Owns the file: dispose to unmap.
+/// </summary>
+public sealed unsafe class LlamaWeights : IDisposable
+{
+    private readonly List<float[]> _pinned = [];
+
+    private LlamaWeights(GgufFile file, LlamaConfig config)
+    {
+        File = file;
+        Config = config;
+        var c = config;
+        TokenEmbedding = Bind("token_embd.weight", c.VocabSize, c.Dim);
+        OutputNorm = Bind("output_norm.weight", 1, c.Dim);
+        Output = c.TiedOutput ? TokenEmbedding : Bind("output.weight", c.VocabSize, c.Dim);
+        var layers = new LlamaLayerWeights[c.Layers];
+        for (var i = 0; i < c.Layers; i++)
+        {
+            string N(string part) => $"blk.{i}.{part}.weight";
+            layers[i] = new LlamaLayerWeights(
+                AttentionNorm: Bind(N("attn_norm"), 1, c.Dim),
+                Query: Bind(N("attn_q"), c.QueryDim, c.Dim),
+                Key: Bind(N("attn_k"), c.KvDim, c.Dim),
+                Value: Bind(N("attn_v"), c.KvDim, c.Dim),
+                Output: Bind(N("attn_output"), c.Dim, c.QueryDim),
+                FeedForwardNorm: Bind(N("ffn_norm"), 1, c.Dim),
+                Gate: Bind(N("ffn_gate"), c.HiddenDim, c.Dim),
+                Up: Bind(N("ffn_up"), c.HiddenDim, c.Dim),
+                Down: Bind(N("ffn_down"), c.Dim, c.HiddenDim));
+        }
+        Layers = layers;
+    }
+
+    /// <summary>Opens a GGUF model and binds its weights; malformed files throw <see cref="GgufFormatException"/>.</summary>
+    public static LlamaWeights Load(string path)
+    {
+        var file = GgufFile.Open(path);
+        try
+        {
+            return new LlamaWeights(file, LlamaConfig.FromGguf(file));
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    public GgufFile File { get; }
+    public LlamaConfig Config { get; }
+    public WeightTensor TokenEmbedding { get; }
+    public WeightTensor OutputNorm { get; }
+    public WeightTensor Output { get; }
+    public IReadOnlyList<LlamaLayerWeights> Layers { get; }
+
+    private WeightTensor Bind(string name, int rows, int cols)
+    {
+        var t = File.GetTensor(name);
+        var expected = rows == 1 ? new long[] { cols } : [cols, rows];
+        if (!t.Dimensions.SequenceEqual(expected))
+            throw new GgufFormatException(File.FilePath, t.HeaderOffset,
+                $"tensor '{name}' of shape [{string.Join(", ", expected)}] for the topology in the metadata, found {t.Shape}");
+        if (t.Type == GgmlType.F32)
+        {
+            fixed (float* p = File.GetFloat32(name))
+                return new WeightTensor(p, rows, cols); // the mapping outlives this object's use of the pointer
+        }
+        if (!GgmlTypeInfo.CanDequantize(t.Type))
+            throw new GgufFormatException(File.FilePath, t.HeaderOffset, $"tensor '{name}' of type F32, F16, BF16 or Q8_0, found {t.Type}");
+        var data = GC.AllocateUninitializedArray<float>(rows * cols, pinned: true);
+        GgmlDequantize.ToFloat32(t.Type, File.GetBytes(t), data);
+        _pinned.Add(data);
+        return new WeightTensor((float*)Marshal.UnsafeAddrOfPinnedArrayElement(data, 0), rows, cols);
+    }
+
+    public void Dispose() => File.Dispose();
+}
