@@ -241,6 +241,8 @@ public sealed unsafe class GgufFile : IDisposable
                 throw c.Error($"a known ggml tensor type for '{name}', found type id {typeValue}", typeAt);
             if (dims[0] % blockElements != 0)
                 throw c.Error($"the first dimension of '{name}' ({dims[0]}) to be a multiple of {type}'s block of {blockElements}", nDimsAt);
+            if (elements / blockElements > long.MaxValue / blockBytes)
+                throw c.Error($"a byte size of tensor '{name}' that fits 64 bits ({elements} elements of {type})", nDimsAt);
             var offsetAt = c.Position;
             var offset = c.ReadU64($"the data offset of tensor '{name}'");
             if (offset % (ulong)alignment != 0)
@@ -309,7 +311,7 @@ public sealed unsafe class GgufFile : IDisposable
             GgufValueType.Array => 12,
             _ => throw c.Error($"a known element type (0-12) for array '{key}', found {(uint)elemType}", elemAt),
         };
-        if (count > (ulong)(c.Remaining / minElementBytes))
+        if (count > (ulong)(c.Remaining / minElementBytes) || count > (ulong)Array.MaxLength)
             throw c.Error($"a length for array '{key}' that fits the file (at most {c.Remaining / minElementBytes} elements), found {count}", countAt);
         var n = (int)count;
         Array array = elemType switch

@@ -11,7 +11,7 @@ namespace SpecializedInfer.Gguf;
 public sealed class GgufWriter
 {
     private readonly List<KeyValuePair<string, GgufValue>> _metadata = [];
-    private readonly List<(string Name, long[] Dims, GgmlType Type, byte[] Data)> _tensors = [];
+    private readonly List<(string Name, long[] Dims, GgmlType Type, long Bytes, Func<byte[]> Produce)> _tensors = [];
 
     public int Alignment { get; init; } = GgufFile.DefaultAlignment;
 
@@ -34,14 +34,23 @@ public sealed class GgufWriter
     /// <summary>Adds a tensor; <paramref name="dims"/> in ggml order (contiguous dimension first).</summary>
     public GgufWriter AddTensor(string name, long[] dims, GgmlType type, ReadOnlySpan<byte> data)
     {
+        var copy = data.ToArray();
+        return AddTensor(name, dims, type, () => copy);
+    }
+
+    /// <summary>
+    /// Adds a tensor whose bytes are produced only while writing, so a multi-gigabyte synthetic model never has
+    /// more than one tensor in memory.
+    /// </summary>
+    public GgufWriter AddTensor(string name, long[] dims, GgmlType type, Func<byte[]> produce)
+    {
         if (_tensors.Any(t => t.Name == name)) throw new ArgumentException($"Tensor '{name}' added twice.", nameof(name));
         if (!GgmlTypeInfo.TryGetLayout(type, out var be, out var bb)) throw new ArgumentException($"Unknown tensor type {type}.", nameof(type));
+        if (dims.Length is 0 or > 4 || dims.Any(d => d <= 0) || dims[0] % be != 0)
+            throw new ArgumentException($"Tensor '{name}' {type} [{string.Join(", ", dims)}] has an invalid shape.", nameof(dims));
         long elements = 1;
         foreach (var d in dims) elements *= d;
-        var expected = elements / be * bb;
-        if (dims.Length is 0 or > 4 || dims[0] % be != 0 || data.Length != expected)
-            throw new ArgumentException($"Tensor '{name}' {type} [{string.Join(", ", dims)}] needs {expected} bytes, got {data.Length}.", nameof(data));
-        _tensors.Add((name, (long[])dims.Clone(), type, data.ToArray()));
+        _tensors.Add((name, (long[])dims.Clone(), type, elements / be * bb, produce));
         return this;
     }
 
@@ -75,13 +84,16 @@ public sealed class GgufWriter
             foreach (var d in t.Dims) w.Write((ulong)d);
             w.Write((uint)t.Type);
             w.Write((ulong)offset);
-            offset = Align(offset + t.Data.Length);
+            offset = Align(offset + t.Bytes);
         }
         w.Flush();
         Pad(stream);
         foreach (var t in _tensors)
         {
-            stream.Write(t.Data);
+            var data = t.Produce();
+            if (data.LongLength != t.Bytes)
+                throw new InvalidOperationException($"Tensor '{t.Name}' produced {data.LongLength} bytes; its shape needs {t.Bytes}.");
+            stream.Write(data);
             Pad(stream);
         }
         stream.Flush();

@@ -1,0 +1,99 @@
+using System.Runtime.InteropServices;
+using SpecializedInfer.Gguf;
+
+namespace SpecializedInfer.Synthesis;
+
+/// <summary>Writes a GGUF LLaMA model of a given shape with seeded random weights, loadable by llama.cpp too.</summary>
+public static class SyntheticModel
+{
+    public static void Write(SyntheticModelSpec spec, string path)
+    {
+        spec.Validate();
+        var kvHeads = spec.EffectiveKvHeads;
+        var headDim = spec.Dim / spec.Heads;
+        var kvDim = kvHeads * headDim;
+        var (tokens, scores, types) = SyntheticVocabulary.Create(spec.VocabSize, spec.Seed);
+
+        var w = new GgufWriter();
+        w.Add("general.architecture", "llama");
+        w.Add("general.name", spec.Name);
+        w.Add("llama.context_length", (uint)spec.ContextLength);
+        w.Add("llama.embedding_length", (uint)spec.Dim);
+        w.Add("llama.feed_forward_length", (uint)spec.HiddenDim);
+        w.Add("llama.attention.head_count", (uint)spec.Heads);
+        w.Add("llama.attention.head_count_kv", (uint)kvHeads);
+        w.Add("llama.block_count", (uint)spec.Layers);
+        w.Add("llama.rope.dimension_count", (uint)headDim);
+        w.Add("llama.rope.freq_base", spec.RopeTheta);
+        w.Add("llama.attention.layer_norm_rms_epsilon", spec.NormEps);
+        w.Add("llama.vocab_size", (uint)spec.VocabSize);
+        w.Add("tokenizer.ggml.model", "llama");
+        w.Add("tokenizer.ggml.tokens", tokens);
+        w.Add("tokenizer.ggml.scores", scores);
+        w.Add("tokenizer.ggml.token_type", types);
+        w.Add("tokenizer.ggml.unknown_token_id", 0u);
+        w.Add("tokenizer.ggml.bos_token_id", 1u);
+        w.Add("tokenizer.ggml.eos_token_id", 2u);
+
+        // Unit-gain uniform init (a = sqrt(3 / fan_in)) keeps activations and logits of order 1 through any depth.
+        void Matrix(string name, int rows, int cols) =>
+            w.AddTensor(name, [cols, rows], spec.MatrixType, () => Encode(Random(spec.Seed, name, (long)rows * cols, MathF.Sqrt(3f / cols), 0f), spec.MatrixType));
+        void Norm(string name, int size) =>
+            w.AddTensor(name, [size], GgmlType.F32, () => Encode(Random(spec.Seed, name, size, 0.1f, 1f), GgmlType.F32));
+
+        Matrix("token_embd.weight", spec.VocabSize, spec.Dim);
+        Norm("output_norm.weight", spec.Dim);
+        if (!spec.TiedOutput) Matrix("output.weight", spec.VocabSize, spec.Dim);
+        for (var l = 0; l < spec.Layers; l++)
+        {
+            Matrix($"blk.{l}.attn_q.weight", spec.Dim, spec.Dim);
+            Matrix($"blk.{l}.attn_k.weight", kvDim, spec.Dim);
+            Matrix($"blk.{l}.attn_v.weight", kvDim, spec.Dim);
+            Matrix($"blk.{l}.attn_output.weight", spec.Dim, spec.Dim);
+            Norm($"blk.{l}.attn_norm.weight", spec.Dim);
+            Matrix($"blk.{l}.ffn_gate.weight", spec.HiddenDim, spec.Dim);
+            Matrix($"blk.{l}.ffn_down.weight", spec.Dim, spec.HiddenDim);
+            Matrix($"blk.{l}.ffn_up.weight", spec.HiddenDim, spec.Dim);
+            Norm($"blk.{l}.ffn_norm.weight", spec.Dim);
+        }
+        w.Write(path);
+    }
+
+    private static float[] Random(ulong seed, string name, long count, float amplitude, float offset)
+    {
+        var rng = new SplitMix64(seed ^ SplitMix64.Hash(name));
+        var values = new float[count];
+        for (long i = 0; i < count; i++) values[i] = offset + amplitude * rng.NextSigned();
+        return values;
+    }
+
+    private static byte[] Encode(float[] values, GgmlType type)
+    {
+        switch (type)
+        {
+            case GgmlType.F32:
+                return MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+            case GgmlType.F16:
+            {
+                var halves = new Half[values.Length];
+                for (var i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
+                return MemoryMarshal.AsBytes(halves.AsSpan()).ToArray();
+            }
+            case GgmlType.BF16:
+            {
+                var raw = new ushort[values.Length];
+                for (var i = 0; i < values.Length; i++)
+                {
+                    // Round to nearest even, as ggml's fp32→bf16 does for finite values.
+                    var bits = BitConverter.SingleToUInt32Bits(values[i]);
+                    raw[i] = (ushort)((bits + (0x7FFF + ((bits >> 16) & 1))) >> 16);
+                }
+                return MemoryMarshal.AsBytes(raw.AsSpan()).ToArray();
+            }
+            case GgmlType.Q8_0:
+                return GgmlDequantize.QuantizeQ8_0(values);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(type), type, null);
+        }
+    }
+}

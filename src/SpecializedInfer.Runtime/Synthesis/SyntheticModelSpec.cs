@@ -1,0 +1,52 @@
+using SpecializedInfer.Gguf;
+
+namespace SpecializedInfer.Synthesis;
+
+/// <summary>
+/// The shape of a synthetic LLaMA model: real topologies (the presets) with seeded random weights, so
+/// realistic sizes can be benchmarked and checked against llama.cpp without downloading anything.
+/// </summary>
+public sealed record SyntheticModelSpec
+{
+    public required int Dim { get; init; }
+    public required int HiddenDim { get; init; }
+    public required int Layers { get; init; }
+    public required int Heads { get; init; }
+    public int KvHeads { get; init; }
+    public required int VocabSize { get; init; }
+    public int ContextLength { get; init; } = 2048;
+    public bool TiedOutput { get; init; } = true;
+    public float RopeTheta { get; init; } = 10000f;
+    public float NormEps { get; init; } = 1e-5f;
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>Storage type of the weight matrices (norm vectors stay F32, as in llama.cpp's conversions).</summary>
+    public GgmlType MatrixType { get; init; } = GgmlType.F32;
+
+    public string Name { get; init; } = "synthetic";
+
+    public int EffectiveKvHeads => KvHeads == 0 ? Heads : KvHeads;
+
+    /// <summary>Named real shapes.</summary>
+    public static IReadOnlyDictionary<string, SyntheticModelSpec> Presets { get; } = new Dictionary<string, SyntheticModelSpec>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["stories260K"] = new() { Name = "stories260K", Dim = 64, HiddenDim = 172, Layers = 5, Heads = 8, KvHeads = 4, VocabSize = 512, ContextLength = 512 },
+        ["stories15M"] = new() { Name = "stories15M", Dim = 288, HiddenDim = 768, Layers = 6, Heads = 6, VocabSize = 32000, ContextLength = 256 },
+        ["stories42M"] = new() { Name = "stories42M", Dim = 512, HiddenDim = 1376, Layers = 8, Heads = 8, VocabSize = 32000, ContextLength = 1024 },
+        ["stories110M"] = new() { Name = "stories110M", Dim = 768, HiddenDim = 2048, Layers = 12, Heads = 12, VocabSize = 32000, ContextLength = 1024 },
+        ["tinyllama-1.1b"] = new() { Name = "tinyllama-1.1b", Dim = 2048, HiddenDim = 5632, Layers = 22, Heads = 32, KvHeads = 4, VocabSize = 32000, ContextLength = 2048, TiedOutput = false },
+    };
+
+    public void Validate()
+    {
+        static void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
+        Check(Dim > 0 && HiddenDim > 0 && Layers > 0 && Heads > 0 && EffectiveKvHeads > 0, "dims, layers and heads must be positive");
+        Check(Dim % Heads == 0, $"heads ({Heads}) must divide dim ({Dim})");
+        Check(Heads % EffectiveKvHeads == 0, $"KV heads ({EffectiveKvHeads}) must divide heads ({Heads})");
+        Check(Dim / Heads % 2 == 0, $"the head dimension ({Dim / Heads}) must be even for rotary embeddings");
+        Check(VocabSize >= SyntheticVocabulary.MinimumSize, $"vocab must be at least {SyntheticVocabulary.MinimumSize} (specials, 256 bytes, single characters)");
+        Check(ContextLength > 0, "context length must be positive");
+        Check(MatrixType is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0, "matrix type must be F32, F16, BF16 or Q8_0");
+        Check(MatrixType != GgmlType.Q8_0 || (Dim % 32 == 0 && HiddenDim % 32 == 0), "Q8_0 needs dim and hidden dim to be multiples of 32");
+    }
+}
