@@ -11,5 +11,8 @@ public interface ICommand
     int Run(CommandLine args, CliContext context);
 }
 
-/// <summary>Where a command writes: rendered tables and streamed text to <see cref="Out"/>, diagnostics and timings to <see cref="Error"/>.</summary>
-public sealed record CliContext(IAnsiConsole Out, IAnsiConsole Error, TextWriter Text);
+/// <summary>
+/// Where a command writes: tables to <see cref="Out"/> (rendered), generated text to <see cref="Text"/> (the same
+/// standard output, unrendered), errors and timings to <see cref="Error"/> as plain lines scripts can read.
+/// </summary>
+public sealed record CliContext(IAnsiConsole Out, TextWriter Text, TextWriter Error);

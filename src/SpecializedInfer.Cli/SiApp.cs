@@ -1,4 +1,3 @@
-using Spectre.Console;
 using SpecializedInfer.Cli.Commands;
 using SpecializedInfer.Gguf;
 
@@ -9,6 +8,7 @@ public static class SiApp
 {
     public static IReadOnlyList<ICommand> Commands { get; } =
     [
+        new RunCommand(),
         new InspectCommand(),
         new ConvertCommand(),
         new SynthCommand(),
@@ -18,19 +18,19 @@ public static class SiApp
     {
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
         {
-            PrintUsage(context.Out);
+            PrintUsage(context.Text);
             return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Success;
         }
         var command = Commands.FirstOrDefault(c => c.Name == args[0]);
         if (command is null)
         {
-            context.Error.MarkupLineInterpolated($"[red]error:[/] unknown command '{args[0]}'.");
+            context.Error.WriteLine($"error: unknown command '{args[0]}'.");
             PrintUsage(context.Error);
             return ExitCodes.Usage;
         }
         if (args.Skip(1).Any(a => a is "--help" or "-h"))
         {
-            context.Out.WriteLine(command.Usage);
+            context.Text.WriteLine(command.Usage);
             return ExitCodes.Success;
         }
         try
@@ -39,22 +39,20 @@ public static class SiApp
         }
         catch (UsageException e)
         {
-            context.Error.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            context.Error.WriteLine($"error: {e.Message}");
             context.Error.WriteLine(command.Usage);
             return ExitCodes.Usage;
         }
         catch (Exception e) when (e is GgufFormatException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
         {
-            context.Error.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            context.Error.WriteLine($"error: {e.Message}");
             return ExitCodes.Failure;
         }
     }
 
-    private static void PrintUsage(IAnsiConsole console)
+    private static void PrintUsage(TextWriter writer)
     {
-        console.WriteLine("usage: si <command> [options]   (si <command> --help for its options)");
-        var table = new Table().NoBorder().HideHeaders().AddColumn("").AddColumn("");
-        foreach (var c in Commands) table.AddRow(new Text("  " + c.Name), new Text(c.Summary));
-        console.Write(table);
+        writer.WriteLine("usage: si <command> [options]   (si <command> --help for its options)");
+        foreach (var c in Commands) writer.WriteLine($"  {c.Name,-10}{c.Summary}");
     }
 }

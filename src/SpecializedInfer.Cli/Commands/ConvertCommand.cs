@@ -1,4 +1,3 @@
-using Spectre.Console;
 using SpecializedInfer.Conversion;
 
 namespace SpecializedInfer.Cli.Commands;

@@ -1,4 +1,3 @@
-using Spectre.Console;
 using System.Diagnostics;
 using SpecializedInfer.Gguf;
 using SpecializedInfer.Synthesis;

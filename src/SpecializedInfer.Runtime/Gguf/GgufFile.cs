@@ -119,8 +119,10 @@ public sealed unsafe class GgufFile : IDisposable
 
     public float? GetFloatOrNull(string key) => Find(key) is null ? null : GetFloat(key);
 
+    // The exact-type test matters: the CLR lets a uint[] pass as int[] (and byte[] as sbyte[]), which would
+    // silently reinterpret values of the wrong type.
     public T[] GetArray<T>(string key) =>
-        Require(key) is { Value: T[] a } ? a : throw WrongType(key, $"an array of {typeof(T).Name}");
+        Require(key) is { Value: T[] a } && a.GetType() == typeof(T[]) ? a : throw WrongType(key, $"an array of {typeof(T).Name}");
 
     private GgufValue Require(string key) =>
         Find(key) ?? throw new GgufFormatException(FilePath, 0, $"metadata key '{key}' (not present in the header)");

@@ -65,12 +65,14 @@ public sealed class GgufWriter
 
     public void Write(Stream stream)
     {
+        var (metadata, alignment) = ResolveAlignment();
+        var start = stream.Position;
         var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         w.Write(GgufFile.Magic);
         w.Write(3u);
         w.Write((ulong)_tensors.Count);
-        w.Write((ulong)_metadata.Count);
-        foreach (var (key, value) in _metadata)
+        w.Write((ulong)metadata.Count);
+        foreach (var (key, value) in metadata)
         {
             WriteString(w, key);
             w.Write((uint)value.Type);
@@ -84,26 +86,48 @@ public sealed class GgufWriter
             foreach (var d in t.Dims) w.Write((ulong)d);
             w.Write((uint)t.Type);
             w.Write((ulong)offset);
-            offset = Align(offset + t.Bytes);
+            offset = Align(offset + t.Bytes, alignment);
         }
         w.Flush();
-        Pad(stream);
+        Pad(stream, start, alignment);
         foreach (var t in _tensors)
         {
             var data = t.Produce();
             if (data.LongLength != t.Bytes)
                 throw new InvalidOperationException($"Tensor '{t.Name}' produced {data.LongLength} bytes; its shape needs {t.Bytes}.");
             stream.Write(data);
-            Pad(stream);
+            Pad(stream, start, alignment);
         }
         stream.Flush();
     }
 
-    private long Align(long offset) => (offset + Alignment - 1) / Alignment * Alignment;
-
-    private void Pad(Stream stream)
+    /// <summary>
+    /// Readers take the alignment from 'general.alignment' (32 when absent), so the data must be laid out with exactly
+    /// that value: a declared 'general.alignment' wins, and a non-default <see cref="Alignment"/> is declared.
+    /// </summary>
+    private (List<KeyValuePair<string, GgufValue>> Metadata, int Alignment) ResolveAlignment()
     {
-        var pad = (int)(Align(stream.Position) - stream.Position);
+        static bool Valid(long a) => a > 0 && a <= 1 << 20 && (a & (a - 1)) == 0;
+        if (!Valid(Alignment))
+            throw new InvalidOperationException($"Alignment must be a power of two up to 1 MiB, not {Alignment}.");
+        var declared = _metadata.FirstOrDefault(kv => kv.Key == "general.alignment").Value;
+        if (declared is null)
+            return Alignment == GgufFile.DefaultAlignment
+                ? (_metadata, Alignment)
+                : ([.. _metadata, new("general.alignment", GgufValue.Of((uint)Alignment))], Alignment);
+        if (declared.Type != GgufValueType.UInt32 || !declared.TryGetInteger(out var a) || !Valid(a))
+            throw new InvalidOperationException($"Metadata 'general.alignment' must be a uint32 power of two up to 1 MiB, not {declared.Type} {declared}.");
+        if (Alignment != GgufFile.DefaultAlignment && Alignment != a)
+            throw new InvalidOperationException($"Alignment {Alignment} conflicts with metadata 'general.alignment' = {a}.");
+        return (_metadata, (int)a);
+    }
+
+    private static long Align(long offset, int alignment) => (offset + alignment - 1) / alignment * alignment;
+
+    private static void Pad(Stream stream, long start, int alignment)
+    {
+        var position = stream.Position - start;
+        var pad = (int)(Align(position, alignment) - position);
         if (pad > 0) stream.Write(new byte[pad]);
     }
 

@@ -1,6 +1,6 @@
 using SpecializedInfer.Engine;
 using SpecializedInfer.Sampling;
-using SpecializedInfer.Tests.Oracles;
+using SpecializedInfer.Oracles;
 using SpecializedInfer.Tests.Support;
 
 namespace SpecializedInfer.Tests.Engine;

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using LLama.Native;
 
-namespace SpecializedInfer.Tests.Oracles;
+namespace SpecializedInfer.Oracles;
 
 /// <summary>
 /// llama.cpp (through LLamaSharp 0.30.0's low-level handles) configured as an exact reference for our own engine:
@@ -272,6 +272,27 @@ public sealed class LlamaCppOracle : IDisposable
                 Decode();
             }
             return generated.ToArray();
+        }
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="tokens"/> one per <c>llama_decode</c> from an empty cache, computing the logits of
+    /// every position but copying none: the batch-1 decode loop that benchmarks time.
+    /// </summary>
+    public void EvaluateOneByOne(int[] tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            CheckSequence(tokens, tokens.Length);
+            _context.MemoryClear(true);
+            for (var i = 0; i < tokens.Length; i++)
+            {
+                _batch.Clear();
+                _batch.Add(tokens[i], i, LLamaSeqId.Zero, logits: true);
+                Decode();
+            }
         }
     }
 

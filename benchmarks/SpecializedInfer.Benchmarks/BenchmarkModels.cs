@@ -1,0 +1,30 @@
+using SpecializedInfer.Synthesis;
+
+namespace SpecializedInfer.Benchmarks;
+
+/// <summary>
+/// The models benchmarks run: the real stories260K from the shared folder, and synthetic models of real shapes
+/// written once into a cache folder (seeded, so every run measures the same weights).
+/// </summary>
+public static class BenchmarkModels
+{
+    public static string CacheDirectory =>
+        Environment.GetEnvironmentVariable("SPECIALIZEDINFER_BENCH_CACHE") is { Length: > 0 } dir
+            ? dir
+            : Path.Combine(Path.GetTempPath(), "specializedinfer-bench");
+
+    public static string PathOf(string name)
+    {
+        if (name == "stories260K") return ModelLocator.Find("stories260K.gguf");
+        var spec = SyntheticModelSpec.Presets[name];
+        Directory.CreateDirectory(CacheDirectory);
+        var path = Path.Combine(CacheDirectory, $"{spec.Name}-seed{spec.Seed}.gguf");
+        if (!File.Exists(path))
+        {
+            var partial = path + ".partial";
+            SyntheticModel.Write(spec, partial);
+            File.Move(partial, path, overwrite: true);
+        }
+        return path;
+    }
+}

@@ -1,0 +1,569 @@
+using System.Buffers;
+using System.Text;
+using SpecializedInfer.Gguf;
+
+namespace SpecializedInfer.Tokenization;
+
+/// <summary>
+/// The SentencePiece-style (SPM) tokenizer of LLaMA-family GGUF files, reproducing llama.cpp's <c>llm_tokenizer_spm</c>
+/// path token for token: optional space prefix, spaces escaped to U+2581, split into UTF-8 characters, greedy bigram
+/// merges by vocabulary score (highest first, ties to the leftmost pair), then byte fallback to <c>&lt;0xNN&gt;</c>
+/// tokens for whatever did not become a vocabulary entry. Decoding follows <c>llama_token_to_piece</c> and
+/// <c>llama_detokenize</c> (remove_special = false, unparse_special = false).
+/// </summary>
+/// <remarks>
+/// Microsoft.ML.Tokenizers is not used: its LlamaTokenizer/SentencePieceTokenizer can only be created from a serialized
+/// SentencePiece ModelProto stream (the ModelProto type itself is internal), not from the token/score/type arrays a GGUF
+/// file carries, and its normalizer and decoder follow SentencePiece rather than llama.cpp (see the project notes).
+/// The merge loop is small enough to own.
+/// Instances are immutable and safe to share between threads.
+/// </remarks>
+public sealed class LlamaTokenizer
+{
+    /// <summary>llama.cpp's per-token attributes (llama_token_attr); a GGUF token type maps to one of them.</summary>
+    [Flags]
+    private enum TokenAttr
+    {
+        Undefined = 0,
+        Unknown = 1 << 0,
+        Unused = 1 << 1,
+        Normal = 1 << 2,
+        Control = 1 << 3,
+        UserDefined = 1 << 4,
+        Byte = 1 << 5,
+    }
+
+    // tokenizer.ggml.* keys read by FromGguf.
+    private const string ModelKey = "tokenizer.ggml.model";
+    private const string TokensKey = "tokenizer.ggml.tokens";
+    private const string ScoresKey = "tokenizer.ggml.scores";
+    private const string TokenTypeKey = "tokenizer.ggml.token_type";
+    private const string BosKey = "tokenizer.ggml.bos_token_id";
+    private const string EosKey = "tokenizer.ggml.eos_token_id";
+    private const string UnkKey = "tokenizer.ggml.unknown_token_id";
+    private const string AddSpacePrefixKey = "tokenizer.ggml.add_space_prefix";
+    private const string AddBosKey = "tokenizer.ggml.add_bos_token";
+
+    /// <summary>"▁" (U+2581), SentencePiece's visible stand-in for a space, as UTF-8.</summary>
+    private static ReadOnlySpan<byte> EscapedSpace => [0xE2, 0x96, 0x81];
+
+    /// <summary>
+    /// Token texts that llama.cpp's vocabulary loader forces to CONTROL whatever their stored type, because it treats
+    /// them as end-of-generation markers (the list in llama_vocab::impl::load). A chat fine-tune that stores
+    /// "&lt;|im_end|&gt;" as user-defined therefore renders it empty and never matches it in plain text.
+    /// The loader's name-conditional tweaks (FIM markers when no FIM id is stored, gpt-oss and Gemma 4 exceptions)
+    /// concern BPE vocabularies and are not reproduced.
+    /// </summary>
+    private static readonly HashSet<string> EndOfGenerationTexts = new(StringComparer.Ordinal)
+    {
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+        "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+        "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~[",
+    };
+
+    private readonly float[] _scores;
+    private readonly TokenAttr[] _attrs;
+
+    // Every token's piece (token_to_piece with special = false) packed into one array: piece i is
+    // _pieceBytes[_pieceStart[i].._pieceStart[i + 1]]. Decoding then only slices.
+    private readonly byte[] _pieceBytes;
+    private readonly int[] _pieceStart;
+
+    // Token lookup by UTF-8 text. Keys hold one char per UTF-8 byte (Latin-1 style), so the merge loop, which works on
+    // bytes, can look up any byte range of its buffer without allocating (the span alternate lookup).
+    private readonly Dictionary<string, int> _idByText;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    // byte_to_token: "<0xNN>" or, failing that, the single-byte token; -1 if neither exists.
+    private readonly int[] _byteToken = new int[256];
+
+    // User-defined tokens, matched in raw text before the SPM merges (llama.cpp's tokenizer_st_partition with
+    // parse_special = false), longest first. Texts are in the same one-char-per-byte form as the lookup keys.
+    private readonly (int Id, string Text)[] _userDefined;
+
+    /// <param name="tokens">Token texts (UTF-8 once encoded), as in <c>tokenizer.ggml.tokens</c>.</param>
+    /// <param name="scores">Merge scores; a higher score merges first.</param>
+    /// <param name="tokenTypes">GGUF token types: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+    /// (anything else is llama.cpp's "undefined": usable in merges, renders empty).</param>
+    /// <param name="bosId">Beginning-of-sequence id, or -1 for none.</param>
+    /// <param name="eosId">End-of-sequence id, or -1 for none.</param>
+    /// <param name="unkId">Unknown-token id, or -1 for none. Only used when a byte has no byte token (llama.cpp aborts there).</param>
+    /// <param name="addSpacePrefix">Prefix raw text with a space before tokenizing, and drop it again when decoding.</param>
+    /// <param name="shouldAddBos">Whether the model wants a BOS in front of a prompt (<c>tokenizer.ggml.add_bos_token</c>);
+    /// informational for callers choosing <c>addBos</c>.</param>
+    public LlamaTokenizer(string[] tokens, float[] scores, int[] tokenTypes, int bosId, int eosId, int unkId,
+        bool addSpacePrefix = true, bool shouldAddBos = true)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(scores);
+        ArgumentNullException.ThrowIfNull(tokenTypes);
+        var n = tokens.Length;
+        if (n == 0) throw new ArgumentException("The vocabulary is empty.", nameof(tokens));
+        if (scores.Length != n)
+            throw new ArgumentException($"{scores.Length} scores for {n} tokens.", nameof(scores));
+        if (tokenTypes.Length != n)
+            throw new ArgumentException($"{tokenTypes.Length} token types for {n} tokens.", nameof(tokenTypes));
+        CheckId(bosId, n, nameof(bosId));
+        CheckId(eosId, n, nameof(eosId));
+        CheckId(unkId, n, nameof(unkId));
+
+        VocabSize = n;
+        BosId = bosId;
+        EosId = eosId;
+        UnkId = unkId;
+        AddSpacePrefix = addSpacePrefix;
+        ShouldAddBos = shouldAddBos;
+        _scores = (float[])scores.Clone();
+        _attrs = new TokenAttr[n];
+        _idByText = new Dictionary<string, int>(n, StringComparer.Ordinal);
+
+        var texts = new byte[n][];
+        for (var i = 0; i < n; i++)
+        {
+            var text = tokens[i] ?? throw new ArgumentException($"Token {i} is null.", nameof(tokens));
+            // llama.cpp renames empty entries so that every token keeps a distinct, non-empty text.
+            if (text.Length == 0) text = $"[EMPTY_{i}]";
+            texts[i] = Encoding.UTF8.GetBytes(text);
+            if (!_idByText.TryAdd(Encoding.Latin1.GetString(texts[i]), i))
+                throw new ArgumentException($"Duplicate token text '{text}' at ids {_idByText[Encoding.Latin1.GetString(texts[i])]} and {i}.", nameof(tokens));
+            _attrs[i] = tokenTypes[i] switch
+            {
+                1 => TokenAttr.Normal,
+                2 => TokenAttr.Unknown,
+                3 => TokenAttr.Control,
+                4 => TokenAttr.UserDefined,
+                5 => TokenAttr.Unused,
+                6 => TokenAttr.Byte,
+                _ => TokenAttr.Undefined,
+            };
+            if (EndOfGenerationTexts.Contains(text)) _attrs[i] |= TokenAttr.Control;
+        }
+        _lookup = _idByText.GetAlternateLookup<ReadOnlySpan<char>>();
+
+        // Pieces as token_to_piece(special: false) renders them.
+        _pieceStart = new int[n + 1];
+        var pieces = new List<byte>(n * 4);
+        for (var i = 0; i < n; i++)
+        {
+            _pieceStart[i] = pieces.Count;
+            var attr = _attrs[i];
+            if ((attr & (TokenAttr.Unknown | TokenAttr.Control)) != 0)
+            {
+                // special = false: control and unknown tokens render as nothing.
+            }
+            else if ((attr & TokenAttr.UserDefined) != 0)
+            {
+                pieces.AddRange(texts[i]); // verbatim: user-defined text is never whitespace-escaped
+            }
+            else if ((attr & TokenAttr.Normal) != 0)
+            {
+                AppendUnescaped(pieces, texts[i]);
+            }
+            else if ((attr & TokenAttr.Byte) != 0)
+            {
+                pieces.Add(ParseByteToken(texts[i], i));
+            }
+            // Unused and undefined tokens render as nothing too.
+        }
+        _pieceStart[n] = pieces.Count;
+        _pieceBytes = pieces.ToArray();
+
+        Span<char> hex = ['<', '0', 'x', '0', '0', '>'];
+        Span<char> single = [' '];
+        for (var b = 0; b < 256; b++)
+        {
+            // Uppercase hex, exactly the spelling llama.cpp's byte_to_token looks for.
+            hex[3] = "0123456789ABCDEF"[b >> 4];
+            hex[4] = "0123456789ABCDEF"[b & 15];
+            single[0] = (char)b;
+            _byteToken[b] = _lookup.TryGetValue(hex, out var id) ? id : _lookup.TryGetValue(single, out id) ? id : -1;
+        }
+
+        // tokenizer_st_partition sorts its special-token cache by text length, longest first. It uses std::sort, which
+        // is unstable, but for equal lengths two different texts can only conflict when they overlap; ties go by id.
+        _userDefined = Enumerable.Range(0, n)
+            .Where(i => (_attrs[i] & TokenAttr.UserDefined) != 0 && (_attrs[i] & (TokenAttr.Control | TokenAttr.Unknown)) == 0)
+            .OrderByDescending(i => texts[i].Length).ThenBy(i => i)
+            .Select(i => (i, Encoding.Latin1.GetString(texts[i])))
+            .ToArray();
+    }
+
+    /// <summary>Number of tokens in the vocabulary.</summary>
+    public int VocabSize { get; }
+
+    /// <summary>Beginning-of-sequence token id, or -1.</summary>
+    public int BosId { get; }
+
+    /// <summary>End-of-sequence token id, or -1.</summary>
+    public int EosId { get; }
+
+    /// <summary>Unknown token id, or -1.</summary>
+    public int UnkId { get; }
+
+    /// <summary>Whether raw text gets a leading space before tokenization (and the first piece loses one when decoding).</summary>
+    public bool AddSpacePrefix { get; }
+
+    /// <summary>The model's <c>tokenizer.ggml.add_bos_token</c> (default true): what llama.cpp does for add_special.</summary>
+    public bool ShouldAddBos { get; }
+
+    /// <summary>
+    /// Reads the <c>tokenizer.ggml.*</c> vocabulary of a GGUF file. Anything missing or inconsistent throws
+    /// <see cref="GgufFormatException"/> at the offending key's offset. Optional keys default as in llama.cpp:
+    /// scores 0, every token normal, BOS 1, EOS 2, UNK 0 (each dropped if the vocabulary is too small), space prefix on,
+    /// add_bos on.
+    /// </summary>
+    public static LlamaTokenizer FromGguf(GgufFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var model = file.GetString(ModelKey);
+        if (model != "llama")
+            throw new GgufFormatException(file.FilePath, file.Find(ModelKey)!.Offset,
+                $"'{ModelKey}' to be \"llama\" (a SentencePiece vocabulary), found \"{model}\"");
+
+        var tokens = file.GetArray<string>(TokensKey);
+        var tokensAt = file.Find(TokensKey)!.Offset;
+        var n = tokens.Length;
+        if (n == 0) throw new GgufFormatException(file.FilePath, tokensAt, $"a non-empty '{TokensKey}'");
+
+        var scores = new float[n];
+        if (file.Find(ScoresKey) is { } scoreValue)
+        {
+            // llama.cpp accepts float32 or int32 scores.
+            scores = scoreValue.Value switch
+            {
+                float[] f => f,
+                int[] ints => Array.ConvertAll(ints, v => (float)v),
+                _ => throw new GgufFormatException(file.FilePath, scoreValue.Offset,
+                    $"'{ScoresKey}' to be an array of float32 or int32, found {scoreValue.Type} of {scoreValue.ElementType}"),
+            };
+            if (scores.Length != n)
+                throw new GgufFormatException(file.FilePath, scoreValue.Offset,
+                    $"'{ScoresKey}' to have one entry per token ({n}), found {scores.Length}");
+        }
+
+        var types = new int[n];
+        Array.Fill(types, 1);
+        if (file.Find(TokenTypeKey) is { } typeValue)
+        {
+            types = file.GetArray<int>(TokenTypeKey);
+            if (types.Length != n)
+                throw new GgufFormatException(file.FilePath, typeValue.Offset,
+                    $"'{TokenTypeKey}' to have one entry per token ({n}), found {types.Length}");
+        }
+
+        var bos = SpecialId(file, BosKey, 1, n);
+        var eos = SpecialId(file, EosKey, 2, n);
+        var unk = SpecialId(file, UnkKey, 0, n);
+        var addSpacePrefix = OptionalBool(file, AddSpacePrefixKey, true);
+        var addBos = OptionalBool(file, AddBosKey, true);
+        if (addBos && bos < 0)
+            throw new GgufFormatException(file.FilePath, file.Find(AddBosKey)?.Offset ?? tokensAt,
+                $"a BOS token id, since '{AddBosKey}' is true");
+
+        try
+        {
+            return new LlamaTokenizer(tokens, scores, types, bos, eos, unk, addSpacePrefix, addBos);
+        }
+        catch (ArgumentException e)
+        {
+            // Duplicate texts or a malformed byte token: the token list itself is at fault.
+            throw new GgufFormatException(file.FilePath, tokensAt, $"a usable '{TokensKey}' ({e.Message})", e);
+        }
+    }
+
+    /// <summary>
+    /// Tokenizes <paramref name="text"/> as llama.cpp's <c>llama_tokenize</c> with parse_special = false: control-token
+    /// text such as "&lt;s&gt;" is ordinary text, user-defined tokens are matched verbatim.
+    /// </summary>
+    /// <param name="text">Any string; lone surrogates are encoded as U+FFFD.</param>
+    /// <param name="addBos">Prepend <see cref="BosId"/> (llama.cpp's add_special for a model whose add_bos is on).</param>
+    public int[] Encode(string text, bool addBos)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var output = new List<int>(text.Length / 2 + 2);
+        if (addBos)
+        {
+            if (BosId < 0) throw new InvalidOperationException("This vocabulary has no BOS token.");
+            output.Add(BosId);
+        }
+        if (text.Length == 0) return output.ToArray(); // no fragment at all, hence no space prefix either
+
+        var bytes = Encoding.UTF8.GetBytes(text);
+        // One char per byte, the form of the lookup keys.
+        var raw = Encoding.Latin1.GetString(bytes).AsSpan();
+
+        // The first raw fragment, and every one that follows a user-defined token, gets the space prefix.
+        var previousWasToken = true;
+        foreach (var (start, length, token) in Partition(raw))
+        {
+            if (token >= 0)
+            {
+                output.Add(token);
+                previousWasToken = true;
+            }
+            else
+            {
+                TokenizeFragment(raw.Slice(start, length), AddSpacePrefix && previousWasToken, output);
+                previousWasToken = false;
+            }
+        }
+        return output.ToArray();
+    }
+
+    /// <summary>
+    /// The bytes llama.cpp's <c>llama_token_to_piece</c> gives for <paramref name="id"/> with special = false and no
+    /// lstrip: U+2581 turned into spaces for normal tokens, the raw byte of a byte token, user-defined text verbatim,
+    /// nothing for control, unknown, unused and undefined tokens.
+    /// </summary>
+    public ReadOnlySpan<byte> TokenBytes(int id)
+    {
+        CheckToken(id);
+        return _pieceBytes.AsSpan(_pieceStart[id], _pieceStart[id + 1] - _pieceStart[id]);
+    }
+
+    /// <summary>True for control tokens (BOS, EOS and the like), including those llama.cpp promotes by their text.</summary>
+    public bool IsControl(int id)
+    {
+        CheckToken(id);
+        return (_attrs[id] & TokenAttr.Control) != 0;
+    }
+
+    /// <summary>
+    /// Text of a token sequence as llama.cpp's <c>llama_detokenize</c> (remove_special = false, unparse_special = false)
+    /// gives it, UTF-8 decoded with U+FFFD for invalid bytes: the pieces concatenated, except that with the space
+    /// prefix on, one leading space of the first token's piece is dropped. Only the very first token counts, even when
+    /// it renders empty: after a BOS the next token keeps its space.
+    /// </summary>
+    public string Decode(ReadOnlySpan<int> tokens)
+    {
+        var total = 0;
+        foreach (var id in tokens)
+        {
+            CheckToken(id);
+            total += _pieceStart[id + 1] - _pieceStart[id];
+        }
+        if (total == 0) return "";
+
+        byte[]? rented = null;
+        var buffer = total <= 512 ? stackalloc byte[total] : (rented = ArrayPool<byte>.Shared.Rent(total));
+        try
+        {
+            var length = 0;
+            for (var i = 0; i < tokens.Length; i++)
+            {
+                var piece = TokenBytes(tokens[i]);
+                if (i == 0 && AddSpacePrefix && piece.Length > 0 && piece[0] == (byte)' ')
+                    piece = piece[1..];
+                piece.CopyTo(buffer[length..]);
+                length += piece.Length;
+            }
+            return Encoding.UTF8.GetString(buffer[..length]);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// Splits raw text around user-defined tokens, in llama.cpp's order: each token in turn (longest first) cuts every
+    /// remaining raw fragment at each of its occurrences, left to right. Yields (start, length, -1) for raw text and
+    /// (0, 0, id) for a matched token.
+    /// </summary>
+    private List<(int Start, int Length, int Token)> Partition(ReadOnlySpan<char> raw)
+    {
+        var fragments = new List<(int Start, int Length, int Token)> { (0, raw.Length, -1) };
+        foreach (var (id, text) in _userDefined)
+        {
+            var next = new List<(int Start, int Length, int Token)>(fragments.Count + 2);
+            foreach (var fragment in fragments)
+            {
+                if (fragment.Token >= 0)
+                {
+                    next.Add(fragment);
+                    continue;
+                }
+                var (start, end) = (fragment.Start, fragment.Start + fragment.Length);
+                while (start < end)
+                {
+                    var match = raw[start..end].IndexOf(text, StringComparison.Ordinal);
+                    if (match < 0) break;
+                    if (match > 0) next.Add((start, match, -1));
+                    next.Add((0, 0, id));
+                    start += match + text.Length;
+                }
+                if (start < end) next.Add((start, end - start, -1));
+            }
+            fragments = next;
+        }
+        return fragments;
+    }
+
+    /// <summary>llm_tokenizer_spm_session::tokenize on one raw fragment.</summary>
+    private void TokenizeFragment(ReadOnlySpan<char> raw, bool prefixSpace, List<int> output)
+    {
+        // Escape: every ASCII space (and the prefix space) becomes U+2581. Tabs and newlines stay as they are.
+        var text = new char[(prefixSpace ? EscapedSpace.Length : 0) + raw.Length + (EscapedSpace.Length - 1) * raw.Count(' ')];
+        var w = 0;
+        if (prefixSpace) w = WriteEscapedSpace(text, w);
+        foreach (var c in raw)
+        {
+            if (c == ' ') w = WriteEscapedSpace(text, w);
+            else text[w++] = c;
+        }
+
+        // One symbol per UTF-8 character, chained as a doubly linked list over the text.
+        var count = 0;
+        var symStart = new int[text.Length];
+        var symLength = new int[text.Length];
+        for (var offset = 0; offset < text.Length; count++)
+        {
+            var length = Math.Min(Utf8SequenceLength(text[offset]), text.Length - offset);
+            symStart[count] = offset;
+            symLength[count] = length;
+            offset += length;
+        }
+        var prev = new int[count];
+        var next = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            prev[i] = i - 1;
+            next[i] = i + 1 < count ? i + 1 : -1;
+        }
+
+        var queue = new PriorityQueue<(int Left, int Right, int Size), (float Score, int Left)>(BigramOrder.Instance);
+        void TryAddBigram(int left, int right)
+        {
+            if (left < 0 || right < 0) return;
+            var size = symLength[left] + symLength[right];
+            // Neighbours are always adjacent in the text, so the pair is one contiguous range.
+            if (_lookup.TryGetValue(text.AsSpan(symStart[left], size), out var id))
+                queue.Enqueue((left, right, size), (_scores[id], left));
+        }
+
+        for (var i = 1; i < count; i++) TryAddBigram(i - 1, i);
+
+        while (queue.TryDequeue(out var bigram, out _))
+        {
+            var (left, right, size) = bigram;
+            // A pair is stale once either side was merged away or grew: lengths only ever grow, so an unchanged
+            // total length means both sides are as they were when the pair was queued.
+            if (symLength[left] == 0 || symLength[right] == 0 || symLength[left] + symLength[right] != size) continue;
+
+            symLength[left] = size;
+            symLength[right] = 0;
+            next[left] = next[right];
+            if (next[right] >= 0) prev[next[right]] = left;
+
+            TryAddBigram(prev[left], left);
+            TryAddBigram(left, next[left]);
+        }
+
+        // Resegment. llama.cpp also keeps a "rev_merge" map to split non-vocabulary symbols back into the pair that
+        // formed them, but it only ever records pairs whose text is a token, and only consults it for symbols whose
+        // text is not one, so it never applies: a symbol is either a token or falls back to bytes.
+        for (var i = count > 0 ? 0 : -1; i != -1; i = next[i])
+        {
+            var symbol = text.AsSpan(symStart[i], symLength[i]);
+            if (_lookup.TryGetValue(symbol, out var id))
+            {
+                output.Add(id);
+                continue;
+            }
+            foreach (var c in symbol) output.Add(ByteToken((byte)c));
+        }
+    }
+
+    private int ByteToken(byte b)
+    {
+        var id = _byteToken[b];
+        if (id >= 0) return id;
+        // llama.cpp aborts here (token_to_id.at throws); a vocabulary without byte fallback gets UNK instead.
+        if (UnkId >= 0) return UnkId;
+        throw new InvalidOperationException($"The vocabulary has no token for byte 0x{b:X2} and no unknown token.");
+    }
+
+    private static int WriteEscapedSpace(char[] text, int at)
+    {
+        foreach (var b in EscapedSpace) text[at++] = (char)b;
+        return at;
+    }
+
+    /// <summary>llama.cpp's unicode_len_utf8: the length a lead byte announces; stray continuation bytes count as 1.</summary>
+    private static int Utf8SequenceLength(char leadByte) => (leadByte >> 4) switch
+    {
+        < 0xC => 1,
+        0xC or 0xD => 2,
+        0xE => 3,
+        _ => 4,
+    };
+
+    private static void AppendUnescaped(List<byte> output, byte[] text)
+    {
+        var rest = text.AsSpan();
+        int at;
+        while ((at = rest.IndexOf(EscapedSpace)) >= 0)
+        {
+            output.AddRange(rest[..at]);
+            output.Add((byte)' ');
+            rest = rest[(at + EscapedSpace.Length)..];
+        }
+        output.AddRange(rest);
+    }
+
+    /// <summary>The byte of a "&lt;0xNN&gt;" token (llama.cpp reads the two hex digits after "&lt;0x").</summary>
+    private static byte ParseByteToken(byte[] text, int id)
+    {
+        static int Hex(byte c) => c switch
+        {
+            >= (byte)'0' and <= (byte)'9' => c - '0',
+            >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
+            >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
+            _ => -1,
+        };
+        if (text is not [(byte)'<', (byte)'0', (byte)'x', var hi, var lo, (byte)'>'] || Hex(hi) < 0 || Hex(lo) < 0)
+            throw new ArgumentException($"Byte token {id} is '{Encoding.UTF8.GetString(text)}', not of the form <0xNN>.", "tokens");
+        return (byte)(Hex(hi) << 4 | Hex(lo));
+    }
+
+    private static void CheckId(int id, int vocabSize, string name)
+    {
+        if (id < -1 || id >= vocabSize)
+            throw new ArgumentOutOfRangeException(name, id, $"A token id in [0, {vocabSize}) or -1 for none.");
+    }
+
+    private void CheckToken(int id)
+    {
+        if ((uint)id >= (uint)VocabSize)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id outside the vocabulary [0, {VocabSize}).");
+    }
+
+    private static int SpecialId(GgufFile file, string key, int fallback, int vocabSize)
+    {
+        if (file.Find(key) is null) return fallback < vocabSize ? fallback : -1;
+        return (int)file.GetInteger(key, 0, vocabSize - 1);
+    }
+
+    private static bool OptionalBool(GgufFile file, string key, bool fallback) => file.Find(key) switch
+    {
+        null => fallback,
+        { Value: bool b } => b,
+        var v => throw new GgufFormatException(file.FilePath, v.Offset, $"'{key}' to be a bool, found {v.Type}"),
+    };
+
+    /// <summary>
+    /// Dequeue order of llama.cpp's bigram queue: highest score first; among equal scores the leftmost pair.
+    /// (PriorityQueue dequeues the smallest, so "smaller" means "merge sooner".)
+    /// </summary>
+    private sealed class BigramOrder : IComparer<(float Score, int Left)>
+    {
+        public static readonly BigramOrder Instance = new();
+
+        public int Compare((float Score, int Left) x, (float Score, int Left) y)
+        {
+            if (x.Score > y.Score) return -1;
+            if (x.Score < y.Score) return 1;
+            return x.Left.CompareTo(y.Left);
+        }
+    }
+}
