@@ -16,10 +16,15 @@ public static class SiApp
 
     public static int Run(string[] args, CliContext context)
     {
-        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        if (args.Length == 0)
+        {
+            PrintUsage(context.Error);
+            return ExitCodes.Usage;
+        }
+        if (args[0] is "help" or "--help" or "-h")
         {
             PrintUsage(context.Text);
-            return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Success;
+            return ExitCodes.Success;
         }
         var command = Commands.FirstOrDefault(c => c.Name == args[0]);
         if (command is null)

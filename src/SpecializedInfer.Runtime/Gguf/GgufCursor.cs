@@ -45,7 +45,11 @@ internal unsafe struct GgufCursor
     public string ReadString(string what)
     {
         var start = Position;
-        var length = ReadU64($"the byte length of {what}");
+        // Not ReadU64(...): formatting its description eagerly would cost a string per token of a large vocabulary.
+        if (Remaining < 8)
+            throw Error($"the byte length of {what} (8 bytes), but only {Remaining} bytes remain in the {Length}-byte file");
+        var length = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_base + Position, 8));
+        Position += 8;
         if (length > (ulong)Remaining)
             throw Error($"{what} of {length} bytes, but only {Remaining} bytes remain in the {Length}-byte file", start);
         var bytes = Take((long)length, what);

@@ -316,6 +316,7 @@ public sealed unsafe class GgufFile : IDisposable
         if (count > (ulong)(c.Remaining / minElementBytes) || count > (ulong)Array.MaxLength)
             throw c.Error($"a length for array '{key}' that fits the file (at most {c.Remaining / minElementBytes} elements), found {count}", countAt);
         var n = (int)count;
+        var elementWhat = elemType == GgufValueType.String ? $"an element of string array '{key}'" : key; // formatted once, not per element
         Array array = elemType switch
         {
             GgufValueType.UInt8 => Fill(ref c, new byte[n], (ref GgufCursor r) => r.ReadU8(key)),
@@ -329,7 +330,7 @@ public sealed unsafe class GgufFile : IDisposable
             GgufValueType.Int64 => Fill(ref c, new long[n], (ref GgufCursor r) => (long)r.ReadU64(key)),
             GgufValueType.Float64 => Fill(ref c, new double[n], (ref GgufCursor r) => r.ReadF64(key)),
             GgufValueType.Bool => Fill(ref c, new bool[n], (ref GgufCursor r) => ReadBool(ref r, key)),
-            GgufValueType.String => Fill(ref c, new string[n], (ref GgufCursor r) => r.ReadString($"an element of string array '{key}'")),
+            GgufValueType.String => Fill(ref c, new string[n], (ref GgufCursor r) => r.ReadString(elementWhat)),
             _ => ReadNested(ref c, n, key, depth),
         };
         return new GgufValue(GgufValueType.Array, array, elemType) { Offset = at };

@@ -80,5 +80,5 @@ public sealed record LlamaConfig
     }
 
     private static GgufFormatException Bad(GgufFile file, string key, string expected) =>
-        new(file.FilePath, file.Find(key)?.Offset ?? 0, expected);
+        new(file.FilePath, file.Find(key)?.Offset ?? 0, $"metadata '{key}' to hold {expected}");
 }

@@ -12,10 +12,12 @@ namespace SpecializedInfer.Tokenization;
 /// <c>llama_detokenize</c> (remove_special = false, unparse_special = false).
 /// </summary>
 /// <remarks>
-/// Microsoft.ML.Tokenizers is not used: its LlamaTokenizer/SentencePieceTokenizer can only be created from a serialized
-/// SentencePiece ModelProto stream (the ModelProto type itself is internal), not from the token/score/type arrays a GGUF
-/// file carries, and its normalizer and decoder follow SentencePiece rather than llama.cpp (see the project notes).
-/// The merge loop is small enough to own.
+/// Microsoft.ML.Tokenizers is not used. Its LlamaTokenizer/SentencePieceTokenizer can only be created from a serialized
+/// SentencePiece ModelProto stream (the ModelProto type is internal), so a GGUF vocabulary would have to be re-encoded
+/// as protobuf first. Fed that way it does reproduce the merges, but it still differs from llama.cpp where it matters
+/// here: user-defined tokens in the text are merged over instead of matched whole, "" with BOS gives no tokens instead
+/// of [BOS], and its Decode drops the space after a BOS that llama.cpp keeps. Pieces, decoding and those rules would
+/// be ours anyway, leaving the library only the merge loop, which is shorter than the protobuf writer it would need.
 /// Instances are immutable and safe to share between threads.
 /// </remarks>
 public sealed class LlamaTokenizer
@@ -51,8 +53,8 @@ public sealed class LlamaTokenizer
     /// Token texts that llama.cpp's vocabulary loader forces to CONTROL whatever their stored type, because it treats
     /// them as end-of-generation markers (the list in llama_vocab::impl::load). A chat fine-tune that stores
     /// "&lt;|im_end|&gt;" as user-defined therefore renders it empty and never matches it in plain text.
-    /// The loader's name-conditional tweaks (FIM markers when no FIM id is stored, gpt-oss and Gemma 4 exceptions)
-    /// concern BPE vocabularies and are not reproduced.
+    /// Not reproduced: the loader's conditional tweaks (FIM markers such as "▁&lt;PRE&gt;", promoted only when the file
+    /// stores no FIM ids; the gpt-oss and Gemma 4 exceptions, which concern BPE vocabularies).
     /// </summary>
     private static readonly HashSet<string> EndOfGenerationTexts = new(StringComparer.Ordinal)
     {
@@ -124,8 +126,9 @@ public sealed class LlamaTokenizer
             // llama.cpp renames empty entries so that every token keeps a distinct, non-empty text.
             if (text.Length == 0) text = $"[EMPTY_{i}]";
             texts[i] = Encoding.UTF8.GetBytes(text);
-            if (!_idByText.TryAdd(Encoding.Latin1.GetString(texts[i]), i))
-                throw new ArgumentException($"Duplicate token text '{text}' at ids {_idByText[Encoding.Latin1.GetString(texts[i])]} and {i}.", nameof(tokens));
+            var key = Encoding.Latin1.GetString(texts[i]);
+            if (!_idByText.TryAdd(key, i))
+                throw new ArgumentException($"Duplicate token text '{text}' at ids {_idByText[key]} and {i}.", nameof(tokens));
             _attrs[i] = tokenTypes[i] switch
             {
                 1 => TokenAttr.Normal,

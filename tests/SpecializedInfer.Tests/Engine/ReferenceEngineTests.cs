@@ -1,0 +1,143 @@
+using SpecializedInfer.Engine;
+using SpecializedInfer.Gguf;
+using SpecializedInfer.Models;
+using SpecializedInfer.Synthesis;
+
+namespace SpecializedInfer.Tests.Engine;
+
+/// <summary>Behaviour of the reference engine that the llama.cpp comparison does not cover.</summary>
+public sealed class ReferenceEngineTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("si-engine-").FullName;
+    private static string Stories => ModelLocator.Find("stories260K.gguf");
+
+    [Fact]
+    public void Config_is_read_from_the_file()
+    {
+        using var engine = ReferenceEngine.Load(Stories);
+        var c = engine.Config;
+        Assert.Equal((64, 172, 5, 8, 4, 8, 8, 512, 2048), (c.Dim, c.HiddenDim, c.Layers, c.Heads, c.KvHeads, c.HeadDim, c.RotaryDims, c.VocabSize, c.ContextLength));
+        Assert.Equal(1e-5f, c.NormEps);
+        Assert.Equal(10000f, c.RopeTheta);
+        Assert.False(c.TiedOutput); // stories260K.gguf carries output.weight (a copy of the embedding)
+    }
+
+    [Fact]
+    public void A_forward_step_allocates_nothing()
+    {
+        using var engine = ReferenceEngine.Load(Stories);
+        using var session = engine.CreateSession(128);
+        for (var i = 0; i < 8; i++) session.Forward(i + 3); // warm up: JIT, statics
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 64; i++) session.Forward(i + 11);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Rewind_and_replay_reproduce_the_logits()
+    {
+        using var engine = ReferenceEngine.Load(Stories);
+        using var session = engine.CreateSession(64);
+        int[] tokens = [1, 403, 407, 261, 378, 13, 30];
+        session.Forward(tokens);
+        var first = session.Forward(99).ToArray();
+        session.Rewind(3);
+        Assert.Equal(3, session.Position);
+        session.Forward(tokens.AsSpan(3));
+        Assert.Equal(first, session.Forward(99).ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Rewind(session.Position + 1));
+    }
+
+    [Fact]
+    public void Observer_sees_every_layer_output_and_the_last_one_feeds_the_head()
+    {
+        using var engine = ReferenceEngine.Load(Stories);
+        using var session = engine.CreateSession(16);
+        var observer = new Recorder();
+        session.Observer = observer;
+        session.Forward([1, 403, 407]);
+        Assert.Equal(3 * 5, observer.Calls.Count);
+        Assert.Equal(Enumerable.Range(0, 5), observer.Calls.Where(c => c.Position == 2).Select(c => c.Layer));
+        Assert.All(observer.Calls, c => Assert.Equal(64, c.Hidden.Length));
+        // The layers change the residual stream: consecutive outputs differ.
+        Assert.NotEqual(observer.Calls[0].Hidden, observer.Calls[1].Hidden);
+    }
+
+    [Fact]
+    public void Out_of_range_tokens_and_a_full_context_are_errors()
+    {
+        using var engine = ReferenceEngine.Load(Stories);
+        using var session = engine.CreateSession(2);
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward(512));
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward(-1));
+        session.Forward([1, 2]);
+        Assert.Throws<InvalidOperationException>(() => session.Forward(3));
+    }
+
+    [Theory]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    [InlineData(GgmlType.Q8_0)]
+    public void Quantized_weights_give_logits_close_to_f32(GgmlType type)
+    {
+        var spec = new SyntheticModelSpec { Dim = 64, HiddenDim = 160, Layers = 2, Heads = 4, VocabSize = 400, ContextLength = 32, Seed = 4 };
+        var f32 = Path.Combine(_dir, "f32.gguf");
+        var quantized = Path.Combine(_dir, $"{type}.gguf");
+        SyntheticModel.Write(spec, f32);
+        SyntheticModel.Write(spec with { MatrixType = type }, quantized);
+        using var a = ReferenceEngine.Load(f32);
+        using var b = ReferenceEngine.Load(quantized);
+        Assert.Equal(type, b.Weights.File.GetTensor("blk.0.attn_q.weight").Type);
+        var sa = a.CreateSession();
+        var sb = b.CreateSession();
+        var tolerance = type == GgmlType.F16 ? 0.01f : 0.1f;
+        foreach (var token in new[] { 1, 50, 300, 7 })
+        {
+            var la = sa.Forward(token).ToArray();
+            var lb = sb.Forward(token).ToArray();
+            Assert.All(la.Zip(lb), p => Assert.InRange(p.Second - p.First, -tolerance, tolerance));
+        }
+    }
+
+    public static TheoryData<string, string, object, string> MetadataThatDisagreesWithTensors => new()
+    {
+        // key, value type, corrupted value, the tensor (or key) the error must name
+        { "llama.embedding_length", "u32", 96u, "token_embd.weight" },
+        { "llama.feed_forward_length", "u32", 100u, "blk.0.ffn_gate.weight" },
+        { "llama.attention.head_count_kv", "u32", 8u, "blk.0.attn_k.weight" },
+        { "llama.block_count", "u32", 6u, "blk.5.attn_norm.weight" },
+        { "llama.attention.head_count", "u32", 7u, "llama.attention.head_count" },
+        { "llama.attention.head_count_kv", "u32", 3u, "llama.attention.head_count_kv" },
+        { "llama.rope.dimension_count", "u32", 9u, "llama.rope.dimension_count" },
+        { "general.architecture", "str", "gpt2", "architecture 'llama'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MetadataThatDisagreesWithTensors))]
+    public void Metadata_that_disagrees_with_the_tensors_is_a_format_error_naming_what_disagrees(string key, string type, object value, string named)
+    {
+        using var source = GgufFile.Open(Stories);
+        var writer = new GgufWriter();
+        foreach (var (k, v) in source.Metadata)
+            writer.Add(k, k == key ? (type == "u32" ? GgufValue.Of((uint)value) : GgufValue.Of((string)value)) : v);
+        foreach (var t in source.Tensors) writer.AddTensor(t.Name, t.Dimensions, t.Type, source.GetBytes(t));
+        var path = Path.Combine(_dir, "bad.gguf");
+        writer.Write(path);
+
+        var e = Assert.Throws<GgufFormatException>(() => LlamaWeights.Load(path));
+        Assert.Equal(path, e.FilePath);
+        Assert.Contains(named, e.Message);
+        Assert.InRange(e.Offset, 1, new FileInfo(path).Length);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private sealed class Recorder : ILayerObserver
+    {
+        public List<(int Position, int Step, int Layer, float[] Hidden)> Calls { get; } = [];
+        public void OnLayerOutput(int position, int step, int layer, ReadOnlySpan<float> hidden) => Calls.Add((position, step, layer, hidden.ToArray()));
+    }
+}
