@@ -1,5 +1,5 @@
 using SpecializedInfer.Cli.Commands;
-using SpecializedInfer.Gguf;
+
 
 namespace SpecializedInfer.Cli;
 
@@ -48,7 +48,7 @@ public static class SiApp
             context.Error.WriteLine(command.Usage);
             return ExitCodes.Usage;
         }
-        catch (Exception e) when (e is GgufFormatException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
+        catch (Exception e) when (e is ModelFormatException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
         {
             context.Error.WriteLine($"error: {e.Message}");
             return ExitCodes.Failure;
