@@ -1,6 +1,5 @@
 using SpecializedInfer.Cli.Commands;
 
-
 namespace SpecializedInfer.Cli;
 
 /// <summary>The <c>si</c> command: dispatch, usage and the mapping from failures to exit codes.</summary>
