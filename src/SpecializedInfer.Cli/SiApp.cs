@@ -9,6 +9,7 @@ public static class SiApp
     [
         new RunCommand(),
         new InspectCommand(),
+        new ManifestCommand(),
         new ConvertCommand(),
         new SynthCommand(),
     ];
@@ -39,7 +40,7 @@ public static class SiApp
         }
         try
         {
-            return command.Run(new CommandLine(args.Skip(1), "stats", "no-bos", "no-stream"), context);
+            return command.Run(new CommandLine(args.Skip(1), "stats", "no-bos"), context);
         }
         catch (UsageException e)
         {
@@ -47,7 +48,7 @@ public static class SiApp
             context.Error.WriteLine(command.Usage);
             return ExitCodes.Usage;
         }
-        catch (Exception e) when (e is ModelFormatException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
+        catch (Exception e) when (e is ModelFormatException or PlanException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
         {
             context.Error.WriteLine($"error: {e.Message}");
             return ExitCodes.Failure;

@@ -13,7 +13,8 @@ public sealed class RunCommand : ICommand
     public string Summary => "generate text from a prompt and report tokens/s";
     public string Usage =>
         "usage: si run --model MODEL.gguf --prompt TEXT [-n 256] [--temp 0] [--top-k 0] [--top-p 1] [--seed 42]\n" +
-        "              [--context N] [--no-bos]\n" +
+        "              [--context N] [--no-bos] [--plan PLAN.plan.json] [--stats]\n" +
+        "  --plan runs the reference engine by a layer plan (checked against the model); --stats prints depth and exits.\n" +
         "  Text goes to standard output; the timing line goes to standard error.";
 
     public int Run(CommandLine args, CliContext context)
@@ -30,9 +31,11 @@ public sealed class RunCommand : ICommand
         };
         var contextLength = args.Int("context", 0, 1, 1 << 24);
         var addBos = !args.Flag("no-bos");
+        var planPath = args.String("plan");
+        var showStats = args.Flag("stats");
         args.EnsureAllUsed(maxPositionals: 0);
 
-        using var engine = ReferenceEngine.Load(modelPath);
+        using var engine = planPath is null ? ReferenceEngine.Load(modelPath) : ReferenceEngine.Load(modelPath, planPath);
         var tokenizer = LlamaTokenizer.FromGguf(engine.Weights.File);
         using var session = engine.CreateSession(contextLength);
         var promptTokens = tokenizer.Encode(prompt, addBos);
@@ -60,9 +63,12 @@ public sealed class RunCommand : ICommand
         text.WriteLine(decoder.Flush());
         text.Flush();
 
-        var rate = produced / Math.Max(generator.GenerationSeconds, 1e-9);
+        // The first generated token comes from the prompt's logits; the rest each cost one forward pass.
+        var passes = Math.Max(produced - 1, 0);
+        var rate = passes / Math.Max(generator.GenerationSeconds, 1e-9);
         context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{promptTokens.Length} prompt tokens in {generator.PromptSeconds * 1000:F1} ms; {produced} generated tokens in {generator.GenerationSeconds * 1000:F1} ms ({rate:F1} tokens/s, {engine.Name} engine)"));
+            $"{promptTokens.Length} prompt tokens in {generator.PromptSeconds * 1000:F1} ms; {produced} generated tokens, {passes} decode steps in {generator.GenerationSeconds * 1000:F1} ms ({rate:F1} tokens/s, {engine.Name} engine)"));
+        if (showStats) StatsPrinter.Print(session.Statistics, engine.Schedule, context.Error);
         return ExitCodes.Success;
     }
 }

@@ -23,7 +23,7 @@ public sealed unsafe class LlamaWeights : IDisposable
 {
     private readonly List<float[]> _pinned = [];
 
-    private LlamaWeights(GgufFile file, LlamaConfig config)
+    private LlamaWeights(GgufFile file, LlamaConfig config, IEnumerable<int>? layersToBind)
     {
         File = file;
         Config = config;
@@ -31,9 +31,11 @@ public sealed unsafe class LlamaWeights : IDisposable
         TokenEmbedding = Bind("token_embd.weight", c.VocabSize, c.Dim);
         OutputNorm = Bind("output_norm.weight", 1, c.Dim);
         Output = c.TiedOutput ? TokenEmbedding : Bind("output.weight", c.VocabSize, c.Dim);
-        var layers = new LlamaLayerWeights[c.Layers];
-        for (var i = 0; i < c.Layers; i++)
+        var layers = new LlamaLayerWeights?[c.Layers];
+        foreach (var i in layersToBind ?? Enumerable.Range(0, c.Layers))
         {
+            if ((uint)i >= (uint)c.Layers)
+                throw new ArgumentOutOfRangeException(nameof(layersToBind), i, $"The model has layers 0 to {c.Layers - 1}.");
             string N(string part) => $"blk.{i}.{part}.weight";
             layers[i] = new LlamaLayerWeights(
                 AttentionNorm: Bind(N("attn_norm"), 1, c.Dim),
@@ -49,13 +51,17 @@ public sealed unsafe class LlamaWeights : IDisposable
         Layers = layers;
     }
 
-    /// <summary>Opens a GGUF model and binds its weights; malformed files throw <see cref="GgufFormatException"/>.</summary>
-    public static LlamaWeights Load(string path)
+    /// <summary>
+    /// Opens a GGUF model and binds its weights; malformed files throw <see cref="GgufFormatException"/>. With
+    /// <paramref name="layersToBind"/>, only those layers' tensors are bound (checked, and dequantized if needed):
+    /// a plan's pruned or weight-sharing layers are never read.
+    /// </summary>
+    public static LlamaWeights Load(string path, IEnumerable<int>? layersToBind = null)
     {
         var file = GgufFile.Open(path);
         try
         {
-            return new LlamaWeights(file, LlamaConfig.FromGguf(file));
+            return new LlamaWeights(file, LlamaConfig.FromGguf(file), layersToBind);
         }
         catch
         {
@@ -69,7 +75,12 @@ public sealed unsafe class LlamaWeights : IDisposable
     public WeightTensor TokenEmbedding { get; }
     public WeightTensor OutputNorm { get; }
     public WeightTensor Output { get; }
-    public IReadOnlyList<LlamaLayerWeights> Layers { get; }
+    /// <summary>Per-layer weights; null for a layer that was not bound.</summary>
+    public IReadOnlyList<LlamaLayerWeights?> Layers { get; }
+
+    /// <summary>The weights of a bound layer.</summary>
+    public LlamaLayerWeights Layer(int index) =>
+        Layers[index] ?? throw new InvalidOperationException($"Layer {index}'s weights were not bound (the plan never reads them).");
 
     private WeightTensor Bind(string name, int rows, int cols)
     {

@@ -1,0 +1,22 @@
+using System.Globalization;
+using SpecializedInfer.Engine;
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer.Cli;
+
+/// <summary>Prints what a plan did during a run: depth per generated token and where tokens exited.</summary>
+public static class StatsPrinter
+{
+    public static void Print(SessionStatistics stats, ExecutionSchedule schedule, TextWriter writer)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        writer.WriteLine($"plan: {schedule.Describe()}");
+        writer.WriteLine(string.Create(inv, $"steps per generated token: mean {stats.MeanStepsPerGeneratedToken:F2} of {schedule.Steps.Count} over {stats.GeneratedTokens} tokens ({stats.PromptTokens} prompt tokens ran all {schedule.Steps.Count})"));
+        var histogram = stats.StepsHistogram;
+        for (var n = 0; n < histogram.Length; n++)
+            if (histogram[n] > 0) writer.WriteLine(string.Create(inv, $"  {n,3} steps: {histogram[n],6} tokens"));
+        var exits = stats.ExitsPerStep;
+        foreach (var exit in schedule.Exits)
+            writer.WriteLine(string.Create(inv, $"  exit after step {exit.AfterStep} ({exit.Criterion} ≥ {exit.Threshold}): {exits[exit.AfterStep]} tokens"));
+    }
+}

@@ -1,0 +1,131 @@
+using System.Collections.Generic;
+using SpecializedInfer.Planning.Json;
+
+namespace SpecializedInfer.Planning;
+
+/// <summary>The outcome of reading a manifest: the manifest when it has no errors, and every problem found.</summary>
+public sealed record ManifestReadResult(ModelManifest? Manifest, EquatableArray<PlanProblem> Problems);
+
+/// <summary>Reads and checks a <c>NAME.model.json</c> file. Never throws.</summary>
+public static class ManifestReader
+{
+    public const string Extension = ".model.json";
+
+    private static readonly string[] Known =
+    {
+        "$schema", "name", "architecture", "dim", "hiddenDim", "layers", "heads", "kvHeads", "headDim", "rotaryDims",
+        "ropeTheta", "normEps", "vocabSize", "contextLength", "tiedOutput", "tensors",
+    };
+
+    private static readonly string[] KnownTensors =
+    {
+        "tokenEmbedding", "outputNorm", "output", "attentionNorm", "query", "key", "value", "attentionOutput",
+        "feedForwardNorm", "gate", "up", "down",
+    };
+
+    public static ManifestReadResult Read(string text, string filePath)
+    {
+        var problems = new List<PlanProblem>();
+        var cx = new JsonReadContext(filePath, problems);
+        var root = JsonParser.Parse(text, out var syntax);
+        if (syntax is not null)
+        {
+            cx.Report(ProblemIds.JsonSyntax, $"JSON syntax error: {syntax.Message}", syntax.Range);
+            return new ManifestReadResult(null, problems.ToEquatableArray());
+        }
+        var obj = cx.AsObject(root, "A model manifest");
+        if (obj is null) return new ManifestReadResult(null, problems.ToEquatableArray());
+        cx.CheckProperties(obj, "the model manifest", Known);
+
+        const string what = "The model manifest";
+        var archNode = cx.AsString(cx.Required(obj, "architecture", what), "'architecture'");
+        if (archNode is not null && archNode.Value != "llama")
+            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{archNode.Value}' is not supported yet; supported: llama", archNode.Range);
+        int? Size(string name, bool required = true)
+        {
+            var node = required ? cx.Required(obj, name, what) : obj.Find(name)?.Value;
+            return cx.AsInt(node, $"'{name}'", 1, 1 << 24);
+        }
+        var dim = Size("dim");
+        var hidden = Size("hiddenDim");
+        var layers = Size("layers");
+        var heads = Size("heads");
+        var kvHeads = Size("kvHeads", required: false) ?? heads;
+        var headDimNode = obj.Find("headDim")?.Value;
+        var headDim = cx.AsInt(headDimNode, "'headDim'", 1, 1 << 24) ?? (dim is not null && heads is not null && heads > 0 ? dim / heads : null);
+        var rotaryNode = obj.Find("rotaryDims")?.Value;
+        var rotary = cx.AsInt(rotaryNode, "'rotaryDims'", 0, 1 << 24) ?? headDim;
+        var ropeTheta = cx.AsDouble(obj.Find("ropeTheta")?.Value, "'ropeTheta'") ?? 10000;
+        var normEps = cx.AsDouble(cx.Required(obj, "normEps", what), "'normEps'");
+        var vocab = Size("vocabSize");
+        var context = Size("contextLength");
+        var tied = cx.AsBool(obj.Find("tiedOutput")?.Value, "'tiedOutput'") ?? false;
+        var name = cx.AsString(obj.Find("name")?.Value, "'name'")?.Value ?? DefaultName(filePath);
+
+        var tensors = TensorNames.Gguf;
+        var tensorsObj = cx.AsObject(obj.Find("tensors")?.Value, "'tensors'");
+        if (tensorsObj is not null)
+        {
+            cx.CheckProperties(tensorsObj, "'tensors'", KnownTensors);
+            string T(string key, string fallback, bool perLayer)
+            {
+                var s = cx.AsString(tensorsObj.Find(key)?.Value, $"'tensors.{key}'");
+                if (s is null) return fallback;
+                if (perLayer && !s.Value.Contains("{layer}"))
+                    cx.Report(ProblemIds.WrongType, $"'tensors.{key}' names a per-layer tensor and must contain '{{layer}}', found '{s.Value}'", s.Range);
+                return s.Value;
+            }
+            var d = TensorNames.Gguf;
+            tensors = new TensorNames
+            {
+                TokenEmbedding = T("tokenEmbedding", d.TokenEmbedding, false),
+                OutputNorm = T("outputNorm", d.OutputNorm, false),
+                Output = T("output", d.Output, false),
+                AttentionNorm = T("attentionNorm", d.AttentionNorm, true),
+                Query = T("query", d.Query, true),
+                Key = T("key", d.Key, true),
+                Value = T("value", d.Value, true),
+                AttentionOutput = T("attentionOutput", d.AttentionOutput, true),
+                FeedForwardNorm = T("feedForwardNorm", d.FeedForwardNorm, true),
+                Gate = T("gate", d.Gate, true),
+                Up = T("up", d.Up, true),
+                Down = T("down", d.Down, true),
+            };
+        }
+
+        TextRange At(string prop) => obj.Find(prop)?.Value.Range ?? JsonReadContext.FirstLine(obj.Range);
+        if (dim is { } dm && heads is { } h && kvHeads is { } kv && headDim is { } hd)
+        {
+            if (headDimNode is null && dm % h != 0)
+                cx.Report(ProblemIds.HeadsDoNotDivideDim, $"'heads' ({h}) must divide 'dim' ({dm})", At("heads"));
+            else if (hd * h != dm)
+                cx.Report(ProblemIds.HeadDimMismatch, $"'headDim' × 'heads' ({hd} × {h} = {hd * h}) must equal 'dim' ({dm})", At("headDim"));
+            if (h % kv != 0)
+                cx.Report(ProblemIds.KvHeadsDoNotDivideHeads, $"'kvHeads' ({kv}) must divide 'heads' ({h})", At("kvHeads"));
+            if (rotary is { } r && (r > hd || r % 2 != 0))
+                cx.Report(ProblemIds.RotaryDimsTooLarge, $"'rotaryDims' ({r}) must be even and at most the head dimension ({hd})", At("rotaryDims"));
+        }
+        if (normEps is { } eps && !(eps > 0 && eps < 1))
+            cx.Report(ProblemIds.NonPositiveSize, $"'normEps' must be between 0 and 1 (exclusive), found {eps}", At("normEps"));
+        if (!(ropeTheta > 0))
+            cx.Report(ProblemIds.NonPositiveSize, $"'ropeTheta' must be positive, found {ropeTheta}", At("ropeTheta"));
+        foreach (var (prop, value) in new[] { ("dim", dim), ("hiddenDim", hidden) })
+            if (value is { } v && v % 16 != 0)
+                cx.Report(ProblemIds.NotMultipleOf16, $"'{prop}' ({v}) is not a multiple of 16: Vector512 kernels need tail code for it", At(prop), ProblemSeverity.Info);
+
+        if (cx.HasErrors || dim is null || hidden is null || layers is null || heads is null || kvHeads is null || headDim is null || rotary is null || vocab is null || context is null || normEps is null)
+            return new ManifestReadResult(null, problems.ToEquatableArray());
+        return new ManifestReadResult(new ModelManifest
+        {
+            Name = name, Architecture = "llama", Dim = dim.Value, HiddenDim = hidden.Value, Layers = layers.Value, Heads = heads.Value,
+            KvHeads = kvHeads.Value, HeadDim = headDim.Value, RotaryDims = rotary.Value, RopeTheta = ropeTheta, NormEps = normEps.Value,
+            VocabSize = vocab.Value, ContextLength = context.Value, TiedOutput = tied, Tensors = tensors,
+        }, problems.ToEquatableArray());
+    }
+
+    public static string DefaultName(string filePath)
+    {
+        var file = System.IO.Path.GetFileName(filePath);
+        return file.EndsWith(Extension, System.StringComparison.OrdinalIgnoreCase) ? file.Substring(0, file.Length - Extension.Length) : System.IO.Path.GetFileNameWithoutExtension(file);
+    }
+}

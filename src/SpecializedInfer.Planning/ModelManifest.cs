@@ -1,0 +1,50 @@
+namespace SpecializedInfer.Planning;
+
+/// <summary>
+/// Tensor names of a LLaMA-family model. Per-layer names carry a <c>{layer}</c> placeholder.
+/// </summary>
+public sealed record TensorNames
+{
+    public string TokenEmbedding { get; init; } = "token_embd.weight";
+    public string OutputNorm { get; init; } = "output_norm.weight";
+    public string Output { get; init; } = "output.weight";
+    public string AttentionNorm { get; init; } = "blk.{layer}.attn_norm.weight";
+    public string Query { get; init; } = "blk.{layer}.attn_q.weight";
+    public string Key { get; init; } = "blk.{layer}.attn_k.weight";
+    public string Value { get; init; } = "blk.{layer}.attn_v.weight";
+    public string AttentionOutput { get; init; } = "blk.{layer}.attn_output.weight";
+    public string FeedForwardNorm { get; init; } = "blk.{layer}.ffn_norm.weight";
+    public string Gate { get; init; } = "blk.{layer}.ffn_gate.weight";
+    public string Up { get; init; } = "blk.{layer}.ffn_up.weight";
+    public string Down { get; init; } = "blk.{layer}.ffn_down.weight";
+
+    public static TensorNames Gguf { get; } = new();
+
+    public static string ForLayer(string pattern, int layer) => pattern.Replace("{layer}", layer.ToString(System.Globalization.CultureInfo.InvariantCulture));
+}
+
+/// <summary>
+/// The exact topology a specialized engine is generated for (a <c>NAME.model.json</c> file). Written by
+/// <c>si manifest</c> from a model file; the engine refuses weights that do not match it.
+/// </summary>
+public sealed record ModelManifest
+{
+    public string Name { get; init; } = "";
+    public string Architecture { get; init; } = "llama";
+    public int Dim { get; init; }
+    public int HiddenDim { get; init; }
+    public int Layers { get; init; }
+    public int Heads { get; init; }
+    public int KvHeads { get; init; }
+    public int HeadDim { get; init; }
+    public int RotaryDims { get; init; }
+    public double RopeTheta { get; init; } = 10000;
+    public double NormEps { get; init; } = 1e-5;
+    public int VocabSize { get; init; }
+    public int ContextLength { get; init; }
+    public bool TiedOutput { get; init; }
+    public TensorNames Tensors { get; init; } = TensorNames.Gguf;
+
+    public int KvDim => KvHeads * HeadDim;
+    public int QueryDim => Heads * HeadDim;
+}

@@ -1,0 +1,71 @@
+using System.Globalization;
+using SpecializedInfer.Models;
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer;
+
+/// <summary>A weights file whose topology differs from the manifest an engine was built for.</summary>
+public sealed class ManifestMismatchException(string modelPath, long offset, string manifestPath, string property, string inManifest, string inModel)
+    : ModelFormatException(modelPath, offset, $"'{property}' = {inManifest} as in the manifest {manifestPath}, found {inModel}")
+{
+    public string ManifestPath { get; } = manifestPath;
+    public string Property { get; } = property;
+}
+
+/// <summary>Manifests from model files, and the load-time check that a file matches a manifest.</summary>
+public static class ManifestCheck
+{
+    /// <summary>The manifest describing a loaded model (what <c>si manifest</c> writes).</summary>
+    public static ModelManifest FromConfig(LlamaConfig c, string name) => new()
+    {
+        Name = name,
+        Architecture = c.Architecture,
+        Dim = c.Dim,
+        HiddenDim = c.HiddenDim,
+        Layers = c.Layers,
+        Heads = c.Heads,
+        KvHeads = c.KvHeads,
+        HeadDim = c.HeadDim,
+        RotaryDims = c.RotaryDims,
+        RopeTheta = c.RopeTheta,
+        NormEps = c.NormEps,
+        VocabSize = c.VocabSize,
+        ContextLength = c.ContextLength,
+        TiedOutput = c.TiedOutput,
+    };
+
+    /// <summary>Throws <see cref="ManifestMismatchException"/> naming the first property where the model differs from the manifest.</summary>
+    public static void Verify(ModelManifest manifest, string manifestPath, LlamaWeights weights)
+    {
+        var actual = FromConfig(weights.Config, manifest.Name);
+        var file = weights.File;
+        void Check<T>(string property, string key, T expected, T found)
+        {
+            if (EqualityComparer<T>.Default.Equals(expected, found)) return;
+            var offset = file.Find(key)?.Offset ?? 0;
+            throw new ManifestMismatchException(file.FilePath, offset, manifestPath, property, Format(expected), Format(found));
+        }
+        Check("architecture", "general.architecture", manifest.Architecture, actual.Architecture);
+        Check("dim", "llama.embedding_length", manifest.Dim, actual.Dim);
+        Check("hiddenDim", "llama.feed_forward_length", manifest.HiddenDim, actual.HiddenDim);
+        Check("layers", "llama.block_count", manifest.Layers, actual.Layers);
+        Check("heads", "llama.attention.head_count", manifest.Heads, actual.Heads);
+        Check("kvHeads", "llama.attention.head_count_kv", manifest.KvHeads, actual.KvHeads);
+        Check("headDim", "llama.attention.key_length", manifest.HeadDim, actual.HeadDim);
+        Check("rotaryDims", "llama.rope.dimension_count", manifest.RotaryDims, actual.RotaryDims);
+        Check("ropeTheta", "llama.rope.freq_base", (float)manifest.RopeTheta, (float)actual.RopeTheta);
+        Check("normEps", "llama.attention.layer_norm_rms_epsilon", (float)manifest.NormEps, (float)actual.NormEps);
+        Check("vocabSize", "tokenizer.ggml.tokens", manifest.VocabSize, actual.VocabSize);
+        Check("contextLength", "llama.context_length", manifest.ContextLength, actual.ContextLength);
+        Check("tiedOutput", "", manifest.TiedOutput, actual.TiedOutput);
+        if (manifest.Tensors != TensorNames.Gguf)
+            throw new NotSupportedException($"The manifest {manifestPath} renames tensors; loading renamed tensors from GGUF is not supported yet.");
+    }
+
+    private static string Format<T>(T value) => value switch
+    {
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
+        _ => value?.ToString() ?? "null",
+    };
+}

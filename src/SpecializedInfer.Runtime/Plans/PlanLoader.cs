@@ -1,0 +1,34 @@
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer;
+
+/// <summary>A plan file read from disk together with its manifest, resolved into the schedule it means.</summary>
+public sealed record LoadedPlan(string PlanPath, string ManifestPath, ModelManifest Manifest, LayerPlan Plan, ExecutionSchedule Schedule, IReadOnlyList<PlanProblem> Warnings);
+
+/// <summary>Reads plan and manifest files for run-time consumers (the reference engine, the CLI), with the same checks the generator applies.</summary>
+public static class PlanLoader
+{
+    public static LoadedPlan Load(string planPath)
+    {
+        planPath = Path.GetFullPath(planPath);
+        var planText = File.ReadAllText(planPath);
+        var reference = PlanReader.ReadManifestReference(planText);
+        var structural = PlanReader.Read(planText, planPath, manifest: null);
+        if (reference is null || structural.Problems.Any(p => p.Severity == ProblemSeverity.Error))
+            throw new PlanException(structural.Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList());
+
+        var manifestPath = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(planPath)!, reference));
+        if (!File.Exists(manifestPath))
+            throw new PlanException([new PlanProblem(ProblemIds.ManifestNotFound, ProblemSeverity.Error, $"The manifest '{reference}' was not found at {manifestPath}", planPath, TextRange.Empty)]);
+        var manifestResult = ManifestReader.Read(File.ReadAllText(manifestPath), manifestPath);
+        if (manifestResult.Manifest is null)
+            throw new PlanException(manifestResult.Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList());
+
+        var result = PlanReader.Read(planText, planPath, manifestResult.Manifest);
+        if (result.Plan is null)
+            throw new PlanException(result.Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList());
+        return new LoadedPlan(planPath, manifestPath, manifestResult.Manifest, result.Plan,
+            ExecutionSchedule.Resolve(result.Plan, manifestResult.Manifest),
+            manifestResult.Problems.Concat(result.Problems).Where(p => p.Severity != ProblemSeverity.Error).ToList());
+    }
+}
