@@ -30,17 +30,7 @@ public sealed class ReferenceEngine : ILanguageModel
     public static ReferenceEngine Load(string modelPath, string planPath)
     {
         var plan = PlanLoader.Load(planPath);
-        var weights = LlamaWeights.Load(modelPath, plan.Schedule.WeightLayers);
-        try
-        {
-            ManifestCheck.Verify(plan.Manifest, plan.ManifestPath, weights);
-            return new ReferenceEngine(weights, plan.Schedule, ownsWeights: true);
-        }
-        catch
-        {
-            weights.Dispose();
-            throw;
-        }
+        return new ReferenceEngine(LlamaWeights.Load(modelPath, plan.Manifest, plan.ManifestPath, plan.Schedule.WeightLayers), plan.Schedule, ownsWeights: true);
     }
 
     public LlamaWeights Weights { get; }

@@ -79,6 +79,12 @@ public sealed class ReferenceSession : IInferenceSession
 
     public void Dispose() { }
 
+    /// <summary>The cached key of schedule step <paramref name="step"/> at <paramref name="position"/> (for tests of KV filling).</summary>
+    internal ReadOnlySpan<float> CachedKey(int step, int position) => _keys[step].AsSpan(position * _c.KvDim, _c.KvDim);
+
+    /// <summary>The cached value of schedule step <paramref name="step"/> at <paramref name="position"/>.</summary>
+    internal ReadOnlySpan<float> CachedValue(int step, int position) => _values[step].AsSpan(position * _c.KvDim, _c.KvDim);
+
     private ReadOnlySpan<float> Run(int token, int depth, bool exitsEnabled)
     {
         if ((uint)token >= (uint)_c.VocabSize)

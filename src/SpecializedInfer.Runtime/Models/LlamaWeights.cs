@@ -56,12 +56,23 @@ public sealed unsafe class LlamaWeights : IDisposable
     /// <paramref name="layersToBind"/>, only those layers' tensors are bound (checked, and dequantized if needed):
     /// a plan's pruned or weight-sharing layers are never read.
     /// </summary>
-    public static LlamaWeights Load(string path, IEnumerable<int>? layersToBind = null)
+    public static LlamaWeights Load(string path, IEnumerable<int>? layersToBind = null) => Load(path, layersToBind, check: null);
+
+    /// <summary>
+    /// Like <see cref="Load(string, IEnumerable{int}?)"/>, first checking the file against the manifest an engine
+    /// was built for, so a mismatch is reported as such rather than as a missing layer or a bad shape.
+    /// </summary>
+    public static LlamaWeights Load(string path, Planning.ModelManifest manifest, string manifestPath, IEnumerable<int>? layersToBind) =>
+        Load(path, layersToBind, (file, config) => ManifestCheck.Verify(manifest, manifestPath, file, config));
+
+    private static LlamaWeights Load(string path, IEnumerable<int>? layersToBind, Action<GgufFile, LlamaConfig>? check)
     {
         var file = GgufFile.Open(path);
         try
         {
-            return new LlamaWeights(file, LlamaConfig.FromGguf(file), layersToBind);
+            var config = LlamaConfig.FromGguf(file);
+            check?.Invoke(file, config);
+            return new LlamaWeights(file, config, layersToBind);
         }
         catch
         {

@@ -35,10 +35,13 @@ public static class ManifestCheck
     };
 
     /// <summary>Throws <see cref="ManifestMismatchException"/> naming the first property where the model differs from the manifest.</summary>
-    public static void Verify(ModelManifest manifest, string manifestPath, LlamaWeights weights)
+    public static void Verify(ModelManifest manifest, string manifestPath, LlamaWeights weights) =>
+        Verify(manifest, manifestPath, weights.File, weights.Config);
+
+    /// <summary>The same check on a file whose weights are not bound yet.</summary>
+    public static void Verify(ModelManifest manifest, string manifestPath, Gguf.GgufFile file, LlamaConfig config)
     {
-        var actual = FromConfig(weights.Config, manifest.Name);
-        var file = weights.File;
+        var actual = FromConfig(config, manifest.Name);
         void Check<T>(string property, string key, T expected, T found)
         {
             if (EqualityComparer<T>.Default.Equals(expected, found)) return;

@@ -13,16 +13,16 @@ public static class PlanLoader
         planPath = Path.GetFullPath(planPath);
         var planText = File.ReadAllText(planPath);
         var reference = PlanReader.ReadManifestReference(planText);
-        var structural = PlanReader.Read(planText, planPath, manifest: null);
-        if (reference is null || structural.Problems.Any(p => p.Severity == ProblemSeverity.Error))
-            throw new PlanException(structural.Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList());
+        if (reference is null)
+            throw new PlanException(PlanReader.Read(planText, planPath, manifest: null).Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList());
 
         var manifestPath = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(planPath)!, reference));
         if (!File.Exists(manifestPath))
             throw new PlanException([new PlanProblem(ProblemIds.ManifestNotFound, ProblemSeverity.Error, $"The manifest '{reference}' was not found at {manifestPath}", planPath, TextRange.Empty)]);
         var manifestResult = ManifestReader.Read(File.ReadAllText(manifestPath), manifestPath);
         if (manifestResult.Manifest is null)
-            throw new PlanException(manifestResult.Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList());
+            throw new PlanException(manifestResult.Problems.Concat(PlanReader.Read(planText, planPath, manifest: null).Problems)
+                .Where(p => p.Severity == ProblemSeverity.Error).ToList());
 
         var result = PlanReader.Read(planText, planPath, manifestResult.Manifest);
         if (result.Plan is null)
