@@ -27,8 +27,9 @@ public static class ManifestCheck
         KvHeads = c.KvHeads,
         HeadDim = c.HeadDim,
         RotaryDims = c.RotaryDims,
-        RopeTheta = c.RopeTheta,
-        NormEps = c.NormEps,
+        // Through decimal: the float's shortest decimal form (1e-5, not 9.99999974737875e-6) is what a manifest says.
+        RopeTheta = (double)(decimal)c.RopeTheta,
+        NormEps = (double)(decimal)c.NormEps,
         VocabSize = c.VocabSize,
         ContextLength = c.ContextLength,
         TiedOutput = c.TiedOutput,
