@@ -12,6 +12,7 @@ public static class SiApp
         new ManifestCommand(),
         new ConvertCommand(),
         new SynthCommand(),
+        new EvalCommand(),
     ];
 
     public static int Run(string[] args, CliContext context)

@@ -1,0 +1,131 @@
+using System.Text.Json;
+using Spectre.Console;
+using SpecializedInfer.Cli;
+
+namespace SpecializedInfer.Tests.Evaluation;
+
+/// <summary><c>si eval</c> run in-process: the table, the JSON report and the exit codes.</summary>
+public sealed class EvalCommandTests : IDisposable
+{
+    private readonly EvaluationFiles _files = new();
+
+    private static (int Code, string Out, string Err) Si(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        console.Profile.Width = 200;
+        var code = SiApp.Run(args, new CliContext(console, stdout, stderr));
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private string Prompts => _files.File("prompts.txt", string.Join("\n", EvaluationFiles.Prompts) + "\n\n");
+    private string Text => _files.File("text.txt", EvaluationFiles.Text);
+
+    [Fact]
+    public void Eval_prints_the_table_and_writes_json()
+    {
+        var plan = _files.Plan("\"exits\": [ { \"afterStep\": 2, \"criterion\": \"maxProbability\", \"threshold\": 0.5 } ]");
+        var json = Path.Combine(_files.Directory, "report.json");
+        var (code, text, err) = Si("eval", "--model", EvaluationFiles.Stories, "--plan", plan, "--prompts", Prompts,
+            "--text", Text, "-n", "16", "--window", "12", "--json", json);
+
+        Assert.True(code == ExitCodes.Success, err);
+        Assert.Contains("3 prompts", text);
+        Assert.Contains("48 teacher-forced positions", text);
+        foreach (var metric in new[] { "agreement, teacher-forced", "mean KL(full || plan)", "identical tokens, free-running",
+                     "mean identical prefix", "perplexity", "decode tokens/s", "steps per generated token", "exits after step 2 (max p ≥ 0.5)" })
+            Assert.Contains(metric, text);
+        Assert.Contains($"wrote {json}", err);
+
+        using var report = JsonDocument.Parse(File.ReadAllBytes(json));
+        var root = report.RootElement;
+        Assert.Equal(3, root.GetProperty("promptCount").GetInt32());
+        var tf = root.GetProperty("teacherForced");
+        Assert.Equal(48, tf.GetProperty("positions").GetInt64());
+        Assert.Equal(tf.GetProperty("agreements").GetInt64() / 48.0, tf.GetProperty("agreement").GetDouble(), 12);
+        Assert.True(tf.GetProperty("meanKl").GetDouble() >= 0);
+        var ppl = root.GetProperty("perplexity");
+        Assert.Equal(12, ppl.GetProperty("window").GetInt32());
+        Assert.True(ppl.GetProperty("full").GetDouble() > 1 && ppl.GetProperty("plan").GetDouble() > 1);
+        Assert.Equal(3 * 15, root.GetProperty("speed").GetProperty("plan").GetProperty("decodeSteps").GetInt64());
+        Assert.True(root.GetProperty("speed").GetProperty("full").GetProperty("tokensPerSecond").GetDouble() > 0);
+        var depth = root.GetProperty("planDepth");
+        Assert.Equal(45, depth.GetProperty("generatedTokens").GetInt64());
+        var exit = Assert.Single(depth.GetProperty("exits").EnumerateArray().ToList());
+        Assert.Equal(2, exit.GetProperty("afterStep").GetInt32());
+        Assert.Equal(depth.GetProperty("stepsHistogram")[3].GetInt64(), exit.GetProperty("tokens").GetInt64());
+    }
+
+    [Fact]
+    public void The_full_plan_measures_as_the_model()
+    {
+        var json = Path.Combine(_files.Directory, "full.json");
+        var (code, text, err) = Si("eval", "--model", EvaluationFiles.Stories, "--plan", _files.Plan(), "--prompts", Prompts, "-n", "8", "--json", json);
+        Assert.True(code == ExitCodes.Success, err);
+        Assert.DoesNotContain("perplexity", text);
+        using var report = JsonDocument.Parse(File.ReadAllBytes(json));
+        Assert.Equal(1.0, report.RootElement.GetProperty("teacherForced").GetProperty("agreement").GetDouble());
+        Assert.Equal(0.0, report.RootElement.GetProperty("teacherForced").GetProperty("meanKl").GetDouble());
+        Assert.Equal(1.0, report.RootElement.GetProperty("freeRunning").GetProperty("identicalFraction").GetDouble());
+        Assert.Equal(JsonValueKind.Null, report.RootElement.GetProperty("perplexity").ValueKind);
+    }
+
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("eval --model m.gguf --prompts p.txt")]
+    [InlineData("eval --model m.gguf --plan p.plan.json")]
+    [InlineData("eval --plan p.plan.json --prompts p.txt")]
+    [InlineData("eval --model m.gguf --plan p.plan.json --prompts p.txt -n 0")]
+    [InlineData("eval --model m.gguf --plan p.plan.json --prompts p.txt -n lots")]
+    [InlineData("eval --model m.gguf --plan p.plan.json --prompts p.txt --window 1")]
+    [InlineData("eval --model m.gguf --plan p.plan.json --prompts p.txt --temp 0.5")]
+    [InlineData("eval --model m.gguf --plan p.plan.json --prompts p.txt extra")]
+    [InlineData("eval --model m.gguf --plan p.plan.json --prompts p.txt --json")]
+    public void Usage_errors_exit_2(string commandLine)
+    {
+        var (code, _, err) = Si(commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("usage: si eval", err);
+    }
+
+    [Fact]
+    public void Bad_files_exit_1_naming_the_file()
+    {
+        var plan = _files.Plan();
+        var missing = Path.Combine(_files.Directory, "absent.txt");
+        var empty = _files.File("empty.txt", "\n  \n");
+        var badPlan = _files.File("bad.plan.json", "{ \"manifest\": \"stories260K.model.json\", \"prune\": [9] }");
+        string[][] cases =
+        [
+            ["--plan", plan, "--prompts", missing],
+            ["--plan", plan, "--prompts", empty],
+            ["--plan", plan, "--prompts", Prompts, "--text", empty],
+            ["--plan", badPlan, "--prompts", Prompts],
+            ["--plan", plan, "--prompts", Prompts, "--json", Path.Combine(_files.Directory, "no", "such", "dir", "r.json")],
+        ];
+        foreach (var rest in cases)
+        {
+            var (code, _, err) = Si(["eval", "--model", EvaluationFiles.Stories, .. rest]);
+            Assert.True(code == ExitCodes.Failure, $"{string.Join(' ', rest)}: exit {code}, {err}");
+            Assert.StartsWith("error: ", err);
+        }
+        Assert.Contains("absent.txt", Si(["eval", "--model", EvaluationFiles.Stories, .. cases[0]]).Err);
+        Assert.Contains("bad.plan.json", Si(["eval", "--model", EvaluationFiles.Stories, .. cases[3]]).Err);
+    }
+
+    [Fact]
+    public void The_command_is_listed_with_its_help()
+    {
+        Assert.Contains("eval", Si("--help").Out);
+        var (code, text, _) = Si("eval", "--help");
+        Assert.Equal(ExitCodes.Success, code);
+        Assert.Contains("--prompts", text);
+    }
+
+    public void Dispose() => _files.Dispose();
+}
