@@ -34,6 +34,25 @@ public sealed class ReferenceEngineTests : IDisposable
     }
 
     [Fact]
+    public void Batched_prompt_evaluation_is_bit_identical_to_one_token_at_a_time()
+    {
+        using var engine = ReferenceEngine.Load(Stories);
+        var tokens = Enumerable.Range(0, 40).Select(i => (i * 37 + 1) % 512).ToArray();
+        var one = (ReferenceSession)engine.CreateSession(64);
+        var expected = new List<float[]>();
+        foreach (var t in tokens) expected.Add(one.Forward([t]).ToArray());
+
+        var batched = (ReferenceSession)engine.CreateSession(64);
+        var all = new float[tokens.Length * 512];
+        var last = batched.ForwardAll(tokens, all).ToArray();
+        for (var i = 0; i < tokens.Length; i++) Assert.Equal(expected[i], all.AsSpan(i * 512, 512).ToArray());
+        Assert.Equal(expected[^1], last);
+        Assert.Equal(expected[^1], engine.CreateSession(64).Forward(tokens).ToArray());
+        // The caches agree too: the next token sees the same past either way.
+        Assert.Equal(one.Forward(5).ToArray(), batched.Forward(5).ToArray());
+    }
+
+    [Fact]
     public void Rewind_and_replay_reproduce_the_logits()
     {
         using var engine = ReferenceEngine.Load(Stories);
