@@ -7,19 +7,22 @@ namespace SpecializedInfer.Benchmarks;
 
 /// <summary>
 /// Batch-1 decoding, one thread: the time to evaluate one token (forward pass plus full-vocabulary logits) at
-/// positions 0..63, for each engine on the same model and the same token sequence.
+/// positions 0..63, for each engine on the same model file and the same token sequence.
 /// </summary>
 [Config(typeof(TokensPerSecondConfig))]
+[SimpleJob(warmupCount: 3, iterationCount: 15)]
 public class DecodeBenchmarks
 {
     public const int Tokens = 64;
 
     private int[] _tokens = [];
     private ReferenceEngine? _reference;
-    private IInferenceSession? _session;
+    private IInferenceSession? _referenceSession;
+    private ILanguageModel? _generated;
+    private IInferenceSession? _generatedSession;
     private LlamaCppOracle? _llamaCpp;
 
-    [Params("stories260K", "stories110M")]
+    [Params("stories260K", "stories15M", "stories110M")]
     public string Model { get; set; } = "stories260K";
 
     [GlobalSetup]
@@ -27,30 +30,44 @@ public class DecodeBenchmarks
     {
         var path = BenchmarkModels.PathOf(Model);
         _reference = ReferenceEngine.Load(path);
-        _session = _reference.CreateSession(Tokens);
+        _referenceSession = _reference.CreateSession(Tokens);
+        _generated = Model switch
+        {
+            "stories260K" => Stories260KFull.Load(path),
+            "stories15M" => Stories15MFull.Load(path),
+            _ => Stories110MFull.Load(path),
+        };
+        _generatedSession = _generated.CreateSession(Tokens);
         _llamaCpp = new LlamaCppOracle(path, contextSize: Tokens);
 
-        // The sequence: BOS, then the engine's own greedy continuation, so attention sees a realistic sequence.
+        // The sequence: BOS, then the model's own greedy continuation, so attention sees a realistic sequence.
         _tokens = new int[Tokens];
         _tokens[0] = _llamaCpp.BosToken;
-        for (var i = 1; i < Tokens; i++) _tokens[i] = Sampler.ArgMax(_session.Forward(_tokens[i - 1]));
+        for (var i = 1; i < Tokens; i++) _tokens[i] = Sampler.ArgMax(_referenceSession.Forward(_tokens[i - 1]));
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Tokens, Description = "reference engine")]
-    public void Reference()
-    {
-        _session!.Rewind(0);
-        foreach (var t in _tokens) _session.Forward(t);
-    }
+    public void Reference() => DecodeAll(_referenceSession!);
+
+    [Benchmark(OperationsPerInvoke = Tokens, Description = "generated engine")]
+    public void Generated() => DecodeAll(_generatedSession!);
 
     [Benchmark(OperationsPerInvoke = Tokens, Description = "llama.cpp (LLamaSharp)")]
     public void LlamaCpp() => _llamaCpp!.EvaluateOneByOne(_tokens);
 
+    private void DecodeAll(IInferenceSession session)
+    {
+        session.Rewind(0);
+        foreach (var t in _tokens) session.Forward(t);
+    }
+
     [GlobalCleanup]
     public void Cleanup()
     {
-        _session?.Dispose();
+        _referenceSession?.Dispose();
         _reference?.Dispose();
+        _generatedSession?.Dispose();
+        _generated?.Dispose();
         _llamaCpp?.Dispose();
     }
 }

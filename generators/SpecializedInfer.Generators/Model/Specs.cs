@@ -1,0 +1,102 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer.Generators.Model;
+
+// The incremental pipeline's models. They hold only primitives, strings, EquatableArray and the Planning records,
+// never ISymbol, SyntaxNode, Location or Compilation, so every step compares by value and caches.
+
+/// <summary>A place in a file, kept as values (path, span, line span) and turned into a <see cref="Location"/> only when reported.</summary>
+public sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
+{
+    public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+
+    public static LocationInfo? From(Location? location) =>
+        location is null || location.SourceTree is null
+            ? null
+            : new LocationInfo(location.SourceTree.FilePath, location.SourceSpan, location.GetLineSpan().Span);
+
+    public static LocationInfo From(string filePath, TextRange range) =>
+        new(filePath, new TextSpan(range.Start, range.Length),
+            new LinePositionSpan(new LinePosition(range.StartLine, range.StartColumn), new LinePosition(range.EndLine, range.EndColumn)));
+}
+
+/// <summary>A diagnostic to report: its ID (SI0001...), severity, message and place.</summary>
+public sealed record DiagnosticInfo(string Id, ProblemSeverity Severity, string Message, LocationInfo? Location)
+{
+    public static DiagnosticInfo From(PlanProblem p) => new(p.Id, p.Severity, p.Message, LocationInfo.From(p.FilePath, p.Range));
+
+    public static DiagnosticInfo Error(string id, string message, LocationInfo? location) => new(id, ProblemSeverity.Error, message, location);
+}
+
+/// <summary>A type the engine class is nested in, as it must be re-declared ("partial class Outer").</summary>
+public sealed record ContainingTypeInfo(string Keyword, string Name);
+
+/// <summary>A class marked [SpecializedEngine]: where it is, what it is called, which plan it names, what is wrong with it.</summary>
+public sealed record EngineTarget(
+    string? Namespace,
+    string ClassName,
+    string ClassIdentifier,
+    EquatableArray<ContainingTypeInfo> ContainingTypes,
+    string FullName,
+    string? PlanPath,
+    LocationInfo? PlanArgumentLocation,
+    EquatableArray<DiagnosticInfo> Problems);
+
+/// <summary>A top-level property's position, so generator-side checks can point into a manifest.</summary>
+public sealed record PropertyRange(string Name, TextRange Range);
+
+/// <summary>
+/// A JSON AdditionalFile: its path as given, the normalized path used for matching, and either the plan text or
+/// the checked manifest.
+/// </summary>
+public sealed record JsonFile(
+    string Path,
+    string NormalizedPath,
+    bool IsManifest,
+    bool Readable,
+    string? PlanText,
+    ManifestReadResult? Manifest,
+    EquatableArray<PropertyRange> ManifestProperties);
+
+/// <summary>
+/// Everything the emitter needs for one engine. <see cref="WeightCopyLimit"/>: models whose bound weights take at
+/// most this many bytes get them copied into a 64-byte-aligned array at load (MSBuild property
+/// <c>SpecializedInferWeightCopyLimit</c>, default <see cref="GeneratorOptions.DefaultWeightCopyLimit"/>).
+/// </summary>
+public sealed record EngineSpec(
+    string? Namespace,
+    string ClassName,
+    string ClassIdentifier,
+    EquatableArray<ContainingTypeInfo> ContainingTypes,
+    string HintName,
+    string PlanFile,
+    string ManifestReference,
+    string? PlanDescription,
+    ModelManifest Manifest,
+    ExecutionSchedule Schedule,
+    long WeightCopyLimit);
+
+/// <summary>The outcome for one target: the engine to emit (null when any error was found) and the diagnostics.</summary>
+public sealed record EngineResult(EngineSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+
+/// <summary>One generated file.</summary>
+public sealed record EngineSource(string HintName, string Text);
+
+/// <summary>Project-wide generator options, from MSBuild properties made visible to the compiler.</summary>
+public sealed record GeneratorOptions(long WeightCopyLimit)
+{
+    public const string WeightCopyLimitProperty = "build_property.SpecializedInferWeightCopyLimit";
+
+    /// <summary>64 MiB: cache-sized models, where the alignment of the weights shows; larger ones stream from memory.</summary>
+    public const long DefaultWeightCopyLimit = 64L << 20;
+
+    public static GeneratorOptions Default { get; } = new(DefaultWeightCopyLimit);
+
+    public static GeneratorOptions From(Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptions global) =>
+        global.TryGetValue(WeightCopyLimitProperty, out var text)
+        && long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var limit)
+            ? new GeneratorOptions(limit)
+            : Default;
+}

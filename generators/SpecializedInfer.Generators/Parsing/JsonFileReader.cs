@@ -1,0 +1,47 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using SpecializedInfer.Generators.Model;
+using SpecializedInfer.Planning;
+using SpecializedInfer.Planning.Json;
+
+namespace SpecializedInfer.Generators.Parsing;
+
+/// <summary>
+/// Stage 1b: each <c>*.plan.json</c> / <c>*.model.json</c> AdditionalFile becomes a <see cref="JsonFile"/>.
+/// Manifests are checked here, once per file; plans can only be checked against their manifest, later.
+/// </summary>
+public static class JsonFileReader
+{
+    public static bool IsJsonInput(AdditionalText file) =>
+        file.Path.EndsWith(PlanReader.Extension, StringComparison.OrdinalIgnoreCase)
+        || file.Path.EndsWith(ManifestReader.Extension, StringComparison.OrdinalIgnoreCase);
+
+    public static JsonFile Read(AdditionalText file, CancellationToken cancellationToken)
+    {
+        var isManifest = file.Path.EndsWith(ManifestReader.Extension, StringComparison.OrdinalIgnoreCase);
+        var text = file.GetText(cancellationToken)?.ToString();
+        var normalized = PathMatching.Normalize(file.Path);
+        if (text is null)
+            return new JsonFile(file.Path, normalized, isManifest, Readable: false, null, null, EquatableArray<PropertyRange>.Empty);
+        if (!isManifest)
+            return new JsonFile(file.Path, normalized, false, true, text, null, EquatableArray<PropertyRange>.Empty);
+
+        var result = ManifestReader.Read(text, file.Path);
+        var properties = new List<PropertyRange>();
+        if (result.Manifest is not null && JsonParser.Parse(text, out _) is JsonObject obj)
+            foreach (var p in obj.Properties)
+                properties.Add(new PropertyRange(p.Name, p.Value.Range));
+        return new JsonFile(file.Path, normalized, true, true, null, result, properties.ToEquatableArray());
+    }
+
+    /// <summary>Diagnostics for one manifest file: every problem its reader found (errors, warnings and notes).</summary>
+    public static EquatableArray<DiagnosticInfo> ManifestDiagnostics(JsonFile file)
+    {
+        if (!file.IsManifest || file.Manifest is null) return EquatableArray<DiagnosticInfo>.Empty;
+        var list = new List<DiagnosticInfo>();
+        foreach (var p in file.Manifest.Problems) list.Add(DiagnosticInfo.From(p));
+        return list.ToEquatableArray();
+    }
+}

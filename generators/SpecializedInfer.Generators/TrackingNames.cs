@@ -1,0 +1,34 @@
+namespace SpecializedInfer.Generators;
+
+/// <summary>
+/// Names of the incremental pipeline's steps (<c>WithTrackingName</c>), so tests can check what a change re-ran.
+/// </summary>
+public static class TrackingNames
+{
+    /// <summary>Classes carrying [SpecializedEngine], reduced to an equatable <c>EngineTarget</c>.</summary>
+    public const string EngineTargets = nameof(EngineTargets);
+
+    /// <summary>Full names of classes that more than one attribute targets (SI0007).</summary>
+    public const string DuplicateTargets = nameof(DuplicateTargets);
+
+    /// <summary>One <c>*.plan.json</c> or <c>*.model.json</c> AdditionalFile, read (and, for manifests, checked).</summary>
+    public const string JsonFiles = nameof(JsonFiles);
+
+    /// <summary>All JSON AdditionalFiles together, to resolve plan and manifest paths against.</summary>
+    public const string AllJsonFiles = nameof(AllJsonFiles);
+
+    /// <summary>Project-wide options (MSBuild properties such as SpecializedInferWeightCopyLimit).</summary>
+    public const string Options = nameof(Options);
+
+    /// <summary>Problems found in manifests (reported once per manifest file).</summary>
+    public const string ManifestDiagnostics = nameof(ManifestDiagnostics);
+
+    /// <summary>One engine per target: plan resolved against its manifest into an <c>EngineSpec</c>, or diagnostics.</summary>
+    public const string EngineSpecs = nameof(EngineSpecs);
+
+    /// <summary>The C# source of one engine.</summary>
+    public const string EngineSources = nameof(EngineSources);
+
+    /// <summary>Diagnostics of one target (plan problems, path resolution, class shape).</summary>
+    public const string EngineDiagnostics = nameof(EngineDiagnostics);
+}

@@ -1,0 +1,29 @@
+using SpecializedInfer.Generator.Tests.Support;
+
+namespace SpecializedInfer.Generator.Tests;
+
+/// <summary>A forward step of a generated engine allocates nothing: every buffer belongs to the session.</summary>
+public sealed class AllocationTests
+{
+    [Theory]
+    [InlineData("S260Full")]
+    [InlineData("S260Repeatshare")] // exits, shared weights, a repeated layer, propagation
+    [InlineData("S260Combo")]       // pruning, shallow decoding
+    [InlineData("OddExits")]        // tails of every width
+    public void Forward_steps_allocate_nothing(string engineName)
+    {
+        var type = EngineCatalog.ByName(engineName);
+        using var engine = EngineCatalog.Load(type, TestModels.PathFor(EngineCatalog.PlanPath(type)));
+        using var session = engine.CreateSession(128);
+        int[] prompt = [1, 3, 5, 7];
+        session.Forward(prompt);
+        for (var i = 0; i < 8; i++) session.Forward(i + 3); // warm up: JIT, statics
+        session.Rewind(0);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        session.Forward(prompt);
+        for (var i = 0; i < 64; i++) session.Forward((i * 7 + 11) % engine.Config.VocabSize);
+        session.Forward(prompt);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}

@@ -1,0 +1,35 @@
+using SpecializedInfer;
+
+namespace SpecializedInfer.Generator.Tests.Engines;
+
+// One generated engine per plan under Plans/ (each a [SpecializedEngine] partial class; the generator fills it in).
+// EngineCatalog finds them by reflection; a test checks every plan file has one.
+
+[SpecializedEngine("Plans/mha.depth.plan.json")] public partial class MhaDepth;
+[SpecializedEngine("Plans/mha.full.plan.json")] public partial class MhaFull;
+[SpecializedEngine("Plans/mha.rand7.plan.json")] public partial class MhaRand7;
+[SpecializedEngine("Plans/odd.exits.plan.json")] public partial class OddExits;
+[SpecializedEngine("Plans/odd.full.plan.json")] public partial class OddFull;
+[SpecializedEngine("Plans/odd.rand5.plan.json")] public partial class OddRand5;
+[SpecializedEngine("Plans/s260.combo.plan.json")] public partial class S260Combo;
+[SpecializedEngine("Plans/s260.depth.plan.json")] public partial class S260Depth;
+[SpecializedEngine("Plans/s260.exit0.plan.json")] public partial class S260Exit0;
+[SpecializedEngine("Plans/s260.exitnever.plan.json")] public partial class S260Exitnever;
+[SpecializedEngine("Plans/s260.fast.plan.json")] public partial class S260Fast;
+[SpecializedEngine("Plans/s260.full.plan.json")] public partial class S260Full;
+[SpecializedEngine("Plans/s260.multiexit.plan.json")] public partial class S260Multiexit;
+[SpecializedEngine("Plans/s260.prune.plan.json")] public partial class S260Prune;
+[SpecializedEngine("Plans/s260.prune2.plan.json")] public partial class S260Prune2;
+[SpecializedEngine("Plans/s260.rand0.plan.json")] public partial class S260Rand0;
+[SpecializedEngine("Plans/s260.rand1.plan.json")] public partial class S260Rand1;
+[SpecializedEngine("Plans/s260.rand2.plan.json")] public partial class S260Rand2;
+[SpecializedEngine("Plans/s260.rand3.plan.json")] public partial class S260Rand3;
+[SpecializedEngine("Plans/s260.rand4.plan.json")] public partial class S260Rand4;
+[SpecializedEngine("Plans/s260.reorder.plan.json")] public partial class S260Reorder;
+[SpecializedEngine("Plans/s260.repeat.plan.json")] public partial class S260Repeat;
+[SpecializedEngine("Plans/s260.repeatshare.plan.json")] public partial class S260Repeatshare;
+[SpecializedEngine("Plans/s260.shallow0.plan.json")] public partial class S260Shallow0;
+[SpecializedEngine("Plans/s260.share.plan.json")] public partial class S260Share;
+[SpecializedEngine("Plans/wide.combo.plan.json")] public partial class WideCombo;
+[SpecializedEngine("Plans/wide.full.plan.json")] public partial class WideFull;
+[SpecializedEngine("Plans/wide.rand6.plan.json")] public partial class WideRand6;

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using SpecializedInfer.Engine;
+using SpecializedInfer.Generator.Tests.Support;
+using Xunit.Abstractions;
+
+namespace SpecializedInfer.Generator.Tests;
+
+/// <summary>
+/// The kernels' Vector256, Vector128 and scalar paths, which this AVX-512 machine never takes in-process: child
+/// processes run this assembly's Main with hardware intrinsics switched off step by step and compare several
+/// generated engines with the reference engine (which falls back the same way) over 64 positions each.
+/// </summary>
+public sealed class FallbackPathTests(ITestOutputHelper output)
+{
+    /// <summary>Tails of every width, GQA ratios 1-4, heads of 8-64, exits, propagation, prefetching kernels.</summary>
+    private static readonly string[] ChildEngines = ["S260Full", "S260Repeatshare", "S260Combo", "OddExits", "OddFull", "WideCombo", "MhaFull", "MhaDepth"];
+
+    /// <summary>The child: prints which vector paths are accelerated, then each engine's worst logit difference.</summary>
+    public static int RunChild(string[] args)
+    {
+        Console.WriteLine($"paths V512={Vector512.IsHardwareAccelerated} V256={Vector256.IsHardwareAccelerated} V128={Vector128.IsHardwareAccelerated}");
+        var ok = true;
+        foreach (var name in ChildEngines)
+        {
+            try
+            {
+                var type = EngineCatalog.ByName(name);
+                var planPath = EngineCatalog.PlanPath(type);
+                var modelPath = TestModels.PathFor(planPath);
+                using var generated = EngineCatalog.Load(type, modelPath);
+                using var reference = ReferenceEngine.Load(modelPath, planPath);
+                var (worst, _) = Comparison.Run(generated, reference, reference.Config.VocabSize, observe: false);
+                Console.WriteLine($"{name} worst {worst:E2}");
+            }
+            catch (Exception e)
+            {
+                Console.WriteLine($"{name} FAILED: {e.GetType().Name}: {e.Message}");
+                ok = false;
+            }
+        }
+        return ok ? 0 : 1;
+    }
+
+    [Fact]
+    public async Task Vector256_Vector128_and_scalar_paths_match_the_reference()
+    {
+        var avx512Off = new Dictionary<string, string>
+        {
+            ["DOTNET_EnableAVX512F"] = "0",
+            ["DOTNET_EnableAVX512"] = "0", // .NET 10 folded the AVX-512 switches into this one; EnableAVX512F alone no longer disables it
+        };
+        var avx2Off = new Dictionary<string, string>(avx512Off) { ["DOTNET_EnableAVX2"] = "0" };
+        var scalar = new Dictionary<string, string>(avx2Off) { ["DOTNET_EnableHWIntrinsic"] = "0" };
+        var runs = new[]
+        {
+            ("Vector256", avx512Off, "paths V512=False V256=True V128=True"),
+            ("Vector128", avx2Off, "paths V512=False V256=False V128=True"),
+            ("scalar", scalar, "paths V512=False V256=False V128=False"),
+        }.Select(r => (r.Item1, r.Item3, Task: Task.Run(() => RunChildProcess(r.Item2)))).ToList();
+
+        foreach (var (name, expectedPaths, task) in runs)
+        {
+            var (exitCode, text) = await task;
+            output.WriteLine($"--- {name}\n{text}");
+            var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            Assert.Equal(expectedPaths, lines.FirstOrDefault());
+            Assert.True(exitCode == 0, $"{name} child failed:\n{text}");
+            Assert.Equal(ChildEngines.Length, lines.Count(l => l.Contains(" worst ", StringComparison.Ordinal)));
+        }
+    }
+
+    private static (int ExitCode, string Output) RunChildProcess(Dictionary<string, string> environment)
+    {
+        var host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+        var start = new ProcessStartInfo(host)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(typeof(FallbackPathTests).Assembly.Location);
+        start.ArgumentList.Add("path-check");
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            return (-1, "timed out\n" + stdout.Result + stderr.Result);
+        }
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+}

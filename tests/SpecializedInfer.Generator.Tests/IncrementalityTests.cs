@@ -1,0 +1,74 @@
+using System.Reflection;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using SpecializedInfer.Generator.Tests.Support;
+
+namespace SpecializedInfer.Generator.Tests;
+
+/// <summary>
+/// The pipeline caches: an unrelated C# edit re-runs no named step, and editing one plan regenerates only the
+/// engine of that plan.
+/// </summary>
+public sealed class IncrementalityTests
+{
+    private static readonly string[] StepNames = TrackingNames();
+
+    private static string[] TrackingNames() =>
+        GeneratorHarness.GeneratorAssembly.GetType("SpecializedInfer.Generators.TrackingNames", throwOnError: true)!
+            .GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => (string)f.GetRawConstantValue()!).ToArray();
+
+    private static (GeneratorDriver Driver, CSharpCompilation Compilation) FirstRun(List<AdditionalText> texts)
+    {
+        var compilation = GeneratorHarness.Compilation(BaselineTests.Source, "namespace Other; public class Unrelated { public int A => 1; }");
+        var driver = GeneratorHarness.Driver(texts, trackSteps: true).RunGenerators(compilation);
+        Assert.Equal(2, driver.GetRunResult().GeneratedTrees.Length);
+        return (driver, compilation);
+    }
+
+    private static IEnumerable<IncrementalStepRunReason> Reasons(GeneratorRunResult run, string step) =>
+        run.TrackedSteps.TryGetValue(step, out var steps) ? steps.SelectMany(s => s.Outputs).Select(o => o.Reason) : [];
+
+    [Fact]
+    public void Every_named_step_is_tracked()
+    {
+        var (driver, _) = FirstRun(GeneratorHarness.ModelFiles());
+        var run = driver.GetRunResult().Results.Single();
+        Assert.All(StepNames, name => Assert.True(run.TrackedSteps.ContainsKey(name), $"step {name} was not tracked"));
+    }
+
+    [Fact]
+    public void An_unrelated_edit_leaves_every_step_cached()
+    {
+        var (driver, compilation) = FirstRun(GeneratorHarness.ModelFiles());
+        var unrelated = compilation.SyntaxTrees.Single(t => t.ToString().Contains("Unrelated"));
+        var edited = compilation.ReplaceSyntaxTree(unrelated,
+            CSharpSyntaxTree.ParseText("namespace Other; public class Unrelated { public int A => 2; public int B => 3; }", GeneratorHarness.ParseOptions, unrelated.FilePath));
+        var run = driver.RunGenerators(edited).GetRunResult().Results.Single();
+        foreach (var name in StepNames)
+            Assert.All(Reasons(run, name), r => Assert.True(r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{name}: {r}"));
+        Assert.All(run.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs),
+            o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    [Fact]
+    public void Editing_one_plan_regenerates_only_its_engine()
+    {
+        var texts = GeneratorHarness.ModelFiles();
+        var (driver, compilation) = FirstRun(texts);
+        var fast = texts.Single(t => t.Path.EndsWith("stories260K.fast.plan.json"));
+        var editedFast = new InMemoryAdditionalText(fast.Path, fast.GetText()!.ToString().Replace("0.9 }", "0.8 }"));
+        driver = driver.ReplaceAdditionalText(fast, editedFast);
+        var result = driver.RunGenerators(compilation).GetRunResult();
+        var run = result.Results.Single();
+
+        var sources = run.TrackedSteps["EngineSources"].SelectMany(s => s.Outputs).ToList();
+        Assert.Equal(2, sources.Count);
+        // The outputs are EngineSource records (HintName, Text): tell them apart by their hint name.
+        var full = sources.Single(o => o.Value.ToString()!.Contains("Demo.StoriesFull.g.cs"));
+        var fastOutput = sources.Single(o => o.Value.ToString()!.Contains("Demo.StoriesFast.g.cs"));
+        Assert.True(full.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"full: {full.Reason}");
+        Assert.Equal(IncrementalStepRunReason.Modified, fastOutput.Reason);
+        Assert.Contains("0.8", result.GeneratedTrees.Single(t => t.FilePath.EndsWith("Demo.StoriesFast.g.cs")).ToString());
+        Assert.All(Reasons(run, "EngineTargets"), r => Assert.True(r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged));
+    }
+}
