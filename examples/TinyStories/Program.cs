@@ -51,7 +51,7 @@ internal sealed record Options(string? Model, string Plan, string Prompt, int Co
                 o = args[i] switch
                 {
                     "--model" => o with { Model = Next() },
-                    "--plan" => Next() is "full" or "fast" and var p ? o with { Plan = p } : null,
+                    "--plan" => Next() is var p && p is "full" or "fast" ? o with { Plan = p } : null,
                     "--prompt" => o with { Prompt = Next() },
                     "-n" => o with { Count = int.Parse(Next(), CultureInfo.InvariantCulture) },
                     "--temp" => o with { Temperature = float.Parse(Next(), CultureInfo.InvariantCulture) },
