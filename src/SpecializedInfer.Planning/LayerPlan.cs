@@ -1,24 +1,68 @@
 namespace SpecializedInfer.Planning;
 
-/// <summary>How an exit point decides that a token is done.</summary>
-public enum ExitCriterion
-{
-    /// <summary>The largest softmax probability of the exit head's logits reaches the threshold.</summary>
-    MaxProbability,
-}
-
 /// <summary>How the KV cache of steps a token skipped (by exiting early or by shallow decoding) is filled.</summary>
 public enum KvFill
 {
     /// <summary>CALM's state propagation: the skipped steps' K/V are projected from the hidden state the token stopped with.</summary>
     Propagate,
+
+    /// <summary>
+    /// EE-LLM's recomputation: an exited token's hidden state is parked, and its missing steps run (batched with the
+    /// deeper token) when a later token first runs deeper than it went.
+    /// </summary>
+    Recompute,
+
+    /// <summary>
+    /// Lossless self-speculative decoding: generated tokens run the full schedule; greedy generation drafts with the
+    /// first steps and verifies with all of them, so nothing is ever skipped for good (see <see cref="Speculation"/>).
+    /// </summary>
+    Lossless,
 }
 
 /// <summary>Layer <see cref="Layer"/> runs with the weights of layer <see cref="WeightsOf"/> (layer fusion by weight sharing).</summary>
 public sealed record LayerShare(int Layer, int WeightsOf);
 
-/// <summary>An early-exit check after schedule step <see cref="AfterStep"/> (0-based).</summary>
-public sealed record ExitPoint(int AfterStep, ExitCriterion Criterion, double Threshold);
+/// <summary>
+/// Tensor names of an exit-specific head in the weights file: an RMSNorm weight [dim] and an output matrix
+/// [vocab × dim]. Exit points without one use the model's final norm and output matrix.
+/// </summary>
+public sealed record ExitHead(string Norm, string Output);
+
+/// <summary>An early-exit check after schedule step <see cref="AfterStep"/> (0-based), with its test and head.</summary>
+public sealed record ExitPoint(int AfterStep, ExitTest Test, ExitHead? Head = null)
+{
+    /// <summary>A max-probability exit, the most common kind.</summary>
+    public ExitPoint(int afterStep, ExitCriterion criterion, double threshold) : this(afterStep, ExitTest.Of(criterion, threshold)) { }
+
+    public ExitCriterion Criterion => Test.Criterion;
+    public double Threshold => Test.Threshold;
+
+    /// <summary>Whether this exit point computes head logits when the token does not leave (see <see cref="ExitTest.NeedsHead"/>).</summary>
+    public bool NeedsHead => Test.NeedsHead;
+}
+
+/// <summary>How a skippable layer decides, before it runs, that a generated token can go without it.</summary>
+public enum SkipTest
+{
+    /// <summary>Skip when the cosine between the hidden states entering the previous step and entering this one is at least the threshold.</summary>
+    Cosine,
+
+    /// <summary>Skip when a linear probe on the (RMS-normalized) hidden state entering the step gives at least the threshold.</summary>
+    Learned,
+}
+
+/// <summary>Generated tokens may skip every step that runs <see cref="Layer"/> when <see cref="Test"/> passes.</summary>
+public sealed record SkipRule(int Layer, SkipTest Test, double Threshold, string? Probe = null);
+
+/// <summary>
+/// Self-speculative decoding (with <see cref="KvFill.Lossless"/>): draft up to <see cref="DraftTokens"/> tokens with
+/// the first <see cref="DraftSteps"/> steps and a head, then verify them with the whole schedule in one batched pass.
+/// </summary>
+public sealed record Speculation(int DraftSteps, int DraftTokens)
+{
+    /// <summary>Drafted tokens plus the confirmed one fit one verification batch of this many positions.</summary>
+    public const int MaxDraftTokens = 15;
+}
 
 /// <summary>A layer plan (a <c>NAME.plan.json</c> file) as written, before it is resolved into a schedule.</summary>
 public sealed record LayerPlan
@@ -34,7 +78,14 @@ public sealed record LayerPlan
     /// <summary>Steps generated tokens run (the prompt always runs the full schedule); null: all.</summary>
     public int? DecodeDepth { get; init; }
     public EquatableArray<ExitPoint> Exits { get; init; } = EquatableArray<ExitPoint>.Empty;
+    public EquatableArray<SkipRule> Skip { get; init; } = EquatableArray<SkipRule>.Empty;
     public KvFill KvFill { get; init; } = KvFill.Propagate;
+
+    /// <summary>Drafting and verification sizes; set exactly when <see cref="KvFill"/> is <see cref="KvFill.Lossless"/>.</summary>
+    public Speculation? Speculation { get; init; }
+
+    /// <summary>The sidecar probes the plan's learned tests name, read and checked (empty when they were not looked up).</summary>
+    public EquatableArray<LinearProbe> Probes { get; init; } = EquatableArray<LinearProbe>.Empty;
 
     /// <summary>The plan that runs the model unchanged.</summary>
     public static LayerPlan Full(string manifest) => new() { Manifest = manifest };

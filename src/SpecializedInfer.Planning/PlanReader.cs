@@ -8,6 +8,9 @@ namespace SpecializedInfer.Planning;
 /// <summary>The outcome of reading a plan: the plan when it has no errors, and every problem found.</summary>
 public sealed record PlanReadResult(LayerPlan? Plan, EquatableArray<PlanProblem> Problems);
 
+/// <summary>A file a plan refers to (a probe), found: its full path and text.</summary>
+public sealed record SidecarFile(string Path, string Text);
+
 /// <summary>
 /// Reads a <c>NAME.plan.json</c> file and checks it against its manifest. Never throws: every mistake becomes a
 /// <see cref="PlanProblem"/> at the offending value's line and column.
@@ -16,19 +19,40 @@ public static class PlanReader
 {
     public const string Extension = ".plan.json";
 
-    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "kvFill" };
+    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation" };
     private static readonly string[] KnownShare = { "layer", "weightsOf" };
-    private static readonly string[] KnownExit = { "afterStep", "criterion", "threshold" };
+    private static readonly string[] KnownExitAll = { "afterStep", "criterion", "threshold", "patience", "votes", "members", "probe", "head" };
+    private static readonly string[] KnownMemberAll = { "criterion", "threshold", "patience", "probe" };
+    private static readonly string[] KnownHead = { "norm", "output" };
+    private static readonly string[] KnownSkip = { "layer", "test", "threshold", "probe" };
+    private static readonly string[] KnownSpeculation = { "draftSteps", "draftTokens" };
 
-    private static readonly Dictionary<string, ExitCriterion> Criteria = new() { ["maxProbability"] = ExitCriterion.MaxProbability };
-    private static readonly Dictionary<string, KvFill> KvFills = new() { ["propagate"] = KvFill.Propagate };
+    private static readonly Dictionary<string, ExitCriterion> Criteria = new()
+    {
+        ["maxProbability"] = ExitCriterion.MaxProbability,
+        ["margin"] = ExitCriterion.Margin,
+        ["entropy"] = ExitCriterion.Entropy,
+        ["stateSaturation"] = ExitCriterion.StateSaturation,
+        ["patience"] = ExitCriterion.Patience,
+        ["ensemble"] = ExitCriterion.Ensemble,
+        ["learned"] = ExitCriterion.Learned,
+    };
+    private static readonly Dictionary<string, KvFill> KvFills = new()
+    {
+        ["propagate"] = KvFill.Propagate, ["recompute"] = KvFill.Recompute, ["lossless"] = KvFill.Lossless,
+    };
+    private static readonly Dictionary<string, SkipTest> SkipTests = new() { ["cosine"] = SkipTest.Cosine, ["learned"] = SkipTest.Learned };
 
     /// <summary>The manifest path a plan names, or null when the text does not get that far.</summary>
     public static string? ReadManifestReference(string text) =>
         JsonParser.Parse(text, out _) is JsonObject obj && obj.Find("manifest")?.Value is JsonString s ? s.Value : null;
 
-    /// <summary>Reads the plan; with <paramref name="manifest"/> null only the plan's own structure is checked.</summary>
-    public static PlanReadResult Read(string text, string filePath, ModelManifest? manifest)
+    /// <summary>
+    /// Reads the plan; with <paramref name="manifest"/> null only the plan's own structure is checked. Probe
+    /// sidecars are looked up through <paramref name="readSidecar"/> (given the path as the plan writes it; null
+    /// when the file does not exist); without it they are not checked and <see cref="LayerPlan.Probes"/> stays empty.
+    /// </summary>
+    public static PlanReadResult Read(string text, string filePath, ModelManifest? manifest, System.Func<string, SidecarFile?>? readSidecar = null)
     {
         var problems = new List<PlanProblem>();
         var cx = new JsonReadContext(filePath, problems);
@@ -117,16 +141,23 @@ public static class PlanReader
 
         // exits
         var exits = new List<ExitPoint>();
+        var patienceNodes = new List<(int Step, int Patience, JsonNode Node)>();
+        var probeNodes = new List<(string Reference, JsonString Node)>();
         if (cx.AsArray(obj.Find("exits")?.Value, "'exits'") is { } exitArray)
             foreach (var item in exitArray.Items)
             {
                 if (cx.AsObject(item, "An entry of 'exits'") is not { } e) continue;
-                cx.CheckProperties(e, "an 'exits' entry", KnownExit);
                 var stepNode = cx.Required(e, "afterStep", "An exit");
                 var step = cx.AsInt(stepNode, "'afterStep'", 0, int.MaxValue, ProblemIds.ExitAfterLastStep);
-                var criterion = Enum(cx, cx.Required(e, "criterion", "An exit"), "'criterion'", Criteria);
-                var thresholdNode = cx.Required(e, "threshold", "An exit");
-                var threshold = cx.AsDouble(thresholdNode, "'threshold'");
+                var test = ReadTest(cx, e, "an 'exits' entry", isMember: false, step ?? -1, patienceNodes, probeNodes);
+                ExitHead? head = null;
+                if (cx.AsObject(e.Find("head")?.Value, "'head'") is { } headNode)
+                {
+                    cx.CheckProperties(headNode, "an exit 'head'", KnownHead);
+                    var norm = cx.AsString(cx.Required(headNode, "norm", "An exit head"), "'norm'");
+                    var output = cx.AsString(cx.Required(headNode, "output", "An exit head"), "'output'");
+                    if (norm is not null && output is not null) head = new ExitHead(norm.Value, output.Value);
+                }
                 if (step is { } s && manifest is not null && s >= depth - 1)
                 {
                     cx.Report(ProblemIds.ExitAfterLastStep,
@@ -139,16 +170,117 @@ public static class PlanReader
                     cx.Report(ProblemIds.DuplicateExit, $"Two exits after step {s2}", stepNode!.Range);
                     step = null;
                 }
-                if (threshold is { } t && criterion == ExitCriterion.MaxProbability)
+                if (step is not null && test is not null)
+                    exits.Add(new ExitPoint(step.Value, test, head));
+            }
+        exits.Sort((a, b) => a.AfterStep.CompareTo(b.AfterStep));
+        foreach (var (pStep, patience, node) in patienceNodes)
+        {
+            var heads = exits.Count(x => x.AfterStep <= pStep && x.NeedsHead);
+            if (pStep >= 0 && exits.Any(x => x.AfterStep == pStep) && patience > heads)
+                cx.Report(ProblemIds.PatienceTooLong,
+                    $"Patience {patience} needs the same argmax at {patience} exit points with a head, but only {heads} exit point{(heads == 1 ? "" : "s")} up to step {pStep} compute{(heads == 1 ? "s" : "")} one; this exit could never fire",
+                    node.Range);
+        }
+
+        // skip
+        var skips = new List<SkipRule>();
+        if (cx.AsArray(obj.Find("skip")?.Value, "'skip'") is { } skipArray)
+            foreach (var item in skipArray.Items)
+            {
+                if (cx.AsObject(item, "An entry of 'skip'") is not { } k) continue;
+                cx.CheckProperties(k, "a 'skip' entry", KnownSkip);
+                var layerNode = cx.Required(k, "layer", "A 'skip' entry");
+                var layer = LayerIndex(cx, layerNode, "'layer'", layers);
+                var kind = Enum(cx, cx.Required(k, "test", "A 'skip' entry"), "'test'", SkipTests);
+                var thresholdNode = cx.Required(k, "threshold", "A 'skip' entry");
+                var threshold = cx.AsDouble(thresholdNode, "'threshold'");
+                string? probe = null;
+                var probeNode = k.Find("probe")?.Value;
+                if (kind == SkipTest.Learned)
                 {
-                    if (t < 0) cx.Report(ProblemIds.ThresholdOutOfRange, $"A probability threshold must be between 0 and 1, found {Format(t)}", thresholdNode!.Range);
-                    else if (t > 1) cx.Report(ProblemIds.ThresholdOutOfRange, $"A probability threshold above 1 ({Format(t)}) never lets a token exit here", thresholdNode!.Range, ProblemSeverity.Warning);
+                    if (cx.AsString(cx.Required(k, "probe", "A learned skip test"), "'probe'") is { } ps) { probe = ps.Value; probeNodes.Add((ps.Value, ps)); }
                 }
-                if (step is not null && criterion is not null && threshold is not null)
-                    exits.Add(new ExitPoint(step.Value, criterion.Value, threshold.Value));
+                else if (probeNode is not null)
+                    cx.Report(ProblemIds.UnknownProperty, "'probe' applies only to the 'learned' skip test", k.Find("probe")!.NameRange);
+                if (threshold is { } t && kind is { } kk)
+                    CheckThreshold(cx, t, thresholdNode!, kk == SkipTest.Cosine ? -1 : 0, 1, "skips");
+                if (layer is not { } l) continue;
+                if (pruned.Contains(l)) { cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} is pruned, so it cannot be skippable", layerNode!.Range); continue; }
+                if (skips.Any(x => x.Layer == l)) { cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is made skippable twice", layerNode!.Range); continue; }
+                if (manifest is not null)
+                {
+                    var decodedSteps = DecodedSteps(order, layers, pruned, depth).Where(x => x.Layer == l).Select(x => x.Index).ToList();
+                    if (decodedSteps.Count == 0)
+                    {
+                        cx.Report(ProblemIds.InvalidSkipRule, $"Layer {l} never runs for a generated token (the first {depth} steps), so skipping it can never apply", layerNode!.Range);
+                        continue;
+                    }
+                    if (kind == SkipTest.Cosine && decodedSteps.Contains(0))
+                    {
+                        cx.Report(ProblemIds.InvalidSkipRule, $"Layer {l} runs at step 0, where the cosine test has no previous step to compare with; use a learned probe there", layerNode!.Range);
+                        continue;
+                    }
+                }
+                if (kind is { } skipKind && threshold is { } th)
+                    skips.Add(new SkipRule(l, skipKind, th, probe));
             }
 
-        var kvFill = obj.Find("kvFill")?.Value is { } kvNode ? Enum(cx, kvNode, "'kvFill'", KvFills) ?? KvFill.Propagate : KvFill.Propagate;
+        // kvFill and speculation
+        var kvNode = obj.Find("kvFill")?.Value;
+        var kvFill = kvNode is not null ? Enum(cx, kvNode, "'kvFill'", KvFills) ?? KvFill.Propagate : KvFill.Propagate;
+        Speculation? speculation = null;
+        var specNode = obj.Find("speculation");
+        if (cx.AsObject(specNode?.Value, "'speculation'") is { } spec)
+        {
+            cx.CheckProperties(spec, "'speculation'", KnownSpeculation);
+            var draftStepsNode = cx.Required(spec, "draftSteps", "'speculation'");
+            var draftSteps = cx.AsInt(draftStepsNode, "'draftSteps'", 1, int.MaxValue, ProblemIds.SpeculationMismatch);
+            var draftTokens = cx.AsInt(cx.Required(spec, "draftTokens", "'speculation'"), "'draftTokens'", 1, Speculation.MaxDraftTokens, ProblemIds.SpeculationMismatch);
+            if (draftSteps is { } ds && manifest is not null && ds >= stepCount)
+            {
+                cx.Report(ProblemIds.SpeculationMismatch, $"'draftSteps' is {ds}, but drafting must run fewer steps than the schedule's {stepCount}", draftStepsNode!.Range);
+                draftSteps = null;
+            }
+            if (kvFill != KvFill.Lossless)
+                cx.Report(ProblemIds.SpeculationMismatch, "'speculation' takes effect only with \"kvFill\": \"lossless\"", specNode!.NameRange);
+            if (draftSteps is not null && draftTokens is not null) speculation = new Speculation(draftSteps.Value, draftTokens.Value);
+            if (speculation is not null && kvFill == KvFill.Lossless)
+            {
+                foreach (var x in exits.Where(x => x.AfterStep != speculation.DraftSteps - 1))
+                    cx.Report(ProblemIds.SpeculationMismatch,
+                        $"In lossless mode the only exit point allowed is the draft's, after step {speculation.DraftSteps - 1}; found one after step {x.AfterStep}",
+                        ExitNode(exitArrayNode: obj.Find("exits")?.Value, x.AfterStep));
+            }
+        }
+        if (kvFill == KvFill.Lossless && kvNode is not null)
+        {
+            if (specNode is null)
+                cx.Report(ProblemIds.SpeculationMismatch, "\"kvFill\": \"lossless\" needs a 'speculation' object with 'draftSteps' and 'draftTokens'", kvNode.Range);
+            if (decodeDepth is not null && decodeDepth != stepCount)
+                cx.Report(ProblemIds.SpeculationMismatch, "In lossless mode generated tokens run the whole schedule; remove 'decodeDepth'", obj.Find("decodeDepth")!.NameRange);
+            if (skips.Count > 0 || obj.Find("skip") is { Value: JsonArray { Items.Count: > 0 } })
+                cx.Report(ProblemIds.SpeculationMismatch, "Lossless mode does not combine with skippable layers; drafting already runs the first steps only", obj.Find("skip")!.NameRange);
+        }
+
+        // sidecar probes, each read once
+        var probes = new List<LinearProbe>();
+        foreach (var group in probeNodes.GroupBy(p => p.Reference))
+        {
+            if (readSidecar is null) break;
+            var file = readSidecar(group.Key);
+            if (file is null)
+            {
+                foreach (var (reference, node) in group)
+                    cx.Report(ProblemIds.ProbeNotFound, $"The probe file '{reference}' was not found{(reference.EndsWith(ProbeReader.Extension) ? "" : $" (probe files end in {ProbeReader.Extension} and are AdditionalFiles)")}", node.Range);
+                continue;
+            }
+            var probe = ProbeReader.Read(file.Text, group.Key, file.Path, manifest?.Dim ?? 0);
+            problems.AddRange(probe.Problems);
+            if (probe.Probe is not null) probes.Add(probe.Probe);
+            else if (!probe.Problems.Any(p => p.Severity == ProblemSeverity.Error))
+                cx.Report(ProblemIds.InvalidProbe, $"The probe file '{group.Key}' could not be read", group.First().Node.Range);
+        }
 
         if (cx.HasErrors || manifestRef is null) return Done(null);
         return Done(new LayerPlan
@@ -158,12 +290,129 @@ public static class PlanReader
             Share = shares.ToEquatableArray(),
             Order = order?.ToEquatableArray(),
             DecodeDepth = decodeDepth,
-            Exits = exits.OrderBy(e => e.AfterStep).ToEquatableArray(),
+            Exits = exits.ToEquatableArray(),
+            Skip = skips.OrderBy(k => k.Layer).ToEquatableArray(),
             KvFill = kvFill,
+            Speculation = kvFill == KvFill.Lossless ? speculation : null,
+            Probes = probes.OrderBy(p => p.File, System.StringComparer.Ordinal).ToEquatableArray(),
         });
 
         PlanReadResult Done(LayerPlan? plan) => new(plan, problems.ToEquatableArray());
     }
+
+    /// <summary>Reads one exit test (an exit entry, or a member of an ensemble).</summary>
+    private static ExitTest? ReadTest(JsonReadContext cx, JsonObject e, string what, bool isMember, int step,
+        List<(int Step, int Patience, JsonNode Node)> patienceNodes, List<(string Reference, JsonString Node)> probeNodes)
+    {
+        var criterion = Enum(cx, cx.Required(e, "criterion", isMember ? "An ensemble member" : "An exit"), "'criterion'", Criteria);
+        if (criterion is null)
+        {
+            cx.CheckProperties(e, what, isMember ? KnownMemberAll : KnownExitAll);
+            return null;
+        }
+        var c = criterion.Value;
+        var uses = c switch
+        {
+            ExitCriterion.Patience => new[] { "criterion", "patience" },
+            ExitCriterion.Ensemble => new[] { "criterion", "votes", "members" },
+            ExitCriterion.Learned => new[] { "criterion", "threshold", "probe" },
+            _ => new[] { "criterion", "threshold" },
+        };
+        var known = isMember ? uses : uses.Concat(new[] { "afterStep", "head" }).ToArray();
+        foreach (var p in e.Properties)
+            if (!known.Contains(p.Name) && (isMember ? KnownMemberAll : KnownExitAll).Contains(p.Name))
+                cx.Report(ProblemIds.UnknownProperty, $"'{p.Name}' does not apply to the criterion '{CriterionName(c)}' (it uses {string.Join(", ", uses.Skip(1).Select(u => $"'{u}'"))})", p.NameRange);
+        cx.CheckProperties(e, what, isMember ? KnownMemberAll : KnownExitAll);
+
+        switch (c)
+        {
+            case ExitCriterion.Patience:
+            {
+                var node = cx.Required(e, "patience", "A patience exit");
+                var k = cx.AsInt(node, "'patience'", 1, int.MaxValue, ProblemIds.PatienceTooLong);
+                if (k is null) return null;
+                patienceNodes.Add((step, k.Value, node!));
+                return ExitTest.OfPatience(k.Value);
+            }
+            case ExitCriterion.Ensemble:
+            {
+                if (isMember)
+                {
+                    cx.Report(ProblemIds.EnsembleVotes, "An ensemble member cannot itself be an ensemble", e.Find("criterion")!.Value.Range);
+                    return null;
+                }
+                var votesNode = cx.Required(e, "votes", "An ensemble");
+                var votes = cx.AsInt(votesNode, "'votes'", 1, int.MaxValue, ProblemIds.EnsembleVotes);
+                var membersNode = cx.AsArray(cx.Required(e, "members", "An ensemble"), "'members'");
+                if (membersNode is null) return null;
+                var members = new List<ExitTest>();
+                var ok = true;
+                foreach (var m in membersNode.Items)
+                {
+                    if (cx.AsObject(m, "An ensemble member") is not { } mo) { ok = false; continue; }
+                    if (ReadTest(cx, mo, "an ensemble member", isMember: true, step, patienceNodes, probeNodes) is { } t) members.Add(t);
+                    else ok = false;
+                }
+                if (membersNode.Items.Count == 0)
+                {
+                    cx.Report(ProblemIds.EnsembleVotes, "An ensemble needs at least one member", membersNode.Range);
+                    return null;
+                }
+                if (votes is { } v && v > membersNode.Items.Count)
+                {
+                    cx.Report(ProblemIds.EnsembleVotes, $"The ensemble needs {v} votes but has only {membersNode.Items.Count} member{(membersNode.Items.Count == 1 ? "" : "s")}", votesNode!.Range);
+                    return null;
+                }
+                return ok && votes is not null ? ExitTest.OfEnsemble(votes.Value, members.ToArray()) : null;
+            }
+            default:
+            {
+                var thresholdNode = cx.Required(e, "threshold", "An exit test");
+                var threshold = cx.AsDouble(thresholdNode, "'threshold'");
+                string? probe = null;
+                if (c == ExitCriterion.Learned)
+                {
+                    if (cx.AsString(cx.Required(e, "probe", "A learned exit"), "'probe'") is { } ps) { probe = ps.Value; probeNodes.Add((ps.Value, ps)); }
+                    else return null;
+                }
+                if (threshold is not { } t) return null;
+                switch (c)
+                {
+                    case ExitCriterion.Entropy:
+                        if (t < 0) cx.Report(ProblemIds.ThresholdOutOfRange, $"An entropy is never below 0, so the threshold {Format(t)} never lets a token exit here", thresholdNode!.Range, ProblemSeverity.Warning);
+                        break;
+                    case ExitCriterion.StateSaturation:
+                        CheckThreshold(cx, t, thresholdNode!, -1, 1, "exits");
+                        break;
+                    default:
+                        CheckThreshold(cx, t, thresholdNode!, 0, 1, "exits");
+                        break;
+                }
+                return new ExitTest(c, t, 0, 0, EquatableArray<ExitTest>.Empty, probe);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A "≥ threshold" test: below <paramref name="low"/> is meaningless (error); above <paramref name="high"/> disables
+    /// the exit or skip, which is a useful control in experiments (warning).
+    /// </summary>
+    private static void CheckThreshold(JsonReadContext cx, double t, JsonNode node, double low, double high, string what)
+    {
+        if (t < low) cx.Report(ProblemIds.ThresholdOutOfRange, $"This threshold must be between {Format(low)} and {Format(high)}, found {Format(t)}", node.Range);
+        else if (t > high) cx.Report(ProblemIds.ThresholdOutOfRange, $"A threshold above {Format(high)} ({Format(t)}) never lets a token pass here, which disables these {what}", node.Range, ProblemSeverity.Warning);
+    }
+
+    /// <summary>The steps generated tokens run, computed the way <see cref="ExecutionSchedule.Resolve(LayerPlan, int)"/> does.</summary>
+    private static IEnumerable<(int Index, int Layer)> DecodedSteps(List<int>? order, int layers, HashSet<int> pruned, int depth) =>
+        (order ?? Enumerable.Range(0, layers).Where(l => !pruned.Contains(l)).ToList()).Take(depth).Select((l, i) => (i, l));
+
+    private static TextRange ExitNode(JsonNode? exitArrayNode, int afterStep) =>
+        exitArrayNode is JsonArray a
+            ? a.Items.OfType<JsonObject>().FirstOrDefault(o => o.Find("afterStep")?.Value is JsonNumber n && n.Value == afterStep)?.Find("afterStep")!.Value.Range ?? a.Range
+            : TextRange.Empty;
+
+    private static string CriterionName(ExitCriterion c) => Criteria.First(kv => kv.Value == c).Key;
 
     private static int? LayerIndex(JsonReadContext cx, JsonNode? node, string what, int layers) =>
         cx.AsInt(node, what, 0, layers - 1, ProblemIds.LayerOutOfRange);

@@ -23,12 +23,20 @@ public static class ProblemIds
     public const string ExitAfterLastStep = "SI0018";
     public const string DuplicateExit = "SI0019";
     public const string ThresholdOutOfRange = "SI0020";
+    public const string PatienceTooLong = "SI0021";
+    public const string EnsembleVotes = "SI0022";
+    public const string ProbeNotFound = "SI0023";
     public const string HeadsDoNotDivideDim = "SI0024";
     public const string KvHeadsDoNotDivideHeads = "SI0025";
     public const string HeadDimMismatch = "SI0026";
     public const string RotaryDimsTooLarge = "SI0027";
     public const string NonPositiveSize = "SI0028";
     public const string NotMultipleOf16 = "SI0029";
+    public const string ExitHeadTooCostly = "SI0030";
+    public const string AotWithoutAvx512 = "SI0031";
     public const string UnsupportedArchitecture = "SI0032";
     public const string UnknownEnumValue = "SI0033";
+    public const string InvalidProbe = "SI0034";
+    public const string InvalidSkipRule = "SI0035";
+    public const string SpeculationMismatch = "SI0036";
 }

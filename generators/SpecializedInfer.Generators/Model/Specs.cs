@@ -48,17 +48,21 @@ public sealed record EngineTarget(
 public sealed record PropertyRange(string Name, TextRange Range);
 
 /// <summary>
-/// A JSON AdditionalFile: its path as given, the normalized path used for matching, and either the plan text or
-/// the checked manifest.
+/// A JSON AdditionalFile: its path as given, the normalized path used for matching, and either the text (plans and
+/// probe sidecars) or the checked manifest.
 /// </summary>
 public sealed record JsonFile(
     string Path,
     string NormalizedPath,
     bool IsManifest,
     bool Readable,
-    string? PlanText,
+    string? Text,
     ManifestReadResult? Manifest,
-    EquatableArray<PropertyRange> ManifestProperties);
+    EquatableArray<PropertyRange> ManifestProperties)
+{
+    public bool IsProbe => Path.EndsWith(ProbeReader.Extension, System.StringComparison.OrdinalIgnoreCase);
+    public bool IsPlan => Path.EndsWith(PlanReader.Extension, System.StringComparison.OrdinalIgnoreCase);
+}
 
 /// <summary>
 /// Everything the emitter needs for one engine. <see cref="WeightCopyLimit"/>: models whose bound weights take at

@@ -32,9 +32,9 @@ public static class EngineSpecResolver
 
         // The plan file, among the AdditionalFiles.
         var planFile = string.IsNullOrWhiteSpace(target.PlanPath) ? null : PathMatching.FindBySuffix(files, target.PlanPath!);
-        if (planFile is null || !planFile.Readable || planFile.IsManifest || planFile.PlanText is null)
+        if (planFile is null || !planFile.Readable || !planFile.IsPlan || planFile.Text is null)
         {
-            var why = planFile is { Readable: false } ? "could not be read" : planFile is { IsManifest: true } ? "is a model manifest, not a plan" : "is not among the project's AdditionalFiles";
+            var why = planFile is { Readable: false } ? "could not be read" : planFile is { IsManifest: true } ? "is a model manifest, not a plan" : planFile is { IsProbe: true } ? "is a probe sidecar, not a plan" : "is not among the project's AdditionalFiles";
             diagnostics.Add(DiagnosticInfo.Error(ProblemIds.PlanFileNotFound,
                 string.IsNullOrWhiteSpace(target.PlanPath)
                     ? "[SpecializedEngine] needs the path of a *.plan.json file listed in AdditionalFiles"
@@ -42,7 +42,7 @@ public static class EngineSpecResolver
                 target.PlanArgumentLocation));
             return Fail();
         }
-        var planText = planFile.PlanText;
+        var planText = planFile.Text;
         cancellationToken.ThrowIfCancellationRequested();
 
         // The manifest it names, beside it.
@@ -55,7 +55,7 @@ public static class EngineSpecResolver
                 diagnostics.Add(DiagnosticInfo.Error(ProblemIds.MissingProperty, "A layer plan needs the property 'manifest'", LocationInfo.From(planFile.Path, TextRange.Empty)));
             return Fail();
         }
-        var manifestPath = PathMatching.ResolveManifestPath(planFile.NormalizedPath, reference);
+        var manifestPath = PathMatching.ResolveRelativeToPlan(planFile.NormalizedPath, reference);
         var manifestFile = PathMatching.FindExact(files.Where(f => f.IsManifest), manifestPath);
         if (manifestFile is null || !manifestFile.Readable || manifestFile.Manifest is null)
         {
@@ -70,7 +70,12 @@ public static class EngineSpecResolver
         if (manifest is null) return Fail(); // its errors are reported once, against the manifest file itself
 
         // The plan, checked against the manifest.
-        var read = PlanReader.Read(planText, planFile.Path, manifest);
+        var read = PlanReader.Read(planText, planFile.Path, manifest, probeReference =>
+        {
+            var probePath = PathMatching.ResolveRelativeToPlan(planFile.NormalizedPath, probeReference);
+            var probeFile = PathMatching.FindExact(files.Where(f => f.IsProbe && f.Readable), probePath);
+            return probeFile?.Text is null ? null : new SidecarFile(probeFile.Path, probeFile.Text);
+        });
         diagnostics.AddRange(read.Problems.Select(DiagnosticInfo.From));
         if (read.Plan is null || read.Problems.Any(p => p.Severity == ProblemSeverity.Error)) return Fail();
 

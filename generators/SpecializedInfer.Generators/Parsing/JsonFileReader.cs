@@ -9,14 +9,15 @@ using SpecializedInfer.Planning.Json;
 namespace SpecializedInfer.Generators.Parsing;
 
 /// <summary>
-/// Stage 1b: each <c>*.plan.json</c> / <c>*.model.json</c> AdditionalFile becomes a <see cref="JsonFile"/>.
+/// Stage 1b: each <c>*.plan.json</c> / <c>*.model.json</c> / <c>*.probe.json</c> AdditionalFile becomes a <see cref="JsonFile"/>.
 /// Manifests are checked here, once per file; plans can only be checked against their manifest, later.
 /// </summary>
 public static class JsonFileReader
 {
     public static bool IsJsonInput(AdditionalText file) =>
         file.Path.EndsWith(PlanReader.Extension, StringComparison.OrdinalIgnoreCase)
-        || file.Path.EndsWith(ManifestReader.Extension, StringComparison.OrdinalIgnoreCase);
+        || file.Path.EndsWith(ManifestReader.Extension, StringComparison.OrdinalIgnoreCase)
+        || file.Path.EndsWith(ProbeReader.Extension, StringComparison.OrdinalIgnoreCase);
 
     public static JsonFile Read(AdditionalText file, CancellationToken cancellationToken)
     {

@@ -67,7 +67,7 @@ public static class PathMatching
             .FirstOrDefault(f => string.Equals(f.NormalizedPath, path, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The manifest a plan names: relative to the plan file's directory unless rooted.</summary>
-    public static string ResolveManifestPath(string planNormalizedPath, string reference)
+    public static string ResolveRelativeToPlan(string planNormalizedPath, string reference)
     {
         var r = Normalize(reference);
         return IsRooted(r) ? r : Normalize(Directory(planNormalizedPath) + "/" + r);

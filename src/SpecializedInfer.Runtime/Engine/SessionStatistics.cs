@@ -8,19 +8,21 @@ public sealed class SessionStatistics
 {
     private readonly long[] _stepsHistogram;
     private readonly long[] _exitsPerStep;
+    private readonly long[] _skipsPerStep;
 
     public SessionStatistics(int scheduleSteps)
     {
         ScheduleSteps = scheduleSteps;
         _stepsHistogram = new long[scheduleSteps + 1];
         _exitsPerStep = new long[scheduleSteps];
+        _skipsPerStep = new long[scheduleSteps];
     }
 
     public int ScheduleSteps { get; }
     public long PromptTokens { get; private set; }
     public long GeneratedTokens { get; private set; }
 
-    /// <summary>Steps run by generated tokens, summed.</summary>
+    /// <summary>Steps run by generated tokens, summed (skipped steps not counted).</summary>
     public long GeneratedSteps { get; private set; }
 
     /// <summary>Mean number of schedule steps (layers) a generated token ran.</summary>
@@ -32,7 +34,32 @@ public sealed class SessionStatistics
     /// <summary>Index s: how many generated tokens exited at the exit point after step s.</summary>
     public ReadOnlySpan<long> ExitsPerStep => _exitsPerStep;
 
+    /// <summary>Index s: how many generated tokens skipped schedule step s (dynamic layer skipping).</summary>
+    public ReadOnlySpan<long> SkipsPerStep => _skipsPerStep;
+
+    /// <summary>Steps run later for positions that had exited (KV strategy <c>recompute</c>), summed over positions.</summary>
+    public long RecomputedSteps { get; private set; }
+
+    /// <summary>Self-speculative decoding: verification passes, tokens drafted, and drafted tokens the full schedule confirmed.</summary>
+    public long VerificationPasses { get; private set; }
+    public long DraftedTokens { get; private set; }
+    public long AcceptedDrafts { get; private set; }
+
+    /// <summary>Accepted drafted tokens / drafted tokens (0 when nothing was drafted).</summary>
+    public double AcceptanceRate => DraftedTokens == 0 ? 0 : (double)AcceptedDrafts / DraftedTokens;
+
     public void RecordPrompt() => PromptTokens++;
+
+    public void RecordSkip(int step) => _skipsPerStep[step]++;
+
+    public void RecordRecomputed(int steps) => RecomputedSteps += steps;
+
+    public void RecordVerification(int drafted, int accepted)
+    {
+        VerificationPasses++;
+        DraftedTokens += drafted;
+        AcceptedDrafts += accepted;
+    }
 
     public void RecordGenerated(int stepsRun, int exitStep)
     {
@@ -44,8 +71,9 @@ public sealed class SessionStatistics
 
     public void Reset()
     {
-        PromptTokens = GeneratedTokens = GeneratedSteps = 0;
+        PromptTokens = GeneratedTokens = GeneratedSteps = RecomputedSteps = VerificationPasses = DraftedTokens = AcceptedDrafts = 0;
         Array.Clear(_stepsHistogram);
         Array.Clear(_exitsPerStep);
+        Array.Clear(_skipsPerStep);
     }
 }

@@ -15,6 +15,9 @@ public sealed record LlamaLayerWeights(
     WeightTensor Up,
     WeightTensor Down);
 
+/// <summary>The tensors of one head: final RMSNorm weight and output matrix.</summary>
+public readonly record struct ExitHeadWeights(WeightTensor Norm, WeightTensor Output);
+
 /// <summary>
 /// Binds a GGUF file's tensors to a <see cref="LlamaConfig"/>, checking every shape. F32 tensors stay in the
 /// mapping; F16/BF16/Q8_0 are dequantized once into pinned arrays. Owns the file: dispose to unmap.
@@ -92,6 +95,16 @@ public sealed unsafe class LlamaWeights : IDisposable
     /// <summary>The weights of a bound layer.</summary>
     public LlamaLayerWeights Layer(int index) =>
         Layers[index] ?? throw new InvalidOperationException($"Layer {index}'s weights were not bound (the plan never reads them).");
+
+    /// <summary>
+    /// An exit-specific head named by a plan: its RMSNorm weight [dim] and output matrix [vocab × dim], checked
+    /// like every other tensor (a missing name or a wrong shape throws <see cref="GgufFormatException"/>).
+    /// </summary>
+    public ExitHeadWeights BindExitHead(Planning.ExitHead head)
+    {
+        lock (_pinned)
+            return new ExitHeadWeights(Bind(head.Norm, 1, Config.Dim), Bind(head.Output, Config.VocabSize, Config.Dim));
+    }
 
     private WeightTensor Bind(string name, int rows, int cols)
     {

@@ -24,7 +24,12 @@ public static class PlanLoader
             throw new PlanException(manifestResult.Problems.Concat(PlanReader.Read(planText, planPath, manifest: null).Problems)
                 .Where(p => p.Severity == ProblemSeverity.Error).ToList());
 
-        var result = PlanReader.Read(planText, planPath, manifestResult.Manifest);
+        var planDirectory = Path.GetDirectoryName(planPath)!;
+        var result = PlanReader.Read(planText, planPath, manifestResult.Manifest, reference =>
+        {
+            var path = Path.GetFullPath(Path.Combine(planDirectory, reference));
+            return File.Exists(path) ? new SidecarFile(path, File.ReadAllText(path)) : null;
+        });
         if (result.Plan is null)
             throw new PlanException(result.Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList());
         return new LoadedPlan(planPath, manifestPath, manifestResult.Manifest, result.Plan,
