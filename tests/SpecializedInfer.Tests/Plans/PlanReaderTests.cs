@@ -42,7 +42,7 @@ public sealed class PlanReaderTests
         Assert.Equal([0, 1, 2], schedule.WeightLayers);
         Assert.Equal([3], schedule.PrunedLayers);
         Assert.False(schedule.IsFullModel);
-        Assert.Equal("4 steps [0 1 2 4(w2)], decode depth 3, exit after step 1 (MaxProbability ≥ 0.75), pruned 3", schedule.Describe());
+        Assert.Equal("4 steps [0 1 2 4(w2)], decode depth 3, exit after step 1 (max p ≥ 0.75), pruned 3", schedule.Describe());
     }
 
     [Fact]
@@ -88,8 +88,32 @@ public sealed class PlanReaderTests
         { "\"decodeDepth\": 3,\n\"exits\": [ { \"afterStep\": 2, \"criterion\": \"maxProbability\", \"threshold\": 0.5 } ] }", ProblemIds.ExitAfterLastStep, 3, 27 },
         { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.5 }, { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.9 } ] }", ProblemIds.DuplicateExit, 2, 96 },
         { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": -0.5 } ] }", ProblemIds.ThresholdOutOfRange, 2, 74 },
-        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"entropy\", \"threshold\": 0.5 } ] }", ProblemIds.UnknownEnumValue, 2, 43 },
-        { "\"kvFill\": \"recompute\" }", ProblemIds.UnknownEnumValue, 2, 11 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"confidence\", \"threshold\": 0.5 } ] }", ProblemIds.UnknownEnumValue, 2, 43 },
+        { "\"kvFill\": \"cache\" }", ProblemIds.UnknownEnumValue, 2, 11 },
+        // dynamic depth
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"margin\", \"threshold\": 2 } ] }", ProblemIds.ThresholdOutOfRange, 2, 66 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"stateSaturation\", \"threshold\": -1.5 } ] }", ProblemIds.ThresholdOutOfRange, 2, 75 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"patience\", \"threshold\": 2 } ] }", ProblemIds.UnknownProperty, 2, 55 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"patience\" } ] }", ProblemIds.MissingProperty, 2, 12 },
+        { "\"exits\": [ { \"afterStep\": 0, \"criterion\": \"maxProbability\", \"threshold\": 0.5 },\n { \"afterStep\": 1, \"criterion\": \"patience\", \"patience\": 3 } ] }", ProblemIds.PatienceTooLong, 3, 57 },
+        { "\"exits\": [ { \"afterStep\": 0, \"criterion\": \"stateSaturation\", \"threshold\": 0.9 },\n { \"afterStep\": 1, \"criterion\": \"patience\", \"patience\": 2 } ] }", ProblemIds.PatienceTooLong, 3, 57 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"ensemble\", \"votes\": 3, \"members\": [ { \"criterion\": \"entropy\", \"threshold\": 1 }, { \"criterion\": \"margin\", \"threshold\": 0.5 } ] } ] }", ProblemIds.EnsembleVotes, 2, 64 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"ensemble\", \"votes\": 1, \"members\": [ { \"criterion\": \"ensemble\", \"votes\": 1, \"members\": [] } ] } ] }", ProblemIds.EnsembleVotes, 2, 95 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"learned\", \"probe\": \"missing.probe.json\", \"threshold\": 0.5 } ] }", ProblemIds.ProbeNotFound, 2, 63 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"learned\", \"probe\": \"bad.probe.json\", \"threshold\": 0.5 } ] }", ProblemIds.InvalidProbe, 1, 10 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"learned\", \"threshold\": 0.5 } ] }", ProblemIds.MissingProperty, 2, 12 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"margin\", \"threshold\": 0.5, \"head\": { \"norm\": \"n\" } } ] }", ProblemIds.MissingProperty, 2, 79 },
+        { "\"skip\": [ { \"layer\": 0, \"test\": \"cosine\", \"threshold\": 0.9 } ] }", ProblemIds.InvalidSkipRule, 2, 22 },
+        { "\"decodeDepth\": 2,\n\"skip\": [ { \"layer\": 3, \"test\": \"cosine\", \"threshold\": 0.9 } ] }", ProblemIds.InvalidSkipRule, 3, 22 },
+        { "\"prune\": [3],\n\"skip\": [ { \"layer\": 3, \"test\": \"cosine\", \"threshold\": 0.9 } ] }", ProblemIds.PrunedLayerUsed, 3, 22 },
+        { "\"skip\": [ { \"layer\": 2, \"test\": \"cosine\", \"threshold\": 0.9 }, { \"layer\": 2, \"test\": \"cosine\", \"threshold\": 0.8 } ] }", ProblemIds.DuplicateIndex, 2, 74 },
+        { "\"skip\": [ { \"layer\": 2, \"test\": \"cosine\", \"threshold\": 0.9, \"probe\": \"p.probe.json\" } ] }", ProblemIds.UnknownProperty, 2, 61 },
+        { "\"kvFill\": \"lossless\" }", ProblemIds.SpeculationMismatch, 2, 11 },
+        { "\"speculation\": { \"draftSteps\": 2, \"draftTokens\": 4 } }", ProblemIds.SpeculationMismatch, 2, 1 },
+        { "\"kvFill\": \"lossless\", \"speculation\": { \"draftSteps\": 5, \"draftTokens\": 4 } }", ProblemIds.SpeculationMismatch, 2, 54 },
+        { "\"kvFill\": \"lossless\", \"speculation\": { \"draftSteps\": 2, \"draftTokens\": 16 } }", ProblemIds.SpeculationMismatch, 2, 72 },
+        { "\"kvFill\": \"lossless\", \"speculation\": { \"draftSteps\": 2, \"draftTokens\": 4 },\n\"exits\": [ { \"afterStep\": 0, \"criterion\": \"margin\", \"threshold\": 0.5 } ] }", ProblemIds.SpeculationMismatch, 3, 27 },
+        { "\"kvFill\": \"lossless\", \"speculation\": { \"draftSteps\": 2, \"draftTokens\": 4 },\n\"decodeDepth\": 3 }", ProblemIds.SpeculationMismatch, 3, 1 },
     };
 
     [Theory]
@@ -97,11 +121,104 @@ public sealed class PlanReaderTests
     public void Mistakes_are_reported_at_their_line_and_column(string rest, string id, int line, int column)
     {
         var text = "{ \"manifest\": \"m\",\n" + rest;
-        var result = PlanReader.Read(text, "bad.plan.json", Stories);
+        var result = PlanReader.Read(text, "bad.plan.json", Stories, Sidecars);
         var problem = Assert.Single(result.Problems, p => p.Id == id);
         Assert.Equal((line, column), (problem.Range.StartLine + 1, problem.Range.StartColumn + 1));
-        Assert.Equal("bad.plan.json", problem.FilePath);
+        Assert.Equal(id == ProblemIds.InvalidProbe ? "/probes/bad.probe.json" : "bad.plan.json", problem.FilePath);
         if (problem.Severity == ProblemSeverity.Error) Assert.Null(result.Plan);
+    }
+
+    /// <summary>Probe sidecars the bad-plan table can name: one valid, one whose dim does not match the model.</summary>
+    private static SidecarFile? Sidecars(string reference) => reference switch
+    {
+        "good.probe.json" => new SidecarFile("/probes/good.probe.json", ProbeReader.Write(0.5f, Enumerable.Repeat(0.25f, 64).ToArray())),
+        "bad.probe.json" => new SidecarFile("/probes/bad.probe.json", "{ \"dim\": 3, \"bias\": 0, \"weights\": [1, 2, 3] }"),
+        _ => null,
+    };
+
+    [Fact]
+    public void Every_dynamic_depth_feature_resolves_into_the_schedule()
+    {
+        var result = PlanReader.Read("""
+            {
+              "manifest": "m",
+              "exits": [
+                { "afterStep": 0, "criterion": "stateSaturation", "threshold": 0.95 },
+                { "afterStep": 1, "criterion": "entropy", "threshold": 1.5, "head": { "norm": "exit1.norm", "output": "exit1.output" } },
+                { "afterStep": 2, "criterion": "ensemble", "votes": 2, "members": [
+                    { "criterion": "patience", "patience": 2 },
+                    { "criterion": "margin", "threshold": 0.4 },
+                    { "criterion": "learned", "probe": "good.probe.json", "threshold": 0.6 } ] }
+              ],
+              "skip": [ { "layer": 3, "test": "cosine", "threshold": 0.99 }, { "layer": 1, "test": "learned", "probe": "good.probe.json", "threshold": 0.7 } ],
+              "kvFill": "recompute"
+            }
+            """, "p", Stories, Sidecars);
+        Assert.Empty(result.Problems);
+        var schedule = ExecutionSchedule.Resolve(result.Plan!, Stories);
+        Assert.Equal(KvFill.Recompute, schedule.KvFill);
+        Assert.False(schedule.Steps[0].ExitAfter!.NeedsHead);
+        Assert.Equal(new ExitHead("exit1.norm", "exit1.output"), schedule.Steps[1].ExitAfter!.Head);
+        var ensemble = schedule.Steps[2].ExitAfter!.Test;
+        Assert.Equal((ExitCriterion.Ensemble, 2, 3), (ensemble.Criterion, ensemble.Votes, ensemble.Members.Count));
+        Assert.True(ensemble.NeedsHead);
+        Assert.Equal(["good.probe.json"], ensemble.ProbeFiles);
+        Assert.Equal(new SkipRule(1, SkipTest.Learned, 0.7, "good.probe.json"), schedule.Steps[1].Skip);
+        Assert.Equal(new SkipRule(3, SkipTest.Cosine, 0.99), schedule.Steps[3].Skip);
+        Assert.Null(schedule.Steps[2].Skip);
+        var probe = schedule.Probe("good.probe.json");
+        Assert.Equal((64, 0.5f, 0.25f), (probe.Dim, probe.Bias, probe.Weights[63]));
+        Assert.True(schedule.HasDynamicDepth);
+        Assert.Equal("5 steps [0 1 2 3 4], exit after step 0 (state cos ≥ 0.95), exit after step 1 (entropy ≤ 1.5, head exit1.output), " +
+                     "exit after step 2 (2 of (patience 2, margin ≥ 0.4, probe good.probe.json ≥ 0.6)), skippable step 1 (probe good.probe.json ≥ 0.7), " +
+                     "skippable step 3 (cos ≥ 0.99), kv recompute", schedule.Describe());
+    }
+
+    [Fact]
+    public void A_lossless_plan_carries_its_speculation_sizes()
+    {
+        var result = PlanReader.Read("""
+            { "manifest": "m", "kvFill": "lossless", "speculation": { "draftSteps": 2, "draftTokens": 6 },
+              "exits": [ { "afterStep": 1, "criterion": "maxProbability", "threshold": 0.3 } ] }
+            """, "p", Stories);
+        Assert.Empty(result.Problems);
+        var schedule = ExecutionSchedule.Resolve(result.Plan!, Stories);
+        Assert.Equal(new Speculation(2, 6), schedule.Speculation);
+        Assert.Equal(5, schedule.DecodeDepth);
+    }
+
+    [Fact]
+    public void Skips_apply_only_to_steps_generated_tokens_run()
+    {
+        var plan = PlanReader.Read("""{ "manifest": "m", "order": [0, 2, 1, 2, 4], "decodeDepth": 4, "skip": [ { "layer": 2, "test": "cosine", "threshold": 0.9 } ] }""", "p", Stories).Plan!;
+        var schedule = ExecutionSchedule.Resolve(plan, Stories);
+        Assert.Equal([false, true, false, true, false], schedule.Steps.Select(s => s.Skip is not null));
+    }
+
+    [Theory]
+    [InlineData("{ \"dim\": 2, \"bias\": 1, \"weights\": [1, 2, 3] }", 1, 35)]
+    [InlineData("{ \"dim\": 2, \"bias\": \"x\", \"weights\": [1, 2] }", 1, 21)]
+    [InlineData("{ \"dim\": 2, \"weights\": [1, 2] }", 1, 1)]
+    [InlineData("{ \"dim\": 2, \"bias\": 0, \"weights\": [1, 1e60] }", 1, 39)]
+    [InlineData("{ \"dim\": 2, \"bias\": 0, \"weigths\": [1, 2] }", 1, 24)]
+    [InlineData("[1, 2]", 1, 1)]
+    [InlineData("{ \"dim\": 2, ", 1, 13)]
+    public void Bad_probe_files_are_reported_in_the_probe_file(string text, int line, int column)
+    {
+        var result = ProbeReader.Read(text, "x.probe.json", "/p/x.probe.json", dim: 0);
+        Assert.Null(result.Probe);
+        var problem = result.Problems.First(p => p.Severity == ProblemSeverity.Error);
+        Assert.Equal("/p/x.probe.json", problem.FilePath);
+        Assert.Equal((line, column), (problem.Range.StartLine + 1, problem.Range.StartColumn + 1));
+    }
+
+    [Fact]
+    public void A_written_probe_reads_back_exactly()
+    {
+        var weights = Enumerable.Range(0, 64).Select(i => MathF.Sin(i) * 1e-3f).ToArray();
+        var probe = ProbeReader.Read(ProbeReader.Write(-1.25f, weights, "fit on \"stories\""), "a.probe.json", "a.probe.json", 64).Probe!;
+        Assert.Equal(weights, probe.Weights);
+        Assert.Equal(-1.25f, probe.Bias);
     }
 
     [Fact]
