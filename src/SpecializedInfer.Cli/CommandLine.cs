@@ -12,7 +12,8 @@ public sealed class UsageException(string message) : Exception(message);
 /// </summary>
 public sealed class CommandLine
 {
-    private readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
+    // Every value given per option; options read with String() must appear once, those read with Strings() may repeat.
+    private readonly Dictionary<string, List<string?>> _options = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
     private readonly List<string> _positionals = [];
     private readonly HashSet<string> _flags;
@@ -35,12 +36,12 @@ public sealed class CommandLine
                     if (!e.MoveNext()) throw new UsageException($"Option --{name} needs a value.");
                     value = e.Current;
                 }
-                if (!_options.TryAdd(name, value)) throw new UsageException($"Option --{name} is given twice.");
+                Add(name, value);
             }
             else if (arg == "-n")
             {
                 if (!e.MoveNext()) throw new UsageException("Option -n needs a value.");
-                if (!_options.TryAdd("n", e.Current)) throw new UsageException("Option -n is given twice.");
+                Add("n", e.Current);
             }
             else _positionals.Add(arg);
         }
@@ -48,16 +49,32 @@ public sealed class CommandLine
 
     public IReadOnlyList<string> Positionals => _positionals;
 
+    private void Add(string name, string? value)
+    {
+        if (!_options.TryGetValue(name, out var values)) _options[name] = values = [];
+        values.Add(value);
+    }
+
     public bool Flag(string name)
     {
         _used.Add(name);
+        if (_options.TryGetValue(name, out var values) && values.Count > 1) throw new UsageException($"Option --{name} is given twice.");
         return _options.ContainsKey(name);
     }
 
     public string? String(string name)
     {
         _used.Add(name);
-        return _options.GetValueOrDefault(name);
+        if (!_options.TryGetValue(name, out var values)) return null;
+        if (values.Count > 1) throw new UsageException(name == "n" ? "Option -n is given twice." : $"Option --{name} is given twice.");
+        return values[0];
+    }
+
+    /// <summary>Every value of an option that may be repeated (<c>--plan A --plan B</c>), in order.</summary>
+    public IReadOnlyList<string> Strings(string name)
+    {
+        _used.Add(name);
+        return _options.TryGetValue(name, out var values) ? values.Select(v => v ?? throw new UsageException($"Option --{name} needs a value.")).ToList() : [];
     }
 
     public string RequiredString(string name) =>

@@ -41,7 +41,7 @@ public static class SiApp
         }
         try
         {
-            return command.Run(new CommandLine(args.Skip(1), "stats", "no-bos"), context);
+            return command.Run(new CommandLine(args.Skip(1), "stats", "no-bos", "markdown"), context);
         }
         catch (UsageException e)
         {

@@ -18,17 +18,20 @@ public sealed class EvalCommand : ICommand
     public string Name => "eval";
     public string Summary => "measure a plan against the full model: agreement, KL, perplexity, speed";
     public string Usage =>
-        "usage: si eval --model MODEL.gguf --plan PLAN.plan.json --prompts PROMPTS.txt [--text TEXT.txt] [-n 256]\n" +
-        "               [--window 256] [--json OUT.json]\n" +
+        "usage: si eval --model MODEL.gguf --plan PLAN.plan.json [--plan ...] --prompts PROMPTS.txt [--text TEXT.txt]\n" +
+        "               [-n 256] [--window 256] [--json OUT.json] [--markdown]\n" +
         "  Greedy agreement with the full model (teacher-forced on its continuation and free-running), mean\n" +
         "  KL(full || plan), perplexity of both on --text in windows of --window tokens, decode tokens/s of both,\n" +
-        "  the plan's steps per generated token and exit counts. PROMPTS.txt has one prompt per line (blank lines\n" +
-        "  are skipped). The table goes to standard output; --json also writes the report as JSON.";
+        "  the plan's steps per generated token, exits, skips, recomputed steps and draft acceptance. PROMPTS.txt has\n" +
+        "  one prompt per line (blank lines are skipped). With one --plan the table goes to standard output and --json\n" +
+        "  writes the report; with several, one summary row per plan (--markdown: as a Markdown table).";
 
     public int Run(CommandLine args, CliContext context)
     {
         var modelPath = args.RequiredString("model");
-        var planPath = args.RequiredString("plan");
+        var planPaths = args.Strings("plan");
+        if (planPaths.Count == 0) throw new UsageException("Option --plan is required.");
+        var markdown = args.Flag("markdown");
         var promptsPath = args.RequiredString("prompts");
         var textPath = args.String("text");
         var options = new EvaluationOptions
@@ -38,6 +41,8 @@ public sealed class EvalCommand : ICommand
         };
         var jsonPath = args.String("json");
         args.EnsureAllUsed(maxPositionals: 0);
+        if (jsonPath is not null && planPaths.Count > 1) throw new UsageException("--json writes one plan's report; give one --plan.");
+        if (markdown && planPaths.Count == 1) throw new UsageException("--markdown prints the summary of several plans; give more than one --plan.");
 
         var prompts = ReadPrompts(promptsPath);
         var text = textPath is null ? null : ReadText(textPath);
@@ -49,8 +54,10 @@ public sealed class EvalCommand : ICommand
         }
 
         using var full = ReferenceEngine.Load(modelPath);
-        using var plan = ReferenceEngine.Load(modelPath, planPath);
         var tokenizer = LlamaTokenizer.FromGguf(full.Weights.File);
+        if (planPaths.Count > 1) return RunSummary(full, tokenizer, modelPath, planPaths, prompts, promptsPath, text, textPath, options, markdown, context);
+        var planPath = planPaths[0];
+        using var plan = ReferenceEngine.Load(modelPath, planPath);
         var evaluator = new QualityEvaluator(full, plan, tokenizer, options);
 
         QualityReport report;
@@ -77,6 +84,69 @@ public sealed class EvalCommand : ICommand
         }
         return ExitCodes.Success;
     }
+
+    /// <summary>Several plans against one full model: one row each, every plan measured exactly as a single run would.</summary>
+    private static int RunSummary(ReferenceEngine full, LlamaTokenizer tokenizer, string modelPath, IReadOnlyList<string> planPaths,
+        List<string> prompts, string promptsPath, string? text, string? textPath, EvaluationOptions options, bool markdown, CliContext context)
+    {
+        var rows = new List<(string Plan, QualityReport Report)>();
+        foreach (var planPath in planPaths)
+        {
+            using var plan = ReferenceEngine.Load(modelPath, planPath);
+            rows.Add((Path.GetFileName(planPath), new QualityEvaluator(full, plan, tokenizer, options).Evaluate(prompts, text)));
+            context.Error.WriteLine($"measured {planPath}");
+        }
+        var lines = context.Text;
+        lines.WriteLine($"model {Path.GetFileName(modelPath)}; {prompts.Count} prompts ({Path.GetFileName(promptsPath)}), up to {options.MaxNewTokens} greedy tokens each" +
+                        (textPath is null ? "" : $"; perplexity on {Path.GetFileName(textPath)} (full model {F(rows[0].Report.Perplexity!.FullPerplexity, "F3")})"));
+        string[] header = ["plan", "what it does", "steps / token", "agreement, teacher-forced", "mean KL (nats)", "identical, free-running", "identical prefix", "perplexity", "decode speed vs full", "exits / skips / drafts"];
+        var cells = rows.Select(r => SummaryCells(r.Plan, r.Report)).ToList();
+        if (markdown)
+        {
+            lines.WriteLine("| " + string.Join(" | ", header) + " |");
+            lines.WriteLine("|---|---|" + string.Concat(Enumerable.Repeat("---:|", header.Length - 3)) + "---|");
+            foreach (var c in cells) lines.WriteLine("| " + string.Join(" | ", c.Select(x => x.Replace("|", "\\|"))) + " |");
+            lines.Flush();
+            return ExitCodes.Success;
+        }
+        lines.Flush();
+        var table = new Table();
+        foreach (var (h, i) in header.Select((h, i) => (h, i))) table.AddColumn(i is >= 2 and <= 8 ? new TableColumn(h).RightAligned() : new TableColumn(h));
+        foreach (var c in cells) table.AddRow(c.Select(x => new Text(x)).ToArray());
+        context.Out.Write(table);
+        return ExitCodes.Success;
+    }
+
+    private static string[] SummaryCells(string plan, QualityReport r)
+    {
+        var d = r.FreeRunning.PlanDepth;
+        return
+        [
+            plan.Replace(".plan.json", ""),
+            r.PlanSchedule.Describe(),
+            F(d.MeanSteps, "F2"),
+            F(r.TeacherForced.Agreement, "F4"),
+            F(r.TeacherForced.MeanKl, "G3"),
+            F(r.FreeRunning.IdenticalFraction, "F4"),
+            F(r.FreeRunning.MeanIdenticalPrefix, "F1"),
+            r.Perplexity is { } p ? F(p.PlanPerplexity, "G4") : "",
+            F(r.Speed.Speedup, "F2") + "×",
+            DynamicSummary(d),
+        ];
+    }
+
+    /// <summary>"exits 21% · skips 12% · drafts 3,100 (71% accepted)": what the plan's dynamic parts did, per generated token.</summary>
+    private static string DynamicSummary(DepthStatistics d)
+    {
+        var parts = new List<string>();
+        if (d.GeneratedTokens > 0 && d.Exits.Count > 0) parts.Add(string.Create(Inv, $"exits {Percent((double)d.Exits.Sum(e => e.Tokens) / d.GeneratedTokens)}"));
+        if (d.GeneratedTokens > 0 && d.SkipsPerStep.Any(s => s > 0)) parts.Add(string.Create(Inv, $"skips {(double)d.SkipsPerStep.Sum() / d.GeneratedTokens:F2}/token"));
+        if (d.RecomputedSteps > 0) parts.Add(string.Create(Inv, $"recomputed {(double)d.RecomputedSteps / d.GeneratedTokens:F2} steps/token"));
+        if (d.DraftedTokens > 0) parts.Add(string.Create(Inv, $"drafts {d.DraftedTokens:N0} ({Percent(d.AcceptanceRate)} accepted)"));
+        return string.Join(" · ", parts);
+    }
+
+    private static string Percent(double fraction) => (fraction * 100).ToString("F0", Inv) + "%";
 
     private static List<string> ReadPrompts(string path)
     {
@@ -119,14 +189,19 @@ public sealed class EvalCommand : ICommand
         Row("decode speed vs full", "1.00×", F(r.Speed.Speedup, "F2") + "×");
         Row("steps per generated token", F(fr.FullDepth.MeanSteps, "F2") + $" of {fr.FullDepth.ScheduleSteps}", F(fr.PlanDepth.MeanSteps, "F2") + $" of {fr.PlanDepth.ScheduleSteps}");
         foreach (var exit in fr.PlanDepth.Exits)
-            Row(string.Create(Inv, $"exits after step {exit.Exit.AfterStep} ({Criterion(exit.Exit)} ≥ {exit.Exit.Threshold})"), "",
+            Row(string.Create(Inv, $"exits after step {exit.Exit.AfterStep} ({exit.Exit.Test.Describe()})"), "",
                 string.Create(Inv, $"{exit.Tokens:N0} ({(double)exit.Tokens / fr.PlanDepth.GeneratedTokens:P1})"));
+        var skips = fr.PlanDepth.SkipsPerStep;
+        for (var s = 0; s < skips.Count; s++)
+            if (r.PlanSchedule.Steps[s].Skip is not null)
+                Row(string.Create(Inv, $"skips of step {s} (layer {r.PlanSchedule.Steps[s].Layer})"), "",
+                    string.Create(Inv, $"{skips[s]:N0} ({(double)skips[s] / fr.PlanDepth.GeneratedTokens:P1})"));
+        if (fr.PlanDepth.RecomputedSteps > 0) Row("steps recomputed for exited positions", "", string.Create(Inv, $"{fr.PlanDepth.RecomputedSteps:N0}"));
+        if (fr.PlanDepth.DraftedTokens > 0)
+            Row("drafted tokens, accepted", "", string.Create(Inv, $"{fr.PlanDepth.DraftedTokens:N0}, {fr.PlanDepth.AcceptedDrafts:N0} ({fr.PlanDepth.AcceptanceRate:P1}) in {fr.PlanDepth.VerificationPasses:N0} verifications"));
         lines.Flush();
         o.Write(table);
     }
-
-    private static string Criterion(Planning.ExitPoint exit) =>
-        exit.Criterion == Planning.ExitCriterion.MaxProbability ? "max p" : exit.Criterion.ToString();
 
     private static string F(double value, string format) => double.IsNaN(value) ? "n/a" : value.ToString(format, Inv);
 
@@ -219,10 +294,18 @@ public sealed class EvalCommand : ICommand
             w.WriteNumber("afterStep", e.Exit.AfterStep);
             w.WriteString("criterion", e.Exit.Criterion.ToString());
             w.WriteNumber("threshold", e.Exit.Threshold);
+            w.WriteString("test", e.Exit.Test.Describe());
             w.WriteNumber("tokens", e.Tokens);
             w.WriteEndObject();
         }
         w.WriteEndArray();
+        w.WriteStartArray("skipsPerStep");
+        foreach (var n in d.SkipsPerStep) w.WriteNumberValue(n);
+        w.WriteEndArray();
+        w.WriteNumber("recomputedSteps", d.RecomputedSteps);
+        w.WriteNumber("verificationPasses", d.VerificationPasses);
+        w.WriteNumber("draftedTokens", d.DraftedTokens);
+        w.WriteNumber("acceptedDrafts", d.AcceptedDrafts);
         w.WriteEndObject();
     }
 

@@ -188,7 +188,8 @@ public sealed class QualityEvaluator
     {
         private readonly long[] _histogram = new long[session.Statistics.ScheduleSteps + 1];
         private readonly long[] _exits = new long[session.Statistics.ScheduleSteps];
-        private long _generatedTokens, _generatedSteps, _steps, _ticks;
+        private readonly long[] _skips = new long[session.Statistics.ScheduleSteps];
+        private long _generatedTokens, _generatedSteps, _steps, _ticks, _recomputed, _passes, _drafted, _accepted;
 
         public List<int> Last { get; } = [];
         public long Tokens { get; private set; }
@@ -217,11 +218,26 @@ public sealed class QualityEvaluator
             _generatedTokens += stats.GeneratedTokens;
             _generatedSteps += stats.GeneratedSteps;
             for (var n = 0; n < _histogram.Length; n++) _histogram[n] += stats.StepsHistogram[n];
-            for (var s = 0; s < _exits.Length; s++) _exits[s] += stats.ExitsPerStep[s];
+            for (var s = 0; s < _exits.Length; s++)
+            {
+                _exits[s] += stats.ExitsPerStep[s];
+                _skips[s] += stats.SkipsPerStep[s];
+            }
+            _recomputed += stats.RecomputedSteps;
+            _passes += stats.VerificationPasses;
+            _drafted += stats.DraftedTokens;
+            _accepted += stats.AcceptedDrafts;
         }
 
         public DepthStatistics Depth(Planning.ExecutionSchedule schedule) => new(
             _exits.Length, _generatedTokens, _generatedSteps, _histogram.ToArray(),
-            schedule.Exits.Select(e => new ExitCount(e, e.AfterStep < _exits.Length ? _exits[e.AfterStep] : 0)).ToArray());
+            schedule.Exits.Select(e => new ExitCount(e, e.AfterStep < _exits.Length ? _exits[e.AfterStep] : 0)).ToArray())
+        {
+            SkipsPerStep = _skips.ToArray(),
+            RecomputedSteps = _recomputed,
+            VerificationPasses = _passes,
+            DraftedTokens = _drafted,
+            AcceptedDrafts = _accepted,
+        };
     }
 }

@@ -84,9 +84,22 @@ public sealed record SpeedComparison(DecodeSpeed Full, DecodeSpeed Plan)
     public double Speedup => Plan.TokensPerSecond / Full.TokensPerSecond;
 }
 
-/// <summary>Depth of generated tokens, summed over sessions (<see cref="Engine.SessionStatistics"/>).</summary>
+/// <summary>
+/// Depth of generated tokens, summed over sessions (<see cref="Engine.SessionStatistics"/>): steps run, exits per
+/// exit point, skips per step, steps recomputed for exited positions, and self-speculative drafting.
+/// </summary>
 public sealed record DepthStatistics(int ScheduleSteps, long GeneratedTokens, long GeneratedSteps, IReadOnlyList<long> StepsHistogram, IReadOnlyList<ExitCount> Exits)
 {
+    /// <summary>Index s: generated tokens that skipped step s.</summary>
+    public IReadOnlyList<long> SkipsPerStep { get; init; } = [];
+    public long RecomputedSteps { get; init; }
+    public long VerificationPasses { get; init; }
+    public long DraftedTokens { get; init; }
+    public long AcceptedDrafts { get; init; }
+
+    /// <summary>Accepted drafted tokens over drafted tokens (NaN when nothing was drafted).</summary>
+    public double AcceptanceRate => DraftedTokens == 0 ? double.NaN : (double)AcceptedDrafts / DraftedTokens;
+
     /// <summary>Mean schedule steps a generated token ran.</summary>
     public double MeanSteps => GeneratedTokens == 0 ? double.NaN : (double)GeneratedSteps / GeneratedTokens;
 }

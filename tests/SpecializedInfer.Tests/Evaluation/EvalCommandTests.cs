@@ -75,7 +75,26 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Equal(JsonValueKind.Null, report.RootElement.GetProperty("perplexity").ValueKind);
     }
 
+    [Fact]
+    public void Several_plans_give_one_summary_row_each_with_what_they_did()
+    {
+        var exits = _files.Plan("\"exits\": [ { \"afterStep\": 2, \"criterion\": \"maxProbability\", \"threshold\": 0 } ]");
+        var full = _files.Plan();
+        var (code, text, err) = Si("eval", "--model", EvaluationFiles.Stories, "--plan", full, "--plan", exits, "--prompts", Prompts, "-n", "8", "--markdown");
+        Assert.True(code == ExitCodes.Success, err);
+        var rows = text.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, rows.Count); // header and two plans
+        var fullCells = rows[1].Split(" | ");
+        Assert.Equal("5.00", fullCells[2]);
+        Assert.Equal("1.0000", fullCells[3]);
+        var exitCells = rows[2].Split(" | ");
+        Assert.Equal("3.00", exitCells[2]); // threshold 0: every generated token leaves after step 2
+        Assert.Contains("exits 100%", rows[2]);
+    }
+
     [Theory]
+    [InlineData("eval --model m.gguf --plan a.plan.json --plan b.plan.json --prompts p.txt --json out.json")]
+    [InlineData("eval --model m.gguf --plan a.plan.json --prompts p.txt --markdown")]
     [InlineData("eval")]
     [InlineData("eval --model m.gguf --prompts p.txt")]
     [InlineData("eval --model m.gguf --plan p.plan.json")]
