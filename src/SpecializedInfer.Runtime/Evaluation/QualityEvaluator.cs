@@ -101,8 +101,8 @@ public sealed class QualityEvaluator
         var context = ContextFor(prompts);
         using var full = _full.CreateSession(context);
         using var plan = _plan.CreateSession(context);
-        var fullRun = new DecodeRun(full, Options, _tokenizer.EosId);
-        var planRun = new DecodeRun(plan, Options, _tokenizer.EosId);
+        var fullRun = new DecodeRun(full, Options, _tokenizer.EosId, _vocab);
+        var planRun = new DecodeRun(plan, Options, _tokenizer.EosId, _vocab);
         long compared = 0, identical = 0, prefixes = 0;
         for (var i = 0; i < prompts.Count; i++)
         {
@@ -184,8 +184,10 @@ public sealed class QualityEvaluator
     }
 
     /// <summary>Greedy generation in one session, with timing and depth summed over prompts.</summary>
-    private sealed class DecodeRun(IInferenceSession session, EvaluationOptions options, int eosId)
+    private sealed class DecodeRun(IInferenceSession session, EvaluationOptions options, int eosId, int vocab)
     {
+        private readonly Generation.SelfSpeculativeDecoder? _speculative =
+            session is ISpeculativeSession s ? new Generation.SelfSpeculativeDecoder(s, vocab, eosId) : null;
         private readonly long[] _histogram = new long[session.Statistics.ScheduleSteps + 1];
         private readonly long[] _exits = new long[session.Statistics.ScheduleSteps];
         private readonly long[] _skips = new long[session.Statistics.ScheduleSteps];
@@ -202,15 +204,28 @@ public sealed class QualityEvaluator
             Last.Clear();
             var token = Sampler.ArgMax(session.Forward(prompt));
             long ticks = 0;
-            while (true)
+            if (_speculative is not null)
             {
-                Last.Add(token);
-                if (Last.Count == options.MaxNewTokens || (options.StopAtEos && token == eosId)) break;
+                // Lossless plans generate greedily by drafting and verifying; the tokens are the full model's, the time is not.
                 var start = Stopwatch.GetTimestamp();
-                token = Sampler.ArgMax(session.Forward(token));
-                ticks += Stopwatch.GetTimestamp() - start;
-                _steps++;
+                foreach (var t in _speculative.Decode(token, options.MaxNewTokens, stopAtEos: false))
+                {
+                    Last.Add(t);
+                    if (options.StopAtEos && t == eosId) break;
+                }
+                ticks = Stopwatch.GetTimestamp() - start;
+                _steps += Last.Count - 1;
             }
+            else
+                while (true)
+                {
+                    Last.Add(token);
+                    if (Last.Count == options.MaxNewTokens || (options.StopAtEos && token == eosId)) break;
+                    var start = Stopwatch.GetTimestamp();
+                    token = Sampler.ArgMax(session.Forward(token));
+                    ticks += Stopwatch.GetTimestamp() - start;
+                    _steps++;
+                }
             _ticks += ticks;
             Tokens += Last.Count;
 

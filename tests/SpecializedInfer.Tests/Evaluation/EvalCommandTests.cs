@@ -92,6 +92,26 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Contains("exits 100%", rows[2]);
     }
 
+    [Fact]
+    public void A_lossless_plan_generates_the_full_models_tokens_by_drafting()
+    {
+        var lossless = _files.Plan("\"kvFill\": \"lossless\", \"speculation\": { \"draftSteps\": 3, \"draftTokens\": 4 }");
+        var json = Path.Combine(_files.Directory, "lossless.json");
+        var (code, text, err) = Si("eval", "--model", EvaluationFiles.Stories, "--plan", lossless, "--prompts", Prompts, "-n", "24", "--json", json);
+        Assert.True(code == ExitCodes.Success, err);
+        Assert.Contains("drafted tokens, accepted", text);
+        using var report = JsonDocument.Parse(File.ReadAllBytes(json));
+        var root = report.RootElement;
+        Assert.Equal(1.0, root.GetProperty("teacherForced").GetProperty("agreement").GetDouble());
+        Assert.Equal(1.0, root.GetProperty("freeRunning").GetProperty("identicalFraction").GetDouble());
+        var depth = root.GetProperty("planDepth");
+        Assert.True(depth.GetProperty("draftedTokens").GetInt64() > 0);
+        Assert.True(depth.GetProperty("verificationPasses").GetInt64() > 0);
+        // Every generated position is confirmed by a verification: the confirmed token of a pass or an accepted draft.
+        Assert.Equal(depth.GetProperty("generatedTokens").GetInt64(),
+            depth.GetProperty("verificationPasses").GetInt64() + depth.GetProperty("acceptedDrafts").GetInt64());
+    }
+
     [Theory]
     [InlineData("eval --model m.gguf --plan a.plan.json --plan b.plan.json --prompts p.txt --json out.json")]
     [InlineData("eval --model m.gguf --plan a.plan.json --prompts p.txt --markdown")]

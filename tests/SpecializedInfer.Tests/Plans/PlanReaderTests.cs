@@ -183,7 +183,7 @@ public sealed class PlanReaderTests
             """, "p", Stories);
         Assert.Empty(result.Problems);
         var schedule = ExecutionSchedule.Resolve(result.Plan!, Stories);
-        Assert.Equal(new Speculation(2, 6), schedule.Speculation);
+        Assert.Equal(new Planning.Speculation(2, 6), schedule.Speculation);
         Assert.Equal(5, schedule.DecodeDepth);
     }
 
