@@ -143,6 +143,28 @@ public sealed class KvStrategyTests : DynamicDepthTestBase
         }
     }
 
+    [Theory]
+    [InlineData("propagate")]
+    [InlineData("recompute")]
+    public void Generated_tokens_allocate_nothing_whatever_the_plan_does(string kvFill)
+    {
+        var probe = Probe(0.5f, Direction(64, seed: 5));
+        using var planned = ReferenceEngine.Load(Stories, Plan(
+            "\"skip\": [ { \"layer\": 2, \"test\": \"cosine\", \"threshold\": 0.9 }, { \"layer\": 3, \"test\": \"learned\", \"probe\": \"" + probe + "\", \"threshold\": 0.6 } ], " +
+            "\"exits\": [ { \"afterStep\": 0, \"criterion\": \"entropy\", \"threshold\": 1 }, " +
+            "{ \"afterStep\": 1, \"criterion\": \"ensemble\", \"votes\": 2, \"members\": [ { \"criterion\": \"margin\", \"threshold\": 0.3 }, { \"criterion\": \"stateSaturation\", \"threshold\": 0.8 }, { \"criterion\": \"learned\", \"probe\": \"" + probe + "\", \"threshold\": 0.5 } ] }, " +
+            "{ \"afterStep\": 2, \"criterion\": \"patience\", \"patience\": 2 }, { \"afterStep\": 3, \"criterion\": \"maxProbability\", \"threshold\": 0.4 } ], " +
+            $"\"kvFill\": \"{kvFill}\""));
+        var session = planned.CreateSession(64);
+        session.Forward(Prompt);
+        session.Forward(Continuation[0]);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 1; i < Continuation.Length; i++) session.Forward(Continuation[i]);
+        session.Forward([140, 141]);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(Continuation.Length, session.Statistics.GeneratedTokens);
+    }
+
     /// <summary>RMSNorm with the step's attention norm, K and V projections, RoPE on K: computed here by hand.</summary>
     internal static (double[] Key, double[] Value) Projection(ReferenceEngine engine, int step, float[] hidden, int pos, RopeTable rope)
     {
