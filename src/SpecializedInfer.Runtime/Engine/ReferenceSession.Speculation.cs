@@ -27,30 +27,26 @@ public partial class ReferenceSession
     /// </remarks>
     public sealed class Speculative : ReferenceSession, ISpeculativeSession
     {
-        private readonly ExecutionSchedule _schedule;
         private readonly ExitPoint? _draftExit;
         private readonly int _draftSteps;
-        private readonly Dictionary<string, (float[] Weights, float Bias)> _probeWeights = new(StringComparer.Ordinal);
 
         // The current run of drafts: consecutive positions from _runStart, their tokens and the hidden state after
         // step DraftSteps − 1 (one row each). Capacity is one verification batch.
         private readonly int[] _runTokens = new int[Speculation.MaxDraftTokens + 1];
         private readonly float[] _runHidden;
-        private readonly float[] _entering;
+        private readonly float[] _draftEntering;
+        private readonly int[] _draftArgmax = new int[1];
         private int _runStart, _runCount;
         private long _runStamp = -1;
 
         internal Speculative(ReferenceEngine engine, int contextLength) : base(engine, contextLength)
         {
-            _schedule = engine.Schedule;
             Speculation = engine.Schedule.Speculation
                 ?? throw new ArgumentException("Speculative sessions need a plan with \"kvFill\": \"lossless\".", nameof(engine));
             _draftSteps = Speculation.DraftSteps;
             _draftExit = engine.Schedule.Steps[_draftSteps - 1].ExitAfter;
-            if (_draftExit?.Head is { } head)
-                throw new NotSupportedException($"The reference engine does not bind exit heads yet (the draft exit names {head.Output}).");
             _runHidden = new float[_runTokens.Length * _c.Dim];
-            _entering = new float[_c.Dim];
+            _draftEntering = new float[_c.Dim];
         }
 
         public Speculation Speculation { get; }
@@ -64,12 +60,19 @@ public partial class ReferenceSession
             _w.TokenEmbedding.Row(token).CopyTo(x);
             for (var s = 0; s < _draftSteps; s++)
             {
-                if (s == _draftSteps - 1) x.CopyTo(_entering);
+                if (s == _draftSteps - 1) x.CopyTo(_draftEntering);
                 RunStep(_steps[s], pos, count: 1);
                 Observer?.OnLayerOutput(pos, s, _steps[s].Layer, x);
             }
-            Head(x, _logits);
-            confident = _draftExit is null || Passes(_draftExit.Test, x, _logits);
+            Head(_draftExit?.Head, x, _logits);
+            // The draft exit is the plan's only exit point: state saturation compares with the state entering its step,
+            // and the patience history holds this exit's argmax alone (the shared decider's rules for a first exit point).
+            if (_draftExit is null) confident = true;
+            else
+            {
+                _draftArgmax[0] = ExitMeasures.ArgMax(_logits);
+                confident = _decider.Passes(_draftExit.Test, x, _draftEntering, _logits, _draftArgmax);
+            }
 
             var stamp = Statistics.Recordings;
             if (pos != _runStart + _runCount || stamp != _runStamp || _runCount == _runTokens.Length)
@@ -139,41 +142,6 @@ public partial class ReferenceSession
         {
             var vocab = _c.VocabSize;
             for (var j = 0; j < count; j++) Head(Row(_x, j, _c.Dim), logits.Slice(j * vocab, vocab));
-        }
-
-        /// <summary>
-        /// The draft exit's test on the draft's state and logits. Until the shared exit decider lands this covers every
-        /// criterion for the one exit point a lossless plan may have: there is no earlier exit point, so state saturation
-        /// compares with the state entering the step, and patience passes only with a patience of 1.
-        /// </summary>
-        private bool Passes(ExitTest test, ReadOnlySpan<float> hidden, ReadOnlySpan<float> logits) => test.Criterion switch
-        {
-            ExitCriterion.MaxProbability => ExitMeasures.MaxProbability(logits, _probe) >= test.Threshold,
-            ExitCriterion.Margin => ExitMeasures.Margin(logits, _probe) >= test.Threshold,
-            ExitCriterion.Entropy => ExitMeasures.Entropy(logits, _probe) <= test.Threshold,
-            ExitCriterion.StateSaturation => ExitMeasures.Cosine(hidden, _entering) >= test.Threshold,
-            ExitCriterion.Patience => test.Patience <= 1,
-            ExitCriterion.Learned => LearnedScore(test.Probe!, hidden) >= test.Threshold,
-            ExitCriterion.Ensemble => CountPassing(test, hidden, logits) >= test.Votes,
-            _ => throw new NotSupportedException($"Exit criterion {test.Criterion} is not implemented."),
-        };
-
-        private int CountPassing(ExitTest ensemble, ReadOnlySpan<float> hidden, ReadOnlySpan<float> logits)
-        {
-            var passing = 0;
-            foreach (var member in ensemble.Members)
-                if (Passes(member, hidden, logits)) passing++;
-            return passing;
-        }
-
-        private float LearnedScore(string file, ReadOnlySpan<float> hidden)
-        {
-            if (!_probeWeights.TryGetValue(file, out var probe))
-            {
-                var read = _schedule.Probe(file);
-                _probeWeights[file] = probe = (read.Weights.ToArray(), read.Bias);
-            }
-            return ExitMeasures.Probe(hidden, probe.Weights, probe.Bias, _c.NormEps);
         }
     }
 }
