@@ -960,11 +960,12 @@ public sealed class EngineEmitter
         _s.Line("Statistics.RecordRecomputed(recomputed);");
         _s.Close();
         _s.Line();
-        _s.Line("/// <summary>Runs schedule step <paramref name=\"step\"/> for a parked position (rule 5: the observer sees it like any executed step).</summary>");
+        _s.Line("/// <summary>Runs schedule step <paramref name=\"step\"/> for a parked position. The observer is not called: like the reference, it sees");
+        _s.Line("/// the steps tokens run when they are evaluated, and recomputation only fills the cache.</summary>");
         _s.Open("private void RunStep(int step, int pos)");
         _s.Open("switch (step)");
         foreach (var st in _steps.Skip(1))
-            _s.Line($"case {st.Index}: Step{st.Index}(pos); Observer?.OnLayerOutput(pos, {st.Index}, {st.Layer}, _x); break;");
+            _s.Line($"case {st.Index}: Step{st.Index}(pos); break;");
         _s.Close();
         _s.Close();
         _s.Line();
