@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using SpecializedInfer.Models;
 using SpecializedInfer.Planning;
 
@@ -25,13 +24,60 @@ public sealed class Cascade : ILanguageModel
     }
 
     /// <summary>Accepts the first engine's answer when its largest softmax probability reaches <paramref name="threshold"/>.</summary>
-    public static CascadeAcceptance MaxProbability(double threshold) => logits =>
+    public static CascadeAcceptance MaxProbability(double threshold) => Accept(ExitTest.Of(ExitCriterion.MaxProbability, threshold));
+
+    /// <summary>
+    /// Accepts the first engine's answer when an exit test on its logits passes, measured exactly as an exit point
+    /// measures it (<see cref="ExitMeasures"/>): <c>maxProbability</c>, <c>margin</c>, <c>entropy</c>, or an ensemble
+    /// of those. Tests that need hidden states or earlier exit points cannot judge final logits and are refused.
+    /// </summary>
+    public static CascadeAcceptance Accept(ExitTest test)
     {
-        var max = TensorPrimitives.Max(logits);
-        double sum = 0;
-        foreach (var l in logits) sum += Math.Exp(l - max);
-        return 1 / sum >= threshold;
+        ArgumentNullException.ThrowIfNull(test);
+        CheckLogitsOnly(test);
+        return logits => Passes(test, logits, Scratch(logits.Length));
+    }
+
+    private static void CheckLogitsOnly(ExitTest test)
+    {
+        switch (test.Criterion)
+        {
+            case ExitCriterion.MaxProbability or ExitCriterion.Margin or ExitCriterion.Entropy:
+                return;
+            case ExitCriterion.Ensemble:
+                foreach (var member in test.Members) CheckLogitsOnly(member);
+                return;
+            default:
+                throw new ArgumentException(
+                    $"A cascade judges the first engine's final logits only; '{test.Describe()}' ({test.Criterion}) needs hidden states or earlier exit points. Use maxProbability, margin, entropy or an ensemble of them.",
+                    nameof(test));
+        }
+    }
+
+    private static bool Passes(ExitTest test, ReadOnlySpan<float> logits, Span<float> scratch) => test.Criterion switch
+    {
+        ExitCriterion.MaxProbability => ExitMeasures.MaxProbability(logits, scratch) >= test.Threshold,
+        ExitCriterion.Margin => ExitMeasures.Margin(logits, scratch) >= test.Threshold,
+        ExitCriterion.Entropy => ExitMeasures.Entropy(logits, scratch) <= test.Threshold,
+        _ => Votes(test, logits, scratch) >= test.Votes,
     };
+
+    private static int Votes(ExitTest ensemble, ReadOnlySpan<float> logits, Span<float> scratch)
+    {
+        var votes = 0;
+        foreach (var member in ensemble.Members)
+            if (Passes(member, logits, scratch)) votes++;
+        return votes;
+    }
+
+    // Acceptance delegates may be shared by sessions on several threads; each thread keeps its own scratch.
+    [ThreadStatic] private static float[]? _scratch;
+
+    private static Span<float> Scratch(int length)
+    {
+        if (_scratch is null || _scratch.Length < length) _scratch = new float[length];
+        return _scratch.AsSpan(0, length);
+    }
 
     public ILanguageModel First { get; }
     public ILanguageModel Second { get; }

@@ -19,7 +19,31 @@ public sealed class ReferenceEngine : ILanguageModel
         if (Schedule.ModelLayers != weights.Config.Layers)
             throw new ArgumentException($"The schedule is for a {Schedule.ModelLayers}-layer model; the weights have {weights.Config.Layers} layers.", nameof(schedule));
         foreach (var layer in Schedule.WeightLayers) weights.Layer(layer); // fail now, not mid-token, if a layer is unbound
+
+        // Exit heads are bound once here (a head named by several exit points once), so sessions never touch the file
+        // and a missing or misshapen head tensor fails at load.
+        var byStep = new ExitHeadWeights?[Schedule.Steps.Count];
+        foreach (var step in Schedule.Steps)
+            if (step.ExitAfter?.Head is { } head)
+            {
+                if (!_exitHeads.TryGetValue(head, out var bound)) _exitHeads[head] = bound = weights.BindExitHead(head);
+                byStep[step.Index] = bound;
+            }
+        ExitHeadsByStep = byStep;
         _ownsWeights = ownsWeights;
+    }
+
+    private readonly Dictionary<ExitHead, ExitHeadWeights> _exitHeads = new();
+
+    /// <summary>Index s: the bound head of the exit point after step s, or null when it uses the model's own head (or there is none).</summary>
+    internal IReadOnlyList<ExitHeadWeights?> ExitHeadsByStep { get; }
+
+    /// <summary>The weights of an exit head the schedule names; null: the model's <c>output_norm</c> and output matrix.</summary>
+    public ExitHeadWeights HeadWeights(ExitHead? head)
+    {
+        if (head is null) return new ExitHeadWeights(Weights.OutputNorm, Weights.Output);
+        return _exitHeads.TryGetValue(head, out var bound) ? bound
+            : throw new ArgumentException($"The schedule has no exit head '{head.Norm}'/'{head.Output}'.", nameof(head));
     }
 
     /// <summary>Loads a GGUF model (binding only the layers the schedule reads); the engine owns the mapping.</summary>

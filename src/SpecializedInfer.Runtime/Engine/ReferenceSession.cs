@@ -10,31 +10,57 @@ namespace SpecializedInfer.Engine;
 /// residual stream; final norm and output head), walking the plan's schedule as docs/plans.md defines it.
 /// Prompt tokens go through in chunks of up to <see cref="MaxBatch"/> positions so each weight row is read once
 /// per chunk; every position's arithmetic is the same, in the same order, as when it runs alone, so batched and
-/// one-at-a-time evaluation give bit-identical results.
+/// one-at-a-time evaluation give bit-identical results. Generated tokens may skip steps and leave at exit points
+/// (<see cref="ExitDecider"/>); the steps they did not run are filled by the plan's KV strategy.
 /// </summary>
-public sealed class ReferenceSession : IInferenceSession
+public sealed partial class ReferenceSession : IInferenceSession
 {
     public const int MaxBatch = 16;
 
     private readonly LlamaConfig _c;
     private readonly LlamaWeights _w;
     private readonly ScheduleStep[] _steps;
+    private readonly ReferenceEngine _engine;
     private readonly int _decodeDepth;
+    private readonly KvFill _kvFill;
     private readonly RopeTable _rope;
     private readonly float _attentionScale;
 
+    // Exits and skips apply to generated tokens except under lossless speculation, where Forward(int) is the full model.
+    private readonly bool _dynamicDepth;
+    private readonly int _generatedDepth;
+    private readonly ExitDecider _decider;
+    private readonly ExitHeadWeights?[] _exitHeads;
+
     // Residual stream and scratch, one row per batched position.
-    private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _scores, _logits, _probe;
+    private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _scores, _logits;
+
+    // Per generated token: the state entering the current step (after the skip test: entering the previous one),
+    // the state at the last exit point passed, and the argmax of each exit point that computed a head.
+    private readonly float[] _entering, _previousExit;
+    private readonly int[] _argmaxHistory;
+
+    // KV strategy recompute: per position the hidden state it stopped with and the number of steps it has completed.
+    // Every position below _firstParked has completed the whole schedule.
+    private readonly float[] _parked;
+    private readonly int[] _completed;
+    private int _firstParked;
 
     // KV cache: [step][position][kvDim], one flat array per schedule step (a repeated layer has one per repeat).
     private readonly float[][] _keys, _values;
 
     internal ReferenceSession(ReferenceEngine engine, int contextLength)
     {
+        _engine = engine;
         _c = engine.Config;
         _w = engine.Weights;
         _steps = engine.Schedule.Steps.ToArray();
         _decodeDepth = engine.Schedule.DecodeDepth;
+        _kvFill = engine.Schedule.KvFill;
+        _dynamicDepth = _kvFill != KvFill.Lossless;
+        _generatedDepth = _dynamicDepth ? _decodeDepth : _steps.Length;
+        _decider = ExitDecider.For(engine.Schedule, _c.VocabSize, _c.NormEps);
+        _exitHeads = engine.ExitHeadsByStep.ToArray();
         ContextLength = contextLength > 0 ? contextLength : _c.ContextLength;
         _rope = new RopeTable(ContextLength, _c.RotaryDims, _c.RopeTheta);
         _attentionScale = 1f / MathF.Sqrt(_c.HeadDim);
@@ -46,7 +72,11 @@ public sealed class ReferenceSession : IInferenceSession
         _up = new float[MaxBatch * _c.HiddenDim];
         _scores = new float[ContextLength];
         _logits = new float[_c.VocabSize];
-        _probe = new float[_c.VocabSize];
+        _entering = new float[_c.Dim];
+        _previousExit = new float[_c.Dim];
+        _argmaxHistory = new int[_steps.Length];
+        _parked = _kvFill == KvFill.Recompute ? new float[(long)ContextLength * _c.Dim] : [];
+        _completed = _kvFill == KvFill.Recompute ? new int[ContextLength] : [];
         _keys = new float[_steps.Length][];
         _values = new float[_steps.Length][];
         for (var s = 0; s < _steps.Length; s++)
@@ -82,6 +112,7 @@ public sealed class ReferenceSession : IInferenceSession
             for (var j = 0; j < chunk.Length; j++) _w.TokenEmbedding.Row(chunk[j]).CopyTo(Row(_x, j, _c.Dim));
             for (var s = 0; s < _steps.Length; s++)
             {
+                if (_kvFill == KvFill.Recompute) Recompute(s, pos);
                 RunStep(_steps[s], pos, chunk.Length);
                 if (Observer is { } observer)
                     for (var j = 0; j < chunk.Length; j++) observer.OnLayerOutput(pos + j, s, _steps[s].Layer, Row(_x, j, _c.Dim));
@@ -91,6 +122,7 @@ public sealed class ReferenceSession : IInferenceSession
                 if (!allLogits.IsEmpty) Head(Row(_x, j, _c.Dim), allLogits.Slice((start + j) * vocab, vocab));
                 Statistics.RecordPrompt();
             }
+            if (_kvFill == KvFill.Recompute) MarkComplete(pos, chunk.Length);
             Position = pos + chunk.Length;
         }
         if (allLogits.IsEmpty) Head(Row(_x, (tokens.Length - 1) % MaxBatch, _c.Dim), _logits);
@@ -104,31 +136,68 @@ public sealed class ReferenceSession : IInferenceSession
         var pos = Position;
         var x = Row(_x, 0, _c.Dim);
         _w.TokenEmbedding.Row(token).CopyTo(x);
-        var ran = _decodeDepth;
+        var ran = 0;
         var exitStep = -1;
+        var headsComputed = 0;
+        var passedExit = false;
         var logitsReady = false;
-        for (var s = 0; s < _decodeDepth; s++)
+        var last = _generatedDepth - 1;
+        for (var s = 0; s < _generatedDepth; s++)
         {
             var step = _steps[s];
-            RunStep(step, pos, count: 1);
-            Observer?.OnLayerOutput(pos, s, step.Layer, x);
-            if (step.ExitAfter is { } exit)
+            logitsReady = false;
+            if (_dynamicDepth && step.Skip is { } rule && _decider.Skips(rule, s == 0 ? default : _entering, x))
             {
-                Head(x, _logits);
-                logitsReady = true;
-                if (ShouldExit(exit, _logits))
+                // The step's cache slot must still hold this position, so project what entered it (docs/plans.md).
+                PropagateKv(step, pos, x);
+                Statistics.RecordSkip(s);
+                x.CopyTo(_entering);
+            }
+            else
+            {
+                x.CopyTo(_entering);
+                if (_kvFill == KvFill.Recompute) Recompute(s, pos);
+                RunStep(step, pos, count: 1);
+                ran++;
+                Observer?.OnLayerOutput(pos, s, step.Layer, x);
+            }
+
+            if (_dynamicDepth && step.ExitAfter is { } exit)
+            {
+                var head = _exitHeads[s];
+                var headed = exit.NeedsHead;
+                if (headed)
                 {
-                    ran = s + 1;
-                    exitStep = s;
+                    HeadWith(head, x, _logits);
+                    _argmaxHistory[headsComputed++] = ExitMeasures.ArgMax(_logits);
+                }
+                var previous = passedExit ? _previousExit : _entering;
+                if (_decider.Passes(exit.Test, x, previous, _logits, _argmaxHistory.AsSpan(0, headsComputed)))
+                {
+                    if (!headed) HeadWith(head, x, _logits);
+                    exitStep = last = s;
                     break;
                 }
-                logitsReady = s == _decodeDepth - 1;
+                x.CopyTo(_previousExit);
+                passedExit = true;
+                logitsReady = headed && head is null;
             }
         }
-        if (!logitsReady) Head(x, _logits);
+        // A token that ran to the decode depth answers with the model's own head (exit heads are for leaving).
+        if (exitStep < 0 && !logitsReady) HeadWith(null, x, _logits);
 
-        // Steps this token did not run still need its K/V at this position for deeper tokens later.
-        for (var s = ran; s < _steps.Length; s++) PropagateKv(_steps[s], pos);
+        if (_kvFill == KvFill.Recompute)
+        {
+            // Nothing is projected: the missing steps run for real when a later token first needs them.
+            x.CopyTo(_parked.AsSpan(pos * _c.Dim, _c.Dim));
+            _completed[pos] = last + 1;
+            if (last + 1 == _steps.Length) MarkComplete(pos, 1);
+        }
+        else
+        {
+            // Steps this token did not run still need its K/V at this position for deeper tokens later.
+            for (var s = last + 1; s < _steps.Length; s++) PropagateKv(_steps[s], pos, x);
+        }
 
         Statistics.RecordGenerated(ran, exitStep);
         Position = pos + 1;
@@ -140,6 +209,8 @@ public sealed class ReferenceSession : IInferenceSession
         if (position < 0 || position > Position)
             throw new ArgumentOutOfRangeException(nameof(position), position, $"Can rewind to 0..{Position}.");
         Position = position; // entries past the index are overwritten before they are read again
+        // Parked positions at or past the new end are dropped: catching up only ever scans below Position.
+        _firstParked = Math.Min(_firstParked, position);
     }
 
     public void Dispose() { }
@@ -161,36 +232,56 @@ public sealed class ReferenceSession : IInferenceSession
 
     private static Span<float> Row(float[] buffer, int row, int width) => buffer.AsSpan(row * width, width);
 
-    private bool ShouldExit(ExitPoint exit, ReadOnlySpan<float> logits) => exit.Criterion switch
-    {
-        ExitCriterion.MaxProbability => MaxProbability(logits) >= exit.Threshold,
-        _ => throw new NotSupportedException($"Exit criterion {exit.Criterion} is not implemented."),
-    };
-
-    /// <summary>max softmax(logits) = 1 / Σ exp(l - max).</summary>
-    private float MaxProbability(ReadOnlySpan<float> logits)
-    {
-        var max = TensorPrimitives.Max(logits);
-        TensorPrimitives.Subtract(logits, max, _probe);
-        TensorPrimitives.Exp(_probe, _probe);
-        return 1f / TensorPrimitives.Sum(_probe);
-    }
-
     /// <summary>Final norm and output matrix: logits of one hidden state (uses the scratch row 0 of <c>_xb</c>).</summary>
-    private void Head(ReadOnlySpan<float> hidden, Span<float> logits)
+    private void Head(ReadOnlySpan<float> hidden, Span<float> logits) => HeadWith(null, hidden, logits);
+
+    /// <summary>Logits through an exit head the plan names (null: the model's own head).</summary>
+    private void Head(ExitHead? head, ReadOnlySpan<float> hidden, Span<float> logits) =>
+        HeadWith(head is null ? null : _engine.HeadWeights(head), hidden, logits);
+
+    private void HeadWith(ExitHeadWeights? head, ReadOnlySpan<float> hidden, Span<float> logits)
     {
         var normed = Row(_xb, 0, _c.Dim);
-        RmsNorm(hidden, _w.OutputNorm.Span, normed);
-        MatMul(_w.Output, normed, logits, 1);
+        RmsNorm(hidden, (head?.Norm ?? _w.OutputNorm).Span, normed);
+        MatMul(head?.Output ?? _w.Output, normed, logits, 1);
     }
 
-    /// <summary>CALM state propagation: the K/V step <paramref name="step"/> would have stored had it received the current hidden state.</summary>
-    private void PropagateKv(ScheduleStep step, int pos)
+    /// <summary>
+    /// EE-LLM recomputation before the token(s) at <paramref name="end"/>... run step <paramref name="step"/>: every
+    /// earlier position that has not run it yet runs the steps it is missing up to it, lowest step first and in
+    /// position order within a step, so each one attends over entries that are already there. Each runs alone with
+    /// the arithmetic of a one-position step, which batching with the token would reproduce bit for bit.
+    /// </summary>
+    private void Recompute(int step, int end)
+    {
+        var from = step + 1;
+        for (var p = _firstParked; p < end; p++) from = Math.Min(from, _completed[p]);
+        for (var t = from; t <= step; t++)
+            for (var p = _firstParked; p < end; p++)
+                if (_completed[p] == t)
+                {
+                    RunStep(_steps[t], p, 1, _parked.AsSpan(p * _c.Dim, _c.Dim));
+                    _completed[p] = t + 1;
+                    Statistics.RecordRecomputed(1);
+                }
+        if (step == _steps.Length - 1) MarkComplete(end, 0);
+    }
+
+    /// <summary>Records positions that ran the whole schedule and moves the parked frontier past completed ones.</summary>
+    private void MarkComplete(int pos, int count)
+    {
+        for (var j = 0; j < count; j++) _completed[pos + j] = _steps.Length;
+        var end = pos + count;
+        while (_firstParked < end && _completed[_firstParked] == _steps.Length) _firstParked++;
+    }
+
+    /// <summary>CALM state propagation: the K/V step <paramref name="step"/> would have stored had it received <paramref name="hidden"/>.</summary>
+    private void PropagateKv(ScheduleStep step, int pos, ReadOnlySpan<float> hidden)
     {
         var w = _w.Layer(step.WeightsOf);
         var kvDim = _c.KvDim;
         var xb = Row(_xb, 0, _c.Dim);
-        RmsNorm(Row(_x, 0, _c.Dim), w.AttentionNorm.Span, xb);
+        RmsNorm(hidden, w.AttentionNorm.Span, xb);
         var k = _keys[step.Index].AsSpan(pos * kvDim, kvDim);
         MatMul(w.Key, xb, k, 1);
         MatMul(w.Value, xb, _values[step.Index].AsSpan(pos * kvDim, kvDim), 1);
@@ -198,17 +289,19 @@ public sealed class ReferenceSession : IInferenceSession
     }
 
     /// <summary>One schedule step for <paramref name="count"/> consecutive positions starting at <paramref name="pos"/>.</summary>
-    private void RunStep(ScheduleStep step, int pos, int count)
+    private void RunStep(ScheduleStep step, int pos, int count) => RunStep(step, pos, count, _x.AsSpan(0, count * _c.Dim));
+
+    /// <summary>One schedule step on the residual rows <paramref name="x"/> (count × dim) of consecutive positions.</summary>
+    private void RunStep(ScheduleStep step, int pos, int count, Span<float> x)
     {
         var w = _w.Layer(step.WeightsOf);
         int dim = _c.Dim, kvDim = _c.KvDim, qDim = _c.QueryDim, hidden = _c.HiddenDim, headDim = _c.HeadDim;
         var keys = _keys[step.Index];
         var values = _values[step.Index];
-        var x = _x.AsSpan(0, count * dim);
         var xb = _xb.AsSpan(0, count * dim);
 
         // Attention: project, rotate, append the positions' K/V to the step's cache (contiguous rows), attend.
-        for (var j = 0; j < count; j++) RmsNorm(Row(_x, j, dim), w.AttentionNorm.Span, Row(_xb, j, dim));
+        for (var j = 0; j < count; j++) RmsNorm(x.Slice(j * dim, dim), w.AttentionNorm.Span, Row(_xb, j, dim));
         MatMul(w.Query, xb, _q.AsSpan(0, count * qDim), count);
         MatMul(w.Key, xb, keys.AsSpan(pos * kvDim, count * kvDim), count);
         MatMul(w.Value, xb, values.AsSpan(pos * kvDim, count * kvDim), count);
@@ -222,7 +315,7 @@ public sealed class ReferenceSession : IInferenceSession
         TensorPrimitives.Add(x, xb, x);
 
         // Feed-forward: SwiGLU, down(silu(gate(x)) * up(x)).
-        for (var j = 0; j < count; j++) RmsNorm(Row(_x, j, dim), w.FeedForwardNorm.Span, Row(_xb, j, dim));
+        for (var j = 0; j < count; j++) RmsNorm(x.Slice(j * dim, dim), w.FeedForwardNorm.Span, Row(_xb, j, dim));
         var gate = _gate.AsSpan(0, count * hidden);
         var up = _up.AsSpan(0, count * hidden);
         MatMul(w.Gate, xb, gate, count);
