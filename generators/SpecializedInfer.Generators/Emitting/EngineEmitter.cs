@@ -624,8 +624,8 @@ public sealed class EngineEmitter
                 _s.Line($"var skip{i} = {test};");
             }
             // The comparison states are copied only where a later test reads them.
-            if (i + 1 < _depth && _steps[i + 1].Skip?.Test == SkipTest.Cosine) _s.Line("_x.AsSpan().CopyTo(_enteredPrevious);");
-            if (i == firstSaturation) _s.Line("_x.AsSpan().CopyTo(_exitState); // state saturation at the first exit point compares with the state entering its step");
+            if (i + 1 < _depth && _steps[i + 1].Skip?.Test == SkipTest.Cosine) _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_enteredPrevious);");
+            if (i == firstSaturation) _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_exitState); // state saturation at the first exit point compares with the state entering its step");
             if (rule is not null)
             {
                 _s.Open($"if (skip{i})");
@@ -668,7 +668,7 @@ public sealed class EngineEmitter
             }
             var nextExit = exits.FirstOrDefault(e => e.Index > i);
             if (nextExit is not null && nextExit.ExitAfter!.Test.NeedsPreviousState)
-                _s.Line("_x.AsSpan().CopyTo(_exitState); // the next exit point's state saturation compares with this state");
+                _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_exitState); // the next exit point's state saturation compares with this state");
         }
         var lastExit = _steps[_depth - 1].ExitAfter;
         if (lastExit is not null && exits.Contains(_steps[_depth - 1]) && lastExit.NeedsHead && lastExit.Head is null)
@@ -927,7 +927,7 @@ public sealed class EngineEmitter
     {
         _s.Line("/// <summary>kvFill recompute: the token at <paramref name=\"pos\"/> stopped before step <paramref name=\"next\"/>; nothing is propagated.</summary>");
         _s.Open("private void Park(int pos, int next)");
-        _s.Line("_x.AsSpan().CopyTo(new global::System.Span<float>(_parkedStates, pos * Dim, Dim));");
+        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(new global::System.Span<float>(_parkedStates, pos * Dim, Dim));");
         _s.Line("_parkedNext[pos] = next;");
         _s.Line("_parked[_parkedCount++] = pos; // positions only grow between rewinds, so the list stays sorted");
         _s.Close();
@@ -940,7 +940,7 @@ public sealed class EngineEmitter
         _s.Open("private void CatchUp(int step)");
         _s.Line("var recomputed = 0;");
         _s.Line("var kept = 0;");
-        _s.Line("_x.AsSpan().CopyTo(_held);");
+        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_held);");
         _s.Open("for (var n = 0; n < _parkedCount; n++)");
         _s.Line("var p = _parked[n];");
         _s.Open("if (_parkedNext[p] <= step)");
@@ -950,13 +950,13 @@ public sealed class EngineEmitter
         _s.Line("RunStep(s, p);");
         _s.Line("recomputed++;");
         _s.Close();
-        _s.Line("_x.AsSpan().CopyTo(state);");
+        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(state);");
         _s.Line("_parkedNext[p] = step + 1;");
         _s.Close();
         _s.Line("if (_parkedNext[p] < Steps) _parked[kept++] = p;");
         _s.Close();
         _s.Line("_parkedCount = kept;");
-        _s.Line("_held.AsSpan().CopyTo(_x);");
+        _s.Line("new global::System.ReadOnlySpan<float>(_held).CopyTo(_x);");
         _s.Line("Statistics.RecordRecomputed(recomputed);");
         _s.Close();
         _s.Line();
