@@ -65,8 +65,8 @@ public sealed class Cascade : ILanguageModel
     private static int Votes(ExitTest ensemble, ReadOnlySpan<float> logits, Span<float> scratch)
     {
         var votes = 0;
-        foreach (var member in ensemble.Members)
-            if (Passes(member, logits, scratch)) votes++;
+        for (var i = 0; i < ensemble.Members.Count; i++)
+            if (Passes(ensemble.Members[i], logits, scratch)) votes++;
         return votes;
     }
 

@@ -31,6 +31,7 @@ public sealed partial class ReferenceSession : IInferenceSession
     private readonly int _generatedDepth;
     private readonly ExitDecider _decider;
     private readonly ExitHeadWeights?[] _exitHeads;
+    private readonly bool[] _needsHead; // ExitTest.NeedsHead walks ensembles with LINQ, so it is read once here
 
     // Residual stream and scratch, one row per batched position.
     private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _scores, _logits;
@@ -61,6 +62,7 @@ public sealed partial class ReferenceSession : IInferenceSession
         _generatedDepth = _dynamicDepth ? _decodeDepth : _steps.Length;
         _decider = ExitDecider.For(engine.Schedule, _c.VocabSize, _c.NormEps);
         _exitHeads = engine.ExitHeadsByStep.ToArray();
+        _needsHead = _steps.Select(s => s.ExitAfter?.NeedsHead ?? false).ToArray();
         ContextLength = contextLength > 0 ? contextLength : _c.ContextLength;
         _rope = new RopeTable(ContextLength, _c.RotaryDims, _c.RopeTheta);
         _attentionScale = 1f / MathF.Sqrt(_c.HeadDim);
@@ -165,7 +167,7 @@ public sealed partial class ReferenceSession : IInferenceSession
             if (_dynamicDepth && step.ExitAfter is { } exit)
             {
                 var head = _exitHeads[s];
-                var headed = exit.NeedsHead;
+                var headed = _needsHead[s];
                 if (headed)
                 {
                     HeadWith(head, x, _logits);
