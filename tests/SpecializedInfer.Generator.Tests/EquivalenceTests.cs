@@ -28,7 +28,7 @@ public sealed class EquivalenceTests(ITestOutputHelper output)
         Assert.Equal(engineName, generated.Name);
         Assert.Equal(reference.Config, generated.Config);
         var (worst, stats) = Comparison.Run(generated, reference, reference.Config.VocabSize);
-        output.WriteLine($"{engineName}: {generated.Schedule.Describe()}; worst logit difference {worst:E2}; steps run {string.Join(" ", stats.StepsHistogram.ToArray())}; exits {string.Join(" ", stats.ExitsPerStep.ToArray())}");
+        output.WriteLine($"{engineName}: {generated.Schedule.Describe()}; worst logit difference {worst:E2}; steps run {string.Join(" ", stats.StepsHistogram.ToArray())}; exits {string.Join(" ", stats.ExitsPerStep.ToArray())}; skips {string.Join(" ", stats.SkipsPerStep.ToArray())}; recomputed {stats.RecomputedSteps}");
     }
 
     [Fact]

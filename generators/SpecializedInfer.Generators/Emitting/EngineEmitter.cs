@@ -50,6 +50,15 @@ public sealed class EngineEmitter
         offset += Pad(_m.Dim);
         _arenaLayout.Add(("Output", offset, (long)_m.VocabSize * Stride(_m.Dim)));
         offset += Pad((long)_m.VocabSize * Stride(_m.Dim));
+        _heads = _steps.Select(s => s.ExitAfter?.Head).Where(h => h is not null).Select(h => h!).Distinct().ToList();
+        for (var h = 0; h < _heads.Count; h++)
+        {
+            _arenaLayout.Add(($"ExitNorm{h}", offset, _m.Dim));
+            offset += Pad(_m.Dim);
+            _arenaLayout.Add(($"ExitOutput{h}", offset, (long)_m.VocabSize * Stride(_m.Dim)));
+            offset += Pad((long)_m.VocabSize * Stride(_m.Dim));
+        }
+        _probes = spec.Schedule.Probes.ToList();
         _arenaLength = offset;
         // Models whose bound weights fit the limit (cache-sized) get them copied at load into one 64-byte-aligned
         // array: GGUF aligns tensors to 32 bytes only, and Vector512 loads that straddle two cache lines cost about a
@@ -58,6 +67,12 @@ public sealed class EngineEmitter
     }
 
     private readonly List<(string Name, long Offset, long Length)> _arenaLayout = new();
+
+    /// <summary>The distinct exit heads the plan names, in schedule order: head h is bound once however many exit points use it.</summary>
+    private readonly List<ExitHead> _heads;
+
+    /// <summary>The learned probes, in the schedule's order; probe i becomes the arrays Probe{i}/Probe{i}Bias.</summary>
+    private readonly List<LinearProbe> _probes;
     private readonly long _arenaLength;
     private bool _useArena;
 
@@ -199,16 +214,32 @@ public sealed class EngineEmitter
         _s.Line("    {");
         foreach (var st in _steps)
         {
-            var exit = st.ExitAfter is { } e
-                ? $"new {Planning}.ExitPoint({e.AfterStep}, {Planning}.ExitCriterion.{e.Criterion}, {Literals.Double(e.Threshold)})"
-                : "null";
-            _s.Line($"        new({st.Index}, {st.Layer}, {st.WeightsOf}, {exit}),");
+            var exit = st.ExitAfter is { } e ? ExitPointLiteral(e) : "null";
+            var skip = st.Skip is { } k
+                ? $", new {Planning}.SkipRule({k.Layer}, {Planning}.SkipTest.{k.Test}, {Literals.Double(k.Threshold)}, {(k.Probe is null ? "null" : Literals.String(k.Probe))})"
+                : "";
+            _s.Line($"        new({st.Index}, {st.Layer}, {st.WeightsOf}, {exit}{skip}),");
         }
         _s.Line("    }),");
         _s.Line($"    DecodeDepth: {_depth},");
         _s.Line($"    KvFill: {Planning}.KvFill.{_schedule.KvFill},");
         _s.Line($"    PrunedLayers: {IntArray(_schedule.PrunedLayers)},");
-        _s.Line($"    ModelLayers: {_schedule.ModelLayers});");
+        if (_schedule.Speculation is null && _probes.Count == 0) _s.Line($"    ModelLayers: {_schedule.ModelLayers});");
+        else
+        {
+            _s.Line($"    ModelLayers: {_schedule.ModelLayers})");
+            _s.Line("{");
+            if (_schedule.Speculation is { } sp) _s.Line($"    Speculation = new {Planning}.Speculation({sp.DraftSteps}, {sp.DraftTokens}),");
+            if (_probes.Count > 0)
+            {
+                _s.Line($"    Probes = new {Planning}.EquatableArray<{Planning}.LinearProbe>(new {Planning}.LinearProbe[]");
+                _s.Line("    {");
+                for (var i = 0; i < _probes.Count; i++)
+                    _s.Line($"        new({Literals.String(_probes[i].File)}, Session.Probe{i}Bias, new {Planning}.EquatableArray<float>(Session.Probe{i})),");
+                _s.Line("    }),");
+            }
+            _s.Line("};");
+        }
         _s.Line();
 
         _s.Line("/// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>");
@@ -223,6 +254,16 @@ public sealed class EngineEmitter
             _s.Open($"private {cls}({Models}.LlamaWeights weights)");
             _s.Line("_weights = weights;");
             _s.Line("_arena = Session.CopyWeights(weights, out _arenaBase);");
+            _s.Close();
+        }
+        else if (_heads.Count > 0)
+        {
+            _s.Line($"private readonly {Models}.ExitHeadWeights {string.Join(", ", _heads.Select((_, h) => $"_exitHead{h}"))};");
+            _s.Line();
+            _s.Open($"private {cls}({Models}.LlamaWeights weights)");
+            _s.Line("_weights = weights;");
+            _s.Line("// Exit heads are bound (and shape-checked) now, so a missing tensor fails the load, not a token.");
+            for (var h = 0; h < _heads.Count; h++) _s.Line($"_exitHead{h} = weights.BindExitHead({HeadLiteral(_heads[h])});");
             _s.Close();
         }
         else
@@ -262,6 +303,24 @@ public sealed class EngineEmitter
         _s.Close();
     }
 
+    /// <summary>An exit point as C#: the short maxProbability-style constructor when the test is a bare threshold and the head the model's.</summary>
+    private static string ExitPointLiteral(ExitPoint e) =>
+        e.Head is null && e.Test == ExitTest.Of(e.Criterion, e.Threshold)
+            ? $"new {Planning}.ExitPoint({e.AfterStep}, {Planning}.ExitCriterion.{e.Criterion}, {Literals.Double(e.Threshold)})"
+            : $"new {Planning}.ExitPoint({e.AfterStep}, {ExitTestLiteral(e.Test)}, " +
+              (e.Head is { } h ? $"new {Planning}.ExitHead({Literals.String(h.Norm)}, {Literals.String(h.Output)}))" : "null)");
+
+    private static string HeadLiteral(ExitHead h) => $"new {Planning}.ExitHead({Literals.String(h.Norm)}, {Literals.String(h.Output)})";
+
+    private static string ExitTestLiteral(ExitTest t)
+    {
+        var members = t.Members.IsEmpty
+            ? $"{Planning}.EquatableArray<{Planning}.ExitTest>.Empty"
+            : $"new {Planning}.EquatableArray<{Planning}.ExitTest>(new {Planning}.ExitTest[] {{ {string.Join(", ", t.Members.Select(ExitTestLiteral))} }})";
+        return $"new {Planning}.ExitTest({Planning}.ExitCriterion.{t.Criterion}, {Literals.Double(t.Threshold)}, {t.Patience}, {t.Votes}, {members}, " +
+               $"{(t.Probe is null ? "null" : Literals.String(t.Probe))})";
+    }
+
     private static string IntArray(IEnumerable<int> values, bool asEnumerable = false)
     {
         var list = values.ToList();
@@ -288,7 +347,9 @@ public sealed class EngineEmitter
         _s.Line($"private const float RopeTheta = {Literals.Float((float)_m.RopeTheta)};");
         _s.Line($"private const int Steps = {_steps.Length}, DecodeDepth = {_depth};");
         _s.Line($"private const string TokenRange = \"Token ids run from 0 to {_m.VocabSize - 1}.\";");
+        if (_probes.Count > 0) _s.Line($"private const float NormEps = {Literals.Float((float)_m.NormEps)}; // the probes' x̂ = x / sqrt(mean(x²) + ε), as ExitMeasures.Probe takes it");
         _s.Line();
+        WriteProbes();
         if (_useArena)
         {
             _s.Line($"// Weights: the layers the schedule reads ({string.Join(", ", weightLayers)}), the output norm and matrix, copied into one");
@@ -303,6 +364,7 @@ public sealed class EngineEmitter
             _s.Line("// Weights: only the layers the schedule reads, straight from the file mapping.");
             _s.Line($"private readonly {Models}.LlamaLayerWeights {string.Join(", ", weightLayers.Select(l => $"_layer{l}"))};");
             _s.Line($"private readonly {Models}.WeightTensor _tokenEmbedding, _outputNorm, _output;");
+            if (_heads.Count > 0) _s.Line($"private readonly {Models}.ExitHeadWeights {string.Join(", ", _heads.Select((_, h) => $"_exitHead{h}"))};");
         }
         _s.Line($"private readonly {Engine}.RopeTable _rope;");
         _s.Line();
@@ -310,6 +372,21 @@ public sealed class EngineEmitter
         _s.Line("private readonly float[] _x = new float[Dim], _xb = new float[Dim], _q = new float[QueryDim], _k = new float[KvDim], _att = new float[QueryDim];");
         _s.Line("private readonly float[] _gate = new float[HiddenDim], _up = new float[HiddenDim], _logits = new float[VocabSize], _probe = new float[VocabSize];");
         _s.Line("private readonly float[] _scores; // [Heads][_capacity]");
+        if (CosineSkips)
+            _s.Line("private readonly float[] _enteredPrevious = new float[Dim]; // the state entering the step before a cosine-skippable one");
+        if (SaturationExits)
+            _s.Line("private readonly float[] _exitState = new float[Dim]; // state saturation's comparison state: at the previous exit point, or entering the first");
+        if (Recompute)
+        {
+            _s.Line();
+            _s.Line("// kvFill recompute (EE-LLM): a generated token that stopped before the last step parks its hidden state here; its");
+            _s.Line("// missing steps run before a later token first runs them. _parked lists the positions in ascending order.");
+            _s.Line("private readonly float[] _parkedStates; // [position][Dim]");
+            _s.Line("private readonly int[] _parkedNext; // per position: the first step it has not run");
+            _s.Line("private readonly int[] _parked;");
+            _s.Line("private int _parkedCount;");
+            _s.Line("private readonly float[] _held = new float[Dim]; // the running token's state while parked positions use _x");
+        }
         _s.Line();
         _s.Line("// KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,");
         _s.Line("// [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].");
@@ -333,6 +410,13 @@ public sealed class EngineEmitter
             _s.Line("_tokenEmbedding = weights.TokenEmbedding;");
             _s.Line("_outputNorm = weights.OutputNorm;");
             _s.Line($"_output = weights.Output;{(_m.TiedOutput ? " // tied: the token embedding" : "")}");
+            for (var h = 0; h < _heads.Count; h++) _s.Line($"_exitHead{h} = engine._exitHead{h};");
+        }
+        if (Recompute)
+        {
+            _s.Line("_parkedStates = new float[(long)ContextLength * Dim];");
+            _s.Line("_parkedNext = new int[ContextLength];");
+            _s.Line("_parked = new int[ContextLength];");
         }
         _s.Line("_scores = new float[(long)Heads * _capacity];");
         foreach (var st in _steps)
@@ -361,6 +445,11 @@ public sealed class EngineEmitter
         _s.Open("public void Rewind(int position)");
         _s.Line("if (position < 0 || position > Position)");
         _s.Line("    throw new global::System.ArgumentOutOfRangeException(nameof(position), position, $\"Can rewind to 0..{Position}.\");");
+        if (Recompute)
+        {
+            _s.Line("// Parked positions past the new end are gone with their tokens.");
+            _s.Line("while (_parkedCount > 0 && _parked[_parkedCount - 1] >= position) _parkedCount--;");
+        }
         _s.Line("Position = position; // entries past it are overwritten before they are read again");
         _s.Close();
         _s.Line();
@@ -392,7 +481,10 @@ public sealed class EngineEmitter
         _s.Line();
 
         foreach (var st in _steps) WriteStep(st);
-        foreach (var from in PropagationStarts()) WritePropagate(from);
+        if (!Recompute)
+            foreach (var from in PropagationStarts()) WritePropagate(from);
+        foreach (var st in _steps.Take(_depth).Where(st => st.Skip is not null)) WriteSkipKv(st);
+        if (Recompute) WriteRecompute();
 
         _s.Line("/// <summary>The head: final RMSNorm with output_norm, then the output matrix, into the logits.</summary>");
         _s.Open("private void Head()");
@@ -400,38 +492,190 @@ public sealed class EngineEmitter
         _s.Line($"{Kernels}.{MatVec(_m.VocabSize, _m.Dim, false)}(Output, _xb, _logits);");
         _s.Close();
         _s.Line();
+        for (var h = 0; h < _heads.Count; h++)
+        {
+            var at = _steps.Where(st => st.ExitAfter?.Head == _heads[h]).Select(st => st.Index);
+            _s.Line($"/// <summary>Exit head {h} (plan: exits after step {string.Join(", ", at)}): RMSNorm with {Xml(_heads[h].Norm)}, then {Xml(_heads[h].Output)}, into the logits.</summary>");
+            _s.Open($"private void ExitHead{h}()");
+            _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, ExitNorm{h}, _xb);");
+            _s.Line($"{Kernels}.{MatVec(_m.VocabSize, _m.Dim, false)}(ExitOutput{h}, _xb, _logits);");
+            _s.Close();
+            _s.Line();
+        }
         WriteWeightAccess();
         _s.Close();
     }
 
+    private bool Recompute => _schedule.KvFill == KvFill.Recompute;
+
+    /// <summary>The exit points generated tokens check: those before the decode depth (lossless plans keep theirs for drafting only).</summary>
+    private List<ScheduleStep> ExitSteps =>
+        _schedule.KvFill == KvFill.Lossless ? new List<ScheduleStep>() : _steps.Take(_depth).Where(s => s.ExitAfter is not null).ToList();
+
+    private bool CosineSkips => _steps.Take(_depth).Any(s => s.Skip?.Test == SkipTest.Cosine);
+
+    private bool SaturationExits => ExitSteps.Any(s => s.ExitAfter!.Test.NeedsPreviousState);
+
+    /// <summary>Exit points before <paramref name="step"/> that compute a head whatever happens: patience's history.</summary>
+    private List<int> HeadHistory(int step) => ExitSteps.Where(s => s.Index < step && s.ExitAfter!.NeedsHead).Select(s => s.Index).ToList();
+
+    private static int MaxPatience(ExitTest t) => t.Criterion switch
+    {
+        ExitCriterion.Patience => t.Patience,
+        ExitCriterion.Ensemble => t.Members.Select(MaxPatience).DefaultIfEmpty(0).Max(),
+        _ => 0,
+    };
+
+    /// <summary>Exit points whose argmax some patience test (its own or a later one) compares.</summary>
+    private HashSet<int> ArgMaxNeeded()
+    {
+        var needed = new HashSet<int>();
+        foreach (var st in ExitSteps)
+        {
+            var k = MaxPatience(st.ExitAfter!.Test);
+            if (k < 2) continue;
+            var history = HeadHistory(st.Index);
+            if (history.Count < k - 1) continue; // cannot pass: nothing to compare
+            needed.Add(st.Index);
+            foreach (var h in history.Skip(history.Count - (k - 1))) needed.Add(h);
+        }
+        return needed;
+    }
+
+    private string ProbeName(string file) => $"Probe{_probes.FindIndex(p => p.File == file)}";
+
+    /// <summary>
+    /// The C# condition of an exit test at the exit point after step <paramref name="step"/>: every number from
+    /// ExitMeasures (the reference's calls), folded to "true"/"false" where the schedule alone decides (patience without
+    /// enough history, ensembles whose votes are settled).
+    /// </summary>
+    private string Condition(ExitTest t, int step)
+    {
+        var measures = $"{Engine}.ExitMeasures";
+        switch (t.Criterion)
+        {
+            case ExitCriterion.MaxProbability: return $"{measures}.MaxProbability(_logits, _probe) >= {Literals.Double(t.Threshold)}";
+            case ExitCriterion.Margin: return $"{measures}.Margin(_logits, _probe) >= {Literals.Double(t.Threshold)}";
+            case ExitCriterion.Entropy: return $"{measures}.Entropy(_logits, _probe) <= {Literals.Double(t.Threshold)}";
+            case ExitCriterion.StateSaturation: return $"{measures}.Cosine(_x, _exitState) >= {Literals.Double(t.Threshold)}";
+            case ExitCriterion.Learned:
+                var probe = ProbeName(t.Probe!);
+                return $"{measures}.Probe(_x, {probe}, {probe}Bias, NormEps) >= {Literals.Double(t.Threshold)}";
+            case ExitCriterion.Patience:
+                if (t.Patience <= 1) return "true";
+                var history = HeadHistory(step);
+                if (history.Count < t.Patience - 1) return "false";
+                return string.Join(" && ", history.Skip(history.Count - (t.Patience - 1)).Select(h => $"argmax{step} == argmax{h}"));
+            case ExitCriterion.Ensemble:
+                var members = t.Members.Select(m => Condition(m, step)).ToList();
+                var sure = members.Count(c => c == "true");
+                var open = members.Where(c => c != "true" && c != "false").ToList();
+                if (sure >= t.Votes) return "true";
+                if (sure + open.Count < t.Votes) return "false";
+                var need = t.Votes - sure;
+                if (need == open.Count) return string.Join(" && ", open.Select(c => $"({c})"));
+                return $"{string.Join(" + ", open.Select(c => $"({c} ? 1 : 0)"))} >= {need}";
+            default: throw new System.NotSupportedException($"Exit criterion {t.Criterion}");
+        }
+    }
+
+    private string HeadCall(ExitPoint e) => e.Head is null ? "Head()" : $"ExitHead{_heads.IndexOf(e.Head)}()";
+
+    /// <summary>How a generated token that stops after step <paramref name="last"/> leaves its missing steps' K/V (rule 4 or recompute).</summary>
+    private void WriteStop(int last)
+    {
+        if (last + 1 >= _steps.Length) return;
+        _s.Line(Recompute ? $"Park(pos, next: {last + 1});" : $"PropagateFrom{last + 1}(pos);");
+    }
+
     private void WriteForwardGenerated()
     {
-        var exits = _steps.Take(_depth).Where(s => s.ExitAfter is not null).ToList();
+        var exits = ExitSteps;
+        var skips = _steps.Take(_depth).Where(s => s.Skip is not null).ToList();
+        var argmaxNeeded = ArgMaxNeeded();
+        var firstSaturation = exits.FirstOrDefault()?.ExitAfter!.Test.NeedsPreviousState == true ? exits[0].Index : -1;
         _s.Line("/// <summary>");
         _s.Line($"/// A generated token (rule 3): runs steps 0..{_depth - 1}{(_depth < _steps.Length ? $" of {_steps.Length} (plan: decodeDepth {_depth})" : "")}" +
                 (exits.Count > 0 ? $", with exit checks after step{(exits.Count > 1 ? "s" : "")} {string.Join(", ", exits.Select(e => e.Index))}." : "."));
-        _s.Line("/// Steps it does not run get its K/V by propagation (rule 4).");
+        if (skips.Count > 0) _s.Line($"/// Step{(skips.Count > 1 ? "s" : "")} {string.Join(", ", skips.Select(k => k.Index))} may be skipped dynamically (plan: skip); a skipped step still stores its K/V here.");
+        _s.Line(Recompute
+            ? "/// Steps it does not run are recomputed when a later token first runs them (kvFill recompute)."
+            : "/// Steps it does not run get its K/V by propagation (rule 4).");
         _s.Line("/// </summary>");
         _s.Open($"public {Span} Forward(int token)");
         _s.Line("var pos = Enter(token);");
+        if (skips.Count > 0) _s.Line("var skipped = 0; // rule 6: skipped steps are not counted as run");
+        string Ran(int i) => _steps.Take(i + 1).Any(s => s.Skip is not null) ? $"{i + 1} - skipped" : $"{i + 1}";
         for (var i = 0; i < _depth; i++)
         {
             var st = _steps[i];
+            var rule = st.Skip;
+            if (rule is not null)
+            {
+                var test = rule.Test == SkipTest.Cosine
+                    ? $"{Engine}.ExitMeasures.Cosine(_enteredPrevious, _x) >= {Literals.Double(rule.Threshold)}"
+                    : $"{Engine}.ExitMeasures.Probe(_x, {ProbeName(rule.Probe!)}, {ProbeName(rule.Probe!)}Bias, NormEps) >= {Literals.Double(rule.Threshold)}";
+                _s.Line(rule.Test == SkipTest.Cosine
+                    ? $"// Skip check before step {i} (plan: skip layer {rule.Layer}, cos ≥ {Literals.Double(rule.Threshold)}): step {i - 1} barely moved the state, so step {i} is"
+                    : $"// Skip check before step {i} (plan: skip layer {rule.Layer}, probe {Literals.Comment(rule.Probe!)} ≥ {Literals.Double(rule.Threshold)}): the probe predicts step {i}");
+                _s.Line(rule.Test == SkipTest.Cosine
+                    ? "// predicted to move it little too. A skipped step leaves the residual alone but stores its K/V from the entering state."
+                    : "// would change the state little. A skipped step leaves the residual alone but stores its K/V from the entering state.");
+                _s.Line($"var skip{i} = {test};");
+            }
+            // The comparison states are copied only where a later test reads them.
+            if (i + 1 < _depth && _steps[i + 1].Skip?.Test == SkipTest.Cosine) _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_enteredPrevious);");
+            if (i == firstSaturation) _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_exitState); // state saturation at the first exit point compares with the state entering its step");
+            if (rule is not null)
+            {
+                _s.Open($"if (skip{i})");
+                _s.Line($"SkipKv{i}(pos);");
+                _s.Line($"Statistics.RecordSkip({i});");
+                _s.Line("skipped++;");
+                _s.Close();
+                _s.Open("else");
+            }
+            if (Recompute && i > 0) _s.Line($"if (_parkedCount != 0) CatchUp({i});");
             _s.Line($"Step{i}(pos);");
             _s.Line($"Observer?.OnLayerOutput(pos, {i}, {st.Layer}, _x);");
-            if (st.ExitAfter is not { } exit) continue;
-            _s.Line($"// Exit point after step {i} (plan: exits, {exit.Criterion} ≥ {Literals.Double(exit.Threshold)}): the exit head's logits decide, and a");
-            _s.Line("// token that leaves keeps them as its logits.");
-            _s.Line("Head();");
-            _s.Open($"if ({Kernels}.{KernelEmitter.MaxProbabilityName}(_logits, _probe) >= {Literals.Double(exit.Threshold)})");
-            if (i + 1 < _steps.Length) _s.Line($"PropagateFrom{i + 1}(pos);");
-            _s.Line($"return Finish(pos, stepsRun: {i + 1}, exitStep: {i});");
-            _s.Close();
+            if (rule is not null) _s.Close();
+            if (st.ExitAfter is not { } exit || !exits.Contains(st)) continue;
+
+            var cond = Condition(exit.Test, i);
+            var headText = exit.Head is null ? "" : $", head {exit.Head.Output}";
+            _s.Line($"// Exit point after step {i} (plan: exits, {Literals.Comment(exit.Test.Describe())}{Literals.Comment(headText)}): {(exit.NeedsHead ? "the exit head's logits decide, and a token" : "decided on the hidden state, so the head runs only for a token")}");
+            _s.Line($"// that leaves {(exit.NeedsHead ? "keeps them as its logits" : "here")}.");
+            if (exit.NeedsHead) _s.Line($"{HeadCall(exit)};");
+            if (argmaxNeeded.Contains(i)) _s.Line($"var argmax{i} = {Engine}.ExitMeasures.ArgMax(_logits); // patience's history");
+            if (cond == "true")
+            {
+                _s.Line($"// The test always passes (plan: {Literals.Comment(exit.Test.Describe())}): every token that gets here leaves.");
+                if (!exit.NeedsHead) _s.Line($"{HeadCall(exit)};");
+                WriteStop(i);
+                _s.Line($"return Finish(pos, stepsRun: {Ran(i)}, exitStep: {i});");
+                _s.Close();
+                _s.Line();
+                return;
+            }
+            if (cond == "false") _s.Line($"// The test cannot pass here (plan: {Literals.Comment(exit.Test.Describe())}): too few earlier exit heads, or too few votes left.");
+            else
+            {
+                _s.Open($"if ({cond})");
+                if (!exit.NeedsHead) _s.Line($"{HeadCall(exit)};");
+                WriteStop(i);
+                _s.Line($"return Finish(pos, stepsRun: {Ran(i)}, exitStep: {i});");
+                _s.Close();
+            }
+            var nextExit = exits.FirstOrDefault(e => e.Index > i);
+            if (nextExit is not null && nextExit.ExitAfter!.Test.NeedsPreviousState)
+                _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_exitState); // the next exit point's state saturation compares with this state");
         }
-        if (_steps[_depth - 1].ExitAfter is null) _s.Line("Head();");
-        else _s.Line($"// The exit head after step {_depth - 1} already computed the logits.");
-        if (_depth < _steps.Length) _s.Line($"PropagateFrom{_depth}(pos);");
-        _s.Line($"return Finish(pos, stepsRun: {_depth}, exitStep: -1);");
+        var lastExit = _steps[_depth - 1].ExitAfter;
+        if (lastExit is not null && exits.Contains(_steps[_depth - 1]) && lastExit.NeedsHead && lastExit.Head is null)
+            _s.Line($"// The exit head after step {_depth - 1} already computed the logits.");
+        else _s.Line("Head();");
+        WriteStop(_depth - 1);
+        _s.Line($"return Finish(pos, stepsRun: {(skips.Count > 0 ? $"{_depth} - skipped" : $"{_depth}")}, exitStep: -1);");
         _s.Close();
         _s.Line();
     }
@@ -454,6 +698,7 @@ public sealed class EngineEmitter
         _s.Line("_tokenEmbedding.Row(token).CopyTo(_x);");
         foreach (var st in _steps)
         {
+            if (Recompute && st.Index > 0) _s.Line($"if (_parkedCount != 0) CatchUp({st.Index}); // prompt tokens complete every parked position");
             _s.Line($"Step{st.Index}(pos);");
             _s.Line($"Observer?.OnLayerOutput(pos, {st.Index}, {st.Layer}, _x);");
         }
@@ -482,8 +727,10 @@ public sealed class EngineEmitter
         else if (!inOrder) parts.Add($"order[{st.Index}] = {st.Layer}");
         else if (st.WeightsOf == st.Layer) parts.Add(_schedule.PrunedLayers.IsEmpty ? "layer in order" : "layer in order after pruning");
         if (st.Index >= _depth) parts.Add($"decodeDepth {_depth}: prompt tokens only");
-        if (st.ExitAfter is { } e) parts.Add($"exit check after it, {e.Criterion} ≥ {Literals.Double(e.Threshold)}");
-        return $"{text} (plan: {string.Join("; ", parts)}). {Shapes()}.";
+        if (st.Skip is { } k)
+            parts.Add($"skip layer {k.Layer} when {(k.Test == SkipTest.Cosine ? "cos" : $"probe {k.Probe}")} ≥ {Literals.Double(k.Threshold)}");
+        if (st.ExitAfter is { } e) parts.Add($"exit check after it, {e.Test.Describe()}{(e.Head is null ? "" : $", head {e.Head.Norm} + {e.Head.Output}")}");
+        return Literals.Comment($"{text} (plan: {string.Join("; ", parts)}). {Shapes()}.");
     }
 
     private void WriteStep(ScheduleStep st)
@@ -548,6 +795,13 @@ public sealed class EngineEmitter
             _s.Line();
             _s.Line($"private {span} Output => Arena({I(oo)}, {I(on)});{(_m.TiedOutput ? " // tied: a copy of the token embedding" : "")}");
             _s.Line();
+            for (var h = 0; h < _heads.Count; h++)
+            {
+                _s.Line($"private {span} ExitNorm{h} => Arena({I(Slot($"ExitNorm{h}").Offset)}, {I(Slot($"ExitNorm{h}").Length)}); // {Literals.Comment(_heads[h].Norm)}");
+                _s.Line();
+                _s.Line($"private {span} ExitOutput{h} => Arena({I(Slot($"ExitOutput{h}").Offset)}, {I(Slot($"ExitOutput{h}").Length)}); // {Literals.Comment(_heads[h].Output)}");
+                _s.Line();
+            }
             _s.Line("/// <summary>Copies the bound tensors into one pinned array whose element _arenaBase sits on a 64-byte boundary.</summary>");
             _s.Open($"internal static float[] CopyWeights({Models}.LlamaWeights weights, out int arenaBase)");
             _s.Line("var arena = global::System.GC.AllocateUninitializedArray<float>(ArenaLength + 16, pinned: true);");
@@ -568,6 +822,15 @@ public sealed class EngineEmitter
             _s.Line(Stride(_m.Dim) != _m.Dim
                 ? $"CopyRows(weights.Output.Span, arena, arenaBase + {I(oo)}, {_m.VocabSize}, {_m.Dim}, {Stride(_m.Dim)});"
                 : $"weights.Output.Span.CopyTo(new global::System.Span<float>(arena, arenaBase + {I(oo)}, {I(on)}));");
+            for (var h = 0; h < _heads.Count; h++)
+            {
+                var (ho, hn) = Slot($"ExitOutput{h}");
+                _s.Line($"var exitHead{h} = weights.BindExitHead({HeadLiteral(_heads[h])}); // bound and shape-checked at load");
+                _s.Line($"exitHead{h}.Norm.Span.CopyTo(new global::System.Span<float>(arena, arenaBase + {I(Slot($"ExitNorm{h}").Offset)}, {I(_m.Dim)}));");
+                _s.Line(Stride(_m.Dim) != _m.Dim
+                    ? $"CopyRows(exitHead{h}.Output.Span, arena, arenaBase + {I(ho)}, {_m.VocabSize}, {_m.Dim}, {Stride(_m.Dim)});"
+                    : $"exitHead{h}.Output.Span.CopyTo(new global::System.Span<float>(arena, arenaBase + {I(ho)}, {I(hn)}));");
+            }
             _s.Line("return arena;");
             _s.Close();
             if (Stride(_m.Dim) != _m.Dim || Stride(_m.HiddenDim) != _m.HiddenDim)
@@ -591,6 +854,13 @@ public sealed class EngineEmitter
             _s.Line($"private {span} OutputNorm => _outputNorm.Span;");
             _s.Line();
             _s.Line($"private {span} Output => _output.Span;");
+            for (var h = 0; h < _heads.Count; h++)
+            {
+                _s.Line();
+                _s.Line($"private {span} ExitNorm{h} => _exitHead{h}.Norm.Span; // {Literals.Comment(_heads[h].Norm)}");
+                _s.Line();
+                _s.Line($"private {span} ExitOutput{h} => _exitHead{h}.Output.Span; // {Literals.Comment(_heads[h].Output)}");
+            }
         }
     }
 
@@ -636,6 +906,90 @@ public sealed class EngineEmitter
         _s.Line();
     }
 
+    /// <summary>The K/V a skipped step stores at this position: what its layer would project from the state entering it.</summary>
+    private void WriteSkipKv(ScheduleStep st)
+    {
+        _s.Line($"// Step {st.Index} is skippable (plan: skip layer {st.Skip!.Layer}): skipped, it still owes deeper tokens its K/V at this position,");
+        _s.Line("// projected from the state entering it (RMSNorm with its attention_norm, K/V projections, RoPE), exactly what it would have stored.");
+        _s.Open($"private void SkipKv{st.Index}(int pos)");
+        _s.Line($"var w = Layer{st.WeightsOf}();");
+        _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
+        _s.Line($"{Kernels}.{MatVec(_m.KvDim, _m.Dim, false)}(w.Key, _xb, _k);");
+        _s.Line($"{Kernels}.{MatVec(_m.KvDim, _m.Dim, false)}(w.Value, _xb, ValueRow(_values{st.Index}, pos));");
+        if (Pairs > 0) _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(_k, _rope.Cos(pos), _rope.Sin(pos));");
+        _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(_k, _keys{st.Index}, pos, _capacity);");
+        _s.Close();
+        _s.Line();
+    }
+
+    /// <summary>kvFill recompute: parking a stopped token, and running parked positions' missing steps before a token needs them.</summary>
+    private void WriteRecompute()
+    {
+        _s.Line("/// <summary>kvFill recompute: the token at <paramref name=\"pos\"/> stopped before step <paramref name=\"next\"/>; nothing is propagated.</summary>");
+        _s.Open("private void Park(int pos, int next)");
+        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(new global::System.Span<float>(_parkedStates, pos * Dim, Dim));");
+        _s.Line("_parkedNext[pos] = next;");
+        _s.Line("_parked[_parkedCount++] = pos; // positions only grow between rewinds, so the list stays sorted");
+        _s.Close();
+        _s.Line();
+        _s.Line("/// <summary>");
+        _s.Line("/// Before a token runs step <paramref name=\"step\"/>, every parked position that has not run it runs its missing steps up to it,");
+        _s.Line("/// in position order: each then attends over a cache complete below it, so the token does too. A position that has run every");
+        _s.Line("/// step leaves the list.");
+        _s.Line("/// </summary>");
+        _s.Open("private void CatchUp(int step)");
+        _s.Line("var recomputed = 0;");
+        _s.Line("var kept = 0;");
+        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_held);");
+        _s.Open("for (var n = 0; n < _parkedCount; n++)");
+        _s.Line("var p = _parked[n];");
+        _s.Open("if (_parkedNext[p] <= step)");
+        _s.Line("var state = new global::System.Span<float>(_parkedStates, p * Dim, Dim);");
+        _s.Line("state.CopyTo(_x);");
+        _s.Open("for (var s = _parkedNext[p]; s <= step; s++)");
+        _s.Line("RunStep(s, p);");
+        _s.Line("recomputed++;");
+        _s.Close();
+        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(state);");
+        _s.Line("_parkedNext[p] = step + 1;");
+        _s.Close();
+        _s.Line("if (_parkedNext[p] < Steps) _parked[kept++] = p;");
+        _s.Close();
+        _s.Line("_parkedCount = kept;");
+        _s.Line("new global::System.ReadOnlySpan<float>(_held).CopyTo(_x);");
+        _s.Line("Statistics.RecordRecomputed(recomputed);");
+        _s.Close();
+        _s.Line();
+        _s.Line("/// <summary>Runs schedule step <paramref name=\"step\"/> for a parked position. The observer is not called: like the reference, it sees");
+        _s.Line("/// the steps tokens run when they are evaluated, and recomputation only fills the cache.</summary>");
+        _s.Open("private void RunStep(int step, int pos)");
+        _s.Open("switch (step)");
+        foreach (var st in _steps.Skip(1))
+            _s.Line($"case {st.Index}: Step{st.Index}(pos); break;");
+        _s.Close();
+        _s.Close();
+        _s.Line();
+    }
+
+    /// <summary>The learned probes as constants, each beside the file it came from.</summary>
+    private void WriteProbes()
+    {
+        for (var i = 0; i < _probes.Count; i++)
+        {
+            var probe = _probes[i];
+            var users = _steps.Where(st => st.ExitAfter is { } e && e.Test.ProbeFiles.Contains(probe.File)).Select(st => $"exit after step {st.Index}")
+                .Concat(_steps.Where(st => st.Skip?.Probe == probe.File).Select(st => $"skip before step {st.Index}"));
+            _s.Line($"// Probe {i}: {Literals.Comment(probe.File)} (plan: {string.Join(", ", users)}): score = sigmoid(bias + w·x̂), {probe.Dim} weights.");
+            _s.Line($"internal const float Probe{i}Bias = {Literals.Float(probe.Bias)};");
+            _s.Line($"internal static readonly float[] Probe{i} =");
+            _s.Line("{");
+            for (var r = 0; r < probe.Weights.Count; r += 8)
+                _s.Line("    " + string.Join(" ", probe.Weights.Skip(r).Take(8).Select(w => Literals.Float(w) + ",")));
+            _s.Line("};");
+            _s.Line();
+        }
+    }
+
     // -------------------------------------------------------------------------------------------------------------
     // Kernels
 
@@ -671,7 +1025,6 @@ public sealed class EngineEmitter
         k.EmitStoreKey(_m.KvDim);
         k.EmitAttention(_m.Heads, _m.KvHeads, _m.HeadDim);
         k.EmitSwiGlu(_m.HiddenDim);
-        k.EmitMaxProbability(_m.VocabSize);
         k.EmitHelpers();
         _s.Close();
         _s.Close();

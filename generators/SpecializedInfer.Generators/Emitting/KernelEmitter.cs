@@ -23,7 +23,6 @@ public sealed class KernelEmitter
     public static string StoreKeyName(int kvDim) => $"StoreKey{kvDim}";
     public static string SwiGluName(int n) => $"SwiGlu{n}";
     public const string AttentionName = "Attention";
-    public const string MaxProbabilityName = "MaxProbability";
 
     private static string I(long v) => Literals.Int(v);
 
@@ -721,7 +720,7 @@ private static void ThrowShape(string kernel) =>
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // SwiGLU and the exit criterion
+    // SwiGLU
 
     public void EmitSwiGlu(int n)
     {
@@ -736,24 +735,6 @@ private static void ThrowShape(string kernel) =>
         Paths(path => Elementwise(path, n, (w, o) => w.Store($"{w.Load("ur", o)} * {w.Load("gr", o)}", "ur", o)));
         _s.Line($"TensorPrimitives.Sigmoid(gate.Slice(0, {n}), gate.Slice(0, {n}));");
         Paths(path => Elementwise(path, n, (w, o) => w.Store($"{w.Load("gr", o)} * {w.Load("ur", o)}", "gr", o)));
-        _s.Close();
-        _s.Line();
-    }
-
-    public void EmitMaxProbability(int vocab)
-    {
-        _s.Line("/// <summary>");
-        _s.Line("/// The largest softmax probability of the logits, 1 / Σ exp(l - max), computed with the very calls the reference");
-        _s.Line("/// uses, so an exit decision near its threshold goes the same way in both engines.");
-        _s.Line("/// </summary>");
-        _s.Line(Hot);
-        _s.Open($"public static float {MaxProbabilityName}(ReadOnlySpan<float> logits, Span<float> probe)");
-        _s.Line($"logits = logits.Slice(0, {vocab});");
-        _s.Line($"probe = probe.Slice(0, {vocab});");
-        _s.Line("var max = TensorPrimitives.Max(logits);");
-        _s.Line("TensorPrimitives.Subtract(logits, max, probe);");
-        _s.Line("TensorPrimitives.Exp(probe, probe);");
-        _s.Line("return 1f / TensorPrimitives.Sum(probe);");
         _s.Close();
         _s.Line();
     }

@@ -3,7 +3,7 @@
 // models/stories260K.fast.plan.json and its manifest stories260K.model.json. Edit those files, not this one.
 //
 // Model stories260K: dim 64, ffn 172, 5 layers, 8 heads of 8 with 4 KV heads, rotary 8 (θ 10000), ε 1E-05, vocab 512, context 2048, separate output matrix.
-// Schedule: 5 steps [0 1 2 3 4], exit after step 3 (MaxProbability ≥ 0.9).
+// Schedule: 5 steps [0 1 2 3 4], exit after step 3 (max p ≥ 0.9).
 // Plan: max-probability exit after step 3 at 0.9
 #nullable enable
 
@@ -12,7 +12,7 @@ using SiKernels = global::SpecializedInfer.Generated.Kernels;
 namespace Demo
 {
     /// <summary>
-    /// The engine for stories260K generated from <c>models/stories260K.fast.plan.json</c>: 5 steps [0 1 2 3 4], exit after step 3 (MaxProbability ≥ 0.9).
+    /// The engine for stories260K generated from <c>models/stories260K.fast.plan.json</c>: 5 steps [0 1 2 3 4], exit after step 3 (max p ≥ 0.9).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("SpecializedInfer.Generators", "1.0.0.0")]
     partial class StoriesFast : global::SpecializedInfer.Engine.ISpecializedEngine<StoriesFast>
@@ -166,10 +166,10 @@ namespace Demo
                 Observer?.OnLayerOutput(pos, 2, 2, _x);
                 Step3(pos);
                 Observer?.OnLayerOutput(pos, 3, 3, _x);
-                // Exit point after step 3 (plan: exits, MaxProbability ≥ 0.9): the exit head's logits decide, and a
-                // token that leaves keeps them as its logits.
+                // Exit point after step 3 (plan: exits, max p ≥ 0.9): the exit head's logits decide, and a token
+                // that leaves keeps them as its logits.
                 Head();
-                if (SiKernels.MaxProbability(_logits, _probe) >= 0.9)
+                if (global::SpecializedInfer.Engine.ExitMeasures.MaxProbability(_logits, _probe) >= 0.9)
                 {
                     PropagateFrom4(pos);
                     return Finish(pos, stepsRun: 4, exitStep: 3);
@@ -315,7 +315,7 @@ namespace Demo
                 SiKernels.MatVecAdd64x172Stride176(w.Down, _gate, _x);
             }
 
-            // Step 3: layer 3 (plan: layer in order; exit check after it, MaxProbability ≥ 0.9). attention 64→q 64, k/v 32; ffn 64→172→64.
+            // Step 3: layer 3 (plan: layer in order; exit check after it, max p ≥ 0.9). attention 64→q 64, k/v 32; ffn 64→172→64.
             private void Step3(int pos)
             {
                 var w = Layer3();
@@ -2258,21 +2258,6 @@ namespace SpecializedInfer.Generated
                     Unsafe.Add(ref gr, i) = Unsafe.Add(ref gr, i) * Unsafe.Add(ref ur, i);
                 }
             }
-        }
-
-        /// <summary>
-        /// The largest softmax probability of the logits, 1 / Σ exp(l - max), computed with the very calls the reference
-        /// uses, so an exit decision near its threshold goes the same way in both engines.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static float MaxProbability(ReadOnlySpan<float> logits, Span<float> probe)
-        {
-            logits = logits.Slice(0, 512);
-            probe = probe.Slice(0, 512);
-            var max = TensorPrimitives.Max(logits);
-            TensorPrimitives.Subtract(logits, max, probe);
-            TensorPrimitives.Exp(probe, probe);
-            return 1f / TensorPrimitives.Sum(probe);
         }
 
         /// <summary>Adds the two halves of a vector: 16 lanes to 8.</summary>

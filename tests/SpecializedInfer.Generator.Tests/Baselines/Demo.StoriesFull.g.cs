@@ -2236,21 +2236,6 @@ namespace SpecializedInfer.Generated
             }
         }
 
-        /// <summary>
-        /// The largest softmax probability of the logits, 1 / Σ exp(l - max), computed with the very calls the reference
-        /// uses, so an exit decision near its threshold goes the same way in both engines.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static float MaxProbability(ReadOnlySpan<float> logits, Span<float> probe)
-        {
-            logits = logits.Slice(0, 512);
-            probe = probe.Slice(0, 512);
-            var max = TensorPrimitives.Max(logits);
-            TensorPrimitives.Subtract(logits, max, probe);
-            TensorPrimitives.Exp(probe, probe);
-            return 1f / TensorPrimitives.Sum(probe);
-        }
-
         /// <summary>Adds the two halves of a vector: 16 lanes to 8.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector256<float> Half(Vector512<float> v) => v.GetLower() + v.GetUpper();

@@ -80,6 +80,9 @@ public static class Comparison
         Assert.Equal(rs.GeneratedTokens, gs.GeneratedTokens);
         Assert.Equal(rs.StepsHistogram.ToArray(), gs.StepsHistogram.ToArray());
         Assert.Equal(rs.ExitsPerStep.ToArray(), gs.ExitsPerStep.ToArray());
+        Assert.Equal(rs.GeneratedSteps, gs.GeneratedSteps);
+        Assert.Equal(rs.SkipsPerStep.ToArray(), gs.SkipsPerStep.ToArray());
+        Assert.Equal(rs.RecomputedSteps, gs.RecomputedSteps);
 
         if (observe)
         {

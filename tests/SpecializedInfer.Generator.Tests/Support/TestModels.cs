@@ -42,10 +42,12 @@ public static class TestModels
 
     public static string Stories260K => ModelLocator.Find("stories260K.gguf");
 
-    /// <summary>The model file a plan's manifest describes, by the plan file's prefix (s260, odd, wide, mha).</summary>
+    /// <summary>The model file a plan's manifest describes, by the plan file's prefix (s260, odd, wide, mha; s260h and oddh add an exit head).</summary>
     public static string PathFor(string planFile) => Path.GetFileName(planFile).Split('.')[0] switch
     {
         "s260" => Stories260K,
+        "s260h" => ExitHeadModels.PathFor("s260h", Stories260K),
+        "oddh" => ExitHeadModels.PathFor("oddh", Path.Combine(Folder.Value, "odd.gguf")),
         var name => Path.Combine(Folder.Value, name + ".gguf"),
     };
 }
