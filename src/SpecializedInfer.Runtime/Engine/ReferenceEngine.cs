@@ -30,6 +30,13 @@ public sealed class ReferenceEngine : ILanguageModel
                 byStep[step.Index] = bound;
             }
         ExitHeadsByStep = byStep;
+
+        // Learned tests read their probes through the schedule (PlanLoader reads the sidecars); a schedule built
+        // without them, or a probe of another width, fails here rather than at the first token that reaches the test.
+        foreach (var file in Schedule.Exits.SelectMany(e => e.Test.ProbeFiles)
+                     .Concat(Schedule.Steps.Where(s => s.Skip?.Test == SkipTest.Learned).Select(s => s.Skip!.Probe!)))
+            if (Schedule.Probe(file).Dim != weights.Config.Dim)
+                throw new ArgumentException($"The probe '{file}' reads hidden states of width {Schedule.Probe(file).Dim}; the model's dim is {weights.Config.Dim}.", nameof(schedule));
         _ownsWeights = ownsWeights;
     }
 

@@ -249,8 +249,9 @@ public partial class ReferenceSession : IInferenceSession
     }
 
     /// <summary>
-    /// EE-LLM recomputation before the token(s) at <paramref name="end"/>... run step <paramref name="step"/>: every
-    /// earlier position that has not run it yet runs the steps it is missing up to it, lowest step first and in
+    /// EE-LLM recomputation before the token(s) starting at position <paramref name="end"/> run step
+    /// <paramref name="step"/>: every earlier position that has not run it yet runs the steps it is missing up to
+    /// and including it, lowest step first and in
     /// position order within a step, so each one attends over entries that are already there. Each runs alone with
     /// the arithmetic of a one-position step, which batching with the token would reproduce bit for bit.
     /// </summary>

@@ -1,3 +1,4 @@
+using SpecializedInfer.Planning;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Models;
 
@@ -261,6 +262,18 @@ public sealed class ExitCriteriaTests : DynamicDepthTestBase
         var logits = Generate(session, 8);
         for (var i = 0; i < 8; i++) Assert.Equal(fullLogits[i], logits[i]);
         Assert.Equal(40, session.Statistics.GeneratedSteps);
+    }
+
+    [Fact]
+    public void A_schedule_without_its_probes_or_with_a_probe_of_another_width_is_refused_at_load()
+    {
+        var plan = new Planning.LayerPlan { Exits = new[] { new Planning.ExitPoint(1, Planning.ExitTest.OfLearned("a.probe.json", 0.5)) }.ToEquatableArray() };
+        var bare = Planning.ExecutionSchedule.Resolve(plan, 5);
+        var e = Assert.Throws<InvalidOperationException>(() => new ReferenceEngine(_weights, bare));
+        Assert.Contains("a.probe.json", e.Message);
+
+        var narrow = bare with { Probes = new[] { new Planning.LinearProbe("a.probe.json", 0, new float[8].ToEquatableArray()) }.ToEquatableArray() };
+        Assert.Throws<ArgumentException>(() => new ReferenceEngine(_weights, narrow));
     }
 
     public override void Dispose()
