@@ -1,4 +1,6 @@
 using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using SpecializedInfer.Generators.Model;
 using SpecializedInfer.Planning;
@@ -6,17 +8,18 @@ using SpecializedInfer.Planning;
 namespace SpecializedInfer.Generators;
 
 /// <summary>
-/// Every diagnostic the generator reports. The plan and manifest readers (shared with the runtime and the CLI)
-/// produce <see cref="PlanProblem"/>s carrying these IDs; the generator adds SI0005-SI0008 for what only it can
-/// see. Each message is the problem's own text, so the runtime, the CLI and the compiler say the same thing.
+/// Every diagnostic <see cref="Analyzers.PlanAnalyzer"/> reports. The plan and manifest readers (shared with the
+/// runtime and the CLI) produce <see cref="PlanProblem"/>s carrying these IDs; the analyzer adds SI0005-SI0008 and
+/// SI0031 from the project around the files. Each message is the problem's own text, so the runtime, the CLI and
+/// the compiler say the same thing.
 /// </summary>
 public static class DiagnosticDescriptors
 {
     public const string Category = "SpecializedInfer";
     private const string HelpBase = "https://github.com/specializedinfer/specializedinfer/blob/main/docs/diagnostics.md#";
 
-    private static DiagnosticDescriptor Rule(string id, string title, DiagnosticSeverity severity, string description) =>
-        new(id, title, "{0}", Category, severity, isEnabledByDefault: true, description, HelpBase + id.ToLowerInvariant());
+    private static DiagnosticDescriptor Rule(string id, string title, DiagnosticSeverity severity, string description, params string[] tags) =>
+        new(id, title, "{0}", Category, severity, isEnabledByDefault: true, description, HelpBase + id.ToLowerInvariant(), tags);
 
     public static readonly DiagnosticDescriptor JsonSyntax = Rule("SI0001", "Plan or manifest is not valid JSON", DiagnosticSeverity.Error,
         "The file must be JSON (comments allowed); the diagnostic points at the first character that breaks it.");
@@ -47,7 +50,7 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor ShareChain = Rule("SI0014", "Weight sharing chain", DiagnosticSeverity.Error,
         "A layer must take the weights of a layer that owns its weights.");
     public static readonly DiagnosticDescriptor ShareShapeMismatch = Rule("SI0015", "Shared layers differ in shape", DiagnosticSeverity.Error,
-        "A layer can only run with the weights of a layer of the same shape.");
+        "Reserved: a layer can only run with the weights of a layer of the same shape, but every layer of a LLaMA manifest has the same shape, so no plan can break this yet.");
     public static readonly DiagnosticDescriptor EmptyOrder = Rule("SI0016", "Empty order", DiagnosticSeverity.Error,
         "'order' must name at least one layer.");
     public static readonly DiagnosticDescriptor DecodeDepthOutOfRange = Rule("SI0017", "Decode depth out of range", DiagnosticSeverity.Error,
@@ -58,6 +61,12 @@ public static class DiagnosticDescriptors
         "Each step has at most one exit point.");
     public static readonly DiagnosticDescriptor ThresholdOutOfRange = Rule("SI0020", "Exit threshold out of range", DiagnosticSeverity.Warning,
         "A probability threshold above 1 never lets a token exit (a disabled exit, useful as a control); a negative one is an error.");
+    public static readonly DiagnosticDescriptor PatienceTooLong = Rule("SI0021", "Patience longer than the exit points", DiagnosticSeverity.Error,
+        "A patience exit needs the same argmax at that many exit points with a head, up to and including its own step.");
+    public static readonly DiagnosticDescriptor EnsembleVotes = Rule("SI0022", "Ensemble needs more votes than it has members", DiagnosticSeverity.Error,
+        "'votes' must be between 1 and the number of members; members cannot be ensembles themselves.");
+    public static readonly DiagnosticDescriptor ProbeNotFound = Rule("SI0023", "Probe sidecar not found", DiagnosticSeverity.Error,
+        "A learned exit or skip names a *.probe.json file, relative to the plan, that is not among the AdditionalFiles.");
     public static readonly DiagnosticDescriptor HeadsDoNotDivideDim = Rule("SI0024", "Heads do not divide dim", DiagnosticSeverity.Error,
         "Without 'headDim', 'heads' must divide 'dim'.");
     public static readonly DiagnosticDescriptor KvHeadsDoNotDivideHeads = Rule("SI0025", "KV heads do not divide heads", DiagnosticSeverity.Error,
@@ -70,32 +79,38 @@ public static class DiagnosticDescriptors
         "A size, epsilon or base is outside the range the engine supports.");
     public static readonly DiagnosticDescriptor NotMultipleOf16 = Rule("SI0029", "Dimension not a multiple of 16", DiagnosticSeverity.Info,
         "The Vector512 kernels run with narrower-vector or scalar tails for this dimension.");
+    public static readonly DiagnosticDescriptor ExitHeadTooCostly = Rule("SI0030", "Exit head costs more than it can save", DiagnosticSeverity.Info,
+        "An exit point computing head logits (dim × vocab multiply-adds per token) after which fewer layers' worth of work remains than that: the exit can never pay for itself.");
+    public static readonly DiagnosticDescriptor AotWithoutAvx512 = Rule("SI0031", "NativeAOT without AVX-512", DiagnosticSeverity.Warning,
+        "PublishAot is true but IlcInstructionSet is not an AVX-512 level (x86-64-v4 or native): the generated Vector512 kernels compile to the non-accelerated fallback ahead of time.",
+        WellKnownDiagnosticTags.CompilationEnd);
     public static readonly DiagnosticDescriptor UnsupportedArchitecture = Rule("SI0032", "Unsupported architecture", DiagnosticSeverity.Error,
         "Only 'llama' models are supported so far.");
     public static readonly DiagnosticDescriptor UnknownEnumValue = Rule("SI0033", "Unknown value", DiagnosticSeverity.Error,
         "A criterion or fill strategy the format does not define.");
+    public static readonly DiagnosticDescriptor InvalidProbe = Rule("SI0034", "Invalid probe sidecar", DiagnosticSeverity.Error,
+        "A probe file whose weights do not match its 'dim' or the model's width, or are not finite single-precision numbers.");
+    public static readonly DiagnosticDescriptor InvalidSkipRule = Rule("SI0035", "Skip rule can never apply", DiagnosticSeverity.Error,
+        "A skippable layer that generated tokens never run, or a cosine test at step 0 where there is no previous step.");
+    public static readonly DiagnosticDescriptor SpeculationMismatch = Rule("SI0036", "Lossless speculation misconfigured", DiagnosticSeverity.Error,
+        "\"kvFill\": \"lossless\" and 'speculation' go together, draft fewer steps than the schedule, and allow only the draft's exit point.");
 
-    private static readonly Dictionary<string, DiagnosticDescriptor> ById = new()
-    {
-        [JsonSyntax.Id] = JsonSyntax, [UnknownProperty.Id] = UnknownProperty, [MissingProperty.Id] = MissingProperty,
-        [WrongType.Id] = WrongType, [ManifestNotFound.Id] = ManifestNotFound, [PlanFileNotFound.Id] = PlanFileNotFound,
-        [DuplicateEngineClass.Id] = DuplicateEngineClass, [InvalidEngineClass.Id] = InvalidEngineClass,
-        [LayerOutOfRange.Id] = LayerOutOfRange, [DuplicateIndex.Id] = DuplicateIndex, [NegativeNumber.Id] = NegativeNumber,
-        [EverythingPruned.Id] = EverythingPruned, [PrunedLayerUsed.Id] = PrunedLayerUsed, [ShareChain.Id] = ShareChain,
-        [ShareShapeMismatch.Id] = ShareShapeMismatch, [EmptyOrder.Id] = EmptyOrder, [DecodeDepthOutOfRange.Id] = DecodeDepthOutOfRange,
-        [ExitAfterLastStep.Id] = ExitAfterLastStep, [DuplicateExit.Id] = DuplicateExit, [ThresholdOutOfRange.Id] = ThresholdOutOfRange,
-        [HeadsDoNotDivideDim.Id] = HeadsDoNotDivideDim, [KvHeadsDoNotDivideHeads.Id] = KvHeadsDoNotDivideHeads,
-        [HeadDimMismatch.Id] = HeadDimMismatch, [RotaryDimsTooLarge.Id] = RotaryDimsTooLarge, [NonPositiveSize.Id] = NonPositiveSize,
-        [NotMultipleOf16.Id] = NotMultipleOf16, [UnsupportedArchitecture.Id] = UnsupportedArchitecture, [UnknownEnumValue.Id] = UnknownEnumValue,
-    };
+    private static readonly Dictionary<string, DiagnosticDescriptor> ById = typeof(DiagnosticDescriptors).GetFields()
+        .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
+        .Select(f => (DiagnosticDescriptor)f.GetValue(null))
+        .ToDictionary(d => d.Id);
 
     /// <summary>All descriptors, in ID order.</summary>
-    public static IReadOnlyCollection<DiagnosticDescriptor> All => ById.Values;
+    public static ImmutableArray<DiagnosticDescriptor> All { get; } = ById.Values.OrderBy(d => d.Id, System.StringComparer.Ordinal).ToImmutableArray();
 
-    /// <summary>The descriptor for a problem ID; an ID the planning layer adds later falls back to SI0004's wording slot.</summary>
-    public static DiagnosticDescriptor For(string id) => ById.TryGetValue(id, out var d) ? d : WrongType;
+    /// <summary>The descriptor for a problem ID (every ID in <see cref="ProblemIds"/> has one; a test checks it).</summary>
+    public static DiagnosticDescriptor For(string id) => ById[id];
 
-    public static Diagnostic ToDiagnostic(DiagnosticInfo info)
+    /// <summary>
+    /// The diagnostic at <paramref name="location"/> (the caller turns C# places into source locations so #pragma
+    /// applies); the severity is the problem's own, since one ID can be an error or a warning (SI0020).
+    /// </summary>
+    public static Diagnostic ToDiagnostic(DiagnosticInfo info, Location location, ImmutableDictionary<string, string?>? properties = null)
     {
         var severity = info.Severity switch
         {
@@ -104,8 +119,6 @@ public static class DiagnosticDescriptors
             _ => DiagnosticSeverity.Info,
         };
         var descriptor = For(info.Id);
-        var message = descriptor.Id == info.Id ? info.Message : $"{info.Id}: {info.Message}";
-        return Diagnostic.Create(descriptor, info.Location?.ToLocation() ?? Location.None, severity,
-            additionalLocations: null, properties: null, message);
+        return Diagnostic.Create(descriptor, location, severity, additionalLocations: null, properties, info.Message);
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using SpecializedInfer.Generators.Emitting;
@@ -16,11 +15,15 @@ namespace SpecializedInfer.Generators;
 /// Pipeline (each step named in <see cref="TrackingNames"/>):
 /// <code>
 /// [SpecializedEngine] classes ──► EngineTargets ──┬──────────────────────────────► EngineSpecs ──► EngineSources ──► AddSource
-///                                                 └─► DuplicateTargets ──────────┤            └─► EngineDiagnostics ──► Report
+///                                                 └─► DuplicateTargets ──────────┤
 /// *.plan.json / *.model.json ──► JsonFiles ──► AllJsonFiles ─────────────────────┤
 /// MSBuild properties ──► Options ─────────────────────────────────────────────────┘
-///                                          └─► ManifestDiagnostics ──► Report (once per manifest)
 /// </code>
+/// The generator reports no diagnostics: <see cref="Analyzers.PlanAnalyzer"/> reports every problem, at its line
+/// and column, from the same checks (<see cref="PlanResolution"/>, <see cref="EngineTargetParser"/>); there is
+/// nothing the generator sees that the analyzer cannot. A target with any error gets no engine, so the user sees
+/// the analyzer's diagnostic and not a cascade of errors in generated code. Analyzers also honour .editorconfig
+/// severities and #pragma, which generator diagnostics would not for JSON locations.
 /// Models are equatable values, so an edit re-runs only what it touches: an unrelated C# edit nothing past the
 /// attribute lookup, an edited plan only its own engine's emission.
 /// </remarks>
@@ -46,39 +49,24 @@ public sealed class SpecializedEngineGenerator : IIncrementalGenerator
             .Select((files, _) => files.OrderBy(f => f.NormalizedPath, System.StringComparer.Ordinal).ToEquatableArray())
             .WithTrackingName(TrackingNames.AllJsonFiles);
 
-        var manifestDiagnostics = jsonFiles
-            .Select((file, _) => JsonFileReader.ManifestDiagnostics(file))
-            .WithTrackingName(TrackingNames.ManifestDiagnostics);
-
         var options = context.AnalyzerConfigOptionsProvider
             .Select((provider, _) => GeneratorOptions.From(provider.GlobalOptions))
             .WithTrackingName(TrackingNames.Options);
 
-        var results = targets
+        var specs = targets
             .Combine(allJsonFiles)
             .Combine(duplicates)
             .Combine(options)
             .Select((input, ct) => EngineSpecResolver.Resolve(input.Left.Left.Left, input.Left.Left.Right, input.Left.Right, input.Right, ct))
             .WithTrackingName(TrackingNames.EngineSpecs);
 
-        var sources = results
-            .Select((result, _) => result.Spec is null ? null : EngineEmitter.Emit(result.Spec))
+        var sources = specs
+            .Select((spec, _) => spec is null ? null : EngineEmitter.Emit(spec))
             .WithTrackingName(TrackingNames.EngineSources);
-
-        var diagnostics = results
-            .Select((result, _) => result.Diagnostics)
-            .WithTrackingName(TrackingNames.EngineDiagnostics);
 
         context.RegisterSourceOutput(sources, static (spc, source) =>
         {
             if (source is not null) spc.AddSource(source.HintName, source.Text);
         });
-        context.RegisterSourceOutput(diagnostics, static (spc, list) => Report(spc, list));
-        context.RegisterSourceOutput(manifestDiagnostics, static (spc, list) => Report(spc, list));
-    }
-
-    private static void Report(SourceProductionContext context, EquatableArray<DiagnosticInfo> diagnostics)
-    {
-        foreach (var d in diagnostics) context.ReportDiagnostic(DiagnosticDescriptors.ToDiagnostic(d));
     }
 }

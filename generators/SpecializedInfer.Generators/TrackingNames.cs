@@ -11,7 +11,7 @@ public static class TrackingNames
     /// <summary>Full names of classes that more than one attribute targets (SI0007).</summary>
     public const string DuplicateTargets = nameof(DuplicateTargets);
 
-    /// <summary>One <c>*.plan.json</c> or <c>*.model.json</c> AdditionalFile, read (and, for manifests, checked).</summary>
+    /// <summary>One <c>*.plan.json</c> or <c>*.model.json</c> AdditionalFile, read (manifests also checked, once per file).</summary>
     public const string JsonFiles = nameof(JsonFiles);
 
     /// <summary>All JSON AdditionalFiles together, to resolve plan and manifest paths against.</summary>
@@ -20,15 +20,9 @@ public static class TrackingNames
     /// <summary>Project-wide options (MSBuild properties such as SpecializedInferWeightCopyLimit).</summary>
     public const string Options = nameof(Options);
 
-    /// <summary>Problems found in manifests (reported once per manifest file).</summary>
-    public const string ManifestDiagnostics = nameof(ManifestDiagnostics);
-
-    /// <summary>One engine per target: plan resolved against its manifest into an <c>EngineSpec</c>, or diagnostics.</summary>
+    /// <summary>One engine per target: plan resolved against its manifest into an <c>EngineSpec</c>, or null when anything is an error.</summary>
     public const string EngineSpecs = nameof(EngineSpecs);
 
     /// <summary>The C# source of one engine.</summary>
     public const string EngineSources = nameof(EngineSources);
-
-    /// <summary>Diagnostics of one target (plan problems, path resolution, class shape).</summary>
-    public const string EngineDiagnostics = nameof(EngineDiagnostics);
 }

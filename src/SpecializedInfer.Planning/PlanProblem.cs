@@ -9,6 +9,12 @@ public enum ProblemSeverity { Error, Warning, Info }
 /// </summary>
 public sealed record PlanProblem(string Id, ProblemSeverity Severity, string Message, string FilePath, TextRange Range)
 {
+    /// <summary>
+    /// For an unknown property close to a known one, the known name, so an editor can offer the rename without
+    /// parsing the message.
+    /// </summary>
+    public string? Suggestion { get; init; }
+
     public override string ToString() =>
         $"{FilePath}({Range.StartLine + 1},{Range.StartColumn + 1}): {Severity.ToString().ToLowerInvariant()} {Id}: {Message}";
 }

@@ -1,16 +1,21 @@
+using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using SpecializedInfer.Generator.Tests.Support;
 
 namespace SpecializedInfer.Generator.Tests;
 
 /// <summary>
-/// One case per diagnostic ID the generator reports, each asserting the ID, the severity and the exact line and
-/// column inside the file at fault (the JSON file for plan and manifest problems, the C# file for class problems).
+/// One case per diagnostic ID, each asserting the ID, the severity and the exact line and column inside the file
+/// at fault (the JSON file for plan, manifest and probe problems, the C# file for class problems). Diagnostics
+/// come from the analyzer; every case also runs the generator, which must report nothing, throw nothing, and emit
+/// no engine when the analyzer reports an error.
 /// </summary>
 public sealed class DiagnosticTests
 {
     private const string PlanPath = GeneratorHarness.ProjectRoot + "/Plans/p.plan.json";
     private const string ManifestPath = GeneratorHarness.ProjectRoot + "/Plans/m.model.json";
+    private const string ProbePath = GeneratorHarness.ProjectRoot + "/Plans/e1.probe.json";
     private const string Engine = """
         namespace Demo;
 
@@ -31,10 +36,13 @@ public sealed class DiagnosticTests
 
     private static string Plan(string body) => "{\n  \"manifest\": \"m.model.json\",\n  " + body + "\n}";
 
+    private const string LearnedExit = "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"learned\", \"threshold\": 0.5, \"probe\": \"e1.probe.json\" } ]";
+
     public static TheoryData<string, string, string, string, int, string> Cases => new()
     {
-        // id, severity, file at fault ("plan"/"manifest"), its text, which occurrence of the marker, marker (where the diagnostic starts)
+        // id, severity, file at fault ("plan"/"manifest"/"probe"), its text, which occurrence of the marker, marker (where the diagnostic starts)
         { "SI0001", "Error", "plan", "{\n  \"manifest\": \"m.model.json\",\n}", 0, "}" },
+        { "SI0001", "Error", "manifest", Manifest.Replace("\"dim\": 64,", "\"dim\": 64,,"), 0, ", \"hiddenDim\"" },
         { "SI0002", "Error", "plan", Plan("\"prun\": [3]"), 0, "\"prun\"" },
         { "SI0003", "Error", "plan", "{\n  \"prune\": [1]\n}", 0, "{" },
         { "SI0004", "Error", "plan", Plan("\"decodeDepth\": \"3\""), 0, "\"3\"" },
@@ -44,21 +52,34 @@ public sealed class DiagnosticTests
         { "SI0011", "Error", "plan", Plan("\"prune\": [-1]"), 0, "-1" },
         { "SI0012", "Error", "plan", Plan("\"prune\": [0, 1, 2, 3, 4]"), 0, "[0" },
         { "SI0013", "Error", "plan", Plan("\"prune\": [3],\n  \"order\": [0, 3]"), 1, "3]" },
+        { "SI0013", "Error", "plan", Plan("\"prune\": [3],\n  \"share\": [ { \"layer\": 4, \"weightsOf\": 3 } ]"), 0, "3 }" },
+        { "SI0013", "Error", "plan", Plan("\"prune\": [2],\n  \"skip\": [ { \"layer\": 2, \"test\": \"cosine\", \"threshold\": 0.9 } ]"), 0, "2, \"test\"" },
         { "SI0014", "Error", "plan", Plan("\"share\": [ { \"layer\": 4, \"weightsOf\": 2 }, { \"layer\": 2, \"weightsOf\": 1 } ]"), 0, "{ \"layer\": 4" },
+        { "SI0014", "Error", "plan", Plan("\"share\": [ { \"layer\": 2, \"weightsOf\": 2 } ]"), 0, "{ \"layer\": 2" },
         { "SI0016", "Error", "plan", Plan("\"order\": []"), 0, "[]" },
         { "SI0017", "Error", "plan", Plan("\"decodeDepth\": 9"), 0, "9" },
+        { "SI0017", "Error", "plan", Plan("\"decodeDepth\": 0"), 0, "0" },
         { "SI0018", "Error", "plan", Plan("\"exits\": [ { \"afterStep\": 4, \"criterion\": \"maxProbability\", \"threshold\": 0.5 } ]"), 0, "4," },
         { "SI0019", "Error", "plan", Plan("\"exits\": [\n    { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.5 },\n    { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.7 }\n  ]"), 1, "1, \"criterion\"" },
         { "SI0020", "Warning", "plan", Plan("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 1.5 } ]"), 0, "1.5" },
         { "SI0020", "Error", "plan", Plan("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": -0.5 } ]"), 0, "-0.5" },
-        { "SI0033", "Error", "plan", Plan("\"kvFill\": \"zero\""), 0, "\"zero\"" },
+        { "SI0021", "Error", "plan", Plan("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"patience\", \"patience\": 3 } ]"), 0, "3 }" },
+        { "SI0022", "Error", "plan", Plan("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"ensemble\", \"votes\": 3, \"members\": [\n    { \"criterion\": \"maxProbability\", \"threshold\": 0.5 }, { \"criterion\": \"margin\", \"threshold\": 0.3 } ] } ]"), 0, "3," },
+        { "SI0023", "Error", "plan", Plan(LearnedExit.Replace("e1.probe.json", "nope.probe.json")), 0, "\"nope.probe.json\"" },
         { "SI0024", "Error", "manifest", Manifest.Replace("\"heads\": 8", "\"heads\": 7"), 0, "7," },
         { "SI0025", "Error", "manifest", Manifest.Replace("\"kvHeads\": 4", "\"kvHeads\": 3"), 0, "3," },
         { "SI0026", "Error", "manifest", Manifest.Replace("\"kvHeads\": 4,", "\"kvHeads\": 4, \"headDim\": 9,"), 0, "9" },
         { "SI0027", "Error", "manifest", Manifest.Replace("\"kvHeads\": 4,", "\"kvHeads\": 4, \"rotaryDims\": 7,"), 0, "7," },
         { "SI0028", "Error", "manifest", Manifest.Replace("1e-05", "2"), 0, "2, \"vocabSize\"" },
+        { "SI0028", "Error", "manifest", Manifest.Replace("512", "0"), 0, "0, \"contextLength\"" },
+        { "SI0028", "Error", "manifest", Manifest.Replace("2048", "0"), 0, "0\n" },
         { "SI0029", "Info", "manifest", Manifest.Replace("176", "172"), 0, "172" },
         { "SI0032", "Error", "manifest", Manifest.Replace("\"llama\"", "\"bert\""), 0, "\"bert\"" },
+        { "SI0033", "Error", "plan", Plan("\"kvFill\": \"zero\""), 0, "\"zero\"" },
+        { "SI0034", "Error", "probe", "{\n  \"dim\": 64, \"bias\": 0,\n  \"weights\": [1, 2]\n}", 0, "[1, 2]" },
+        { "SI0034", "Error", "probe", "{\n  \"dim\": 2, \"bias\": 0,\n  \"weights\": [1, 2]\n}", 0, "2, \"bias\"" },
+        { "SI0035", "Error", "plan", Plan("\"skip\": [ { \"layer\": 0, \"test\": \"cosine\", \"threshold\": 0.9 } ]"), 0, "0, \"test\"" },
+        { "SI0036", "Error", "plan", Plan("\"kvFill\": \"lossless\""), 0, "\"lossless\"" },
         // Generator-side limits, reported as SI0028 too: a tensor past int indexing, a schedule past 1024 steps.
         { "SI0028", "Error", "manifest", Manifest.Replace("\"dim\": 64", "\"dim\": 65536").Replace("512", "65536"), 1, "65536" },
         { "SI0028", "Error", "manifest", Manifest.Replace("\"layers\": 5", "\"layers\": 2000"), 0, "2000" },
@@ -68,11 +89,13 @@ public sealed class DiagnosticTests
     [MemberData(nameof(Cases))]
     public void Problem_is_reported_at_its_line_and_column(string id, string severity, string file, string text, int occurrence, string marker)
     {
-        var plan = file == "plan" ? text : ValidPlan;
+        var plan = file == "plan" ? text : file == "probe" ? Plan(LearnedExit) : ValidPlan;
         var manifest = file == "manifest" ? text : Manifest;
-        var diagnostics = Run(Engine, (PlanPath, plan), (ManifestPath, manifest));
+        var files = new List<(string, string)> { (PlanPath, plan), (ManifestPath, manifest) };
+        if (file == "probe") files.Add((ProbePath, text));
+        var diagnostics = Run(Engine, [.. files]);
         var (line, column) = Position(text, marker, occurrence);
-        var path = file == "plan" ? PlanPath : ManifestPath;
+        var path = file switch { "plan" => PlanPath, "probe" => ProbePath, _ => ManifestPath };
         var found = diagnostics.Where(d => d.Id == id && d.Severity.ToString() == severity).ToList();
         Assert.True(found.Count > 0, $"no {severity} {id}; got: {string.Join("; ", diagnostics)}");
         Assert.Contains(found, d =>
@@ -80,10 +103,16 @@ public sealed class DiagnosticTests
             var span = d.Location.GetLineSpan();
             return span.Path == path && span.StartLinePosition.Line + 1 == line && span.StartLinePosition.Character + 1 == column;
         });
-        var descriptor = found[0].Descriptor;
-        Assert.Equal("SpecializedInfer", descriptor.Category);
-        Assert.Equal($"https://github.com/specializedinfer/specializedinfer/blob/main/docs/diagnostics.md#{id.ToLowerInvariant()}", descriptor.HelpLinkUri);
-        if (severity == "Error") Assert.DoesNotContain(diagnostics, d => d.Id.StartsWith("CS", StringComparison.Ordinal) && d.Severity == DiagnosticSeverity.Error);
+        AssertDescriptor(found[0], id);
+        Assert.All(found, d => Assert.False(string.IsNullOrWhiteSpace(d.GetMessage())));
+    }
+
+    [Fact]
+    public void Messages_name_the_offending_value()
+    {
+        Assert.Contains(Run(Engine, (PlanPath, Plan("\"prun\": [3]")), (ManifestPath, Manifest)), d => d.Id == "SI0002" && d.GetMessage().Contains("'prun'") && d.GetMessage().Contains("did you mean 'prune'?"));
+        Assert.Contains(Run(Engine, (PlanPath, Plan("\"prune\": [7]")), (ManifestPath, Manifest)), d => d.Id == "SI0009" && d.GetMessage().Contains("found 7"));
+        Assert.Contains(Run(Engine, (PlanPath, ValidPlan), (ManifestPath, Manifest.Replace("\"heads\": 8", "\"heads\": 7"))), d => d.Id == "SI0024" && d.GetMessage().Contains("(7)"));
     }
 
     [Fact]
@@ -92,7 +121,8 @@ public sealed class DiagnosticTests
         const string source = "namespace Demo;\n\n[SpecializedInfer.SpecializedEngine(\"Plans/nope.plan.json\")]\npublic partial class Engine;\n";
         var d = Assert.Single(Run(source, (PlanPath, ValidPlan), (ManifestPath, Manifest)), d => d.Id == "SI0006");
         AssertAt(d, source, "\"Plans/nope.plan.json\"");
-        Assert.Contains("AdditionalFiles", d.GetMessage());
+        Assert.Contains("'Plans/nope.plan.json'", d.GetMessage());
+        AssertDescriptor(d, "SI0006");
     }
 
     [Fact]
@@ -104,14 +134,15 @@ public sealed class DiagnosticTests
             [SpecializedInfer.SpecializedEngine("Plans/p.plan.json")]
             public partial class Engine;
 
-            [SpecializedInfer.SpecializedEngine("Plans/p.plan.json")]
+            [SpecializedInfer.SpecializedEngine("Plans/q.plan.json")]
             public partial class Engine;
             """;
-        var all = Run(source, (PlanPath, ValidPlan), (ManifestPath, Manifest));
+        var all = Run(source, (PlanPath, ValidPlan), (ManifestPath, Manifest), (GeneratorHarness.ProjectRoot + "/Plans/q.plan.json", ValidPlan));
         var found = all.Where(d => d.Id == "SI0007").ToList();
         Assert.Equal(2, found.Count);
         AssertAt(found.OrderBy(d => d.Location.SourceSpan.Start).First(), source, "\"Plans/p.plan.json\"");
         Assert.DoesNotContain(all, d => d.Id == "SI0006");
+        AssertDescriptor(found[0], "SI0007");
     }
 
     [Theory]
@@ -130,6 +161,94 @@ public sealed class DiagnosticTests
         var d = Assert.Single(all, d => d.Id == "SI0008");
         AssertAt(d, source, marker, last: true); // the class name, after the attribute's "SpecializedEngine"
         Assert.DoesNotContain(all, x => x.Id == "SI0006");
+        AssertDescriptor(d, "SI0008");
+    }
+
+    [Fact]
+    public void SI0008_can_be_suppressed_with_pragma()
+    {
+        const string source = "namespace Demo;\n\n#pragma warning disable SI0008\n[SpecializedInfer.SpecializedEngine(\"Plans/p.plan.json\")]\npublic class Engine;\n#pragma warning restore SI0008\n";
+        var (diagnostics, exceptions) = GeneratorHarness.Analyze(GeneratorHarness.Compilation(source),
+            [new InMemoryAdditionalText(PlanPath, ValidPlan), new InMemoryAdditionalText(ManifestPath, Manifest)]);
+        Assert.Empty(exceptions);
+        Assert.DoesNotContain(diagnostics, d => d.Id == "SI0008" && !d.IsSuppressed);
+    }
+
+    [Fact]
+    public void A_json_diagnostic_follows_the_configured_severity()
+    {
+        // What csc builds from a .globalconfig (or an .editorconfig with is_global = true): "dotnet_diagnostic.SI0009.severity = none"
+        // and "dotnet_diagnostic.SI0029.severity = warning". Diagnostics in AdditionalFiles take the global severities.
+        var compilation = GeneratorHarness.Compilation(Engine);
+        compilation = compilation.WithOptions(compilation.Options.WithSyntaxTreeOptionsProvider(
+            new GlobalSeverities(new() { ["SI0009"] = ReportDiagnostic.Suppress, ["SI0029"] = ReportDiagnostic.Warn })));
+        var (diagnostics, _) = GeneratorHarness.Analyze(compilation,
+            [new InMemoryAdditionalText(PlanPath, Plan("\"prune\": [7]")), new InMemoryAdditionalText(ManifestPath, Manifest.Replace("176", "172"))]);
+        Assert.DoesNotContain(diagnostics, d => d.Id == "SI0009");
+        Assert.Contains(diagnostics, d => d.Id == "SI0029" && d.Severity == DiagnosticSeverity.Warning);
+    }
+
+    [Fact]
+    public void SI0015_is_reserved_sharing_between_any_two_llama_layers_is_valid()
+    {
+        // Every layer of a LLaMA manifest has one shape, so a share can never mismatch: the plan gets its engine.
+        var (output, generatorDiagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(Engine),
+            [new InMemoryAdditionalText(PlanPath, Plan("\"share\": [ { \"layer\": 4, \"weightsOf\": 0 } ]")), new InMemoryAdditionalText(ManifestPath, Manifest)]);
+        Assert.Empty(generatorDiagnostics);
+        Assert.Single(result.GeneratedTrees);
+        Assert.Empty(GeneratorHarness.Problems(output));
+        var all = Run(Engine, (PlanPath, Plan("\"share\": [ { \"layer\": 4, \"weightsOf\": 0 } ]")), (ManifestPath, Manifest));
+        Assert.DoesNotContain(all, d => d.Id == "SI0015");
+        Assert.Equal(DiagnosticSeverity.Error, DescriptorOf("SI0015").DefaultSeverity);
+    }
+
+    [Fact]
+    public void SI0030_exit_head_costing_more_than_the_layers_it_can_skip()
+    {
+        // dim 64 × vocab 1000 = 64,000 multiply-adds for the head; one layer after step 3 costs 46,080.
+        var plan = Plan("\"exits\": [\n    { \"afterStep\": 0, \"criterion\": \"maxProbability\", \"threshold\": 0.9 },\n    { \"afterStep\": 3, \"criterion\": \"margin\", \"threshold\": 0.5 },\n    { \"afterStep\": 2, \"criterion\": \"stateSaturation\", \"threshold\": 0.5 }\n  ]");
+        var all = Run(Engine, (PlanPath, plan), (ManifestPath, Manifest.Replace("512", "1000")));
+        var d = Assert.Single(all, d => d.Id == "SI0030");
+        Assert.Equal(DiagnosticSeverity.Info, d.Severity);
+        var (line, column) = Position(plan, "3, \"criterion\"", 0);
+        Assert.Equal((PlanPath, line, column), (d.Location.GetLineSpan().Path, d.Location.GetLineSpan().StartLinePosition.Line + 1, d.Location.GetLineSpan().StartLinePosition.Character + 1));
+        Assert.Contains("64,000", d.GetMessage());
+        AssertDescriptor(d, "SI0030");
+        // The same plan on the 512-token vocabulary: 32,768 < 46,080, the exit can pay.
+        Assert.DoesNotContain(Run(Engine, (PlanPath, plan), (ManifestPath, Manifest)), x => x.Id == "SI0030");
+    }
+
+    [Theory]
+    [InlineData("true", null, true)]
+    [InlineData("true", "x86-64-v3", true)]
+    [InlineData("True", "avx2,bmi,bmi2", true)]
+    [InlineData("true", "x86-64-v4", false)]
+    [InlineData("true", "native", false)]
+    [InlineData("true", "avx512f,avx512bw,avx512cd,avx512dq,avx512vl", false)]
+    [InlineData("false", null, false)]
+    [InlineData(null, "x86-64-v3", false)]
+    public void SI0031_publish_aot_without_avx512(string? publishAot, string? instructionSet, bool expected)
+    {
+        var properties = new Dictionary<string, string>();
+        if (publishAot is not null) properties["PublishAot"] = publishAot;
+        if (instructionSet is not null) properties["IlcInstructionSet"] = instructionSet;
+        var (diagnostics, exceptions) = GeneratorHarness.Analyze(GeneratorHarness.Compilation(Engine),
+            [new InMemoryAdditionalText(PlanPath, ValidPlan), new InMemoryAdditionalText(ManifestPath, Manifest)], properties);
+        Assert.Empty(exceptions);
+        var found = diagnostics.Where(d => d.Id == "SI0031").ToList();
+        Assert.Equal(expected ? 1 : 0, found.Count);
+        if (!expected) return;
+        Assert.Equal(Location.None, found[0].Location);
+        Assert.Equal(DiagnosticSeverity.Warning, found[0].Severity);
+        Assert.Contains(instructionSet ?? "not set", found[0].GetMessage());
+        AssertDescriptor(found[0], "SI0031");
+    }
+
+    [Fact]
+    public void SI0031_is_not_reported_for_a_project_without_plans()
+    {
+        var (diagnostics, _) = GeneratorHarness.Analyze(GeneratorHarness.Compilation("class C {}"), [], new Dictionary<string, string> { ["PublishAot"] = "true" });
+        Assert.DoesNotContain(diagnostics, d => d.Id == "SI0031");
     }
 
     [Fact]
@@ -147,31 +266,72 @@ public sealed class DiagnosticTests
                 }
             }
             """;
-        var (output, diagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(source),
-            [new InMemoryAdditionalText(PlanPath, ValidPlan), new InMemoryAdditionalText(ManifestPath, Manifest)]);
+        var files = new AdditionalText[] { new InMemoryAdditionalText(PlanPath, ValidPlan), new InMemoryAdditionalText(ManifestPath, Manifest) };
+        var (output, diagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(source), files);
         Assert.Empty(diagnostics);
         Assert.Equal("Demo.Outer.Inner.Engine.g.cs", Path.GetFileName(Assert.Single(result.GeneratedTrees).FilePath));
         Assert.Empty(GeneratorHarness.Problems(output));
+        Assert.Empty(GeneratorHarness.Analyze(GeneratorHarness.Compilation(source), files).Diagnostics);
     }
 
     [Fact]
-    public void Every_problem_id_of_the_planning_layer_has_a_descriptor_listed_in_the_release_file()
+    public void A_manifest_error_is_reported_once_against_the_manifest_not_per_plan()
     {
-        var ids = typeof(SpecializedInfer.Planning.ProblemIds).GetFields().Select(f => (string)f.GetRawConstantValue()!).ToList();
-        var descriptors = GeneratorHarness.GeneratorAssembly.GetType("SpecializedInfer.Generators.DiagnosticDescriptors")!
-            .GetFields().Where(f => f.FieldType == typeof(DiagnosticDescriptor)).Select(f => (DiagnosticDescriptor)f.GetValue(null)!).ToList();
-        Assert.Equal(ids.Order(), descriptors.Select(d => d.Id).Order());
-        var unshipped = File.ReadAllText(Path.Combine(GeneratorHarness.RepositoryRoot, "generators", "SpecializedInfer.Generators", "AnalyzerReleases.Unshipped.md"));
-        Assert.All(descriptors, d => Assert.Contains($"{d.Id} | SpecializedInfer | {d.DefaultSeverity}", unshipped));
+        var broken = Manifest.Replace("\"kvHeads\": 4", "\"kvHeads\": 3");
+        var one = Run(Engine, (PlanPath, ValidPlan), (ManifestPath, broken));
+        var two = Run(Engine, (PlanPath, ValidPlan), (GeneratorHarness.ProjectRoot + "/Plans/q.plan.json", ValidPlan), (ManifestPath, broken));
+        Assert.Equal("SI0025", Assert.Single(one).Id);
+        Assert.Equal(one.Select(d => d.ToString()), two.Select(d => d.ToString()));
     }
 
-    private static List<Diagnostic> Run(string source, params (string Path, string Text)[] files)
+    [Fact]
+    public void Every_problem_id_of_the_planning_layer_has_a_descriptor_listed_in_the_release_file_and_the_docs()
     {
-        var (_, diagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(source),
-            files.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Text)));
+        var ids = typeof(SpecializedInfer.Planning.ProblemIds).GetFields().Select(f => (string)f.GetRawConstantValue()!).ToList();
+        var descriptors = Descriptors();
+        Assert.Equal(ids.Order(), descriptors.Select(d => d.Id).Order());
+        Assert.Equal(ids.Order(), GeneratorHarness.CreateAnalyzer().SupportedDiagnostics.Select(d => d.Id).Order());
+        var unshipped = File.ReadAllText(Path.Combine(GeneratorHarness.RepositoryRoot, "generators", "SpecializedInfer.Generators", "AnalyzerReleases.Unshipped.md"));
+        var docs = File.ReadAllText(Path.Combine(GeneratorHarness.RepositoryRoot, "docs", "diagnostics.md"));
+        Assert.All(descriptors, d =>
+        {
+            Assert.Contains($"{d.Id} | SpecializedInfer | {d.DefaultSeverity}", unshipped);
+            Assert.Contains($"\n## {d.Id}", docs);
+            Assert.False(string.IsNullOrWhiteSpace(d.Title.ToString()));
+            Assert.False(string.IsNullOrWhiteSpace(d.Description.ToString()));
+        });
+    }
+
+    private static List<DiagnosticDescriptor> Descriptors() =>
+        GeneratorHarness.GeneratorAssembly.GetType("SpecializedInfer.Generators.DiagnosticDescriptors")!
+            .GetFields().Where(f => f.FieldType == typeof(DiagnosticDescriptor)).Select(f => (DiagnosticDescriptor)f.GetValue(null)!).ToList();
+
+    private static DiagnosticDescriptor DescriptorOf(string id) => Descriptors().Single(d => d.Id == id);
+
+    private static void AssertDescriptor(Diagnostic d, string id)
+    {
+        Assert.Equal(id, d.Descriptor.Id);
+        Assert.Equal("SpecializedInfer", d.Descriptor.Category);
+        Assert.False(string.IsNullOrWhiteSpace(d.Descriptor.Title.ToString()));
+        Assert.Equal($"https://github.com/specializedinfer/specializedinfer/blob/main/docs/diagnostics.md#{id.ToLowerInvariant()}", d.Descriptor.HelpLinkUri);
+    }
+
+    /// <summary>
+    /// Runs the generator and the analyzer over the source and files: the generator must report nothing and throw
+    /// nothing, and produce no engine when the analyzer reports an error. Returns the analyzer's diagnostics.
+    /// </summary>
+    internal static List<Diagnostic> Run(string source, params (string Path, string Text)[] files)
+    {
+        var texts = files.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Text)).ToList();
+        var compilation = GeneratorHarness.Compilation(source);
+        var (_, generatorDiagnostics, result) = GeneratorHarness.Run(compilation, texts);
         Assert.All(result.Results, r => Assert.Null(r.Exception));
-        Assert.DoesNotContain(diagnostics, d => d.Id is "CS8784" or "CS8785");
+        Assert.Empty(generatorDiagnostics);
+        var (diagnostics, exceptions) = GeneratorHarness.Analyze(compilation, texts);
+        Assert.Empty(exceptions);
+        Assert.All(diagnostics, d => Assert.StartsWith("SI", d.Id));
         if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error)) Assert.Empty(result.GeneratedTrees);
+        else Assert.NotEmpty(result.GeneratedTrees);
         return diagnostics.ToList();
     }
 
@@ -182,7 +342,7 @@ public sealed class DiagnosticTests
         return n;
     }
 
-    private static (int Line, int Column) Position(string text, string marker, int occurrence)
+    internal static (int Line, int Column) Position(string text, string marker, int occurrence)
     {
         var index = -1;
         for (var i = 0; i <= occurrence; i++)
@@ -198,7 +358,20 @@ public sealed class DiagnosticTests
     {
         var (line, column) = Position(source, marker, last ? CountOf(source, marker) - 1 : 0);
         var span = d.Location.GetLineSpan();
+        Assert.True(d.Location.IsInSource, "a C# diagnostic must have a source location, for #pragma");
         Assert.EndsWith(".cs", span.Path);
         Assert.Equal((line, column), (span.StartLinePosition.Line + 1, span.StartLinePosition.Character + 1));
+    }
+
+    /// <summary>Severities as csc takes them from a global analyzer config: per ID, for every file.</summary>
+    private sealed class GlobalSeverities(Dictionary<string, ReportDiagnostic> severities) : SyntaxTreeOptionsProvider
+    {
+        public override GeneratedKind IsGenerated(SyntaxTree tree, CancellationToken cancellationToken) => GeneratedKind.Unknown;
+
+        public override bool TryGetDiagnosticValue(SyntaxTree tree, string diagnosticId, CancellationToken cancellationToken, out ReportDiagnostic severity) =>
+            severities.TryGetValue(diagnosticId, out severity);
+
+        public override bool TryGetGlobalDiagnosticValue(string diagnosticId, CancellationToken cancellationToken, out ReportDiagnostic severity) =>
+            severities.TryGetValue(diagnosticId, out severity);
     }
 }

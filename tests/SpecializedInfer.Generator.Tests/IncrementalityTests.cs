@@ -71,4 +71,25 @@ public sealed class IncrementalityTests
         Assert.Contains("0.8", result.GeneratedTrees.Single(t => t.FilePath.EndsWith("Demo.StoriesFast.g.cs")).ToString());
         Assert.All(Reasons(run, "EngineTargets"), r => Assert.True(r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged));
     }
+
+    [Fact]
+    public void Breaking_one_plan_removes_only_its_engine_and_fixing_it_brings_it_back()
+    {
+        var texts = GeneratorHarness.ModelFiles();
+        var (driver, compilation) = FirstRun(texts);
+        var fast = texts.Single(t => t.Path.EndsWith("stories260K.fast.plan.json"));
+        var original = fast.GetText()!.ToString();
+        var broken = new InMemoryAdditionalText(fast.Path, original.Replace("\"manifest\"", "\"prune\": [99], \"manifest\""));
+        driver = driver.ReplaceAdditionalText(fast, broken).RunGenerators(compilation);
+        var result = driver.GetRunResult();
+        Assert.Empty(result.Diagnostics); // the analyzer reports SI0009; the generator stays silent
+        Assert.Equal("Demo.StoriesFull.g.cs", Path.GetFileName(Assert.Single(result.GeneratedTrees).FilePath));
+        var full = result.Results.Single().TrackedSteps["EngineSources"].SelectMany(s => s.Outputs)
+            .Single(o => o.Value?.ToString()?.Contains("Demo.StoriesFull.g.cs") == true);
+        Assert.True(full.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"full: {full.Reason}");
+
+        var repaired = new InMemoryAdditionalText(fast.Path, original);
+        result = driver.ReplaceAdditionalText(broken, repaired).RunGenerators(compilation).GetRunResult();
+        Assert.Equal(2, result.GeneratedTrees.Length);
+    }
 }

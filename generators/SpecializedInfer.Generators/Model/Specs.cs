@@ -22,10 +22,10 @@ public sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSp
             new LinePositionSpan(new LinePosition(range.StartLine, range.StartColumn), new LinePosition(range.EndLine, range.EndColumn)));
 }
 
-/// <summary>A diagnostic to report: its ID (SI0001...), severity, message and place.</summary>
-public sealed record DiagnosticInfo(string Id, ProblemSeverity Severity, string Message, LocationInfo? Location)
+/// <summary>A diagnostic to report: its ID (SI0001...), severity, message and place; <see cref="Suggestion"/> is a known property name an unknown one is close to.</summary>
+public sealed record DiagnosticInfo(string Id, ProblemSeverity Severity, string Message, LocationInfo? Location, string? Suggestion = null)
 {
-    public static DiagnosticInfo From(PlanProblem p) => new(p.Id, p.Severity, p.Message, LocationInfo.From(p.FilePath, p.Range));
+    public static DiagnosticInfo From(PlanProblem p) => new(p.Id, p.Severity, p.Message, LocationInfo.From(p.FilePath, p.Range), p.Suggestion);
 
     public static DiagnosticInfo Error(string id, string message, LocationInfo? location) => new(id, ProblemSeverity.Error, message, location);
 }
@@ -81,9 +81,6 @@ public sealed record EngineSpec(
     ModelManifest Manifest,
     ExecutionSchedule Schedule,
     long WeightCopyLimit);
-
-/// <summary>The outcome for one target: the engine to emit (null when any error was found) and the diagnostics.</summary>
-public sealed record EngineResult(EngineSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
 
 /// <summary>One generated file.</summary>
 public sealed record EngineSource(string HintName, string Text);

@@ -20,10 +20,16 @@ public static class EngineTargetParser
 
     public static bool IsCandidate(SyntaxNode node, CancellationToken _) => node is TypeDeclarationSyntax;
 
-    public static EngineTarget Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    public static EngineTarget Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken) =>
+        Parse((TypeDeclarationSyntax)context.TargetNode, (INamedTypeSymbol)context.TargetSymbol, context.Attributes, cancellationToken);
+
+    /// <summary>
+    /// One declaration of <paramref name="symbol"/> and the [SpecializedEngine] attributes of the symbol (those not
+    /// written on this declaration are ignored); the generator and the analyzer both come through here.
+    /// </summary>
+    public static EngineTarget Parse(TypeDeclarationSyntax declaration, INamedTypeSymbol symbol, IEnumerable<AttributeData> attributes,
+        CancellationToken cancellationToken)
     {
-        var declaration = (TypeDeclarationSyntax)context.TargetNode;
-        var symbol = (INamedTypeSymbol)context.TargetSymbol;
         var problems = new List<DiagnosticInfo>();
         var classLocation = LocationInfo.From(declaration.Identifier.GetLocation());
         var name = declaration.Identifier.ValueText;
@@ -59,12 +65,13 @@ public static class EngineTargetParser
         string? planPath = null;
         LocationInfo? argumentLocation = null;
         // The attributes written on this declaration (the symbol's other partial parts are targets of their own).
-        var here = context.Attributes.Where(a => a.ApplicationSyntaxReference is { } r
+        var all = attributes.ToList();
+        var here = all.Where(a => a.ApplicationSyntaxReference is { } r
             && r.SyntaxTree == declaration.SyntaxTree && declaration.Span.Contains(r.Span)).ToList();
         if (here.Count > 1)
             problems.Add(DiagnosticInfo.Error(ProblemIds.DuplicateEngineClass,
                 $"The class '{name}' carries [SpecializedEngine] {here.Count} times; one class is one engine", classLocation));
-        var attribute = here.FirstOrDefault() ?? context.Attributes.FirstOrDefault();
+        var attribute = here.FirstOrDefault() ?? all.FirstOrDefault();
         if (attribute is not null)
         {
             if (attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is string path)

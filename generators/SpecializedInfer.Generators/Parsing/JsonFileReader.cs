@@ -10,7 +10,8 @@ namespace SpecializedInfer.Generators.Parsing;
 
 /// <summary>
 /// Stage 1b: each <c>*.plan.json</c> / <c>*.model.json</c> / <c>*.probe.json</c> AdditionalFile becomes a <see cref="JsonFile"/>.
-/// Manifests are checked here, once per file; plans can only be checked against their manifest, later.
+/// Manifests are checked here, once per file; plans can only be checked against their manifest, later
+/// (<see cref="PlanResolution"/>). The analyzer builds the same records from the same AdditionalFiles.
 /// </summary>
 public static class JsonFileReader
 {
@@ -35,14 +36,5 @@ public static class JsonFileReader
             foreach (var p in obj.Properties)
                 properties.Add(new PropertyRange(p.Name, p.Value.Range));
         return new JsonFile(file.Path, normalized, true, true, null, result, properties.ToEquatableArray());
-    }
-
-    /// <summary>Diagnostics for one manifest file: every problem its reader found (errors, warnings and notes).</summary>
-    public static EquatableArray<DiagnosticInfo> ManifestDiagnostics(JsonFile file)
-    {
-        if (!file.IsManifest || file.Manifest is null) return EquatableArray<DiagnosticInfo>.Empty;
-        var list = new List<DiagnosticInfo>();
-        foreach (var p in file.Manifest.Problems) list.Add(DiagnosticInfo.From(p));
-        return list.ToEquatableArray();
     }
 }

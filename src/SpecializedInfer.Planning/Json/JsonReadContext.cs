@@ -36,10 +36,13 @@ public sealed class JsonReadContext
             }
             if (known.Contains(p.Name)) continue;
             var nearest = known.OrderBy(k => Distance(k.ToLowerInvariant(), p.Name.ToLowerInvariant())).First();
-            var hint = Distance(nearest.ToLowerInvariant(), p.Name.ToLowerInvariant()) <= System.Math.Max(2, nearest.Length / 3)
-                ? $"; did you mean '{nearest}'?"
-                : $"; known properties: {string.Join(", ", known)}";
-            Report(ProblemIds.UnknownProperty, $"Unknown property '{p.Name}' in {what}{hint}", p.NameRange);
+            var close = Distance(nearest.ToLowerInvariant(), p.Name.ToLowerInvariant()) <= System.Math.Max(2, nearest.Length / 3)
+                        && obj.Find(nearest) is null; // renaming onto a property already present would only make a duplicate
+            var hint = close ? $"; did you mean '{nearest}'?" : $"; known properties: {string.Join(", ", known)}";
+            _problems.Add(new PlanProblem(ProblemIds.UnknownProperty, ProblemSeverity.Error, $"Unknown property '{p.Name}' in {what}{hint}", FilePath, p.NameRange)
+            {
+                Suggestion = close ? nearest : null,
+            });
         }
     }
 

@@ -110,8 +110,36 @@ public static class FuzzCases
         foreach (var key in PlanKeys.Skip(1))
             if (rng.Next(3) == 0) props.Add($"\"{key}\": {RandomValue(rng, 0)}");
         if (rng.Next(4) == 0) props.Add("\"exits\": [ { \"afterStep\": " + rng.Next(6) + ", \"criterion\": \"maxProbability\", \"threshold\": " + (rng.NextDouble() * 1.3).ToString("R", CultureInfo.InvariantCulture) + " } ]");
+        else if (rng.Next(3) == 0) props.Add("\"exits\": [ " + string.Join(", ", Enumerable.Range(0, 1 + rng.Next(3)).Select(_ => RandomExit(rng, 0))) + " ]");
+        if (rng.Next(5) == 0) props.Add($"\"skip\": [ {{ \"layer\": {rng.Next(6)}, \"test\": \"{(rng.Next(3) == 0 ? "learned" : "cosine")}\", \"threshold\": {Fraction(rng)} }} ]");
+        if (rng.Next(6) == 0) props.Add($"\"kvFill\": \"{(rng.Next(3) switch { 0 => "propagate", 1 => "recompute", _ => "lossless" })}\"");
+        if (rng.Next(8) == 0) props.Add($"\"speculation\": {{ \"draftSteps\": {rng.Next(6)}, \"draftTokens\": {rng.Next(10)} }}");
         props = props.OrderBy(_ => rng.Next()).ToList();
         return "{ " + string.Join(", ", props) + " }";
+    }
+
+    private static string Fraction(Random rng) => (rng.NextDouble() * 1.4 - 0.2).ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>An exit with any criterion the schema knows (or one it does not), sometimes with fields of another criterion.</summary>
+    private static string RandomExit(Random rng, int depth)
+    {
+        string[] criteria = ["maxProbability", "margin", "entropy", "stateSaturation", "patience", "ensemble", "learned", "bogus"];
+        var criterion = criteria[rng.Next(depth > 0 ? criteria.Length - 2 : criteria.Length)];
+        var fields = new List<string> { $"\"criterion\": \"{criterion}\"" };
+        if (depth == 0) fields.Add($"\"afterStep\": {rng.Next(6)}");
+        switch (criterion)
+        {
+            case "patience": fields.Add($"\"patience\": {rng.Next(5)}"); break;
+            case "ensemble":
+                fields.Add($"\"votes\": {rng.Next(4)}");
+                fields.Add("\"members\": [ " + string.Join(", ", Enumerable.Range(0, rng.Next(4)).Select(_ => RandomExit(rng, depth + 1))) + " ]");
+                break;
+            case "learned": fields.Add($"\"threshold\": {Fraction(rng)}"); fields.Add("\"probe\": \"x.probe.json\""); break;
+            default: fields.Add($"\"threshold\": {Fraction(rng)}"); break;
+        }
+        if (rng.Next(8) == 0) fields.Add("\"head\": { \"norm\": \"n\", \"output\": \"o\" }");
+        if (rng.Next(10) == 0) fields.Add($"\"patience\": {rng.Next(3)}");
+        return "{ " + string.Join(", ", fields.OrderBy(_ => rng.Next())) + " }";
     }
 
     /// <summary>A manifest of a small odd shape, usually valid: the engines these give must compile.</summary>

@@ -49,6 +49,28 @@ public static class GeneratorHarness
 
     public static IIncrementalGenerator CreateGenerator() => (IIncrementalGenerator)Activator.CreateInstance(GeneratorType.Value)!;
 
+    /// <summary>The analyzer that ships in the generator's assembly and reports every SI diagnostic.</summary>
+    public static DiagnosticAnalyzer CreateAnalyzer() =>
+        (DiagnosticAnalyzer)Activator.CreateInstance(GeneratorAssembly.GetType("SpecializedInfer.Generators.Analyzers.PlanAnalyzer", throwOnError: true)!)!;
+
+    private static readonly Lazy<ImmutableArray<DiagnosticAnalyzer>> Analyzers = new(() => [CreateAnalyzer()]);
+
+    /// <summary>
+    /// Runs the analyzer as the compiler would; returns its diagnostics (after severity configuration and #pragma)
+    /// and every exception it threw (the compiler would turn each into AD0001).
+    /// </summary>
+    public static (ImmutableArray<Diagnostic> Diagnostics, List<Exception> Exceptions) Analyze(
+        Compilation compilation, IEnumerable<AdditionalText> additionalTexts, IReadOnlyDictionary<string, string>? msbuildProperties = null)
+    {
+        var exceptions = new List<Exception>();
+        var options = new AnalyzerOptions([.. additionalTexts],
+            new TestOptionsProvider((msbuildProperties ?? new Dictionary<string, string>()).ToDictionary(p => "build_property." + p.Key, p => p.Value)));
+        var withAnalyzers = compilation.WithAnalyzers(Analyzers.Value, new CompilationWithAnalyzersOptions(options,
+            onAnalyzerException: (e, _, _) => { lock (exceptions) exceptions.Add(e); }, concurrentAnalysis: false, logAnalyzerExecutionTime: false));
+        var diagnostics = withAnalyzers.GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult();
+        return (diagnostics, exceptions);
+    }
+
     public static readonly ImmutableArray<MetadataReference> References =
     [
         .. Basic.Reference.Assemblies.Net100.References.All,
