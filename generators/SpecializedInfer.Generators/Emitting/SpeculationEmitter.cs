@@ -116,13 +116,10 @@ public sealed class SpeculationEmitter
         _s.Line();
 
         _s.Line("/// <summary>");
+        _s.Line("/// Runs the whole schedule over <paramref name=\"tokens\"/> at Position.., chunk by chunk; returns the last position's row");
         _s.Line(Speculative
-            ? "/// Runs the whole schedule over <paramref name=\"tokens\"/> at Position.., chunk by chunk; with <paramref name=\"allLogits\"/>"
-            : "/// Runs the whole schedule over <paramref name=\"tokens\"/> at Position.., chunk by chunk, as prompt tokens.");
-        _s.Line(Speculative
-            ? "/// non-empty (verification), the head runs for every position into it; empty, they are prompt tokens. Returns the last"
-            : "/// Returns the last");
-        _s.Line("/// position's row in the batch buffers.");
+            ? "/// in the batch buffers. With <paramref name=\"allLogits\"/> non-empty (verification) the head runs for every position into it."
+            : "/// in the batch buffers.");
         _s.Line("/// </summary>");
         _s.Open(Speculative
             ? "private int ForwardBatched(global::System.ReadOnlySpan<int> tokens, global::System.Span<float> allLogits)"
