@@ -18,5 +18,12 @@ public static class StatsPrinter
         var exits = stats.ExitsPerStep;
         foreach (var exit in schedule.Exits)
             writer.WriteLine(string.Create(inv, $"  exit after step {exit.AfterStep} ({exit.Criterion} ≥ {exit.Threshold}): {exits[exit.AfterStep]} tokens"));
+        if (schedule.Speculation is not null || stats.VerificationPasses > 0)
+        {
+            // Tokens per pass counts the confirmed token too: what one full-depth batch bought.
+            var perPass = stats.VerificationPasses == 0 ? 0 : (double)(stats.VerificationPasses + stats.AcceptedDrafts) / stats.VerificationPasses;
+            writer.WriteLine(string.Create(inv,
+                $"draft acceptance: {stats.AcceptedDrafts} of {stats.DraftedTokens} drafted tokens accepted ({stats.AcceptanceRate:P1}) in {stats.VerificationPasses} verification passes ({perPass:F2} tokens per pass)"));
+        }
     }
 }

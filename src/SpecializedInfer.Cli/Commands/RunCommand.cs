@@ -15,6 +15,8 @@ public sealed class RunCommand : ICommand
         "usage: si run --model MODEL.gguf --prompt TEXT [-n 256] [--temp 0] [--top-k 0] [--top-p 1] [--seed 42]\n" +
         "              [--context N] [--no-bos] [--plan PLAN.plan.json] [--stats]\n" +
         "  --plan runs the reference engine by a layer plan (checked against the model); --stats prints depth and exits.\n" +
+        "  With a lossless plan (\"kvFill\": \"lossless\") and --temp 0, decoding is self-speculative: same text, drafted\n" +
+        "  and verified in batches; --stats then also prints draft acceptance.\n" +
         "  Text goes to standard output; the timing line goes to standard error.";
 
     public int Run(CommandLine args, CliContext context)
@@ -63,11 +65,13 @@ public sealed class RunCommand : ICommand
         text.WriteLine(decoder.Flush());
         text.Flush();
 
-        // The first generated token comes from the prompt's logits; the rest each cost one forward pass.
+        // The first generated token comes from the prompt's logits; each of the rest is one more position decoded
+        // (one forward pass each, or a share of a verification pass when decoding is self-speculative).
         var passes = Math.Max(produced - 1, 0);
         var rate = passes / Math.Max(generator.GenerationSeconds, 1e-9);
+        var mode = generator.UsesSpeculation ? ", self-speculative" : "";
         context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{promptTokens.Length} prompt tokens in {generator.PromptSeconds * 1000:F1} ms; {produced} generated tokens, {passes} decode steps in {generator.GenerationSeconds * 1000:F1} ms ({rate:F1} tokens/s, {engine.Name} engine)"));
+            $"{promptTokens.Length} prompt tokens in {generator.PromptSeconds * 1000:F1} ms; {produced} generated tokens, {passes} decode steps in {generator.GenerationSeconds * 1000:F1} ms ({rate:F1} tokens/s, {engine.Name} engine{mode})"));
         if (showStats) StatsPrinter.Print(session.Statistics, engine.Schedule, context.Error);
         return ExitCodes.Success;
     }

@@ -38,7 +38,8 @@ public sealed class ReferenceEngine : ILanguageModel
     public LlamaConfig Config => Weights.Config;
     public string Name => "reference";
 
-    public IInferenceSession CreateSession(int contextLength = 0) => new ReferenceSession(this, contextLength);
+    public IInferenceSession CreateSession(int contextLength = 0) =>
+        Schedule.Speculation is null ? new ReferenceSession(this, contextLength) : new ReferenceSession.Speculative(this, contextLength);
 
     public void Dispose()
     {

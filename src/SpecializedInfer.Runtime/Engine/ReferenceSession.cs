@@ -12,7 +12,7 @@ namespace SpecializedInfer.Engine;
 /// per chunk; every position's arithmetic is the same, in the same order, as when it runs alone, so batched and
 /// one-at-a-time evaluation give bit-identical results.
 /// </summary>
-public sealed class ReferenceSession : IInferenceSession
+public partial class ReferenceSession : IInferenceSession
 {
     public const int MaxBatch = 16;
 
@@ -33,7 +33,7 @@ public sealed class ReferenceSession : IInferenceSession
     {
         _c = engine.Config;
         _w = engine.Weights;
-        _steps = engine.Schedule.Steps.ToArray();
+        _steps = ForwardSteps(engine.Schedule);
         _decodeDepth = engine.Schedule.DecodeDepth;
         ContextLength = contextLength > 0 ? contextLength : _c.ContextLength;
         _rope = new RopeTable(ContextLength, _c.RotaryDims, _c.RopeTheta);

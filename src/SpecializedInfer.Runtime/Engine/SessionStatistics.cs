@@ -48,7 +48,17 @@ public sealed class SessionStatistics
     /// <summary>Accepted drafted tokens / drafted tokens (0 when nothing was drafted).</summary>
     public double AcceptanceRate => DraftedTokens == 0 ? 0 : (double)AcceptedDrafts / DraftedTokens;
 
-    public void RecordPrompt() => PromptTokens++;
+    /// <summary>
+    /// Counts every prompt or generated token recorded and survives <see cref="Reset"/>: a session compares it before
+    /// and after to learn whether its cache was written in between (draft reuse in self-speculative decoding).
+    /// </summary>
+    internal long Recordings { get; private set; }
+
+    public void RecordPrompt()
+    {
+        PromptTokens++;
+        Recordings++;
+    }
 
     public void RecordSkip(int step) => _skipsPerStep[step]++;
 
@@ -64,6 +74,7 @@ public sealed class SessionStatistics
     public void RecordGenerated(int stepsRun, int exitStep)
     {
         GeneratedTokens++;
+        Recordings++;
         GeneratedSteps += stepsRun;
         _stepsHistogram[stepsRun]++;
         if (exitStep >= 0) _exitsPerStep[exitStep]++;

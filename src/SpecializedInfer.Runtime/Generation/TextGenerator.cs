@@ -3,7 +3,12 @@ using SpecializedInfer.Sampling;
 
 namespace SpecializedInfer.Generation;
 
-/// <summary>Drives a session: evaluates the prompt, then samples one token at a time until EOS or the budget.</summary>
+/// <summary>
+/// Drives a session: evaluates the prompt, then samples one token at a time until EOS or the budget. Greedy decoding
+/// on an <see cref="ISpeculativeSession"/> goes through <see cref="SelfSpeculativeDecoder"/> (same tokens, drafted and
+/// verified in batches); with sampling every token runs <see cref="IInferenceSession.Forward(int)"/>, which in
+/// lossless mode is the full schedule, so the output is the full model's either way.
+/// </summary>
 public sealed class TextGenerator(IInferenceSession session, Sampler sampler, int eosId)
 {
     /// <summary>Seconds spent evaluating the prompt (and picking the first token) in the last run.</summary>
@@ -22,9 +27,28 @@ public sealed class TextGenerator(IInferenceSession session, Sampler sampler, in
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // The prompt runs at full depth in one call; its last logits choose the first generated token.
         var tokens = prompt as int[] ?? prompt.ToArray();
-        var first = sampler.Sample(session.Forward(tokens));
+        var logits = session.Forward(tokens);
+        var first = sampler.Sample(logits);
         PromptSeconds = clock.Elapsed.TotalSeconds;
+        if (UsesSpeculation)
+            return Timed(new SelfSpeculativeDecoder((ISpeculativeSession)session, logits.Length, eosId).Decode(first, maxNewTokens, stopAtEos), clock);
         return Decode(first, maxNewTokens, stopAtEos, clock);
+    }
+
+    /// <summary>True when greedy decoding will draft and verify (a speculative session and temperature 0).</summary>
+    public bool UsesSpeculation => session is ISpeculativeSession && sampler.Options.Temperature == 0;
+
+    private IEnumerable<int> Timed(IEnumerable<int> tokens, System.Diagnostics.Stopwatch clock)
+    {
+        using var e = tokens.GetEnumerator();
+        while (true)
+        {
+            var start = clock.Elapsed.TotalSeconds; // time spent by the consumer between tokens is not ours
+            var more = e.MoveNext();
+            GenerationSeconds += clock.Elapsed.TotalSeconds - start;
+            if (!more) yield break;
+            yield return e.Current;
+        }
     }
 
     private IEnumerable<int> Decode(int token, int maxNewTokens, bool stopAtEos, System.Diagnostics.Stopwatch clock)
