@@ -1,4 +1,5 @@
 using SpecializedInfer.Engine;
+using SpecializedInfer.Generation;
 using SpecializedInfer.Generator.Tests.Support;
 using SpecializedInfer.Planning;
 using Xunit.Abstractions;
@@ -96,6 +97,78 @@ public sealed class SpeculativeSessionTests(ITestOutputHelper output)
 
         Assert.Throws<ArgumentException>(() => speculative.Verify(at, tokens.AsSpan(0, 2), new float[vocab]));
         Assert.Throws<ArgumentOutOfRangeException>(() => speculative.Verify(at + 1, tokens.AsSpan(0, 1), new float[vocab]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Lossless))]
+    public void Verify_reusing_the_drafts_is_bit_identical_to_sequential_forward(string losslessName, string fullName)
+    {
+        using var lossless = Load(losslessName);
+        using var full = Load(fullName);
+        var vocab = lossless.Config.VocabSize;
+        using var s = lossless.CreateSession(128);
+        using var f = full.CreateSession(128);
+        var speculative = (ISpeculativeSession)s;
+        var tokens = Tokens(120, vocab, seed: 11);
+        s.Forward(tokens.AsSpan(0, 6));
+        f.Forward(tokens.AsSpan(0, 6));
+        var at = 6;
+        // (drafts, verified, how many leading drafts the verification repeats): all, a prefix, none, more tokens than drafts.
+        foreach (var (drafts, size, same) in new[] { (4, 4, 4), (5, 6, 5), (4, 5, 2), (3, 3, 0), (6, 7, 6), (2, 1, 1), (15, 16, 15) })
+        {
+            for (var d = 0; d < drafts; d++) speculative.Draft(tokens[at + d], out _);
+            var batch = tokens.AsSpan(at, size).ToArray();
+            if (same < size) batch[same] = (batch[same] + 1) % vocab;
+            var observer = new RecordingObserver();
+            s.Observer = observer;
+            var all = new float[size * vocab];
+            speculative.Verify(at, batch, all);
+            s.Observer = null;
+            Assert.Equal(at + size, s.Position);
+            for (var j = 0; j < size; j++)
+                AssertBitIdentical(f.Forward(batch[j]), all.AsSpan(j * vocab, vocab), $"{losslessName}: position {at + j}, {same} of {drafts} drafts repeated");
+            // Every position gets the steps it runs here reported once: reused drafts only those after the draft steps.
+            var draftSteps = speculative.Speculation.DraftSteps;
+            var steps = lossless.Schedule.Steps.Count;
+            var reused = Math.Min(same, drafts);
+            var expected = Enumerable.Range(at, size).SelectMany(p => Enumerable.Range(p - at < reused ? draftSteps : 0, p - at < reused ? steps - draftSteps : steps).Select(step => (p, step)));
+            Assert.Equal(expected.Order(), observer.Calls.Select(c => (c.Position, c.Step)).Order());
+            for (var j = 0; j < size; j++) tokens[at + j] = batch[j];
+            at += size;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Lossless))]
+    public void SelfSpeculativeDecoder_on_the_generated_engine_matches_the_reference(string losslessName, string fullName)
+    {
+        _ = fullName;
+        var type = EngineCatalog.ByName(losslessName);
+        var planPath = EngineCatalog.PlanPath(type);
+        var modelPath = TestModels.PathFor(planPath);
+        using var generated = EngineCatalog.Load(type, modelPath);
+        using var reference = ReferenceEngine.Load(modelPath, planPath);
+        var vocab = generated.Config.VocabSize;
+        int[] prompt = [1, 403 % vocab, 407 % vocab, 261 % vocab];
+        using var g = (ISpeculativeSession)generated.CreateSession(200);
+        using var r = (ISpeculativeSession)reference.CreateSession(200);
+        var gTokens = new SelfSpeculativeDecoder(g, vocab, eosId: -1).Generate(prompt, 150, stopAtEos: false).ToList();
+        var rTokens = new SelfSpeculativeDecoder(r, vocab, eosId: -1).Generate(prompt, 150, stopAtEos: false).ToList();
+        Assert.Equal(rTokens, gTokens);
+        Assert.Equal(r.Statistics.VerificationPasses, g.Statistics.VerificationPasses);
+        Assert.Equal(r.Statistics.AcceptedDrafts, g.Statistics.AcceptedDrafts);
+        Assert.Equal(r.Statistics.GeneratedTokens, g.Statistics.GeneratedTokens);
+        output.WriteLine($"{losslessName}: {g.Statistics.VerificationPasses} verifications, acceptance {g.Statistics.AcceptanceRate:P1}");
+
+        // Draft and Verify themselves, position by position, within the engines' usual tolerance.
+        var a = new float[3 * vocab];
+        var b = new float[3 * vocab];
+        var start = g.Position;
+        Assert.True(Comparison.MaxAbsDiff(r.Draft(5, out var rc), g.Draft(5, out var gc)) <= Comparison.Tolerance);
+        Assert.Equal(rc, gc);
+        r.Verify(start, [5, 6, 7], a);
+        g.Verify(start, [5, 6, 7], b);
+        Assert.True(Comparison.MaxAbsDiff(a, b) <= Comparison.Tolerance);
     }
 
     [Fact]

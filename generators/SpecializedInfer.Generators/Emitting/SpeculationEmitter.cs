@@ -81,6 +81,13 @@ public sealed class SpeculationEmitter
         _s.Line("private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];");
         _s.Line("private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];");
         _s.Line();
+        if (!Speculative) return;
+        _s.Line("// Draft reuse: the run of drafts at _runStart.. since the cache was last written, their tokens and hidden states");
+        _s.Line($"// after step {Spec.DraftSteps - 1}. Their K/V in steps 0..{Spec.DraftSteps - 1} are what a full-depth pass would store, so Verify starts them there.");
+        _s.Line("private readonly int[] _runTokens = new int[MaxBatch];");
+        _s.Line("private readonly float[] _runHidden = new float[MaxBatch * Dim];");
+        _s.Line("private int _runStart, _runCount;");
+        _s.Line();
     }
 
     /// <summary>Forward(ReadOnlySpan&lt;int&gt;), replacing the one-token-at-a-time prompt loop.</summary>
@@ -94,6 +101,7 @@ public sealed class SpeculationEmitter
         _s.Line("/// </summary>");
         _s.Open($"public {Span} Forward(global::System.ReadOnlySpan<int> tokens)");
         _s.Line("CheckBatch(tokens);");
+        if (Speculative) _s.Line("_runCount = 0; // the cache is written: drafts before this cannot be reused");
         _s.Line(Speculative ? "var last = ForwardBatched(tokens, default);" : "var last = ForwardBatched(tokens);");
         _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(BatchRow(_bx, last, Dim), OutputNorm, _xb);");
         _s.Line($"{Kernels}.{MatVec(_m.VocabSize, _m.Dim, false)}(Output, _xb, _logits);");
@@ -129,17 +137,10 @@ public sealed class SpeculationEmitter
         _s.Line("var n = global::System.Math.Min(MaxBatch, tokens.Length - start);");
         _s.Line("var pos = Position;");
         _s.Line("for (var j = 0; j < n; j++) _tokenEmbedding.Row(tokens[start + j]).CopyTo(BatchRow(_bx, j, Dim));");
-        foreach (var st in _steps)
-        {
-            _s.Line($"Batch{st.Index}(pos, n);");
-            _s.Line($"if (Observer is {{ }} o{st.Index}) for (var j = 0; j < n; j++) o{st.Index}.OnLayerOutput(pos + j, {st.Index}, {st.Layer}, BatchRow(_bx, j, Dim));");
-        }
+        BatchSteps(0, _steps.Length);
         if (Speculative)
         {
-            _s.Open("if (!allLogits.IsEmpty)");
-            _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(BatchRow(_bx, j, Dim), OutputNorm, BatchRow(_bxb, j, Dim));");
-            _s.Line($"{Kernels}.{MatMat(_m.VocabSize, _m.Dim, false)}(Output, _bxb, allLogits.Slice(start * VocabSize, n * VocabSize), n);");
-            _s.Close();
+            _s.Line("if (!allLogits.IsEmpty) BatchHeads(n, allLogits.Slice(start * VocabSize, n * VocabSize));");
             _s.Line("else for (var j = 0; j < n; j++) Statistics.RecordPrompt();");
         }
         else _s.Line("for (var j = 0; j < n; j++) Statistics.RecordPrompt();");
@@ -151,6 +152,16 @@ public sealed class SpeculationEmitter
         _s.Line();
 
         foreach (var st in _steps) WriteBatchStep(st);
+    }
+
+    /// <summary>Steps <paramref name="from"/>..<paramref name="to"/>−1 for rows 0..n−1 at positions pos.., each followed by the observer.</summary>
+    private void BatchSteps(int from, int to)
+    {
+        foreach (var st in _steps.Skip(from).Take(to - from))
+        {
+            _s.Line($"Batch{st.Index}(pos, n);");
+            _s.Line($"if (Observer is {{ }} o{st.Index}) for (var j = 0; j < n; j++) o{st.Index}.OnLayerOutput(pos + j, {st.Index}, {st.Layer}, BatchRow(_bx, j, Dim));");
+        }
     }
 
     private void WriteBatchStep(ScheduleStep st)
@@ -196,6 +207,7 @@ public sealed class SpeculationEmitter
         _s.Line("/// </summary>");
         _s.Open($"public {Span} Forward(int token)");
         _s.Line("var pos = Enter(token);");
+        _s.Line("_runCount = 0; // the cache is written: drafts before this cannot be reused");
         foreach (var st in _steps)
         {
             _s.Line($"Step{st.Index}(pos);");
@@ -230,6 +242,9 @@ public sealed class SpeculationEmitter
             _s.Line($"Step{i}(pos);");
             _s.Line($"Observer?.OnLayerOutput(pos, {i}, {_steps[i].Layer}, _x);");
         }
+        _s.Line("if (pos != _runStart + _runCount || _runCount == MaxBatch) { _runStart = pos; _runCount = 0; }");
+        _s.Line("_runTokens[_runCount] = token;");
+        _s.Line("_x.CopyTo(BatchRow(_runHidden, _runCount++, Dim));");
         _s.Line("Head();");
         if (exit is null) _s.Line("confident = true;");
         else if (Confidence(exit.Test) is { } test) _s.Line($"confident = {test};");
@@ -253,8 +268,36 @@ public sealed class SpeculationEmitter
         _s.Line("    throw new global::System.ArgumentException($\"Need room for {tokens.Length} × {VocabSize} logits.\", nameof(allLogits));");
         _s.Line("Rewind(start);");
         _s.Line("CheckBatch(tokens);");
-        _s.Line("ForwardBatched(tokens, allLogits);");
+        _s.Line("var reused = 0;");
+        _s.Line("if (start == _runStart && tokens.Length <= MaxBatch)");
+        _s.Line("    while (reused < _runCount && reused < tokens.Length && tokens[reused] == _runTokens[reused]) reused++;");
+        _s.Line("_runCount = 0; // these positions are rewritten now");
+        _s.Line("if (reused == 0) ForwardBatched(tokens, allLogits);");
+        _s.Open("else");
+        _s.Line($"// The new positions run steps 0..{e - 1} in rows 0.., move behind the drafts' rows, and all run the remaining steps.");
+        _s.Line("var fresh = tokens.Length - reused;");
+        _s.Line("var pos = start + reused;");
+        _s.Line("var n = fresh;");
+        _s.Line("for (var j = 0; j < fresh; j++) _tokenEmbedding.Row(tokens[reused + j]).CopyTo(BatchRow(_bx, j, Dim));");
+        _s.Open("if (fresh > 0)");
+        BatchSteps(0, e);
+        _s.Close();
+        _s.Line("global::System.Array.Copy(_bx, 0, _bx, reused * Dim, fresh * Dim);");
+        _s.Line("global::System.Array.Copy(_runHidden, 0, _bx, 0, reused * Dim);");
+        _s.Line("pos = start;");
+        _s.Line("n = tokens.Length;");
+        BatchSteps(e, _steps.Length);
+        _s.Line("BatchHeads(n, allLogits);");
+        _s.Line("Position = start + n;");
+        _s.Close();
         _s.Line("allLogits.Slice((tokens.Length - 1) * VocabSize, VocabSize).CopyTo(_logits);");
+        _s.Close();
+        _s.Line();
+
+        _s.Line("/// <summary>The head for rows 0..n−1 of the batch into consecutive logit rows.</summary>");
+        _s.Open("private void BatchHeads(int n, global::System.Span<float> logits)");
+        _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(BatchRow(_bx, j, Dim), OutputNorm, BatchRow(_bxb, j, Dim));");
+        _s.Line($"{Kernels}.{MatMat(_m.VocabSize, _m.Dim, false)}(Output, _bxb, logits, n);");
         _s.Close();
         _s.Line();
     }
