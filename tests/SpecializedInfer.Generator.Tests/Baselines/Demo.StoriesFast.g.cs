@@ -215,9 +215,8 @@ namespace Demo
             private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
 
             /// <summary>
-            /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk, as prompt tokens.
-            /// Returns the last
-            /// position's row in the batch buffers.
+            /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
+            /// in the batch buffers.
             /// </summary>
             private int ForwardBatched(global::System.ReadOnlySpan<int> tokens)
             {
