@@ -244,7 +244,7 @@ public sealed class SpeculationEmitter
         }
         _s.Line("if (pos != _runStart + _runCount || _runCount == MaxBatch) { _runStart = pos; _runCount = 0; }");
         _s.Line("_runTokens[_runCount] = token;");
-        _s.Line("_x.CopyTo(BatchRow(_runHidden, _runCount++, Dim));");
+        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(BatchRow(_runHidden, _runCount++, Dim)); // no extension methods: generated code relies on no usings");
         _s.Line("Head();");
         if (exit is null) _s.Line("confident = true;");
         else if (Confidence(exit.Test) is { } test) _s.Line($"confident = {test};");
