@@ -339,7 +339,8 @@ public sealed class EngineEmitter
         _s.Line($"/// One sequence: a KV cache slot per schedule step ({_steps.Length}) and every scratch buffer, allocated here once, so a");
         _s.Line("/// forward step allocates nothing. Not thread-safe; use one session per thread.");
         _s.Line("/// </summary>");
-        _s.Open($"public sealed class Session : {Engine}.IInferenceSession");
+        var batched = new SpeculationEmitter(_s, _spec, Stride);
+        _s.Open($"public sealed class Session : {Engine}.IInferenceSession{batched.SessionInterfaces}");
         _s.Line("// Topology: every dimension is a constant.");
         _s.Line($"private const int Dim = {_m.Dim}, HiddenDim = {_m.HiddenDim}, Heads = {_m.Heads}, KvHeads = {_m.KvHeads}, HeadDim = {_m.HeadDim};");
         _s.Line($"private const int QueryDim = {_m.QueryDim}, KvDim = {_m.KvDim}, RotaryDims = {_m.RotaryDims}, VocabSize = {_m.VocabSize};");
@@ -388,6 +389,7 @@ public sealed class EngineEmitter
             _s.Line("private readonly float[] _held = new float[Dim]; // the running token's state while parked positions use _x");
         }
         _s.Line();
+        batched.WriteFields();
         _s.Line("// KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,");
         _s.Line("// [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].");
         _s.Line($"private readonly float[] {string.Join(", ", _steps.Select(s => $"_keys{s.Index}, _values{s.Index}"))};");
@@ -438,8 +440,10 @@ public sealed class EngineEmitter
         _s.Line($"public {Engine}.SessionStatistics Statistics {{ get; }}");
         _s.Line();
 
-        WriteForwardGenerated();
-        WriteForwardPrompt();
+        if (batched.Speculative) batched.WriteForwardFull();
+        else WriteForwardGenerated();
+        batched.WriteForwardPrompt();
+        if (batched.Speculative) batched.WriteSpeculativeMembers();
 
         _s.Line("/// <inheritdoc/>");
         _s.Open("public void Rewind(int position)");
@@ -481,7 +485,7 @@ public sealed class EngineEmitter
         _s.Line();
 
         foreach (var st in _steps) WriteStep(st);
-        if (!Recompute)
+        if (!Recompute && !batched.Speculative)
             foreach (var from in PropagationStarts()) WritePropagate(from);
         foreach (var st in _steps.Take(_depth).Where(st => st.Skip is not null)) WriteSkipKv(st);
         if (Recompute) WriteRecompute();
@@ -676,37 +680,6 @@ public sealed class EngineEmitter
         else _s.Line("Head();");
         WriteStop(_depth - 1);
         _s.Line($"return Finish(pos, stepsRun: {(skips.Count > 0 ? $"{_depth} - skipped" : $"{_depth}")}, exitStep: -1);");
-        _s.Close();
-        _s.Line();
-    }
-
-    private void WriteForwardPrompt()
-    {
-        _s.Line("/// <summary>");
-        _s.Line($"/// Prompt tokens (rule 2): each runs all {_steps.Length} steps and never exits, filling every step's cache. Only the last");
-        _s.Line("/// token's logits are returned, so the head runs once, after it.");
-        _s.Line("/// </summary>");
-        _s.Open($"public {Span} Forward(global::System.ReadOnlySpan<int> tokens)");
-        _s.Line("if (tokens.IsEmpty) throw new global::System.ArgumentException(\"At least one token is needed.\", nameof(tokens));");
-        _s.Line("// Like the reference: every token is checked, and the room for all of them, before any runs.");
-        _s.Line("foreach (var token in tokens)");
-        _s.Line("    if ((uint)token >= VocabSize) throw new global::System.ArgumentOutOfRangeException(nameof(tokens), token, TokenRange);");
-        _s.Line("if (tokens.Length > ContextLength - Position)");
-        _s.Line("    throw new global::System.InvalidOperationException($\"The session's context of {ContextLength} positions is full.\");");
-        _s.Open("foreach (var token in tokens)");
-        _s.Line("var pos = Position;");
-        _s.Line("_tokenEmbedding.Row(token).CopyTo(_x);");
-        foreach (var st in _steps)
-        {
-            if (Recompute && st.Index > 0) _s.Line($"if (_parkedCount != 0) CatchUp({st.Index}); // prompt tokens complete every parked position");
-            _s.Line($"Step{st.Index}(pos);");
-            _s.Line($"Observer?.OnLayerOutput(pos, {st.Index}, {st.Layer}, _x);");
-        }
-        _s.Line("Statistics.RecordPrompt();");
-        _s.Line("Position = pos + 1;");
-        _s.Close();
-        _s.Line("Head();");
-        _s.Line("return _logits;");
         _s.Close();
         _s.Line();
     }
@@ -1025,6 +998,7 @@ public sealed class EngineEmitter
         k.EmitStoreKey(_m.KvDim);
         k.EmitAttention(_m.Heads, _m.KvHeads, _m.HeadDim);
         k.EmitSwiGlu(_m.HiddenDim);
+        new SpeculationEmitter(_s, _spec, Stride).WriteKernels(k);
         k.EmitHelpers();
         _s.Close();
         _s.Close();

@@ -417,6 +417,159 @@ private static void ThrowShape(string kernel) =>
     }
 
     // ---------------------------------------------------------------------------------------------------------
+    // Matrix times several vectors (batched positions)
+
+    /// <summary>Positions one batched kernel call takes at most (a prompt chunk, or the confirmed token plus 15 drafts).</summary>
+    public const int MaxBatch = 16;
+
+    public static string MatMatName(int rows, int cols, bool add, int stride = 0) =>
+        $"{(add ? "MatMatAdd" : "MatMat")}{rows}x{cols}{(stride > cols ? $"Stride{stride}" : "")}";
+
+    /// <summary>
+    /// The batched twin of <see cref="EmitMatVec"/>: the same row blocks, and inside each block the very statements
+    /// the single-vector kernel runs, once per position. Every (row, position) dot product therefore accumulates in
+    /// the single kernel's order and rounds to the same bits, while the block's weights come from memory once per
+    /// chunk and from L1 for the other positions.
+    /// </summary>
+    public void EmitMatMat(int rows, int cols, bool add, int stride = 0)
+    {
+        if (stride < cols) stride = cols;
+        _stride = stride;
+        var name = MatMatName(rows, cols, add, stride);
+        _s.Line($"/// <summary>{(add ? "y[p] += W·x[p]" : "y[p] = W·x[p]")} for count ≤ {MaxBatch} positions p (x rows of {cols}, y rows of {rows}), a {rows}×{cols} row-major W;");
+        _s.Line($"/// bit-identical, position by position, to {MatVecName(rows, cols, add, stride)}.</summary>");
+        _s.Line(Hot);
+        _s.Open($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)");
+        _s.Line($"if (w.Length != {I((long)rows * stride)} || (uint)(count - 1) >= {MaxBatch}u || x.Length < (long)count * {cols} || y.Length < (long)count * {rows}) ThrowShape(nameof({name}));");
+        _s.Line($"// In range: as in {MatVecName(rows, cols, add, stride)} for each position p < count, whose x row starts at p·{cols} (< x.Length)");
+        _s.Line($"// and y row at p·{rows} (< y.Length), both checked above.");
+        _s.Line("ref float wr = ref MemoryMarshal.GetReference(w);");
+        _s.Line("ref float xbase = ref MemoryMarshal.GetReference(x);");
+        _s.Line("ref float ybase = ref MemoryMarshal.GetReference(y);");
+        _s.Line("nuint n = (nuint)count;");
+        Paths(path => MatMatPath(path, rows, cols, add));
+        _s.Close();
+        _s.Line();
+    }
+
+    private void MatMatPath(VectorWidth path, int rows, int cols, bool add)
+    {
+        var w = path.FitTo(cols);
+        var assign = add ? "+=" : "=";
+        if (w.IsScalar)
+        {
+            _s.Open($"for (nuint r = 0; r < {I(rows)}; r++)");
+            _s.Line($"ref float row = ref Unsafe.Add(ref wr, r * {I(_stride)});");
+            _s.Open("for (nuint p = 0; p < n; p++)");
+            _s.Line($"ref float xr = ref Unsafe.Add(ref xbase, p * {I(cols)});");
+            _s.Line("float sum = 0f;");
+            _s.Line($"for (nuint c = 0; c < {I(cols)}; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);");
+            _s.Line($"Unsafe.Add(ref ybase, p * {I(rows)} + r) {assign} sum;");
+            _s.Close();
+            _s.Close();
+            return;
+        }
+
+        var (main, tails) = w.Split(cols);
+        var vectorTails = tails.Where(t => !t.Width.IsScalar).ToList();
+        var scalarTails = tails.Where(t => t.Width.IsScalar).ToList();
+        var resident = main + vectorTails.Count <= w.ResidentLimit;
+        var blocked = rows / 4 * 4;
+        var prefetch = (long)rows * _stride * 4 >= PrefetchMinBytes;
+        var eights = w == VectorWidth.V512 && resident ? rows / 8 * 8 : 0;
+        var shape = new BatchShape(w, rows, cols, main, vectorTails, scalarTails, resident, add);
+        BatchedRowBlocks(shape, 8, 0, eights, prefetch);
+        BatchedRowBlocks(shape, 4, eights, blocked, prefetch);
+        if (blocked < rows)
+        {
+            _s.Open($"for (nuint r = {I(blocked)}; r < {I(rows)}; r++)");
+            _s.Line($"ref float w0 = ref Unsafe.Add(ref wr, r * {I(_stride)}); // a last row: r < {rows}");
+            _s.Open("for (nuint p = 0; p < n; p++)");
+            PositionInputs(shape);
+            Accumulate(w, main, cols, resident, rowsInBlock: 1);
+            var terms = new List<string> { w.Sum(main >= 2 ? "a0 + b0" : "a0") };
+            for (var i = 0; i < vectorTails.Count; i++) terms.Add(vectorTails[i].Width.Sum($"t{i}_0"));
+            for (var i = 0; i < scalarTails.Count; i++) terms.Add($"Unsafe.Add(ref w0, {I(scalarTails[i].Offset)}) * xs{i}");
+            _s.Line($"Unsafe.Add(ref yr, r) {assign} {string.Join(" + ", terms)};");
+            _s.Close();
+            _s.Close();
+        }
+    }
+
+    private sealed record BatchShape(VectorWidth W, int Rows, int Cols, int Main,
+        List<(int Offset, VectorWidth Width)> VectorTails, List<(int Offset, VectorWidth Width)> ScalarTails, bool Resident, bool Add);
+
+    /// <summary>Position p's x and y rows, and the registers the single kernel loads from x before its rows.</summary>
+    private void PositionInputs(BatchShape b)
+    {
+        _s.Line($"ref float xr = ref Unsafe.Add(ref xbase, p * {I(b.Cols)});");
+        _s.Line($"ref float yr = ref Unsafe.Add(ref ybase, p * {I(b.Rows)});");
+        if (b.Resident)
+            for (var v = 0; v < b.Main; v++) _s.Line($"var x{v} = {b.W.Load("xr", I(v * b.W.Lanes))};");
+        for (var i = 0; i < b.VectorTails.Count; i++) _s.Line($"var xt{i} = {b.VectorTails[i].Width.Load("xr", I(b.VectorTails[i].Offset))};");
+        for (var i = 0; i < b.ScalarTails.Count; i++) _s.Line($"var xs{i} = Unsafe.Add(ref xr, {I(b.ScalarTails[i].Offset)});");
+    }
+
+    /// <summary>Rows <paramref name="from"/>..<paramref name="to"/> in blocks of <paramref name="size"/>, each block run for every position.</summary>
+    private void BatchedRowBlocks(BatchShape b, int size, int from, int to, bool prefetch)
+    {
+        if (to <= from) return;
+        var w = b.W;
+        var single = size == 8;
+        _s.Open($"for (nuint r = {I(from)}; r < {I(to)}; r += {size})");
+        _s.Line($"ref float w0 = ref Unsafe.Add(ref wr, r * {I(_stride)}); // rows r..r+{size - 1} < {b.Rows}");
+        if (prefetch)
+        {
+            // Once per block, not per position: the later positions find the block in L1.
+            var aheadRows = size + (PrefetchAhead + _stride - 1) / _stride;
+            _s.Line($"nuint ahead = r + {aheadRows} <= {b.Rows} ? (nuint){PrefetchAhead} : 0; // in range as in the single kernel");
+            _s.Line($"for (nuint f = 0; f < {I((long)size * _stride)}; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));");
+        }
+        _s.Open("for (nuint p = 0; p < n; p++)");
+        PositionInputs(b);
+        var target = size == 8 ? VectorWidth.V256 : VectorWidth.V128;
+        if (b.Resident)
+            for (var j = 0; j < size; j++)
+            {
+                Accumulate(w, b.Main, b.Cols, b.Resident, rowsInBlock: 1, single: single, firstRow: j);
+                _s.Line(FoldRow(w, b.Main, single, target, b.VectorTails, j));
+            }
+        else
+        {
+            Accumulate(w, b.Main, b.Cols, b.Resident, rowsInBlock: size, prefetch: false, single: single);
+            for (var j = 0; j < size; j++) _s.Line(FoldRow(w, b.Main, single, target, b.VectorTails, j));
+        }
+        var api = target.Api;
+        _s.Line(size == 8 ? "var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);" : "var sums = Sum4(q0, q1, q2, q3);");
+        if (b.ScalarTails.Count > 0)
+        {
+            var rowSums = Enumerable.Range(0, size).Select(j =>
+                string.Join(" + ", b.ScalarTails.Select((t, i) => $"Unsafe.Add(ref w0, {I(j * (long)_stride + t.Offset)}) * xs{i}")));
+            _s.Line($"sums += {api}.Create({string.Join(", ", rowSums)});");
+        }
+        _s.Line(b.Add ? $"({api}.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);" : "sums.StoreUnsafe(ref yr, r);");
+        _s.Close();
+        _s.Close();
+    }
+
+    /// <summary>Row j's accumulators folded to the block's store width, term for term as RowBlocks folds them.</summary>
+    private static string FoldRow(VectorWidth w, int main, bool single, VectorWidth target, List<(int Offset, VectorWidth Width)> vectorTails, int j)
+    {
+        var e = main >= 2 && !single ? $"a{j} + b{j}" : $"a{j}";
+        var cur = w;
+        while (cur.Lanes > target.Lanes)
+        {
+            e = $"Half({e})";
+            cur = cur.Narrower;
+            for (var i = 0; i < vectorTails.Count; i++)
+                if (vectorTails[i].Width == cur) e += $" + t{i}_{j}";
+        }
+        for (var i = 0; i < vectorTails.Count; i++)
+            if (vectorTails[i].Width.Lanes < target.Lanes) e += $" + t{i}_{j}.ToVector256()";
+        return $"var q{j} = {e};";
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
     // RoPE
 
     public void EmitRope(int heads, int headDim, int pairs)

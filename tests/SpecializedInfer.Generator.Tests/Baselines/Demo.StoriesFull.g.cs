@@ -115,6 +115,12 @@ namespace Demo
             private readonly float[] _gate = new float[HiddenDim], _up = new float[HiddenDim], _logits = new float[VocabSize], _probe = new float[VocabSize];
             private readonly float[] _scores; // [Heads][_capacity]
 
+            // Batched positions (a prompt chunk, or a verification): one row per position, up to 16.
+            private const int MaxBatch = 16;
+            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
+            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
+            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
             private readonly float[] _keys0, _values0, _keys1, _values1, _keys2, _values2, _keys3, _values3, _keys4, _values4;
@@ -172,36 +178,180 @@ namespace Demo
             }
 
             /// <summary>
-            /// Prompt tokens (rule 2): each runs all 5 steps and never exits, filling every step's cache. Only the last
-            /// token's logits are returned, so the head runs once, after it.
+            /// Prompt tokens (rule 2): each runs all 5 steps and never exits, filling every step's cache. They go through in
+            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk; every position's
+            /// arithmetic is the single-position path's, so the result is bit-identical to feeding the tokens one by one.
+            /// Only the last token's logits are returned, so the head runs once, after it.
             /// </summary>
             public global::System.ReadOnlySpan<float> Forward(global::System.ReadOnlySpan<int> tokens)
             {
+                CheckBatch(tokens);
+                var last = ForwardBatched(tokens);
+                SiKernels.RmsNorm64(BatchRow(_bx, last, Dim), OutputNorm, _xb);
+                SiKernels.MatVec512x64(Output, _xb, _logits);
+                return _logits;
+            }
+
+            /// <summary>Like the reference: every token is checked, and the room for all of them, before any runs.</summary>
+            private void CheckBatch(global::System.ReadOnlySpan<int> tokens)
+            {
                 if (tokens.IsEmpty) throw new global::System.ArgumentException("At least one token is needed.", nameof(tokens));
-                // Like the reference: every token is checked, and the room for all of them, before any runs.
                 foreach (var token in tokens)
                     if ((uint)token >= VocabSize) throw new global::System.ArgumentOutOfRangeException(nameof(tokens), token, TokenRange);
                 if (tokens.Length > ContextLength - Position)
                     throw new global::System.InvalidOperationException($"The session's context of {ContextLength} positions is full.");
-                foreach (var token in tokens)
+            }
+
+            /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
+            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+
+            /// <summary>
+            /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
+            /// in the batch buffers.
+            /// </summary>
+            private int ForwardBatched(global::System.ReadOnlySpan<int> tokens)
+            {
+                var last = 0;
+                for (var start = 0; start < tokens.Length; start += MaxBatch)
                 {
+                    var n = global::System.Math.Min(MaxBatch, tokens.Length - start);
                     var pos = Position;
-                    _tokenEmbedding.Row(token).CopyTo(_x);
-                    Step0(pos);
-                    Observer?.OnLayerOutput(pos, 0, 0, _x);
-                    Step1(pos);
-                    Observer?.OnLayerOutput(pos, 1, 1, _x);
-                    Step2(pos);
-                    Observer?.OnLayerOutput(pos, 2, 2, _x);
-                    Step3(pos);
-                    Observer?.OnLayerOutput(pos, 3, 3, _x);
-                    Step4(pos);
-                    Observer?.OnLayerOutput(pos, 4, 4, _x);
-                    Statistics.RecordPrompt();
-                    Position = pos + 1;
+                    for (var j = 0; j < n; j++) _tokenEmbedding.Row(tokens[start + j]).CopyTo(BatchRow(_bx, j, Dim));
+                    Batch0(pos, n);
+                    if (Observer is { } o0) for (var j = 0; j < n; j++) o0.OnLayerOutput(pos + j, 0, 0, BatchRow(_bx, j, Dim));
+                    Batch1(pos, n);
+                    if (Observer is { } o1) for (var j = 0; j < n; j++) o1.OnLayerOutput(pos + j, 1, 1, BatchRow(_bx, j, Dim));
+                    Batch2(pos, n);
+                    if (Observer is { } o2) for (var j = 0; j < n; j++) o2.OnLayerOutput(pos + j, 2, 2, BatchRow(_bx, j, Dim));
+                    Batch3(pos, n);
+                    if (Observer is { } o3) for (var j = 0; j < n; j++) o3.OnLayerOutput(pos + j, 3, 3, BatchRow(_bx, j, Dim));
+                    Batch4(pos, n);
+                    if (Observer is { } o4) for (var j = 0; j < n; j++) o4.OnLayerOutput(pos + j, 4, 4, BatchRow(_bx, j, Dim));
+                    for (var j = 0; j < n; j++) Statistics.RecordPrompt();
+                    Position = pos + n;
+                    last = n - 1;
                 }
-                Head();
-                return _logits;
+                return last;
+            }
+
+            // Step 0 (layer 0) for positions pos..pos+n-1: Step0's kernels per position,
+            // the projections batched. Every position's K/V is stored before any attends, each over 0..its own position.
+            private void Batch0(int pos, int n)
+            {
+                var w = Layer0();
+                for (var j = 0; j < n; j++) SiKernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                SiKernels.MatMat64x64(w.Query, _bxb, _bq, n);
+                SiKernels.MatMat32x64(w.Key, _bxb, _bk, n);
+                SiKernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n);
+                for (var j = 0; j < n; j++)
+                {
+                    SiKernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
+                    SiKernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
+                    SiKernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
+                }
+                for (var j = 0; j < n; j++) SiKernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                SiKernels.MatMatAdd64x64(w.Output, _batt, _bx, n);
+                for (var j = 0; j < n; j++) SiKernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                SiKernels.MatMat172x64(w.Gate, _bxb, _bgate, n);
+                SiKernels.MatMat172x64(w.Up, _bxb, _bup, n);
+                for (var j = 0; j < n; j++) SiKernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                SiKernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n);
+            }
+
+            // Step 1 (layer 1) for positions pos..pos+n-1: Step1's kernels per position,
+            // the projections batched. Every position's K/V is stored before any attends, each over 0..its own position.
+            private void Batch1(int pos, int n)
+            {
+                var w = Layer1();
+                for (var j = 0; j < n; j++) SiKernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                SiKernels.MatMat64x64(w.Query, _bxb, _bq, n);
+                SiKernels.MatMat32x64(w.Key, _bxb, _bk, n);
+                SiKernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n);
+                for (var j = 0; j < n; j++)
+                {
+                    SiKernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
+                    SiKernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
+                    SiKernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
+                }
+                for (var j = 0; j < n; j++) SiKernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                SiKernels.MatMatAdd64x64(w.Output, _batt, _bx, n);
+                for (var j = 0; j < n; j++) SiKernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                SiKernels.MatMat172x64(w.Gate, _bxb, _bgate, n);
+                SiKernels.MatMat172x64(w.Up, _bxb, _bup, n);
+                for (var j = 0; j < n; j++) SiKernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                SiKernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n);
+            }
+
+            // Step 2 (layer 2) for positions pos..pos+n-1: Step2's kernels per position,
+            // the projections batched. Every position's K/V is stored before any attends, each over 0..its own position.
+            private void Batch2(int pos, int n)
+            {
+                var w = Layer2();
+                for (var j = 0; j < n; j++) SiKernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                SiKernels.MatMat64x64(w.Query, _bxb, _bq, n);
+                SiKernels.MatMat32x64(w.Key, _bxb, _bk, n);
+                SiKernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n);
+                for (var j = 0; j < n; j++)
+                {
+                    SiKernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
+                    SiKernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
+                    SiKernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
+                }
+                for (var j = 0; j < n; j++) SiKernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                SiKernels.MatMatAdd64x64(w.Output, _batt, _bx, n);
+                for (var j = 0; j < n; j++) SiKernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                SiKernels.MatMat172x64(w.Gate, _bxb, _bgate, n);
+                SiKernels.MatMat172x64(w.Up, _bxb, _bup, n);
+                for (var j = 0; j < n; j++) SiKernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                SiKernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n);
+            }
+
+            // Step 3 (layer 3) for positions pos..pos+n-1: Step3's kernels per position,
+            // the projections batched. Every position's K/V is stored before any attends, each over 0..its own position.
+            private void Batch3(int pos, int n)
+            {
+                var w = Layer3();
+                for (var j = 0; j < n; j++) SiKernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                SiKernels.MatMat64x64(w.Query, _bxb, _bq, n);
+                SiKernels.MatMat32x64(w.Key, _bxb, _bk, n);
+                SiKernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n);
+                for (var j = 0; j < n; j++)
+                {
+                    SiKernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
+                    SiKernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
+                    SiKernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys3, pos + j, _capacity);
+                }
+                for (var j = 0; j < n; j++) SiKernels.Attention(BatchRow(_bq, j, QueryDim), _keys3, _values3, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                SiKernels.MatMatAdd64x64(w.Output, _batt, _bx, n);
+                for (var j = 0; j < n; j++) SiKernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                SiKernels.MatMat172x64(w.Gate, _bxb, _bgate, n);
+                SiKernels.MatMat172x64(w.Up, _bxb, _bup, n);
+                for (var j = 0; j < n; j++) SiKernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                SiKernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n);
+            }
+
+            // Step 4 (layer 4) for positions pos..pos+n-1: Step4's kernels per position,
+            // the projections batched. Every position's K/V is stored before any attends, each over 0..its own position.
+            private void Batch4(int pos, int n)
+            {
+                var w = Layer4();
+                for (var j = 0; j < n; j++) SiKernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                SiKernels.MatMat64x64(w.Query, _bxb, _bq, n);
+                SiKernels.MatMat32x64(w.Key, _bxb, _bk, n);
+                SiKernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n);
+                for (var j = 0; j < n; j++)
+                {
+                    SiKernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
+                    SiKernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
+                    SiKernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys4, pos + j, _capacity);
+                }
+                for (var j = 0; j < n; j++) SiKernels.Attention(BatchRow(_bq, j, QueryDim), _keys4, _values4, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                SiKernels.MatMatAdd64x64(w.Output, _batt, _bx, n);
+                for (var j = 0; j < n; j++) SiKernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                SiKernels.MatMat172x64(w.Gate, _bxb, _bgate, n);
+                SiKernels.MatMat172x64(w.Up, _bxb, _bup, n);
+                for (var j = 0; j < n; j++) SiKernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                SiKernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n);
             }
 
             /// <inheritdoc/>
@@ -2232,6 +2382,1024 @@ namespace SpecializedInfer.Generated
                 for (nuint i = 0; i < 172; i++)
                 {
                     Unsafe.Add(ref gr, i) = Unsafe.Add(ref gr, i) * Unsafe.Add(ref ur, i);
+                }
+            }
+        }
+
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
+        /// bit-identical, position by position, to MatVec64x64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64) ThrowShape(nameof(MatMat64x64));
+            // In range: as in MatVec64x64 for each position p < count, whose x row starts at p·64 (< x.Length)
+            // and y row at p·64 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 8)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 64
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                        var q0 = Half(a0);
+                        var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
+                        var q1 = Half(a1);
+                        var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
+                        var q2 = Half(a2);
+                        var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
+                        var q3 = Half(a3);
+                        var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
+                        var q4 = Half(a4);
+                        var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
+                        var q5 = Half(a5);
+                        var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
+                        var q6 = Half(a6);
+                        var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
+                        var q7 = Half(a7);
+                        var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                        sums.StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                        var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                        var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                        var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                        var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                        var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                        var x7 = Vector256.LoadUnsafe(ref xr, 56);
+                        var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
+                        var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
+                        var q0 = Half(a0 + b0);
+                        var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
+                        var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
+                        var q1 = Half(a1 + b1);
+                        var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
+                        var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
+                        var q2 = Half(a2 + b2);
+                        var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
+                        var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
+                        var q3 = Half(a3 + b3);
+                        var sums = Sum4(q0, q1, q2, q3);
+                        sums.StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var a0 = Vector128<float>.Zero;
+                        var b0 = Vector128<float>.Zero;
+                        var a1 = Vector128<float>.Zero;
+                        var b1 = Vector128<float>.Zero;
+                        var a2 = Vector128<float>.Zero;
+                        var b2 = Vector128<float>.Zero;
+                        var a3 = Vector128<float>.Zero;
+                        var b3 = Vector128<float>.Zero;
+                        for (nuint c = 0; c < 64; c += 8)
+                        {
+                            var xa = Vector128.LoadUnsafe(ref xr, c);
+                            var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                            b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                            a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
+                            b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
+                            a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
+                            b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
+                            a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
+                            b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
+                        }
+                        var q0 = a0 + b0;
+                        var q1 = a1 + b1;
+                        var q2 = a2 + b2;
+                        var q3 = a3 + b3;
+                        var sums = Sum4(q0, q1, q2, q3);
+                        sums.StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 64; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        float sum = 0f;
+                        for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                        Unsafe.Add(ref ybase, p * 64 + r) = sum;
+                    }
+                }
+            }
+        }
+
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 32), a 32×64 row-major W;
+        /// bit-identical, position by position, to MatVec32x64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 2048 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 32) ThrowShape(nameof(MatMat32x64));
+            // In range: as in MatVec32x64 for each position p < count, whose x row starts at p·64 (< x.Length)
+            // and y row at p·32 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 32; r += 8)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 32
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 32);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                        var q0 = Half(a0);
+                        var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
+                        var q1 = Half(a1);
+                        var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
+                        var q2 = Half(a2);
+                        var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
+                        var q3 = Half(a3);
+                        var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
+                        var q4 = Half(a4);
+                        var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
+                        var q5 = Half(a5);
+                        var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
+                        var q6 = Half(a6);
+                        var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
+                        var q7 = Half(a7);
+                        var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                        sums.StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 32; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 32
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 32);
+                        var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                        var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                        var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                        var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                        var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                        var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                        var x7 = Vector256.LoadUnsafe(ref xr, 56);
+                        var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
+                        var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
+                        var q0 = Half(a0 + b0);
+                        var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
+                        var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
+                        var q1 = Half(a1 + b1);
+                        var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
+                        var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
+                        var q2 = Half(a2 + b2);
+                        var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
+                        var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
+                        var q3 = Half(a3 + b3);
+                        var sums = Sum4(q0, q1, q2, q3);
+                        sums.StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 32; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 32
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 32);
+                        var a0 = Vector128<float>.Zero;
+                        var b0 = Vector128<float>.Zero;
+                        var a1 = Vector128<float>.Zero;
+                        var b1 = Vector128<float>.Zero;
+                        var a2 = Vector128<float>.Zero;
+                        var b2 = Vector128<float>.Zero;
+                        var a3 = Vector128<float>.Zero;
+                        var b3 = Vector128<float>.Zero;
+                        for (nuint c = 0; c < 64; c += 8)
+                        {
+                            var xa = Vector128.LoadUnsafe(ref xr, c);
+                            var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                            b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                            a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
+                            b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
+                            a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
+                            b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
+                            a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
+                            b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
+                        }
+                        var q0 = a0 + b0;
+                        var q1 = a1 + b1;
+                        var q2 = a2 + b2;
+                        var q3 = a3 + b3;
+                        var sums = Sum4(q0, q1, q2, q3);
+                        sums.StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 32; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        float sum = 0f;
+                        for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                        Unsafe.Add(ref ybase, p * 32 + r) = sum;
+                    }
+                }
+            }
+        }
+
+        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
+        /// bit-identical, position by position, to MatVecAdd64x64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMatAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64) ThrowShape(nameof(MatMatAdd64x64));
+            // In range: as in MatVecAdd64x64 for each position p < count, whose x row starts at p·64 (< x.Length)
+            // and y row at p·64 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 8)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 64
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                        var q0 = Half(a0);
+                        var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
+                        var q1 = Half(a1);
+                        var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
+                        var q2 = Half(a2);
+                        var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
+                        var q3 = Half(a3);
+                        var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
+                        var q4 = Half(a4);
+                        var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
+                        var q5 = Half(a5);
+                        var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
+                        var q6 = Half(a6);
+                        var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
+                        var q7 = Half(a7);
+                        var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                        (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                        var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                        var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                        var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                        var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                        var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                        var x7 = Vector256.LoadUnsafe(ref xr, 56);
+                        var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
+                        var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
+                        var q0 = Half(a0 + b0);
+                        var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
+                        var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
+                        var q1 = Half(a1 + b1);
+                        var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
+                        var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
+                        var q2 = Half(a2 + b2);
+                        var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
+                        var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
+                        var q3 = Half(a3 + b3);
+                        var sums = Sum4(q0, q1, q2, q3);
+                        (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var a0 = Vector128<float>.Zero;
+                        var b0 = Vector128<float>.Zero;
+                        var a1 = Vector128<float>.Zero;
+                        var b1 = Vector128<float>.Zero;
+                        var a2 = Vector128<float>.Zero;
+                        var b2 = Vector128<float>.Zero;
+                        var a3 = Vector128<float>.Zero;
+                        var b3 = Vector128<float>.Zero;
+                        for (nuint c = 0; c < 64; c += 8)
+                        {
+                            var xa = Vector128.LoadUnsafe(ref xr, c);
+                            var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                            b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                            a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
+                            b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
+                            a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
+                            b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
+                            a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
+                            b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
+                        }
+                        var q0 = a0 + b0;
+                        var q1 = a1 + b1;
+                        var q2 = a2 + b2;
+                        var q3 = a3 + b3;
+                        var sums = Sum4(q0, q1, q2, q3);
+                        (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 64; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        float sum = 0f;
+                        for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                        Unsafe.Add(ref ybase, p * 64 + r) += sum;
+                    }
+                }
+            }
+        }
+
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 172), a 172×64 row-major W;
+        /// bit-identical, position by position, to MatVec172x64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat172x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 11008 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 172) ThrowShape(nameof(MatMat172x64));
+            // In range: as in MatVec172x64 for each position p < count, whose x row starts at p·64 (< x.Length)
+            // and y row at p·172 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 168; r += 8)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 172
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 172);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                        var q0 = Half(a0);
+                        var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
+                        var q1 = Half(a1);
+                        var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
+                        var q2 = Half(a2);
+                        var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
+                        var q3 = Half(a3);
+                        var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
+                        var q4 = Half(a4);
+                        var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
+                        var q5 = Half(a5);
+                        var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
+                        var q6 = Half(a6);
+                        var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
+                        var q7 = Half(a7);
+                        var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                        sums.StoreUnsafe(ref yr, r);
+                    }
+                }
+                for (nuint r = 168; r < 172; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 172);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                        var b0 = Vector512.LoadUnsafe(ref w0, 16) * x1;
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                        b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, b0);
+                        var q0 = Half(Half(a0 + b0));
+                        var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                        var b1 = Vector512.LoadUnsafe(ref w0, 80) * x1;
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                        b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, b1);
+                        var q1 = Half(Half(a1 + b1));
+                        var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                        var b2 = Vector512.LoadUnsafe(ref w0, 144) * x1;
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                        b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, b2);
+                        var q2 = Half(Half(a2 + b2));
+                        var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                        var b3 = Vector512.LoadUnsafe(ref w0, 208) * x1;
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                        b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, b3);
+                        var q3 = Half(Half(a3 + b3));
+                        var sums = Sum4(q0, q1, q2, q3);
+                        sums.StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 172; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 172);
+                        var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                        var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                        var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                        var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                        var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                        var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                        var x7 = Vector256.LoadUnsafe(ref xr, 56);
+                        var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
+                        var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
+                        var q0 = Half(a0 + b0);
+                        var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
+                        var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
+                        var q1 = Half(a1 + b1);
+                        var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
+                        var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
+                        var q2 = Half(a2 + b2);
+                        var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
+                        var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
+                        var q3 = Half(a3 + b3);
+                        var sums = Sum4(q0, q1, q2, q3);
+                        sums.StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 172; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 172);
+                        var a0 = Vector128<float>.Zero;
+                        var b0 = Vector128<float>.Zero;
+                        var a1 = Vector128<float>.Zero;
+                        var b1 = Vector128<float>.Zero;
+                        var a2 = Vector128<float>.Zero;
+                        var b2 = Vector128<float>.Zero;
+                        var a3 = Vector128<float>.Zero;
+                        var b3 = Vector128<float>.Zero;
+                        for (nuint c = 0; c < 64; c += 8)
+                        {
+                            var xa = Vector128.LoadUnsafe(ref xr, c);
+                            var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                            b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                            a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
+                            b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
+                            a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
+                            b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
+                            a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
+                            b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
+                        }
+                        var q0 = a0 + b0;
+                        var q1 = a1 + b1;
+                        var q2 = a2 + b2;
+                        var q3 = a3 + b3;
+                        var sums = Sum4(q0, q1, q2, q3);
+                        sums.StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 172; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        float sum = 0f;
+                        for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                        Unsafe.Add(ref ybase, p * 172 + r) = sum;
+                    }
+                }
+            }
+        }
+
+        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 172, y rows of 64), a 64×172 row-major W;
+        /// bit-identical, position by position, to MatVecAdd64x172Stride176.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMatAdd64x172Stride176(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 11264 || (uint)(count - 1) >= 16u || x.Length < (long)count * 172 || y.Length < (long)count * 64) ThrowShape(nameof(MatMatAdd64x172Stride176));
+            // In range: as in MatVecAdd64x172Stride176 for each position p < count, whose x row starts at p·172 (< x.Length)
+            // and y row at p·64 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 8)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+7 < 64
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 172);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                        var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                        var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                        var x7 = Vector512.LoadUnsafe(ref xr, 112);
+                        var x8 = Vector512.LoadUnsafe(ref xr, 128);
+                        var x9 = Vector512.LoadUnsafe(ref xr, 144);
+                        var xt0 = Vector256.LoadUnsafe(ref xr, 160);
+                        var xt1 = Vector128.LoadUnsafe(ref xr, 168);
+                        var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x7, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 128), x8, a0);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x9, a0);
+                        var t0_0 = Vector256.LoadUnsafe(ref w0, 160) * xt0;
+                        var t1_0 = Vector128.LoadUnsafe(ref w0, 168) * xt1;
+                        var q0 = Half(a0) + t0_0 + t1_0.ToVector256();
+                        var a1 = Vector512.LoadUnsafe(ref w0, 176) * x0;
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 192), x1, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x2, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x3, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x4, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x5, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x6, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x7, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x8, a1);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x9, a1);
+                        var t0_1 = Vector256.LoadUnsafe(ref w0, 336) * xt0;
+                        var t1_1 = Vector128.LoadUnsafe(ref w0, 344) * xt1;
+                        var q1 = Half(a1) + t0_1 + t1_1.ToVector256();
+                        var a2 = Vector512.LoadUnsafe(ref w0, 352) * x0;
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x1, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 384), x2, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x3, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x4, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x5, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 448), x6, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x7, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x8, a2);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x9, a2);
+                        var t0_2 = Vector256.LoadUnsafe(ref w0, 512) * xt0;
+                        var t1_2 = Vector128.LoadUnsafe(ref w0, 520) * xt1;
+                        var q2 = Half(a2) + t0_2 + t1_2.ToVector256();
+                        var a3 = Vector512.LoadUnsafe(ref w0, 528) * x0;
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x1, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x2, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x3, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 592), x4, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 608), x5, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 624), x6, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 640), x7, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 656), x8, a3);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 672), x9, a3);
+                        var t0_3 = Vector256.LoadUnsafe(ref w0, 688) * xt0;
+                        var t1_3 = Vector128.LoadUnsafe(ref w0, 696) * xt1;
+                        var q3 = Half(a3) + t0_3 + t1_3.ToVector256();
+                        var a4 = Vector512.LoadUnsafe(ref w0, 704) * x0;
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 720), x1, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x2, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x3, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x4, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x5, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x6, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x7, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 832), x8, a4);
+                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 848), x9, a4);
+                        var t0_4 = Vector256.LoadUnsafe(ref w0, 864) * xt0;
+                        var t1_4 = Vector128.LoadUnsafe(ref w0, 872) * xt1;
+                        var q4 = Half(a4) + t0_4 + t1_4.ToVector256();
+                        var a5 = Vector512.LoadUnsafe(ref w0, 880) * x0;
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 896), x1, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 912), x2, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 928), x3, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 944), x4, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 960), x5, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 976), x6, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 992), x7, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1008), x8, a5);
+                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1024), x9, a5);
+                        var t0_5 = Vector256.LoadUnsafe(ref w0, 1040) * xt0;
+                        var t1_5 = Vector128.LoadUnsafe(ref w0, 1048) * xt1;
+                        var q5 = Half(a5) + t0_5 + t1_5.ToVector256();
+                        var a6 = Vector512.LoadUnsafe(ref w0, 1056) * x0;
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1072), x1, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1088), x2, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1104), x3, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1120), x4, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1136), x5, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1152), x6, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1168), x7, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1184), x8, a6);
+                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1200), x9, a6);
+                        var t0_6 = Vector256.LoadUnsafe(ref w0, 1216) * xt0;
+                        var t1_6 = Vector128.LoadUnsafe(ref w0, 1224) * xt1;
+                        var q6 = Half(a6) + t0_6 + t1_6.ToVector256();
+                        var a7 = Vector512.LoadUnsafe(ref w0, 1232) * x0;
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1248), x1, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1264), x2, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1280), x3, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1296), x4, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1312), x5, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1328), x6, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1344), x7, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1360), x8, a7);
+                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), x9, a7);
+                        var t0_7 = Vector256.LoadUnsafe(ref w0, 1392) * xt0;
+                        var t1_7 = Vector128.LoadUnsafe(ref w0, 1400) * xt1;
+                        var q7 = Half(a7) + t0_7 + t1_7.ToVector256();
+                        var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                        (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 172);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var xt0 = Vector128.LoadUnsafe(ref xr, 168);
+                        var a0 = Vector256<float>.Zero;
+                        var b0 = Vector256<float>.Zero;
+                        var a1 = Vector256<float>.Zero;
+                        var b1 = Vector256<float>.Zero;
+                        var a2 = Vector256<float>.Zero;
+                        var b2 = Vector256<float>.Zero;
+                        var a3 = Vector256<float>.Zero;
+                        var b3 = Vector256<float>.Zero;
+                        for (nuint c = 0; c < 160; c += 16)
+                        {
+                            var xa = Vector256.LoadUnsafe(ref xr, c);
+                            var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 176), xa, a1);
+                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 184), xb, b1);
+                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 352), xa, a2);
+                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xb, b2);
+                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 528), xa, a3);
+                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 536), xb, b3);
+                        }
+                        var xl = Vector256.LoadUnsafe(ref xr, 160);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), xl, a0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 336), xl, a1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 512), xl, a2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 688), xl, a3);
+                        var t0_0 = Vector128.LoadUnsafe(ref w0, 168) * xt0;
+                        var t0_1 = Vector128.LoadUnsafe(ref w0, 344) * xt0;
+                        var t0_2 = Vector128.LoadUnsafe(ref w0, 520) * xt0;
+                        var t0_3 = Vector128.LoadUnsafe(ref w0, 696) * xt0;
+                        var q0 = Half(a0 + b0) + t0_0;
+                        var q1 = Half(a1 + b1) + t0_1;
+                        var q2 = Half(a2 + b2) + t0_2;
+                        var q3 = Half(a3 + b3) + t0_3;
+                        var sums = Sum4(q0, q1, q2, q3);
+                        (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 172);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var a0 = Vector128<float>.Zero;
+                        var b0 = Vector128<float>.Zero;
+                        var a1 = Vector128<float>.Zero;
+                        var b1 = Vector128<float>.Zero;
+                        var a2 = Vector128<float>.Zero;
+                        var b2 = Vector128<float>.Zero;
+                        var a3 = Vector128<float>.Zero;
+                        var b3 = Vector128<float>.Zero;
+                        for (nuint c = 0; c < 168; c += 8)
+                        {
+                            var xa = Vector128.LoadUnsafe(ref xr, c);
+                            var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                            b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                            a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 176), xa, a1);
+                            b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 180), xb, b1);
+                            a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 352), xa, a2);
+                            b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 356), xb, b2);
+                            a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 528), xa, a3);
+                            b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 532), xb, b3);
+                        }
+                        var xl = Vector128.LoadUnsafe(ref xr, 168);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 168), xl, a0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 344), xl, a1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 520), xl, a2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 696), xl, a3);
+                        var q0 = a0 + b0;
+                        var q1 = a1 + b1;
+                        var q2 = a2 + b2;
+                        var q3 = a3 + b3;
+                        var sums = Sum4(q0, q1, q2, q3);
+                        (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                    }
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 64; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 176);
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 172);
+                        float sum = 0f;
+                        for (nuint c = 0; c < 172; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                        Unsafe.Add(ref ybase, p * 64 + r) += sum;
+                    }
                 }
             }
         }

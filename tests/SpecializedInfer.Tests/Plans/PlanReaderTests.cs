@@ -114,6 +114,7 @@ public sealed class PlanReaderTests
         { "\"kvFill\": \"lossless\", \"speculation\": { \"draftSteps\": 2, \"draftTokens\": 16 } }", ProblemIds.SpeculationMismatch, 2, 72 },
         { "\"kvFill\": \"lossless\", \"speculation\": { \"draftSteps\": 2, \"draftTokens\": 4 },\n\"exits\": [ { \"afterStep\": 0, \"criterion\": \"margin\", \"threshold\": 0.5 } ] }", ProblemIds.SpeculationMismatch, 3, 27 },
         { "\"kvFill\": \"lossless\", \"speculation\": { \"draftSteps\": 2, \"draftTokens\": 4 },\n\"decodeDepth\": 3 }", ProblemIds.SpeculationMismatch, 3, 1 },
+        { "\"kvFill\": \"lossless\", \"speculation\": { \"draftSteps\": 2, \"draftTokens\": 4 },\n\"exits\": [ { \"afterStep\": 1, \"criterion\": \"stateSaturation\", \"threshold\": 0.5 } ] }", ProblemIds.SpeculationMismatch, 3, 27 },
     };
 
     [Theory]

@@ -1,0 +1,24 @@
+using System.Runtime.InteropServices;
+
+namespace SpecializedInfer.Generator.Tests.Support;
+
+/// <summary>Exact comparisons: batched and speculative paths promise the single-position path's bits, not a tolerance.</summary>
+public static class Bits
+{
+    /// <summary>A deterministic token sequence over the whole vocabulary.</summary>
+    public static int[] Tokens(int length, int vocab, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, length).Select(_ => random.Next(vocab)).ToArray();
+    }
+
+    public static void AssertBitIdentical(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        var e = MemoryMarshal.Cast<float, int>(expected);
+        var a = MemoryMarshal.Cast<float, int>(actual);
+        for (var i = 0; i < e.Length; i++)
+            if (e[i] != a[i])
+                Assert.Fail($"{what}: element {i} is {actual[i]:R} (bits {a[i]:X8}), one at a time gives {expected[i]:R} (bits {e[i]:X8})");
+    }
+}
