@@ -139,7 +139,7 @@ public sealed class EvalCommand : ICommand
     private static string DynamicSummary(DepthStatistics d)
     {
         var parts = new List<string>();
-        if (d.GeneratedTokens > 0 && d.Exits.Count > 0) parts.Add(string.Create(Inv, $"exits {Percent((double)d.Exits.Sum(e => e.Tokens) / d.GeneratedTokens)}"));
+        if (d.GeneratedTokens > 0 && d.Exits.Count > 0 && d.DraftedTokens == 0) parts.Add(string.Create(Inv, $"exits {Percent((double)d.Exits.Sum(e => e.Tokens) / d.GeneratedTokens)}"));
         if (d.GeneratedTokens > 0 && d.SkipsPerStep.Any(s => s > 0)) parts.Add(string.Create(Inv, $"skips {(double)d.SkipsPerStep.Sum() / d.GeneratedTokens:F2}/token"));
         if (d.RecomputedSteps > 0) parts.Add(string.Create(Inv, $"recomputed {(double)d.RecomputedSteps / d.GeneratedTokens:F2} steps/token"));
         if (d.DraftedTokens > 0) parts.Add(string.Create(Inv, $"drafts {d.DraftedTokens:N0} ({Percent(d.AcceptanceRate)} accepted)"));
