@@ -4,7 +4,7 @@ using SpecializedInfer.Planning;
 
 namespace SpecializedInfer.Cli;
 
-/// <summary>Prints what a plan did during a run: depth per generated token and where tokens exited.</summary>
+/// <summary>Prints what a plan did during a run: depth per generated token, where tokens exited, skips, recomputation and drafting.</summary>
 public static class StatsPrinter
 {
     public static void Print(SessionStatistics stats, ExecutionSchedule schedule, TextWriter writer)
@@ -17,7 +17,12 @@ public static class StatsPrinter
             if (histogram[n] > 0) writer.WriteLine(string.Create(inv, $"  {n,3} steps: {histogram[n],6} tokens"));
         var exits = stats.ExitsPerStep;
         foreach (var exit in schedule.Exits)
-            writer.WriteLine(string.Create(inv, $"  exit after step {exit.AfterStep} ({exit.Criterion} ≥ {exit.Threshold}): {exits[exit.AfterStep]} tokens"));
+            writer.WriteLine(string.Create(inv, $"  exit after step {exit.AfterStep} ({exit.Test.Describe()}): {exits[exit.AfterStep]} tokens"));
+        var skips = stats.SkipsPerStep;
+        foreach (var step in schedule.Steps.Where(s => s.Skip is not null))
+            writer.WriteLine(string.Create(inv, $"  skips of step {step.Index} (layer {step.Layer}): {skips[step.Index]} tokens"));
+        if (stats.RecomputedSteps > 0)
+            writer.WriteLine(string.Create(inv, $"steps recomputed for exited positions (kvFill recompute): {stats.RecomputedSteps}"));
         if (schedule.Speculation is not null || stats.VerificationPasses > 0)
         {
             // Tokens per pass counts the confirmed token too: what one full-depth batch bought.
