@@ -34,13 +34,7 @@ public static class ProbeReader
     {
         var problems = new List<PlanProblem>();
         var cx = new JsonReadContext(filePath, problems);
-        var root = JsonParser.Parse(text, out var syntax);
-        if (syntax is not null)
-        {
-            cx.Report(ProblemIds.JsonSyntax, $"JSON syntax error: {syntax.Message}", syntax.Range);
-            return Done(null);
-        }
-        if (cx.AsObject(root, "A probe file") is not { } obj) return Done(null);
+        if (cx.ParseObject(text, "A probe file") is not { } obj) return Done(null);
         cx.CheckProperties(obj, "the probe", Known);
         cx.AsString(obj.Find("description")?.Value, "'description'");
         var dimNode = cx.Required(obj, "dim", "A probe");

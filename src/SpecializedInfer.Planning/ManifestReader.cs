@@ -27,13 +27,7 @@ public static class ManifestReader
     {
         var problems = new List<PlanProblem>();
         var cx = new JsonReadContext(filePath, problems);
-        var root = JsonParser.Parse(text, out var syntax);
-        if (syntax is not null)
-        {
-            cx.Report(ProblemIds.JsonSyntax, $"JSON syntax error: {syntax.Message}", syntax.Range);
-            return new ManifestReadResult(null, problems.ToEquatableArray());
-        }
-        var obj = cx.AsObject(root, "A model manifest");
+        var obj = cx.ParseObject(text, "A model manifest");
         if (obj is null) return new ManifestReadResult(null, problems.ToEquatableArray());
         cx.CheckProperties(obj, "the model manifest", Known);
 

@@ -53,6 +53,15 @@ public sealed class JsonReadContext
         return p?.Value;
     }
 
+    /// <summary>Parses a whole file that must hold one JSON object; a syntax error or another kind of value is reported.</summary>
+    public JsonObject? ParseObject(string text, string what)
+    {
+        var root = JsonParser.Parse(text, out var syntax);
+        if (syntax is null) return AsObject(root, what);
+        Report(ProblemIds.JsonSyntax, $"JSON syntax error: {syntax.Message}", syntax.Range);
+        return null;
+    }
+
     public JsonObject? AsObject(JsonNode? node, string what) => As<JsonObject>(node, JsonKind.Object, what);
     public JsonArray? AsArray(JsonNode? node, string what) => As<JsonArray>(node, JsonKind.Array, what);
     public JsonString? AsString(JsonNode? node, string what) => As<JsonString>(node, JsonKind.String, what);
