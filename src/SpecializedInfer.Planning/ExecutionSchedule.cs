@@ -55,8 +55,7 @@ public sealed record ExecutionSchedule(
 
     public static ExecutionSchedule Resolve(LayerPlan plan, int modelLayers)
     {
-        var pruned = new HashSet<int>(plan.Prune);
-        var layers = plan.Order?.ToList() ?? Enumerable.Range(0, modelLayers).Where(l => !pruned.Contains(l)).ToList();
+        var layers = StepLayers(plan.Order, new HashSet<int>(plan.Prune), modelLayers);
         var shares = plan.Share.ToDictionary(s => s.Layer, s => s.WeightsOf);
         var exits = plan.Exits.ToDictionary(e => e.AfterStep);
         var skips = plan.Skip.ToDictionary(k => k.Layer);
@@ -71,6 +70,10 @@ public sealed record ExecutionSchedule(
             Probes = plan.Probes,
         };
     }
+
+    /// <summary>The layer each step runs: the explicit order, or every unpruned layer in order.</summary>
+    public static List<int> StepLayers(IEnumerable<int>? order, ISet<int> pruned, int modelLayers) =>
+        order?.ToList() ?? Enumerable.Range(0, modelLayers).Where(l => !pruned.Contains(l)).ToList();
 
     /// <summary>A one-line summary: "5 steps [0 1 2 2 4], decode depth 3, exit after step 1 (max p ≥ 0.9)".</summary>
     public string Describe()

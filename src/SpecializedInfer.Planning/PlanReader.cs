@@ -56,13 +56,7 @@ public static class PlanReader
     {
         var problems = new List<PlanProblem>();
         var cx = new JsonReadContext(filePath, problems);
-        var root = JsonParser.Parse(text, out var syntax);
-        if (syntax is not null)
-        {
-            cx.Report(ProblemIds.JsonSyntax, $"JSON syntax error: {syntax.Message}", syntax.Range);
-            return Done(null);
-        }
-        var obj = cx.AsObject(root, "A layer plan");
+        var obj = cx.ParseObject(text, "A layer plan");
         if (obj is null) return Done(null);
         cx.CheckProperties(obj, "the layer plan", Known);
         cx.AsString(obj.Find("description")?.Value, "'description'");
@@ -409,9 +403,9 @@ public static class PlanReader
         else if (t > high) cx.Report(ProblemIds.ThresholdOutOfRange, $"A threshold above {Format(high)} ({Format(t)}) never lets a token pass here, which disables these {what}", node.Range, ProblemSeverity.Warning);
     }
 
-    /// <summary>The steps generated tokens run, computed the way <see cref="ExecutionSchedule.Resolve(LayerPlan, int)"/> does.</summary>
+    /// <summary>The steps generated tokens run, as <see cref="ExecutionSchedule.Resolve(LayerPlan, int)"/> lays them out.</summary>
     private static IEnumerable<(int Index, int Layer)> DecodedSteps(List<int>? order, int layers, HashSet<int> pruned, int depth) =>
-        (order ?? Enumerable.Range(0, layers).Where(l => !pruned.Contains(l)).ToList()).Take(depth).Select((l, i) => (i, l));
+        ExecutionSchedule.StepLayers(order, pruned, layers).Take(depth).Select((l, i) => (i, l));
 
     private static TextRange ExitNode(JsonNode? exitArrayNode, int afterStep) =>
         exitArrayNode is JsonArray a
