@@ -5,15 +5,6 @@ namespace SpecializedInfer.Engine;
 public partial class ReferenceSession
 {
     /// <summary>
-    /// The steps <see cref="Forward(int)"/> walks. In lossless mode the plan's only exit point belongs to the drafter,
-    /// so it is left out here: a generated token always runs the whole schedule and its logits are the full model's.
-    /// </summary>
-    private static ScheduleStep[] ForwardSteps(ExecutionSchedule schedule) =>
-        schedule.KvFill == KvFill.Lossless
-            ? schedule.Steps.Select(s => s with { ExitAfter = null }).ToArray()
-            : schedule.Steps.ToArray();
-
-    /// <summary>
     /// A reference session for a lossless plan: everything <see cref="ReferenceSession"/> does, plus drafting with the
     /// first steps and batched verification with all of them. A separate type so that <c>session is
     /// ISpeculativeSession</c> holds exactly when speculation is possible, as it does for generated engines.
@@ -102,40 +93,23 @@ public partial class ReferenceSession
                 while (reused < _runCount && reused < tokens.Length && tokens[reused] == _runTokens[reused]) reused++;
             _runCount = 0; // verification rewrites these positions; the next draft starts a new run
 
-            var dim = _c.Dim;
             if (reused == 0)
             {
-                for (var first = 0; first < tokens.Length; first += MaxBatch)
-                {
-                    var count = Math.Min(MaxBatch, tokens.Length - first);
-                    for (var j = 0; j < count; j++) _w.TokenEmbedding.Row(tokens[first + j]).CopyTo(Row(_x, j, dim));
-                    RunSteps(0, _steps.Length, start + first, count);
-                    Heads(count, allLogits.Slice(first * vocab, count * vocab));
-                }
+                RunFullDepth(tokens, allLogits, asPrompt: false);
+                return;
             }
-            else
-            {
-                // The new positions run the draft steps first, in rows 0.., then move behind the reused rows.
-                var fresh = tokens.Length - reused;
-                for (var j = 0; j < fresh; j++) _w.TokenEmbedding.Row(tokens[reused + j]).CopyTo(Row(_x, j, dim));
-                if (fresh > 0) RunSteps(0, _draftSteps, start + reused, fresh);
-                _x.AsSpan(0, fresh * dim).CopyTo(_x.AsSpan(reused * dim));
-                _runHidden.AsSpan(0, reused * dim).CopyTo(_x);
-                RunSteps(_draftSteps, _steps.Length, start, tokens.Length);
-                Heads(tokens.Length, allLogits);
-            }
+
+            // The new positions run the draft steps first, in rows 0.., then move behind the reused rows.
+            var dim = _c.Dim;
+            var fresh = tokens.Length - reused;
+            for (var j = 0; j < fresh; j++) _w.TokenEmbedding.Row(tokens[reused + j]).CopyTo(Row(_x, j, dim));
+            if (fresh > 0) RunSteps(0, _draftSteps, start + reused, fresh);
+            _x.AsSpan(0, fresh * dim).CopyTo(_x.AsSpan(reused * dim));
+            _runHidden.AsSpan(0, reused * dim).CopyTo(_x);
+            RunSteps(_draftSteps, _steps.Length, start, tokens.Length);
+            Heads(tokens.Length, allLogits);
             Position = start + tokens.Length;
             allLogits.Slice((tokens.Length - 1) * vocab, vocab).CopyTo(_logits);
-        }
-
-        private void RunSteps(int from, int to, int pos, int count)
-        {
-            for (var s = from; s < to; s++)
-            {
-                RunStep(_steps[s], pos, count);
-                if (Observer is { } observer)
-                    for (var j = 0; j < count; j++) observer.OnLayerOutput(pos + j, s, _steps[s].Layer, Row(_x, j, _c.Dim));
-            }
         }
 
         private void Heads(int count, Span<float> logits)

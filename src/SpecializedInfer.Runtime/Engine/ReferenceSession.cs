@@ -55,7 +55,7 @@ public partial class ReferenceSession : IInferenceSession
         _engine = engine;
         _c = engine.Config;
         _w = engine.Weights;
-        _steps = ForwardSteps(engine.Schedule);
+        _steps = engine.Schedule.Steps.ToArray();
         _decodeDepth = engine.Schedule.DecodeDepth;
         _kvFill = engine.Schedule.KvFill;
         _dynamicDepth = _kvFill != KvFill.Lossless;
@@ -100,7 +100,13 @@ public partial class ReferenceSession : IInferenceSession
     /// Evaluates prompt tokens at full depth; when <paramref name="allLogits"/> is not empty it receives the logits
     /// of every position (tokens.Length × vocab), which is what verifying drafted tokens needs.
     /// </summary>
-    public ReadOnlySpan<float> ForwardAll(ReadOnlySpan<int> tokens, Span<float> allLogits)
+    public ReadOnlySpan<float> ForwardAll(ReadOnlySpan<int> tokens, Span<float> allLogits) => RunFullDepth(tokens, allLogits, asPrompt: true);
+
+    /// <summary>
+    /// The batched full-depth pass behind prompts and verification; only prompt tokens are counted as such
+    /// (verified positions are counted by the decoder, which knows how many it keeps).
+    /// </summary>
+    private ReadOnlySpan<float> RunFullDepth(ReadOnlySpan<int> tokens, Span<float> allLogits, bool asPrompt)
     {
         if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
         var vocab = _c.VocabSize;
@@ -112,17 +118,11 @@ public partial class ReferenceSession : IInferenceSession
             var chunk = tokens.Slice(start, Math.Min(MaxBatch, tokens.Length - start));
             var pos = Position;
             for (var j = 0; j < chunk.Length; j++) _w.TokenEmbedding.Row(chunk[j]).CopyTo(Row(_x, j, _c.Dim));
-            for (var s = 0; s < _steps.Length; s++)
-            {
-                if (_kvFill == KvFill.Recompute) Recompute(s, pos);
-                RunStep(_steps[s], pos, chunk.Length);
-                if (Observer is { } observer)
-                    for (var j = 0; j < chunk.Length; j++) observer.OnLayerOutput(pos + j, s, _steps[s].Layer, Row(_x, j, _c.Dim));
-            }
+            RunSteps(0, _steps.Length, pos, chunk.Length);
             for (var j = 0; j < chunk.Length; j++)
             {
                 if (!allLogits.IsEmpty) Head(Row(_x, j, _c.Dim), allLogits.Slice((start + j) * vocab, vocab));
-                Statistics.RecordPrompt();
+                if (asPrompt) Statistics.RecordPrompt();
             }
             if (_kvFill == KvFill.Recompute) MarkComplete(pos, chunk.Length);
             Position = pos + chunk.Length;
@@ -130,6 +130,22 @@ public partial class ReferenceSession : IInferenceSession
         if (allLogits.IsEmpty) Head(Row(_x, (tokens.Length - 1) % MaxBatch, _c.Dim), _logits);
         else allLogits.Slice((tokens.Length - 1) * vocab, vocab).CopyTo(_logits);
         return _logits;
+    }
+
+    /// <summary>
+    /// Steps <paramref name="from"/>..<paramref name="to"/>−1 for the <paramref name="count"/> rows of <c>_x</c> at
+    /// positions <paramref name="pos"/>.., each followed by the observer; under recompute, parked positions catch up
+    /// on a step before the rows attend over it.
+    /// </summary>
+    private void RunSteps(int from, int to, int pos, int count)
+    {
+        for (var s = from; s < to; s++)
+        {
+            if (_kvFill == KvFill.Recompute) Recompute(s, pos);
+            RunStep(_steps[s], pos, count);
+            if (Observer is { } observer)
+                for (var j = 0; j < count; j++) observer.OnLayerOutput(pos + j, s, _steps[s].Layer, Row(_x, j, _c.Dim));
+        }
     }
 
     public ReadOnlySpan<float> Forward(int token)
