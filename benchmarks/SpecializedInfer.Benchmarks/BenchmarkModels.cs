@@ -1,3 +1,5 @@
+using SpecializedInfer.Engine;
+using SpecializedInfer.Sampling;
 using SpecializedInfer.Synthesis;
 
 namespace SpecializedInfer.Benchmarks;
@@ -26,5 +28,22 @@ public static class BenchmarkModels
             File.Move(partial, path, overwrite: true);
         }
         return path;
+    }
+
+    /// <summary>The generated engine of the empty plan for a benchmark model.</summary>
+    public static ILanguageModel GeneratedFull(string model, string path) => model switch
+    {
+        "stories260K" => Stories260KFull.Load(path),
+        "stories15M" => Stories15MFull.Load(path),
+        _ => Stories110MFull.Load(path),
+    };
+
+    /// <summary>BOS, then the model's own greedy continuation: a realistic sequence for attention (leaves the session at its end).</summary>
+    public static int[] GreedySequence(IInferenceSession session, int bos, int count)
+    {
+        var tokens = new int[count];
+        tokens[0] = bos;
+        for (var i = 1; i < count; i++) tokens[i] = Sampler.ArgMax(session.Forward(tokens[i - 1]));
+        return tokens;
     }
 }

@@ -1,7 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Oracles;
-using SpecializedInfer.Sampling;
 
 namespace SpecializedInfer.Benchmarks;
 
@@ -31,19 +30,11 @@ public class DecodeBenchmarks
         var path = BenchmarkModels.PathOf(Model);
         _reference = ReferenceEngine.Load(path);
         _referenceSession = _reference.CreateSession(Tokens);
-        _generated = Model switch
-        {
-            "stories260K" => Stories260KFull.Load(path),
-            "stories15M" => Stories15MFull.Load(path),
-            _ => Stories110MFull.Load(path),
-        };
+        _generated = BenchmarkModels.GeneratedFull(Model, path);
         _generatedSession = _generated.CreateSession(Tokens);
         _llamaCpp = new LlamaCppOracle(path, contextSize: Tokens);
 
-        // The sequence: BOS, then the model's own greedy continuation, so attention sees a realistic sequence.
-        _tokens = new int[Tokens];
-        _tokens[0] = _llamaCpp.BosToken;
-        for (var i = 1; i < Tokens; i++) _tokens[i] = Sampler.ArgMax(_referenceSession.Forward(_tokens[i - 1]));
+        _tokens = BenchmarkModels.GreedySequence(_referenceSession, _llamaCpp.BosToken, Tokens);
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Tokens, Description = "reference engine")]
