@@ -83,6 +83,9 @@ public sealed class DiagnosticTests
         // Generator-side limits, reported as SI0028 too: a tensor past int indexing, a schedule past 1024 steps.
         { "SI0028", "Error", "manifest", Manifest.Replace("\"dim\": 64", "\"dim\": 65536").Replace("512", "65536"), 1, "65536" },
         { "SI0028", "Error", "manifest", Manifest.Replace("\"layers\": 5", "\"layers\": 2000"), 0, "2000" },
+        { "SI0028", "Error", "manifest", Manifest.Replace("\"layers\": 5", "\"layers\": 5000"), 0, "5000" },
+        // 81 steps for 5 layers: one past 16 per layer (each step keeps its own KV cache).
+        { "SI0037", "Error", "plan", Plan("\"order\": [" + string.Join(", ", Enumerable.Repeat(0, 81)) + "]"), 0, "[0" },
     };
 
     [Theory]
@@ -113,6 +116,17 @@ public sealed class DiagnosticTests
         Assert.Contains(Run(Engine, (PlanPath, Plan("\"prun\": [3]")), (ManifestPath, Manifest)), d => d.Id == "SI0002" && d.GetMessage().Contains("'prun'") && d.GetMessage().Contains("did you mean 'prune'?"));
         Assert.Contains(Run(Engine, (PlanPath, Plan("\"prune\": [7]")), (ManifestPath, Manifest)), d => d.Id == "SI0009" && d.GetMessage().Contains("found 7"));
         Assert.Contains(Run(Engine, (PlanPath, ValidPlan), (ManifestPath, Manifest.Replace("\"heads\": 8", "\"heads\": 7"))), d => d.Id == "SI0024" && d.GetMessage().Contains("(7)"));
+    }
+
+    [Fact]
+    public void SI0037_a_plan_file_over_the_size_limit_is_neither_copied_nor_parsed()
+    {
+        var huge = ValidPlan + new string(' ', SpecializedInfer.Planning.InputLimits.MaxFileBytes);
+        var diagnostics = Run(Engine, (PlanPath, huge), (ManifestPath, Manifest));
+        var d = Assert.Single(diagnostics, d => d.Id == "SI0037");
+        Assert.Equal((PlanPath, 0, 0), (d.Location.GetLineSpan().Path, d.Location.GetLineSpan().StartLinePosition.Line, d.Location.GetLineSpan().StartLinePosition.Character));
+        Assert.Contains("may be at most 4,194,304 bytes", d.GetMessage());
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
     }
 
     [Fact]
