@@ -262,6 +262,7 @@ public partial class ReferenceSession : IInferenceSession
         var normed = Row(_xb, 0, _c.Dim);
         RmsNorm(hidden, (head?.Norm ?? _w.OutputNorm).Span, normed);
         MatMul(head?.Output ?? _w.Output, normed, logits, 1);
+        NonFiniteLogitsException.ThrowIfAny(logits, _w.File, Position);
     }
 
     /// <summary>
