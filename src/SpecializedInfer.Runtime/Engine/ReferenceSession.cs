@@ -358,6 +358,8 @@ public partial class ReferenceSession : IInferenceSession
             var qh = q.Slice(h * headDim, headDim);
             for (var t = 0; t <= pos; t++)
                 scores[t] = TensorPrimitives.Dot(qh, keys.AsSpan(t * kvDim + kvOffset, headDim)) * _attentionScale;
+            // TensorPrimitives.SoftMax does not subtract the maximum: a score past ~88 overflows exp to ∞ (∞/∞ = NaN).
+            TensorPrimitives.Subtract(scores, TensorPrimitives.Max(scores), scores);
             TensorPrimitives.SoftMax(scores, scores);
             var outHead = output.Slice(h * headDim, headDim);
             outHead.Clear();
