@@ -70,18 +70,7 @@ public static class Llama2cConverter
     /// </summary>
     public static void Convert(string checkpointPath, string tokenizerPath, string outputPath, int? contextLength = null)
     {
-        var writer = CreateWriter(checkpointPath, tokenizerPath, contextLength);
-        var full = Path.GetFullPath(outputPath);
-        var temp = full + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            writer.Write(temp);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        CreateWriter(checkpointPath, tokenizerPath, contextLength).Write(outputPath); // written aside, then moved into place
     }
 
     /// <summary>Reads and validates both inputs and returns a writer holding the complete GGUF model.</summary>
