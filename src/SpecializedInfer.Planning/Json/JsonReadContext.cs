@@ -15,6 +15,9 @@ public sealed class JsonReadContext
     /// <summary>Names and values echoed in messages are cut to this many characters.</summary>
     private const int MaxEchoedLength = 80;
 
+    /// <summary>At least the longest known property name: longer names get no suggestion (see <see cref="CheckProperties"/>).</summary>
+    private const int MaxKnownLength = 16;
+
     private readonly List<PlanProblem> _problems = new();
     private readonly List<int> _counts = new(); // per entry of _problems: how often it was reported
     private readonly Dictionary<(string Id, string Message), int> _indexByMistake = new();
@@ -115,8 +118,6 @@ public sealed class JsonReadContext
             });
         }
     }
-
-    private const int MaxKnownLength = 16;
 
     public JsonNode? Required(JsonObject obj, string name, string what)
     {
