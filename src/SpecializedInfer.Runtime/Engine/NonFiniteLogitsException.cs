@@ -13,14 +13,14 @@ public sealed class NonFiniteLogitsException : ModelFormatException
     public NonFiniteLogitsException(string modelPath, long dataOffset, int position, int count, int firstToken, int vocabulary)
         : base(modelPath, dataOffset,
             $"weights whose forward pass gives finite logits, found {count} NaN or infinite logit{(count == 1 ? "" : "s")} of {vocabulary} " +
-            $"(the first for token {firstToken}) evaluating position {position}; si inspect lists the tensors holding non-finite values")
+            $"(the first for token {firstToken}; session position {position}); si inspect lists the tensors holding non-finite values")
     {
         Position = position;
         Count = count;
         FirstToken = firstToken;
     }
 
-    /// <summary>The session position being evaluated (the first of a batch).</summary>
+    /// <summary>The session's position when the logits came out: a generated token's own position, or the end of a prompt batch.</summary>
     public int Position { get; }
 
     /// <summary>How many of the logits were NaN or infinite.</summary>
