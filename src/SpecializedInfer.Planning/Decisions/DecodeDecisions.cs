@@ -21,8 +21,9 @@ public sealed record DecodeDecisions(EquatableArray<StepDecision> Steps, DecodeE
     /// <summary>The skip decisions a generated token may meet, in step order.</summary>
     public IEnumerable<SkipDecision> Skips => Steps.Where(s => s.Skip is not null).Select(s => s.Skip!);
 
-    /// <summary>Every way a token may leave: at each exit point, then at the decode depth.</summary>
-    public IEnumerable<KvLeave> Leaves => Exits.Select(e => e.Leave).Concat(End is null ? Enumerable.Empty<KvLeave>() : new[] { End.Leave });
+    /// <summary>Every way a token may leave: at each exit point whose test can pass, then at the decode depth.</summary>
+    public IEnumerable<KvLeave> Leaves =>
+        Exits.Where(e => !e.When.IsNever).Select(e => e.Leave).Concat(End is null ? Enumerable.Empty<KvLeave>() : new[] { End.Leave });
 
     /// <summary>The first step of every propagation a token may need (rule 4), ascending.</summary>
     public IEnumerable<int> PropagationStarts => Leaves.Where(l => l.Kind == KvLeaveKind.Propagate).Select(l => l.FromStep).Distinct().OrderBy(s => s);
