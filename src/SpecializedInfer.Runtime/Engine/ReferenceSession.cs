@@ -11,8 +11,9 @@ namespace SpecializedInfer.Engine;
 /// residual stream; final norm and output head), walking the plan's schedule as docs/plans.md defines it.
 /// Prompt tokens go through in chunks of up to <see cref="MaxBatch"/> positions so each weight row is read once
 /// per chunk; every position's arithmetic is the same, in the same order, as when it runs alone, so batched and
-/// one-at-a-time evaluation give bit-identical results. Generated tokens may skip steps and leave at exit points
-/// (<see cref="DecodeDecisions"/>, evaluated by a <see cref="ConditionInterpreter"/>); the steps they did not run are filled by the plan's KV strategy.
+/// one-at-a-time evaluation give bit-identical results. Generated tokens may skip steps and leave at exit points as
+/// the plan's <see cref="DecodeDecisions"/> say (conditions evaluated by a <see cref="ConditionInterpreter"/>); the
+/// steps they did not run are filled by the plan's KV strategy.
 /// </summary>
 public partial class ReferenceSession : IInferenceSession
 {
@@ -22,7 +23,6 @@ public partial class ReferenceSession : IInferenceSession
     private readonly LlamaWeights _w;
     private readonly ScheduleStep[] _steps;
     private readonly ReferenceEngine _engine;
-    private readonly KvFill _kvFill;
     private readonly RopeTable _rope;
     private readonly float _attentionScale;
 
@@ -48,7 +48,6 @@ public partial class ReferenceSession : IInferenceSession
         _c = engine.Config;
         _w = engine.Weights;
         _steps = engine.Schedule.Steps.ToArray();
-        _kvFill = engine.Schedule.KvFill;
         _decisions = engine.Decisions.Steps.ToArray();
         _end = engine.Decisions.End;
         _interpreter = ConditionInterpreter.For(engine.Schedule, engine.Decisions, _c.VocabSize, _c.Dim, _c.NormEps);
@@ -64,7 +63,7 @@ public partial class ReferenceSession : IInferenceSession
         _up = new float[MaxBatch * _c.HiddenDim];
         _scores = new float[ContextLength];
         _logits = new float[_c.VocabSize];
-        _parked = _kvFill == KvFill.Recompute ? new ParkedPositions(ContextLength, _c.Dim, _steps.Length) : null;
+        _parked = engine.Schedule.KvFill == KvFill.Recompute ? new ParkedPositions(ContextLength, _c.Dim, _steps.Length) : null;
         _runParked = (step, position, state) => RunStep(_steps[step], position, 1, state);
         _keys = new float[_steps.Length][];
         _values = new float[_steps.Length][];
