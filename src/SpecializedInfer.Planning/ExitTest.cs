@@ -59,14 +59,6 @@ public sealed record ExitTest(ExitCriterion Criterion, double Threshold, int Pat
         _ => true,
     };
 
-    /// <summary>True when the test reads the hidden state of the previous exit point (state saturation, directly or in an ensemble).</summary>
-    public bool NeedsPreviousState => Criterion switch
-    {
-        ExitCriterion.StateSaturation => true,
-        ExitCriterion.Ensemble => Members.Any(m => m.NeedsPreviousState),
-        _ => false,
-    };
-
     /// <summary>Every probe file this test names.</summary>
     public System.Collections.Generic.IEnumerable<string> ProbeFiles =>
         Criterion == ExitCriterion.Ensemble ? Members.SelectMany(m => m.ProbeFiles) : Probe is null ? Enumerable.Empty<string>() : new[] { Probe };

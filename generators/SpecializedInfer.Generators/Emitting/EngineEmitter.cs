@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using SpecializedInfer.Generators.Model;
 using SpecializedInfer.Planning;
+using SpecializedInfer.Planning.Decisions;
 
 namespace SpecializedInfer.Generators.Emitting;
 
@@ -377,17 +378,8 @@ public sealed class EngineEmitter
             _s.Line("private readonly float[] _enteredPrevious = new float[Dim]; // the state entering the step before a cosine-skippable one");
         if (SaturationExits)
             _s.Line("private readonly float[] _exitState = new float[Dim]; // state saturation's comparison state: at the previous exit point, or entering the first");
-        if (Recompute)
-        {
-            _s.Line();
-            _s.Line("// kvFill recompute (EE-LLM): a generated token that stopped before the last step parks its hidden state here; its");
-            _s.Line("// missing steps run before a later token first runs them. _parked lists the positions in ascending order.");
-            _s.Line("private readonly float[] _parkedStates; // [position][Dim]");
-            _s.Line("private readonly int[] _parkedNext; // per position: the first step it has not run");
-            _s.Line("private readonly int[] _parked;");
-            _s.Line("private int _parkedCount;");
-            _s.Line("private readonly float[] _held = new float[Dim]; // the running token's state while parked positions use _x");
-        }
+        var recompute = new RecomputeEmitter(_s, _schedule);
+        if (recompute.Enabled) recompute.WriteFields();
         _s.Line();
         batched.WriteFields();
         _s.Line("// KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,");
@@ -414,12 +406,7 @@ public sealed class EngineEmitter
             _s.Line($"_output = weights.Output;{(_m.TiedOutput ? " // tied: the token embedding" : "")}");
             for (var h = 0; h < _heads.Count; h++) _s.Line($"_exitHead{h} = engine._exitHead{h};");
         }
-        if (Recompute)
-        {
-            _s.Line("_parkedStates = new float[(long)ContextLength * Dim];");
-            _s.Line("_parkedNext = new int[ContextLength];");
-            _s.Line("_parked = new int[ContextLength];");
-        }
+        if (recompute.Enabled) recompute.WriteConstruction();
         _s.Line("_scores = new float[(long)Heads * _capacity];");
         foreach (var st in _steps)
             _s.Line($"_keys{st.Index} = new float[(long)KvDim * _capacity]; _values{st.Index} = new float[(long)KvDim * _capacity];");
@@ -449,11 +436,7 @@ public sealed class EngineEmitter
         _s.Open("public void Rewind(int position)");
         _s.Line("if (position < 0 || position > Position)");
         _s.Line("    throw new global::System.ArgumentOutOfRangeException(nameof(position), position, $\"Can rewind to 0..{Position}.\");");
-        if (Recompute)
-        {
-            _s.Line("// Parked positions past the new end are gone with their tokens.");
-            _s.Line("while (_parkedCount > 0 && _parked[_parkedCount - 1] >= position) _parkedCount--;");
-        }
+        if (recompute.Enabled) recompute.WriteRewind();
         _s.Line("Position = position; // entries past it are overwritten before they are read again");
         _s.Close();
         _s.Line();
@@ -488,7 +471,7 @@ public sealed class EngineEmitter
         if (!Recompute && !batched.Speculative)
             foreach (var from in PropagationStarts()) WritePropagate(from);
         foreach (var st in _steps.Take(_depth).Where(st => st.Skip is not null)) WriteSkipKv(st);
-        if (Recompute) WriteRecompute();
+        if (recompute.Enabled) WriteRecompute();
 
         _s.Line("/// <summary>The head: final RMSNorm with output_norm, then the output matrix, into the logits.</summary>");
         _s.Open("private void Head()");
@@ -512,177 +495,15 @@ public sealed class EngineEmitter
 
     private bool Recompute => _schedule.KvFill == KvFill.Recompute;
 
-    /// <summary>The exit points generated tokens check: those before the decode depth (lossless plans keep theirs for drafting only).</summary>
-    private List<ScheduleStep> ExitSteps =>
-        _schedule.KvFill == KvFill.Lossless ? new List<ScheduleStep>() : _steps.Take(_depth).Where(s => s.ExitAfter is not null).ToList();
+    /// <summary>What a generated token does at each step: the plan's decision model, computed once.</summary>
+    private DecodeDecisions Decisions => _decisions ??= DecodeDecisions.For(_schedule);
+    private DecodeDecisions? _decisions;
 
-    private bool CosineSkips => _steps.Take(_depth).Any(s => s.Skip?.Test == SkipTest.Cosine);
+    private bool CosineSkips => Decisions.Keeps(StateSlot.SkipReference);
 
-    private bool SaturationExits => ExitSteps.Any(s => s.ExitAfter!.Test.NeedsPreviousState);
+    private bool SaturationExits => Decisions.Keeps(StateSlot.ExitReference);
 
-    /// <summary>Exit points before <paramref name="step"/> that compute a head whatever happens: patience's history.</summary>
-    private List<int> HeadHistory(int step) => ExitSteps.Where(s => s.Index < step && s.ExitAfter!.NeedsHead).Select(s => s.Index).ToList();
-
-    private static int MaxPatience(ExitTest t) => t.Criterion switch
-    {
-        ExitCriterion.Patience => t.Patience,
-        ExitCriterion.Ensemble => t.Members.Select(MaxPatience).DefaultIfEmpty(0).Max(),
-        _ => 0,
-    };
-
-    /// <summary>Exit points whose argmax some patience test (its own or a later one) compares.</summary>
-    private HashSet<int> ArgMaxNeeded()
-    {
-        var needed = new HashSet<int>();
-        foreach (var st in ExitSteps)
-        {
-            var k = MaxPatience(st.ExitAfter!.Test);
-            if (k < 2) continue;
-            var history = HeadHistory(st.Index);
-            if (history.Count < k - 1) continue; // cannot pass: nothing to compare
-            needed.Add(st.Index);
-            foreach (var h in history.Skip(history.Count - (k - 1))) needed.Add(h);
-        }
-        return needed;
-    }
-
-    private string ProbeName(string file) => $"Probe{_probes.FindIndex(p => p.File == file)}";
-
-    /// <summary>
-    /// The C# condition of an exit test at the exit point after step <paramref name="step"/>: every number from
-    /// ExitMeasures (the reference's calls), folded to "true"/"false" where the schedule alone decides (patience without
-    /// enough history, ensembles whose votes are settled).
-    /// </summary>
-    private string Condition(ExitTest t, int step)
-    {
-        var measures = $"{Engine}.ExitMeasures";
-        switch (t.Criterion)
-        {
-            case ExitCriterion.MaxProbability: return $"{measures}.MaxProbability(_logits, _probe) >= {Literals.Double(t.Threshold)}";
-            case ExitCriterion.Margin: return $"{measures}.Margin(_logits, _probe) >= {Literals.Double(t.Threshold)}";
-            case ExitCriterion.Entropy: return $"{measures}.Entropy(_logits, _probe) <= {Literals.Double(t.Threshold)}";
-            case ExitCriterion.StateSaturation: return $"{measures}.Cosine(_x, _exitState) >= {Literals.Double(t.Threshold)}";
-            case ExitCriterion.Learned:
-                var probe = ProbeName(t.Probe!);
-                return $"{measures}.Probe(_x, {probe}, {probe}Bias, NormEps) >= {Literals.Double(t.Threshold)}";
-            case ExitCriterion.Patience:
-                if (t.Patience <= 1) return "true";
-                var history = HeadHistory(step);
-                if (history.Count < t.Patience - 1) return "false";
-                return string.Join(" && ", history.Skip(history.Count - (t.Patience - 1)).Select(h => $"argmax{step} == argmax{h}"));
-            case ExitCriterion.Ensemble:
-                var members = t.Members.Select(m => Condition(m, step)).ToList();
-                var sure = members.Count(c => c == "true");
-                var open = members.Where(c => c != "true" && c != "false").ToList();
-                if (sure >= t.Votes) return "true";
-                if (sure + open.Count < t.Votes) return "false";
-                var need = t.Votes - sure;
-                if (need == open.Count) return string.Join(" && ", open.Select(c => $"({c})"));
-                return $"{string.Join(" + ", open.Select(c => $"({c} ? 1 : 0)"))} >= {need}";
-            default: throw new System.NotSupportedException($"Exit criterion {t.Criterion}");
-        }
-    }
-
-    private string HeadCall(ExitPoint e) => e.Head is null ? "Head()" : $"ExitHead{_heads.IndexOf(e.Head)}()";
-
-    /// <summary>How a generated token that stops after step <paramref name="last"/> leaves its missing steps' K/V (rule 4 or recompute).</summary>
-    private void WriteStop(int last)
-    {
-        if (last + 1 >= _steps.Length) return;
-        _s.Line(Recompute ? $"Park(pos, next: {last + 1});" : $"PropagateFrom{last + 1}(pos);");
-    }
-
-    private void WriteForwardGenerated()
-    {
-        var exits = ExitSteps;
-        var skips = _steps.Take(_depth).Where(s => s.Skip is not null).ToList();
-        var argmaxNeeded = ArgMaxNeeded();
-        var firstSaturation = exits.FirstOrDefault()?.ExitAfter!.Test.NeedsPreviousState == true ? exits[0].Index : -1;
-        _s.Line("/// <summary>");
-        _s.Line($"/// A generated token (rule 3): runs steps 0..{_depth - 1}{(_depth < _steps.Length ? $" of {_steps.Length} (plan: decodeDepth {_depth})" : "")}" +
-                (exits.Count > 0 ? $", with exit checks after step{(exits.Count > 1 ? "s" : "")} {string.Join(", ", exits.Select(e => e.Index))}." : "."));
-        if (skips.Count > 0) _s.Line($"/// Step{(skips.Count > 1 ? "s" : "")} {string.Join(", ", skips.Select(k => k.Index))} may be skipped dynamically (plan: skip); a skipped step still stores its K/V here.");
-        _s.Line(Recompute
-            ? "/// Steps it does not run are recomputed when a later token first runs them (kvFill recompute)."
-            : "/// Steps it does not run get its K/V by propagation (rule 4).");
-        _s.Line("/// </summary>");
-        _s.Open($"public {Span} Forward(int token)");
-        _s.Line("var pos = Enter(token);");
-        if (skips.Count > 0) _s.Line("var skipped = 0; // rule 6: skipped steps are not counted as run");
-        string Ran(int i) => _steps.Take(i + 1).Any(s => s.Skip is not null) ? $"{i + 1} - skipped" : $"{i + 1}";
-        for (var i = 0; i < _depth; i++)
-        {
-            var st = _steps[i];
-            var rule = st.Skip;
-            if (rule is not null)
-            {
-                var test = rule.Test == SkipTest.Cosine
-                    ? $"{Engine}.ExitMeasures.Cosine(_enteredPrevious, _x) >= {Literals.Double(rule.Threshold)}"
-                    : $"{Engine}.ExitMeasures.Probe(_x, {ProbeName(rule.Probe!)}, {ProbeName(rule.Probe!)}Bias, NormEps) >= {Literals.Double(rule.Threshold)}";
-                _s.Line(rule.Test == SkipTest.Cosine
-                    ? $"// Skip check before step {i} (plan: skip layer {rule.Layer}, cos ≥ {Literals.Double(rule.Threshold)}): step {i - 1} barely moved the state, so step {i} is"
-                    : $"// Skip check before step {i} (plan: skip layer {rule.Layer}, probe {Literals.Comment(rule.Probe!)} ≥ {Literals.Double(rule.Threshold)}): the probe predicts step {i}");
-                _s.Line(rule.Test == SkipTest.Cosine
-                    ? "// predicted to move it little too. A skipped step leaves the residual alone but stores its K/V from the entering state."
-                    : "// would change the state little. A skipped step leaves the residual alone but stores its K/V from the entering state.");
-                _s.Line($"var skip{i} = {test};");
-            }
-            // The comparison states are copied only where a later test reads them.
-            if (i + 1 < _depth && _steps[i + 1].Skip?.Test == SkipTest.Cosine) _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_enteredPrevious);");
-            if (i == firstSaturation) _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_exitState); // state saturation at the first exit point compares with the state entering its step");
-            if (rule is not null)
-            {
-                _s.Open($"if (skip{i})");
-                _s.Line($"SkipKv{i}(pos);");
-                _s.Line($"Statistics.RecordSkip({i});");
-                _s.Line("skipped++;");
-                _s.Close();
-                _s.Open("else");
-            }
-            if (Recompute && i > 0) _s.Line($"if (_parkedCount != 0) CatchUp({i});");
-            _s.Line($"Step{i}(pos);");
-            _s.Line($"Observer?.OnLayerOutput(pos, {i}, {st.Layer}, _x);");
-            if (rule is not null) _s.Close();
-            if (st.ExitAfter is not { } exit || !exits.Contains(st)) continue;
-
-            var cond = Condition(exit.Test, i);
-            var headText = exit.Head is null ? "" : $", head {exit.Head.Output}";
-            _s.Line($"// Exit point after step {i} (plan: exits, {Literals.Comment(exit.Test.Describe())}{Literals.Comment(headText)}): {(exit.NeedsHead ? "the exit head's logits decide, and a token" : "decided on the hidden state, so the head runs only for a token")}");
-            _s.Line($"// that leaves {(exit.NeedsHead ? "keeps them as its logits" : "here")}.");
-            if (exit.NeedsHead) _s.Line($"{HeadCall(exit)};");
-            if (argmaxNeeded.Contains(i)) _s.Line($"var argmax{i} = {Engine}.ExitMeasures.ArgMax(_logits); // patience's history");
-            if (cond == "true")
-            {
-                _s.Line($"// The test always passes (plan: {Literals.Comment(exit.Test.Describe())}): every token that gets here leaves.");
-                if (!exit.NeedsHead) _s.Line($"{HeadCall(exit)};");
-                WriteStop(i);
-                _s.Line($"return Finish(pos, stepsRun: {Ran(i)}, exitStep: {i});");
-                _s.Close();
-                _s.Line();
-                return;
-            }
-            if (cond == "false") _s.Line($"// The test cannot pass here (plan: {Literals.Comment(exit.Test.Describe())}): too few earlier exit heads, or too few votes left.");
-            else
-            {
-                _s.Open($"if ({cond})");
-                if (!exit.NeedsHead) _s.Line($"{HeadCall(exit)};");
-                WriteStop(i);
-                _s.Line($"return Finish(pos, stepsRun: {Ran(i)}, exitStep: {i});");
-                _s.Close();
-            }
-            var nextExit = exits.FirstOrDefault(e => e.Index > i);
-            if (nextExit is not null && nextExit.ExitAfter!.Test.NeedsPreviousState)
-                _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_exitState); // the next exit point's state saturation compares with this state");
-        }
-        var lastExit = _steps[_depth - 1].ExitAfter;
-        if (lastExit is not null && exits.Contains(_steps[_depth - 1]) && lastExit.NeedsHead && lastExit.Head is null)
-            _s.Line($"// The exit head after step {_depth - 1} already computed the logits.");
-        else _s.Line("Head();");
-        WriteStop(_depth - 1);
-        _s.Line($"return Finish(pos, stepsRun: {(skips.Count > 0 ? $"{_depth} - skipped" : $"{_depth}")}, exitStep: -1);");
-        _s.Close();
-        _s.Line();
-    }
+    private void WriteForwardGenerated() => new DecisionEmitter(_s, _schedule, Decisions, _heads).WriteForwardGenerated();
 
     private string Decision(ScheduleStep st)
     {
@@ -839,15 +660,8 @@ public sealed class EngineEmitter
 
     private static string Camel(string s) => char.ToLowerInvariant(s[0]) + s.Substring(1);
 
-    /// <summary>The first skipped step of every way a generated token can stop early: after an exit, or at the decode depth.</summary>
-    private IEnumerable<int> PropagationStarts()
-    {
-        var starts = new SortedSet<int>();
-        foreach (var st in _steps.Take(_depth))
-            if (st.ExitAfter is not null && st.Index + 1 < _steps.Length) starts.Add(st.Index + 1);
-        if (_depth < _steps.Length) starts.Add(_depth);
-        return starts;
-    }
+    /// <summary>The first skipped step of every way a generated token can stop early and propagate: after an exit, or at the decode depth.</summary>
+    private IEnumerable<int> PropagationStarts() => Decisions.PropagationStarts;
 
     private void WritePropagate(int from)
     {
@@ -895,54 +709,8 @@ public sealed class EngineEmitter
         _s.Line();
     }
 
-    /// <summary>kvFill recompute: parking a stopped token, and running parked positions' missing steps before a token needs them.</summary>
-    private void WriteRecompute()
-    {
-        _s.Line("/// <summary>kvFill recompute: the token at <paramref name=\"pos\"/> stopped before step <paramref name=\"next\"/>; nothing is propagated.</summary>");
-        _s.Open("private void Park(int pos, int next)");
-        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(new global::System.Span<float>(_parkedStates, pos * Dim, Dim));");
-        _s.Line("_parkedNext[pos] = next;");
-        _s.Line("_parked[_parkedCount++] = pos; // positions only grow between rewinds, so the list stays sorted");
-        _s.Close();
-        _s.Line();
-        _s.Line("/// <summary>");
-        _s.Line("/// Before a token runs step <paramref name=\"step\"/>, every parked position that has not run it runs its missing steps up to it,");
-        _s.Line("/// in position order: each then attends over a cache complete below it, so the token does too. A position that has run every");
-        _s.Line("/// step leaves the list.");
-        _s.Line("/// </summary>");
-        _s.Open("private void CatchUp(int step)");
-        _s.Line("var recomputed = 0;");
-        _s.Line("var kept = 0;");
-        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_held);");
-        _s.Open("for (var n = 0; n < _parkedCount; n++)");
-        _s.Line("var p = _parked[n];");
-        _s.Open("if (_parkedNext[p] <= step)");
-        _s.Line("var state = new global::System.Span<float>(_parkedStates, p * Dim, Dim);");
-        _s.Line("state.CopyTo(_x);");
-        _s.Open("for (var s = _parkedNext[p]; s <= step; s++)");
-        _s.Line("RunStep(s, p);");
-        _s.Line("recomputed++;");
-        _s.Close();
-        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(state);");
-        _s.Line("_parkedNext[p] = step + 1;");
-        _s.Close();
-        _s.Line("if (_parkedNext[p] < Steps) _parked[kept++] = p;");
-        _s.Close();
-        _s.Line("_parkedCount = kept;");
-        _s.Line("new global::System.ReadOnlySpan<float>(_held).CopyTo(_x);");
-        _s.Line("Statistics.RecordRecomputed(recomputed);");
-        _s.Close();
-        _s.Line();
-        _s.Line("/// <summary>Runs schedule step <paramref name=\"step\"/> for a parked position. The observer is not called: like the reference, it sees");
-        _s.Line("/// the steps tokens run when they are evaluated, and recomputation only fills the cache.</summary>");
-        _s.Open("private void RunStep(int step, int pos)");
-        _s.Open("switch (step)");
-        foreach (var st in _steps.Skip(1))
-            _s.Line($"case {st.Index}: Step{st.Index}(pos); break;");
-        _s.Close();
-        _s.Close();
-        _s.Line();
-    }
+    /// <summary>kvFill recompute: the members the runtime's ParkedPositions calls back into.</summary>
+    private void WriteRecompute() => new RecomputeEmitter(_s, _schedule).WriteMembers();
 
     /// <summary>The learned probes as constants, each beside the file it came from.</summary>
     private void WriteProbes()

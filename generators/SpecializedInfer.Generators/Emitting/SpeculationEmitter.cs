@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using SpecializedInfer.Generators.Model;
 using SpecializedInfer.Planning;
+using SpecializedInfer.Planning.Decisions;
 
 namespace SpecializedInfer.Generators.Emitting;
 
@@ -156,7 +157,7 @@ public sealed class SpeculationEmitter
         foreach (var st in _steps.Skip(from).Take(to - from))
         {
             // KV strategy recompute: parked positions run their missing steps up to this one before the chunk attends over them.
-            if (_schedule.KvFill == KvFill.Recompute && st.Index > 0) _s.Line($"if (_parkedCount != 0) CatchUp({st.Index}); // prompt tokens complete every parked position");
+            if (_schedule.KvFill == KvFill.Recompute && st.Index > 0) _s.Line($"{RecomputeEmitter.CatchUpCall(st.Index)} // prompt tokens complete every parked position");
             _s.Line($"Batch{st.Index}(pos, n);");
             _s.Line($"if (Observer is {{ }} o{st.Index}) for (var j = 0; j < n; j++) o{st.Index}.OnLayerOutput(pos + j, {st.Index}, {st.Layer}, BatchRow(_bx, j, Dim));");
         }
@@ -245,7 +246,7 @@ public sealed class SpeculationEmitter
         _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(BatchRow(_runHidden, _runCount++, Dim)); // no extension methods: generated code relies on no usings");
         _s.Line("Head();");
         if (exit is null) _s.Line("confident = true;");
-        else if (Confidence(exit.Test) is { } test) _s.Line($"confident = {test};");
+        else if (Confidence() is { } test) _s.Line($"confident = {test};");
         else throw new System.InvalidOperationException($"PlanReader admits no draft exit test '{exit.Test.Describe()}' (SI0036).");
         _s.Line("Position = pos + 1;");
         _s.Line("return _logits;");
@@ -296,15 +297,11 @@ public sealed class SpeculationEmitter
     }
 
     /// <summary>
-    /// The draft's confidence as a C# expression. Criteria on the head's softmax are computed by ExitMeasures (the
-    /// reference's numbers). The others (stateSaturation, patience, ensemble, learned) need state this drafting path
-    /// does not keep yet: null, and the build stops with a message naming the criterion instead of drafting on a guess.
+    /// The draft's confidence as a C# expression: the decision model's draft condition, printed. Drafting here keeps no
+    /// hidden state and uses the shared head, so a condition that reads more than the logits, or an exit head, gives
+    /// null, and the build stops with a message naming the test instead of drafting on a guess (PlanReader's SI0036
+    /// admits neither).
     /// </summary>
-    private static string? Confidence(ExitTest test) => test.Criterion switch
-    {
-        ExitCriterion.MaxProbability => $"{Engine}.ExitMeasures.MaxProbability(_logits, _probe) >= {Literals.Double(test.Threshold)}",
-        ExitCriterion.Margin => $"{Engine}.ExitMeasures.Margin(_logits, _probe) >= {Literals.Double(test.Threshold)}",
-        ExitCriterion.Entropy => $"{Engine}.ExitMeasures.Entropy(_logits, _probe) <= {Literals.Double(test.Threshold)}",
-        _ => null,
-    };
+    private string? Confidence() =>
+        DecodeDecisions.For(_schedule).Draft is { Head: null, Confident: { ReadsOnlyLogits: true } confident } ? ConditionPrinter.Expression(confident) : null;
 }

@@ -1,5 +1,6 @@
 using SpecializedInfer.Models;
 using SpecializedInfer.Planning;
+using SpecializedInfer.Planning.Decisions;
 
 namespace SpecializedInfer.Engine;
 
@@ -33,50 +34,17 @@ public sealed class Cascade : ILanguageModel
     /// </summary>
     public static CascadeAcceptance Accept(ExitTest test)
     {
-        ArgumentNullException.ThrowIfNull(test);
-        CheckLogitsOnly(test);
-        return logits => Passes(test, logits, Scratch(logits.Length));
+        var condition = ConditionBuilder.OnLogitsOnly(test);
+        return logits => Interpreter(logits.Length).Passes(condition, default, logits);
     }
 
-    private static void CheckLogitsOnly(ExitTest test)
-    {
-        switch (test.Criterion)
-        {
-            case ExitCriterion.MaxProbability or ExitCriterion.Margin or ExitCriterion.Entropy:
-                return;
-            case ExitCriterion.Ensemble:
-                foreach (var member in test.Members) CheckLogitsOnly(member);
-                return;
-            default:
-                throw new ArgumentException(
-                    $"A cascade judges the first engine's final logits only; '{test.Describe()}' ({test.Criterion}) needs hidden states or earlier exit points. Use maxProbability, margin, entropy or an ensemble of them.",
-                    nameof(test));
-        }
-    }
+    // Acceptance delegates may be shared by sessions on several threads; each thread keeps its own interpreter (its scratch).
+    [ThreadStatic] private static ConditionInterpreter? _interpreter;
 
-    private static bool Passes(ExitTest test, ReadOnlySpan<float> logits, Span<float> scratch) => test.Criterion switch
+    private static ConditionInterpreter Interpreter(int vocabSize)
     {
-        ExitCriterion.MaxProbability => ExitMeasures.MaxProbability(logits, scratch) >= test.Threshold,
-        ExitCriterion.Margin => ExitMeasures.Margin(logits, scratch) >= test.Threshold,
-        ExitCriterion.Entropy => ExitMeasures.Entropy(logits, scratch) <= test.Threshold,
-        _ => Votes(test, logits, scratch) >= test.Votes,
-    };
-
-    private static int Votes(ExitTest ensemble, ReadOnlySpan<float> logits, Span<float> scratch)
-    {
-        var votes = 0;
-        for (var i = 0; i < ensemble.Members.Count; i++)
-            if (Passes(ensemble.Members[i], logits, scratch)) votes++;
-        return votes;
-    }
-
-    // Acceptance delegates may be shared by sessions on several threads; each thread keeps its own scratch.
-    [ThreadStatic] private static float[]? _scratch;
-
-    private static Span<float> Scratch(int length)
-    {
-        if (_scratch is null || _scratch.Length < length) _scratch = new float[length];
-        return _scratch.AsSpan(0, length);
+        if (_interpreter is null || _interpreter.VocabSize < vocabSize) _interpreter = new ConditionInterpreter(vocabSize, 0, 0, [], 0);
+        return _interpreter;
     }
 
     public ILanguageModel First { get; }

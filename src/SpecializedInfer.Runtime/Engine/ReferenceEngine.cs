@@ -1,5 +1,6 @@
 using SpecializedInfer.Models;
 using SpecializedInfer.Planning;
+using SpecializedInfer.Planning.Decisions;
 
 namespace SpecializedInfer.Engine;
 
@@ -37,8 +38,12 @@ public sealed class ReferenceEngine : ILanguageModel
                      .Concat(Schedule.Steps.Where(s => s.Skip?.Test == SkipTest.Learned).Select(s => s.Skip!.Probe!)))
             if (Schedule.Probe(file).Dim != weights.Config.Dim)
                 throw new ArgumentException($"The probe '{file}' reads hidden states of width {Schedule.Probe(file).Dim}; the model's dim is {weights.Config.Dim}.", nameof(schedule));
+        Decisions = DecodeDecisions.For(Schedule);
         _ownsWeights = ownsWeights;
     }
+
+    /// <summary>What generated tokens do at run time (skips, exits, kept states, KV leaves), decided once for every session.</summary>
+    public DecodeDecisions Decisions { get; }
 
     private readonly Dictionary<ExitHead, ExitHeadWeights> _exitHeads = new();
 

@@ -1,4 +1,5 @@
 using SpecializedInfer.Planning;
+using SpecializedInfer.Planning.Decisions;
 
 namespace SpecializedInfer.Engine;
 
@@ -18,15 +19,13 @@ public partial class ReferenceSession
     /// </remarks>
     public sealed class Speculative : ReferenceSession, ISpeculativeSession
     {
-        private readonly ExitPoint? _draftExit;
+        private readonly DraftDecision _draft;
         private readonly int _draftSteps;
 
         // The current run of drafts: consecutive positions from _runStart, their tokens and the hidden state after
         // step DraftSteps − 1 (one row each). Capacity is one verification batch.
         private readonly int[] _runTokens = new int[Speculation.MaxDraftTokens + 1];
         private readonly float[] _runHidden;
-        private readonly float[] _draftEntering;
-        private readonly int[] _draftArgmax = new int[1];
         private int _runStart, _runCount;
         private long _runStamp = -1;
 
@@ -34,10 +33,9 @@ public partial class ReferenceSession
         {
             Speculation = engine.Schedule.Speculation
                 ?? throw new ArgumentException("Speculative sessions need a plan with \"kvFill\": \"lossless\".", nameof(engine));
-            _draftSteps = Speculation.DraftSteps;
-            _draftExit = engine.Schedule.Steps[_draftSteps - 1].ExitAfter;
+            _draft = engine.Decisions.Draft!;
+            _draftSteps = _draft.Steps;
             _runHidden = new float[_runTokens.Length * _c.Dim];
-            _draftEntering = new float[_c.Dim];
         }
 
         public Speculation Speculation { get; }
@@ -51,19 +49,12 @@ public partial class ReferenceSession
             _w.TokenEmbedding.Row(token).CopyTo(x);
             for (var s = 0; s < _draftSteps; s++)
             {
-                if (s == _draftSteps - 1) x.CopyTo(_draftEntering);
+                if (s == _draftSteps - 1) _interpreter.Keep(_draft.KeepBeforeLast, x);
                 RunStep(_steps[s], pos, count: 1);
                 Observer?.OnLayerOutput(pos, s, _steps[s].Layer, x);
             }
-            Head(_draftExit?.Head, x, _logits);
-            // The draft exit is the plan's only exit point: state saturation compares with the state entering its step,
-            // and the patience history holds this exit's argmax alone (the shared decider's rules for a first exit point).
-            if (_draftExit is null) confident = true;
-            else
-            {
-                _draftArgmax[0] = ExitMeasures.ArgMax(_logits);
-                confident = _decider.Passes(_draftExit.Test, x, _draftEntering, _logits, _draftArgmax);
-            }
+            Head(_draft.Head, x, _logits);
+            confident = _interpreter.Passes(_draft.Confident, x, _logits);
 
             var stamp = Statistics.Recordings;
             if (pos != _runStart + _runCount || stamp != _runStamp || _runCount == _runTokens.Length)

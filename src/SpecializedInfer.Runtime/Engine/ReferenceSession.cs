@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using SpecializedInfer.Models;
 using SpecializedInfer.Planning;
+using SpecializedInfer.Planning.Decisions;
 
 namespace SpecializedInfer.Engine;
 
@@ -10,8 +11,9 @@ namespace SpecializedInfer.Engine;
 /// residual stream; final norm and output head), walking the plan's schedule as docs/plans.md defines it.
 /// Prompt tokens go through in chunks of up to <see cref="MaxBatch"/> positions so each weight row is read once
 /// per chunk; every position's arithmetic is the same, in the same order, as when it runs alone, so batched and
-/// one-at-a-time evaluation give bit-identical results. Generated tokens may skip steps and leave at exit points
-/// (<see cref="ExitDecider"/>); the steps they did not run are filled by the plan's KV strategy.
+/// one-at-a-time evaluation give bit-identical results. Generated tokens may skip steps and leave at exit points as
+/// the plan's <see cref="DecodeDecisions"/> say (conditions evaluated by a <see cref="ConditionInterpreter"/>); the
+/// steps they did not run are filled by the plan's KV strategy.
 /// </summary>
 public partial class ReferenceSession : IInferenceSession
 {
@@ -21,31 +23,21 @@ public partial class ReferenceSession : IInferenceSession
     private readonly LlamaWeights _w;
     private readonly ScheduleStep[] _steps;
     private readonly ReferenceEngine _engine;
-    private readonly int _decodeDepth;
-    private readonly KvFill _kvFill;
     private readonly RopeTable _rope;
     private readonly float _attentionScale;
 
-    // Exits and skips apply to generated tokens except under lossless speculation, where Forward(int) is the full model.
-    private readonly bool _dynamicDepth;
-    private readonly int _generatedDepth;
-    private readonly ExitDecider _decider;
+    // What a generated token does at each step (the plan's decision model) and the interpreter of its conditions.
+    private readonly StepDecision[] _decisions;
+    private readonly DecodeEnd? _end;
+    private readonly ConditionInterpreter _interpreter;
     private readonly ExitHeadWeights?[] _exitHeads;
-    private readonly bool[] _needsHead; // ExitTest.NeedsHead walks ensembles with LINQ, so it is read once here
 
     // Residual stream and scratch, one row per batched position.
     private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _scores, _logits;
 
-    // Per generated token: the state entering the current step (after the skip test: entering the previous one),
-    // the state at the last exit point passed, and the argmax of each exit point that computed a head.
-    private readonly float[] _entering, _previousExit;
-    private readonly int[] _argmaxHistory;
-
-    // KV strategy recompute: per position the hidden state it stopped with and the number of steps it has completed.
-    // Every position below _firstParked has completed the whole schedule.
-    private readonly float[] _parked;
-    private readonly int[] _completed;
-    private int _firstParked;
+    // KV strategy recompute: the positions that stopped early, with their states (null under other strategies).
+    private readonly ParkedPositions? _parked;
+    private readonly ParkedPositions.StepRunner _runParked;
 
     // KV cache: [step][position][kvDim], one flat array per schedule step (a repeated layer has one per repeat).
     private readonly float[][] _keys, _values;
@@ -56,13 +48,10 @@ public partial class ReferenceSession : IInferenceSession
         _c = engine.Config;
         _w = engine.Weights;
         _steps = engine.Schedule.Steps.ToArray();
-        _decodeDepth = engine.Schedule.DecodeDepth;
-        _kvFill = engine.Schedule.KvFill;
-        _dynamicDepth = _kvFill != KvFill.Lossless;
-        _generatedDepth = _dynamicDepth ? _decodeDepth : _steps.Length;
-        _decider = ExitDecider.For(engine.Schedule, _c.VocabSize, _c.NormEps);
+        _decisions = engine.Decisions.Steps.ToArray();
+        _end = engine.Decisions.End;
+        _interpreter = ConditionInterpreter.For(engine.Schedule, engine.Decisions, _c.VocabSize, _c.Dim, _c.NormEps);
         _exitHeads = engine.ExitHeadsByStep.ToArray();
-        _needsHead = _steps.Select(s => s.ExitAfter?.NeedsHead ?? false).ToArray();
         ContextLength = contextLength > 0 ? contextLength : _c.ContextLength;
         _rope = new RopeTable(ContextLength, _c.RotaryDims, _c.RopeTheta);
         _attentionScale = 1f / MathF.Sqrt(_c.HeadDim);
@@ -74,11 +63,8 @@ public partial class ReferenceSession : IInferenceSession
         _up = new float[MaxBatch * _c.HiddenDim];
         _scores = new float[ContextLength];
         _logits = new float[_c.VocabSize];
-        _entering = new float[_c.Dim];
-        _previousExit = new float[_c.Dim];
-        _argmaxHistory = new int[_steps.Length];
-        _parked = _kvFill == KvFill.Recompute ? new float[(long)ContextLength * _c.Dim] : [];
-        _completed = _kvFill == KvFill.Recompute ? new int[ContextLength] : [];
+        _parked = engine.Schedule.KvFill == KvFill.Recompute ? new ParkedPositions(ContextLength, _c.Dim, _steps.Length) : null;
+        _runParked = (step, position, state) => RunStep(_steps[step], position, 1, state);
         _keys = new float[_steps.Length][];
         _values = new float[_steps.Length][];
         for (var s = 0; s < _steps.Length; s++)
@@ -124,7 +110,6 @@ public partial class ReferenceSession : IInferenceSession
                 if (!allLogits.IsEmpty) Head(Row(_x, j, _c.Dim), allLogits.Slice((start + j) * vocab, vocab));
                 if (asPrompt) Statistics.RecordPrompt();
             }
-            if (_kvFill == KvFill.Recompute) MarkComplete(pos, chunk.Length);
             Position = pos + chunk.Length;
         }
         if (allLogits.IsEmpty) Head(Row(_x, (tokens.Length - 1) % MaxBatch, _c.Dim), _logits);
@@ -141,13 +126,18 @@ public partial class ReferenceSession : IInferenceSession
     {
         for (var s = from; s < to; s++)
         {
-            if (_kvFill == KvFill.Recompute) Recompute(s, pos);
+            CatchUp(s);
             RunStep(_steps[s], pos, count);
             if (Observer is { } observer)
                 for (var j = 0; j < count; j++) observer.OnLayerOutput(pos + j, s, _steps[s].Layer, Row(_x, j, _c.Dim));
         }
     }
 
+    /// <summary>
+    /// A generated token: walks the plan's decisions (<see cref="DecodeDecisions"/>) step by step: skip or run, keep the
+    /// states later tests compare with, and at an exit point decide whether the token leaves; then leave the K/V of the
+    /// steps it did not run as the decision says.
+    /// </summary>
     public ReadOnlySpan<float> Forward(int token)
     {
         CheckTokens([token]);
@@ -155,68 +145,50 @@ public partial class ReferenceSession : IInferenceSession
         var x = Row(_x, 0, _c.Dim);
         _w.TokenEmbedding.Row(token).CopyTo(x);
         var ran = 0;
-        var exitStep = -1;
-        var headsComputed = 0;
-        var passedExit = false;
-        var logitsReady = false;
-        var last = _generatedDepth - 1;
-        for (var s = 0; s < _generatedDepth; s++)
+        foreach (var d in _decisions)
         {
-            var step = _steps[s];
-            logitsReady = false;
-            if (_dynamicDepth && step.Skip is { } rule && _decider.Skips(rule, s == 0 ? default : _entering, x))
+            var step = _steps[d.Step];
+            var skipped = d.Skip is { } skip && _interpreter.Passes(skip.When, x, default);
+            _interpreter.Keep(d.KeepBefore, x);
+            if (skipped)
             {
                 // The step's cache slot must still hold this position, so project what entered it (docs/plans.md).
                 PropagateKv(step, pos, x);
-                Statistics.RecordSkip(s);
-                x.CopyTo(_entering);
+                Statistics.RecordSkip(d.Step);
             }
             else
             {
-                x.CopyTo(_entering);
-                if (_kvFill == KvFill.Recompute) Recompute(s, pos);
+                CatchUp(d.Step);
                 RunStep(step, pos, count: 1);
                 ran++;
-                Observer?.OnLayerOutput(pos, s, step.Layer, x);
+                Observer?.OnLayerOutput(pos, d.Step, step.Layer, x);
             }
 
-            if (_dynamicDepth && step.ExitAfter is { } exit)
+            if (d.Exit is not { } exit) continue;
+            if (exit.HeadFirst)
             {
-                var head = _exitHeads[s];
-                var headed = _needsHead[s];
-                if (headed)
-                {
-                    HeadWith(head, x, _logits);
-                    _argmaxHistory[headsComputed++] = ExitMeasures.ArgMax(_logits);
-                }
-                var previous = passedExit ? _previousExit : _entering;
-                if (_decider.Passes(exit.Test, x, previous, _logits, _argmaxHistory.AsSpan(0, headsComputed)))
-                {
-                    if (!headed) HeadWith(head, x, _logits);
-                    exitStep = last = s;
-                    break;
-                }
-                x.CopyTo(_previousExit);
-                passedExit = true;
-                logitsReady = headed && head is null;
+                HeadWith(_exitHeads[d.Step], x, _logits);
+                if (exit.ArgMaxSlot >= 0) _interpreter.RecordArgMax(exit.ArgMaxSlot, _logits);
             }
+            if (_interpreter.Passes(exit.When, x, _logits))
+            {
+                if (!exit.HeadFirst) HeadWith(_exitHeads[d.Step], x, _logits);
+                return Finish(pos, x, exit.Leave, ran, d.Step);
+            }
+            _interpreter.Keep(exit.KeepIfStaying, x);
         }
+        var end = _end!; // null only when an exit point always passes, and then the loop has returned
         // A token that ran to the decode depth answers with the model's own head (exit heads are for leaving).
-        if (exitStep < 0 && !logitsReady) HeadWith(null, x, _logits);
+        if (!end.ReusesExitLogits) HeadWith(null, x, _logits);
+        return Finish(pos, x, end.Leave, ran, exitStep: -1);
+    }
 
-        if (_kvFill == KvFill.Recompute)
-        {
-            // Nothing is projected: the missing steps run for real when a later token first needs them.
-            x.CopyTo(_parked.AsSpan(pos * _c.Dim, _c.Dim));
-            _completed[pos] = last + 1;
-            if (last + 1 == _steps.Length) MarkComplete(pos, 1);
-        }
-        else
-        {
-            // Steps this token did not run still need its K/V at this position for deeper tokens later.
-            for (var s = last + 1; s < _steps.Length; s++) PropagateKv(_steps[s], pos, x);
-        }
-
+    /// <summary>Leaves the steps the token did not run as <paramref name="leave"/> says, and counts the token (rule 6).</summary>
+    private ReadOnlySpan<float> Finish(int pos, ReadOnlySpan<float> x, KvLeave leave, int ran, int exitStep)
+    {
+        if (leave.Kind == KvLeaveKind.Park) _parked!.Park(pos, leave.FromStep, x); // nothing is projected: the steps run later
+        else if (leave.Kind == KvLeaveKind.Propagate)
+            for (var s = leave.FromStep; s < _steps.Length; s++) PropagateKv(_steps[s], pos, x);
         Statistics.RecordGenerated(ran, exitStep);
         Position = pos + 1;
         return _logits;
@@ -227,8 +199,7 @@ public partial class ReferenceSession : IInferenceSession
         if (position < 0 || position > Position)
             throw new ArgumentOutOfRangeException(nameof(position), position, $"Can rewind to 0..{Position}.");
         Position = position; // entries past the index are overwritten before they are read again
-        // Parked positions at or past the new end are dropped: catching up only ever scans below Position.
-        _firstParked = Math.Min(_firstParked, position);
+        _parked?.Rewind(position);
     }
 
     public void Dispose() { }
@@ -243,7 +214,8 @@ public partial class ReferenceSession : IInferenceSession
     {
         foreach (var token in tokens)
             if ((uint)token >= (uint)_c.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(tokens), token, $"Token ids run from 0 to {_c.VocabSize - 1}.");
+                // The message-only constructor: the message reaches users as it is, without "(Parameter 'tokens')".
+                throw new ArgumentOutOfRangeException($"Token id {token} is outside the vocabulary: ids run from 0 to {_c.VocabSize - 1}.", innerException: null);
         if (tokens.Length > ContextLength - Position)
             throw new InvalidOperationException($"The session's context of {ContextLength} positions is full.");
     }
@@ -266,33 +238,13 @@ public partial class ReferenceSession : IInferenceSession
     }
 
     /// <summary>
-    /// EE-LLM recomputation before the token(s) starting at position <paramref name="end"/> run step
-    /// <paramref name="step"/>: every earlier position that has not run it yet runs the steps it is missing up to
-    /// and including it, lowest step first and in
-    /// position order within a step, so each one attends over entries that are already there. Each runs alone with
-    /// the arithmetic of a one-position step, which batching with the token would reproduce bit for bit.
+    /// EE-LLM recomputation before the current token(s) run step <paramref name="step"/>: parked positions run the steps
+    /// they are missing up to it (<see cref="ParkedPositions"/>), each alone with the arithmetic of a one-position step,
+    /// which batching with the token would reproduce bit for bit.
     /// </summary>
-    private void Recompute(int step, int end)
+    private void CatchUp(int step)
     {
-        var from = step + 1;
-        for (var p = _firstParked; p < end; p++) from = Math.Min(from, _completed[p]);
-        for (var t = from; t <= step; t++)
-            for (var p = _firstParked; p < end; p++)
-                if (_completed[p] == t)
-                {
-                    RunStep(_steps[t], p, 1, _parked.AsSpan(p * _c.Dim, _c.Dim));
-                    _completed[p] = t + 1;
-                    Statistics.RecordRecomputed(1);
-                }
-        if (step == _steps.Length - 1) MarkComplete(end, 0);
-    }
-
-    /// <summary>Records positions that ran the whole schedule and moves the parked frontier past completed ones.</summary>
-    private void MarkComplete(int pos, int count)
-    {
-        for (var j = 0; j < count; j++) _completed[pos + j] = _steps.Length;
-        var end = pos + count;
-        while (_firstParked < end && _completed[_firstParked] == _steps.Length) _firstParked++;
+        if (_parked is { Count: > 0 }) Statistics.RecordRecomputed(_parked.CatchUp(step, _runParked));
     }
 
     /// <summary>CALM state propagation: the K/V step <paramref name="step"/> would have stored had it received <paramref name="hidden"/>.</summary>

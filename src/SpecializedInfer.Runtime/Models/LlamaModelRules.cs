@@ -6,11 +6,13 @@ namespace SpecializedInfer.Models;
 
 /// <summary>
 /// A rule a model breaks: the GGUF metadata key or tensor it concerns, and what was expected there (with what was
-/// found). <see cref="Token"/>: the token id, for a vocabulary rule about one token.
+/// found), phrased to follow "expected" in a <see cref="ModelFormatException"/>. For a vocabulary rule about one
+/// token, <see cref="Token"/> is its id and <see cref="Sentence"/> says what is wrong on its own.
 /// </summary>
 public sealed record ModelRuleViolation(string Key, string Expected)
 {
     public int? Token { get; init; }
+    public string? Sentence { get; init; }
 }
 
 /// <summary>
@@ -100,11 +102,13 @@ public static class LlamaModelRules
                 return new ModelRuleViolation(TokensKey, F($"distinct token texts in '{TokensKey}', found the duplicate '{Echo(text)}' at ids {firstId[key]} and {i}"))
                 {
                     Token = i,
+                    Sentence = F($"Duplicate token text '{Echo(text)}' at ids {firstId[key]} and {i}."),
                 };
             if (i < tokenTypes.Count && tokenTypes[i] == ByteTokenType && ByteTokenValue(text) is null)
                 return new ModelRuleViolation(TokensKey, F($"byte token {i} (type {ByteTokenType}) spelt <0xNN> with two hex digits, found '{Echo(text)}'"))
                 {
                     Token = i,
+                    Sentence = F($"Byte token {i} is '{Echo(text)}', not of the form <0xNN>."),
                 };
         }
         return null;

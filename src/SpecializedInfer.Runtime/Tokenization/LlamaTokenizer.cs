@@ -100,18 +100,19 @@ public sealed class LlamaTokenizer
         ArgumentNullException.ThrowIfNull(scores);
         ArgumentNullException.ThrowIfNull(tokenTypes);
         var n = tokens.Length;
-        if (n == 0) throw new ArgumentException("The vocabulary is empty.", nameof(tokens));
+        // Message-only constructors throughout: FromGguf puts these messages in its format error, and users read them.
+        if (n == 0) throw new ArgumentException("The vocabulary is empty.");
         if (scores.Length != n)
-            throw new ArgumentException($"{scores.Length} scores for {n} tokens.", nameof(scores));
+            throw new ArgumentException($"The vocabulary has {scores.Length} scores for {n} tokens.");
         if (tokenTypes.Length != n)
-            throw new ArgumentException($"{tokenTypes.Length} token types for {n} tokens.", nameof(tokenTypes));
-        CheckId(bosId, n, nameof(bosId));
-        CheckId(eosId, n, nameof(eosId));
-        CheckId(unkId, n, nameof(unkId));
-        if (Array.IndexOf(tokens, null) is var missing and >= 0) throw new ArgumentException($"Token {missing} is null.", nameof(tokens));
+            throw new ArgumentException($"The vocabulary has {tokenTypes.Length} token types for {n} tokens.");
+        CheckId(bosId, n, "BOS token");
+        CheckId(eosId, n, "EOS token");
+        CheckId(unkId, n, "unknown token");
+        if (Array.IndexOf(tokens, null) is var missing and >= 0) throw new ArgumentException($"Token {missing} is null.");
         // The loader's rules (distinct texts, byte tokens spelt <0xNN>), which the llama2.c converter applies too.
         if (Models.LlamaModelRules.CheckTokens(tokens, tokenTypes) is { } broken)
-            throw new ArgumentException($"The vocabulary breaks a rule: expected {broken.Expected}.", nameof(tokens));
+            throw new ArgumentException(broken.Sentence ?? $"The vocabulary breaks a rule: expected {broken.Expected}.");
 
         VocabSize = n;
         BosId = bosId;
@@ -510,17 +511,16 @@ public sealed class LlamaTokenizer
         output.AddRange(rest);
     }
 
-    /// <summary>The byte of a "&lt;0xNN&gt;" token (llama.cpp reads the two hex digits after "&lt;0x").</summary>
-    private static void CheckId(int id, int vocabSize, string name)
+    private static void CheckId(int id, int vocabSize, string role)
     {
         if (id < -1 || id >= vocabSize)
-            throw new ArgumentOutOfRangeException(name, id, $"A token id in [0, {vocabSize}) or -1 for none.");
+            throw new ArgumentOutOfRangeException($"The {role} is {id}; it must be a token id from 0 to {vocabSize - 1}, or -1 for none.", innerException: null);
     }
 
     private void CheckToken(int id)
     {
         if ((uint)id >= (uint)VocabSize)
-            throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id outside the vocabulary [0, {VocabSize}).");
+            throw new ArgumentOutOfRangeException($"Token id {id} is outside the vocabulary: ids run from 0 to {VocabSize - 1}.", innerException: null);
     }
 
     private static int SpecialId(GgufFile file, string key, int fallback, int vocabSize)

@@ -1,0 +1,8 @@
+namespace SpecializedInfer.Planning.Decisions;
+
+/// <summary>
+/// What a generated token does at schedule step <see cref="Step"/>, in this order: decide <see cref="Skip"/> (on the
+/// state entering the step); copy the entering state into the slots of <see cref="KeepBefore"/> (for a later skip rule
+/// or state saturation); run the step, or skip it; then, at an exit point, <see cref="Exit"/>.
+/// </summary>
+public sealed record StepDecision(int Step, SkipDecision? Skip, EquatableArray<TokenState> KeepBefore, ExitDecision? Exit);
