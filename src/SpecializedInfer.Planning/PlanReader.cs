@@ -19,13 +19,15 @@ public static class PlanReader
 {
     public const string Extension = ".plan.json";
 
-    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation" };
+    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation", "calibration" };
     private static readonly string[] KnownShare = { "layer", "weightsOf" };
     private static readonly string[] KnownExitAll = { "afterStep", "criterion", "threshold", "patience", "votes", "members", "probe", "head" };
     private static readonly string[] KnownMemberAll = { "criterion", "threshold", "patience", "probe" };
     private static readonly string[] KnownHead = { "norm", "output" };
     private static readonly string[] KnownSkip = { "layer", "test", "threshold", "probe" };
     private static readonly string[] KnownSpeculation = { "draftSteps", "draftTokens" };
+    private static readonly string[] KnownCalibration = { "method", "targetAgreement", "delta", "tokens", "disagreements", "agreement", "pValue", "strictness", "model", "data" };
+    private static readonly string[] KnownCalibrationFile = { "file", "sha256" };
 
     private static readonly Dictionary<string, ExitCriterion> Criteria = new()
     {
@@ -292,6 +294,8 @@ public static class PlanReader
                 cx.Report(ProblemIds.SpeculationMismatch, "Lossless mode does not combine with skippable layers; drafting already runs the first steps only", obj.Find("skip")!.NameRange);
         }
 
+        var calibration = ReadCalibration(cx, obj.Find("calibration")?.Value);
+
         // sidecar probes, each read once
         var probes = new List<LinearProbe>();
         foreach (var group in probeNodes.GroupBy(p => p.Reference))
@@ -324,9 +328,82 @@ public static class PlanReader
             KvFill = kvFill,
             Speculation = kvFill == KvFill.Lossless ? speculation : null,
             Probes = probes.OrderBy(p => p.File, System.StringComparer.Ordinal).ToEquatableArray(),
+            Calibration = calibration,
         });
 
         PlanReadResult Done(LayerPlan? plan) => new(plan, cx.Problems());
+    }
+
+    /// <summary>
+    /// The calibration record (<see cref="PlanCalibration"/>): every property present, each in its range, and the
+    /// numbers consistent with each other (the agreement is 1 − disagreements / tokens; a p-value above δ certified
+    /// nothing). Executors never read it.
+    /// </summary>
+    private static PlanCalibration? ReadCalibration(JsonReadContext cx, JsonNode? node)
+    {
+        if (cx.AsObject(node, "'calibration'") is not { } c) return null;
+        cx.CheckProperties(c, "'calibration'", KnownCalibration);
+        const string what = "The calibration record";
+        var methodNode = cx.Required(c, "method", what);
+        var method = cx.AsString(methodNode, "'method'");
+        if (method is not null && method.Value != PlanCalibration.LearnThenTest)
+            cx.Report(ProblemIds.UnknownEnumValue, $"'method' must be '{PlanCalibration.LearnThenTest}', found '{JsonReadContext.Echo(method.Value)}'", method.Range);
+        var target = Fraction(cx, cx.Required(c, "targetAgreement", what), "'targetAgreement'", open: true);
+        var delta = Fraction(cx, cx.Required(c, "delta", what), "'delta'", open: true);
+        var tokens = cx.AsInt(cx.Required(c, "tokens", what), "'tokens'", 1, int.MaxValue, ProblemIds.InvalidCalibration);
+        var disagreementsNode = cx.Required(c, "disagreements", what);
+        var disagreements = cx.AsInt(disagreementsNode, "'disagreements'", 0, int.MaxValue, ProblemIds.InvalidCalibration);
+        var agreementNode = cx.Required(c, "agreement", what);
+        var agreement = Fraction(cx, agreementNode, "'agreement'", open: false);
+        var pNode = cx.Required(c, "pValue", what);
+        var p = Fraction(cx, pNode, "'pValue'", open: false);
+        var strictness = Fraction(cx, cx.Required(c, "strictness", what), "'strictness'", open: false);
+        var model = ReadCalibrationFile(cx, cx.Required(c, "model", what), "'model'");
+        var data = new List<CalibrationFile>();
+        if (cx.AsArray(cx.Required(c, "data", what), "'data'") is { } dataArray)
+        {
+            if (dataArray.Items.Count == 0) cx.Report(ProblemIds.InvalidCalibration, "'data' must name at least one file the calibration read", dataArray.Range);
+            foreach (var item in dataArray.Items)
+                if (ReadCalibrationFile(cx, item, "An entry of 'data'") is { } f) data.Add(f);
+        }
+
+        if (tokens is { } n && disagreements is { } k)
+        {
+            if (k > n) cx.Report(ProblemIds.InvalidCalibration, $"'disagreements' ({k}) cannot exceed 'tokens' ({n})", disagreementsNode!.Range);
+            else if (agreement is { } a && System.Math.Abs(a - (1 - (double)k / n)) > 1e-9)
+                cx.Report(ProblemIds.InvalidCalibration, $"'agreement' must be 1 − disagreements / tokens = {Format(1 - (double)k / n)}, found {Format(a)}", agreementNode!.Range);
+        }
+        if (p is { } pv && delta is { } d && pv > d)
+            cx.Report(ProblemIds.InvalidCalibration, $"A p-value of {Format(pv)} is above delta {Format(d)}: such a calibration certified nothing", pNode!.Range);
+
+        if (method is null || target is null || delta is null || tokens is null || disagreements is null || agreement is null
+            || p is null || strictness is null || model is null || data.Count == 0 || cx.HasErrors)
+            return null;
+        return new PlanCalibration(method.Value, target.Value, delta.Value, tokens.Value, disagreements.Value, agreement.Value,
+            p.Value, strictness.Value, model, data.ToEquatableArray());
+    }
+
+    /// <summary>A number in [0, 1], or in (0, 1) when <paramref name="open"/>.</summary>
+    private static double? Fraction(JsonReadContext cx, JsonNode? node, string what, bool open)
+    {
+        if (cx.AsDouble(node, what) is not { } v) return null;
+        if (open ? v > 0 && v < 1 : v >= 0 && v <= 1) return v;
+        cx.Report(ProblemIds.InvalidCalibration, $"{what} must be {(open ? "above 0 and below 1" : "between 0 and 1")}, found {Format(v)}", node!.Range);
+        return null;
+    }
+
+    private static CalibrationFile? ReadCalibrationFile(JsonReadContext cx, JsonNode? node, string what)
+    {
+        if (cx.AsObject(node, what) is not { } o) return null;
+        cx.CheckProperties(o, "a calibration file entry", KnownCalibrationFile);
+        var file = cx.AsString(cx.Required(o, "file", "A calibration file entry"), "'file'");
+        var sha = cx.AsString(cx.Required(o, "sha256", "A calibration file entry"), "'sha256'");
+        if (sha is not null && (sha.Value.Length != 64 || !sha.Value.All(ch => ch is >= '0' and <= '9' or >= 'a' and <= 'f')))
+        {
+            cx.Report(ProblemIds.InvalidCalibration, $"'sha256' must be 64 lowercase hexadecimal digits, found '{JsonReadContext.Echo(sha.Value)}'", sha.Range);
+            return null;
+        }
+        return file is null || sha is null ? null : new CalibrationFile(file.Value, sha.Value);
     }
 
     /// <summary>Reads one exit test (an exit entry, or a member of an ensemble).</summary>
@@ -447,7 +524,14 @@ public static class PlanReader
         return result;
     }
 
-    private static string CriterionName(ExitCriterion c) => Criteria.First(kv => kv.Value == c).Key;
+    /// <summary>The criterion's name as a plan writes it ("maxProbability").</summary>
+    internal static string CriterionName(ExitCriterion c) => Criteria.First(kv => kv.Value == c).Key;
+
+    /// <summary>The strategy's name as a plan writes it ("propagate").</summary>
+    internal static string KvFillName(KvFill f) => KvFills.First(kv => kv.Value == f).Key;
+
+    /// <summary>The skip test's name as a plan writes it ("cosine").</summary>
+    internal static string SkipTestName(SkipTest t) => SkipTests.First(kv => kv.Value == t).Key;
 
     private static int? LayerIndex(JsonReadContext cx, JsonNode? node, string what, int layers) =>
         cx.AsInt(node, what, 0, layers - 1, ProblemIds.LayerOutOfRange);

@@ -40,4 +40,5 @@ public static class ProblemIds
     public const string InvalidSkipRule = "SI0035";
     public const string SpeculationMismatch = "SI0036";
     public const string LimitExceeded = "SI0037";
+    public const string InvalidCalibration = "SI0038";
 }
