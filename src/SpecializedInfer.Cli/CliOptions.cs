@@ -76,6 +76,20 @@ internal static class CliOptions
             CustomParser = result => Parse<T?>(result, text => ParseNumber(text, NumberStyles.Integer, min, max), WholeRange(min, max)),
         };
 
+    /// <summary>A required comma-separated list of distinct whole numbers from <paramref name="min"/> to <paramref name="max"/>: <c>--exits 1,2,3</c>.</summary>
+    public static Option<int[]> WholeList(string name, string valueName, string description, int min, int max) =>
+        new(name)
+        {
+            HelpName = valueName, Description = description, Required = true,
+            CustomParser = result => Parse<int[]>(result, text =>
+                {
+                    var parts = text.Split(',');
+                    var values = parts.Select(p => ParseNumber(p.Trim(), NumberStyles.Integer, min, max)).ToArray();
+                    return values.All(v => v is not null) && values.Distinct().Count() == values.Length ? values.Select(v => v!.Value).ToArray() : null;
+                },
+                string.Create(Inv, $"distinct whole numbers from {min} to {max} separated by commas")) ?? [],
+        };
+
     /// <summary>A number in [<paramref name="min"/>, <paramref name="max"/>], or (<paramref name="min"/>, <paramref name="max"/>] when <paramref name="aboveMin"/>.</summary>
     public static Option<float> Real(string name, string valueName, string description, float fallback, float min, float max, bool aboveMin = false) =>
         new(name)

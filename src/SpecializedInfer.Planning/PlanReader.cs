@@ -26,7 +26,7 @@ public static class PlanReader
     private static readonly string[] KnownHead = { "norm", "output" };
     private static readonly string[] KnownSkip = { "layer", "test", "threshold", "probe" };
     private static readonly string[] KnownSpeculation = { "draftSteps", "draftTokens" };
-    private static readonly string[] KnownCalibration = { "method", "targetAgreement", "delta", "tokens", "disagreements", "agreement", "pValue", "strictness", "model", "data" };
+    private static readonly string[] KnownCalibration = { "method", "targetAgreement", "delta", "tokens", "disagreements", "agreement", "pValue", "strictness", "gridSteps", "tokensPerPrompt", "model", "data" };
     private static readonly string[] KnownCalibrationFile = { "file", "sha256" };
 
     private static readonly Dictionary<string, ExitCriterion> Criteria = new()
@@ -358,6 +358,8 @@ public static class PlanReader
         var pNode = cx.Required(c, "pValue", what);
         var p = Fraction(cx, pNode, "'pValue'", open: false);
         var strictness = Fraction(cx, cx.Required(c, "strictness", what), "'strictness'", open: false);
+        var grid = cx.AsInt(cx.Required(c, "gridSteps", what), "'gridSteps'", 1, int.MaxValue, ProblemIds.InvalidCalibration);
+        var perPrompt = cx.AsInt(cx.Required(c, "tokensPerPrompt", what), "'tokensPerPrompt'", 1, int.MaxValue, ProblemIds.InvalidCalibration);
         var model = ReadCalibrationFile(cx, cx.Required(c, "model", what), "'model'");
         var data = new List<CalibrationFile>();
         if (cx.AsArray(cx.Required(c, "data", what), "'data'") is { } dataArray)
@@ -377,10 +379,10 @@ public static class PlanReader
             cx.Report(ProblemIds.InvalidCalibration, $"A p-value of {Format(pv)} is above delta {Format(d)}: such a calibration certified nothing", pNode!.Range);
 
         if (method is null || target is null || delta is null || tokens is null || disagreements is null || agreement is null
-            || p is null || strictness is null || model is null || data.Count == 0 || cx.HasErrors)
+            || p is null || strictness is null || grid is null || perPrompt is null || model is null || data.Count == 0 || cx.HasErrors)
             return null;
         return new PlanCalibration(method.Value, target.Value, delta.Value, tokens.Value, disagreements.Value, agreement.Value,
-            p.Value, strictness.Value, model, data.ToEquatableArray());
+            p.Value, strictness.Value, grid.Value, perPrompt.Value, model, data.ToEquatableArray());
     }
 
     /// <summary>A number in [0, 1], or in (0, 1) when <paramref name="open"/>.</summary>

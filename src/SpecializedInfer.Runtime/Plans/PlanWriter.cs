@@ -151,6 +151,8 @@ public static class PlanWriter
         w.WriteNumber("agreement", c.Agreement);
         w.WriteNumber("pValue", c.PValue);
         w.WriteNumber("strictness", c.Strictness);
+        w.WriteNumber("gridSteps", c.GridSteps);
+        w.WriteNumber("tokensPerPrompt", c.TokensPerPrompt);
         w.WritePropertyName("model");
         File(w, c.Model);
         w.WriteStartArray("data");

@@ -52,6 +52,23 @@ public sealed record TraceRequest
     }
 
     /// <summary>
+    /// Each prompt's greedy continuation and <paramref name="samples"/> sampled ones (temperature 1, the model's own
+    /// distribution; each from its own seed derived from <paramref name="seed"/>, the prompt's index and the sample's),
+    /// <paramref name="count"/> tokens at most; prompt i is group i.
+    /// </summary>
+    public static IEnumerable<TraceRequest> Continuations(IReadOnlyList<int[]> prompts, int count, int samples, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        ArgumentOutOfRangeException.ThrowIfNegative(samples);
+        for (var i = 0; i < prompts.Count; i++)
+        {
+            yield return Generate(prompts[i], SamplingOptions.Greedy, count, i);
+            for (var j = 0; j < samples; j++)
+                yield return Generate(prompts[i], new SamplingOptions { Temperature = 1, Seed = unchecked(seed * 0x9E3779B97F4A7C15UL + (ulong)i * 1024 + (ulong)j + 1) }, count, i);
+        }
+    }
+
+    /// <summary>
     /// A text cut into windows of <paramref name="window"/> tokens, each its own sequence (its first token the prompt,
     /// the rest given), numbered as groups from <paramref name="firstGroup"/>; a trailing window under two tokens is dropped.
     /// </summary>
