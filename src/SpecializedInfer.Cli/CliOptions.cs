@@ -100,6 +100,16 @@ internal static class CliOptions
                 string.Create(Inv, $"a number {(aboveMin ? "above" : "from")} {min} {(aboveMin ? "and at most" : "to")} {max}")) ?? fallback,
         };
 
+    /// <summary>A number above <paramref name="min"/> and below <paramref name="max"/> (both excluded), kept in double precision.</summary>
+    public static Option<double> Between(string name, string valueName, string description, double fallback, double min, double max) =>
+        new(name)
+        {
+            HelpName = valueName, Description = description, DefaultValueFactory = _ => fallback,
+            CustomParser = result => Parse<double?>(result,
+                text => ParseNumber(text, NumberStyles.Float, min, max) is { } v && v > min && v < max ? v : null,
+                string.Create(Inv, $"a number above {min} and below {max}")) ?? fallback,
+        };
+
     private static string WholeRange<T>(T min, T max) where T : IBinaryInteger<T> =>
         string.Create(Inv, $"a whole number from {min} to {max}");
 

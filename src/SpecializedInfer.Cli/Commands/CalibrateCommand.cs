@@ -20,8 +20,8 @@ public sealed class CalibrateCommand : Command
     private readonly CliContext _context;
     private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model the plan runs (the full model is the same file without the plan).");
     private readonly Option<string> _plan = CliOptions.Required("--plan", "PLAN.plan.json", "The plan whose exit thresholds are set.");
-    private readonly Option<float> _target = CliOptions.Real("--target-agreement", "A", "The teacher-forced agreement with the full model to guarantee.", 0.99f, 0, 1, aboveMin: true);
-    private readonly Option<float> _delta = CliOptions.Real("--delta", "D", "The chance the guarantee may fail (over the draw of the calibration data).", 0.05f, 0, 1, aboveMin: true);
+    private readonly Option<double> _target = CliOptions.Between("--target-agreement", "A", "The teacher-forced agreement with the full model to guarantee.", 0.99, 0, 1);
+    private readonly Option<double> _delta = CliOptions.Between("--delta", "D", "The chance the guarantee may fail (over the draw of the calibration data).", 0.05, 0, 1);
     private readonly Option<string> _prompts = CliOptions.Required("--prompts", "PROMPTS.txt", "Calibration prompts, one per line; the full model continues each greedily.");
     private readonly Option<string?> _output = CliOptions.Optional("--output", "PLAN.plan.json", "Where to write the calibrated plan; without it, standard output.");
     private readonly Option<int> _count = CliOptions.Whole("-n", "N", "Greedy tokens per calibration prompt.", 256, 2, 1 << 20);
@@ -36,11 +36,6 @@ public sealed class CalibrateCommand : Command
     {
         _context = context;
         foreach (var option in new Option[] { _model, _plan, _target, _delta, _prompts, _output, _count, _grid }) Options.Add(option);
-        Validators.Add(result =>
-        {
-            if (result.GetResult(_target) is not null && result.GetValue(_target) >= 1) result.AddError("--target-agreement must be below 1: no finite calibration certifies perfect agreement.");
-            if (result.GetResult(_delta) is not null && result.GetValue(_delta) >= 1) result.AddError("--delta must be below 1.");
-        });
         SetAction(Run);
     }
 

@@ -30,7 +30,7 @@ public sealed class LearnExitsCommand : Command
     private readonly Option<ulong> _seed = CliOptions.Whole("--seed", "N", "Seed of the sampled continuations.", 1UL, 0UL, ulong.MaxValue);
     private readonly Option<int> _samples = CliOptions.Whole("--samples", "K", "Sampled continuations per prompt besides the greedy one.", 3, 0, 1000);
     private readonly Option<int> _count = CliOptions.Whole("-n", "N", "Tokens per continuation and per text window.", 128, 2, 1 << 20);
-    private readonly Option<float> _threshold = CliOptions.Real("--threshold", "P", "The probe threshold the written plans start with (si calibrate sets it with a guarantee).", 0.9f, 0, 1);
+    private readonly Option<double> _threshold = CliOptions.Between("--threshold", "P", "The probe threshold the written plans start with (si calibrate sets it with a guarantee).", 0.9, 0, 1);
 
     public LearnExitsCommand(CliContext context)
         : base("learn-exits", "Learn exit probes and exit heads from the model's own continuations.\n" +
@@ -122,9 +122,10 @@ public sealed class LearnExitsCommand : Command
     {
         var lines = _context.Text;
         lines.WriteLine(string.Create(Inv, $"{sequences} sequences, {trace.Count:N0} positions: {learned.TrainingPositions:N0} to fit, {learned.HeldOutPositions:N0} held out (every fifth prompt and text window)"));
+        lines.WriteLine("held out: top-1 agreement with the full model and AUC for it, with the model's head and with the learned head");
         lines.Flush();
-        var table = new Table().AddColumn("exit after step");
-        foreach (var h in new[] { "agreement, model head", "probe AUC", "max-p AUC", "agreement, learned head", "head probe AUC", "head max-p AUC" })
+        var table = new Table().AddColumn("exit");
+        foreach (var h in new[] { "agree", "probe AUC", "max-p AUC", "agree, head", "probe AUC, head", "max-p AUC, head" })
             table.AddColumn(new TableColumn(h).RightAligned());
         foreach (var e in learned.Exits)
             table.AddRow(e.Step.ToString(Inv), F(e.ModelHeadAgreement.Rate), F(e.Probe.HeldOutAuc), F(e.Probe.MaxProbabilityAuc),
