@@ -80,7 +80,7 @@ internal static class CliOptions
     public static Option<int[]> WholeList(string name, string valueName, string description, int min, int max) =>
         new(name)
         {
-            HelpName = valueName, Description = description, Required = true,
+            HelpName = valueName, Description = description, Required = true, Arity = ArgumentArity.ExactlyOne,
             CustomParser = result => Parse<int[]>(result, text =>
                 {
                     var parts = text.Split(',');

@@ -51,7 +51,7 @@ public sealed class LearnAndCalibrateCommandTests : IDisposable
         Assert.Equal("out/stories260K.exit1.head.probe.json", read.Plan.Exits[0].Test.Probe);
         var c = read.Plan.Calibration!;
         Assert.Equal((0.9, 0.1, 20, 32), (c.TargetAgreement, c.Delta, c.GridSteps, c.TokensPerPrompt));
-        Assert.Equal(Learning.Calibration.PlanCalibrator.Describe(model).Sha256, c.Model.Sha256);
+        Assert.Equal(SpecializedInfer.Learning.Calibration.PlanCalibrator.Describe(model).Sha256, c.Model.Sha256);
         Assert.Equal("prompts10.txt", Assert.Single(c.Data).File);
     }
 
@@ -78,7 +78,7 @@ public sealed class LearnAndCalibrateCommandTests : IDisposable
         var args = new List<string> { command, "--model", LearningData.Stories, "--prompts", Prompts(0, 6) };
         if (command == "learn-exits") args.AddRange(["--output", _files.Directory]);
         else args.AddRange(["--plan", _files.Plan(extra == "--patience"
-            ? "\"exits\": [ { \"afterStep\": 2, \"criterion\": \"patience\", \"patience\": 2 } ]"
+            ? "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.9 }, { \"afterStep\": 2, \"criterion\": \"patience\", \"patience\": 2 } ]"
             : "\"exits\": [ { \"afterStep\": 3, \"criterion\": \"maxProbability\", \"threshold\": 0.9 } ]")]);
         if (extra != "--patience") args.AddRange(extra.Split(' '));
         var (code, _, err) = Si.Run([.. args]);

@@ -32,16 +32,17 @@ public sealed class CalibrationTests : IDisposable
     [InlineData("\"exits\": [ { \"afterStep\": 3, \"criterion\": \"margin\", \"threshold\": 0.5 } ]")]
     [InlineData("\"exits\": [ { \"afterStep\": 3, \"criterion\": \"entropy\", \"threshold\": 0.5 } ]")]
     [InlineData("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"stateSaturation\", \"threshold\": 0.9 }, { \"afterStep\": 3, \"criterion\": \"stateSaturation\", \"threshold\": 0.9 } ]")]
-    [InlineData("\"exits\": [ { \"afterStep\": 2, \"criterion\": \"learned\", \"threshold\": 0.5, \"probe\": \"PROBE\" }, { \"afterStep\": 3, \"criterion\": \"maxProbability\", \"threshold\": 0.5 } ], \"kvFill\": \"recompute\"")]
+    [InlineData("\"exits\": [ { \"afterStep\": 3, \"criterion\": \"learned\", \"threshold\": 0.5, \"probe\": \"PROBE\" } ], \"kvFill\": \"recompute\"")]
     public void Each_criterion_is_calibrated_and_the_written_plan_reproduces_its_record(string exits)
     {
         if (exits.Contains("PROBE"))
         {
-            var direction = Enumerable.Range(0, 64).Select(i => MathF.Sin(i * 0.7f) * 0.3f).ToArray();
-            File.WriteAllText(Path.Combine(_files.Directory, "e.probe.json"), ProbeReader.Write(0.5f, direction));
+            // A probe fitted on other prompts (ExitLearnerTests' trace of the first ten) for the exit after step 3.
+            var probe = ExitLearnerTests.Fitted.Value.Learned.Exits[1].Probe;
+            File.WriteAllText(Path.Combine(_files.Directory, "e.probe.json"), ProbeReader.Write(probe.Bias, probe.Weights));
             exits = exits.Replace("PROBE", "e.probe.json");
         }
-        var (result, loaded, trace) = Calibrate(exits, LearningData.Prompts.Take(12), 48, 0.95, 40);
+        var (result, loaded, trace) = Calibrate(exits, LearningData.Prompts.Skip(12).Take(12), 48, 0.95, 40);
         var test = result.Test;
         var critical = BinomialTail.CriticalCount(trace.Count, 0.05, 0.05);
         Assert.Equal(critical, test.CriticalCount);
@@ -80,7 +81,7 @@ public sealed class CalibrationTests : IDisposable
     public void The_calibrated_agreement_holds_on_held_out_prompts()
     {
         // Calibrate on the first half of the evaluation prompts, measure on the other half.
-        const string exits = "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"stateSaturation\", \"threshold\": 0.9 }, { \"afterStep\": 2, \"criterion\": \"stateSaturation\", \"threshold\": 0.9 }, { \"afterStep\": 3, \"criterion\": \"stateSaturation\", \"threshold\": 0.9 } ]";
+        const string exits = "\"exits\": [ { \"afterStep\": 3, \"criterion\": \"maxProbability\", \"threshold\": 0.9 } ]";
         var (result, _, _) = Calibrate(exits, LearningData.Prompts.Take(24), 64, 0.95, 100);
         var plan = result.Plan!;
         var path = Path.Combine(_files.Directory, "held.plan.json");
@@ -95,7 +96,7 @@ public sealed class CalibrationTests : IDisposable
     [Fact]
     public void Plans_without_thresholds_to_set_are_refused()
     {
-        var patience = PlanLoader.Load(_files.Plan("\"exits\": [ { \"afterStep\": 2, \"criterion\": \"patience\", \"patience\": 2 } ]"));
+        var patience = PlanLoader.Load(_files.Plan("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.9 }, { \"afterStep\": 2, \"criterion\": \"patience\", \"patience\": 2 } ]"));
         Assert.Contains("calibration sets the thresholds of maxProbability", Assert.Throws<ArgumentException>(() => PlanCalibrator.CheckCalibratable(patience.Plan)).Message);
         Assert.Contains("no exits", Assert.Throws<ArgumentException>(() => PlanCalibrator.CheckCalibratable(PlanLoader.Load(_files.Plan()).Plan)).Message);
     }

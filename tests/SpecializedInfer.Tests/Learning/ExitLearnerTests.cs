@@ -16,10 +16,11 @@ namespace SpecializedInfer.Tests.Learning;
 /// </summary>
 public sealed class ExitLearnerTests : DynamicDepthTestBase
 {
-    private static readonly Lazy<(TeacherForcedTrace Trace, LearnedExits Learned)> Fitted = new(() =>
+    /// <summary>Exits after steps 1 and 3 learned on the first ten evaluation prompts (greedy and one sample each, 32 tokens).</summary>
+    internal static readonly Lazy<(TeacherForcedTrace Trace, LearnedExits Learned)> Fitted = new(() =>
     {
         using var full = ReferenceEngine.Load(Stories);
-        var tokenizer = Tokenization.LlamaTokenizer.FromGguf(full.Weights.File);
+        var tokenizer = SpecializedInfer.Tokenization.LlamaTokenizer.FromGguf(full.Weights.File);
         var requests = TraceRequest.Continuations(LearningData.Encode(tokenizer, LearningData.Prompts.Take(10)), 32, 1, 3).ToList();
         var trace = TeacherForcedTrace.Record(full, requests, [1, 3], tokenizer.EosId);
         return (trace, ExitLearner.Learn(trace, HeadProjection.OfModel(full.Weights), full.Config.NormEps));
