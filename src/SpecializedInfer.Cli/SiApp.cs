@@ -19,6 +19,7 @@ public static class SiApp
             new ConvertCommand(context),
             new SynthCommand(context),
             new EvalCommand(context),
+            new AnalyzeCommand(context),
         };
         return root;
     }
