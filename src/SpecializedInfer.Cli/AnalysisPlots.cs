@@ -39,7 +39,8 @@ internal static class AnalysisPlots
 
         var sleb = new Plot();
         var removed = Enumerable.Range(0, r.Sleb.Count + 1).Select(i => (double)i).ToArray();
-        var perplexity = new[] { r.Full.Perplexity }.Concat(r.Sleb.Select(s => s.Perplexity)).ToArray();
+        // Perplexity grows by orders of magnitude as layers go: plotted on a log scale (log10, ticks at powers of ten).
+        var perplexity = new[] { r.Full.Perplexity }.Concat(r.Sleb.Select(s => s.Perplexity)).Select(Math.Log10).ToArray();
         var curve = sleb.Add.Scatter(removed, perplexity);
         curve.LegendText = "SLEB greedy order";
         curve.MarkerSize = 8;
@@ -49,9 +50,11 @@ internal static class AnalysisPlots
             label.LabelFontSize = 12;
         }
         sleb.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(removed, removed.Select(x => $"{x:0}").ToArray());
+        var decades = Enumerable.Range(0, (int)Math.Ceiling(perplexity.Max()) + 1).Select(d => (double)d).ToArray();
+        sleb.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(decades, decades.Select(d => Math.Pow(10, d).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)).ToArray());
         sleb.Title("Layers removed (SLEB) vs perplexity");
         sleb.XLabel("layers removed");
-        sleb.YLabel("perplexity");
+        sleb.YLabel("perplexity (log scale)");
         written.Add(Save(sleb, directory, "sleb.png"));
         return written;
     }
@@ -74,7 +77,7 @@ internal static class AnalysisPlots
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             Enumerable.Range(0, labels.Length).Select(i => (double)i).ToArray(), labels);
         plot.Axes.Margins(bottom: 0);
-        plot.ShowLegend();
+        plot.ShowLegend(Alignment.UpperRight);
     }
 
     private static string Save(Plot plot, string directory, string name)

@@ -20,6 +20,7 @@ public static class SiApp
             new SynthCommand(context),
             new EvalCommand(context),
             new AnalyzeCommand(context),
+            new CompactCommand(context),
         };
         return root;
     }

@@ -105,19 +105,20 @@ public sealed class AnalyzeCommand : Command
         lines.WriteLine(string.Create(Inv, $"hidden states over {r.StateTokens:N0} tokens in {r.StateSequences} sequences ({(promptsPath is null ? "the text's windows" : Path.GetFileName(promptsPath))})"));
         lines.Flush();
 
-        var perLayer = NewTable("layer", "block influence", "angular distance, all tokens", "angular distance, last token", "ppl without layer", "ppl without attention", "ppl without feed-forward");
+        // Short headers: a redirected console is 80 columns wide. BI: Block Influence; angular: distance to the next state.
+        var perLayer = NewTable("layer", "BI", "angular, all", "angular, last", "ppl -layer", "ppl -attn", "ppl -ffn");
         foreach (var l in r.PerLayer)
             Row(perLayer, $"{l.Layer}", F(l.BlockInfluence, "F4"), F(l.AngularDistanceAll, "F4"), F(l.AngularDistanceLast, "F4"),
                 F(l.PerplexityWithoutLayer, "F3"), F(l.PerplexityWithoutAttention, "F3"), F(l.PerplexityWithoutFeedForward, "F3"));
         context.Out.Write(perLayer);
 
-        var perBlock = NewTable($"block of {r.Options.BlockSize}", "block influence", "angular distance, all tokens", "angular distance, last token", "ppl without block");
+        var perBlock = NewTable($"block of {r.Options.BlockSize}", "BI", "angular, all", "angular, last", "ppl -block");
         foreach (var b in r.PerBlock)
             Row(perBlock, $"{b.First}-{b.First + b.Count - 1}", F(b.BlockInfluence, "F4"), F(b.AngularDistanceAll, "F4"), F(b.AngularDistanceLast, "F4"), F(b.PerplexityWithoutBlock, "F3"));
         context.Out.Write(perBlock);
 
         // Angular distance for every span n (rows) from every first layer (columns), all tokens.
-        var angular = NewTable(["n \\ from layer", .. Enumerable.Range(0, r.Layers).Select(l => $"{l}")]);
+        var angular = NewTable(["angular, n \\ from", .. Enumerable.Range(0, r.Layers).Select(l => $"{l}")]);
         for (var n = 1; n <= r.Layers; n++)
             Row(angular, [$"{n}", .. Enumerable.Range(0, r.Layers).Select(l => r.AngularDistances.FirstOrDefault(a => a.N == n && a.Layer == l) is { } a ? F(a.AllTokens, "F3") : "")]);
         context.Out.Write(angular);
@@ -127,12 +128,14 @@ public sealed class AnalyzeCommand : Command
         foreach (var (s, i) in r.Sleb.Select((s, i) => (s, i))) Row(sleb, $"{i + 1}", $"{s.Removed}", $"{s.LayersLeft}", F(s.Perplexity, "F3"));
         context.Out.Write(sleb);
 
-        var sharing = NewTable(["layers", "mean weight cosine", .. r.WeightSimilarity.Select(w => w.Kind)]);
+        // The most similar layer pairs, by their matrices (norm weights are in the JSON).
+        var matrices = r.WeightSimilarity.Where(w => w.Kind is not ("attn_norm" or "ffn_norm")).ToList();
+        var sharing = NewTable(["layers", "mean cos", .. matrices.Select(w => w.Kind.Replace("attn_output", "o").Replace("attn_", "").Replace("ffn_", ""))]);
         foreach (var c in r.SharingCandidates.Take(5))
-            Row(sharing, [$"{c.LayerA}, {c.LayerB}", F(c.MeanMatrixCosine, "F4"), .. r.WeightSimilarity.Select(w => F(w.Cosine[c.LayerA][c.LayerB], "F3"))]);
+            Row(sharing, [$"{c.LayerA}, {c.LayerB}", F(c.MeanMatrixCosine, "F4"), .. matrices.Select(w => F(w.Cosine[c.LayerA][c.LayerB], "F3"))]);
         context.Out.Write(sharing);
 
-        var laco = NewTable("LaCo merge", "final-state cosine", $"kept (≥ {F(r.Options.LacoThreshold, "G4")})", "perplexity");
+        var laco = NewTable("LaCo merge", "final-state cos", $"kept (≥ {F(r.Options.LacoThreshold, "G4")})", "perplexity");
         foreach (var c in r.Laco) Row(laco, $"{c.First}-{c.First + c.Count - 1}", F(c.FinalStateCosine, "F4"), c.Kept ? "yes" : "no", F(c.Perplexity, "F3"));
         context.Out.Write(laco);
     }
