@@ -399,11 +399,12 @@ public static class PlanReader
         HashSet<int> pruned, System.Func<int, string> gone, HashSet<int>? scheduled, HashSet<int>? otherHalf)
     {
         var result = new List<int>();
+        var listed = new HashSet<int>(); // a set: a hostile list of a million entries stays linear
         if (cx.AsArray(obj.Find(property)?.Value, $"'{property}'") is not { } array) return result;
         foreach (var item in array.Items)
         {
             if (LayerIndex(cx, item, $"An entry of '{property}'", layers) is not { } l) continue;
-            if (result.Contains(l)) cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is listed twice in '{property}'", item.Range);
+            if (!listed.Add(l)) cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is listed twice in '{property}'", item.Range);
             else if (pruned.Contains(l)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} {gone(l)}, so its {half} cannot be dropped", item.Range);
             else if (scheduled is not null && !scheduled.Contains(l))
                 cx.Report(ProblemIds.InvalidSubLayerPruning, $"Layer {l} never runs in the schedule ('order' leaves it out), so dropping its {half} changes nothing", item.Range);

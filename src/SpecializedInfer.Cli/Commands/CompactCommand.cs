@@ -25,7 +25,11 @@ public sealed class CompactCommand : Command
 
     private int Run(ParseResult args)
     {
-        var r = ModelCompactor.Compact(args.GetRequiredValue(_model), args.GetRequiredValue(_plan), args.GetRequiredValue(_output));
+        var (model, plan, output) = (args.GetRequiredValue(_model), args.GetRequiredValue(_plan), args.GetRequiredValue(_output));
+        // Copying a large model takes seconds: a spinner while it runs, when someone is watching.
+        var r = _context.Out.Profile.Capabilities.Interactive
+            ? _context.Out.Status().Start($"writing {Path.GetFileName(output)}", _ => ModelCompactor.Compact(model, plan, output))
+            : ModelCompactor.Compact(model, plan, output);
         var inv = CultureInfo.InvariantCulture;
         var lines = _context.Text;
         lines.WriteLine(string.Create(inv, $"{r.LayerSources.Count} of {r.SourceLayers} layers stored (new layer ← source: {string.Join(", ", r.LayerSources.Select((s, i) => $"{i}←{s}"))})"));
