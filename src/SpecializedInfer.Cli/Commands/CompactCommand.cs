@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Spectre.Console;
 using SpecializedInfer.Compaction;
 
 namespace SpecializedInfer.Cli.Commands;

@@ -49,6 +49,10 @@ public static class ModelCompactor
 
         using var weights = LlamaWeights.Load(modelPath, loaded.Manifest, loaded.ManifestPath, schedule.LoadedLayers);
         var source = weights.File;
+        var sourceBytes = source.FileLength; // before writing: the output may replace the model itself
+        // Exit heads are read by name, whatever the name: copied as they are, never renumbered with a layer.
+        var heads = new HashSet<string>(plan.Exits.Where(e => e.Head is not null).SelectMany(e => new[] { e.Head!.Norm, e.Head.Output }));
+        bool IsLayerTensor(GgufTensorInfo t) => t.Name.StartsWith("blk.", StringComparison.Ordinal) && !heads.Contains(t.Name);
 
         // One new layer per distinct identity, numbered by the weights it holds, then by the first step running it.
         var identities = schedule.Steps.Select(s => new LayerIdentity(s.WeightsOf,
@@ -60,7 +64,7 @@ public static class ModelCompactor
         var writer = new GgufWriter();
         foreach (var (key, value) in source.Metadata)
             writer.Add(key, key == LlamaModelRules.Key("block_count") ? GgufValue.Of((uint)layers.Count) : value);
-        foreach (var t in source.Tensors.Where(t => !t.Name.StartsWith("blk.", StringComparison.Ordinal)))
+        foreach (var t in source.Tensors.Where(t => !IsLayerTensor(t)))
             writer.AddTensor(t.Name, t.Dimensions, t.Type, () => source.GetBytes(t).ToArray());
         var keepAlive = new List<float[]>();
         for (var n = 0; n < layers.Count; n++)
@@ -68,7 +72,7 @@ public static class ModelCompactor
             var from = layers[n].WeightsOf;
             var prefix = $"blk.{from}.";
             var merged = schedule.MergeInto(from) is { } merge ? MergedTensors(weights, merge, keepAlive) : null;
-            foreach (var t in source.Tensors.Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal)))
+            foreach (var t in source.Tensors.Where(t => IsLayerTensor(t) && t.Name.StartsWith(prefix, StringComparison.Ordinal)))
             {
                 var name = $"blk.{n}." + t.Name[prefix.Length..];
                 if (merged is not null && merged.TryGetValue(t.Name[prefix.Length..], out var values))
@@ -86,7 +90,7 @@ public static class ModelCompactor
         WriteText(newPlanPath, PlanWriter.ToJson(rewritten, $"{Path.GetFileName(loaded.PlanPath)} compacted by si compact from {Path.GetFileName(modelPath)}"));
 
         return new CompactionResult(outputPath, manifestPath, newPlanPath, rewritten, weights.Config.Layers,
-            layers.Select(l => l.WeightsOf).ToList(), new FileInfo(modelPath).Length, new FileInfo(outputPath).Length);
+            layers.Select(l => l.WeightsOf).ToList(), sourceBytes, new FileInfo(outputPath).Length);
     }
 
     /// <summary>

@@ -102,6 +102,36 @@ public sealed class CompactionTests : IDisposable
         Assert.Null(full.Plan.Order);
     }
 
+    [Fact]
+    public void Exit_heads_are_copied_under_their_own_names_even_when_they_look_like_layer_tensors()
+    {
+        // A head named like a tensor of layer 1, which the plan renumbers to layer 0: it must keep its name.
+        var model = Path.Combine(_dir, "heads.gguf");
+        using (var source = GgufFile.Open(Stories))
+        {
+            var writer = new GgufWriter();
+            foreach (var (key, value) in source.Metadata) writer.Add(key, value);
+            foreach (var t in source.Tensors) writer.AddTensor(t.Name, t.Dimensions, t.Type, source.GetBytes(t));
+            var norm = source.GetTensor("output_norm.weight");
+            var output = source.GetTensor("output.weight");
+            writer.AddTensor("blk.1.exit_norm.weight", norm.Dimensions, norm.Type, source.GetBytes(norm));
+            writer.AddTensor("blk.1.exit_output.weight", output.Dimensions, output.Type, source.GetBytes(output));
+            writer.Write(model);
+        }
+        var plan = Plan("\"prune\": [0], \"exits\": [ { \"afterStep\": 0, \"criterion\": \"maxProbability\", \"threshold\": 0.3, " +
+                        "\"head\": { \"norm\": \"blk.1.exit_norm.weight\", \"output\": \"blk.1.exit_output.weight\" } } ]");
+        var r = ModelCompactor.Compact(model, plan, Path.Combine(_dir, "out", "heads.small.gguf"));
+        Assert.Equal([1, 2, 3, 4], r.LayerSources);
+        using var original = ReferenceEngine.Load(model, plan);
+        using var compacted = ReferenceEngine.Load(r.ModelPath, r.PlanPath);
+        var expected = Run(original, out var before);
+        var actual = Run(compacted, out _);
+        for (var i = 0; i < expected.Count; i++) Assert.Equal(expected[i], actual[i]);
+        Assert.True(before.ExitsPerStep[0] > 0);
+        using var file = GgufFile.Open(r.ModelPath);
+        Assert.False(file.HasTensor("blk.0.exit_norm.weight"));
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
