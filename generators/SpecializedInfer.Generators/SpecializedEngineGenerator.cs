@@ -14,10 +14,11 @@ namespace SpecializedInfer.Generators;
 /// <remarks>
 /// Pipeline (each step named in <see cref="TrackingNames"/>):
 /// <code>
-/// [SpecializedEngine] classes ──► EngineTargets ──┬──────────────────────────────► EngineSpecs ──► EngineSources ──► AddSource
-///                                                 └─► DuplicateTargets ──────────┤
+/// [SpecializedEngine] classes ──► EngineTargets ──┬──────────────────────────────► EngineSpecs ──► EngineLayouts ──┬──► EngineSources ──► AddSource X.g.cs
+///                                                 └─► DuplicateTargets ──────────┤                                 └──► KernelSets ──► KernelSources ──► AddSource X.Kernels.g.cs
 /// *.plan.json / *.model.json ──► JsonFiles ──► AllJsonFiles ─────────────────────┤
 /// MSBuild properties ──► Options ─────────────────────────────────────────────────┘
+/// post-initialization: SpecializedInfer.Generated.VectorMath.g.cs (the kernels' shared helpers, once per project)
 /// </code>
 /// The generator reports no diagnostics: <see cref="Analyzers.PlanAnalyzer"/> reports every problem, at its line
 /// and column, from the same checks (<see cref="PlanResolution"/>, <see cref="EngineTargetParser"/>); there is
@@ -25,7 +26,7 @@ namespace SpecializedInfer.Generators;
 /// the analyzer's diagnostic and not a cascade of errors in generated code. Analyzers also honour .editorconfig
 /// severities and #pragma, which generator diagnostics would not for JSON locations.
 /// Models are equatable values, so an edit re-runs only what it touches: an unrelated C# edit nothing past the
-/// attribute lookup, an edited plan only its own engine's emission.
+/// attribute lookup, an edited plan only its own engine's emission (and its kernels only when their shapes change).
 /// </remarks>
 [Generator(LanguageNames.CSharp)]
 public sealed class SpecializedEngineGenerator : IIncrementalGenerator
@@ -60,13 +61,33 @@ public sealed class SpecializedEngineGenerator : IIncrementalGenerator
             .Select((input, ct) => EngineSpecResolver.Resolve(input.Left.Left.Left, input.Left.Left.Right, input.Left.Right, input.Right, ct))
             .WithTrackingName(TrackingNames.EngineSpecs);
 
-        var sources = specs
-            .Select((spec, _) => spec is null ? null : EngineEmitter.Emit(spec))
+        var layouts = specs
+            .Select((spec, _) => spec is null ? null : EngineLayout.For(spec))
+            .WithTrackingName(TrackingNames.EngineLayouts);
+
+        var engineSources = layouts
+            .Select((engine, _) => engine is null ? null : EngineEmitter.Emit(engine))
             .WithTrackingName(TrackingNames.EngineSources);
 
-        context.RegisterSourceOutput(sources, static (spc, source) =>
+        var kernelSets = layouts
+            .Select((engine, _) => engine is null ? null : KernelSet.For(engine))
+            .WithTrackingName(TrackingNames.KernelSets);
+
+        var kernelSources = kernelSets
+            .Select((set, _) => set is null ? null : KernelEmitter.Emit(set))
+            .WithTrackingName(TrackingNames.KernelSources);
+
+        context.RegisterPostInitializationOutput(static post =>
         {
-            if (source is not null) spc.AddSource(source.HintName, source.Text);
+            post.AddSource(VectorMathEmitter.HintName, VectorMathEmitter.Text);
+            post.AddEmbeddedAttributeDefinition();
         });
+        context.RegisterSourceOutput(engineSources, AddSource);
+        context.RegisterSourceOutput(kernelSources, AddSource);
+    }
+
+    private static void AddSource(SourceProductionContext context, EngineSource? source)
+    {
+        if (source is not null) context.AddSource(source.HintName, source.Text);
     }
 }

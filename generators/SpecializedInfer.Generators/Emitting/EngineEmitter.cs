@@ -5,125 +5,93 @@ using SpecializedInfer.Planning;
 
 namespace SpecializedInfer.Generators.Emitting;
 
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
 /// <summary>
-/// Stage 3: writes one engine. The partial class gets the <c>ISpecializedEngine</c> surface (Load, Manifest,
-/// CompiledSchedule, PlanFile) and a nested <c>Session</c> with one method per schedule step, the exit checks
-/// inlined where the plan puts them and the KV propagation of docs/plans.md rule 4; the kernels (one per distinct
-/// shape) go into a file-local class. Output depends on the spec alone, so it is deterministic.
+/// Stage 3: writes one engine's <c>X.g.cs</c>: the partial class with the <c>ISpecializedEngine</c> surface and a
+/// nested <c>Session</c> with one method per schedule step, the exit checks inlined where the plan puts them and the
+/// KV propagation of docs/plans.md rule 4. Its kernels go to <c>X.Kernels.g.cs</c> (<see cref="KernelEmitter"/>).
+/// Output depends on the spec alone, so it is deterministic.
 /// </summary>
-public sealed class EngineEmitter
+/// <remarks>
+/// One part per generated member or concern:
+/// <list type="bullet">
+/// <item><c>EngineEmitter.Surface.cs</c>: Manifest, CompiledSchedule, PlanFile, the constructor, Load and the ILanguageModel members.</item>
+/// <item><c>EngineEmitter.Session.cs</c>: the session's fields, constructor and small members.</item>
+/// <item><c>EngineEmitter.Steps.cs</c>: one method per schedule step (the single-position forward pass).</item>
+/// <item><c>EngineEmitter.DynamicDepth.cs</c>: Forward(int) with its exits and skips.</item>
+/// <item><c>EngineEmitter.KvFill.cs</c>: K/V for steps a token did not run (propagation, skipped steps, recompute).</item>
+/// <item><c>EngineEmitter.Heads.cs</c>: the head and the exit heads, and the weights they and the steps read.</item>
+/// </list>
+/// All read one <see cref="WeightLayout"/>; the batched prompt pass and lossless sessions' speculative members are
+/// <see cref="BatchedPassEmitter"/> and <see cref="SpeculativeSessionEmitter"/>.
+/// </remarks>
+public sealed partial class EngineEmitter
 {
     public const string GeneratorName = "SpecializedInfer.Generators";
     public static readonly string GeneratorVersion = typeof(EngineEmitter).Assembly.GetName().Version?.ToString() ?? "1.0.0.0";
 
-    private const string Planning = "global::SpecializedInfer.Planning";
-    private const string Engine = "global::SpecializedInfer.Engine";
-    private const string Models = "global::SpecializedInfer.Models";
-    private const string Span = "global::System.ReadOnlySpan<float>";
-    private const string Kernels = "SiKernels";
+    /// <summary>The attribute every generated type carries.</summary>
+    public static string GeneratedCodeAttribute => $"[{GeneratedCode}({Literals.String(GeneratorName)}, {Literals.String(GeneratorVersion)})]";
+
+    // The short names the dynamic-depth and KV-fill functions (moved verbatim) write these with.
+    private const string Span = FloatReadOnlySpan;
+    private const string Kernels = KernelEmitter.ClassName;
 
     private readonly EngineSpec _spec;
     private readonly ModelManifest _m;
     private readonly ExecutionSchedule _schedule;
     private readonly ScheduleStep[] _steps;
     private readonly int _depth;
+    private readonly WeightLayout _layout;
     private readonly SourceWriter _s = new();
+    private readonly BatchedPassEmitter _batched;
 
-    private static readonly string[] TensorKinds = { "AttentionNorm", "Query", "Key", "Value", "Output", "FeedForwardNorm", "Gate", "Up", "Down" };
+    /// <summary>The ISpeculativeSession members, for lossless plans only.</summary>
+    private readonly SpeculativeSessionEmitter? _speculative;
 
-    private EngineEmitter(EngineSpec spec)
-    {
-        _spec = spec;
-        _m = spec.Manifest;
-        _schedule = spec.Schedule;
-        _steps = spec.Schedule.Steps.ToArray();
-        _depth = spec.Schedule.DecodeDepth;
-        _useArena = true; // lay out the padded copy first, then see whether it fits the limit
-        long offset = 0;
-        foreach (var l in spec.Schedule.WeightLayers)
-            foreach (var kind in TensorKinds)
-            {
-                _arenaLayout.Add(($"{kind}{l}", offset, TensorLength(kind)));
-                offset += Pad(TensorLength(kind));
-            }
-        _arenaLayout.Add(("OutputNorm", offset, _m.Dim));
-        offset += Pad(_m.Dim);
-        _arenaLayout.Add(("Output", offset, (long)_m.VocabSize * Stride(_m.Dim)));
-        offset += Pad((long)_m.VocabSize * Stride(_m.Dim));
-        _heads = _steps.Select(s => s.ExitAfter?.Head).Where(h => h is not null).Select(h => h!).Distinct().ToList();
-        for (var h = 0; h < _heads.Count; h++)
-        {
-            _arenaLayout.Add(($"ExitNorm{h}", offset, _m.Dim));
-            offset += Pad(_m.Dim);
-            _arenaLayout.Add(($"ExitOutput{h}", offset, (long)_m.VocabSize * Stride(_m.Dim)));
-            offset += Pad((long)_m.VocabSize * Stride(_m.Dim));
-        }
-        _probes = spec.Schedule.Probes.ToList();
-        _arenaLength = offset;
-        // Models whose bound weights fit the limit (cache-sized) get them copied at load into one 64-byte-aligned
-        // array: GGUF aligns tensors to 32 bytes only, and Vector512 loads that straddle two cache lines cost about a
-        // third of the bandwidth when the weights come from cache. Larger models stream from the file mapping.
-        _useArena = offset * 4 <= spec.WeightCopyLimit;
-    }
-
-    private readonly List<(string Name, long Offset, long Length)> _arenaLayout = new();
-
-    /// <summary>The distinct exit heads the plan names, in schedule order: head h is bound once however many exit points use it.</summary>
+    /// <summary>The layout's exit heads; head h is the h-th.</summary>
     private readonly List<ExitHead> _heads;
 
     /// <summary>The learned probes, in the schedule's order; probe i becomes the arrays Probe{i}/Probe{i}Bias.</summary>
     private readonly List<LinearProbe> _probes;
-    private readonly long _arenaLength;
-    private bool _useArena;
 
-    private static long Pad(long floats) => (floats + 15) / 16 * 16;
-
-    /// <summary>Rows and columns of a layer tensor (norms are one row).</summary>
-    private (int Rows, int Cols) Shape(string kind) => kind switch
+    private EngineEmitter(EngineLayout engine)
     {
-        "AttentionNorm" or "FeedForwardNorm" => (1, _m.Dim),
-        "Query" => (_m.QueryDim, _m.Dim),
-        "Key" or "Value" => (_m.KvDim, _m.Dim),
-        "Output" => (_m.Dim, _m.QueryDim),
-        "Gate" or "Up" => (_m.HiddenDim, _m.Dim),
-        "Down" => (_m.Dim, _m.HiddenDim),
-        _ => (0, 0),
-    };
-
-    /// <summary>Floats per matrix row in the engine's memory: padded to 16 in the aligned copy, so every row starts on a cache line.</summary>
-    private int Stride(int cols) => _useArena && cols % 16 != 0 ? (int)Pad(cols) : cols;
-
-    private long TensorLength(string kind)
-    {
-        var (rows, cols) = Shape(kind);
-        return rows == 1 ? cols : (long)rows * Stride(cols);
+        _spec = engine.Spec;
+        _layout = engine.Weights;
+        _m = _spec.Manifest;
+        _schedule = _spec.Schedule;
+        _steps = _schedule.Steps.ToArray();
+        _depth = _schedule.DecodeDepth;
+        _heads = _layout.Heads.ToList();
+        _probes = _schedule.Probes.ToList();
+        var speculative = SpeculativeSessionEmitter.AppliesTo(_schedule);
+        _batched = new BatchedPassEmitter(_s, _spec, _layout, verifies: speculative);
+        if (speculative) _speculative = new SpeculativeSessionEmitter(_s, _spec, _layout, _batched);
     }
 
-    private string MatVec(int rows, int cols, bool add) => KernelEmitter.MatVecName(rows, cols, add, Stride(cols));
-
-    private (long Offset, long Length) Slot(string name) => _arenaLayout.Where(e => e.Name == name).Select(e => (e.Offset, e.Length)).First();
-
-    public static EngineSource Emit(EngineSpec spec) => new(spec.HintName, new EngineEmitter(spec).Write());
+    public static EngineSource Emit(EngineLayout engine) => new(engine.Spec.HintName, new EngineEmitter(engine).Write());
 
     private static string I(long v) => Literals.Int(v);
     private int Pairs => _m.RotaryDims / 2;
-    private string Generated => $"[global::System.CodeDom.Compiler.GeneratedCode({Literals.String(GeneratorName)}, {Literals.String(GeneratorVersion)})]";
+    private bool Recompute => _schedule.KvFill == KvFill.Recompute;
+
+    /// <summary>The one-position kernel for a weight matrix of this layout.</summary>
+    private string MatVec(int rows, int cols, bool add) => _layout.Matrix(rows, cols, add).MatVecName;
 
     private string Write()
     {
         WriteHeader();
-        var hasNamespace = _spec.Namespace is not null;
-        if (hasNamespace) _s.Open($"namespace {_spec.Namespace}");
-        foreach (var c in _spec.ContainingTypes) _s.Open($"partial {c.Keyword} {c.Name}");
-        WriteEngineClass();
-        foreach (var _ in _spec.ContainingTypes) _s.Close();
-        if (hasNamespace) _s.Close();
-        _s.Line();
-        WriteKernels();
+        using (_s.Blocks(TypeNesting(_spec)))
+            WriteEngineClass();
         return _s.ToString();
     }
 
-    // -------------------------------------------------------------------------------------------------------------
+    /// <summary>The namespace (if any) and the types the engine class is nested in, as block headers.</summary>
+    public static IEnumerable<string> TypeNesting(EngineSpec spec) =>
+        (spec.Namespace is null ? Enumerable.Empty<string>() : new[] { $"namespace {spec.Namespace}" })
+        .Concat(spec.ContainingTypes.Select(c => $"partial {c.Keyword} {c.Name}"));
 
     private void WriteHeader()
     {
@@ -139,8 +107,6 @@ public sealed class EngineEmitter
             _s.Line($"// Layer {l} is left out of the order (plan: order): it never runs.");
         _s.Line("#nullable enable");
         _s.Line();
-        _s.Line($"using {Kernels} = global::SpecializedInfer.Generated.Kernels;");
-        _s.Line();
     }
 
     private string Topology() =>
@@ -151,856 +117,5 @@ public sealed class EngineEmitter
     private string Shapes() =>
         $"attention {_m.Dim}→q {_m.QueryDim}, k/v {_m.KvDim}; ffn {_m.Dim}→{_m.HiddenDim}→{_m.Dim}";
 
-    /// <summary>
-    /// 1f / MathF.Sqrt(headDim), bit for bit: the double square root of an integer, rounded to float, is the correctly
-    /// rounded float square root (double has more than twice float's precision), and the division is one IEEE operation.
-    /// </summary>
-    public static float AttentionScale(int headDim) => 1f / (float)System.Math.Sqrt(headDim);
-
-    private static string Xml(string s) => Literals.Comment(s).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
-
-    // -------------------------------------------------------------------------------------------------------------
-    // The partial class
-
-    private void WriteEngineClass()
-    {
-        var cls = _spec.ClassIdentifier;
-        var weightLayers = _schedule.WeightLayers;
-        _s.Line("/// <summary>");
-        _s.Line($"/// The engine for {Xml(_m.Name)} generated from <c>{Xml(_spec.PlanFile)}</c>: {Xml(_schedule.Describe())}.");
-        _s.Line("/// </summary>");
-        _s.Line(Generated);
-        _s.Open($"partial class {cls} : {Engine}.ISpecializedEngine<{cls}>");
-
-        _s.Line($"/// <summary>The manifest this engine was generated for ({Xml(_spec.ManifestReference)}).</summary>");
-        _s.Line($"public static {Planning}.ModelManifest Manifest {{ get; }} = new {Planning}.ModelManifest");
-        _s.Line("{");
-        _s.Lines($"""
-                      Name = {Literals.String(_m.Name)},
-                      Architecture = {Literals.String(_m.Architecture)},
-                      Dim = {_m.Dim},
-                      HiddenDim = {_m.HiddenDim},
-                      Layers = {_m.Layers},
-                      Heads = {_m.Heads},
-                      KvHeads = {_m.KvHeads},
-                      HeadDim = {_m.HeadDim},
-                      RotaryDims = {_m.RotaryDims},
-                      RopeTheta = {Literals.Double(_m.RopeTheta)},
-                      NormEps = {Literals.Double(_m.NormEps)},
-                      VocabSize = {_m.VocabSize},
-                      ContextLength = {_m.ContextLength},
-                      TiedOutput = {Literals.Bool(_m.TiedOutput)},
-                  """);
-        if (_m.Tensors != TensorNames.Gguf)
-        {
-            var t = _m.Tensors;
-            _s.Line($"    Tensors = new {Planning}.TensorNames");
-            _s.Line("    {");
-            foreach (var (name, value) in new[]
-                     {
-                         ("TokenEmbedding", t.TokenEmbedding), ("OutputNorm", t.OutputNorm), ("Output", t.Output), ("AttentionNorm", t.AttentionNorm),
-                         ("Query", t.Query), ("Key", t.Key), ("Value", t.Value), ("AttentionOutput", t.AttentionOutput),
-                         ("FeedForwardNorm", t.FeedForwardNorm), ("Gate", t.Gate), ("Up", t.Up), ("Down", t.Down),
-                     })
-                _s.Line($"        {name} = {Literals.String(value)},");
-            _s.Line("    },");
-        }
-        _s.Line("};");
-        _s.Line();
-
-        _s.Line("/// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>");
-        _s.Line($"public static {Planning}.ExecutionSchedule CompiledSchedule {{ get; }} = new {Planning}.ExecutionSchedule(");
-        _s.Line($"    Steps: new {Planning}.EquatableArray<{Planning}.ScheduleStep>(new {Planning}.ScheduleStep[]");
-        _s.Line("    {");
-        foreach (var st in _steps)
-        {
-            var exit = st.ExitAfter is { } e ? ExitPointLiteral(e) : "null";
-            var skip = st.Skip is { } k
-                ? $", new {Planning}.SkipRule({k.Layer}, {Planning}.SkipTest.{k.Test}, {Literals.Double(k.Threshold)}, {(k.Probe is null ? "null" : Literals.String(k.Probe))})"
-                : "";
-            _s.Line($"        new({st.Index}, {st.Layer}, {st.WeightsOf}, {exit}{skip}),");
-        }
-        _s.Line("    }),");
-        _s.Line($"    DecodeDepth: {_depth},");
-        _s.Line($"    KvFill: {Planning}.KvFill.{_schedule.KvFill},");
-        _s.Line($"    PrunedLayers: {IntArray(_schedule.PrunedLayers)},");
-        if (_schedule.Speculation is null && _probes.Count == 0) _s.Line($"    ModelLayers: {_schedule.ModelLayers});");
-        else
-        {
-            _s.Line($"    ModelLayers: {_schedule.ModelLayers})");
-            _s.Line("{");
-            if (_schedule.Speculation is { } sp) _s.Line($"    Speculation = new {Planning}.Speculation({sp.DraftSteps}, {sp.DraftTokens}),");
-            if (_probes.Count > 0)
-            {
-                _s.Line($"    Probes = new {Planning}.EquatableArray<{Planning}.LinearProbe>(new {Planning}.LinearProbe[]");
-                _s.Line("    {");
-                for (var i = 0; i < _probes.Count; i++)
-                    _s.Line($"        new({Literals.String(_probes[i].File)}, Session.Probe{i}Bias, new {Planning}.EquatableArray<float>(Session.Probe{i})),");
-                _s.Line("    }),");
-            }
-            _s.Line("};");
-        }
-        _s.Line();
-
-        _s.Line("/// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>");
-        _s.Line($"public static string PlanFile => {Literals.String(_spec.PlanFile)};");
-        _s.Line();
-        _s.Line($"private readonly {Models}.LlamaWeights _weights;");
-        if (_useArena)
-        {
-            _s.Line($"private readonly float[] _arena; // the bound weights, 64-byte aligned ({_arenaLength * 4 / 1024} KiB: cache-sized, so copied)");
-            _s.Line("private readonly int _arenaBase;");
-            _s.Line();
-            _s.Open($"private {cls}({Models}.LlamaWeights weights)");
-            _s.Line("_weights = weights;");
-            _s.Line("_arena = Session.CopyWeights(weights, out _arenaBase);");
-            _s.Close();
-        }
-        else if (_heads.Count > 0)
-        {
-            _s.Line($"private readonly {Models}.ExitHeadWeights {string.Join(", ", _heads.Select((_, h) => $"_exitHead{h}"))};");
-            _s.Line();
-            _s.Open($"private {cls}({Models}.LlamaWeights weights)");
-            _s.Line("_weights = weights;");
-            _s.Line("// Exit heads are bound (and shape-checked) now, so a missing tensor fails the load, not a token.");
-            for (var h = 0; h < _heads.Count; h++) _s.Line($"_exitHead{h} = weights.BindExitHead({HeadLiteral(_heads[h])});");
-            _s.Close();
-        }
-        else
-        {
-            _s.Line();
-            _s.Line($"private {cls}({Models}.LlamaWeights weights) => _weights = weights;");
-        }
-        _s.Line();
-
-        _s.Line("/// <summary>");
-        _s.Line("/// Maps a GGUF model after checking it against the manifest (ManifestCheck.Verify: a mismatch throws");
-        _s.Line("/// <see cref=\"global::SpecializedInfer.ManifestMismatchException\"/> naming the property), then binds only the layers the");
-        _s.Line($"/// schedule reads ({string.Join(", ", weightLayers)}).");
-        _s.Line("/// </summary>");
-        _s.Line($"public static {cls} Load(string modelPath) =>");
-        _s.Line($"    new({Models}.LlamaWeights.Load(modelPath, Manifest, {Literals.String(_spec.ManifestReference)}, layersToBind: {IntArray(weightLayers, asEnumerable: true)}));");
-        _s.Line();
-
-        _s.Line("/// <inheritdoc/>");
-        _s.Line($"public {Planning}.ExecutionSchedule Schedule => CompiledSchedule;");
-        _s.Line();
-        _s.Line("/// <inheritdoc/>");
-        _s.Line($"public {Models}.LlamaConfig Config => _weights.Config;");
-        _s.Line();
-        _s.Line("/// <inheritdoc/>");
-        _s.Line($"public string Name => {Literals.String(_spec.ClassName)};");
-        _s.Line();
-        _s.Line("/// <summary>A new session with its own KV cache for up to <paramref name=\"contextLength\"/> positions (0: the manifest's context length).</summary>");
-        _s.Line("public Session CreateSession(int contextLength = 0) => new Session(this, contextLength);");
-        _s.Line();
-        _s.Line($"{Engine}.IInferenceSession {Engine}.ILanguageModel.CreateSession(int contextLength) => CreateSession(contextLength);");
-        _s.Line();
-        _s.Line("/// <summary>Unmaps the model file.</summary>");
-        _s.Line("public void Dispose() => _weights.Dispose();");
-        _s.Line();
-        WriteSession();
-        _s.Close();
-    }
-
-    /// <summary>An exit point as C#: the short maxProbability-style constructor when the test is a bare threshold and the head the model's.</summary>
-    private static string ExitPointLiteral(ExitPoint e) =>
-        e.Head is null && e.Test == ExitTest.Of(e.Criterion, e.Threshold)
-            ? $"new {Planning}.ExitPoint({e.AfterStep}, {Planning}.ExitCriterion.{e.Criterion}, {Literals.Double(e.Threshold)})"
-            : $"new {Planning}.ExitPoint({e.AfterStep}, {ExitTestLiteral(e.Test)}, " +
-              (e.Head is { } h ? $"new {Planning}.ExitHead({Literals.String(h.Norm)}, {Literals.String(h.Output)}))" : "null)");
-
-    private static string HeadLiteral(ExitHead h) => $"new {Planning}.ExitHead({Literals.String(h.Norm)}, {Literals.String(h.Output)})";
-
-    private static string ExitTestLiteral(ExitTest t)
-    {
-        var members = t.Members.IsEmpty
-            ? $"{Planning}.EquatableArray<{Planning}.ExitTest>.Empty"
-            : $"new {Planning}.EquatableArray<{Planning}.ExitTest>(new {Planning}.ExitTest[] {{ {string.Join(", ", t.Members.Select(ExitTestLiteral))} }})";
-        return $"new {Planning}.ExitTest({Planning}.ExitCriterion.{t.Criterion}, {Literals.Double(t.Threshold)}, {t.Patience}, {t.Votes}, {members}, " +
-               $"{(t.Probe is null ? "null" : Literals.String(t.Probe))})";
-    }
-
-    private static string IntArray(IEnumerable<int> values, bool asEnumerable = false)
-    {
-        var list = values.ToList();
-        if (asEnumerable) return list.Count == 0 ? "global::System.Array.Empty<int>()" : $"new int[] {{ {string.Join(", ", list)} }}";
-        return list.Count == 0 ? $"{Planning}.EquatableArray<int>.Empty" : $"new {Planning}.EquatableArray<int>(new int[] {{ {string.Join(", ", list)} }})";
-    }
-
-    // -------------------------------------------------------------------------------------------------------------
-    // The session
-
-    private void WriteSession()
-    {
-        var cls = _spec.ClassIdentifier;
-        var weightLayers = _schedule.WeightLayers;
-        _s.Line("/// <summary>");
-        _s.Line($"/// One sequence: a KV cache slot per schedule step ({_steps.Length}) and every scratch buffer, allocated here once, so a");
-        _s.Line("/// forward step allocates nothing. Not thread-safe; use one session per thread.");
-        _s.Line("/// </summary>");
-        var batched = new SpeculationEmitter(_s, _spec, Stride);
-        _s.Open($"public sealed class Session : {Engine}.IInferenceSession{batched.SessionInterfaces}");
-        _s.Line("// Topology: every dimension is a constant.");
-        _s.Line($"private const int Dim = {_m.Dim}, HiddenDim = {_m.HiddenDim}, Heads = {_m.Heads}, KvHeads = {_m.KvHeads}, HeadDim = {_m.HeadDim};");
-        _s.Line($"private const int QueryDim = {_m.QueryDim}, KvDim = {_m.KvDim}, RotaryDims = {_m.RotaryDims}, VocabSize = {_m.VocabSize};");
-        _s.Line($"private const int DefaultContextLength = {_m.ContextLength};");
-        _s.Line($"private const float RopeTheta = {Literals.Float((float)_m.RopeTheta)};");
-        _s.Line($"private const int Steps = {_steps.Length}, DecodeDepth = {_depth};");
-        _s.Line($"private const string TokenRange = \"Token ids run from 0 to {_m.VocabSize - 1}.\";");
-        if (_probes.Count > 0) _s.Line($"private const float NormEps = {Literals.Float((float)_m.NormEps)}; // the probes' x̂ = x / sqrt(mean(x²) + ε), as ExitMeasures.Probe takes it");
-        _s.Line();
-        WriteProbes();
-        if (_useArena)
-        {
-            _s.Line($"// Weights: the layers the schedule reads ({string.Join(", ", weightLayers)}), the output norm and matrix, copied into one");
-            _s.Line("// 64-byte-aligned array at load; each tensor starts at a multiple of 16 floats from _arenaBase.");
-            _s.Line("private readonly float[] _arena;");
-            _s.Line("private readonly int _arenaBase;");
-            _s.Line($"private const int ArenaLength = {I(_arenaLength)};");
-            _s.Line($"private readonly {Models}.WeightTensor _tokenEmbedding;");
-        }
-        else
-        {
-            _s.Line("// Weights: only the layers the schedule reads, straight from the file mapping.");
-            _s.Line($"private readonly {Models}.LlamaLayerWeights {string.Join(", ", weightLayers.Select(l => $"_layer{l}"))};");
-            _s.Line($"private readonly {Models}.WeightTensor _tokenEmbedding, _outputNorm, _output;");
-            if (_heads.Count > 0) _s.Line($"private readonly {Models}.ExitHeadWeights {string.Join(", ", _heads.Select((_, h) => $"_exitHead{h}"))};");
-        }
-        _s.Line($"private readonly {Engine}.RopeTable _rope;");
-        _s.Line();
-        _s.Line("// Residual stream and scratch.");
-        _s.Line("private readonly float[] _x = new float[Dim], _xb = new float[Dim], _q = new float[QueryDim], _k = new float[KvDim], _att = new float[QueryDim];");
-        _s.Line("private readonly float[] _gate = new float[HiddenDim], _up = new float[HiddenDim], _logits = new float[VocabSize], _probe = new float[VocabSize];");
-        _s.Line("private readonly float[] _scores; // [Heads][_capacity]");
-        if (CosineSkips)
-            _s.Line("private readonly float[] _enteredPrevious = new float[Dim]; // the state entering the step before a cosine-skippable one");
-        if (SaturationExits)
-            _s.Line("private readonly float[] _exitState = new float[Dim]; // state saturation's comparison state: at the previous exit point, or entering the first");
-        if (Recompute)
-        {
-            _s.Line();
-            _s.Line("// kvFill recompute (EE-LLM): a generated token that stopped before the last step parks its hidden state here; its");
-            _s.Line("// missing steps run before a later token first runs them. _parked lists the positions in ascending order.");
-            _s.Line("private readonly float[] _parkedStates; // [position][Dim]");
-            _s.Line("private readonly int[] _parkedNext; // per position: the first step it has not run");
-            _s.Line("private readonly int[] _parked;");
-            _s.Line("private int _parkedCount;");
-            _s.Line("private readonly float[] _held = new float[Dim]; // the running token's state while parked positions use _x");
-        }
-        _s.Line();
-        batched.WriteFields();
-        _s.Line("// KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,");
-        _s.Line("// [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].");
-        _s.Line($"private readonly float[] {string.Join(", ", _steps.Select(s => $"_keys{s.Index}, _values{s.Index}"))};");
-        _s.Line("private readonly int _capacity; // ContextLength rounded up to a multiple of 16");
-        _s.Line();
-        _s.Open($"internal Session({cls} engine, int contextLength)");
-        _s.Line("var weights = engine._weights;");
-        _s.Line("ContextLength = contextLength > 0 ? contextLength : DefaultContextLength;");
-        _s.Line("_capacity = checked((ContextLength + 15) / 16 * 16);");
-        _s.Line($"_rope = new {Engine}.RopeTable(ContextLength, RotaryDims, RopeTheta);");
-        if (_useArena)
-        {
-            _s.Line("_arena = engine._arena;");
-            _s.Line("_arenaBase = engine._arenaBase;");
-            _s.Line("_tokenEmbedding = weights.TokenEmbedding;");
-        }
-        else
-        {
-            foreach (var l in weightLayers) _s.Line($"_layer{l} = weights.Layer({l});");
-            _s.Line("_tokenEmbedding = weights.TokenEmbedding;");
-            _s.Line("_outputNorm = weights.OutputNorm;");
-            _s.Line($"_output = weights.Output;{(_m.TiedOutput ? " // tied: the token embedding" : "")}");
-            for (var h = 0; h < _heads.Count; h++) _s.Line($"_exitHead{h} = engine._exitHead{h};");
-        }
-        if (Recompute)
-        {
-            _s.Line("_parkedStates = new float[(long)ContextLength * Dim];");
-            _s.Line("_parkedNext = new int[ContextLength];");
-            _s.Line("_parked = new int[ContextLength];");
-        }
-        _s.Line("_scores = new float[(long)Heads * _capacity];");
-        foreach (var st in _steps)
-            _s.Line($"_keys{st.Index} = new float[(long)KvDim * _capacity]; _values{st.Index} = new float[(long)KvDim * _capacity];");
-        _s.Line($"Statistics = new {Engine}.SessionStatistics(Steps);");
-        _s.Close();
-        _s.Line();
-
-        _s.Line("/// <inheritdoc/>");
-        _s.Line("public int Position { get; private set; }");
-        _s.Line();
-        _s.Line("/// <inheritdoc/>");
-        _s.Line("public int ContextLength { get; }");
-        _s.Line();
-        _s.Line("/// <inheritdoc/>");
-        _s.Line($"public {Engine}.ILayerObserver? Observer {{ get; set; }}");
-        _s.Line();
-        _s.Line("/// <inheritdoc/>");
-        _s.Line($"public {Engine}.SessionStatistics Statistics {{ get; }}");
-        _s.Line();
-
-        if (batched.Speculative) batched.WriteForwardFull();
-        else WriteForwardGenerated();
-        batched.WriteForwardPrompt();
-        if (batched.Speculative) batched.WriteSpeculativeMembers();
-
-        _s.Line("/// <inheritdoc/>");
-        _s.Open("public void Rewind(int position)");
-        _s.Line("if (position < 0 || position > Position)");
-        _s.Line("    throw new global::System.ArgumentOutOfRangeException(nameof(position), position, $\"Can rewind to 0..{Position}.\");");
-        if (Recompute)
-        {
-            _s.Line("// Parked positions past the new end are gone with their tokens.");
-            _s.Line("while (_parkedCount > 0 && _parked[_parkedCount - 1] >= position) _parkedCount--;");
-        }
-        _s.Line("Position = position; // entries past it are overwritten before they are read again");
-        _s.Close();
-        _s.Line();
-        _s.Line("/// <inheritdoc/>");
-        _s.Line("public void Dispose() { }");
-        _s.Line();
-
-        _s.Line("/// <summary>Checks the token and the room left, and puts the token's embedding into the residual stream.</summary>");
-        _s.Open("private int Enter(int token)");
-        _s.Line("if ((uint)token >= VocabSize)");
-        _s.Line("    throw new global::System.ArgumentOutOfRangeException(nameof(token), token, TokenRange);");
-        _s.Line("if (Position >= ContextLength)");
-        _s.Line("    throw new global::System.InvalidOperationException($\"The session's context of {ContextLength} positions is full.\");");
-        _s.Line("_tokenEmbedding.Row(token).CopyTo(_x);");
-        _s.Line("return Position;");
-        _s.Close();
-        _s.Line();
-
-        _s.Line("/// <summary>Position <paramref name=\"pos\"/>'s row of a step's value cache.</summary>");
-        _s.Line("private static global::System.Span<float> ValueRow(float[] values, int pos) => new(values, pos * KvDim, KvDim);");
-        _s.Line();
-
-        _s.Line("/// <summary>Rule 6: counts the generated token's depth and exit point; the token now occupies its position.</summary>");
-        _s.Open($"private {Span} Finish(int pos, int stepsRun, int exitStep)");
-        _s.Line("Statistics.RecordGenerated(stepsRun, exitStep);");
-        _s.Line("Position = pos + 1;");
-        _s.Line("return _logits;");
-        _s.Close();
-        _s.Line();
-
-        foreach (var st in _steps) WriteStep(st);
-        if (!Recompute && !batched.Speculative)
-            foreach (var from in PropagationStarts()) WritePropagate(from);
-        foreach (var st in _steps.Take(_depth).Where(st => st.Skip is not null)) WriteSkipKv(st);
-        if (Recompute) WriteRecompute();
-
-        _s.Line("/// <summary>The head: final RMSNorm with output_norm, then the output matrix, into the logits.</summary>");
-        _s.Open("private void Head()");
-        _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, OutputNorm, _xb);");
-        _s.Line($"{Kernels}.{MatVec(_m.VocabSize, _m.Dim, false)}(Output, _xb, _logits);");
-        _s.Close();
-        _s.Line();
-        for (var h = 0; h < _heads.Count; h++)
-        {
-            var at = _steps.Where(st => st.ExitAfter?.Head == _heads[h]).Select(st => st.Index);
-            _s.Line($"/// <summary>Exit head {h} (plan: exits after step {string.Join(", ", at)}): RMSNorm with {Xml(_heads[h].Norm)}, then {Xml(_heads[h].Output)}, into the logits.</summary>");
-            _s.Open($"private void ExitHead{h}()");
-            _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, ExitNorm{h}, _xb);");
-            _s.Line($"{Kernels}.{MatVec(_m.VocabSize, _m.Dim, false)}(ExitOutput{h}, _xb, _logits);");
-            _s.Close();
-            _s.Line();
-        }
-        WriteWeightAccess();
-        _s.Close();
-    }
-
-    private bool Recompute => _schedule.KvFill == KvFill.Recompute;
-
-    /// <summary>The exit points generated tokens check: those before the decode depth (lossless plans keep theirs for drafting only).</summary>
-    private List<ScheduleStep> ExitSteps =>
-        _schedule.KvFill == KvFill.Lossless ? new List<ScheduleStep>() : _steps.Take(_depth).Where(s => s.ExitAfter is not null).ToList();
-
-    private bool CosineSkips => _steps.Take(_depth).Any(s => s.Skip?.Test == SkipTest.Cosine);
-
-    private bool SaturationExits => ExitSteps.Any(s => s.ExitAfter!.Test.NeedsPreviousState);
-
-    /// <summary>Exit points before <paramref name="step"/> that compute a head whatever happens: patience's history.</summary>
-    private List<int> HeadHistory(int step) => ExitSteps.Where(s => s.Index < step && s.ExitAfter!.NeedsHead).Select(s => s.Index).ToList();
-
-    private static int MaxPatience(ExitTest t) => t.Criterion switch
-    {
-        ExitCriterion.Patience => t.Patience,
-        ExitCriterion.Ensemble => t.Members.Select(MaxPatience).DefaultIfEmpty(0).Max(),
-        _ => 0,
-    };
-
-    /// <summary>Exit points whose argmax some patience test (its own or a later one) compares.</summary>
-    private HashSet<int> ArgMaxNeeded()
-    {
-        var needed = new HashSet<int>();
-        foreach (var st in ExitSteps)
-        {
-            var k = MaxPatience(st.ExitAfter!.Test);
-            if (k < 2) continue;
-            var history = HeadHistory(st.Index);
-            if (history.Count < k - 1) continue; // cannot pass: nothing to compare
-            needed.Add(st.Index);
-            foreach (var h in history.Skip(history.Count - (k - 1))) needed.Add(h);
-        }
-        return needed;
-    }
-
-    private string ProbeName(string file) => $"Probe{_probes.FindIndex(p => p.File == file)}";
-
-    /// <summary>
-    /// The C# condition of an exit test at the exit point after step <paramref name="step"/>: every number from
-    /// ExitMeasures (the reference's calls), folded to "true"/"false" where the schedule alone decides (patience without
-    /// enough history, ensembles whose votes are settled).
-    /// </summary>
-    private string Condition(ExitTest t, int step)
-    {
-        var measures = $"{Engine}.ExitMeasures";
-        switch (t.Criterion)
-        {
-            case ExitCriterion.MaxProbability: return $"{measures}.MaxProbability(_logits, _probe) >= {Literals.Double(t.Threshold)}";
-            case ExitCriterion.Margin: return $"{measures}.Margin(_logits, _probe) >= {Literals.Double(t.Threshold)}";
-            case ExitCriterion.Entropy: return $"{measures}.Entropy(_logits, _probe) <= {Literals.Double(t.Threshold)}";
-            case ExitCriterion.StateSaturation: return $"{measures}.Cosine(_x, _exitState) >= {Literals.Double(t.Threshold)}";
-            case ExitCriterion.Learned:
-                var probe = ProbeName(t.Probe!);
-                return $"{measures}.Probe(_x, {probe}, {probe}Bias, NormEps) >= {Literals.Double(t.Threshold)}";
-            case ExitCriterion.Patience:
-                if (t.Patience <= 1) return "true";
-                var history = HeadHistory(step);
-                if (history.Count < t.Patience - 1) return "false";
-                return string.Join(" && ", history.Skip(history.Count - (t.Patience - 1)).Select(h => $"argmax{step} == argmax{h}"));
-            case ExitCriterion.Ensemble:
-                var members = t.Members.Select(m => Condition(m, step)).ToList();
-                var sure = members.Count(c => c == "true");
-                var open = members.Where(c => c != "true" && c != "false").ToList();
-                if (sure >= t.Votes) return "true";
-                if (sure + open.Count < t.Votes) return "false";
-                var need = t.Votes - sure;
-                if (need == open.Count) return string.Join(" && ", open.Select(c => $"({c})"));
-                return $"{string.Join(" + ", open.Select(c => $"({c} ? 1 : 0)"))} >= {need}";
-            default: throw new System.NotSupportedException($"Exit criterion {t.Criterion}");
-        }
-    }
-
-    private string HeadCall(ExitPoint e) => e.Head is null ? "Head()" : $"ExitHead{_heads.IndexOf(e.Head)}()";
-
-    /// <summary>How a generated token that stops after step <paramref name="last"/> leaves its missing steps' K/V (rule 4 or recompute).</summary>
-    private void WriteStop(int last)
-    {
-        if (last + 1 >= _steps.Length) return;
-        _s.Line(Recompute ? $"Park(pos, next: {last + 1});" : $"PropagateFrom{last + 1}(pos);");
-    }
-
-    private void WriteForwardGenerated()
-    {
-        var exits = ExitSteps;
-        var skips = _steps.Take(_depth).Where(s => s.Skip is not null).ToList();
-        var argmaxNeeded = ArgMaxNeeded();
-        var firstSaturation = exits.FirstOrDefault()?.ExitAfter!.Test.NeedsPreviousState == true ? exits[0].Index : -1;
-        _s.Line("/// <summary>");
-        _s.Line($"/// A generated token (rule 3): runs steps 0..{_depth - 1}{(_depth < _steps.Length ? $" of {_steps.Length} (plan: decodeDepth {_depth})" : "")}" +
-                (exits.Count > 0 ? $", with exit checks after step{(exits.Count > 1 ? "s" : "")} {string.Join(", ", exits.Select(e => e.Index))}." : "."));
-        if (skips.Count > 0) _s.Line($"/// Step{(skips.Count > 1 ? "s" : "")} {string.Join(", ", skips.Select(k => k.Index))} may be skipped dynamically (plan: skip); a skipped step still stores its K/V here.");
-        _s.Line(Recompute
-            ? "/// Steps it does not run are recomputed when a later token first runs them (kvFill recompute)."
-            : "/// Steps it does not run get its K/V by propagation (rule 4).");
-        _s.Line("/// </summary>");
-        _s.Open($"public {Span} Forward(int token)");
-        _s.Line("var pos = Enter(token);");
-        if (skips.Count > 0) _s.Line("var skipped = 0; // rule 6: skipped steps are not counted as run");
-        string Ran(int i) => _steps.Take(i + 1).Any(s => s.Skip is not null) ? $"{i + 1} - skipped" : $"{i + 1}";
-        for (var i = 0; i < _depth; i++)
-        {
-            var st = _steps[i];
-            var rule = st.Skip;
-            if (rule is not null)
-            {
-                var test = rule.Test == SkipTest.Cosine
-                    ? $"{Engine}.ExitMeasures.Cosine(_enteredPrevious, _x) >= {Literals.Double(rule.Threshold)}"
-                    : $"{Engine}.ExitMeasures.Probe(_x, {ProbeName(rule.Probe!)}, {ProbeName(rule.Probe!)}Bias, NormEps) >= {Literals.Double(rule.Threshold)}";
-                _s.Line(rule.Test == SkipTest.Cosine
-                    ? $"// Skip check before step {i} (plan: skip layer {rule.Layer}, cos ≥ {Literals.Double(rule.Threshold)}): step {i - 1} barely moved the state, so step {i} is"
-                    : $"// Skip check before step {i} (plan: skip layer {rule.Layer}, probe {Literals.Comment(rule.Probe!)} ≥ {Literals.Double(rule.Threshold)}): the probe predicts step {i}");
-                _s.Line(rule.Test == SkipTest.Cosine
-                    ? "// predicted to move it little too. A skipped step leaves the residual alone but stores its K/V from the entering state."
-                    : "// would change the state little. A skipped step leaves the residual alone but stores its K/V from the entering state.");
-                _s.Line($"var skip{i} = {test};");
-            }
-            // The comparison states are copied only where a later test reads them.
-            if (i + 1 < _depth && _steps[i + 1].Skip?.Test == SkipTest.Cosine) _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_enteredPrevious);");
-            if (i == firstSaturation) _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_exitState); // state saturation at the first exit point compares with the state entering its step");
-            if (rule is not null)
-            {
-                _s.Open($"if (skip{i})");
-                _s.Line($"SkipKv{i}(pos);");
-                _s.Line($"Statistics.RecordSkip({i});");
-                _s.Line("skipped++;");
-                _s.Close();
-                _s.Open("else");
-            }
-            if (Recompute && i > 0) _s.Line($"if (_parkedCount != 0) CatchUp({i});");
-            _s.Line($"Step{i}(pos);");
-            _s.Line($"Observer?.OnLayerOutput(pos, {i}, {st.Layer}, _x);");
-            if (rule is not null) _s.Close();
-            if (st.ExitAfter is not { } exit || !exits.Contains(st)) continue;
-
-            var cond = Condition(exit.Test, i);
-            var headText = exit.Head is null ? "" : $", head {exit.Head.Output}";
-            _s.Line($"// Exit point after step {i} (plan: exits, {Literals.Comment(exit.Test.Describe())}{Literals.Comment(headText)}): {(exit.NeedsHead ? "the exit head's logits decide, and a token" : "decided on the hidden state, so the head runs only for a token")}");
-            _s.Line($"// that leaves {(exit.NeedsHead ? "keeps them as its logits" : "here")}.");
-            if (exit.NeedsHead) _s.Line($"{HeadCall(exit)};");
-            if (argmaxNeeded.Contains(i)) _s.Line($"var argmax{i} = {Engine}.ExitMeasures.ArgMax(_logits); // patience's history");
-            if (cond == "true")
-            {
-                _s.Line($"// The test always passes (plan: {Literals.Comment(exit.Test.Describe())}): every token that gets here leaves.");
-                if (!exit.NeedsHead) _s.Line($"{HeadCall(exit)};");
-                WriteStop(i);
-                _s.Line($"return Finish(pos, stepsRun: {Ran(i)}, exitStep: {i});");
-                _s.Close();
-                _s.Line();
-                return;
-            }
-            if (cond == "false") _s.Line($"// The test cannot pass here (plan: {Literals.Comment(exit.Test.Describe())}): too few earlier exit heads, or too few votes left.");
-            else
-            {
-                _s.Open($"if ({cond})");
-                if (!exit.NeedsHead) _s.Line($"{HeadCall(exit)};");
-                WriteStop(i);
-                _s.Line($"return Finish(pos, stepsRun: {Ran(i)}, exitStep: {i});");
-                _s.Close();
-            }
-            var nextExit = exits.FirstOrDefault(e => e.Index > i);
-            if (nextExit is not null && nextExit.ExitAfter!.Test.NeedsPreviousState)
-                _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_exitState); // the next exit point's state saturation compares with this state");
-        }
-        var lastExit = _steps[_depth - 1].ExitAfter;
-        if (lastExit is not null && exits.Contains(_steps[_depth - 1]) && lastExit.NeedsHead && lastExit.Head is null)
-            _s.Line($"// The exit head after step {_depth - 1} already computed the logits.");
-        else _s.Line("Head();");
-        WriteStop(_depth - 1);
-        _s.Line($"return Finish(pos, stepsRun: {(skips.Count > 0 ? $"{_depth} - skipped" : $"{_depth}")}, exitStep: -1);");
-        _s.Close();
-        _s.Line();
-    }
-
-    private string Decision(ScheduleStep st)
-    {
-        var parts = new List<string>();
-        var unpruned = Enumerable.Range(0, _m.Layers).Where(l => !_schedule.PrunedLayers.Contains(l)).ToList();
-        var inOrder = _steps.Select(s => s.Layer).SequenceEqual(unpruned);
-        var repeat = _steps.Take(st.Index).Count(s => s.Layer == st.Layer);
-        var text = $"Step {st.Index}: layer {st.Layer}";
-        if (st.WeightsOf != st.Layer)
-        {
-            text += $" running with layer {st.WeightsOf}'s weights";
-            parts.Add($"share {st.Layer}<-{st.WeightsOf}");
-        }
-        if (repeat > 0) parts.Add($"order repeats layer {st.Layer} (run {repeat + 1}, with its own KV cache)");
-        else if (!inOrder) parts.Add($"order[{st.Index}] = {st.Layer}");
-        else if (st.WeightsOf == st.Layer) parts.Add(_schedule.PrunedLayers.IsEmpty ? "layer in order" : "layer in order after pruning");
-        if (st.Index >= _depth) parts.Add($"decodeDepth {_depth}: prompt tokens only");
-        if (st.Skip is { } k)
-            parts.Add($"skip layer {k.Layer} when {(k.Test == SkipTest.Cosine ? "cos" : $"probe {k.Probe}")} ≥ {Literals.Double(k.Threshold)}");
-        if (st.ExitAfter is { } e) parts.Add($"exit check after it, {e.Test.Describe()}{(e.Head is null ? "" : $", head {e.Head.Norm} + {e.Head.Output}")}");
-        return Literals.Comment($"{text} (plan: {string.Join("; ", parts)}). {Shapes()}.");
-    }
-
-    private void WriteStep(ScheduleStep st)
-    {
-        var w = $"Layer{st.WeightsOf}()";
-        var slot = st.Index;
-        _s.Line($"// {Decision(st)}");
-        _s.Open($"private void Step{slot}(int pos)");
-        _s.Line($"var w = {w};");
-        _s.Line($"// Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step {slot}'s slot, attention over 0..pos,");
-        _s.Line("// output projection added to the residual stream.");
-        _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
-        _s.Line($"{Kernels}.{MatVec(_m.QueryDim, _m.Dim, false)}(w.Query, _xb, _q);");
-        _s.Line($"{Kernels}.{MatVec(_m.KvDim, _m.Dim, false)}(w.Key, _xb, _k);");
-        _s.Line($"{Kernels}.{MatVec(_m.KvDim, _m.Dim, false)}(w.Value, _xb, ValueRow(_values{slot}, pos));");
-        if (Pairs > 0)
-        {
-            _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.Heads, _m.HeadDim)}(_q, _rope.Cos(pos), _rope.Sin(pos));");
-            _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(_k, _rope.Cos(pos), _rope.Sin(pos));");
-        }
-        else _s.Line("// rotaryDims 0: no rotary embedding.");
-        _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(_k, _keys{slot}, pos, _capacity);");
-        _s.Line($"{Kernels}.{KernelEmitter.AttentionName}(_q, _keys{slot}, _values{slot}, _scores, _att, pos, _capacity);");
-        _s.Line($"{Kernels}.{MatVec(_m.Dim, _m.QueryDim, true)}(w.Output, _att, _x);");
-        _s.Line("// Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.");
-        _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.FeedForwardNorm, _xb);");
-        _s.Line($"{Kernels}.{MatVec(_m.HiddenDim, _m.Dim, false)}(w.Gate, _xb, _gate);");
-        _s.Line($"{Kernels}.{MatVec(_m.HiddenDim, _m.Dim, false)}(w.Up, _xb, _up);");
-        _s.Line($"{Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(_gate, _up);");
-        _s.Line($"{Kernels}.{MatVec(_m.Dim, _m.HiddenDim, true)}(w.Down, _gate, _x);");
-        _s.Close();
-        _s.Line();
-    }
-
-    private void WriteWeightAccess()
-    {
-        var span = "global::System.ReadOnlySpan<float>";
-        _s.Line("/// <summary>One layer's tensors as spans; built per step on the stack.</summary>");
-        _s.Open("private readonly ref struct LayerWeights");
-        _s.Line($"public readonly {span} {string.Join(", ", TensorKinds)};");
-        _s.Line();
-        _s.Open($"public LayerWeights({string.Join(", ", TensorKinds.Select(k => $"{span} {Camel(k)}"))})");
-        foreach (var k in TensorKinds) _s.Line($"{k} = {Camel(k)};");
-        _s.Close();
-        _s.Close();
-        _s.Line();
-        if (_useArena)
-        {
-            _s.Line("/// <summary>A tensor of the arena: offsets are multiples of 16 floats from the 64-byte-aligned base.</summary>");
-            _s.Line($"private {span} Arena(int offset, int length) => new(_arena, _arenaBase + offset, length);");
-            _s.Line();
-            foreach (var l in _schedule.WeightLayers)
-            {
-                _s.Line($"private LayerWeights Layer{l}() => new(");
-                var args = TensorKinds.Select(k => { var (o, n) = Slot($"{k}{l}"); return $"    {Camel(k)}: Arena({I(o)}, {I(n)})"; }).ToList();
-                for (var i = 0; i < args.Count; i++) _s.Line(args[i] + (i + 1 < args.Count ? "," : ");"));
-                _s.Line();
-            }
-            var (no, nn) = Slot("OutputNorm");
-            var (oo, on) = Slot("Output");
-            _s.Line($"private {span} OutputNorm => Arena({I(no)}, {I(nn)});");
-            _s.Line();
-            _s.Line($"private {span} Output => Arena({I(oo)}, {I(on)});{(_m.TiedOutput ? " // tied: a copy of the token embedding" : "")}");
-            _s.Line();
-            for (var h = 0; h < _heads.Count; h++)
-            {
-                _s.Line($"private {span} ExitNorm{h} => Arena({I(Slot($"ExitNorm{h}").Offset)}, {I(Slot($"ExitNorm{h}").Length)}); // {Literals.Comment(_heads[h].Norm)}");
-                _s.Line();
-                _s.Line($"private {span} ExitOutput{h} => Arena({I(Slot($"ExitOutput{h}").Offset)}, {I(Slot($"ExitOutput{h}").Length)}); // {Literals.Comment(_heads[h].Output)}");
-                _s.Line();
-            }
-            _s.Line("/// <summary>Copies the bound tensors into one pinned array whose element _arenaBase sits on a 64-byte boundary.</summary>");
-            _s.Open($"internal static float[] CopyWeights({Models}.LlamaWeights weights, out int arenaBase)");
-            _s.Line("var arena = global::System.GC.AllocateUninitializedArray<float>(ArenaLength + 16, pinned: true);");
-            _s.Line("var address = global::System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(arena, 0).ToInt64();");
-            _s.Line("arenaBase = (int)((64 - (address & 63)) & 63) / 4; // pinned: the array never moves");
-            foreach (var l in _schedule.WeightLayers)
-            {
-                _s.Line($"var layer{l} = weights.Layer({l});");
-                foreach (var k in TensorKinds)
-                {
-                    var (rows, cols) = Shape(k);
-                    _s.Line(rows > 1 && Stride(cols) != cols
-                        ? $"CopyRows(layer{l}.{k}.Span, arena, arenaBase + {I(Slot($"{k}{l}").Offset)}, {rows}, {cols}, {Stride(cols)});"
-                        : $"layer{l}.{k}.Span.CopyTo(new global::System.Span<float>(arena, arenaBase + {I(Slot($"{k}{l}").Offset)}, {I(Slot($"{k}{l}").Length)}));");
-                }
-            }
-            _s.Line($"weights.OutputNorm.Span.CopyTo(new global::System.Span<float>(arena, arenaBase + {I(no)}, {I(nn)}));");
-            _s.Line(Stride(_m.Dim) != _m.Dim
-                ? $"CopyRows(weights.Output.Span, arena, arenaBase + {I(oo)}, {_m.VocabSize}, {_m.Dim}, {Stride(_m.Dim)});"
-                : $"weights.Output.Span.CopyTo(new global::System.Span<float>(arena, arenaBase + {I(oo)}, {I(on)}));");
-            for (var h = 0; h < _heads.Count; h++)
-            {
-                var (ho, hn) = Slot($"ExitOutput{h}");
-                _s.Line($"var exitHead{h} = weights.BindExitHead({HeadLiteral(_heads[h])}); // bound and shape-checked at load");
-                _s.Line($"exitHead{h}.Norm.Span.CopyTo(new global::System.Span<float>(arena, arenaBase + {I(Slot($"ExitNorm{h}").Offset)}, {I(_m.Dim)}));");
-                _s.Line(Stride(_m.Dim) != _m.Dim
-                    ? $"CopyRows(exitHead{h}.Output.Span, arena, arenaBase + {I(ho)}, {_m.VocabSize}, {_m.Dim}, {Stride(_m.Dim)});"
-                    : $"exitHead{h}.Output.Span.CopyTo(new global::System.Span<float>(arena, arenaBase + {I(ho)}, {I(hn)}));");
-            }
-            _s.Line("return arena;");
-            _s.Close();
-            if (Stride(_m.Dim) != _m.Dim || Stride(_m.HiddenDim) != _m.HiddenDim)
-            {
-                _s.Line();
-                _s.Line("/// <summary>Copies a rows×cols matrix into rows of <paramref name=\"stride\"/> floats (the padding is never read).</summary>");
-                _s.Open("private static void CopyRows(global::System.ReadOnlySpan<float> source, float[] arena, int at, int rows, int cols, int stride)");
-                _s.Line("for (var r = 0; r < rows; r++) source.Slice(r * cols, cols).CopyTo(new global::System.Span<float>(arena, at + r * stride, cols));");
-                _s.Close();
-            }
-        }
-        else
-        {
-            foreach (var l in _schedule.WeightLayers)
-            {
-                _s.Line($"private LayerWeights Layer{l}() => new(");
-                for (var i = 0; i < TensorKinds.Length; i++)
-                    _s.Line($"    _layer{l}.{TensorKinds[i]}.Span" + (i + 1 < TensorKinds.Length ? "," : ");"));
-                _s.Line();
-            }
-            _s.Line($"private {span} OutputNorm => _outputNorm.Span;");
-            _s.Line();
-            _s.Line($"private {span} Output => _output.Span;");
-            for (var h = 0; h < _heads.Count; h++)
-            {
-                _s.Line();
-                _s.Line($"private {span} ExitNorm{h} => _exitHead{h}.Norm.Span; // {Literals.Comment(_heads[h].Norm)}");
-                _s.Line();
-                _s.Line($"private {span} ExitOutput{h} => _exitHead{h}.Output.Span; // {Literals.Comment(_heads[h].Output)}");
-            }
-        }
-    }
-
-    private static string Camel(string s) => char.ToLowerInvariant(s[0]) + s.Substring(1);
-
-    /// <summary>The first skipped step of every way a generated token can stop early: after an exit, or at the decode depth.</summary>
-    private IEnumerable<int> PropagationStarts()
-    {
-        var starts = new SortedSet<int>();
-        foreach (var st in _steps.Take(_depth))
-            if (st.ExitAfter is not null && st.Index + 1 < _steps.Length) starts.Add(st.Index + 1);
-        if (_depth < _steps.Length) starts.Add(_depth);
-        return starts;
-    }
-
-    private void WritePropagate(int from)
-    {
-        _s.Line($"// Rule 4 (kvFill {_schedule.KvFill}): a generated token that stopped after step {from - 1} never ran steps {from}..{_steps.Length - 1}. Each");
-        _s.Line("// gets, at this position, the K/V its layer would project from the hidden state the token stopped with.");
-        _s.Open($"private void PropagateFrom{from}(int pos)");
-        var groups = _steps.Skip(from).GroupBy(s => s.WeightsOf).ToList();
-        foreach (var g in groups)
-        {
-            var members = g.ToList();
-            var first = members[0].Index;
-            _s.Line(members.Count == 1
-                ? $"// Step {first} (layer {members[0].Layer}, layer {g.Key}'s weights)."
-                : $"// Steps {string.Join(", ", members.Select(m => m.Index))} all use layer {g.Key}'s weights: one projection, stored in each slot.");
-            _s.OpenBlock();
-            _s.Line($"var w = Layer{g.Key}();");
-            _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
-            _s.Line($"{Kernels}.{MatVec(_m.KvDim, _m.Dim, false)}(w.Key, _xb, _k);");
-            _s.Line($"{Kernels}.{MatVec(_m.KvDim, _m.Dim, false)}(w.Value, _xb, ValueRow(_values{first}, pos));");
-            if (Pairs > 0) _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(_k, _rope.Cos(pos), _rope.Sin(pos));");
-            foreach (var m in members)
-            {
-                if (m.Index != first) _s.Line($"ValueRow(_values{first}, pos).CopyTo(ValueRow(_values{m.Index}, pos));");
-                _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(_k, _keys{m.Index}, pos, _capacity);");
-            }
-            _s.Close();
-        }
-        _s.Close();
-        _s.Line();
-    }
-
-    /// <summary>The K/V a skipped step stores at this position: what its layer would project from the state entering it.</summary>
-    private void WriteSkipKv(ScheduleStep st)
-    {
-        _s.Line($"// Step {st.Index} is skippable (plan: skip layer {st.Skip!.Layer}): skipped, it still owes deeper tokens its K/V at this position,");
-        _s.Line("// projected from the state entering it (RMSNorm with its attention_norm, K/V projections, RoPE), exactly what it would have stored.");
-        _s.Open($"private void SkipKv{st.Index}(int pos)");
-        _s.Line($"var w = Layer{st.WeightsOf}();");
-        _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
-        _s.Line($"{Kernels}.{MatVec(_m.KvDim, _m.Dim, false)}(w.Key, _xb, _k);");
-        _s.Line($"{Kernels}.{MatVec(_m.KvDim, _m.Dim, false)}(w.Value, _xb, ValueRow(_values{st.Index}, pos));");
-        if (Pairs > 0) _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(_k, _rope.Cos(pos), _rope.Sin(pos));");
-        _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(_k, _keys{st.Index}, pos, _capacity);");
-        _s.Close();
-        _s.Line();
-    }
-
-    /// <summary>kvFill recompute: parking a stopped token, and running parked positions' missing steps before a token needs them.</summary>
-    private void WriteRecompute()
-    {
-        _s.Line("/// <summary>kvFill recompute: the token at <paramref name=\"pos\"/> stopped before step <paramref name=\"next\"/>; nothing is propagated.</summary>");
-        _s.Open("private void Park(int pos, int next)");
-        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(new global::System.Span<float>(_parkedStates, pos * Dim, Dim));");
-        _s.Line("_parkedNext[pos] = next;");
-        _s.Line("_parked[_parkedCount++] = pos; // positions only grow between rewinds, so the list stays sorted");
-        _s.Close();
-        _s.Line();
-        _s.Line("/// <summary>");
-        _s.Line("/// Before a token runs step <paramref name=\"step\"/>, every parked position that has not run it runs its missing steps up to it,");
-        _s.Line("/// in position order: each then attends over a cache complete below it, so the token does too. A position that has run every");
-        _s.Line("/// step leaves the list.");
-        _s.Line("/// </summary>");
-        _s.Open("private void CatchUp(int step)");
-        _s.Line("var recomputed = 0;");
-        _s.Line("var kept = 0;");
-        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(_held);");
-        _s.Open("for (var n = 0; n < _parkedCount; n++)");
-        _s.Line("var p = _parked[n];");
-        _s.Open("if (_parkedNext[p] <= step)");
-        _s.Line("var state = new global::System.Span<float>(_parkedStates, p * Dim, Dim);");
-        _s.Line("state.CopyTo(_x);");
-        _s.Open("for (var s = _parkedNext[p]; s <= step; s++)");
-        _s.Line("RunStep(s, p);");
-        _s.Line("recomputed++;");
-        _s.Close();
-        _s.Line("new global::System.ReadOnlySpan<float>(_x).CopyTo(state);");
-        _s.Line("_parkedNext[p] = step + 1;");
-        _s.Close();
-        _s.Line("if (_parkedNext[p] < Steps) _parked[kept++] = p;");
-        _s.Close();
-        _s.Line("_parkedCount = kept;");
-        _s.Line("new global::System.ReadOnlySpan<float>(_held).CopyTo(_x);");
-        _s.Line("Statistics.RecordRecomputed(recomputed);");
-        _s.Close();
-        _s.Line();
-        _s.Line("/// <summary>Runs schedule step <paramref name=\"step\"/> for a parked position. The observer is not called: like the reference, it sees");
-        _s.Line("/// the steps tokens run when they are evaluated, and recomputation only fills the cache.</summary>");
-        _s.Open("private void RunStep(int step, int pos)");
-        _s.Open("switch (step)");
-        foreach (var st in _steps.Skip(1))
-            _s.Line($"case {st.Index}: Step{st.Index}(pos); break;");
-        _s.Close();
-        _s.Close();
-        _s.Line();
-    }
-
-    /// <summary>The learned probes as constants, each beside the file it came from.</summary>
-    private void WriteProbes()
-    {
-        for (var i = 0; i < _probes.Count; i++)
-        {
-            var probe = _probes[i];
-            var users = _steps.Where(st => st.ExitAfter is { } e && e.Test.ProbeFiles.Contains(probe.File)).Select(st => $"exit after step {st.Index}")
-                .Concat(_steps.Where(st => st.Skip?.Probe == probe.File).Select(st => $"skip before step {st.Index}"));
-            _s.Line($"// Probe {i}: {Literals.Comment(probe.File)} (plan: {string.Join(", ", users)}): score = sigmoid(bias + w·x̂), {probe.Dim} weights.");
-            _s.Line($"internal const float Probe{i}Bias = {Literals.Float(probe.Bias)};");
-            _s.Line($"internal static readonly float[] Probe{i} =");
-            _s.Line("{");
-            for (var r = 0; r < probe.Weights.Count; r += 8)
-                _s.Line("    " + string.Join(" ", probe.Weights.Skip(r).Take(8).Select(w => Literals.Float(w) + ",")));
-            _s.Line("};");
-            _s.Line();
-        }
-    }
-
-    // -------------------------------------------------------------------------------------------------------------
-    // Kernels
-
-    private void WriteKernels()
-    {
-        _s.Open("namespace SpecializedInfer.Generated");
-        foreach (var u in new[]
-                 {
-                     "System", "System.Diagnostics.CodeAnalysis", "System.Numerics.Tensors", "System.Runtime.CompilerServices",
-                     "System.Runtime.InteropServices", "System.Runtime.Intrinsics", "System.Runtime.Intrinsics.X86",
-                 })
-            _s.Line($"using {u};");
-        _s.Line();
-        _s.Line("/// <summary>");
-        _s.Line($"/// The kernels of {Xml(_spec.ClassName)}, one per distinct shape, every dimension a literal. File-local: each engine");
-        _s.Line("/// carries its own.");
-        _s.Line("/// </summary>");
-        _s.Line(Generated);
-        _s.Open("file static class Kernels");
-        _s.Line($"private const float NormEps = {Literals.Float((float)_m.NormEps)};");
-        _s.Line($"private const float AttentionScale = {Literals.Float(AttentionScale(_m.HeadDim))}; // 1f / MathF.Sqrt({_m.HeadDim}), as the reference computes it");
-        _s.Line();
-        var k = new KernelEmitter(_s);
-        k.EmitRmsNorm(_m.Dim);
-        var matvecs = new List<(int Rows, int Cols, bool Add)>
-        {
-            (_m.QueryDim, _m.Dim, false), (_m.KvDim, _m.Dim, false), (_m.Dim, _m.QueryDim, true),
-            (_m.HiddenDim, _m.Dim, false), (_m.Dim, _m.HiddenDim, true), (_m.VocabSize, _m.Dim, false),
-        };
-        foreach (var (rows, cols, add) in matvecs.Distinct()) k.EmitMatVec(rows, cols, add, Stride(cols));
-        if (Pairs > 0)
-            foreach (var heads in new[] { _m.Heads, _m.KvHeads }.Distinct()) k.EmitRope(heads, _m.HeadDim, Pairs);
-        k.EmitStoreKey(_m.KvDim);
-        k.EmitAttention(_m.Heads, _m.KvHeads, _m.HeadDim);
-        k.EmitSwiGlu(_m.HiddenDim);
-        new SpeculationEmitter(_s, _spec, Stride).WriteKernels(k);
-        k.EmitHelpers();
-        _s.Close();
-        _s.Close();
-    }
+    public static string Xml(string s) => Literals.Comment(s).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

@@ -123,6 +123,20 @@ public static class GeneratorHarness
             .Select(f => (AdditionalText)new InMemoryAdditionalText($"{ProjectRoot}/models/{Path.GetFileName(f)}", File.ReadAllText(f)))
             .ToList();
 
+    /// <summary>The file every project with the generator gets once, whatever its engines: the kernels' shared helpers.</summary>
+    public const string VectorMathHintName = "SpecializedInfer.Generated.VectorMath.g.cs";
+
+    /// <summary>
+    /// The engines' own files (X.g.cs): not their kernels (X.Kernels.g.cs) nor the sources every run adds
+    /// (VectorMath, the EmbeddedAttribute).
+    /// </summary>
+    public static List<SyntaxTree> EngineTrees(GeneratorDriverRunResult result) =>
+        result.GeneratedTrees.Where(t => IsEngineFile(t.FilePath)).ToList();
+
+    public static bool IsEngineFile(string path) =>
+        path.EndsWith(".g.cs", StringComparison.Ordinal) && !path.EndsWith(".Kernels.g.cs", StringComparison.Ordinal)
+        && Path.GetFileName(path) != VectorMathHintName;
+
     /// <summary>Errors and warnings of a compilation (the generated code must have none).</summary>
     public static List<Diagnostic> Problems(Compilation compilation) =>
         compilation.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
