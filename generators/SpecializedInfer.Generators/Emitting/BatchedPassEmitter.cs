@@ -37,8 +37,6 @@ public sealed class BatchedPassEmitter
 
     private int Pairs => _m.RotaryDims / 2;
 
-    private const string Kernels = KernelEmitter.ClassName;
-
     /// <summary>The batch buffers: one row per position.</summary>
     public void WriteFields()
     {

@@ -4,6 +4,8 @@ using SpecializedInfer.Planning;
 
 namespace SpecializedInfer.Generators.Emitting;
 
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
 // The forward pass of one position, one method per schedule step: attention then feed-forward, every kernel call
 // with the step's shapes, under a comment naming the plan's decision for the step.
 

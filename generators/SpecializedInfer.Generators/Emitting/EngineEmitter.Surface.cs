@@ -15,7 +15,7 @@ public sealed partial class EngineEmitter
     {
         var cls = _spec.ClassIdentifier;
         _s.Line("/// <summary>");
-        _s.Line($"/// The engine for {Xml(_m.Name)} generated from <c>{Xml(_spec.PlanFile)}</c>: {Xml(_schedule.Describe())}.");
+        _s.Line($"/// The engine for {Literals.Xml(_m.Name)} generated from <c>{Literals.Xml(_spec.PlanFile)}</c>: {Literals.Xml(_schedule.Describe())}.");
         _s.Line("/// </summary>");
         _s.Line(GeneratedCodeAttribute);
         using (_s.Block($"partial class {cls} : {Engine}.ISpecializedEngine<{cls}>"))
@@ -41,7 +41,7 @@ public sealed partial class EngineEmitter
     /// <summary>Manifest: the manifest as an object initializer (tensor names only when they are not GGUF's).</summary>
     private void WriteManifest()
     {
-        _s.Line($"/// <summary>The manifest this engine was generated for ({Xml(_spec.ManifestReference)}).</summary>");
+        _s.Line($"/// <summary>The manifest this engine was generated for ({Literals.Xml(_spec.ManifestReference)}).</summary>");
         using (_s.Block($"public static {Planning}.ModelManifest Manifest {{ get; }} = new {Planning}.ModelManifest", closing: "};"))
         {
             _s.Lines($"""

@@ -34,9 +34,8 @@ public sealed partial class EngineEmitter
     /// <summary>The attribute every generated type carries.</summary>
     public static string GeneratedCodeAttribute => $"[{GeneratedCode}({Literals.String(GeneratorName)}, {Literals.String(GeneratorVersion)})]";
 
-    // The short names the dynamic-depth and KV-fill functions (moved verbatim) write these with.
+    /// <summary>The short name the dynamic-depth functions (moved verbatim) write ReadOnlySpan&lt;float&gt; with.</summary>
     private const string Span = FloatReadOnlySpan;
-    private const string Kernels = KernelEmitter.ClassName;
 
     private readonly EngineSpec _spec;
     private readonly ModelManifest _m;
@@ -89,9 +88,9 @@ public sealed partial class EngineEmitter
     }
 
     /// <summary>The namespace (if any) and the types the engine class is nested in, as block headers.</summary>
-    public static IEnumerable<string> TypeNesting(EngineSpec spec) =>
+    private static IEnumerable<string> TypeNesting(EngineSpec spec) =>
         (spec.Namespace is null ? Enumerable.Empty<string>() : new[] { $"namespace {spec.Namespace}" })
-        .Concat(spec.ContainingTypes.Select(c => $"partial {c.Keyword} {c.Name}"));
+        .Concat(spec.ContainingTypes.Select(c => c.Declaration));
 
     private void WriteHeader()
     {
@@ -116,6 +115,4 @@ public sealed partial class EngineEmitter
 
     private string Shapes() =>
         $"attention {_m.Dim}→q {_m.QueryDim}, k/v {_m.KvDim}; ffn {_m.Dim}→{_m.HiddenDim}→{_m.Dim}";
-
-    public static string Xml(string s) => Literals.Comment(s).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

@@ -7,7 +7,8 @@ namespace SpecializedInfer.Generators.Emitting;
 
 public sealed partial class KernelEmitter
 {
-    public void EmitAttention(int heads, int kvHeads, int headDim)
+    /// <summary>Attention: one position's query heads over positions 0..position of a step's KV cache.</summary>
+    private void EmitAttention(int heads, int kvHeads, int headDim)
     {
         var ratio = heads / kvHeads;
         long queryDim = (long)heads * headDim, kvDim = (long)kvHeads * headDim;

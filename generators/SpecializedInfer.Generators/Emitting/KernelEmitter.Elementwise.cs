@@ -6,7 +6,8 @@ namespace SpecializedInfer.Generators.Emitting;
 
 public sealed partial class KernelEmitter
 {
-    public void EmitRmsNorm(int n)
+    /// <summary>RmsNorm{n}: x normalized by its root mean square, times the norm's weight.</summary>
+    private void EmitRmsNorm(int n)
     {
         var name = RmsNormName(n);
         _s.Line($"/// <summary>RMSNorm of {n} floats: output = x · (1 / √(Σx² / {n} + ε)) · weight, in the reference's order of operations.</summary>");
@@ -71,7 +72,8 @@ public sealed partial class KernelEmitter
         }
     }
 
-    public void EmitSwiGlu(int n)
+    /// <summary>SwiGlu{n}: gate ← silu(gate)·up, in place.</summary>
+    private void EmitSwiGlu(int n)
     {
         var name = SwiGluName(n);
         _s.Line($"/// <summary>SwiGLU over {n} floats in the reference's order: up ← up·gate; gate ← σ(gate); gate ← gate·up (= silu(gate)·up).</summary>");
@@ -88,7 +90,8 @@ public sealed partial class KernelEmitter
         }
     }
 
-    public void EmitRope(int heads, int headDim, int pairs)
+    /// <summary>Rope{heads}x{headDim}: rotary position embedding of one position's query or key heads, in place.</summary>
+    private void EmitRope(int heads, int headDim, int pairs)
     {
         var name = RopeName(heads, headDim);
         _s.Line($"/// <summary>");
@@ -117,7 +120,8 @@ public sealed partial class KernelEmitter
         }
     }
 
-    public void EmitStoreKey(int kvDim)
+    /// <summary>StoreKey{kvDim}: one position's key into a step's transposed key cache.</summary>
+    private void EmitStoreKey(int kvDim)
     {
         var name = StoreKeyName(kvDim);
         _s.Line($"/// <summary>Stores one position's key ({kvDim} floats) into a step's transposed key cache: keys[c·capacity + position] = k[c].</summary>");

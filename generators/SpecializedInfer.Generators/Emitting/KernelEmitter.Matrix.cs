@@ -70,7 +70,7 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>y = W·x (or y += W·x) for one position.</summary>
-    public void EmitMatVec(MatrixShape m)
+    private void EmitMatVec(MatrixShape m)
     {
         var name = m.MatVecName;
         var op = m.ResidualAdd ? "y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds)" : "y = W·x";
@@ -98,7 +98,7 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>The batched twin of <see cref="EmitMatVec"/>: y[p] = W·x[p] for count ≤ MaxBatch positions, bit-identical per position.</summary>
-    public void EmitMatMat(MatrixShape m)
+    private void EmitMatMat(MatrixShape m)
     {
         var name = m.MatMatName;
         _s.Line($"/// <summary>{(m.ResidualAdd ? "y[p] += W·x[p]" : "y[p] = W·x[p]")} for count ≤ {MaxBatch} positions p (x rows of {m.Cols}, y rows of {m.Rows}), a {m.Rows}×{m.Cols} row-major W;");

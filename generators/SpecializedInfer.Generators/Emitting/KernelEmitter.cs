@@ -19,9 +19,6 @@ namespace SpecializedInfer.Generators.Emitting;
 /// </remarks>
 public sealed partial class KernelEmitter
 {
-    /// <summary>The kernels' class, nested (private) in the engine's partial class.</summary>
-    public const string ClassName = "Kernels";
-
     public static string RmsNormName(int n) => $"RmsNorm{n}";
     public static string RopeName(int heads, int headDim) => $"Rope{heads}x{headDim}";
     public static string StoreKeyName(int kvDim) => $"StoreKey{kvDim}";
@@ -64,7 +61,7 @@ public sealed partial class KernelEmitter
         _s.Line($"// shape of the model {Literals.Comment(m.Name)}, every dimension a literal. Generated with the engine; edit its plan, not this file.");
         _s.Line("#nullable enable");
         _s.Line();
-        var nesting = set.ContainingTypes.Select(c => $"partial {c.Keyword} {c.Name}").Append($"partial class {set.ClassIdentifier}");
+        var nesting = set.ContainingTypes.Select(c => c.Declaration).Append($"partial class {set.ClassIdentifier}");
         using (set.Namespace is null ? default : _s.Block($"namespace {set.Namespace}"))
         {
             foreach (var u in Usings) _s.Line($"using {u};");
@@ -72,15 +69,15 @@ public sealed partial class KernelEmitter
             using (_s.Blocks(nesting))
             {
                 _s.Line("/// <summary>");
-                _s.Line($"/// The kernels of {EngineEmitter.Xml(set.ClassName)}, one per distinct shape, every dimension a literal. Private: each engine");
+                _s.Line($"/// The kernels of {Literals.Xml(set.ClassName)}, one per distinct shape, every dimension a literal. Private: each engine");
                 _s.Line("/// carries its own; the shape-independent helpers (Half, Sum4, Sum8, HorizontalMax, ThrowShape) come from VectorMath.");
                 _s.Line("/// </summary>");
                 _s.Line(EngineEmitter.GeneratedCodeAttribute);
-                using (_s.Block($"private abstract class {ClassName} : {TypeRefs.VectorMath}"))
+                using (_s.Block($"private abstract class {TypeRefs.Kernels} : {TypeRefs.VectorMath}"))
                 {
                     _s.Line($"private const float NormEps = {Literals.Float((float)m.NormEps)};");
                     _s.Line($"private const float AttentionScale = {Literals.Float(AttentionScale(m.HeadDim))}; // 1f / MathF.Sqrt({m.HeadDim}), as the reference computes it");
-                    foreach (var kernel in Kernels(set))
+                    foreach (var kernel in KernelWriters(set))
                     {
                         _s.Line();
                         kernel();
@@ -92,7 +89,7 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>The kernels in the order they are written: per-position ones as a step calls them, then the batched ones.</summary>
-    private IEnumerable<Action> Kernels(KernelSet set)
+    private IEnumerable<Action> KernelWriters(KernelSet set)
     {
         var m = set.Manifest;
         var pairs = m.RotaryDims / 2;

@@ -17,8 +17,6 @@ public sealed class SpeculativeSessionEmitter
     /// <summary>The interface the session implements besides IInferenceSession.</summary>
     public const string Interface = Engine + ".ISpeculativeSession";
 
-    private const string Kernels = KernelEmitter.ClassName;
-
     private readonly SourceWriter _s;
     private readonly ModelManifest _m;
     private readonly Speculation _speculation;

@@ -15,6 +15,9 @@ public static class TypeRefs
     public const string ManifestMismatchException = "global::SpecializedInfer.ManifestMismatchException";
     public const string Prefetch = Engine + ".Prefetch";
 
+    /// <summary>The engine's kernels: a private class nested in the engine's partial class (<see cref="KernelEmitter"/>), named from inside it.</summary>
+    public const string Kernels = "Kernels";
+
     /// <summary>The shape-independent kernel helpers, generated once per project (<see cref="VectorMathEmitter"/>).</summary>
     public const string VectorMath = "global::SpecializedInfer.Generated.VectorMath";
 
