@@ -21,10 +21,12 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 /// <item><c>EngineEmitter.Steps.cs</c>: one method per schedule step (the single-position forward pass).</item>
 /// <item><c>EngineEmitter.DynamicDepth.cs</c>: Forward(int) with its exits and skips.</item>
 /// <item><c>EngineEmitter.KvFill.cs</c>: K/V for steps a token did not run (propagation, skipped steps, recompute).</item>
-/// <item><c>EngineEmitter.Heads.cs</c>: the head and the exit heads, and the weights they and the steps read.</item>
+/// <item><c>EngineEmitter.Heads.cs</c>: the head and the exit heads.</item>
+/// <item><c>EngineEmitter.Weights.cs</c>: LayerWeights and the weight layout's accessors.</item>
 /// </list>
-/// All read one <see cref="WeightLayout"/>; the batched prompt pass and lossless sessions' speculative members are
-/// <see cref="BatchedPassEmitter"/> and <see cref="SpeculativeSessionEmitter"/>.
+/// All read one <see cref="WeightLayout"/> (decided once per spec, <see cref="EngineLayout"/>), whose own emit functions
+/// write how the weights are held, bound and read. The batched prompt pass and lossless sessions' speculative
+/// members are <see cref="BatchedPassEmitter"/> and <see cref="SpeculativeSessionEmitter"/>, created once here.
 /// </remarks>
 public sealed partial class EngineEmitter
 {
@@ -72,11 +74,10 @@ public sealed partial class EngineEmitter
 
     public static EngineSource Emit(EngineLayout engine) => new(engine.Spec.HintName, new EngineEmitter(engine).Write());
 
-    private static string I(long v) => Literals.Int(v);
     private int Pairs => _m.RotaryDims / 2;
     private bool Recompute => _schedule.KvFill == KvFill.Recompute;
 
-    /// <summary>The one-position kernel for a weight matrix of this layout.</summary>
+    /// <summary>The one-position kernel for a weight matrix of this layout (the KV-fill functions' spelling of <see cref="WeightLayout.Projection"/>).</summary>
     private string MatVec(int rows, int cols, bool add) => _layout.Matrix(rows, cols, add).MatVecName;
 
     private string Write()
