@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using SpecializedInfer.Planning;
 
@@ -31,9 +32,8 @@ public sealed record AlignedCopyLayout : WeightLayout
     {
         var slots = new List<TensorSlot>();
         long offset = 0;
-        void Add(string name, int rows, int cols)
+        void Add(string name, long length)
         {
-            var length = rows == 1 ? cols : (long)rows * PaddedStride(cols);
             slots.Add(new TensorSlot(name, offset, length));
             offset += Pad(length);
         }
@@ -41,14 +41,14 @@ public sealed record AlignedCopyLayout : WeightLayout
             foreach (var tensor in LayerTensors)
             {
                 var (rows, cols) = Shape(m, tensor);
-                Add($"{tensor}{l}", rows, cols);
+                Add($"{tensor}{l}", rows == 1 ? cols : (long)rows * PaddedStride(cols)); // one row: unpadded, like a norm
             }
-        Add("OutputNorm", 1, m.Dim);
-        Add("Output", m.VocabSize, m.Dim);
+        Add("OutputNorm", m.Dim);
+        Add("Output", (long)m.VocabSize * PaddedStride(m.Dim));
         for (var h = 0; h < heads.Count; h++)
         {
-            Add($"ExitNorm{h}", 1, m.Dim);
-            Add($"ExitOutput{h}", m.VocabSize, m.Dim);
+            Add($"ExitNorm{h}", m.Dim);
+            Add($"ExitOutput{h}", (long)m.VocabSize * PaddedStride(m.Dim));
         }
         return new AlignedCopyLayout(m, layers, heads, slots.ToEquatableArray(), offset);
     }
@@ -60,7 +60,11 @@ public sealed record AlignedCopyLayout : WeightLayout
     /// <summary>Padded to 16 floats, so every row starts on a cache line.</summary>
     public override int Stride(int cols) => PaddedStride(cols);
 
-    public TensorSlot Slot(string name) => Slots.First(s => s.Name == name);
+    public TensorSlot Slot(string name)
+    {
+        Debug.Assert(Slots.Any(s => s.Name == name), $"every bound tensor has a slot ({name})");
+        return Slots.First(s => s.Name == name);
+    }
 
     private static string I(long v) => Literals.Int(v);
 
@@ -142,16 +146,16 @@ public sealed record AlignedCopyLayout : WeightLayout
                 foreach (var tensor in LayerTensors)
                 {
                     var (rows, cols) = Shape(tensor);
-                    s.Line(CopyStatement($"layer{l}.{tensor}", Slot($"{tensor}{l}"), rows, cols));
+                    s.Line(CopyStatement($"layer{l}.{tensor}", Slot($"{tensor}{l}"), cols, rowByRow: rows > 1, rows));
                 }
             }
-            s.Line(CopyStatement("weights.OutputNorm", Slot("OutputNorm"), 1, m.Dim));
-            s.Line(CopyStatement("weights.Output", Slot("Output"), m.VocabSize, m.Dim));
+            s.Line(CopyStatement("weights.OutputNorm", Slot("OutputNorm"), m.Dim, rowByRow: false));
+            s.Line(CopyStatement("weights.Output", Slot("Output"), m.Dim, rowByRow: true, m.VocabSize));
             for (var h = 0; h < Heads.Count; h++)
             {
                 s.Line($"var exitHead{h} = weights.BindExitHead({PlanLiterals.ExitHeadLiteral(Heads[h])}); // bound and shape-checked at load");
                 s.Line($"exitHead{h}.Norm.Span.CopyTo(new {FloatSpan}(arena, arenaBase + {I(Slot($"ExitNorm{h}").Offset)}, {I(m.Dim)}));");
-                s.Line(CopyStatement($"exitHead{h}.Output", Slot($"ExitOutput{h}"), m.VocabSize, m.Dim));
+                s.Line(CopyStatement($"exitHead{h}.Output", Slot($"ExitOutput{h}"), m.Dim, rowByRow: true, m.VocabSize));
             }
             s.Line("return arena;");
         }
@@ -164,9 +168,9 @@ public sealed record AlignedCopyLayout : WeightLayout
         }
     }
 
-    /// <summary>One tensor into its slot: row by row when its rows are padded, else in one copy.</summary>
-    private string CopyStatement(string tensor, TensorSlot slot, int rows, int cols) =>
-        rows > 1 && Stride(cols) != cols
+    /// <summary>One tensor into its slot: row by row when it is a matrix whose rows are padded, else in one copy.</summary>
+    private string CopyStatement(string tensor, TensorSlot slot, int cols, bool rowByRow, int rows = 1) =>
+        rowByRow && Stride(cols) != cols
             ? $"CopyRows({tensor}.Span, arena, arenaBase + {I(slot.Offset)}, {rows}, {cols}, {Stride(cols)});"
             : $"{tensor}.Span.CopyTo(new {FloatSpan}(arena, arenaBase + {I(slot.Offset)}, {I(slot.Length)}));";
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Linq;
 using SpecializedInfer.Generators.Model;
 using SpecializedInfer.Planning;
@@ -126,6 +127,7 @@ public sealed class BatchedPassEmitter
     /// <summary>Calls of steps <paramref name="from"/>..<paramref name="to"/>−1 for rows 0..n−1 at positions pos.., each followed by the observer.</summary>
     public void WriteSteps(int from, int to)
     {
+        Debug.Assert(0 <= from && from <= to && to <= _steps.Length, "a range of the schedule's steps");
         foreach (var st in _steps.Skip(from).Take(to - from))
         {
             // KV strategy recompute: parked positions run their missing steps up to this one before the chunk attends over them.

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 
 namespace SpecializedInfer.Generators.Emitting;
@@ -72,6 +73,7 @@ public sealed partial class KernelEmitter
     /// <summary>y = W·x (or y += W·x) for one position.</summary>
     private void EmitMatVec(MatrixShape m)
     {
+        Debug.Assert(m.Rows > 0 && m.Cols > 0 && m.Stride >= m.Cols, "a matrix has rows, columns, and rows at least as long as its columns");
         var name = m.MatVecName;
         var op = m.ResidualAdd ? "y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds)" : "y = W·x";
         _s.Line($"/// <summary>{op} for a {m.Rows}×{m.Cols} row-major W: {m.Rows} dot products of length {m.Cols}.</summary>");
@@ -100,6 +102,7 @@ public sealed partial class KernelEmitter
     /// <summary>The batched twin of <see cref="EmitMatVec"/>: y[p] = W·x[p] for count ≤ MaxBatch positions, bit-identical per position.</summary>
     private void EmitMatMat(MatrixShape m)
     {
+        Debug.Assert(m.Rows > 0 && m.Cols > 0 && m.Stride >= m.Cols, "a matrix has rows, columns, and rows at least as long as its columns");
         var name = m.MatMatName;
         _s.Line($"/// <summary>{(m.ResidualAdd ? "y[p] += W·x[p]" : "y[p] = W·x[p]")} for count ≤ {MaxBatch} positions p (x rows of {m.Cols}, y rows of {m.Rows}), a {m.Rows}×{m.Cols} row-major W;");
         _s.Line($"/// bit-identical, position by position, to {m.MatVecName}.</summary>");
@@ -186,6 +189,7 @@ public sealed partial class KernelEmitter
     /// <summary>Rows <paramref name="from"/>..<paramref name="to"/> in blocks of <paramref name="size"/> (4 or 8), one store per block (and position).</summary>
     private void RowBlocks(RowPlan p, int size, int from, int to)
     {
+        Debug.Assert(size is 4 or 8 && from % size == 0 && (to - from) % size == 0, "whole blocks of 4 or 8 rows");
         if (to <= from) return;
         var oneAccumulator = size == 8; // one accumulator per row: eight rows are eight independent chains already
         var target = size == 8 ? VectorWidth.V256 : VectorWidth.V128;

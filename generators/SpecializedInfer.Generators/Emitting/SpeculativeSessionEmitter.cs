@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Linq;
 using SpecializedInfer.Generators.Model;
 using SpecializedInfer.Planning;
@@ -26,6 +27,7 @@ public sealed class SpeculativeSessionEmitter
 
     public SpeculativeSessionEmitter(SourceWriter writer, EngineSpec spec, WeightLayout layout, BatchedPassEmitter batched)
     {
+        Debug.Assert(AppliesTo(spec.Schedule), "only lossless plans' sessions are speculative");
         _s = writer;
         _m = spec.Manifest;
         _speculation = spec.Schedule.Speculation!;
@@ -90,6 +92,7 @@ public sealed class SpeculativeSessionEmitter
     private void WriteDraft()
     {
         var e = _speculation.DraftSteps;
+        Debug.Assert(0 < e && e < _steps.Length, "drafts run some of the steps, not all (PlanReader checks draftSteps)");
         var exit = _steps[e - 1].ExitAfter;
         _s.Line("/// <summary>");
         _s.Line($"/// Drafts with steps 0..{e - 1} and the shared head (final RMSNorm with output_norm, then the output matrix). Steps");

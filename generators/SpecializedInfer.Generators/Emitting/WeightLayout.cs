@@ -74,8 +74,11 @@ public abstract record WeightLayout
         return Matrix(rows, cols, residualAdd: tensor is "Output" or "Down");
     }
 
+    /// <summary>A layer's matrices (every tensor but its two norms), in the order a step runs them.</summary>
+    public static readonly string[] ProjectionTensors = { "Query", "Key", "Value", "Output", "Gate", "Up", "Down" };
+
     /// <summary>The distinct projection shapes, in the order a step runs them.</summary>
-    public IEnumerable<MatrixShape> Projections => LayerTensors.Where(t => Shape(t).Rows > 1).Select(Projection).Distinct();
+    public IEnumerable<MatrixShape> Projections => ProjectionTensors.Select(Projection).Distinct();
 
     /// <summary>The output matrix, and every exit head's: a row per vocabulary entry.</summary>
     public MatrixShape Head => Matrix(Manifest.VocabSize, Manifest.Dim, residualAdd: false);
