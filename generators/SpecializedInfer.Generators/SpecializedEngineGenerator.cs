@@ -18,7 +18,8 @@ namespace SpecializedInfer.Generators;
 ///                                                 └─► DuplicateTargets ──────────┤                                 └──► KernelSets ──► KernelSources ──► AddSource X.Kernels.g.cs
 /// *.plan.json / *.model.json ──► JsonFiles ──► AllJsonFiles ─────────────────────┤
 /// MSBuild properties ──► Options ─────────────────────────────────────────────────┘
-/// post-initialization: SpecializedInfer.Generated.VectorMath.g.cs (the kernels' shared helpers, once per project)
+///                                                           EngineSpecs ──► AnyEngine ──► AddSource SpecializedInfer.Generated.VectorMath.g.cs (once per project)
+/// post-initialization: Microsoft.CodeAnalysis.EmbeddedAttribute (VectorMath is internal and [Embedded])
 /// </code>
 /// The generator reports no diagnostics: <see cref="Analyzers.PlanAnalyzer"/> reports every problem, at its line
 /// and column, from the same checks (<see cref="PlanResolution"/>, <see cref="EngineTargetParser"/>); there is
@@ -77,10 +78,16 @@ public sealed class SpecializedEngineGenerator : IIncrementalGenerator
             .Select((set, _) => set is null ? null : KernelEmitter.Emit(set))
             .WithTrackingName(TrackingNames.KernelSources);
 
-        context.RegisterPostInitializationOutput(static post =>
+        // Every engine's kernels derive from VectorMath: once per project, and only in projects with an engine.
+        var anyEngine = specs
+            .Select((spec, _) => spec is not null)
+            .Collect()
+            .Select((engines, _) => engines.Contains(true))
+            .WithTrackingName(TrackingNames.AnyEngine);
+        context.RegisterPostInitializationOutput(static post => post.AddEmbeddedAttributeDefinition());
+        context.RegisterSourceOutput(anyEngine, static (spc, any) =>
         {
-            post.AddSource(VectorMathEmitter.HintName, VectorMathEmitter.Text);
-            post.AddEmbeddedAttributeDefinition();
+            if (any) spc.AddSource(VectorMathEmitter.HintName, VectorMathEmitter.Text);
         });
         context.RegisterSourceOutput(engineSources, AddSource);
         context.RegisterSourceOutput(kernelSources, AddSource);

@@ -34,4 +34,7 @@ public static class TrackingNames
 
     /// <summary>The C# source of one engine's kernels (X.Kernels.g.cs).</summary>
     public const string KernelSources = nameof(KernelSources);
+
+    /// <summary>Whether the project has any engine, and so needs the kernels' shared helpers (VectorMath.g.cs).</summary>
+    public const string AnyEngine = nameof(AnyEngine);
 }

@@ -4,9 +4,10 @@ namespace SpecializedInfer.Generators.Emitting;
 using static SpecializedInfer.Generators.Emitting.TypeRefs;
 
 /// <summary>
-/// Writes <c>SpecializedInfer.Generated.VectorMath.g.cs</c>, once per project (post-initialization output): the
-/// helpers every engine's kernels share whatever their shapes (horizontal sums and maxima of vectors, the shape
-/// check's throw), so two engines in one project do not define them twice. The kernel classes derive from it and
+/// Writes <c>SpecializedInfer.Generated.VectorMath.g.cs</c>, once per project that has an engine: the helpers every
+/// engine's kernels share whatever their shapes (horizontal sums and maxima of vectors, the shape check's throw), so
+/// two engines in one project do not define them twice. (A source output rather than post-initialization output:
+/// a project without engines gets nothing, and the attribute lookup does not walk this file.) The kernel classes derive from it and
 /// call the helpers by their short names, which then resolve to these before anything in the user's namespace.
 /// Internal and marked [Embedded], so another project that sees this one's internals does not see a second copy.
 /// </summary>

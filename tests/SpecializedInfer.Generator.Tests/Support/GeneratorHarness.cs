@@ -123,12 +123,12 @@ public static class GeneratorHarness
             .Select(f => (AdditionalText)new InMemoryAdditionalText($"{ProjectRoot}/models/{Path.GetFileName(f)}", File.ReadAllText(f)))
             .ToList();
 
-    /// <summary>The file every project with the generator gets once, whatever its engines: the kernels' shared helpers.</summary>
+    /// <summary>The file a project with engines gets once, whatever their number: the kernels' shared helpers.</summary>
     public const string VectorMathHintName = "SpecializedInfer.Generated.VectorMath.g.cs";
 
     /// <summary>
-    /// The engines' own files (X.g.cs): not their kernels (X.Kernels.g.cs) nor the sources every run adds
-    /// (VectorMath, the EmbeddedAttribute).
+    /// The engines' own files (X.g.cs): not their kernels (X.Kernels.g.cs), the shared VectorMath, nor the
+    /// EmbeddedAttribute every run adds.
     /// </summary>
     public static List<SyntaxTree> EngineTrees(GeneratorDriverRunResult result) =>
         result.GeneratedTrees.Where(t => IsEngineFile(t.FilePath)).ToList();
