@@ -16,27 +16,36 @@ if (options is null)
     return 2;
 }
 
-var modelPath = options.Model ?? ModelLocator.Find("stories260K.gguf");
-using ILanguageModel engine = options.Plan == "fast" ? StoriesFast.Load(modelPath) : StoriesFull.Load(modelPath);
-using var file = GgufFile.Open(modelPath);
-var tokenizer = LlamaTokenizer.FromGguf(file);
-using var session = engine.CreateSession(512);
-var sampler = new Sampler(new SamplingOptions { Temperature = options.Temperature, Seed = options.Seed }, engine.Config.VocabSize);
-var generator = new TextGenerator(session, sampler, tokenizer.EosId);
+try
+{
+    var modelPath = options.Model ?? ModelLocator.Find("stories260K.gguf");
+    using ILanguageModel engine = options.Plan == "fast" ? StoriesFast.Load(modelPath) : StoriesFull.Load(modelPath);
+    using var file = GgufFile.Open(modelPath);
+    var tokenizer = LlamaTokenizer.FromGguf(file);
+    using var session = engine.CreateSession(512);
+    var sampler = new Sampler(new SamplingOptions { Temperature = options.Temperature, Seed = options.Seed }, engine.Config.VocabSize);
+    var generator = new TextGenerator(session, sampler, tokenizer.EosId);
 
-var prompt = tokenizer.Encode(options.Prompt, addBos: true);
-var generated = generator.Generate(prompt, options.Count).ToList();
-var story = prompt.Skip(1).Concat(generated).ToArray();
+    var prompt = tokenizer.Encode(options.Prompt, addBos: true);
+    var generated = generator.Generate(prompt, options.Count).ToList();
+    var story = prompt.Skip(1).Concat(generated).ToArray();
 
-Console.OutputEncoding = new UTF8Encoding(false);
-// SentencePiece marks word starts with a space; the one on the first word is not part of the story.
-Console.WriteLine(tokenizer.Decode(story).TrimStart(' '));
-var stats = session.Statistics;
-Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"{engine.Name}: {generated.Count} tokens, {stats.GeneratedTokens / Math.Max(generator.GenerationSeconds, 1e-9):F0} tokens/s, " +
-    $"{stats.MeanStepsPerGeneratedToken:F2} of {engine.Schedule.Steps.Count} layers per generated token " +
-    $"(Vector512 {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "accelerated" : "not accelerated")})"));
-return 0;
+    Console.OutputEncoding = new UTF8Encoding(false);
+    // SentencePiece marks word starts with a space; the one on the first word is not part of the story.
+    Console.WriteLine(tokenizer.Decode(story).TrimStart(' '));
+    var stats = session.Statistics;
+    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{engine.Name}: {generated.Count} tokens, {stats.GeneratedTokens / Math.Max(generator.GenerationSeconds, 1e-9):F0} tokens/s, " +
+        $"{stats.MeanStepsPerGeneratedToken:F2} of {engine.Schedule.Steps.Count} layers per generated token " +
+        $"(Vector512 {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "accelerated" : "not accelerated")})"));
+    return 0;
+}
+catch (Exception e) when (e is ModelFormatException or PlanException or IOException or UnauthorizedAccessException or ArgumentException)
+{
+    // A missing or wrong model file, or a prompt that does not fit: the message names the file and what was expected.
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
 
 internal sealed record Options(string? Model, string Plan, string Prompt, int Count, float Temperature, ulong Seed)
 {

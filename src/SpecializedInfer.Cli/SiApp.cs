@@ -1,64 +1,58 @@
+using System.CommandLine;
+using System.CommandLine.Help;
 using SpecializedInfer.Cli.Commands;
 
 namespace SpecializedInfer.Cli;
 
-/// <summary>The <c>si</c> command: dispatch, usage and the mapping from failures to exit codes.</summary>
+/// <summary>The <c>si</c> command: the command tree, and the mapping from parse errors and failures to exit codes.</summary>
 public static class SiApp
 {
-    public static IReadOnlyList<ICommand> Commands { get; } =
-    [
-        new RunCommand(),
-        new InspectCommand(),
-        new ManifestCommand(),
-        new ConvertCommand(),
-        new SynthCommand(),
-        new EvalCommand(),
-    ];
+    /// <summary>Every command with its options, writing to <paramref name="context"/>.</summary>
+    public static Command CreateRoot(CliContext context)
+    {
+        var root = new Command("si", "Runs, inspects, converts, synthesizes and evaluates LLaMA-family GGUF models.")
+        {
+            new HelpOption(),
+            new RunCommand(context),
+            new InspectCommand(context),
+            new ManifestCommand(context),
+            new ConvertCommand(context),
+            new SynthCommand(context),
+            new EvalCommand(context),
+        };
+        return root;
+    }
 
     public static int Run(string[] args, CliContext context)
     {
-        if (args.Length == 0)
-        {
-            PrintUsage(context.Error);
-            return ExitCodes.Usage;
-        }
-        if (args[0] is "help" or "--help" or "-h")
-        {
-            PrintUsage(context.Text);
-            return ExitCodes.Success;
-        }
-        var command = Commands.FirstOrDefault(c => c.Name == args[0]);
-        if (command is null)
-        {
-            context.Error.WriteLine($"error: unknown command '{args[0]}'.");
-            PrintUsage(context.Error);
-            return ExitCodes.Usage;
-        }
-        if (args.Skip(1).Any(a => a is "--help" or "-h"))
-        {
-            context.Text.WriteLine(command.Usage);
-            return ExitCodes.Success;
-        }
+        // "si help [command]" is "si [command] --help".
+        if (args is ["help", .. var rest]) args = [.. rest, "--help"];
+        var root = CreateRoot(context);
+        // A prompt may start with '@': response files are not wanted.
+        var result = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        var command = result.CommandResult.Command;
+        if (result.Errors.Count > 0 && result.Action is not HelpAction)
+            return UsageError(command, result.Errors.Select(e => e.Message), context);
         try
         {
-            return command.Run(new CommandLine(args.Skip(1), "stats", "no-bos", "markdown"), context);
+            return result.Invoke(new InvocationConfiguration { Output = context.Text, Error = context.Error, EnableDefaultExceptionHandler = false });
         }
         catch (UsageException e)
         {
-            context.Error.WriteLine($"error: {e.Message}");
-            context.Error.WriteLine(command.Usage);
-            return ExitCodes.Usage;
+            return UsageError(command, [e.Message], context);
         }
         catch (Exception e) when (e is ModelFormatException or PlanException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
         {
-            context.Error.WriteLine($"error: {e.Message}");
+            // One line per problem (a plan may have several), no stack trace: the message names the file and place.
+            foreach (var line in UserMessage.Of(e).Split('\n')) context.Error.WriteLine($"error: {line.TrimEnd('\r')}");
             return ExitCodes.Failure;
         }
     }
 
-    private static void PrintUsage(TextWriter writer)
+    private static int UsageError(Command command, IEnumerable<string> errors, CliContext context)
     {
-        writer.WriteLine("usage: si <command> [options]   (si <command> --help for its options)");
-        foreach (var c in Commands) writer.WriteLine($"  {c.Name,-10}{c.Summary}");
+        foreach (var error in errors.Distinct()) context.Error.WriteLine($"error: {error}");
+        Usage.Print(command, context.Error);
+        return ExitCodes.Usage;
     }
 }

@@ -2,11 +2,11 @@ using SpecializedInfer.Generator.Tests.Support;
 
 namespace SpecializedInfer.Generator.Tests;
 
-/// <summary>A forward step of a generated engine allocates nothing: every buffer belongs to the session.</summary>
+/// <summary>A forward step of a generated engine allocates nothing, whatever the plan does: every buffer belongs to the session.</summary>
 public sealed class AllocationTests
 {
     [Theory]
-    [InlineData("S260Full")]
+    // S260Full: the shared session contract (GeneratedSessionContractTests).
     [InlineData("S260Repeatshare")] // exits, shared weights, a repeated layer, propagation
     [InlineData("S260Combo")]       // pruning, shallow decoding
     [InlineData("OddExits")]        // tails of every width

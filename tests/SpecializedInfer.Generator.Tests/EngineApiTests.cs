@@ -5,7 +5,10 @@ using SpecializedInfer.Planning;
 
 namespace SpecializedInfer.Generator.Tests;
 
-/// <summary>The surface of a generated engine: static members, loading checks, session behaviour.</summary>
+/// <summary>
+/// What only generated engines have: static members, loading checks, the concrete session type. Session behaviour is
+/// the shared contract (<see cref="GeneratedSessionContractTests"/>).
+/// </summary>
 public sealed class EngineApiTests
 {
     private static string Model => TestModels.Stories260K;
@@ -40,40 +43,6 @@ public sealed class EngineApiTests
         var e = Assert.Throws<ManifestMismatchException>(() => S260Full.Load(TestModels.PathFor("odd.x.plan.json")));
         Assert.Equal("dim", e.Property);
         Assert.Contains("stories260K.model.json", e.Message);
-    }
-
-    [Fact]
-    public void Rewind_and_replay_reproduce_the_logits()
-    {
-        using var engine = S260Fast.Load(Model);
-        using var session = engine.CreateSession(64);
-        int[] tokens = [1, 403, 407, 261, 378, 13, 30];
-        session.Forward(tokens);
-        var first = session.Forward(99).ToArray();
-        session.Rewind(3);
-        Assert.Equal(3, session.Position);
-        session.Forward(tokens.AsSpan(3));
-        Assert.Equal(first, session.Forward(99).ToArray());
-        Assert.Throws<ArgumentOutOfRangeException>(() => session.Rewind(session.Position + 1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => session.Rewind(-1));
-    }
-
-    [Fact]
-    public void Bad_tokens_and_a_full_context_are_errors_that_change_nothing()
-    {
-        using var engine = S260Full.Load(Model);
-        using var session = engine.CreateSession(3);
-        Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward(512));
-        Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward(-1));
-        Assert.Throws<ArgumentException>(() => session.Forward(ReadOnlySpan<int>.Empty));
-        Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward([1, 2, 600]));
-        Assert.Equal(0, session.Position);
-        Assert.Throws<InvalidOperationException>(() => session.Forward([1, 2, 3, 4]));
-        Assert.Equal(0, session.Position);
-        session.Forward([1, 2]);
-        session.Forward(3);
-        Assert.Throws<InvalidOperationException>(() => session.Forward(4));
-        Assert.Equal(3, session.Position);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
@@ -11,38 +12,49 @@ namespace SpecializedInfer.Cli.Commands;
 /// <c>si eval</c>: a plan against the full model (the same GGUF without a plan) in one run. The numbers come from
 /// <see cref="QualityEvaluator"/>; this command only reads the files and formats the report.
 /// </summary>
-public sealed class EvalCommand : ICommand
+public sealed class EvalCommand : Command
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public string Name => "eval";
-    public string Summary => "measure a plan against the full model: agreement, KL, perplexity, speed";
-    public string Usage =>
-        "usage: si eval --model MODEL.gguf --plan PLAN.plan.json [--plan ...] --prompts PROMPTS.txt [--text TEXT.txt]\n" +
-        "               [-n 256] [--window 256] [--json OUT.json] [--markdown]\n" +
-        "  Greedy agreement with the full model (teacher-forced on its continuation and free-running), mean\n" +
-        "  KL(full || plan), perplexity of both on --text in windows of --window tokens, decode tokens/s of both,\n" +
-        "  the plan's steps per generated token, exits, skips, recomputed steps and draft acceptance. PROMPTS.txt has\n" +
-        "  one prompt per line (blank lines are skipped). With one --plan the table goes to standard output and --json\n" +
-        "  writes the report; with several, one summary row per plan (--markdown: as a Markdown table).";
+    private readonly CliContext _context;
+    private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model; without a plan it is the full model measured against.");
+    private readonly Option<string[]> _plans = CliOptions.Repeated("--plan", "PLAN.plan.json", "A layer plan to measure; give several for one summary row each.");
+    private readonly Option<string> _prompts = CliOptions.Required("--prompts", "PROMPTS.txt", "One prompt per line (blank lines are skipped).");
+    private readonly Option<string?> _text = CliOptions.Optional("--text", "TEXT.txt", "A text to measure the perplexity of both on.");
+    private readonly Option<int> _count = CliOptions.Whole("-n", "N", "Greedy tokens generated per prompt.", 256, 1, 1 << 20);
+    private readonly Option<int> _window = CliOptions.Whole("--window", "N", "Perplexity window in tokens.", 256, 2, 1 << 20);
+    private readonly Option<string?> _json = CliOptions.Optional("--json", "OUT.json", "Write the report of one plan as JSON.");
+    private readonly Option<bool> _markdown = CliOptions.Flag("--markdown", "Print the summary of several plans as a Markdown table.");
 
-    public int Run(CommandLine args, CliContext context)
+    public EvalCommand(CliContext context)
+        : base("eval", "Measure a plan against the full model: agreement, KL, perplexity, speed.\n" +
+                       "Greedy agreement with the full model (teacher-forced on its continuation and free-running), mean\n" +
+                       "KL(full || plan), perplexity of both on --text in windows of --window tokens, decode tokens/s of both,\n" +
+                       "the plan's steps per generated token, exits, skips, recomputed steps and draft acceptance. With one\n" +
+                       "--plan the table goes to standard output and --json writes the report; with several, one summary row\n" +
+                       "per plan (--markdown: as a Markdown table).")
     {
-        var modelPath = args.RequiredString("model");
-        var planPaths = args.Strings("plan");
-        if (planPaths.Count == 0) throw new UsageException("Option --plan is required.");
-        var markdown = args.Flag("markdown");
-        var promptsPath = args.RequiredString("prompts");
-        var textPath = args.String("text");
-        var options = new EvaluationOptions
+        _context = context;
+        foreach (var option in new Option[] { _model, _plans, _prompts, _text, _count, _window, _json, _markdown }) Options.Add(option);
+        Validators.Add(result =>
         {
-            MaxNewTokens = args.Int("n", 256, 1, 1 << 20),
-            PerplexityWindow = args.Int("window", 256, 2, 1 << 20),
-        };
-        var jsonPath = args.String("json");
-        args.EnsureAllUsed(maxPositionals: 0);
-        if (jsonPath is not null && planPaths.Count > 1) throw new UsageException("--json writes one plan's report; give one --plan.");
-        if (markdown && planPaths.Count == 1) throw new UsageException("--markdown prints the summary of several plans; give more than one --plan.");
+            var plans = result.GetResult(_plans)?.Tokens.Count ?? 0;
+            if (result.GetResult(_json) is not null && plans > 1) result.AddError("--json writes one plan's report; give one --plan.");
+            if (result.GetResult(_markdown) is not null && plans == 1) result.AddError("--markdown prints the summary of several plans; give more than one --plan.");
+        });
+        SetAction(Run);
+    }
+
+    private int Run(ParseResult args)
+    {
+        var context = _context;
+        var modelPath = args.GetRequiredValue(_model);
+        var planPaths = args.GetRequiredValue(_plans);
+        var markdown = args.GetValue(_markdown);
+        var promptsPath = args.GetRequiredValue(_prompts);
+        var textPath = args.GetValue(_text);
+        var options = new EvaluationOptions { MaxNewTokens = args.GetValue(_count), PerplexityWindow = args.GetValue(_window) };
+        var jsonPath = args.GetValue(_json);
 
         var prompts = ReadPrompts(promptsPath);
         var text = textPath is null ? null : ReadText(textPath);
@@ -55,7 +67,7 @@ public sealed class EvalCommand : ICommand
 
         using var full = ReferenceEngine.Load(modelPath);
         var tokenizer = LlamaTokenizer.FromGguf(full.Weights.File);
-        if (planPaths.Count > 1) return RunSummary(full, tokenizer, modelPath, planPaths, prompts, promptsPath, text, textPath, options, markdown, context);
+        if (planPaths.Length > 1) return RunSummary(full, tokenizer, modelPath, planPaths, prompts, promptsPath, text, textPath, options, markdown, context);
         var planPath = planPaths[0];
         using var plan = ReferenceEngine.Load(modelPath, planPath);
         var evaluator = new QualityEvaluator(full, plan, tokenizer, options);

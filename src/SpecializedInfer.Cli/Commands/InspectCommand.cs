@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
 using SpecializedInfer.Gguf;
@@ -5,18 +6,22 @@ using SpecializedInfer.Gguf;
 namespace SpecializedInfer.Cli.Commands;
 
 /// <summary><c>si inspect M.gguf</c>: the header, every metadata entry and the tensor table.</summary>
-public sealed class InspectCommand : ICommand
+public sealed class InspectCommand : Command
 {
-    public string Name => "inspect";
-    public string Summary => "print a GGUF file's metadata and tensor table";
-    public string Usage => "usage: si inspect MODEL.gguf";
+    private readonly CliContext _context;
+    private readonly Argument<string> _model = CliOptions.File("MODEL.gguf", "The GGUF file to read.");
 
-    public int Run(CommandLine args, CliContext context)
+    public InspectCommand(CliContext context) : base("inspect", "Print a GGUF file's metadata and tensor table.")
     {
-        args.EnsureAllUsed(maxPositionals: 1);
-        if (args.Positionals.Count != 1) throw new UsageException("Give one model file.");
-        using var file = GgufFile.Open(args.Positionals[0]);
-        var o = context.Out;
+        _context = context;
+        Arguments.Add(_model);
+        SetAction(Run);
+    }
+
+    private int Run(ParseResult args)
+    {
+        using var file = GgufFile.Open(args.GetRequiredValue(_model));
+        var o = _context.Out;
         o.WriteLine($"{file.FilePath}: GGUF v{file.Version}, {file.FileLength:N0} bytes, alignment {file.Alignment}, {file.Metadata.Count} metadata entries, {file.Tensors.Count} tensors, data at {file.DataOffset}");
 
         var meta = new Table().Title("metadata").AddColumn("key").AddColumn("type").AddColumn("value");

@@ -1,29 +1,37 @@
+using System.CommandLine;
 using SpecializedInfer.Models;
 
 namespace SpecializedInfer.Cli.Commands;
 
 /// <summary><c>si manifest M.gguf</c>: the model manifest a specialized engine is generated from.</summary>
-public sealed class ManifestCommand : ICommand
+public sealed class ManifestCommand : Command
 {
-    public string Name => "manifest";
-    public string Summary => "write the model manifest (NAME.model.json) of a GGUF model";
-    public string Usage => "usage: si manifest MODEL.gguf [--output NAME.model.json] [--name NAME]\n  Without --output the manifest goes to standard output.";
+    private readonly CliContext _context;
+    private readonly Argument<string> _model = CliOptions.File("MODEL.gguf", "The GGUF model to describe.");
+    private readonly Option<string?> _output = CliOptions.Optional("--output", "NAME.model.json", "Where to write the manifest; without it, standard output.");
+    private readonly Option<string?> _name = CliOptions.Optional("--name", "NAME", "The manifest's model name (default: the file name without .gguf).");
 
-    public int Run(CommandLine args, CliContext context)
+    public ManifestCommand(CliContext context) : base("manifest", "Write the model manifest (NAME.model.json) of a GGUF model.")
     {
-        var output = args.String("output");
-        var name = args.String("name");
-        args.EnsureAllUsed(maxPositionals: 1);
-        if (args.Positionals.Count != 1) throw new UsageException("Give one model file.");
-        var modelPath = args.Positionals[0];
+        _context = context;
+        Arguments.Add(_model);
+        Options.Add(_output);
+        Options.Add(_name);
+        SetAction(Run);
+    }
+
+    private int Run(ParseResult args)
+    {
+        var modelPath = args.GetRequiredValue(_model);
+        var output = args.GetValue(_output);
         using var weights = LlamaWeights.Load(modelPath, layersToBind: []);
-        name ??= Path.GetFileNameWithoutExtension(modelPath);
+        var name = args.GetValue(_name) ?? Path.GetFileNameWithoutExtension(modelPath);
         var json = ManifestWriter.ToJson(ManifestCheck.FromConfig(weights.Config, name));
-        if (output is null) context.Text.Write(json);
+        if (output is null) _context.Text.Write(json);
         else
         {
             File.WriteAllText(output, json);
-            context.Error.WriteLine($"wrote {output}");
+            _context.Error.WriteLine($"wrote {output}");
         }
         return ExitCodes.Success;
     }

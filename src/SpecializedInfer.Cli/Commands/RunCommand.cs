@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Generation;
@@ -7,44 +8,63 @@ using SpecializedInfer.Tokenization;
 namespace SpecializedInfer.Cli.Commands;
 
 /// <summary><c>si run</c>: generate text from a prompt, streamed as it is produced, then report the speed.</summary>
-public sealed class RunCommand : ICommand
+public sealed class RunCommand : Command
 {
-    public string Name => "run";
-    public string Summary => "generate text from a prompt and report tokens/s";
-    public string Usage =>
-        "usage: si run --model MODEL.gguf --prompt TEXT [-n 256] [--temp 0] [--top-k 0] [--top-p 1] [--seed 42]\n" +
-        "              [--context N] [--no-bos] [--plan PLAN.plan.json] [--stats]\n" +
-        "  --plan runs the reference engine by a layer plan (checked against the model); --stats prints depth and exits.\n" +
-        "  With a lossless plan (\"kvFill\": \"lossless\") and --temp 0, decoding is self-speculative: same text, drafted\n" +
-        "  and verified in batches; --stats then also prints draft acceptance.\n" +
-        "  Text goes to standard output; the timing line goes to standard error.";
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public int Run(CommandLine args, CliContext context)
+    private readonly CliContext _context;
+    private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model to run.");
+    private readonly Option<string> _prompt = CliOptions.Required("--prompt", "TEXT", "The text to continue.");
+    private readonly Option<int> _count = CliOptions.Whole("-n", "N", "How many tokens to generate at most.", 256, 0, 1 << 20);
+    private readonly Option<float> _temperature = CliOptions.Real("--temp", "T", "Sampling temperature; 0 is greedy.", 0f, 0f, 100f);
+    private readonly Option<int> _topK = CliOptions.Whole("--top-k", "K", "Sample from the K most likely tokens; 0 for all.", 0, 0, int.MaxValue);
+    private readonly Option<float> _topP = CliOptions.Real("--top-p", "P", "Sample from the smallest set of tokens whose probabilities reach P.", 1f, 0f, 1f, aboveMin: true);
+    private readonly Option<ulong> _seed = CliOptions.Whole("--seed", "S", "Seed of the sampler.", 42UL, 0UL, ulong.MaxValue);
+    private readonly Option<int?> _contextLength = CliOptions.OptionalWhole("--context", "N", "Positions in the KV cache (default: the model's trained context).", 1, 1 << 24);
+    private readonly Option<bool> _noBos = CliOptions.Flag("--no-bos", "Do not put the BOS token before the prompt.");
+    private readonly Option<string?> _plan = CliOptions.Optional("--plan", "PLAN.plan.json", "Run by a layer plan (checked against the model).");
+    private readonly Option<bool> _stats = CliOptions.Flag("--stats", "Print the plan's depth per token, exits, skips and draft acceptance.");
+
+    public RunCommand(CliContext context)
+        : base("run", "Generate text from a prompt with the reference engine and report prompt and decode speed.\n" +
+                      "With a lossless plan (\"kvFill\": \"lossless\") and --temp 0, decoding is self-speculative: the same text,\n" +
+                      "drafted and verified in batches. Text goes to standard output; timings and notices to standard error.")
     {
-        var modelPath = args.RequiredString("model");
-        var prompt = args.RequiredString("prompt");
-        var count = args.Int("n", 256, 0, 1 << 20);
+        _context = context;
+        foreach (var option in new Option[] { _model, _prompt, _count, _temperature, _topK, _topP, _seed, _contextLength, _noBos, _plan, _stats })
+            Options.Add(option);
+        SetAction(Run);
+    }
+
+    private int Run(ParseResult args)
+    {
+        var modelPath = args.GetRequiredValue(_model);
+        var planPath = args.GetValue(_plan);
+        var count = args.GetValue(_count);
         var options = new SamplingOptions
         {
-            Temperature = args.Float("temp", 0f, 0f, 100f),
-            TopK = args.Int("top-k", 0, 0, int.MaxValue),
-            TopP = args.Float("top-p", 1f, float.Epsilon, 1f),
-            Seed = args.ULong("seed", 42),
+            Temperature = args.GetValue(_temperature),
+            TopK = args.GetValue(_topK),
+            TopP = args.GetValue(_topP),
+            Seed = args.GetValue(_seed),
         };
-        var contextLength = args.Int("context", 0, 1, 1 << 24);
-        var addBos = !args.Flag("no-bos");
-        var planPath = args.String("plan");
-        var showStats = args.Flag("stats");
-        args.EnsureAllUsed(maxPositionals: 0);
+        var error = _context.Error;
 
         using var engine = planPath is null ? ReferenceEngine.Load(modelPath) : ReferenceEngine.Load(modelPath, planPath);
+        var trained = engine.Config.ContextLength;
+        if (args.GetValue(_contextLength) is { } asked && asked > trained)
+            error.WriteLine(string.Create(Inv, $"warning: --context {asked} is above the {trained} positions the model was trained on; text past position {trained} is likely to degrade."));
         var tokenizer = LlamaTokenizer.FromGguf(engine.Weights.File);
-        using var session = engine.CreateSession(contextLength);
-        var promptTokens = tokenizer.Encode(prompt, addBos);
+        using var session = engine.CreateSession(args.GetValue(_contextLength) ?? 0);
+        var promptTokens = tokenizer.Encode(args.GetRequiredValue(_prompt), addBos: !args.GetValue(_noBos));
         if (promptTokens.Length == 0) throw new UsageException("The prompt is empty and --no-bos leaves no token to start from.");
 
+        // Evaluates the prompt, so a prompt that does not fit fails here, before any of it is printed.
+        var generator = new TextGenerator(session, new Sampler(options, engine.Config.VocabSize), tokenizer.EosId);
+        var tokens = generator.Generate(promptTokens, count);
+
         var decoder = new Utf8StreamDecoder();
-        var text = context.Text;
+        var text = _context.Text;
         // SentencePiece marks word starts with a space; the one on the first piece after BOS is not part of the text.
         var atStart = true;
         void Emit(int token)
@@ -54,9 +74,8 @@ public sealed class RunCommand : ICommand
             text.Write(decoder.Push(piece));
         }
         foreach (var t in promptTokens) Emit(t);
-        var generator = new TextGenerator(session, new Sampler(options, engine.Config.VocabSize), tokenizer.EosId);
         var produced = 0;
-        foreach (var token in generator.Generate(promptTokens, count))
+        foreach (var token in tokens)
         {
             Emit(token);
             text.Flush();
@@ -65,14 +84,38 @@ public sealed class RunCommand : ICommand
         text.WriteLine(decoder.Flush());
         text.Flush();
 
-        // The first generated token comes from the prompt's logits; each of the rest is one more position decoded
-        // (one forward pass each, or a share of a verification pass when decoding is self-speculative).
-        var passes = Math.Max(produced - 1, 0);
-        var rate = passes / Math.Max(generator.GenerationSeconds, 1e-9);
-        var mode = generator.UsesSpeculation ? ", self-speculative" : "";
-        context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{promptTokens.Length} prompt tokens in {generator.PromptSeconds * 1000:F1} ms; {produced} generated tokens, {passes} decode steps in {generator.GenerationSeconds * 1000:F1} ms ({rate:F1} tokens/s, {engine.Name} engine{mode})"));
-        if (showStats) StatsPrinter.Print(session.Statistics, engine.Schedule, context.Error);
+        PrintTimings(engine, planPath, session, generator, promptTokens.Length, produced, error);
+        if (generator.StopReason == GenerationStop.ContextFull)
+            error.WriteLine(string.Create(Inv,
+                $"stopped after {produced} of {count} tokens: the context of {session.ContextLength} positions is full ({promptTokens.Length} prompt tokens; --context sets its size, the model was trained on {trained})."));
+        if (args.GetValue(_stats)) StatsPrinter.Print(session.Statistics, engine.Schedule, error);
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// Which engine ran, then prompt and decode speed apart. Both first calls pay for JIT compilation (and the prompt
+    /// for the first reads of the weights), so the decode rate is given over the steps after the first.
+    /// </summary>
+    private static void PrintTimings(ReferenceEngine engine, string? planPath, IInferenceSession session, TextGenerator generator,
+        int promptTokens, int produced, TextWriter error)
+    {
+        var plan = planPath is null ? "the full model (no plan)" : $"plan {Path.GetFileName(planPath)}: {engine.Schedule.Describe()}";
+        var mode = generator.UsesSpeculation ? ", self-speculative decoding" : "";
+        error.WriteLine($"{engine.Name} engine, {plan}{mode}");
+        error.WriteLine(string.Create(Inv,
+            $"{promptTokens} prompt tokens in {generator.PromptSeconds * 1000:F1} ms ({promptTokens / Math.Max(generator.PromptSeconds, 1e-9):F1} tokens/s, first call: JIT compilation included)"));
+
+        // Decode steps: positions evaluated for generated tokens (one forward pass each, or a share of a verification
+        // pass when decoding is self-speculative). The first generated token comes from the prompt's logits.
+        var steps = session.Statistics.GeneratedTokens;
+        var ms = generator.GenerationSeconds * 1000;
+        var rate = steps switch
+        {
+            0 => "no decode step",
+            1 => string.Create(Inv, $"{steps / Math.Max(generator.GenerationSeconds, 1e-9):F1} tokens/s, JIT compilation included"),
+            _ => string.Create(Inv,
+                $"{(steps - 1) / Math.Max(generator.GenerationSeconds - generator.FirstDecodeSeconds, 1e-9):F1} tokens/s after the first step; the first took {generator.FirstDecodeSeconds * 1000:F1} ms, JIT compilation included"),
+        };
+        error.WriteLine(string.Create(Inv, $"{produced} generated tokens, {steps} decode steps in {ms:F1} ms ({rate})"));
     }
 }

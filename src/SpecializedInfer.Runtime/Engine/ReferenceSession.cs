@@ -243,7 +243,8 @@ public partial class ReferenceSession : IInferenceSession
     {
         foreach (var token in tokens)
             if ((uint)token >= (uint)_c.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(tokens), token, $"Token ids run from 0 to {_c.VocabSize - 1}.");
+                // The message-only constructor: the message reaches users as it is, without "(Parameter 'tokens')".
+                throw new ArgumentOutOfRangeException($"Token id {token} is outside the vocabulary: ids run from 0 to {_c.VocabSize - 1}.", innerException: null);
         if (tokens.Length > ContextLength - Position)
             throw new InvalidOperationException($"The session's context of {ContextLength} positions is full.");
     }

@@ -48,14 +48,15 @@ public sealed class SelfSpeculativeDecoder
     /// </summary>
     public IEnumerable<int> Generate(IReadOnlyList<int> prompt, int maxNewTokens, bool stopAtEos = true)
     {
-        if (prompt.Count == 0) throw new ArgumentException("The prompt needs at least one token (usually BOS).", nameof(prompt));
-        if (prompt.Count > _session.ContextLength - _session.Position)
-            throw new ArgumentException($"The prompt of {prompt.Count} tokens does not fit the {_session.ContextLength - _session.Position} free positions.", nameof(prompt));
+        TextGenerator.CheckPrompt(prompt, _session);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var first = Sampler.ArgMax(_session.Forward(prompt as int[] ?? prompt.ToArray()));
         PromptSeconds = clock.Elapsed.TotalSeconds;
         return Decode(first, maxNewTokens, stopAtEos);
     }
+
+    /// <summary>Why the last <see cref="Decode"/> (or <see cref="Generate"/>) ended, once its tokens are all enumerated.</summary>
+    public GenerationStop StopReason { get; private set; }
 
     /// <summary>
     /// Continues from <paramref name="confirmed"/>, a token chosen from the full model's logits that is not yet in the
@@ -65,12 +66,14 @@ public sealed class SelfSpeculativeDecoder
     {
         var produced = 0;
         var token = confirmed;
+        StopReason = GenerationStop.TokenBudget;
         while (produced < maxNewTokens)
         {
-            if (stopAtEos && token == _eosId) yield break;
+            if (stopAtEos && token == _eosId) { StopReason = GenerationStop.EndOfSequence; yield break; }
             yield return token;
             produced++;
-            if (produced == maxNewTokens || _session.Position >= _session.ContextLength) yield break;
+            if (produced == maxNewTokens) yield break;
+            if (_session.Position >= _session.ContextLength) { StopReason = GenerationStop.ContextFull; yield break; }
 
             // Every round confirms accepted + 1 tokens, so drafting past what the budget or the context can still take is waste.
             var budget = Math.Min(maxNewTokens - produced - 1, _session.ContextLength - _session.Position - 1);
@@ -78,7 +81,7 @@ public sealed class SelfSpeculativeDecoder
             for (var j = 1; j <= accepted; j++)
             {
                 token = _batch[j];
-                if (stopAtEos && token == _eosId) yield break;
+                if (stopAtEos && token == _eosId) { StopReason = GenerationStop.EndOfSequence; yield break; }
                 yield return token;
                 produced++;
                 if (produced == maxNewTokens) yield break;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Sampling;
 
@@ -17,50 +18,77 @@ public sealed class TextGenerator(IInferenceSession session, Sampler sampler, in
     /// <summary>Seconds spent on generated tokens' forward passes and sampling in the last run.</summary>
     public double GenerationSeconds { get; private set; }
 
-    /// <summary>Yields generated token ids (EOS is not yielded). Stops at EOS, after the budget or when the context is full.</summary>
+    /// <summary>
+    /// The part of <see cref="GenerationSeconds"/> spent on the first decode step (the forward pass that produced the
+    /// second generated token). It runs code the prompt did not, so JIT compilation lands in it; the steps after it
+    /// show the steady speed.
+    /// </summary>
+    public double FirstDecodeSeconds { get; private set; }
+
+    /// <summary>Why the last run ended, once its tokens are all enumerated.</summary>
+    public GenerationStop StopReason { get; private set; }
+
+    /// <summary>
+    /// Evaluates the prompt now (a prompt that does not fit the session's free positions throws before anything is
+    /// evaluated), then lazily yields generated token ids (EOS is not yielded). Stops at EOS, after the budget or
+    /// when the context is full (<see cref="StopReason"/> says which).
+    /// </summary>
     public IEnumerable<int> Generate(IReadOnlyList<int> prompt, int maxNewTokens, bool stopAtEos = true)
     {
-        if (prompt.Count == 0) throw new ArgumentException("The prompt needs at least one token (usually BOS).", nameof(prompt));
-        if (prompt.Count > session.ContextLength - session.Position)
-            throw new ArgumentException($"The prompt of {prompt.Count} tokens does not fit the {session.ContextLength - session.Position} free positions.", nameof(prompt));
-        PromptSeconds = GenerationSeconds = 0;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        CheckPrompt(prompt, session);
+        PromptSeconds = GenerationSeconds = FirstDecodeSeconds = 0;
+        StopReason = GenerationStop.TokenBudget;
+        var clock = Stopwatch.StartNew();
         // The prompt runs at full depth in one call; its last logits choose the first generated token.
         var tokens = prompt as int[] ?? prompt.ToArray();
         var logits = session.Forward(tokens);
         var first = sampler.Sample(logits);
         PromptSeconds = clock.Elapsed.TotalSeconds;
-        if (UsesSpeculation)
-            return Timed(new SelfSpeculativeDecoder((ISpeculativeSession)session, logits.Length, eosId).Decode(first, maxNewTokens, stopAtEos), clock);
-        return Decode(first, maxNewTokens, stopAtEos, clock);
+        if (!UsesSpeculation) return Timed(Decode(first, maxNewTokens, stopAtEos), clock, () => { });
+        var decoder = new SelfSpeculativeDecoder((ISpeculativeSession)session, logits.Length, eosId);
+        return Timed(decoder.Decode(first, maxNewTokens, stopAtEos), clock, () => StopReason = decoder.StopReason);
     }
 
     /// <summary>True when greedy decoding will draft and verify (a speculative session and temperature 0).</summary>
     public bool UsesSpeculation => session is ISpeculativeSession && sampler.Options.Temperature == 0;
 
-    private IEnumerable<int> Timed(IEnumerable<int> tokens, System.Diagnostics.Stopwatch clock)
+    /// <summary>A prompt must have a token and fit the session's free positions.</summary>
+    internal static void CheckPrompt(IReadOnlyList<int> prompt, IInferenceSession session)
     {
-        using var e = tokens.GetEnumerator();
-        while (true)
-        {
-            var start = clock.Elapsed.TotalSeconds; // time spent by the consumer between tokens is not ours
-            var more = e.MoveNext();
-            GenerationSeconds += clock.Elapsed.TotalSeconds - start;
-            if (!more) yield break;
-            yield return e.Current;
-        }
+        if (prompt.Count == 0) throw new ArgumentException("The prompt needs at least one token (usually BOS).");
+        var free = session.ContextLength - session.Position;
+        if (prompt.Count > free)
+            throw new ArgumentException($"The prompt of {prompt.Count} tokens does not fit the {free} free positions of the {session.ContextLength}-position context.");
     }
 
-    private IEnumerable<int> Decode(int token, int maxNewTokens, bool stopAtEos, System.Diagnostics.Stopwatch clock)
+    /// <summary>
+    /// Times each token the decoder produces: the time spent between tokens by the consumer is not ours. The first
+    /// token comes from the prompt's logits; producing the second is the first decode step.
+    /// </summary>
+    private IEnumerable<int> Timed(IEnumerable<int> tokens, Stopwatch clock, Action onEnd)
+    {
+        using var e = tokens.GetEnumerator();
+        for (var yielded = 0; ; yielded++)
+        {
+            var start = clock.Elapsed.TotalSeconds;
+            var more = e.MoveNext();
+            GenerationSeconds += clock.Elapsed.TotalSeconds - start;
+            if (yielded == 1) FirstDecodeSeconds = GenerationSeconds;
+            if (!more) break;
+            yield return e.Current;
+        }
+        onEnd();
+    }
+
+    private IEnumerable<int> Decode(int token, int maxNewTokens, bool stopAtEos)
     {
         for (var produced = 0; produced < maxNewTokens; produced++)
         {
-            if (stopAtEos && token == eosId) yield break;
+            if (stopAtEos && token == eosId) { StopReason = GenerationStop.EndOfSequence; yield break; }
             yield return token;
-            if (produced + 1 == maxNewTokens || session.Position >= session.ContextLength) yield break;
-            var start = clock.Elapsed.TotalSeconds; // time spent by the consumer between tokens is not ours
+            if (produced + 1 == maxNewTokens) yield break;
+            if (session.Position >= session.ContextLength) { StopReason = GenerationStop.ContextFull; yield break; }
             token = sampler.Sample(session.Forward(token));
-            GenerationSeconds += clock.Elapsed.TotalSeconds - start;
         }
     }
 }

@@ -1,34 +1,74 @@
-using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using SpecializedInfer.Planning;
 
 namespace SpecializedInfer;
 
-/// <summary>Writes a manifest as the JSON <c>si manifest</c> produces: stable property order, invariant numbers.</summary>
+/// <summary>
+/// Writes a manifest as the JSON <c>si manifest</c> produces: stable property order, shortest round-trip numbers,
+/// every string escaped by <see cref="Utf8JsonWriter"/>, so <see cref="ManifestReader"/> reads back the same manifest.
+/// </summary>
 public static class ManifestWriter
 {
+    private static readonly JsonWriterOptions Options = new()
+    {
+        Indented = true,
+        NewLine = "\n",
+        // A manifest is a file, not HTML: non-ASCII names stay readable. Quotes, backslashes and control characters
+        // are still escaped.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     public static string ToJson(ModelManifest m)
     {
-        static string N(float f) => f.ToString("R", CultureInfo.InvariantCulture);
-        var sb = new StringBuilder();
-        sb.Append("{\n");
-        sb.Append($"  \"name\": \"{Escape(m.Name)}\",\n");
-        sb.Append($"  \"architecture\": \"{Escape(m.Architecture)}\",\n");
-        sb.Append($"  \"dim\": {m.Dim},\n");
-        sb.Append($"  \"hiddenDim\": {m.HiddenDim},\n");
-        sb.Append($"  \"layers\": {m.Layers},\n");
-        sb.Append($"  \"heads\": {m.Heads},\n");
-        sb.Append($"  \"kvHeads\": {m.KvHeads},\n");
-        sb.Append($"  \"headDim\": {m.HeadDim},\n");
-        sb.Append($"  \"rotaryDims\": {m.RotaryDims},\n");
-        sb.Append($"  \"ropeTheta\": {N((float)m.RopeTheta)},\n");
-        sb.Append($"  \"normEps\": {N((float)m.NormEps)},\n");
-        sb.Append($"  \"vocabSize\": {m.VocabSize},\n");
-        sb.Append($"  \"contextLength\": {m.ContextLength},\n");
-        sb.Append($"  \"tiedOutput\": {(m.TiedOutput ? "true" : "false")}\n");
-        sb.Append("}\n");
-        return sb.ToString();
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, Options))
+        {
+            w.WriteStartObject();
+            w.WriteString("name", m.Name);
+            w.WriteString("architecture", m.Architecture);
+            w.WriteNumber("dim", m.Dim);
+            w.WriteNumber("hiddenDim", m.HiddenDim);
+            w.WriteNumber("layers", m.Layers);
+            w.WriteNumber("heads", m.Heads);
+            w.WriteNumber("kvHeads", m.KvHeads);
+            w.WriteNumber("headDim", m.HeadDim);
+            w.WriteNumber("rotaryDims", m.RotaryDims);
+            w.WriteNumber("ropeTheta", m.RopeTheta);
+            w.WriteNumber("normEps", m.NormEps);
+            w.WriteNumber("vocabSize", m.VocabSize);
+            w.WriteNumber("contextLength", m.ContextLength);
+            w.WriteBoolean("tiedOutput", m.TiedOutput);
+            WriteTensors(w, m.Tensors);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
     }
 
-    private static string Escape(string s) => s.Replace("\\", "\\\\").Replace("\"", "\\\"");
+    /// <summary>The tensor names that differ from GGUF's (the reader takes GGUF's for the rest); nothing when none do.</summary>
+    private static void WriteTensors(Utf8JsonWriter w, TensorNames names)
+    {
+        var d = TensorNames.Gguf;
+        (string Key, string Name, string Default)[] entries =
+        [
+            ("tokenEmbedding", names.TokenEmbedding, d.TokenEmbedding),
+            ("outputNorm", names.OutputNorm, d.OutputNorm),
+            ("output", names.Output, d.Output),
+            ("attentionNorm", names.AttentionNorm, d.AttentionNorm),
+            ("query", names.Query, d.Query),
+            ("key", names.Key, d.Key),
+            ("value", names.Value, d.Value),
+            ("attentionOutput", names.AttentionOutput, d.AttentionOutput),
+            ("feedForwardNorm", names.FeedForwardNorm, d.FeedForwardNorm),
+            ("gate", names.Gate, d.Gate),
+            ("up", names.Up, d.Up),
+            ("down", names.Down, d.Down),
+        ];
+        if (entries.All(e => e.Name == e.Default)) return;
+        w.WriteStartObject("tensors");
+        foreach (var (key, name, fallback) in entries)
+            if (name != fallback) w.WriteString(key, name);
+        w.WriteEndObject();
+    }
 }

@@ -32,7 +32,7 @@ public sealed class Sampler
     public int Sample(ReadOnlySpan<float> logits)
     {
         if (logits.Length != _probs.Length)
-            throw new ArgumentException($"Expected {_probs.Length} logits, got {logits.Length}.", nameof(logits));
+            throw new ArgumentException($"The sampler was made for {_probs.Length} logits (the vocabulary), got {logits.Length}.");
         if (_options.Temperature == 0) return ArgMax(logits);
 
         var probs = _probs.AsSpan();

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace SpecializedInfer.Sampling;
 
 /// <summary>How the next token is picked. Temperature 0 is greedy (argmax, lowest id on ties).</summary>
@@ -18,8 +20,11 @@ public sealed record SamplingOptions
 
     public void Validate()
     {
-        if (!(Temperature >= 0) || float.IsInfinity(Temperature)) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "Temperature must be a finite number >= 0.");
-        if (TopK < 0) throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "top-k must be >= 0.");
-        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "top-p must be in (0, 1].");
+        // Message-only constructors: these sentences reach users as they are, without "(Parameter 'TopP')".
+        if (!(Temperature >= 0) || float.IsInfinity(Temperature))
+            throw new ArgumentOutOfRangeException(string.Create(CultureInfo.InvariantCulture, $"The temperature must be a finite number of at least 0, not {Temperature}."), innerException: null);
+        if (TopK < 0) throw new ArgumentOutOfRangeException($"top-k must be at least 0, not {TopK}.", innerException: null);
+        if (!(TopP > 0 && TopP <= 1))
+            throw new ArgumentOutOfRangeException(string.Create(CultureInfo.InvariantCulture, $"top-p must be above 0 and at most 1, not {TopP}."), innerException: null);
     }
 }

@@ -100,14 +100,15 @@ public sealed class LlamaTokenizer
         ArgumentNullException.ThrowIfNull(scores);
         ArgumentNullException.ThrowIfNull(tokenTypes);
         var n = tokens.Length;
-        if (n == 0) throw new ArgumentException("The vocabulary is empty.", nameof(tokens));
+        // Message-only constructors throughout: FromGguf puts these messages in its format error, and users read them.
+        if (n == 0) throw new ArgumentException("The vocabulary is empty.");
         if (scores.Length != n)
-            throw new ArgumentException($"{scores.Length} scores for {n} tokens.", nameof(scores));
+            throw new ArgumentException($"The vocabulary has {scores.Length} scores for {n} tokens.");
         if (tokenTypes.Length != n)
-            throw new ArgumentException($"{tokenTypes.Length} token types for {n} tokens.", nameof(tokenTypes));
-        CheckId(bosId, n, nameof(bosId));
-        CheckId(eosId, n, nameof(eosId));
-        CheckId(unkId, n, nameof(unkId));
+            throw new ArgumentException($"The vocabulary has {tokenTypes.Length} token types for {n} tokens.");
+        CheckId(bosId, n, "BOS token");
+        CheckId(eosId, n, "EOS token");
+        CheckId(unkId, n, "unknown token");
 
         VocabSize = n;
         BosId = bosId;
@@ -122,13 +123,13 @@ public sealed class LlamaTokenizer
         var texts = new byte[n][];
         for (var i = 0; i < n; i++)
         {
-            var text = tokens[i] ?? throw new ArgumentException($"Token {i} is null.", nameof(tokens));
+            var text = tokens[i] ?? throw new ArgumentException($"Token {i} is null.");
             // llama.cpp renames empty entries so that every token keeps a distinct, non-empty text.
             if (text.Length == 0) text = $"[EMPTY_{i}]";
             texts[i] = Encoding.UTF8.GetBytes(text);
             var key = Encoding.Latin1.GetString(texts[i]);
             if (!_idByText.TryAdd(key, i))
-                throw new ArgumentException($"Duplicate token text '{text}' at ids {_idByText[key]} and {i}.", nameof(tokens));
+                throw new ArgumentException($"Duplicate token text '{text}' at ids {_idByText[key]} and {i}.");
             _attrs[i] = tokenTypes[i] switch
             {
                 1 => TokenAttr.Normal,
@@ -525,20 +526,20 @@ public sealed class LlamaTokenizer
             _ => -1,
         };
         if (text is not [(byte)'<', (byte)'0', (byte)'x', var hi, var lo, (byte)'>'] || Hex(hi) < 0 || Hex(lo) < 0)
-            throw new ArgumentException($"Byte token {id} is '{Encoding.UTF8.GetString(text)}', not of the form <0xNN>.", "tokens");
+            throw new ArgumentException($"Byte token {id} is '{Encoding.UTF8.GetString(text)}', not of the form <0xNN>.");
         return (byte)(Hex(hi) << 4 | Hex(lo));
     }
 
-    private static void CheckId(int id, int vocabSize, string name)
+    private static void CheckId(int id, int vocabSize, string role)
     {
         if (id < -1 || id >= vocabSize)
-            throw new ArgumentOutOfRangeException(name, id, $"A token id in [0, {vocabSize}) or -1 for none.");
+            throw new ArgumentOutOfRangeException($"The {role} is {id}; it must be a token id from 0 to {vocabSize - 1}, or -1 for none.", innerException: null);
     }
 
     private void CheckToken(int id)
     {
         if ((uint)id >= (uint)VocabSize)
-            throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id outside the vocabulary [0, {VocabSize}).");
+            throw new ArgumentOutOfRangeException($"Token id {id} is outside the vocabulary: ids run from 0 to {VocabSize - 1}.", innerException: null);
     }
 
     private static int SpecialId(GgufFile file, string key, int fallback, int vocabSize)

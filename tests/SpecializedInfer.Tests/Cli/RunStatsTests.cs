@@ -1,6 +1,4 @@
 using System.Text.RegularExpressions;
-using Spectre.Console;
-using SpecializedInfer.Cli;
 using SpecializedInfer.Tests.Plans;
 
 namespace SpecializedInfer.Tests.Cli;
@@ -13,12 +11,8 @@ public sealed class RunStatsTests
 
     private static (int Code, string Err) Run(string plan)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
-        var code = SiApp.Run(["run", "--model", ModelLocator.Find("stories260K.gguf"), "--prompt", "Once upon a time", "-n", "96", "--plan", plan, "--stats"],
-            new CliContext(console, stdout, stderr));
-        return (code, stderr.ToString());
+        var (code, _, err) = Si.Run("run", "--model", ModelLocator.Find("stories260K.gguf"), "--prompt", "Once upon a time", "-n", "96", "--plan", plan, "--stats");
+        return (code, err);
     }
 
     private static long Count(string err, string pattern) => long.Parse(Regex.Match(err, pattern).Groups[1].Value);

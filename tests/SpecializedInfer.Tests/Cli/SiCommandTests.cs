@@ -1,4 +1,3 @@
-using Spectre.Console;
 using SpecializedInfer.Cli;
 using SpecializedInfer.Engine;
 
@@ -11,18 +10,7 @@ public sealed class SiCommandTests : IDisposable
 
     private static string Stories => ModelLocator.Find("stories260K.gguf");
 
-    private static (int Code, string Out, string Err) Si(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors,
-        });
-        console.Profile.Width = 200;
-        var code = SiApp.Run(args, new CliContext(console, stdout, stderr));
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Si(params string[] args) => Cli.Si.Run(args);
 
     [Fact]
     public void Run_greedy_prints_the_reference_story_and_a_speed()

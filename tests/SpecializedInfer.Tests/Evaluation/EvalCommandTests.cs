@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Spectre.Console;
 using SpecializedInfer.Cli;
 
 namespace SpecializedInfer.Tests.Evaluation;
@@ -9,19 +8,7 @@ public sealed class EvalCommandTests : IDisposable
 {
     private readonly EvaluationFiles _files = new();
 
-    private static (int Code, string Out, string Err) Si(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 200;
-        var code = SiApp.Run(args, new CliContext(console, stdout, stderr));
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Si(params string[] args) => Cli.Si.Run(args);
 
     private string Prompts => _files.File("prompts.txt", string.Join("\n", EvaluationFiles.Prompts) + "\n\n");
     private string Text => _files.File("text.txt", EvaluationFiles.Text);

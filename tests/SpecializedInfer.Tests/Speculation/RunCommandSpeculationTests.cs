@@ -1,4 +1,3 @@
-using Spectre.Console;
 using SpecializedInfer.Cli;
 using SpecializedInfer.Tests.Plans;
 
@@ -7,17 +6,7 @@ namespace SpecializedInfer.Tests.Speculation;
 /// <summary><c>si run --plan stories260K.lossless.plan.json</c>: the full model's text, and draft acceptance with --stats.</summary>
 public sealed class RunCommandSpeculationTests
 {
-    private static (int Code, string Out, string Err) Si(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors,
-        });
-        var code = SiApp.Run(args, new CliContext(console, stdout, stderr));
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Si(params string[] args) => Cli.Si.Run(args);
 
     [Fact]
     public void Run_with_the_lossless_plan_prints_the_full_models_text_and_draft_acceptance()

@@ -130,10 +130,15 @@ public sealed class SelfSpeculativeDecodingTests
         using var engine = Lossless(4, 15);
         using var session = engine.CreateSession(context);
         using var fullSession = Full.CreateSession(context);
-        var expected = new TextGenerator(fullSession, Greedy, eosId: -1).Generate(prompt, budget, stopAtEos: false).ToArray();
-        var produced = new TextGenerator(session, Greedy, eosId: -1).Generate(prompt, budget, stopAtEos: false).ToArray();
+        var plain = new TextGenerator(fullSession, Greedy, eosId: -1);
+        var speculative = new TextGenerator(session, Greedy, eosId: -1);
+        var expected = plain.Generate(prompt, budget, stopAtEos: false).ToArray();
+        var produced = speculative.Generate(prompt, budget, stopAtEos: false).ToArray();
         Assert.Equal(expected, produced);
         Assert.Equal(fullSession.Position, session.Position);
+        Assert.True(speculative.UsesSpeculation);
+        Assert.Equal(freePositions > 0 ? GenerationStop.ContextFull : GenerationStop.TokenBudget, plain.StopReason);
+        Assert.Equal(plain.StopReason, speculative.StopReason);
         Assert.Equal(produced.Length - 1, session.Statistics.VerificationPasses + session.Statistics.AcceptedDrafts);
     }
 
@@ -148,10 +153,14 @@ public sealed class SelfSpeculativeDecodingTests
             using var engine = Lossless(4, 8);
             using var session = engine.CreateSession(prompt.Length + Tokens);
             using var fullSession = Full.CreateSession(prompt.Length + Tokens);
-            var expected = new TextGenerator(fullSession, Greedy, eos).Generate(prompt, Tokens).ToArray();
-            var produced = new TextGenerator(session, Greedy, eos).Generate(prompt, Tokens).ToArray();
+            var plain = new TextGenerator(fullSession, Greedy, eos);
+            var speculative = new TextGenerator(session, Greedy, eos);
+            var expected = plain.Generate(prompt, Tokens).ToArray();
+            var produced = speculative.Generate(prompt, Tokens).ToArray();
             Assert.Equal(expected, produced);
             Assert.DoesNotContain(eos, produced);
+            Assert.Equal(GenerationStop.EndOfSequence, plain.StopReason);
+            Assert.Equal(GenerationStop.EndOfSequence, speculative.StopReason);
         }
     }
 

@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Numerics;
+
+namespace SpecializedInfer.Cli;
+
+/// <summary>
+/// The kinds of option the <c>si</c> commands take, each declared with its type, default and description. Values
+/// are parsed in the invariant culture and checked against their range while the command line is parsed, so a bad
+/// value is a usage error (exit 2) naming the option, what it takes and what was given, before anything is loaded.
+/// </summary>
+internal static class CliOptions
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>
+    /// A file named on the command line without an option (<c>si inspect MODEL.gguf</c>). The parser would take an
+    /// unknown option there for the file name; it is rejected as the unknown option it most likely is.
+    /// </summary>
+    public static Argument<string> File(string name, string description)
+    {
+        var argument = new Argument<string>(name) { Description = description };
+        argument.Validators.Add(result =>
+        {
+            var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+            if (text.Length > 1 && text[0] == '-') result.AddError($"Unrecognized option '{text}'.");
+        });
+        return argument;
+    }
+
+    /// <summary>An option that must be given once, e.g. <c>--model MODEL.gguf</c>.</summary>
+    public static Option<string> Required(string name, string valueName, string description) =>
+        new(name) { HelpName = valueName, Description = description, Required = true };
+
+    /// <summary>An option that may be left out (null then).</summary>
+    public static Option<string?> Optional(string name, string valueName, string description) =>
+        new(name) { HelpName = valueName, Description = description };
+
+    /// <summary>An option given one or more times, each with one value: <c>--plan A --plan B</c>.</summary>
+    public static Option<string[]> Repeated(string name, string valueName, string description) =>
+        new(name)
+        {
+            HelpName = valueName, Description = description, Required = true,
+            Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false,
+        };
+
+    /// <summary>A switch without a value.</summary>
+    public static Option<bool> Flag(string name, string description) =>
+        new(name) { Description = description, Arity = ArgumentArity.Zero };
+
+    /// <summary>One of a fixed set of words (compared ignoring case; the value is the set's spelling).</summary>
+    public static Option<string?> Choice(string name, string description, IReadOnlyCollection<string> choices) =>
+        new(name)
+        {
+            HelpName = string.Join("|", choices), Description = description,
+            CustomParser = result => Parse<string>(result, text => choices.FirstOrDefault(c => string.Equals(c, text, StringComparison.OrdinalIgnoreCase)),
+                $"{Words(choices)}"),
+        };
+
+    /// <summary>A whole number from <paramref name="min"/> to <paramref name="max"/>, <paramref name="fallback"/> when not given.</summary>
+    public static Option<T> Whole<T>(string name, string valueName, string description, T fallback, T min, T max)
+        where T : struct, IBinaryInteger<T> =>
+        new(name)
+        {
+            HelpName = valueName, Description = description, DefaultValueFactory = _ => fallback,
+            CustomParser = result => Parse<T?>(result, text => ParseNumber(text, NumberStyles.Integer, min, max), WholeRange(min, max)) ?? fallback,
+        };
+
+    /// <summary>A whole number from <paramref name="min"/> to <paramref name="max"/>; null when not given.</summary>
+    public static Option<T?> OptionalWhole<T>(string name, string valueName, string description, T min, T max)
+        where T : struct, IBinaryInteger<T> =>
+        new(name)
+        {
+            HelpName = valueName, Description = description,
+            CustomParser = result => Parse<T?>(result, text => ParseNumber(text, NumberStyles.Integer, min, max), WholeRange(min, max)),
+        };
+
+    /// <summary>A number in [<paramref name="min"/>, <paramref name="max"/>], or (<paramref name="min"/>, <paramref name="max"/>] when <paramref name="aboveMin"/>.</summary>
+    public static Option<float> Real(string name, string valueName, string description, float fallback, float min, float max, bool aboveMin = false) =>
+        new(name)
+        {
+            HelpName = valueName, Description = description, DefaultValueFactory = _ => fallback,
+            CustomParser = result => Parse<float?>(result,
+                text => ParseNumber(text, NumberStyles.Float, min, max) is { } v && (!aboveMin || v > min) ? v : null,
+                string.Create(Inv, $"a number {(aboveMin ? "above" : "from")} {min} {(aboveMin ? "and at most" : "to")} {max}")) ?? fallback,
+        };
+
+    private static string WholeRange<T>(T min, T max) where T : IBinaryInteger<T> =>
+        string.Create(Inv, $"a whole number from {min} to {max}");
+
+    private static T? ParseNumber<T>(string text, NumberStyles style, T min, T max) where T : struct, INumber<T> =>
+        T.TryParse(text, style, Inv, out var v) && v >= min && v <= max ? v : null;
+
+    /// <summary>The value of the option's single token, or a parse error in the form every option uses.</summary>
+    private static T? Parse<T>(ArgumentResult result, Func<string, T?> parse, string expected)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        var value = parse(text);
+        if (value is null)
+        {
+            var option = ((OptionResult)result.Parent!).Option;
+            result.AddError($"Option {option.Name} takes {expected}, got '{text}'.");
+        }
+        return value;
+    }
+
+    /// <summary>"a, b or c" (or "and").</summary>
+    public static string Words(IReadOnlyCollection<string> words, string conjunction = "or") =>
+        words.Count <= 1 ? string.Concat(words) : string.Join(", ", words.Take(words.Count - 1)) + $" {conjunction} " + words.Last();
+}

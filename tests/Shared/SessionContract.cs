@@ -1,0 +1,195 @@
+using SpecializedInfer.Engine;
+
+namespace SpecializedInfer.Testing;
+
+/// <summary>
+/// What every engine's sessions promise, written once and run over each engine: the reference engine
+/// (SpecializedInfer.Tests) and generated engines (SpecializedInfer.Generator.Tests) each derive a class that says
+/// how to load stories260K at full depth and with an early exit. Numeric agreement between engines is tested
+/// elsewhere (llama.cpp and equivalence tests); here, only behaviour.
+/// </summary>
+/// <remarks>This file is linked into both test projects (tests/Shared).</remarks>
+public abstract class SessionContract
+{
+    protected const int Vocab = 512;
+    protected const int Layers = 5;
+    protected const int Dim = 64;
+    protected static readonly int[] Prompt = [1, 403, 407, 261, 378, 13, 30];
+
+    protected static string Stories260K => ModelLocator.Find("stories260K.gguf");
+
+    /// <summary>stories260K at full depth (an empty plan).</summary>
+    protected abstract ILanguageModel LoadFull();
+
+    /// <summary>stories260K with an early exit after step 3 (generated tokens may run 4 of 5 steps).</summary>
+    protected abstract ILanguageModel LoadWithExit();
+
+    private ILanguageModel Load(bool withExit) => withExit ? LoadWithExit() : LoadFull();
+
+    [Fact]
+    public void A_session_starts_empty_and_advances_one_position_per_token()
+    {
+        using var engine = LoadFull();
+        Assert.Equal(engine.Config.ContextLength, engine.CreateSession().ContextLength);
+        using var session = engine.CreateSession(16);
+        Assert.Equal((0, 16), (session.Position, session.ContextLength));
+        Assert.Equal(Vocab, session.Forward(Prompt.AsSpan(0, 3)).Length);
+        Assert.Equal(3, session.Position);
+        Assert.Equal(Vocab, session.Forward(5).Length);
+        Assert.Equal(4, session.Position);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Rewind_and_replay_reproduce_the_logits(bool withExit)
+    {
+        using var engine = Load(withExit);
+        using var session = engine.CreateSession(64);
+        session.Forward(Prompt);
+        var first = session.Forward(99).ToArray();
+        session.Rewind(3);
+        Assert.Equal(3, session.Position);
+        session.Forward(Prompt.AsSpan(3));
+        Assert.Equal(first, session.Forward(99).ToArray());
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Rewind(session.Position + 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Rewind(-1));
+        Assert.Equal(Prompt.Length + 1, session.Position);
+
+        // Rewinding to 0 is a fresh sequence.
+        session.Rewind(0);
+        using var fresh = engine.CreateSession(64);
+        Assert.Equal(fresh.Forward(Prompt).ToArray(), session.Forward(Prompt).ToArray());
+    }
+
+    [Fact]
+    public void Bad_tokens_and_a_full_context_are_errors_that_change_nothing()
+    {
+        using var engine = LoadFull();
+        using var session = engine.CreateSession(3);
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward(Vocab));
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward(-1));
+        Assert.Throws<ArgumentException>(() => session.Forward(ReadOnlySpan<int>.Empty));
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward([1, 2, Vocab + 88]));
+        Assert.Equal(0, session.Position);
+        Assert.Throws<InvalidOperationException>(() => session.Forward([1, 2, 3, 4]));
+        Assert.Equal(0, session.Position);
+        Assert.Equal(0, session.Statistics.PromptTokens);
+
+        var logits = session.Forward([1, 2]).ToArray();
+        using var clean = engine.CreateSession(3);
+        Assert.Equal(clean.Forward([1, 2]).ToArray(), logits);
+        session.Forward(3);
+        Assert.Throws<InvalidOperationException>(() => session.Forward(4));
+        Assert.Throws<InvalidOperationException>(() => session.Forward([4]));
+        Assert.Equal(3, session.Position);
+    }
+
+    [Fact]
+    public void A_prompt_in_one_call_is_bit_identical_to_one_token_at_a_time()
+    {
+        using var engine = LoadFull();
+        var tokens = Enumerable.Range(0, 40).Select(i => (i * 37 + 1) % Vocab).ToArray();
+        using var one = engine.CreateSession(64);
+        var expected = Array.Empty<float>();
+        foreach (var t in tokens) expected = one.Forward(t).ToArray();
+        using var batched = engine.CreateSession(64);
+        Assert.Equal(expected, batched.Forward(tokens).ToArray());
+        // The caches agree too: the next token sees the same past either way.
+        Assert.Equal(one.Forward(5).ToArray(), batched.Forward(5).ToArray());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Statistics_count_prompt_tokens_and_the_depth_of_generated_ones(bool withExit)
+    {
+        using var engine = Load(withExit);
+        using var session = engine.CreateSession(64);
+        // Greedy tokens: the model is often sure of them, so the exit is taken.
+        var logits = session.Forward(Prompt);
+        for (var i = 0; i < 20; i++) logits = session.Forward(ArgMax(logits));
+        var stats = session.Statistics;
+        Assert.Equal(Prompt.Length, stats.PromptTokens);
+        Assert.Equal(20, stats.GeneratedTokens);
+        Assert.Equal(engine.Schedule.Steps.Count, stats.ScheduleSteps);
+        var histogram = stats.StepsHistogram.ToArray();
+        Assert.Equal(20, histogram.Sum());
+        Assert.Equal(histogram.Select((count, steps) => (double)count * steps).Sum() / 20, stats.MeanStepsPerGeneratedToken, 12);
+        // A token that exits after step s ran s + 1 steps; after the last step there is nothing to exit from.
+        var exits = stats.ExitsPerStep.ToArray();
+        Assert.Equal(0, exits[^1]);
+        for (var s = 0; s < exits.Length - 1; s++) Assert.Equal(exits[s], histogram[s + 1]);
+        Assert.Equal(20 - exits.Sum(), histogram[Layers]);
+        if (withExit) Assert.InRange(exits.Sum(), 1, 19);
+        else Assert.Equal(Layers, stats.MeanStepsPerGeneratedToken);
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> logits) => System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits);
+
+    [Fact]
+    public void The_observer_sees_every_step_of_every_position_in_order()
+    {
+        using var engine = LoadFull();
+        using var session = engine.CreateSession(16);
+        var observer = new RecordingObserver();
+        session.Observer = observer;
+        session.Forward(Prompt.AsSpan(0, 3));
+        session.Forward(Prompt[3]);
+        Assert.Equal(4 * Layers, observer.Calls.Count);
+        foreach (var position in Enumerable.Range(0, 4))
+        {
+            var calls = observer.Calls.Where(c => c.Position == position).ToList();
+            Assert.Equal(Enumerable.Range(0, Layers), calls.Select(c => c.Step));
+            Assert.Equal(Enumerable.Range(0, Layers), calls.Select(c => c.Layer));
+        }
+        Assert.All(observer.Calls, c => Assert.Equal(Dim, c.Hidden.Length));
+        // The layers change the residual stream: consecutive outputs differ.
+        Assert.NotEqual(observer.Calls[0].Hidden, observer.Calls[1].Hidden);
+
+        session.Observer = null;
+        session.Forward(Prompt[4]);
+        Assert.Equal(4 * Layers, observer.Calls.Count);
+    }
+
+    [Fact]
+    public void A_forward_step_allocates_nothing()
+    {
+        using var engine = LoadFull();
+        using var session = engine.CreateSession(128);
+        session.Forward(Prompt);
+        for (var i = 0; i < 8; i++) session.Forward(i + 3); // warm up: JIT, statics
+        session.Rewind(0);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        session.Forward(Prompt);
+        for (var i = 0; i < 64; i++) session.Forward(i + 11);
+        session.Rewind(2);
+        session.Forward(Prompt);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Sessions_are_independent_and_dispose_more_than_once()
+    {
+        using var engine = LoadFull();
+        var a = engine.CreateSession(16);
+        var b = engine.CreateSession(16);
+        var fromA = a.Forward(Prompt).ToArray();
+        b.Forward([1, 2, 3]);
+        a.Rewind(0);
+        Assert.Equal(fromA, a.Forward(Prompt).ToArray());
+        Assert.Equal(3, b.Position);
+        a.Dispose();
+        a.Dispose();
+        b.Dispose();
+        engine.Dispose();
+        engine.Dispose();
+    }
+
+    private sealed class RecordingObserver : ILayerObserver
+    {
+        public List<(int Position, int Step, int Layer, float[] Hidden)> Calls { get; } = [];
+        public void OnLayerOutput(int position, int step, int layer, ReadOnlySpan<float> hidden) => Calls.Add((position, step, layer, hidden.ToArray()));
+    }
+}
