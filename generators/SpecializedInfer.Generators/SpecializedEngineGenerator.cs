@@ -14,10 +14,12 @@ namespace SpecializedInfer.Generators;
 /// <remarks>
 /// Pipeline (each step named in <see cref="TrackingNames"/>):
 /// <code>
-/// [SpecializedEngine] classes ──► EngineTargets ──┬──────────────────────────────► EngineSpecs ──► EngineSources ──► AddSource
-///                                                 └─► DuplicateTargets ──────────┤
+/// [SpecializedEngine] classes ──► EngineTargets ──┬──────────────────────────────► EngineSpecs ──► EngineLayouts ──┬──► EngineSources ──► AddSource X.g.cs
+///                                                 └─► DuplicateTargets ──────────┤                                 └──► KernelSets ──► KernelSources ──► AddSource X.Kernels.g.cs
 /// *.plan.json / *.model.json ──► JsonFiles ──► AllJsonFiles ─────────────────────┤
 /// MSBuild properties ──► Options ─────────────────────────────────────────────────┘
+///                                                           EngineSpecs ──► AnyEngine ──► AddSource SpecializedInfer.Generated.VectorMath.g.cs (once per project)
+/// post-initialization: Microsoft.CodeAnalysis.EmbeddedAttribute (VectorMath is internal and [Embedded])
 /// </code>
 /// The generator reports no diagnostics: <see cref="Analyzers.PlanAnalyzer"/> reports every problem, at its line
 /// and column, from the same checks (<see cref="PlanResolution"/>, <see cref="EngineTargetParser"/>); there is
@@ -25,7 +27,7 @@ namespace SpecializedInfer.Generators;
 /// the analyzer's diagnostic and not a cascade of errors in generated code. Analyzers also honour .editorconfig
 /// severities and #pragma, which generator diagnostics would not for JSON locations.
 /// Models are equatable values, so an edit re-runs only what it touches: an unrelated C# edit nothing past the
-/// attribute lookup, an edited plan only its own engine's emission.
+/// attribute lookup, an edited plan only its own engine's emission (and its kernels only when their shapes change).
 /// </remarks>
 [Generator(LanguageNames.CSharp)]
 public sealed class SpecializedEngineGenerator : IIncrementalGenerator
@@ -60,13 +62,39 @@ public sealed class SpecializedEngineGenerator : IIncrementalGenerator
             .Select((input, ct) => EngineSpecResolver.Resolve(input.Left.Left.Left, input.Left.Left.Right, input.Left.Right, input.Right, ct))
             .WithTrackingName(TrackingNames.EngineSpecs);
 
-        var sources = specs
-            .Select((spec, _) => spec is null ? null : EngineEmitter.Emit(spec))
+        var layouts = specs
+            .Select((spec, _) => spec is null ? null : EngineLayout.For(spec))
+            .WithTrackingName(TrackingNames.EngineLayouts);
+
+        var engineSources = layouts
+            .Select((engine, _) => engine is null ? null : EngineEmitter.Emit(engine))
             .WithTrackingName(TrackingNames.EngineSources);
 
-        context.RegisterSourceOutput(sources, static (spc, source) =>
+        var kernelSets = layouts
+            .Select((engine, _) => engine is null ? null : KernelSet.For(engine))
+            .WithTrackingName(TrackingNames.KernelSets);
+
+        var kernelSources = kernelSets
+            .Select((set, _) => set is null ? null : KernelEmitter.Emit(set))
+            .WithTrackingName(TrackingNames.KernelSources);
+
+        // Every engine's kernels derive from VectorMath: once per project, and only in projects with an engine.
+        var anyEngine = specs
+            .Select((spec, _) => spec is not null)
+            .Collect()
+            .Select((engines, _) => engines.Contains(true))
+            .WithTrackingName(TrackingNames.AnyEngine);
+        context.RegisterPostInitializationOutput(static post => post.AddEmbeddedAttributeDefinition());
+        context.RegisterSourceOutput(anyEngine, static (spc, any) =>
         {
-            if (source is not null) spc.AddSource(source.HintName, source.Text);
+            if (any) spc.AddSource(VectorMathEmitter.HintName, VectorMathEmitter.Text);
         });
+        context.RegisterSourceOutput(engineSources, AddSource);
+        context.RegisterSourceOutput(kernelSources, AddSource);
+    }
+
+    private static void AddSource(SourceProductionContext context, EngineSource? source)
+    {
+        if (source is not null) context.AddSource(source.HintName, source.Text);
     }
 }

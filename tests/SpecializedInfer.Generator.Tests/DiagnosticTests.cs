@@ -195,7 +195,7 @@ public sealed class DiagnosticTests
         var (output, generatorDiagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(Engine),
             [new InMemoryAdditionalText(PlanPath, Plan("\"share\": [ { \"layer\": 4, \"weightsOf\": 0 } ]")), new InMemoryAdditionalText(ManifestPath, Manifest)]);
         Assert.Empty(generatorDiagnostics);
-        Assert.Single(result.GeneratedTrees);
+        Assert.Single(GeneratorHarness.EngineTrees(result));
         Assert.Empty(GeneratorHarness.Problems(output));
         var all = Run(Engine, (PlanPath, Plan("\"share\": [ { \"layer\": 4, \"weightsOf\": 0 } ]")), (ManifestPath, Manifest));
         Assert.DoesNotContain(all, d => d.Id == "SI0015");
@@ -269,7 +269,8 @@ public sealed class DiagnosticTests
         var files = new AdditionalText[] { new InMemoryAdditionalText(PlanPath, ValidPlan), new InMemoryAdditionalText(ManifestPath, Manifest) };
         var (output, diagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(source), files);
         Assert.Empty(diagnostics);
-        Assert.Equal("Demo.Outer.Inner.Engine.g.cs", Path.GetFileName(Assert.Single(result.GeneratedTrees).FilePath));
+        Assert.Equal("Demo.Outer.Inner.Engine.g.cs", Path.GetFileName(Assert.Single(GeneratorHarness.EngineTrees(result)).FilePath));
+        Assert.Contains(result.GeneratedTrees, t => Path.GetFileName(t.FilePath) == "Demo.Outer.Inner.Engine.Kernels.g.cs");
         Assert.Empty(GeneratorHarness.Problems(output));
         Assert.Empty(GeneratorHarness.Analyze(GeneratorHarness.Compilation(source), files).Diagnostics);
     }
@@ -330,8 +331,8 @@ public sealed class DiagnosticTests
         var (diagnostics, exceptions) = GeneratorHarness.Analyze(compilation, texts);
         Assert.Empty(exceptions);
         Assert.All(diagnostics, d => Assert.StartsWith("SI", d.Id));
-        if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error)) Assert.Empty(result.GeneratedTrees);
-        else Assert.NotEmpty(result.GeneratedTrees);
+        if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error)) Assert.Empty(GeneratorHarness.EngineTrees(result));
+        else Assert.NotEmpty(GeneratorHarness.EngineTrees(result));
         return diagnostics.ToList();
     }
 

@@ -31,7 +31,11 @@ public sealed record DiagnosticInfo(string Id, ProblemSeverity Severity, string 
 }
 
 /// <summary>A type the engine class is nested in, as it must be re-declared ("partial class Outer").</summary>
-public sealed record ContainingTypeInfo(string Keyword, string Name);
+public sealed record ContainingTypeInfo(string Keyword, string Name)
+{
+    /// <summary>The re-declaration generated files open it with.</summary>
+    public string Declaration => $"partial {Keyword} {Name}";
+}
 
 /// <summary>A class marked [SpecializedEngine]: where it is, what it is called, which plan it names, what is wrong with it.</summary>
 public sealed record EngineTarget(

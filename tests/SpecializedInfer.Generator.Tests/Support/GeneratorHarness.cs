@@ -123,6 +123,20 @@ public static class GeneratorHarness
             .Select(f => (AdditionalText)new InMemoryAdditionalText($"{ProjectRoot}/models/{Path.GetFileName(f)}", File.ReadAllText(f)))
             .ToList();
 
+    /// <summary>The file a project with engines gets once, whatever their number: the kernels' shared helpers.</summary>
+    public const string VectorMathHintName = "SpecializedInfer.Generated.VectorMath.g.cs";
+
+    /// <summary>
+    /// The engines' own files (X.g.cs): not their kernels (X.Kernels.g.cs), the shared VectorMath, nor the
+    /// EmbeddedAttribute every run adds.
+    /// </summary>
+    public static List<SyntaxTree> EngineTrees(GeneratorDriverRunResult result) =>
+        result.GeneratedTrees.Where(t => IsEngineFile(t.FilePath)).ToList();
+
+    public static bool IsEngineFile(string path) =>
+        path.EndsWith(".g.cs", StringComparison.Ordinal) && !path.EndsWith(".Kernels.g.cs", StringComparison.Ordinal)
+        && Path.GetFileName(path) != VectorMathHintName;
+
     /// <summary>Errors and warnings of a compilation (the generated code must have none).</summary>
     public static List<Diagnostic> Problems(Compilation compilation) =>
         compilation.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
