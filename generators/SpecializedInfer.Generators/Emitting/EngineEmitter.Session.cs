@@ -19,6 +19,7 @@ public sealed partial class EngineEmitter
         using (_s.Block($"public sealed class Session : {Engine}.IInferenceSession{interfaces}"))
         {
             WriteSessionConstants();
+            WriteKernelsName();
             WriteProbes();
             WriteSessionFields();
             WriteSessionConstructor();
@@ -51,6 +52,18 @@ public sealed partial class EngineEmitter
         _s.Line($"private const int Steps = {_steps.Length}, DecodeDepth = {_depth};");
         _s.Line($"private const string TokenRange = \"Token ids run from 0 to {_m.VocabSize - 1}.\";");
         if (_probes.Count > 0) _s.Line($"private const float NormEps = {Literals.Float((float)_m.NormEps)}; // the probes' x̂ = x / sqrt(mean(x²) + ε), as ExitMeasures.Probe takes it");
+        _s.Line();
+    }
+
+    /// <summary>
+    /// The short name the session calls its kernels by: a class nested here, deriving from the engine's kernel class
+    /// (<see cref="KernelClass"/>). A simple name is looked up in the session before the user's class and namespace, and
+    /// the session's members are all generated, so no type or member of the user's can capture it.
+    /// </summary>
+    private void WriteKernelsName()
+    {
+        _s.Line($"// The kernels ({Literals.Comment(KernelSet.KernelsHintName(_spec.HintName))}), by a name nothing of the user's can capture.");
+        _s.Line($"private abstract class {Kernels} : {KernelClass.For(_spec).Reference} {{ }}");
         _s.Line();
     }
 

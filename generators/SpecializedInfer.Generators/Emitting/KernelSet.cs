@@ -5,15 +5,13 @@ using SpecializedInfer.Planning;
 namespace SpecializedInfer.Generators.Emitting;
 
 /// <summary>
-/// The kernels one engine calls, one per distinct shape, and where they go: a private class nested in the
-/// engine's partial class, in <c>X.Kernels.g.cs</c>. Equatable and smaller than the spec, so an edit that leaves
+/// The kernels one engine calls, one per distinct shape, and where they go: the engine's <see cref="KernelClass"/>,
+/// in <c>X.Kernels.g.cs</c>. Equatable and smaller than the spec, so an edit that leaves
 /// the shapes alone (an exit threshold, a skip rule) re-emits the engine but not its kernels.
 /// </summary>
 public sealed record KernelSet(
-    string? Namespace,
-    EquatableArray<ContainingTypeInfo> ContainingTypes,
-    string ClassName,
-    string ClassIdentifier,
+    KernelClass Class,
+    string EngineName,
     string HintName,
     ModelManifest Manifest,
     EquatableArray<MatrixShape> MatVecs,
@@ -26,7 +24,7 @@ public sealed record KernelSet(
         // head for every position, the head too.
         var matVecs = layout.Projections.Append(layout.Head).Distinct();
         var matMats = SpeculativeSessionEmitter.AppliesTo(spec.Schedule) ? layout.Projections.Append(layout.Head).Distinct() : layout.Projections;
-        return new KernelSet(spec.Namespace, spec.ContainingTypes, spec.ClassName, spec.ClassIdentifier, KernelsHintName(spec.HintName),
+        return new KernelSet(KernelClass.For(spec), spec.ClassName, KernelsHintName(spec.HintName),
             spec.Manifest, matVecs.ToEquatableArray(), matMats.ToEquatableArray());
     }
 

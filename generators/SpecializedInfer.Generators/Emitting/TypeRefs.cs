@@ -17,7 +17,10 @@ public static class TypeRefs
     public const string ExitMeasures = Engine + ".ExitMeasures";
     public const string ParkedPositions = Engine + ".ParkedPositions";
 
-    /// <summary>The engine's kernels: a private class nested in the engine's partial class (<see cref="KernelEmitter"/>), named from inside it.</summary>
+    /// <summary>
+    /// The engine's kernels as the session names them: a class nested in the session that derives from the engine's
+    /// <see cref="KernelClass"/>, so no type or member of the user's can capture the name.
+    /// </summary>
     public const string Kernels = "Kernels";
 
     /// <summary>The shape-independent kernel helpers, generated once per project (<see cref="VectorMathEmitter"/>).</summary>

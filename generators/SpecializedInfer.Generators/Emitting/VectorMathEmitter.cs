@@ -27,11 +27,11 @@ public static class VectorMathEmitter
         using (s.Block("namespace SpecializedInfer.Generated"))
         {
             foreach (var u in new[] { "System", "System.Diagnostics.CodeAnalysis", "System.Runtime.CompilerServices", "System.Runtime.Intrinsics", "System.Runtime.Intrinsics.X86" })
-                s.Line($"using {u};");
+                s.Line($"using global::{u};");
             s.Line();
             s.Line("/// <summary>");
-            s.Line("/// What the kernels of every engine in this project share, whatever their shapes. Each engine's private Kernels");
-            s.Line("/// class derives from it, so its kernels call these by their short names.");
+            s.Line("/// What the kernels of every engine in this project share, whatever their shapes. Each engine's kernel class");
+            s.Line("/// derives from it, so its kernels call these by their short names.");
             s.Line("/// </summary>");
             s.Line(EngineEmitter.GeneratedCodeAttribute);
             s.Line($"[{EmbeddedAttribute}]");

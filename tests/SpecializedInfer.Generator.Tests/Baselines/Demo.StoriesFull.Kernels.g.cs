@@ -3,132 +3,1757 @@
 // shape of the model stories260K, every dimension a literal. Generated with the engine; edit its plan, not this file.
 #nullable enable
 
-namespace Demo
+namespace SpecializedInfer.Generated.Kernels.Demo
 {
-    using System;
-    using System.Numerics.Tensors;
-    using System.Runtime.CompilerServices;
-    using System.Runtime.InteropServices;
-    using System.Runtime.Intrinsics;
+    using global::System;
+    using global::System.Numerics.Tensors;
+    using global::System.Runtime.CompilerServices;
+    using global::System.Runtime.InteropServices;
+    using global::System.Runtime.Intrinsics;
 
-    partial class StoriesFull
+    /// <summary>
+    /// The kernels of StoriesFull, one per distinct shape, every dimension a literal. Each engine carries its
+    /// own; the shape-independent helpers (Half, Sum4, Sum8, HorizontalMax, ThrowShape) come from VectorMath. Internal and
+    /// [Embedded]: another project that sees this one's internals does not see them.
+    /// </summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("SpecializedInfer.Generators", "1.0.0.0")]
+    [global::Microsoft.CodeAnalysis.EmbeddedAttribute]
+    internal abstract class StoriesFullKernels : global::SpecializedInfer.Generated.VectorMath
     {
-        /// <summary>
-        /// The kernels of StoriesFull, one per distinct shape, every dimension a literal. Private: each engine
-        /// carries its own; the shape-independent helpers (Half, Sum4, Sum8, HorizontalMax, ThrowShape) come from VectorMath.
-        /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("SpecializedInfer.Generators", "1.0.0.0")]
-        private abstract class Kernels : global::SpecializedInfer.Generated.VectorMath
+        private const float NormEps = 1E-05f;
+        private const float AttentionScale = 0.35355338f; // 1f / MathF.Sqrt(8), as the reference computes it
+
+        /// <summary>RMSNorm of 64 floats: output = x · (1 / √(Σx² / 64 + ε)) · weight, in the reference's order of operations.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RmsNorm64(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output)
         {
-            private const float NormEps = 1E-05f;
-            private const float AttentionScale = 0.35355338f; // 1f / MathF.Sqrt(8), as the reference computes it
-
-            /// <summary>RMSNorm of 64 floats: output = x · (1 / √(Σx² / 64 + ε)) · weight, in the reference's order of operations.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void RmsNorm64(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output)
+            if (x.Length < 64 || weight.Length < 64 || output.Length < 64) ThrowShape(nameof(RmsNorm64));
+            // In range: every offset below is < 64, and x, weight and output hold at least 64 floats (checked above).
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float wr = ref MemoryMarshal.GetReference(weight);
+            ref float dr = ref MemoryMarshal.GetReference(output);
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (x.Length < 64 || weight.Length < 64 || output.Length < 64) ThrowShape(nameof(RmsNorm64));
-                // In range: every offset below is < 64, and x, weight and output hold at least 64 floats (checked above).
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float wr = ref MemoryMarshal.GetReference(weight);
-                ref float dr = ref MemoryMarshal.GetReference(output);
-                if (Vector512.IsHardwareAccelerated)
+                var acc = Vector512<float>.Zero;
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                acc = Vector512.FusedMultiplyAdd(x0, x0, acc);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                acc = Vector512.FusedMultiplyAdd(x1, x1, acc);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                acc = Vector512.FusedMultiplyAdd(x2, x2, acc);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                acc = Vector512.FusedMultiplyAdd(x3, x3, acc);
+                float sumOfSquares = Vector512.Sum(acc);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 64f + NormEps);
+                (Vector512.LoadUnsafe(ref xr, 0) * scale * Vector512.LoadUnsafe(ref wr, 0)).StoreUnsafe(ref dr, 0);
+                (Vector512.LoadUnsafe(ref xr, 16) * scale * Vector512.LoadUnsafe(ref wr, 16)).StoreUnsafe(ref dr, 16);
+                (Vector512.LoadUnsafe(ref xr, 32) * scale * Vector512.LoadUnsafe(ref wr, 32)).StoreUnsafe(ref dr, 32);
+                (Vector512.LoadUnsafe(ref xr, 48) * scale * Vector512.LoadUnsafe(ref wr, 48)).StoreUnsafe(ref dr, 48);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var acc = Vector256<float>.Zero;
+                var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                acc = Vector256.MultiplyAddEstimate(x0, x0, acc);
+                var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                acc = Vector256.MultiplyAddEstimate(x1, x1, acc);
+                var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                acc = Vector256.MultiplyAddEstimate(x2, x2, acc);
+                var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                acc = Vector256.MultiplyAddEstimate(x3, x3, acc);
+                var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                acc = Vector256.MultiplyAddEstimate(x4, x4, acc);
+                var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                acc = Vector256.MultiplyAddEstimate(x5, x5, acc);
+                var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                acc = Vector256.MultiplyAddEstimate(x6, x6, acc);
+                var x7 = Vector256.LoadUnsafe(ref xr, 56);
+                acc = Vector256.MultiplyAddEstimate(x7, x7, acc);
+                float sumOfSquares = Vector256.Sum(acc);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 64f + NormEps);
+                for (nuint i = 0; i < 64; i += 8)
                 {
-                    var acc = Vector512<float>.Zero;
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    acc = Vector512.FusedMultiplyAdd(x0, x0, acc);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    acc = Vector512.FusedMultiplyAdd(x1, x1, acc);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    acc = Vector512.FusedMultiplyAdd(x2, x2, acc);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    acc = Vector512.FusedMultiplyAdd(x3, x3, acc);
-                    float sumOfSquares = Vector512.Sum(acc);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 64f + NormEps);
-                    (Vector512.LoadUnsafe(ref xr, 0) * scale * Vector512.LoadUnsafe(ref wr, 0)).StoreUnsafe(ref dr, 0);
-                    (Vector512.LoadUnsafe(ref xr, 16) * scale * Vector512.LoadUnsafe(ref wr, 16)).StoreUnsafe(ref dr, 16);
-                    (Vector512.LoadUnsafe(ref xr, 32) * scale * Vector512.LoadUnsafe(ref wr, 32)).StoreUnsafe(ref dr, 32);
-                    (Vector512.LoadUnsafe(ref xr, 48) * scale * Vector512.LoadUnsafe(ref wr, 48)).StoreUnsafe(ref dr, 48);
+                    (Vector256.LoadUnsafe(ref xr, i) * scale * Vector256.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                var acc = Vector128<float>.Zero;
+                var acc2 = Vector128<float>.Zero;
+                for (nuint i = 0; i < 64; i += 8)
                 {
-                    var acc = Vector256<float>.Zero;
-                    var x0 = Vector256.LoadUnsafe(ref xr, 0);
-                    acc = Vector256.MultiplyAddEstimate(x0, x0, acc);
-                    var x1 = Vector256.LoadUnsafe(ref xr, 8);
-                    acc = Vector256.MultiplyAddEstimate(x1, x1, acc);
-                    var x2 = Vector256.LoadUnsafe(ref xr, 16);
-                    acc = Vector256.MultiplyAddEstimate(x2, x2, acc);
-                    var x3 = Vector256.LoadUnsafe(ref xr, 24);
-                    acc = Vector256.MultiplyAddEstimate(x3, x3, acc);
-                    var x4 = Vector256.LoadUnsafe(ref xr, 32);
-                    acc = Vector256.MultiplyAddEstimate(x4, x4, acc);
-                    var x5 = Vector256.LoadUnsafe(ref xr, 40);
-                    acc = Vector256.MultiplyAddEstimate(x5, x5, acc);
-                    var x6 = Vector256.LoadUnsafe(ref xr, 48);
-                    acc = Vector256.MultiplyAddEstimate(x6, x6, acc);
-                    var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                    acc = Vector256.MultiplyAddEstimate(x7, x7, acc);
-                    float sumOfSquares = Vector256.Sum(acc);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 64f + NormEps);
-                    for (nuint i = 0; i < 64; i += 8)
+                    var u = Vector128.LoadUnsafe(ref xr, i);
+                    var v = Vector128.LoadUnsafe(ref xr, i + 4);
+                    acc = Vector128.MultiplyAddEstimate(u, u, acc);
+                    acc2 = Vector128.MultiplyAddEstimate(v, v, acc2);
+                }
+                acc += acc2;
+                float sumOfSquares = Vector128.Sum(acc);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 64f + NormEps);
+                for (nuint i = 0; i < 64; i += 4)
+                {
+                    (Vector128.LoadUnsafe(ref xr, i) * scale * Vector128.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
+                }
+            }
+            else
+            {
+                float sumOfSquares = 0f;
+                for (nuint i = 0; i < 64; i++) sumOfSquares += Unsafe.Add(ref xr, i) * Unsafe.Add(ref xr, i);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 64f + NormEps);
+                for (nuint i = 0; i < 64; i++)
+                {
+                    Unsafe.Add(ref dr, i) = Unsafe.Add(ref xr, i) * scale * Unsafe.Add(ref wr, i);
+                }
+            }
+        }
+
+        /// <summary>y = W·x for a 64×64 row-major W: 64 dot products of length 64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVec64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 4096 || x.Length < 64 || y.Length < 64) ThrowShape(nameof(MatVec64x64));
+            // In range: w holds exactly 64×64 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·64 and every access is
+            // w[r·64 + c] with r < 64, c < 64; x holds ≥ 64 floats and y ≥ 64.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 4 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                for (nuint r = 0; r < 64; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    var q0 = Half(a0);
+                    var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
+                    var q1 = Half(a1);
+                    var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
+                    var q2 = Half(a2);
+                    var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
+                    var q3 = Half(a3);
+                    var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
+                    var q4 = Half(a4);
+                    var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
+                    var q5 = Half(a5);
+                    var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
+                    var q6 = Half(a6);
+                    var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
+                    var q7 = Half(a7);
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x fits in 8 registers: load it once, then stream the rows past it.
+                var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                var x7 = Vector256.LoadUnsafe(ref xr, 56);
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
+                    var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
+                    var q0 = Half(a0 + b0);
+                    var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
+                    var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
+                    var q1 = Half(a1 + b1);
+                    var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
+                    var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
+                    var q2 = Half(a2 + b2);
+                    var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
+                    var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 64; c += 8)
                     {
-                        (Vector256.LoadUnsafe(ref xr, i) * scale * Vector256.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 64; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) = sum;
+                }
+            }
+        }
+
+        /// <summary>y = W·x for a 32×64 row-major W: 32 dot products of length 64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVec32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 2048 || x.Length < 64 || y.Length < 32) ThrowShape(nameof(MatVec32x64));
+            // In range: w holds exactly 32×64 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·64 and every access is
+            // w[r·64 + c] with r < 32, c < 64; x holds ≥ 64 floats and y ≥ 32.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 4 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                for (nuint r = 0; r < 32; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 32) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    var q0 = Half(a0);
+                    var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
+                    var q1 = Half(a1);
+                    var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
+                    var q2 = Half(a2);
+                    var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
+                    var q3 = Half(a3);
+                    var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
+                    var q4 = Half(a4);
+                    var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
+                    var q5 = Half(a5);
+                    var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
+                    var q6 = Half(a6);
+                    var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
+                    var q7 = Half(a7);
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x fits in 8 registers: load it once, then stream the rows past it.
+                var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                var x7 = Vector256.LoadUnsafe(ref xr, 56);
+                for (nuint r = 0; r < 32; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 32) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
+                    var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
+                    var q0 = Half(a0 + b0);
+                    var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
+                    var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
+                    var q1 = Half(a1 + b1);
+                    var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
+                    var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
+                    var q2 = Half(a2 + b2);
+                    var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
+                    var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 32; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 32) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 64; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 32; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) = sum;
+                }
+            }
+        }
+
+        /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 64×64 row-major W: 64 dot products of length 64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVecAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 4096 || x.Length < 64 || y.Length < 64) ThrowShape(nameof(MatVecAdd64x64));
+            // In range: w holds exactly 64×64 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·64 and every access is
+            // w[r·64 + c] with r < 64, c < 64; x holds ≥ 64 floats and y ≥ 64.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 4 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                for (nuint r = 0; r < 64; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    var q0 = Half(a0);
+                    var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
+                    var q1 = Half(a1);
+                    var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
+                    var q2 = Half(a2);
+                    var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
+                    var q3 = Half(a3);
+                    var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
+                    var q4 = Half(a4);
+                    var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
+                    var q5 = Half(a5);
+                    var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
+                    var q6 = Half(a6);
+                    var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
+                    var q7 = Half(a7);
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x fits in 8 registers: load it once, then stream the rows past it.
+                var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                var x7 = Vector256.LoadUnsafe(ref xr, 56);
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
+                    var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
+                    var q0 = Half(a0 + b0);
+                    var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
+                    var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
+                    var q1 = Half(a1 + b1);
+                    var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
+                    var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
+                    var q2 = Half(a2 + b2);
+                    var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
+                    var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 64; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 64; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) += sum;
+                }
+            }
+        }
+
+        /// <summary>y = W·x for a 172×64 row-major W: 172 dot products of length 64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVec172x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 11008 || x.Length < 64 || y.Length < 172) ThrowShape(nameof(MatVec172x64));
+            // In range: w holds exactly 172×64 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·64 and every access is
+            // w[r·64 + c] with r < 172, c < 64; x holds ≥ 64 floats and y ≥ 172.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 4 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                for (nuint r = 0; r < 168; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    var q0 = Half(a0);
+                    var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
+                    var q1 = Half(a1);
+                    var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
+                    var q2 = Half(a2);
+                    var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
+                    var q3 = Half(a3);
+                    var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
+                    var q4 = Half(a4);
+                    var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
+                    var q5 = Half(a5);
+                    var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
+                    var q6 = Half(a6);
+                    var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
+                    var q7 = Half(a7);
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+                for (nuint r = 168; r < 172; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    var b0 = Vector512.LoadUnsafe(ref w0, 16) * x1;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, b0);
+                    var q0 = Half(Half(a0 + b0));
+                    var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                    var b1 = Vector512.LoadUnsafe(ref w0, 80) * x1;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                    b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, b1);
+                    var q1 = Half(Half(a1 + b1));
+                    var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                    var b2 = Vector512.LoadUnsafe(ref w0, 144) * x1;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                    b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, b2);
+                    var q2 = Half(Half(a2 + b2));
+                    var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                    var b3 = Vector512.LoadUnsafe(ref w0, 208) * x1;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                    b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, b3);
+                    var q3 = Half(Half(a3 + b3));
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x fits in 8 registers: load it once, then stream the rows past it.
+                var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                var x7 = Vector256.LoadUnsafe(ref xr, 56);
+                for (nuint r = 0; r < 172; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
+                    var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
+                    var q0 = Half(a0 + b0);
+                    var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
+                    var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
+                    var q1 = Half(a1 + b1);
+                    var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
+                    var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
+                    var q2 = Half(a2 + b2);
+                    var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
+                    var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 172; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 64; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 172; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) = sum;
+                }
+            }
+        }
+
+        /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 64×172 row-major W: 64 dot products of length 172.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVecAdd64x172Stride176(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 11264 || x.Length < 172 || y.Length < 64) ThrowShape(nameof(MatVecAdd64x172Stride176));
+            // Rows are padded to 176 floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.
+            // In range: w holds exactly 64×176 floats (checked above), so row r starts at r·176 and every access is
+            // w[r·176 + c] with r < 64, c < 172; x holds ≥ 172 floats and y ≥ 64.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 12 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                var x7 = Vector512.LoadUnsafe(ref xr, 112);
+                var x8 = Vector512.LoadUnsafe(ref xr, 128);
+                var x9 = Vector512.LoadUnsafe(ref xr, 144);
+                var xt0 = Vector256.LoadUnsafe(ref xr, 160); // tail at 160
+                var xt1 = Vector128.LoadUnsafe(ref xr, 168); // tail at 168
+                for (nuint r = 0; r < 64; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 64) start at w0 = &w[r·176]; row j's element c is w0[j·176 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 176);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x7, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 128), x8, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x9, a0);
+                    var t0_0 = Vector256.LoadUnsafe(ref w0, 160) * xt0;
+                    var t1_0 = Vector128.LoadUnsafe(ref w0, 168) * xt1;
+                    var q0 = Half(a0) + t0_0 + t1_0.ToVector256();
+                    var a1 = Vector512.LoadUnsafe(ref w0, 176) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 192), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x3, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x4, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x5, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x6, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x7, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x8, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x9, a1);
+                    var t0_1 = Vector256.LoadUnsafe(ref w0, 336) * xt0;
+                    var t1_1 = Vector128.LoadUnsafe(ref w0, 344) * xt1;
+                    var q1 = Half(a1) + t0_1 + t1_1.ToVector256();
+                    var a2 = Vector512.LoadUnsafe(ref w0, 352) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 384), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x3, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x4, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x5, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 448), x6, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x7, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x8, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x9, a2);
+                    var t0_2 = Vector256.LoadUnsafe(ref w0, 512) * xt0;
+                    var t1_2 = Vector128.LoadUnsafe(ref w0, 520) * xt1;
+                    var q2 = Half(a2) + t0_2 + t1_2.ToVector256();
+                    var a3 = Vector512.LoadUnsafe(ref w0, 528) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x3, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 592), x4, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 608), x5, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 624), x6, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 640), x7, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 656), x8, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 672), x9, a3);
+                    var t0_3 = Vector256.LoadUnsafe(ref w0, 688) * xt0;
+                    var t1_3 = Vector128.LoadUnsafe(ref w0, 696) * xt1;
+                    var q3 = Half(a3) + t0_3 + t1_3.ToVector256();
+                    var a4 = Vector512.LoadUnsafe(ref w0, 704) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 720), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x3, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x4, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x5, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x6, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x7, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 832), x8, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 848), x9, a4);
+                    var t0_4 = Vector256.LoadUnsafe(ref w0, 864) * xt0;
+                    var t1_4 = Vector128.LoadUnsafe(ref w0, 872) * xt1;
+                    var q4 = Half(a4) + t0_4 + t1_4.ToVector256();
+                    var a5 = Vector512.LoadUnsafe(ref w0, 880) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 896), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 912), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 928), x3, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 944), x4, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 960), x5, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 976), x6, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 992), x7, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1008), x8, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1024), x9, a5);
+                    var t0_5 = Vector256.LoadUnsafe(ref w0, 1040) * xt0;
+                    var t1_5 = Vector128.LoadUnsafe(ref w0, 1048) * xt1;
+                    var q5 = Half(a5) + t0_5 + t1_5.ToVector256();
+                    var a6 = Vector512.LoadUnsafe(ref w0, 1056) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1072), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1088), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1104), x3, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1120), x4, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1136), x5, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1152), x6, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1168), x7, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1184), x8, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1200), x9, a6);
+                    var t0_6 = Vector256.LoadUnsafe(ref w0, 1216) * xt0;
+                    var t1_6 = Vector128.LoadUnsafe(ref w0, 1224) * xt1;
+                    var q6 = Half(a6) + t0_6 + t1_6.ToVector256();
+                    var a7 = Vector512.LoadUnsafe(ref w0, 1232) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1248), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1264), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1280), x3, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1296), x4, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1312), x5, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1328), x6, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1344), x7, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1360), x8, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), x9, a7);
+                    var t0_7 = Vector256.LoadUnsafe(ref w0, 1392) * xt0;
+                    var t1_7 = Vector128.LoadUnsafe(ref w0, 1400) * xt1;
+                    var q7 = Half(a7) + t0_7 + t1_7.ToVector256();
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (172 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                var xt0 = Vector128.LoadUnsafe(ref xr, 168); // tail at 168
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·176]; row j's element c is w0[j·176 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 176);
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 160; c += 16)
+                    {
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 176), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 184), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 352), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 528), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 536), xb, b3);
+                    }
+                    var xl = Vector256.LoadUnsafe(ref xr, 160);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), xl, a0);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 336), xl, a1);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 512), xl, a2);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 688), xl, a3);
+                    var t0_0 = Vector128.LoadUnsafe(ref w0, 168) * xt0;
+                    var t0_1 = Vector128.LoadUnsafe(ref w0, 344) * xt0;
+                    var t0_2 = Vector128.LoadUnsafe(ref w0, 520) * xt0;
+                    var t0_3 = Vector128.LoadUnsafe(ref w0, 696) * xt0;
+                    var q0 = Half(a0 + b0) + t0_0;
+                    var q1 = Half(a1 + b1) + t0_1;
+                    var q2 = Half(a2 + b2) + t0_2;
+                    var q3 = Half(a3 + b3) + t0_3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (172 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 64; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·176]; row j's element c is w0[j·176 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 176);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 168; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 176), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 180), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 352), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 356), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 528), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 532), xb, b3);
+                    }
+                    var xl = Vector128.LoadUnsafe(ref xr, 168);
+                    a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 168), xl, a0);
+                    a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 344), xl, a1);
+                    a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 520), xl, a2);
+                    a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 696), xl, a3);
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 64; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 176);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 172; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) += sum;
+                }
+            }
+        }
+
+        /// <summary>y = W·x for a 512×64 row-major W: 512 dot products of length 64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVec512x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 32768 || x.Length < 64 || y.Length < 512) ThrowShape(nameof(MatVec512x64));
+            // In range: w holds exactly 512×64 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·64 and every access is
+            // w[r·64 + c] with r < 512, c < 64; x holds ≥ 64 floats and y ≥ 512.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 4 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                for (nuint r = 0; r < 512; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    var q0 = Half(a0);
+                    var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
+                    var q1 = Half(a1);
+                    var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
+                    var q2 = Half(a2);
+                    var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
+                    var q3 = Half(a3);
+                    var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
+                    var q4 = Half(a4);
+                    var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
+                    var q5 = Half(a5);
+                    var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
+                    var q6 = Half(a6);
+                    var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
+                    var q7 = Half(a7);
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x fits in 8 registers: load it once, then stream the rows past it.
+                var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                var x7 = Vector256.LoadUnsafe(ref xr, 56);
+                for (nuint r = 0; r < 512; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
+                    var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
+                    b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
+                    var q0 = Half(a0 + b0);
+                    var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
+                    var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
+                    b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
+                    var q1 = Half(a1 + b1);
+                    var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
+                    var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
+                    b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
+                    var q2 = Half(a2 + b2);
+                    var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
+                    var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
+                    b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 512; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 64; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 512; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) = sum;
+                }
+            }
+        }
+
+        /// <summary>
+        /// RoPE on 8 heads of 8 (4 rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the
+        /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Rope8x8(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+        {
+            if (v.Length < 64 || cos.Length < 4 || sin.Length < 4) ThrowShape(nameof(Rope8x8));
+            // In range: head h's pair i is at h·8 + 2i (+1) < 64 since 2i + 1 < 8 ≤ 8; cos and sin hold ≥ 4.
+            ref float vr = ref MemoryMarshal.GetReference(v);
+            ref float cr = ref MemoryMarshal.GetReference(cos);
+            ref float sr = ref MemoryMarshal.GetReference(sin);
+            for (nuint h = 0; h < 8; h++)
+            {
+                ref float head = ref Unsafe.Add(ref vr, h * 8);
+                for (nuint i = 0; i < 4; i++)
+                {
+                    float x0 = Unsafe.Add(ref head, 2 * i), x1 = Unsafe.Add(ref head, 2 * i + 1);
+                    float c = Unsafe.Add(ref cr, i), s = Unsafe.Add(ref sr, i);
+                    Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;
+                    Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;
+                }
+            }
+        }
+
+        /// <summary>
+        /// RoPE on 4 heads of 8 (4 rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the
+        /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Rope4x8(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+        {
+            if (v.Length < 32 || cos.Length < 4 || sin.Length < 4) ThrowShape(nameof(Rope4x8));
+            // In range: head h's pair i is at h·8 + 2i (+1) < 32 since 2i + 1 < 8 ≤ 8; cos and sin hold ≥ 4.
+            ref float vr = ref MemoryMarshal.GetReference(v);
+            ref float cr = ref MemoryMarshal.GetReference(cos);
+            ref float sr = ref MemoryMarshal.GetReference(sin);
+            for (nuint h = 0; h < 4; h++)
+            {
+                ref float head = ref Unsafe.Add(ref vr, h * 8);
+                for (nuint i = 0; i < 4; i++)
+                {
+                    float x0 = Unsafe.Add(ref head, 2 * i), x1 = Unsafe.Add(ref head, 2 * i + 1);
+                    float c = Unsafe.Add(ref cr, i), s = Unsafe.Add(ref sr, i);
+                    Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;
+                    Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;
+                }
+            }
+        }
+
+        /// <summary>Stores one position's key (32 floats) into a step's transposed key cache: keys[c·capacity + position] = k[c].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void StoreKey32(ReadOnlySpan<float> k, Span<float> keys, int position, int capacity)
+        {
+            if (k.Length < 32 || (uint)position >= (uint)capacity || keys.Length < (long)32 * capacity) ThrowShape(nameof(StoreKey32));
+            // In range: c·capacity + position < 32·capacity ≤ keys.Length, since c < 32 and position < capacity (checked above).
+            ref float kr = ref MemoryMarshal.GetReference(k);
+            ref float dst = ref Unsafe.Add(ref MemoryMarshal.GetReference(keys), (nuint)position);
+            for (nuint c = 0; c < 32; c++) Unsafe.Add(ref dst, c * (nuint)capacity) = Unsafe.Add(ref kr, c);
+        }
+
+        /// <summary>
+        /// Causal attention of 8 query heads over 4 KV heads (2 query heads per KV head) of 8, over positions
+        /// 0..position of one step's cache. Scores run along positions (keys are stored transposed), padded to whole vectors
+        /// with -∞; softmax subtracts each head's maximum before one Exp over all heads; output = Σ p_t · V_t.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
+        {
+            if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 64 || output.Length < 64
+                || keys.Length < (long)32 * capacity || values.Length < (long)32 * (position + 1) || scores.Length < (long)8 * capacity)
+                ThrowShape(nameof(Attention));
+            // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
+            // position t at (g·8 + d)·capacity + t < 32·capacity; values at t·32 + g·8 + d with t ≤ position.
+            ref float qr = ref MemoryMarshal.GetReference(q);
+            ref float kr = ref MemoryMarshal.GetReference(keys);
+            ref float vr = ref MemoryMarshal.GetReference(values);
+            ref float sr = ref MemoryMarshal.GetReference(scores);
+            ref float dr = ref MemoryMarshal.GetReference(output);
+            nuint n = (nuint)position + 1;
+            nuint cap = (nuint)capacity;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                nuint stride = (n + 15) & ~(nuint)15; // whole vectors; ≤ capacity, a multiple of 16 above position
+                for (nuint h = 0; h < 8; h += 2)
+                {
+                    ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 8);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    for (nuint t = 0; t < stride; t += 16)
+                    {
+                        var k = Vector512.LoadUnsafe(ref kh, t);
+                        var a0 = Vector512.Create(qh0) * k;
+                        var a1 = Vector512.Create(qh1) * k;
+                        k = Vector512.LoadUnsafe(ref kh, cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 1)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 1)), k, a1);
+                        k = Vector512.LoadUnsafe(ref kh, 2 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 2)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 2)), k, a1);
+                        k = Vector512.LoadUnsafe(ref kh, 3 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 3)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 3)), k, a1);
+                        k = Vector512.LoadUnsafe(ref kh, 4 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 4)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 4)), k, a1);
+                        k = Vector512.LoadUnsafe(ref kh, 5 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 5)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 5)), k, a1);
+                        k = Vector512.LoadUnsafe(ref kh, 6 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 6)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 6)), k, a1);
+                        k = Vector512.LoadUnsafe(ref kh, 7 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 7)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 7)), k, a1);
+                        (a0 * AttentionScale).StoreUnsafe(ref sh0, t);
+                        (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+                for (nuint h = 0; h < 8; h++)
                 {
-                    var acc = Vector128<float>.Zero;
-                    var acc2 = Vector128<float>.Zero;
-                    for (nuint i = 0; i < 64; i += 8)
-                    {
-                        var u = Vector128.LoadUnsafe(ref xr, i);
-                        var v = Vector128.LoadUnsafe(ref xr, i + 4);
-                        acc = Vector128.MultiplyAddEstimate(u, u, acc);
-                        acc2 = Vector128.MultiplyAddEstimate(v, v, acc2);
-                    }
-                    acc += acc2;
-                    float sumOfSquares = Vector128.Sum(acc);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 64f + NormEps);
-                    for (nuint i = 0; i < 64; i += 4)
-                    {
-                        (Vector128.LoadUnsafe(ref xr, i) * scale * Vector128.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
-                    }
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
+                    var m = Vector512.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 16; t < stride; t += 16) m = Vector512.Max(m, Vector512.LoadUnsafe(ref sh, t));
+                    var max = Vector512.Create(HorizontalMax(m));
+                    for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                else
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 8; h++)
                 {
-                    float sumOfSquares = 0f;
-                    for (nuint i = 0; i < 64; i++) sumOfSquares += Unsafe.Add(ref xr, i) * Unsafe.Add(ref xr, i);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 64f + NormEps);
-                    for (nuint i = 0; i < 64; i++)
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    var sum = Vector512.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 16; t < stride; t += 16) sum += Vector512.LoadUnsafe(ref sh, t);
+                    var total = Vector512.Create(Vector512.Sum(sum));
+                    for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
+                }
+                for (nuint h = 0; h < 8; h += 2)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 8);
                     {
-                        Unsafe.Add(ref dr, i) = Unsafe.Add(ref xr, i) * scale * Unsafe.Add(ref wr, i);
+                        var o0_0_0 = Vector256<float>.Zero;
+                        var o0_0_1 = Vector256<float>.Zero;
+                        var o1_0_0 = Vector256<float>.Zero;
+                        var o1_0_1 = Vector256<float>.Zero;
+                        nuint tv = 0;
+                        for (; tv + 2 <= n; tv += 2)
+                        {
+                            ref float vt0 = ref Unsafe.Add(ref vh, tv * 32);
+                            float p0_0 = Unsafe.Add(ref sh0, tv);
+                            var p0_0w8 = Vector256.Create(p0_0);
+                            float p1_0 = Unsafe.Add(ref sh1, tv);
+                            var p1_0w8 = Vector256.Create(p1_0);
+                            ref float vt1 = ref Unsafe.Add(ref vh, (tv + 1) * 32);
+                            float p0_1 = Unsafe.Add(ref sh0, tv + 1);
+                            var p0_1w8 = Vector256.Create(p0_1);
+                            float p1_1 = Unsafe.Add(ref sh1, tv + 1);
+                            var p1_1w8 = Vector256.Create(p1_1);
+                            var v0_0 = Vector256.LoadUnsafe(ref vt0, 0);
+                            o0_0_0 = Vector256.MultiplyAddEstimate(v0_0, p0_0w8, o0_0_0);
+                            o1_0_0 = Vector256.MultiplyAddEstimate(v0_0, p1_0w8, o1_0_0);
+                            var v1_0 = Vector256.LoadUnsafe(ref vt1, 0);
+                            o0_0_1 = Vector256.MultiplyAddEstimate(v1_0, p0_1w8, o0_0_1);
+                            o1_0_1 = Vector256.MultiplyAddEstimate(v1_0, p1_1w8, o1_0_1);
+                        }
+                        for (; tv < n; tv++)
+                        {
+                            ref float vt0 = ref Unsafe.Add(ref vh, tv * 32);
+                            float p0_0 = Unsafe.Add(ref sh0, tv);
+                            var p0_0w8 = Vector256.Create(p0_0);
+                            float p1_0 = Unsafe.Add(ref sh1, tv);
+                            var p1_0w8 = Vector256.Create(p1_0);
+                            var v0_0 = Vector256.LoadUnsafe(ref vt0, 0);
+                            o0_0_0 = Vector256.MultiplyAddEstimate(v0_0, p0_0w8, o0_0_0);
+                            o1_0_0 = Vector256.MultiplyAddEstimate(v0_0, p1_0w8, o1_0_0);
+                        }
+                        (o0_0_0 + o0_0_1).StoreUnsafe(ref oh0, 0);
+                        (o1_0_0 + o1_0_1).StoreUnsafe(ref oh1, 0);
                     }
                 }
             }
-
-            /// <summary>y = W·x for a 64×64 row-major W: 64 dot products of length 64.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVec64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+            else if (Vector256.IsHardwareAccelerated)
             {
-                if (w.Length != 4096 || x.Length < 64 || y.Length < 64) ThrowShape(nameof(MatVec64x64));
-                // In range: w holds exactly 64×64 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·64 and every access is
-                // w[r·64 + c] with r < 64, c < 64; x holds ≥ 64 floats and y ≥ 64.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                nuint stride = (n + 7) & ~(nuint)7; // whole vectors; ≤ capacity, a multiple of 16 above position
+                for (nuint h = 0; h < 8; h += 2)
                 {
-                    // x fits in 4 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    for (nuint r = 0; r < 64; r += 8)
+                    ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 8);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    for (nuint t = 0; t < stride; t += 8)
                     {
-                        // Rows r..r+7 (r + 7 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        var k = Vector256.LoadUnsafe(ref kh, t);
+                        var a0 = Vector256.Create(qh0) * k;
+                        var a1 = Vector256.Create(qh1) * k;
+                        k = Vector256.LoadUnsafe(ref kh, cap + t);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 1)), k, a0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 1)), k, a1);
+                        k = Vector256.LoadUnsafe(ref kh, 2 * cap + t);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 2)), k, a0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 2)), k, a1);
+                        k = Vector256.LoadUnsafe(ref kh, 3 * cap + t);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 3)), k, a0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 3)), k, a1);
+                        k = Vector256.LoadUnsafe(ref kh, 4 * cap + t);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 4)), k, a0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 4)), k, a1);
+                        k = Vector256.LoadUnsafe(ref kh, 5 * cap + t);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 5)), k, a0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 5)), k, a1);
+                        k = Vector256.LoadUnsafe(ref kh, 6 * cap + t);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 6)), k, a0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 6)), k, a1);
+                        k = Vector256.LoadUnsafe(ref kh, 7 * cap + t);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 7)), k, a0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 7)), k, a1);
+                        (a0 * AttentionScale).StoreUnsafe(ref sh0, t);
+                        (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
+                    }
+                }
+                for (nuint h = 0; h < 8; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
+                    var m = Vector256.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 8; t < stride; t += 8) m = Vector256.Max(m, Vector256.LoadUnsafe(ref sh, t));
+                    var max = Vector256.Create(HorizontalMax(m));
+                    for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
+                }
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 8; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    var sum = Vector256.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 8; t < stride; t += 8) sum += Vector256.LoadUnsafe(ref sh, t);
+                    var total = Vector256.Create(Vector256.Sum(sum));
+                    for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
+                }
+                for (nuint h = 0; h < 8; h += 2)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 8);
+                    {
+                        var o0_0_0 = Vector256<float>.Zero;
+                        var o0_0_1 = Vector256<float>.Zero;
+                        var o1_0_0 = Vector256<float>.Zero;
+                        var o1_0_1 = Vector256<float>.Zero;
+                        nuint tv = 0;
+                        for (; tv + 2 <= n; tv += 2)
+                        {
+                            ref float vt0 = ref Unsafe.Add(ref vh, tv * 32);
+                            float p0_0 = Unsafe.Add(ref sh0, tv);
+                            var p0_0w8 = Vector256.Create(p0_0);
+                            float p1_0 = Unsafe.Add(ref sh1, tv);
+                            var p1_0w8 = Vector256.Create(p1_0);
+                            ref float vt1 = ref Unsafe.Add(ref vh, (tv + 1) * 32);
+                            float p0_1 = Unsafe.Add(ref sh0, tv + 1);
+                            var p0_1w8 = Vector256.Create(p0_1);
+                            float p1_1 = Unsafe.Add(ref sh1, tv + 1);
+                            var p1_1w8 = Vector256.Create(p1_1);
+                            var v0_0 = Vector256.LoadUnsafe(ref vt0, 0);
+                            o0_0_0 = Vector256.MultiplyAddEstimate(v0_0, p0_0w8, o0_0_0);
+                            o1_0_0 = Vector256.MultiplyAddEstimate(v0_0, p1_0w8, o1_0_0);
+                            var v1_0 = Vector256.LoadUnsafe(ref vt1, 0);
+                            o0_0_1 = Vector256.MultiplyAddEstimate(v1_0, p0_1w8, o0_0_1);
+                            o1_0_1 = Vector256.MultiplyAddEstimate(v1_0, p1_1w8, o1_0_1);
+                        }
+                        for (; tv < n; tv++)
+                        {
+                            ref float vt0 = ref Unsafe.Add(ref vh, tv * 32);
+                            float p0_0 = Unsafe.Add(ref sh0, tv);
+                            var p0_0w8 = Vector256.Create(p0_0);
+                            float p1_0 = Unsafe.Add(ref sh1, tv);
+                            var p1_0w8 = Vector256.Create(p1_0);
+                            var v0_0 = Vector256.LoadUnsafe(ref vt0, 0);
+                            o0_0_0 = Vector256.MultiplyAddEstimate(v0_0, p0_0w8, o0_0_0);
+                            o1_0_0 = Vector256.MultiplyAddEstimate(v0_0, p1_0w8, o1_0_0);
+                        }
+                        (o0_0_0 + o0_0_1).StoreUnsafe(ref oh0, 0);
+                        (o1_0_0 + o1_0_1).StoreUnsafe(ref oh1, 0);
+                    }
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                nuint stride = (n + 3) & ~(nuint)3; // whole vectors; ≤ capacity, a multiple of 16 above position
+                for (nuint h = 0; h < 8; h += 2)
+                {
+                    ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 8);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    for (nuint t = 0; t < stride; t += 4)
+                    {
+                        var k = Vector128.LoadUnsafe(ref kh, t);
+                        var a0 = Vector128.Create(qh0) * k;
+                        var a1 = Vector128.Create(qh1) * k;
+                        k = Vector128.LoadUnsafe(ref kh, cap + t);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 1)), k, a0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 1)), k, a1);
+                        k = Vector128.LoadUnsafe(ref kh, 2 * cap + t);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 2)), k, a0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 2)), k, a1);
+                        k = Vector128.LoadUnsafe(ref kh, 3 * cap + t);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 3)), k, a0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 3)), k, a1);
+                        k = Vector128.LoadUnsafe(ref kh, 4 * cap + t);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 4)), k, a0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 4)), k, a1);
+                        k = Vector128.LoadUnsafe(ref kh, 5 * cap + t);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 5)), k, a0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 5)), k, a1);
+                        k = Vector128.LoadUnsafe(ref kh, 6 * cap + t);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 6)), k, a0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 6)), k, a1);
+                        k = Vector128.LoadUnsafe(ref kh, 7 * cap + t);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 7)), k, a0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 7)), k, a1);
+                        (a0 * AttentionScale).StoreUnsafe(ref sh0, t);
+                        (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
+                    }
+                }
+                for (nuint h = 0; h < 8; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
+                    var m = Vector128.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 4; t < stride; t += 4) m = Vector128.Max(m, Vector128.LoadUnsafe(ref sh, t));
+                    var max = Vector128.Create(HorizontalMax(m));
+                    for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
+                }
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 8; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    var sum = Vector128.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 4; t < stride; t += 4) sum += Vector128.LoadUnsafe(ref sh, t);
+                    var total = Vector128.Create(Vector128.Sum(sum));
+                    for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
+                }
+                for (nuint h = 0; h < 8; h += 2)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 8);
+                    {
+                        var o0_0_0 = Vector128<float>.Zero;
+                        var o0_1_0 = Vector128<float>.Zero;
+                        var o1_0_0 = Vector128<float>.Zero;
+                        var o1_1_0 = Vector128<float>.Zero;
+                        nuint tv = 0;
+                        for (; tv < n; tv++)
+                        {
+                            ref float vt0 = ref Unsafe.Add(ref vh, tv * 32);
+                            float p0_0 = Unsafe.Add(ref sh0, tv);
+                            var p0_0w4 = Vector128.Create(p0_0);
+                            float p1_0 = Unsafe.Add(ref sh1, tv);
+                            var p1_0w4 = Vector128.Create(p1_0);
+                            var v0_0 = Vector128.LoadUnsafe(ref vt0, 0);
+                            o0_0_0 = Vector128.MultiplyAddEstimate(v0_0, p0_0w4, o0_0_0);
+                            o1_0_0 = Vector128.MultiplyAddEstimate(v0_0, p1_0w4, o1_0_0);
+                            var v0_1 = Vector128.LoadUnsafe(ref vt0, 4);
+                            o0_1_0 = Vector128.MultiplyAddEstimate(v0_1, p0_0w4, o0_1_0);
+                            o1_1_0 = Vector128.MultiplyAddEstimate(v0_1, p1_0w4, o1_1_0);
+                        }
+                        o0_0_0.StoreUnsafe(ref oh0, 0);
+                        o0_1_0.StoreUnsafe(ref oh0, 4);
+                        o1_0_0.StoreUnsafe(ref oh1, 0);
+                        o1_1_0.StoreUnsafe(ref oh1, 4);
+                    }
+                }
+            }
+            else
+            {
+                nuint stride = n;
+                for (nuint h = 0; h < 8; h += 1)
+                {
+                    ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = 0; t < stride; t += 1)
+                    {
+                        var a0 = qh0 * Unsafe.Add(ref kh, t);
+                        var b0 = Unsafe.Add(ref qh0, 1) * Unsafe.Add(ref kh, cap + t);
+                        a0 = Unsafe.Add(ref qh0, 2) * Unsafe.Add(ref kh, 2 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 3) * Unsafe.Add(ref kh, 3 * cap + t) + b0;
+                        a0 = Unsafe.Add(ref qh0, 4) * Unsafe.Add(ref kh, 4 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 5) * Unsafe.Add(ref kh, 5 * cap + t) + b0;
+                        a0 = Unsafe.Add(ref qh0, 6) * Unsafe.Add(ref kh, 6 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 7) * Unsafe.Add(ref kh, 7 * cap + t) + b0;
+                        Unsafe.Add(ref sh0, t) = (a0 + b0) * AttentionScale;
+                    }
+                }
+                for (nuint h = 0; h < 8; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    float max = float.NegativeInfinity;
+                    for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
+                    for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
+                }
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 8; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    float total = 0f;
+                    for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
+                    for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
+                }
+                for (nuint h = 0; h < 8; h += 1)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
+                    for (nuint d = 0; d < 8; d++)
+                    {
+                        float acc = 0f;
+                        for (nuint t = 0; t < n; t++) acc += Unsafe.Add(ref sh0, t) * Unsafe.Add(ref vh, t * 32 + d);
+                        Unsafe.Add(ref oh0, d) = acc;
+                    }
+                }
+            }
+        }
+
+        /// <summary>SwiGLU over 172 floats in the reference's order: up ← up·gate; gate ← σ(gate); gate ← gate·up (= silu(gate)·up).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void SwiGlu172(Span<float> gate, Span<float> up)
+        {
+            if (gate.Length < 172 || up.Length < 172) ThrowShape(nameof(SwiGlu172));
+            // In range: offsets < 172, and gate and up hold at least 172 floats (checked above).
+            ref float gr = ref MemoryMarshal.GetReference(gate);
+            ref float ur = ref MemoryMarshal.GetReference(up);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 160; i += 16)
+                {
+                    (Vector512.LoadUnsafe(ref ur, i) * Vector512.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
+                }
+                (Vector256.LoadUnsafe(ref ur, 160) * Vector256.LoadUnsafe(ref gr, 160)).StoreUnsafe(ref ur, 160);
+                (Vector128.LoadUnsafe(ref ur, 168) * Vector128.LoadUnsafe(ref gr, 168)).StoreUnsafe(ref ur, 168);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 168; i += 8)
+                {
+                    (Vector256.LoadUnsafe(ref ur, i) * Vector256.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
+                }
+                (Vector128.LoadUnsafe(ref ur, 168) * Vector128.LoadUnsafe(ref gr, 168)).StoreUnsafe(ref ur, 168);
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 172; i += 4)
+                {
+                    (Vector128.LoadUnsafe(ref ur, i) * Vector128.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
+                }
+            }
+            else
+            {
+                for (nuint i = 0; i < 172; i++)
+                {
+                    Unsafe.Add(ref ur, i) = Unsafe.Add(ref ur, i) * Unsafe.Add(ref gr, i);
+                }
+            }
+            TensorPrimitives.Sigmoid(gate.Slice(0, 172), gate.Slice(0, 172));
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 160; i += 16)
+                {
+                    (Vector512.LoadUnsafe(ref gr, i) * Vector512.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
+                }
+                (Vector256.LoadUnsafe(ref gr, 160) * Vector256.LoadUnsafe(ref ur, 160)).StoreUnsafe(ref gr, 160);
+                (Vector128.LoadUnsafe(ref gr, 168) * Vector128.LoadUnsafe(ref ur, 168)).StoreUnsafe(ref gr, 168);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 168; i += 8)
+                {
+                    (Vector256.LoadUnsafe(ref gr, i) * Vector256.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
+                }
+                (Vector128.LoadUnsafe(ref gr, 168) * Vector128.LoadUnsafe(ref ur, 168)).StoreUnsafe(ref gr, 168);
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 172; i += 4)
+                {
+                    (Vector128.LoadUnsafe(ref gr, i) * Vector128.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
+                }
+            }
+            else
+            {
+                for (nuint i = 0; i < 172; i++)
+                {
+                    Unsafe.Add(ref gr, i) = Unsafe.Add(ref gr, i) * Unsafe.Add(ref ur, i);
+                }
+            }
+        }
+
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
+        /// bit-identical, position by position, to MatVec64x64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64) ThrowShape(nameof(MatMat64x64));
+            // In range: as in MatVec64x64 for each position p < count, whose x row starts at p·64 (< x.Length)
+            // and y row at p·64 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 8)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 64
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -173,21 +1798,24 @@ namespace Demo
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
                 {
-                    // x fits in 8 registers: load it once, then stream the rows past it.
-                    var x0 = Vector256.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector256.LoadUnsafe(ref xr, 8);
-                    var x2 = Vector256.LoadUnsafe(ref xr, 16);
-                    var x3 = Vector256.LoadUnsafe(ref xr, 24);
-                    var x4 = Vector256.LoadUnsafe(ref xr, 32);
-                    var x5 = Vector256.LoadUnsafe(ref xr, 40);
-                    var x6 = Vector256.LoadUnsafe(ref xr, 48);
-                    var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                    for (nuint r = 0; r < 64; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                        var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                        var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                        var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                        var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                        var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                        var x7 = Vector256.LoadUnsafe(ref xr, 56);
                         var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
                         var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
                         a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
@@ -228,13 +1856,16 @@ namespace Demo
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
                 {
-                    // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 64; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -264,40 +1895,48 @@ namespace Demo
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 64; r++)
                 {
-                    for (nuint r = 0; r < 64; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
                         float sum = 0f;
                         for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) = sum;
+                        Unsafe.Add(ref ybase, p * 64 + r) = sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y = W·x for a 32×64 row-major W: 32 dot products of length 64.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVec32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 32), a 32×64 row-major W;
+        /// bit-identical, position by position, to MatVec32x64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 2048 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 32) ThrowShape(nameof(MatMat32x64));
+            // In range: as in MatVec32x64 for each position p < count, whose x row starts at p·64 (< x.Length)
+            // and y row at p·32 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 2048 || x.Length < 64 || y.Length < 32) ThrowShape(nameof(MatVec32x64));
-                // In range: w holds exactly 32×64 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·64 and every access is
-                // w[r·64 + c] with r < 32, c < 64; x holds ≥ 64 floats and y ≥ 32.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 32; r += 8)
                 {
-                    // x fits in 4 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    for (nuint r = 0; r < 32; r += 8)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 32
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+7 (r + 7 < 32) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 32);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -342,21 +1981,24 @@ namespace Demo
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 32; r += 4)
                 {
-                    // x fits in 8 registers: load it once, then stream the rows past it.
-                    var x0 = Vector256.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector256.LoadUnsafe(ref xr, 8);
-                    var x2 = Vector256.LoadUnsafe(ref xr, 16);
-                    var x3 = Vector256.LoadUnsafe(ref xr, 24);
-                    var x4 = Vector256.LoadUnsafe(ref xr, 32);
-                    var x5 = Vector256.LoadUnsafe(ref xr, 40);
-                    var x6 = Vector256.LoadUnsafe(ref xr, 48);
-                    var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                    for (nuint r = 0; r < 32; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 32
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 32) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 32);
+                        var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                        var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                        var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                        var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                        var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                        var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                        var x7 = Vector256.LoadUnsafe(ref xr, 56);
                         var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
                         var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
                         a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
@@ -397,13 +2039,16 @@ namespace Demo
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 32; r += 4)
                 {
-                    // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 32; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 32
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 32) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 32);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -433,40 +2078,48 @@ namespace Demo
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 32; r++)
                 {
-                    for (nuint r = 0; r < 32; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
                         float sum = 0f;
                         for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) = sum;
+                        Unsafe.Add(ref ybase, p * 32 + r) = sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 64×64 row-major W: 64 dot products of length 64.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVecAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
+        /// bit-identical, position by position, to MatVecAdd64x64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMatAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64) ThrowShape(nameof(MatMatAdd64x64));
+            // In range: as in MatVecAdd64x64 for each position p < count, whose x row starts at p·64 (< x.Length)
+            // and y row at p·64 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 4096 || x.Length < 64 || y.Length < 64) ThrowShape(nameof(MatVecAdd64x64));
-                // In range: w holds exactly 64×64 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·64 and every access is
-                // w[r·64 + c] with r < 64, c < 64; x holds ≥ 64 floats and y ≥ 64.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 64; r += 8)
                 {
-                    // x fits in 4 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    for (nuint r = 0; r < 64; r += 8)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 64
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+7 (r + 7 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -511,21 +2164,24 @@ namespace Demo
                         (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
                 {
-                    // x fits in 8 registers: load it once, then stream the rows past it.
-                    var x0 = Vector256.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector256.LoadUnsafe(ref xr, 8);
-                    var x2 = Vector256.LoadUnsafe(ref xr, 16);
-                    var x3 = Vector256.LoadUnsafe(ref xr, 24);
-                    var x4 = Vector256.LoadUnsafe(ref xr, 32);
-                    var x5 = Vector256.LoadUnsafe(ref xr, 40);
-                    var x6 = Vector256.LoadUnsafe(ref xr, 48);
-                    var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                    for (nuint r = 0; r < 64; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                        var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                        var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                        var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                        var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                        var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                        var x7 = Vector256.LoadUnsafe(ref xr, 56);
                         var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
                         var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
                         a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
@@ -566,13 +2222,16 @@ namespace Demo
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
                 {
-                    // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 64; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -602,40 +2261,48 @@ namespace Demo
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 64; r++)
                 {
-                    for (nuint r = 0; r < 64; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
                         float sum = 0f;
                         for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) += sum;
+                        Unsafe.Add(ref ybase, p * 64 + r) += sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y = W·x for a 172×64 row-major W: 172 dot products of length 64.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVec172x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 172), a 172×64 row-major W;
+        /// bit-identical, position by position, to MatVec172x64.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat172x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 11008 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 172) ThrowShape(nameof(MatMat172x64));
+            // In range: as in MatVec172x64 for each position p < count, whose x row starts at p·64 (< x.Length)
+            // and y row at p·172 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 11008 || x.Length < 64 || y.Length < 172) ThrowShape(nameof(MatVec172x64));
-                // In range: w holds exactly 172×64 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·64 and every access is
-                // w[r·64 + c] with r < 172, c < 64; x holds ≥ 64 floats and y ≥ 172.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 168; r += 8)
                 {
-                    // x fits in 4 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    for (nuint r = 0; r < 168; r += 8)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 172
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+7 (r + 7 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 172);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -679,10 +2346,18 @@ namespace Demo
                         var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
                         sums.StoreUnsafe(ref yr, r);
                     }
-                    for (nuint r = 168; r < 172; r += 4)
+                }
+                for (nuint r = 168; r < 172; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 172);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         var b0 = Vector512.LoadUnsafe(ref w0, 16) * x1;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -707,21 +2382,24 @@ namespace Demo
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 172; r += 4)
                 {
-                    // x fits in 8 registers: load it once, then stream the rows past it.
-                    var x0 = Vector256.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector256.LoadUnsafe(ref xr, 8);
-                    var x2 = Vector256.LoadUnsafe(ref xr, 16);
-                    var x3 = Vector256.LoadUnsafe(ref xr, 24);
-                    var x4 = Vector256.LoadUnsafe(ref xr, 32);
-                    var x5 = Vector256.LoadUnsafe(ref xr, 40);
-                    var x6 = Vector256.LoadUnsafe(ref xr, 48);
-                    var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                    for (nuint r = 0; r < 172; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 172);
+                        var x0 = Vector256.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector256.LoadUnsafe(ref xr, 8);
+                        var x2 = Vector256.LoadUnsafe(ref xr, 16);
+                        var x3 = Vector256.LoadUnsafe(ref xr, 24);
+                        var x4 = Vector256.LoadUnsafe(ref xr, 32);
+                        var x5 = Vector256.LoadUnsafe(ref xr, 40);
+                        var x6 = Vector256.LoadUnsafe(ref xr, 48);
+                        var x7 = Vector256.LoadUnsafe(ref xr, 56);
                         var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
                         var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
                         a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
@@ -762,13 +2440,16 @@ namespace Demo
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 172; r += 4)
                 {
-                    // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 172; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 172);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -798,48 +2479,56 @@ namespace Demo
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 172; r++)
                 {
-                    for (nuint r = 0; r < 172; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 64);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 64);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 64);
                         float sum = 0f;
                         for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) = sum;
+                        Unsafe.Add(ref ybase, p * 172 + r) = sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 64×172 row-major W: 64 dot products of length 172.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVecAdd64x172Stride176(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 172, y rows of 64), a 64×172 row-major W;
+        /// bit-identical, position by position, to MatVecAdd64x172Stride176.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMatAdd64x172Stride176(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 11264 || (uint)(count - 1) >= 16u || x.Length < (long)count * 172 || y.Length < (long)count * 64) ThrowShape(nameof(MatMatAdd64x172Stride176));
+            // In range: as in MatVecAdd64x172Stride176 for each position p < count, whose x row starts at p·172 (< x.Length)
+            // and y row at p·64 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 11264 || x.Length < 172 || y.Length < 64) ThrowShape(nameof(MatVecAdd64x172Stride176));
-                // Rows are padded to 176 floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.
-                // In range: w holds exactly 64×176 floats (checked above), so row r starts at r·176 and every access is
-                // w[r·176 + c] with r < 64, c < 172; x holds ≥ 172 floats and y ≥ 64.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 64; r += 8)
                 {
-                    // x fits in 12 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                    var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                    var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                    var x7 = Vector512.LoadUnsafe(ref xr, 112);
-                    var x8 = Vector512.LoadUnsafe(ref xr, 128);
-                    var x9 = Vector512.LoadUnsafe(ref xr, 144);
-                    var xt0 = Vector256.LoadUnsafe(ref xr, 160); // tail at 160
-                    var xt1 = Vector128.LoadUnsafe(ref xr, 168); // tail at 168
-                    for (nuint r = 0; r < 64; r += 8)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+7 < 64
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+7 (r + 7 < 64) start at w0 = &w[r·176]; row j's element c is w0[j·176 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 176);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 172);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                        var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                        var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                        var x7 = Vector512.LoadUnsafe(ref xr, 112);
+                        var x8 = Vector512.LoadUnsafe(ref xr, 128);
+                        var x9 = Vector512.LoadUnsafe(ref xr, 144);
+                        var xt0 = Vector256.LoadUnsafe(ref xr, 160);
+                        var xt1 = Vector128.LoadUnsafe(ref xr, 168);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -948,14 +2637,17 @@ namespace Demo
                         (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
                 {
-                    // x (172 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    var xt0 = Vector128.LoadUnsafe(ref xr, 168); // tail at 168
-                    for (nuint r = 0; r < 64; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·176]; row j's element c is w0[j·176 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 176);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 172);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        var xt0 = Vector128.LoadUnsafe(ref xr, 168);
                         var a0 = Vector256<float>.Zero;
                         var b0 = Vector256<float>.Zero;
                         var a1 = Vector256<float>.Zero;
@@ -994,13 +2686,16 @@ namespace Demo
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 64; r += 4)
                 {
-                    // x (172 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 64; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+3 < 64
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·176]; row j's element c is w0[j·176 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 176);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 172);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -1035,1714 +2730,18 @@ namespace Demo
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 64; r++)
                 {
-                    for (nuint r = 0; r < 64; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 176);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 176);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 172);
                         float sum = 0f;
                         for (nuint c = 0; c < 172; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) += sum;
-                    }
-                }
-            }
-
-            /// <summary>y = W·x for a 512×64 row-major W: 512 dot products of length 64.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVec512x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
-            {
-                if (w.Length != 32768 || x.Length < 64 || y.Length < 512) ThrowShape(nameof(MatVec512x64));
-                // In range: w holds exactly 512×64 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·64 and every access is
-                // w[r·64 + c] with r < 512, c < 64; x holds ≥ 64 floats and y ≥ 512.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    // x fits in 4 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    for (nuint r = 0; r < 512; r += 8)
-                    {
-                        // Rows r..r+7 (r + 7 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
-                        var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                        var q0 = Half(a0);
-                        var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
-                        var q1 = Half(a1);
-                        var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
-                        var q2 = Half(a2);
-                        var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
-                        var q3 = Half(a3);
-                        var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
-                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
-                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
-                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
-                        var q4 = Half(a4);
-                        var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
-                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
-                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
-                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
-                        var q5 = Half(a5);
-                        var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
-                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
-                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
-                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
-                        var q6 = Half(a6);
-                        var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
-                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
-                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
-                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
-                        var q7 = Half(a7);
-                        var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                        sums.StoreUnsafe(ref yr, r);
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    // x fits in 8 registers: load it once, then stream the rows past it.
-                    var x0 = Vector256.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector256.LoadUnsafe(ref xr, 8);
-                    var x2 = Vector256.LoadUnsafe(ref xr, 16);
-                    var x3 = Vector256.LoadUnsafe(ref xr, 24);
-                    var x4 = Vector256.LoadUnsafe(ref xr, 32);
-                    var x5 = Vector256.LoadUnsafe(ref xr, 40);
-                    var x6 = Vector256.LoadUnsafe(ref xr, 48);
-                    var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                    for (nuint r = 0; r < 512; r += 4)
-                    {
-                        // Rows r..r+3 (r + 3 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
-                        var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
-                        var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
-                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
-                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
-                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
-                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
-                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
-                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
-                        var q0 = Half(a0 + b0);
-                        var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
-                        var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
-                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
-                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
-                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
-                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
-                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
-                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
-                        var q1 = Half(a1 + b1);
-                        var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
-                        var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
-                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
-                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
-                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
-                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
-                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
-                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
-                        var q2 = Half(a2 + b2);
-                        var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
-                        var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
-                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
-                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
-                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
-                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
-                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
-                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
-                        var q3 = Half(a3 + b3);
-                        var sums = Sum4(q0, q1, q2, q3);
-                        sums.StoreUnsafe(ref yr, r);
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 512; r += 4)
-                    {
-                        // Rows r..r+3 (r + 3 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64);
-                        var a0 = Vector128<float>.Zero;
-                        var b0 = Vector128<float>.Zero;
-                        var a1 = Vector128<float>.Zero;
-                        var b1 = Vector128<float>.Zero;
-                        var a2 = Vector128<float>.Zero;
-                        var b2 = Vector128<float>.Zero;
-                        var a3 = Vector128<float>.Zero;
-                        var b3 = Vector128<float>.Zero;
-                        for (nuint c = 0; c < 64; c += 8)
-                        {
-                            var xa = Vector128.LoadUnsafe(ref xr, c);
-                            var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
-                            b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
-                            a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
-                            b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
-                            a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
-                            b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
-                        }
-                        var q0 = a0 + b0;
-                        var q1 = a1 + b1;
-                        var q2 = a2 + b2;
-                        var q3 = a3 + b3;
-                        var sums = Sum4(q0, q1, q2, q3);
-                        sums.StoreUnsafe(ref yr, r);
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 512; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 64);
-                        float sum = 0f;
-                        for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) = sum;
-                    }
-                }
-            }
-
-            /// <summary>
-            /// RoPE on 8 heads of 8 (4 rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the
-            /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
-            /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void Rope8x8(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
-            {
-                if (v.Length < 64 || cos.Length < 4 || sin.Length < 4) ThrowShape(nameof(Rope8x8));
-                // In range: head h's pair i is at h·8 + 2i (+1) < 64 since 2i + 1 < 8 ≤ 8; cos and sin hold ≥ 4.
-                ref float vr = ref MemoryMarshal.GetReference(v);
-                ref float cr = ref MemoryMarshal.GetReference(cos);
-                ref float sr = ref MemoryMarshal.GetReference(sin);
-                for (nuint h = 0; h < 8; h++)
-                {
-                    ref float head = ref Unsafe.Add(ref vr, h * 8);
-                    for (nuint i = 0; i < 4; i++)
-                    {
-                        float x0 = Unsafe.Add(ref head, 2 * i), x1 = Unsafe.Add(ref head, 2 * i + 1);
-                        float c = Unsafe.Add(ref cr, i), s = Unsafe.Add(ref sr, i);
-                        Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;
-                        Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;
-                    }
-                }
-            }
-
-            /// <summary>
-            /// RoPE on 4 heads of 8 (4 rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the
-            /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
-            /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void Rope4x8(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
-            {
-                if (v.Length < 32 || cos.Length < 4 || sin.Length < 4) ThrowShape(nameof(Rope4x8));
-                // In range: head h's pair i is at h·8 + 2i (+1) < 32 since 2i + 1 < 8 ≤ 8; cos and sin hold ≥ 4.
-                ref float vr = ref MemoryMarshal.GetReference(v);
-                ref float cr = ref MemoryMarshal.GetReference(cos);
-                ref float sr = ref MemoryMarshal.GetReference(sin);
-                for (nuint h = 0; h < 4; h++)
-                {
-                    ref float head = ref Unsafe.Add(ref vr, h * 8);
-                    for (nuint i = 0; i < 4; i++)
-                    {
-                        float x0 = Unsafe.Add(ref head, 2 * i), x1 = Unsafe.Add(ref head, 2 * i + 1);
-                        float c = Unsafe.Add(ref cr, i), s = Unsafe.Add(ref sr, i);
-                        Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;
-                        Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;
-                    }
-                }
-            }
-
-            /// <summary>Stores one position's key (32 floats) into a step's transposed key cache: keys[c·capacity + position] = k[c].</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void StoreKey32(ReadOnlySpan<float> k, Span<float> keys, int position, int capacity)
-            {
-                if (k.Length < 32 || (uint)position >= (uint)capacity || keys.Length < (long)32 * capacity) ThrowShape(nameof(StoreKey32));
-                // In range: c·capacity + position < 32·capacity ≤ keys.Length, since c < 32 and position < capacity (checked above).
-                ref float kr = ref MemoryMarshal.GetReference(k);
-                ref float dst = ref Unsafe.Add(ref MemoryMarshal.GetReference(keys), (nuint)position);
-                for (nuint c = 0; c < 32; c++) Unsafe.Add(ref dst, c * (nuint)capacity) = Unsafe.Add(ref kr, c);
-            }
-
-            /// <summary>
-            /// Causal attention of 8 query heads over 4 KV heads (2 query heads per KV head) of 8, over positions
-            /// 0..position of one step's cache. Scores run along positions (keys are stored transposed), padded to whole vectors
-            /// with -∞; softmax subtracts each head's maximum before one Exp over all heads; output = Σ p_t · V_t.
-            /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
-            {
-                if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 64 || output.Length < 64
-                    || keys.Length < (long)32 * capacity || values.Length < (long)32 * (position + 1) || scores.Length < (long)8 * capacity)
-                    ThrowShape(nameof(Attention));
-                // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
-                // position t at (g·8 + d)·capacity + t < 32·capacity; values at t·32 + g·8 + d with t ≤ position.
-                ref float qr = ref MemoryMarshal.GetReference(q);
-                ref float kr = ref MemoryMarshal.GetReference(keys);
-                ref float vr = ref MemoryMarshal.GetReference(values);
-                ref float sr = ref MemoryMarshal.GetReference(scores);
-                ref float dr = ref MemoryMarshal.GetReference(output);
-                nuint n = (nuint)position + 1;
-                nuint cap = (nuint)capacity;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    nuint stride = (n + 15) & ~(nuint)15; // whole vectors; ≤ capacity, a multiple of 16 above position
-                    for (nuint h = 0; h < 8; h += 2)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 8);
-                        ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
-                        for (nuint t = 0; t < stride; t += 16)
-                        {
-                            var k = Vector512.LoadUnsafe(ref kh, t);
-                            var a0 = Vector512.Create(qh0) * k;
-                            var a1 = Vector512.Create(qh1) * k;
-                            k = Vector512.LoadUnsafe(ref kh, cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 1)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 1)), k, a1);
-                            k = Vector512.LoadUnsafe(ref kh, 2 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 2)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 2)), k, a1);
-                            k = Vector512.LoadUnsafe(ref kh, 3 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 3)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 3)), k, a1);
-                            k = Vector512.LoadUnsafe(ref kh, 4 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 4)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 4)), k, a1);
-                            k = Vector512.LoadUnsafe(ref kh, 5 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 5)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 5)), k, a1);
-                            k = Vector512.LoadUnsafe(ref kh, 6 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 6)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 6)), k, a1);
-                            k = Vector512.LoadUnsafe(ref kh, 7 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 7)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 7)), k, a1);
-                            (a0 * AttentionScale).StoreUnsafe(ref sh0, t);
-                            (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
-                        }
-                    }
-                    for (nuint h = 0; h < 8; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
-                        var m = Vector512.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 16; t < stride; t += 16) m = Vector512.Max(m, Vector512.LoadUnsafe(ref sh, t));
-                        var max = Vector512.Create(HorizontalMax(m));
-                        for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 8; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        var sum = Vector512.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 16; t < stride; t += 16) sum += Vector512.LoadUnsafe(ref sh, t);
-                        var total = Vector512.Create(Vector512.Sum(sum));
-                        for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
-                    }
-                    for (nuint h = 0; h < 8; h += 2)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
-                        ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
-                        ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 8);
-                        {
-                            var o0_0_0 = Vector256<float>.Zero;
-                            var o0_0_1 = Vector256<float>.Zero;
-                            var o1_0_0 = Vector256<float>.Zero;
-                            var o1_0_1 = Vector256<float>.Zero;
-                            nuint tv = 0;
-                            for (; tv + 2 <= n; tv += 2)
-                            {
-                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 32);
-                                float p0_0 = Unsafe.Add(ref sh0, tv);
-                                var p0_0w8 = Vector256.Create(p0_0);
-                                float p1_0 = Unsafe.Add(ref sh1, tv);
-                                var p1_0w8 = Vector256.Create(p1_0);
-                                ref float vt1 = ref Unsafe.Add(ref vh, (tv + 1) * 32);
-                                float p0_1 = Unsafe.Add(ref sh0, tv + 1);
-                                var p0_1w8 = Vector256.Create(p0_1);
-                                float p1_1 = Unsafe.Add(ref sh1, tv + 1);
-                                var p1_1w8 = Vector256.Create(p1_1);
-                                var v0_0 = Vector256.LoadUnsafe(ref vt0, 0);
-                                o0_0_0 = Vector256.MultiplyAddEstimate(v0_0, p0_0w8, o0_0_0);
-                                o1_0_0 = Vector256.MultiplyAddEstimate(v0_0, p1_0w8, o1_0_0);
-                                var v1_0 = Vector256.LoadUnsafe(ref vt1, 0);
-                                o0_0_1 = Vector256.MultiplyAddEstimate(v1_0, p0_1w8, o0_0_1);
-                                o1_0_1 = Vector256.MultiplyAddEstimate(v1_0, p1_1w8, o1_0_1);
-                            }
-                            for (; tv < n; tv++)
-                            {
-                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 32);
-                                float p0_0 = Unsafe.Add(ref sh0, tv);
-                                var p0_0w8 = Vector256.Create(p0_0);
-                                float p1_0 = Unsafe.Add(ref sh1, tv);
-                                var p1_0w8 = Vector256.Create(p1_0);
-                                var v0_0 = Vector256.LoadUnsafe(ref vt0, 0);
-                                o0_0_0 = Vector256.MultiplyAddEstimate(v0_0, p0_0w8, o0_0_0);
-                                o1_0_0 = Vector256.MultiplyAddEstimate(v0_0, p1_0w8, o1_0_0);
-                            }
-                            (o0_0_0 + o0_0_1).StoreUnsafe(ref oh0, 0);
-                            (o1_0_0 + o1_0_1).StoreUnsafe(ref oh1, 0);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    nuint stride = (n + 7) & ~(nuint)7; // whole vectors; ≤ capacity, a multiple of 16 above position
-                    for (nuint h = 0; h < 8; h += 2)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 8);
-                        ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
-                        for (nuint t = 0; t < stride; t += 8)
-                        {
-                            var k = Vector256.LoadUnsafe(ref kh, t);
-                            var a0 = Vector256.Create(qh0) * k;
-                            var a1 = Vector256.Create(qh1) * k;
-                            k = Vector256.LoadUnsafe(ref kh, cap + t);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 1)), k, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 1)), k, a1);
-                            k = Vector256.LoadUnsafe(ref kh, 2 * cap + t);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 2)), k, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 2)), k, a1);
-                            k = Vector256.LoadUnsafe(ref kh, 3 * cap + t);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 3)), k, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 3)), k, a1);
-                            k = Vector256.LoadUnsafe(ref kh, 4 * cap + t);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 4)), k, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 4)), k, a1);
-                            k = Vector256.LoadUnsafe(ref kh, 5 * cap + t);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 5)), k, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 5)), k, a1);
-                            k = Vector256.LoadUnsafe(ref kh, 6 * cap + t);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 6)), k, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 6)), k, a1);
-                            k = Vector256.LoadUnsafe(ref kh, 7 * cap + t);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 7)), k, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh1, 7)), k, a1);
-                            (a0 * AttentionScale).StoreUnsafe(ref sh0, t);
-                            (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
-                        }
-                    }
-                    for (nuint h = 0; h < 8; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
-                        var m = Vector256.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 8; t < stride; t += 8) m = Vector256.Max(m, Vector256.LoadUnsafe(ref sh, t));
-                        var max = Vector256.Create(HorizontalMax(m));
-                        for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 8; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        var sum = Vector256.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 8; t < stride; t += 8) sum += Vector256.LoadUnsafe(ref sh, t);
-                        var total = Vector256.Create(Vector256.Sum(sum));
-                        for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
-                    }
-                    for (nuint h = 0; h < 8; h += 2)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
-                        ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
-                        ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 8);
-                        {
-                            var o0_0_0 = Vector256<float>.Zero;
-                            var o0_0_1 = Vector256<float>.Zero;
-                            var o1_0_0 = Vector256<float>.Zero;
-                            var o1_0_1 = Vector256<float>.Zero;
-                            nuint tv = 0;
-                            for (; tv + 2 <= n; tv += 2)
-                            {
-                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 32);
-                                float p0_0 = Unsafe.Add(ref sh0, tv);
-                                var p0_0w8 = Vector256.Create(p0_0);
-                                float p1_0 = Unsafe.Add(ref sh1, tv);
-                                var p1_0w8 = Vector256.Create(p1_0);
-                                ref float vt1 = ref Unsafe.Add(ref vh, (tv + 1) * 32);
-                                float p0_1 = Unsafe.Add(ref sh0, tv + 1);
-                                var p0_1w8 = Vector256.Create(p0_1);
-                                float p1_1 = Unsafe.Add(ref sh1, tv + 1);
-                                var p1_1w8 = Vector256.Create(p1_1);
-                                var v0_0 = Vector256.LoadUnsafe(ref vt0, 0);
-                                o0_0_0 = Vector256.MultiplyAddEstimate(v0_0, p0_0w8, o0_0_0);
-                                o1_0_0 = Vector256.MultiplyAddEstimate(v0_0, p1_0w8, o1_0_0);
-                                var v1_0 = Vector256.LoadUnsafe(ref vt1, 0);
-                                o0_0_1 = Vector256.MultiplyAddEstimate(v1_0, p0_1w8, o0_0_1);
-                                o1_0_1 = Vector256.MultiplyAddEstimate(v1_0, p1_1w8, o1_0_1);
-                            }
-                            for (; tv < n; tv++)
-                            {
-                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 32);
-                                float p0_0 = Unsafe.Add(ref sh0, tv);
-                                var p0_0w8 = Vector256.Create(p0_0);
-                                float p1_0 = Unsafe.Add(ref sh1, tv);
-                                var p1_0w8 = Vector256.Create(p1_0);
-                                var v0_0 = Vector256.LoadUnsafe(ref vt0, 0);
-                                o0_0_0 = Vector256.MultiplyAddEstimate(v0_0, p0_0w8, o0_0_0);
-                                o1_0_0 = Vector256.MultiplyAddEstimate(v0_0, p1_0w8, o1_0_0);
-                            }
-                            (o0_0_0 + o0_0_1).StoreUnsafe(ref oh0, 0);
-                            (o1_0_0 + o1_0_1).StoreUnsafe(ref oh1, 0);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    nuint stride = (n + 3) & ~(nuint)3; // whole vectors; ≤ capacity, a multiple of 16 above position
-                    for (nuint h = 0; h < 8; h += 2)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 8);
-                        ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
-                        for (nuint t = 0; t < stride; t += 4)
-                        {
-                            var k = Vector128.LoadUnsafe(ref kh, t);
-                            var a0 = Vector128.Create(qh0) * k;
-                            var a1 = Vector128.Create(qh1) * k;
-                            k = Vector128.LoadUnsafe(ref kh, cap + t);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 1)), k, a0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 1)), k, a1);
-                            k = Vector128.LoadUnsafe(ref kh, 2 * cap + t);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 2)), k, a0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 2)), k, a1);
-                            k = Vector128.LoadUnsafe(ref kh, 3 * cap + t);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 3)), k, a0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 3)), k, a1);
-                            k = Vector128.LoadUnsafe(ref kh, 4 * cap + t);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 4)), k, a0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 4)), k, a1);
-                            k = Vector128.LoadUnsafe(ref kh, 5 * cap + t);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 5)), k, a0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 5)), k, a1);
-                            k = Vector128.LoadUnsafe(ref kh, 6 * cap + t);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 6)), k, a0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 6)), k, a1);
-                            k = Vector128.LoadUnsafe(ref kh, 7 * cap + t);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 7)), k, a0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh1, 7)), k, a1);
-                            (a0 * AttentionScale).StoreUnsafe(ref sh0, t);
-                            (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
-                        }
-                    }
-                    for (nuint h = 0; h < 8; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
-                        var m = Vector128.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 4; t < stride; t += 4) m = Vector128.Max(m, Vector128.LoadUnsafe(ref sh, t));
-                        var max = Vector128.Create(HorizontalMax(m));
-                        for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 8; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        var sum = Vector128.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 4; t < stride; t += 4) sum += Vector128.LoadUnsafe(ref sh, t);
-                        var total = Vector128.Create(Vector128.Sum(sum));
-                        for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
-                    }
-                    for (nuint h = 0; h < 8; h += 2)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
-                        ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
-                        ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 8);
-                        {
-                            var o0_0_0 = Vector128<float>.Zero;
-                            var o0_1_0 = Vector128<float>.Zero;
-                            var o1_0_0 = Vector128<float>.Zero;
-                            var o1_1_0 = Vector128<float>.Zero;
-                            nuint tv = 0;
-                            for (; tv < n; tv++)
-                            {
-                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 32);
-                                float p0_0 = Unsafe.Add(ref sh0, tv);
-                                var p0_0w4 = Vector128.Create(p0_0);
-                                float p1_0 = Unsafe.Add(ref sh1, tv);
-                                var p1_0w4 = Vector128.Create(p1_0);
-                                var v0_0 = Vector128.LoadUnsafe(ref vt0, 0);
-                                o0_0_0 = Vector128.MultiplyAddEstimate(v0_0, p0_0w4, o0_0_0);
-                                o1_0_0 = Vector128.MultiplyAddEstimate(v0_0, p1_0w4, o1_0_0);
-                                var v0_1 = Vector128.LoadUnsafe(ref vt0, 4);
-                                o0_1_0 = Vector128.MultiplyAddEstimate(v0_1, p0_0w4, o0_1_0);
-                                o1_1_0 = Vector128.MultiplyAddEstimate(v0_1, p1_0w4, o1_1_0);
-                            }
-                            o0_0_0.StoreUnsafe(ref oh0, 0);
-                            o0_1_0.StoreUnsafe(ref oh0, 4);
-                            o1_0_0.StoreUnsafe(ref oh1, 0);
-                            o1_1_0.StoreUnsafe(ref oh1, 4);
-                        }
-                    }
-                }
-                else
-                {
-                    nuint stride = n;
-                    for (nuint h = 0; h < 8; h += 1)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = 0; t < stride; t += 1)
-                        {
-                            var a0 = qh0 * Unsafe.Add(ref kh, t);
-                            var b0 = Unsafe.Add(ref qh0, 1) * Unsafe.Add(ref kh, cap + t);
-                            a0 = Unsafe.Add(ref qh0, 2) * Unsafe.Add(ref kh, 2 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 3) * Unsafe.Add(ref kh, 3 * cap + t) + b0;
-                            a0 = Unsafe.Add(ref qh0, 4) * Unsafe.Add(ref kh, 4 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 5) * Unsafe.Add(ref kh, 5 * cap + t) + b0;
-                            a0 = Unsafe.Add(ref qh0, 6) * Unsafe.Add(ref kh, 6 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 7) * Unsafe.Add(ref kh, 7 * cap + t) + b0;
-                            Unsafe.Add(ref sh0, t) = (a0 + b0) * AttentionScale;
-                        }
-                    }
-                    for (nuint h = 0; h < 8; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        float max = float.NegativeInfinity;
-                        for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
-                        for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 8; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        float total = 0f;
-                        for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
-                        for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
-                    }
-                    for (nuint h = 0; h < 8; h += 1)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
-                        for (nuint d = 0; d < 8; d++)
-                        {
-                            float acc = 0f;
-                            for (nuint t = 0; t < n; t++) acc += Unsafe.Add(ref sh0, t) * Unsafe.Add(ref vh, t * 32 + d);
-                            Unsafe.Add(ref oh0, d) = acc;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>SwiGLU over 172 floats in the reference's order: up ← up·gate; gate ← σ(gate); gate ← gate·up (= silu(gate)·up).</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void SwiGlu172(Span<float> gate, Span<float> up)
-            {
-                if (gate.Length < 172 || up.Length < 172) ThrowShape(nameof(SwiGlu172));
-                // In range: offsets < 172, and gate and up hold at least 172 floats (checked above).
-                ref float gr = ref MemoryMarshal.GetReference(gate);
-                ref float ur = ref MemoryMarshal.GetReference(up);
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 160; i += 16)
-                    {
-                        (Vector512.LoadUnsafe(ref ur, i) * Vector512.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
-                    }
-                    (Vector256.LoadUnsafe(ref ur, 160) * Vector256.LoadUnsafe(ref gr, 160)).StoreUnsafe(ref ur, 160);
-                    (Vector128.LoadUnsafe(ref ur, 168) * Vector128.LoadUnsafe(ref gr, 168)).StoreUnsafe(ref ur, 168);
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 168; i += 8)
-                    {
-                        (Vector256.LoadUnsafe(ref ur, i) * Vector256.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
-                    }
-                    (Vector128.LoadUnsafe(ref ur, 168) * Vector128.LoadUnsafe(ref gr, 168)).StoreUnsafe(ref ur, 168);
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 172; i += 4)
-                    {
-                        (Vector128.LoadUnsafe(ref ur, i) * Vector128.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
-                    }
-                }
-                else
-                {
-                    for (nuint i = 0; i < 172; i++)
-                    {
-                        Unsafe.Add(ref ur, i) = Unsafe.Add(ref ur, i) * Unsafe.Add(ref gr, i);
-                    }
-                }
-                TensorPrimitives.Sigmoid(gate.Slice(0, 172), gate.Slice(0, 172));
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 160; i += 16)
-                    {
-                        (Vector512.LoadUnsafe(ref gr, i) * Vector512.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
-                    }
-                    (Vector256.LoadUnsafe(ref gr, 160) * Vector256.LoadUnsafe(ref ur, 160)).StoreUnsafe(ref gr, 160);
-                    (Vector128.LoadUnsafe(ref gr, 168) * Vector128.LoadUnsafe(ref ur, 168)).StoreUnsafe(ref gr, 168);
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 168; i += 8)
-                    {
-                        (Vector256.LoadUnsafe(ref gr, i) * Vector256.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
-                    }
-                    (Vector128.LoadUnsafe(ref gr, 168) * Vector128.LoadUnsafe(ref ur, 168)).StoreUnsafe(ref gr, 168);
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 172; i += 4)
-                    {
-                        (Vector128.LoadUnsafe(ref gr, i) * Vector128.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
-                    }
-                }
-                else
-                {
-                    for (nuint i = 0; i < 172; i++)
-                    {
-                        Unsafe.Add(ref gr, i) = Unsafe.Add(ref gr, i) * Unsafe.Add(ref ur, i);
-                    }
-                }
-            }
-
-            /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
-            /// bit-identical, position by position, to MatVec64x64.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMat64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64) ThrowShape(nameof(MatMat64x64));
-                // In range: as in MatVec64x64 for each position p < count, whose x row starts at p·64 (< x.Length)
-                // and y row at p·64 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 64; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 64
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            var q0 = Half(a0);
-                            var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
-                            var q1 = Half(a1);
-                            var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
-                            var q2 = Half(a2);
-                            var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
-                            var q3 = Half(a3);
-                            var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
-                            var q4 = Half(a4);
-                            var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
-                            var q5 = Half(a5);
-                            var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
-                            var q6 = Half(a6);
-                            var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
-                            var q7 = Half(a7);
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 64; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                            var x0 = Vector256.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector256.LoadUnsafe(ref xr, 8);
-                            var x2 = Vector256.LoadUnsafe(ref xr, 16);
-                            var x3 = Vector256.LoadUnsafe(ref xr, 24);
-                            var x4 = Vector256.LoadUnsafe(ref xr, 32);
-                            var x5 = Vector256.LoadUnsafe(ref xr, 40);
-                            var x6 = Vector256.LoadUnsafe(ref xr, 48);
-                            var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                            var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
-                            var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
-                            var q0 = Half(a0 + b0);
-                            var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
-                            var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
-                            var q1 = Half(a1 + b1);
-                            var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
-                            var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
-                            var q2 = Half(a2 + b2);
-                            var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
-                            var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 64; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 64; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 64; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 64);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 64 + r) = sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 32), a 32×64 row-major W;
-            /// bit-identical, position by position, to MatVec32x64.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMat32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 2048 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 32) ThrowShape(nameof(MatMat32x64));
-                // In range: as in MatVec32x64 for each position p < count, whose x row starts at p·64 (< x.Length)
-                // and y row at p·32 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 32; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 32
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            var q0 = Half(a0);
-                            var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
-                            var q1 = Half(a1);
-                            var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
-                            var q2 = Half(a2);
-                            var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
-                            var q3 = Half(a3);
-                            var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
-                            var q4 = Half(a4);
-                            var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
-                            var q5 = Half(a5);
-                            var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
-                            var q6 = Half(a6);
-                            var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
-                            var q7 = Half(a7);
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 32; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 32
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                            var x0 = Vector256.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector256.LoadUnsafe(ref xr, 8);
-                            var x2 = Vector256.LoadUnsafe(ref xr, 16);
-                            var x3 = Vector256.LoadUnsafe(ref xr, 24);
-                            var x4 = Vector256.LoadUnsafe(ref xr, 32);
-                            var x5 = Vector256.LoadUnsafe(ref xr, 40);
-                            var x6 = Vector256.LoadUnsafe(ref xr, 48);
-                            var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                            var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
-                            var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
-                            var q0 = Half(a0 + b0);
-                            var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
-                            var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
-                            var q1 = Half(a1 + b1);
-                            var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
-                            var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
-                            var q2 = Half(a2 + b2);
-                            var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
-                            var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 32; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 32
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 64; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 32; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 64);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 32 + r) = sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
-            /// bit-identical, position by position, to MatVecAdd64x64.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMatAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64) ThrowShape(nameof(MatMatAdd64x64));
-                // In range: as in MatVecAdd64x64 for each position p < count, whose x row starts at p·64 (< x.Length)
-                // and y row at p·64 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 64; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 64
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            var q0 = Half(a0);
-                            var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
-                            var q1 = Half(a1);
-                            var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
-                            var q2 = Half(a2);
-                            var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
-                            var q3 = Half(a3);
-                            var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
-                            var q4 = Half(a4);
-                            var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
-                            var q5 = Half(a5);
-                            var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
-                            var q6 = Half(a6);
-                            var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
-                            var q7 = Half(a7);
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 64; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                            var x0 = Vector256.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector256.LoadUnsafe(ref xr, 8);
-                            var x2 = Vector256.LoadUnsafe(ref xr, 16);
-                            var x3 = Vector256.LoadUnsafe(ref xr, 24);
-                            var x4 = Vector256.LoadUnsafe(ref xr, 32);
-                            var x5 = Vector256.LoadUnsafe(ref xr, 40);
-                            var x6 = Vector256.LoadUnsafe(ref xr, 48);
-                            var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                            var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
-                            var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
-                            var q0 = Half(a0 + b0);
-                            var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
-                            var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
-                            var q1 = Half(a1 + b1);
-                            var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
-                            var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
-                            var q2 = Half(a2 + b2);
-                            var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
-                            var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 64; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 64; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 64; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 64);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 64 + r) += sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 172), a 172×64 row-major W;
-            /// bit-identical, position by position, to MatVec172x64.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMat172x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 11008 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 172) ThrowShape(nameof(MatMat172x64));
-                // In range: as in MatVec172x64 for each position p < count, whose x row starts at p·64 (< x.Length)
-                // and y row at p·172 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 168; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 172
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 172);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            var q0 = Half(a0);
-                            var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, a1);
-                            var q1 = Half(a1);
-                            var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, a2);
-                            var q2 = Half(a2);
-                            var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a3);
-                            var q3 = Half(a3);
-                            var a4 = Vector512.LoadUnsafe(ref w0, 256) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x3, a4);
-                            var q4 = Half(a4);
-                            var a5 = Vector512.LoadUnsafe(ref w0, 320) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x3, a5);
-                            var q5 = Half(a5);
-                            var a6 = Vector512.LoadUnsafe(ref w0, 384) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a6);
-                            var q6 = Half(a6);
-                            var a7 = Vector512.LoadUnsafe(ref w0, 448) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x3, a7);
-                            var q7 = Half(a7);
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                    for (nuint r = 168; r < 172; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 172);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            var b0 = Vector512.LoadUnsafe(ref w0, 16) * x1;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, b0);
-                            var q0 = Half(Half(a0 + b0));
-                            var a1 = Vector512.LoadUnsafe(ref w0, 64) * x0;
-                            var b1 = Vector512.LoadUnsafe(ref w0, 80) * x1;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x2, a1);
-                            b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x3, b1);
-                            var q1 = Half(Half(a1 + b1));
-                            var a2 = Vector512.LoadUnsafe(ref w0, 128) * x0;
-                            var b2 = Vector512.LoadUnsafe(ref w0, 144) * x1;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x2, a2);
-                            b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x3, b2);
-                            var q2 = Half(Half(a2 + b2));
-                            var a3 = Vector512.LoadUnsafe(ref w0, 192) * x0;
-                            var b3 = Vector512.LoadUnsafe(ref w0, 208) * x1;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a3);
-                            b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, b3);
-                            var q3 = Half(Half(a3 + b3));
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 172; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 172);
-                            var x0 = Vector256.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector256.LoadUnsafe(ref xr, 8);
-                            var x2 = Vector256.LoadUnsafe(ref xr, 16);
-                            var x3 = Vector256.LoadUnsafe(ref xr, 24);
-                            var x4 = Vector256.LoadUnsafe(ref xr, 32);
-                            var x5 = Vector256.LoadUnsafe(ref xr, 40);
-                            var x6 = Vector256.LoadUnsafe(ref xr, 48);
-                            var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                            var a0 = Vector256.LoadUnsafe(ref w0, 0) * x0;
-                            var b0 = Vector256.LoadUnsafe(ref w0, 8) * x1;
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 16), x2, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 24), x3, b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 32), x4, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 40), x5, b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 48), x6, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 56), x7, b0);
-                            var q0 = Half(a0 + b0);
-                            var a1 = Vector256.LoadUnsafe(ref w0, 64) * x0;
-                            var b1 = Vector256.LoadUnsafe(ref w0, 72) * x1;
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 80), x2, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 88), x3, b1);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 96), x4, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 104), x5, b1);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), x6, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 120), x7, b1);
-                            var q1 = Half(a1 + b1);
-                            var a2 = Vector256.LoadUnsafe(ref w0, 128) * x0;
-                            var b2 = Vector256.LoadUnsafe(ref w0, 136) * x1;
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 144), x2, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 152), x3, b2);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), x4, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 168), x5, b2);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 176), x6, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 184), x7, b2);
-                            var q2 = Half(a2 + b2);
-                            var a3 = Vector256.LoadUnsafe(ref w0, 192) * x0;
-                            var b3 = Vector256.LoadUnsafe(ref w0, 200) * x1;
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 208), x2, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 216), x3, b3);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 224), x4, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), x5, b3);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 240), x6, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 248), x7, b3);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 172; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 172);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 64; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 64), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 68), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 128), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 132), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 172; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 64);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 64);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 64; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 172 + r) = sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 172, y rows of 64), a 64×172 row-major W;
-            /// bit-identical, position by position, to MatVecAdd64x172Stride176.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMatAdd64x172Stride176(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 11264 || (uint)(count - 1) >= 16u || x.Length < (long)count * 172 || y.Length < (long)count * 64) ThrowShape(nameof(MatMatAdd64x172Stride176));
-                // In range: as in MatVecAdd64x172Stride176 for each position p < count, whose x row starts at p·172 (< x.Length)
-                // and y row at p·64 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 64; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+7 < 64
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 172);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                            var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                            var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                            var x7 = Vector512.LoadUnsafe(ref xr, 112);
-                            var x8 = Vector512.LoadUnsafe(ref xr, 128);
-                            var x9 = Vector512.LoadUnsafe(ref xr, 144);
-                            var xt0 = Vector256.LoadUnsafe(ref xr, 160);
-                            var xt1 = Vector128.LoadUnsafe(ref xr, 168);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x7, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 128), x8, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x9, a0);
-                            var t0_0 = Vector256.LoadUnsafe(ref w0, 160) * xt0;
-                            var t1_0 = Vector128.LoadUnsafe(ref w0, 168) * xt1;
-                            var q0 = Half(a0) + t0_0 + t1_0.ToVector256();
-                            var a1 = Vector512.LoadUnsafe(ref w0, 176) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 192), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x3, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x4, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x5, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x6, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x7, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x8, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x9, a1);
-                            var t0_1 = Vector256.LoadUnsafe(ref w0, 336) * xt0;
-                            var t1_1 = Vector128.LoadUnsafe(ref w0, 344) * xt1;
-                            var q1 = Half(a1) + t0_1 + t1_1.ToVector256();
-                            var a2 = Vector512.LoadUnsafe(ref w0, 352) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 384), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x3, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x4, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x5, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 448), x6, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x7, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x8, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x9, a2);
-                            var t0_2 = Vector256.LoadUnsafe(ref w0, 512) * xt0;
-                            var t1_2 = Vector128.LoadUnsafe(ref w0, 520) * xt1;
-                            var q2 = Half(a2) + t0_2 + t1_2.ToVector256();
-                            var a3 = Vector512.LoadUnsafe(ref w0, 528) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x3, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 592), x4, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 608), x5, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 624), x6, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 640), x7, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 656), x8, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 672), x9, a3);
-                            var t0_3 = Vector256.LoadUnsafe(ref w0, 688) * xt0;
-                            var t1_3 = Vector128.LoadUnsafe(ref w0, 696) * xt1;
-                            var q3 = Half(a3) + t0_3 + t1_3.ToVector256();
-                            var a4 = Vector512.LoadUnsafe(ref w0, 704) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 720), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x3, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x4, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x5, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x6, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x7, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 832), x8, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 848), x9, a4);
-                            var t0_4 = Vector256.LoadUnsafe(ref w0, 864) * xt0;
-                            var t1_4 = Vector128.LoadUnsafe(ref w0, 872) * xt1;
-                            var q4 = Half(a4) + t0_4 + t1_4.ToVector256();
-                            var a5 = Vector512.LoadUnsafe(ref w0, 880) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 896), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 912), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 928), x3, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 944), x4, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 960), x5, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 976), x6, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 992), x7, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1008), x8, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1024), x9, a5);
-                            var t0_5 = Vector256.LoadUnsafe(ref w0, 1040) * xt0;
-                            var t1_5 = Vector128.LoadUnsafe(ref w0, 1048) * xt1;
-                            var q5 = Half(a5) + t0_5 + t1_5.ToVector256();
-                            var a6 = Vector512.LoadUnsafe(ref w0, 1056) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1072), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1088), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1104), x3, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1120), x4, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1136), x5, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1152), x6, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1168), x7, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1184), x8, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1200), x9, a6);
-                            var t0_6 = Vector256.LoadUnsafe(ref w0, 1216) * xt0;
-                            var t1_6 = Vector128.LoadUnsafe(ref w0, 1224) * xt1;
-                            var q6 = Half(a6) + t0_6 + t1_6.ToVector256();
-                            var a7 = Vector512.LoadUnsafe(ref w0, 1232) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1248), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1264), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1280), x3, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1296), x4, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1312), x5, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1328), x6, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1344), x7, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1360), x8, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), x9, a7);
-                            var t0_7 = Vector256.LoadUnsafe(ref w0, 1392) * xt0;
-                            var t1_7 = Vector128.LoadUnsafe(ref w0, 1400) * xt1;
-                            var q7 = Half(a7) + t0_7 + t1_7.ToVector256();
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 64; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+3 < 64
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 172);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                            var xt0 = Vector128.LoadUnsafe(ref xr, 168);
-                            var a0 = Vector256<float>.Zero;
-                            var b0 = Vector256<float>.Zero;
-                            var a1 = Vector256<float>.Zero;
-                            var b1 = Vector256<float>.Zero;
-                            var a2 = Vector256<float>.Zero;
-                            var b2 = Vector256<float>.Zero;
-                            var a3 = Vector256<float>.Zero;
-                            var b3 = Vector256<float>.Zero;
-                            for (nuint c = 0; c < 160; c += 16)
-                            {
-                                var xa = Vector256.LoadUnsafe(ref xr, c);
-                                var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                                a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                                a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 176), xa, a1);
-                                b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 184), xb, b1);
-                                a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 352), xa, a2);
-                                b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xb, b2);
-                                a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 528), xa, a3);
-                                b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 536), xb, b3);
-                            }
-                            var xl = Vector256.LoadUnsafe(ref xr, 160);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 160), xl, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 336), xl, a1);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 512), xl, a2);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 688), xl, a3);
-                            var t0_0 = Vector128.LoadUnsafe(ref w0, 168) * xt0;
-                            var t0_1 = Vector128.LoadUnsafe(ref w0, 344) * xt0;
-                            var t0_2 = Vector128.LoadUnsafe(ref w0, 520) * xt0;
-                            var t0_3 = Vector128.LoadUnsafe(ref w0, 696) * xt0;
-                            var q0 = Half(a0 + b0) + t0_0;
-                            var q1 = Half(a1 + b1) + t0_1;
-                            var q2 = Half(a2 + b2) + t0_2;
-                            var q3 = Half(a3 + b3) + t0_3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 64; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+3 < 64
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 172);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 168; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 176), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 180), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 352), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 356), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 528), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 532), xb, b3);
-                            }
-                            var xl = Vector128.LoadUnsafe(ref xr, 168);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 168), xl, a0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 344), xl, a1);
-                            a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 520), xl, a2);
-                            a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 696), xl, a3);
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 64; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 176);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 172);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 172; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 64 + r) += sum;
-                        }
+                        Unsafe.Add(ref ybase, p * 64 + r) += sum;
                     }
                 }
             }

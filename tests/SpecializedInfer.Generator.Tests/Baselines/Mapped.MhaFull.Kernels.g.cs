@@ -3,134 +3,1407 @@
 // shape of the model mha, every dimension a literal. Generated with the engine; edit its plan, not this file.
 #nullable enable
 
-namespace Mapped
+namespace SpecializedInfer.Generated.Kernels.Mapped
 {
-    using System;
-    using System.Numerics.Tensors;
-    using System.Runtime.CompilerServices;
-    using System.Runtime.InteropServices;
-    using System.Runtime.Intrinsics;
+    using global::System;
+    using global::System.Numerics.Tensors;
+    using global::System.Runtime.CompilerServices;
+    using global::System.Runtime.InteropServices;
+    using global::System.Runtime.Intrinsics;
 
-    partial class MhaFull
+    /// <summary>
+    /// The kernels of MhaFull, one per distinct shape, every dimension a literal. Each engine carries its
+    /// own; the shape-independent helpers (Half, Sum4, Sum8, HorizontalMax, ThrowShape) come from VectorMath. Internal and
+    /// [Embedded]: another project that sees this one's internals does not see them.
+    /// </summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("SpecializedInfer.Generators", "1.0.0.0")]
+    [global::Microsoft.CodeAnalysis.EmbeddedAttribute]
+    internal abstract class MhaFullKernels : global::SpecializedInfer.Generated.VectorMath
     {
-        /// <summary>
-        /// The kernels of MhaFull, one per distinct shape, every dimension a literal. Private: each engine
-        /// carries its own; the shape-independent helpers (Half, Sum4, Sum8, HorizontalMax, ThrowShape) come from VectorMath.
-        /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("SpecializedInfer.Generators", "1.0.0.0")]
-        private abstract class Kernels : global::SpecializedInfer.Generated.VectorMath
-        {
-            private const float NormEps = 1E-05f;
-            private const float AttentionScale = 0.125f; // 1f / MathF.Sqrt(64), as the reference computes it
+        private const float NormEps = 1E-05f;
+        private const float AttentionScale = 0.125f; // 1f / MathF.Sqrt(64), as the reference computes it
 
-            /// <summary>RMSNorm of 192 floats: output = x · (1 / √(Σx² / 192 + ε)) · weight, in the reference's order of operations.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void RmsNorm192(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output)
+        /// <summary>RMSNorm of 192 floats: output = x · (1 / √(Σx² / 192 + ε)) · weight, in the reference's order of operations.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RmsNorm192(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output)
+        {
+            if (x.Length < 192 || weight.Length < 192 || output.Length < 192) ThrowShape(nameof(RmsNorm192));
+            // In range: every offset below is < 192, and x, weight and output hold at least 192 floats (checked above).
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float wr = ref MemoryMarshal.GetReference(weight);
+            ref float dr = ref MemoryMarshal.GetReference(output);
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (x.Length < 192 || weight.Length < 192 || output.Length < 192) ThrowShape(nameof(RmsNorm192));
-                // In range: every offset below is < 192, and x, weight and output hold at least 192 floats (checked above).
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float wr = ref MemoryMarshal.GetReference(weight);
-                ref float dr = ref MemoryMarshal.GetReference(output);
-                if (Vector512.IsHardwareAccelerated)
+                var acc = Vector512<float>.Zero;
+                var acc2 = Vector512<float>.Zero;
+                for (nuint i = 0; i < 192; i += 32)
                 {
-                    var acc = Vector512<float>.Zero;
-                    var acc2 = Vector512<float>.Zero;
-                    for (nuint i = 0; i < 192; i += 32)
+                    var u = Vector512.LoadUnsafe(ref xr, i);
+                    var v = Vector512.LoadUnsafe(ref xr, i + 16);
+                    acc = Vector512.FusedMultiplyAdd(u, u, acc);
+                    acc2 = Vector512.FusedMultiplyAdd(v, v, acc2);
+                }
+                acc += acc2;
+                float sumOfSquares = Vector512.Sum(acc);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 192f + NormEps);
+                for (nuint i = 0; i < 192; i += 16)
+                {
+                    (Vector512.LoadUnsafe(ref xr, i) * scale * Vector512.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var acc = Vector256<float>.Zero;
+                var acc2 = Vector256<float>.Zero;
+                for (nuint i = 0; i < 192; i += 16)
+                {
+                    var u = Vector256.LoadUnsafe(ref xr, i);
+                    var v = Vector256.LoadUnsafe(ref xr, i + 8);
+                    acc = Vector256.MultiplyAddEstimate(u, u, acc);
+                    acc2 = Vector256.MultiplyAddEstimate(v, v, acc2);
+                }
+                acc += acc2;
+                float sumOfSquares = Vector256.Sum(acc);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 192f + NormEps);
+                for (nuint i = 0; i < 192; i += 8)
+                {
+                    (Vector256.LoadUnsafe(ref xr, i) * scale * Vector256.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                var acc = Vector128<float>.Zero;
+                var acc2 = Vector128<float>.Zero;
+                for (nuint i = 0; i < 192; i += 8)
+                {
+                    var u = Vector128.LoadUnsafe(ref xr, i);
+                    var v = Vector128.LoadUnsafe(ref xr, i + 4);
+                    acc = Vector128.MultiplyAddEstimate(u, u, acc);
+                    acc2 = Vector128.MultiplyAddEstimate(v, v, acc2);
+                }
+                acc += acc2;
+                float sumOfSquares = Vector128.Sum(acc);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 192f + NormEps);
+                for (nuint i = 0; i < 192; i += 4)
+                {
+                    (Vector128.LoadUnsafe(ref xr, i) * scale * Vector128.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
+                }
+            }
+            else
+            {
+                float sumOfSquares = 0f;
+                for (nuint i = 0; i < 192; i++) sumOfSquares += Unsafe.Add(ref xr, i) * Unsafe.Add(ref xr, i);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 192f + NormEps);
+                for (nuint i = 0; i < 192; i++)
+                {
+                    Unsafe.Add(ref dr, i) = Unsafe.Add(ref xr, i) * scale * Unsafe.Add(ref wr, i);
+                }
+            }
+        }
+
+        /// <summary>y = W·x for a 192×192 row-major W: 192 dot products of length 192.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVec192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 36864 || x.Length < 192 || y.Length < 192) ThrowShape(nameof(MatVec192x192));
+            // In range: w holds exactly 192×192 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·192 and every access is
+            // w[r·192 + c] with r < 192, c < 192; x holds ≥ 192 floats and y ≥ 192.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 12 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                var x7 = Vector512.LoadUnsafe(ref xr, 112);
+                var x8 = Vector512.LoadUnsafe(ref xr, 128);
+                var x9 = Vector512.LoadUnsafe(ref xr, 144);
+                var x10 = Vector512.LoadUnsafe(ref xr, 160);
+                var x11 = Vector512.LoadUnsafe(ref xr, 176);
+                for (nuint r = 0; r < 192; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x7, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 128), x8, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x9, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x10, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x11, a0);
+                    var q0 = Half(a0);
+                    var a1 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x4, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x5, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x6, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x7, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x8, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x9, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x10, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x11, a1);
+                    var q1 = Half(a1);
+                    var a2 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 448), x4, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x5, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x6, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x7, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x8, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x9, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x10, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x11, a2);
+                    var q2 = Half(a2);
+                    var a3 = Vector512.LoadUnsafe(ref w0, 576) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 592), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 608), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 624), x3, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 640), x4, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 656), x5, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 672), x6, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 688), x7, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 704), x8, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 720), x9, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x10, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x11, a3);
+                    var q3 = Half(a3);
+                    var a4 = Vector512.LoadUnsafe(ref w0, 768) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x3, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 832), x4, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 848), x5, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 864), x6, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 880), x7, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 896), x8, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 912), x9, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 928), x10, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 944), x11, a4);
+                    var q4 = Half(a4);
+                    var a5 = Vector512.LoadUnsafe(ref w0, 960) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 976), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 992), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1008), x3, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1024), x4, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1040), x5, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1056), x6, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1072), x7, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1088), x8, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1104), x9, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1120), x10, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1136), x11, a5);
+                    var q5 = Half(a5);
+                    var a6 = Vector512.LoadUnsafe(ref w0, 1152) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1168), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1184), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1200), x3, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1216), x4, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1232), x5, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1248), x6, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1264), x7, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1280), x8, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1296), x9, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1312), x10, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1328), x11, a6);
+                    var q6 = Half(a6);
+                    var a7 = Vector512.LoadUnsafe(ref w0, 1344) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1360), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1392), x3, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1408), x4, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1424), x5, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1440), x6, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1456), x7, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1472), x8, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1488), x9, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1504), x10, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1520), x11, a7);
+                    var q7 = Half(a7);
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 192; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 192; c += 16)
                     {
-                        var u = Vector512.LoadUnsafe(ref xr, i);
-                        var v = Vector512.LoadUnsafe(ref xr, i + 16);
-                        acc = Vector512.FusedMultiplyAdd(u, u, acc);
-                        acc2 = Vector512.FusedMultiplyAdd(v, v, acc2);
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 192), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 200), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 384), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 392), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 576), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 584), xb, b3);
                     }
-                    acc += acc2;
-                    float sumOfSquares = Vector512.Sum(acc);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 192f + NormEps);
-                    for (nuint i = 0; i < 192; i += 16)
+                    var q0 = Half(a0 + b0);
+                    var q1 = Half(a1 + b1);
+                    var q2 = Half(a2 + b2);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 192; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 192; c += 8)
                     {
-                        (Vector512.LoadUnsafe(ref xr, i) * scale * Vector512.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 384), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 388), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 576), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 580), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 192; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 192);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 192; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) = sum;
+                }
+            }
+        }
+
+        /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 192×192 row-major W: 192 dot products of length 192.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVecAdd192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 36864 || x.Length < 192 || y.Length < 192) ThrowShape(nameof(MatVecAdd192x192));
+            // In range: w holds exactly 192×192 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·192 and every access is
+            // w[r·192 + c] with r < 192, c < 192; x holds ≥ 192 floats and y ≥ 192.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 12 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                var x7 = Vector512.LoadUnsafe(ref xr, 112);
+                var x8 = Vector512.LoadUnsafe(ref xr, 128);
+                var x9 = Vector512.LoadUnsafe(ref xr, 144);
+                var x10 = Vector512.LoadUnsafe(ref xr, 160);
+                var x11 = Vector512.LoadUnsafe(ref xr, 176);
+                for (nuint r = 0; r < 192; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x7, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 128), x8, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x9, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x10, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x11, a0);
+                    var q0 = Half(a0);
+                    var a1 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x4, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x5, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x6, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x7, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x8, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x9, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x10, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x11, a1);
+                    var q1 = Half(a1);
+                    var a2 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 448), x4, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x5, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x6, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x7, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x8, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x9, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x10, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x11, a2);
+                    var q2 = Half(a2);
+                    var a3 = Vector512.LoadUnsafe(ref w0, 576) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 592), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 608), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 624), x3, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 640), x4, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 656), x5, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 672), x6, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 688), x7, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 704), x8, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 720), x9, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x10, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x11, a3);
+                    var q3 = Half(a3);
+                    var a4 = Vector512.LoadUnsafe(ref w0, 768) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x3, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 832), x4, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 848), x5, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 864), x6, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 880), x7, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 896), x8, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 912), x9, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 928), x10, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 944), x11, a4);
+                    var q4 = Half(a4);
+                    var a5 = Vector512.LoadUnsafe(ref w0, 960) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 976), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 992), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1008), x3, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1024), x4, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1040), x5, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1056), x6, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1072), x7, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1088), x8, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1104), x9, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1120), x10, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1136), x11, a5);
+                    var q5 = Half(a5);
+                    var a6 = Vector512.LoadUnsafe(ref w0, 1152) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1168), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1184), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1200), x3, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1216), x4, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1232), x5, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1248), x6, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1264), x7, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1280), x8, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1296), x9, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1312), x10, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1328), x11, a6);
+                    var q6 = Half(a6);
+                    var a7 = Vector512.LoadUnsafe(ref w0, 1344) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1360), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1392), x3, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1408), x4, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1424), x5, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1440), x6, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1456), x7, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1472), x8, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1488), x9, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1504), x10, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1520), x11, a7);
+                    var q7 = Half(a7);
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 192; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 192; c += 16)
+                    {
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 192), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 200), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 384), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 392), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 576), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 584), xb, b3);
+                    }
+                    var q0 = Half(a0 + b0);
+                    var q1 = Half(a1 + b1);
+                    var q2 = Half(a2 + b2);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 192; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 192; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 384), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 388), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 576), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 580), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 192; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 192);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 192; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) += sum;
+                }
+            }
+        }
+
+        /// <summary>y = W·x for a 1400×192 row-major W: 1400 dot products of length 192.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVec1400x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 268800 || x.Length < 192 || y.Length < 1400) ThrowShape(nameof(MatVec1400x192));
+            // In range: w holds exactly 1400×192 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·192 and every access is
+            // w[r·192 + c] with r < 1400, c < 192; x holds ≥ 192 floats and y ≥ 1400.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 12 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                var x7 = Vector512.LoadUnsafe(ref xr, 112);
+                var x8 = Vector512.LoadUnsafe(ref xr, 128);
+                var x9 = Vector512.LoadUnsafe(ref xr, 144);
+                var x10 = Vector512.LoadUnsafe(ref xr, 160);
+                var x11 = Vector512.LoadUnsafe(ref xr, 176);
+                for (nuint r = 0; r < 1400; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 1400) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                    // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
+                    // (r + 30)·192 ≤ 1400·192, or, near the end of W, inside this block (ahead = 0).
+                    nuint ahead = r + 30 <= 1400 ? (nuint)4096 : 0;
+                    for (nuint p = 0; p < 1536; p += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, p + ahead));
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x7, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 128), x8, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x9, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x10, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x11, a0);
+                    var q0 = Half(a0);
+                    var a1 = Vector512.LoadUnsafe(ref w0, 192) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x4, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x5, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x6, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x7, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x8, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x9, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x10, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x11, a1);
+                    var q1 = Half(a1);
+                    var a2 = Vector512.LoadUnsafe(ref w0, 384) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 448), x4, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x5, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x6, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x7, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x8, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x9, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x10, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x11, a2);
+                    var q2 = Half(a2);
+                    var a3 = Vector512.LoadUnsafe(ref w0, 576) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 592), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 608), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 624), x3, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 640), x4, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 656), x5, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 672), x6, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 688), x7, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 704), x8, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 720), x9, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x10, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x11, a3);
+                    var q3 = Half(a3);
+                    var a4 = Vector512.LoadUnsafe(ref w0, 768) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x3, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 832), x4, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 848), x5, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 864), x6, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 880), x7, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 896), x8, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 912), x9, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 928), x10, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 944), x11, a4);
+                    var q4 = Half(a4);
+                    var a5 = Vector512.LoadUnsafe(ref w0, 960) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 976), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 992), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1008), x3, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1024), x4, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1040), x5, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1056), x6, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1072), x7, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1088), x8, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1104), x9, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1120), x10, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1136), x11, a5);
+                    var q5 = Half(a5);
+                    var a6 = Vector512.LoadUnsafe(ref w0, 1152) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1168), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1184), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1200), x3, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1216), x4, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1232), x5, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1248), x6, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1264), x7, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1280), x8, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1296), x9, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1312), x10, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1328), x11, a6);
+                    var q6 = Half(a6);
+                    var a7 = Vector512.LoadUnsafe(ref w0, 1344) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1360), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1392), x3, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1408), x4, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1424), x5, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1440), x6, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1456), x7, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1472), x8, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1488), x9, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1504), x10, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1520), x11, a7);
+                    var q7 = Half(a7);
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 1400; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 1400) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                    // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
+                    // (r + 26)·192 ≤ 1400·192, or, near the end of W, inside this block (ahead = 0).
+                    nuint ahead = r + 26 <= 1400 ? (nuint)4096 : 0;
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 192; c += 16)
+                    {
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 192 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 384 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 576 + ahead));
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 192), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 200), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 384), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 392), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 576), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 584), xb, b3);
+                    }
+                    var q0 = Half(a0 + b0);
+                    var q1 = Half(a1 + b1);
+                    var q2 = Half(a2 + b2);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 1400; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 1400) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                    // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
+                    // (r + 26)·192 ≤ 1400·192, or, near the end of W, inside this block (ahead = 0).
+                    nuint ahead = r + 26 <= 1400 ? (nuint)4096 : 0;
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 192; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 192 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 384 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 576 + ahead));
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 384), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 388), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 576), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 580), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 1400; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 192);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 192; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) = sum;
+                }
+            }
+        }
+
+        /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 192×1400 row-major W: 192 dot products of length 1400.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVecAdd192x1400(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 268800 || x.Length < 1400 || y.Length < 192) ThrowShape(nameof(MatVecAdd192x1400));
+            // In range: w holds exactly 192×1400 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·1400 and every access is
+            // w[r·1400 + c] with r < 192, c < 1400; x holds ≥ 1400 floats and y ≥ 192.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x (1400 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                var xt0 = Vector256.LoadUnsafe(ref xr, 1392); // tail at 1392
+                for (nuint r = 0; r < 192; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·1400]; row j's element c is w0[j·1400 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 1400);
+                    // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
+                    // (r + 7)·1400 ≤ 192·1400, or, near the end of W, inside this block (ahead = 0).
+                    nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0;
+                    var a0 = Vector512<float>.Zero;
+                    var b0 = Vector512<float>.Zero;
+                    var a1 = Vector512<float>.Zero;
+                    var b1 = Vector512<float>.Zero;
+                    var a2 = Vector512<float>.Zero;
+                    var b2 = Vector512<float>.Zero;
+                    var a3 = Vector512<float>.Zero;
+                    var b3 = Vector512<float>.Zero;
+                    for (nuint c = 0; c < 1376; c += 32)
+                    {
+                        var xa = Vector512.LoadUnsafe(ref xr, c);
+                        var xb = Vector512.LoadUnsafe(ref xr, c + 16);
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 16 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 1400 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 1416 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 2800 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 2816 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 4200 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 4216 + ahead));
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 16), xb, b0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 1400), xa, a1);
+                        b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 1416), xb, b1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 2800), xa, a2);
+                        b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 2816), xb, b2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 4200), xa, a3);
+                        b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 4216), xb, b3);
+                    }
+                    var xl = Vector512.LoadUnsafe(ref xr, 1376);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), xl, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 2776), xl, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 4176), xl, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 5576), xl, a3);
+                    var t0_0 = Vector256.LoadUnsafe(ref w0, 1392) * xt0;
+                    var t0_1 = Vector256.LoadUnsafe(ref w0, 2792) * xt0;
+                    var t0_2 = Vector256.LoadUnsafe(ref w0, 4192) * xt0;
+                    var t0_3 = Vector256.LoadUnsafe(ref w0, 5592) * xt0;
+                    var q0 = Half(Half(a0 + b0) + t0_0);
+                    var q1 = Half(Half(a1 + b1) + t0_1);
+                    var q2 = Half(Half(a2 + b2) + t0_2);
+                    var q3 = Half(Half(a3 + b3) + t0_3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (1400 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 192; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·1400]; row j's element c is w0[j·1400 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 1400);
+                    // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
+                    // (r + 7)·1400 ≤ 192·1400, or, near the end of W, inside this block (ahead = 0).
+                    nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0;
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 1392; c += 16)
+                    {
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 1400 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 2800 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 4200 + ahead));
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 1400), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 1408), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 2800), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 2808), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 4200), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 4208), xb, b3);
+                    }
+                    var xl = Vector256.LoadUnsafe(ref xr, 1392);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 1392), xl, a0);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 2792), xl, a1);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 4192), xl, a2);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 5592), xl, a3);
+                    var q0 = Half(a0 + b0);
+                    var q1 = Half(a1 + b1);
+                    var q2 = Half(a2 + b2);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (1400 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 192; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·1400]; row j's element c is w0[j·1400 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 1400);
+                    // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
+                    // (r + 7)·1400 ≤ 192·1400, or, near the end of W, inside this block (ahead = 0).
+                    nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0;
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 1400; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 1400 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 2800 + ahead));
+                        global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 4200 + ahead));
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 1400), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 1404), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 2800), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 2804), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4200), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4204), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 192; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 1400);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 1400; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) += sum;
+                }
+            }
+        }
+
+        /// <summary>
+        /// RoPE on 3 heads of 64 (32 rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the
+        /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Rope3x64(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+        {
+            if (v.Length < 192 || cos.Length < 32 || sin.Length < 32) ThrowShape(nameof(Rope3x64));
+            // In range: head h's pair i is at h·64 + 2i (+1) < 192 since 2i + 1 < 64 ≤ 64; cos and sin hold ≥ 32.
+            ref float vr = ref MemoryMarshal.GetReference(v);
+            ref float cr = ref MemoryMarshal.GetReference(cos);
+            ref float sr = ref MemoryMarshal.GetReference(sin);
+            for (nuint h = 0; h < 3; h++)
+            {
+                ref float head = ref Unsafe.Add(ref vr, h * 64);
+                for (nuint i = 0; i < 32; i++)
+                {
+                    float x0 = Unsafe.Add(ref head, 2 * i), x1 = Unsafe.Add(ref head, 2 * i + 1);
+                    float c = Unsafe.Add(ref cr, i), s = Unsafe.Add(ref sr, i);
+                    Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;
+                    Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;
+                }
+            }
+        }
+
+        /// <summary>Stores one position's key (192 floats) into a step's transposed key cache: keys[c·capacity + position] = k[c].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void StoreKey192(ReadOnlySpan<float> k, Span<float> keys, int position, int capacity)
+        {
+            if (k.Length < 192 || (uint)position >= (uint)capacity || keys.Length < (long)192 * capacity) ThrowShape(nameof(StoreKey192));
+            // In range: c·capacity + position < 192·capacity ≤ keys.Length, since c < 192 and position < capacity (checked above).
+            ref float kr = ref MemoryMarshal.GetReference(k);
+            ref float dst = ref Unsafe.Add(ref MemoryMarshal.GetReference(keys), (nuint)position);
+            for (nuint c = 0; c < 192; c++) Unsafe.Add(ref dst, c * (nuint)capacity) = Unsafe.Add(ref kr, c);
+        }
+
+        /// <summary>
+        /// Causal attention of 3 query heads over 3 KV heads (1 query heads per KV head) of 64, over positions
+        /// 0..position of one step's cache. Scores run along positions (keys are stored transposed), padded to whole vectors
+        /// with -∞; softmax subtracts each head's maximum before one Exp over all heads; output = Σ p_t · V_t.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
+        {
+            if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 192 || output.Length < 192
+                || keys.Length < (long)192 * capacity || values.Length < (long)192 * (position + 1) || scores.Length < (long)3 * capacity)
+                ThrowShape(nameof(Attention));
+            // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
+            // position t at (g·64 + d)·capacity + t < 192·capacity; values at t·192 + g·64 + d with t ≤ position.
+            ref float qr = ref MemoryMarshal.GetReference(q);
+            ref float kr = ref MemoryMarshal.GetReference(keys);
+            ref float vr = ref MemoryMarshal.GetReference(values);
+            ref float sr = ref MemoryMarshal.GetReference(scores);
+            ref float dr = ref MemoryMarshal.GetReference(output);
+            nuint n = (nuint)position + 1;
+            nuint cap = (nuint)capacity;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                nuint stride = (n + 15) & ~(nuint)15; // whole vectors; ≤ capacity, a multiple of 16 above position
+                for (nuint h = 0; h < 3; h += 1)
+                {
+                    ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = 0; t < stride; t += 16)
+                    {
+                        var a = Vector512<float>.Zero; var b = Vector512<float>.Zero; var c = Vector512<float>.Zero; var e = Vector512<float>.Zero;
+                        ref float kt = ref Unsafe.Add(ref kh, t);
+                        for (nuint d = 0; d < 64; d += 4)
+                        {
+                            a = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, d)), Vector512.LoadUnsafe(ref kt, (d) * cap), a);
+                            b = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, d + 1)), Vector512.LoadUnsafe(ref kt, (d + 1) * cap), b);
+                            c = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, d + 2)), Vector512.LoadUnsafe(ref kt, (d + 2) * cap), c);
+                            e = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, d + 3)), Vector512.LoadUnsafe(ref kt, (d + 3) * cap), e);
+                        }
+                        ((a + b + (c + e)) * AttentionScale).StoreUnsafe(ref sh0, t);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+                for (nuint h = 0; h < 3; h++)
                 {
-                    var acc = Vector256<float>.Zero;
-                    var acc2 = Vector256<float>.Zero;
-                    for (nuint i = 0; i < 192; i += 16)
-                    {
-                        var u = Vector256.LoadUnsafe(ref xr, i);
-                        var v = Vector256.LoadUnsafe(ref xr, i + 8);
-                        acc = Vector256.MultiplyAddEstimate(u, u, acc);
-                        acc2 = Vector256.MultiplyAddEstimate(v, v, acc2);
-                    }
-                    acc += acc2;
-                    float sumOfSquares = Vector256.Sum(acc);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 192f + NormEps);
-                    for (nuint i = 0; i < 192; i += 8)
-                    {
-                        (Vector256.LoadUnsafe(ref xr, i) * scale * Vector256.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
-                    }
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
+                    var m = Vector512.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 16; t < stride; t += 16) m = Vector512.Max(m, Vector512.LoadUnsafe(ref sh, t));
+                    var max = Vector512.Create(HorizontalMax(m));
+                    for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                else if (Vector128.IsHardwareAccelerated)
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 3; h++)
                 {
-                    var acc = Vector128<float>.Zero;
-                    var acc2 = Vector128<float>.Zero;
-                    for (nuint i = 0; i < 192; i += 8)
-                    {
-                        var u = Vector128.LoadUnsafe(ref xr, i);
-                        var v = Vector128.LoadUnsafe(ref xr, i + 4);
-                        acc = Vector128.MultiplyAddEstimate(u, u, acc);
-                        acc2 = Vector128.MultiplyAddEstimate(v, v, acc2);
-                    }
-                    acc += acc2;
-                    float sumOfSquares = Vector128.Sum(acc);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 192f + NormEps);
-                    for (nuint i = 0; i < 192; i += 4)
-                    {
-                        (Vector128.LoadUnsafe(ref xr, i) * scale * Vector128.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
-                    }
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    var sum = Vector512.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 16; t < stride; t += 16) sum += Vector512.LoadUnsafe(ref sh, t);
+                    var total = Vector512.Create(Vector512.Sum(sum));
+                    for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
                 }
-                else
+                for (nuint h = 0; h < 3; h += 1)
                 {
-                    float sumOfSquares = 0f;
-                    for (nuint i = 0; i < 192; i++) sumOfSquares += Unsafe.Add(ref xr, i) * Unsafe.Add(ref xr, i);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 192f + NormEps);
-                    for (nuint i = 0; i < 192; i++)
+                    ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
                     {
-                        Unsafe.Add(ref dr, i) = Unsafe.Add(ref xr, i) * scale * Unsafe.Add(ref wr, i);
+                        var o0_0_0 = Vector512<float>.Zero;
+                        var o0_1_0 = Vector512<float>.Zero;
+                        var o0_2_0 = Vector512<float>.Zero;
+                        var o0_3_0 = Vector512<float>.Zero;
+                        nuint tv = 0;
+                        for (; tv < n; tv++)
+                        {
+                            ref float vt0 = ref Unsafe.Add(ref vh, tv * 192);
+                            float p0_0 = Unsafe.Add(ref sh0, tv);
+                            var p0_0w16 = Vector512.Create(p0_0);
+                            o0_0_0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref vt0, 0), p0_0w16, o0_0_0);
+                            o0_1_0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref vt0, 16), p0_0w16, o0_1_0);
+                            o0_2_0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref vt0, 32), p0_0w16, o0_2_0);
+                            o0_3_0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref vt0, 48), p0_0w16, o0_3_0);
+                        }
+                        o0_0_0.StoreUnsafe(ref oh0, 0);
+                        o0_1_0.StoreUnsafe(ref oh0, 16);
+                        o0_2_0.StoreUnsafe(ref oh0, 32);
+                        o0_3_0.StoreUnsafe(ref oh0, 48);
                     }
                 }
             }
-
-            /// <summary>y = W·x for a 192×192 row-major W: 192 dot products of length 192.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVec192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+            else if (Vector256.IsHardwareAccelerated)
             {
-                if (w.Length != 36864 || x.Length < 192 || y.Length < 192) ThrowShape(nameof(MatVec192x192));
-                // In range: w holds exactly 192×192 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·192 and every access is
-                // w[r·192 + c] with r < 192, c < 192; x holds ≥ 192 floats and y ≥ 192.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                nuint stride = (n + 7) & ~(nuint)7; // whole vectors; ≤ capacity, a multiple of 16 above position
+                for (nuint h = 0; h < 3; h += 1)
                 {
-                    // x fits in 12 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                    var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                    var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                    var x7 = Vector512.LoadUnsafe(ref xr, 112);
-                    var x8 = Vector512.LoadUnsafe(ref xr, 128);
-                    var x9 = Vector512.LoadUnsafe(ref xr, 144);
-                    var x10 = Vector512.LoadUnsafe(ref xr, 160);
-                    var x11 = Vector512.LoadUnsafe(ref xr, 176);
-                    for (nuint r = 0; r < 192; r += 8)
+                    ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = 0; t < stride; t += 8)
                     {
-                        // Rows r..r+7 (r + 7 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                        var a = Vector256<float>.Zero; var b = Vector256<float>.Zero; var c = Vector256<float>.Zero; var e = Vector256<float>.Zero;
+                        ref float kt = ref Unsafe.Add(ref kh, t);
+                        for (nuint d = 0; d < 64; d += 4)
+                        {
+                            a = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, d)), Vector256.LoadUnsafe(ref kt, (d) * cap), a);
+                            b = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, d + 1)), Vector256.LoadUnsafe(ref kt, (d + 1) * cap), b);
+                            c = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, d + 2)), Vector256.LoadUnsafe(ref kt, (d + 2) * cap), c);
+                            e = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, d + 3)), Vector256.LoadUnsafe(ref kt, (d + 3) * cap), e);
+                        }
+                        ((a + b + (c + e)) * AttentionScale).StoreUnsafe(ref sh0, t);
+                    }
+                }
+                for (nuint h = 0; h < 3; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
+                    var m = Vector256.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 8; t < stride; t += 8) m = Vector256.Max(m, Vector256.LoadUnsafe(ref sh, t));
+                    var max = Vector256.Create(HorizontalMax(m));
+                    for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
+                }
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 3; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    var sum = Vector256.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 8; t < stride; t += 8) sum += Vector256.LoadUnsafe(ref sh, t);
+                    var total = Vector256.Create(Vector256.Sum(sum));
+                    for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
+                }
+                for (nuint h = 0; h < 3; h += 1)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
+                    for (nuint d0 = 0; d0 < 64; d0 += 64)
+                    {
+                        {
+                            var c0_0_0 = Vector256<float>.Zero;
+                            var c0_1_0 = Vector256<float>.Zero;
+                            var c0_2_0 = Vector256<float>.Zero;
+                            var c0_3_0 = Vector256<float>.Zero;
+                            var c0_4_0 = Vector256<float>.Zero;
+                            var c0_5_0 = Vector256<float>.Zero;
+                            var c0_6_0 = Vector256<float>.Zero;
+                            var c0_7_0 = Vector256<float>.Zero;
+                            nuint tv = 0;
+                            for (; tv < n; tv++)
+                            {
+                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 192);
+                                float p0_0 = Unsafe.Add(ref sh0, tv);
+                                var p0_0w8 = Vector256.Create(p0_0);
+                                c0_0_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0), p0_0w8, c0_0_0);
+                                c0_1_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 8), p0_0w8, c0_1_0);
+                                c0_2_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 16), p0_0w8, c0_2_0);
+                                c0_3_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 24), p0_0w8, c0_3_0);
+                                c0_4_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 32), p0_0w8, c0_4_0);
+                                c0_5_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 40), p0_0w8, c0_5_0);
+                                c0_6_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 48), p0_0w8, c0_6_0);
+                                c0_7_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 56), p0_0w8, c0_7_0);
+                            }
+                            c0_0_0.StoreUnsafe(ref oh0, d0);
+                            c0_1_0.StoreUnsafe(ref oh0, d0 + 8);
+                            c0_2_0.StoreUnsafe(ref oh0, d0 + 16);
+                            c0_3_0.StoreUnsafe(ref oh0, d0 + 24);
+                            c0_4_0.StoreUnsafe(ref oh0, d0 + 32);
+                            c0_5_0.StoreUnsafe(ref oh0, d0 + 40);
+                            c0_6_0.StoreUnsafe(ref oh0, d0 + 48);
+                            c0_7_0.StoreUnsafe(ref oh0, d0 + 56);
+                        }
+                    }
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                nuint stride = (n + 3) & ~(nuint)3; // whole vectors; ≤ capacity, a multiple of 16 above position
+                for (nuint h = 0; h < 3; h += 1)
+                {
+                    ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = 0; t < stride; t += 4)
+                    {
+                        var a = Vector128<float>.Zero; var b = Vector128<float>.Zero; var c = Vector128<float>.Zero; var e = Vector128<float>.Zero;
+                        ref float kt = ref Unsafe.Add(ref kh, t);
+                        for (nuint d = 0; d < 64; d += 4)
+                        {
+                            a = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, d)), Vector128.LoadUnsafe(ref kt, (d) * cap), a);
+                            b = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, d + 1)), Vector128.LoadUnsafe(ref kt, (d + 1) * cap), b);
+                            c = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, d + 2)), Vector128.LoadUnsafe(ref kt, (d + 2) * cap), c);
+                            e = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, d + 3)), Vector128.LoadUnsafe(ref kt, (d + 3) * cap), e);
+                        }
+                        ((a + b + (c + e)) * AttentionScale).StoreUnsafe(ref sh0, t);
+                    }
+                }
+                for (nuint h = 0; h < 3; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
+                    var m = Vector128.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 4; t < stride; t += 4) m = Vector128.Max(m, Vector128.LoadUnsafe(ref sh, t));
+                    var max = Vector128.Create(HorizontalMax(m));
+                    for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
+                }
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 3; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    var sum = Vector128.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 4; t < stride; t += 4) sum += Vector128.LoadUnsafe(ref sh, t);
+                    var total = Vector128.Create(Vector128.Sum(sum));
+                    for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
+                }
+                for (nuint h = 0; h < 3; h += 1)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
+                    for (nuint d0 = 0; d0 < 64; d0 += 32)
+                    {
+                        {
+                            var c0_0_0 = Vector128<float>.Zero;
+                            var c0_1_0 = Vector128<float>.Zero;
+                            var c0_2_0 = Vector128<float>.Zero;
+                            var c0_3_0 = Vector128<float>.Zero;
+                            var c0_4_0 = Vector128<float>.Zero;
+                            var c0_5_0 = Vector128<float>.Zero;
+                            var c0_6_0 = Vector128<float>.Zero;
+                            var c0_7_0 = Vector128<float>.Zero;
+                            nuint tv = 0;
+                            for (; tv < n; tv++)
+                            {
+                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 192);
+                                float p0_0 = Unsafe.Add(ref sh0, tv);
+                                var p0_0w4 = Vector128.Create(p0_0);
+                                c0_0_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0), p0_0w4, c0_0_0);
+                                c0_1_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 4), p0_0w4, c0_1_0);
+                                c0_2_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 8), p0_0w4, c0_2_0);
+                                c0_3_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 12), p0_0w4, c0_3_0);
+                                c0_4_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 16), p0_0w4, c0_4_0);
+                                c0_5_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 20), p0_0w4, c0_5_0);
+                                c0_6_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 24), p0_0w4, c0_6_0);
+                                c0_7_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 28), p0_0w4, c0_7_0);
+                            }
+                            c0_0_0.StoreUnsafe(ref oh0, d0);
+                            c0_1_0.StoreUnsafe(ref oh0, d0 + 4);
+                            c0_2_0.StoreUnsafe(ref oh0, d0 + 8);
+                            c0_3_0.StoreUnsafe(ref oh0, d0 + 12);
+                            c0_4_0.StoreUnsafe(ref oh0, d0 + 16);
+                            c0_5_0.StoreUnsafe(ref oh0, d0 + 20);
+                            c0_6_0.StoreUnsafe(ref oh0, d0 + 24);
+                            c0_7_0.StoreUnsafe(ref oh0, d0 + 28);
+                        }
+                    }
+                }
+            }
+            else
+            {
+                nuint stride = n;
+                for (nuint h = 0; h < 3; h += 1)
+                {
+                    ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = 0; t < stride; t += 1)
+                    {
+                        var a = 0f; var b = 0f; var c = 0f; var e = 0f;
+                        ref float kt = ref Unsafe.Add(ref kh, t);
+                        for (nuint d = 0; d < 64; d += 4)
+                        {
+                            a = Unsafe.Add(ref qh0, d) * Unsafe.Add(ref kt, (d) * cap) + a;
+                            b = Unsafe.Add(ref qh0, d + 1) * Unsafe.Add(ref kt, (d + 1) * cap) + b;
+                            c = Unsafe.Add(ref qh0, d + 2) * Unsafe.Add(ref kt, (d + 2) * cap) + c;
+                            e = Unsafe.Add(ref qh0, d + 3) * Unsafe.Add(ref kt, (d + 3) * cap) + e;
+                        }
+                        Unsafe.Add(ref sh0, t) = (a + b + (c + e)) * AttentionScale;
+                    }
+                }
+                for (nuint h = 0; h < 3; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    float max = float.NegativeInfinity;
+                    for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
+                    for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
+                }
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 3; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    float total = 0f;
+                    for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
+                    for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
+                }
+                for (nuint h = 0; h < 3; h += 1)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
+                    for (nuint d = 0; d < 64; d++)
+                    {
+                        float acc = 0f;
+                        for (nuint t = 0; t < n; t++) acc += Unsafe.Add(ref sh0, t) * Unsafe.Add(ref vh, t * 192 + d);
+                        Unsafe.Add(ref oh0, d) = acc;
+                    }
+                }
+            }
+        }
+
+        /// <summary>SwiGLU over 1400 floats in the reference's order: up ← up·gate; gate ← σ(gate); gate ← gate·up (= silu(gate)·up).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void SwiGlu1400(Span<float> gate, Span<float> up)
+        {
+            if (gate.Length < 1400 || up.Length < 1400) ThrowShape(nameof(SwiGlu1400));
+            // In range: offsets < 1400, and gate and up hold at least 1400 floats (checked above).
+            ref float gr = ref MemoryMarshal.GetReference(gate);
+            ref float ur = ref MemoryMarshal.GetReference(up);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 1392; i += 16)
+                {
+                    (Vector512.LoadUnsafe(ref ur, i) * Vector512.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
+                }
+                (Vector256.LoadUnsafe(ref ur, 1392) * Vector256.LoadUnsafe(ref gr, 1392)).StoreUnsafe(ref ur, 1392);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 1400; i += 8)
+                {
+                    (Vector256.LoadUnsafe(ref ur, i) * Vector256.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 1400; i += 4)
+                {
+                    (Vector128.LoadUnsafe(ref ur, i) * Vector128.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
+                }
+            }
+            else
+            {
+                for (nuint i = 0; i < 1400; i++)
+                {
+                    Unsafe.Add(ref ur, i) = Unsafe.Add(ref ur, i) * Unsafe.Add(ref gr, i);
+                }
+            }
+            TensorPrimitives.Sigmoid(gate.Slice(0, 1400), gate.Slice(0, 1400));
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 1392; i += 16)
+                {
+                    (Vector512.LoadUnsafe(ref gr, i) * Vector512.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
+                }
+                (Vector256.LoadUnsafe(ref gr, 1392) * Vector256.LoadUnsafe(ref ur, 1392)).StoreUnsafe(ref gr, 1392);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 1400; i += 8)
+                {
+                    (Vector256.LoadUnsafe(ref gr, i) * Vector256.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 1400; i += 4)
+                {
+                    (Vector128.LoadUnsafe(ref gr, i) * Vector128.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
+                }
+            }
+            else
+            {
+                for (nuint i = 0; i < 1400; i++)
+                {
+                    Unsafe.Add(ref gr, i) = Unsafe.Add(ref gr, i) * Unsafe.Add(ref ur, i);
+                }
+            }
+        }
+
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 192), a 192×192 row-major W;
+        /// bit-identical, position by position, to MatVec192x192.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 36864 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 192) ThrowShape(nameof(MatMat192x192));
+            // In range: as in MatVec192x192 for each position p < count, whose x row starts at p·192 (< x.Length)
+            // and y row at p·192 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 192; r += 8)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+7 < 192
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 192);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                        var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                        var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                        var x7 = Vector512.LoadUnsafe(ref xr, 112);
+                        var x8 = Vector512.LoadUnsafe(ref xr, 128);
+                        var x9 = Vector512.LoadUnsafe(ref xr, 144);
+                        var x10 = Vector512.LoadUnsafe(ref xr, 160);
+                        var x11 = Vector512.LoadUnsafe(ref xr, 176);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -239,13 +1512,16 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 192; r += 4)
                 {
-                    // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 192; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 192);
                         var a0 = Vector256<float>.Zero;
                         var b0 = Vector256<float>.Zero;
                         var a1 = Vector256<float>.Zero;
@@ -275,13 +1551,16 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 192; r += 4)
                 {
-                    // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 192; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 192);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -311,48 +1590,56 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 192; r++)
                 {
-                    for (nuint r = 0; r < 192; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 192);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 192);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
                         float sum = 0f;
                         for (nuint c = 0; c < 192; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) = sum;
+                        Unsafe.Add(ref ybase, p * 192 + r) = sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 192×192 row-major W: 192 dot products of length 192.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVecAdd192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 192), a 192×192 row-major W;
+        /// bit-identical, position by position, to MatVecAdd192x192.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMatAdd192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 36864 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 192) ThrowShape(nameof(MatMatAdd192x192));
+            // In range: as in MatVecAdd192x192 for each position p < count, whose x row starts at p·192 (< x.Length)
+            // and y row at p·192 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 36864 || x.Length < 192 || y.Length < 192) ThrowShape(nameof(MatVecAdd192x192));
-                // In range: w holds exactly 192×192 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·192 and every access is
-                // w[r·192 + c] with r < 192, c < 192; x holds ≥ 192 floats and y ≥ 192.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 192; r += 8)
                 {
-                    // x fits in 12 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                    var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                    var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                    var x7 = Vector512.LoadUnsafe(ref xr, 112);
-                    var x8 = Vector512.LoadUnsafe(ref xr, 128);
-                    var x9 = Vector512.LoadUnsafe(ref xr, 144);
-                    var x10 = Vector512.LoadUnsafe(ref xr, 160);
-                    var x11 = Vector512.LoadUnsafe(ref xr, 176);
-                    for (nuint r = 0; r < 192; r += 8)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+7 < 192
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+7 (r + 7 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 192);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                        var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                        var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                        var x7 = Vector512.LoadUnsafe(ref xr, 112);
+                        var x8 = Vector512.LoadUnsafe(ref xr, 128);
+                        var x9 = Vector512.LoadUnsafe(ref xr, 144);
+                        var x10 = Vector512.LoadUnsafe(ref xr, 160);
+                        var x11 = Vector512.LoadUnsafe(ref xr, 176);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -461,13 +1748,16 @@ namespace Mapped
                         (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 192; r += 4)
                 {
-                    // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 192; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 192);
                         var a0 = Vector256<float>.Zero;
                         var b0 = Vector256<float>.Zero;
                         var a1 = Vector256<float>.Zero;
@@ -497,13 +1787,16 @@ namespace Mapped
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 192; r += 4)
                 {
-                    // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 192; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 192);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -533,52 +1826,58 @@ namespace Mapped
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 192; r++)
                 {
-                    for (nuint r = 0; r < 192; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 192);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 192);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
                         float sum = 0f;
                         for (nuint c = 0; c < 192; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) += sum;
+                        Unsafe.Add(ref ybase, p * 192 + r) += sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y = W·x for a 1400×192 row-major W: 1400 dot products of length 192.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVec1400x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 1400), a 1400×192 row-major W;
+        /// bit-identical, position by position, to MatVec1400x192.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat1400x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 268800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 1400) ThrowShape(nameof(MatMat1400x192));
+            // In range: as in MatVec1400x192 for each position p < count, whose x row starts at p·192 (< x.Length)
+            // and y row at p·1400 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 268800 || x.Length < 192 || y.Length < 1400) ThrowShape(nameof(MatVec1400x192));
-                // In range: w holds exactly 1400×192 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·192 and every access is
-                // w[r·192 + c] with r < 1400, c < 192; x holds ≥ 192 floats and y ≥ 1400.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 1400; r += 8)
                 {
-                    // x fits in 12 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                    var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                    var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                    var x7 = Vector512.LoadUnsafe(ref xr, 112);
-                    var x8 = Vector512.LoadUnsafe(ref xr, 128);
-                    var x9 = Vector512.LoadUnsafe(ref xr, 144);
-                    var x10 = Vector512.LoadUnsafe(ref xr, 160);
-                    var x11 = Vector512.LoadUnsafe(ref xr, 176);
-                    for (nuint r = 0; r < 1400; r += 8)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+7 < 1400
+                    nuint ahead = r + 30 <= 1400 ? (nuint)4096 : 0; // in range as in the single kernel
+                    for (nuint f = 0; f < 1536; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+7 (r + 7 < 1400) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192);
-                        // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
-                        // (r + 30)·192 ≤ 1400·192, or, near the end of W, inside this block (ahead = 0).
-                        nuint ahead = r + 30 <= 1400 ? (nuint)4096 : 0;
-                        for (nuint p = 0; p < 1536; p += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, p + ahead));
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 1400);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                        var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                        var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                        var x7 = Vector512.LoadUnsafe(ref xr, 112);
+                        var x8 = Vector512.LoadUnsafe(ref xr, 128);
+                        var x9 = Vector512.LoadUnsafe(ref xr, 144);
+                        var x10 = Vector512.LoadUnsafe(ref xr, 160);
+                        var x11 = Vector512.LoadUnsafe(ref xr, 176);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -687,16 +1986,18 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 1400; r += 4)
                 {
-                    // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 1400; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 1400
+                    nuint ahead = r + 26 <= 1400 ? (nuint)4096 : 0; // in range as in the single kernel
+                    for (nuint f = 0; f < 768; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 1400) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192);
-                        // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
-                        // (r + 26)·192 ≤ 1400·192, or, near the end of W, inside this block (ahead = 0).
-                        nuint ahead = r + 26 <= 1400 ? (nuint)4096 : 0;
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 1400);
                         var a0 = Vector256<float>.Zero;
                         var b0 = Vector256<float>.Zero;
                         var a1 = Vector256<float>.Zero;
@@ -709,10 +2010,6 @@ namespace Mapped
                         {
                             var xa = Vector256.LoadUnsafe(ref xr, c);
                             var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 192 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 384 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 576 + ahead));
                             a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
                             b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
                             a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 192), xa, a1);
@@ -730,16 +2027,18 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 1400; r += 4)
                 {
-                    // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 1400; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 1400
+                    nuint ahead = r + 26 <= 1400 ? (nuint)4096 : 0; // in range as in the single kernel
+                    for (nuint f = 0; f < 768; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 1400) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192);
-                        // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
-                        // (r + 26)·192 ≤ 1400·192, or, near the end of W, inside this block (ahead = 0).
-                        nuint ahead = r + 26 <= 1400 ? (nuint)4096 : 0;
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 1400);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -752,10 +2051,6 @@ namespace Mapped
                         {
                             var xa = Vector128.LoadUnsafe(ref xr, c);
                             var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 192 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 384 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 576 + ahead));
                             a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
                             b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
                             a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a1);
@@ -773,40 +2068,47 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 1400; r++)
                 {
-                    for (nuint r = 0; r < 1400; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 192);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 192);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 192);
                         float sum = 0f;
                         for (nuint c = 0; c < 192; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) = sum;
+                        Unsafe.Add(ref ybase, p * 1400 + r) = sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 192×1400 row-major W: 192 dot products of length 1400.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVecAdd192x1400(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 1400, y rows of 192), a 192×1400 row-major W;
+        /// bit-identical, position by position, to MatVecAdd192x1400.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMatAdd192x1400(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 268800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 1400 || y.Length < (long)count * 192) ThrowShape(nameof(MatMatAdd192x1400));
+            // In range: as in MatVecAdd192x1400 for each position p < count, whose x row starts at p·1400 (< x.Length)
+            // and y row at p·192 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 268800 || x.Length < 1400 || y.Length < 192) ThrowShape(nameof(MatVecAdd192x1400));
-                // In range: w holds exactly 192×1400 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·1400 and every access is
-                // w[r·1400 + c] with r < 192, c < 1400; x holds ≥ 1400 floats and y ≥ 192.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 192; r += 4)
                 {
-                    // x (1400 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    var xt0 = Vector256.LoadUnsafe(ref xr, 1392); // tail at 1392
-                    for (nuint r = 0; r < 192; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 1400); // rows r..r+3 < 192
+                    nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
+                    for (nuint f = 0; f < 5600; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·1400]; row j's element c is w0[j·1400 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 1400);
-                        // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
-                        // (r + 7)·1400 ≤ 192·1400, or, near the end of W, inside this block (ahead = 0).
-                        nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0;
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 1400);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 192);
+                        var xt0 = Vector256.LoadUnsafe(ref xr, 1392);
                         var a0 = Vector512<float>.Zero;
                         var b0 = Vector512<float>.Zero;
                         var a1 = Vector512<float>.Zero;
@@ -819,14 +2121,6 @@ namespace Mapped
                         {
                             var xa = Vector512.LoadUnsafe(ref xr, c);
                             var xb = Vector512.LoadUnsafe(ref xr, c + 16);
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 16 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 1400 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 1416 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 2800 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 2816 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 4200 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 4216 + ahead));
                             a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c), xa, a0);
                             b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 16), xb, b0);
                             a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 1400), xa, a1);
@@ -853,16 +2147,18 @@ namespace Mapped
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 192; r += 4)
                 {
-                    // x (1400 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 192; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 1400); // rows r..r+3 < 192
+                    nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
+                    for (nuint f = 0; f < 5600; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·1400]; row j's element c is w0[j·1400 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 1400);
-                        // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
-                        // (r + 7)·1400 ≤ 192·1400, or, near the end of W, inside this block (ahead = 0).
-                        nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0;
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 1400);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 192);
                         var a0 = Vector256<float>.Zero;
                         var b0 = Vector256<float>.Zero;
                         var a1 = Vector256<float>.Zero;
@@ -875,10 +2171,6 @@ namespace Mapped
                         {
                             var xa = Vector256.LoadUnsafe(ref xr, c);
                             var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 1400 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 2800 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 4200 + ahead));
                             a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
                             b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
                             a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 1400), xa, a1);
@@ -901,16 +2193,18 @@ namespace Mapped
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 192; r += 4)
                 {
-                    // x (1400 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 192; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 1400); // rows r..r+3 < 192
+                    nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
+                    for (nuint f = 0; f < 5600; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·1400]; row j's element c is w0[j·1400 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 1400);
-                        // W is streamed from memory: prefetch 16 KiB ahead into L2. Every prefetched index is below
-                        // (r + 7)·1400 ≤ 192·1400, or, near the end of W, inside this block (ahead = 0).
-                        nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0;
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 1400);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 192);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -923,10 +2217,6 @@ namespace Mapped
                         {
                             var xa = Vector128.LoadUnsafe(ref xr, c);
                             var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 1400 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 2800 + ahead));
-                            global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, c + 4200 + ahead));
                             a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
                             b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
                             a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 1400), xa, a1);
@@ -944,1309 +2234,18 @@ namespace Mapped
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 192; r++)
                 {
-                    for (nuint r = 0; r < 192; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 1400);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 1400);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 1400);
                         float sum = 0f;
                         for (nuint c = 0; c < 1400; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) += sum;
-                    }
-                }
-            }
-
-            /// <summary>
-            /// RoPE on 3 heads of 64 (32 rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the
-            /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
-            /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void Rope3x64(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
-            {
-                if (v.Length < 192 || cos.Length < 32 || sin.Length < 32) ThrowShape(nameof(Rope3x64));
-                // In range: head h's pair i is at h·64 + 2i (+1) < 192 since 2i + 1 < 64 ≤ 64; cos and sin hold ≥ 32.
-                ref float vr = ref MemoryMarshal.GetReference(v);
-                ref float cr = ref MemoryMarshal.GetReference(cos);
-                ref float sr = ref MemoryMarshal.GetReference(sin);
-                for (nuint h = 0; h < 3; h++)
-                {
-                    ref float head = ref Unsafe.Add(ref vr, h * 64);
-                    for (nuint i = 0; i < 32; i++)
-                    {
-                        float x0 = Unsafe.Add(ref head, 2 * i), x1 = Unsafe.Add(ref head, 2 * i + 1);
-                        float c = Unsafe.Add(ref cr, i), s = Unsafe.Add(ref sr, i);
-                        Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;
-                        Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;
-                    }
-                }
-            }
-
-            /// <summary>Stores one position's key (192 floats) into a step's transposed key cache: keys[c·capacity + position] = k[c].</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void StoreKey192(ReadOnlySpan<float> k, Span<float> keys, int position, int capacity)
-            {
-                if (k.Length < 192 || (uint)position >= (uint)capacity || keys.Length < (long)192 * capacity) ThrowShape(nameof(StoreKey192));
-                // In range: c·capacity + position < 192·capacity ≤ keys.Length, since c < 192 and position < capacity (checked above).
-                ref float kr = ref MemoryMarshal.GetReference(k);
-                ref float dst = ref Unsafe.Add(ref MemoryMarshal.GetReference(keys), (nuint)position);
-                for (nuint c = 0; c < 192; c++) Unsafe.Add(ref dst, c * (nuint)capacity) = Unsafe.Add(ref kr, c);
-            }
-
-            /// <summary>
-            /// Causal attention of 3 query heads over 3 KV heads (1 query heads per KV head) of 64, over positions
-            /// 0..position of one step's cache. Scores run along positions (keys are stored transposed), padded to whole vectors
-            /// with -∞; softmax subtracts each head's maximum before one Exp over all heads; output = Σ p_t · V_t.
-            /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
-            {
-                if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 192 || output.Length < 192
-                    || keys.Length < (long)192 * capacity || values.Length < (long)192 * (position + 1) || scores.Length < (long)3 * capacity)
-                    ThrowShape(nameof(Attention));
-                // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
-                // position t at (g·64 + d)·capacity + t < 192·capacity; values at t·192 + g·64 + d with t ≤ position.
-                ref float qr = ref MemoryMarshal.GetReference(q);
-                ref float kr = ref MemoryMarshal.GetReference(keys);
-                ref float vr = ref MemoryMarshal.GetReference(values);
-                ref float sr = ref MemoryMarshal.GetReference(scores);
-                ref float dr = ref MemoryMarshal.GetReference(output);
-                nuint n = (nuint)position + 1;
-                nuint cap = (nuint)capacity;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    nuint stride = (n + 15) & ~(nuint)15; // whole vectors; ≤ capacity, a multiple of 16 above position
-                    for (nuint h = 0; h < 3; h += 1)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = 0; t < stride; t += 16)
-                        {
-                            var a = Vector512<float>.Zero; var b = Vector512<float>.Zero; var c = Vector512<float>.Zero; var e = Vector512<float>.Zero;
-                            ref float kt = ref Unsafe.Add(ref kh, t);
-                            for (nuint d = 0; d < 64; d += 4)
-                            {
-                                a = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, d)), Vector512.LoadUnsafe(ref kt, (d) * cap), a);
-                                b = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, d + 1)), Vector512.LoadUnsafe(ref kt, (d + 1) * cap), b);
-                                c = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, d + 2)), Vector512.LoadUnsafe(ref kt, (d + 2) * cap), c);
-                                e = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, d + 3)), Vector512.LoadUnsafe(ref kt, (d + 3) * cap), e);
-                            }
-                            ((a + b + (c + e)) * AttentionScale).StoreUnsafe(ref sh0, t);
-                        }
-                    }
-                    for (nuint h = 0; h < 3; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
-                        var m = Vector512.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 16; t < stride; t += 16) m = Vector512.Max(m, Vector512.LoadUnsafe(ref sh, t));
-                        var max = Vector512.Create(HorizontalMax(m));
-                        for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 3; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        var sum = Vector512.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 16; t < stride; t += 16) sum += Vector512.LoadUnsafe(ref sh, t);
-                        var total = Vector512.Create(Vector512.Sum(sum));
-                        for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
-                    }
-                    for (nuint h = 0; h < 3; h += 1)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
-                        {
-                            var o0_0_0 = Vector512<float>.Zero;
-                            var o0_1_0 = Vector512<float>.Zero;
-                            var o0_2_0 = Vector512<float>.Zero;
-                            var o0_3_0 = Vector512<float>.Zero;
-                            nuint tv = 0;
-                            for (; tv < n; tv++)
-                            {
-                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 192);
-                                float p0_0 = Unsafe.Add(ref sh0, tv);
-                                var p0_0w16 = Vector512.Create(p0_0);
-                                o0_0_0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref vt0, 0), p0_0w16, o0_0_0);
-                                o0_1_0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref vt0, 16), p0_0w16, o0_1_0);
-                                o0_2_0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref vt0, 32), p0_0w16, o0_2_0);
-                                o0_3_0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref vt0, 48), p0_0w16, o0_3_0);
-                            }
-                            o0_0_0.StoreUnsafe(ref oh0, 0);
-                            o0_1_0.StoreUnsafe(ref oh0, 16);
-                            o0_2_0.StoreUnsafe(ref oh0, 32);
-                            o0_3_0.StoreUnsafe(ref oh0, 48);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    nuint stride = (n + 7) & ~(nuint)7; // whole vectors; ≤ capacity, a multiple of 16 above position
-                    for (nuint h = 0; h < 3; h += 1)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = 0; t < stride; t += 8)
-                        {
-                            var a = Vector256<float>.Zero; var b = Vector256<float>.Zero; var c = Vector256<float>.Zero; var e = Vector256<float>.Zero;
-                            ref float kt = ref Unsafe.Add(ref kh, t);
-                            for (nuint d = 0; d < 64; d += 4)
-                            {
-                                a = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, d)), Vector256.LoadUnsafe(ref kt, (d) * cap), a);
-                                b = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, d + 1)), Vector256.LoadUnsafe(ref kt, (d + 1) * cap), b);
-                                c = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, d + 2)), Vector256.LoadUnsafe(ref kt, (d + 2) * cap), c);
-                                e = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, d + 3)), Vector256.LoadUnsafe(ref kt, (d + 3) * cap), e);
-                            }
-                            ((a + b + (c + e)) * AttentionScale).StoreUnsafe(ref sh0, t);
-                        }
-                    }
-                    for (nuint h = 0; h < 3; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
-                        var m = Vector256.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 8; t < stride; t += 8) m = Vector256.Max(m, Vector256.LoadUnsafe(ref sh, t));
-                        var max = Vector256.Create(HorizontalMax(m));
-                        for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 3; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        var sum = Vector256.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 8; t < stride; t += 8) sum += Vector256.LoadUnsafe(ref sh, t);
-                        var total = Vector256.Create(Vector256.Sum(sum));
-                        for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
-                    }
-                    for (nuint h = 0; h < 3; h += 1)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
-                        for (nuint d0 = 0; d0 < 64; d0 += 64)
-                        {
-                            {
-                                var c0_0_0 = Vector256<float>.Zero;
-                                var c0_1_0 = Vector256<float>.Zero;
-                                var c0_2_0 = Vector256<float>.Zero;
-                                var c0_3_0 = Vector256<float>.Zero;
-                                var c0_4_0 = Vector256<float>.Zero;
-                                var c0_5_0 = Vector256<float>.Zero;
-                                var c0_6_0 = Vector256<float>.Zero;
-                                var c0_7_0 = Vector256<float>.Zero;
-                                nuint tv = 0;
-                                for (; tv < n; tv++)
-                                {
-                                    ref float vt0 = ref Unsafe.Add(ref vh, tv * 192);
-                                    float p0_0 = Unsafe.Add(ref sh0, tv);
-                                    var p0_0w8 = Vector256.Create(p0_0);
-                                    c0_0_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0), p0_0w8, c0_0_0);
-                                    c0_1_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 8), p0_0w8, c0_1_0);
-                                    c0_2_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 16), p0_0w8, c0_2_0);
-                                    c0_3_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 24), p0_0w8, c0_3_0);
-                                    c0_4_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 32), p0_0w8, c0_4_0);
-                                    c0_5_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 40), p0_0w8, c0_5_0);
-                                    c0_6_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 48), p0_0w8, c0_6_0);
-                                    c0_7_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, d0 + 56), p0_0w8, c0_7_0);
-                                }
-                                c0_0_0.StoreUnsafe(ref oh0, d0);
-                                c0_1_0.StoreUnsafe(ref oh0, d0 + 8);
-                                c0_2_0.StoreUnsafe(ref oh0, d0 + 16);
-                                c0_3_0.StoreUnsafe(ref oh0, d0 + 24);
-                                c0_4_0.StoreUnsafe(ref oh0, d0 + 32);
-                                c0_5_0.StoreUnsafe(ref oh0, d0 + 40);
-                                c0_6_0.StoreUnsafe(ref oh0, d0 + 48);
-                                c0_7_0.StoreUnsafe(ref oh0, d0 + 56);
-                            }
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    nuint stride = (n + 3) & ~(nuint)3; // whole vectors; ≤ capacity, a multiple of 16 above position
-                    for (nuint h = 0; h < 3; h += 1)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = 0; t < stride; t += 4)
-                        {
-                            var a = Vector128<float>.Zero; var b = Vector128<float>.Zero; var c = Vector128<float>.Zero; var e = Vector128<float>.Zero;
-                            ref float kt = ref Unsafe.Add(ref kh, t);
-                            for (nuint d = 0; d < 64; d += 4)
-                            {
-                                a = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, d)), Vector128.LoadUnsafe(ref kt, (d) * cap), a);
-                                b = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, d + 1)), Vector128.LoadUnsafe(ref kt, (d + 1) * cap), b);
-                                c = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, d + 2)), Vector128.LoadUnsafe(ref kt, (d + 2) * cap), c);
-                                e = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, d + 3)), Vector128.LoadUnsafe(ref kt, (d + 3) * cap), e);
-                            }
-                            ((a + b + (c + e)) * AttentionScale).StoreUnsafe(ref sh0, t);
-                        }
-                    }
-                    for (nuint h = 0; h < 3; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
-                        var m = Vector128.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 4; t < stride; t += 4) m = Vector128.Max(m, Vector128.LoadUnsafe(ref sh, t));
-                        var max = Vector128.Create(HorizontalMax(m));
-                        for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 3; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        var sum = Vector128.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 4; t < stride; t += 4) sum += Vector128.LoadUnsafe(ref sh, t);
-                        var total = Vector128.Create(Vector128.Sum(sum));
-                        for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
-                    }
-                    for (nuint h = 0; h < 3; h += 1)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
-                        for (nuint d0 = 0; d0 < 64; d0 += 32)
-                        {
-                            {
-                                var c0_0_0 = Vector128<float>.Zero;
-                                var c0_1_0 = Vector128<float>.Zero;
-                                var c0_2_0 = Vector128<float>.Zero;
-                                var c0_3_0 = Vector128<float>.Zero;
-                                var c0_4_0 = Vector128<float>.Zero;
-                                var c0_5_0 = Vector128<float>.Zero;
-                                var c0_6_0 = Vector128<float>.Zero;
-                                var c0_7_0 = Vector128<float>.Zero;
-                                nuint tv = 0;
-                                for (; tv < n; tv++)
-                                {
-                                    ref float vt0 = ref Unsafe.Add(ref vh, tv * 192);
-                                    float p0_0 = Unsafe.Add(ref sh0, tv);
-                                    var p0_0w4 = Vector128.Create(p0_0);
-                                    c0_0_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0), p0_0w4, c0_0_0);
-                                    c0_1_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 4), p0_0w4, c0_1_0);
-                                    c0_2_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 8), p0_0w4, c0_2_0);
-                                    c0_3_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 12), p0_0w4, c0_3_0);
-                                    c0_4_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 16), p0_0w4, c0_4_0);
-                                    c0_5_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 20), p0_0w4, c0_5_0);
-                                    c0_6_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 24), p0_0w4, c0_6_0);
-                                    c0_7_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, d0 + 28), p0_0w4, c0_7_0);
-                                }
-                                c0_0_0.StoreUnsafe(ref oh0, d0);
-                                c0_1_0.StoreUnsafe(ref oh0, d0 + 4);
-                                c0_2_0.StoreUnsafe(ref oh0, d0 + 8);
-                                c0_3_0.StoreUnsafe(ref oh0, d0 + 12);
-                                c0_4_0.StoreUnsafe(ref oh0, d0 + 16);
-                                c0_5_0.StoreUnsafe(ref oh0, d0 + 20);
-                                c0_6_0.StoreUnsafe(ref oh0, d0 + 24);
-                                c0_7_0.StoreUnsafe(ref oh0, d0 + 28);
-                            }
-                        }
-                    }
-                }
-                else
-                {
-                    nuint stride = n;
-                    for (nuint h = 0; h < 3; h += 1)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = 0; t < stride; t += 1)
-                        {
-                            var a = 0f; var b = 0f; var c = 0f; var e = 0f;
-                            ref float kt = ref Unsafe.Add(ref kh, t);
-                            for (nuint d = 0; d < 64; d += 4)
-                            {
-                                a = Unsafe.Add(ref qh0, d) * Unsafe.Add(ref kt, (d) * cap) + a;
-                                b = Unsafe.Add(ref qh0, d + 1) * Unsafe.Add(ref kt, (d + 1) * cap) + b;
-                                c = Unsafe.Add(ref qh0, d + 2) * Unsafe.Add(ref kt, (d + 2) * cap) + c;
-                                e = Unsafe.Add(ref qh0, d + 3) * Unsafe.Add(ref kt, (d + 3) * cap) + e;
-                            }
-                            Unsafe.Add(ref sh0, t) = (a + b + (c + e)) * AttentionScale;
-                        }
-                    }
-                    for (nuint h = 0; h < 3; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        float max = float.NegativeInfinity;
-                        for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
-                        for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 3; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        float total = 0f;
-                        for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
-                        for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
-                    }
-                    for (nuint h = 0; h < 3; h += 1)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
-                        for (nuint d = 0; d < 64; d++)
-                        {
-                            float acc = 0f;
-                            for (nuint t = 0; t < n; t++) acc += Unsafe.Add(ref sh0, t) * Unsafe.Add(ref vh, t * 192 + d);
-                            Unsafe.Add(ref oh0, d) = acc;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>SwiGLU over 1400 floats in the reference's order: up ← up·gate; gate ← σ(gate); gate ← gate·up (= silu(gate)·up).</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void SwiGlu1400(Span<float> gate, Span<float> up)
-            {
-                if (gate.Length < 1400 || up.Length < 1400) ThrowShape(nameof(SwiGlu1400));
-                // In range: offsets < 1400, and gate and up hold at least 1400 floats (checked above).
-                ref float gr = ref MemoryMarshal.GetReference(gate);
-                ref float ur = ref MemoryMarshal.GetReference(up);
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 1392; i += 16)
-                    {
-                        (Vector512.LoadUnsafe(ref ur, i) * Vector512.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
-                    }
-                    (Vector256.LoadUnsafe(ref ur, 1392) * Vector256.LoadUnsafe(ref gr, 1392)).StoreUnsafe(ref ur, 1392);
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 1400; i += 8)
-                    {
-                        (Vector256.LoadUnsafe(ref ur, i) * Vector256.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 1400; i += 4)
-                    {
-                        (Vector128.LoadUnsafe(ref ur, i) * Vector128.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
-                    }
-                }
-                else
-                {
-                    for (nuint i = 0; i < 1400; i++)
-                    {
-                        Unsafe.Add(ref ur, i) = Unsafe.Add(ref ur, i) * Unsafe.Add(ref gr, i);
-                    }
-                }
-                TensorPrimitives.Sigmoid(gate.Slice(0, 1400), gate.Slice(0, 1400));
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 1392; i += 16)
-                    {
-                        (Vector512.LoadUnsafe(ref gr, i) * Vector512.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
-                    }
-                    (Vector256.LoadUnsafe(ref gr, 1392) * Vector256.LoadUnsafe(ref ur, 1392)).StoreUnsafe(ref gr, 1392);
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 1400; i += 8)
-                    {
-                        (Vector256.LoadUnsafe(ref gr, i) * Vector256.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 1400; i += 4)
-                    {
-                        (Vector128.LoadUnsafe(ref gr, i) * Vector128.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
-                    }
-                }
-                else
-                {
-                    for (nuint i = 0; i < 1400; i++)
-                    {
-                        Unsafe.Add(ref gr, i) = Unsafe.Add(ref gr, i) * Unsafe.Add(ref ur, i);
-                    }
-                }
-            }
-
-            /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 192), a 192×192 row-major W;
-            /// bit-identical, position by position, to MatVec192x192.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMat192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 36864 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 192) ThrowShape(nameof(MatMat192x192));
-                // In range: as in MatVec192x192 for each position p < count, whose x row starts at p·192 (< x.Length)
-                // and y row at p·192 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 192; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+7 < 192
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                            var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                            var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                            var x7 = Vector512.LoadUnsafe(ref xr, 112);
-                            var x8 = Vector512.LoadUnsafe(ref xr, 128);
-                            var x9 = Vector512.LoadUnsafe(ref xr, 144);
-                            var x10 = Vector512.LoadUnsafe(ref xr, 160);
-                            var x11 = Vector512.LoadUnsafe(ref xr, 176);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x7, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 128), x8, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x9, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x10, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x11, a0);
-                            var q0 = Half(a0);
-                            var a1 = Vector512.LoadUnsafe(ref w0, 192) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x4, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x5, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x6, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x7, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x8, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x9, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x10, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x11, a1);
-                            var q1 = Half(a1);
-                            var a2 = Vector512.LoadUnsafe(ref w0, 384) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 448), x4, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x5, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x6, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x7, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x8, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x9, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x10, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x11, a2);
-                            var q2 = Half(a2);
-                            var a3 = Vector512.LoadUnsafe(ref w0, 576) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 592), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 608), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 624), x3, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 640), x4, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 656), x5, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 672), x6, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 688), x7, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 704), x8, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 720), x9, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x10, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x11, a3);
-                            var q3 = Half(a3);
-                            var a4 = Vector512.LoadUnsafe(ref w0, 768) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x3, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 832), x4, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 848), x5, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 864), x6, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 880), x7, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 896), x8, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 912), x9, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 928), x10, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 944), x11, a4);
-                            var q4 = Half(a4);
-                            var a5 = Vector512.LoadUnsafe(ref w0, 960) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 976), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 992), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1008), x3, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1024), x4, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1040), x5, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1056), x6, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1072), x7, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1088), x8, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1104), x9, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1120), x10, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1136), x11, a5);
-                            var q5 = Half(a5);
-                            var a6 = Vector512.LoadUnsafe(ref w0, 1152) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1168), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1184), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1200), x3, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1216), x4, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1232), x5, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1248), x6, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1264), x7, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1280), x8, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1296), x9, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1312), x10, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1328), x11, a6);
-                            var q6 = Half(a6);
-                            var a7 = Vector512.LoadUnsafe(ref w0, 1344) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1360), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1392), x3, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1408), x4, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1424), x5, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1440), x6, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1456), x7, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1472), x8, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1488), x9, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1504), x10, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1520), x11, a7);
-                            var q7 = Half(a7);
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 192; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                            var a0 = Vector256<float>.Zero;
-                            var b0 = Vector256<float>.Zero;
-                            var a1 = Vector256<float>.Zero;
-                            var b1 = Vector256<float>.Zero;
-                            var a2 = Vector256<float>.Zero;
-                            var b2 = Vector256<float>.Zero;
-                            var a3 = Vector256<float>.Zero;
-                            var b3 = Vector256<float>.Zero;
-                            for (nuint c = 0; c < 192; c += 16)
-                            {
-                                var xa = Vector256.LoadUnsafe(ref xr, c);
-                                var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                                a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                                a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 192), xa, a1);
-                                b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 200), xb, b1);
-                                a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 384), xa, a2);
-                                b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 392), xb, b2);
-                                a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 576), xa, a3);
-                                b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 584), xb, b3);
-                            }
-                            var q0 = Half(a0 + b0);
-                            var q1 = Half(a1 + b1);
-                            var q2 = Half(a2 + b2);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 192; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 192; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 384), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 388), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 576), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 580), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 192; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 192);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 192; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 192 + r) = sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 192), a 192×192 row-major W;
-            /// bit-identical, position by position, to MatVecAdd192x192.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMatAdd192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 36864 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 192) ThrowShape(nameof(MatMatAdd192x192));
-                // In range: as in MatVecAdd192x192 for each position p < count, whose x row starts at p·192 (< x.Length)
-                // and y row at p·192 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 192; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+7 < 192
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                            var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                            var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                            var x7 = Vector512.LoadUnsafe(ref xr, 112);
-                            var x8 = Vector512.LoadUnsafe(ref xr, 128);
-                            var x9 = Vector512.LoadUnsafe(ref xr, 144);
-                            var x10 = Vector512.LoadUnsafe(ref xr, 160);
-                            var x11 = Vector512.LoadUnsafe(ref xr, 176);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x7, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 128), x8, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x9, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x10, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x11, a0);
-                            var q0 = Half(a0);
-                            var a1 = Vector512.LoadUnsafe(ref w0, 192) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x4, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x5, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x6, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x7, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x8, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x9, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x10, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x11, a1);
-                            var q1 = Half(a1);
-                            var a2 = Vector512.LoadUnsafe(ref w0, 384) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 448), x4, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x5, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x6, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x7, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x8, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x9, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x10, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x11, a2);
-                            var q2 = Half(a2);
-                            var a3 = Vector512.LoadUnsafe(ref w0, 576) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 592), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 608), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 624), x3, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 640), x4, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 656), x5, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 672), x6, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 688), x7, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 704), x8, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 720), x9, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x10, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x11, a3);
-                            var q3 = Half(a3);
-                            var a4 = Vector512.LoadUnsafe(ref w0, 768) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x3, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 832), x4, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 848), x5, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 864), x6, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 880), x7, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 896), x8, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 912), x9, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 928), x10, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 944), x11, a4);
-                            var q4 = Half(a4);
-                            var a5 = Vector512.LoadUnsafe(ref w0, 960) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 976), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 992), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1008), x3, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1024), x4, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1040), x5, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1056), x6, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1072), x7, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1088), x8, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1104), x9, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1120), x10, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1136), x11, a5);
-                            var q5 = Half(a5);
-                            var a6 = Vector512.LoadUnsafe(ref w0, 1152) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1168), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1184), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1200), x3, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1216), x4, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1232), x5, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1248), x6, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1264), x7, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1280), x8, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1296), x9, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1312), x10, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1328), x11, a6);
-                            var q6 = Half(a6);
-                            var a7 = Vector512.LoadUnsafe(ref w0, 1344) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1360), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1392), x3, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1408), x4, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1424), x5, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1440), x6, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1456), x7, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1472), x8, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1488), x9, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1504), x10, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1520), x11, a7);
-                            var q7 = Half(a7);
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 192; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                            var a0 = Vector256<float>.Zero;
-                            var b0 = Vector256<float>.Zero;
-                            var a1 = Vector256<float>.Zero;
-                            var b1 = Vector256<float>.Zero;
-                            var a2 = Vector256<float>.Zero;
-                            var b2 = Vector256<float>.Zero;
-                            var a3 = Vector256<float>.Zero;
-                            var b3 = Vector256<float>.Zero;
-                            for (nuint c = 0; c < 192; c += 16)
-                            {
-                                var xa = Vector256.LoadUnsafe(ref xr, c);
-                                var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                                a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                                a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 192), xa, a1);
-                                b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 200), xb, b1);
-                                a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 384), xa, a2);
-                                b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 392), xb, b2);
-                                a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 576), xa, a3);
-                                b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 584), xb, b3);
-                            }
-                            var q0 = Half(a0 + b0);
-                            var q1 = Half(a1 + b1);
-                            var q2 = Half(a2 + b2);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 192; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 192; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 384), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 388), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 576), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 580), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 192; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 192);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 192; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 192 + r) += sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 1400), a 1400×192 row-major W;
-            /// bit-identical, position by position, to MatVec1400x192.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMat1400x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 268800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 1400) ThrowShape(nameof(MatMat1400x192));
-                // In range: as in MatVec1400x192 for each position p < count, whose x row starts at p·192 (< x.Length)
-                // and y row at p·1400 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 1400; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+7 < 1400
-                        nuint ahead = r + 30 <= 1400 ? (nuint)4096 : 0; // in range as in the single kernel
-                        for (nuint f = 0; f < 1536; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 1400);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                            var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                            var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                            var x7 = Vector512.LoadUnsafe(ref xr, 112);
-                            var x8 = Vector512.LoadUnsafe(ref xr, 128);
-                            var x9 = Vector512.LoadUnsafe(ref xr, 144);
-                            var x10 = Vector512.LoadUnsafe(ref xr, 160);
-                            var x11 = Vector512.LoadUnsafe(ref xr, 176);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 112), x7, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 128), x8, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 144), x9, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 160), x10, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 176), x11, a0);
-                            var q0 = Half(a0);
-                            var a1 = Vector512.LoadUnsafe(ref w0, 192) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 208), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 224), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 240), x3, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x4, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x5, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x6, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x7, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x8, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x9, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 352), x10, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 368), x11, a1);
-                            var q1 = Half(a1);
-                            var a2 = Vector512.LoadUnsafe(ref w0, 384) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 400), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 416), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 432), x3, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 448), x4, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 464), x5, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 480), x6, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x7, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x8, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x9, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x10, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x11, a2);
-                            var q2 = Half(a2);
-                            var a3 = Vector512.LoadUnsafe(ref w0, 576) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 592), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 608), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 624), x3, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 640), x4, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 656), x5, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 672), x6, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 688), x7, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 704), x8, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 720), x9, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x10, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x11, a3);
-                            var q3 = Half(a3);
-                            var a4 = Vector512.LoadUnsafe(ref w0, 768) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x3, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 832), x4, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 848), x5, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 864), x6, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 880), x7, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 896), x8, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 912), x9, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 928), x10, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 944), x11, a4);
-                            var q4 = Half(a4);
-                            var a5 = Vector512.LoadUnsafe(ref w0, 960) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 976), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 992), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1008), x3, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1024), x4, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1040), x5, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1056), x6, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1072), x7, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1088), x8, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1104), x9, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1120), x10, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1136), x11, a5);
-                            var q5 = Half(a5);
-                            var a6 = Vector512.LoadUnsafe(ref w0, 1152) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1168), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1184), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1200), x3, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1216), x4, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1232), x5, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1248), x6, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1264), x7, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1280), x8, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1296), x9, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1312), x10, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1328), x11, a6);
-                            var q6 = Half(a6);
-                            var a7 = Vector512.LoadUnsafe(ref w0, 1344) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1360), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1392), x3, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1408), x4, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1424), x5, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1440), x6, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1456), x7, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1472), x8, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1488), x9, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1504), x10, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1520), x11, a7);
-                            var q7 = Half(a7);
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 1400; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 1400
-                        nuint ahead = r + 26 <= 1400 ? (nuint)4096 : 0; // in range as in the single kernel
-                        for (nuint f = 0; f < 768; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 1400);
-                            var a0 = Vector256<float>.Zero;
-                            var b0 = Vector256<float>.Zero;
-                            var a1 = Vector256<float>.Zero;
-                            var b1 = Vector256<float>.Zero;
-                            var a2 = Vector256<float>.Zero;
-                            var b2 = Vector256<float>.Zero;
-                            var a3 = Vector256<float>.Zero;
-                            var b3 = Vector256<float>.Zero;
-                            for (nuint c = 0; c < 192; c += 16)
-                            {
-                                var xa = Vector256.LoadUnsafe(ref xr, c);
-                                var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                                a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                                a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 192), xa, a1);
-                                b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 200), xb, b1);
-                                a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 384), xa, a2);
-                                b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 392), xb, b2);
-                                a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 576), xa, a3);
-                                b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 584), xb, b3);
-                            }
-                            var q0 = Half(a0 + b0);
-                            var q1 = Half(a1 + b1);
-                            var q2 = Half(a2 + b2);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 1400; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 1400
-                        nuint ahead = r + 26 <= 1400 ? (nuint)4096 : 0; // in range as in the single kernel
-                        for (nuint f = 0; f < 768; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 1400);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 192; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 192), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 196), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 384), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 388), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 576), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 580), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 1400; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 192);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 192);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 192; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 1400 + r) = sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 1400, y rows of 192), a 192×1400 row-major W;
-            /// bit-identical, position by position, to MatVecAdd192x1400.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMatAdd192x1400(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 268800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 1400 || y.Length < (long)count * 192) ThrowShape(nameof(MatMatAdd192x1400));
-                // In range: as in MatVecAdd192x1400 for each position p < count, whose x row starts at p·1400 (< x.Length)
-                // and y row at p·192 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 192; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 1400); // rows r..r+3 < 192
-                        nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
-                        for (nuint f = 0; f < 5600; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 1400);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                            var xt0 = Vector256.LoadUnsafe(ref xr, 1392);
-                            var a0 = Vector512<float>.Zero;
-                            var b0 = Vector512<float>.Zero;
-                            var a1 = Vector512<float>.Zero;
-                            var b1 = Vector512<float>.Zero;
-                            var a2 = Vector512<float>.Zero;
-                            var b2 = Vector512<float>.Zero;
-                            var a3 = Vector512<float>.Zero;
-                            var b3 = Vector512<float>.Zero;
-                            for (nuint c = 0; c < 1376; c += 32)
-                            {
-                                var xa = Vector512.LoadUnsafe(ref xr, c);
-                                var xb = Vector512.LoadUnsafe(ref xr, c + 16);
-                                a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 16), xb, b0);
-                                a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 1400), xa, a1);
-                                b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 1416), xb, b1);
-                                a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 2800), xa, a2);
-                                b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 2816), xb, b2);
-                                a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 4200), xa, a3);
-                                b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 4216), xb, b3);
-                            }
-                            var xl = Vector512.LoadUnsafe(ref xr, 1376);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), xl, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 2776), xl, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 4176), xl, a2);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 5576), xl, a3);
-                            var t0_0 = Vector256.LoadUnsafe(ref w0, 1392) * xt0;
-                            var t0_1 = Vector256.LoadUnsafe(ref w0, 2792) * xt0;
-                            var t0_2 = Vector256.LoadUnsafe(ref w0, 4192) * xt0;
-                            var t0_3 = Vector256.LoadUnsafe(ref w0, 5592) * xt0;
-                            var q0 = Half(Half(a0 + b0) + t0_0);
-                            var q1 = Half(Half(a1 + b1) + t0_1);
-                            var q2 = Half(Half(a2 + b2) + t0_2);
-                            var q3 = Half(Half(a3 + b3) + t0_3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 192; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 1400); // rows r..r+3 < 192
-                        nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
-                        for (nuint f = 0; f < 5600; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 1400);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                            var a0 = Vector256<float>.Zero;
-                            var b0 = Vector256<float>.Zero;
-                            var a1 = Vector256<float>.Zero;
-                            var b1 = Vector256<float>.Zero;
-                            var a2 = Vector256<float>.Zero;
-                            var b2 = Vector256<float>.Zero;
-                            var a3 = Vector256<float>.Zero;
-                            var b3 = Vector256<float>.Zero;
-                            for (nuint c = 0; c < 1392; c += 16)
-                            {
-                                var xa = Vector256.LoadUnsafe(ref xr, c);
-                                var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                                a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                                a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 1400), xa, a1);
-                                b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 1408), xb, b1);
-                                a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 2800), xa, a2);
-                                b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 2808), xb, b2);
-                                a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 4200), xa, a3);
-                                b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 4208), xb, b3);
-                            }
-                            var xl = Vector256.LoadUnsafe(ref xr, 1392);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 1392), xl, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 2792), xl, a1);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 4192), xl, a2);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 5592), xl, a3);
-                            var q0 = Half(a0 + b0);
-                            var q1 = Half(a1 + b1);
-                            var q2 = Half(a2 + b2);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 192; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 1400); // rows r..r+3 < 192
-                        nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
-                        for (nuint f = 0; f < 5600; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 1400);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 1400; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 1400), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 1404), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 2800), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 2804), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4200), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4204), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 192; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 1400);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 1400);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 1400; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 192 + r) += sum;
-                        }
+                        Unsafe.Add(ref ybase, p * 192 + r) += sum;
                     }
                 }
             }

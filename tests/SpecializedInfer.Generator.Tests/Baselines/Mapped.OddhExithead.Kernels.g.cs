@@ -3,139 +3,1860 @@
 // shape of the model odd, every dimension a literal. Generated with the engine; edit its plan, not this file.
 #nullable enable
 
-namespace Mapped
+namespace SpecializedInfer.Generated.Kernels.Mapped
 {
-    using System;
-    using System.Numerics.Tensors;
-    using System.Runtime.CompilerServices;
-    using System.Runtime.InteropServices;
-    using System.Runtime.Intrinsics;
+    using global::System;
+    using global::System.Numerics.Tensors;
+    using global::System.Runtime.CompilerServices;
+    using global::System.Runtime.InteropServices;
+    using global::System.Runtime.Intrinsics;
 
-    partial class OddhExithead
+    /// <summary>
+    /// The kernels of OddhExithead, one per distinct shape, every dimension a literal. Each engine carries its
+    /// own; the shape-independent helpers (Half, Sum4, Sum8, HorizontalMax, ThrowShape) come from VectorMath. Internal and
+    /// [Embedded]: another project that sees this one's internals does not see them.
+    /// </summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("SpecializedInfer.Generators", "1.0.0.0")]
+    [global::Microsoft.CodeAnalysis.EmbeddedAttribute]
+    internal abstract class OddhExitheadKernels : global::SpecializedInfer.Generated.VectorMath
     {
-        /// <summary>
-        /// The kernels of OddhExithead, one per distinct shape, every dimension a literal. Private: each engine
-        /// carries its own; the shape-independent helpers (Half, Sum4, Sum8, HorizontalMax, ThrowShape) come from VectorMath.
-        /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("SpecializedInfer.Generators", "1.0.0.0")]
-        private abstract class Kernels : global::SpecializedInfer.Generated.VectorMath
+        private const float NormEps = 1E-05f;
+        private const float AttentionScale = 0.2236068f; // 1f / MathF.Sqrt(20), as the reference computes it
+
+        /// <summary>RMSNorm of 120 floats: output = x · (1 / √(Σx² / 120 + ε)) · weight, in the reference's order of operations.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void RmsNorm120(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output)
         {
-            private const float NormEps = 1E-05f;
-            private const float AttentionScale = 0.2236068f; // 1f / MathF.Sqrt(20), as the reference computes it
-
-            /// <summary>RMSNorm of 120 floats: output = x · (1 / √(Σx² / 120 + ε)) · weight, in the reference's order of operations.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void RmsNorm120(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> output)
+            if (x.Length < 120 || weight.Length < 120 || output.Length < 120) ThrowShape(nameof(RmsNorm120));
+            // In range: every offset below is < 120, and x, weight and output hold at least 120 floats (checked above).
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float wr = ref MemoryMarshal.GetReference(weight);
+            ref float dr = ref MemoryMarshal.GetReference(output);
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (x.Length < 120 || weight.Length < 120 || output.Length < 120) ThrowShape(nameof(RmsNorm120));
-                // In range: every offset below is < 120, and x, weight and output hold at least 120 floats (checked above).
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float wr = ref MemoryMarshal.GetReference(weight);
-                ref float dr = ref MemoryMarshal.GetReference(output);
-                if (Vector512.IsHardwareAccelerated)
+                var acc = Vector512<float>.Zero;
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                acc = Vector512.FusedMultiplyAdd(x0, x0, acc);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                acc = Vector512.FusedMultiplyAdd(x1, x1, acc);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                acc = Vector512.FusedMultiplyAdd(x2, x2, acc);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                acc = Vector512.FusedMultiplyAdd(x3, x3, acc);
+                var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                acc = Vector512.FusedMultiplyAdd(x4, x4, acc);
+                var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                acc = Vector512.FusedMultiplyAdd(x5, x5, acc);
+                var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                acc = Vector512.FusedMultiplyAdd(x6, x6, acc);
+                var t0 = Vector256.LoadUnsafe(ref xr, 112);
+                float sumOfSquares = Vector512.Sum(acc) + Vector256.Sum(t0 * t0);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 120f + NormEps);
+                for (nuint i = 0; i < 112; i += 16)
                 {
-                    var acc = Vector512<float>.Zero;
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    acc = Vector512.FusedMultiplyAdd(x0, x0, acc);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    acc = Vector512.FusedMultiplyAdd(x1, x1, acc);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    acc = Vector512.FusedMultiplyAdd(x2, x2, acc);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    acc = Vector512.FusedMultiplyAdd(x3, x3, acc);
-                    var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                    acc = Vector512.FusedMultiplyAdd(x4, x4, acc);
-                    var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                    acc = Vector512.FusedMultiplyAdd(x5, x5, acc);
-                    var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                    acc = Vector512.FusedMultiplyAdd(x6, x6, acc);
-                    var t0 = Vector256.LoadUnsafe(ref xr, 112);
-                    float sumOfSquares = Vector512.Sum(acc) + Vector256.Sum(t0 * t0);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 120f + NormEps);
-                    for (nuint i = 0; i < 112; i += 16)
-                    {
-                        (Vector512.LoadUnsafe(ref xr, i) * scale * Vector512.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
-                    }
-                    (Vector256.LoadUnsafe(ref xr, 112) * scale * Vector256.LoadUnsafe(ref wr, 112)).StoreUnsafe(ref dr, 112);
+                    (Vector512.LoadUnsafe(ref xr, i) * scale * Vector512.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
                 }
-                else if (Vector256.IsHardwareAccelerated)
+                (Vector256.LoadUnsafe(ref xr, 112) * scale * Vector256.LoadUnsafe(ref wr, 112)).StoreUnsafe(ref dr, 112);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var acc = Vector256<float>.Zero;
+                var acc2 = Vector256<float>.Zero;
+                for (nuint i = 0; i < 112; i += 16)
                 {
-                    var acc = Vector256<float>.Zero;
-                    var acc2 = Vector256<float>.Zero;
-                    for (nuint i = 0; i < 112; i += 16)
+                    var u = Vector256.LoadUnsafe(ref xr, i);
+                    var v = Vector256.LoadUnsafe(ref xr, i + 8);
+                    acc = Vector256.MultiplyAddEstimate(u, u, acc);
+                    acc2 = Vector256.MultiplyAddEstimate(v, v, acc2);
+                }
+                var last = Vector256.LoadUnsafe(ref xr, 112);
+                acc = Vector256.MultiplyAddEstimate(last, last, acc);
+                acc += acc2;
+                float sumOfSquares = Vector256.Sum(acc);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 120f + NormEps);
+                for (nuint i = 0; i < 120; i += 8)
+                {
+                    (Vector256.LoadUnsafe(ref xr, i) * scale * Vector256.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                var acc = Vector128<float>.Zero;
+                var acc2 = Vector128<float>.Zero;
+                for (nuint i = 0; i < 120; i += 8)
+                {
+                    var u = Vector128.LoadUnsafe(ref xr, i);
+                    var v = Vector128.LoadUnsafe(ref xr, i + 4);
+                    acc = Vector128.MultiplyAddEstimate(u, u, acc);
+                    acc2 = Vector128.MultiplyAddEstimate(v, v, acc2);
+                }
+                acc += acc2;
+                float sumOfSquares = Vector128.Sum(acc);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 120f + NormEps);
+                for (nuint i = 0; i < 120; i += 4)
+                {
+                    (Vector128.LoadUnsafe(ref xr, i) * scale * Vector128.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
+                }
+            }
+            else
+            {
+                float sumOfSquares = 0f;
+                for (nuint i = 0; i < 120; i++) sumOfSquares += Unsafe.Add(ref xr, i) * Unsafe.Add(ref xr, i);
+                float scale = 1f / MathF.Sqrt(sumOfSquares / 120f + NormEps);
+                for (nuint i = 0; i < 120; i++)
+                {
+                    Unsafe.Add(ref dr, i) = Unsafe.Add(ref xr, i) * scale * Unsafe.Add(ref wr, i);
+                }
+            }
+        }
+
+        /// <summary>y = W·x for a 120×120 row-major W: 120 dot products of length 120.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVec120x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 14400 || x.Length < 120 || y.Length < 120) ThrowShape(nameof(MatVec120x120));
+            // In range: w holds exactly 120×120 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·120 and every access is
+            // w[r·120 + c] with r < 120, c < 120; x holds ≥ 120 floats and y ≥ 120.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 8 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
+                for (nuint r = 0; r < 120; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                    var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
+                    var q0 = Half(a0) + t0_0;
+                    var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 136), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
+                    var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
+                    var q1 = Half(a1) + t0_1;
+                    var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
+                    var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
+                    var q2 = Half(a2) + t0_2;
+                    var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 376), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
+                    var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
+                    var q3 = Half(a3) + t0_3;
+                    var a4 = Vector512.LoadUnsafe(ref w0, 480) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x3, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x4, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x5, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x6, a4);
+                    var t0_4 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
+                    var q4 = Half(a4) + t0_4;
+                    var a5 = Vector512.LoadUnsafe(ref w0, 600) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 616), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 632), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 648), x3, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 664), x4, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 680), x5, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 696), x6, a5);
+                    var t0_5 = Vector256.LoadUnsafe(ref w0, 712) * xt0;
+                    var q5 = Half(a5) + t0_5;
+                    var a6 = Vector512.LoadUnsafe(ref w0, 720) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x3, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x4, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x5, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x6, a6);
+                    var t0_6 = Vector256.LoadUnsafe(ref w0, 832) * xt0;
+                    var q6 = Half(a6) + t0_6;
+                    var a7 = Vector512.LoadUnsafe(ref w0, 840) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 856), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 872), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 888), x3, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 904), x4, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 920), x5, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 936), x6, a7);
+                    var t0_7 = Vector256.LoadUnsafe(ref w0, 952) * xt0;
+                    var q7 = Half(a7) + t0_7;
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 120; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 112; c += 16)
                     {
-                        var u = Vector256.LoadUnsafe(ref xr, i);
-                        var v = Vector256.LoadUnsafe(ref xr, i + 8);
-                        acc = Vector256.MultiplyAddEstimate(u, u, acc);
-                        acc2 = Vector256.MultiplyAddEstimate(v, v, acc2);
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 120), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 128), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 240), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 248), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 368), xb, b3);
                     }
-                    var last = Vector256.LoadUnsafe(ref xr, 112);
-                    acc = Vector256.MultiplyAddEstimate(last, last, acc);
-                    acc += acc2;
-                    float sumOfSquares = Vector256.Sum(acc);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 120f + NormEps);
-                    for (nuint i = 0; i < 120; i += 8)
+                    var xl = Vector256.LoadUnsafe(ref xr, 112);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), xl, a0);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), xl, a1);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 352), xl, a2);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 472), xl, a3);
+                    var q0 = Half(a0 + b0);
+                    var q1 = Half(a1 + b1);
+                    var q2 = Half(a2 + b2);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 120; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 120; c += 8)
                     {
-                        (Vector256.LoadUnsafe(ref xr, i) * scale * Vector256.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 120), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 124), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 240), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 244), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 360), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 364), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 120; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 120);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) = sum;
+                }
+            }
+        }
+
+        /// <summary>y = W·x for a 40×120 row-major W: 40 dot products of length 120.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVec40x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 4800 || x.Length < 120 || y.Length < 40) ThrowShape(nameof(MatVec40x120));
+            // In range: w holds exactly 40×120 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·120 and every access is
+            // w[r·120 + c] with r < 40, c < 120; x holds ≥ 120 floats and y ≥ 40.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 8 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
+                for (nuint r = 0; r < 40; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 40) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                    var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
+                    var q0 = Half(a0) + t0_0;
+                    var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 136), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
+                    var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
+                    var q1 = Half(a1) + t0_1;
+                    var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
+                    var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
+                    var q2 = Half(a2) + t0_2;
+                    var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 376), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
+                    var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
+                    var q3 = Half(a3) + t0_3;
+                    var a4 = Vector512.LoadUnsafe(ref w0, 480) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x3, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x4, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x5, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x6, a4);
+                    var t0_4 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
+                    var q4 = Half(a4) + t0_4;
+                    var a5 = Vector512.LoadUnsafe(ref w0, 600) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 616), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 632), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 648), x3, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 664), x4, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 680), x5, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 696), x6, a5);
+                    var t0_5 = Vector256.LoadUnsafe(ref w0, 712) * xt0;
+                    var q5 = Half(a5) + t0_5;
+                    var a6 = Vector512.LoadUnsafe(ref w0, 720) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x3, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x4, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x5, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x6, a6);
+                    var t0_6 = Vector256.LoadUnsafe(ref w0, 832) * xt0;
+                    var q6 = Half(a6) + t0_6;
+                    var a7 = Vector512.LoadUnsafe(ref w0, 840) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 856), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 872), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 888), x3, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 904), x4, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 920), x5, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 936), x6, a7);
+                    var t0_7 = Vector256.LoadUnsafe(ref w0, 952) * xt0;
+                    var q7 = Half(a7) + t0_7;
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 40; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 40) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 112; c += 16)
+                    {
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 120), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 128), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 240), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 248), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 368), xb, b3);
+                    }
+                    var xl = Vector256.LoadUnsafe(ref xr, 112);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), xl, a0);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), xl, a1);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 352), xl, a2);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 472), xl, a3);
+                    var q0 = Half(a0 + b0);
+                    var q1 = Half(a1 + b1);
+                    var q2 = Half(a2 + b2);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 40; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 40) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 120; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 120), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 124), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 240), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 244), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 360), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 364), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 40; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 120);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) = sum;
+                }
+            }
+        }
+
+        /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 120×120 row-major W: 120 dot products of length 120.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVecAdd120x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 14400 || x.Length < 120 || y.Length < 120) ThrowShape(nameof(MatVecAdd120x120));
+            // In range: w holds exactly 120×120 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·120 and every access is
+            // w[r·120 + c] with r < 120, c < 120; x holds ≥ 120 floats and y ≥ 120.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 8 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
+                for (nuint r = 0; r < 120; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                    var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
+                    var q0 = Half(a0) + t0_0;
+                    var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 136), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
+                    var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
+                    var q1 = Half(a1) + t0_1;
+                    var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
+                    var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
+                    var q2 = Half(a2) + t0_2;
+                    var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 376), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
+                    var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
+                    var q3 = Half(a3) + t0_3;
+                    var a4 = Vector512.LoadUnsafe(ref w0, 480) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x3, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x4, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x5, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x6, a4);
+                    var t0_4 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
+                    var q4 = Half(a4) + t0_4;
+                    var a5 = Vector512.LoadUnsafe(ref w0, 600) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 616), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 632), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 648), x3, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 664), x4, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 680), x5, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 696), x6, a5);
+                    var t0_5 = Vector256.LoadUnsafe(ref w0, 712) * xt0;
+                    var q5 = Half(a5) + t0_5;
+                    var a6 = Vector512.LoadUnsafe(ref w0, 720) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x3, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x4, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x5, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x6, a6);
+                    var t0_6 = Vector256.LoadUnsafe(ref w0, 832) * xt0;
+                    var q6 = Half(a6) + t0_6;
+                    var a7 = Vector512.LoadUnsafe(ref w0, 840) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 856), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 872), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 888), x3, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 904), x4, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 920), x5, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 936), x6, a7);
+                    var t0_7 = Vector256.LoadUnsafe(ref w0, 952) * xt0;
+                    var q7 = Half(a7) + t0_7;
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 120; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 112; c += 16)
+                    {
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 120), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 128), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 240), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 248), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 368), xb, b3);
+                    }
+                    var xl = Vector256.LoadUnsafe(ref xr, 112);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), xl, a0);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), xl, a1);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 352), xl, a2);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 472), xl, a3);
+                    var q0 = Half(a0 + b0);
+                    var q1 = Half(a1 + b1);
+                    var q2 = Half(a2 + b2);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 120; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 120; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 120), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 124), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 240), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 244), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 360), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 364), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 120; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 120);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) += sum;
+                }
+            }
+        }
+
+        /// <summary>y = W·x for a 300×120 row-major W: 300 dot products of length 120.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVec300x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 36000 || x.Length < 120 || y.Length < 300) ThrowShape(nameof(MatVec300x120));
+            // In range: w holds exactly 300×120 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·120 and every access is
+            // w[r·120 + c] with r < 300, c < 120; x holds ≥ 120 floats and y ≥ 300.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 8 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
+                for (nuint r = 0; r < 296; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 300) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                    var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
+                    var q0 = Half(a0) + t0_0;
+                    var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 136), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
+                    var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
+                    var q1 = Half(a1) + t0_1;
+                    var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
+                    var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
+                    var q2 = Half(a2) + t0_2;
+                    var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 376), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
+                    var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
+                    var q3 = Half(a3) + t0_3;
+                    var a4 = Vector512.LoadUnsafe(ref w0, 480) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x3, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x4, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x5, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x6, a4);
+                    var t0_4 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
+                    var q4 = Half(a4) + t0_4;
+                    var a5 = Vector512.LoadUnsafe(ref w0, 600) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 616), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 632), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 648), x3, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 664), x4, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 680), x5, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 696), x6, a5);
+                    var t0_5 = Vector256.LoadUnsafe(ref w0, 712) * xt0;
+                    var q5 = Half(a5) + t0_5;
+                    var a6 = Vector512.LoadUnsafe(ref w0, 720) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x3, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x4, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x5, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x6, a6);
+                    var t0_6 = Vector256.LoadUnsafe(ref w0, 832) * xt0;
+                    var q6 = Half(a6) + t0_6;
+                    var a7 = Vector512.LoadUnsafe(ref w0, 840) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 856), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 872), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 888), x3, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 904), x4, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 920), x5, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 936), x6, a7);
+                    var t0_7 = Vector256.LoadUnsafe(ref w0, 952) * xt0;
+                    var q7 = Half(a7) + t0_7;
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+                for (nuint r = 296; r < 300; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 300) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    var b0 = Vector512.LoadUnsafe(ref w0, 16) * x1;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, b0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                    b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, b0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                    var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
+                    var q0 = Half(Half(a0 + b0) + t0_0);
+                    var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
+                    var b1 = Vector512.LoadUnsafe(ref w0, 136) * x1;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
+                    b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, b1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
+                    b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, b1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
+                    var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
+                    var q1 = Half(Half(a1 + b1) + t0_1);
+                    var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
+                    var b2 = Vector512.LoadUnsafe(ref w0, 256) * x1;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
+                    b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, b2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
+                    b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, b2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
+                    var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
+                    var q2 = Half(Half(a2 + b2) + t0_2);
+                    var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
+                    var b3 = Vector512.LoadUnsafe(ref w0, 376) * x1;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
+                    b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, b3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
+                    b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, b3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
+                    var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
+                    var q3 = Half(Half(a3 + b3) + t0_3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 300; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 300) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 112; c += 16)
+                    {
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 120), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 128), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 240), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 248), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 368), xb, b3);
+                    }
+                    var xl = Vector256.LoadUnsafe(ref xr, 112);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), xl, a0);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), xl, a1);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 352), xl, a2);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 472), xl, a3);
+                    var q0 = Half(a0 + b0);
+                    var q1 = Half(a1 + b1);
+                    var q2 = Half(a2 + b2);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 300; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 300) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 120; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 120), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 124), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 240), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 244), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 360), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 364), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 300; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 120);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) = sum;
+                }
+            }
+        }
+
+        /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 120×300 row-major W: 120 dot products of length 300.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVecAdd120x300(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 36000 || x.Length < 300 || y.Length < 120) ThrowShape(nameof(MatVecAdd120x300));
+            // In range: w holds exactly 120×300 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·300 and every access is
+            // w[r·300 + c] with r < 120, c < 300; x holds ≥ 300 floats and y ≥ 120.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x (300 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                var xt0 = Vector256.LoadUnsafe(ref xr, 288); // tail at 288
+                var xt1 = Vector128.LoadUnsafe(ref xr, 296); // tail at 296
+                for (nuint r = 0; r < 120; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·300]; row j's element c is w0[j·300 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 300);
+                    var a0 = Vector512<float>.Zero;
+                    var b0 = Vector512<float>.Zero;
+                    var a1 = Vector512<float>.Zero;
+                    var b1 = Vector512<float>.Zero;
+                    var a2 = Vector512<float>.Zero;
+                    var b2 = Vector512<float>.Zero;
+                    var a3 = Vector512<float>.Zero;
+                    var b3 = Vector512<float>.Zero;
+                    for (nuint c = 0; c < 288; c += 32)
+                    {
+                        var xa = Vector512.LoadUnsafe(ref xr, c);
+                        var xb = Vector512.LoadUnsafe(ref xr, c + 16);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 16), xb, b0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 300), xa, a1);
+                        b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 316), xb, b1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 600), xa, a2);
+                        b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 616), xb, b2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 900), xa, a3);
+                        b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 916), xb, b3);
+                    }
+                    var t0_0 = Vector256.LoadUnsafe(ref w0, 288) * xt0;
+                    var t0_1 = Vector256.LoadUnsafe(ref w0, 588) * xt0;
+                    var t0_2 = Vector256.LoadUnsafe(ref w0, 888) * xt0;
+                    var t0_3 = Vector256.LoadUnsafe(ref w0, 1188) * xt0;
+                    var t1_0 = Vector128.LoadUnsafe(ref w0, 296) * xt1;
+                    var t1_1 = Vector128.LoadUnsafe(ref w0, 596) * xt1;
+                    var t1_2 = Vector128.LoadUnsafe(ref w0, 896) * xt1;
+                    var t1_3 = Vector128.LoadUnsafe(ref w0, 1196) * xt1;
+                    var q0 = Half(Half(a0 + b0) + t0_0) + t1_0;
+                    var q1 = Half(Half(a1 + b1) + t0_1) + t1_1;
+                    var q2 = Half(Half(a2 + b2) + t0_2) + t1_2;
+                    var q3 = Half(Half(a3 + b3) + t0_3) + t1_3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (300 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                var xt0 = Vector128.LoadUnsafe(ref xr, 296); // tail at 296
+                for (nuint r = 0; r < 120; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·300]; row j's element c is w0[j·300 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 300);
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 288; c += 16)
+                    {
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 300), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 308), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 600), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 608), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 900), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 908), xb, b3);
+                    }
+                    var xl = Vector256.LoadUnsafe(ref xr, 288);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 288), xl, a0);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 588), xl, a1);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 888), xl, a2);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 1188), xl, a3);
+                    var t0_0 = Vector128.LoadUnsafe(ref w0, 296) * xt0;
+                    var t0_1 = Vector128.LoadUnsafe(ref w0, 596) * xt0;
+                    var t0_2 = Vector128.LoadUnsafe(ref w0, 896) * xt0;
+                    var t0_3 = Vector128.LoadUnsafe(ref w0, 1196) * xt0;
+                    var q0 = Half(a0 + b0) + t0_0;
+                    var q1 = Half(a1 + b1) + t0_1;
+                    var q2 = Half(a2 + b2) + t0_2;
+                    var q3 = Half(a3 + b3) + t0_3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (300 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 120; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·300]; row j's element c is w0[j·300 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 300);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 296; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 300), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 304), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 600), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 604), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 900), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 904), xb, b3);
+                    }
+                    var xl = Vector128.LoadUnsafe(ref xr, 296);
+                    a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 296), xl, a0);
+                    a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 596), xl, a1);
+                    a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 896), xl, a2);
+                    a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 1196), xl, a3);
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 120; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 300);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 300; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) += sum;
+                }
+            }
+        }
+
+        /// <summary>y = W·x for a 400×120 row-major W: 400 dot products of length 120.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatVec400x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (w.Length != 48000 || x.Length < 120 || y.Length < 400) ThrowShape(nameof(MatVec400x120));
+            // In range: w holds exactly 400×120 floats (checked above; the tensor was bound to this shape), so row r starts
+            // at r·120 and every access is
+            // w[r·120 + c] with r < 400, c < 120; x holds ≥ 120 floats and y ≥ 400.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xr = ref MemoryMarshal.GetReference(x);
+            ref float yr = ref MemoryMarshal.GetReference(y);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // x fits in 8 registers: load it once, then stream the rows past it.
+                var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
+                for (nuint r = 0; r < 400; r += 8)
+                {
+                    // Rows r..r+7 (r + 7 < 400) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
+                    var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
+                    var q0 = Half(a0) + t0_0;
+                    var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 136), x1, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, a1);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
+                    var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
+                    var q1 = Half(a1) + t0_1;
+                    var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x1, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, a2);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
+                    var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
+                    var q2 = Half(a2) + t0_2;
+                    var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 376), x1, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, a3);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
+                    var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
+                    var q3 = Half(a3) + t0_3;
+                    var a4 = Vector512.LoadUnsafe(ref w0, 480) * x0;
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x1, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x2, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x3, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x4, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x5, a4);
+                    a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x6, a4);
+                    var t0_4 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
+                    var q4 = Half(a4) + t0_4;
+                    var a5 = Vector512.LoadUnsafe(ref w0, 600) * x0;
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 616), x1, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 632), x2, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 648), x3, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 664), x4, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 680), x5, a5);
+                    a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 696), x6, a5);
+                    var t0_5 = Vector256.LoadUnsafe(ref w0, 712) * xt0;
+                    var q5 = Half(a5) + t0_5;
+                    var a6 = Vector512.LoadUnsafe(ref w0, 720) * x0;
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x1, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x2, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x3, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x4, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x5, a6);
+                    a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x6, a6);
+                    var t0_6 = Vector256.LoadUnsafe(ref w0, 832) * xt0;
+                    var q6 = Half(a6) + t0_6;
+                    var a7 = Vector512.LoadUnsafe(ref w0, 840) * x0;
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 856), x1, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 872), x2, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 888), x3, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 904), x4, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 920), x5, a7);
+                    a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 936), x6, a7);
+                    var t0_7 = Vector256.LoadUnsafe(ref w0, 952) * xt0;
+                    var q7 = Half(a7) + t0_7;
+                    var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 400; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 400) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector256<float>.Zero;
+                    var b0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    var b1 = Vector256<float>.Zero;
+                    var a2 = Vector256<float>.Zero;
+                    var b2 = Vector256<float>.Zero;
+                    var a3 = Vector256<float>.Zero;
+                    var b3 = Vector256<float>.Zero;
+                    for (nuint c = 0; c < 112; c += 16)
+                    {
+                        var xa = Vector256.LoadUnsafe(ref xr, c);
+                        var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
+                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 120), xa, a1);
+                        b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 128), xb, b1);
+                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 240), xa, a2);
+                        b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 248), xb, b2);
+                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xa, a3);
+                        b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 368), xb, b3);
+                    }
+                    var xl = Vector256.LoadUnsafe(ref xr, 112);
+                    a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), xl, a0);
+                    a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), xl, a1);
+                    a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 352), xl, a2);
+                    a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 472), xl, a3);
+                    var q0 = Half(a0 + b0);
+                    var q1 = Half(a1 + b1);
+                    var q2 = Half(a2 + b2);
+                    var q3 = Half(a3 + b3);
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
+                for (nuint r = 0; r < 400; r += 4)
+                {
+                    // Rows r..r+3 (r + 3 < 400) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                    var a0 = Vector128<float>.Zero;
+                    var b0 = Vector128<float>.Zero;
+                    var a1 = Vector128<float>.Zero;
+                    var b1 = Vector128<float>.Zero;
+                    var a2 = Vector128<float>.Zero;
+                    var b2 = Vector128<float>.Zero;
+                    var a3 = Vector128<float>.Zero;
+                    var b3 = Vector128<float>.Zero;
+                    for (nuint c = 0; c < 120; c += 8)
+                    {
+                        var xa = Vector128.LoadUnsafe(ref xr, c);
+                        var xb = Vector128.LoadUnsafe(ref xr, c + 4);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
+                        a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 120), xa, a1);
+                        b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 124), xb, b1);
+                        a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 240), xa, a2);
+                        b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 244), xb, b2);
+                        a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 360), xa, a3);
+                        b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 364), xb, b3);
+                    }
+                    var q0 = a0 + b0;
+                    var q1 = a1 + b1;
+                    var q2 = a2 + b2;
+                    var q3 = a3 + b3;
+                    var sums = Sum4(q0, q1, q2, q3);
+                    sums.StoreUnsafe(ref yr, r);
+                }
+            }
+            else
+            {
+                for (nuint r = 0; r < 400; r++)
+                {
+                    ref float row = ref Unsafe.Add(ref wr, r * 120);
+                    float sum = 0f;
+                    for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
+                    Unsafe.Add(ref yr, r) = sum;
+                }
+            }
+        }
+
+        /// <summary>
+        /// RoPE on 6 heads of 20 (10 rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the
+        /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Rope6x20(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+        {
+            if (v.Length < 120 || cos.Length < 10 || sin.Length < 10) ThrowShape(nameof(Rope6x20));
+            // In range: head h's pair i is at h·20 + 2i (+1) < 120 since 2i + 1 < 20 ≤ 20; cos and sin hold ≥ 10.
+            ref float vr = ref MemoryMarshal.GetReference(v);
+            ref float cr = ref MemoryMarshal.GetReference(cos);
+            ref float sr = ref MemoryMarshal.GetReference(sin);
+            for (nuint h = 0; h < 6; h++)
+            {
+                ref float head = ref Unsafe.Add(ref vr, h * 20);
+                for (nuint i = 0; i < 10; i++)
+                {
+                    float x0 = Unsafe.Add(ref head, 2 * i), x1 = Unsafe.Add(ref head, 2 * i + 1);
+                    float c = Unsafe.Add(ref cr, i), s = Unsafe.Add(ref sr, i);
+                    Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;
+                    Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;
+                }
+            }
+        }
+
+        /// <summary>
+        /// RoPE on 2 heads of 20 (10 rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the
+        /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Rope2x20(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+        {
+            if (v.Length < 40 || cos.Length < 10 || sin.Length < 10) ThrowShape(nameof(Rope2x20));
+            // In range: head h's pair i is at h·20 + 2i (+1) < 40 since 2i + 1 < 20 ≤ 20; cos and sin hold ≥ 10.
+            ref float vr = ref MemoryMarshal.GetReference(v);
+            ref float cr = ref MemoryMarshal.GetReference(cos);
+            ref float sr = ref MemoryMarshal.GetReference(sin);
+            for (nuint h = 0; h < 2; h++)
+            {
+                ref float head = ref Unsafe.Add(ref vr, h * 20);
+                for (nuint i = 0; i < 10; i++)
+                {
+                    float x0 = Unsafe.Add(ref head, 2 * i), x1 = Unsafe.Add(ref head, 2 * i + 1);
+                    float c = Unsafe.Add(ref cr, i), s = Unsafe.Add(ref sr, i);
+                    Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;
+                    Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;
+                }
+            }
+        }
+
+        /// <summary>Stores one position's key (40 floats) into a step's transposed key cache: keys[c·capacity + position] = k[c].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void StoreKey40(ReadOnlySpan<float> k, Span<float> keys, int position, int capacity)
+        {
+            if (k.Length < 40 || (uint)position >= (uint)capacity || keys.Length < (long)40 * capacity) ThrowShape(nameof(StoreKey40));
+            // In range: c·capacity + position < 40·capacity ≤ keys.Length, since c < 40 and position < capacity (checked above).
+            ref float kr = ref MemoryMarshal.GetReference(k);
+            ref float dst = ref Unsafe.Add(ref MemoryMarshal.GetReference(keys), (nuint)position);
+            for (nuint c = 0; c < 40; c++) Unsafe.Add(ref dst, c * (nuint)capacity) = Unsafe.Add(ref kr, c);
+        }
+
+        /// <summary>
+        /// Causal attention of 6 query heads over 2 KV heads (3 query heads per KV head) of 20, over positions
+        /// 0..position of one step's cache. Scores run along positions (keys are stored transposed), padded to whole vectors
+        /// with -∞; softmax subtracts each head's maximum before one Exp over all heads; output = Σ p_t · V_t.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
+        {
+            if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 120 || output.Length < 120
+                || keys.Length < (long)40 * capacity || values.Length < (long)40 * (position + 1) || scores.Length < (long)6 * capacity)
+                ThrowShape(nameof(Attention));
+            // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
+            // position t at (g·20 + d)·capacity + t < 40·capacity; values at t·40 + g·20 + d with t ≤ position.
+            ref float qr = ref MemoryMarshal.GetReference(q);
+            ref float kr = ref MemoryMarshal.GetReference(keys);
+            ref float vr = ref MemoryMarshal.GetReference(values);
+            ref float sr = ref MemoryMarshal.GetReference(scores);
+            ref float dr = ref MemoryMarshal.GetReference(output);
+            nuint n = (nuint)position + 1;
+            nuint cap = (nuint)capacity;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                nuint stride = (n + 15) & ~(nuint)15; // whole vectors; ≤ capacity, a multiple of 16 above position
+                for (nuint h = 0; h < 6; h += 3)
+                {
+                    ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3, shared by heads h..h+2
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 20);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float qh2 = ref Unsafe.Add(ref qr, (h + 2) * 20);
+                    ref float sh2 = ref Unsafe.Add(ref sr, (h + 2) * stride);
+                    for (nuint t = 0; t < stride; t += 16)
+                    {
+                        var k = Vector512.LoadUnsafe(ref kh, t);
+                        var a0 = Vector512.Create(qh0) * k;
+                        var a1 = Vector512.Create(qh1) * k;
+                        var a2 = Vector512.Create(qh2) * k;
+                        k = Vector512.LoadUnsafe(ref kh, cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 1)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 1)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 1)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 2 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 2)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 2)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 2)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 3 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 3)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 3)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 3)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 4 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 4)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 4)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 4)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 5 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 5)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 5)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 5)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 6 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 6)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 6)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 6)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 7 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 7)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 7)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 7)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 8 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 8)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 8)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 8)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 9 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 9)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 9)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 9)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 10 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 10)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 10)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 10)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 11 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 11)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 11)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 11)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 12 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 12)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 12)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 12)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 13 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 13)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 13)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 13)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 14 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 14)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 14)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 14)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 15 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 15)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 15)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 15)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 16 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 16)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 16)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 16)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 17 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 17)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 17)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 17)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 18 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 18)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 18)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 18)), k, a2);
+                        k = Vector512.LoadUnsafe(ref kh, 19 * cap + t);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 19)), k, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 19)), k, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 19)), k, a2);
+                        (a0 * AttentionScale).StoreUnsafe(ref sh0, t);
+                        (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
+                        (a2 * AttentionScale).StoreUnsafe(ref sh2, t);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+                for (nuint h = 0; h < 6; h++)
                 {
-                    var acc = Vector128<float>.Zero;
-                    var acc2 = Vector128<float>.Zero;
-                    for (nuint i = 0; i < 120; i += 8)
-                    {
-                        var u = Vector128.LoadUnsafe(ref xr, i);
-                        var v = Vector128.LoadUnsafe(ref xr, i + 4);
-                        acc = Vector128.MultiplyAddEstimate(u, u, acc);
-                        acc2 = Vector128.MultiplyAddEstimate(v, v, acc2);
-                    }
-                    acc += acc2;
-                    float sumOfSquares = Vector128.Sum(acc);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 120f + NormEps);
-                    for (nuint i = 0; i < 120; i += 4)
-                    {
-                        (Vector128.LoadUnsafe(ref xr, i) * scale * Vector128.LoadUnsafe(ref wr, i)).StoreUnsafe(ref dr, i);
-                    }
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
+                    var m = Vector512.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 16; t < stride; t += 16) m = Vector512.Max(m, Vector512.LoadUnsafe(ref sh, t));
+                    var max = Vector512.Create(HorizontalMax(m));
+                    for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                else
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 6; h++)
                 {
-                    float sumOfSquares = 0f;
-                    for (nuint i = 0; i < 120; i++) sumOfSquares += Unsafe.Add(ref xr, i) * Unsafe.Add(ref xr, i);
-                    float scale = 1f / MathF.Sqrt(sumOfSquares / 120f + NormEps);
-                    for (nuint i = 0; i < 120; i++)
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    var sum = Vector512.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 16; t < stride; t += 16) sum += Vector512.LoadUnsafe(ref sh, t);
+                    var total = Vector512.Create(Vector512.Sum(sum));
+                    for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
+                }
+                for (nuint h = 0; h < 6; h += 3)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 20);
+                    ref float sh2 = ref Unsafe.Add(ref sr, (h + 2) * stride);
+                    ref float oh2 = ref Unsafe.Add(ref dr, (h + 2) * 20);
                     {
-                        Unsafe.Add(ref dr, i) = Unsafe.Add(ref xr, i) * scale * Unsafe.Add(ref wr, i);
+                        var o0_0_0 = Vector512<float>.Zero;
+                        var o0_1_0 = Vector128<float>.Zero;
+                        var o1_0_0 = Vector512<float>.Zero;
+                        var o1_1_0 = Vector128<float>.Zero;
+                        var o2_0_0 = Vector512<float>.Zero;
+                        var o2_1_0 = Vector128<float>.Zero;
+                        nuint tv = 0;
+                        for (; tv < n; tv++)
+                        {
+                            ref float vt0 = ref Unsafe.Add(ref vh, tv * 40);
+                            float p0_0 = Unsafe.Add(ref sh0, tv);
+                            var p0_0w16 = Vector512.Create(p0_0);
+                            var p0_0w4 = Vector128.Create(p0_0);
+                            float p1_0 = Unsafe.Add(ref sh1, tv);
+                            var p1_0w16 = Vector512.Create(p1_0);
+                            var p1_0w4 = Vector128.Create(p1_0);
+                            float p2_0 = Unsafe.Add(ref sh2, tv);
+                            var p2_0w16 = Vector512.Create(p2_0);
+                            var p2_0w4 = Vector128.Create(p2_0);
+                            var v0_0 = Vector512.LoadUnsafe(ref vt0, 0);
+                            o0_0_0 = Vector512.FusedMultiplyAdd(v0_0, p0_0w16, o0_0_0);
+                            o1_0_0 = Vector512.FusedMultiplyAdd(v0_0, p1_0w16, o1_0_0);
+                            o2_0_0 = Vector512.FusedMultiplyAdd(v0_0, p2_0w16, o2_0_0);
+                            var v0_1 = Vector128.LoadUnsafe(ref vt0, 16);
+                            o0_1_0 = Vector128.MultiplyAddEstimate(v0_1, p0_0w4, o0_1_0);
+                            o1_1_0 = Vector128.MultiplyAddEstimate(v0_1, p1_0w4, o1_1_0);
+                            o2_1_0 = Vector128.MultiplyAddEstimate(v0_1, p2_0w4, o2_1_0);
+                        }
+                        o0_0_0.StoreUnsafe(ref oh0, 0);
+                        o0_1_0.StoreUnsafe(ref oh0, 16);
+                        o1_0_0.StoreUnsafe(ref oh1, 0);
+                        o1_1_0.StoreUnsafe(ref oh1, 16);
+                        o2_0_0.StoreUnsafe(ref oh2, 0);
+                        o2_1_0.StoreUnsafe(ref oh2, 16);
                     }
                 }
             }
-
-            /// <summary>y = W·x for a 120×120 row-major W: 120 dot products of length 120.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVec120x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+            else if (Vector256.IsHardwareAccelerated)
             {
-                if (w.Length != 14400 || x.Length < 120 || y.Length < 120) ThrowShape(nameof(MatVec120x120));
-                // In range: w holds exactly 120×120 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·120 and every access is
-                // w[r·120 + c] with r < 120, c < 120; x holds ≥ 120 floats and y ≥ 120.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                nuint stride = (n + 7) & ~(nuint)7; // whole vectors; ≤ capacity, a multiple of 16 above position
+                for (nuint h = 0; h < 6; h += 1)
                 {
-                    // x fits in 8 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                    var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                    var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                    var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
-                    for (nuint r = 0; r < 120; r += 8)
+                    ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = 0; t < stride; t += 8)
                     {
-                        // Rows r..r+7 (r + 7 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        var a0 = Vector256.Create(qh0) * Vector256.LoadUnsafe(ref kh, t);
+                        var b0 = Vector256.Create(Unsafe.Add(ref qh0, 1)) * Vector256.LoadUnsafe(ref kh, cap + t);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 2)), Vector256.LoadUnsafe(ref kh, 2 * cap + t), a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 3)), Vector256.LoadUnsafe(ref kh, 3 * cap + t), b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 4)), Vector256.LoadUnsafe(ref kh, 4 * cap + t), a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 5)), Vector256.LoadUnsafe(ref kh, 5 * cap + t), b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 6)), Vector256.LoadUnsafe(ref kh, 6 * cap + t), a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 7)), Vector256.LoadUnsafe(ref kh, 7 * cap + t), b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 8)), Vector256.LoadUnsafe(ref kh, 8 * cap + t), a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 9)), Vector256.LoadUnsafe(ref kh, 9 * cap + t), b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 10)), Vector256.LoadUnsafe(ref kh, 10 * cap + t), a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 11)), Vector256.LoadUnsafe(ref kh, 11 * cap + t), b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 12)), Vector256.LoadUnsafe(ref kh, 12 * cap + t), a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 13)), Vector256.LoadUnsafe(ref kh, 13 * cap + t), b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 14)), Vector256.LoadUnsafe(ref kh, 14 * cap + t), a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 15)), Vector256.LoadUnsafe(ref kh, 15 * cap + t), b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 16)), Vector256.LoadUnsafe(ref kh, 16 * cap + t), a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 17)), Vector256.LoadUnsafe(ref kh, 17 * cap + t), b0);
+                        a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 18)), Vector256.LoadUnsafe(ref kh, 18 * cap + t), a0);
+                        b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 19)), Vector256.LoadUnsafe(ref kh, 19 * cap + t), b0);
+                        ((a0 + b0) * AttentionScale).StoreUnsafe(ref sh0, t);
+                    }
+                }
+                for (nuint h = 0; h < 6; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
+                    var m = Vector256.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 8; t < stride; t += 8) m = Vector256.Max(m, Vector256.LoadUnsafe(ref sh, t));
+                    var max = Vector256.Create(HorizontalMax(m));
+                    for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
+                }
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 6; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    var sum = Vector256.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 8; t < stride; t += 8) sum += Vector256.LoadUnsafe(ref sh, t);
+                    var total = Vector256.Create(Vector256.Sum(sum));
+                    for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
+                }
+                for (nuint h = 0; h < 6; h += 1)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
+                    {
+                        var o0_0_0 = Vector256<float>.Zero;
+                        var o0_0_1 = Vector256<float>.Zero;
+                        var o0_1_0 = Vector256<float>.Zero;
+                        var o0_1_1 = Vector256<float>.Zero;
+                        var o0_2_0 = Vector128<float>.Zero;
+                        var o0_2_1 = Vector128<float>.Zero;
+                        nuint tv = 0;
+                        for (; tv + 2 <= n; tv += 2)
+                        {
+                            ref float vt0 = ref Unsafe.Add(ref vh, tv * 40);
+                            float p0_0 = Unsafe.Add(ref sh0, tv);
+                            var p0_0w8 = Vector256.Create(p0_0);
+                            var p0_0w4 = Vector128.Create(p0_0);
+                            ref float vt1 = ref Unsafe.Add(ref vh, (tv + 1) * 40);
+                            float p0_1 = Unsafe.Add(ref sh0, tv + 1);
+                            var p0_1w8 = Vector256.Create(p0_1);
+                            var p0_1w4 = Vector128.Create(p0_1);
+                            o0_0_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, 0), p0_0w8, o0_0_0);
+                            o0_1_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, 8), p0_0w8, o0_1_0);
+                            o0_2_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 16), p0_0w4, o0_2_0);
+                            o0_0_1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt1, 0), p0_1w8, o0_0_1);
+                            o0_1_1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt1, 8), p0_1w8, o0_1_1);
+                            o0_2_1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt1, 16), p0_1w4, o0_2_1);
+                        }
+                        for (; tv < n; tv++)
+                        {
+                            ref float vt0 = ref Unsafe.Add(ref vh, tv * 40);
+                            float p0_0 = Unsafe.Add(ref sh0, tv);
+                            var p0_0w8 = Vector256.Create(p0_0);
+                            var p0_0w4 = Vector128.Create(p0_0);
+                            o0_0_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, 0), p0_0w8, o0_0_0);
+                            o0_1_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, 8), p0_0w8, o0_1_0);
+                            o0_2_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 16), p0_0w4, o0_2_0);
+                        }
+                        (o0_0_0 + o0_0_1).StoreUnsafe(ref oh0, 0);
+                        (o0_1_0 + o0_1_1).StoreUnsafe(ref oh0, 8);
+                        (o0_2_0 + o0_2_1).StoreUnsafe(ref oh0, 16);
+                    }
+                }
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                nuint stride = (n + 3) & ~(nuint)3; // whole vectors; ≤ capacity, a multiple of 16 above position
+                for (nuint h = 0; h < 6; h += 1)
+                {
+                    ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = 0; t < stride; t += 4)
+                    {
+                        var a0 = Vector128.Create(qh0) * Vector128.LoadUnsafe(ref kh, t);
+                        var b0 = Vector128.Create(Unsafe.Add(ref qh0, 1)) * Vector128.LoadUnsafe(ref kh, cap + t);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 2)), Vector128.LoadUnsafe(ref kh, 2 * cap + t), a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 3)), Vector128.LoadUnsafe(ref kh, 3 * cap + t), b0);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 4)), Vector128.LoadUnsafe(ref kh, 4 * cap + t), a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 5)), Vector128.LoadUnsafe(ref kh, 5 * cap + t), b0);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 6)), Vector128.LoadUnsafe(ref kh, 6 * cap + t), a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 7)), Vector128.LoadUnsafe(ref kh, 7 * cap + t), b0);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 8)), Vector128.LoadUnsafe(ref kh, 8 * cap + t), a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 9)), Vector128.LoadUnsafe(ref kh, 9 * cap + t), b0);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 10)), Vector128.LoadUnsafe(ref kh, 10 * cap + t), a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 11)), Vector128.LoadUnsafe(ref kh, 11 * cap + t), b0);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 12)), Vector128.LoadUnsafe(ref kh, 12 * cap + t), a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 13)), Vector128.LoadUnsafe(ref kh, 13 * cap + t), b0);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 14)), Vector128.LoadUnsafe(ref kh, 14 * cap + t), a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 15)), Vector128.LoadUnsafe(ref kh, 15 * cap + t), b0);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 16)), Vector128.LoadUnsafe(ref kh, 16 * cap + t), a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 17)), Vector128.LoadUnsafe(ref kh, 17 * cap + t), b0);
+                        a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 18)), Vector128.LoadUnsafe(ref kh, 18 * cap + t), a0);
+                        b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 19)), Vector128.LoadUnsafe(ref kh, 19 * cap + t), b0);
+                        ((a0 + b0) * AttentionScale).StoreUnsafe(ref sh0, t);
+                    }
+                }
+                for (nuint h = 0; h < 6; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
+                    var m = Vector128.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 4; t < stride; t += 4) m = Vector128.Max(m, Vector128.LoadUnsafe(ref sh, t));
+                    var max = Vector128.Create(HorizontalMax(m));
+                    for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
+                }
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 6; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    var sum = Vector128.LoadUnsafe(ref sh, 0);
+                    for (nuint t = 4; t < stride; t += 4) sum += Vector128.LoadUnsafe(ref sh, t);
+                    var total = Vector128.Create(Vector128.Sum(sum));
+                    for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
+                }
+                for (nuint h = 0; h < 6; h += 1)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
+                    {
+                        var o0_0_0 = Vector128<float>.Zero;
+                        var o0_1_0 = Vector128<float>.Zero;
+                        var o0_2_0 = Vector128<float>.Zero;
+                        var o0_3_0 = Vector128<float>.Zero;
+                        var o0_4_0 = Vector128<float>.Zero;
+                        nuint tv = 0;
+                        for (; tv < n; tv++)
+                        {
+                            ref float vt0 = ref Unsafe.Add(ref vh, tv * 40);
+                            float p0_0 = Unsafe.Add(ref sh0, tv);
+                            var p0_0w4 = Vector128.Create(p0_0);
+                            o0_0_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 0), p0_0w4, o0_0_0);
+                            o0_1_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 4), p0_0w4, o0_1_0);
+                            o0_2_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 8), p0_0w4, o0_2_0);
+                            o0_3_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 12), p0_0w4, o0_3_0);
+                            o0_4_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 16), p0_0w4, o0_4_0);
+                        }
+                        o0_0_0.StoreUnsafe(ref oh0, 0);
+                        o0_1_0.StoreUnsafe(ref oh0, 4);
+                        o0_2_0.StoreUnsafe(ref oh0, 8);
+                        o0_3_0.StoreUnsafe(ref oh0, 12);
+                        o0_4_0.StoreUnsafe(ref oh0, 16);
+                    }
+                }
+            }
+            else
+            {
+                nuint stride = n;
+                for (nuint h = 0; h < 6; h += 1)
+                {
+                    ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
+                    ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    for (nuint t = 0; t < stride; t += 1)
+                    {
+                        var a0 = qh0 * Unsafe.Add(ref kh, t);
+                        var b0 = Unsafe.Add(ref qh0, 1) * Unsafe.Add(ref kh, cap + t);
+                        a0 = Unsafe.Add(ref qh0, 2) * Unsafe.Add(ref kh, 2 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 3) * Unsafe.Add(ref kh, 3 * cap + t) + b0;
+                        a0 = Unsafe.Add(ref qh0, 4) * Unsafe.Add(ref kh, 4 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 5) * Unsafe.Add(ref kh, 5 * cap + t) + b0;
+                        a0 = Unsafe.Add(ref qh0, 6) * Unsafe.Add(ref kh, 6 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 7) * Unsafe.Add(ref kh, 7 * cap + t) + b0;
+                        a0 = Unsafe.Add(ref qh0, 8) * Unsafe.Add(ref kh, 8 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 9) * Unsafe.Add(ref kh, 9 * cap + t) + b0;
+                        a0 = Unsafe.Add(ref qh0, 10) * Unsafe.Add(ref kh, 10 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 11) * Unsafe.Add(ref kh, 11 * cap + t) + b0;
+                        a0 = Unsafe.Add(ref qh0, 12) * Unsafe.Add(ref kh, 12 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 13) * Unsafe.Add(ref kh, 13 * cap + t) + b0;
+                        a0 = Unsafe.Add(ref qh0, 14) * Unsafe.Add(ref kh, 14 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 15) * Unsafe.Add(ref kh, 15 * cap + t) + b0;
+                        a0 = Unsafe.Add(ref qh0, 16) * Unsafe.Add(ref kh, 16 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 17) * Unsafe.Add(ref kh, 17 * cap + t) + b0;
+                        a0 = Unsafe.Add(ref qh0, 18) * Unsafe.Add(ref kh, 18 * cap + t) + a0;
+                        b0 = Unsafe.Add(ref qh0, 19) * Unsafe.Add(ref kh, 19 * cap + t) + b0;
+                        Unsafe.Add(ref sh0, t) = (a0 + b0) * AttentionScale;
+                    }
+                }
+                for (nuint h = 0; h < 6; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    float max = float.NegativeInfinity;
+                    for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
+                    for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
+                }
+                var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
+                TensorPrimitives.Exp(all, all);
+                for (nuint h = 0; h < 6; h++)
+                {
+                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    float total = 0f;
+                    for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
+                    for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
+                }
+                for (nuint h = 0; h < 6; h += 1)
+                {
+                    ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
+                    for (nuint d = 0; d < 20; d++)
+                    {
+                        float acc = 0f;
+                        for (nuint t = 0; t < n; t++) acc += Unsafe.Add(ref sh0, t) * Unsafe.Add(ref vh, t * 40 + d);
+                        Unsafe.Add(ref oh0, d) = acc;
+                    }
+                }
+            }
+        }
+
+        /// <summary>SwiGLU over 300 floats in the reference's order: up ← up·gate; gate ← σ(gate); gate ← gate·up (= silu(gate)·up).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void SwiGlu300(Span<float> gate, Span<float> up)
+        {
+            if (gate.Length < 300 || up.Length < 300) ThrowShape(nameof(SwiGlu300));
+            // In range: offsets < 300, and gate and up hold at least 300 floats (checked above).
+            ref float gr = ref MemoryMarshal.GetReference(gate);
+            ref float ur = ref MemoryMarshal.GetReference(up);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 288; i += 16)
+                {
+                    (Vector512.LoadUnsafe(ref ur, i) * Vector512.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
+                }
+                (Vector256.LoadUnsafe(ref ur, 288) * Vector256.LoadUnsafe(ref gr, 288)).StoreUnsafe(ref ur, 288);
+                (Vector128.LoadUnsafe(ref ur, 296) * Vector128.LoadUnsafe(ref gr, 296)).StoreUnsafe(ref ur, 296);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 296; i += 8)
+                {
+                    (Vector256.LoadUnsafe(ref ur, i) * Vector256.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
+                }
+                (Vector128.LoadUnsafe(ref ur, 296) * Vector128.LoadUnsafe(ref gr, 296)).StoreUnsafe(ref ur, 296);
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 300; i += 4)
+                {
+                    (Vector128.LoadUnsafe(ref ur, i) * Vector128.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
+                }
+            }
+            else
+            {
+                for (nuint i = 0; i < 300; i++)
+                {
+                    Unsafe.Add(ref ur, i) = Unsafe.Add(ref ur, i) * Unsafe.Add(ref gr, i);
+                }
+            }
+            TensorPrimitives.Sigmoid(gate.Slice(0, 300), gate.Slice(0, 300));
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 288; i += 16)
+                {
+                    (Vector512.LoadUnsafe(ref gr, i) * Vector512.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
+                }
+                (Vector256.LoadUnsafe(ref gr, 288) * Vector256.LoadUnsafe(ref ur, 288)).StoreUnsafe(ref gr, 288);
+                (Vector128.LoadUnsafe(ref gr, 296) * Vector128.LoadUnsafe(ref ur, 296)).StoreUnsafe(ref gr, 296);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 296; i += 8)
+                {
+                    (Vector256.LoadUnsafe(ref gr, i) * Vector256.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
+                }
+                (Vector128.LoadUnsafe(ref gr, 296) * Vector128.LoadUnsafe(ref ur, 296)).StoreUnsafe(ref gr, 296);
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint i = 0; i < 300; i += 4)
+                {
+                    (Vector128.LoadUnsafe(ref gr, i) * Vector128.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
+                }
+            }
+            else
+            {
+                for (nuint i = 0; i < 300; i++)
+                {
+                    Unsafe.Add(ref gr, i) = Unsafe.Add(ref gr, i) * Unsafe.Add(ref ur, i);
+                }
+            }
+        }
+
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 120), a 120×120 row-major W;
+        /// bit-identical, position by position, to MatVec120x120.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat120x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 14400 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 120) ThrowShape(nameof(MatMat120x120));
+            // In range: as in MatVec120x120 for each position p < count, whose x row starts at p·120 (< x.Length)
+            // and y row at p·120 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 120; r += 8)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+7 < 120
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                        var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                        var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                        var xt0 = Vector256.LoadUnsafe(ref xr, 112);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -212,13 +1933,16 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 120; r += 4)
                 {
-                    // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 120; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 120
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
                         var a0 = Vector256<float>.Zero;
                         var b0 = Vector256<float>.Zero;
                         var a1 = Vector256<float>.Zero;
@@ -253,13 +1977,16 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 120; r += 4)
                 {
-                    // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 120; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 120
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -289,44 +2016,52 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 120; r++)
                 {
-                    for (nuint r = 0; r < 120; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 120);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
                         float sum = 0f;
                         for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) = sum;
+                        Unsafe.Add(ref ybase, p * 120 + r) = sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y = W·x for a 40×120 row-major W: 40 dot products of length 120.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVec40x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 40), a 40×120 row-major W;
+        /// bit-identical, position by position, to MatVec40x120.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat40x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 4800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 40) ThrowShape(nameof(MatMat40x120));
+            // In range: as in MatVec40x120 for each position p < count, whose x row starts at p·120 (< x.Length)
+            // and y row at p·40 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 4800 || x.Length < 120 || y.Length < 40) ThrowShape(nameof(MatVec40x120));
-                // In range: w holds exactly 40×120 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·120 and every access is
-                // w[r·120 + c] with r < 40, c < 120; x holds ≥ 120 floats and y ≥ 40.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 40; r += 8)
                 {
-                    // x fits in 8 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                    var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                    var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                    var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
-                    for (nuint r = 0; r < 40; r += 8)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+7 < 40
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+7 (r + 7 < 40) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 40);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                        var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                        var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                        var xt0 = Vector256.LoadUnsafe(ref xr, 112);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -403,13 +2138,16 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 40; r += 4)
                 {
-                    // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 40; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 40
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 40) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 40);
                         var a0 = Vector256<float>.Zero;
                         var b0 = Vector256<float>.Zero;
                         var a1 = Vector256<float>.Zero;
@@ -444,13 +2182,16 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 40; r += 4)
                 {
-                    // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 40; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 40
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 40) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 40);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -480,44 +2221,52 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 40; r++)
                 {
-                    for (nuint r = 0; r < 40; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 120);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
                         float sum = 0f;
                         for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) = sum;
+                        Unsafe.Add(ref ybase, p * 40 + r) = sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 120×120 row-major W: 120 dot products of length 120.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVecAdd120x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 120), a 120×120 row-major W;
+        /// bit-identical, position by position, to MatVecAdd120x120.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMatAdd120x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 14400 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 120) ThrowShape(nameof(MatMatAdd120x120));
+            // In range: as in MatVecAdd120x120 for each position p < count, whose x row starts at p·120 (< x.Length)
+            // and y row at p·120 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 14400 || x.Length < 120 || y.Length < 120) ThrowShape(nameof(MatVecAdd120x120));
-                // In range: w holds exactly 120×120 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·120 and every access is
-                // w[r·120 + c] with r < 120, c < 120; x holds ≥ 120 floats and y ≥ 120.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 120; r += 8)
                 {
-                    // x fits in 8 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                    var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                    var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                    var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
-                    for (nuint r = 0; r < 120; r += 8)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+7 < 120
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+7 (r + 7 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                        var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                        var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                        var xt0 = Vector256.LoadUnsafe(ref xr, 112);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -594,13 +2343,16 @@ namespace Mapped
                         (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 120; r += 4)
                 {
-                    // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 120; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 120
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
                         var a0 = Vector256<float>.Zero;
                         var b0 = Vector256<float>.Zero;
                         var a1 = Vector256<float>.Zero;
@@ -635,13 +2387,16 @@ namespace Mapped
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 120; r += 4)
                 {
-                    // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 120; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 120
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -671,44 +2426,52 @@ namespace Mapped
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 120; r++)
                 {
-                    for (nuint r = 0; r < 120; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 120);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
                         float sum = 0f;
                         for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) += sum;
+                        Unsafe.Add(ref ybase, p * 120 + r) += sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y = W·x for a 300×120 row-major W: 300 dot products of length 120.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVec300x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 300), a 300×120 row-major W;
+        /// bit-identical, position by position, to MatVec300x120.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMat300x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 36000 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 300) ThrowShape(nameof(MatMat300x120));
+            // In range: as in MatVec300x120 for each position p < count, whose x row starts at p·120 (< x.Length)
+            // and y row at p·300 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 36000 || x.Length < 120 || y.Length < 300) ThrowShape(nameof(MatVec300x120));
-                // In range: w holds exactly 300×120 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·120 and every access is
-                // w[r·120 + c] with r < 300, c < 120; x holds ≥ 120 floats and y ≥ 300.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 296; r += 8)
                 {
-                    // x fits in 8 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                    var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                    var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                    var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
-                    for (nuint r = 0; r < 296; r += 8)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+7 < 300
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+7 (r + 7 < 300) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 300);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                        var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                        var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                        var xt0 = Vector256.LoadUnsafe(ref xr, 112);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -784,10 +2547,22 @@ namespace Mapped
                         var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
                         sums.StoreUnsafe(ref yr, r);
                     }
-                    for (nuint r = 296; r < 300; r += 4)
+                }
+                for (nuint r = 296; r < 300; r += 4)
+                {
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 300
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 300) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 300);
+                        var x0 = Vector512.LoadUnsafe(ref xr, 0);
+                        var x1 = Vector512.LoadUnsafe(ref xr, 16);
+                        var x2 = Vector512.LoadUnsafe(ref xr, 32);
+                        var x3 = Vector512.LoadUnsafe(ref xr, 48);
+                        var x4 = Vector512.LoadUnsafe(ref xr, 64);
+                        var x5 = Vector512.LoadUnsafe(ref xr, 80);
+                        var x6 = Vector512.LoadUnsafe(ref xr, 96);
+                        var xt0 = Vector256.LoadUnsafe(ref xr, 112);
                         var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
                         var b0 = Vector512.LoadUnsafe(ref w0, 16) * x1;
                         a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
@@ -828,13 +2603,16 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 300; r += 4)
                 {
-                    // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 300; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 300
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 300) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 300);
                         var a0 = Vector256<float>.Zero;
                         var b0 = Vector256<float>.Zero;
                         var a1 = Vector256<float>.Zero;
@@ -869,13 +2647,16 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 300; r += 4)
                 {
-                    // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 300; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 300
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 300) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 300);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -905,38 +2686,46 @@ namespace Mapped
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 300; r++)
                 {
-                    for (nuint r = 0; r < 300; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 120);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 120);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 120);
                         float sum = 0f;
                         for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) = sum;
+                        Unsafe.Add(ref ybase, p * 300 + r) = sum;
                     }
                 }
             }
+        }
 
-            /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 120×300 row-major W: 120 dot products of length 300.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVecAdd120x300(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 300, y rows of 120), a 120×300 row-major W;
+        /// bit-identical, position by position, to MatVecAdd120x300.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void MatMatAdd120x300(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        {
+            if (w.Length != 36000 || (uint)(count - 1) >= 16u || x.Length < (long)count * 300 || y.Length < (long)count * 120) ThrowShape(nameof(MatMatAdd120x300));
+            // In range: as in MatVecAdd120x300 for each position p < count, whose x row starts at p·300 (< x.Length)
+            // and y row at p·120 (< y.Length), both checked above.
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float xbase = ref MemoryMarshal.GetReference(x);
+            ref float ybase = ref MemoryMarshal.GetReference(y);
+            nuint n = (nuint)count;
+            if (Vector512.IsHardwareAccelerated)
             {
-                if (w.Length != 36000 || x.Length < 300 || y.Length < 120) ThrowShape(nameof(MatVecAdd120x300));
-                // In range: w holds exactly 120×300 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·300 and every access is
-                // w[r·300 + c] with r < 120, c < 300; x holds ≥ 300 floats and y ≥ 120.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
+                for (nuint r = 0; r < 120; r += 4)
                 {
-                    // x (300 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    var xt0 = Vector256.LoadUnsafe(ref xr, 288); // tail at 288
-                    var xt1 = Vector128.LoadUnsafe(ref xr, 296); // tail at 296
-                    for (nuint r = 0; r < 120; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 300); // rows r..r+3 < 120
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·300]; row j's element c is w0[j·300 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 300);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 300);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
+                        var xt0 = Vector256.LoadUnsafe(ref xr, 288);
+                        var xt1 = Vector128.LoadUnsafe(ref xr, 296);
                         var a0 = Vector512<float>.Zero;
                         var b0 = Vector512<float>.Zero;
                         var a1 = Vector512<float>.Zero;
@@ -974,14 +2763,17 @@ namespace Mapped
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector256.IsHardwareAccelerated)
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 120; r += 4)
                 {
-                    // x (300 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    var xt0 = Vector128.LoadUnsafe(ref xr, 296); // tail at 296
-                    for (nuint r = 0; r < 120; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 300); // rows r..r+3 < 120
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·300]; row j's element c is w0[j·300 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 300);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 300);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
+                        var xt0 = Vector128.LoadUnsafe(ref xr, 296);
                         var a0 = Vector256<float>.Zero;
                         var b0 = Vector256<float>.Zero;
                         var a1 = Vector256<float>.Zero;
@@ -1020,13 +2812,16 @@ namespace Mapped
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else if (Vector128.IsHardwareAccelerated)
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                for (nuint r = 0; r < 120; r += 4)
                 {
-                    // x (300 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 120; r += 4)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 300); // rows r..r+3 < 120
+                    for (nuint p = 0; p < n; p++)
                     {
-                        // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·300]; row j's element c is w0[j·300 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 300);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 300);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
                         var a0 = Vector128<float>.Zero;
                         var b0 = Vector128<float>.Zero;
                         var a1 = Vector128<float>.Zero;
@@ -1061,1814 +2856,18 @@ namespace Mapped
                         (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
                     }
                 }
-                else
+            }
+            else
+            {
+                for (nuint r = 0; r < 120; r++)
                 {
-                    for (nuint r = 0; r < 120; r++)
+                    ref float row = ref Unsafe.Add(ref wr, r * 300);
+                    for (nuint p = 0; p < n; p++)
                     {
-                        ref float row = ref Unsafe.Add(ref wr, r * 300);
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 300);
                         float sum = 0f;
                         for (nuint c = 0; c < 300; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) += sum;
-                    }
-                }
-            }
-
-            /// <summary>y = W·x for a 400×120 row-major W: 400 dot products of length 120.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatVec400x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
-            {
-                if (w.Length != 48000 || x.Length < 120 || y.Length < 400) ThrowShape(nameof(MatVec400x120));
-                // In range: w holds exactly 400×120 floats (checked above; the tensor was bound to this shape), so row r starts
-                // at r·120 and every access is
-                // w[r·120 + c] with r < 400, c < 120; x holds ≥ 120 floats and y ≥ 400.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xr = ref MemoryMarshal.GetReference(x);
-                ref float yr = ref MemoryMarshal.GetReference(y);
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    // x fits in 8 registers: load it once, then stream the rows past it.
-                    var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                    var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                    var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                    var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                    var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                    var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                    var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                    var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
-                    for (nuint r = 0; r < 400; r += 8)
-                    {
-                        // Rows r..r+7 (r + 7 < 400) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
-                        var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
-                        var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
-                        var q0 = Half(a0) + t0_0;
-                        var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 136), x1, a1);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, a1);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, a1);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
-                        var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
-                        var q1 = Half(a1) + t0_1;
-                        var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x1, a2);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, a2);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, a2);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
-                        var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
-                        var q2 = Half(a2) + t0_2;
-                        var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 376), x1, a3);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, a3);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, a3);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
-                        var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
-                        var q3 = Half(a3) + t0_3;
-                        var a4 = Vector512.LoadUnsafe(ref w0, 480) * x0;
-                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x1, a4);
-                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x2, a4);
-                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x3, a4);
-                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x4, a4);
-                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x5, a4);
-                        a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x6, a4);
-                        var t0_4 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
-                        var q4 = Half(a4) + t0_4;
-                        var a5 = Vector512.LoadUnsafe(ref w0, 600) * x0;
-                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 616), x1, a5);
-                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 632), x2, a5);
-                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 648), x3, a5);
-                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 664), x4, a5);
-                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 680), x5, a5);
-                        a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 696), x6, a5);
-                        var t0_5 = Vector256.LoadUnsafe(ref w0, 712) * xt0;
-                        var q5 = Half(a5) + t0_5;
-                        var a6 = Vector512.LoadUnsafe(ref w0, 720) * x0;
-                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x1, a6);
-                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x2, a6);
-                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x3, a6);
-                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x4, a6);
-                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x5, a6);
-                        a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x6, a6);
-                        var t0_6 = Vector256.LoadUnsafe(ref w0, 832) * xt0;
-                        var q6 = Half(a6) + t0_6;
-                        var a7 = Vector512.LoadUnsafe(ref w0, 840) * x0;
-                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 856), x1, a7);
-                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 872), x2, a7);
-                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 888), x3, a7);
-                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 904), x4, a7);
-                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 920), x5, a7);
-                        a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 936), x6, a7);
-                        var t0_7 = Vector256.LoadUnsafe(ref w0, 952) * xt0;
-                        var q7 = Half(a7) + t0_7;
-                        var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                        sums.StoreUnsafe(ref yr, r);
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 400; r += 4)
-                    {
-                        // Rows r..r+3 (r + 3 < 400) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
-                        var a0 = Vector256<float>.Zero;
-                        var b0 = Vector256<float>.Zero;
-                        var a1 = Vector256<float>.Zero;
-                        var b1 = Vector256<float>.Zero;
-                        var a2 = Vector256<float>.Zero;
-                        var b2 = Vector256<float>.Zero;
-                        var a3 = Vector256<float>.Zero;
-                        var b3 = Vector256<float>.Zero;
-                        for (nuint c = 0; c < 112; c += 16)
-                        {
-                            var xa = Vector256.LoadUnsafe(ref xr, c);
-                            var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 120), xa, a1);
-                            b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 128), xb, b1);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 240), xa, a2);
-                            b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 248), xb, b2);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xa, a3);
-                            b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 368), xb, b3);
-                        }
-                        var xl = Vector256.LoadUnsafe(ref xr, 112);
-                        a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), xl, a0);
-                        a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), xl, a1);
-                        a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 352), xl, a2);
-                        a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 472), xl, a3);
-                        var q0 = Half(a0 + b0);
-                        var q1 = Half(a1 + b1);
-                        var q2 = Half(a2 + b2);
-                        var q3 = Half(a3 + b3);
-                        var sums = Sum4(q0, q1, q2, q3);
-                        sums.StoreUnsafe(ref yr, r);
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                    for (nuint r = 0; r < 400; r += 4)
-                    {
-                        // Rows r..r+3 (r + 3 < 400) start at w0 = &w[r·120]; row j's element c is w0[j·120 + c].
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120);
-                        var a0 = Vector128<float>.Zero;
-                        var b0 = Vector128<float>.Zero;
-                        var a1 = Vector128<float>.Zero;
-                        var b1 = Vector128<float>.Zero;
-                        var a2 = Vector128<float>.Zero;
-                        var b2 = Vector128<float>.Zero;
-                        var a3 = Vector128<float>.Zero;
-                        var b3 = Vector128<float>.Zero;
-                        for (nuint c = 0; c < 120; c += 8)
-                        {
-                            var xa = Vector128.LoadUnsafe(ref xr, c);
-                            var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 120), xa, a1);
-                            b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 124), xb, b1);
-                            a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 240), xa, a2);
-                            b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 244), xb, b2);
-                            a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 360), xa, a3);
-                            b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 364), xb, b3);
-                        }
-                        var q0 = a0 + b0;
-                        var q1 = a1 + b1;
-                        var q2 = a2 + b2;
-                        var q3 = a3 + b3;
-                        var sums = Sum4(q0, q1, q2, q3);
-                        sums.StoreUnsafe(ref yr, r);
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 400; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 120);
-                        float sum = 0f;
-                        for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                        Unsafe.Add(ref yr, r) = sum;
-                    }
-                }
-            }
-
-            /// <summary>
-            /// RoPE on 6 heads of 20 (10 rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the
-            /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
-            /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void Rope6x20(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
-            {
-                if (v.Length < 120 || cos.Length < 10 || sin.Length < 10) ThrowShape(nameof(Rope6x20));
-                // In range: head h's pair i is at h·20 + 2i (+1) < 120 since 2i + 1 < 20 ≤ 20; cos and sin hold ≥ 10.
-                ref float vr = ref MemoryMarshal.GetReference(v);
-                ref float cr = ref MemoryMarshal.GetReference(cos);
-                ref float sr = ref MemoryMarshal.GetReference(sin);
-                for (nuint h = 0; h < 6; h++)
-                {
-                    ref float head = ref Unsafe.Add(ref vr, h * 20);
-                    for (nuint i = 0; i < 10; i++)
-                    {
-                        float x0 = Unsafe.Add(ref head, 2 * i), x1 = Unsafe.Add(ref head, 2 * i + 1);
-                        float c = Unsafe.Add(ref cr, i), s = Unsafe.Add(ref sr, i);
-                        Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;
-                        Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;
-                    }
-                }
-            }
-
-            /// <summary>
-            /// RoPE on 2 heads of 20 (10 rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the
-            /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
-            /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void Rope2x20(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
-            {
-                if (v.Length < 40 || cos.Length < 10 || sin.Length < 10) ThrowShape(nameof(Rope2x20));
-                // In range: head h's pair i is at h·20 + 2i (+1) < 40 since 2i + 1 < 20 ≤ 20; cos and sin hold ≥ 10.
-                ref float vr = ref MemoryMarshal.GetReference(v);
-                ref float cr = ref MemoryMarshal.GetReference(cos);
-                ref float sr = ref MemoryMarshal.GetReference(sin);
-                for (nuint h = 0; h < 2; h++)
-                {
-                    ref float head = ref Unsafe.Add(ref vr, h * 20);
-                    for (nuint i = 0; i < 10; i++)
-                    {
-                        float x0 = Unsafe.Add(ref head, 2 * i), x1 = Unsafe.Add(ref head, 2 * i + 1);
-                        float c = Unsafe.Add(ref cr, i), s = Unsafe.Add(ref sr, i);
-                        Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;
-                        Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;
-                    }
-                }
-            }
-
-            /// <summary>Stores one position's key (40 floats) into a step's transposed key cache: keys[c·capacity + position] = k[c].</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void StoreKey40(ReadOnlySpan<float> k, Span<float> keys, int position, int capacity)
-            {
-                if (k.Length < 40 || (uint)position >= (uint)capacity || keys.Length < (long)40 * capacity) ThrowShape(nameof(StoreKey40));
-                // In range: c·capacity + position < 40·capacity ≤ keys.Length, since c < 40 and position < capacity (checked above).
-                ref float kr = ref MemoryMarshal.GetReference(k);
-                ref float dst = ref Unsafe.Add(ref MemoryMarshal.GetReference(keys), (nuint)position);
-                for (nuint c = 0; c < 40; c++) Unsafe.Add(ref dst, c * (nuint)capacity) = Unsafe.Add(ref kr, c);
-            }
-
-            /// <summary>
-            /// Causal attention of 6 query heads over 2 KV heads (3 query heads per KV head) of 20, over positions
-            /// 0..position of one step's cache. Scores run along positions (keys are stored transposed), padded to whole vectors
-            /// with -∞; softmax subtracts each head's maximum before one Exp over all heads; output = Σ p_t · V_t.
-            /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
-            {
-                if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 120 || output.Length < 120
-                    || keys.Length < (long)40 * capacity || values.Length < (long)40 * (position + 1) || scores.Length < (long)6 * capacity)
-                    ThrowShape(nameof(Attention));
-                // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
-                // position t at (g·20 + d)·capacity + t < 40·capacity; values at t·40 + g·20 + d with t ≤ position.
-                ref float qr = ref MemoryMarshal.GetReference(q);
-                ref float kr = ref MemoryMarshal.GetReference(keys);
-                ref float vr = ref MemoryMarshal.GetReference(values);
-                ref float sr = ref MemoryMarshal.GetReference(scores);
-                ref float dr = ref MemoryMarshal.GetReference(output);
-                nuint n = (nuint)position + 1;
-                nuint cap = (nuint)capacity;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    nuint stride = (n + 15) & ~(nuint)15; // whole vectors; ≤ capacity, a multiple of 16 above position
-                    for (nuint h = 0; h < 6; h += 3)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3, shared by heads h..h+2
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 20);
-                        ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
-                        ref float qh2 = ref Unsafe.Add(ref qr, (h + 2) * 20);
-                        ref float sh2 = ref Unsafe.Add(ref sr, (h + 2) * stride);
-                        for (nuint t = 0; t < stride; t += 16)
-                        {
-                            var k = Vector512.LoadUnsafe(ref kh, t);
-                            var a0 = Vector512.Create(qh0) * k;
-                            var a1 = Vector512.Create(qh1) * k;
-                            var a2 = Vector512.Create(qh2) * k;
-                            k = Vector512.LoadUnsafe(ref kh, cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 1)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 1)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 1)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 2 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 2)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 2)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 2)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 3 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 3)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 3)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 3)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 4 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 4)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 4)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 4)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 5 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 5)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 5)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 5)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 6 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 6)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 6)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 6)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 7 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 7)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 7)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 7)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 8 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 8)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 8)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 8)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 9 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 9)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 9)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 9)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 10 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 10)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 10)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 10)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 11 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 11)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 11)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 11)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 12 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 12)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 12)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 12)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 13 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 13)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 13)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 13)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 14 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 14)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 14)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 14)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 15 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 15)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 15)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 15)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 16 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 16)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 16)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 16)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 17 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 17)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 17)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 17)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 18 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 18)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 18)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 18)), k, a2);
-                            k = Vector512.LoadUnsafe(ref kh, 19 * cap + t);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh0, 19)), k, a0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh1, 19)), k, a1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref qh2, 19)), k, a2);
-                            (a0 * AttentionScale).StoreUnsafe(ref sh0, t);
-                            (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
-                            (a2 * AttentionScale).StoreUnsafe(ref sh2, t);
-                        }
-                    }
-                    for (nuint h = 0; h < 6; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
-                        var m = Vector512.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 16; t < stride; t += 16) m = Vector512.Max(m, Vector512.LoadUnsafe(ref sh, t));
-                        var max = Vector512.Create(HorizontalMax(m));
-                        for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 6; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        var sum = Vector512.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 16; t < stride; t += 16) sum += Vector512.LoadUnsafe(ref sh, t);
-                        var total = Vector512.Create(Vector512.Sum(sum));
-                        for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
-                    }
-                    for (nuint h = 0; h < 6; h += 3)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
-                        ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
-                        ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 20);
-                        ref float sh2 = ref Unsafe.Add(ref sr, (h + 2) * stride);
-                        ref float oh2 = ref Unsafe.Add(ref dr, (h + 2) * 20);
-                        {
-                            var o0_0_0 = Vector512<float>.Zero;
-                            var o0_1_0 = Vector128<float>.Zero;
-                            var o1_0_0 = Vector512<float>.Zero;
-                            var o1_1_0 = Vector128<float>.Zero;
-                            var o2_0_0 = Vector512<float>.Zero;
-                            var o2_1_0 = Vector128<float>.Zero;
-                            nuint tv = 0;
-                            for (; tv < n; tv++)
-                            {
-                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 40);
-                                float p0_0 = Unsafe.Add(ref sh0, tv);
-                                var p0_0w16 = Vector512.Create(p0_0);
-                                var p0_0w4 = Vector128.Create(p0_0);
-                                float p1_0 = Unsafe.Add(ref sh1, tv);
-                                var p1_0w16 = Vector512.Create(p1_0);
-                                var p1_0w4 = Vector128.Create(p1_0);
-                                float p2_0 = Unsafe.Add(ref sh2, tv);
-                                var p2_0w16 = Vector512.Create(p2_0);
-                                var p2_0w4 = Vector128.Create(p2_0);
-                                var v0_0 = Vector512.LoadUnsafe(ref vt0, 0);
-                                o0_0_0 = Vector512.FusedMultiplyAdd(v0_0, p0_0w16, o0_0_0);
-                                o1_0_0 = Vector512.FusedMultiplyAdd(v0_0, p1_0w16, o1_0_0);
-                                o2_0_0 = Vector512.FusedMultiplyAdd(v0_0, p2_0w16, o2_0_0);
-                                var v0_1 = Vector128.LoadUnsafe(ref vt0, 16);
-                                o0_1_0 = Vector128.MultiplyAddEstimate(v0_1, p0_0w4, o0_1_0);
-                                o1_1_0 = Vector128.MultiplyAddEstimate(v0_1, p1_0w4, o1_1_0);
-                                o2_1_0 = Vector128.MultiplyAddEstimate(v0_1, p2_0w4, o2_1_0);
-                            }
-                            o0_0_0.StoreUnsafe(ref oh0, 0);
-                            o0_1_0.StoreUnsafe(ref oh0, 16);
-                            o1_0_0.StoreUnsafe(ref oh1, 0);
-                            o1_1_0.StoreUnsafe(ref oh1, 16);
-                            o2_0_0.StoreUnsafe(ref oh2, 0);
-                            o2_1_0.StoreUnsafe(ref oh2, 16);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    nuint stride = (n + 7) & ~(nuint)7; // whole vectors; ≤ capacity, a multiple of 16 above position
-                    for (nuint h = 0; h < 6; h += 1)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = 0; t < stride; t += 8)
-                        {
-                            var a0 = Vector256.Create(qh0) * Vector256.LoadUnsafe(ref kh, t);
-                            var b0 = Vector256.Create(Unsafe.Add(ref qh0, 1)) * Vector256.LoadUnsafe(ref kh, cap + t);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 2)), Vector256.LoadUnsafe(ref kh, 2 * cap + t), a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 3)), Vector256.LoadUnsafe(ref kh, 3 * cap + t), b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 4)), Vector256.LoadUnsafe(ref kh, 4 * cap + t), a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 5)), Vector256.LoadUnsafe(ref kh, 5 * cap + t), b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 6)), Vector256.LoadUnsafe(ref kh, 6 * cap + t), a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 7)), Vector256.LoadUnsafe(ref kh, 7 * cap + t), b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 8)), Vector256.LoadUnsafe(ref kh, 8 * cap + t), a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 9)), Vector256.LoadUnsafe(ref kh, 9 * cap + t), b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 10)), Vector256.LoadUnsafe(ref kh, 10 * cap + t), a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 11)), Vector256.LoadUnsafe(ref kh, 11 * cap + t), b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 12)), Vector256.LoadUnsafe(ref kh, 12 * cap + t), a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 13)), Vector256.LoadUnsafe(ref kh, 13 * cap + t), b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 14)), Vector256.LoadUnsafe(ref kh, 14 * cap + t), a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 15)), Vector256.LoadUnsafe(ref kh, 15 * cap + t), b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 16)), Vector256.LoadUnsafe(ref kh, 16 * cap + t), a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 17)), Vector256.LoadUnsafe(ref kh, 17 * cap + t), b0);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 18)), Vector256.LoadUnsafe(ref kh, 18 * cap + t), a0);
-                            b0 = Vector256.MultiplyAddEstimate(Vector256.Create(Unsafe.Add(ref qh0, 19)), Vector256.LoadUnsafe(ref kh, 19 * cap + t), b0);
-                            ((a0 + b0) * AttentionScale).StoreUnsafe(ref sh0, t);
-                        }
-                    }
-                    for (nuint h = 0; h < 6; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
-                        var m = Vector256.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 8; t < stride; t += 8) m = Vector256.Max(m, Vector256.LoadUnsafe(ref sh, t));
-                        var max = Vector256.Create(HorizontalMax(m));
-                        for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 6; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        var sum = Vector256.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 8; t < stride; t += 8) sum += Vector256.LoadUnsafe(ref sh, t);
-                        var total = Vector256.Create(Vector256.Sum(sum));
-                        for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
-                    }
-                    for (nuint h = 0; h < 6; h += 1)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
-                        {
-                            var o0_0_0 = Vector256<float>.Zero;
-                            var o0_0_1 = Vector256<float>.Zero;
-                            var o0_1_0 = Vector256<float>.Zero;
-                            var o0_1_1 = Vector256<float>.Zero;
-                            var o0_2_0 = Vector128<float>.Zero;
-                            var o0_2_1 = Vector128<float>.Zero;
-                            nuint tv = 0;
-                            for (; tv + 2 <= n; tv += 2)
-                            {
-                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 40);
-                                float p0_0 = Unsafe.Add(ref sh0, tv);
-                                var p0_0w8 = Vector256.Create(p0_0);
-                                var p0_0w4 = Vector128.Create(p0_0);
-                                ref float vt1 = ref Unsafe.Add(ref vh, (tv + 1) * 40);
-                                float p0_1 = Unsafe.Add(ref sh0, tv + 1);
-                                var p0_1w8 = Vector256.Create(p0_1);
-                                var p0_1w4 = Vector128.Create(p0_1);
-                                o0_0_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, 0), p0_0w8, o0_0_0);
-                                o0_1_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, 8), p0_0w8, o0_1_0);
-                                o0_2_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 16), p0_0w4, o0_2_0);
-                                o0_0_1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt1, 0), p0_1w8, o0_0_1);
-                                o0_1_1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt1, 8), p0_1w8, o0_1_1);
-                                o0_2_1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt1, 16), p0_1w4, o0_2_1);
-                            }
-                            for (; tv < n; tv++)
-                            {
-                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 40);
-                                float p0_0 = Unsafe.Add(ref sh0, tv);
-                                var p0_0w8 = Vector256.Create(p0_0);
-                                var p0_0w4 = Vector128.Create(p0_0);
-                                o0_0_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, 0), p0_0w8, o0_0_0);
-                                o0_1_0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref vt0, 8), p0_0w8, o0_1_0);
-                                o0_2_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 16), p0_0w4, o0_2_0);
-                            }
-                            (o0_0_0 + o0_0_1).StoreUnsafe(ref oh0, 0);
-                            (o0_1_0 + o0_1_1).StoreUnsafe(ref oh0, 8);
-                            (o0_2_0 + o0_2_1).StoreUnsafe(ref oh0, 16);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    nuint stride = (n + 3) & ~(nuint)3; // whole vectors; ≤ capacity, a multiple of 16 above position
-                    for (nuint h = 0; h < 6; h += 1)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = 0; t < stride; t += 4)
-                        {
-                            var a0 = Vector128.Create(qh0) * Vector128.LoadUnsafe(ref kh, t);
-                            var b0 = Vector128.Create(Unsafe.Add(ref qh0, 1)) * Vector128.LoadUnsafe(ref kh, cap + t);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 2)), Vector128.LoadUnsafe(ref kh, 2 * cap + t), a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 3)), Vector128.LoadUnsafe(ref kh, 3 * cap + t), b0);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 4)), Vector128.LoadUnsafe(ref kh, 4 * cap + t), a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 5)), Vector128.LoadUnsafe(ref kh, 5 * cap + t), b0);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 6)), Vector128.LoadUnsafe(ref kh, 6 * cap + t), a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 7)), Vector128.LoadUnsafe(ref kh, 7 * cap + t), b0);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 8)), Vector128.LoadUnsafe(ref kh, 8 * cap + t), a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 9)), Vector128.LoadUnsafe(ref kh, 9 * cap + t), b0);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 10)), Vector128.LoadUnsafe(ref kh, 10 * cap + t), a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 11)), Vector128.LoadUnsafe(ref kh, 11 * cap + t), b0);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 12)), Vector128.LoadUnsafe(ref kh, 12 * cap + t), a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 13)), Vector128.LoadUnsafe(ref kh, 13 * cap + t), b0);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 14)), Vector128.LoadUnsafe(ref kh, 14 * cap + t), a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 15)), Vector128.LoadUnsafe(ref kh, 15 * cap + t), b0);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 16)), Vector128.LoadUnsafe(ref kh, 16 * cap + t), a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 17)), Vector128.LoadUnsafe(ref kh, 17 * cap + t), b0);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 18)), Vector128.LoadUnsafe(ref kh, 18 * cap + t), a0);
-                            b0 = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref qh0, 19)), Vector128.LoadUnsafe(ref kh, 19 * cap + t), b0);
-                            ((a0 + b0) * AttentionScale).StoreUnsafe(ref sh0, t);
-                        }
-                    }
-                    for (nuint h = 0; h < 6; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
-                        var m = Vector128.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 4; t < stride; t += 4) m = Vector128.Max(m, Vector128.LoadUnsafe(ref sh, t));
-                        var max = Vector128.Create(HorizontalMax(m));
-                        for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 6; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        var sum = Vector128.LoadUnsafe(ref sh, 0);
-                        for (nuint t = 4; t < stride; t += 4) sum += Vector128.LoadUnsafe(ref sh, t);
-                        var total = Vector128.Create(Vector128.Sum(sum));
-                        for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
-                    }
-                    for (nuint h = 0; h < 6; h += 1)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
-                        {
-                            var o0_0_0 = Vector128<float>.Zero;
-                            var o0_1_0 = Vector128<float>.Zero;
-                            var o0_2_0 = Vector128<float>.Zero;
-                            var o0_3_0 = Vector128<float>.Zero;
-                            var o0_4_0 = Vector128<float>.Zero;
-                            nuint tv = 0;
-                            for (; tv < n; tv++)
-                            {
-                                ref float vt0 = ref Unsafe.Add(ref vh, tv * 40);
-                                float p0_0 = Unsafe.Add(ref sh0, tv);
-                                var p0_0w4 = Vector128.Create(p0_0);
-                                o0_0_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 0), p0_0w4, o0_0_0);
-                                o0_1_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 4), p0_0w4, o0_1_0);
-                                o0_2_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 8), p0_0w4, o0_2_0);
-                                o0_3_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 12), p0_0w4, o0_3_0);
-                                o0_4_0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref vt0, 16), p0_0w4, o0_4_0);
-                            }
-                            o0_0_0.StoreUnsafe(ref oh0, 0);
-                            o0_1_0.StoreUnsafe(ref oh0, 4);
-                            o0_2_0.StoreUnsafe(ref oh0, 8);
-                            o0_3_0.StoreUnsafe(ref oh0, 12);
-                            o0_4_0.StoreUnsafe(ref oh0, 16);
-                        }
-                    }
-                }
-                else
-                {
-                    nuint stride = n;
-                    for (nuint h = 0; h < 6; h += 1)
-                    {
-                        ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
-                        ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        for (nuint t = 0; t < stride; t += 1)
-                        {
-                            var a0 = qh0 * Unsafe.Add(ref kh, t);
-                            var b0 = Unsafe.Add(ref qh0, 1) * Unsafe.Add(ref kh, cap + t);
-                            a0 = Unsafe.Add(ref qh0, 2) * Unsafe.Add(ref kh, 2 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 3) * Unsafe.Add(ref kh, 3 * cap + t) + b0;
-                            a0 = Unsafe.Add(ref qh0, 4) * Unsafe.Add(ref kh, 4 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 5) * Unsafe.Add(ref kh, 5 * cap + t) + b0;
-                            a0 = Unsafe.Add(ref qh0, 6) * Unsafe.Add(ref kh, 6 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 7) * Unsafe.Add(ref kh, 7 * cap + t) + b0;
-                            a0 = Unsafe.Add(ref qh0, 8) * Unsafe.Add(ref kh, 8 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 9) * Unsafe.Add(ref kh, 9 * cap + t) + b0;
-                            a0 = Unsafe.Add(ref qh0, 10) * Unsafe.Add(ref kh, 10 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 11) * Unsafe.Add(ref kh, 11 * cap + t) + b0;
-                            a0 = Unsafe.Add(ref qh0, 12) * Unsafe.Add(ref kh, 12 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 13) * Unsafe.Add(ref kh, 13 * cap + t) + b0;
-                            a0 = Unsafe.Add(ref qh0, 14) * Unsafe.Add(ref kh, 14 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 15) * Unsafe.Add(ref kh, 15 * cap + t) + b0;
-                            a0 = Unsafe.Add(ref qh0, 16) * Unsafe.Add(ref kh, 16 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 17) * Unsafe.Add(ref kh, 17 * cap + t) + b0;
-                            a0 = Unsafe.Add(ref qh0, 18) * Unsafe.Add(ref kh, 18 * cap + t) + a0;
-                            b0 = Unsafe.Add(ref qh0, 19) * Unsafe.Add(ref kh, 19 * cap + t) + b0;
-                            Unsafe.Add(ref sh0, t) = (a0 + b0) * AttentionScale;
-                        }
-                    }
-                    for (nuint h = 0; h < 6; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        float max = float.NegativeInfinity;
-                        for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
-                        for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
-                    }
-                    var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
-                    TensorPrimitives.Exp(all, all);
-                    for (nuint h = 0; h < 6; h++)
-                    {
-                        ref float sh = ref Unsafe.Add(ref sr, h * stride);
-                        float total = 0f;
-                        for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
-                        for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
-                    }
-                    for (nuint h = 0; h < 6; h += 1)
-                    {
-                        ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
-                        ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
-                        ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
-                        for (nuint d = 0; d < 20; d++)
-                        {
-                            float acc = 0f;
-                            for (nuint t = 0; t < n; t++) acc += Unsafe.Add(ref sh0, t) * Unsafe.Add(ref vh, t * 40 + d);
-                            Unsafe.Add(ref oh0, d) = acc;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>SwiGLU over 300 floats in the reference's order: up ← up·gate; gate ← σ(gate); gate ← gate·up (= silu(gate)·up).</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void SwiGlu300(Span<float> gate, Span<float> up)
-            {
-                if (gate.Length < 300 || up.Length < 300) ThrowShape(nameof(SwiGlu300));
-                // In range: offsets < 300, and gate and up hold at least 300 floats (checked above).
-                ref float gr = ref MemoryMarshal.GetReference(gate);
-                ref float ur = ref MemoryMarshal.GetReference(up);
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 288; i += 16)
-                    {
-                        (Vector512.LoadUnsafe(ref ur, i) * Vector512.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
-                    }
-                    (Vector256.LoadUnsafe(ref ur, 288) * Vector256.LoadUnsafe(ref gr, 288)).StoreUnsafe(ref ur, 288);
-                    (Vector128.LoadUnsafe(ref ur, 296) * Vector128.LoadUnsafe(ref gr, 296)).StoreUnsafe(ref ur, 296);
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 296; i += 8)
-                    {
-                        (Vector256.LoadUnsafe(ref ur, i) * Vector256.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
-                    }
-                    (Vector128.LoadUnsafe(ref ur, 296) * Vector128.LoadUnsafe(ref gr, 296)).StoreUnsafe(ref ur, 296);
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 300; i += 4)
-                    {
-                        (Vector128.LoadUnsafe(ref ur, i) * Vector128.LoadUnsafe(ref gr, i)).StoreUnsafe(ref ur, i);
-                    }
-                }
-                else
-                {
-                    for (nuint i = 0; i < 300; i++)
-                    {
-                        Unsafe.Add(ref ur, i) = Unsafe.Add(ref ur, i) * Unsafe.Add(ref gr, i);
-                    }
-                }
-                TensorPrimitives.Sigmoid(gate.Slice(0, 300), gate.Slice(0, 300));
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 288; i += 16)
-                    {
-                        (Vector512.LoadUnsafe(ref gr, i) * Vector512.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
-                    }
-                    (Vector256.LoadUnsafe(ref gr, 288) * Vector256.LoadUnsafe(ref ur, 288)).StoreUnsafe(ref gr, 288);
-                    (Vector128.LoadUnsafe(ref gr, 296) * Vector128.LoadUnsafe(ref ur, 296)).StoreUnsafe(ref gr, 296);
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 296; i += 8)
-                    {
-                        (Vector256.LoadUnsafe(ref gr, i) * Vector256.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
-                    }
-                    (Vector128.LoadUnsafe(ref gr, 296) * Vector128.LoadUnsafe(ref ur, 296)).StoreUnsafe(ref gr, 296);
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint i = 0; i < 300; i += 4)
-                    {
-                        (Vector128.LoadUnsafe(ref gr, i) * Vector128.LoadUnsafe(ref ur, i)).StoreUnsafe(ref gr, i);
-                    }
-                }
-                else
-                {
-                    for (nuint i = 0; i < 300; i++)
-                    {
-                        Unsafe.Add(ref gr, i) = Unsafe.Add(ref gr, i) * Unsafe.Add(ref ur, i);
-                    }
-                }
-            }
-
-            /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 120), a 120×120 row-major W;
-            /// bit-identical, position by position, to MatVec120x120.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMat120x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 14400 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 120) ThrowShape(nameof(MatMat120x120));
-                // In range: as in MatVec120x120 for each position p < count, whose x row starts at p·120 (< x.Length)
-                // and y row at p·120 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 120; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+7 < 120
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                            var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                            var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                            var xt0 = Vector256.LoadUnsafe(ref xr, 112);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
-                            var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
-                            var q0 = Half(a0) + t0_0;
-                            var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 136), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
-                            var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
-                            var q1 = Half(a1) + t0_1;
-                            var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
-                            var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
-                            var q2 = Half(a2) + t0_2;
-                            var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 376), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
-                            var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
-                            var q3 = Half(a3) + t0_3;
-                            var a4 = Vector512.LoadUnsafe(ref w0, 480) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x3, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x4, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x5, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x6, a4);
-                            var t0_4 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
-                            var q4 = Half(a4) + t0_4;
-                            var a5 = Vector512.LoadUnsafe(ref w0, 600) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 616), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 632), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 648), x3, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 664), x4, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 680), x5, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 696), x6, a5);
-                            var t0_5 = Vector256.LoadUnsafe(ref w0, 712) * xt0;
-                            var q5 = Half(a5) + t0_5;
-                            var a6 = Vector512.LoadUnsafe(ref w0, 720) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x3, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x4, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x5, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x6, a6);
-                            var t0_6 = Vector256.LoadUnsafe(ref w0, 832) * xt0;
-                            var q6 = Half(a6) + t0_6;
-                            var a7 = Vector512.LoadUnsafe(ref w0, 840) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 856), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 872), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 888), x3, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 904), x4, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 920), x5, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 936), x6, a7);
-                            var t0_7 = Vector256.LoadUnsafe(ref w0, 952) * xt0;
-                            var q7 = Half(a7) + t0_7;
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 120; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 120
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                            var a0 = Vector256<float>.Zero;
-                            var b0 = Vector256<float>.Zero;
-                            var a1 = Vector256<float>.Zero;
-                            var b1 = Vector256<float>.Zero;
-                            var a2 = Vector256<float>.Zero;
-                            var b2 = Vector256<float>.Zero;
-                            var a3 = Vector256<float>.Zero;
-                            var b3 = Vector256<float>.Zero;
-                            for (nuint c = 0; c < 112; c += 16)
-                            {
-                                var xa = Vector256.LoadUnsafe(ref xr, c);
-                                var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                                a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                                a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 120), xa, a1);
-                                b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 128), xb, b1);
-                                a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 240), xa, a2);
-                                b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 248), xb, b2);
-                                a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xa, a3);
-                                b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 368), xb, b3);
-                            }
-                            var xl = Vector256.LoadUnsafe(ref xr, 112);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), xl, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), xl, a1);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 352), xl, a2);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 472), xl, a3);
-                            var q0 = Half(a0 + b0);
-                            var q1 = Half(a1 + b1);
-                            var q2 = Half(a2 + b2);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 120; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 120
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 120; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 120), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 124), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 240), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 244), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 360), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 364), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 120; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 120);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 120 + r) = sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 40), a 40×120 row-major W;
-            /// bit-identical, position by position, to MatVec40x120.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMat40x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 4800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 40) ThrowShape(nameof(MatMat40x120));
-                // In range: as in MatVec40x120 for each position p < count, whose x row starts at p·120 (< x.Length)
-                // and y row at p·40 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 40; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+7 < 40
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 40);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                            var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                            var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                            var xt0 = Vector256.LoadUnsafe(ref xr, 112);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
-                            var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
-                            var q0 = Half(a0) + t0_0;
-                            var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 136), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
-                            var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
-                            var q1 = Half(a1) + t0_1;
-                            var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
-                            var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
-                            var q2 = Half(a2) + t0_2;
-                            var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 376), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
-                            var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
-                            var q3 = Half(a3) + t0_3;
-                            var a4 = Vector512.LoadUnsafe(ref w0, 480) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x3, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x4, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x5, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x6, a4);
-                            var t0_4 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
-                            var q4 = Half(a4) + t0_4;
-                            var a5 = Vector512.LoadUnsafe(ref w0, 600) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 616), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 632), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 648), x3, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 664), x4, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 680), x5, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 696), x6, a5);
-                            var t0_5 = Vector256.LoadUnsafe(ref w0, 712) * xt0;
-                            var q5 = Half(a5) + t0_5;
-                            var a6 = Vector512.LoadUnsafe(ref w0, 720) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x3, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x4, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x5, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x6, a6);
-                            var t0_6 = Vector256.LoadUnsafe(ref w0, 832) * xt0;
-                            var q6 = Half(a6) + t0_6;
-                            var a7 = Vector512.LoadUnsafe(ref w0, 840) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 856), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 872), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 888), x3, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 904), x4, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 920), x5, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 936), x6, a7);
-                            var t0_7 = Vector256.LoadUnsafe(ref w0, 952) * xt0;
-                            var q7 = Half(a7) + t0_7;
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 40; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 40
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 40);
-                            var a0 = Vector256<float>.Zero;
-                            var b0 = Vector256<float>.Zero;
-                            var a1 = Vector256<float>.Zero;
-                            var b1 = Vector256<float>.Zero;
-                            var a2 = Vector256<float>.Zero;
-                            var b2 = Vector256<float>.Zero;
-                            var a3 = Vector256<float>.Zero;
-                            var b3 = Vector256<float>.Zero;
-                            for (nuint c = 0; c < 112; c += 16)
-                            {
-                                var xa = Vector256.LoadUnsafe(ref xr, c);
-                                var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                                a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                                a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 120), xa, a1);
-                                b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 128), xb, b1);
-                                a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 240), xa, a2);
-                                b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 248), xb, b2);
-                                a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xa, a3);
-                                b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 368), xb, b3);
-                            }
-                            var xl = Vector256.LoadUnsafe(ref xr, 112);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), xl, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), xl, a1);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 352), xl, a2);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 472), xl, a3);
-                            var q0 = Half(a0 + b0);
-                            var q1 = Half(a1 + b1);
-                            var q2 = Half(a2 + b2);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 40; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 40
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 40);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 120; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 120), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 124), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 240), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 244), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 360), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 364), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 40; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 120);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 40 + r) = sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 120), a 120×120 row-major W;
-            /// bit-identical, position by position, to MatVecAdd120x120.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMatAdd120x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 14400 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 120) ThrowShape(nameof(MatMatAdd120x120));
-                // In range: as in MatVecAdd120x120 for each position p < count, whose x row starts at p·120 (< x.Length)
-                // and y row at p·120 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 120; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+7 < 120
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                            var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                            var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                            var xt0 = Vector256.LoadUnsafe(ref xr, 112);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
-                            var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
-                            var q0 = Half(a0) + t0_0;
-                            var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 136), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
-                            var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
-                            var q1 = Half(a1) + t0_1;
-                            var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
-                            var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
-                            var q2 = Half(a2) + t0_2;
-                            var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 376), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
-                            var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
-                            var q3 = Half(a3) + t0_3;
-                            var a4 = Vector512.LoadUnsafe(ref w0, 480) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x3, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x4, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x5, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x6, a4);
-                            var t0_4 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
-                            var q4 = Half(a4) + t0_4;
-                            var a5 = Vector512.LoadUnsafe(ref w0, 600) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 616), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 632), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 648), x3, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 664), x4, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 680), x5, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 696), x6, a5);
-                            var t0_5 = Vector256.LoadUnsafe(ref w0, 712) * xt0;
-                            var q5 = Half(a5) + t0_5;
-                            var a6 = Vector512.LoadUnsafe(ref w0, 720) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x3, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x4, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x5, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x6, a6);
-                            var t0_6 = Vector256.LoadUnsafe(ref w0, 832) * xt0;
-                            var q6 = Half(a6) + t0_6;
-                            var a7 = Vector512.LoadUnsafe(ref w0, 840) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 856), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 872), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 888), x3, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 904), x4, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 920), x5, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 936), x6, a7);
-                            var t0_7 = Vector256.LoadUnsafe(ref w0, 952) * xt0;
-                            var q7 = Half(a7) + t0_7;
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            (Vector256.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 120; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 120
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                            var a0 = Vector256<float>.Zero;
-                            var b0 = Vector256<float>.Zero;
-                            var a1 = Vector256<float>.Zero;
-                            var b1 = Vector256<float>.Zero;
-                            var a2 = Vector256<float>.Zero;
-                            var b2 = Vector256<float>.Zero;
-                            var a3 = Vector256<float>.Zero;
-                            var b3 = Vector256<float>.Zero;
-                            for (nuint c = 0; c < 112; c += 16)
-                            {
-                                var xa = Vector256.LoadUnsafe(ref xr, c);
-                                var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                                a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                                a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 120), xa, a1);
-                                b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 128), xb, b1);
-                                a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 240), xa, a2);
-                                b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 248), xb, b2);
-                                a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xa, a3);
-                                b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 368), xb, b3);
-                            }
-                            var xl = Vector256.LoadUnsafe(ref xr, 112);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), xl, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), xl, a1);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 352), xl, a2);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 472), xl, a3);
-                            var q0 = Half(a0 + b0);
-                            var q1 = Half(a1 + b1);
-                            var q2 = Half(a2 + b2);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 120; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 120
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 120; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 120), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 124), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 240), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 244), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 360), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 364), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 120; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 120);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 120 + r) += sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 300), a 300×120 row-major W;
-            /// bit-identical, position by position, to MatVec300x120.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMat300x120(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 36000 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 300) ThrowShape(nameof(MatMat300x120));
-                // In range: as in MatVec300x120 for each position p < count, whose x row starts at p·120 (< x.Length)
-                // and y row at p·300 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 296; r += 8)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+7 < 300
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 300);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                            var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                            var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                            var xt0 = Vector256.LoadUnsafe(ref xr, 112);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 16), x1, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, a0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
-                            var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
-                            var q0 = Half(a0) + t0_0;
-                            var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 136), x1, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, a1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
-                            var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
-                            var q1 = Half(a1) + t0_1;
-                            var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 256), x1, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, a2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
-                            var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
-                            var q2 = Half(a2) + t0_2;
-                            var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 376), x1, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, a3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
-                            var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
-                            var q3 = Half(a3) + t0_3;
-                            var a4 = Vector512.LoadUnsafe(ref w0, 480) * x0;
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 496), x1, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 512), x2, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 528), x3, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 544), x4, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 560), x5, a4);
-                            a4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 576), x6, a4);
-                            var t0_4 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
-                            var q4 = Half(a4) + t0_4;
-                            var a5 = Vector512.LoadUnsafe(ref w0, 600) * x0;
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 616), x1, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 632), x2, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 648), x3, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 664), x4, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 680), x5, a5);
-                            a5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 696), x6, a5);
-                            var t0_5 = Vector256.LoadUnsafe(ref w0, 712) * xt0;
-                            var q5 = Half(a5) + t0_5;
-                            var a6 = Vector512.LoadUnsafe(ref w0, 720) * x0;
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 736), x1, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 752), x2, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 768), x3, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 784), x4, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 800), x5, a6);
-                            a6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 816), x6, a6);
-                            var t0_6 = Vector256.LoadUnsafe(ref w0, 832) * xt0;
-                            var q6 = Half(a6) + t0_6;
-                            var a7 = Vector512.LoadUnsafe(ref w0, 840) * x0;
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 856), x1, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 872), x2, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 888), x3, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 904), x4, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 920), x5, a7);
-                            a7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 936), x6, a7);
-                            var t0_7 = Vector256.LoadUnsafe(ref w0, 952) * xt0;
-                            var q7 = Half(a7) + t0_7;
-                            var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                    for (nuint r = 296; r < 300; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 300
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 300);
-                            var x0 = Vector512.LoadUnsafe(ref xr, 0);
-                            var x1 = Vector512.LoadUnsafe(ref xr, 16);
-                            var x2 = Vector512.LoadUnsafe(ref xr, 32);
-                            var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                            var x4 = Vector512.LoadUnsafe(ref xr, 64);
-                            var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                            var x6 = Vector512.LoadUnsafe(ref xr, 96);
-                            var xt0 = Vector256.LoadUnsafe(ref xr, 112);
-                            var a0 = Vector512.LoadUnsafe(ref w0, 0) * x0;
-                            var b0 = Vector512.LoadUnsafe(ref w0, 16) * x1;
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 32), x2, a0);
-                            b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 48), x3, b0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 64), x4, a0);
-                            b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 80), x5, b0);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 96), x6, a0);
-                            var t0_0 = Vector256.LoadUnsafe(ref w0, 112) * xt0;
-                            var q0 = Half(Half(a0 + b0) + t0_0);
-                            var a1 = Vector512.LoadUnsafe(ref w0, 120) * x0;
-                            var b1 = Vector512.LoadUnsafe(ref w0, 136) * x1;
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 152), x2, a1);
-                            b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 168), x3, b1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 184), x4, a1);
-                            b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 200), x5, b1);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 216), x6, a1);
-                            var t0_1 = Vector256.LoadUnsafe(ref w0, 232) * xt0;
-                            var q1 = Half(Half(a1 + b1) + t0_1);
-                            var a2 = Vector512.LoadUnsafe(ref w0, 240) * x0;
-                            var b2 = Vector512.LoadUnsafe(ref w0, 256) * x1;
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 272), x2, a2);
-                            b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 288), x3, b2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 304), x4, a2);
-                            b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 320), x5, b2);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 336), x6, a2);
-                            var t0_2 = Vector256.LoadUnsafe(ref w0, 352) * xt0;
-                            var q2 = Half(Half(a2 + b2) + t0_2);
-                            var a3 = Vector512.LoadUnsafe(ref w0, 360) * x0;
-                            var b3 = Vector512.LoadUnsafe(ref w0, 376) * x1;
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 392), x2, a3);
-                            b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 408), x3, b3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 424), x4, a3);
-                            b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 440), x5, b3);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 456), x6, a3);
-                            var t0_3 = Vector256.LoadUnsafe(ref w0, 472) * xt0;
-                            var q3 = Half(Half(a3 + b3) + t0_3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 300; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 300
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 300);
-                            var a0 = Vector256<float>.Zero;
-                            var b0 = Vector256<float>.Zero;
-                            var a1 = Vector256<float>.Zero;
-                            var b1 = Vector256<float>.Zero;
-                            var a2 = Vector256<float>.Zero;
-                            var b2 = Vector256<float>.Zero;
-                            var a3 = Vector256<float>.Zero;
-                            var b3 = Vector256<float>.Zero;
-                            for (nuint c = 0; c < 112; c += 16)
-                            {
-                                var xa = Vector256.LoadUnsafe(ref xr, c);
-                                var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                                a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                                a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 120), xa, a1);
-                                b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 128), xb, b1);
-                                a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 240), xa, a2);
-                                b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 248), xb, b2);
-                                a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 360), xa, a3);
-                                b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 368), xb, b3);
-                            }
-                            var xl = Vector256.LoadUnsafe(ref xr, 112);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 112), xl, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 232), xl, a1);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 352), xl, a2);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 472), xl, a3);
-                            var q0 = Half(a0 + b0);
-                            var q1 = Half(a1 + b1);
-                            var q2 = Half(a2 + b2);
-                            var q3 = Half(a3 + b3);
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 300; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 120); // rows r..r+3 < 300
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 300);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 120; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 120), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 124), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 240), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 244), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 360), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 364), xb, b3);
-                            }
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            sums.StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 300; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 120);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 120);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 120; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 300 + r) = sum;
-                        }
-                    }
-                }
-            }
-
-            /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 300, y rows of 120), a 120×300 row-major W;
-            /// bit-identical, position by position, to MatVecAdd120x300.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void MatMatAdd120x300(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
-            {
-                if (w.Length != 36000 || (uint)(count - 1) >= 16u || x.Length < (long)count * 300 || y.Length < (long)count * 120) ThrowShape(nameof(MatMatAdd120x300));
-                // In range: as in MatVecAdd120x300 for each position p < count, whose x row starts at p·300 (< x.Length)
-                // and y row at p·120 (< y.Length), both checked above.
-                ref float wr = ref MemoryMarshal.GetReference(w);
-                ref float xbase = ref MemoryMarshal.GetReference(x);
-                ref float ybase = ref MemoryMarshal.GetReference(y);
-                nuint n = (nuint)count;
-                if (Vector512.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 120; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 300); // rows r..r+3 < 120
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 300);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                            var xt0 = Vector256.LoadUnsafe(ref xr, 288);
-                            var xt1 = Vector128.LoadUnsafe(ref xr, 296);
-                            var a0 = Vector512<float>.Zero;
-                            var b0 = Vector512<float>.Zero;
-                            var a1 = Vector512<float>.Zero;
-                            var b1 = Vector512<float>.Zero;
-                            var a2 = Vector512<float>.Zero;
-                            var b2 = Vector512<float>.Zero;
-                            var a3 = Vector512<float>.Zero;
-                            var b3 = Vector512<float>.Zero;
-                            for (nuint c = 0; c < 288; c += 32)
-                            {
-                                var xa = Vector512.LoadUnsafe(ref xr, c);
-                                var xb = Vector512.LoadUnsafe(ref xr, c + 16);
-                                a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 16), xb, b0);
-                                a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 300), xa, a1);
-                                b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 316), xb, b1);
-                                a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 600), xa, a2);
-                                b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 616), xb, b2);
-                                a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 900), xa, a3);
-                                b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 916), xb, b3);
-                            }
-                            var t0_0 = Vector256.LoadUnsafe(ref w0, 288) * xt0;
-                            var t0_1 = Vector256.LoadUnsafe(ref w0, 588) * xt0;
-                            var t0_2 = Vector256.LoadUnsafe(ref w0, 888) * xt0;
-                            var t0_3 = Vector256.LoadUnsafe(ref w0, 1188) * xt0;
-                            var t1_0 = Vector128.LoadUnsafe(ref w0, 296) * xt1;
-                            var t1_1 = Vector128.LoadUnsafe(ref w0, 596) * xt1;
-                            var t1_2 = Vector128.LoadUnsafe(ref w0, 896) * xt1;
-                            var t1_3 = Vector128.LoadUnsafe(ref w0, 1196) * xt1;
-                            var q0 = Half(Half(a0 + b0) + t0_0) + t1_0;
-                            var q1 = Half(Half(a1 + b1) + t0_1) + t1_1;
-                            var q2 = Half(Half(a2 + b2) + t0_2) + t1_2;
-                            var q3 = Half(Half(a3 + b3) + t0_3) + t1_3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 120; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 300); // rows r..r+3 < 120
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 300);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                            var xt0 = Vector128.LoadUnsafe(ref xr, 296);
-                            var a0 = Vector256<float>.Zero;
-                            var b0 = Vector256<float>.Zero;
-                            var a1 = Vector256<float>.Zero;
-                            var b1 = Vector256<float>.Zero;
-                            var a2 = Vector256<float>.Zero;
-                            var b2 = Vector256<float>.Zero;
-                            var a3 = Vector256<float>.Zero;
-                            var b3 = Vector256<float>.Zero;
-                            for (nuint c = 0; c < 288; c += 16)
-                            {
-                                var xa = Vector256.LoadUnsafe(ref xr, c);
-                                var xb = Vector256.LoadUnsafe(ref xr, c + 8);
-                                a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 8), xb, b0);
-                                a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 300), xa, a1);
-                                b1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 308), xb, b1);
-                                a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 600), xa, a2);
-                                b2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 608), xb, b2);
-                                a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 900), xa, a3);
-                                b3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, c + 908), xb, b3);
-                            }
-                            var xl = Vector256.LoadUnsafe(ref xr, 288);
-                            a0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 288), xl, a0);
-                            a1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 588), xl, a1);
-                            a2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 888), xl, a2);
-                            a3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref w0, 1188), xl, a3);
-                            var t0_0 = Vector128.LoadUnsafe(ref w0, 296) * xt0;
-                            var t0_1 = Vector128.LoadUnsafe(ref w0, 596) * xt0;
-                            var t0_2 = Vector128.LoadUnsafe(ref w0, 896) * xt0;
-                            var t0_3 = Vector128.LoadUnsafe(ref w0, 1196) * xt0;
-                            var q0 = Half(a0 + b0) + t0_0;
-                            var q1 = Half(a1 + b1) + t0_1;
-                            var q2 = Half(a2 + b2) + t0_2;
-                            var q3 = Half(a3 + b3) + t0_3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else if (Vector128.IsHardwareAccelerated)
-                {
-                    for (nuint r = 0; r < 120; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref wr, r * 300); // rows r..r+3 < 120
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 300);
-                            ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                            var a0 = Vector128<float>.Zero;
-                            var b0 = Vector128<float>.Zero;
-                            var a1 = Vector128<float>.Zero;
-                            var b1 = Vector128<float>.Zero;
-                            var a2 = Vector128<float>.Zero;
-                            var b2 = Vector128<float>.Zero;
-                            var a3 = Vector128<float>.Zero;
-                            var b3 = Vector128<float>.Zero;
-                            for (nuint c = 0; c < 296; c += 8)
-                            {
-                                var xa = Vector128.LoadUnsafe(ref xr, c);
-                                var xb = Vector128.LoadUnsafe(ref xr, c + 4);
-                                a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c), xa, a0);
-                                b0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 4), xb, b0);
-                                a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 300), xa, a1);
-                                b1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 304), xb, b1);
-                                a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 600), xa, a2);
-                                b2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 604), xb, b2);
-                                a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 900), xa, a3);
-                                b3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, c + 904), xb, b3);
-                            }
-                            var xl = Vector128.LoadUnsafe(ref xr, 296);
-                            a0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 296), xl, a0);
-                            a1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 596), xl, a1);
-                            a2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 896), xl, a2);
-                            a3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref w0, 1196), xl, a3);
-                            var q0 = a0 + b0;
-                            var q1 = a1 + b1;
-                            var q2 = a2 + b2;
-                            var q3 = a3 + b3;
-                            var sums = Sum4(q0, q1, q2, q3);
-                            (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        }
-                    }
-                }
-                else
-                {
-                    for (nuint r = 0; r < 120; r++)
-                    {
-                        ref float row = ref Unsafe.Add(ref wr, r * 300);
-                        for (nuint p = 0; p < n; p++)
-                        {
-                            ref float xr = ref Unsafe.Add(ref xbase, p * 300);
-                            float sum = 0f;
-                            for (nuint c = 0; c < 300; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);
-                            Unsafe.Add(ref ybase, p * 120 + r) += sum;
-                        }
+                        Unsafe.Add(ref ybase, p * 120 + r) += sum;
                     }
                 }
             }

@@ -98,6 +98,9 @@ namespace Mapped
             private const int Steps = 3, DecodeDepth = 3;
             private const string TokenRange = "Token ids run from 0 to 399.";
 
+            // The kernels (Mapped.OddhExithead.Kernels.g.cs), by a name nothing of the user's can capture.
+            private abstract class Kernels : global::SpecializedInfer.Generated.Kernels.Mapped.OddhExitheadKernels { }
+
             // Weights: only the layers the schedule reads, straight from the file mapping.
             private readonly global::SpecializedInfer.Models.LlamaLayerWeights _layer0, _layer1, _layer2;
             private readonly global::SpecializedInfer.Models.WeightTensor _tokenEmbedding, _outputNorm, _output;

@@ -101,6 +101,9 @@ namespace Plans
             private const int Steps = 3, DecodeDepth = 3;
             private const string TokenRange = "Token ids run from 0 to 399.";
 
+            // The kernels (Plans.OddLossless.Kernels.g.cs), by a name nothing of the user's can capture.
+            private abstract class Kernels : global::SpecializedInfer.Generated.Kernels.Plans.OddLosslessKernels { }
+
             // Weights: the layers the schedule reads (0, 1, 2), the output norm and matrix, copied into one
             // 64-byte-aligned array at load; each tensor starts at a multiple of 16 floats from _arenaBase.
             private readonly float[] _arena;

@@ -107,6 +107,9 @@ namespace Plans
             private const string TokenRange = "Token ids run from 0 to 511.";
             private const float NormEps = 1E-05f; // the probes' x̂ = x / sqrt(mean(x²) + ε), as ExitMeasures.Probe takes it
 
+            // The kernels (Plans.S260Learnedexit.Kernels.g.cs), by a name nothing of the user's can capture.
+            private abstract class Kernels : global::SpecializedInfer.Generated.Kernels.Plans.S260LearnedexitKernels { }
+
             // Probe 0: s260.exit.probe.json (plan: exit after step 1, exit after step 3): score = sigmoid(bias + w·x̂), 64 weights.
             internal const float Probe0Bias = 0f;
             internal static readonly float[] Probe0 =

@@ -103,6 +103,9 @@ namespace Plans
             private const int Steps = 5, DecodeDepth = 5;
             private const string TokenRange = "Token ids run from 0 to 511.";
 
+            // The kernels (Plans.S260Lossless.Kernels.g.cs), by a name nothing of the user's can capture.
+            private abstract class Kernels : global::SpecializedInfer.Generated.Kernels.Plans.S260LosslessKernels { }
+
             // Weights: the layers the schedule reads (0, 1, 2, 3, 4), the output norm and matrix, copied into one
             // 64-byte-aligned array at load; each tensor starts at a multiple of 16 floats from _arenaBase.
             private readonly float[] _arena;

@@ -4,15 +4,15 @@
 
 namespace SpecializedInfer.Generated
 {
-    using System;
-    using System.Diagnostics.CodeAnalysis;
-    using System.Runtime.CompilerServices;
-    using System.Runtime.Intrinsics;
-    using System.Runtime.Intrinsics.X86;
+    using global::System;
+    using global::System.Diagnostics.CodeAnalysis;
+    using global::System.Runtime.CompilerServices;
+    using global::System.Runtime.Intrinsics;
+    using global::System.Runtime.Intrinsics.X86;
 
     /// <summary>
-    /// What the kernels of every engine in this project share, whatever their shapes. Each engine's private Kernels
-    /// class derives from it, so its kernels call these by their short names.
+    /// What the kernels of every engine in this project share, whatever their shapes. Each engine's kernel class
+    /// derives from it, so its kernels call these by their short names.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("SpecializedInfer.Generators", "1.0.0.0")]
     [global::Microsoft.CodeAnalysis.EmbeddedAttribute]
