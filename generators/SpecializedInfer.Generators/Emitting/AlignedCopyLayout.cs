@@ -41,7 +41,9 @@ public sealed record AlignedCopyLayout : WeightLayout
             foreach (var tensor in LayerTensors)
             {
                 var (rows, cols) = Shape(m, tensor);
-                Add($"{tensor}{l}", rows == 1 ? cols : (long)rows * PaddedStride(cols)); // one row: unpadded, like a norm
+                // A projection is a matrix whatever its row count (a dim-1 model's are one row): its kernel reads whole
+                // padded rows. Only the norms are vectors.
+                Add($"{tensor}{l}", IsProjection(tensor) ? (long)rows * PaddedStride(cols) : cols);
             }
         Add("OutputNorm", m.Dim);
         Add("Output", (long)m.VocabSize * PaddedStride(m.Dim));
@@ -146,7 +148,7 @@ public sealed record AlignedCopyLayout : WeightLayout
                 foreach (var tensor in LayerTensors)
                 {
                     var (rows, cols) = Shape(tensor);
-                    s.Line(CopyStatement($"layer{l}.{tensor}", Slot($"{tensor}{l}"), cols, rowByRow: rows > 1, rows));
+                    s.Line(CopyStatement($"layer{l}.{tensor}", Slot($"{tensor}{l}"), cols, rowByRow: IsProjection(tensor), rows));
                 }
             }
             s.Line(CopyStatement("weights.OutputNorm", Slot("OutputNorm"), m.Dim, rowByRow: false));
@@ -159,7 +161,7 @@ public sealed record AlignedCopyLayout : WeightLayout
             }
             s.Line("return arena;");
         }
-        if (Stride(m.Dim) != m.Dim || Stride(m.HiddenDim) != m.HiddenDim)
+        if (Projections.Append(Head).Any(matrix => matrix.Padded))
         {
             s.Line();
             s.Line("/// <summary>Copies a rows×cols matrix into rows of <paramref name=\"stride\"/> floats (the padding is never read).</summary>");

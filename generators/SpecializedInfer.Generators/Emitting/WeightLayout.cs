@@ -77,6 +77,9 @@ public abstract record WeightLayout
     /// <summary>A layer's matrices (every tensor but its two norms), in the order a step runs them.</summary>
     public static readonly string[] ProjectionTensors = { "Query", "Key", "Value", "Output", "Gate", "Up", "Down" };
 
+    /// <summary>True for a layer's matrices, false for its norms (vectors), whatever the shape.</summary>
+    public static bool IsProjection(string tensor) => System.Array.IndexOf(ProjectionTensors, tensor) >= 0;
+
     /// <summary>The distinct projection shapes, in the order a step runs them.</summary>
     public IEnumerable<MatrixShape> Projections => ProjectionTensors.Select(Projection).Distinct();
 

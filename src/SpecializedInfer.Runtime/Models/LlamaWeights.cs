@@ -110,7 +110,8 @@ public sealed unsafe class LlamaWeights : IDisposable
     {
         var t = File.GetTensor(name);
         var expected = rows == 1 ? new long[] { cols } : [cols, rows];
-        if (!t.Dimensions.SequenceEqual(expected))
+        // Trailing dimensions of 1 are implicit, as in ggml: gguf-py writes a one-row matrix as [cols, 1], ggml as [cols].
+        if (!WithoutTrailingOnes(t.Dimensions).SequenceEqual(WithoutTrailingOnes(expected)))
             throw new GgufFormatException(File.FilePath, t.HeaderOffset,
                 $"tensor '{name}' of shape [{string.Join(", ", expected)}] for the topology in the metadata, found {t.Shape}");
         if (t.Type == GgmlType.F32)
@@ -124,6 +125,13 @@ public sealed unsafe class LlamaWeights : IDisposable
         GgmlDequantize.ToFloat32(t.Type, File.GetBytes(t), data);
         _pinned.Add(data);
         return new WeightTensor((float*)Marshal.UnsafeAddrOfPinnedArrayElement(data, 0), rows, cols);
+    }
+
+    private static IEnumerable<long> WithoutTrailingOnes(IReadOnlyList<long> dimensions)
+    {
+        var n = dimensions.Count;
+        while (n > 0 && dimensions[n - 1] == 1) n--;
+        return dimensions.Take(n);
     }
 
     public void Dispose() => File.Dispose();

@@ -98,6 +98,40 @@ public sealed class ReferenceEngineTests : IDisposable
         Assert.InRange(e.Offset, 1, new FileInfo(path).Length);
     }
 
+    [Fact]
+    public void One_row_matrices_load_with_or_without_their_trailing_dimension_of_one()
+    {
+        // A dim-1 model: q, k, v, attention output and ffn_down are one row. gguf-py writes such a matrix as
+        // [cols, 1], ggml as [cols] (trailing ones dropped); llama.cpp takes both, and so must the loader.
+        var spec = new SyntheticModelSpec
+        {
+            Dim = 1, HiddenDim = 3, Layers = 2, Heads = 1, RotaryDims = 0, VocabSize = SyntheticVocabulary.MinimumSize, ContextLength = 16, Seed = 21,
+        };
+        var withOnes = Path.Combine(_dir, "dim1.gguf");
+        SyntheticModel.Write(spec, withOnes);
+        using var source = GgufFile.Open(withOnes);
+        Assert.Equal([1L, 1L], source.GetTensor("blk.0.attn_q.weight").Dimensions);
+        var writer = new GgufWriter();
+        foreach (var (k, v) in source.Metadata) writer.Add(k, v);
+        foreach (var t in source.Tensors)
+            writer.AddTensor(t.Name, t.Dimensions.Reverse().SkipWhile(d => d == 1).Reverse().DefaultIfEmpty(1).ToArray(), t.Type, source.GetBytes(t));
+        var withoutOnes = Path.Combine(_dir, "dim1-ggml.gguf");
+        writer.Write(withoutOnes);
+
+        using var a = ReferenceEngine.Load(withOnes);
+        using var b = ReferenceEngine.Load(withoutOnes);
+        using (var check = GgufFile.Open(withoutOnes)) Assert.Equal([1L], check.GetTensor("blk.0.attn_q.weight").Dimensions);
+        Assert.Equal((1, 1), (a.Weights.Layer(0).Query.Rows, a.Weights.Layer(0).Query.Cols));
+        var sa = a.CreateSession();
+        var sb = b.CreateSession();
+        foreach (var token in new[] { 1, 40, 7 })
+        {
+            var logits = sa.Forward(token).ToArray();
+            Assert.All(logits, x => Assert.True(float.IsFinite(x)));
+            Assert.Equal(logits, sb.Forward(token).ToArray());
+        }
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
