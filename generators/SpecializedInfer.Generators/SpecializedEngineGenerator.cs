@@ -18,13 +18,16 @@ namespace SpecializedInfer.Generators;
 ///                                                 └─► DuplicateTargets ──────────┤                                 └──► KernelSets ──► KernelSources ──► AddSource X.Kernels.g.cs
 /// *.plan.json / *.model.json ──► JsonFiles ──► AllJsonFiles ─────────────────────┤
 /// MSBuild properties ──► Options ─────────────────────────────────────────────────┘
+///                                                           EngineSpecs ──► UnavailableSources ──► AddSource X.g.cs (a plan with an error: the throwing surface)
 ///                                                           EngineSpecs ──► AnyEngine ──► AddSource SpecializedInfer.Generated.VectorMath.g.cs (once per project)
 /// post-initialization: Microsoft.CodeAnalysis.EmbeddedAttribute (VectorMath is internal and [Embedded])
 /// </code>
 /// The generator reports no diagnostics: <see cref="Analyzers.PlanAnalyzer"/> reports every problem, at its line
 /// and column, from the same checks (<see cref="PlanResolution"/>, <see cref="EngineTargetParser"/>); there is
-/// nothing the generator sees that the analyzer cannot. A target with any error gets no engine, so the user sees
-/// the analyzer's diagnostic and not a cascade of errors in generated code. Analyzers also honour .editorconfig
+/// nothing the generator sees that the analyzer cannot. A target whose plan has an error gets no engine, only the
+/// engine's members each throwing with the diagnostic's words (<see cref="UnavailableEngineEmitter"/>), so the user
+/// sees the analyzer's diagnostic and not a cascade of errors in generated code or in their own code that calls
+/// the engine; a class that cannot hold an engine (SI0007, SI0008) gets nothing. Analyzers also honour .editorconfig
 /// severities and #pragma, which generator diagnostics would not for JSON locations.
 /// Models are equatable values, so an edit re-runs only what it touches: an unrelated C# edit nothing past the
 /// attribute lookup, an edited plan only its own engine's emission (and its kernels only when their shapes change).
@@ -63,7 +66,7 @@ public sealed class SpecializedEngineGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.EngineSpecs);
 
         var layouts = specs
-            .Select((spec, _) => spec is null ? null : EngineLayout.For(spec))
+            .Select((resolution, _) => resolution.Spec is null ? null : EngineLayout.For(resolution.Spec))
             .WithTrackingName(TrackingNames.EngineLayouts);
 
         var engineSources = layouts
@@ -80,7 +83,7 @@ public sealed class SpecializedEngineGenerator : IIncrementalGenerator
 
         // Every engine's kernels derive from VectorMath: once per project, and only in projects with an engine.
         var anyEngine = specs
-            .Select((spec, _) => spec is not null)
+            .Select((resolution, _) => resolution.Spec is not null)
             .Collect()
             .Select((engines, _) => engines.Contains(true))
             .WithTrackingName(TrackingNames.AnyEngine);
@@ -91,6 +94,12 @@ public sealed class SpecializedEngineGenerator : IIncrementalGenerator
         });
         context.RegisterSourceOutput(engineSources, AddSource);
         context.RegisterSourceOutput(kernelSources, AddSource);
+
+        // A plan with an error: the engine's surface, every member throwing with the SI diagnostic's words.
+        var unavailableSources = specs
+            .Select((resolution, _) => resolution.Unavailable is null ? null : UnavailableEngineEmitter.Emit(resolution.Unavailable))
+            .WithTrackingName(TrackingNames.UnavailableSources);
+        context.RegisterSourceOutput(unavailableSources, AddSource);
     }
 
     private static void AddSource(SourceProductionContext context, EngineSource? source)

@@ -319,13 +319,15 @@ public sealed class DiagnosticTests
 
     /// <summary>
     /// Runs the generator and the analyzer over the source and files: the generator must report nothing and throw
-    /// nothing, and produce no engine when the analyzer reports an error. Returns the analyzer's diagnostics.
+    /// nothing, and produce no engine when the analyzer reports an error (only, for a class that can hold one, the
+    /// throwing surface); what it generates compiles without an error or warning either way. Returns the analyzer's diagnostics.
     /// </summary>
     internal static List<Diagnostic> Run(string source, params (string Path, string Text)[] files)
     {
         var texts = files.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Text)).ToList();
         var compilation = GeneratorHarness.Compilation(source);
-        var (_, generatorDiagnostics, result) = GeneratorHarness.Run(compilation, texts);
+        var (output, generatorDiagnostics, result) = GeneratorHarness.Run(compilation, texts);
+        Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Location.SourceTree is { } tree && result.GeneratedTrees.Contains(tree));
         Assert.All(result.Results, r => Assert.Null(r.Exception));
         Assert.Empty(generatorDiagnostics);
         var (diagnostics, exceptions) = GeneratorHarness.Analyze(compilation, texts);
@@ -333,6 +335,9 @@ public sealed class DiagnosticTests
         Assert.All(diagnostics, d => Assert.StartsWith("SI", d.Id));
         if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error)) Assert.Empty(GeneratorHarness.EngineTrees(result));
         else Assert.NotEmpty(GeneratorHarness.EngineTrees(result));
+        if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error && d.Id is not ("SI0007" or "SI0008")))
+            Assert.NotEmpty(GeneratorHarness.UnavailableTrees(result));
+        else Assert.Empty(GeneratorHarness.UnavailableTrees(result));
         return diagnostics.ToList();
     }
 

@@ -92,15 +92,15 @@ public sealed partial class EngineEmitter
     private string Write()
     {
         WriteHeader();
-        using (_s.Blocks(TypeNesting(_spec)))
+        using (_s.Blocks(TypeNesting(_spec.Namespace, _spec.ContainingTypes)))
             WriteEngineClass();
         return _s.ToString();
     }
 
     /// <summary>The namespace (if any) and the types the engine class is nested in, as block headers.</summary>
-    private static IEnumerable<string> TypeNesting(EngineSpec spec) =>
-        (spec.Namespace is null ? Enumerable.Empty<string>() : new[] { $"namespace {spec.Namespace}" })
-        .Concat(spec.ContainingTypes.Select(c => c.Declaration));
+    internal static IEnumerable<string> TypeNesting(string? ns, EquatableArray<ContainingTypeInfo> containingTypes) =>
+        (ns is null ? Enumerable.Empty<string>() : new[] { $"namespace {ns}" })
+        .Concat(containingTypes.Select(c => c.Declaration));
 
     private void WriteHeader()
     {

@@ -127,11 +127,17 @@ public static class GeneratorHarness
     public const string VectorMathHintName = "SpecializedInfer.Generated.VectorMath.g.cs";
 
     /// <summary>
-    /// The engines' own files (X.g.cs): not their kernels (X.Kernels.g.cs), the shared VectorMath, nor the
-    /// EmbeddedAttribute every run adds.
+    /// The engines' own files (X.g.cs): not their kernels (X.Kernels.g.cs), the shared VectorMath, the
+    /// EmbeddedAttribute every run adds, nor the throwing surface of an engine whose plan has an error.
     /// </summary>
     public static List<SyntaxTree> EngineTrees(GeneratorDriverRunResult result) =>
-        result.GeneratedTrees.Where(t => IsEngineFile(t.FilePath)).ToList();
+        result.GeneratedTrees.Where(t => IsEngineFile(t.FilePath) && !IsUnavailable(t)).ToList();
+
+    /// <summary>The X.g.cs of engines whose plan has an error: the engine's members, each throwing with the SI diagnostic.</summary>
+    public static List<SyntaxTree> UnavailableTrees(GeneratorDriverRunResult result) =>
+        result.GeneratedTrees.Where(t => IsEngineFile(t.FilePath) && IsUnavailable(t)).ToList();
+
+    private static bool IsUnavailable(SyntaxTree tree) => tree.ToString().Contains("internal const string Unavailable = \"The engine ", StringComparison.Ordinal);
 
     public static bool IsEngineFile(string path) =>
         path.EndsWith(".g.cs", StringComparison.Ordinal) && !path.EndsWith(".Kernels.g.cs", StringComparison.Ordinal)

@@ -28,6 +28,13 @@ public static class InMemoryEngines
     {
         var (compilation, diagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(source), texts, msbuildProperties);
         Assert.Empty(diagnostics);
+        Load(compilation, use);
+        return result;
+    }
+
+    /// <summary>Emits <paramref name="compilation"/> (it must have no errors), loads it into a collectible context and hands it to <paramref name="use"/>.</summary>
+    public static void Load(Compilation compilation, Action<Assembly> use)
+    {
         using var image = new MemoryStream();
         var emit = compilation.Emit(image);
         Assert.True(emit.Success, string.Join("\n", emit.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Take(20)));
@@ -41,7 +48,6 @@ public static class InMemoryEngines
         {
             context.Unload();
         }
-        return result;
     }
 
     /// <summary>Loads the engine class <paramref name="typeName"/> on <paramref name="modelPath"/> and compares it with the reference engine running <paramref name="planPath"/>.</summary>
