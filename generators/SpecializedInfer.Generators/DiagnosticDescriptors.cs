@@ -94,6 +94,10 @@ public static class DiagnosticDescriptors
         "A skippable layer that generated tokens never run, or a cosine test at step 0 where there is no previous step.");
     public static readonly DiagnosticDescriptor SpeculationMismatch = Rule("SI0036", "Lossless speculation misconfigured", DiagnosticSeverity.Error,
         "\"kvFill\": \"lossless\" and 'speculation' go together, draft fewer steps than the schedule, and allow only the draft's exit point.");
+    public static readonly DiagnosticDescriptor LimitExceeded = Rule("SI0037", "Input exceeds a limit", DiagnosticSeverity.Error,
+        "A schedule longer than 16 steps per model layer (each step keeps a KV cache), a plan, manifest or probe file over 4 MiB, or more than 100 problems in one file (the rest are counted, not listed).");
+    public static readonly DiagnosticDescriptor InvalidCalibration = Rule("SI0038", "Invalid calibration record", DiagnosticSeverity.Error,
+        "A plan's 'calibration' record (written by si calibrate, ignored by executors) is incomplete or inconsistent: a value out of range, an agreement that is not 1 - disagreements / tokens, a p-value above delta, or a digest that is not SHA-256 hex.");
 
     private static readonly Dictionary<string, DiagnosticDescriptor> ById = typeof(DiagnosticDescriptors).GetFields()
         .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

@@ -19,6 +19,8 @@ public static class SiApp
             new ConvertCommand(context),
             new SynthCommand(context),
             new EvalCommand(context),
+            new LearnExitsCommand(context),
+            new CalibrateCommand(context),
         };
         return root;
     }

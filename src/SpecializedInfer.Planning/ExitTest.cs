@@ -72,9 +72,12 @@ public sealed record ExitTest(ExitCriterion Criterion, double Threshold, int Pat
         ExitCriterion.StateSaturation => $"state cos ≥ {F(Threshold)}",
         ExitCriterion.Patience => $"patience {Patience}",
         ExitCriterion.Learned => $"probe {Probe} ≥ {F(Threshold)}",
-        ExitCriterion.Ensemble => $"{Votes} of ({string.Join(", ", Members.Select(m => m.Describe()))})",
+        // At most a few members by name: the description goes into one-line summaries and messages.
+        ExitCriterion.Ensemble => $"{Votes} of ({string.Join(", ", Members.Take(DescribedMembers).Select(m => m.Describe()))}{(Members.Count > DescribedMembers ? string.Format(CultureInfo.InvariantCulture, ", and {0:N0} more", Members.Count - DescribedMembers) : "")})",
         _ => Criterion.ToString(),
     };
+
+    private const int DescribedMembers = 8;
 
     private static string F(double d) => d.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -87,6 +87,9 @@ public sealed record LayerPlan
     /// <summary>The sidecar probes the plan's learned tests name, read and checked (empty when they were not looked up).</summary>
     public EquatableArray<LinearProbe> Probes { get; init; } = EquatableArray<LinearProbe>.Empty;
 
+    /// <summary>How the exit thresholds were calibrated, when they were (a record: it changes nothing an executor does).</summary>
+    public PlanCalibration? Calibration { get; init; }
+
     /// <summary>The plan that runs the model unchanged.</summary>
     public static LayerPlan Full(string manifest) => new() { Manifest = manifest };
 }

@@ -32,8 +32,7 @@ public static class ProbeReader
     /// <param name="dim">the model's width, or 0 to skip the check</param>
     public static ProbeReadResult Read(string text, string reference, string filePath, int dim)
     {
-        var problems = new List<PlanProblem>();
-        var cx = new JsonReadContext(filePath, problems);
+        var cx = new JsonReadContext(filePath);
         if (cx.ParseObject(text, "A probe file") is not { } obj) return Done(null);
         cx.CheckProperties(obj, "the probe", Known);
         cx.AsString(obj.Find("description")?.Value, "'description'");
@@ -57,7 +56,7 @@ public static class ProbeReader
         if (cx.HasErrors || bias is null) return Done(null);
         return Done(new LinearProbe(reference, (float)bias.Value, weights.ToEquatableArray()));
 
-        ProbeReadResult Done(LinearProbe? probe) => new(probe, problems.ToEquatableArray());
+        ProbeReadResult Done(LinearProbe? probe) => new(probe, cx.Problems());
     }
 
     /// <summary>The probe file's text: dim, bias and weights with round-trip precision.</summary>

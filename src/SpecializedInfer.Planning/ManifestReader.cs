@@ -25,34 +25,34 @@ public static class ManifestReader
 
     public static ManifestReadResult Read(string text, string filePath)
     {
-        var problems = new List<PlanProblem>();
-        var cx = new JsonReadContext(filePath, problems);
+        var cx = new JsonReadContext(filePath);
         var obj = cx.ParseObject(text, "A model manifest");
-        if (obj is null) return new ManifestReadResult(null, problems.ToEquatableArray());
+        if (obj is null) return new ManifestReadResult(null, cx.Problems());
         cx.CheckProperties(obj, "the model manifest", Known);
 
         const string what = "The model manifest";
         var archNode = cx.AsString(cx.Required(obj, "architecture", what), "'architecture'");
         if (archNode is not null && archNode.Value != "llama")
-            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{archNode.Value}' is not supported yet; supported: llama", archNode.Range);
-        int? Size(string name, bool required = true)
+            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{JsonReadContext.Echo(archNode.Value)}' is not supported yet; supported: llama", archNode.Range);
+        // The limits are the model loader's (ModelLimits): a manifest describes a model some file could hold.
+        int? Size(string name, int max, bool required = true)
         {
             var node = required ? cx.Required(obj, name, what) : obj.Find(name)?.Value;
-            return cx.AsInt(node, $"'{name}'", 1, 1 << 24);
+            return cx.AsInt(node, $"'{name}'", 1, max);
         }
-        var dim = Size("dim");
-        var hidden = Size("hiddenDim");
-        var layers = Size("layers");
-        var heads = Size("heads");
-        var kvHeads = Size("kvHeads", required: false) ?? heads;
+        var dim = Size("dim", ModelLimits.MaxWidth);
+        var hidden = Size("hiddenDim", ModelLimits.MaxWidth);
+        var layers = Size("layers", ModelLimits.MaxLayers);
+        var heads = Size("heads", ModelLimits.MaxHeads);
+        var kvHeads = Size("kvHeads", ModelLimits.MaxHeads, required: false) ?? heads;
         var headDimNode = obj.Find("headDim")?.Value;
-        var headDim = cx.AsInt(headDimNode, "'headDim'", 1, 1 << 24) ?? (dim is not null && heads is not null && heads > 0 ? dim / heads : null);
+        var headDim = cx.AsInt(headDimNode, "'headDim'", 1, ModelLimits.MaxWidth) ?? (dim is not null && heads is not null && heads > 0 ? dim / heads : null);
         var rotaryNode = obj.Find("rotaryDims")?.Value;
-        var rotary = cx.AsInt(rotaryNode, "'rotaryDims'", 0, 1 << 24) ?? headDim;
+        var rotary = cx.AsInt(rotaryNode, "'rotaryDims'", 0, ModelLimits.MaxWidth) ?? headDim;
         var ropeTheta = cx.AsDouble(obj.Find("ropeTheta")?.Value, "'ropeTheta'") ?? 10000;
         var normEps = cx.AsDouble(cx.Required(obj, "normEps", what), "'normEps'");
-        var vocab = Size("vocabSize");
-        var context = Size("contextLength");
+        var vocab = Size("vocabSize", ModelLimits.MaxVocabulary);
+        var context = Size("contextLength", ModelLimits.MaxContextLength);
         var tied = cx.AsBool(obj.Find("tiedOutput")?.Value, "'tiedOutput'") ?? false;
         var name = cx.AsString(obj.Find("name")?.Value, "'name'")?.Value ?? DefaultName(filePath);
 
@@ -100,21 +100,22 @@ public static class ManifestReader
                 cx.Report(ProblemIds.RotaryDimsTooLarge, $"'rotaryDims' ({r}) must be even and at most the head dimension ({hd})", At("rotaryDims"));
         }
         if (normEps is { } eps && !(eps > 0 && eps < 1))
-            cx.Report(ProblemIds.NonPositiveSize, $"'normEps' must be between 0 and 1 (exclusive), found {eps}", At("normEps"));
-        if (!(ropeTheta > 0))
-            cx.Report(ProblemIds.NonPositiveSize, $"'ropeTheta' must be positive, found {ropeTheta}", At("ropeTheta"));
+            cx.Report(ProblemIds.NonPositiveSize, $"'normEps' must be between 0 and 1 (exclusive), found {eps.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}", At("normEps"));
+        // Stored as float32 in a model file (rope.freq_base), so the largest float32 is the largest base.
+        if (!(ropeTheta > 0 && ropeTheta <= float.MaxValue))
+            cx.Report(ProblemIds.NonPositiveSize, $"'ropeTheta' must be positive and at most {float.MaxValue.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, found {ropeTheta.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}", At("ropeTheta"));
         foreach (var (prop, value) in new[] { ("dim", dim), ("hiddenDim", hidden) })
             if (value is { } v && v % 16 != 0)
                 cx.Report(ProblemIds.NotMultipleOf16, $"'{prop}' ({v}) is not a multiple of 16: Vector512 kernels need tail code for it", At(prop), ProblemSeverity.Info);
 
         if (cx.HasErrors || dim is null || hidden is null || layers is null || heads is null || kvHeads is null || headDim is null || rotary is null || vocab is null || context is null || normEps is null)
-            return new ManifestReadResult(null, problems.ToEquatableArray());
+            return new ManifestReadResult(null, cx.Problems());
         return new ManifestReadResult(new ModelManifest
         {
             Name = name, Architecture = "llama", Dim = dim.Value, HiddenDim = hidden.Value, Layers = layers.Value, Heads = heads.Value,
             KvHeads = kvHeads.Value, HeadDim = headDim.Value, RotaryDims = rotary.Value, RopeTheta = ropeTheta, NormEps = normEps.Value,
             VocabSize = vocab.Value, ContextLength = context.Value, TiedOutput = tied, Tensors = tensors,
-        }, problems.ToEquatableArray());
+        }, cx.Problems());
     }
 
     public static string DefaultName(string filePath)

@@ -19,13 +19,15 @@ public static class PlanReader
 {
     public const string Extension = ".plan.json";
 
-    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation" };
+    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation", "calibration" };
     private static readonly string[] KnownShare = { "layer", "weightsOf" };
     private static readonly string[] KnownExitAll = { "afterStep", "criterion", "threshold", "patience", "votes", "members", "probe", "head" };
     private static readonly string[] KnownMemberAll = { "criterion", "threshold", "patience", "probe" };
     private static readonly string[] KnownHead = { "norm", "output" };
     private static readonly string[] KnownSkip = { "layer", "test", "threshold", "probe" };
     private static readonly string[] KnownSpeculation = { "draftSteps", "draftTokens" };
+    private static readonly string[] KnownCalibration = { "method", "targetAgreement", "delta", "tokens", "disagreements", "agreement", "pValue", "strictness", "gridSteps", "tokensPerPrompt", "model", "data" };
+    private static readonly string[] KnownCalibrationFile = { "file", "sha256" };
 
     private static readonly Dictionary<string, ExitCriterion> Criteria = new()
     {
@@ -45,7 +47,7 @@ public static class PlanReader
 
     /// <summary>The manifest path a plan names, or null when the text does not get that far.</summary>
     public static string? ReadManifestReference(string text) =>
-        JsonParser.Parse(text, out _) is JsonObject obj && obj.Find("manifest")?.Value is JsonString s ? s.Value : null;
+        InputLimits.CheckText(text) is null && JsonParser.Parse(text, out _) is JsonObject obj && obj.Find("manifest")?.Value is JsonString s ? s.Value : null;
 
     /// <summary>
     /// Reads the plan; with <paramref name="manifest"/> null only the plan's own structure is checked. Probe
@@ -54,8 +56,7 @@ public static class PlanReader
     /// </summary>
     public static PlanReadResult Read(string text, string filePath, ModelManifest? manifest, System.Func<string, SidecarFile?>? readSidecar = null)
     {
-        var problems = new List<PlanProblem>();
-        var cx = new JsonReadContext(filePath, problems);
+        var cx = new JsonReadContext(filePath);
         var obj = cx.ParseObject(text, "A layer plan");
         if (obj is null) return Done(null);
         cx.CheckProperties(obj, "the layer plan", Known);
@@ -79,6 +80,7 @@ public static class PlanReader
         // share
         var shares = new List<LayerShare>();
         var shareNodes = new List<(LayerShare Share, JsonObject Node)>();
+        var sharedLayers = new HashSet<int>();
         if (cx.AsArray(obj.Find("share")?.Value, "'share'") is { } shareArray)
             foreach (var item in shareArray.Items)
             {
@@ -90,7 +92,7 @@ public static class PlanReader
                 var from = LayerIndex(cx, fromNode, "'weightsOf'", layers);
                 if (layer is null || from is null) continue;
                 if (layer == from) { cx.Report(ProblemIds.ShareChain, $"Layer {layer} cannot share its own weights", s.Range); continue; }
-                if (shareNodes.Any(x => x.Share.Layer == layer)) { cx.Report(ProblemIds.DuplicateIndex, $"Layer {layer} is given shared weights twice", layerNode!.Range); continue; }
+                if (!sharedLayers.Add(layer.Value)) { cx.Report(ProblemIds.DuplicateIndex, $"Layer {layer} is given shared weights twice", layerNode!.Range); continue; }
                 if (pruned.Contains(layer.Value)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {layer} is pruned, so it cannot run with shared weights", layerNode!.Range);
                 if (pruned.Contains(from.Value)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {from} is pruned, so its weights cannot be shared", fromNode!.Range);
                 var share = new LayerShare(layer.Value, from.Value);
@@ -98,27 +100,43 @@ public static class PlanReader
                 shares.Add(share);
             }
         foreach (var (share, node) in shareNodes)
-            if (shareNodes.Any(x => x.Share.Layer == share.WeightsOf))
+            if (sharedLayers.Contains(share.WeightsOf))
                 cx.Report(ProblemIds.ShareChain, $"Layer {share.Layer} takes the weights of layer {share.WeightsOf}, which itself takes another layer's weights; point it at the layer that owns them", node.Range);
 
         // order
         List<int>? order = null;
         var orderNode = obj.Find("order")?.Value;
+        var orderTooLong = false;
         if (cx.AsArray(orderNode, "'order'") is { } orderArray)
         {
-            order = new List<int>();
-            if (orderArray.Items.Count == 0) cx.Report(ProblemIds.EmptyOrder, "'order' is empty: at least one layer must run", orderArray.Range);
-            foreach (var item in orderArray.Items)
-                if (LayerIndex(cx, item, "An entry of 'order'", layers) is { } l)
-                {
-                    if (pruned.Contains(l)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} is pruned but listed in 'order'", item.Range);
-                    order.Add(l);
-                }
+            if (manifest is not null && orderArray.Items.Count > InputLimits.MaxSteps(layers))
+            {
+                // Each step keeps a KV cache as long as the context: the length of a schedule is memory.
+                cx.Report(ProblemIds.LimitExceeded,
+                    string.Format(CultureInfo.InvariantCulture,
+                        "'order' has {0:N0} steps; a plan for a {1}-layer model may run at most {2:N0} ({3} per layer), since every step keeps its own KV cache",
+                        orderArray.Items.Count, layers, InputLimits.MaxSteps(layers), InputLimits.MaxStepsPerLayer),
+                    orderArray.Range);
+                orderTooLong = true;
+            }
+            else
+            {
+                order = new List<int>();
+                if (orderArray.Items.Count == 0) cx.Report(ProblemIds.EmptyOrder, "'order' is empty: at least one layer must run", orderArray.Range);
+                foreach (var item in orderArray.Items)
+                    if (LayerIndex(cx, item, "An entry of 'order'", layers) is { } l)
+                    {
+                        if (pruned.Contains(l)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} is pruned but listed in 'order'", item.Range);
+                        order.Add(l);
+                    }
+            }
         }
-        if (manifest is not null && order is null && pruned.Count >= layers && pruneNodes.Count > 0)
+        // Step-dependent checks need the schedule's length: known once the manifest is, unless 'order' was refused.
+        var stepsKnown = manifest is not null && !orderTooLong;
+        if (stepsKnown && order is null && pruned.Count >= layers && pruneNodes.Count > 0)
             cx.Report(ProblemIds.EverythingPruned, $"Every one of the {layers} layers is pruned: nothing would run", obj.Find("prune")!.Value.Range);
 
-        var stepCount = order?.Count ?? (manifest is null ? int.MaxValue : layers - pruned.Count);
+        var stepCount = order?.Count ?? (stepsKnown ? layers - pruned.Count : int.MaxValue);
 
         // decodeDepth
         int? decodeDepth = null;
@@ -135,6 +153,7 @@ public static class PlanReader
 
         // exits
         var exits = new List<ExitPoint>();
+        var exitSteps = new HashSet<int>();
         var patienceNodes = new List<(int Step, int Patience, JsonNode Node)>();
         var probeNodes = new List<(string Reference, JsonString Node)>();
         if (cx.AsArray(obj.Find("exits")?.Value, "'exits'") is { } exitArray)
@@ -159,19 +178,27 @@ public static class PlanReader
                         stepNode!.Range);
                     step = null;
                 }
-                if (step is { } s2 && exits.Any(x => x.AfterStep == s2))
+                if (step is { } s2 && exitSteps.Contains(s2))
                 {
                     cx.Report(ProblemIds.DuplicateExit, $"Two exits after step {s2}", stepNode!.Range);
                     step = null;
                 }
-                if (step is not null && test is not null)
+                if (step is not null && test is not null && exitSteps.Add(step.Value))
                     exits.Add(new ExitPoint(step.Value, test, head));
             }
         exits.Sort((a, b) => a.AfterStep.CompareTo(b.AfterStep));
+        // Exit points with a head up to and including each exit's step, counted once for every patience test.
+        var headsUpTo = new Dictionary<int, int>();
+        var headCount = 0;
+        foreach (var x in exits)
+        {
+            if (x.NeedsHead) headCount++;
+            headsUpTo[x.AfterStep] = headCount;
+        }
         foreach (var (pStep, patience, node) in patienceNodes)
         {
-            var heads = exits.Count(x => x.AfterStep <= pStep && x.NeedsHead);
-            if (pStep >= 0 && exits.Any(x => x.AfterStep == pStep) && patience > heads)
+            if (pStep < 0 || !headsUpTo.TryGetValue(pStep, out var heads)) continue;
+            if (patience > heads)
                 cx.Report(ProblemIds.PatienceTooLong,
                     $"Patience {patience} needs the same argmax at {patience} exit points with a head, but only {heads} exit point{(heads == 1 ? "" : "s")} up to step {pStep} compute{(heads == 1 ? "s" : "")} one; this exit could never fire",
                     node.Range);
@@ -179,6 +206,8 @@ public static class PlanReader
 
         // skip
         var skips = new List<SkipRule>();
+        var skippable = new HashSet<int>();
+        Dictionary<int, List<int>>? decodedStepsByLayer = null;
         if (cx.AsArray(obj.Find("skip")?.Value, "'skip'") is { } skipArray)
             foreach (var item in skipArray.Items)
             {
@@ -201,10 +230,11 @@ public static class PlanReader
                     CheckThreshold(cx, t, thresholdNode!, kk == SkipTest.Cosine ? -1 : 0, 1, "skips");
                 if (layer is not { } l) continue;
                 if (pruned.Contains(l)) { cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} is pruned, so it cannot be skippable", layerNode!.Range); continue; }
-                if (skips.Any(x => x.Layer == l)) { cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is made skippable twice", layerNode!.Range); continue; }
-                if (manifest is not null)
+                if (skippable.Contains(l)) { cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is made skippable twice", layerNode!.Range); continue; }
+                if (stepsKnown)
                 {
-                    var decodedSteps = DecodedSteps(order, layers, pruned, depth).Where(x => x.Layer == l).Select(x => x.Index).ToList();
+                    decodedStepsByLayer ??= DecodedSteps(order, layers, pruned, depth).GroupBy(x => x.Layer).ToDictionary(g => g.Key, g => g.Select(x => x.Index).ToList());
+                    var decodedSteps = decodedStepsByLayer.TryGetValue(l, out var found) ? found : new List<int>();
                     if (decodedSteps.Count == 0)
                     {
                         cx.Report(ProblemIds.InvalidSkipRule, $"Layer {l} never runs for a generated token (the first {depth} steps), so skipping it can never apply", layerNode!.Range);
@@ -216,7 +246,7 @@ public static class PlanReader
                         continue;
                     }
                 }
-                if (kind is { } skipKind && threshold is { } th)
+                if (kind is { } skipKind && threshold is { } th && skippable.Add(l))
                     skips.Add(new SkipRule(l, skipKind, th, probe));
             }
 
@@ -241,16 +271,17 @@ public static class PlanReader
             if (draftSteps is not null && draftTokens is not null) speculation = new Speculation(draftSteps.Value, draftTokens.Value);
             if (speculation is not null && kvFill == KvFill.Lossless)
             {
+                var exitNodes = ExitNodes(obj.Find("exits")?.Value);
                 foreach (var x in exits.Where(x => x.AfterStep != speculation.DraftSteps - 1))
                     cx.Report(ProblemIds.SpeculationMismatch,
                         $"In lossless mode the only exit point allowed is the draft's, after step {speculation.DraftSteps - 1}; found one after step {x.AfterStep}",
-                        ExitNode(exitArrayNode: obj.Find("exits")?.Value, x.AfterStep));
+                        exitNodes.TryGetValue(x.AfterStep, out var at) ? at : TextRange.Empty);
                 // Generated engines decide a draft's confidence from its logits alone, with the shared head.
                 foreach (var x in exits.Where(x => x.AfterStep == speculation.DraftSteps - 1
                              && (x.Head is not null || x.Criterion is not (ExitCriterion.MaxProbability or ExitCriterion.Margin or ExitCriterion.Entropy))))
                     cx.Report(ProblemIds.SpeculationMismatch,
                         $"A draft's exit test must be maxProbability, margin or entropy on the model's own head; found {x.Test.Describe()}{(x.Head is null ? "" : $" with the head {x.Head.Output}")}",
-                        ExitNode(exitArrayNode: obj.Find("exits")?.Value, x.AfterStep));
+                        exitNodes.TryGetValue(x.AfterStep, out var at) ? at : TextRange.Empty);
             }
         }
         if (kvFill == KvFill.Lossless && kvNode is not null)
@@ -262,6 +293,8 @@ public static class PlanReader
             if (skips.Count > 0 || obj.Find("skip") is { Value: JsonArray { Items.Count: > 0 } })
                 cx.Report(ProblemIds.SpeculationMismatch, "Lossless mode does not combine with skippable layers; drafting already runs the first steps only", obj.Find("skip")!.NameRange);
         }
+
+        var calibration = ReadCalibration(cx, obj.Find("calibration")?.Value);
 
         // sidecar probes, each read once
         var probes = new List<LinearProbe>();
@@ -276,7 +309,7 @@ public static class PlanReader
                 continue;
             }
             var probe = ProbeReader.Read(file.Text, group.Key, file.Path, manifest?.Dim ?? 0);
-            problems.AddRange(probe.Problems);
+            cx.Include(probe.Problems);
             if (probe.Probe is not null) probes.Add(probe.Probe);
             else if (!probe.Problems.Any(p => p.Severity == ProblemSeverity.Error))
                 cx.Report(ProblemIds.InvalidProbe, $"The probe file '{group.Key}' could not be read", group.First().Node.Range);
@@ -295,9 +328,84 @@ public static class PlanReader
             KvFill = kvFill,
             Speculation = kvFill == KvFill.Lossless ? speculation : null,
             Probes = probes.OrderBy(p => p.File, System.StringComparer.Ordinal).ToEquatableArray(),
+            Calibration = calibration,
         });
 
-        PlanReadResult Done(LayerPlan? plan) => new(plan, problems.ToEquatableArray());
+        PlanReadResult Done(LayerPlan? plan) => new(plan, cx.Problems());
+    }
+
+    /// <summary>
+    /// The calibration record (<see cref="PlanCalibration"/>): every property present, each in its range, and the
+    /// numbers consistent with each other (the agreement is 1 − disagreements / tokens; a p-value above δ certified
+    /// nothing). Executors never read it.
+    /// </summary>
+    private static PlanCalibration? ReadCalibration(JsonReadContext cx, JsonNode? node)
+    {
+        if (cx.AsObject(node, "'calibration'") is not { } c) return null;
+        cx.CheckProperties(c, "'calibration'", KnownCalibration);
+        const string what = "The calibration record";
+        var methodNode = cx.Required(c, "method", what);
+        var method = cx.AsString(methodNode, "'method'");
+        if (method is not null && method.Value != PlanCalibration.LearnThenTest)
+            cx.Report(ProblemIds.UnknownEnumValue, $"'method' must be '{PlanCalibration.LearnThenTest}', found '{JsonReadContext.Echo(method.Value)}'", method.Range);
+        var target = Fraction(cx, cx.Required(c, "targetAgreement", what), "'targetAgreement'", open: true);
+        var delta = Fraction(cx, cx.Required(c, "delta", what), "'delta'", open: true);
+        var tokens = cx.AsInt(cx.Required(c, "tokens", what), "'tokens'", 1, int.MaxValue, ProblemIds.InvalidCalibration);
+        var disagreementsNode = cx.Required(c, "disagreements", what);
+        var disagreements = cx.AsInt(disagreementsNode, "'disagreements'", 0, int.MaxValue, ProblemIds.InvalidCalibration);
+        var agreementNode = cx.Required(c, "agreement", what);
+        var agreement = Fraction(cx, agreementNode, "'agreement'", open: false);
+        var pNode = cx.Required(c, "pValue", what);
+        var p = Fraction(cx, pNode, "'pValue'", open: false);
+        var strictness = Fraction(cx, cx.Required(c, "strictness", what), "'strictness'", open: false);
+        var grid = cx.AsInt(cx.Required(c, "gridSteps", what), "'gridSteps'", 1, int.MaxValue, ProblemIds.InvalidCalibration);
+        var perPrompt = cx.AsInt(cx.Required(c, "tokensPerPrompt", what), "'tokensPerPrompt'", 1, int.MaxValue, ProblemIds.InvalidCalibration);
+        var model = ReadCalibrationFile(cx, cx.Required(c, "model", what), "'model'");
+        var data = new List<CalibrationFile>();
+        if (cx.AsArray(cx.Required(c, "data", what), "'data'") is { } dataArray)
+        {
+            if (dataArray.Items.Count == 0) cx.Report(ProblemIds.InvalidCalibration, "'data' must name at least one file the calibration read", dataArray.Range);
+            foreach (var item in dataArray.Items)
+                if (ReadCalibrationFile(cx, item, "An entry of 'data'") is { } f) data.Add(f);
+        }
+
+        if (tokens is { } n && disagreements is { } k)
+        {
+            if (k > n) cx.Report(ProblemIds.InvalidCalibration, $"'disagreements' ({k}) cannot exceed 'tokens' ({n})", disagreementsNode!.Range);
+            else if (agreement is { } a && System.Math.Abs(a - (1 - (double)k / n)) > 1e-9)
+                cx.Report(ProblemIds.InvalidCalibration, $"'agreement' must be 1 − disagreements / tokens = {Format(1 - (double)k / n)}, found {Format(a)}", agreementNode!.Range);
+        }
+        if (p is { } pv && delta is { } d && pv > d)
+            cx.Report(ProblemIds.InvalidCalibration, $"A p-value of {Format(pv)} is above delta {Format(d)}: such a calibration certified nothing", pNode!.Range);
+
+        if (method is null || target is null || delta is null || tokens is null || disagreements is null || agreement is null
+            || p is null || strictness is null || grid is null || perPrompt is null || model is null || data.Count == 0 || cx.HasErrors)
+            return null;
+        return new PlanCalibration(method.Value, target.Value, delta.Value, tokens.Value, disagreements.Value, agreement.Value,
+            p.Value, strictness.Value, grid.Value, perPrompt.Value, model, data.ToEquatableArray());
+    }
+
+    /// <summary>A number in [0, 1], or in (0, 1) when <paramref name="open"/>.</summary>
+    private static double? Fraction(JsonReadContext cx, JsonNode? node, string what, bool open)
+    {
+        if (cx.AsDouble(node, what) is not { } v) return null;
+        if (open ? v > 0 && v < 1 : v >= 0 && v <= 1) return v;
+        cx.Report(ProblemIds.InvalidCalibration, $"{what} must be {(open ? "above 0 and below 1" : "between 0 and 1")}, found {Format(v)}", node!.Range);
+        return null;
+    }
+
+    private static CalibrationFile? ReadCalibrationFile(JsonReadContext cx, JsonNode? node, string what)
+    {
+        if (cx.AsObject(node, what) is not { } o) return null;
+        cx.CheckProperties(o, "a calibration file entry", KnownCalibrationFile);
+        var file = cx.AsString(cx.Required(o, "file", "A calibration file entry"), "'file'");
+        var sha = cx.AsString(cx.Required(o, "sha256", "A calibration file entry"), "'sha256'");
+        if (sha is not null && (sha.Value.Length != 64 || !sha.Value.All(ch => ch is >= '0' and <= '9' or >= 'a' and <= 'f')))
+        {
+            cx.Report(ProblemIds.InvalidCalibration, $"'sha256' must be 64 lowercase hexadecimal digits, found '{JsonReadContext.Echo(sha.Value)}'", sha.Range);
+            return null;
+        }
+        return file is null || sha is null ? null : new CalibrationFile(file.Value, sha.Value);
     }
 
     /// <summary>Reads one exit test (an exit entry, or a member of an ensemble).</summary>
@@ -407,12 +515,25 @@ public static class PlanReader
     private static IEnumerable<(int Index, int Layer)> DecodedSteps(List<int>? order, int layers, HashSet<int> pruned, int depth) =>
         ExecutionSchedule.StepLayers(order, pruned, layers).Take(depth).Select((l, i) => (i, l));
 
-    private static TextRange ExitNode(JsonNode? exitArrayNode, int afterStep) =>
-        exitArrayNode is JsonArray a
-            ? a.Items.OfType<JsonObject>().FirstOrDefault(o => o.Find("afterStep")?.Value is JsonNumber n && n.Value == afterStep)?.Find("afterStep")!.Value.Range ?? a.Range
-            : TextRange.Empty;
+    /// <summary>Where each exit's 'afterStep' is written (the first, for a step written twice), by step.</summary>
+    private static Dictionary<int, TextRange> ExitNodes(JsonNode? exitArrayNode)
+    {
+        var result = new Dictionary<int, TextRange>();
+        if (exitArrayNode is not JsonArray a) return result;
+        foreach (var o in a.Items.OfType<JsonObject>())
+            if (o.Find("afterStep")?.Value is JsonNumber { IsInteger: true } n && n.Value >= 0 && n.Value <= int.MaxValue && !result.ContainsKey((int)n.Value))
+                result[(int)n.Value] = n.Range;
+        return result;
+    }
 
-    private static string CriterionName(ExitCriterion c) => Criteria.First(kv => kv.Value == c).Key;
+    /// <summary>The criterion's name as a plan writes it ("maxProbability").</summary>
+    internal static string CriterionName(ExitCriterion c) => Criteria.First(kv => kv.Value == c).Key;
+
+    /// <summary>The strategy's name as a plan writes it ("propagate").</summary>
+    internal static string KvFillName(KvFill f) => KvFills.First(kv => kv.Value == f).Key;
+
+    /// <summary>The skip test's name as a plan writes it ("cosine").</summary>
+    internal static string SkipTestName(SkipTest t) => SkipTests.First(kv => kv.Value == t).Key;
 
     private static int? LayerIndex(JsonReadContext cx, JsonNode? node, string what, int layers) =>
         cx.AsInt(node, what, 0, layers - 1, ProblemIds.LayerOutOfRange);
@@ -422,7 +543,7 @@ public static class PlanReader
         var s = cx.AsString(node, what);
         if (s is null) return null;
         if (values.TryGetValue(s.Value, out var v)) return v;
-        cx.Report(ProblemIds.UnknownEnumValue, $"{what} must be one of {string.Join(", ", values.Keys.Select(k => $"'{k}'"))}, found '{s.Value}'", s.Range);
+        cx.Report(ProblemIds.UnknownEnumValue, $"{what} must be one of {string.Join(", ", values.Keys.Select(k => $"'{k}'"))}, found '{JsonReadContext.Echo(s.Value)}'", s.Range);
         return null;
     }
 

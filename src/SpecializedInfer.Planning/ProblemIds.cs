@@ -39,4 +39,6 @@ public static class ProblemIds
     public const string InvalidProbe = "SI0034";
     public const string InvalidSkipRule = "SI0035";
     public const string SpeculationMismatch = "SI0036";
+    public const string LimitExceeded = "SI0037";
+    public const string InvalidCalibration = "SI0038";
 }

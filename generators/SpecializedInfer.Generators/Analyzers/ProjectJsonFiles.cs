@@ -89,7 +89,9 @@ internal sealed class ProjectJsonFiles
     }
 
     private static DiagnosticInfo Unreadable(JsonFile file) =>
-        DiagnosticInfo.Error(ProblemIds.JsonSyntax, "The file could not be read", LocationInfo.From(file.Path, TextRange.Empty));
+        file.ReadProblem is { } why
+            ? DiagnosticInfo.Error(ProblemIds.LimitExceeded, why, LocationInfo.From(file.Path, TextRange.Empty))
+            : DiagnosticInfo.Error(ProblemIds.JsonSyntax, "The file could not be read", LocationInfo.From(file.Path, TextRange.Empty));
 
     /// <summary>The one edit that fixes the problem when there is exactly one (see <see cref="FixProperties"/>), else null.</summary>
     internal static ImmutableDictionary<string, string?>? FixFor(DiagnosticInfo p, string text, JsonNode? root)

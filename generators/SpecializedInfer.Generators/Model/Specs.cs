@@ -53,7 +53,8 @@ public sealed record PropertyRange(string Name, TextRange Range);
 
 /// <summary>
 /// A JSON AdditionalFile: its path as given, the normalized path used for matching, and either the text (plans and
-/// probe sidecars) or the checked manifest.
+/// probe sidecars) or the checked manifest. <see cref="ReadProblem"/>: why an unreadable file was not read (SI0037),
+/// when there is more to say than that the compiler had no text for it.
 /// </summary>
 public sealed record JsonFile(
     string Path,
@@ -66,6 +67,7 @@ public sealed record JsonFile(
 {
     public bool IsProbe => Path.EndsWith(ProbeReader.Extension, System.StringComparison.OrdinalIgnoreCase);
     public bool IsPlan => Path.EndsWith(PlanReader.Extension, System.StringComparison.OrdinalIgnoreCase);
+    public string? ReadProblem { get; init; }
 }
 
 /// <summary>

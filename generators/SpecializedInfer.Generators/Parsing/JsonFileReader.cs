@@ -23,8 +23,12 @@ public static class JsonFileReader
     public static JsonFile Read(AdditionalText file, CancellationToken cancellationToken)
     {
         var isManifest = file.Path.EndsWith(ManifestReader.Extension, StringComparison.OrdinalIgnoreCase);
-        var text = file.GetText(cancellationToken)?.ToString();
+        var source = file.GetText(cancellationToken);
         var normalized = PathMatching.Normalize(file.Path);
+        // The size limit every reader applies (SI0037); a text past it in characters is never copied out or parsed.
+        if (source is not null && InputLimits.CheckCharacterCount(source.Length) is { } tooLarge)
+            return new JsonFile(file.Path, normalized, isManifest, Readable: false, null, null, EquatableArray<PropertyRange>.Empty) { ReadProblem = tooLarge };
+        var text = source?.ToString();
         if (text is null)
             return new JsonFile(file.Path, normalized, isManifest, Readable: false, null, null, EquatableArray<PropertyRange>.Empty);
         if (!isManifest)

@@ -39,14 +39,15 @@ public static class PlanResolution
         problem = null;
         var planFile = string.IsNullOrWhiteSpace(planPath) ? null : PathMatching.FindBySuffix(files, planPath!);
         if (planFile is { Readable: true, IsPlan: true, Text: not null }) return planFile;
-        var why = planFile is { Readable: false } ? "could not be read"
+        var why = planFile is { ReadProblem: not null } ? "was not read: it is over the size limit (SI0037)"
+            : planFile is { Readable: false } ? "could not be read"
             : planFile is { IsManifest: true } ? "is a model manifest, not a plan"
             : planFile is { IsProbe: true } ? "is a probe sidecar, not a plan"
-            : "is not among the project's AdditionalFiles";
+            : $"is not among the project's AdditionalFiles; add it with <AdditionalFiles Include=\"{planPath}\" />";
         problem = DiagnosticInfo.Error(ProblemIds.PlanFileNotFound,
             string.IsNullOrWhiteSpace(planPath)
                 ? "[SpecializedEngine] needs the path of a *.plan.json file listed in AdditionalFiles"
-                : $"The plan file '{planPath}' {why}; add it with <AdditionalFiles Include=\"{planPath}\" />",
+                : $"The plan file '{planPath}' {why}",
             at);
         return null;
     }
@@ -62,7 +63,9 @@ public static class PlanResolution
         cancellationToken.ThrowIfCancellationRequested();
         if (planFile.Text is not { } planText)
         {
-            problems.Add(DiagnosticInfo.Error(ProblemIds.JsonSyntax, "The plan file could not be read", LocationInfo.From(planFile.Path, TextRange.Empty)));
+            problems.Add(planFile.ReadProblem is { } why
+                ? DiagnosticInfo.Error(ProblemIds.LimitExceeded, why, LocationInfo.From(planFile.Path, TextRange.Empty))
+                : DiagnosticInfo.Error(ProblemIds.JsonSyntax, "The plan file could not be read", LocationInfo.From(planFile.Path, TextRange.Empty)));
             return Fail();
         }
 
@@ -80,7 +83,9 @@ public static class PlanResolution
         if (manifestFile is null || !manifestFile.Readable || manifestFile.Manifest is null)
         {
             problems.Add(DiagnosticInfo.Error(ProblemIds.ManifestNotFound,
-                manifestFile is { Readable: false }
+                manifestFile is { ReadProblem: not null }
+                    ? $"The manifest '{reference}' was not read: it is over the size limit (SI0037)"
+                    : manifestFile is { Readable: false }
                     ? $"The manifest '{reference}' could not be read"
                     : $"The manifest '{reference}' (resolved to {manifestPath}) is not among the project's AdditionalFiles; manifests end in {ManifestReader.Extension} and sit relative to the plan file",
                 LocationInfo.From(planFile.Path, ManifestValueRange(planText))));

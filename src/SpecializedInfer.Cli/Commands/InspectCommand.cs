@@ -43,6 +43,7 @@ public sealed class InspectCommand : Command
         }
         o.Write(tensors);
         o.WriteLine($"{total:N0} parameters");
+        foreach (var bad in file.FindNonFiniteValues()) o.WriteLine($"warning: {bad}");
         return ExitCodes.Success;
     }
 

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
 using SpecializedInfer.Gguf;
+using SpecializedInfer.Models;
+using SpecializedInfer.Planning;
 
 namespace SpecializedInfer.Conversion;
 
@@ -19,14 +21,22 @@ public sealed record Llama2cConfig(int Dim, int HiddenDim, int Layers, int Heads
     public int KvDim => KvHeads * HeadSize;
 }
 
-/// <summary>A llama2.c tokenizer after llama.cpp's conversion rules: texts with spaces escaped, scores, token types.</summary>
-public sealed record Llama2cVocabulary(string[] Tokens, float[] Scores, int[] TokenTypes);
+/// <summary>
+/// A llama2.c tokenizer after llama.cpp's conversion rules: texts with spaces escaped, scores, token types.
+/// <see cref="Offsets"/>: where each token's record (score, length, text) starts in the tokenizer file.
+/// </summary>
+public sealed record Llama2cVocabulary(string[] Tokens, float[] Scores, int[] TokenTypes)
+{
+    public long[] Offsets { get; init; } = [];
+}
 
 /// <summary>
 /// Converts a llama2.c checkpoint and its tokenizer file into GGUF exactly as llama.cpp's
 /// <c>examples/convert-llama2c-to-ggml</c> does: the same metadata keys, types, values and order, the same tensor
 /// names, order, shapes and (F32) data. Every malformation of either input throws <see cref="ModelFormatException"/>
-/// naming the file, the byte offset and what was expected there, before anything is written.
+/// naming the file, the byte offset and what was expected there, before anything is written; so does an input that
+/// would convert to a file the loader refuses (the same <see cref="LlamaModelRules"/>: an odd head size, which makes an
+/// odd rotary count, sizes past the loader's limits, duplicate token texts, byte-like tokens not spelt &lt;0xNN&gt;).
 /// </summary>
 public static class Llama2cConverter
 {
@@ -45,6 +55,10 @@ public static class Llama2cConverter
     private const uint NullTokenId = uint.MaxValue; // LLAMA_TOKEN_NULL (-1) stored as uint32
     private const int MaxRopeDimensions = 64; // the converter's default n_rotmax
     private const float RmsEpsilon = 1e-5f;
+    private const float RopeFreqBase = 10000f; // not written: the loader's default, as in llama.cpp
+
+    /// <summary>The largest tokenizer file read: llama.cpp-sized vocabularies (256k tokens) take a few megabytes.</summary>
+    public const int MaxTokenizerBytes = 256 << 20;
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -56,25 +70,14 @@ public static class Llama2cConverter
     /// </summary>
     public static void Convert(string checkpointPath, string tokenizerPath, string outputPath, int? contextLength = null)
     {
-        var writer = CreateWriter(checkpointPath, tokenizerPath, contextLength);
-        var full = Path.GetFullPath(outputPath);
-        var temp = full + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            writer.Write(temp);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        CreateWriter(checkpointPath, tokenizerPath, contextLength).Write(outputPath); // written aside, then moved into place
     }
 
     /// <summary>Reads and validates both inputs and returns a writer holding the complete GGUF model.</summary>
     public static GgufWriter CreateWriter(string checkpointPath, string tokenizerPath, int? contextLength = null)
     {
-        if (contextLength is <= 0)
-            throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, "The context length must be positive.");
+        if (contextLength is <= 0 or > ModelLimits.MaxContextLength)
+            throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, $"The context length must be between 1 and {ModelLimits.MaxContextLength}.");
 
         var checkpoint = Path.GetFullPath(checkpointPath);
         Llama2cConfig config;
@@ -85,6 +88,7 @@ public static class Llama2cConverter
             layout = Layout(config, RandomAccess.GetLength(handle), checkpoint);
         }
         var vocab = ReadTokenizer(tokenizerPath, config.VocabSize);
+        CheckLoadable(config, contextLength ?? config.SeqLen, vocab, checkpoint, Path.GetFullPath(tokenizerPath));
 
         var writer = new GgufWriter();
         writer.Add("tokenizer.ggml.tokens", vocab.Tokens);
@@ -104,7 +108,7 @@ public static class Llama2cConverter
         writer.Add("llama.attention.head_count", (uint)config.Heads);
         writer.Add("llama.attention.head_count_kv", (uint)config.KvHeads);
         writer.Add("llama.block_count", (uint)config.Layers);
-        writer.Add("llama.rope.dimension_count", (uint)Math.Min(MaxRopeDimensions, config.HeadSize));
+        writer.Add("llama.rope.dimension_count", (uint)RopeDimensions(config));
         writer.Add("llama.attention.layer_norm_rms_epsilon", RmsEpsilon);
 
         long dim = config.Dim, hidden = config.HiddenDim, kvDim = config.KvDim, vocabSize = config.VocabSize;
@@ -148,6 +152,41 @@ public static class Llama2cConverter
         return writer;
     }
 
+    private static int RopeDimensions(Llama2cConfig c) => Math.Min(MaxRopeDimensions, c.HeadSize);
+
+    /// <summary>
+    /// Applies the loader's rules to what the conversion would write, before anything is written: a topology problem
+    /// points at the checkpoint header field it comes from, a token problem at that token's record in the tokenizer.
+    /// </summary>
+    private static void CheckLoadable(Llama2cConfig c, int contextLength, Llama2cVocabulary vocab, string checkpoint, string tokenizer)
+    {
+        var config = new LlamaConfig
+        {
+            Architecture = "llama", Dim = c.Dim, HiddenDim = c.HiddenDim, Layers = c.Layers, Heads = c.Heads, KvHeads = c.KvHeads,
+            HeadDim = c.HeadSize, RotaryDims = RopeDimensions(c), RopeTheta = RopeFreqBase, NormEps = RmsEpsilon,
+            VocabSize = c.VocabSize, ContextLength = contextLength, TiedOutput = false,
+        };
+        if (LlamaModelRules.CheckTopology(config) is { } topology)
+        {
+            // Header fields: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len (4 bytes each).
+            var field = topology.Key switch
+            {
+                "llama.embedding_length" => 0,
+                "llama.feed_forward_length" => 1,
+                "llama.block_count" => 2,
+                "llama.attention.head_count_kv" => 4,
+                LlamaModelRules.EmbeddingTensor => 5,
+                "llama.context_length" => 6,
+                _ => 3, // head count, head size and rotary count all follow from n_heads
+            };
+            throw new ModelFormatException(checkpoint, field * 4,
+                $"header values that convert to a model the loader accepts; the GGUF would fail its check of {topology.Expected}");
+        }
+        if ((LlamaModelRules.CheckVocabularySize(vocab.Tokens.Length, c.VocabSize) ?? LlamaModelRules.CheckTokens(vocab.Tokens, vocab.TokenTypes)) is { } tokens)
+            throw new ModelFormatException(tokenizer, tokens.Token is { } id && id < vocab.Offsets.Length ? vocab.Offsets[id] : 0,
+                $"a vocabulary the loader accepts (as llama.cpp converts it: spaces escaped, texts like <0x..> typed as byte tokens): {tokens.Expected}");
+    }
+
     /// <summary>Reads and validates a checkpoint's header and checks the file holds exactly the weights it implies.</summary>
     public static Llama2cConfig ReadConfig(string checkpointPath)
     {
@@ -167,8 +206,10 @@ public static class Llama2cConverter
     {
         ArgumentOutOfRangeException.ThrowIfNegative(vocabSize);
         var path = Path.GetFullPath(tokenizerPath);
-        var data = File.ReadAllBytes(path);
         ModelFormatException Error(long at, string expected) => new(path, at, expected);
+        var data = BoundedFile.ReadAllBytes(path, MaxTokenizerBytes, length => Error(0, length is { } n
+            ? $"a llama2.c tokenizer file of at most {MaxTokenizerBytes} bytes, found {n} bytes"
+            : "a regular file (this is a device, a pipe, or a file that changed while it was read)"));
 
         if (data.Length < 4)
             throw Error(0, $"an int32 max_token_length at the start of the llama2.c tokenizer file, but the file has only {data.Length} bytes");
@@ -179,6 +220,7 @@ public static class Llama2cConverter
         var tokens = new string[vocabSize];
         var scores = new float[vocabSize];
         var types = new int[vocabSize];
+        var offsets = new long[vocabSize];
         var p = 4;
         for (var id = 0; id < vocabSize; id++)
         {
@@ -206,12 +248,13 @@ public static class Llama2cConverter
             tokens[id] = text.Replace(' ', '\u2581');
             scores[id] = score;
             types[id] = type;
+            offsets[id] = p;
             p += 8 + length;
         }
         if (p != data.Length)
             throw Error(p, $"the end of the file after {vocabSize} tokens (the checkpoint's vocab_size), found {data.Length - p} more bytes: " +
                            "a tokenizer for a different vocabulary?");
-        return new Llama2cVocabulary(tokens, scores, types);
+        return new Llama2cVocabulary(tokens, scores, types) { Offsets = offsets };
     }
 
     /// <summary>

@@ -234,6 +234,7 @@ public partial class ReferenceSession : IInferenceSession
         var normed = Row(_xb, 0, _c.Dim);
         RmsNorm(hidden, (head?.Norm ?? _w.OutputNorm).Span, normed);
         MatMul(head?.Output ?? _w.Output, normed, logits, 1);
+        NonFiniteLogitsException.ThrowIfAny(logits, _w.File, Position);
     }
 
     /// <summary>
@@ -309,6 +310,8 @@ public partial class ReferenceSession : IInferenceSession
             var qh = q.Slice(h * headDim, headDim);
             for (var t = 0; t <= pos; t++)
                 scores[t] = TensorPrimitives.Dot(qh, keys.AsSpan(t * kvDim + kvOffset, headDim)) * _attentionScale;
+            // TensorPrimitives.SoftMax does not subtract the maximum: a score past ~88 overflows exp to ∞ (∞/∞ = NaN).
+            TensorPrimitives.Subtract(scores, TensorPrimitives.Max(scores), scores);
             TensorPrimitives.SoftMax(scores, scores);
             var outHead = output.Slice(h * headDim, headDim);
             outHead.Clear();

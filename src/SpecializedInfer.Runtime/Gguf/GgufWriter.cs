@@ -57,10 +57,25 @@ public sealed class GgufWriter
     public GgufWriter AddTensor(string name, long[] dims, ReadOnlySpan<float> data) =>
         AddTensor(name, dims, GgmlType.F32, MemoryMarshal.AsBytes(data));
 
+    /// <summary>
+    /// Writes the file next to <paramref name="path"/> and moves it into place, so a failure leaves no partial file and
+    /// a process running the old file keeps its mapping intact: a GGUF is memory-mapped while in use, and truncating a
+    /// mapped file in place kills the reader (SIGBUS) on Linux and macOS. Replacing by rename leaves the old inode alone.
+    /// </summary>
     public void Write(string path)
     {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        Write(stream);
+        var full = Path.GetFullPath(path);
+        var temp = full + ".tmp-" + Environment.ProcessId;
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+                Write(stream);
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
     }
 
     public void Write(Stream stream)

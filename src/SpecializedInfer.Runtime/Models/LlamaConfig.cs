@@ -33,51 +33,60 @@ public sealed record LlamaConfig
         (long)VocabSize * Dim * (TiedOutput ? 1 : 2) + Dim
         + (long)Layers * (2L * Dim + (long)Dim * QueryDim * 2 + 2L * Dim * KvDim + 3L * Dim * HiddenDim);
 
-    /// <summary>Reads the topology; any missing, out-of-range or inconsistent value throws naming the key and offset.</summary>
+    /// <summary>
+    /// Reads the topology; a missing, mistyped, out-of-range or inconsistent value throws naming the key and offset.
+    /// The rules are <see cref="LlamaModelRules"/>'s (shared with the llama2.c converter): sizes within the limits,
+    /// finite positive epsilon and rope base, a block count covering every layer in the tensor table, and, when the
+    /// file has a vocabulary, one token per embedding row.
+    /// </summary>
     public static LlamaConfig FromGguf(GgufFile file)
     {
-        var arch = file.GetString("general.architecture");
+        var arch = file.GetString(LlamaModelRules.ArchitectureKey);
         if (arch is not "llama")
-            throw new GgufFormatException(file.FilePath, file.Find("general.architecture")!.Offset, $"architecture 'llama', found '{arch}'");
-        string K(string suffix) => $"{arch}.{suffix}";
-        const int big = 1 << 20;
-        var dim = (int)file.GetInteger(K("embedding_length"), 1, big);
-        var heads = (int)file.GetInteger(K("attention.head_count"), 1, 4096);
-        var kvHeads = (int)(file.GetIntegerOrNull(K("attention.head_count_kv"), 1, 4096) ?? heads);
-        if (dim % heads != 0)
-            throw Bad(file, K("attention.head_count"), $"a head count dividing embedding_length {dim}, found {heads}");
-        if (heads % kvHeads != 0)
-            throw Bad(file, K("attention.head_count_kv"), $"a KV head count dividing head_count {heads}, found {kvHeads}");
-        var headDim = (int)(file.GetIntegerOrNull(K("attention.key_length"), 1, big) ?? dim / heads);
-        var rotary = (int)(file.GetIntegerOrNull(K("rope.dimension_count"), 0, big) ?? headDim);
-        if (rotary > headDim || rotary % 2 != 0)
-            throw Bad(file, K("rope.dimension_count"), $"an even rotary dimension count of at most the head dimension {headDim}, found {rotary}");
+            throw new GgufFormatException(file.FilePath, file.Find(LlamaModelRules.ArchitectureKey)!.Offset, $"architecture 'llama', found '{arch}'");
+        static string K(string suffix) => LlamaModelRules.Key(suffix);
+        // Read as ints here (positive where a division needs it); the limits are checked by the rules below.
+        int Size(string key) => (int)file.GetInteger(key, 1, int.MaxValue);
+        int? OptionalSize(string key, int min = 1) => (int?)file.GetIntegerOrNull(key, min, int.MaxValue);
+        var dim = Size(K("embedding_length"));
+        var heads = Size(K("attention.head_count"));
+        var kvHeads = OptionalSize(K("attention.head_count_kv")) ?? heads;
+        var headDim = OptionalSize(K("attention.key_length")) ?? dim / heads;
 
-        var embedding = file.GetTensor("token_embd.weight");
+        var embedding = file.GetTensor(LlamaModelRules.EmbeddingTensor);
         var vocab = embedding.Dimensions.Length == 2 ? (int)embedding.Dimensions[1] : 0;
         if (embedding.Dimensions.Length != 2 || embedding.Dimensions[0] != dim)
-            throw new GgufFormatException(file.FilePath, embedding.HeaderOffset, $"tensor 'token_embd.weight' of shape [{dim}, vocab], found {embedding.Shape}");
+            throw new GgufFormatException(file.FilePath, embedding.HeaderOffset, $"tensor '{LlamaModelRules.EmbeddingTensor}' of shape [{dim}, vocab], found {embedding.Shape}");
         var metaVocab = file.GetIntegerOrNull(K("vocab_size"), 1, int.MaxValue);
         if (metaVocab is not null && metaVocab != vocab)
             throw Bad(file, K("vocab_size"), $"vocab_size equal to token_embd.weight's {vocab} rows, found {metaVocab}");
 
-        return new LlamaConfig
+        var config = new LlamaConfig
         {
             Architecture = arch,
             Dim = dim,
-            HiddenDim = (int)file.GetInteger(K("feed_forward_length"), 1, big),
-            Layers = (int)file.GetInteger(K("block_count"), 1, 4096),
+            HiddenDim = Size(K("feed_forward_length")),
+            Layers = Size(K("block_count")),
             Heads = heads,
             KvHeads = kvHeads,
             HeadDim = headDim,
-            RotaryDims = rotary,
+            RotaryDims = OptionalSize(K("rope.dimension_count"), min: 0) ?? headDim,
             RopeTheta = file.GetFloatOrNull(K("rope.freq_base")) ?? 10000f,
             NormEps = file.GetFloat(K("attention.layer_norm_rms_epsilon")),
             VocabSize = vocab,
-            ContextLength = (int)file.GetInteger(K("context_length"), 1, 1 << 24),
+            ContextLength = Size(K("context_length")),
             TiedOutput = !file.HasTensor("output.weight"),
         };
+        var broken = LlamaModelRules.CheckTopology(config)
+                     ?? LlamaModelRules.CheckLayerTensors(file.Tensors.Select(t => t.Name), config.Layers)
+                     ?? (file.Find(LlamaModelRules.TokensKey) is { Value: string[] tokens } ? LlamaModelRules.CheckVocabularySize(tokens.Length, vocab) : null);
+        if (broken is not null) throw Violation(file, broken);
+        return config;
     }
+
+    /// <summary>A broken rule as a format error at the key's offset (a metadata entry's, or a tensor's header entry).</summary>
+    internal static GgufFormatException Violation(GgufFile file, ModelRuleViolation v) =>
+        new(file.FilePath, file.Find(v.Key)?.Offset ?? (file.HasTensor(v.Key) ? file.GetTensor(v.Key).HeaderOffset : 0), v.Expected);
 
     private static GgufFormatException Bad(GgufFile file, string key, string expected) =>
         new(file.FilePath, file.Find(key)?.Offset ?? 0, $"metadata '{key}' to hold {expected}");

@@ -20,7 +20,8 @@ public readonly record struct ExitHeadWeights(WeightTensor Norm, WeightTensor Ou
 
 /// <summary>
 /// Binds a GGUF file's tensors to a <see cref="LlamaConfig"/>, checking every shape. F32 tensors stay in the
-/// mapping; F16/BF16/Q8_0 are dequantized once into pinned arrays. Owns the file: dispose to unmap.
+/// mapping; F16/BF16/Q8_0 are dequantized once into pinned arrays (<see cref="DequantizedBytes"/> says how much memory
+/// that took, so a caller can tell the user why a 1.2 GB Q8_0 file needs 5 GB). Owns the file: dispose to unmap.
 /// </summary>
 public sealed unsafe class LlamaWeights : IDisposable
 {
@@ -32,7 +33,7 @@ public sealed unsafe class LlamaWeights : IDisposable
         Config = config;
         var c = config;
         TokenEmbedding = Bind("token_embd.weight", c.VocabSize, c.Dim);
-        OutputNorm = Bind("output_norm.weight", 1, c.Dim);
+        OutputNorm = BindVector("output_norm.weight", c.Dim);
         Output = c.TiedOutput ? TokenEmbedding : Bind("output.weight", c.VocabSize, c.Dim);
         var layers = new LlamaLayerWeights?[c.Layers];
         foreach (var i in layersToBind ?? Enumerable.Range(0, c.Layers))
@@ -41,12 +42,12 @@ public sealed unsafe class LlamaWeights : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(layersToBind), i, $"The model has layers 0 to {c.Layers - 1}.");
             string N(string part) => $"blk.{i}.{part}.weight";
             layers[i] = new LlamaLayerWeights(
-                AttentionNorm: Bind(N("attn_norm"), 1, c.Dim),
+                AttentionNorm: BindVector(N("attn_norm"), c.Dim),
                 Query: Bind(N("attn_q"), c.QueryDim, c.Dim),
                 Key: Bind(N("attn_k"), c.KvDim, c.Dim),
                 Value: Bind(N("attn_v"), c.KvDim, c.Dim),
                 Output: Bind(N("attn_output"), c.Dim, c.QueryDim),
-                FeedForwardNorm: Bind(N("ffn_norm"), 1, c.Dim),
+                FeedForwardNorm: BindVector(N("ffn_norm"), c.Dim),
                 Gate: Bind(N("ffn_gate"), c.HiddenDim, c.Dim),
                 Up: Bind(N("ffn_up"), c.HiddenDim, c.Dim),
                 Down: Bind(N("ffn_down"), c.Dim, c.HiddenDim));
@@ -103,15 +104,31 @@ public sealed unsafe class LlamaWeights : IDisposable
     public ExitHeadWeights BindExitHead(Planning.ExitHead head)
     {
         lock (_pinned)
-            return new ExitHeadWeights(Bind(head.Norm, 1, Config.Dim), Bind(head.Output, Config.VocabSize, Config.Dim));
+            return new ExitHeadWeights(BindVector(head.Norm, Config.Dim), Bind(head.Output, Config.VocabSize, Config.Dim));
     }
 
-    private WeightTensor Bind(string name, int rows, int cols)
+    /// <summary>
+    /// Tensors that were not F32 in the file and were expanded to F32 at load (F16, BF16, Q8_0): each takes 4 bytes
+    /// per weight in memory, not its size in the file. Zero for an all-F32 model, which stays in the mapping.
+    /// </summary>
+    public int DequantizedTensors { get; private set; }
+
+    /// <summary>Bytes of memory the dequantized tensors take (<see cref="DequantizedTensors"/>), beyond the file mapping.</summary>
+    public long DequantizedBytes { get; private set; }
+
+    /// <summary>Bytes the dequantized tensors take in the file, before expansion.</summary>
+    public long DequantizedFileBytes { get; private set; }
+
+    /// <summary>A norm weight: one dimension, <paramref name="length"/> long.</summary>
+    private WeightTensor BindVector(string name, int length) => Bind(name, 1, length, [length]);
+
+    /// <summary>A weight matrix of <paramref name="rows"/> outputs by <paramref name="cols"/> inputs, stored [cols, rows], even with one row.</summary>
+    private WeightTensor Bind(string name, int rows, int cols) => Bind(name, rows, cols, [cols, rows]);
+
+    private WeightTensor Bind(string name, int rows, int cols, long[] expected)
     {
         var t = File.GetTensor(name);
-        var expected = rows == 1 ? new long[] { cols } : [cols, rows];
-        // Trailing dimensions of 1 are implicit, as in ggml: gguf-py writes a one-row matrix as [cols, 1], ggml as [cols].
-        if (!WithoutTrailingOnes(t.Dimensions).SequenceEqual(WithoutTrailingOnes(expected)))
+        if (!t.Dimensions.SequenceEqual(expected))
             throw new GgufFormatException(File.FilePath, t.HeaderOffset,
                 $"tensor '{name}' of shape [{string.Join(", ", expected)}] for the topology in the metadata, found {t.Shape}");
         if (t.Type == GgmlType.F32)
@@ -124,14 +141,10 @@ public sealed unsafe class LlamaWeights : IDisposable
         var data = GC.AllocateUninitializedArray<float>(rows * cols, pinned: true);
         GgmlDequantize.ToFloat32(t.Type, File.GetBytes(t), data);
         _pinned.Add(data);
+        DequantizedTensors++;
+        DequantizedBytes += (long)data.Length * sizeof(float);
+        DequantizedFileBytes += t.ByteSize;
         return new WeightTensor((float*)Marshal.UnsafeAddrOfPinnedArrayElement(data, 0), rows, cols);
-    }
-
-    private static IEnumerable<long> WithoutTrailingOnes(IReadOnlyList<long> dimensions)
-    {
-        var n = dimensions.Count;
-        while (n > 0 && dimensions[n - 1] == 1) n--;
-        return dimensions.Take(n);
     }
 
     public void Dispose() => File.Dispose();

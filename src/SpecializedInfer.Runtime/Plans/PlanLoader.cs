@@ -5,13 +5,16 @@ namespace SpecializedInfer;
 /// <summary>A plan file read from disk together with its manifest, resolved into the schedule it means.</summary>
 public sealed record LoadedPlan(string PlanPath, string ManifestPath, ModelManifest Manifest, LayerPlan Plan, ExecutionSchedule Schedule, IReadOnlyList<PlanProblem> Warnings);
 
-/// <summary>Reads plan and manifest files for run-time consumers (the reference engine, the CLI), with the same checks the generator applies.</summary>
+/// <summary>
+/// Reads plan and manifest files for run-time consumers (the reference engine, the CLI), with the same checks the
+/// generator applies; files are read through <see cref="JsonInputFile"/>, so a device or a huge file is refused.
+/// </summary>
 public static class PlanLoader
 {
     public static LoadedPlan Load(string planPath)
     {
         planPath = Path.GetFullPath(planPath);
-        var planText = File.ReadAllText(planPath);
+        var planText = JsonInputFile.ReadText(planPath);
         var reference = PlanReader.ReadManifestReference(planText);
         if (reference is null)
             throw new PlanException(PlanReader.Read(planText, planPath, manifest: null).Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList());
@@ -19,7 +22,7 @@ public static class PlanLoader
         var manifestPath = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(planPath)!, reference));
         if (!File.Exists(manifestPath))
             throw new PlanException([new PlanProblem(ProblemIds.ManifestNotFound, ProblemSeverity.Error, $"The manifest '{reference}' was not found at {manifestPath}", planPath, TextRange.Empty)]);
-        var manifestResult = ManifestReader.Read(File.ReadAllText(manifestPath), manifestPath);
+        var manifestResult = ManifestReader.Read(JsonInputFile.ReadText(manifestPath), manifestPath);
         if (manifestResult.Manifest is null)
             throw new PlanException(manifestResult.Problems.Concat(PlanReader.Read(planText, planPath, manifest: null).Problems)
                 .Where(p => p.Severity == ProblemSeverity.Error).ToList());
@@ -28,7 +31,7 @@ public static class PlanLoader
         var result = PlanReader.Read(planText, planPath, manifestResult.Manifest, reference =>
         {
             var path = Path.GetFullPath(Path.Combine(planDirectory, reference));
-            return File.Exists(path) ? new SidecarFile(path, File.ReadAllText(path)) : null;
+            return File.Exists(path) ? new SidecarFile(path, JsonInputFile.ReadText(path)) : null;
         });
         if (result.Plan is null)
             throw new PlanException(result.Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList());

@@ -37,6 +37,8 @@ public sealed class Sampler
 
         var probs = _probs.AsSpan();
         TensorPrimitives.Divide(logits, _options.Temperature, probs);
+        // TensorPrimitives.SoftMax does not subtract the maximum: a logit / temperature past ~88 overflows exp to ∞.
+        TensorPrimitives.Subtract(probs, TensorPrimitives.Max(probs), probs);
         TensorPrimitives.SoftMax(probs, probs);
 
         var n = probs.Length;

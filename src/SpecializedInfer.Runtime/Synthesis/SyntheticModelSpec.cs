@@ -54,5 +54,13 @@ public sealed record SyntheticModelSpec
         Check(ContextLength > 0, "context length must be positive");
         Check(MatrixType is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0, "matrix type must be F32, F16, BF16 or Q8_0");
         Check(MatrixType != GgmlType.Q8_0 || (Dim % 32 == 0 && HiddenDim % 32 == 0), "Q8_0 needs dim and hidden dim to be multiples of 32");
+        // The loader's own rules (sizes within its limits...), so that a synthetic file always loads.
+        var headDim = Dim / Heads;
+        var broken = Models.LlamaModelRules.CheckTopology(new Models.LlamaConfig
+        {
+            Architecture = "llama", Dim = Dim, HiddenDim = HiddenDim, Layers = Layers, Heads = Heads, KvHeads = EffectiveKvHeads, HeadDim = headDim,
+            RotaryDims = EffectiveRotaryDims, RopeTheta = RopeTheta, NormEps = NormEps, VocabSize = VocabSize, ContextLength = ContextLength, TiedOutput = TiedOutput,
+        });
+        Check(broken is null, $"the model would not load: expected {broken?.Expected}");
     }
 }

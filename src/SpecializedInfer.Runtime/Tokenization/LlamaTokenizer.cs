@@ -109,6 +109,10 @@ public sealed class LlamaTokenizer
         CheckId(bosId, n, "BOS token");
         CheckId(eosId, n, "EOS token");
         CheckId(unkId, n, "unknown token");
+        if (Array.IndexOf(tokens, null) is var missing and >= 0) throw new ArgumentException($"Token {missing} is null.");
+        // The loader's rules (distinct texts, byte tokens spelt <0xNN>), which the llama2.c converter applies too.
+        if (Models.LlamaModelRules.CheckTokens(tokens, tokenTypes) is { } broken)
+            throw new ArgumentException(broken.Sentence ?? $"The vocabulary breaks a rule: expected {broken.Expected}.");
 
         VocabSize = n;
         BosId = bosId;
@@ -123,13 +127,10 @@ public sealed class LlamaTokenizer
         var texts = new byte[n][];
         for (var i = 0; i < n; i++)
         {
-            var text = tokens[i] ?? throw new ArgumentException($"Token {i} is null.");
-            // llama.cpp renames empty entries so that every token keeps a distinct, non-empty text.
-            if (text.Length == 0) text = $"[EMPTY_{i}]";
+            // llama.cpp renames empty entries so that every token keeps a distinct, non-empty text (checked above).
+            var text = Models.LlamaModelRules.TokenText(tokens[i], i);
             texts[i] = Encoding.UTF8.GetBytes(text);
-            var key = Encoding.Latin1.GetString(texts[i]);
-            if (!_idByText.TryAdd(key, i))
-                throw new ArgumentException($"Duplicate token text '{text}' at ids {_idByText[key]} and {i}.");
+            _idByText.Add(Encoding.Latin1.GetString(texts[i]), i);
             _attrs[i] = tokenTypes[i] switch
             {
                 1 => TokenAttr.Normal,
@@ -165,7 +166,7 @@ public sealed class LlamaTokenizer
             }
             else if ((attr & TokenAttr.Byte) != 0)
             {
-                pieces.Add(ParseByteToken(texts[i], i));
+                pieces.Add(Models.LlamaModelRules.ByteTokenValue(Models.LlamaModelRules.TokenText(tokens[i], i))!.Value); // spelling checked above
             }
             // Unused and undefined tokens render as nothing too.
         }
@@ -264,15 +265,10 @@ public sealed class LlamaTokenizer
             throw new GgufFormatException(file.FilePath, file.Find(AddBosKey)?.Offset ?? tokensAt,
                 $"a BOS token id, since '{AddBosKey}' is true");
 
-        try
-        {
-            return new LlamaTokenizer(tokens, scores, types, bos, eos, unk, addSpacePrefix, addBos);
-        }
-        catch (ArgumentException e)
-        {
-            // Duplicate texts or a malformed byte token: the token list itself is at fault.
-            throw new GgufFormatException(file.FilePath, tokensAt, $"a usable '{TokensKey}' ({e.Message})", e);
-        }
+        // Duplicate texts or a malformed byte token: the token list itself is at fault.
+        if (Models.LlamaModelRules.CheckTokens(tokens, types) is { } broken)
+            throw new GgufFormatException(file.FilePath, tokensAt, broken.Expected);
+        return new LlamaTokenizer(tokens, scores, types, bos, eos, unk, addSpacePrefix, addBos);
     }
 
     /// <summary>
@@ -513,21 +509,6 @@ public sealed class LlamaTokenizer
             rest = rest[(at + EscapedSpace.Length)..];
         }
         output.AddRange(rest);
-    }
-
-    /// <summary>The byte of a "&lt;0xNN&gt;" token (llama.cpp reads the two hex digits after "&lt;0x").</summary>
-    private static byte ParseByteToken(byte[] text, int id)
-    {
-        static int Hex(byte c) => c switch
-        {
-            >= (byte)'0' and <= (byte)'9' => c - '0',
-            >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
-            >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
-            _ => -1,
-        };
-        if (text is not [(byte)'<', (byte)'0', (byte)'x', var hi, var lo, (byte)'>'] || Hex(hi) < 0 || Hex(lo) < 0)
-            throw new ArgumentException($"Byte token {id} is '{Encoding.UTF8.GetString(text)}', not of the form <0xNN>.");
-        return (byte)(Hex(hi) << 4 | Hex(lo));
     }
 
     private static void CheckId(int id, int vocabSize, string role)

@@ -87,6 +87,57 @@ public sealed class ReferenceEngineVsLlamaCppTests : IClassFixture<SyntheticMode
         AssertLogitsMatch(oracle, path, tokens);
     }
 
+    [Fact]
+    public void Logits_match_llama_cpp_with_one_row_matrices()
+    {
+        // si synth --dim 8 --hidden 1: the feed-forward gate and up projections are 1 × 8 matrices (stored [8, 1]),
+        // which the loader once took for norm vectors and refused.
+        var dir = Directory.CreateTempSubdirectory("si-one-row-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "one-row.gguf");
+            Synthesis.SyntheticModel.Write(new Synthesis.SyntheticModelSpec
+            {
+                Name = "one-row", Dim = 8, HiddenDim = 1, Layers = 2, Heads = 2, VocabSize = Synthesis.SyntheticVocabulary.MinimumSize, ContextLength = 64, Seed = 21,
+            }, path);
+            using (var engine = ReferenceEngine.Load(path))
+                Assert.Equal((1, 8), (engine.Weights.Layer(0).Gate.Rows, engine.Weights.Layer(0).Gate.Cols));
+            using var oracle = new LlamaCppOracle(path, contextSize: 64);
+            var rng = new Random(6);
+            AssertLogitsMatch(oracle, path, [oracle.BosToken, .. Enumerable.Range(0, 31).Select(_ => rng.Next(3, oracle.VocabSize))]);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Logits_match_llama_cpp_when_attention_scores_pass_the_range_of_exp()
+    {
+        // stories260K's weights read as 4 heads of 16 (the checkpoint reshaped: n_heads 4, n_kv_heads 2, seq_len 256
+        // keep every array's size) give attention scores above 88, where exp overflows float: the softmax must work
+        // relative to the maximum, as llama.cpp's does.
+        var dir = Directory.CreateTempSubdirectory("si-large-scores-").FullName;
+        try
+        {
+            var checkpoint = File.ReadAllBytes(ModelLocator.Find("stories260K.bin"));
+            BitConverter.TryWriteBytes(checkpoint.AsSpan(12), 4);
+            BitConverter.TryWriteBytes(checkpoint.AsSpan(16), 2);
+            BitConverter.TryWriteBytes(checkpoint.AsSpan(24), 256);
+            var bin = Path.Combine(dir, "reshaped.bin");
+            File.WriteAllBytes(bin, checkpoint);
+            var path = Path.Combine(dir, "reshaped.gguf");
+            Conversion.Llama2cConverter.Convert(bin, ModelLocator.Find("tok512.bin"), path);
+            using var oracle = new LlamaCppOracle(path, contextSize: 64);
+            AssertLogitsMatch(oracle, path, oracle.Tokenize("Once upon a time, there was a little girl", addBos: true));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static void AssertLogitsMatch(LlamaCppOracle oracle, string modelPath, int[] tokens)
     {
         var expected = oracle.LogitsForAllPositions(tokens);

@@ -1,5 +1,9 @@
+using System.Runtime.InteropServices;
 using System.Text;
+using SpecializedInfer.Engine;
 using SpecializedInfer.Gguf;
+using SpecializedInfer.Models;
+using SpecializedInfer.Tokenization;
 
 namespace SpecializedInfer.Tests.Gguf;
 
@@ -278,6 +282,177 @@ public sealed class GgufCorruptionTests : IDisposable
                 check(length, AssertRejected(path, length));
             }
         });
+    }
+
+    /// <summary>
+    /// A well-formed GGUF whose model the loader must refuse: stories260K.gguf with metadata replaced (a null value
+    /// removes the key; keys it lacks are appended), and the key whose entry the error must point at.
+    /// </summary>
+    public sealed record ModelCorruption(Dictionary<string, GgufValue?> Metadata, string Key, string Says);
+
+    private static readonly (string[] Tokens, float[] Scores, int[] Types) Stories260KVocabulary = ReadVocabulary();
+    private static string[] StoriesTokens => Stories260KVocabulary.Tokens;
+    private static float[] StoriesScores => Stories260KVocabulary.Scores;
+    private static int[] StoriesTypes => Stories260KVocabulary.Types;
+
+    private static (string[], float[], int[]) ReadVocabulary()
+    {
+        using var file = GgufFile.Open(ShippedModels.GgufPath);
+        return (file.GetArray<string>("tokenizer.ggml.tokens"), file.GetArray<float>("tokenizer.ggml.scores"), file.GetArray<int>("tokenizer.ggml.token_type"));
+    }
+
+    private static ModelCorruption Meta(string key, GgufValue value, string says) => new(new() { [key] = value }, key, says);
+
+    private static ModelCorruption Tokens(Func<string[], string[]> edit, Func<int[], int[]>? types, string says)
+    {
+        var tokens = edit((string[])StoriesTokens.Clone());
+        var scores = tokens.Length <= StoriesScores.Length ? StoriesScores[..tokens.Length] : [.. StoriesScores, .. new float[tokens.Length - StoriesScores.Length]];
+        var typeArray = types?.Invoke((int[])StoriesTypes.Clone())
+                        ?? (tokens.Length <= StoriesTypes.Length ? StoriesTypes[..tokens.Length] : [.. StoriesTypes, .. Enumerable.Repeat(1, tokens.Length - StoriesTypes.Length)]);
+        return new(new()
+        {
+            ["tokenizer.ggml.tokens"] = GgufValue.Of(tokens), ["tokenizer.ggml.scores"] = GgufValue.Of(scores), ["tokenizer.ggml.token_type"] = GgufValue.Of(typeArray),
+        }, "tokenizer.ggml.tokens", says);
+    }
+
+    private static string[] With(string[] tokens, int id, string text)
+    {
+        tokens[id] = text;
+        return tokens;
+    }
+
+    private static int[] AsByteToken(int[] types, int id)
+    {
+        types[id] = 6;
+        return types;
+    }
+
+    private const string Eps = "llama.attention.layer_norm_rms_epsilon", FreqBase = "llama.rope.freq_base", BlockCount = "llama.block_count";
+
+    private static readonly Dictionary<string, Func<ModelCorruption>> ModelCorruptions = new()
+    {
+        // Silently accepted before: a NaN epsilon or base makes every logit NaN, a short block count drops layers.
+        ["norm epsilon NaN"] = () => Meta(Eps, GgufValue.Of(float.NaN), "an epsilon between 0 and 1 (exclusive), found NaN"),
+        ["norm epsilon +Inf"] = () => Meta(Eps, GgufValue.Of(float.PositiveInfinity), "found Infinity"),
+        ["norm epsilon -Inf"] = () => Meta(Eps, GgufValue.Of(float.NegativeInfinity), "found -Infinity"),
+        ["norm epsilon negative"] = () => Meta(Eps, GgufValue.Of(-1e-5f), "found -1E-05"),
+        ["norm epsilon 0"] = () => Meta(Eps, GgufValue.Of(0f), "found 0"),
+        ["rope.freq_base NaN"] = () => Meta(FreqBase, GgufValue.Of(float.NaN), "a positive finite number, found NaN"),
+        ["rope.freq_base 0"] = () => Meta(FreqBase, GgufValue.Of(0f), "a positive finite number, found 0"),
+        ["rope.freq_base negative"] = () => Meta(FreqBase, GgufValue.Of(-10000f), "found -10000"),
+        ["rope.freq_base +Inf"] = () => Meta(FreqBase, GgufValue.Of(float.PositiveInfinity), "found Infinity"),
+        ["block_count 4 with 5 layers present"] = () => Meta(BlockCount, GgufValue.Of(4u), "found 4 while the file has tensors of layer 4"),
+        ["block_count 1 with 5 layers present"] = () => Meta(BlockCount, GgufValue.Of(1u), "found 1 while the file has tensors of layer 1"),
+        ["block_count past the limit"] = () => Meta(BlockCount, GgufValue.Of(5000u), "between 1 and 4096, found 5000"),
+        ["context_length past the limit"] = () => Meta("llama.context_length", GgufValue.Of((1u << 24) + 1), "between 1 and 16777216, found 16777217"),
+        ["head_count_kv 0"] = () => Meta("llama.attention.head_count_kv", GgufValue.Of(0u), "between 1 and"),
+        // The vocabulary against the embedding (a token past the rows failed mid-generation) and the tokenizer's own rules.
+        ["300 tokens over 512 embedding rows"] = () => Tokens(t => t[..300], null, "one token per row of 'token_embd.weight' (512 rows), found 300 tokens"),
+        ["600 tokens over 512 embedding rows"] = () => Tokens(t => [.. t, .. Enumerable.Range(0, 88).Select(i => $"extra{i}")], null, "(512 rows), found 600 tokens"),
+        ["duplicate token text"] = () => Tokens(t => With(t, 400, t[401]), null, $"the duplicate '{StoriesTokens[401]}' at ids 400 and 401"),
+        ["two empty tokens are distinct"] = () => Tokens(t => With(With(t, 300, ""), 301, "[EMPTY_300]"), null, "the duplicate '[EMPTY_300]' at ids 300 and 301"),
+        ["byte token '<0x1'"] = () => Tokens(t => With(t, 300, "<0x1"), ty => AsByteToken(ty, 300), "byte token 300 (type 6) spelt <0xNN> with two hex digits, found '<0x1'"),
+        ["byte token '<0x123>'"] = () => Tokens(t => With(t, 300, "<0x123>"), ty => AsByteToken(ty, 300), "found '<0x123>'"),
+        ["byte token '<0x-F>'"] = () => Tokens(t => With(t, 300, "<0x-F>"), ty => AsByteToken(ty, 300), "found '<0x-F>'"),
+    };
+
+    public static TheoryData<string> ModelCorruptionNames => [.. ModelCorruptions.Keys];
+
+    [Theory]
+    [MemberData(nameof(ModelCorruptionNames))]
+    public void A_model_the_loader_cannot_run_is_refused_at_load_naming_the_key(string name)
+    {
+        var corruption = ModelCorruptions[name]();
+        var path = _temp.File("model.gguf");
+        using (var source = GgufFile.Open(ShippedModels.GgufPath))
+        {
+            var writer = new GgufWriter();
+            foreach (var (key, value) in source.Metadata)
+                if (!corruption.Metadata.TryGetValue(key, out var replacement)) writer.Add(key, value);
+                else if (replacement is not null) writer.Add(key, replacement);
+            foreach (var (key, value) in corruption.Metadata)
+                if (value is not null && source.Find(key) is null) writer.Add(key, value);
+            foreach (var t in source.Tensors) writer.AddTensor(t.Name, t.Dimensions, t.Type, source.GetBytes(t));
+            writer.Write(path);
+        }
+        long expectedOffset;
+        using (var file = GgufFile.Open(path)) expectedOffset = file.Find(corruption.Key)!.Offset;
+
+        var e = Record.Exception(() =>
+        {
+            using var weights = LlamaWeights.Load(path);
+            LlamaTokenizer.FromGguf(weights.File);
+        });
+        Assert.NotNull(e);
+        Assert.True(e.GetType() == typeof(GgufFormatException), $"{e.GetType().Name}: {e.Message}");
+        var error = (GgufFormatException)e;
+        Assert.Equal((path, expectedOffset), (error.FilePath, error.Offset));
+        Assert.Contains(corruption.Says, error.Message);
+        Assert.StartsWith(path + ": at byte offset " + expectedOffset + ": expected ", error.Message);
+    }
+
+    /// <summary>stories260K.gguf with some of one tensor's F32 values replaced.</summary>
+    private string WithValues(string tensor, params (int Index, float Value)[] values)
+    {
+        var path = _temp.File("non-finite.gguf");
+        using var source = GgufFile.Open(ShippedModels.GgufPath);
+        var writer = new GgufWriter();
+        foreach (var (key, value) in source.Metadata) writer.Add(key, value);
+        foreach (var t in source.Tensors)
+        {
+            var data = source.GetFloat32(t.Name).ToArray();
+            if (t.Name == tensor)
+                foreach (var (index, value) in values) data[index] = value;
+            writer.AddTensor(t.Name, t.Dimensions, data);
+        }
+        writer.Write(path);
+        return path;
+    }
+
+    [Fact]
+    public void Non_finite_weights_are_listed_per_tensor_and_a_forward_pass_through_them_is_a_typed_error()
+    {
+        var path = WithValues("blk.2.ffn_up.weight", (17, float.NaN), (20, float.PositiveInfinity), (4000, float.NegativeInfinity), (9000, float.NaN));
+        using (var file = GgufFile.Open(path))
+        {
+            var found = Assert.Single(file.FindNonFiniteValues());
+            Assert.Equal(new NonFiniteTensor("blk.2.ffn_up.weight", GgmlType.F32, 2, 2, 17), found);
+            Assert.Contains("tensor 'blk.2.ffn_up.weight' (F32) has 2 NaN and 2 infinite values; the first at element 17", found.ToString());
+        }
+        using (var clean = GgufFile.Open(ShippedModels.GgufPath)) Assert.Empty(clean.FindNonFiniteValues());
+
+        using var engine = ReferenceEngine.Load(path);
+        var session = engine.CreateSession(16);
+        var e = Assert.Throws<NonFiniteLogitsException>(() => session.Forward([1, 403, 407]));
+        Assert.Equal(path, e.FilePath);
+        Assert.Equal(512, e.Count); // a NaN in a hidden state reaches every logit
+        Assert.Contains("si inspect", e.Message);
+    }
+
+    [Theory]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    [InlineData(GgmlType.Q8_0)]
+    public void Non_finite_values_are_found_in_every_type_the_loader_reads(GgmlType type)
+    {
+        // Values that overflow the type (F16 above 65504, Q8_0 through its F16 scale) and a NaN, encoded by the
+        // writer's own conversions, then counted independently of the scan: by dequantizing.
+        var values = Enumerable.Range(0, 64).Select(i => (float)Math.Sin(i)).ToArray();
+        values[3] = float.NaN;
+        values[40] = type == GgmlType.BF16 ? float.PositiveInfinity : 1e6f;
+        var bytes = type switch
+        {
+            GgmlType.F16 => MemoryMarshal.AsBytes(values.Select(v => (Half)v).ToArray().AsSpan()).ToArray(),
+            GgmlType.BF16 => MemoryMarshal.AsBytes(values.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray().AsSpan()).ToArray(),
+            _ => GgmlDequantize.QuantizeQ8_0(values),
+        };
+        var path = _temp.Write("typed.gguf", new GgufWriter().AddTensor("t", [64], type, bytes).AddTensor("clean", [2], [1f, 2f]).ToBytes());
+        using var file = GgufFile.Open(path);
+        var dequantized = file.ReadAsFloat32("t");
+        var expected = new NonFiniteTensor("t", type, dequantized.Count(float.IsNaN), dequantized.Count(float.IsInfinity),
+            Array.FindIndex(dequantized, v => !float.IsFinite(v)));
+        Assert.True(expected.NaNs + expected.Infinities >= 2);
+        Assert.Equal(expected, Assert.Single(file.FindNonFiniteValues()));
     }
 
     private static GgufFormatException AssertRejected(string path, long length)

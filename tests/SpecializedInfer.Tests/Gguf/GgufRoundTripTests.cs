@@ -57,6 +57,22 @@ public sealed class GgufRoundTripTests : IDisposable
     ];
 
     [Fact]
+    public void Writing_over_a_model_in_use_replaces_it_by_rename_and_leaves_the_running_mapping_intact()
+    {
+        // A model is memory-mapped while it runs; rewriting it in place would truncate the mapping under the reader
+        // (SIGBUS on Linux, an AccessViolationException nothing can catch). The writer writes aside and renames.
+        var path = _temp.Write("model.gguf", ShippedModels.GgufBytes());
+        using var running = GgufFile.Open(path);
+        var before = running.GetFloat32("output.weight").ToArray();
+
+        new GgufWriter().AddTensor("t", [3], [1f, 2f, 3f]).Write(path);
+
+        Assert.Equal(before, running.GetFloat32("output.weight").ToArray());
+        using (var replaced = GgufFile.Open(path)) Assert.Equal("t", Assert.Single(replaced.Tensors).Name);
+        Assert.Equal(["model.gguf"], Directory.GetFiles(_temp.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void Every_value_type_round_trips_in_order()
     {
         Assert.Equal(13, AllValues.Select(v => v.Value.Type).Distinct().Count());

@@ -2,7 +2,10 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using SpecializedInfer.Conversion;
+using SpecializedInfer.Engine;
 using SpecializedInfer.Gguf;
+using SpecializedInfer.Models;
+using SpecializedInfer.Tokenization;
 
 namespace SpecializedInfer.Tests.Gguf;
 
@@ -105,11 +108,19 @@ public sealed class Llama2cConverterTests : IDisposable
     {
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             Llama2cConverter.Convert(ShippedModels.CheckpointPath, ShippedModels.TokenizerPath, _temp.File("x.gguf"), 0));
+        // Past the loader's limit (2^24 positions) the file would be written and then refused by si run.
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Llama2cConverter.Convert(ShippedModels.CheckpointPath, ShippedModels.TokenizerPath, _temp.File("x.gguf"), (1 << 24) + 1));
+        Assert.Contains("between 1 and 16777216", e.Message);
         Assert.False(File.Exists(_temp.File("x.gguf")));
     }
 
     /// <summary>A broken input: the bytes of the checkpoint and tokenizer, and where the error must point (null: anywhere).</summary>
-    public sealed record BadInput(byte[] Checkpoint, byte[] Tokenizer, bool CheckpointIsBad, long? Offset);
+    public sealed record BadInput(byte[] Checkpoint, byte[] Tokenizer, bool CheckpointIsBad, long? Offset)
+    {
+        /// <summary>A tokenizer path to use instead of writing <see cref="Tokenizer"/> (a device).</summary>
+        public string? TokenizerPath { get; init; }
+    }
 
     private static BadInput BadCheckpoint(byte[] bytes, long? offset) => new(bytes, ShippedModels.TokenizerBytes(), true, offset);
 
@@ -160,7 +171,56 @@ public sealed class Llama2cConverterTests : IDisposable
         ["tokenizer length past the end"] = () => BadTokenizer(ShippedModels.TokenizerBytes().I32(6227 - 3 - 4, 4), 6227 - 7),
         ["tokenizer invalid UTF-8"] = () => BadTokenizer(ShippedModels.TokenizerBytes().Set(52, 0xFF), 52), // token 3, "<0x00>"
         ["tokenizer with trailing bytes"] = () => BadTokenizer(ShippedModels.TokenizerBytes().Append(0, 0, 0, 0, 0, 0, 0, 0), 6227),
+
+        // Inputs that convert cleanly but to a file the loader refuses: the converter applies the loader's rules.
+        // 64 heads of size 1 (4 KV heads... 32, and seq_len 4096 keep every array's size): an odd rotary count of 1.
+        ["head size 1 (odd rotary dimension count)"] = () => BadCheckpoint(ShippedModels.CheckpointBytes().I32(12, 64).I32(16, 32).I32(24, 4096), 12),
+        ["5000 layers (past the loader's 4096)"] = () => new BadInput(Checkpoint(dim: 2, hidden: 1, layers: 5000, heads: 1, kvHeads: 1, vocab: 3, seqLen: 1),
+            Tokenizer(1, [(0f, "a"u8.ToArray()), (0f, "b"u8.ToArray()), (0f, "c"u8.ToArray())]), true, 8),
+        ["duplicate token texts"] = () => BadTokenizer(EditTokens(t => t[401] = t[400]), TokenRecordOffset(401)),
+        ["duplicate texts once spaces are escaped"] = () => BadTokenizer(EditTokens(t => { t[300] = "a b"u8.ToArray(); t[301] = "a\u2581b"u8.ToArray(); }), TokenRecordOffset(301)),
+        ["byte-like token '<0x1'"] = () => BadTokenizer(EditTokens(t => t[300] = "<0x1"u8.ToArray()), TokenRecordOffset(300)),
+        ["byte-like token '<0x123>'"] = () => BadTokenizer(EditTokens(t => t[300] = "<0x123>"u8.ToArray()), TokenRecordOffset(300)),
+        ["byte-like token '<0x-F>'"] = () => BadTokenizer(EditTokens(t => t[300] = "<0x-F>"u8.ToArray()), TokenRecordOffset(300)),
+        ["tokenizer /dev/zero"] = () => new BadInput(ShippedModels.CheckpointBytes(), [], false, 0) { TokenizerPath = "/dev/zero" },
     };
+
+    /// <summary>tok512.bin parsed into max_token_length and its (score, text) records.</summary>
+    private static (int MaxLength, List<(float Score, byte[] Text)> Records) ParseTokenizer(byte[] data)
+    {
+        var records = new List<(float, byte[])>();
+        for (var p = 4; p < data.Length;)
+        {
+            var length = BitConverter.ToInt32(data, p + 4);
+            records.Add((BitConverter.ToSingle(data, p), data.AsSpan(p + 8, length).ToArray()));
+            p += 8 + length;
+        }
+        return (BitConverter.ToInt32(data, 0), records);
+    }
+
+    /// <summary>tok512.bin with some token texts replaced (index = token id).</summary>
+    private static byte[] EditTokens(Action<byte[][]> edit)
+    {
+        var (maxLength, records) = ParseTokenizer(ShippedModels.TokenizerBytes());
+        var texts = records.Select(r => r.Text).ToArray();
+        edit(texts);
+        return Tokenizer(maxLength, records.Select((r, i) => (r.Score, texts[i])));
+    }
+
+    /// <summary>Where token <paramref name="id"/>'s record starts in an edited tok512.bin (edits at or past it do not move it).</summary>
+    private static long TokenRecordOffset(int id) =>
+        4 + ParseTokenizer(ShippedModels.TokenizerBytes()).Records.Take(id).Sum(r => 8L + r.Text.Length);
+
+    /// <summary>A llama2.c checkpoint of the given header (shared classifier), every weight zero, and exactly the size it implies.</summary>
+    private static byte[] Checkpoint(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen)
+    {
+        long kvDim = (long)kvHeads * (dim / heads);
+        var floats = (long)vocab * dim + layers * (2L * dim + 2L * dim * dim + 2L * dim * kvDim + 3L * dim * hidden) + dim + (long)seqLen * (dim / heads);
+        var bytes = new byte[Llama2cConverter.HeaderBytes + floats * 4];
+        int[] header = [dim, hidden, layers, heads, kvHeads, vocab, seqLen];
+        for (var i = 0; i < header.Length; i++) bytes.I32(i * 4, header[i]);
+        return bytes;
+    }
 
     public static TheoryData<string> BadInputNames => [.. BadInputs.Keys];
 
@@ -170,7 +230,7 @@ public sealed class Llama2cConverterTests : IDisposable
     {
         var input = BadInputs[name]();
         var checkpoint = _temp.Write("model.bin", input.Checkpoint);
-        var tokenizer = _temp.Write("tok.bin", input.Tokenizer);
+        var tokenizer = input.TokenizerPath ?? _temp.Write("tok.bin", input.Tokenizer);
         var output = _temp.File("out.gguf");
 
         var e = Record.Exception(() => Llama2cConverter.Convert(checkpoint, tokenizer, output));
@@ -185,7 +245,142 @@ public sealed class Llama2cConverterTests : IDisposable
         Assert.False(string.IsNullOrWhiteSpace(error.Expected));
         Assert.Contains(bad, error.Message);
         Assert.False(File.Exists(output));
-        Assert.Equal(2, Directory.GetFiles(_temp.Path).Length);
+        Assert.Equal(input.TokenizerPath is null ? 2 : 1, Directory.GetFiles(_temp.Path).Length);
+    }
+
+    /// <summary>
+    /// The converter and the loader agree: over seeded mutations of stories260K.bin and tok512.bin (header reshapes
+    /// that keep the file's layout, odd head sizes, random header values, duplicate, byte-like, empty and random token
+    /// texts, flipped tokenizer bytes), every conversion either fails with a <see cref="ModelFormatException"/> and
+    /// writes nothing, or writes a file that si run's load path (engine, tokenizer, a forward pass) accepts. Before
+    /// the converter applied the loader's rules, a large share converted into files si run refused.
+    /// </summary>
+    [Fact]
+    public void Every_successful_conversion_of_a_mutated_stories260K_loads_and_runs()
+    {
+        const int Seeds = 400;
+        var (maxLength, records) = ParseTokenizer(ShippedModels.TokenizerBytes());
+        int converted = 0, refused = 0;
+        for (var seed = 0; seed < Seeds; seed++)
+        {
+            var rng = new Random(seed);
+            var checkpoint = ShippedModels.CheckpointBytes();
+            var texts = records.Select(r => r.Text).ToArray();
+            var done = new List<string>();
+            byte[]? flipped = null;
+            for (var m = rng.Next(1, 4); m > 0; m--)
+                done.Add(Mutate(rng, checkpoint, texts, ref flipped));
+            var tokenizer = flipped ?? Tokenizer(maxLength, records.Select((r, i) => (r.Score, texts[i])));
+            var checkpointPath = _temp.Write("m.bin", checkpoint);
+            var tokenizerPath = _temp.Write("t.bin", tokenizer);
+            var output = _temp.File("m.gguf");
+            try
+            {
+                Llama2cConverter.Convert(checkpointPath, tokenizerPath, output);
+            }
+            catch (ModelFormatException e)
+            {
+                Assert.True(e.GetType() == typeof(ModelFormatException), $"seed {seed}: {e.GetType().Name}");
+                Assert.False(File.Exists(output), $"seed {seed}: a refused conversion left {output}");
+                refused++;
+                continue;
+            }
+            try
+            {
+                using var engine = ReferenceEngine.Load(output);
+                var vocabulary = LlamaTokenizer.FromGguf(engine.Weights.File);
+                using var session = engine.CreateSession(8);
+                session.Forward(vocabulary.Encode("Once upon a time", addBos: true)[..4]);
+                converted++;
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"seed {seed} ({string.Join("; ", done)}) converted into a file the loader refuses: {e.GetType().Name}: {e.Message}");
+            }
+            finally
+            {
+                File.Delete(output);
+            }
+        }
+        // Both outcomes are well represented, or the loop would prove little.
+        Assert.InRange(converted, Seeds / 5, Seeds);
+        Assert.InRange(refused, Seeds / 5, Seeds);
+    }
+
+    /// <summary>One random mutation of the checkpoint (in place) or the token texts; returns what it did, for failure messages.</summary>
+    private static string Mutate(Random rng, byte[] checkpoint, byte[][] texts, ref byte[]? flippedTokenizer)
+    {
+        int Token() => rng.Next(3, texts.Length);
+        switch (rng.Next(8))
+        {
+            case 0:
+            {
+                // n_heads and n_kv_heads changed together with seq_len so that wk, wv and freq_cis keep their sizes
+                // (kv_dim 32, seq_len × head_size 4096): head sizes 32 to 1, the last one odd.
+                var heads = 1 << rng.Next(1, 7);
+                checkpoint.I32(12, heads).I32(16, heads / 2).I32(24, 64 * heads);
+                return $"{heads} heads";
+            }
+            case 1:
+            {
+                var field = rng.Next(7);
+                var original = BitConverter.ToInt32(checkpoint, field * 4);
+                int[] values = [0, 1, -1, 2, 3, original + 1, original - 1, original * 2, original / 2, -original, 4096, 4097, 1 << 20, int.MaxValue];
+                var value = values[rng.Next(values.Length)];
+                checkpoint.I32(field * 4, value);
+                return $"header field {field} = {value}";
+            }
+            case 2:
+            {
+                var (a, b) = (Token(), Token());
+                texts[a] = texts[b];
+                return $"token {a} = token {b}";
+            }
+            case 3:
+            {
+                // What llama.cpp's sscanf("<0x%02hhX>") takes for a byte token, and near misses.
+                const string alphabet = "0123456789ABCDEFabcdefXZ+- ";
+                var text = "<0x" + new string(Enumerable.Range(0, rng.Next(0, 4)).Select(_ => alphabet[rng.Next(alphabet.Length)]).ToArray()) + (rng.Next(2) == 0 ? ">" : "");
+                var id = Token();
+                texts[id] = Encoding.UTF8.GetBytes(text);
+                return $"token {id} = '{text}'";
+            }
+            case 4:
+            {
+                var id = Token();
+                var text = rng.Next(4) switch
+                {
+                    0 => "",
+                    1 => $"[EMPTY_{Token()}]",
+                    2 => new string(Enumerable.Range(0, rng.Next(1, 4)).Select(_ => " ab\u2581"[rng.Next(4)]).ToArray()),
+                    _ => new string(Enumerable.Range(0, rng.Next(1, 3)).Select(_ => (char)rng.Next('a', 'e')).ToArray()),
+                };
+                texts[id] = Encoding.UTF8.GetBytes(text);
+                return $"token {id} = '{text}'";
+            }
+            case 5:
+            {
+                var id = Token();
+                texts[id] = Enumerable.Range(0, rng.Next(1, 4)).Select(_ => (byte)rng.Next(256)).ToArray();
+                return $"token {id} = random bytes";
+            }
+            case 6:
+            {
+                // Flipped bytes of the written tokenizer: lengths, scores and texts alike.
+                var bytes = flippedTokenizer ?? Tokenizer(BitConverter.ToInt32(ShippedModels.TokenizerBytes(), 0), texts.Select(t => (0f, t)));
+                var at = rng.Next(bytes.Length);
+                bytes[at] ^= (byte)(1 << rng.Next(8));
+                flippedTokenizer = bytes;
+                return $"tokenizer byte {at} flipped";
+            }
+            default:
+            {
+                // A finite weight changed: conversion and loading must not care.
+                var at = 28 + 4 * rng.Next((checkpoint.Length - 28) / 4);
+                BitConverter.TryWriteBytes(checkpoint.AsSpan(at), (float)(rng.NextDouble() * 2 - 1));
+                return $"weight at {at} changed";
+            }
+        }
     }
 
     private static uint[] Bits(float[] values) => values.Select(BitConverter.SingleToUInt32Bits).ToArray();

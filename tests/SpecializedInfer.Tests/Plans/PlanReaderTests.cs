@@ -129,6 +129,121 @@ public sealed class PlanReaderTests
         if (problem.Severity == ProblemSeverity.Error) Assert.Null(result.Plan);
     }
 
+    /// <summary>
+    /// Hostile plans (generated, since they are large): each must come back as a bounded list of problems that names
+    /// the mistake, in time linear in its size. Before the limits, the first two ran the reference engine out of
+    /// memory (a KV cache per step) and printed 999,999 lines; the share, skip, exit and lossless ones were quadratic.
+    /// </summary>
+    private static readonly Dictionary<string, (Func<string> Text, string Id, string? Message)> HostilePlans = new()
+    {
+        ["'order' with 100,000 steps"] = (() => Body($"\"order\": [{Repeat("0", 100_000)}]"), ProblemIds.LimitExceeded, "'order' has 100,000 steps; a plan for a 5-layer model may run at most 80"),
+        ["'order' one step over 16 per layer"] = (() => Body($"\"order\": [{Repeat("1", 81)}]"), ProblemIds.LimitExceeded, "at most 80 (16 per layer)"),
+        ["'prune' repeating one layer 1,000,000 times"] = (() => Body($"\"prune\": [{Repeat("1", 1_000_000)}]"), ProblemIds.DuplicateIndex, "Layer 1 is listed twice in 'prune' (999,999 times in this file; the first is shown)"),
+        ["'prune' with 400,000 different out-of-range layers"] = (() => Body($"\"prune\": [{string.Join(",", Enumerable.Range(5, 400_000))}]"), ProblemIds.LimitExceeded, "399,900 more problems in this file are not listed (at most 100 are)"),
+        ["'share' with 100,000 entries"] = (() => Body($"\"share\": [{Repeat("{ \"layer\": 3, \"weightsOf\": 1 }", 100_000)}]"), ProblemIds.DuplicateIndex, "Layer 3 is given shared weights twice (99,999 times"),
+        ["'exits' with 50,000 entries"] = (() => Body($"\"exits\": [{Repeat("{ \"afterStep\": 1, \"criterion\": \"margin\", \"threshold\": 0.5 }", 50_000)}]"), ProblemIds.DuplicateExit, "Two exits after step 1 (49,999 times"),
+        ["'skip' with 50,000 entries"] = (() => Body($"\"skip\": [{Repeat("{ \"layer\": 2, \"test\": \"cosine\", \"threshold\": 0.9 }", 50_000)}]"), ProblemIds.DuplicateIndex, "Layer 2 is made skippable twice (49,999 times"),
+        ["an ensemble of 50,000 patience members that can never fire"] = (() => Body(
+            "\"kvFill\": \"lossless\", \"speculation\": { \"draftSteps\": 2, \"draftTokens\": 4 }, \"exits\": [ " +
+            "{ \"afterStep\": 0, \"criterion\": \"margin\", \"threshold\": 0.5 }, { \"afterStep\": 2, \"criterion\": \"margin\", \"threshold\": 0.5 }, " +
+            $"{{ \"afterStep\": 1, \"criterion\": \"ensemble\", \"votes\": 1, \"members\": [{Repeat("{ \"criterion\": \"patience\", \"patience\": 9 }", 50_000)}] }} ]"),
+            ProblemIds.PatienceTooLong, "(50,000 times in this file; the first is shown)"),
+        ["100,000 unknown properties close to known ones"] = (() => Body(string.Join(", ", Enumerable.Range(0, 100_000).Select(i => $"\"prune{i}\": 1"))), ProblemIds.LimitExceeded, "99,900 more problems"),
+        ["a property name of 1,000,000 characters"] = (() => Body($"\"{new string('x', 1_000_000)}\": 1"), ProblemIds.UnknownProperty, "Unknown property 'xxxxxxxx"),
+        ["a file over 4 MiB"] = (() => Body($"\"description\": \"{new string('d', InputLimits.MaxFileBytes)}\""), ProblemIds.LimitExceeded, "plan, manifest and probe files may be at most 4,194,304 bytes"),
+        ["a file over 4 MiB in UTF-8 but not in characters"] = (() => Body($"\"description\": \"{new string('\u00e9', InputLimits.MaxFileBytes / 2 + 1)}\""), ProblemIds.LimitExceeded, "The file is 4,194,3"),
+    };
+
+    private static string Body(string rest) => "{ \"manifest\": \"m\",\n" + rest + " }";
+
+    private static string Repeat(string item, int count) => string.Join(", ", Enumerable.Repeat(item, count));
+
+    public static TheoryData<string> HostilePlanNames => [.. HostilePlans.Keys];
+
+    [Theory]
+    [MemberData(nameof(HostilePlanNames))]
+    public void Hostile_plans_get_a_bounded_list_of_problems_naming_the_mistake(string name)
+    {
+        var (text, id, message) = HostilePlans[name];
+        var result = PlanReader.Read(text(), "hostile.plan.json", Stories, Sidecars);
+        Assert.Null(result.Plan);
+        Assert.InRange(result.Problems.Count, 1, InputLimits.MaxProblemsPerFile + 1);
+        var problem = Assert.Single(result.Problems, p => p.Id == id && (message is null || p.Message.Contains(message)));
+        Assert.Equal(ProblemSeverity.Error, problem.Severity);
+        Assert.All(result.Problems, p => Assert.InRange(p.Message.Length, 1, 1000));
+    }
+
+    [Fact]
+    public void The_step_bound_is_16_per_layer_and_the_longest_allowed_order_resolves()
+    {
+        var longest = PlanReader.Read(Body($"\"order\": [{Repeat("2", 80)}]"), "p", Stories);
+        Assert.Empty(longest.Problems);
+        Assert.Equal(80, ExecutionSchedule.Resolve(longest.Plan!, Stories).Steps.Count);
+        // Without a manifest the structure alone is checked: no bound is known yet.
+        Assert.Empty(PlanReader.Read(Body($"\"order\": [{Repeat("2", 1000)}]"), "p", manifest: null).Problems);
+    }
+
+    [Fact]
+    public void Manifests_and_probes_have_the_same_caps()
+    {
+        var manifest = ManifestReader.Read("{ " + string.Join(", ", Enumerable.Range(0, 5000).Select(i => $"\"x{i}\": 1")) + " }", "m.model.json");
+        Assert.Null(manifest.Manifest);
+        Assert.InRange(manifest.Problems.Count, 1, InputLimits.MaxProblemsPerFile + 1);
+        Assert.Contains(manifest.Problems, p => p.Id == ProblemIds.LimitExceeded && p.Message.StartsWith("4,9", StringComparison.Ordinal));
+
+        var probe = ProbeReader.Read($"{{ \"dim\": 2, \"bias\": 0, \"weights\": [{Repeat("1e300", 200_000)}] }}", "p.probe.json", "p.probe.json", 0);
+        Assert.Null(probe.Probe);
+        Assert.Equal([ProblemIds.InvalidProbe], probe.Problems.Select(p => p.Id));
+        Assert.Contains("(200,000 times in this file; the first is shown)", probe.Problems[0].Message);
+
+        Assert.Equal(ProblemIds.LimitExceeded, Assert.Single(ManifestReader.Read(new string(' ', InputLimits.MaxFileBytes + 1), "m.model.json").Problems).Id);
+    }
+
+    /// <summary>
+    /// Files the runtime's PlanLoader must refuse before reading them whole: name → (the plan's text after its manifest
+    /// reference, the path the SI0037 error must name). "M" stands for the manifest's path and "D" for the folder.
+    /// </summary>
+    private static readonly Dictionary<string, (string Manifest, string Tail, string BadPath)> HostileFiles = new()
+    {
+        ["probe /dev/zero"] = ("M", ", \"exits\": [ { \"afterStep\": 1, \"criterion\": \"learned\", \"threshold\": 0.5, \"probe\": \"/dev/zero\" } ]", "/dev/zero"),
+        ["manifest /dev/urandom"] = ("/dev/urandom", "", "/dev/urandom"),
+        ["manifest /dev/zero"] = ("/dev/zero", "", "/dev/zero"),
+        ["manifest over 4 MiB"] = ("D/huge.model.json", "", "D/huge.model.json"),
+        ["probe over 4 MiB"] = ("M", ", \"skip\": [ { \"layer\": 2, \"test\": \"learned\", \"threshold\": 0.5, \"probe\": \"huge.probe.json\" } ]", "D/huge.probe.json"),
+        ["plan over 4 MiB"] = ("M", $", \"description\": \"{new string('x', InputLimits.MaxFileBytes)}\"", "D/p.plan.json"),
+        ["'order' with 100,000 steps"] = ("M", $", \"order\": [{Repeat("0", 100_000)}]", "D/p.plan.json"),
+    };
+
+    public static TheoryData<string> HostileFileNames => [.. HostileFiles.Keys];
+
+    [Theory]
+    [MemberData(nameof(HostileFileNames))]
+    public void The_plan_loader_refuses_devices_huge_files_and_huge_schedules_naming_the_file(string name)
+    {
+        var dir = Directory.CreateTempSubdirectory("si-hostile-").FullName;
+        try
+        {
+            var manifestPath = Path.Combine(dir, "stories260K.model.json");
+            File.Copy(Path.Combine(ReferencePlanExecutionTests.RepositoryModels, "stories260K.model.json"), manifestPath);
+            var padding = new string(' ', InputLimits.MaxFileBytes);
+            File.WriteAllText(Path.Combine(dir, "huge.model.json"), File.ReadAllText(manifestPath) + padding);
+            File.WriteAllText(Path.Combine(dir, "huge.probe.json"), ProbeReader.Write(0f, new float[64]) + padding);
+            var (manifest, tail, bad) = HostileFiles[name];
+            string Resolve(string p) => p == "M" ? manifestPath : p.StartsWith("D/", StringComparison.Ordinal) ? Path.Combine(dir, p[2..]) : p;
+            var planPath = Path.Combine(dir, "p.plan.json");
+            File.WriteAllText(planPath, $"{{ \"manifest\": \"{Resolve(manifest)}\"{tail} }}");
+
+            var e = Assert.Throws<PlanException>(() => SpecializedInfer.Engine.ReferenceEngine.Load(ModelLocator.Find("stories260K.gguf"), planPath));
+            var problem = Assert.Single(e.Problems);
+            Assert.Equal((ProblemIds.LimitExceeded, Resolve(bad)), (problem.Id, problem.FilePath));
+            Assert.StartsWith(Resolve(bad) + "(1,", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>Probe sidecars the bad-plan table can name: one valid, one whose dim does not match the model.</summary>
     private static SidecarFile? Sidecars(string reference) => reference switch
     {

@@ -51,6 +51,24 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void Large_logits_at_a_low_temperature_follow_the_softmax_too()
+    {
+        // 12 / 0.1 = 120: past float exp's range (~88.7), so the distribution must be computed relative to the maximum.
+        float[] logits = [12f, 11.5f, -3f, 11.9f];
+        var sampler = new Sampler(new SamplingOptions { Temperature = 0.1f, Seed = 4 }, logits.Length);
+        var counts = new int[logits.Length];
+        const int n = 20000;
+        for (var i = 0; i < n; i++) counts[sampler.Sample(logits)]++;
+        var weights = logits.Select(l => Math.Exp((l - 12.0) / 0.1)).ToArray();
+        for (var i = 0; i < logits.Length; i++)
+        {
+            var p = weights[i] / weights.Sum();
+            var sigma = Math.Sqrt(n * p * (1 - p));
+            Assert.InRange(counts[i], n * p - 5 * sigma - 1, n * p + 5 * sigma + 1);
+        }
+    }
+
+    [Fact]
     public void Top_k_and_top_p_only_draw_from_the_kept_set()
     {
         // Probabilities at temperature 1: ids 1 and 3 hold ~0.63 together, id 2 ~0.23.

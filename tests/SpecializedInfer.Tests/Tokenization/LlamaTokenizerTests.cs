@@ -473,7 +473,7 @@ public sealed class LlamaTokenizerVocabularyTests : IDisposable
         var path = Write(w => Vocabulary(w, tokens: [.. Tokens[..^1], "ab"]));
         var e = Load(path);
         Assert.Equal(OffsetOf(path, "tokenizer.ggml.tokens"), e.Offset);
-        Assert.Contains("Duplicate", e.Message);
+        Assert.Contains("the duplicate 'ab' at ids", e.Message);
     }
 
     [Fact]

@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text;
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer.Models;
+
+/// <summary>
+/// A rule a model breaks: the GGUF metadata key or tensor it concerns, and what was expected there (with what was
+/// found), phrased to follow "expected" in a <see cref="ModelFormatException"/>. For a vocabulary rule about one
+/// token, <see cref="Token"/> is its id and <see cref="Sentence"/> says what is wrong on its own.
+/// </summary>
+public sealed record ModelRuleViolation(string Key, string Expected)
+{
+    public int? Token { get; init; }
+    public string? Sentence { get; init; }
+}
+
+/// <summary>
+/// What a LLaMA model must satisfy to load, in one place. The loader checks files with it (<see cref="LlamaConfig.FromGguf"/>,
+/// <see cref="Tokenization.LlamaTokenizer"/>), and <see cref="Conversion.Llama2cConverter"/> checks what it is about to
+/// write, so the converter never writes a file the loader then refuses. Each check returns the first rule broken, or
+/// null; callers turn it into an exception at their own file and offset.
+/// </summary>
+public static class LlamaModelRules
+{
+    public const string ArchitectureKey = "general.architecture";
+    public const string TokensKey = "tokenizer.ggml.tokens";
+    public const string EmbeddingTensor = "token_embd.weight";
+
+    /// <summary>GGUF token type of a byte-fallback token (text &lt;0xNN&gt;).</summary>
+    public const int ByteTokenType = 6;
+
+    /// <summary>The metadata key of a per-architecture property, as the loader reads it ("llama.block_count").</summary>
+    public static string Key(string suffix) => "llama." + suffix;
+
+    /// <summary>Sizes within <see cref="ModelLimits"/>, heads that divide, an even rotary count, finite positive epsilon and base.</summary>
+    public static ModelRuleViolation? CheckTopology(LlamaConfig c)
+    {
+        ModelRuleViolation? Range(string suffix, long value, long min, long max) =>
+            Unless(value >= min && value <= max, Key(suffix), $"'{Key(suffix)}' between {min} and {max}, found {value}");
+
+        return Range("embedding_length", c.Dim, 1, ModelLimits.MaxWidth)
+            ?? Range("feed_forward_length", c.HiddenDim, 1, ModelLimits.MaxWidth)
+            ?? Range("block_count", c.Layers, 1, ModelLimits.MaxLayers)
+            ?? Range("attention.head_count", c.Heads, 1, ModelLimits.MaxHeads)
+            ?? Range("attention.head_count_kv", c.KvHeads, 1, ModelLimits.MaxHeads)
+            ?? Unless(c.Dim % c.Heads == 0, Key("attention.head_count"),
+                $"'{Key("attention.head_count")}' to hold a head count dividing embedding_length {c.Dim}, found {c.Heads}")
+            ?? Unless(c.Heads % c.KvHeads == 0, Key("attention.head_count_kv"),
+                $"'{Key("attention.head_count_kv")}' to hold a KV head count dividing head_count {c.Heads}, found {c.KvHeads}")
+            ?? Range("attention.key_length", c.HeadDim, 1, ModelLimits.MaxWidth)
+            ?? Unless(c.RotaryDims >= 0 && c.RotaryDims <= c.HeadDim && c.RotaryDims % 2 == 0, Key("rope.dimension_count"),
+                $"'{Key("rope.dimension_count")}' to hold an even rotary dimension count of at most the head dimension {c.HeadDim}, found {c.RotaryDims}")
+            // Rotary frequencies are base^(-2i/d): a base that is not a positive finite number makes every position NaN.
+            ?? Unless(c.RopeTheta > 0 && float.IsFinite(c.RopeTheta), Key("rope.freq_base"),
+                $"'{Key("rope.freq_base")}' to hold a positive finite number, found {c.RopeTheta:R}")
+            // The manifest's rule (SI0028), so that a manifest written from any loadable file reads back.
+            ?? Unless(c.NormEps > 0 && c.NormEps < 1, Key("attention.layer_norm_rms_epsilon"),
+                $"'{Key("attention.layer_norm_rms_epsilon")}' to hold an epsilon between 0 and 1 (exclusive), found {c.NormEps:R}")
+            ?? Unless(c.VocabSize >= 1 && c.VocabSize <= ModelLimits.MaxVocabulary, EmbeddingTensor,
+                $"'{EmbeddingTensor}' with between 1 and {ModelLimits.MaxVocabulary} rows (the vocabulary), found {c.VocabSize}")
+            ?? Range("context_length", c.ContextLength, 1, ModelLimits.MaxContextLength);
+    }
+
+    private static ModelRuleViolation? Unless(bool holds, string key, FormattableString expected) =>
+        holds ? null : new ModelRuleViolation(key, F(expected));
+
+    /// <summary>
+    /// No tensor of a layer at or past <paramref name="layers"/>: a block count smaller than the layers present would
+    /// silently run fewer layers than the file holds.
+    /// </summary>
+    public static ModelRuleViolation? CheckLayerTensors(IEnumerable<string> tensorNames, int layers)
+    {
+        foreach (var name in tensorNames)
+        {
+            if (!name.StartsWith("blk.", StringComparison.Ordinal)) continue;
+            var end = name.IndexOf('.', 4);
+            if (end > 4 && int.TryParse(name.AsSpan(4, end - 4), NumberStyles.None, CultureInfo.InvariantCulture, out var layer) && layer >= layers)
+                return new ModelRuleViolation(Key("block_count"),
+                    F($"'{Key("block_count")}' to count every layer in the tensor table, found {layers} while the file has tensors of layer {layer} ('{name}')"));
+        }
+        return null;
+    }
+
+    /// <summary>One token per row of the embedding: a token past the rows has no vector, a row past the tokens no text.</summary>
+    public static ModelRuleViolation? CheckVocabularySize(int tokens, int embeddingRows) =>
+        tokens == embeddingRows ? null
+        : new ModelRuleViolation(TokensKey, F($"'{TokensKey}' to hold one token per row of '{EmbeddingTensor}' ({embeddingRows} rows), found {tokens} tokens"));
+
+    /// <summary>
+    /// Token texts that are distinct once llama.cpp's renaming of empty texts to "[EMPTY_i]" is applied (compared as
+    /// UTF-8, as the tokenizer looks them up), and byte tokens spelt exactly &lt;0xNN&gt;.
+    /// </summary>
+    public static ModelRuleViolation? CheckTokens(IReadOnlyList<string> tokens, IReadOnlyList<int> tokenTypes)
+    {
+        var firstId = new Dictionary<string, int>(tokens.Count, StringComparer.Ordinal);
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var text = TokenText(tokens[i], i);
+            var key = Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(text)); // one char per UTF-8 byte
+            if (!firstId.TryAdd(key, i))
+                return new ModelRuleViolation(TokensKey, F($"distinct token texts in '{TokensKey}', found the duplicate '{Echo(text)}' at ids {firstId[key]} and {i}"))
+                {
+                    Token = i,
+                    Sentence = F($"Duplicate token text '{Echo(text)}' at ids {firstId[key]} and {i}."),
+                };
+            if (i < tokenTypes.Count && tokenTypes[i] == ByteTokenType && ByteTokenValue(text) is null)
+                return new ModelRuleViolation(TokensKey, F($"byte token {i} (type {ByteTokenType}) spelt <0xNN> with two hex digits, found '{Echo(text)}'"))
+                {
+                    Token = i,
+                    Sentence = F($"Byte token {i} is '{Echo(text)}', not of the form <0xNN>."),
+                };
+        }
+        return null;
+    }
+
+    /// <summary>The text a token goes by: llama.cpp renames an empty one so that every token keeps a distinct text.</summary>
+    public static string TokenText(string text, int id) => text.Length == 0 ? F($"[EMPTY_{id}]") : text;
+
+    /// <summary>The byte a byte token stands for: exactly "&lt;0x" two hex digits (either case) "&gt;", else null.</summary>
+    public static byte? ByteTokenValue(string text)
+    {
+        static int Hex(char c) => c switch
+        {
+            >= '0' and <= '9' => c - '0',
+            >= 'a' and <= 'f' => c - 'a' + 10,
+            >= 'A' and <= 'F' => c - 'A' + 10,
+            _ => -1,
+        };
+        if (text is not ['<', '0', 'x', var hi, var lo, '>'] || Hex(hi) < 0 || Hex(lo) < 0) return null;
+        return (byte)(Hex(hi) << 4 | Hex(lo));
+    }
+
+    private static string Echo(string text) => text.Length <= 40 ? text : text[..39] + "\u2026";
+
+    private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
