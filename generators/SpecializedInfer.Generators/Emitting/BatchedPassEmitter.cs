@@ -82,9 +82,9 @@ public sealed class BatchedPassEmitter
         _s.Line("/// <summary>Like the reference: every token is checked, and the room for all of them, before any runs.</summary>");
         using (_s.Block($"private void CheckBatch({IntReadOnlySpan} tokens)"))
         {
-            _s.Line($"if (tokens.IsEmpty) throw new {ArgumentException}(\"At least one token is needed.\", nameof(tokens));");
+            _s.Line($"if (tokens.IsEmpty) throw new {ArgumentException}(\"At least one token is needed.\");");
             _s.Line("foreach (var token in tokens)");
-            using (_s.Indent()) _s.Line($"if ((uint)token >= VocabSize) throw new {ArgumentOutOfRangeException}(nameof(tokens), token, TokenRange);");
+            using (_s.Indent()) _s.Line($"if ((uint)token >= VocabSize) throw {EngineEmitter.TokenOutOfRange};");
             _s.Line("if (tokens.Length > ContextLength - Position)");
             using (_s.Indent()) _s.Line($"throw new {InvalidOperationException}($\"The session's context of {{ContextLength}} positions is full.\");");
         }

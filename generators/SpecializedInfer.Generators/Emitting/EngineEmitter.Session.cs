@@ -50,7 +50,6 @@ public sealed partial class EngineEmitter
         _s.Line($"private const int DefaultContextLength = {_m.ContextLength};");
         _s.Line($"private const float RopeTheta = {Literals.Float((float)_m.RopeTheta)};");
         _s.Line($"private const int Steps = {_steps.Length}, DecodeDepth = {_depth};");
-        _s.Line($"private const string TokenRange = \"Token ids run from 0 to {_m.VocabSize - 1}.\";");
         if (_probes.Count > 0) _s.Line($"private const float NormEps = {Literals.Float((float)_m.NormEps)}; // the probes' x̂ = x / sqrt(mean(x²) + ε), as ExitMeasures.Probe takes it");
         _s.Line();
     }
@@ -146,7 +145,7 @@ public sealed partial class EngineEmitter
         using (_s.Block("public void Rewind(int position)"))
         {
             _s.Line("if (position < 0 || position > Position)");
-            using (_s.Indent()) _s.Line($"throw new {ArgumentOutOfRangeException}(nameof(position), position, $\"Can rewind to 0..{{Position}}.\");");
+            using (_s.Indent()) _s.Line($"throw new {ArgumentOutOfRangeException}($\"The session can rewind to a position from 0 to {{Position}}, not {{position}}.\", innerException: null);");
             if (_recompute.Enabled) _recompute.WriteRewind();
             _s.Line("Position = position; // entries past it are overwritten before they are read again");
         }
@@ -156,6 +155,13 @@ public sealed partial class EngineEmitter
         _s.Line();
     }
 
+    /// <summary>
+    /// The exception for a token id outside the vocabulary (a local <c>token</c>), as the reference throws it: the
+    /// message-only constructor, so the message reaches users as a sentence without "(Parameter 'token')".
+    /// </summary>
+    internal static string TokenOutOfRange =>
+        $"new {ArgumentOutOfRangeException}($\"Token id {{token}} is outside the vocabulary: ids run from 0 to {{VocabSize - 1}}.\", innerException: null)";
+
     /// <summary>Enter (a token into the residual stream), ValueRow and Finish (rule 6's bookkeeping), which every forward pass shares.</summary>
     private void WriteEnterAndFinish()
     {
@@ -163,7 +169,7 @@ public sealed partial class EngineEmitter
         using (_s.Block("private int Enter(int token)"))
         {
             _s.Line("if ((uint)token >= VocabSize)");
-            using (_s.Indent()) _s.Line($"throw new {ArgumentOutOfRangeException}(nameof(token), token, TokenRange);");
+            using (_s.Indent()) _s.Line($"throw {TokenOutOfRange};");
             _s.Line("if (Position >= ContextLength)");
             using (_s.Indent()) _s.Line($"throw new {InvalidOperationException}($\"The session's context of {{ContextLength}} positions is full.\");");
             _s.Line("_tokenEmbedding.Row(token).CopyTo(_x);");

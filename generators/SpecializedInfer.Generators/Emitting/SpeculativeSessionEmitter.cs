@@ -137,7 +137,7 @@ public sealed class SpeculativeSessionEmitter
         using (_s.Block($"public void Verify(int start, {IntReadOnlySpan} tokens, {FloatSpan} allLogits)"))
         {
             _s.Line("if (allLogits.Length != tokens.Length * VocabSize)");
-            using (_s.Indent()) _s.Line($"throw new {ArgumentException}($\"Need room for {{tokens.Length}} × {{VocabSize}} logits.\", nameof(allLogits));");
+            using (_s.Indent()) _s.Line($"throw new {ArgumentException}($\"Need room for {{tokens.Length}} × {{VocabSize}} logits.\");");
             _s.Line("Rewind(start);");
             _s.Line("CheckBatch(tokens);");
             _s.Line("var reused = 0;");

@@ -96,7 +96,6 @@ namespace Plans
             private const int DefaultContextLength = 128;
             private const float RopeTheta = 10000f;
             private const int Steps = 3, DecodeDepth = 3;
-            private const string TokenRange = "Token ids run from 0 to 1399.";
 
             // The kernels (Plans.MhaFull.Kernels.g.cs), by a name nothing of the user's can capture.
             private abstract class Kernels : global::SpecializedInfer.Generated.Kernels.Plans.MhaFullKernels { }
@@ -188,9 +187,9 @@ namespace Plans
             /// <summary>Like the reference: every token is checked, and the room for all of them, before any runs.</summary>
             private void CheckBatch(global::System.ReadOnlySpan<int> tokens)
             {
-                if (tokens.IsEmpty) throw new global::System.ArgumentException("At least one token is needed.", nameof(tokens));
+                if (tokens.IsEmpty) throw new global::System.ArgumentException("At least one token is needed.");
                 foreach (var token in tokens)
-                    if ((uint)token >= VocabSize) throw new global::System.ArgumentOutOfRangeException(nameof(tokens), token, TokenRange);
+                    if ((uint)token >= VocabSize) throw new global::System.ArgumentOutOfRangeException($"Token id {token} is outside the vocabulary: ids run from 0 to {VocabSize - 1}.", innerException: null);
                 if (tokens.Length > ContextLength - Position)
                     throw new global::System.InvalidOperationException($"The session's context of {ContextLength} positions is full.");
             }
@@ -299,7 +298,7 @@ namespace Plans
             public void Rewind(int position)
             {
                 if (position < 0 || position > Position)
-                    throw new global::System.ArgumentOutOfRangeException(nameof(position), position, $"Can rewind to 0..{Position}.");
+                    throw new global::System.ArgumentOutOfRangeException($"The session can rewind to a position from 0 to {Position}, not {position}.", innerException: null);
                 Position = position; // entries past it are overwritten before they are read again
             }
 
@@ -310,7 +309,7 @@ namespace Plans
             private int Enter(int token)
             {
                 if ((uint)token >= VocabSize)
-                    throw new global::System.ArgumentOutOfRangeException(nameof(token), token, TokenRange);
+                    throw new global::System.ArgumentOutOfRangeException($"Token id {token} is outside the vocabulary: ids run from 0 to {VocabSize - 1}.", innerException: null);
                 if (Position >= ContextLength)
                     throw new global::System.InvalidOperationException($"The session's context of {ContextLength} positions is full.");
                 _tokenEmbedding.Row(token).CopyTo(_x);
