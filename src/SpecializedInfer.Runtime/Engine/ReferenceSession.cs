@@ -102,10 +102,11 @@ public partial class ReferenceSession : IInferenceSession
     /// </summary>
     private ReadOnlySpan<float> RunFullDepth(ReadOnlySpan<int> tokens, Span<float> allLogits, bool asPrompt)
     {
-        if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        // Message-only constructors throughout: messages reach users as sentences, without "(Parameter 'tokens')".
+        if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.");
         var vocab = _c.VocabSize;
         if (!allLogits.IsEmpty && allLogits.Length != tokens.Length * vocab)
-            throw new ArgumentException($"Need room for {tokens.Length} × {vocab} logits.", nameof(allLogits));
+            throw new ArgumentException($"Need room for {tokens.Length} × {vocab} logits.");
         CheckTokens(tokens);
         for (var start = 0; start < tokens.Length; start += MaxBatch)
         {
@@ -205,7 +206,7 @@ public partial class ReferenceSession : IInferenceSession
     public void Rewind(int position)
     {
         if (position < 0 || position > Position)
-            throw new ArgumentOutOfRangeException(nameof(position), position, $"Can rewind to 0..{Position}.");
+            throw new ArgumentOutOfRangeException($"The session can rewind to a position from 0 to {Position}, not {position}.", innerException: null);
         Position = position; // entries past the index are overwritten before they are read again
         _parked?.Rewind(position);
     }
