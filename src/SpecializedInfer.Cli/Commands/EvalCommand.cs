@@ -160,18 +160,34 @@ public sealed class EvalCommand : Command
 
     private static string Percent(double fraction) => (fraction * 100).ToString("F0", Inv) + "%";
 
+    /// <summary>
+    /// The most a prompts or text file may hold. Both are read whole and tokenized: a bound keeps a device such as
+    /// <c>/dev/zero</c> or a mistaken multi-gigabyte file from exhausting memory; a real evaluation set is far smaller.
+    /// </summary>
+    internal const long MaxInputBytes = 16 << 20;
+
     private static List<string> ReadPrompts(string path)
     {
-        var prompts = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+        var prompts = ReadInput(path, "--prompts").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
         if (prompts.Count == 0) throw new InvalidDataException($"{path} has no prompts (one per line).");
         return prompts;
     }
 
     private static string ReadText(string path)
     {
-        var text = File.ReadAllText(path);
+        var text = ReadInput(path, "--text");
         if (string.IsNullOrWhiteSpace(text)) throw new InvalidDataException($"{path} has no text to measure perplexity on.");
         return text;
+    }
+
+    /// <summary>A whole prompts or text file as UTF-8 (a byte order mark honoured), within <see cref="MaxInputBytes"/>.</summary>
+    private static string ReadInput(string path, string option)
+    {
+        var bytes = BoundedFile.ReadAllBytes(path, MaxInputBytes, length => new InvalidDataException(length is { } n
+            ? string.Create(Inv, $"{path} (given to {option}) is {n:N0} bytes; si eval reads prompt and text files of at most {MaxInputBytes >> 20} MiB.")
+            : $"{path} (given to {option}) is not a regular file (a device, a pipe, or a file that changed while it was read); si eval reads prompts and text from regular files."));
+        using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return reader.ReadToEnd();
     }
 
     private static void Print(QualityReport r, string modelPath, string planPath, string promptsPath, string? textPath, CliContext context)
