@@ -198,6 +198,26 @@ public sealed class GeneratedEngineTests(GeneratedEngineFixture engines) : IDisp
     }
 
     [Fact]
+    public void A_plan_only_the_analyzer_rejects_gets_its_SI_diagnostic_and_exit_1()
+    {
+        // A manifest the plan reader takes but no generated engine can index (vocab × dim past int.MaxValue): the
+        // generator emits nothing and the analyzer says why, at the manifest's line and column.
+        var manifest = File.ReadAllText(Path.Combine(Models, "stories260K.model.json")).Replace("\"vocabSize\": 512", "\"vocabSize\": 16777216").Replace("\"dim\": 64", "\"dim\": 256").Replace("\"headDim\": 8", "\"headDim\": 32");
+        File.WriteAllText(Path.Combine(_dir, "huge.model.json"), manifest);
+        var plan = Path.Combine(_dir, "huge.plan.json");
+        File.WriteAllText(plan, "{ \"manifest\": \"huge.model.json\" }");
+        Assert.NotNull(PlanLoader.Load(plan).Schedule);
+
+        var compiled = GeneratedEngineCompiler.Compilations;
+        var (code, text, err) = Cli.Si.RunCaching(engines.Cache, "run", "--model", Stories, "--prompt", "x", "--plan", plan, "--engine", "generated");
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.Equal("", text);
+        var line = manifest.Split('\n').Select((l, i) => (l, i)).Single(x => x.l.Contains("vocabSize")).i + 1;
+        Assert.Matches($@"^error: .*huge\.model\.json\({line},[0-9]+\): error SI[0-9]{{4}}: A 16777216×256 weight matrix has 4294967296 elements, more than one tensor can index \(2147483647\)\r?\n$", err);
+        Assert.Equal(compiled, GeneratedEngineCompiler.Compilations);
+    }
+
+    [Fact]
     public void Engine_takes_reference_or_generated()
     {
         var (code, _, err) = Cli.Si.Run("run", "--model", Stories, "--prompt", "x", "--engine", "jit");
