@@ -64,6 +64,10 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
 
     private LoadedEngine LoadGenerated(string modelPath, EngineSources sources, LoadedPlan? plan, TensorNames names)
     {
+        // A missing or malformed model file fails now, not after a compilation of several seconds.
+        using var file = GgufFile.Open(modelPath);
+        LlamaConfig.FromGguf(file, names);
+
         var clock = Stopwatch.StartNew();
         var path = _cache.PathOf(sources);
         var image = EngineCache.TryRead(path, out var damaged);
@@ -94,7 +98,6 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
         try
         {
             var engine = load(modelPath);
-            using var file = GgufFile.Open(modelPath);
             var dequantized = DequantizedWeights.Predict(file, engine.Config, names, engine.Schedule);
             return new LoadedEngine(engine, Kind, plan, dequantized, build, context);
         }

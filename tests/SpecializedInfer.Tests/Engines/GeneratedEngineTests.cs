@@ -218,6 +218,18 @@ public sealed class GeneratedEngineTests(GeneratedEngineFixture engines) : IDisp
     }
 
     [Fact]
+    public void A_missing_model_fails_before_anything_is_compiled()
+    {
+        var compiled = GeneratedEngineCompiler.Compilations;
+        var plan = Plan("unused", "\"decodeDepth\": 2");
+        var (code, _, err) = Cli.Si.RunCaching(engines.Cache, "run", "--model", Path.Combine(_dir, "absent.gguf"), "--prompt", "x", "--plan", plan, "--engine", "generated");
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.StartsWith("error: ", err);
+        Assert.Contains("absent.gguf", err);
+        Assert.Equal(compiled, GeneratedEngineCompiler.Compilations);
+    }
+
+    [Fact]
     public void Engine_takes_reference_or_generated()
     {
         var (code, _, err) = Cli.Si.Run("run", "--model", Stories, "--prompt", "x", "--engine", "jit");
