@@ -93,6 +93,11 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
             EngineCache.Delete(path);
             return LoadGenerated(modelPath, sources, plan, names);
         }
+        catch (BadImageFormatException e)
+        {
+            context.Unload();
+            throw new EngineCompilationException($"The engine compiled for {sources.PlanPath} could not be loaded: {e.Message}");
+        }
         var build = new EngineBuild(sources.ClassName, fromCache, clock.Elapsed.TotalSeconds, path, damaged, cacheProblem);
 
         try
