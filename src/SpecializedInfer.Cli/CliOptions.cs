@@ -84,6 +84,20 @@ internal static class CliOptions
             CustomParser = result => Parse<T?>(result, text => ParseNumber(text, NumberStyles.Integer, min, max), WholeRange(min, max)),
         };
 
+    /// <summary>A required comma-separated list of distinct whole numbers from <paramref name="min"/> to <paramref name="max"/>: <c>--exits 1,2,3</c>.</summary>
+    public static Option<int[]> WholeList(string name, string valueName, string description, int min, int max) =>
+        new(name)
+        {
+            HelpName = valueName, Description = description, Required = true, Arity = ArgumentArity.ExactlyOne,
+            CustomParser = result => Parse<int[]>(result, text =>
+                {
+                    var parts = text.Split(',');
+                    var values = parts.Select(p => ParseNumber(p.Trim(), NumberStyles.Integer, min, max)).ToArray();
+                    return values.All(v => v is not null) && values.Distinct().Count() == values.Length ? values.Select(v => v!.Value).ToArray() : null;
+                },
+                string.Create(Inv, $"distinct whole numbers from {min} to {max} separated by commas")) ?? [],
+        };
+
     /// <summary>A number in [<paramref name="min"/>, <paramref name="max"/>], or (<paramref name="min"/>, <paramref name="max"/>] when <paramref name="aboveMin"/>.</summary>
     public static Option<float> Real(string name, string valueName, string description, float fallback, float min, float max, bool aboveMin = false) =>
         new(name)
@@ -92,6 +106,16 @@ internal static class CliOptions
             CustomParser = result => Parse<float?>(result,
                 text => ParseNumber(text, NumberStyles.Float, min, max) is { } v && (!aboveMin || v > min) ? v : null,
                 string.Create(Inv, $"a number {(aboveMin ? "above" : "from")} {min} {(aboveMin ? "and at most" : "to")} {max}")) ?? fallback,
+        };
+
+    /// <summary>A number above <paramref name="min"/> and below <paramref name="max"/> (both excluded), kept in double precision.</summary>
+    public static Option<double> Between(string name, string valueName, string description, double fallback, double min, double max) =>
+        new(name)
+        {
+            HelpName = valueName, Description = description, DefaultValueFactory = _ => fallback,
+            CustomParser = result => Parse<double?>(result,
+                text => ParseNumber(text, NumberStyles.Float, min, max) is { } v && v > min && v < max ? v : null,
+                string.Create(Inv, $"a number above {min} and below {max}")) ?? fallback,
         };
 
     private static string WholeRange<T>(T min, T max) where T : IBinaryInteger<T> =>

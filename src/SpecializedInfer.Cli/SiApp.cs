@@ -19,6 +19,10 @@ public static class SiApp
             new ConvertCommand(context),
             new SynthCommand(context),
             new EvalCommand(context),
+            new LearnExitsCommand(context),
+            new CalibrateCommand(context),
+            new AnalyzeCommand(context),
+            new CompactCommand(context),
         };
         return root;
     }

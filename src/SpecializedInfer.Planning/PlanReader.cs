@@ -19,13 +19,16 @@ public static class PlanReader
 {
     public const string Extension = ".plan.json";
 
-    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation" };
+    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation", "calibration", "skipAttention", "skipFeedForward", "merge" };
+    private static readonly string[] KnownMerge = { "layers" };
     private static readonly string[] KnownShare = { "layer", "weightsOf" };
     private static readonly string[] KnownExitAll = { "afterStep", "criterion", "threshold", "patience", "votes", "members", "probe", "head" };
     private static readonly string[] KnownMemberAll = { "criterion", "threshold", "patience", "probe" };
     private static readonly string[] KnownHead = { "norm", "output" };
     private static readonly string[] KnownSkip = { "layer", "test", "threshold", "probe" };
     private static readonly string[] KnownSpeculation = { "draftSteps", "draftTokens" };
+    private static readonly string[] KnownCalibration = { "method", "targetAgreement", "delta", "tokens", "disagreements", "agreement", "pValue", "strictness", "gridSteps", "tokensPerPrompt", "model", "data" };
+    private static readonly string[] KnownCalibrationFile = { "file", "sha256" };
 
     private static readonly Dictionary<string, ExitCriterion> Criteria = new()
     {
@@ -73,7 +76,19 @@ public static class PlanReader
                     if (pruneNodes.ContainsKey(l)) cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is listed twice in 'prune'", item.Range);
                     else { pruneNodes[l] = item; prune.Add(l); }
                 }
-        var pruned = new HashSet<int>(prune);
+        // merge (LaCo): every layer after a merge's first leaves the schedule, as a pruned layer does
+        var merges = new List<LayerMerge>();
+        var mergedInto = new Dictionary<int, int>();
+        if (cx.AsArray(obj.Find("merge")?.Value, "'merge'") is { } mergeArray)
+            foreach (var item in mergeArray.Items)
+                if (cx.AsObject(item, "An entry of 'merge'") is { } m && ReadMerge(cx, m, layers, pruneNodes, mergedInto) is { } merge)
+                {
+                    merges.Add(merge);
+                    foreach (var l in merge.Sources) mergedInto[l] = merge.First;
+                }
+        var pruned = new HashSet<int>(prune.Concat(merges.SelectMany(m => m.Absorbed)));
+        // "is pruned" or "is merged into layer 2": why a layer no longer runs on its own.
+        string Gone(int l) => mergedInto.TryGetValue(l, out var into) && into != l ? $"is merged into layer {into}" : "is pruned";
 
         // share
         var shares = new List<LayerShare>();
@@ -91,8 +106,10 @@ public static class PlanReader
                 if (layer is null || from is null) continue;
                 if (layer == from) { cx.Report(ProblemIds.ShareChain, $"Layer {layer} cannot share its own weights", s.Range); continue; }
                 if (!sharedLayers.Add(layer.Value)) { cx.Report(ProblemIds.DuplicateIndex, $"Layer {layer} is given shared weights twice", layerNode!.Range); continue; }
-                if (pruned.Contains(layer.Value)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {layer} is pruned, so it cannot run with shared weights", layerNode!.Range);
-                if (pruned.Contains(from.Value)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {from} is pruned, so its weights cannot be shared", fromNode!.Range);
+                if (pruned.Contains(layer.Value)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {layer} {Gone(layer.Value)}, so it cannot run with shared weights", layerNode!.Range);
+                if (pruned.Contains(from.Value)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {from} {Gone(from.Value)}, so its weights cannot be shared", fromNode!.Range);
+                if (!pruned.Contains(layer.Value) && mergedInto.ContainsKey(layer.Value))
+                    cx.Report(ProblemIds.InvalidMerge, $"Layer {layer} holds a merge, so it cannot run with the weights of layer {from}", layerNode!.Range);
                 var share = new LayerShare(layer.Value, from.Value);
                 shareNodes.Add((share, s));
                 shares.Add(share);
@@ -124,7 +141,7 @@ public static class PlanReader
                 foreach (var item in orderArray.Items)
                     if (LayerIndex(cx, item, "An entry of 'order'", layers) is { } l)
                     {
-                        if (pruned.Contains(l)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} is pruned but listed in 'order'", item.Range);
+                        if (pruned.Contains(l)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} {Gone(l)} but listed in 'order'", item.Range);
                         order.Add(l);
                     }
             }
@@ -227,7 +244,7 @@ public static class PlanReader
                 if (threshold is { } t && kind is { } kk)
                     CheckThreshold(cx, t, thresholdNode!, kk == SkipTest.Cosine ? -1 : 0, 1, "skips");
                 if (layer is not { } l) continue;
-                if (pruned.Contains(l)) { cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} is pruned, so it cannot be skippable", layerNode!.Range); continue; }
+                if (pruned.Contains(l)) { cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} {Gone(l)}, so it cannot be skippable", layerNode!.Range); continue; }
                 if (skippable.Contains(l)) { cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is made skippable twice", layerNode!.Range); continue; }
                 if (stepsKnown)
                 {
@@ -247,6 +264,11 @@ public static class PlanReader
                 if (kind is { } skipKind && threshold is { } th && skippable.Add(l))
                     skips.Add(new SkipRule(l, skipKind, th, probe));
             }
+
+        // skipAttention, skipFeedForward (sub-layer pruning)
+        var scheduled = stepsKnown ? new HashSet<int>(ExecutionSchedule.StepLayers(order, pruned, layers)) : null;
+        var skipAttention = ReadSubLayers(cx, obj, "skipAttention", "attention", layers, pruned, Gone, scheduled, null);
+        var skipFeedForward = ReadSubLayers(cx, obj, "skipFeedForward", "feed-forward", layers, pruned, Gone, scheduled, new HashSet<int>(skipAttention));
 
         // kvFill and speculation
         var kvNode = obj.Find("kvFill")?.Value;
@@ -292,6 +314,8 @@ public static class PlanReader
                 cx.Report(ProblemIds.SpeculationMismatch, "Lossless mode does not combine with skippable layers; drafting already runs the first steps only", obj.Find("skip")!.NameRange);
         }
 
+        var calibration = ReadCalibration(cx, obj.Find("calibration")?.Value);
+
         // sidecar probes, each read once
         var probes = new List<LinearProbe>();
         foreach (var group in probeNodes.GroupBy(p => p.Reference))
@@ -324,9 +348,150 @@ public static class PlanReader
             KvFill = kvFill,
             Speculation = kvFill == KvFill.Lossless ? speculation : null,
             Probes = probes.OrderBy(p => p.File, System.StringComparer.Ordinal).ToEquatableArray(),
+            Calibration = calibration,
+            SkipAttention = skipAttention.OrderBy(l => l).ToEquatableArray(),
+            SkipFeedForward = skipFeedForward.OrderBy(l => l).ToEquatableArray(),
+            Merge = merges.OrderBy(m => m.First).ToEquatableArray(),
         });
 
         PlanReadResult Done(LayerPlan? plan) => new(plan, cx.Problems());
+    }
+
+    /// <summary>
+    /// The calibration record (<see cref="PlanCalibration"/>): every property present, each in its range, and the
+    /// numbers consistent with each other (the agreement is 1 − disagreements / tokens; a p-value above δ certified
+    /// nothing). Executors never read it.
+    /// </summary>
+    private static PlanCalibration? ReadCalibration(JsonReadContext cx, JsonNode? node)
+    {
+        if (cx.AsObject(node, "'calibration'") is not { } c) return null;
+        cx.CheckProperties(c, "'calibration'", KnownCalibration);
+        const string what = "The calibration record";
+        var methodNode = cx.Required(c, "method", what);
+        var method = cx.AsString(methodNode, "'method'");
+        if (method is not null && method.Value != PlanCalibration.LearnThenTest)
+            cx.Report(ProblemIds.UnknownEnumValue, $"'method' must be '{PlanCalibration.LearnThenTest}', found '{JsonReadContext.Echo(method.Value)}'", method.Range);
+        var target = Fraction(cx, cx.Required(c, "targetAgreement", what), "'targetAgreement'", open: true);
+        var delta = Fraction(cx, cx.Required(c, "delta", what), "'delta'", open: true);
+        var tokens = cx.AsInt(cx.Required(c, "tokens", what), "'tokens'", 1, int.MaxValue, ProblemIds.InvalidCalibration);
+        var disagreementsNode = cx.Required(c, "disagreements", what);
+        var disagreements = cx.AsInt(disagreementsNode, "'disagreements'", 0, int.MaxValue, ProblemIds.InvalidCalibration);
+        var agreementNode = cx.Required(c, "agreement", what);
+        var agreement = Fraction(cx, agreementNode, "'agreement'", open: false);
+        var pNode = cx.Required(c, "pValue", what);
+        var p = Fraction(cx, pNode, "'pValue'", open: false);
+        var strictness = Fraction(cx, cx.Required(c, "strictness", what), "'strictness'", open: false);
+        var grid = cx.AsInt(cx.Required(c, "gridSteps", what), "'gridSteps'", 1, int.MaxValue, ProblemIds.InvalidCalibration);
+        var perPrompt = cx.AsInt(cx.Required(c, "tokensPerPrompt", what), "'tokensPerPrompt'", 1, int.MaxValue, ProblemIds.InvalidCalibration);
+        var model = ReadCalibrationFile(cx, cx.Required(c, "model", what), "'model'");
+        var data = new List<CalibrationFile>();
+        if (cx.AsArray(cx.Required(c, "data", what), "'data'") is { } dataArray)
+        {
+            if (dataArray.Items.Count == 0) cx.Report(ProblemIds.InvalidCalibration, "'data' must name at least one file the calibration read", dataArray.Range);
+            foreach (var item in dataArray.Items)
+                if (ReadCalibrationFile(cx, item, "An entry of 'data'") is { } f) data.Add(f);
+        }
+
+        if (tokens is { } n && disagreements is { } k)
+        {
+            if (k > n) cx.Report(ProblemIds.InvalidCalibration, $"'disagreements' ({k}) cannot exceed 'tokens' ({n})", disagreementsNode!.Range);
+            else if (agreement is { } a && System.Math.Abs(a - (1 - (double)k / n)) > 1e-9)
+                cx.Report(ProblemIds.InvalidCalibration, $"'agreement' must be 1 − disagreements / tokens = {Format(1 - (double)k / n)}, found {Format(a)}", agreementNode!.Range);
+        }
+        if (p is { } pv && delta is { } d && pv > d)
+            cx.Report(ProblemIds.InvalidCalibration, $"A p-value of {Format(pv)} is above delta {Format(d)}: such a calibration certified nothing", pNode!.Range);
+
+        if (method is null || target is null || delta is null || tokens is null || disagreements is null || agreement is null
+            || p is null || strictness is null || grid is null || perPrompt is null || model is null || data.Count == 0 || cx.HasErrors)
+            return null;
+        return new PlanCalibration(method.Value, target.Value, delta.Value, tokens.Value, disagreements.Value, agreement.Value,
+            p.Value, strictness.Value, grid.Value, perPrompt.Value, model, data.ToEquatableArray());
+    }
+
+    /// <summary>A number in [0, 1], or in (0, 1) when <paramref name="open"/>.</summary>
+    private static double? Fraction(JsonReadContext cx, JsonNode? node, string what, bool open)
+    {
+        if (cx.AsDouble(node, what) is not { } v) return null;
+        if (open ? v > 0 && v < 1 : v >= 0 && v <= 1) return v;
+        cx.Report(ProblemIds.InvalidCalibration, $"{what} must be {(open ? "above 0 and below 1" : "between 0 and 1")}, found {Format(v)}", node!.Range);
+        return null;
+    }
+
+    private static CalibrationFile? ReadCalibrationFile(JsonReadContext cx, JsonNode? node, string what)
+    {
+        if (cx.AsObject(node, what) is not { } o) return null;
+        cx.CheckProperties(o, "a calibration file entry", KnownCalibrationFile);
+        var file = cx.AsString(cx.Required(o, "file", "A calibration file entry"), "'file'");
+        var sha = cx.AsString(cx.Required(o, "sha256", "A calibration file entry"), "'sha256'");
+        if (sha is not null && (sha.Value.Length != 64 || !sha.Value.All(ch => ch is >= '0' and <= '9' or >= 'a' and <= 'f')))
+        {
+            cx.Report(ProblemIds.InvalidCalibration, $"'sha256' must be 64 lowercase hexadecimal digits, found '{JsonReadContext.Echo(sha.Value)}'", sha.Range);
+            return null;
+        }
+        return file is null || sha is null ? null : new CalibrationFile(file.Value, sha.Value);
+    }
+
+    /// <summary>
+    /// One merge entry, <c>{ "layers": [2, 3] }</c>: at least two consecutive ascending layers, none pruned or in
+    /// another merge. Null (with the problem reported) when it is not one.
+    /// </summary>
+    private static LayerMerge? ReadMerge(JsonReadContext cx, JsonObject m, int layers, Dictionary<int, JsonNode> pruneNodes, Dictionary<int, int> mergedInto)
+    {
+        cx.CheckProperties(m, "a 'merge' entry", KnownMerge);
+        if (cx.AsArray(cx.Required(m, "layers", "A 'merge' entry"), "'layers'") is not { } list) return null;
+        var found = new List<int>();
+        var ok = true;
+        foreach (var item in list.Items)
+        {
+            if (LayerIndex(cx, item, "An entry of 'layers'", layers) is not { } l) { ok = false; continue; }
+            if (found.Count > 0 && l != found[found.Count - 1] + 1)
+            {
+                cx.Report(ProblemIds.InvalidMerge, $"The layers of a merge must be consecutive and ascending: expected {found[found.Count - 1] + 1} after {found[found.Count - 1]}, found {l}", item.Range);
+                ok = false;
+            }
+            else if (pruneNodes.ContainsKey(l))
+            {
+                cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} is pruned, so it cannot be merged", item.Range);
+                ok = false;
+            }
+            else if (mergedInto.TryGetValue(l, out var other))
+            {
+                cx.Report(ProblemIds.InvalidMerge, $"Layer {l} is already merged into layer {other}; merges must not overlap", item.Range);
+                ok = false;
+            }
+            found.Add(l);
+        }
+        if (ok && found.Count < 2)
+        {
+            cx.Report(ProblemIds.InvalidMerge, $"A merge collapses at least two consecutive layers into the first; found {found.Count}", list.Range);
+            ok = false;
+        }
+        return ok ? new LayerMerge(found[0], found.Count) : null;
+    }
+
+    /// <summary>
+    /// <c>skipAttention</c> or <c>skipFeedForward</c>: layers whose steps run without that sub-layer. A layer must run
+    /// somewhere in the schedule (<paramref name="scheduled"/>, when known), and must not lose both halves
+    /// (<paramref name="otherHalf"/>: the layers already without attention), which would leave a step that does nothing.
+    /// </summary>
+    private static List<int> ReadSubLayers(JsonReadContext cx, JsonObject obj, string property, string half, int layers,
+        HashSet<int> pruned, System.Func<int, string> gone, HashSet<int>? scheduled, HashSet<int>? otherHalf)
+    {
+        var result = new List<int>();
+        var listed = new HashSet<int>(); // a set: a hostile list of a million entries stays linear
+        if (cx.AsArray(obj.Find(property)?.Value, $"'{property}'") is not { } array) return result;
+        foreach (var item in array.Items)
+        {
+            if (LayerIndex(cx, item, $"An entry of '{property}'", layers) is not { } l) continue;
+            if (!listed.Add(l)) cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is listed twice in '{property}'", item.Range);
+            else if (pruned.Contains(l)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} {gone(l)}, so its {half} cannot be dropped", item.Range);
+            else if (scheduled is not null && !scheduled.Contains(l))
+                cx.Report(ProblemIds.InvalidSubLayerPruning, $"Layer {l} never runs in the schedule ('order' leaves it out), so dropping its {half} changes nothing", item.Range);
+            else if (otherHalf is not null && otherHalf.Contains(l))
+                cx.Report(ProblemIds.InvalidSubLayerPruning, $"Layer {l} would drop both its attention and its feed-forward, leaving steps that do nothing; prune it instead (or leave it out of 'order')", item.Range);
+            else result.Add(l);
+        }
+        return result;
     }
 
     /// <summary>Reads one exit test (an exit entry, or a member of an ensemble).</summary>
@@ -447,7 +612,14 @@ public static class PlanReader
         return result;
     }
 
-    private static string CriterionName(ExitCriterion c) => Criteria.First(kv => kv.Value == c).Key;
+    /// <summary>The criterion's name as a plan writes it ("maxProbability").</summary>
+    internal static string CriterionName(ExitCriterion c) => Criteria.First(kv => kv.Value == c).Key;
+
+    /// <summary>The strategy's name as a plan writes it ("propagate").</summary>
+    internal static string KvFillName(KvFill f) => KvFills.First(kv => kv.Value == f).Key;
+
+    /// <summary>The skip test's name as a plan writes it ("cosine").</summary>
+    internal static string SkipTestName(SkipTest t) => SkipTests.First(kv => kv.Value == t).Key;
 
     private static int? LayerIndex(JsonReadContext cx, JsonNode? node, string what, int layers) =>
         cx.AsInt(node, what, 0, layers - 1, ProblemIds.LayerOutOfRange);

@@ -38,6 +38,15 @@ public sealed class DiagnosticTests
 
     private const string LearnedExit = "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"learned\", \"threshold\": 0.5, \"probe\": \"e1.probe.json\" } ]";
 
+    /// <summary>A calibration record as si calibrate writes it, on one exit.</summary>
+    private const string Calibrated = "\"exits\": [ { \"afterStep\": 2, \"criterion\": \"maxProbability\", \"threshold\": 0.9 } ],\n  \"calibration\": {\n" +
+        "    \"method\": \"learn-then-test\", \"targetAgreement\": 0.99, \"delta\": 0.05, \"tokens\": 1000, \"disagreements\": 5,\n" +
+        "    \"agreement\": 0.995, \"pValue\": 0.01, \"strictness\": 0.9, \"gridSteps\": 200, \"tokensPerPrompt\": 256,\n" +
+        "    \"model\": { \"file\": \"m.gguf\", \"sha256\": \"" + Sha + "\" },\n" +
+        "    \"data\": [ { \"file\": \"cal.txt\", \"sha256\": \"" + Sha + "\" } ]\n  }";
+
+    private const string Sha = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+
     public static TheoryData<string, string, string, string, int, string> Cases => new()
     {
         // id, severity, file at fault ("plan"/"manifest"/"probe"), its text, which occurrence of the marker, marker (where the diagnostic starts)
@@ -80,12 +89,20 @@ public sealed class DiagnosticTests
         { "SI0034", "Error", "probe", "{\n  \"dim\": 2, \"bias\": 0,\n  \"weights\": [1, 2]\n}", 0, "2, \"bias\"" },
         { "SI0035", "Error", "plan", Plan("\"skip\": [ { \"layer\": 0, \"test\": \"cosine\", \"threshold\": 0.9 } ]"), 0, "0, \"test\"" },
         { "SI0036", "Error", "plan", Plan("\"kvFill\": \"lossless\""), 0, "\"lossless\"" },
+        { "SI0041", "Error", "plan", Plan("\"skipAttention\": [2],\n  \"skipFeedForward\": [2]"), 1, "2]" },
+        { "SI0039", "Error", "plan", Plan("\"skipAttention\": [2]"), 0, "\"skipAttention\"" },
+        { "SI0039", "Error", "plan", Plan("\"skipFeedForward\": [1]"), 0, "\"skipFeedForward\"" },
+        { "SI0039", "Error", "plan", Plan("\"merge\": [ { \"layers\": [2, 3] } ]"), 0, "\"merge\"" },
+        { "SI0040", "Error", "plan", Plan("\"merge\": [ { \"layers\": [1, 3] } ]"), 0, "3]" },
         // Generator-side limits, reported as SI0028 too: a tensor past int indexing, a schedule past 1024 steps.
         { "SI0028", "Error", "manifest", Manifest.Replace("\"dim\": 64", "\"dim\": 65536").Replace("512", "65536"), 1, "65536" },
         { "SI0028", "Error", "manifest", Manifest.Replace("\"layers\": 5", "\"layers\": 2000"), 0, "2000" },
         { "SI0028", "Error", "manifest", Manifest.Replace("\"layers\": 5", "\"layers\": 5000"), 0, "5000" },
         // 81 steps for 5 layers: one past 16 per layer (each step keeps its own KV cache).
         { "SI0037", "Error", "plan", Plan("\"order\": [" + string.Join(", ", Enumerable.Repeat(0, 81)) + "]"), 0, "[0" },
+        { "SI0038", "Error", "plan", Plan(Calibrated.Replace("\"agreement\": 0.995", "\"agreement\": 0.9")), 0, "0.9, \"pValue\"" },
+        { "SI0038", "Error", "plan", Plan(Calibrated.Replace("\"pValue\": 0.01", "\"pValue\": 0.2")), 0, "0.2" },
+        { "SI0038", "Error", "plan", Plan(Calibrated.Replace("\"model\": { \"file\": \"m.gguf\", \"sha256\": \"" + Sha, "\"model\": { \"file\": \"m.gguf\", \"sha256\": \"" + Sha.ToUpperInvariant())), 0, "\"" + Sha.ToUpperInvariant() },
     };
 
     [Theory]
@@ -127,6 +144,20 @@ public sealed class DiagnosticTests
         Assert.Equal((PlanPath, 0, 0), (d.Location.GetLineSpan().Path, d.Location.GetLineSpan().StartLinePosition.Line, d.Location.GetLineSpan().StartLinePosition.Character));
         Assert.Contains("may be at most 4,194,304 bytes", d.GetMessage());
         Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+    }
+
+    [Fact]
+    public void A_calibration_record_is_accepted_without_any_diagnostic_and_changes_nothing_the_generator_emits()
+    {
+        var exit = Plan("\"exits\": [ { \"afterStep\": 2, \"criterion\": \"maxProbability\", \"threshold\": 0.9 } ]");
+        var calibrated = Plan(Calibrated);
+        string Ids(string plan) => string.Join(" ", Run(Engine, (PlanPath, plan), (ManifestPath, Manifest)).Select(d => $"{d.Id}:{d.Severity}").Order());
+        Assert.Equal(Ids(exit), Ids(calibrated));
+        Assert.DoesNotContain("Error", Ids(calibrated));
+        string Emitted(string plan) => string.Join("\n", GeneratorHarness.Run(GeneratorHarness.Compilation(Engine),
+            [new InMemoryAdditionalText(PlanPath, plan), new InMemoryAdditionalText(ManifestPath, Manifest)]).Result.GeneratedTrees.Select(t => t.ToString()));
+        Assert.Contains("partial class Engine", Emitted(calibrated));
+        Assert.Equal(Emitted(exit), Emitted(calibrated));
     }
 
     [Fact]

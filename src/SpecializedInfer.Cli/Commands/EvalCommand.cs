@@ -178,14 +178,14 @@ public sealed class EvalCommand : Command
     /// </summary>
     internal const long MaxInputBytes = 16 << 20;
 
-    private static List<string> ReadPrompts(string path)
+    internal static List<string> ReadPrompts(string path)
     {
         var prompts = ReadInput(path, "--prompts").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
         if (prompts.Count == 0) throw new InvalidDataException($"{path} has no prompts (one per line).");
         return prompts;
     }
 
-    private static string ReadText(string path)
+    internal static string ReadText(string path)
     {
         var text = ReadInput(path, "--text");
         if (string.IsNullOrWhiteSpace(text)) throw new InvalidDataException($"{path} has no text to measure perplexity on.");
@@ -361,7 +361,7 @@ public sealed class EvalCommand : Command
     }
 
     /// <summary>Reports on the calling thread (<see cref="Progress{T}"/> would post to the thread pool).</summary>
-    private sealed class SynchronousProgress(Action<EvaluationProgress> report) : IProgress<EvaluationProgress>
+    internal sealed class SynchronousProgress(Action<EvaluationProgress> report) : IProgress<EvaluationProgress>
     {
         public void Report(EvaluationProgress value) => report(value);
     }

@@ -15,14 +15,14 @@ public readonly record struct DequantizedWeights(int Tensors, long Bytes, long F
     /// <summary>
     /// What an engine running <paramref name="schedule"/> expands when it binds <paramref name="file"/> by
     /// <paramref name="names"/>: the token embedding, output norm and (untied) output matrix, every tensor of the
-    /// layers whose weights the schedule reads, and the exit heads it names. For an engine that does not hand out its
+    /// layers whose weights the schedule reads (merge sources included), and the exit heads it names. For an engine that does not hand out its
     /// <see cref="LlamaWeights"/> (a generated one); equal to <see cref="Of"/> of the same load (tested).
     /// </summary>
     public static DequantizedWeights Predict(GgufFile file, LlamaConfig config, TensorNames names, ExecutionSchedule schedule)
     {
         var bound = new List<string> { names.TokenEmbedding, names.OutputNorm };
         if (!config.TiedOutput) bound.Add(names.Output);
-        foreach (var layer in schedule.WeightLayers)
+        foreach (var layer in schedule.LoadedLayers)
             bound.AddRange(LlamaModelRules.PerLayerPatterns(names).Select(pattern => TensorNames.ForLayer(pattern, layer)));
         foreach (var head in schedule.Exits.Select(e => e.Head).OfType<ExitHead>().Distinct())
             bound.AddRange([head.Norm, head.Output]);
