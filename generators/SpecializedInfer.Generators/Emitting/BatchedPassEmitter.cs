@@ -87,6 +87,7 @@ public sealed class BatchedPassEmitter
             using (_s.Indent()) _s.Line($"if ((uint)token >= VocabSize) throw {EngineEmitter.TokenOutOfRange};");
             _s.Line("if (tokens.Length > ContextLength - Position)");
             using (_s.Indent()) _s.Line($"throw new {InvalidOperationException}($\"The session's context of {{ContextLength}} positions is full.\");");
+            _s.Line("if (tokens.Length > _capacity - Position) Grow(Position + tokens.Length);");
         }
         _s.Line();
     }
