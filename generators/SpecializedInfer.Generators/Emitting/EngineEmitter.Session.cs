@@ -100,7 +100,10 @@ public sealed partial class EngineEmitter
         _speculative?.WriteFields();
         _s.Line("// KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,");
         _s.Line("// [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].");
-        _s.Line($"private readonly float[] {string.Join(", ", _steps.Select(s => $"_keys{s.Index}, _values{s.Index}"))};");
+        var cached = _steps.Where(s => s.HasKvCache).ToList();
+        if (cached.Count < _steps.Length)
+            _s.Line($"// {Literals.Numbered("Step", _steps.Where(s => !s.HasKvCache).Select(s => s.Index), "runs", "run")} no attention (plan: skipAttention), so no K/V slot: nothing would read it.");
+        if (cached.Count > 0) _s.Line($"private readonly float[] {string.Join(", ", cached.Select(s => $"_keys{s.Index}, _values{s.Index}"))};");
         _s.Line("private readonly int _capacity; // ContextLength rounded up to a multiple of 16");
         _s.Line();
     }
@@ -116,7 +119,7 @@ public sealed partial class EngineEmitter
             _layout.WriteSessionInitialization(_s);
             if (_recompute.Enabled) _recompute.WriteConstruction();
             _s.Line("_scores = new float[(long)Heads * _capacity];");
-            foreach (var st in _steps)
+            foreach (var st in _steps.Where(s => s.HasKvCache))
                 _s.Line($"_keys{st.Index} = new float[(long)KvDim * _capacity]; _values{st.Index} = new float[(long)KvDim * _capacity];");
             _s.Line($"Statistics = new {Engine}.SessionStatistics(Steps);");
         }
