@@ -102,11 +102,14 @@ public sealed partial class EngineEmitter
         _speculative?.WriteFields();
         _s.Line("// KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,");
         _s.Line("// [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].");
-        _s.Line($"private float[] {string.Join(", ", _steps.Select(s => $"_keys{s.Index}, _values{s.Index}"))};");
+        var cached = _steps.Where(s => s.HasKvCache).ToList();
+        if (cached.Count < _steps.Length)
+            _s.Line($"// {Literals.Numbered("Step", _steps.Where(s => !s.HasKvCache).Select(s => s.Index), "runs", "run")} no attention (plan: skipAttention), so no K/V slot: nothing would read it.");
+        if (cached.Count > 0) _s.Line($"private float[] {string.Join(", ", cached.Select(s => $"_keys{s.Index}, _values{s.Index}"))};");
         _s.Line("private int _capacity; // positions held, a multiple of 16: grows as the context fills (Grow)");
         var pairs = _m.RotaryDims / 2;
-        var perPosition = 4L * (2L * _m.KvDim * _steps.Length + 2L * pairs + _m.Heads) + (_recompute.Enabled ? 4L * _m.Dim + 8 : 0);
-        _s.Line($"// Bytes per position of context: K and V of {_steps.Length} steps × {_m.KvDim}, rotary cos/sin of {pairs} pairs, {_m.Heads} scores" +
+        var perPosition = 4L * (2L * _m.KvDim * cached.Count + 2L * pairs + _m.Heads) + (_recompute.Enabled ? 4L * _m.Dim + 8 : 0);
+        _s.Line($"// Bytes per position of context: K and V of {cached.Count} steps × {_m.KvDim}, rotary cos/sin of {pairs} pairs, {_m.Heads} scores" +
                 (_recompute.Enabled ? $", a parked state of {_m.Dim} and its bookkeeping." : "."));
         _s.Line($"private const long BytesPerPosition = {perPosition};");
         _s.Line();
@@ -125,7 +128,7 @@ public sealed partial class EngineEmitter
             _layout.WriteSessionInitialization(_s);
             if (_recompute.Enabled) _recompute.WriteConstruction();
             _s.Line("_scores = new float[(long)Heads * _capacity];");
-            foreach (var st in _steps)
+            foreach (var st in _steps.Where(s => s.HasKvCache))
                 _s.Line($"_keys{st.Index} = new float[(long)KvDim * _capacity]; _values{st.Index} = new float[(long)KvDim * _capacity];");
             _s.Line($"Statistics = new {Engine}.SessionStatistics(Steps);");
         }
@@ -208,7 +211,7 @@ public sealed partial class EngineEmitter
         using (_s.Block("private void Grow(int positions)"))
         {
             _s.Line($"var capacity = {Engine}.ContextCapacity.Grow(_capacity, positions, ContextLength);");
-            foreach (var st in _steps)
+            foreach (var st in _steps.Where(s => s.HasKvCache))
                 _s.Line($"_keys{st.Index} = GrowKeys(_keys{st.Index}, capacity); {Array}.Resize(ref _values{st.Index}, KvDim * capacity); // ≤ Array.MaxLength (EnsureFits)");
             _s.Line("_scores = new float[(long)Heads * capacity];");
             _s.Line("_rope.EnsurePositions(capacity);");
