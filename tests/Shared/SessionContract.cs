@@ -110,6 +110,22 @@ public abstract class SessionContract
     }
 
     [Fact]
+    public void Growing_the_cache_changes_no_logit()
+    {
+        // Sessions hold 256 positions at first and grow (ContextCapacity): one token at a time to 600 positions grows
+        // 256 → 512 → 608; 100 tokens then 500 in one call grows 256 → 608 at once. Both must keep every cached entry.
+        using var engine = LoadFull();
+        var tokens = Enumerable.Range(0, 600).Select(i => i == 0 ? 1 : (i * 37 + 11) % Vocab).ToArray();
+        using var stepwise = engine.CreateSession(600);
+        var last = Array.Empty<float>();
+        foreach (var t in tokens) last = stepwise.Forward([t]).ToArray();
+        using var jump = engine.CreateSession();
+        jump.Forward(tokens.AsSpan(0, 100));
+        Assert.Equal(last, jump.Forward(tokens.AsSpan(100)).ToArray());
+        Assert.Equal(600, jump.Position);
+    }
+
+    [Fact]
     public void A_prompt_in_one_call_is_bit_identical_to_one_token_at_a_time()
     {
         using var engine = LoadFull();

@@ -223,7 +223,7 @@ public sealed partial class EngineEmitter
         using (_s.Block("private float[] GrowKeys(float[] keys, int capacity)"))
         {
             _s.Line("var grown = new float[(long)KvDim * capacity];");
-            _s.Line("for (var c = 0; c < KvDim; c++) keys.AsSpan(c * _capacity, _capacity).CopyTo(grown.AsSpan(c * capacity));");
+            _s.Line($"for (var c = 0; c < KvDim; c++) {Array}.Copy(keys, (long)c * _capacity, grown, (long)c * capacity, _capacity);");
             _s.Line("return grown;");
         }
         _s.Line();

@@ -40,10 +40,10 @@ public static class Comparison
     /// reference's argmax (teacher forcing), so both engines always see the same sequence. Returns the worst
     /// logit difference; asserts it and the statistics and the observer calls along the way.
     /// </summary>
-    public static (float Worst, SessionStatistics Statistics) Run(ILanguageModel generated, ILanguageModel reference, int vocab, bool observe = true)
+    public static (float Worst, SessionStatistics Statistics) Run(ILanguageModel generated, ILanguageModel reference, int vocab, bool observe = true, int positions = 64)
     {
-        using var g = generated.CreateSession(64);
-        using var r = reference.CreateSession(64);
+        using var g = generated.CreateSession(positions);
+        using var r = reference.CreateSession(positions);
         var go = new RecordingObserver();
         var ro = new RecordingObserver();
         if (observe) { g.Observer = go; r.Observer = ro; }
@@ -59,10 +59,10 @@ public static class Comparison
         int[] prompt = [1, 403 % vocab, 407 % vocab, 261 % vocab, 378 % vocab, 13, 30, 72];
         var expected = r.Forward(prompt).ToArray();
         Check(g.Forward(prompt), expected, "prompt");
-        for (var pos = prompt.Length; pos < 64; pos++)
+        for (var pos = prompt.Length; pos < positions; pos++)
         {
             var token = ArgMax(expected);
-            if (pos < 56)
+            if (pos < positions - 8)
             {
                 expected = r.Forward(token).ToArray();
                 Check(g.Forward(token), expected, $"generated token at {pos}");
