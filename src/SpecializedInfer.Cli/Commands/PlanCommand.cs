@@ -82,6 +82,7 @@ public sealed class PlanCommand : Command
         Directory.CreateDirectory(candidates);
         var manifest = ManifestCheck.FromConfig(config, name);
         var manifestFile = name + ManifestReader.Extension;
+        var manifestReference = "../" + manifestFile; // candidate plans are written one folder below the manifest
         WriteText(Path.Combine(output, manifestFile), ManifestWriter.ToJson(manifest));
         var learned = learnedDir is null ? null : ReadLearned(learnedDir, candidates, weights);
 
@@ -99,8 +100,8 @@ public sealed class PlanCommand : Command
             var measurements = config.Layers * (config.Layers + 1) / 2 - 1;
             var done = 0;
             var order = LayerAnalysis.SlebOrder(weights, windows, () => progress?.Report(new EvaluationProgress("SLEB order", ++done, measurements)));
-            var families = SearchSpace.Families("../" + manifestFile, config.Layers, order.Select(s => s.Removed).ToList(), learned);
-            var found = PlanSearch.Run(weights, manifest, t, families, options, meter, PlanCalibrator.Describe(modelPath), [PlanCalibrator.Describe(promptsPath)], progress);
+            var families = SearchSpace.Families(manifestReference, config.Layers, order.Select(s => s.Removed).ToList(), learned);
+            var found = PlanSearch.Run(weights, manifest, manifestReference, t, families, options, meter, PlanCalibrator.Describe(modelPath), [PlanCalibrator.Describe(promptsPath)], progress);
             return (found, order, t);
         });
 
@@ -177,8 +178,8 @@ public sealed class PlanCommand : Command
             var q = m.Quality;
             table.AddRow(new Text(front.Contains(m) ? "★" : ""), new Text(m.Candidate.Name),
                 new Text(q is null ? "none certified" : q.Setting),
-                new Text(q is null ? "" : F(q.Agreement, "F4") + (q.Certified ? " ✓" : "")), new Text(q is null || m.Candidate.Kind == CandidateKind.Full ? "" : F(q.PValue, "G2")),
-                new Text(q is null ? "" : F(q.MeanSteps, "F2")), new Text(m.Speed is { } s ? F(s.Speedup, "F2") + "×" : ""), new Text(m.Speed?.Engine ?? ""));
+                new Text(q is null ? "" : EvalCommand.F(q.Agreement, "F4") + (q.Certified ? " ✓" : "")), new Text(q is null || m.Candidate.Kind == CandidateKind.Full ? "" : EvalCommand.F(q.PValue, "G2")),
+                new Text(q is null ? "" : EvalCommand.F(q.MeanSteps, "F2")), new Text(m.Speed is { } s ? EvalCommand.F(s.Speedup, "F2") + "×" : ""), new Text(m.Speed?.Engine ?? ""));
         }
         _context.Out.Write(table);
         foreach (var note in r.Notes) lines.WriteLine($"note: {note}");
@@ -233,17 +234,17 @@ public sealed class PlanCommand : Command
                     w.WriteString("setting", q.Setting);
                     w.WriteNumber("positions", q.Positions);
                     w.WriteNumber("disagreements", q.Disagreements);
-                    Number(w, "agreement", q.Agreement);
-                    Number(w, "pValue", q.PValue);
+                    EvalCommand.Number(w, "agreement", q.Agreement);
+                    EvalCommand.Number(w, "pValue", q.PValue);
                     w.WriteBoolean("certified", q.Certified);
-                    Number(w, "meanSteps", q.MeanSteps);
+                    EvalCommand.Number(w, "meanSteps", q.MeanSteps);
                 }
                 else w.WriteBoolean("certified", false);
                 if (m.Speed is { } s)
                 {
-                    Number(w, "speedup", s.Speedup);
-                    Number(w, "planTokensPerSecond", s.PlanTokensPerSecond);
-                    Number(w, "fullTokensPerSecond", s.FullTokensPerSecond);
+                    EvalCommand.Number(w, "speedup", s.Speedup);
+                    EvalCommand.Number(w, "planTokensPerSecond", s.PlanTokensPerSecond);
+                    EvalCommand.Number(w, "fullTokensPerSecond", s.FullTokensPerSecond);
                     w.WriteString("speedEngine", s.Engine);
                 }
                 w.WriteEndObject();
@@ -256,14 +257,6 @@ public sealed class PlanCommand : Command
         }
         return stream.ToArray();
     }
-
-    private static void Number(Utf8JsonWriter w, string name, double value)
-    {
-        if (double.IsFinite(value)) w.WriteNumber(name, value);
-        else w.WriteNull(name);
-    }
-
-    private static string F(double value, string format) => double.IsNaN(value) ? "n/a" : value.ToString(format, Inv);
 
     private static void WriteText(string path, string text)
     {

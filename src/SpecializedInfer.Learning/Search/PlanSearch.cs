@@ -56,7 +56,17 @@ public static class PlanSearch
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static PlanSearchResult Run(LlamaWeights weights, ModelManifest manifest, TeacherForcedTrace trace, IReadOnlyList<IReadOnlyList<PlanCandidate>> families,
+    /// <param name="weights">the model, every layer bound (the reference engine replays the trace through each candidate)</param>
+    /// <param name="manifest">its manifest</param>
+    /// <param name="manifestReference">the manifest as candidate plans name it (relative to where they are written)</param>
+    /// <param name="trace">the full model's continuations of the calibration prompts</param>
+    /// <param name="families">the candidates (<see cref="SearchSpace.Families"/>)</param>
+    /// <param name="options">target, δ, budget</param>
+    /// <param name="speed">times a candidate against the full model</param>
+    /// <param name="model">the model file, for calibration records</param>
+    /// <param name="data">the calibration data files, for calibration records</param>
+    /// <param name="progress">one report per candidate measured</param>
+    public static PlanSearchResult Run(LlamaWeights weights, ModelManifest manifest, string manifestReference, TeacherForcedTrace trace, IReadOnlyList<IReadOnlyList<PlanCandidate>> families,
         PlanSearchOptions options, ICandidateSpeedMeter speed, CalibrationFile model, IReadOnlyList<CalibrationFile> data, IProgress<EvaluationProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
@@ -72,7 +82,7 @@ public static class PlanSearch
         var done = 0;
         void Report() => progress?.Report(new EvaluationProgress("candidates", done, options.Budget + 1));
 
-        var baseline = families.SelectMany(f => f).FirstOrDefault()?.Plan is { } any ? LayerPlan.Full(any.Manifest) : LayerPlan.Full("");
+        var baseline = LayerPlan.Full(manifestReference);
         var full = new PlanCandidate("full", CandidateKind.Full, "the full model", baseline, CandidateCalibration.None);
         measured.Add(new MeasuredCandidate(full, baseline, new CandidateQuality(trace.Count, 0, layers, 0, true, ""), speed.Measure(full, baseline)));
         Report();
@@ -118,7 +128,17 @@ public static class PlanSearch
                 CandidateCalibration.SkipThreshold => CalibrateSkips(candidate),
                 _ => (candidate.Plan, Replay(candidate.Plan, "")),
             };
-            return plan is null ? new MeasuredCandidate(candidate, null, quality, null) : new MeasuredCandidate(candidate, plan, quality, speed.Measure(candidate, plan));
+            if (plan is null) return new MeasuredCandidate(candidate, null, quality, null);
+            try
+            {
+                return new MeasuredCandidate(candidate, plan, quality, speed.Measure(candidate, plan));
+            }
+            catch (PlanException e)
+            {
+                // One candidate the plan reader refuses costs that candidate, not the search.
+                notes.Add($"{candidate.Name} was not timed: {string.Join("; ", e.Problems.Select(p => $"{p.Id} {p.Message}"))}");
+                return new MeasuredCandidate(candidate, plan, quality, null);
+            }
         }
 
         (LayerPlan?, CandidateQuality?) CalibrateExits(PlanCandidate candidate)

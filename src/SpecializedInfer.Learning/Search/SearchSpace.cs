@@ -77,7 +77,8 @@ public static class SearchSpace
         if (middle.Count >= 2)
             for (var patience = Math.Min(3, middle.Count); patience >= 2; patience--)
             {
-                var points = middle.Select((s, i) => i == 0 ? new ExitPoint(s, ExitTest.Of(ExitCriterion.MaxProbability, NeverExits)) : new ExitPoint(s, ExitTest.OfPatience(patience)));
+                // Patience k needs k exit points with a head up to its own: the earlier ones only compute heads.
+                var points = middle.Select((s, i) => i < patience - 1 ? new ExitPoint(s, ExitTest.Of(ExitCriterion.MaxProbability, NeverExits)) : new ExitPoint(s, ExitTest.OfPatience(patience)));
                 fixedDepth.Add(new PlanCandidate(string.Create(Inv, $"patience{patience}"), CandidateKind.Patience, string.Create(Inv, $"patience {patience} over exits after {Steps(middle)}"),
                     baseline with { Exits = points.ToEquatableArray() }, CandidateCalibration.None));
             }
