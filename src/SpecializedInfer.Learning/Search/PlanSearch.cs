@@ -20,7 +20,7 @@ public sealed record PlanSearchOptions
     /// <summary>Greedy tokens per calibration prompt the trace was made with (kept in calibration records).</summary>
     public int TokensPerPrompt { get; init; } = 128;
 
-    /// <summary>Share of the budget kept for combined candidates (a structure that met the target plus the best exits).</summary>
+    /// <summary>Share of the budget kept for combined candidates (a structure that met the target plus the best exits); what they do not use goes to more single candidates.</summary>
     public double CombinedShare { get; init; } = 0.25;
 
     /// <summary>Cosine thresholds a skip rule is tested at, strict to loose.</summary>
@@ -96,23 +96,24 @@ public static class PlanSearch
             done++;
             Report();
         }
-        if (queue.Count > baseBudget)
-            notes.Add(string.Create(Inv, $"{queue.Count - baseBudget} of {queue.Count} single candidates were not tried (--budget {options.Budget}: {baseBudget} singles, {combinedBudget} combined)."));
-
         // Structures that met the target on their own leave room for exits: the best exits (fastest certified) on top.
         var exits = measured.Where(m => m.Candidate.Kind == CandidateKind.Exits && m.IsPoint && m.Quality!.Certified).OrderByDescending(m => m.Speed!.Speedup).FirstOrDefault();
         var structures = measured.Where(m => m.Candidate.Kind is CandidateKind.Prune or CandidateKind.SubLayer or CandidateKind.DecodeDepth && m.IsPoint && m.Quality!.Certified)
             .OrderByDescending(m => m.Speed!.Speedup).ToList();
-        var left = options.Budget - (measured.Count - 1);
+        List<PlanCandidate> combined = exits is null ? [] : structures.Select(s => SearchSpace.Combine(s.Candidate, exits.Candidate, layers)).OfType<PlanCandidate>().ToList();
         if (exits is null) notes.Add("No exit candidate met the target, so no structure was combined with exits.");
         else if (structures.Count == 0) notes.Add("No pruning, sub-layer drop or decode depth met the target on its own, so none was combined with exits.");
-        else
-            foreach (var combined in structures.Select(s => SearchSpace.Combine(s.Candidate, exits.Candidate, layers)).OfType<PlanCandidate>().Take(left))
-            {
-                measured.Add(Measure(combined));
-                done++;
-                Report();
-            }
+        // What combinations do not use of the budget goes to more single candidates.
+        var next = baseBudget;
+        foreach (var candidate in combined.Concat(queue.Skip(baseBudget)).Take(options.Budget - baseBudget))
+        {
+            measured.Add(Measure(candidate));
+            if (candidate.Kind != CandidateKind.Combined) next++;
+            done++;
+            Report();
+        }
+        if (queue.Count > next)
+            notes.Add(string.Create(Inv, $"{queue.Count - next} of {queue.Count} single candidates were not tried (--budget {options.Budget})."));
 
         var points = measured.Where(m => m.IsPoint).ToList();
         var front = ParetoFront.Of(points, m => m.Speed!.Speedup, m => m.Quality!.Agreement);

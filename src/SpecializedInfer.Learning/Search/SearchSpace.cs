@@ -30,11 +30,11 @@ public static class SearchSpace
         var middle = Enumerable.Range(1, Math.Max(0, layers - 2)).ToList();
         var families = new List<IReadOnlyList<PlanCandidate>>();
 
-        // Exits: every criterion with one threshold, at all middle points and at each alone (deepest first: most likely to keep quality).
+        // Exits: every criterion with one threshold, at the deepest middle point alone (most likely to keep quality), at
+        // all middle points, then at each other point alone.
         var exits = new List<PlanCandidate>();
-        var sets = new List<List<int>>();
-        if (middle.Count > 1) sets.Add(middle);
-        sets.AddRange(middle.AsEnumerable().Reverse().Select(s => new List<int> { s }));
+        var sets = middle.AsEnumerable().Reverse().Select(s => new List<int> { s }).ToList();
+        if (middle.Count > 1) sets.Insert(1, middle);
         foreach (var points in sets)
             foreach (var (criterion, word, start) in new[] { (ExitCriterion.MaxProbability, "maxp", 0.9), (ExitCriterion.Entropy, "entropy", 0.5), (ExitCriterion.StateSaturation, "saturation", 0.97), (ExitCriterion.Margin, "margin", 0.8) })
                 exits.Add(Exits($"{word}-{Join(points)}", points.Select(s => new ExitPoint(s, ExitTest.Of(criterion, start))), $"{criterion} exits after {Steps(points)}"));
