@@ -66,6 +66,10 @@ internal static class CliOptions
     public static Option<string?> Engine() =>
         Choice("--engine", "Which engine runs: the reference engine (default), or the plan's generated engine, compiled in-process and cached.", Engines.EngineKinds.Names);
 
+    /// <summary><c>--engine</c> for a command whose default is the generated engine (si plan times what will be shipped).</summary>
+    public static Option<string?> EngineDefaultGenerated() =>
+        Choice("--engine", "Which engine times the candidates: their generated engines (default), compiled in-process and cached, or the reference engine.", Engines.EngineKinds.Names);
+
     /// <summary>A whole number from <paramref name="min"/> to <paramref name="max"/>, <paramref name="fallback"/> when not given.</summary>
     public static Option<T> Whole<T>(string name, string valueName, string description, T fallback, T min, T max)
         where T : struct, IBinaryInteger<T> =>

@@ -23,6 +23,7 @@ public static class SiApp
             new CalibrateCommand(context),
             new AnalyzeCommand(context),
             new CompactCommand(context),
+            new PlanCommand(context),
         };
         return root;
     }

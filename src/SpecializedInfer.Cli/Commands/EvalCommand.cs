@@ -246,7 +246,7 @@ public sealed class EvalCommand : Command
         o.Write(table);
     }
 
-    private static string F(double value, string format) => double.IsNaN(value) ? "n/a" : value.ToString(format, Inv);
+    internal static string F(double value, string format) => double.IsNaN(value) ? "n/a" : value.ToString(format, Inv);
 
     /// <summary>The report as JSON; every rate is also given as its counts so nothing needs re-deriving.</summary>
     internal static byte[] ToJson(QualityReport r, EngineKind kind, string modelPath, string planPath, string promptsPath, string? textPath)
@@ -354,7 +354,7 @@ public sealed class EvalCommand : Command
     }
 
     /// <summary>JSON has no NaN or infinity: those are written as null.</summary>
-    private static void Number(Utf8JsonWriter w, string name, double value)
+    internal static void Number(Utf8JsonWriter w, string name, double value)
     {
         if (double.IsFinite(value)) w.WriteNumber(name, value);
         else w.WriteNull(name);

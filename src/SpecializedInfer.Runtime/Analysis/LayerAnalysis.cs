@@ -92,21 +92,7 @@ public static class LayerAnalysis
             for (var l = 0; l + n <= layers; l++)
                 angular.Add(new AngularDistance(l, n, geometry.MeanAngleAll(l, l + n), geometry.MeanAngleLast(l, l + n)));
 
-        // SLEB: each round removes the layer whose removal, after the earlier ones, leaves the lowest NLL.
-        var sleb = new List<SlebStep>();
-        var gone = new List<int>();
-        while (gone.Count < layers - 1)
-        {
-            (int Layer, TextNll Nll)? best = null;
-            foreach (var l in Enumerable.Range(0, layers).Except(gone))
-            {
-                var nll = Without(gone.Append(l))!;
-                Step("SLEB");
-                if (best is null || nll.NllSum < best.Value.Nll.NllSum) best = (l, nll);
-            }
-            gone.Add(best!.Value.Layer);
-            sleb.Add(new SlebStep(best.Value.Layer, layers - gone.Count, best.Value.Nll.MeanNll, best.Value.Nll.Perplexity));
-        }
+        var sleb = SlebOrder(weights, windows, () => Step("SLEB"));
 
         var similarity = WeightSimilarity.Measure(weights);
         Step("weight similarity");
@@ -131,5 +117,34 @@ public static class LayerAnalysis
 
         return new LayerAnalysisReport(layers, options with { BlockSize = blockSize }, geometry.Sequences, (int)geometry.Tokens, windows.Count, fullNll.Predictions,
             fullNll, perLayer, perBlock, angular, sleb, similarity, WeightSimilarity.Candidates(similarity), laco);
+    }
+
+    /// <summary>
+    /// SLEB's greedy order (Song et al. 2024): each round removes the layer whose removal, after the earlier ones,
+    /// leaves the lowest NLL on <paramref name="windows"/>, until one layer is left. <c>si analyze</c> reports it and
+    /// <c>si plan</c> prunes along it. <paramref name="measured"/> is called after each of the L(L+1)/2 − 1 measurements.
+    /// </summary>
+    public static IReadOnlyList<SlebStep> SlebOrder(LlamaWeights weights, IReadOnlyList<int[]> windows, Action? measured = null)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (windows.Count == 0) throw new ArgumentException("No perplexity windows.", nameof(windows));
+        var layers = weights.Config.Layers;
+        var sleb = new List<SlebStep>();
+        var gone = new List<int>();
+        while (gone.Count < layers - 1)
+        {
+            (int Layer, TextNll Nll)? best = null;
+            foreach (var l in Enumerable.Range(0, layers).Except(gone))
+            {
+                var plan = new LayerPlan { Prune = gone.Append(l).ToEquatableArray() };
+                using var engine = new ReferenceEngine(weights, ExecutionSchedule.Resolve(plan, layers));
+                var nll = TextPerplexity.Measure(engine, windows);
+                measured?.Invoke();
+                if (best is null || nll.NllSum < best.Value.Nll.NllSum) best = (l, nll);
+            }
+            gone.Add(best!.Value.Layer);
+            sleb.Add(new SlebStep(best.Value.Layer, layers - gone.Count, best.Value.Nll.MeanNll, best.Value.Nll.Perplexity));
+        }
+        return sleb;
     }
 }
