@@ -18,9 +18,10 @@ public sealed class BertEncoder
 {
     private readonly BertWeights _w;
 
-    public BertEncoder(BertWeights weights, ExecutionSchedule? schedule = null, bool normalize = true)
+    public BertEncoder(BertWeights weights, ExecutionSchedule? schedule = null, bool normalize = true, BertActivation activation = BertActivation.GeluErf)
     {
         _w = weights;
+        Activation = activation;
         Schedule = schedule ?? ExecutionSchedule.Full(weights.Config.Layers);
         Check(Schedule, weights.Config.Layers);
         Normalize = normalize;
@@ -33,6 +34,7 @@ public sealed class BertEncoder
     public BertConfig Config => _w.Config;
     public ExecutionSchedule Schedule { get; }
     public bool Normalize { get; }
+    public BertActivation Activation { get; }
     public BertTokenizer Tokenizer { get; }
     public int Dimensions => _w.Config.Dim;
 
@@ -165,7 +167,7 @@ public sealed class BertEncoder
             if (step.RunsFeedForward)
             {
                 Linear(x, lw.Up, hidden, rows);
-                GeluErf.Apply(hidden);
+                BertActivations.Apply(Activation, hidden);
                 Linear(hidden, lw.Down, sub, rows);
                 AddAndNorm(x, sub, lw.OutputNorm, rows);
             }
@@ -201,17 +203,8 @@ public sealed class BertEncoder
         }
     }
 
-    /// <summary><c>y[r] = W x[r] + b</c> for every row; each weight row is read once per call.</summary>
-    private static void Linear(ReadOnlySpan<float> x, BertLinear l, Span<float> y, int rows)
-    {
-        for (var o = 0; o < l.Outputs; o++)
-        {
-            var w = l.Weight.AsSpan(o * l.Inputs, l.Inputs);
-            var bias = l.Bias[o];
-            for (var r = 0; r < rows; r++)
-                y[r * l.Outputs + o] = TensorPrimitives.Dot(x.Slice(r * l.Inputs, l.Inputs), w) + bias;
-        }
-    }
+    /// <summary><c>y[r] = W x[r] + b</c> for every row.</summary>
+    private static void Linear(ReadOnlySpan<float> x, BertLinear l, Span<float> y, int rows) => EncoderKernels.Linear(x, rows, l, y);
 
     private void AddAndNorm(Span<float> x, ReadOnlySpan<float> sub, BertNorm norm, int rows)
     {
