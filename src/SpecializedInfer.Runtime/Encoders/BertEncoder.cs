@@ -38,22 +38,11 @@ public sealed class BertEncoder
     public BertTokenizer Tokenizer { get; }
     public int Dimensions => _w.Config.Dim;
 
-    /// <summary>What an encoder cannot do with a plan, as one sentence naming the plan property; null when it can.</summary>
-    public static string? Unsupported(ExecutionSchedule schedule, int modelLayers)
-    {
-        if (schedule.ModelLayers != modelLayers) return $"The plan was resolved for {schedule.ModelLayers} layers; the encoder has {modelLayers}.";
-        if (schedule.Exits.Any()) return "An encoder has no generated tokens to exit early: 'exits' do not apply.";
-        if (schedule.Steps.Any(s => s.Skip is not null)) return "An encoder has no generated tokens to skip layers for: 'skip' does not apply.";
-        if (schedule.DecodeDepth != schedule.Steps.Count) return "An encoder has no generated tokens: 'decodeDepth' does not apply.";
-        if (schedule.Speculation is not null || schedule.KvFill != KvFill.Propagate) return "An encoder has no KV cache: 'kvFill' and speculation do not apply.";
-        if (!schedule.Merges.IsEmpty) return "The reference encoder does not merge layers ('merge') yet.";
-        if (schedule.Steps.Count == 0) return "The plan runs no layers.";
-        return null;
-    }
-
     private static void Check(ExecutionSchedule schedule, int layers)
     {
-        if (Unsupported(schedule, layers) is { } problem) throw new NotSupportedException(problem);
+        if (schedule.ModelLayers != layers)
+            throw new NotSupportedException($"The plan was resolved for {schedule.ModelLayers} layers; the encoder has {layers}.");
+        if (EncoderPlanRules.Unsupported(schedule) is { } problem) throw new NotSupportedException(problem);
     }
 
     /// <summary>One embedding per text, encoded <paramref name="batchSize"/> sentences at a time (padded to the longest).</summary>
