@@ -69,6 +69,35 @@ public sealed class MiniLm : IDisposable
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
+    private readonly Dictionary<string, float[]> _onnxRuntimeEmbeddings = [];
+
+    /// <summary>
+    /// ONNX Runtime's sentence embedding of each text (computed once per run, in padded batches of 16): its token
+    /// states pooled as sentence-transformers pools them, written here: mean over the unpadded tokens, then L2.
+    /// </summary>
+    public float[][] OnnxRuntimeEmbeddings(IReadOnlyList<string> texts)
+    {
+        lock (_onnxRuntimeEmbeddings)
+        {
+            var missing = texts.Where(t => !_onnxRuntimeEmbeddings.ContainsKey(t)).Distinct().ToList();
+            for (var start = 0; start < missing.Count; start += 16)
+            {
+                var group = missing.Skip(start).Take(16).ToList();
+                var tokens = group.Select(Encoder.Tokenizer.Encode).ToArray();
+                var states = OnnxRuntimeStates(tokens, out var length);
+                for (var b = 0; b < group.Count; b++)
+                {
+                    var e = new double[384];
+                    for (var t = 0; t < tokens[b].Length; t++)
+                        for (var d = 0; d < 384; d++) e[d] += states[(b * length + t) * 384 + d];
+                    var norm = Math.Sqrt(e.Sum(v => v * v));
+                    _onnxRuntimeEmbeddings[group[b]] = [.. e.Select(v => (float)(v / norm))];
+                }
+            }
+            return [.. texts.Select(t => _onnxRuntimeEmbeddings[t])];
+        }
+    }
+
     public void Dispose()
     {
         if (_onnxRuntime.IsValueCreated) _onnxRuntime.Value.Dispose();
