@@ -15,7 +15,12 @@ public static class ManifestReader
     {
         "$schema", "name", "architecture", "dim", "hiddenDim", "layers", "heads", "kvHeads", "headDim", "rotaryDims",
         "ropeTheta", "normEps", "vocabSize", "contextLength", "tiedOutput", "tensors",
+        "tokenTypes", "positions", "norm", "activation", "attention", "pooling", "normalize",
     };
+
+    /// <summary>Properties only a <c>bert</c> manifest has, and those only a <c>llama</c> manifest has.</summary>
+    private static readonly string[] EncoderOnly = { "tokenTypes", "positions", "norm", "activation", "attention", "pooling", "normalize" };
+    private static readonly string[] DecoderOnly = { "kvHeads", "headDim", "rotaryDims", "ropeTheta", "tiedOutput", "tensors" };
 
     private static readonly string[] KnownTensors =
     {
@@ -23,7 +28,11 @@ public static class ManifestReader
         "feedForwardNorm", "gate", "up", "down",
     };
 
-    public static ManifestReadResult Read(string text, string filePath)
+    /// <summary>Reads a manifest an engine is generated from: <c>llama</c> only (encoders have no generated engine yet).</summary>
+    public static ManifestReadResult Read(string text, string filePath) => Read(text, filePath, allowEncoders: false);
+
+    /// <summary>Reads a manifest; with <paramref name="allowEncoders"/>, <c>bert</c> manifests too (the reference encoder runs them).</summary>
+    public static ManifestReadResult Read(string text, string filePath, bool allowEncoders)
     {
         var cx = new JsonReadContext(filePath);
         var obj = cx.ParseObject(text, "A model manifest");
@@ -32,8 +41,15 @@ public static class ManifestReader
 
         const string what = "The model manifest";
         var archNode = cx.AsString(cx.Required(obj, "architecture", what), "'architecture'");
-        if (archNode is not null && archNode.Value != "llama")
-            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{JsonReadContext.Echo(archNode.Value)}' is not supported yet; supported: llama", archNode.Range);
+        var isBert = archNode is not null && archNode.Value == "bert";
+        if (archNode is not null && archNode.Value != "llama" && !isBert)
+            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{JsonReadContext.Echo(archNode.Value)}' is not supported yet; supported: llama, bert", archNode.Range);
+        else if (isBert && !allowEncoders)
+            cx.Report(ProblemIds.UnsupportedArchitecture, "Architecture 'bert' has no generated engine yet; the reference encoder (BertEncoder) runs it", archNode!.Range);
+        foreach (var property in isBert ? DecoderOnly : EncoderOnly)
+            if (obj.Find(property) is { } misplaced)
+                cx.Report(ProblemIds.UnknownProperty, $"'{property}' applies to {(isBert ? "llama" : "bert")} manifests only", misplaced.Value.Range);
+        var encoder = isBert ? ReadEncoderFacts(cx, obj) : null;
         // The limits are the model loader's (ModelLimits): a manifest describes a model some file could hold.
         int? Size(string name, int max, bool required = true)
         {
@@ -48,7 +64,8 @@ public static class ManifestReader
         var headDimNode = obj.Find("headDim")?.Value;
         var headDim = cx.AsInt(headDimNode, "'headDim'", 1, ModelLimits.MaxWidth) ?? (dim is not null && heads is not null && heads > 0 ? dim / heads : null);
         var rotaryNode = obj.Find("rotaryDims")?.Value;
-        var rotary = cx.AsInt(rotaryNode, "'rotaryDims'", 0, ModelLimits.MaxWidth) ?? headDim;
+        // An encoder's positions are absolute embeddings: no rotary dimensions.
+        var rotary = isBert ? 0 : cx.AsInt(rotaryNode, "'rotaryDims'", 0, ModelLimits.MaxWidth) ?? headDim;
         var ropeTheta = cx.AsDouble(obj.Find("ropeTheta")?.Value, "'ropeTheta'") ?? 10000;
         var normEps = cx.AsDouble(cx.Required(obj, "normEps", what), "'normEps'");
         var vocab = Size("vocabSize", ModelLimits.MaxVocabulary);
@@ -112,10 +129,27 @@ public static class ManifestReader
             return new ManifestReadResult(null, cx.Problems());
         return new ManifestReadResult(new ModelManifest
         {
-            Name = name, Architecture = "llama", Dim = dim.Value, HiddenDim = hidden.Value, Layers = layers.Value, Heads = heads.Value,
+            Name = name, Architecture = isBert ? "bert" : "llama", Encoder = encoder, Dim = dim.Value, HiddenDim = hidden.Value, Layers = layers.Value, Heads = heads.Value,
             KvHeads = kvHeads.Value, HeadDim = headDim.Value, RotaryDims = rotary.Value, RopeTheta = ropeTheta, NormEps = normEps.Value,
             VocabSize = vocab.Value, ContextLength = context.Value, TiedOutput = tied, Tensors = tensors,
         }, cx.Problems());
+    }
+
+    /// <summary>A bert manifest's encoder facts; the fixed parts of the architecture must say what the encoder computes.</summary>
+    private static EncoderFacts ReadEncoderFacts(JsonReadContext cx, JsonObject obj)
+    {
+        foreach (var (property, only) in new[] { ("positions", EncoderFacts.Positions), ("norm", EncoderFacts.Norm), ("activation", EncoderFacts.Activation), ("attention", EncoderFacts.Attention) })
+            if (cx.AsString(obj.Find(property)?.Value, $"'{property}'") is { } value && value.Value != only)
+                cx.Report(ProblemIds.UnsupportedArchitecture, $"A bert encoder's '{property}' is '{only}', found '{JsonReadContext.Echo(value.Value)}'", value.Range);
+        var pooling = cx.AsString(obj.Find("pooling")?.Value, "'pooling'");
+        if (pooling is not null && pooling.Value != EncoderFacts.MeanPooling && pooling.Value != EncoderFacts.ClsPooling)
+            cx.Report(ProblemIds.WrongType, $"'pooling' is 'mean' or 'cls', found '{JsonReadContext.Echo(pooling.Value)}'", pooling.Range);
+        return new EncoderFacts
+        {
+            TokenTypes = cx.AsInt(obj.Find("tokenTypes")?.Value, "'tokenTypes'", 1, 1 << 16) ?? 2,
+            Pooling = pooling?.Value == EncoderFacts.ClsPooling ? EncoderFacts.ClsPooling : EncoderFacts.MeanPooling,
+            Normalize = cx.AsBool(obj.Find("normalize")?.Value, "'normalize'") ?? true,
+        };
     }
 
     public static string DefaultName(string filePath)

@@ -45,6 +45,9 @@ public sealed record ModelManifest
     public bool TiedOutput { get; init; }
     public TensorNames Tensors { get; init; } = TensorNames.Gguf;
 
+    /// <summary>The encoder's facts when <see cref="Architecture"/> is <c>bert</c>; null for decoders.</summary>
+    public EncoderFacts? Encoder { get; init; }
+
     public int KvDim => KvHeads * HeadDim;
     public int QueryDim => Heads * HeadDim;
 }

@@ -24,9 +24,8 @@ public sealed class ManifestCommand : Command
     {
         var modelPath = args.GetRequiredValue(_model);
         var output = args.GetValue(_output);
-        using var weights = LlamaWeights.Load(modelPath, layersToBind: []);
         var name = args.GetValue(_name) ?? Path.GetFileNameWithoutExtension(modelPath);
-        var json = ManifestWriter.ToJson(ManifestCheck.FromConfig(weights.Config, name));
+        var json = ManifestWriter.ToJson(Describe(modelPath, name));
         if (output is null) _context.Text.Write(json);
         else
         {
@@ -34,5 +33,18 @@ public sealed class ManifestCommand : Command
             _context.Error.WriteLine($"wrote {output}");
         }
         return ExitCodes.Success;
+    }
+
+    /// <summary>A bert GGUF gets an encoder manifest; every other file is read as a LLaMA-family model.</summary>
+    private static Planning.ModelManifest Describe(string modelPath, string name)
+    {
+        bool isBert;
+        using (var file = Gguf.GgufFile.Open(modelPath))
+        {
+            isBert = file.Find("general.architecture")?.Value is string arch && arch == Encoders.BertConfig.Keys.Architecture;
+            if (isBert) return Encoders.BertManifest.FromConfig(Encoders.BertConfig.FromGguf(file), name);
+        }
+        using var weights = LlamaWeights.Load(modelPath, layersToBind: []);
+        return ManifestCheck.FromConfig(weights.Config, name);
     }
 }

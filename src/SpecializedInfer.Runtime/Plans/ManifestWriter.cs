@@ -28,6 +28,13 @@ public static class ManifestWriter
             w.WriteStartObject();
             w.WriteString("name", m.Name);
             w.WriteString("architecture", m.Architecture);
+            if (m.Encoder is { } encoder)
+            {
+                WriteEncoder(w, m, encoder);
+                w.WriteEndObject();
+                w.Flush();
+                return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+            }
             w.WriteNumber("dim", m.Dim);
             w.WriteNumber("hiddenDim", m.HiddenDim);
             w.WriteNumber("layers", m.Layers);
@@ -44,6 +51,25 @@ public static class ManifestWriter
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    /// <summary>A bert manifest: the shared sizes, then the encoder's architecture written out.</summary>
+    private static void WriteEncoder(Utf8JsonWriter w, ModelManifest m, EncoderFacts e)
+    {
+        w.WriteNumber("dim", m.Dim);
+        w.WriteNumber("hiddenDim", m.HiddenDim);
+        w.WriteNumber("layers", m.Layers);
+        w.WriteNumber("heads", m.Heads);
+        w.WriteNumber("normEps", m.NormEps);
+        w.WriteNumber("vocabSize", m.VocabSize);
+        w.WriteNumber("contextLength", m.ContextLength);
+        w.WriteNumber("tokenTypes", e.TokenTypes);
+        w.WriteString("positions", EncoderFacts.Positions);
+        w.WriteString("norm", EncoderFacts.Norm);
+        w.WriteString("activation", EncoderFacts.Activation);
+        w.WriteString("attention", EncoderFacts.Attention);
+        w.WriteString("pooling", e.Pooling);
+        w.WriteBoolean("normalize", e.Normalize);
     }
 
     /// <summary>The tensor names that differ from GGUF's (the reader takes GGUF's for the rest); nothing when none do.</summary>

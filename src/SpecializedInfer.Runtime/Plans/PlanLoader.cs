@@ -18,7 +18,8 @@ public sealed record LoadedPlan(string PlanPath, string ManifestPath, ModelManif
 /// </summary>
 public static class PlanLoader
 {
-    public static LoadedPlan Load(string planPath)
+    /// <summary>Loads a plan; with <paramref name="allowEncoders"/>, plans of bert manifests too.</summary>
+    public static LoadedPlan Load(string planPath, bool allowEncoders = false)
     {
         planPath = Path.GetFullPath(planPath);
         var planText = JsonInputFile.ReadText(planPath);
@@ -30,7 +31,7 @@ public static class PlanLoader
         if (!File.Exists(manifestPath))
             throw new PlanException([new PlanProblem(ProblemIds.ManifestNotFound, ProblemSeverity.Error, $"The manifest '{reference}' was not found at {manifestPath}", planPath, TextRange.Empty)]);
         var manifestText = JsonInputFile.ReadText(manifestPath);
-        var manifestResult = ManifestReader.Read(manifestText, manifestPath);
+        var manifestResult = ManifestReader.Read(manifestText, manifestPath, allowEncoders);
         if (manifestResult.Manifest is null)
             throw new PlanException(manifestResult.Problems.Concat(PlanReader.Read(planText, planPath, manifest: null).Problems)
                 .Where(p => p.Severity == ProblemSeverity.Error).ToList());
