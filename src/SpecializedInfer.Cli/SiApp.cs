@@ -23,6 +23,7 @@ public static class SiApp
             new CalibrateCommand(context),
             new AnalyzeCommand(context),
             new CompactCommand(context),
+            new PullCommand(context),
         };
         return root;
     }

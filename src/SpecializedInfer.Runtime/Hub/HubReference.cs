@@ -14,7 +14,7 @@ public sealed record HubReference(string Owner, string Repository, string FilePa
     /// <summary>True when <paramref name="text"/> is meant as a hub reference (starts with <c>hf:</c>).</summary>
     public static bool IsHubReference(string text) => text.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Parses <c>hf:OWNER/REPO/FILE</c>; a malformed reference is an <see cref="ArgumentException"/> saying what one looks like.</summary>
+    /// <summary>Parses <c>hf:OWNER/REPO/FILE</c>; a malformed reference is a <see cref="HubReferenceException"/> saying what one looks like.</summary>
     public static HubReference Parse(string text)
     {
         if (!IsHubReference(text)) throw Malformed(text, "it does not start with hf:");
@@ -45,6 +45,9 @@ public sealed record HubReference(string Owner, string Repository, string FilePa
 
     public override string ToString() => $"{Prefix}{Owner}/{Repository}/{FilePath}";
 
-    private static ArgumentException Malformed(string text, string why) =>
+    private static HubReferenceException Malformed(string text, string why) =>
         new($"'{text}' is not a Hugging Face file reference ({why}); write hf:OWNER/REPO/FILE, for example hf:karpathy/tinyllamas/stories15M.bin.");
 }
+
+/// <summary>A malformed <c>hf:</c> reference; the message says what one looks like.</summary>
+public sealed class HubReferenceException(string message) : ArgumentException(message);

@@ -1,0 +1,92 @@
+namespace SpecializedInfer.Hub;
+
+/// <summary>
+/// Turns what a user or a test calls a model into the GGUF file to load, looking in this order:
+/// <list type="number">
+/// <item>an explicit path: a file that exists as named (relative to the current folder);</item>
+/// <item><c>hf:OWNER/REPO/FILE</c>: the cache, downloading (and converting) it if the cache lacks it;</item>
+/// <item>a bare file name in the folder of <c>SPECIALIZEDINFER_MODELS</c>;</item>
+/// <item>then in <c>../shared/models</c> beside the repository (found from the current folder or the app's own);</item>
+/// <item>then anywhere in the cache (a name pulled before, e.g. <c>stories15M.gguf</c>).</item>
+/// </list>
+/// A name with a folder in it is a path and only step 1 applies. A model found nowhere is a
+/// <see cref="ModelNotFoundException"/> listing every place looked at.
+/// </summary>
+public sealed class ModelResolver(HubSettings settings, IReadOnlyList<ModelFolder> folders)
+{
+    public const string ModelsVariable = "SPECIALIZEDINFER_MODELS";
+
+    public HubSettings Settings { get; } = settings;
+
+    /// <summary>The folders searched for a bare name, in order, before the cache.</summary>
+    public IReadOnlyList<ModelFolder> Folders { get; } = folders;
+
+    /// <summary>A resolver over the environment's folders and hub settings; <paramref name="cacheDirectory"/> overrides the cache folder.</summary>
+    public static ModelResolver FromEnvironment(string? cacheDirectory = null) => new(HubSettings.FromEnvironment(cacheDirectory), EnvironmentFolders());
+
+    /// <summary><c>SPECIALIZEDINFER_MODELS</c> (when set), then <c>../shared/models</c> beside the repository (when found).</summary>
+    public static IReadOnlyList<ModelFolder> EnvironmentFolders()
+    {
+        var folders = new List<ModelFolder>();
+        var fromEnv = Environment.GetEnvironmentVariable(ModelsVariable);
+        if (!string.IsNullOrWhiteSpace(fromEnv)) folders.Add(new ModelFolder(Path.GetFullPath(fromEnv), ModelsVariable));
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                if (!File.Exists(Path.Combine(dir.FullName, "SpecializedInfer.sln"))) continue;
+                var shared = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "models"));
+                if (folders.All(f => f.Path != shared)) folders.Add(new ModelFolder(shared, "../shared/models"));
+                break;
+            }
+        }
+        return folders;
+    }
+
+    /// <summary>The GGUF file <paramref name="model"/> names (see the class summary for the order).</summary>
+    public async Task<string> ResolveAsync(string model, IProgress<DownloadProgress>? progress = null, string? tokenizer = null, CancellationToken cancellation = default)
+    {
+        if (string.IsNullOrWhiteSpace(model)) throw new ArgumentException("The model name is empty; give a GGUF file's path or hf:OWNER/REPO/FILE.");
+        if (File.Exists(model)) return Path.GetFullPath(model);
+        if (HubReference.IsHubReference(model))
+        {
+            using var downloader = new HubDownloader(Settings);
+            var pulled = await new ModelPuller(Settings, downloader).PullAsync(HubReference.Parse(model), tokenizer, progress, cancellation).ConfigureAwait(false);
+            return pulled.Path;
+        }
+        if (Directory.Exists(model)) throw new ModelNotFoundException(model, $"{Path.GetFullPath(model)} is a folder; give the model file in it.");
+        if (model.IndexOfAny(['/', '\\']) >= 0 || Path.IsPathRooted(model))
+            throw new ModelNotFoundException(model, $"The model file {Path.GetFullPath(model)} does not exist.");
+        return FindByName(model);
+    }
+
+    /// <summary>Synchronous <see cref="ResolveAsync"/>, for command-line tools and tests.</summary>
+    public string Resolve(string model, IProgress<DownloadProgress>? progress = null, string? tokenizer = null, CancellationToken cancellation = default) =>
+        ResolveAsync(model, progress, tokenizer, cancellation).GetAwaiter().GetResult();
+
+    /// <summary>Steps 3-5: a bare file name in the model folders, then in the cache.</summary>
+    public string FindByName(string fileName)
+    {
+        var tried = new List<string> { $"{Path.GetFullPath(fileName)} (the current folder)" };
+        foreach (var folder in Folders)
+        {
+            var path = Path.Combine(folder.Path, fileName);
+            if (File.Exists(path)) return path;
+            tried.Add(Directory.Exists(folder.Path) ? $"{folder.Path} ({folder.Origin})" : $"{folder.Path} ({folder.Origin}; the folder does not exist)");
+        }
+        var cache = new ModelCache(Settings.CacheDirectory);
+        var cached = cache.FindByName(fileName);
+        if (cached.Count == 1) return cached[0];
+        if (cached.Count > 1)
+            throw new ModelNotFoundException(fileName,
+                $"The cache has {cached.Count} models named {fileName} ({string.Join(", ", cached)}); give the one you mean by its path or as hf:OWNER/REPO/FILE.");
+        tried.Add($"{cache.Directory} (the download cache)");
+        if (!Folders.Any(f => f.Origin == ModelsVariable)) tried.Add($"{ModelsVariable} (not set)");
+        throw new ModelNotFoundException(fileName,
+            $"No model file named {fileName} was found; looked in {string.Join(", ", tried)}. Give the file's path, set {ModelsVariable} to the folder holding it, " +
+            "or name a Hugging Face file as hf:OWNER/REPO/FILE (for example hf:karpathy/tinyllamas/stories15M.bin), which is downloaded into the cache.");
+    }
+}
+
+/// <summary>A folder searched for models by bare name, and why (<c>SPECIALIZEDINFER_MODELS</c>, <c>../shared/models</c>).</summary>
+public sealed record ModelFolder(string Path, string Origin);
