@@ -14,6 +14,13 @@ public sealed record HubSettings(Uri Endpoint, string? Token, string CacheDirect
     /// <summary>A transfer that receives nothing for this long fails (a stalled connection would otherwise hang forever).</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// The llama2.c tokenizer of LLaMA 2's 32,000-token vocabulary, which karpathy/tinyllamas' stories15M/42M/110M use
+    /// but do not contain. Its server publishes no checksum: the converter checks the file's structure and that it has
+    /// exactly the checkpoint's vocabulary size.
+    /// </summary>
+    public Uri Llama2Tokenizer { get; init; } = new("https://raw.githubusercontent.com/karpathy/llama2.c/master/tokenizer.bin");
+
     /// <summary>Settings from the environment; <paramref name="cacheDirectory"/> (an option) overrides the cache folder's variable.</summary>
     public static HubSettings FromEnvironment(string? cacheDirectory = null)
     {

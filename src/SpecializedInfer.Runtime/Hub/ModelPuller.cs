@@ -10,12 +10,8 @@ namespace SpecializedInfer.Hub;
 /// </summary>
 public sealed class ModelPuller(HubSettings settings, HubDownloader downloader)
 {
-    /// <summary>
-    /// The llama2.c tokenizer of LLaMA 2's 32,000-token vocabulary, which karpathy/tinyllamas' stories15M/42M/110M use
-    /// but do not contain. The hub metadata of this address carries no checksum: the converter checks the file's
-    /// structure and that it has exactly the checkpoint's vocabulary size.
-    /// </summary>
-    public static readonly Uri Llama2Tokenizer = new("https://raw.githubusercontent.com/karpathy/llama2.c/master/tokenizer.bin");
+    /// <summary>LLaMA 2's vocabulary, which llama2.c's own tokenizer.bin holds.</summary>
+    public const int Llama2VocabularySize = 32000;
 
     private static readonly byte[] GgufMagic = "GGUF"u8.ToArray();
 
@@ -25,7 +21,7 @@ public sealed class ModelPuller(HubSettings settings, HubDownloader downloader)
     /// The model of <paramref name="reference"/>, downloaded (and converted) if the cache does not have it.
     /// <paramref name="tokenizer"/> (a path, <c>hf:</c> reference or URL) is the tokenizer of a llama2.c checkpoint;
     /// without it one is looked for beside the checkpoint (<c>tokVOCAB.bin</c>, <c>tokenizer.bin</c>), then, for a
-    /// 32,000-token vocabulary, <see cref="Llama2Tokenizer"/>. Giving one converts the checkpoint again.
+    /// 32,000-token vocabulary, <see cref="HubSettings.Llama2Tokenizer"/>. Giving one converts the checkpoint again.
     /// </summary>
     public async Task<PulledModel> PullAsync(HubReference reference, string? tokenizer = null, IProgress<DownloadProgress>? progress = null, CancellationToken cancellation = default)
     {
@@ -45,6 +41,7 @@ public sealed class ModelPuller(HubSettings settings, HubDownloader downloader)
 
         var config = Llama2cConverter.ReadConfig(downloaded); // a .bin that is not a checkpoint fails here, naming the offset
         var tokenizerPath = await FindTokenizerAsync(reference, config.VocabSize, tokenizer, progress, cancellation).ConfigureAwait(false);
+        Directory.CreateDirectory(Path.GetDirectoryName(converted)!);
         Llama2cConverter.Convert(downloaded, tokenizerPath, converted); // written aside and renamed into place
         return new PulledModel(converted, fetched, true, tokenizerPath);
     }
@@ -73,7 +70,7 @@ public sealed class ModelPuller(HubSettings settings, HubDownloader downloader)
     {
         if (tokenizer is not null) return await FetchAsync(tokenizer, progress, cancellation).ConfigureAwait(false);
         var candidates = new List<string> { checkpoint.Sibling($"tok{vocabSize}.bin").ToString(), checkpoint.Sibling("tokenizer.bin").ToString() };
-        if (vocabSize == 32000) candidates.Add(Llama2Tokenizer.AbsoluteUri);
+        if (vocabSize == Llama2VocabularySize) candidates.Add(settings.Llama2Tokenizer.AbsoluteUri);
         foreach (var candidate in candidates)
         {
             try

@@ -65,8 +65,11 @@ internal sealed class LoopbackServer : IDisposable
         }
     }
 
+    private int _disposed;
+
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping.Cancel();
         try { _listener.Stop(); _listener.Close(); } catch (Exception) { }
         _stopping.Dispose();
