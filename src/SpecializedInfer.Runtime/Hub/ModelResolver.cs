@@ -12,17 +12,34 @@ namespace SpecializedInfer.Hub;
 /// A name with a folder in it is a path and only step 1 applies. A model found nowhere is a
 /// <see cref="ModelNotFoundException"/> listing every place looked at.
 /// </summary>
-public sealed class ModelResolver(HubSettings settings, IReadOnlyList<ModelFolder> folders)
+public sealed class ModelResolver
 {
     public const string ModelsVariable = "SPECIALIZEDINFER_MODELS";
 
-    public HubSettings Settings { get; } = settings;
+    // The hub settings are read only when an hf: reference needs them: finding a file by name must not fail on a
+    // malformed HF_ENDPOINT it never uses.
+    private readonly Lazy<HubSettings> _settings;
+
+    public ModelResolver(HubSettings settings, IReadOnlyList<ModelFolder> folders) : this(() => settings, folders, settings.CacheDirectory) { }
+
+    private ModelResolver(Func<HubSettings> settings, IReadOnlyList<ModelFolder> folders, string cacheDirectory)
+    {
+        _settings = new Lazy<HubSettings>(settings);
+        Folders = folders;
+        CacheDirectory = cacheDirectory;
+    }
+
+    public HubSettings Settings => _settings.Value;
+
+    /// <summary>The download cache, searched last for a bare name.</summary>
+    public string CacheDirectory { get; }
 
     /// <summary>The folders searched for a bare name, in order, before the cache.</summary>
-    public IReadOnlyList<ModelFolder> Folders { get; } = folders;
+    public IReadOnlyList<ModelFolder> Folders { get; }
 
     /// <summary>A resolver over the environment's folders and hub settings; <paramref name="cacheDirectory"/> overrides the cache folder.</summary>
-    public static ModelResolver FromEnvironment(string? cacheDirectory = null) => new(HubSettings.FromEnvironment(cacheDirectory), EnvironmentFolders());
+    public static ModelResolver FromEnvironment(string? cacheDirectory = null) =>
+        new(() => HubSettings.FromEnvironment(cacheDirectory), EnvironmentFolders(), cacheDirectory ?? ModelCache.DefaultDirectory);
 
     /// <summary><c>SPECIALIZEDINFER_MODELS</c> (when set), then <c>../shared/models</c> beside the repository (when found).</summary>
     public static IReadOnlyList<ModelFolder> EnvironmentFolders()
@@ -74,7 +91,7 @@ public sealed class ModelResolver(HubSettings settings, IReadOnlyList<ModelFolde
             if (File.Exists(path)) return path;
             tried.Add(Directory.Exists(folder.Path) ? $"{folder.Path} ({folder.Origin})" : $"{folder.Path} ({folder.Origin}; the folder does not exist)");
         }
-        var cache = new ModelCache(Settings.CacheDirectory);
+        var cache = new ModelCache(CacheDirectory);
         var cached = cache.FindByName(fileName);
         if (cached.Count == 1) return cached[0];
         if (cached.Count > 1)
