@@ -18,7 +18,8 @@ if (options is null)
 
 try
 {
-    // A path, a bare name (SPECIALIZEDINFER_MODELS, ../shared/models, the cache) or hf:OWNER/REPO/FILE: the CLI's lookup.
+    // A path, a bare name (SPECIALIZEDINFER_MODELS, ../shared/models, the cache) or hf:OWNER/REPO/FILE pulled before
+    // (si pull): the CLI's lookup, without downloads, so the NativeAOT binary links no HTTP stack.
     var modelPath = ModelLocator.Find(options.Model ?? "stories260K.gguf");
     using ILanguageModel engine = options.Plan == "fast" ? StoriesFast.Load(modelPath) : StoriesFull.Load(modelPath);
     using var file = GgufFile.Open(modelPath);

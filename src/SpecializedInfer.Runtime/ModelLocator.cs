@@ -24,8 +24,9 @@ public static class ModelLocator
     }
 
     /// <summary>
-    /// Full path of a model file by name, or of any model the resolver takes (a path, <c>hf:OWNER/REPO/FILE</c>);
-    /// a missing one is a <see cref="ModelNotFoundException"/> (a <see cref="FileNotFoundException"/>) naming every place looked at.
+    /// Full path of a model by name, path or <c>hf:OWNER/REPO/FILE</c> (pulled before: this lookup never downloads,
+    /// and links no HTTP code into an app); a missing one is a <see cref="ModelNotFoundException"/> (a
+    /// <see cref="FileNotFoundException"/>) naming every place looked at.
     /// </summary>
-    public static string Find(string fileName) => ModelResolver.FromEnvironment().Resolve(fileName);
+    public static string Find(string fileName) => ModelResolver.Local().Resolve(fileName);
 }

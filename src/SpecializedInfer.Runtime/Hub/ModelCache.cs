@@ -45,6 +45,21 @@ public sealed class ModelCache(string directory)
         Combine("converted", checkpoint.Owner, checkpoint.Repository, Path.ChangeExtension(checkpoint.FilePath, ".gguf"));
 
     /// <summary>
+    /// The loadable GGUF a pull of <paramref name="reference"/> left in the cache (the converted model of a llama2.c
+    /// checkpoint, or the downloaded GGUF), or null when it was not pulled.
+    /// </summary>
+    public string? FindPulled(HubReference reference)
+    {
+        var downloaded = PathOf(reference);
+        if (!File.Exists(downloaded)) return null;
+        var converted = ConvertedPathOf(reference);
+        if (File.Exists(converted)) return converted;
+        Span<byte> head = stackalloc byte[4];
+        using var handle = File.OpenHandle(downloaded);
+        return RandomAccess.Read(handle, head, 0) == 4 && head.SequenceEqual("GGUF"u8) ? downloaded : null;
+    }
+
+    /// <summary>
     /// Complete files named <paramref name="fileName"/> anywhere in the cache (converted models first), for a model
     /// named without a folder. Files still being downloaded are not complete and not listed.
     /// </summary>

@@ -27,7 +27,7 @@ public sealed class ModelPuller(HubSettings settings, HubDownloader downloader)
     {
         var converted = Cache.ConvertedPathOf(reference);
         var downloaded = Cache.PathOf(reference);
-        if (tokenizer is null && File.Exists(converted) && File.Exists(downloaded)) return new PulledModel(converted, false, false);
+        if (tokenizer is null && Cache.FindPulled(reference) is { } cached) return new PulledModel(cached, false, false);
 
         var fetched = false;
         if (!File.Exists(downloaded))

@@ -20,13 +20,20 @@ public sealed class ModelResolver
     // malformed HF_ENDPOINT it never uses.
     private readonly Lazy<HubSettings> _settings;
 
-    public ModelResolver(HubSettings settings, IReadOnlyList<ModelFolder> folders) : this(() => settings, folders, settings.CacheDirectory) { }
+    // How an hf: reference missing from the cache is fetched; null in a resolver that does not download. Kept out of
+    // the local resolver's code, so an app that only looks models up (a NativeAOT example) links no HTTP stack.
+    private readonly Func<HubSettings, HubReference, string?, IProgress<DownloadProgress>?, CancellationToken, Task<string>>? _pull;
 
-    private ModelResolver(Func<HubSettings> settings, IReadOnlyList<ModelFolder> folders, string cacheDirectory)
+    /// <summary>A resolver that downloads <c>hf:</c> references missing from the cache.</summary>
+    public ModelResolver(HubSettings settings, IReadOnlyList<ModelFolder> folders) : this(() => settings, folders, settings.CacheDirectory, PullAsync) { }
+
+    private ModelResolver(Func<HubSettings> settings, IReadOnlyList<ModelFolder> folders, string cacheDirectory,
+        Func<HubSettings, HubReference, string?, IProgress<DownloadProgress>?, CancellationToken, Task<string>>? pull)
     {
         _settings = new Lazy<HubSettings>(settings);
         Folders = folders;
         CacheDirectory = cacheDirectory;
+        _pull = pull;
     }
 
     public HubSettings Settings => _settings.Value;
@@ -37,9 +44,26 @@ public sealed class ModelResolver
     /// <summary>The folders searched for a bare name, in order, before the cache.</summary>
     public IReadOnlyList<ModelFolder> Folders { get; }
 
-    /// <summary>A resolver over the environment's folders and hub settings; <paramref name="cacheDirectory"/> overrides the cache folder.</summary>
+    /// <summary>
+    /// A resolver over the environment's folders and hub settings that downloads <c>hf:</c> references missing from
+    /// the cache; <paramref name="cacheDirectory"/> overrides the cache folder.
+    /// </summary>
     public static ModelResolver FromEnvironment(string? cacheDirectory = null) =>
-        new(() => HubSettings.FromEnvironment(cacheDirectory), EnvironmentFolders(), cacheDirectory ?? ModelCache.DefaultDirectory);
+        new(() => HubSettings.FromEnvironment(cacheDirectory), EnvironmentFolders(), cacheDirectory ?? ModelCache.DefaultDirectory, PullAsync);
+
+    /// <summary>
+    /// The same lookup without downloads: an <c>hf:</c> reference is found if it was pulled before, else the error says
+    /// to pull it. What examples, tests and benchmarks use (<see cref="ModelLocator"/>): they never touch the network.
+    /// </summary>
+    public static ModelResolver Local(string? cacheDirectory = null) =>
+        new(() => HubSettings.FromEnvironment(cacheDirectory), EnvironmentFolders(), cacheDirectory ?? ModelCache.DefaultDirectory, pull: null);
+
+    private static async Task<string> PullAsync(HubSettings settings, HubReference reference, string? tokenizer, IProgress<DownloadProgress>? progress, CancellationToken cancellation)
+    {
+        using var downloader = new HubDownloader(settings);
+        var pulled = await new ModelPuller(settings, downloader).PullAsync(reference, tokenizer, progress, cancellation).ConfigureAwait(false);
+        return pulled.Path;
+    }
 
     /// <summary><c>SPECIALIZEDINFER_MODELS</c> (when set), then <c>../shared/models</c> beside the repository (when found).</summary>
     public static IReadOnlyList<ModelFolder> EnvironmentFolders()
@@ -67,9 +91,10 @@ public sealed class ModelResolver
         if (File.Exists(model)) return Path.GetFullPath(model);
         if (HubReference.IsHubReference(model))
         {
-            using var downloader = new HubDownloader(Settings);
-            var pulled = await new ModelPuller(Settings, downloader).PullAsync(HubReference.Parse(model), tokenizer, progress, cancellation).ConfigureAwait(false);
-            return pulled.Path;
+            var reference = HubReference.Parse(model);
+            if (_pull is not null) return await _pull(Settings, reference, tokenizer, progress, cancellation).ConfigureAwait(false);
+            return new ModelCache(CacheDirectory).FindPulled(reference)
+                ?? throw new ModelNotFoundException(model, $"{reference} is not in the model cache {CacheDirectory}, and this program does not download models: run si pull {reference} first, or give the file's path.");
         }
         if (Directory.Exists(model)) throw new ModelNotFoundException(model, $"{Path.GetFullPath(model)} is a folder; give the model file in it.");
         if (model.IndexOfAny(['/', '\\']) >= 0 || Path.IsPathRooted(model))

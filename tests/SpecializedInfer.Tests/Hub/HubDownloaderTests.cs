@@ -262,6 +262,22 @@ public sealed class HubDownloaderTests : IDisposable
         Assert.Contains("run the command again to resume", error.Message);
     }
 
+    [Fact]
+    public async Task A_partial_file_another_download_is_writing_is_left_alone()
+    {
+        _hub.Add("owner/repo/m.gguf", Bytes(10_000, 13));
+        var partial = Path.Combine(_dir, "hf", "owner", "repo", "m.gguf.partial");
+        Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
+        File.WriteAllBytes(partial, Bytes(100, 13));
+        using (new FileStream(partial, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+        {
+            var error = await Assert.ThrowsAsync<ModelDownloadException>(() => Download("hf:owner/repo/m.gguf"));
+            Assert.Equal(DownloadFailure.InUse, error.Failure);
+            Assert.Contains("is being written by another download", error.Message);
+        }
+        Assert.Equal(100, new FileInfo(partial).Length);
+    }
+
     [Theory]
     [InlineData("hf:owner/repo")]
     [InlineData("hf:owner//file")]

@@ -107,9 +107,26 @@ public sealed class ModelResolverTests : IDisposable
     }
 
     [Fact]
+    public async Task The_local_resolver_finds_a_pulled_model_and_never_downloads()
+    {
+        using var hub = new FakeHub();
+        hub.Add("owner/repo/stories260K.gguf", ShippedModels.GgufBytes());
+        var cacheDirectory = Path.Combine(_dir, "cache");
+        var local = ModelResolver.Local(cacheDirectory);
+
+        var error = Assert.Throws<ModelNotFoundException>(() => local.Resolve("hf:owner/repo/stories260K.gguf"));
+        Assert.Contains("run si pull hf:owner/repo/stories260K.gguf first", error.Message);
+        Assert.Empty(hub.Server.Requests);
+
+        var pulled = await Resolver(hub.Endpoint).ResolveAsync("hf:owner/repo/stories260K.gguf");
+        Assert.Equal(pulled, local.Resolve("hf:owner/repo/stories260K.gguf"));
+    }
+
+    [Fact]
     public void The_test_models_resolve_through_the_same_resolver()
     {
         Assert.Equal(ModelResolver.FromEnvironment().Resolve("stories260K.gguf"), ModelLocator.Find("stories260K.gguf"));
+        Assert.Equal(ModelResolver.Local().Resolve("stories260K.gguf"), ModelLocator.Find("stories260K.gguf"));
         Assert.True(File.Exists(ModelLocator.Find("stories260K.gguf")));
     }
 }
