@@ -18,7 +18,9 @@ if (options is null)
 
 try
 {
-    var modelPath = options.Model ?? ModelLocator.Find("stories260K.gguf");
+    // A path, a bare name (SPECIALIZEDINFER_MODELS, ../shared/models, the cache) or hf:OWNER/REPO/FILE pulled before
+    // (si pull): the CLI's lookup, without downloads, so the NativeAOT binary links no HTTP stack.
+    var modelPath = ModelLocator.Find(options.Model ?? "stories260K.gguf");
     using ILanguageModel engine = options.Plan == "fast" ? StoriesFast.Load(modelPath) : StoriesFull.Load(modelPath);
     using var file = GgufFile.Open(modelPath);
     var tokenizer = LlamaTokenizer.FromGguf(file);

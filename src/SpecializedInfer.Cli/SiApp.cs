@@ -24,6 +24,7 @@ public static class SiApp
             new AnalyzeCommand(context),
             new CompactCommand(context),
             new PlanCommand(context),
+            new PullCommand(context),
         };
         return root;
     }

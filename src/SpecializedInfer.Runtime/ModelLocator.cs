@@ -1,46 +1,32 @@
+using SpecializedInfer.Hub;
+
 namespace SpecializedInfer;
 
 /// <summary>
-/// Finds the shared model folder: weights are never committed, so tests, examples and benchmarks look them up
-/// through <c>SPECIALIZEDINFER_MODELS</c>, else <c>../shared/models</c> beside the repository root.
+/// Finds the model files tests, examples and benchmarks use: weights are never committed, so they are looked up by
+/// name through <see cref="ModelResolver"/> (<c>SPECIALIZEDINFER_MODELS</c>, then <c>../shared/models</c> beside the
+/// repository root, then the download cache).
 /// </summary>
 public static class ModelLocator
 {
-    public const string EnvironmentVariable = "SPECIALIZEDINFER_MODELS";
+    public const string EnvironmentVariable = ModelResolver.ModelsVariable;
 
-    /// <summary>The model folder; throws <see cref="DirectoryNotFoundException"/> naming every place it looked.</summary>
+    /// <summary>The first model folder that exists; throws <see cref="DirectoryNotFoundException"/> naming every place it looked.</summary>
     public static string ModelsDirectory
     {
         get
         {
-            var fromEnv = Environment.GetEnvironmentVariable(EnvironmentVariable);
-            if (!string.IsNullOrWhiteSpace(fromEnv))
-            {
-                if (Directory.Exists(fromEnv)) return Path.GetFullPath(fromEnv);
-                throw new DirectoryNotFoundException($"{EnvironmentVariable}={fromEnv} does not exist.");
-            }
-            var tried = new List<string>();
-            foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-            {
-                for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                {
-                    if (!File.Exists(Path.Combine(dir.FullName, "SpecializedInfer.sln"))) continue;
-                    var candidate = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "models"));
-                    if (Directory.Exists(candidate)) return candidate;
-                    tried.Add(candidate);
-                    break;
-                }
-            }
-            throw new DirectoryNotFoundException(
-                $"No model folder found. Set {EnvironmentVariable}, or place models at ../shared/models beside the repository. Tried: {string.Join(", ", tried)}");
+            var folders = ModelResolver.EnvironmentFolders();
+            return folders.FirstOrDefault(f => Directory.Exists(f.Path))?.Path
+                ?? throw new DirectoryNotFoundException(
+                    $"No model folder found. Set {EnvironmentVariable}, or place models at ../shared/models beside the repository. Tried: {string.Join(", ", folders.Select(f => f.Path))}");
         }
     }
 
-    /// <summary>Full path of a file in the model folder, checked to exist.</summary>
-    public static string Find(string fileName)
-    {
-        var path = Path.Combine(ModelsDirectory, fileName);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{fileName}' not found in {ModelsDirectory}.", path);
-        return path;
-    }
+    /// <summary>
+    /// Full path of a model by name, path or <c>hf:OWNER/REPO/FILE</c> (pulled before: this lookup never downloads,
+    /// and links no HTTP code into an app); a missing one is a <see cref="ModelNotFoundException"/> (a
+    /// <see cref="FileNotFoundException"/>) naming every place looked at.
+    /// </summary>
+    public static string Find(string fileName) => ModelResolver.Local().Resolve(fileName);
 }

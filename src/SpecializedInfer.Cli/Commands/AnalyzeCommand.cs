@@ -44,7 +44,7 @@ public sealed class AnalyzeCommand : Command
     private int Run(ParseResult args)
     {
         var context = _context;
-        var modelPath = args.GetRequiredValue(_model);
+        var modelPath = ModelArgument.Resolve(args.GetRequiredValue(_model), _context);
         var textPath = args.GetRequiredValue(_text);
         var promptsPath = args.GetValue(_prompts);
         var jsonPath = args.GetValue(_json);

@@ -41,7 +41,7 @@ public sealed class CalibrateCommand : Command
 
     private int Run(ParseResult args)
     {
-        var modelPath = args.GetRequiredValue(_model);
+        var modelPath = ModelArgument.Resolve(args.GetRequiredValue(_model), _context);
         var planPath = args.GetRequiredValue(_plan);
         var promptsPath = args.GetRequiredValue(_prompts);
         var output = args.GetValue(_output);

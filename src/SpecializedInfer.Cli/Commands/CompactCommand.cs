@@ -26,7 +26,7 @@ public sealed class CompactCommand : Command
 
     private int Run(ParseResult args)
     {
-        var (model, plan, output) = (args.GetRequiredValue(_model), args.GetRequiredValue(_plan), args.GetRequiredValue(_output));
+        var (model, plan, output) = (ModelArgument.Resolve(args.GetRequiredValue(_model), _context), args.GetRequiredValue(_plan), args.GetRequiredValue(_output));
         // Copying a large model takes seconds: a spinner while it runs, when someone is watching.
         var r = _context.Out.Profile.Capabilities.Interactive
             ? _context.Out.Status().Start($"writing {Path.GetFileName(output)}", _ => ModelCompactor.Compact(model, plan, output))

@@ -52,7 +52,7 @@ public sealed class EvalCommand : Command
     private int Run(ParseResult args)
     {
         var context = _context;
-        var modelPath = args.GetRequiredValue(_model);
+        var modelPath = ModelArgument.Resolve(args.GetRequiredValue(_model), _context);
         var planPaths = args.GetRequiredValue(_plans);
         var markdown = args.GetValue(_markdown);
         var promptsPath = args.GetRequiredValue(_prompts);

@@ -26,7 +26,7 @@ public sealed class InspectCommand : Command
 
     private int Run(ParseResult args)
     {
-        using var file = GgufFile.Open(args.GetRequiredValue(_model));
+        using var file = GgufFile.Open(ModelArgument.Resolve(args.GetRequiredValue(_model), _context));
         var o = _context.Out;
         o.WriteLine($"{file.FilePath}: GGUF v{file.Version}, {file.FileLength:N0} bytes, alignment {file.Alignment}, {file.Metadata.Count} metadata entries, {file.Tensors.Count} tensors, data at {file.DataOffset}");
 

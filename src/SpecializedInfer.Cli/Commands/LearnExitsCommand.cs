@@ -46,7 +46,7 @@ public sealed class LearnExitsCommand : Command
 
     private int Run(ParseResult args)
     {
-        var modelPath = args.GetRequiredValue(_model);
+        var modelPath = ModelArgument.Resolve(args.GetRequiredValue(_model), _context);
         var steps = args.GetRequiredValue(_exits).Order().ToArray();
         var prompts = EvalCommand.ReadPrompts(args.GetRequiredValue(_prompts));
         var textPath = args.GetValue(_text);

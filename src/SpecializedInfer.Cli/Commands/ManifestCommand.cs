@@ -22,7 +22,7 @@ public sealed class ManifestCommand : Command
 
     private int Run(ParseResult args)
     {
-        var modelPath = args.GetRequiredValue(_model);
+        var modelPath = ModelArgument.Resolve(args.GetRequiredValue(_model), _context);
         var output = args.GetValue(_output);
         var name = args.GetValue(_name) ?? Path.GetFileNameWithoutExtension(modelPath);
         var json = ManifestWriter.ToJson(Describe(modelPath, name));

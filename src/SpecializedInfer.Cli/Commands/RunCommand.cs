@@ -44,7 +44,7 @@ public sealed class RunCommand : Command
 
     private int Run(ParseResult args)
     {
-        var modelPath = args.GetRequiredValue(_model);
+        var modelPath = ModelArgument.Resolve(args.GetRequiredValue(_model), _context);
         var planPath = args.GetValue(_plan);
         var count = args.GetValue(_count);
         var options = new SamplingOptions

@@ -212,7 +212,7 @@ public sealed class Llama2cConverterTests : IDisposable
         4 + ParseTokenizer(ShippedModels.TokenizerBytes()).Records.Take(id).Sum(r => 8L + r.Text.Length);
 
     /// <summary>A llama2.c checkpoint of the given header (shared classifier), every weight zero, and exactly the size it implies.</summary>
-    private static byte[] Checkpoint(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen)
+    internal static byte[] Checkpoint(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen)
     {
         long kvDim = (long)kvHeads * (dim / heads);
         var floats = (long)vocab * dim + layers * (2L * dim + 2L * dim * dim + 2L * dim * kvDim + 3L * dim * hidden) + dim + (long)seqLen * (dim / heads);
@@ -385,7 +385,7 @@ public sealed class Llama2cConverterTests : IDisposable
 
     private static uint[] Bits(float[] values) => values.Select(BitConverter.SingleToUInt32Bits).ToArray();
 
-    private static byte[] Tokenizer(int maxTokenLength, IEnumerable<(float Score, byte[] Text)> tokens)
+    internal static byte[] Tokenizer(int maxTokenLength, IEnumerable<(float Score, byte[] Text)> tokens)
     {
         using var stream = new MemoryStream();
         using var w = new BinaryWriter(stream);
