@@ -89,7 +89,7 @@ public sealed class PlanCommand : Command
         var encoded = prompts.Select(p => tokenizer.Encode(p, addBos: true)).ToArray();
         var requests = TraceRequest.Continuations(encoded, count, samples: 0, seed: 0).ToList();
         var options = new PlanSearchOptions { Target = target, Budget = args.GetValue(_budget), TokensPerPrompt = count };
-        using var meter = new CandidateSpeedMeter(factory, _context.EngineCache, modelPath, candidates, tokenizer, encoded.Take(args.GetValue(_speedPrompts)).ToList(), count);
+        using var meter = new CandidateSpeedMeter(factory, modelPath, candidates, tokenizer, encoded.Take(args.GetValue(_speedPrompts)).ToList(), count);
 
         var (result, sleb, trace) = ProgressBars.Run(_context, progress =>
         {

@@ -10,10 +10,8 @@ namespace SpecializedInfer.Cli.Engines;
 /// <see cref="EngineFactory"/> (its generated engine, compiled in-process and cached) and timed against the full
 /// model's engine of the same kind, the two taking turns on the same prompts (<see cref="QualityEvaluator.FreeRunning"/>,
 /// after an untimed warm-up; the median of three passes).
-/// A plan the generated engines cannot run yet (SI0039: sub-layer drops, merges) is timed with the reference engine
-/// against the reference full model instead, and its speed says so: a ratio of reference costs, not a generated figure.
 /// </summary>
-internal sealed class CandidateSpeedMeter(EngineFactory factory, string cacheDirectory, string modelPath, string folder, LlamaTokenizer tokenizer,
+internal sealed class CandidateSpeedMeter(EngineFactory factory, string modelPath, string folder, LlamaTokenizer tokenizer,
     IReadOnlyList<int[]> prompts, int tokensPerPrompt) : ICandidateSpeedMeter, IDisposable
 {
     private readonly Dictionary<EngineKind, LoadedEngine> _full = [];
@@ -31,15 +29,7 @@ internal sealed class CandidateSpeedMeter(EngineFactory factory, string cacheDir
         File.WriteAllText(path + ".tmp", text);
         File.Move(path + ".tmp", path, overwrite: true);
         var loaded = PlanLoader.Load(path);
-        try
-        {
-            return Time(factory, loaded, note: null);
-        }
-        catch (PlanException e) when (factory.Kind == EngineKind.Generated && e.Problems.Any(p => p.Id == ProblemIds.NotYetInGeneratedEngines))
-        {
-            return Time(new EngineFactory(EngineKind.Reference, cacheDirectory), loaded,
-                "Candidates with sub-layer drops were timed with the reference engine against the reference full model: generated engines refuse them for now (SI0039).");
-        }
+        return Time(factory, loaded, note: null); // generated engines run every plan the reference runs (sub-layer drops, merges)
     }
 
     private CandidateSpeed Time(EngineFactory engines, LoadedPlan plan, string? note)
