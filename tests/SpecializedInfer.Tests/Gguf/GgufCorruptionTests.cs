@@ -444,7 +444,7 @@ public sealed class GgufCorruptionTests : IDisposable
         {
             GgmlType.F16 => MemoryMarshal.AsBytes(values.Select(v => (Half)v).ToArray().AsSpan()).ToArray(),
             GgmlType.BF16 => MemoryMarshal.AsBytes(values.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray().AsSpan()).ToArray(),
-            _ => GgmlDequantize.QuantizeQ8_0(values),
+            _ => SpecializedInfer.Quantization.ReferenceQuantizer.Q8_0(values),
         };
         var path = _temp.Write("typed.gguf", new GgufWriter().AddTensor("t", [64], type, bytes).AddTensor("clean", [2], [1f, 2f]).ToBytes());
         using var file = GgufFile.Open(path);

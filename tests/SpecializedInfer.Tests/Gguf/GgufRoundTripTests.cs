@@ -257,7 +257,7 @@ public sealed class GgufRoundTripTests : IDisposable
         var values = new float[64];
         for (var i = 0; i < 64; i++) values[i] = MathF.Sin(i) * (i < 32 ? 3 : 0.01f);
         values[40] = 0.5f * values[40];
-        var bytes = GgmlDequantize.QuantizeQ8_0(values);
+        var bytes = SpecializedInfer.Quantization.ReferenceQuantizer.Q8_0(values);
         Assert.Equal(68, bytes.Length);
         for (var b = 0; b < 2; b++)
         {
@@ -271,8 +271,8 @@ public sealed class GgufRoundTripTests : IDisposable
             for (var j = 0; j < 32; j++)
                 Assert.Equal((sbyte)MathF.Round(block[j] * id, MidpointRounding.AwayFromZero), (sbyte)bytes[b * 34 + 2 + j]);
         }
-        Assert.Equal(new byte[34], GgmlDequantize.QuantizeQ8_0(new float[32])); // all zeros: scale 0, no NaN
-        Assert.Throws<ArgumentException>(() => GgmlDequantize.QuantizeQ8_0(new float[31]));
+        Assert.Equal(new byte[34], SpecializedInfer.Quantization.ReferenceQuantizer.Q8_0(new float[32])); // all zeros: scale 0, no NaN
+        Assert.Throws<ArgumentException>(() => SpecializedInfer.Quantization.ReferenceQuantizer.Q8_0(new float[31]));
     }
 
     [Fact]

@@ -1,0 +1,97 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SpecializedInfer.Quantization;
+
+/// <summary>
+/// Dot products of a quantized weight row with Q8_0-quantized activations (<see cref="ActivationQuantizer"/>), the
+/// arithmetic of llama.cpp's CPU backend written in one fixed order. This order is the definition every executor
+/// reproduces (the reference engine here, generated engines later); it is ggml's portable scalar kernel
+/// (<c>ggml_vec_dot_q8_0_q8_0_generic</c>, <c>ggml_vec_dot_q4_0_q8_0_generic</c>), checked bit for bit against it:
+/// <list type="number">
+/// <item>per block b of 32 values, the exact integer <c>s_b = Σ w_j · x_j</c> (w the weight quants, Q4_0's minus 8);</item>
+/// <item>the block's float <c>f_b</c>: Q8_0 <c>(float)s_b · (d_w · d_x)</c>; Q4_0 <c>((float)s_b · d_w) · d_x</c>
+/// (d_w, d_x the fp16 scales as floats, ggml's expressions as written);</item>
+/// <item><c>sum = 0; sum = sum + f_b</c> for b = 0, 1, ... in order, every operation rounded to float (no fused
+/// multiply-add, no reassociation).</item>
+/// </list>
+/// ggml's SIMD kernels (AVX2/AVX-512) accumulate the blocks in vector lanes in another order, so they differ from
+/// this by float rounding (measured in the tests); the integer sums of step 1 are exact in any order, which is what
+/// lets a vectorized executor reproduce this definition exactly.
+/// </summary>
+public static class QuantizedDot
+{
+    /// <summary>Q8_0 weights (34-byte blocks) · Q8_0 activations over <paramref name="blocks"/> blocks.</summary>
+    public static float Q8_0(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int blocks)
+    {
+        ref var w = ref MemoryMarshal.GetReference(weights);
+        ref var x = ref MemoryMarshal.GetReference(activations);
+        if (weights.Length < blocks * 34 || activations.Length < blocks * 34) throw new ArgumentException("Rows shorter than their blocks.");
+        var sum = 0f;
+        for (var b = 0; b < blocks; b++)
+        {
+            ref var wb = ref Unsafe.Add(ref w, b * 34);
+            ref var xb = ref Unsafe.Add(ref x, b * 34);
+            var s = Avx2.IsSupported ? IntegerDot(Unsafe.ReadUnaligned<Vector256<sbyte>>(ref Unsafe.Add(ref wb, 2)), ref Unsafe.Add(ref xb, 2)) : ScalarQ8(ref wb, ref xb);
+            sum += s * (Scale(ref wb) * Scale(ref xb));
+        }
+        return sum;
+    }
+
+    /// <summary>Q4_0 weights (18-byte blocks: value j in the low nibble of byte j, value j + 16 in its high nibble) · Q8_0 activations.</summary>
+    public static float Q4_0(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int blocks)
+    {
+        ref var w = ref MemoryMarshal.GetReference(weights);
+        ref var x = ref MemoryMarshal.GetReference(activations);
+        if (weights.Length < blocks * 18 || activations.Length < blocks * 34) throw new ArgumentException("Rows shorter than their blocks.");
+        var sum = 0f;
+        for (var b = 0; b < blocks; b++)
+        {
+            ref var wb = ref Unsafe.Add(ref w, b * 18);
+            ref var xb = ref Unsafe.Add(ref x, b * 34);
+            int s;
+            if (Avx2.IsSupported)
+            {
+                var packed = Unsafe.ReadUnaligned<Vector128<byte>>(ref Unsafe.Add(ref wb, 2));
+                var nibbles = Vector256.Create(packed & Vector128.Create((byte)0x0F), Vector128.ShiftRightLogical(packed, 4));
+                s = IntegerDot((nibbles.AsSByte() - Vector256.Create((sbyte)8)), ref Unsafe.Add(ref xb, 2));
+            }
+            else s = ScalarQ4(ref wb, ref xb);
+            sum += s * Scale(ref wb) * Scale(ref xb);
+        }
+        return sum;
+    }
+
+    private static float Scale(ref byte block) => (float)Unsafe.ReadUnaligned<Half>(ref block);
+
+    /// <summary>Σ w_j · x_j over 32 signed bytes, exact: |w| as unsigned times x with w's sign, pairs summed to 16 bits (at most 2·128·127), then to 32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int IntegerDot(Vector256<sbyte> w, ref byte xs)
+    {
+        var x = Unsafe.ReadUnaligned<Vector256<sbyte>>(ref xs);
+        var pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(w, w).AsByte(), Avx2.Sign(x, w));
+        var quads = Avx2.MultiplyAddAdjacent(pairs, Vector256<short>.One);
+        return Vector256.Sum(quads);
+    }
+
+    private static int ScalarQ8(ref byte w, ref byte x)
+    {
+        var s = 0;
+        for (var j = 2; j < 34; j++) s += (sbyte)Unsafe.Add(ref w, j) * (sbyte)Unsafe.Add(ref x, j);
+        return s;
+    }
+
+    private static int ScalarQ4(ref byte w, ref byte x)
+    {
+        int s0 = 0, s1 = 0;
+        for (var j = 0; j < 16; j++)
+        {
+            int q = Unsafe.Add(ref w, 2 + j);
+            s0 += ((q & 0x0F) - 8) * (sbyte)Unsafe.Add(ref x, 2 + j);
+            s1 += ((q >> 4) - 8) * (sbyte)Unsafe.Add(ref x, 2 + j + 16);
+        }
+        return s0 + s1;
+    }
+}
