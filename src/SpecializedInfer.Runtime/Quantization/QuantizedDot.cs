@@ -8,18 +8,20 @@ namespace SpecializedInfer.Quantization;
 /// <summary>
 /// Dot products of a quantized weight row with Q8_0-quantized activations (<see cref="ActivationQuantizer"/>), the
 /// arithmetic of llama.cpp's CPU backend written in one fixed order. This order is the definition every executor
-/// reproduces (the reference engine here, generated engines later); it is ggml's portable scalar kernel
-/// (<c>ggml_vec_dot_q8_0_q8_0_generic</c>, <c>ggml_vec_dot_q4_0_q8_0_generic</c>), checked bit for bit against it:
+/// reproduces (the reference engine here, generated engines later). It is ggml's portable scalar kernel
+/// (<c>ggml_vec_dot_q8_0_q8_0_generic</c>, <c>ggml_vec_dot_q4_0_q8_0_generic</c>) as the shipped library computes it,
+/// checked bit for bit against it:
 /// <list type="number">
 /// <item>per block b of 32 values, the exact integer <c>s_b = Σ w_j · x_j</c> (w the weight quants, Q4_0's minus 8);</item>
-/// <item>the block's float <c>f_b</c>: Q8_0 <c>(float)s_b · (d_w · d_x)</c>; Q4_0 <c>((float)s_b · d_w) · d_x</c>
-/// (d_w, d_x the fp16 scales as floats, ggml's expressions as written);</item>
-/// <item><c>sum = 0; sum = sum + f_b</c> for b = 0, 1, ... in order, every operation rounded to float (no fused
-/// multiply-add, no reassociation).</item>
+/// <item>blocks in order b = 0, 1, ... into <c>sum</c> (starting at 0) with one fused multiply-add each, rounded once:
+/// Q8_0 <c>sum = fma((float)s_b, d_w · d_x, sum)</c>; Q4_0 <c>sum = fma((float)s_b · d_w, d_x, sum)</c>, where d_w and
+/// d_x are the blocks' fp16 scales as floats and every other operation is a float operation rounded to float.</item>
 /// </list>
-/// ggml's SIMD kernels (AVX2/AVX-512) accumulate the blocks in vector lanes in another order, so they differ from
-/// this by float rounding (measured in the tests); the integer sums of step 1 are exact in any order, which is what
-/// lets a vectorized executor reproduce this definition exactly.
+/// The fused multiply-add is ggml's too: its C source says <c>sumf += sumi*(dx*dy)</c>, which GCC contracts into
+/// one FMA when it builds for FMA-capable x86 (its default <c>-ffp-contract=fast</c>). ggml's SIMD kernels
+/// (AVX2/AVX-512) accumulate the blocks in vector lanes in another order, so they differ from this by float rounding
+/// (measured in the tests); the integer sums of step 1 are exact in any order, which is what lets a vectorized
+/// executor reproduce this definition exactly.
 /// </summary>
 public static class QuantizedDot
 {
@@ -35,7 +37,7 @@ public static class QuantizedDot
             ref var wb = ref Unsafe.Add(ref w, b * 34);
             ref var xb = ref Unsafe.Add(ref x, b * 34);
             var s = Avx2.IsSupported ? IntegerDot(Unsafe.ReadUnaligned<Vector256<sbyte>>(ref Unsafe.Add(ref wb, 2)), ref Unsafe.Add(ref xb, 2)) : ScalarQ8(ref wb, ref xb);
-            sum += s * (Scale(ref wb) * Scale(ref xb));
+            sum = MathF.FusedMultiplyAdd(s, Scale(ref wb) * Scale(ref xb), sum);
         }
         return sum;
     }
@@ -59,7 +61,7 @@ public static class QuantizedDot
                 s = IntegerDot((nibbles.AsSByte() - Vector256.Create((sbyte)8)), ref Unsafe.Add(ref xb, 2));
             }
             else s = ScalarQ4(ref wb, ref xb);
-            sum += s * Scale(ref wb) * Scale(ref xb);
+            sum = MathF.FusedMultiplyAdd(s * Scale(ref wb), Scale(ref xb), sum);
         }
         return sum;
     }
