@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using SpecializedInfer.Gguf;
 
 namespace SpecializedInfer.Quantization;
 
@@ -25,6 +26,17 @@ namespace SpecializedInfer.Quantization;
 /// </summary>
 public static class QuantizedDot
 {
+    /// <summary>Whether weights of <paramref name="type"/> are multiplied in their blocks (and so stay in the file mapping).</summary>
+    public static bool Computes(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0;
+
+    /// <summary>The dot product of one weight row of <paramref name="type"/> with Q8_0 activations of <paramref name="blocks"/> blocks.</summary>
+    public static float Row(GgmlType type, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int blocks) => type switch
+    {
+        GgmlType.Q8_0 => Q8_0(weights, activations, blocks),
+        GgmlType.Q4_0 => Q4_0(weights, activations, blocks),
+        _ => throw new NotSupportedException($"No quantized dot product for {type} weights."),
+    };
+
     /// <summary>Q8_0 weights (34-byte blocks) · Q8_0 activations over <paramref name="blocks"/> blocks.</summary>
     public static float Q8_0(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int blocks)
     {

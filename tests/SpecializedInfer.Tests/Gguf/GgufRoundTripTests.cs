@@ -278,11 +278,12 @@ public sealed class GgufRoundTripTests : IDisposable
     [Fact]
     public void Types_without_a_dequantizer_are_refused_by_ReadAsFloat32()
     {
-        var path = _temp.File("q4.gguf");
-        new GgufWriter().AddTensor("q4", [32], GgmlType.Q4_0, new byte[18]).Write(path);
+        // Q8_1 is an activation type (ggml's blocks for Q4_1/Q5_1 products): no weight file holds it, no dequantizer.
+        var path = _temp.File("q8_1.gguf");
+        new GgufWriter().AddTensor("q8_1", [32], GgmlType.Q8_1, new byte[36]).Write(path);
         using var file = GgufFile.Open(path);
-        Assert.Equal(GgmlType.Q4_0, file.GetTensor("q4").Type);
-        Assert.Throws<GgufFormatException>(() => file.ReadAsFloat32("q4"));
+        Assert.Equal(GgmlType.Q8_1, file.GetTensor("q8_1").Type);
+        Assert.Throws<GgufFormatException>(() => file.ReadAsFloat32("q8_1"));
         Assert.Throws<GgufFormatException>(() => file.GetTensor("missing"));
         Assert.False(file.HasTensor("missing"));
     }
