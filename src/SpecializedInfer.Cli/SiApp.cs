@@ -21,6 +21,8 @@ public static class SiApp
             new EvalCommand(context),
             new LearnExitsCommand(context),
             new CalibrateCommand(context),
+            new AnalyzeCommand(context),
+            new CompactCommand(context),
         };
         return root;
     }

@@ -64,6 +64,20 @@ public sealed record Speculation(int DraftSteps, int DraftTokens)
     public const int MaxDraftTokens = 15;
 }
 
+/// <summary>
+/// LaCo's layer collapse: layers <see cref="First"/> .. <see cref="First"/> + <see cref="Count"/> − 1 merge into layer
+/// <see cref="First"/>, whose every tensor becomes θ_first + Σ_k (θ_first+k − θ_first); the other layers leave the
+/// model (as if pruned).
+/// </summary>
+public sealed record LayerMerge(int First, int Count)
+{
+    /// <summary>The layers merged away into <see cref="First"/>.</summary>
+    public System.Collections.Generic.IEnumerable<int> Absorbed => System.Linq.Enumerable.Range(First + 1, Count - 1);
+
+    /// <summary>Every layer whose weights the merge reads.</summary>
+    public System.Collections.Generic.IEnumerable<int> Sources => System.Linq.Enumerable.Range(First, Count);
+}
+
 /// <summary>A layer plan (a <c>NAME.plan.json</c> file) as written, before it is resolved into a schedule.</summary>
 public sealed record LayerPlan
 {
@@ -80,6 +94,15 @@ public sealed record LayerPlan
     public EquatableArray<ExitPoint> Exits { get; init; } = EquatableArray<ExitPoint>.Empty;
     public EquatableArray<SkipRule> Skip { get; init; } = EquatableArray<SkipRule>.Empty;
     public KvFill KvFill { get; init; } = KvFill.Propagate;
+
+    /// <summary>Sub-layer pruning: layers whose steps run without their attention (the residual passes through it).</summary>
+    public EquatableArray<int> SkipAttention { get; init; } = EquatableArray<int>.Empty;
+
+    /// <summary>Sub-layer pruning: layers whose steps run without their feed-forward.</summary>
+    public EquatableArray<int> SkipFeedForward { get; init; } = EquatableArray<int>.Empty;
+
+    /// <summary>LaCo merges: each range of consecutive layers collapses into its first layer.</summary>
+    public EquatableArray<LayerMerge> Merge { get; init; } = EquatableArray<LayerMerge>.Empty;
 
     /// <summary>Drafting and verification sizes; set exactly when <see cref="KvFill"/> is <see cref="KvFill.Lossless"/>.</summary>
     public Speculation? Speculation { get; init; }

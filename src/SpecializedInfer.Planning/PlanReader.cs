@@ -19,7 +19,8 @@ public static class PlanReader
 {
     public const string Extension = ".plan.json";
 
-    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation", "calibration" };
+    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation", "calibration", "skipAttention", "skipFeedForward", "merge" };
+    private static readonly string[] KnownMerge = { "layers" };
     private static readonly string[] KnownShare = { "layer", "weightsOf" };
     private static readonly string[] KnownExitAll = { "afterStep", "criterion", "threshold", "patience", "votes", "members", "probe", "head" };
     private static readonly string[] KnownMemberAll = { "criterion", "threshold", "patience", "probe" };
@@ -75,7 +76,19 @@ public static class PlanReader
                     if (pruneNodes.ContainsKey(l)) cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is listed twice in 'prune'", item.Range);
                     else { pruneNodes[l] = item; prune.Add(l); }
                 }
-        var pruned = new HashSet<int>(prune);
+        // merge (LaCo): every layer after a merge's first leaves the schedule, as a pruned layer does
+        var merges = new List<LayerMerge>();
+        var mergedInto = new Dictionary<int, int>();
+        if (cx.AsArray(obj.Find("merge")?.Value, "'merge'") is { } mergeArray)
+            foreach (var item in mergeArray.Items)
+                if (cx.AsObject(item, "An entry of 'merge'") is { } m && ReadMerge(cx, m, layers, pruneNodes, mergedInto) is { } merge)
+                {
+                    merges.Add(merge);
+                    foreach (var l in merge.Sources) mergedInto[l] = merge.First;
+                }
+        var pruned = new HashSet<int>(prune.Concat(merges.SelectMany(m => m.Absorbed)));
+        // "is pruned" or "is merged into layer 2": why a layer no longer runs on its own.
+        string Gone(int l) => mergedInto.TryGetValue(l, out var into) && into != l ? $"is merged into layer {into}" : "is pruned";
 
         // share
         var shares = new List<LayerShare>();
@@ -93,8 +106,10 @@ public static class PlanReader
                 if (layer is null || from is null) continue;
                 if (layer == from) { cx.Report(ProblemIds.ShareChain, $"Layer {layer} cannot share its own weights", s.Range); continue; }
                 if (!sharedLayers.Add(layer.Value)) { cx.Report(ProblemIds.DuplicateIndex, $"Layer {layer} is given shared weights twice", layerNode!.Range); continue; }
-                if (pruned.Contains(layer.Value)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {layer} is pruned, so it cannot run with shared weights", layerNode!.Range);
-                if (pruned.Contains(from.Value)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {from} is pruned, so its weights cannot be shared", fromNode!.Range);
+                if (pruned.Contains(layer.Value)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {layer} {Gone(layer.Value)}, so it cannot run with shared weights", layerNode!.Range);
+                if (pruned.Contains(from.Value)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {from} {Gone(from.Value)}, so its weights cannot be shared", fromNode!.Range);
+                if (!pruned.Contains(layer.Value) && mergedInto.ContainsKey(layer.Value))
+                    cx.Report(ProblemIds.InvalidMerge, $"Layer {layer} holds a merge, so it cannot run with the weights of layer {from}", layerNode!.Range);
                 var share = new LayerShare(layer.Value, from.Value);
                 shareNodes.Add((share, s));
                 shares.Add(share);
@@ -126,7 +141,7 @@ public static class PlanReader
                 foreach (var item in orderArray.Items)
                     if (LayerIndex(cx, item, "An entry of 'order'", layers) is { } l)
                     {
-                        if (pruned.Contains(l)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} is pruned but listed in 'order'", item.Range);
+                        if (pruned.Contains(l)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} {Gone(l)} but listed in 'order'", item.Range);
                         order.Add(l);
                     }
             }
@@ -229,7 +244,7 @@ public static class PlanReader
                 if (threshold is { } t && kind is { } kk)
                     CheckThreshold(cx, t, thresholdNode!, kk == SkipTest.Cosine ? -1 : 0, 1, "skips");
                 if (layer is not { } l) continue;
-                if (pruned.Contains(l)) { cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} is pruned, so it cannot be skippable", layerNode!.Range); continue; }
+                if (pruned.Contains(l)) { cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} {Gone(l)}, so it cannot be skippable", layerNode!.Range); continue; }
                 if (skippable.Contains(l)) { cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is made skippable twice", layerNode!.Range); continue; }
                 if (stepsKnown)
                 {
@@ -249,6 +264,11 @@ public static class PlanReader
                 if (kind is { } skipKind && threshold is { } th && skippable.Add(l))
                     skips.Add(new SkipRule(l, skipKind, th, probe));
             }
+
+        // skipAttention, skipFeedForward (sub-layer pruning)
+        var scheduled = stepsKnown ? new HashSet<int>(ExecutionSchedule.StepLayers(order, pruned, layers)) : null;
+        var skipAttention = ReadSubLayers(cx, obj, "skipAttention", "attention", layers, pruned, Gone, scheduled, null);
+        var skipFeedForward = ReadSubLayers(cx, obj, "skipFeedForward", "feed-forward", layers, pruned, Gone, scheduled, new HashSet<int>(skipAttention));
 
         // kvFill and speculation
         var kvNode = obj.Find("kvFill")?.Value;
@@ -329,6 +349,9 @@ public static class PlanReader
             Speculation = kvFill == KvFill.Lossless ? speculation : null,
             Probes = probes.OrderBy(p => p.File, System.StringComparer.Ordinal).ToEquatableArray(),
             Calibration = calibration,
+            SkipAttention = skipAttention.OrderBy(l => l).ToEquatableArray(),
+            SkipFeedForward = skipFeedForward.OrderBy(l => l).ToEquatableArray(),
+            Merge = merges.OrderBy(m => m.First).ToEquatableArray(),
         });
 
         PlanReadResult Done(LayerPlan? plan) => new(plan, cx.Problems());
@@ -406,6 +429,69 @@ public static class PlanReader
             return null;
         }
         return file is null || sha is null ? null : new CalibrationFile(file.Value, sha.Value);
+    }
+
+    /// <summary>
+    /// One merge entry, <c>{ "layers": [2, 3] }</c>: at least two consecutive ascending layers, none pruned or in
+    /// another merge. Null (with the problem reported) when it is not one.
+    /// </summary>
+    private static LayerMerge? ReadMerge(JsonReadContext cx, JsonObject m, int layers, Dictionary<int, JsonNode> pruneNodes, Dictionary<int, int> mergedInto)
+    {
+        cx.CheckProperties(m, "a 'merge' entry", KnownMerge);
+        if (cx.AsArray(cx.Required(m, "layers", "A 'merge' entry"), "'layers'") is not { } list) return null;
+        var found = new List<int>();
+        var ok = true;
+        foreach (var item in list.Items)
+        {
+            if (LayerIndex(cx, item, "An entry of 'layers'", layers) is not { } l) { ok = false; continue; }
+            if (found.Count > 0 && l != found[found.Count - 1] + 1)
+            {
+                cx.Report(ProblemIds.InvalidMerge, $"The layers of a merge must be consecutive and ascending: expected {found[found.Count - 1] + 1} after {found[found.Count - 1]}, found {l}", item.Range);
+                ok = false;
+            }
+            else if (pruneNodes.ContainsKey(l))
+            {
+                cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} is pruned, so it cannot be merged", item.Range);
+                ok = false;
+            }
+            else if (mergedInto.TryGetValue(l, out var other))
+            {
+                cx.Report(ProblemIds.InvalidMerge, $"Layer {l} is already merged into layer {other}; merges must not overlap", item.Range);
+                ok = false;
+            }
+            found.Add(l);
+        }
+        if (ok && found.Count < 2)
+        {
+            cx.Report(ProblemIds.InvalidMerge, $"A merge collapses at least two consecutive layers into the first; found {found.Count}", list.Range);
+            ok = false;
+        }
+        return ok ? new LayerMerge(found[0], found.Count) : null;
+    }
+
+    /// <summary>
+    /// <c>skipAttention</c> or <c>skipFeedForward</c>: layers whose steps run without that sub-layer. A layer must run
+    /// somewhere in the schedule (<paramref name="scheduled"/>, when known), and must not lose both halves
+    /// (<paramref name="otherHalf"/>: the layers already without attention), which would leave a step that does nothing.
+    /// </summary>
+    private static List<int> ReadSubLayers(JsonReadContext cx, JsonObject obj, string property, string half, int layers,
+        HashSet<int> pruned, System.Func<int, string> gone, HashSet<int>? scheduled, HashSet<int>? otherHalf)
+    {
+        var result = new List<int>();
+        var listed = new HashSet<int>(); // a set: a hostile list of a million entries stays linear
+        if (cx.AsArray(obj.Find(property)?.Value, $"'{property}'") is not { } array) return result;
+        foreach (var item in array.Items)
+        {
+            if (LayerIndex(cx, item, $"An entry of '{property}'", layers) is not { } l) continue;
+            if (!listed.Add(l)) cx.Report(ProblemIds.DuplicateIndex, $"Layer {l} is listed twice in '{property}'", item.Range);
+            else if (pruned.Contains(l)) cx.Report(ProblemIds.PrunedLayerUsed, $"Layer {l} {gone(l)}, so its {half} cannot be dropped", item.Range);
+            else if (scheduled is not null && !scheduled.Contains(l))
+                cx.Report(ProblemIds.InvalidSubLayerPruning, $"Layer {l} never runs in the schedule ('order' leaves it out), so dropping its {half} changes nothing", item.Range);
+            else if (otherHalf is not null && otherHalf.Contains(l))
+                cx.Report(ProblemIds.InvalidSubLayerPruning, $"Layer {l} would drop both its attention and its feed-forward, leaving steps that do nothing; prune it instead (or leave it out of 'order')", item.Range);
+            else result.Add(l);
+        }
+        return result;
     }
 
     /// <summary>Reads one exit test (an exit entry, or a member of an ensemble).</summary>

@@ -160,13 +160,21 @@ public abstract class SessionContract
         using var session = engine.CreateSession(128);
         session.Forward(Prompt);
         for (var i = 0; i < 8; i++) session.Forward(i + 3); // warm up: JIT, statics
-        session.Rewind(0);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        session.Forward(Prompt);
-        for (var i = 0; i < 64; i++) session.Forward(i + 11);
-        session.Rewind(2);
-        session.Forward(Prompt);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // The runtime may allocate once on this thread while it recompiles a method (tiering, on-stack replacement),
+        // which a loaded machine can push into the measured window; an allocation per step shows in every round.
+        var allocated = new List<long>();
+        for (var round = 0; round < 4; round++)
+        {
+            session.Rewind(0);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            session.Forward(Prompt);
+            for (var i = 0; i < 64; i++) session.Forward(i + 11);
+            session.Rewind(2);
+            session.Forward(Prompt);
+            allocated.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+            if (allocated[^1] == 0) return;
+        }
+        Assert.Fail($"Every round of 66 forward calls allocated: {string.Join(", ", allocated)} bytes.");
     }
 
     [Fact]

@@ -89,6 +89,11 @@ public sealed class DiagnosticTests
         { "SI0034", "Error", "probe", "{\n  \"dim\": 2, \"bias\": 0,\n  \"weights\": [1, 2]\n}", 0, "2, \"bias\"" },
         { "SI0035", "Error", "plan", Plan("\"skip\": [ { \"layer\": 0, \"test\": \"cosine\", \"threshold\": 0.9 } ]"), 0, "0, \"test\"" },
         { "SI0036", "Error", "plan", Plan("\"kvFill\": \"lossless\""), 0, "\"lossless\"" },
+        { "SI0041", "Error", "plan", Plan("\"skipAttention\": [2],\n  \"skipFeedForward\": [2]"), 1, "2]" },
+        { "SI0039", "Error", "plan", Plan("\"skipAttention\": [2]"), 0, "\"skipAttention\"" },
+        { "SI0039", "Error", "plan", Plan("\"skipFeedForward\": [1]"), 0, "\"skipFeedForward\"" },
+        { "SI0039", "Error", "plan", Plan("\"merge\": [ { \"layers\": [2, 3] } ]"), 0, "\"merge\"" },
+        { "SI0040", "Error", "plan", Plan("\"merge\": [ { \"layers\": [1, 3] } ]"), 0, "3]" },
         // Generator-side limits, reported as SI0028 too: a tensor past int indexing, a schedule past 1024 steps.
         { "SI0028", "Error", "manifest", Manifest.Replace("\"dim\": 64", "\"dim\": 65536").Replace("512", "65536"), 1, "65536" },
         { "SI0028", "Error", "manifest", Manifest.Replace("\"layers\": 5", "\"layers\": 2000"), 0, "2000" },

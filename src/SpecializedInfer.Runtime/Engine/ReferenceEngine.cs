@@ -19,7 +19,11 @@ public sealed class ReferenceEngine : ILanguageModel
         Schedule = schedule ?? ExecutionSchedule.Full(weights.Config.Layers);
         if (Schedule.ModelLayers != weights.Config.Layers)
             throw new ArgumentException($"The schedule is for a {Schedule.ModelLayers}-layer model; the weights have {weights.Config.Layers} layers.", nameof(schedule));
-        foreach (var layer in Schedule.WeightLayers) weights.Layer(layer); // fail now, not mid-token, if a layer is unbound
+        // Fail now, not mid-token, if a layer is unbound. Merged layers are computed here, once per engine, so engines
+        // with different merges can share one LlamaWeights.
+        _layers = new LlamaLayerWeights?[weights.Config.Layers];
+        foreach (var layer in Schedule.WeightLayers)
+            _layers[layer] = Schedule.MergeInto(layer) is { } merge ? LayerMerging.Merge(weights, merge, _mergedTensors) : weights.Layer(layer);
 
         // Exit heads are bound once here (a head named by several exit points once), so sessions never touch the file
         // and a missing or misshapen head tensor fails at load.
@@ -47,6 +51,14 @@ public sealed class ReferenceEngine : ILanguageModel
 
     private readonly Dictionary<ExitHead, ExitHeadWeights> _exitHeads = new();
 
+    // By layer: the weights steps with that WeightsOf run with (the file's, or a merge's); the arrays behind merged ones.
+    private readonly LlamaLayerWeights?[] _layers;
+    private readonly List<float[]> _mergedTensors = [];
+
+    /// <summary>The weights steps running with <paramref name="layer"/>'s weights read: the file's, or merged (LaCo).</summary>
+    public LlamaLayerWeights LayerWeights(int layer) =>
+        _layers[layer] ?? throw new InvalidOperationException($"No step runs with layer {layer}'s weights.");
+
     /// <summary>Index s: the bound head of the exit point after step s, or null when it uses the model's own head (or there is none).</summary>
     internal IReadOnlyList<ExitHeadWeights?> ExitHeadsByStep { get; }
 
@@ -60,13 +72,13 @@ public sealed class ReferenceEngine : ILanguageModel
 
     /// <summary>Loads a GGUF model (binding only the layers the schedule reads); the engine owns the mapping.</summary>
     public static ReferenceEngine Load(string path, ExecutionSchedule? schedule = null) =>
-        new(LlamaWeights.Load(path, schedule?.WeightLayers), schedule, ownsWeights: true);
+        new(LlamaWeights.Load(path, schedule?.LoadedLayers), schedule, ownsWeights: true);
 
     /// <summary>Loads a model and runs it by a plan file, after checking the model matches the plan's manifest.</summary>
     public static ReferenceEngine Load(string modelPath, string planPath)
     {
         var plan = PlanLoader.Load(planPath);
-        return new ReferenceEngine(LlamaWeights.Load(modelPath, plan.Manifest, plan.ManifestPath, plan.Schedule.WeightLayers), plan.Schedule, ownsWeights: true);
+        return new ReferenceEngine(LlamaWeights.Load(modelPath, plan.Manifest, plan.ManifestPath, plan.Schedule.LoadedLayers), plan.Schedule, ownsWeights: true);
     }
 
     public LlamaWeights Weights { get; }

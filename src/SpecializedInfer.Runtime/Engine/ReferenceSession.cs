@@ -74,8 +74,10 @@ public partial class ReferenceSession : IInferenceSession
         _values = new float[_steps.Length][];
         for (var s = 0; s < _steps.Length; s++)
         {
-            _keys[s] = new float[(long)ContextLength * _c.KvDim];
-            _values[s] = new float[(long)ContextLength * _c.KvDim];
+            // A step without attention has no KV slot (ScheduleStep.HasKvCache): nothing would ever read it.
+            var length = _steps[s].HasKvCache ? (long)ContextLength * _c.KvDim : 0;
+            _keys[s] = new float[length];
+            _values[s] = new float[length];
         }
         Statistics = new SessionStatistics(_steps.Length);
     }
@@ -212,6 +214,9 @@ public partial class ReferenceSession : IInferenceSession
     /// <summary>The cached key of schedule step <paramref name="step"/> at <paramref name="position"/> (for tests of KV filling).</summary>
     internal ReadOnlySpan<float> CachedKey(int step, int position) => _keys[step].AsSpan(position * _c.KvDim, _c.KvDim);
 
+    /// <summary>Whether schedule step <paramref name="step"/> has a KV slot (a step without attention has none).</summary>
+    internal bool HasKvSlot(int step) => _keys[step].Length > 0;
+
     /// <summary>The cached value of schedule step <paramref name="step"/> at <paramref name="position"/>.</summary>
     internal ReadOnlySpan<float> CachedValue(int step, int position) => _values[step].AsSpan(position * _c.KvDim, _c.KvDim);
 
@@ -255,7 +260,8 @@ public partial class ReferenceSession : IInferenceSession
     /// <summary>CALM state propagation: the K/V step <paramref name="step"/> would have stored had it received <paramref name="hidden"/>.</summary>
     private void PropagateKv(ScheduleStep step, int pos, ReadOnlySpan<float> hidden)
     {
-        var w = _w.Layer(step.WeightsOf);
+        if (!step.HasKvCache) return; // its attention never runs, so nothing reads its K/V
+        var w = _engine.LayerWeights(step.WeightsOf);
         var kvDim = _c.KvDim;
         var xb = Row(_xb, 0, _c.Dim);
         RmsNorm(hidden, w.AttentionNorm.Span, xb);
@@ -271,13 +277,19 @@ public partial class ReferenceSession : IInferenceSession
     /// <summary>One schedule step on the residual rows <paramref name="x"/> (count × dim) of consecutive positions.</summary>
     private void RunStep(ScheduleStep step, int pos, int count, Span<float> x)
     {
-        var w = _w.Layer(step.WeightsOf);
-        int dim = _c.Dim, kvDim = _c.KvDim, qDim = _c.QueryDim, hidden = _c.HiddenDim, headDim = _c.HeadDim;
+        var w = _engine.LayerWeights(step.WeightsOf);
+        var dim = _c.Dim;
+        var xb = _xb.AsSpan(0, count * dim);
+        if (step.RunsAttention) Attention(step, w, pos, count, x, xb);
+        if (step.RunsFeedForward) FeedForward(w, count, x, xb);
+    }
+
+    /// <summary>Attention: project, rotate, append the positions' K/V to the step's cache (contiguous rows), attend, add.</summary>
+    private void Attention(ScheduleStep step, LlamaLayerWeights w, int pos, int count, Span<float> x, Span<float> xb)
+    {
+        int dim = _c.Dim, kvDim = _c.KvDim, qDim = _c.QueryDim, headDim = _c.HeadDim;
         var keys = _keys[step.Index];
         var values = _values[step.Index];
-        var xb = _xb.AsSpan(0, count * dim);
-
-        // Attention: project, rotate, append the positions' K/V to the step's cache (contiguous rows), attend.
         for (var j = 0; j < count; j++) RmsNorm(x.Slice(j * dim, dim), w.AttentionNorm.Span, Row(_xb, j, dim));
         MatMul(w.Query, xb, _q.AsSpan(0, count * qDim), count);
         MatMul(w.Key, xb, keys.AsSpan(pos * kvDim, count * kvDim), count);
@@ -290,8 +302,12 @@ public partial class ReferenceSession : IInferenceSession
         for (var j = 0; j < count; j++) Attend(keys, values, Row(_q, j, qDim), Row(_attnOut, j, qDim), pos + j);
         MatMul(w.Output, _attnOut.AsSpan(0, count * qDim), xb, count);
         TensorPrimitives.Add(x, xb, x);
+    }
 
-        // Feed-forward: SwiGLU, down(silu(gate(x)) * up(x)).
+    /// <summary>Feed-forward: SwiGLU, down(silu(gate(x)) * up(x)), added to the residual rows.</summary>
+    private void FeedForward(LlamaLayerWeights w, int count, Span<float> x, Span<float> xb)
+    {
+        int dim = _c.Dim, hidden = _c.HiddenDim;
         for (var j = 0; j < count; j++) RmsNorm(x.Slice(j * dim, dim), w.FeedForwardNorm.Span, Row(_xb, j, dim));
         var gate = _gate.AsSpan(0, count * hidden);
         var up = _up.AsSpan(0, count * hidden);

@@ -7,7 +7,8 @@ namespace SpecializedInfer;
 
 /// <summary>
 /// Writes a <see cref="LayerPlan"/> as a <c>*.plan.json</c> file that <see cref="PlanReader"/> reads back as the same
-/// plan: every property that differs from its default, thresholds with round-trip precision, the calibration record.
+/// plan: every property that differs from its default (sub-layer pruning and merges included), thresholds with round-trip
+/// precision, the calibration record.
 /// Comments of a plan that was read are not kept. Paths (the manifest, probe sidecars) are written as the plan holds
 /// them; <see cref="Rebase"/> makes them relative to another folder first.
 /// </summary>
@@ -27,9 +28,20 @@ public static class PlanWriter
         using (var w = new Utf8JsonWriter(stream, Options))
         {
             w.WriteStartObject();
-            if (description is not null) w.WriteString("description", description);
             w.WriteString("manifest", plan.Manifest);
+            if (description is not null) w.WriteString("description", description);
             if (!plan.Prune.IsEmpty) Numbers(w, "prune", plan.Prune);
+            if (!plan.Merge.IsEmpty)
+            {
+                w.WriteStartArray("merge");
+                foreach (var m in plan.Merge)
+                {
+                    w.WriteStartObject();
+                    Numbers(w, "layers", m.Sources);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
             if (!plan.Share.IsEmpty)
             {
                 w.WriteStartArray("share");
@@ -85,6 +97,8 @@ public static class PlanWriter
                 w.WriteNumber("draftTokens", sp.DraftTokens);
                 w.WriteEndObject();
             }
+            if (!plan.SkipAttention.IsEmpty) Numbers(w, "skipAttention", plan.SkipAttention);
+            if (!plan.SkipFeedForward.IsEmpty) Numbers(w, "skipFeedForward", plan.SkipFeedForward);
             if (plan.Calibration is { } c) Calibration(w, c);
             w.WriteEndObject();
         }
