@@ -26,7 +26,7 @@ public sealed class ManifestCommand : Command
         var output = args.GetValue(_output);
         using var weights = LlamaWeights.Load(modelPath, layersToBind: []);
         var name = args.GetValue(_name) ?? Path.GetFileNameWithoutExtension(modelPath);
-        var json = ManifestWriter.ToJson(ManifestCheck.FromConfig(weights.Config, name));
+        var json = ManifestWriter.ToJson(ManifestCheck.FromFile(weights.File, weights.Config, name));
         if (output is null) _context.Text.Write(json);
         else
         {
