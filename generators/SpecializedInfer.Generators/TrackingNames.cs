@@ -20,9 +20,24 @@ public static class TrackingNames
     /// <summary>Project-wide options (MSBuild properties such as SpecializedInferWeightCopyLimit).</summary>
     public const string Options = nameof(Options);
 
-    /// <summary>One engine per target: plan resolved against its manifest into an <c>EngineSpec</c>, or null when anything is an error.</summary>
+    /// <summary>One resolution per target: plan resolved against its manifest into an <c>EngineSpec</c>, or an <c>UnavailableEngine</c> naming the error.</summary>
     public const string EngineSpecs = nameof(EngineSpecs);
 
-    /// <summary>The C# source of one engine.</summary>
+    /// <summary>An engine spec with its weight layout decided (aligned copy or file mapping, strides, tensor slots).</summary>
+    public const string EngineLayouts = nameof(EngineLayouts);
+
+    /// <summary>The C# source of one engine (X.g.cs).</summary>
     public const string EngineSources = nameof(EngineSources);
+
+    /// <summary>The distinct kernel shapes of one engine: equal across edits that leave its shapes alone.</summary>
+    public const string KernelSets = nameof(KernelSets);
+
+    /// <summary>The C# source of one engine's kernels (X.Kernels.g.cs).</summary>
+    public const string KernelSources = nameof(KernelSources);
+
+    /// <summary>The throwing surface of an engine whose plan has an error (X.g.cs).</summary>
+    public const string UnavailableSources = nameof(UnavailableSources);
+
+    /// <summary>Whether the project has any engine, and so needs the kernels' shared helpers (VectorMath.g.cs).</summary>
+    public const string AnyEngine = nameof(AnyEngine);
 }

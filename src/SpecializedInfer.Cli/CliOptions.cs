@@ -58,6 +58,14 @@ internal static class CliOptions
                 $"{Words(choices)}"),
         };
 
+    /// <summary>
+    /// <c>--engine reference|generated</c>: the executor a command runs (<see cref="Engines.EngineFactory"/>). The
+    /// reference engine is the default: it starts at once and is the oracle; a generated engine costs a compilation
+    /// the first time a plan runs (cached after that) and then runs the plan's specialized code.
+    /// </summary>
+    public static Option<string?> Engine() =>
+        Choice("--engine", "Which engine runs: the reference engine (default), or the plan's generated engine, compiled in-process and cached.", Engines.EngineKinds.Names);
+
     /// <summary>A whole number from <paramref name="min"/> to <paramref name="max"/>, <paramref name="fallback"/> when not given.</summary>
     public static Option<T> Whole<T>(string name, string valueName, string description, T fallback, T min, T max)
         where T : struct, IBinaryInteger<T> =>

@@ -46,7 +46,8 @@ public static class SiApp
         {
             return UsageError(command, [e.Message], context);
         }
-        catch (Exception e) when (e is ModelFormatException or PlanException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
+        catch (Exception e) when (e is ModelFormatException or PlanException or IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException
+                                       or Engine.ContextTooLargeException or Engines.EngineCompilationException)
         {
             // One line per problem (a plan may have several), no stack trace: the message names the file and place.
             foreach (var line in UserMessage.Of(e).Split('\n')) context.Error.WriteLine($"error: {line.TrimEnd('\r')}");

@@ -87,6 +87,29 @@ public abstract class SessionContract
     }
 
     [Fact]
+    public void Argument_errors_are_sentences_without_parameter_names()
+    {
+        // What reaches a user (si run prints exception messages) reads as a sentence: the exception types stay, but
+        // no "(Parameter 'token')" and no "Actual value was".
+        using var engine = LoadFull();
+        using var session = engine.CreateSession(8);
+        AssertSentence("Token id 512 is outside the vocabulary: ids run from 0 to 511.", Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward(Vocab)));
+        AssertSentence("Token id -1 is outside the vocabulary: ids run from 0 to 511.", Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward(-1)));
+        AssertSentence("Token id -1 is outside the vocabulary: ids run from 0 to 511.", Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward([1, -1])));
+        AssertSentence("At least one token is needed.", Assert.Throws<ArgumentException>(() => session.Forward(ReadOnlySpan<int>.Empty)));
+        session.Forward([1, 2]);
+        AssertSentence("The session can rewind to a position from 0 to 2, not 3.", Assert.Throws<ArgumentOutOfRangeException>(() => session.Rewind(3)));
+        AssertSentence("The session can rewind to a position from 0 to 2, not -1.", Assert.Throws<ArgumentOutOfRangeException>(() => session.Rewind(-1)));
+        AssertSentence("The session's context of 8 positions is full.", Assert.Throws<InvalidOperationException>(() => session.Forward([1, 2, 3, 4, 5, 6, 7])));
+    }
+
+    private static void AssertSentence(string expected, Exception e)
+    {
+        Assert.Equal(expected, e.Message);
+        Assert.Null((e as ArgumentException)?.ParamName);
+    }
+
+    [Fact]
     public void A_prompt_in_one_call_is_bit_identical_to_one_token_at_a_time()
     {
         using var engine = LoadFull();

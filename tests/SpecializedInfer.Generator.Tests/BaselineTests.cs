@@ -5,8 +5,12 @@ using SpecializedInfer.Generator.Tests.Support;
 namespace SpecializedInfer.Generator.Tests;
 
 /// <summary>
-/// The generated source for the two plans in models/ is checked in under Baselines/ so a change to the emitter
-/// shows up as a readable diff. SPECIALIZEDINFER_UPDATE_BASELINES=1 rewrites the baselines instead of comparing.
+/// The generated source is checked in under Baselines/ so a change to the emitter shows up as a readable diff: the
+/// two plans in models/, one engine per kind of plan under Plans/ (skips, exits, recompute, lossless, exit heads,
+/// learned probes, odd and large shapes), and engines that read the file mapping instead of an aligned copy. Each
+/// engine is two files (X.g.cs and its kernels, X.Kernels.g.cs); every run adds the kernels' shared helpers
+/// (SpecializedInfer.Generated.VectorMath.g.cs). SPECIALIZEDINFER_UPDATE_BASELINES=1 rewrites the baselines
+/// instead of comparing.
 /// </summary>
 public sealed class BaselineTests
 {
@@ -20,62 +24,157 @@ public sealed class BaselineTests
         public partial class StoriesFast;
         """;
 
+    /// <summary>One engine per kind of plan (tests/.../Plans), each in the namespace named by its run.</summary>
+    private static readonly Dictionary<string, (string Class, string Plan)[]> PlanRuns = new()
+    {
+        ["Plans"] =
+        [
+            ("S260Cosskip", "s260.cosskip.plan.json"),         // skip, cosine test
+            ("S260Learnedskip", "s260.learnedskip.plan.json"), // skip, learned probe
+            ("S260Recompute", "s260.recompute.plan.json"),     // exits with kvFill recompute
+            ("S260Lossless", "s260.lossless.plan.json"),       // lossless self-speculation
+            ("S260Patience", "s260.patience.plan.json"),       // patience exits
+            ("S260Ensemble", "s260.ensemble.plan.json"),       // ensemble exits (patience, probe, margin, saturation)
+            ("S260hExithead", "s260h.exithead.plan.json"),     // an exit head of its own
+            ("S260Learnedexit", "s260.learnedexit.plan.json"), // learned-probe exits
+            ("OddLossless", "odd.lossless.plan.json"),         // odd shapes: tails of every width, padded rows; entropy drafts
+            ("MhaFull", "mha.full.plan.json"),                 // long heads, x not register-resident, prefetching kernels
+        ],
+        // SpecializedInferWeightCopyLimit = 0: the weights are read from the file mapping.
+        ["Mapped"] =
+        [
+            ("OddhExithead", "oddh.exithead.plan.json"), // exit heads bound at load
+            ("MhaFull", "mha.full.plan.json"),
+        ],
+    };
+
+    private static readonly string[] RunNames = ["Demo", "Plans", "Mapped"];
+
+    public static TheoryData<string> Runs => new(RunNames);
+
     private static bool Update => Environment.GetEnvironmentVariable("SPECIALIZEDINFER_UPDATE_BASELINES") == "1";
 
-    [Theory]
-    [InlineData("Demo.StoriesFull.g.cs")]
-    [InlineData("Demo.StoriesFast.g.cs")]
-    public void Generated_source_matches_the_baseline(string hintName)
+    /// <summary>One run's engine classes, AdditionalFiles and MSBuild properties.</summary>
+    private static (string Source, List<AdditionalText> Texts, Dictionary<string, string>? Properties) Inputs(string run)
     {
-        var (output, diagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(Source), GeneratorHarness.ModelFiles());
-        Assert.DoesNotContain(diagnostics, d => d.Severity >= DiagnosticSeverity.Warning);
-        Assert.Empty(GeneratorHarness.Problems(output));
-        var generated = result.Results.Single().GeneratedSources.Single(s => s.HintName == hintName).SourceText.ToString();
-        var path = Path.Combine(GeneratorHarness.TestFolder(), "Baselines", hintName);
-        if (Update)
+        if (run == "Demo") return (Source, GeneratorHarness.ModelFiles(), null);
+        var source = $"namespace {run};\n" +
+                     string.Join("\n", PlanRuns[run].Select(e => $"[SpecializedInfer.SpecializedEngine(\"Plans/{e.Plan}\")] public partial class {e.Class};"));
+        var texts = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Plans"), "*.json").Order(StringComparer.Ordinal)
+            .Select(f => (AdditionalText)new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/Plans/{Path.GetFileName(f)}", File.ReadAllText(f)))
+            .ToList();
+        return (source, texts, run == "Mapped" ? new() { ["SpecializedInferWeightCopyLimit"] = "0" } : null);
+    }
+
+    /// <summary>The generator's own sources: the EmbeddedAttribute definition it asks for is the compiler's text.</summary>
+    private static bool IsOurs(string hintName) => !hintName.StartsWith("Microsoft.CodeAnalysis.", StringComparison.Ordinal);
+
+    /// <summary>Runs the generator for one set of engines (that they compile cleanly is the warning-level test's check).</summary>
+    private static List<GeneratedSourceResult> Generate(string run)
+    {
+        var (source, texts, properties) = Inputs(run);
+        var result = GeneratorHarness.Driver(texts, msbuildProperties: properties).RunGenerators(GeneratorHarness.Compilation(source)).GetRunResult();
+        Assert.Empty(result.Diagnostics);
+        return result.Results.Single().GeneratedSources.Where(s => IsOurs(s.HintName)).ToList();
+    }
+
+    [Theory]
+    [MemberData(nameof(Runs))]
+    public void Generated_sources_match_the_baselines(string run)
+    {
+        var sources = Generate(run);
+        Assert.Contains(sources, s => s.HintName.EndsWith(".Kernels.g.cs", StringComparison.Ordinal));
+        foreach (var source in sources)
         {
-            File.WriteAllText(path, generated);
-            Console.WriteLine($"Baseline rewritten: {path}");
-            return;
-        }
-        Assert.True(File.Exists(path), $"No baseline {path}; run with SPECIALIZEDINFER_UPDATE_BASELINES=1 to write it.");
-        var expected = File.ReadAllText(path).ReplaceLineEndings("\n");
-        if (expected != generated)
-        {
-            var e = expected.Split('\n');
-            var g = generated.Split('\n');
-            var line = Enumerable.Range(0, Math.Min(e.Length, g.Length)).FirstOrDefault(i => e[i] != g[i], Math.Min(e.Length, g.Length));
-            Assert.Fail($"{hintName} differs from its baseline at line {line + 1}:\n  baseline:  {(line < e.Length ? e[line] : "(end)")}\n  generated: {(line < g.Length ? g[line] : "(end)")}\n" +
-                        "Set SPECIALIZEDINFER_UPDATE_BASELINES=1 to accept the new output.");
+            var hintName = source.HintName;
+            var generated = source.SourceText.ToString();
+            var path = Path.Combine(GeneratorHarness.TestFolder(), "Baselines", hintName);
+            if (Update)
+            {
+                File.WriteAllText(path, generated);
+                Console.WriteLine($"Baseline rewritten: {path}");
+                continue;
+            }
+            Assert.True(File.Exists(path), $"No baseline {path}; run with SPECIALIZEDINFER_UPDATE_BASELINES=1 to write it.");
+            var expected = File.ReadAllText(path).ReplaceLineEndings("\n");
+            if (expected != generated)
+            {
+                var e = expected.Split('\n');
+                var g = generated.Split('\n');
+                var line = Enumerable.Range(0, Math.Min(e.Length, g.Length)).FirstOrDefault(i => e[i] != g[i], Math.Min(e.Length, g.Length));
+                Assert.Fail($"{hintName} differs from its baseline at line {line + 1}:\n  baseline:  {(line < e.Length ? e[line] : "(end)")}\n  generated: {(line < g.Length ? g[line] : "(end)")}\n" +
+                            "Set SPECIALIZEDINFER_UPDATE_BASELINES=1 to accept the new output.");
+            }
         }
     }
 
     [Fact]
-    public void Generated_code_is_clean_at_the_highest_warning_level_with_documentation_checks()
+    public void Every_baseline_is_generated_by_some_run()
+    {
+        var generated = RunNames.SelectMany(r => Generate(r).Select(s => s.HintName)).ToHashSet(StringComparer.Ordinal);
+        var stale = Directory.GetFiles(Path.Combine(GeneratorHarness.TestFolder(), "Baselines")).Select(f => Path.GetFileName(f)).Where(f => !generated.Contains(f)).ToList();
+        Assert.True(stale.Count == 0, $"Baselines no run generates any more (delete them): {string.Join(", ", stale)}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Runs))]
+    public void Generated_code_is_clean_at_the_highest_warning_level_with_documentation_checks(string run)
     {
         // A consumer may build with GenerateDocumentationFile and every warning on: the engines must not add any.
+        var (source, texts, properties) = Inputs(run);
         var parse = new CSharpParseOptions(LanguageVersion.Latest, DocumentationMode.Diagnose);
-        var compilation = CSharpCompilation.Create("Docs", [CSharpSyntaxTree.ParseText(Source, parse, path: "/project/Engines.cs")],
+        var compilation = CSharpCompilation.Create("Docs", [CSharpSyntaxTree.ParseText(source, parse, path: "/project/Engines.cs")],
             GeneratorHarness.References, new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary,
                 nullableContextOptions: NullableContextOptions.Enable, warningLevel: 9999));
-        CSharpGeneratorDriver.Create([GeneratorHarness.CreateGenerator().AsSourceGenerator()], GeneratorHarness.ModelFiles(), parse)
+        var options = properties is null ? null : new TestOptionsProvider(properties.ToDictionary(p => "build_property." + p.Key, p => p.Value));
+        CSharpGeneratorDriver.Create([GeneratorHarness.CreateGenerator().AsSourceGenerator()], texts, parse, options)
             .RunGeneratorsAndUpdateCompilation(compilation, out var output, out _);
-        var inGenerated = output.GetDiagnostics()
-            .Where(d => d.Severity >= DiagnosticSeverity.Warning && d.Location.SourceTree?.FilePath.EndsWith(".g.cs", StringComparison.Ordinal) == true)
-            .ToList();
-        Assert.True(inGenerated.Count == 0, string.Join("\n", inGenerated.Take(10)));
+        Assert.Contains(output.SyntaxTrees, t => t.FilePath.EndsWith(".Kernels.g.cs", StringComparison.Ordinal));
+        var problems = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems.Take(10)));
+    }
+
+    [Fact]
+    public void Engines_in_a_project_that_sees_another_projects_internals_do_not_clash_with_its_engines()
+    {
+        // Every project with engines gets the internal VectorMath; [Embedded] hides one project's copy from another
+        // that sees its internals (InternalsVisibleTo), which would otherwise find the type twice (CS0436).
+        var library = GeneratorHarness.Compilation("[assembly: System.Runtime.CompilerServices.InternalsVisibleTo(\"GeneratedEngines\")]\n" + Source)
+            .WithAssemblyName("EnginesLibrary");
+        var (libraryOutput, _, _) = GeneratorHarness.Run(library, GeneratorHarness.ModelFiles());
+        Assert.Empty(GeneratorHarness.Problems(libraryOutput));
+        var app = GeneratorHarness.Compilation(Source.Replace("namespace Demo;", "namespace App;"))
+            .AddReferences(libraryOutput.ToMetadataReference());
+        var (appOutput, diagnostics, result) = GeneratorHarness.Run(app, GeneratorHarness.ModelFiles());
+        Assert.Empty(diagnostics);
+        Assert.Equal(2, GeneratorHarness.EngineTrees(result).Count);
+        var problems = GeneratorHarness.Problems(appOutput);
+        Assert.True(problems.Count == 0, string.Join("\n", problems.Take(10)));
+    }
+
+    [Fact]
+    public void A_project_without_engines_gets_no_source_of_ours()
+    {
+        var (_, diagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation("namespace Plain; public class NoEngine;"), GeneratorHarness.ModelFiles());
+        Assert.Empty(diagnostics);
+        Assert.All(result.GeneratedTrees, t => Assert.False(IsOurs(Path.GetFileName(t.FilePath)), t.FilePath));
     }
 
     [Fact]
     public void Output_is_deterministic_and_self_describing()
     {
-        string Generate() => string.Join("\n", GeneratorHarness.Run(GeneratorHarness.Compilation(Source), GeneratorHarness.ModelFiles())
-            .Result.GeneratedTrees.Select(t => t.FilePath + "\n" + t));
+        List<(string Path, string Text)> Generate() =>
+            GeneratorHarness.Run(GeneratorHarness.Compilation(Source), GeneratorHarness.ModelFiles()).Result.GeneratedTrees
+                .Where(t => IsOurs(Path.GetFileName(t.FilePath))).Select(t => (t.FilePath, t.ToString())).ToList();
         var first = Generate();
         Assert.Equal(first, Generate());
-        Assert.StartsWith("// <auto-generated/>", first.Split('\n')[1]);
-        Assert.Contains("#nullable enable", first);
-        Assert.Contains("[global::System.CodeDom.Compiler.GeneratedCode(\"SpecializedInfer.Generators\", ", first);
-        Assert.DoesNotContain("\r", first);
+        Assert.Equal(5, first.Count); // two engines, their kernels, the shared helpers
+        Assert.All(first, file =>
+        {
+            Assert.StartsWith("// <auto-generated/>\n", file.Text);
+            Assert.Contains("\n#nullable enable\n", file.Text);
+            Assert.Contains("[global::System.CodeDom.Compiler.GeneratedCode(\"SpecializedInfer.Generators\", ", file.Text);
+            Assert.DoesNotContain("\r", file.Text);
+        });
     }
 }

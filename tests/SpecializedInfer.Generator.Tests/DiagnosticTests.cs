@@ -242,7 +242,7 @@ public sealed class DiagnosticTests
         var (output, generatorDiagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(Engine),
             [new InMemoryAdditionalText(PlanPath, Plan("\"share\": [ { \"layer\": 4, \"weightsOf\": 0 } ]")), new InMemoryAdditionalText(ManifestPath, Manifest)]);
         Assert.Empty(generatorDiagnostics);
-        Assert.Single(result.GeneratedTrees);
+        Assert.Single(GeneratorHarness.EngineTrees(result));
         Assert.Empty(GeneratorHarness.Problems(output));
         var all = Run(Engine, (PlanPath, Plan("\"share\": [ { \"layer\": 4, \"weightsOf\": 0 } ]")), (ManifestPath, Manifest));
         Assert.DoesNotContain(all, d => d.Id == "SI0015");
@@ -316,7 +316,8 @@ public sealed class DiagnosticTests
         var files = new AdditionalText[] { new InMemoryAdditionalText(PlanPath, ValidPlan), new InMemoryAdditionalText(ManifestPath, Manifest) };
         var (output, diagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(source), files);
         Assert.Empty(diagnostics);
-        Assert.Equal("Demo.Outer.Inner.Engine.g.cs", Path.GetFileName(Assert.Single(result.GeneratedTrees).FilePath));
+        Assert.Equal("Demo.Outer.Inner.Engine.g.cs", Path.GetFileName(Assert.Single(GeneratorHarness.EngineTrees(result)).FilePath));
+        Assert.Contains(result.GeneratedTrees, t => Path.GetFileName(t.FilePath) == "Demo.Outer.Inner.Engine.Kernels.g.cs");
         Assert.Empty(GeneratorHarness.Problems(output));
         Assert.Empty(GeneratorHarness.Analyze(GeneratorHarness.Compilation(source), files).Diagnostics);
     }
@@ -365,20 +366,25 @@ public sealed class DiagnosticTests
 
     /// <summary>
     /// Runs the generator and the analyzer over the source and files: the generator must report nothing and throw
-    /// nothing, and produce no engine when the analyzer reports an error. Returns the analyzer's diagnostics.
+    /// nothing, and produce no engine when the analyzer reports an error (only, for a class that can hold one, the
+    /// throwing surface); what it generates compiles without an error or warning either way. Returns the analyzer's diagnostics.
     /// </summary>
     internal static List<Diagnostic> Run(string source, params (string Path, string Text)[] files)
     {
         var texts = files.Select(f => (AdditionalText)new InMemoryAdditionalText(f.Path, f.Text)).ToList();
         var compilation = GeneratorHarness.Compilation(source);
-        var (_, generatorDiagnostics, result) = GeneratorHarness.Run(compilation, texts);
+        var (output, generatorDiagnostics, result) = GeneratorHarness.Run(compilation, texts);
+        Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Location.SourceTree is { } tree && result.GeneratedTrees.Contains(tree));
         Assert.All(result.Results, r => Assert.Null(r.Exception));
         Assert.Empty(generatorDiagnostics);
         var (diagnostics, exceptions) = GeneratorHarness.Analyze(compilation, texts);
         Assert.Empty(exceptions);
         Assert.All(diagnostics, d => Assert.StartsWith("SI", d.Id));
-        if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error)) Assert.Empty(result.GeneratedTrees);
-        else Assert.NotEmpty(result.GeneratedTrees);
+        if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error)) Assert.Empty(GeneratorHarness.EngineTrees(result));
+        else Assert.NotEmpty(GeneratorHarness.EngineTrees(result));
+        if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error && d.Id is not ("SI0007" or "SI0008")))
+            Assert.NotEmpty(GeneratorHarness.UnavailableTrees(result));
+        else Assert.Empty(GeneratorHarness.UnavailableTrees(result));
         return diagnostics.ToList();
     }
 

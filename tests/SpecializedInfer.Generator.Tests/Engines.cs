@@ -47,6 +47,7 @@ namespace SpecializedInfer.Generator.Tests.Engines;
 [SpecializedEngine("Plans/s260.shallow0.plan.json")] public partial class S260Shallow0;
 [SpecializedEngine("Plans/s260.share.plan.json")] public partial class S260Share;
 [SpecializedEngine("Plans/s260h.exithead.plan.json")] public partial class S260hExithead;
+[SpecializedEngine("Plans/s260r.combo.plan.json")] public partial class S260rCombo;
 [SpecializedEngine("Plans/wide.combo.plan.json")] public partial class WideCombo;
 [SpecializedEngine("Plans/wide.full.plan.json")] public partial class WideFull;
 [SpecializedEngine("Plans/wide.lossless.plan.json")] public partial class WideLossless;

@@ -7,9 +7,9 @@ namespace SpecializedInfer.Generator.Tests;
 
 /// <summary>
 /// Seeded malformed and odd plans and manifests through the generator and the analyzer together: no exception
-/// escapes either (no CS8785 from the generator, no AD0001 from the analyzer), the generator reports nothing, every
-/// input the generator refuses gets at least one SI error from the analyzer, every input it accepts gets none, and
-/// every engine it emits compiles without a warning.
+/// escapes either (no CS8785 from the generator, no AD0001 from the analyzer), the generator reports nothing, an
+/// input gets an SI error from the analyzer exactly when the generator emits the engine's throwing surface instead of
+/// an engine, and every engine and every throwing surface it emits compiles without a warning.
 /// </summary>
 /// <remarks>
 /// The normal run checks <see cref="DefaultCount"/> inputs. The full run (10,000 inputs, a few minutes):
@@ -44,6 +44,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
         var cases = FuzzCases.Create(seed, count, Path.Combine(AppContext.BaseDirectory, "Plans"));
         var engines = new List<FuzzCase>();
         var seen = new HashSet<string>();
+        var surfaces = new List<FuzzCase>();
+        var seenSurfaces = new HashSet<string>();
         var rejected = 0;
         foreach (var c in cases)
         {
@@ -58,15 +60,19 @@ public sealed class FuzzTests(ITestOutputHelper output)
             Assert.True(exceptions.Count == 0, $"analyzer exception {string.Join("\n", exceptions)}: {context}");
             Assert.True(diagnostics.All(d => d.Id.StartsWith("SI", StringComparison.Ordinal)), context);
             var errors = diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error);
-            if (result.GeneratedTrees.IsEmpty)
+            var engine = GeneratorHarness.EngineTrees(result);
+            var surface = GeneratorHarness.UnavailableTrees(result);
+            Assert.True(engine.Count + surface.Count == 1, "not one engine or one throwing surface: " + context);
+            if (surface.Count == 1)
             {
-                Assert.True(errors > 0, "no engine and no SI error: " + context);
+                Assert.True(errors > 0, "a throwing surface and no SI error: " + context);
                 rejected++;
+                if (seenSurfaces.Add(surface[0].ToString())) surfaces.Add(c);
             }
             else
             {
                 Assert.True(errors == 0, "an engine despite SI errors: " + context);
-                if (seen.Add(result.GeneratedTrees[0].ToString())) engines.Add(c);
+                if (seen.Add(engine[0].ToString())) engines.Add(c);
             }
         }
         var checkedIn = clock.Elapsed;
@@ -81,13 +87,24 @@ public sealed class FuzzTests(ITestOutputHelper output)
         {
             var source = string.Join("\n", batch.Select(c => Source(c, $"E{c.Index}").Replace("namespace Fuzz;", "")));
             var (compiled, generatorDiagnostics, run) = GeneratorHarness.Run(GeneratorHarness.Compilation("namespace Fuzz;\n" + source), batch.SelectMany(Files));
-            Assert.Equal(batch.Length, run.GeneratedTrees.Length);
+            Assert.Equal(batch.Length, GeneratorHarness.EngineTrees(run).Count);
             Assert.Empty(generatorDiagnostics);
             var problems = GeneratorHarness.Problems(compiled);
             Assert.True(problems.Count == 0, string.Join("\n", problems.Take(10)));
             Log($"batch of {batch.Length} engines (first case {batch[0].Index}) compiled clean, {clock.Elapsed.TotalSeconds:F0} s");
         }
         output.WriteLine($"{engines.Count} engines compiled in {(clock.Elapsed - checkedIn).TotalSeconds:F1} s; total {clock.Elapsed.TotalSeconds:F1} s");
+
+        // Every distinct throwing surface (they differ by the diagnostic they name) compiles clean too.
+        foreach (var batch in surfaces.Chunk(CompileBatch))
+        {
+            var source = string.Join("\n", batch.Select(c => Source(c, $"E{c.Index}").Replace("namespace Fuzz;", "")));
+            var (compiled, _, run) = GeneratorHarness.Run(GeneratorHarness.Compilation("namespace Fuzz;\n" + source), batch.SelectMany(Files));
+            Assert.Equal(batch.Length, GeneratorHarness.UnavailableTrees(run).Count);
+            var problems = GeneratorHarness.Problems(compiled);
+            Assert.True(problems.Count == 0, string.Join("\n", problems.Take(10)));
+        }
+        output.WriteLine($"{surfaces.Count} distinct throwing surfaces compiled");
     }
 
     private static string Source(FuzzCase c, string className) =>

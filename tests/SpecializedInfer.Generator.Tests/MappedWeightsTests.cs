@@ -1,6 +1,3 @@
-using System.Runtime.Loader;
-using Microsoft.CodeAnalysis;
-using SpecializedInfer.Engine;
 using SpecializedInfer.Generator.Tests.Support;
 
 namespace SpecializedInfer.Generator.Tests;
@@ -23,36 +20,15 @@ public sealed class MappedWeightsTests
     [Fact]
     public void Engines_reading_the_file_mapping_match_the_reference()
     {
-        var plans = Path.Combine(AppContext.BaseDirectory, "Plans");
         var source = "namespace Mapped;\n" + string.Join("\n", Engines.Select(e => $"[SpecializedInfer.SpecializedEngine(\"Plans/{e.Plan}\")] public partial class {e.Class};"));
-        var texts = Directory.GetFiles(plans, "*.json")
-            .Select(f => (AdditionalText)new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/Plans/{Path.GetFileName(f)}", File.ReadAllText(f)));
-        var (compilation, diagnostics, result) = GeneratorHarness.Run(GeneratorHarness.Compilation(source), texts,
-            new Dictionary<string, string> { ["SpecializedInferWeightCopyLimit"] = "0" });
-        Assert.DoesNotContain(diagnostics, d => d.Severity == DiagnosticSeverity.Error);
-        Assert.All(result.GeneratedTrees, t => Assert.DoesNotContain("CopyWeights", t.ToString()));
-
-        using var image = new MemoryStream();
-        var emit = compilation.Emit(image);
-        Assert.True(emit.Success, string.Join("\n", emit.Diagnostics));
-        image.Position = 0;
-        var context = new AssemblyLoadContext("mapped-engines", isCollectible: true);
-        try
+        var result = InMemoryEngines.CompileAndLoad(source, InMemoryEngines.PlanFiles(), assembly =>
         {
-            var assembly = context.LoadFromStream(image);
             foreach (var (cls, plan) in Engines)
             {
-                var planPath = Path.Combine(plans, plan);
-                var modelPath = TestModels.PathFor(planPath);
-                var load = assembly.GetType($"Mapped.{cls}", throwOnError: true)!.GetMethod("Load", [typeof(string)])!;
-                using var generated = (ILanguageModel)load.Invoke(null, [modelPath])!;
-                using var reference = ReferenceEngine.Load(modelPath, planPath);
-                Comparison.Run(generated, reference, reference.Config.VocabSize, observe: false);
+                var planPath = Path.Combine(InMemoryEngines.PlansFolder, plan);
+                InMemoryEngines.CompareWithReference(assembly, $"Mapped.{cls}", TestModels.PathFor(planPath), planPath, observe: false);
             }
-        }
-        finally
-        {
-            context.Unload();
-        }
+        }, new Dictionary<string, string> { ["SpecializedInferWeightCopyLimit"] = "0" });
+        Assert.All(result.GeneratedTrees, t => Assert.DoesNotContain("CopyWeights", t.ToString()));
     }
 }

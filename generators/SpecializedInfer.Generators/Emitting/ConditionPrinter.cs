@@ -3,6 +3,8 @@ using SpecializedInfer.Planning.Decisions;
 
 namespace SpecializedInfer.Generators.Emitting;
 
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
 /// <summary>
 /// Prints the decision model's conditions as C# expressions over the session's fields: every number from
 /// <c>ExitMeasures</c> (the reference's calls), each threshold a double literal exactly as written. One function per
@@ -10,8 +12,6 @@ namespace SpecializedInfer.Generators.Emitting;
 /// </summary>
 public static class ConditionPrinter
 {
-    private const string Measures = "global::SpecializedInfer.Engine.ExitMeasures";
-
     public static string Expression(Condition condition) => condition switch
     {
         ConstantCondition c => Print(c),
@@ -26,7 +26,10 @@ public static class ConditionPrinter
     public static string ArgMax(int slot) => $"argmax{slot}";
 
     /// <summary>The field that holds a named state when the condition reads it.</summary>
-    public static string State(TokenState state) => state.Slot switch
+    public static string State(TokenState state) => Slot(state.Slot);
+
+    /// <summary>The session field behind a state slot: the residual stream itself for the current state.</summary>
+    public static string Slot(StateSlot slot) => slot switch
     {
         StateSlot.SkipReference => "_enteredPrevious",
         StateSlot.ExitReference => "_exitState",
@@ -55,9 +58,9 @@ public static class ConditionPrinter
         _ => throw new System.NotSupportedException($"Measure {measure.GetType().Name}"),
     };
 
-    private static string Print(LogitsMeasure m) => $"{Measures}.{m.Kind}(_logits, _probe)";
+    private static string Print(LogitsMeasure m) => $"{ExitMeasures}.{m.Kind}(_logits, _probe)";
 
-    private static string Print(CosineMeasure m) => $"{Measures}.Cosine({State(m.First)}, {State(m.Second)})";
+    private static string Print(CosineMeasure m) => $"{ExitMeasures}.Cosine({State(m.First)}, {State(m.Second)})";
 
-    private static string Print(ProbeMeasure m) => $"{Measures}.Probe({State(m.State)}, Probe{m.Index}, Probe{m.Index}Bias, NormEps)";
+    private static string Print(ProbeMeasure m) => $"{ExitMeasures}.Probe({State(m.State)}, Probe{m.Index}, Probe{m.Index}Bias, NormEps)";
 }

@@ -5,6 +5,8 @@ using SpecializedInfer.Planning.Decisions;
 
 namespace SpecializedInfer.Generators.Emitting;
 
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
 /// <summary>
 /// Prints a generated token's <c>Forward(int)</c> from the plan's decision model (<see cref="DecodeDecisions"/>): per
 /// step the skip check, the states kept for later tests, the step, and the exit check with its head and the way a
@@ -12,27 +14,25 @@ namespace SpecializedInfer.Generators.Emitting;
 /// </summary>
 public sealed class DecisionEmitter(SourceWriter writer, ExecutionSchedule schedule, DecodeDecisions decisions, List<ExitHead> heads)
 {
-    private const string Engine = "global::SpecializedInfer.Engine";
-    private const string Span = "global::System.ReadOnlySpan<float>";
-
     private int Depth => schedule.DecodeDepth;
     private int StepCount => schedule.Steps.Count;
     private bool Recompute => schedule.KvFill == KvFill.Recompute;
     private bool AnySkips => decisions.Skips.Any();
 
+    /// <summary>The buffers of the states later tests compare with, for the slots the decisions keep.</summary>
+    public void WriteStateFields()
+    {
+        if (decisions.Keeps(StateSlot.SkipReference))
+            writer.Line($"private readonly float[] {ConditionPrinter.Slot(StateSlot.SkipReference)} = new float[Dim]; // the state entering the step before a cosine-skippable one");
+        if (decisions.Keeps(StateSlot.ExitReference))
+            writer.Line($"private readonly float[] {ConditionPrinter.Slot(StateSlot.ExitReference)} = new float[Dim]; // state saturation's comparison state: at the previous exit point, or entering the first");
+    }
+
+    /// <summary>Forward(int): the decisions of every step a generated token may reach, then the decode depth's end.</summary>
     public void WriteForwardGenerated()
     {
-        var exits = decisions.Exits.Select(e => e.Step).ToList();
-        var skips = decisions.Skips.Select(k => k.Step).ToList();
-        writer.Line("/// <summary>");
-        writer.Line($"/// A generated token (rule 3): runs steps 0..{Depth - 1}{(Depth < StepCount ? $" of {StepCount} (plan: decodeDepth {Depth})" : "")}" +
-                    (exits.Count > 0 ? $", with exit checks after step{(exits.Count > 1 ? "s" : "")} {string.Join(", ", exits)}." : "."));
-        if (skips.Count > 0) writer.Line($"/// Step{(skips.Count > 1 ? "s" : "")} {string.Join(", ", skips)} may be skipped dynamically (plan: skip); a skipped step still stores its K/V here.");
-        writer.Line(Recompute
-            ? "/// Steps it does not run are recomputed when a later token first runs them (kvFill recompute)."
-            : "/// Steps it does not run get its K/V by propagation (rule 4).");
-        writer.Line("/// </summary>");
-        using (writer.Block($"public {Span} Forward(int token)"))
+        WriteForwardSummary();
+        using (writer.Block($"public {FloatReadOnlySpan} Forward(int token)"))
         {
             writer.Line("var pos = Enter(token);");
             if (AnySkips) writer.Line("var skipped = 0; // rule 6: skipped steps are not counted as run");
@@ -46,33 +46,51 @@ public sealed class DecisionEmitter(SourceWriter writer, ExecutionSchedule sched
         writer.Line();
     }
 
+    private void WriteForwardSummary()
+    {
+        var exits = decisions.Exits.Select(e => e.Step).ToList();
+        var skips = decisions.Skips.Select(k => k.Step).ToList();
+        writer.Line("/// <summary>");
+        writer.Line($"/// A generated token (rule 3): runs steps 0..{Depth - 1}{(Depth < StepCount ? $" of {StepCount} (plan: decodeDepth {Depth})" : "")}" +
+                    (exits.Count > 0 ? $", with exit checks after step{(exits.Count > 1 ? "s" : "")} {string.Join(", ", exits)}." : "."));
+        if (skips.Count > 0) writer.Line($"/// Step{(skips.Count > 1 ? "s" : "")} {string.Join(", ", skips)} may be skipped dynamically (plan: skip); a skipped step still stores its K/V here.");
+        writer.Line(Recompute
+            ? "/// Steps it does not run are recomputed when a later token first runs them (kvFill recompute)."
+            : "/// Steps it does not run get its K/V by propagation (rule 4).");
+        writer.Line("/// </summary>");
+    }
+
     /// <summary>The steps a token that stops after <paramref name="step"/> ran: skipped ones are subtracted at run time.</summary>
     private string Ran(int step) => decisions.Steps.Take(step + 1).Any(s => s.Skip is not null) ? $"{step + 1} - skipped" : $"{step + 1}";
 
+    /// <summary>One step: its skip check, the states kept before it, then the step run (or skipped).</summary>
     private void WriteStep(StepDecision d)
     {
-        var i = d.Step;
-        var layer = schedule.Steps[i].Layer;
+        var layer = schedule.Steps[d.Step].Layer;
         if (d.Skip is { } skip) WriteSkipCheck(skip);
         foreach (var state in d.KeepBefore) WriteKeep(state);
-        if (d.Skip is null) WriteRun(i, layer);
-        else
+        if (d.Skip is null)
         {
-            using (writer.Block($"if (skip{i})"))
-            {
-                writer.Line($"SkipKv{i}(pos);");
-                writer.Line($"Statistics.RecordSkip({i});");
-                writer.Line("skipped++;");
-            }
-            using (writer.Block("else")) WriteRun(i, layer);
+            WriteRun(d.Step, layer);
+            return;
         }
+        using (writer.Block($"if (skip{d.Step})")) WriteSkipped(d.Step);
+        using (writer.Block("else")) WriteRun(d.Step, layer);
     }
 
-    private void WriteRun(int i, int layer)
+    /// <summary>A skipped step: its K/V from the entering state, counted as a skip and not as run.</summary>
+    private void WriteSkipped(int step)
     {
-        if (Recompute && i > 0) writer.Line(RecomputeEmitter.CatchUpCall(i));
-        writer.Line($"Step{i}(pos);");
-        writer.Line($"Observer?.OnLayerOutput(pos, {i}, {layer}, _x);");
+        writer.Line($"SkipKv{step}(pos);");
+        writer.Line($"Statistics.RecordSkip({step});");
+        writer.Line("skipped++;");
+    }
+
+    private void WriteRun(int step, int layer)
+    {
+        if (Recompute && step > 0) writer.Line(RecomputeEmitter.CatchUpCall(step));
+        writer.Line($"Step{step}(pos);");
+        writer.Line($"Observer?.OnLayerOutput(pos, {step}, {layer}, _x);");
     }
 
     private void WriteSkipCheck(SkipDecision skip)
@@ -101,41 +119,43 @@ public sealed class DecisionEmitter(SourceWriter writer, ExecutionSchedule sched
             : state.Point == StatePoint.Entering
                 ? "state saturation at the first exit point compares with the state entering its step"
                 : "the next exit point's state saturation compares with this state";
-        writer.Line($"new global::System.ReadOnlySpan<float>(_x).CopyTo({ConditionPrinter.State(state)}); // {why}");
+        writer.Line($"new {FloatReadOnlySpan}(_x).CopyTo({ConditionPrinter.State(state)}); // {why}");
     }
 
+    /// <summary>The model's head, or exit head h of the weight layout.</summary>
     private string HeadCall(ExitHead? head) => head is null ? "Head()" : $"ExitHead{heads.IndexOf(head)}()";
 
+    /// <summary>An exit point: the head when the test reads logits, patience's argmax, the test, and the states kept for the next one.</summary>
     private void WriteExit(ExitDecision exit)
     {
-        var i = exit.Step;
         var test = Literals.Comment(exit.Point.Test.Describe());
         var headText = exit.Head is null ? "" : $", head {Literals.Comment(exit.Head.Output)}";
-        writer.Line($"// Exit point after step {i} (plan: exits, {test}{headText}): {(exit.HeadFirst ? "the exit head's logits decide, and a token" : "decided on the hidden state, so the head runs only for a token")}");
+        writer.Line($"// Exit point after step {exit.Step} (plan: exits, {test}{headText}): {(exit.HeadFirst ? "the exit head's logits decide, and a token" : "decided on the hidden state, so the head runs only for a token")}");
         writer.Line($"// that leaves {(exit.HeadFirst ? "keeps them as its logits" : "here")}.");
         if (exit.HeadFirst) writer.Line($"{HeadCall(exit.Head)};");
-        if (exit.ArgMaxSlot >= 0) writer.Line($"var {ConditionPrinter.ArgMax(exit.ArgMaxSlot)} = {Engine}.ExitMeasures.ArgMax(_logits); // patience's history");
+        if (exit.ArgMaxSlot >= 0) writer.Line($"var {ConditionPrinter.ArgMax(exit.ArgMaxSlot)} = {ExitMeasures}.ArgMax(_logits); // patience's history");
         if (exit.When.IsAlways)
         {
             writer.Line($"// The test always passes (plan: {test}): every token that gets here leaves.");
-            WriteLeave(exit, i);
+            WriteLeave(exit);
             return;
         }
         if (exit.When.IsNever) writer.Line($"// The test cannot pass here (plan: {test}): too few earlier exit heads, or too few votes left.");
         else
             using (writer.Block($"if ({ConditionPrinter.Expression(exit.When)})"))
-                WriteLeave(exit, i);
+                WriteLeave(exit);
         foreach (var state in exit.KeepIfStaying) WriteKeep(state);
     }
 
     /// <summary>A token leaving at an exit point: its logits (the exit head's), its missing steps' K/V, its count.</summary>
-    private void WriteLeave(ExitDecision exit, int i)
+    private void WriteLeave(ExitDecision exit)
     {
         if (!exit.HeadFirst) writer.Line($"{HeadCall(exit.Head)};");
         WriteKv(exit.Leave);
-        writer.Line($"return Finish(pos, stepsRun: {Ran(i)}, exitStep: {i});");
+        writer.Line($"return Finish(pos, stepsRun: {Ran(exit.Step)}, exitStep: {exit.Step});");
     }
 
+    /// <summary>A token that reached the decode depth: the model's head (unless an exit head just computed it), its K/V, its count.</summary>
     private void WriteEnd(DecodeEnd end)
     {
         if (end.ReusesExitLogits) writer.Line($"// The exit head after step {end.LastStep} already computed the logits.");

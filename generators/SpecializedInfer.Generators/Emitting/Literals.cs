@@ -29,6 +29,9 @@ public static class Literals
 
     public static string Bool(bool b) => b ? "true" : "false";
 
+    /// <summary>Text for a /// documentation comment: <see cref="Comment"/>, with the XML characters escaped.</summary>
+    public static string Xml(string s) => Comment(s).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
+
     /// <summary>Text for a // or /// comment: every character C# takes for a line break becomes a space.</summary>
     public static string Comment(string s)
     {

@@ -1,9 +1,14 @@
 using System;
+using System.Collections.Generic;
 using System.Text;
 
 namespace SpecializedInfer.Generators.Emitting;
 
-/// <summary>Builds indented C# text with '\n' line ends, whatever the host OS, so output is byte-for-byte deterministic.</summary>
+/// <summary>
+/// Builds indented C# text with '\n' line ends, whatever the host OS, so output is byte-for-byte deterministic.
+/// Blocks are scopes: <c>using (writer.Block("if (x)")) { ... }</c> writes the header, "{", the body one level in,
+/// and "}" when disposed, so an emit function cannot leave a brace open.
+/// </summary>
 public sealed class SourceWriter
 {
     private readonly StringBuilder _sb = new();
@@ -23,38 +28,60 @@ public sealed class SourceWriter
         return this;
     }
 
-    public SourceWriter Open(string header)
+    /// <summary>
+    /// A block: <paramref name="header"/> (none for a bare block), "{", one more level of indentation; disposing the
+    /// scope writes <paramref name="closing"/> ("};" after an initializer, "})," inside an argument list).
+    /// </summary>
+    public Scope Block(string? header = null, string closing = "}")
     {
-        Line(header);
+        if (header is not null) Line(header);
         Line("{");
         _indent++;
-        return this;
+        return new Scope(this, 1, closing);
     }
 
-    /// <summary>A bare block: "{" and one more level of indentation.</summary>
-    public SourceWriter OpenBlock()
+    /// <summary>Nested blocks, one per header (a namespace and the types around a partial class); disposing closes them all.</summary>
+    public Scope Blocks(IEnumerable<string> headers)
     {
-        Line("{");
+        var count = 0;
+        foreach (var header in headers)
+        {
+            Block(header);
+            count++;
+        }
+        return new Scope(this, count, "}");
+    }
+
+    /// <summary>One more level of indentation without braces: the continuation lines of an expression.</summary>
+    public Scope Indent()
+    {
         _indent++;
-        return this;
+        return new Scope(this, 1, closing: null);
     }
 
-    public SourceWriter Close(string suffix = "")
+    /// <summary>Closes what <see cref="Block"/>, <see cref="Blocks"/> or <see cref="Indent"/> opened; the default scope closes nothing.</summary>
+    public readonly struct Scope : IDisposable
     {
-        _indent--;
-        Line("}" + suffix);
-        return this;
-    }
+        private readonly SourceWriter? _writer;
+        private readonly int _levels;
+        private readonly string? _closing;
 
-    public IDisposable Block(string header)
-    {
-        Open(header);
-        return new Closer(this);
-    }
+        internal Scope(SourceWriter writer, int levels, string? closing)
+        {
+            _writer = writer;
+            _levels = levels;
+            _closing = closing;
+        }
 
-    private sealed class Closer(SourceWriter writer) : IDisposable
-    {
-        public void Dispose() => writer.Close();
+        public void Dispose()
+        {
+            if (_writer is null) return;
+            for (var i = 0; i < _levels; i++)
+            {
+                _writer._indent--;
+                if (_closing is not null) _writer.Line(_closing);
+            }
+        }
     }
 
     public override string ToString() => _sb.ToString();

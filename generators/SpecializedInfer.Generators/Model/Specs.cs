@@ -31,7 +31,11 @@ public sealed record DiagnosticInfo(string Id, ProblemSeverity Severity, string 
 }
 
 /// <summary>A type the engine class is nested in, as it must be re-declared ("partial class Outer").</summary>
-public sealed record ContainingTypeInfo(string Keyword, string Name);
+public sealed record ContainingTypeInfo(string Keyword, string Name)
+{
+    /// <summary>The re-declaration generated files open it with.</summary>
+    public string Declaration => $"partial {Keyword} {Name}";
+}
 
 /// <summary>A class marked [SpecializedEngine]: where it is, what it is called, which plan it names, what is wrong with it.</summary>
 public sealed record EngineTarget(
@@ -83,6 +87,30 @@ public sealed record EngineSpec(
     ModelManifest Manifest,
     ExecutionSchedule Schedule,
     long WeightCopyLimit);
+
+/// <summary>
+/// A target whose plan cannot become an engine (the plan, its manifest or a probe has an error): its class gets the
+/// engine's public surface with every member throwing an InvalidOperationException that names the SI error, so code
+/// using the engine still compiles and the analyzer's diagnostic is the build's only error.
+/// </summary>
+public sealed record UnavailableEngine(
+    string? Namespace,
+    string ClassName,
+    string ClassIdentifier,
+    EquatableArray<ContainingTypeInfo> ContainingTypes,
+    string HintName,
+    string PlanFile,
+    string DiagnosticId,
+    string DiagnosticMessage);
+
+/// <summary>
+/// What a target resolves to: an engine (<see cref="Spec"/>), the throwing surface of one whose plan has an error
+/// (<see cref="Unavailable"/>), or neither when the class itself cannot hold an engine (SI0007, SI0008).
+/// </summary>
+public sealed record EngineResolution(EngineSpec? Spec, UnavailableEngine? Unavailable)
+{
+    public static readonly EngineResolution None = new(null, null);
+}
 
 /// <summary>One generated file.</summary>
 public sealed record EngineSource(string HintName, string Text);

@@ -7,24 +7,29 @@ using SpecializedInfer.Planning;
 namespace SpecializedInfer.Generators.Parsing;
 
 /// <summary>
-/// Stage 2: a target plus the project's JSON AdditionalFiles become an <see cref="EngineSpec"/>, or null when
-/// anything is wrong: the class (SI0007, SI0008), the plan path (SI0006), or any error <see cref="PlanResolution"/>
-/// finds. The analyzer reports those same problems from the same code; the generator only stays silent and
-/// emits nothing, so a mistake shows as one diagnostic rather than a cascade of errors in generated code.
+/// Stage 2: a target plus the project's JSON AdditionalFiles become an <see cref="EngineSpec"/> when nothing is an
+/// error. When the plan path (SI0006) or anything <see cref="PlanResolution"/> checks has an error, the target becomes
+/// an <see cref="UnavailableEngine"/> naming the first one: the class still gets the engine's surface, whose members
+/// throw, so code using it compiles and the analyzer's diagnostic (from the same checks) is the only error. A class
+/// that cannot hold an engine (SI0007, SI0008) gets nothing. The generator itself reports nothing.
 /// </summary>
 public static class EngineSpecResolver
 {
-    public static EngineSpec? Resolve(EngineTarget target, EquatableArray<JsonFile> files, EquatableArray<string> duplicates,
+    public static EngineResolution Resolve(EngineTarget target, EquatableArray<JsonFile> files, EquatableArray<string> duplicates,
         GeneratorOptions options, CancellationToken cancellationToken)
     {
-        if (target.Problems.Count > 0 || duplicates.Contains(target.FullName)) return null;
-        var planFile = PlanResolution.FindPlan(target.PlanPath, files, target.PlanArgumentLocation, out _);
-        if (planFile is null) return null;
+        if (target.Problems.Count > 0 || duplicates.Contains(target.FullName)) return EngineResolution.None;
+        var planFile = PlanResolution.FindPlan(target.PlanPath, files, target.PlanArgumentLocation, out var notFound);
+        if (planFile is null) return Unavailable(target, notFound);
         var check = PlanResolution.Check(planFile, files, cancellationToken);
-        if (check.Schedule is null || check.Manifest is null || check.ManifestReference is null) return null;
-        return new EngineSpec(target.Namespace, target.ClassName, target.ClassIdentifier, target.ContainingTypes,
-            HintName(target), target.PlanPath!, check.ManifestReference, check.Description, check.Manifest, check.Schedule, options.WeightCopyLimit);
+        if (check.Schedule is null || check.Manifest is null || check.ManifestReference is null) return Unavailable(target, check.Cause);
+        return new EngineResolution(new EngineSpec(target.Namespace, target.ClassName, target.ClassIdentifier, target.ContainingTypes,
+            HintName(target), target.PlanPath!, check.ManifestReference, check.Description, check.Manifest, check.Schedule, options.WeightCopyLimit), null);
     }
+
+    private static EngineResolution Unavailable(EngineTarget target, DiagnosticInfo? cause) =>
+        new(null, new UnavailableEngine(target.Namespace, target.ClassName, target.ClassIdentifier, target.ContainingTypes, HintName(target),
+            target.PlanPath ?? "", cause?.Id ?? ProblemIds.PlanFileNotFound, cause?.Message ?? "The plan could not be read"));
 
     /// <summary><c>Namespace.Outer.Class.g.cs</c>, without verbatim '@' prefixes.</summary>
     public static string HintName(EngineTarget t)

@@ -14,7 +14,14 @@ namespace SpecializedInfer.Generators.Parsing;
 /// <see cref="Schedule"/> is set only when nothing is an error.
 /// </summary>
 public sealed record PlanCheck(string? ManifestReference, ModelManifest? Manifest, ExecutionSchedule? Schedule, string? Description,
-    EquatableArray<DiagnosticInfo> Problems);
+    EquatableArray<DiagnosticInfo> Problems)
+{
+    /// <summary>
+    /// Without a schedule, the error that stops it: the first of <see cref="Problems"/>, or the manifest's own first
+    /// error (reported against the manifest file, so not repeated among the plan's problems).
+    /// </summary>
+    public DiagnosticInfo? Cause { get; init; }
+}
 
 /// <summary>
 /// The lookups and checks the generator and the analyzer share, so they cannot disagree about whether a plan is
@@ -48,7 +55,11 @@ public static class PlanResolution
     public static PlanCheck Check(JsonFile planFile, IReadOnlyList<JsonFile> files, CancellationToken cancellationToken)
     {
         var problems = new List<DiagnosticInfo>();
-        PlanCheck Fail(string? reference = null, ModelManifest? manifest = null) => new(reference, manifest, null, null, problems.ToEquatableArray());
+        PlanCheck Fail(string? reference = null, ModelManifest? manifest = null, DiagnosticInfo? cause = null) =>
+            new(reference, manifest, null, null, problems.ToEquatableArray())
+            {
+                Cause = problems.FirstOrDefault(p => p.Severity == ProblemSeverity.Error) ?? cause,
+            };
         cancellationToken.ThrowIfCancellationRequested();
         if (planFile.Text is not { } planText)
         {
@@ -82,7 +93,8 @@ public static class PlanResolution
         }
         // An invalid manifest has its errors reported once, against the manifest file itself; repeating them per
         // plan would be the cascade the diagnostics exist to avoid.
-        if (manifestFile.Manifest.Manifest is not { } manifest) return Fail(reference);
+        if (manifestFile.Manifest.Manifest is not { } manifest)
+            return Fail(reference, cause: manifestFile.Manifest.Problems.Where(p => p.Severity == ProblemSeverity.Error).Select(DiagnosticInfo.From).FirstOrDefault());
 
         cancellationToken.ThrowIfCancellationRequested();
         var read = PlanReader.Read(planText, planFile.Path, manifest, probeReference =>

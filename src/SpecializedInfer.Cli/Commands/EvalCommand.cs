@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
+using SpecializedInfer.Cli.Engines;
 using SpecializedInfer.Engine;
+using SpecializedInfer.Gguf;
 using SpecializedInfer.Evaluation;
 using SpecializedInfer.Tokenization;
 
@@ -25,6 +27,7 @@ public sealed class EvalCommand : Command
     private readonly Option<int> _window = CliOptions.Whole("--window", "N", "Perplexity window in tokens.", 256, 2, 1 << 20);
     private readonly Option<string?> _json = CliOptions.Optional("--json", "OUT.json", "Write the report of one plan as JSON.");
     private readonly Option<bool> _markdown = CliOptions.Flag("--markdown", "Print the summary of several plans as a Markdown table.");
+    private readonly Option<string?> _engine = CliOptions.Engine();
 
     public EvalCommand(CliContext context)
         : base("eval", "Measure a plan against the full model: agreement, KL, perplexity, speed.\n" +
@@ -32,10 +35,11 @@ public sealed class EvalCommand : Command
                        "KL(full || plan), perplexity of both on --text in windows of --window tokens, decode tokens/s of both,\n" +
                        "the plan's steps per generated token, exits, skips, recomputed steps and draft acceptance. With one\n" +
                        "--plan the table goes to standard output and --json writes the report; with several, one summary row\n" +
-                       "per plan (--markdown: as a Markdown table).")
+                       "per plan (--markdown: as a Markdown table). --engine generated measures the generated engines of the plan\n" +
+                       "and of the full model (compiled in-process the first time and cached) instead of the reference engine.")
     {
         _context = context;
-        foreach (var option in new Option[] { _model, _plans, _prompts, _text, _count, _window, _json, _markdown }) Options.Add(option);
+        foreach (var option in new Option[] { _model, _plans, _prompts, _text, _count, _window, _json, _markdown, _engine }) Options.Add(option);
         Validators.Add(result =>
         {
             var plans = result.GetResult(_plans)?.Tokens.Count ?? 0;
@@ -65,12 +69,18 @@ public sealed class EvalCommand : Command
             if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"The folder of --json {jsonPath} does not exist.");
         }
 
-        using var full = ReferenceEngine.Load(modelPath);
-        var tokenizer = LlamaTokenizer.FromGguf(full.Weights.File);
-        if (planPaths.Length > 1) return RunSummary(full, tokenizer, modelPath, planPaths, prompts, promptsPath, text, textPath, options, markdown, context);
+        // The full model is bound by the first plan's manifest, so a manifest that renames tensors reads the file too.
+        var factory = new EngineFactory(EngineKinds.Parse(args.GetValue(_engine)), context.EngineCache);
+        var firstPlan = PlanLoader.Load(planPaths[0]);
+        using var full = factory.LoadFull(modelPath, firstPlan);
+        if (full.Build is { } fullBuild) context.Error.WriteLine(fullBuild.Describe());
+        LlamaTokenizer tokenizer;
+        using (var file = GgufFile.Open(modelPath)) tokenizer = LlamaTokenizer.FromGguf(file);
+        if (planPaths.Length > 1) return RunSummary(factory, full, tokenizer, modelPath, planPaths, prompts, promptsPath, text, textPath, options, markdown, context);
         var planPath = planPaths[0];
-        using var plan = ReferenceEngine.Load(modelPath, planPath);
-        var evaluator = new QualityEvaluator(full, plan, tokenizer, options);
+        using var plan = factory.Load(modelPath, firstPlan);
+        if (plan.Build is { } planBuild) context.Error.WriteLine(planBuild.Describe());
+        var evaluator = new QualityEvaluator(full.Engine, plan.Engine, tokenizer, options);
 
         QualityReport report;
         if (context.Out.Profile.Capabilities.Interactive)
@@ -88,29 +98,31 @@ public sealed class EvalCommand : Command
         }
         else report = evaluator.Evaluate(prompts, text);
 
-        Print(report, modelPath, planPath, promptsPath, textPath, context);
+        Print(report, factory.Kind, modelPath, planPath, promptsPath, textPath, context);
         if (jsonPath is not null)
         {
-            File.WriteAllBytes(jsonPath, ToJson(report, modelPath, planPath, promptsPath, textPath));
+            File.WriteAllBytes(jsonPath, ToJson(report, factory.Kind, modelPath, planPath, promptsPath, textPath));
             context.Error.WriteLine($"wrote {jsonPath}");
         }
         return ExitCodes.Success;
     }
 
     /// <summary>Several plans against one full model: one row each, every plan measured exactly as a single run would.</summary>
-    private static int RunSummary(ReferenceEngine full, LlamaTokenizer tokenizer, string modelPath, IReadOnlyList<string> planPaths,
+    private static int RunSummary(EngineFactory factory, LoadedEngine full, LlamaTokenizer tokenizer, string modelPath, IReadOnlyList<string> planPaths,
         List<string> prompts, string promptsPath, string? text, string? textPath, EvaluationOptions options, bool markdown, CliContext context)
     {
         var rows = new List<(string Plan, QualityReport Report)>();
         foreach (var planPath in planPaths)
         {
-            using var plan = ReferenceEngine.Load(modelPath, planPath);
-            rows.Add((Path.GetFileName(planPath), new QualityEvaluator(full, plan, tokenizer, options).Evaluate(prompts, text)));
+            using var plan = factory.Load(modelPath, planPath);
+            if (plan.Build is { } build) context.Error.WriteLine(build.Describe());
+            rows.Add((Path.GetFileName(planPath), new QualityEvaluator(full.Engine, plan.Engine, tokenizer, options).Evaluate(prompts, text)));
             context.Error.WriteLine($"measured {planPath}");
         }
         var lines = context.Text;
         lines.WriteLine($"model {Path.GetFileName(modelPath)}; {prompts.Count} prompts ({Path.GetFileName(promptsPath)}), up to {options.MaxNewTokens} greedy tokens each" +
-                        (textPath is null ? "" : $"; perplexity on {Path.GetFileName(textPath)} (full model {F(rows[0].Report.Perplexity!.FullPerplexity, "F3")})"));
+                        (textPath is null ? "" : $"; perplexity on {Path.GetFileName(textPath)} (full model {F(rows[0].Report.Perplexity!.FullPerplexity, "F3")})") +
+                        $"; speed of the {EngineWords(factory.Kind)}");
         string[] header = ["plan", "what it does", "steps / token", "agreement, teacher-forced", "mean KL (nats)", "identical, free-running", "identical prefix", "perplexity", "decode speed vs full", "exits / skips / drafts"];
         var cells = rows.Select(r => SummaryCells(r.Plan, r.Report)).ToList();
         if (markdown)
@@ -160,21 +172,40 @@ public sealed class EvalCommand : Command
 
     private static string Percent(double fraction) => (fraction * 100).ToString("F0", Inv) + "%";
 
+    /// <summary>
+    /// The most a prompts or text file may hold. Both are read whole and tokenized: a bound keeps a device such as
+    /// <c>/dev/zero</c> or a mistaken multi-gigabyte file from exhausting memory; a real evaluation set is far smaller.
+    /// </summary>
+    internal const long MaxInputBytes = 16 << 20;
+
     internal static List<string> ReadPrompts(string path)
     {
-        var prompts = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+        var prompts = ReadInput(path, "--prompts").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
         if (prompts.Count == 0) throw new InvalidDataException($"{path} has no prompts (one per line).");
         return prompts;
     }
 
     internal static string ReadText(string path)
     {
-        var text = File.ReadAllText(path);
+        var text = ReadInput(path, "--text");
         if (string.IsNullOrWhiteSpace(text)) throw new InvalidDataException($"{path} has no text to measure perplexity on.");
         return text;
     }
 
-    private static void Print(QualityReport r, string modelPath, string planPath, string promptsPath, string? textPath, CliContext context)
+    /// <summary>A whole prompts or text file as UTF-8 (a byte order mark honoured), within <see cref="MaxInputBytes"/>.</summary>
+    private static string ReadInput(string path, string option)
+    {
+        var bytes = BoundedFile.ReadAllBytes(path, MaxInputBytes, length => new InvalidDataException(length is { } n
+            ? string.Create(Inv, $"{path} (given to {option}) is {n:N0} bytes; si eval reads prompt and text files of at most {MaxInputBytes >> 20} MiB.")
+            : $"{path} (given to {option}) is not a regular file (a device, a pipe, or a file that changed while it was read); si eval reads prompts and text from regular files."));
+        using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>Which executor the speed figures are of.</summary>
+    private static string EngineWords(EngineKind kind) => kind == EngineKind.Reference ? "reference engine" : "generated engines";
+
+    private static void Print(QualityReport r, EngineKind kind, string modelPath, string planPath, string promptsPath, string? textPath, CliContext context)
     {
         // Summary lines go out unrendered (a redirected console would wrap them at 80 columns); the table is rendered.
         var o = context.Out;
@@ -197,7 +228,7 @@ public sealed class EvalCommand : Command
         Row("mean identical prefix, tokens", "", F(fr.MeanIdenticalPrefix, "F1"));
         Row("mean generated length, tokens", F((double)fr.FullTokens / fr.Sequences, "F1"), F((double)fr.PlanTokens / fr.Sequences, "F1"));
         if (r.Perplexity is { } ppl) Row("perplexity", F(ppl.FullPerplexity, "F4"), F(ppl.PlanPerplexity, "F4"));
-        Row("decode tokens/s", F(r.Speed.Full.TokensPerSecond, "N0"), F(r.Speed.Plan.TokensPerSecond, "N0"));
+        Row($"decode tokens/s, {EngineWords(kind)}", F(r.Speed.Full.TokensPerSecond, "N0"), F(r.Speed.Plan.TokensPerSecond, "N0"));
         Row("decode speed vs full", "1.00×", F(r.Speed.Speedup, "F2") + "×");
         Row("steps per generated token", F(fr.FullDepth.MeanSteps, "F2") + $" of {fr.FullDepth.ScheduleSteps}", F(fr.PlanDepth.MeanSteps, "F2") + $" of {fr.PlanDepth.ScheduleSteps}");
         foreach (var exit in fr.PlanDepth.Exits)
@@ -218,7 +249,7 @@ public sealed class EvalCommand : Command
     private static string F(double value, string format) => double.IsNaN(value) ? "n/a" : value.ToString(format, Inv);
 
     /// <summary>The report as JSON; every rate is also given as its counts so nothing needs re-deriving.</summary>
-    internal static byte[] ToJson(QualityReport r, string modelPath, string planPath, string promptsPath, string? textPath)
+    internal static byte[] ToJson(QualityReport r, EngineKind kind, string modelPath, string planPath, string promptsPath, string? textPath)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -227,6 +258,7 @@ public sealed class EvalCommand : Command
             w.WriteString("model", Path.GetFullPath(modelPath));
             w.WriteString("plan", Path.GetFullPath(planPath));
             w.WriteString("planSchedule", r.PlanSchedule.Describe());
+            w.WriteString("engine", kind == EngineKind.Reference ? "reference" : "generated");
             w.WriteString("prompts", Path.GetFullPath(promptsPath));
             w.WriteNumber("promptCount", r.Prompts);
             w.WriteNumber("maxNewTokens", r.Options.MaxNewTokens);

@@ -5,7 +5,7 @@ namespace SpecializedInfer.Engine;
 /// <summary>
 /// A forward pass produced NaN or infinite logits: the model file's weights hold non-finite or extreme values, and
 /// sampling from such logits would silently produce garbage. A <see cref="ModelFormatException"/> at the start of the
-/// file's tensor data (no one tensor is to blame for a sum); <c>si inspect</c> (<see cref="Gguf.NonFiniteScan"/>) lists
+/// file's tensor data (no one tensor is to blame for a sum); <c>si inspect --check-values</c> (<see cref="Gguf.NonFiniteScan"/>) lists
 /// the tensors that hold non-finite values.
 /// </summary>
 public sealed class NonFiniteLogitsException : ModelFormatException
@@ -13,7 +13,7 @@ public sealed class NonFiniteLogitsException : ModelFormatException
     public NonFiniteLogitsException(string modelPath, long dataOffset, int position, int count, int firstToken, int vocabulary)
         : base(modelPath, dataOffset,
             $"weights whose forward pass gives finite logits, found {count} NaN or infinite logit{(count == 1 ? "" : "s")} of {vocabulary} " +
-            $"(the first for token {firstToken}; session position {position}); si inspect lists the tensors holding non-finite values")
+            $"(the first for token {firstToken}; session position {position}); si inspect --check-values lists the tensors holding non-finite values")
     {
         Position = position;
         Count = count;

@@ -6,7 +6,7 @@ namespace SpecializedInfer.Engine;
 /// <see cref="CatchUp"/> runs every parked position's missing steps up to and including s. Order: position-major
 /// (lowest position first, each through its missing steps in order). A position's step t attends over step t's cache
 /// at positions at or below it, which are complete by then (lower parked positions have just caught up), so this gives
-/// the same numbers as step-major order. Holds its buffers from construction on; nothing allocates afterwards.
+/// the same numbers as step-major order. Nothing allocates except when the session's context grows (<see cref="EnsurePositions"/>).
 /// </summary>
 public sealed class ParkedPositions
 {
@@ -14,21 +14,33 @@ public sealed class ParkedPositions
     public delegate void StepRunner(int step, int position, Span<float> state);
 
     private readonly int _dim, _steps;
-    private readonly float[] _states; // [position][dim]
-    private readonly int[] _next;     // per position: the first step it has not run
-    private readonly int[] _parked;   // parked positions, ascending
+    private float[] _states; // [position][dim]
+    private int[] _next;     // per position: the first step it has not run
+    private int[] _parked;   // parked positions, ascending
     private int _count;
 
-    /// <param name="contextLength">positions the session holds</param>
+    /// <param name="positions">positions the session holds now (<see cref="EnsurePositions"/> grows it with the session)</param>
     /// <param name="dim">hidden state width</param>
     /// <param name="steps">schedule steps</param>
-    public ParkedPositions(int contextLength, int dim, int steps)
+    public ParkedPositions(int positions, int dim, int steps)
     {
         _dim = dim;
         _steps = steps;
-        _states = new float[(long)contextLength * dim];
-        _next = new int[contextLength];
-        _parked = new int[contextLength];
+        _states = new float[(long)positions * dim];
+        _next = new int[positions];
+        _parked = new int[positions];
+    }
+
+    /// <summary>Bytes held per position (for <see cref="ContextCapacity.EnsureFits(int,long,string)"/>).</summary>
+    public static long BytesPerPosition(int dim) => (long)dim * sizeof(float) + 2 * sizeof(int);
+
+    /// <summary>Makes room for positions up to <paramref name="positions"/> − 1, keeping what is parked.</summary>
+    public void EnsurePositions(int positions)
+    {
+        if (positions <= _next.Length) return;
+        Array.Resize(ref _states, checked(positions * _dim));
+        Array.Resize(ref _next, positions);
+        Array.Resize(ref _parked, positions);
     }
 
     /// <summary>Positions still missing steps.</summary>

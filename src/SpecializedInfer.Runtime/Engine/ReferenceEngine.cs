@@ -75,11 +75,11 @@ public sealed class ReferenceEngine : ILanguageModel
         new(LlamaWeights.Load(path, schedule?.LoadedLayers), schedule, ownsWeights: true);
 
     /// <summary>Loads a model and runs it by a plan file, after checking the model matches the plan's manifest.</summary>
-    public static ReferenceEngine Load(string modelPath, string planPath)
-    {
-        var plan = PlanLoader.Load(planPath);
-        return new ReferenceEngine(LlamaWeights.Load(modelPath, plan.Manifest, plan.ManifestPath, plan.Schedule.LoadedLayers), plan.Schedule, ownsWeights: true);
-    }
+    public static ReferenceEngine Load(string modelPath, string planPath) => Load(modelPath, PlanLoader.Load(planPath));
+
+    /// <summary>Loads a model and runs it by a plan already read, after checking the model matches the plan's manifest.</summary>
+    public static ReferenceEngine Load(string modelPath, LoadedPlan plan) =>
+        new(LlamaWeights.Load(modelPath, plan.Manifest, plan.ManifestPath, plan.Schedule.LoadedLayers), plan.Schedule, ownsWeights: true);
 
     public LlamaWeights Weights { get; }
     public ExecutionSchedule Schedule { get; }

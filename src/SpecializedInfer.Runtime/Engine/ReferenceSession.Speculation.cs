@@ -72,10 +72,10 @@ public partial class ReferenceSession
 
         public void Verify(int start, ReadOnlySpan<int> tokens, Span<float> allLogits)
         {
-            if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
+            if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.");
             var vocab = _c.VocabSize;
             if (allLogits.Length != tokens.Length * vocab)
-                throw new ArgumentException($"Need room for {tokens.Length} × {vocab} logits.", nameof(allLogits));
+                throw new ArgumentException($"Need room for {tokens.Length} × {vocab} logits.");
             Rewind(start);
             CheckTokens(tokens);
 

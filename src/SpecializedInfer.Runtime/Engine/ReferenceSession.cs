@@ -7,8 +7,8 @@ using SpecializedInfer.Quantization;
 namespace SpecializedInfer.Engine;
 
 /// <summary>
-/// State of one sequence in the <see cref="ReferenceEngine"/>: KV cache and scratch buffers, all allocated up
-/// front. The forward pass follows llama2.c's shape (embed; per step attention and SwiGLU feed-forward on the
+/// State of one sequence in the <see cref="ReferenceEngine"/>: KV cache and scratch buffers. What grows with the
+/// context (KV cache, rotary table, scores, parked states) is held as it fills (<see cref="ContextCapacity"/>). The forward pass follows llama2.c's shape (embed; per step attention and SwiGLU feed-forward on the
 /// residual stream; final norm and output head), walking the plan's schedule as docs/plans.md defines it.
 /// Prompt tokens go through in chunks of up to <see cref="MaxBatch"/> positions so each weight row is read once
 /// per chunk; every position's arithmetic is the same, in the same order, as when it runs alone, so batched and
@@ -34,7 +34,8 @@ public partial class ReferenceSession : IInferenceSession
     private readonly ExitHeadWeights?[] _exitHeads;
 
     // Residual stream and scratch, one row per batched position.
-    private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _scores, _logits;
+    private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _logits;
+    private float[] _scores;
 
     // The inputs of a product with quantized weights, quantized to Q8_0 (one row per batched position).
     private readonly byte[] _quantizedInput;
@@ -43,8 +44,10 @@ public partial class ReferenceSession : IInferenceSession
     private readonly ParkedPositions? _parked;
     private readonly ParkedPositions.StepRunner _runParked;
 
-    // KV cache: [step][position][kvDim], one flat array per schedule step (a repeated layer has one per repeat).
+    // KV cache: [step][position][kvDim], one flat array per schedule step (a repeated layer has one per repeat), holding
+    // _capacity positions (grown as the context fills).
     private readonly float[][] _keys, _values;
+    private int _capacity;
 
     internal ReferenceSession(ReferenceEngine engine, int contextLength)
     {
@@ -57,7 +60,10 @@ public partial class ReferenceSession : IInferenceSession
         _interpreter = ConditionInterpreter.For(engine.Schedule, engine.Decisions, _c.VocabSize, _c.Dim, _c.NormEps);
         _exitHeads = engine.ExitHeadsByStep.ToArray();
         ContextLength = contextLength > 0 ? contextLength : _c.ContextLength;
-        _rope = new RopeTable(ContextLength, _c.RotaryDims, _c.RopeTheta);
+        var recompute = engine.Schedule.KvFill == KvFill.Recompute;
+        ContextCapacity.EnsureFits(ContextLength, BytesPerPosition(recompute), "the reference engine");
+        _capacity = ContextCapacity.Initial(ContextLength);
+        _rope = new RopeTable(_capacity, _c.RotaryDims, _c.RopeTheta);
         _attentionScale = 1f / MathF.Sqrt(_c.HeadDim);
         _x = new float[MaxBatch * _c.Dim];
         _xb = new float[MaxBatch * _c.Dim];
@@ -65,17 +71,17 @@ public partial class ReferenceSession : IInferenceSession
         _attnOut = new float[MaxBatch * _c.QueryDim];
         _gate = new float[MaxBatch * _c.HiddenDim];
         _up = new float[MaxBatch * _c.HiddenDim];
-        _scores = new float[ContextLength];
+        _scores = new float[_capacity];
         _logits = new float[_c.VocabSize];
         _quantizedInput = new byte[MaxBatch * ActivationQuantizer.Bytes(Math.Max(_c.Dim, Math.Max(_c.QueryDim, _c.HiddenDim)))];
-        _parked = engine.Schedule.KvFill == KvFill.Recompute ? new ParkedPositions(ContextLength, _c.Dim, _steps.Length) : null;
+        _parked = recompute ? new ParkedPositions(_capacity, _c.Dim, _steps.Length) : null;
         _runParked = (step, position, state) => RunStep(_steps[step], position, 1, state);
         _keys = new float[_steps.Length][];
         _values = new float[_steps.Length][];
         for (var s = 0; s < _steps.Length; s++)
         {
             // A step without attention has no KV slot (ScheduleStep.HasKvCache): nothing would ever read it.
-            var length = _steps[s].HasKvCache ? (long)ContextLength * _c.KvDim : 0;
+            var length = _steps[s].HasKvCache ? (long)_capacity * _c.KvDim : 0;
             _keys[s] = new float[length];
             _values[s] = new float[length];
         }
@@ -101,10 +107,11 @@ public partial class ReferenceSession : IInferenceSession
     /// </summary>
     private ReadOnlySpan<float> RunFullDepth(ReadOnlySpan<int> tokens, Span<float> allLogits, bool asPrompt)
     {
-        if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        // Message-only constructors throughout: messages reach users as sentences, without "(Parameter 'tokens')".
+        if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.");
         var vocab = _c.VocabSize;
         if (!allLogits.IsEmpty && allLogits.Length != tokens.Length * vocab)
-            throw new ArgumentException($"Need room for {tokens.Length} × {vocab} logits.", nameof(allLogits));
+            throw new ArgumentException($"Need room for {tokens.Length} × {vocab} logits.");
         CheckTokens(tokens);
         for (var start = 0; start < tokens.Length; start += MaxBatch)
         {
@@ -204,7 +211,7 @@ public partial class ReferenceSession : IInferenceSession
     public void Rewind(int position)
     {
         if (position < 0 || position > Position)
-            throw new ArgumentOutOfRangeException(nameof(position), position, $"Can rewind to 0..{Position}.");
+            throw new ArgumentOutOfRangeException($"The session can rewind to a position from 0 to {Position}, not {position}.", innerException: null);
         Position = position; // entries past the index are overwritten before they are read again
         _parked?.Rewind(position);
     }
@@ -228,6 +235,27 @@ public partial class ReferenceSession : IInferenceSession
                 throw new ArgumentOutOfRangeException($"Token id {token} is outside the vocabulary: ids run from 0 to {_c.VocabSize - 1}.", innerException: null);
         if (tokens.Length > ContextLength - Position)
             throw new InvalidOperationException($"The session's context of {ContextLength} positions is full.");
+        if (Position + tokens.Length > _capacity) Grow(Position + tokens.Length);
+    }
+
+    /// <summary>Bytes the session holds per position of its context: K and V of every step with a cache, rotary table, score, parked state.</summary>
+    private long BytesPerPosition(bool recompute) =>
+        2L * sizeof(float) * _c.KvDim * _steps.Count(s => s.HasKvCache) + 2L * sizeof(float) * (_c.RotaryDims / 2) + sizeof(float) +
+        (recompute ? ParkedPositions.BytesPerPosition(_c.Dim) : 0);
+
+    /// <summary>Holds at least <paramref name="positions"/> positions, keeping every cached entry (rows are position-major).</summary>
+    private void Grow(int positions)
+    {
+        _capacity = ContextCapacity.Grow(_capacity, positions, ContextLength);
+        for (var s = 0; s < _steps.Length; s++)
+        {
+            if (_keys[s].Length == 0) continue;
+            Array.Resize(ref _keys[s], checked(_capacity * _c.KvDim));
+            Array.Resize(ref _values[s], checked(_capacity * _c.KvDim));
+        }
+        _scores = new float[_capacity];
+        _rope.EnsurePositions(_capacity);
+        _parked?.EnsurePositions(_capacity);
     }
 
     private static Span<float> Row(float[] buffer, int row, int width) => buffer.AsSpan(row * width, width);

@@ -7,25 +7,42 @@ namespace SpecializedInfer.Engine;
 /// </summary>
 public sealed class RopeTable
 {
-    private readonly float[] _cos;
-    private readonly float[] _sin;
+    private readonly float _scale;
+    private float[] _cos;
+    private float[] _sin;
 
-    public RopeTable(int contextLength, int rotaryDims, float theta)
+    /// <param name="positions">positions computed now; <see cref="EnsurePositions"/> adds more as a session's context fills</param>
+    /// <param name="rotaryDims">rotated dimensions per head (two per frequency pair)</param>
+    /// <param name="theta">the rotary base</param>
+    public RopeTable(int positions, int rotaryDims, float theta)
     {
         Pairs = rotaryDims / 2;
-        _cos = new float[(long)contextLength * Pairs];
-        _sin = new float[(long)contextLength * Pairs];
-        var scale = MathF.Pow(theta, -2.0f / rotaryDims);
-        for (var pos = 0; pos < contextLength; pos++)
+        _scale = MathF.Pow(theta, -2.0f / rotaryDims);
+        _cos = [];
+        _sin = [];
+        EnsurePositions(positions);
+    }
+
+    /// <summary>Positions whose angles are computed.</summary>
+    public int Positions { get; private set; }
+
+    /// <summary>Computes the angles of positions up to <paramref name="positions"/> − 1 (each position's alone, so growing changes no value).</summary>
+    public void EnsurePositions(int positions)
+    {
+        if (positions <= Positions) return;
+        Array.Resize(ref _cos, checked(positions * Pairs));
+        Array.Resize(ref _sin, checked(positions * Pairs));
+        for (var pos = Positions; pos < positions; pos++)
         {
             float angle = pos;
             for (var i = 0; i < Pairs; i++)
             {
                 _cos[pos * Pairs + i] = MathF.Cos(angle);
                 _sin[pos * Pairs + i] = MathF.Sin(angle);
-                angle *= scale;
+                angle *= _scale;
             }
         }
+        Positions = positions;
     }
 
     public int Pairs { get; }

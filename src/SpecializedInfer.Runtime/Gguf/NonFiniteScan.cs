@@ -17,7 +17,7 @@ public sealed record NonFiniteTensor(string Name, GgmlType Type, long NaNs, long
 /// <summary>
 /// Finds the non-finite values in a model's tensors without dequantizing them: only the exponent bits are read
 /// (all-ones means NaN or infinity in F32, F16 and BF16, and in Q8_0's F16 block scales). Loading never does this, since
-/// it would touch every byte of a mapped file; <c>si inspect</c> does.
+/// it would touch every byte of a mapped file; <c>si inspect --check-values</c> does.
 /// </summary>
 public static class NonFiniteScan
 {

@@ -1,4 +1,5 @@
 using SpecializedInfer.Gguf;
+using SpecializedInfer.Planning;
 
 namespace SpecializedInfer.Models;
 
@@ -21,7 +22,7 @@ public sealed record LlamaConfig
     public required int VocabSize { get; init; }
     public required int ContextLength { get; init; }
 
-    /// <summary>True when there is no separate <c>output.weight</c> and the token embedding doubles as the output head.</summary>
+    /// <summary>True when there is no separate output matrix (<c>output.weight</c>, or a manifest's name for it) and the token embedding doubles as the output head.</summary>
     public required bool TiedOutput { get; init; }
 
     public int KvDim => KvHeads * HeadDim;
@@ -37,10 +38,12 @@ public sealed record LlamaConfig
     /// Reads the topology; a missing, mistyped, out-of-range or inconsistent value throws naming the key and offset.
     /// The rules are <see cref="LlamaModelRules"/>'s (shared with the llama2.c converter): sizes within the limits,
     /// finite positive epsilon and rope base, a block count covering every layer in the tensor table, and, when the
-    /// file has a vocabulary, one token per embedding row.
+    /// file has a vocabulary, one token per embedding row. Tensors are looked up by <paramref name="names"/> (a
+    /// manifest's <c>tensors</c>; GGUF's names when null).
     /// </summary>
-    public static LlamaConfig FromGguf(GgufFile file)
+    public static LlamaConfig FromGguf(GgufFile file, TensorNames? names = null)
     {
+        names ??= TensorNames.Gguf;
         var arch = file.GetString(LlamaModelRules.ArchitectureKey);
         if (arch is not "llama")
             throw new GgufFormatException(file.FilePath, file.Find(LlamaModelRules.ArchitectureKey)!.Offset, $"architecture 'llama', found '{arch}'");
@@ -53,13 +56,14 @@ public sealed record LlamaConfig
         var kvHeads = OptionalSize(K("attention.head_count_kv")) ?? heads;
         var headDim = OptionalSize(K("attention.key_length")) ?? dim / heads;
 
-        var embedding = file.GetTensor(LlamaModelRules.EmbeddingTensor);
+        var embeddingName = names.TokenEmbedding;
+        var embedding = file.GetTensor(embeddingName);
         var vocab = embedding.Dimensions.Length == 2 ? (int)embedding.Dimensions[1] : 0;
         if (embedding.Dimensions.Length != 2 || embedding.Dimensions[0] != dim)
-            throw new GgufFormatException(file.FilePath, embedding.HeaderOffset, $"tensor '{LlamaModelRules.EmbeddingTensor}' of shape [{dim}, vocab], found {embedding.Shape}");
+            throw new GgufFormatException(file.FilePath, embedding.HeaderOffset, $"tensor '{embeddingName}' of shape [{dim}, vocab], found {embedding.Shape}");
         var metaVocab = file.GetIntegerOrNull(K("vocab_size"), 1, int.MaxValue);
         if (metaVocab is not null && metaVocab != vocab)
-            throw Bad(file, K("vocab_size"), $"vocab_size equal to token_embd.weight's {vocab} rows, found {metaVocab}");
+            throw Bad(file, K("vocab_size"), $"vocab_size equal to {embeddingName}'s {vocab} rows, found {metaVocab}");
 
         var config = new LlamaConfig
         {
@@ -75,11 +79,11 @@ public sealed record LlamaConfig
             NormEps = file.GetFloat(K("attention.layer_norm_rms_epsilon")),
             VocabSize = vocab,
             ContextLength = Size(K("context_length")),
-            TiedOutput = !file.HasTensor("output.weight"),
+            TiedOutput = !file.HasTensor(names.Output),
         };
-        var broken = LlamaModelRules.CheckTopology(config)
-                     ?? LlamaModelRules.CheckLayerTensors(file.Tensors.Select(t => t.Name), config.Layers)
-                     ?? (file.Find(LlamaModelRules.TokensKey) is { Value: string[] tokens } ? LlamaModelRules.CheckVocabularySize(tokens.Length, vocab) : null);
+        var broken = LlamaModelRules.CheckTopology(config, embeddingName)
+                     ?? LlamaModelRules.CheckLayerTensors(file.Tensors.Select(t => t.Name), config.Layers, names)
+                     ?? (file.Find(LlamaModelRules.TokensKey) is { Value: string[] tokens } ? LlamaModelRules.CheckVocabularySize(tokens.Length, vocab, embeddingName) : null);
         if (broken is not null) throw Violation(file, broken);
         return config;
     }

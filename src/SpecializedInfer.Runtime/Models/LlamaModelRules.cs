@@ -33,8 +33,11 @@ public static class LlamaModelRules
     /// <summary>The metadata key of a per-architecture property, as the loader reads it ("llama.block_count").</summary>
     public static string Key(string suffix) => "llama." + suffix;
 
-    /// <summary>Sizes within <see cref="ModelLimits"/>, heads that divide, an even rotary count, finite positive epsilon and base.</summary>
-    public static ModelRuleViolation? CheckTopology(LlamaConfig c)
+    /// <summary>
+    /// Sizes within <see cref="ModelLimits"/>, heads that divide, an even rotary count, finite positive epsilon and base.
+    /// <paramref name="embeddingTensor"/> is the token embedding's name in the file (a manifest may rename it).
+    /// </summary>
+    public static ModelRuleViolation? CheckTopology(LlamaConfig c, string embeddingTensor = EmbeddingTensor)
     {
         ModelRuleViolation? Range(string suffix, long value, long min, long max) =>
             Unless(value >= min && value <= max, Key(suffix), $"'{Key(suffix)}' between {min} and {max}, found {value}");
@@ -57,8 +60,8 @@ public static class LlamaModelRules
             // The manifest's rule (SI0028), so that a manifest written from any loadable file reads back.
             ?? Unless(c.NormEps > 0 && c.NormEps < 1, Key("attention.layer_norm_rms_epsilon"),
                 $"'{Key("attention.layer_norm_rms_epsilon")}' to hold an epsilon between 0 and 1 (exclusive), found {c.NormEps:R}")
-            ?? Unless(c.VocabSize >= 1 && c.VocabSize <= ModelLimits.MaxVocabulary, EmbeddingTensor,
-                $"'{EmbeddingTensor}' with between 1 and {ModelLimits.MaxVocabulary} rows (the vocabulary), found {c.VocabSize}")
+            ?? Unless(c.VocabSize >= 1 && c.VocabSize <= ModelLimits.MaxVocabulary, embeddingTensor,
+                $"'{embeddingTensor}' with between 1 and {ModelLimits.MaxVocabulary} rows (the vocabulary), found {c.VocabSize}")
             ?? Range("context_length", c.ContextLength, 1, ModelLimits.MaxContextLength);
     }
 
@@ -67,25 +70,50 @@ public static class LlamaModelRules
 
     /// <summary>
     /// No tensor of a layer at or past <paramref name="layers"/>: a block count smaller than the layers present would
-    /// silently run fewer layers than the file holds.
+    /// silently run fewer layers than the file holds. A layer tensor is one named <c>blk.N.*</c> (GGUF's convention)
+    /// or, with <paramref name="names"/> from a manifest that renames tensors, one matching a per-layer pattern.
     /// </summary>
-    public static ModelRuleViolation? CheckLayerTensors(IEnumerable<string> tensorNames, int layers)
+    public static ModelRuleViolation? CheckLayerTensors(IEnumerable<string> tensorNames, int layers, TensorNames? names = null)
     {
+        var patterns = names is null || names == TensorNames.Gguf ? [] : PerLayerPatterns(names);
         foreach (var name in tensorNames)
         {
-            if (!name.StartsWith("blk.", StringComparison.Ordinal)) continue;
-            var end = name.IndexOf('.', 4);
-            if (end > 4 && int.TryParse(name.AsSpan(4, end - 4), NumberStyles.None, CultureInfo.InvariantCulture, out var layer) && layer >= layers)
+            var layer = GgufLayerOf(name) ?? patterns.Select(p => LayerOf(name, p)).FirstOrDefault(l => l is not null);
+            if (layer >= layers)
                 return new ModelRuleViolation(Key("block_count"),
                     F($"'{Key("block_count")}' to count every layer in the tensor table, found {layers} while the file has tensors of layer {layer} ('{name}')"));
         }
         return null;
     }
 
+    /// <summary>The per-layer tensor names of a manifest, each with its <c>{layer}</c> placeholder.</summary>
+    public static IReadOnlyList<string> PerLayerPatterns(TensorNames n) =>
+        [n.AttentionNorm, n.Query, n.Key, n.Value, n.AttentionOutput, n.FeedForwardNorm, n.Gate, n.Up, n.Down];
+
+    private static int? GgufLayerOf(string name)
+    {
+        if (!name.StartsWith("blk.", StringComparison.Ordinal)) return null;
+        var end = name.IndexOf('.', 4);
+        return end > 4 && int.TryParse(name.AsSpan(4, end - 4), NumberStyles.None, CultureInfo.InvariantCulture, out var layer) ? layer : null;
+    }
+
+    /// <summary>The layer a tensor name holds in a pattern's <c>{layer}</c> place (decimal digits), or null when it does not match.</summary>
+    private static int? LayerOf(string name, string pattern)
+    {
+        var at = pattern.IndexOf("{layer}", StringComparison.Ordinal);
+        if (at < 0) return null;
+        var prefix = pattern.AsSpan(0, at);
+        var suffix = pattern.AsSpan(at + "{layer}".Length);
+        if (name.Length <= prefix.Length + suffix.Length || !name.AsSpan().StartsWith(prefix, StringComparison.Ordinal)
+            || !name.AsSpan().EndsWith(suffix, StringComparison.Ordinal)) return null;
+        var digits = name.AsSpan(prefix.Length, name.Length - prefix.Length - suffix.Length);
+        return int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var layer) ? layer : null;
+    }
+
     /// <summary>One token per row of the embedding: a token past the rows has no vector, a row past the tokens no text.</summary>
-    public static ModelRuleViolation? CheckVocabularySize(int tokens, int embeddingRows) =>
+    public static ModelRuleViolation? CheckVocabularySize(int tokens, int embeddingRows, string embeddingTensor = EmbeddingTensor) =>
         tokens == embeddingRows ? null
-        : new ModelRuleViolation(TokensKey, F($"'{TokensKey}' to hold one token per row of '{EmbeddingTensor}' ({embeddingRows} rows), found {tokens} tokens"));
+        : new ModelRuleViolation(TokensKey, F($"'{TokensKey}' to hold one token per row of '{embeddingTensor}' ({embeddingRows} rows), found {tokens} tokens"));
 
     /// <summary>
     /// Token texts that are distinct once llama.cpp's renaming of empty texts to "[EMPTY_i]" is applied (compared as

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using SpecializedInfer.Gguf;
+using SpecializedInfer.Planning;
 using SpecializedInfer.Quantization;
 
 namespace SpecializedInfer.Models;
@@ -29,30 +30,31 @@ public sealed unsafe class LlamaWeights : IDisposable
 {
     private readonly List<float[]> _pinned = [];
 
-    private LlamaWeights(GgufFile file, LlamaConfig config, IEnumerable<int>? layersToBind)
+    private LlamaWeights(GgufFile file, LlamaConfig config, TensorNames names, IEnumerable<int>? layersToBind)
     {
         File = file;
         Config = config;
+        TensorNames = names;
         var c = config;
-        TokenEmbedding = Bind("token_embd.weight", c.VocabSize, c.Dim);
-        OutputNorm = BindVector("output_norm.weight", c.Dim);
-        Output = c.TiedOutput ? TokenEmbedding : Bind("output.weight", c.VocabSize, c.Dim);
+        TokenEmbedding = Bind(names.TokenEmbedding, c.VocabSize, c.Dim);
+        OutputNorm = BindVector(names.OutputNorm, c.Dim);
+        Output = c.TiedOutput ? TokenEmbedding : Bind(names.Output, c.VocabSize, c.Dim);
         var layers = new LlamaLayerWeights?[c.Layers];
         foreach (var i in layersToBind ?? Enumerable.Range(0, c.Layers))
         {
             if ((uint)i >= (uint)c.Layers)
                 throw new ArgumentOutOfRangeException(nameof(layersToBind), i, $"The model has layers 0 to {c.Layers - 1}.");
-            string N(string part) => $"blk.{i}.{part}.weight";
+            string N(string pattern) => TensorNames.ForLayer(pattern, i);
             layers[i] = new LlamaLayerWeights(
-                AttentionNorm: BindVector(N("attn_norm"), c.Dim),
-                Query: Bind(N("attn_q"), c.QueryDim, c.Dim),
-                Key: Bind(N("attn_k"), c.KvDim, c.Dim),
-                Value: Bind(N("attn_v"), c.KvDim, c.Dim),
-                Output: Bind(N("attn_output"), c.Dim, c.QueryDim),
-                FeedForwardNorm: BindVector(N("ffn_norm"), c.Dim),
-                Gate: Bind(N("ffn_gate"), c.HiddenDim, c.Dim),
-                Up: Bind(N("ffn_up"), c.HiddenDim, c.Dim),
-                Down: Bind(N("ffn_down"), c.Dim, c.HiddenDim));
+                AttentionNorm: BindVector(N(names.AttentionNorm), c.Dim),
+                Query: Bind(N(names.Query), c.QueryDim, c.Dim),
+                Key: Bind(N(names.Key), c.KvDim, c.Dim),
+                Value: Bind(N(names.Value), c.KvDim, c.Dim),
+                Output: Bind(N(names.AttentionOutput), c.Dim, c.QueryDim),
+                FeedForwardNorm: BindVector(N(names.FeedForwardNorm), c.Dim),
+                Gate: Bind(N(names.Gate), c.HiddenDim, c.Dim),
+                Up: Bind(N(names.Up), c.HiddenDim, c.Dim),
+                Down: Bind(N(names.Down), c.Dim, c.HiddenDim));
         }
         Layers = layers;
     }
@@ -62,23 +64,24 @@ public sealed unsafe class LlamaWeights : IDisposable
     /// <paramref name="layersToBind"/>, only those layers' tensors are bound (checked, and dequantized if needed):
     /// a plan's pruned or weight-sharing layers are never read.
     /// </summary>
-    public static LlamaWeights Load(string path, IEnumerable<int>? layersToBind = null) => Load(path, layersToBind, check: null);
+    public static LlamaWeights Load(string path, IEnumerable<int>? layersToBind = null) => Load(path, TensorNames.Gguf, layersToBind, check: null);
 
     /// <summary>
     /// Like <see cref="Load(string, IEnumerable{int}?)"/>, first checking the file against the manifest an engine
-    /// was built for, so a mismatch is reported as such rather than as a missing layer or a bad shape.
+    /// was built for, so a mismatch is reported as such rather than as a missing layer or a bad shape. Tensors are
+    /// bound by the manifest's names (its <c>tensors</c>), so a file with renamed tensors loads.
     /// </summary>
-    public static LlamaWeights Load(string path, Planning.ModelManifest manifest, string manifestPath, IEnumerable<int>? layersToBind) =>
-        Load(path, layersToBind, (file, config) => ManifestCheck.Verify(manifest, manifestPath, file, config));
+    public static LlamaWeights Load(string path, ModelManifest manifest, string manifestPath, IEnumerable<int>? layersToBind) =>
+        Load(path, manifest.Tensors, layersToBind, (file, config) => ManifestCheck.Verify(manifest, manifestPath, file, config));
 
-    private static LlamaWeights Load(string path, IEnumerable<int>? layersToBind, Action<GgufFile, LlamaConfig>? check)
+    private static LlamaWeights Load(string path, TensorNames names, IEnumerable<int>? layersToBind, Action<GgufFile, LlamaConfig>? check)
     {
         var file = GgufFile.Open(path);
         try
         {
-            var config = LlamaConfig.FromGguf(file);
+            var config = LlamaConfig.FromGguf(file, names);
             check?.Invoke(file, config);
-            return new LlamaWeights(file, config, layersToBind);
+            return new LlamaWeights(file, config, names, layersToBind);
         }
         catch
         {
@@ -89,6 +92,9 @@ public sealed unsafe class LlamaWeights : IDisposable
 
     public GgufFile File { get; }
     public LlamaConfig Config { get; }
+
+    /// <summary>The names the tensors were bound by: GGUF's, or a manifest's <c>tensors</c>.</summary>
+    public TensorNames TensorNames { get; }
     public WeightTensor TokenEmbedding { get; }
     public WeightTensor OutputNorm { get; }
     public WeightTensor Output { get; }
@@ -103,7 +109,7 @@ public sealed unsafe class LlamaWeights : IDisposable
     /// An exit-specific head named by a plan: its RMSNorm weight [dim] and output matrix [vocab × dim], checked
     /// like every other tensor (a missing name or a wrong shape throws <see cref="GgufFormatException"/>).
     /// </summary>
-    public ExitHeadWeights BindExitHead(Planning.ExitHead head)
+    public ExitHeadWeights BindExitHead(ExitHead head)
     {
         lock (_pinned)
             return new ExitHeadWeights(BindVector(head.Norm, Config.Dim), Bind(head.Output, Config.VocabSize, Config.Dim));

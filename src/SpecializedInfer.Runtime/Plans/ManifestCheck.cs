@@ -41,14 +41,13 @@ public static class ManifestCheck
     /// <summary>The type every layer matrix of <paramref name="file"/> is stored in, as a manifest names it; null when they mix types.</summary>
     public static string? WeightTypeOf(Gguf.GgufFile file, LlamaConfig c)
     {
-        var types = LayerMatrices(file, c).Select(t => t.Type).Distinct().ToList();
+        var types = LayerMatrices(file, c, TensorNames.Gguf).Select(t => t.Type).Distinct().ToList();
         return types.Count == 1 ? Gguf.GgmlTypeInfo.Name(types[0]) : null;
     }
 
-    /// <summary>The attention and feed-forward matrices of every layer the file holds.</summary>
-    private static IEnumerable<Gguf.GgufTensorInfo> LayerMatrices(Gguf.GgufFile file, LlamaConfig c)
+    /// <summary>The attention and feed-forward matrices of every layer the file holds, by the names <paramref name="n"/>.</summary>
+    private static IEnumerable<Gguf.GgufTensorInfo> LayerMatrices(Gguf.GgufFile file, LlamaConfig c, TensorNames n)
     {
-        var n = TensorNames.Gguf;
         for (var layer = 0; layer < c.Layers; layer++)
             foreach (var pattern in new[] { n.Query, n.Key, n.Value, n.AttentionOutput, n.Gate, n.Up, n.Down })
             {
@@ -61,7 +60,10 @@ public static class ManifestCheck
     public static void Verify(ModelManifest manifest, string manifestPath, LlamaWeights weights) =>
         Verify(manifest, manifestPath, weights.File, weights.Config);
 
-    /// <summary>The same check on a file whose weights are not bound yet.</summary>
+    /// <summary>
+    /// The same check on a file whose weights are not bound yet. Tensor names are not compared here: the weights
+    /// are bound by the manifest's names, and a name the file lacks is a missing tensor at that point.
+    /// </summary>
     public static void Verify(ModelManifest manifest, string manifestPath, Gguf.GgufFile file, LlamaConfig config)
     {
         var actual = FromConfig(config, manifest.Name);
@@ -84,10 +86,8 @@ public static class ManifestCheck
         Check("vocabSize", "tokenizer.ggml.tokens", manifest.VocabSize, actual.VocabSize);
         Check("contextLength", "llama.context_length", manifest.ContextLength, actual.ContextLength);
         Check("tiedOutput", "", manifest.TiedOutput, actual.TiedOutput);
-        if (manifest.WeightType is { } weightType && LayerMatrices(file, config).FirstOrDefault(t => Gguf.GgmlTypeInfo.Name(t.Type) != weightType) is { } other)
+        if (manifest.WeightType is { } weightType && LayerMatrices(file, config, manifest.Tensors).FirstOrDefault(t => Gguf.GgmlTypeInfo.Name(t.Type) != weightType) is { } other)
             throw new ManifestMismatchException(file.FilePath, other.HeaderOffset, manifestPath, "weightType", weightType, $"tensor '{other.Name}' in {Gguf.GgmlTypeInfo.Name(other.Type)}");
-        if (manifest.Tensors != TensorNames.Gguf)
-            throw new NotSupportedException($"The manifest {manifestPath} renames tensors; loading renamed tensors from GGUF is not supported yet.");
     }
 
     private static string Format<T>(T value) => value switch

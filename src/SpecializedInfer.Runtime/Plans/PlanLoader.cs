@@ -3,7 +3,14 @@ using SpecializedInfer.Planning;
 namespace SpecializedInfer;
 
 /// <summary>A plan file read from disk together with its manifest, resolved into the schedule it means.</summary>
-public sealed record LoadedPlan(string PlanPath, string ManifestPath, ModelManifest Manifest, LayerPlan Plan, ExecutionSchedule Schedule, IReadOnlyList<PlanProblem> Warnings);
+public sealed record LoadedPlan(string PlanPath, string ManifestPath, ModelManifest Manifest, LayerPlan Plan, ExecutionSchedule Schedule, IReadOnlyList<PlanProblem> Warnings)
+{
+    /// <summary>
+    /// Every file the plan was read from, with the text that was checked: the plan, its manifest and the probe
+    /// sidecars it names (full paths). What a generated engine is compiled from, and what identifies it.
+    /// </summary>
+    public IReadOnlyList<SidecarFile> Sources { get; init; } = [];
+}
 
 /// <summary>
 /// Reads plan and manifest files for run-time consumers (the reference engine, the CLI), with the same checks the
@@ -22,21 +29,29 @@ public static class PlanLoader
         var manifestPath = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(planPath)!, reference));
         if (!File.Exists(manifestPath))
             throw new PlanException([new PlanProblem(ProblemIds.ManifestNotFound, ProblemSeverity.Error, $"The manifest '{reference}' was not found at {manifestPath}", planPath, TextRange.Empty)]);
-        var manifestResult = ManifestReader.Read(JsonInputFile.ReadText(manifestPath), manifestPath);
+        var manifestText = JsonInputFile.ReadText(manifestPath);
+        var manifestResult = ManifestReader.Read(manifestText, manifestPath);
         if (manifestResult.Manifest is null)
             throw new PlanException(manifestResult.Problems.Concat(PlanReader.Read(planText, planPath, manifest: null).Problems)
                 .Where(p => p.Severity == ProblemSeverity.Error).ToList());
 
         var planDirectory = Path.GetDirectoryName(planPath)!;
+        var probes = new List<SidecarFile>();
         var result = PlanReader.Read(planText, planPath, manifestResult.Manifest, reference =>
         {
             var path = Path.GetFullPath(Path.Combine(planDirectory, reference));
-            return File.Exists(path) ? new SidecarFile(path, JsonInputFile.ReadText(path)) : null;
+            if (!File.Exists(path)) return null;
+            var probe = new SidecarFile(path, JsonInputFile.ReadText(path));
+            probes.Add(probe);
+            return probe;
         });
         if (result.Plan is null)
             throw new PlanException(result.Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList());
         return new LoadedPlan(planPath, manifestPath, manifestResult.Manifest, result.Plan,
             ExecutionSchedule.Resolve(result.Plan, manifestResult.Manifest),
-            manifestResult.Problems.Concat(result.Problems).Where(p => p.Severity != ProblemSeverity.Error).ToList());
+            manifestResult.Problems.Concat(result.Problems).Where(p => p.Severity != ProblemSeverity.Error).ToList())
+        {
+            Sources = [new SidecarFile(planPath, planText), new SidecarFile(manifestPath, manifestText), .. probes.DistinctBy(p => p.Path)],
+        };
     }
 }

@@ -23,7 +23,7 @@ public static class SyntheticModel
         w.Add("llama.attention.head_count", (uint)spec.Heads);
         w.Add("llama.attention.head_count_kv", (uint)kvHeads);
         w.Add("llama.block_count", (uint)spec.Layers);
-        w.Add("llama.rope.dimension_count", (uint)headDim);
+        w.Add("llama.rope.dimension_count", (uint)spec.EffectiveRotaryDims);
         w.Add("llama.rope.freq_base", spec.RopeTheta);
         w.Add("llama.attention.layer_norm_rms_epsilon", spec.NormEps);
         w.Add("llama.vocab_size", (uint)spec.VocabSize);

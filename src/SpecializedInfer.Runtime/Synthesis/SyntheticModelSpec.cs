@@ -20,12 +20,17 @@ public sealed record SyntheticModelSpec
     public float NormEps { get; init; } = 1e-5f;
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>Dimensions per head the rotary embedding turns (even, at most the head dimension); null: the whole head.</summary>
+    public int? RotaryDims { get; init; }
+
     /// <summary>Storage type of the weight matrices (norm vectors stay F32, as in llama.cpp's conversions).</summary>
     public GgmlType MatrixType { get; init; } = GgmlType.F32;
 
     public string Name { get; init; } = "synthetic";
 
     public int EffectiveKvHeads => KvHeads == 0 ? Heads : KvHeads;
+
+    public int EffectiveRotaryDims => RotaryDims ?? Dim / Heads;
 
     /// <summary>Named real shapes.</summary>
     public static IReadOnlyDictionary<string, SyntheticModelSpec> Presets { get; } = new Dictionary<string, SyntheticModelSpec>(StringComparer.OrdinalIgnoreCase)
@@ -43,7 +48,8 @@ public sealed record SyntheticModelSpec
         Check(Dim > 0 && HiddenDim > 0 && Layers > 0 && Heads > 0 && EffectiveKvHeads > 0, "dims, layers and heads must be positive");
         Check(Dim % Heads == 0, $"heads ({Heads}) must divide dim ({Dim})");
         Check(Heads % EffectiveKvHeads == 0, $"KV heads ({EffectiveKvHeads}) must divide heads ({Heads})");
-        Check(Dim / Heads % 2 == 0, $"the head dimension ({Dim / Heads}) must be even for rotary embeddings");
+        Check(EffectiveRotaryDims >= 0 && EffectiveRotaryDims % 2 == 0 && EffectiveRotaryDims <= Dim / Heads,
+            $"the rotary dimensions ({EffectiveRotaryDims}) must be even and at most the head dimension ({Dim / Heads})");
         Check(VocabSize >= SyntheticVocabulary.MinimumSize, $"vocab must be at least {SyntheticVocabulary.MinimumSize} (specials, 256 bytes, single characters)");
         Check(ContextLength > 0, "context length must be positive");
         Check(MatrixType is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0, "matrix type must be F32, F16, BF16 or Q8_0");
@@ -53,7 +59,7 @@ public sealed record SyntheticModelSpec
         var broken = Models.LlamaModelRules.CheckTopology(new Models.LlamaConfig
         {
             Architecture = "llama", Dim = Dim, HiddenDim = HiddenDim, Layers = Layers, Heads = Heads, KvHeads = EffectiveKvHeads, HeadDim = headDim,
-            RotaryDims = headDim, RopeTheta = RopeTheta, NormEps = NormEps, VocabSize = VocabSize, ContextLength = ContextLength, TiedOutput = TiedOutput,
+            RotaryDims = EffectiveRotaryDims, RopeTheta = RopeTheta, NormEps = NormEps, VocabSize = VocabSize, ContextLength = ContextLength, TiedOutput = TiedOutput,
         });
         Check(broken is null, $"the model would not load: expected {broken?.Expected}");
     }

@@ -123,6 +123,26 @@ public static class GeneratorHarness
             .Select(f => (AdditionalText)new InMemoryAdditionalText($"{ProjectRoot}/models/{Path.GetFileName(f)}", File.ReadAllText(f)))
             .ToList();
 
+    /// <summary>The file a project with engines gets once, whatever their number: the kernels' shared helpers.</summary>
+    public const string VectorMathHintName = "SpecializedInfer.Generated.VectorMath.g.cs";
+
+    /// <summary>
+    /// The engines' own files (X.g.cs): not their kernels (X.Kernels.g.cs), the shared VectorMath, the
+    /// EmbeddedAttribute every run adds, nor the throwing surface of an engine whose plan has an error.
+    /// </summary>
+    public static List<SyntaxTree> EngineTrees(GeneratorDriverRunResult result) =>
+        result.GeneratedTrees.Where(t => IsEngineFile(t.FilePath) && !IsUnavailable(t)).ToList();
+
+    /// <summary>The X.g.cs of engines whose plan has an error: the engine's members, each throwing with the SI diagnostic.</summary>
+    public static List<SyntaxTree> UnavailableTrees(GeneratorDriverRunResult result) =>
+        result.GeneratedTrees.Where(t => IsEngineFile(t.FilePath) && IsUnavailable(t)).ToList();
+
+    private static bool IsUnavailable(SyntaxTree tree) => tree.ToString().Contains("internal const string Unavailable = \"The engine ", StringComparison.Ordinal);
+
+    public static bool IsEngineFile(string path) =>
+        path.EndsWith(".g.cs", StringComparison.Ordinal) && !path.EndsWith(".Kernels.g.cs", StringComparison.Ordinal)
+        && Path.GetFileName(path) != VectorMathHintName;
+
     /// <summary>Errors and warnings of a compilation (the generated code must have none).</summary>
     public static List<Diagnostic> Problems(Compilation compilation) =>
         compilation.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();

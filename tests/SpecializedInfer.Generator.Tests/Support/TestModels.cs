@@ -42,11 +42,22 @@ public static class TestModels
 
     public static string Stories260K => ModelLocator.Find("stories260K.gguf");
 
-    /// <summary>The model file a plan's manifest describes, by the plan file's prefix (s260, odd, wide, mha; s260h and oddh add an exit head).</summary>
+    private static readonly Lazy<string> RenamedStories260K = new(() =>
+    {
+        var path = Path.Combine(Folder.Value, "s260r.gguf");
+        Testing.RenamedTensors.Write(Stories260K, path, Testing.RenamedTensors.HuggingFace);
+        return path;
+    });
+
+    /// <summary>
+    /// The model file a plan's manifest describes, by the plan file's prefix (s260, odd, wide, mha; s260h and oddh
+    /// add an exit head; s260r is stories260K with its tensors renamed).
+    /// </summary>
     public static string PathFor(string planFile) => Path.GetFileName(planFile).Split('.')[0] switch
     {
         "s260" => Stories260K,
         "s260h" => ExitHeadModels.PathFor("s260h", Stories260K),
+        "s260r" => RenamedStories260K.Value,
         "oddh" => ExitHeadModels.PathFor("oddh", Path.Combine(Folder.Value, "odd.gguf")),
         var name => Path.Combine(Folder.Value, name + ".gguf"),
     };

@@ -8,6 +8,8 @@ namespace SpecializedInfer.Tests.Cli;
 /// <summary>
 /// Argument errors thrown where user input arrives (token ids, prompts, sampling settings, a vocabulary read from a
 /// file) keep their exception types, and their messages are sentences: no "(Parameter 'x')", no "Actual value was".
+/// Sessions' own (token ids, rewinds, prompts) are the session contract's, checked over every engine
+/// (tests/Shared/SessionContract.cs).
 /// </summary>
 public sealed class ArgumentMessageTests
 {
@@ -17,15 +19,6 @@ public sealed class ArgumentMessageTests
     {
         Assert.Equal(expected, e.Message);
         Assert.Null((e as ArgumentException)?.ParamName);
-    }
-
-    [Fact]
-    public void Reference_session_token_ids()
-    {
-        using var engine = ReferenceEngine.Load(Stories);
-        using var session = engine.CreateSession(8);
-        AssertSentence("Token id 512 is outside the vocabulary: ids run from 0 to 511.", Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward(512)));
-        AssertSentence("Token id -1 is outside the vocabulary: ids run from 0 to 511.", Assert.Throws<ArgumentOutOfRangeException>(() => session.Forward([1, -1])));
     }
 
     [Fact]

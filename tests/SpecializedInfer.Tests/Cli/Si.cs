@@ -6,7 +6,10 @@ namespace SpecializedInfer.Tests.Cli;
 /// <summary>The <c>si</c> command run in-process, as a script would see it: exit code, standard output, standard error.</summary>
 internal static class Si
 {
-    public static (int Code, string Out, string Err) Run(params string[] args)
+    public static (int Code, string Out, string Err) Run(params string[] args) => RunCaching(null, args);
+
+    /// <summary>As <see cref="Run"/>, with generated engines cached in <paramref name="engineCache"/> (null: the user's cache).</summary>
+    public static (int Code, string Out, string Err) RunCaching(string? engineCache, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
@@ -16,7 +19,9 @@ internal static class Si
             Interactive = InteractionSupport.No,
         });
         console.Profile.Width = 200;
-        var code = SiApp.Run(args, new CliContext(console, stdout, stderr));
+        var context = new CliContext(console, stdout, stderr);
+        if (engineCache is not null) context = context with { EngineCache = engineCache };
+        var code = SiApp.Run(args, context);
         return (code, stdout.ToString(), stderr.ToString());
     }
 }

@@ -77,6 +77,15 @@ public sealed class SiCommandLineTests
     }
 
     [Fact]
+    public void Convert_checks_the_context_length_while_parsing()
+    {
+        // The converter's own check (an ArgumentOutOfRangeException) is never reached from the command line.
+        var (code, _, err) = Si.Run("convert", "--checkpoint", "a.bin", "--tokenizer", "t.bin", "--output", "o.gguf", "--context", "16777217");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Equal("error: Option --context takes a whole number from 1 to 16777216, got '16777217'.", err.Split('\n')[0]);
+    }
+
+    [Fact]
     public void Eval_takes_repeated_plans_and_run_takes_one()
     {
         var parsed = Root.Parse(["eval", "--model", "m.gguf", "--plan", "a.plan.json", "--plan", "b.plan.json", "--prompts", "p.txt"]);

@@ -39,9 +39,10 @@ public sealed class ReferenceEngineVsLlamaCppTests : IClassFixture<SyntheticMode
     [Fact]
     public void Logits_match_llama_cpp_over_a_long_sequence()
     {
-        // 160 positions: attention spans, RoPE angles and cache offsets far from the start.
-        using var oracle = new LlamaCppOracle(Stories);
-        var tokens = new[] { oracle.BosToken }.Concat(oracle.GreedyContinuation(oracle.Tokenize("Once upon a time", true), 159)).ToArray();
+        // 600 positions: attention spans, RoPE angles and cache offsets far from the start, and a session whose cache
+        // grows twice on the way (ContextCapacity: 256 positions, then 512, then the 608 the context needs).
+        using var oracle = new LlamaCppOracle(Stories, contextSize: 640);
+        var tokens = new[] { oracle.BosToken }.Concat(oracle.GreedyContinuation(oracle.Tokenize("Once upon a time", true), 599)).ToArray();
         AssertLogitsMatch(oracle, Stories, tokens);
     }
 

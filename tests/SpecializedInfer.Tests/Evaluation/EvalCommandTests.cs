@@ -145,6 +145,29 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void Prompt_and_text_files_are_read_within_a_bound_naming_the_file()
+    {
+        var plan = _files.Plan();
+        // A device declares no length and never ends; a file past the bound is refused by its length, unread.
+        var huge = _files.File("huge.txt", "");
+        using (var stream = File.OpenWrite(huge)) stream.SetLength(SpecializedInfer.Cli.Commands.EvalCommand.MaxInputBytes + 1);
+        (string[] Args, string Says)[] cases =
+        [
+            (["--prompts", "/dev/zero"], "/dev/zero (given to --prompts) is not a regular file"),
+            (["--prompts", Prompts, "--text", "/dev/zero"], "/dev/zero (given to --text) is not a regular file"),
+            (["--prompts", huge], $"{huge} (given to --prompts) is 16,777,217 bytes; si eval reads prompt and text files of at most 16 MiB."),
+        ];
+        foreach (var (args, says) in cases)
+        {
+            if (args.Contains("/dev/zero") && !File.Exists("/dev/zero")) continue;
+            var (code, _, err) = Si(["eval", "--model", EvaluationFiles.Stories, "--plan", plan, .. args]);
+            Assert.Equal(ExitCodes.Failure, code);
+            Assert.StartsWith($"error: {says}", err);
+            Assert.Single(err.TrimEnd().Split('\n'));
+        }
+    }
+
+    [Fact]
     public void The_command_is_listed_with_its_help()
     {
         Assert.Contains("eval", Si("--help").Out);

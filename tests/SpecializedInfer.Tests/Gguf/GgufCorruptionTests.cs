@@ -410,6 +410,19 @@ public sealed class GgufCorruptionTests : IDisposable
     }
 
     [Fact]
+    public void Si_inspect_scans_values_only_when_asked()
+    {
+        var path = WithValues("blk.1.attn_q.weight", (5, float.NaN));
+        var plain = Cli.Si.Run("inspect", path);
+        Assert.Equal(0, plain.Code);
+        Assert.DoesNotContain("NaN", plain.Out);
+        var checkedValues = Cli.Si.Run("inspect", path, "--check-values");
+        Assert.Equal(0, checkedValues.Code);
+        Assert.Contains("warning: tensor 'blk.1.attn_q.weight' (F32) has 1 NaN and 0 infinite values; the first at element 5", checkedValues.Out);
+        Assert.Contains("every tensor value is finite", Cli.Si.Run("inspect", ShippedModels.GgufPath, "--check-values").Out);
+    }
+
+    [Fact]
     public void Non_finite_weights_are_listed_per_tensor_and_a_forward_pass_through_them_is_a_typed_error()
     {
         var path = WithValues("blk.2.ffn_up.weight", (17, float.NaN), (20, float.PositiveInfinity), (4000, float.NegativeInfinity), (9000, float.NaN));
@@ -426,7 +439,7 @@ public sealed class GgufCorruptionTests : IDisposable
         var e = Assert.Throws<NonFiniteLogitsException>(() => session.Forward([1, 403, 407]));
         Assert.Equal(path, e.FilePath);
         Assert.Equal(512, e.Count); // a NaN in a hidden state reaches every logit
-        Assert.Contains("si inspect", e.Message);
+        Assert.Contains("si inspect --check-values", e.Message);
     }
 
     [Theory]

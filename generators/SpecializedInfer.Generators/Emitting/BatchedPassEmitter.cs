@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Linq;
+using SpecializedInfer.Generators.Model;
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer.Generators.Emitting;
+
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
+/// <summary>
+/// The session's batched pass, which every engine has: prompt tokens go through the schedule in chunks of up to
+/// <see cref="KernelEmitter.MaxBatch"/> positions, the projections through the MatMat kernels, so each weight block
+/// is read from memory once per chunk. Every position of a chunk runs the single-position kernels' arithmetic in
+/// their order, so a batched pass is bit-identical to running its positions one at a time; lossless plans'
+/// verification (<see cref="SpeculativeSessionEmitter"/>) relies on that and runs the same pass.
+/// </summary>
+public sealed class BatchedPassEmitter
+{
+    private readonly SourceWriter _s;
+    private readonly ModelManifest _m;
+    private readonly ExecutionSchedule _schedule;
+    private readonly ScheduleStep[] _steps;
+    private readonly WeightLayout _layout;
+
+    /// <param name="verifies">Lossless plans: the pass can also run the head for every position (Verify), and writing the cache ends a run of drafts.</param>
+    public BatchedPassEmitter(SourceWriter writer, EngineSpec spec, WeightLayout layout, bool verifies)
+    {
+        _s = writer;
+        _m = spec.Manifest;
+        _schedule = spec.Schedule;
+        _steps = spec.Schedule.Steps.ToArray();
+        _layout = layout;
+        Verifies = verifies;
+    }
+
+    /// <summary>True for lossless plans: ForwardBatched takes the logits of every position (Verify's).</summary>
+    public bool Verifies { get; }
+
+    private int Pairs => _m.RotaryDims / 2;
+
+    /// <summary>The batch buffers: one row per position.</summary>
+    public void WriteFields()
+    {
+        _s.Line($"// Batched positions (a prompt chunk, or a verification): one row per position, up to {KernelEmitter.MaxBatch}.");
+        _s.Line($"private const int MaxBatch = {KernelEmitter.MaxBatch};");
+        _s.Line("private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];");
+        _s.Line("private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];");
+        _s.Line("private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];");
+        _s.Line();
+    }
+
+    /// <summary>Forward(ReadOnlySpan&lt;int&gt;) (replacing the one-token-at-a-time prompt loop), CheckBatch, BatchRow, ForwardBatched and one Batch{i} per step.</summary>
+    public void WriteForwardPrompt()
+    {
+        _s.Line("/// <summary>");
+        _s.Line($"/// Prompt tokens (rule 2): each runs all {_steps.Length} steps and never exits, filling every step's cache. They go through in");
+        _s.Line("/// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk; every position's");
+        _s.Line("/// arithmetic is the single-position path's, so the result is bit-identical to feeding the tokens one by one.");
+        _s.Line("/// Only the last token's logits are returned, so the head runs once, after it.");
+        _s.Line("/// </summary>");
+        using (_s.Block($"public {FloatReadOnlySpan} Forward({IntReadOnlySpan} tokens)"))
+        {
+            _s.Line("CheckBatch(tokens);");
+            if (Verifies) _s.Line("_runCount = 0; // the cache is written: drafts before this cannot be reused");
+            _s.Line(Verifies ? "var last = ForwardBatched(tokens, default);" : "var last = ForwardBatched(tokens);");
+            _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(BatchRow(_bx, last, Dim), OutputNorm, _xb);");
+            _s.Line($"{Kernels}.{_layout.Head.MatVecName}(Output, _xb, _logits);");
+            _s.Line("return _logits;");
+        }
+        _s.Line();
+
+        WriteCheckBatch();
+        _s.Line("/// <summary>Row <paramref name=\"row\"/> of a batch buffer of rows of <paramref name=\"width\"/> floats.</summary>");
+        _s.Line($"private static {FloatSpan} BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);");
+        _s.Line();
+        WriteForwardBatched();
+        foreach (var st in _steps) WriteBatchStep(st);
+    }
+
+    private void WriteCheckBatch()
+    {
+        _s.Line("/// <summary>Like the reference: every token is checked, and the room for all of them, before any runs.</summary>");
+        using (_s.Block($"private void CheckBatch({IntReadOnlySpan} tokens)"))
+        {
+            _s.Line($"if (tokens.IsEmpty) throw new {ArgumentException}(\"At least one token is needed.\");");
+            _s.Line("foreach (var token in tokens)");
+            using (_s.Indent()) _s.Line($"if ((uint)token >= VocabSize) throw {EngineEmitter.TokenOutOfRange};");
+            _s.Line("if (tokens.Length > ContextLength - Position)");
+            using (_s.Indent()) _s.Line($"throw new {InvalidOperationException}($\"The session's context of {{ContextLength}} positions is full.\");");
+        }
+        _s.Line();
+    }
+
+    private void WriteForwardBatched()
+    {
+        _s.Line("/// <summary>");
+        _s.Line("/// Runs the whole schedule over <paramref name=\"tokens\"/> at Position.., chunk by chunk; returns the last position's row");
+        _s.Line(Verifies
+            ? "/// in the batch buffers. With <paramref name=\"allLogits\"/> non-empty (verification) the head runs for every position into it."
+            : "/// in the batch buffers.");
+        _s.Line("/// </summary>");
+        using (_s.Block(Verifies
+                   ? $"private int ForwardBatched({IntReadOnlySpan} tokens, {FloatSpan} allLogits)"
+                   : $"private int ForwardBatched({IntReadOnlySpan} tokens)"))
+        {
+            _s.Line("var last = 0;");
+            using (_s.Block("for (var start = 0; start < tokens.Length; start += MaxBatch)"))
+            {
+                _s.Line($"var n = {Math}.Min(MaxBatch, tokens.Length - start);");
+                _s.Line("var pos = Position;");
+                _s.Line("for (var j = 0; j < n; j++) _tokenEmbedding.Row(tokens[start + j]).CopyTo(BatchRow(_bx, j, Dim));");
+                WriteSteps(0, _steps.Length);
+                if (Verifies)
+                {
+                    _s.Line("if (!allLogits.IsEmpty) BatchHeads(n, allLogits.Slice(start * VocabSize, n * VocabSize));");
+                    _s.Line("else for (var j = 0; j < n; j++) Statistics.RecordPrompt();");
+                }
+                else _s.Line("for (var j = 0; j < n; j++) Statistics.RecordPrompt();");
+                _s.Line("Position = pos + n;");
+                _s.Line("last = n - 1;");
+            }
+            _s.Line("return last;");
+        }
+        _s.Line();
+    }
+
+    /// <summary>Calls of steps <paramref name="from"/>..<paramref name="to"/>−1 for rows 0..n−1 at positions pos.., each followed by the observer.</summary>
+    public void WriteSteps(int from, int to)
+    {
+        Debug.Assert(0 <= from && from <= to && to <= _steps.Length, "a range of the schedule's steps");
+        foreach (var st in _steps.Skip(from).Take(to - from))
+        {
+            // KV strategy recompute: parked positions run their missing steps up to this one before the chunk attends over them.
+            if (_schedule.KvFill == KvFill.Recompute && st.Index > 0) _s.Line($"{RecomputeEmitter.CatchUpCall(st.Index)} // prompt tokens complete every parked position");
+            _s.Line($"Batch{st.Index}(pos, n);");
+            _s.Line($"if (Observer is {{ }} o{st.Index}) for (var j = 0; j < n; j++) o{st.Index}.OnLayerOutput(pos + j, {st.Index}, {st.Layer}, BatchRow(_bx, j, Dim));");
+        }
+    }
+
+    /// <summary>Batch{i}(pos, n): Step{i}'s kernels per position, the projections batched.</summary>
+    private void WriteBatchStep(ScheduleStep st)
+    {
+        var slot = st.Index;
+        var norm = $"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}";
+        string Project(string tensor) => $"{Kernels}.{_layout.Projection(tensor).MatMatName}";
+        _s.Line($"// Step {slot} (layer {st.Layer}{(st.WeightsOf != st.Layer ? $", layer {st.WeightsOf}'s weights" : "")}) for positions pos..pos+n-1: Step{slot}'s kernels per position,");
+        _s.Line("// the projections batched. Every position's K/V is stored before any attends, each over 0..its own position.");
+        using (_s.Block($"private void Batch{slot}(int pos, int n)"))
+        {
+            _s.Line($"var w = Layer{st.WeightsOf}();");
+            _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));");
+            _s.Line($"{Project("Query")}(w.Query, _bxb, _bq, n);");
+            _s.Line($"{Project("Key")}(w.Key, _bxb, _bk, n);");
+            _s.Line($"{Project("Value")}(w.Value, _bxb, new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim), n);");
+            using (_s.Block("for (var j = 0; j < n; j++)"))
+            {
+                if (Pairs > 0)
+                {
+                    _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.Heads, _m.HeadDim)}(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));");
+                    _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));");
+                }
+                _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(BatchRow(_bk, j, KvDim), _keys{slot}, pos + j, _capacity);");
+            }
+            _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.AttentionName}(BatchRow(_bq, j, QueryDim), _keys{slot}, _values{slot}, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);");
+            _s.Line($"{Project("Output")}(w.Output, _batt, _bx, n);");
+            _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));");
+            _s.Line($"{Project("Gate")}(w.Gate, _bxb, _bgate, n);");
+            _s.Line($"{Project("Up")}(w.Up, _bxb, _bup, n);");
+            _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));");
+            _s.Line($"{Project("Down")}(w.Down, _bgate, _bx, n);");
+        }
+        _s.Line();
+    }
+}

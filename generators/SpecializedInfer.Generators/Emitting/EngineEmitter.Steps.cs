@@ -1,0 +1,70 @@
+using System.Collections.Generic;
+using System.Linq;
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer.Generators.Emitting;
+
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
+// The forward pass of one position, one method per schedule step: attention then feed-forward, every kernel call
+// with the step's shapes, under a comment naming the plan's decision for the step.
+
+public sealed partial class EngineEmitter
+{
+    /// <summary>Why the step is what it is, in the plan's words, and the shapes it runs.</summary>
+    private string Decision(ScheduleStep st)
+    {
+        var parts = new List<string>();
+        var unpruned = Enumerable.Range(0, _m.Layers).Where(l => !_schedule.PrunedLayers.Contains(l)).ToList();
+        var inOrder = _steps.Select(s => s.Layer).SequenceEqual(unpruned);
+        var repeat = _steps.Take(st.Index).Count(s => s.Layer == st.Layer);
+        var text = $"Step {st.Index}: layer {st.Layer}";
+        if (st.WeightsOf != st.Layer)
+        {
+            text += $" running with layer {st.WeightsOf}'s weights";
+            parts.Add($"share {st.Layer}<-{st.WeightsOf}");
+        }
+        if (repeat > 0) parts.Add($"order repeats layer {st.Layer} (run {repeat + 1}, with its own KV cache)");
+        else if (!inOrder) parts.Add($"order[{st.Index}] = {st.Layer}");
+        else if (st.WeightsOf == st.Layer) parts.Add(_schedule.PrunedLayers.IsEmpty ? "layer in order" : "layer in order after pruning");
+        if (st.Index >= _depth) parts.Add($"decodeDepth {_depth}: prompt tokens only");
+        if (st.Skip is { } k)
+            parts.Add($"skip layer {k.Layer} when {(k.Test == SkipTest.Cosine ? "cos" : $"probe {k.Probe}")} ≥ {Literals.Double(k.Threshold)}");
+        if (st.ExitAfter is { } e) parts.Add($"exit check after it, {e.Test.Describe()}{(e.Head is null ? "" : $", head {e.Head.Norm} + {e.Head.Output}")}");
+        return Literals.Comment($"{text} (plan: {string.Join("; ", parts)}). {Shapes()}.");
+    }
+
+    /// <summary>Step{i}(pos): the step's layer at one position, its K/V into the step's own cache slot.</summary>
+    private void WriteStep(ScheduleStep st)
+    {
+        var slot = st.Index;
+        string Project(string tensor) => $"{Kernels}.{_layout.Projection(tensor).MatVecName}";
+        _s.Line($"// {Decision(st)}");
+        using (_s.Block($"private void Step{slot}(int pos)"))
+        {
+            _s.Line($"var w = Layer{st.WeightsOf}();");
+            _s.Line($"// Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step {slot}'s slot, attention over 0..pos,");
+            _s.Line("// output projection added to the residual stream.");
+            _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
+            _s.Line($"{Project("Query")}(w.Query, _xb, _q);");
+            _s.Line($"{Project("Key")}(w.Key, _xb, _k);");
+            _s.Line($"{Project("Value")}(w.Value, _xb, ValueRow(_values{slot}, pos));");
+            if (Pairs > 0)
+            {
+                _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.Heads, _m.HeadDim)}(_q, _rope.Cos(pos), _rope.Sin(pos));");
+                _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(_k, _rope.Cos(pos), _rope.Sin(pos));");
+            }
+            else _s.Line("// rotaryDims 0: no rotary embedding.");
+            _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(_k, _keys{slot}, pos, _capacity);");
+            _s.Line($"{Kernels}.{KernelEmitter.AttentionName}(_q, _keys{slot}, _values{slot}, _scores, _att, pos, _capacity);");
+            _s.Line($"{Project("Output")}(w.Output, _att, _x);");
+            _s.Line("// Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.");
+            _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.FeedForwardNorm, _xb);");
+            _s.Line($"{Project("Gate")}(w.Gate, _xb, _gate);");
+            _s.Line($"{Project("Up")}(w.Up, _xb, _up);");
+            _s.Line($"{Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(_gate, _up);");
+            _s.Line($"{Project("Down")}(w.Down, _gate, _x);");
+        }
+        _s.Line();
+    }
+}

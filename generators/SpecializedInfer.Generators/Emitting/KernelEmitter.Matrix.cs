@@ -1,0 +1,352 @@
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+
+namespace SpecializedInfer.Generators.Emitting;
+
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
+// Matrix products: MatVec (y = W·x at one position) and its batched twin MatMat (y[p] = W·x[p] for up to MaxBatch
+// positions), written by one row-block writer. Inside each block of rows the batched kernel runs the very statements
+// of the single one, once per position: every (row, position) dot product accumulates in the single kernel's order
+// and rounds to the same bits, while the block's weights come from memory once per chunk and from L1 for the other
+// positions.
+
+public sealed partial class KernelEmitter
+{
+    /// <summary>Positions one batched kernel call takes at most (a prompt chunk, or the confirmed token plus 15 drafts).</summary>
+    public const int MaxBatch = 16;
+
+    /// <summary>Matrices at least this large (bytes) are streamed from DRAM rather than read from cache: they get software prefetch.</summary>
+    public const long PrefetchMinBytes = 1 << 20;
+
+    /// <summary>How far ahead (floats) streamed weights are prefetched: 16 KiB.</summary>
+    public const int PrefetchAhead = 4096;
+
+    /// <summary>One matrix kernel: its shape, and whether it takes one x (MatVec) or count ≤ MaxBatch positions of x (MatMat).</summary>
+    private sealed record MatrixKernel(MatrixShape Shape, bool Batched);
+
+    /// <summary>
+    /// How one vector path of a matrix kernel covers W: whole vectors of a row and their exact tails, whether x stays
+    /// in registers, whether W is streamed (prefetched), and which rows go in blocks of 8 and 4.
+    /// </summary>
+    private sealed class RowPlan
+    {
+        public RowPlan(MatrixKernel kernel, VectorWidth w)
+        {
+            var m = kernel.Shape;
+            Kernel = kernel;
+            W = w;
+            var (main, tails) = w.Split(m.Cols);
+            Main = main;
+            VectorTails = tails.Where(t => !t.Width.IsScalar).ToList();
+            ScalarTails = tails.Where(t => t.Width.IsScalar).ToList();
+            Resident = main + VectorTails.Count <= w.ResidentLimit;
+            Streamed = m.Length * 4 >= PrefetchMinBytes;
+            Blocked = m.Rows / 4 * 4;
+            // Blocks of 8 rows (Vector512 with x in registers: the horizontal sums dominate there, and Sum8 does eight
+            // rows for the price of about two Sum4s), then blocks of 4, then single rows.
+            Eights = w == VectorWidth.V512 && Resident ? m.Rows / 8 * 8 : 0;
+        }
+
+        public MatrixKernel Kernel { get; }
+        public MatrixShape Shape => Kernel.Shape;
+        public VectorWidth W { get; }
+        public int Main { get; }
+        public List<(int Offset, VectorWidth Width)> VectorTails { get; }
+        public List<(int Offset, VectorWidth Width)> ScalarTails { get; }
+
+        /// <summary>x fits in registers: loaded once, the rows streamed past it.</summary>
+        public bool Resident { get; }
+
+        /// <summary>W is large enough to come from DRAM: prefetched ahead.</summary>
+        public bool Streamed { get; }
+
+        /// <summary>Rows below this go in blocks (of 8 below <see cref="Eights"/>, then of 4); the rest one by one.</summary>
+        public int Blocked { get; }
+
+        public int Eights { get; }
+
+        public string Assign => Shape.ResidualAdd ? "+=" : "=";
+    }
+
+    /// <summary>y = W·x (or y += W·x) for one position.</summary>
+    private void EmitMatVec(MatrixShape m)
+    {
+        Debug.Assert(m.Rows > 0 && m.Cols > 0 && m.Stride >= m.Cols, "a matrix has rows, columns, and rows at least as long as its columns");
+        var name = m.MatVecName;
+        var op = m.ResidualAdd ? "y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds)" : "y = W·x";
+        _s.Line($"/// <summary>{op} for a {m.Rows}×{m.Cols} row-major W: {m.Rows} dot products of length {m.Cols}.</summary>");
+        _s.Line(Hot);
+        using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)"))
+        {
+            _s.Line($"if (w.Length != {I(m.Length)} || x.Length < {m.Cols} || y.Length < {m.Rows}) ThrowShape(nameof({name}));");
+            if (m.Padded)
+            {
+                _s.Line($"// Rows are padded to {m.Stride} floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.");
+                _s.Line($"// In range: w holds exactly {m.Rows}×{m.Stride} floats (checked above), so row r starts at r·{m.Stride} and every access is");
+            }
+            else
+            {
+                _s.Line($"// In range: w holds exactly {m.Rows}×{m.Cols} floats (checked above; the tensor was bound to this shape), so row r starts");
+                _s.Line($"// at r·{m.Stride} and every access is");
+            }
+            _s.Line($"// w[r·{m.Stride} + c] with r < {m.Rows}, c < {m.Cols}; x holds ≥ {m.Cols} floats and y ≥ {m.Rows}.");
+            _s.Line("ref float wr = ref MemoryMarshal.GetReference(w);");
+            _s.Line("ref float xr = ref MemoryMarshal.GetReference(x);");
+            _s.Line("ref float yr = ref MemoryMarshal.GetReference(y);");
+            Paths(path => MatrixPath(new MatrixKernel(m, Batched: false), path));
+        }
+    }
+
+    /// <summary>The batched twin of <see cref="EmitMatVec"/>: y[p] = W·x[p] for count ≤ MaxBatch positions, bit-identical per position.</summary>
+    private void EmitMatMat(MatrixShape m)
+    {
+        Debug.Assert(m.Rows > 0 && m.Cols > 0 && m.Stride >= m.Cols, "a matrix has rows, columns, and rows at least as long as its columns");
+        var name = m.MatMatName;
+        _s.Line($"/// <summary>{(m.ResidualAdd ? "y[p] += W·x[p]" : "y[p] = W·x[p]")} for count ≤ {MaxBatch} positions p (x rows of {m.Cols}, y rows of {m.Rows}), a {m.Rows}×{m.Cols} row-major W;");
+        _s.Line($"/// bit-identical, position by position, to {m.MatVecName}.</summary>");
+        _s.Line(Hot);
+        using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)"))
+        {
+            _s.Line($"if (w.Length != {I(m.Length)} || (uint)(count - 1) >= {MaxBatch}u || x.Length < (long)count * {m.Cols} || y.Length < (long)count * {m.Rows}) ThrowShape(nameof({name}));");
+            _s.Line($"// In range: as in {m.MatVecName} for each position p < count, whose x row starts at p·{m.Cols} (< x.Length)");
+            _s.Line($"// and y row at p·{m.Rows} (< y.Length), both checked above.");
+            _s.Line("ref float wr = ref MemoryMarshal.GetReference(w);");
+            _s.Line("ref float xbase = ref MemoryMarshal.GetReference(x);");
+            _s.Line("ref float ybase = ref MemoryMarshal.GetReference(y);");
+            _s.Line("nuint n = (nuint)count;");
+            Paths(path => MatrixPath(new MatrixKernel(m, Batched: true), path));
+        }
+    }
+
+    /// <summary>One path of a matrix kernel: blocks of 8 and 4 rows, then the last rows one by one.</summary>
+    private void MatrixPath(MatrixKernel kernel, VectorWidth path)
+    {
+        var w = path.FitTo(kernel.Shape.Cols);
+        if (w.IsScalar)
+        {
+            ScalarRows(kernel);
+            return;
+        }
+        var p = new RowPlan(kernel, w);
+        if (!kernel.Batched)
+        {
+            _s.Line(p.Resident
+                ? $"// x fits in {p.Main + p.VectorTails.Count} registers: load it once, then stream the rows past it."
+                : $"// x ({p.Shape.Cols} floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.");
+            XRegisters(p, tailComments: true);
+        }
+        RowBlocks(p, 8, 0, p.Eights);
+        RowBlocks(p, 4, p.Eights, p.Blocked);
+        LastRows(p);
+    }
+
+    /// <summary>The scalar path: one dot product per row (per position).</summary>
+    private void ScalarRows(MatrixKernel kernel)
+    {
+        var m = kernel.Shape;
+        var assign = m.ResidualAdd ? "+=" : "=";
+        using (_s.Block($"for (nuint r = 0; r < {I(m.Rows)}; r++)"))
+        {
+            _s.Line($"ref float row = ref Unsafe.Add(ref wr, r * {I(m.Stride)});");
+            using (kernel.Batched ? _s.Block("for (nuint p = 0; p < n; p++)") : default)
+            {
+                if (kernel.Batched) _s.Line($"ref float xr = ref Unsafe.Add(ref xbase, p * {I(m.Cols)});");
+                _s.Line("float sum = 0f;");
+                _s.Line($"for (nuint c = 0; c < {I(m.Cols)}; c++) sum += Unsafe.Add(ref row, c) * Unsafe.Add(ref xr, c);");
+                _s.Line(kernel.Batched ? $"Unsafe.Add(ref ybase, p * {I(m.Rows)} + r) {assign} sum;" : $"Unsafe.Add(ref yr, r) {assign} sum;");
+            }
+        }
+    }
+
+    /// <summary>The registers loaded from x before the rows: its whole vectors when they stay resident, and its tails.</summary>
+    private void XRegisters(RowPlan p, bool tailComments)
+    {
+        var w = p.W;
+        if (p.Resident)
+            for (var v = 0; v < p.Main; v++) _s.Line($"var x{v} = {w.Load("xr", I(v * w.Lanes))};");
+        for (var i = 0; i < p.VectorTails.Count; i++)
+            _s.Line($"var xt{i} = {p.VectorTails[i].Width.Load("xr", I(p.VectorTails[i].Offset))};" + (tailComments ? $" // tail at {p.VectorTails[i].Offset}" : ""));
+        for (var i = 0; i < p.ScalarTails.Count; i++)
+            _s.Line($"var xs{i} = Unsafe.Add(ref xr, {I(p.ScalarTails[i].Offset)});" + (tailComments ? $" // tail at {p.ScalarTails[i].Offset}" : ""));
+    }
+
+    /// <summary>
+    /// The batched kernel's loop over positions inside a block of rows: position p's x and y rows, and the registers
+    /// the single kernel loads from x before its rows. The single kernel has one position: no loop.
+    /// </summary>
+    private SourceWriter.Scope Positions(RowPlan p)
+    {
+        if (!p.Kernel.Batched) return default;
+        var scope = _s.Block("for (nuint p = 0; p < n; p++)");
+        _s.Line($"ref float xr = ref Unsafe.Add(ref xbase, p * {I(p.Shape.Cols)});");
+        _s.Line($"ref float yr = ref Unsafe.Add(ref ybase, p * {I(p.Shape.Rows)});");
+        XRegisters(p, tailComments: false);
+        return scope;
+    }
+
+    /// <summary>Rows <paramref name="from"/>..<paramref name="to"/> in blocks of <paramref name="size"/> (4 or 8), one store per block (and position).</summary>
+    private void RowBlocks(RowPlan p, int size, int from, int to)
+    {
+        Debug.Assert(size is 4 or 8 && from % size == 0 && (to - from) % size == 0, "whole blocks of 4 or 8 rows");
+        if (to <= from) return;
+        var oneAccumulator = size == 8; // one accumulator per row: eight rows are eight independent chains already
+        var target = size == 8 ? VectorWidth.V256 : VectorWidth.V128;
+        using (_s.Block($"for (nuint r = {I(from)}; r < {I(to)}; r += {size})"))
+        {
+            BlockStart(p, size);
+            using (Positions(p))
+            {
+                if (p.Resident)
+                {
+                    // Row by row, each folded to one narrower vector at once: only those stay live beside x, no spills.
+                    for (var j = 0; j < size; j++)
+                    {
+                        Accumulate(p, firstRow: j, rowsInBlock: 1, oneAccumulator, prefetch: false);
+                        _s.Line(FoldRow(p, oneAccumulator, target, j));
+                    }
+                }
+                else
+                {
+                    // Column by column for the whole block; the single kernel prefetches here, the batched one per block.
+                    Accumulate(p, firstRow: 0, rowsInBlock: size, oneAccumulator, prefetch: p.Streamed && !p.Kernel.Batched);
+                    for (var j = 0; j < size; j++) _s.Line(FoldRow(p, oneAccumulator, target, j));
+                }
+                var api = target.Api;
+                _s.Line(size == 8 ? "var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);" : "var sums = Sum4(q0, q1, q2, q3);");
+                if (p.ScalarTails.Count > 0)
+                {
+                    var rowSums = Enumerable.Range(0, size).Select(j =>
+                        string.Join(" + ", p.ScalarTails.Select((t, i) => $"Unsafe.Add(ref w0, {I(j * (long)p.Shape.Stride + t.Offset)}) * xs{i}")));
+                    _s.Line($"sums += {api}.Create({string.Join(", ", rowSums)});");
+                }
+                _s.Line(p.Shape.ResidualAdd ? $"({api}.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);" : "sums.StoreUnsafe(ref yr, r);");
+            }
+        }
+    }
+
+    /// <summary>The block's first row (w0) and, for streamed W, the prefetch distance (and the whole-block prefetch where no column loop does it).</summary>
+    private void BlockStart(RowPlan p, int size)
+    {
+        var (rows, stride) = (p.Shape.Rows, p.Shape.Stride);
+        var aheadRows = size + (PrefetchAhead + stride - 1) / stride;
+        string WholeBlock(string i) =>
+            $"for (nuint {i} = 0; {i} < {I((long)size * stride)}; {i} += 16) {Prefetch}.ToL2(ref Unsafe.Add(ref w0, {i} + ahead));";
+        if (p.Kernel.Batched)
+        {
+            _s.Line($"ref float w0 = ref Unsafe.Add(ref wr, r * {I(stride)}); // rows r..r+{size - 1} < {rows}");
+            if (!p.Streamed) return;
+            // Once per block, not per position: the later positions find the block in L1.
+            _s.Line($"nuint ahead = r + {aheadRows} <= {rows} ? (nuint){PrefetchAhead} : 0; // in range as in the single kernel");
+            _s.Line(WholeBlock("f"));
+            return;
+        }
+        _s.Line($"// Rows r..r+{size - 1} (r + {size - 1} < {rows}) start at w0 = &w[r·{stride}]; row j's element c is w0[j·{stride} + c].");
+        _s.Line($"ref float w0 = ref Unsafe.Add(ref wr, r * {I(stride)});");
+        if (!p.Streamed) return;
+        _s.Line($"// W is streamed from memory: prefetch {PrefetchAhead * 4 / 1024} KiB ahead into L2. Every prefetched index is below");
+        _s.Line($"// (r + {aheadRows})·{stride} ≤ {rows}·{stride}, or, near the end of W, inside this block (ahead = 0).");
+        _s.Line($"nuint ahead = r + {aheadRows} <= {rows} ? (nuint){PrefetchAhead} : 0;");
+        if (p.Resident) _s.Line(WholeBlock("p")); // otherwise the column loop prefetches
+    }
+
+    /// <summary>The rows after the blocks, one at a time.</summary>
+    private void LastRows(RowPlan p)
+    {
+        var (rows, stride) = (p.Shape.Rows, p.Shape.Stride);
+        if (p.Blocked >= rows) return;
+        using (_s.Block($"for (nuint r = {I(p.Blocked)}; r < {I(rows)}; r++)"))
+        {
+            _s.Line($"ref float w0 = ref Unsafe.Add(ref wr, r * {I(stride)}); // a last row: r < {rows}");
+            using (Positions(p))
+            {
+                Accumulate(p, firstRow: 0, rowsInBlock: 1, oneAccumulator: false, prefetch: false);
+                var terms = new List<string> { p.W.Sum(p.Main >= 2 ? "a0 + b0" : "a0") };
+                for (var i = 0; i < p.VectorTails.Count; i++) terms.Add(p.VectorTails[i].Width.Sum($"t{i}_0"));
+                for (var i = 0; i < p.ScalarTails.Count; i++) terms.Add($"Unsafe.Add(ref w0, {I(p.ScalarTails[i].Offset)}) * xs{i}");
+                _s.Line($"Unsafe.Add(ref yr, r) {p.Assign} {string.Join(" + ", terms)};");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Per row j of rows <paramref name="firstRow"/>.. of the block: accumulators a{j} (and b{j} unless
+    /// <paramref name="oneAccumulator"/> or a single vector) over the whole vectors, t{i}_{j} for the vector tails.
+    /// </summary>
+    private void Accumulate(RowPlan p, int firstRow, int rowsInBlock, bool oneAccumulator, bool prefetch)
+    {
+        var rowsHere = Enumerable.Range(firstRow, rowsInBlock).ToList();
+        var w = p.W;
+        var L = w.Lanes;
+        var main = p.Main;
+        long stride = p.Shape.Stride;
+        string Offset(long rowOffset, string c) => rowOffset == 0 ? c : c == "0" ? I(rowOffset) : $"{c} + {I(rowOffset)}";
+
+        if (p.Resident)
+        {
+            foreach (var j in rowsHere)
+            {
+                var ro = j * stride;
+                _s.Line($"var a{j} = {w.Load("w0", I(ro))} * x0;");
+                if (main >= 2 && !oneAccumulator) _s.Line($"var b{j} = {w.Load("w0", I(ro + L))} * x1;");
+                for (var v = oneAccumulator ? 1 : 2; v < main; v++)
+                {
+                    var acc = (v % 2 == 0 || oneAccumulator ? "a" : "b") + j;
+                    _s.Line($"{acc} = {w.MulAdd(w.Load("w0", I(ro + (long)v * L)), $"x{v}", acc)};");
+                }
+            }
+        }
+        else
+        {
+            foreach (var j in rowsHere)
+            {
+                _s.Line($"var a{j} = {w.Zero};");
+                _s.Line($"var b{j} = {w.Zero};");
+            }
+            var pairs = main / 2;
+            using (_s.Block($"for (nuint c = 0; c < {I((long)pairs * 2 * L)}; c += {I(2 * L)})"))
+            {
+                _s.Line($"var xa = {w.Load("xr", "c")};");
+                _s.Line($"var xb = {w.Load("xr", $"c + {I(L)}")};");
+                if (prefetch)
+                    foreach (var j in rowsHere)
+                        for (var o = 0; o < 2 * L; o += 16)
+                            _s.Line($"{Prefetch}.ToL2(ref Unsafe.Add(ref w0, {Offset(j * stride + o, "c")} + ahead));");
+                foreach (var j in rowsHere)
+                {
+                    var ro = j * stride;
+                    _s.Line($"a{j} = {w.MulAdd(w.Load("w0", Offset(ro, "c")), "xa", $"a{j}")};");
+                    _s.Line($"b{j} = {w.MulAdd(w.Load("w0", $"c + {I(ro + L)}"), "xb", $"b{j}")};");
+                }
+            }
+            if (main % 2 == 1)
+            {
+                long last = (long)pairs * 2 * L;
+                _s.Line($"var xl = {w.Load("xr", I(last))};");
+                foreach (var j in rowsHere)
+                    _s.Line($"a{j} = {w.MulAdd(w.Load("w0", I(j * stride + last)), "xl", $"a{j}")};");
+            }
+        }
+        for (var i = 0; i < p.VectorTails.Count; i++)
+            foreach (var j in rowsHere)
+                _s.Line($"var t{i}_{j} = {p.VectorTails[i].Width.Load("w0", I(j * stride + p.VectorTails[i].Offset))} * xt{i};");
+    }
+
+    /// <summary>Row j's accumulators folded to the block's store width (Half by Half, each tail added at its own width).</summary>
+    private static string FoldRow(RowPlan p, bool oneAccumulator, VectorWidth target, int j)
+    {
+        var e = p.Main >= 2 && !oneAccumulator ? $"a{j} + b{j}" : $"a{j}";
+        var cur = p.W;
+        while (cur.Lanes > target.Lanes)
+        {
+            e = $"Half({e})";
+            cur = cur.Narrower;
+            for (var i = 0; i < p.VectorTails.Count; i++)
+                if (p.VectorTails[i].Width == cur) e += $" + t{i}_{j}";
+        }
+        for (var i = 0; i < p.VectorTails.Count; i++)
+            if (p.VectorTails[i].Width.Lanes < target.Lanes) e += $" + t{i}_{j}.ToVector256()"; // zero-extended
+        return $"var q{j} = {e};";
+    }
+}

@@ -1,0 +1,42 @@
+namespace SpecializedInfer.Generators.Emitting;
+
+/// <summary>
+/// The types and namespaces generated code names, fully qualified with <c>global::</c> so the consumer needs no
+/// <c>using</c> and no type of theirs can capture a name. Declared once for every emitter, which imports them with
+/// <c>using static</c> inside its namespace (<c>Planning</c> would otherwise mean the generator's own
+/// SpecializedInfer.Planning namespace).
+/// </summary>
+public static class TypeRefs
+{
+    // The SpecializedInfer runtime the engines build on.
+    public const string Engine = "global::SpecializedInfer.Engine";
+    public const string Planning = "global::SpecializedInfer.Planning";
+    public const string Models = "global::SpecializedInfer.Models";
+    public const string ManifestMismatchException = "global::SpecializedInfer.ManifestMismatchException";
+    public const string Prefetch = Engine + ".Prefetch";
+    public const string ExitMeasures = Engine + ".ExitMeasures";
+    public const string ParkedPositions = Engine + ".ParkedPositions";
+
+    /// <summary>
+    /// The engine's kernels as the session names them: a class nested in the session that derives from the engine's
+    /// <see cref="KernelClass"/>, so no type or member of the user's can capture the name.
+    /// </summary>
+    public const string Kernels = "Kernels";
+
+    /// <summary>The shape-independent kernel helpers, generated once per project (<see cref="VectorMathEmitter"/>).</summary>
+    public const string VectorMath = "global::SpecializedInfer.Generated.VectorMath";
+
+    // System.
+    public const string FloatSpan = "global::System.Span<float>";
+    public const string FloatReadOnlySpan = "global::System.ReadOnlySpan<float>";
+    public const string IntReadOnlySpan = "global::System.ReadOnlySpan<int>";
+    public const string ArgumentException = "global::System.ArgumentException";
+    public const string ArgumentOutOfRangeException = "global::System.ArgumentOutOfRangeException";
+    public const string InvalidOperationException = "global::System.InvalidOperationException";
+    public const string Array = "global::System.Array";
+    public const string Math = "global::System.Math";
+    public const string GC = "global::System.GC";
+    public const string Marshal = "global::System.Runtime.InteropServices.Marshal";
+    public const string GeneratedCode = "global::System.CodeDom.Compiler.GeneratedCode";
+    public const string EmbeddedAttribute = "global::Microsoft.CodeAnalysis.EmbeddedAttribute";
+}
