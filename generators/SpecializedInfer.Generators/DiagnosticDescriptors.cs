@@ -100,8 +100,6 @@ public static class DiagnosticDescriptors
         "A plan's 'calibration' record (written by si calibrate, ignored by executors) is incomplete or inconsistent: a value out of range, an agreement that is not 1 - disagreements / tokens, a p-value above delta, or a digest that is not SHA-256 hex.");
     public static readonly DiagnosticDescriptor InvalidSubLayerPruning = Rule("SI0041", "Sub-layer pruning changes nothing or everything", DiagnosticSeverity.Error,
         "'skipAttention' or 'skipFeedForward' names a layer the schedule never runs, or drops both halves of one layer (prune it instead).");
-    public static readonly DiagnosticDescriptor NotYetInGeneratedEngines = Rule("SI0039", "Not yet supported by generated engines", DiagnosticSeverity.Error,
-        "Sub-layer pruning ('skipAttention', 'skipFeedForward') and LaCo merges ('merge') run in the reference engine (si run, si eval) and in si compact; generated engines do not support them yet, so no engine is generated for such a plan. Temporary: it goes when the emitter supports them.");
     public static readonly DiagnosticDescriptor InvalidMerge = Rule("SI0040", "Invalid layer merge", DiagnosticSeverity.Error,
         "A 'merge' entry must list at least two consecutive layers in ascending order, none in another merge, and its first layer must own its weights.");
 

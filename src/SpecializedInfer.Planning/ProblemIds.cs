@@ -42,7 +42,6 @@ public static class ProblemIds
     public const string LimitExceeded = "SI0037";
     public const string InvalidCalibration = "SI0038";
     public const string InvalidSubLayerPruning = "SI0041";
-    public const string NotYetInGeneratedEngines = "SI0039";
     public const string InvalidMerge = "SI0040";
     public const string WeightTypeMismatch = "SI0042";
 }

@@ -39,12 +39,15 @@ public sealed class BaselineTests
             ("S260Learnedexit", "s260.learnedexit.plan.json"), // learned-probe exits
             ("OddLossless", "odd.lossless.plan.json"),         // odd shapes: tails of every width, padded rows; entropy drafts
             ("MhaFull", "mha.full.plan.json"),                 // long heads, x not register-resident, prefetching kernels
+            ("S260Merge", "s260.merge.plan.json"),             // LaCo merges at load, a step without feed-forward
+            ("S260Sublayer", "s260.sublayer.plan.json"),       // steps without attention (no KV slot) or feed-forward
         ],
         // SpecializedInferWeightCopyLimit = 0: the weights are read from the file mapping.
         ["Mapped"] =
         [
             ("OddhExithead", "oddh.exithead.plan.json"), // exit heads bound at load
             ("MhaFull", "mha.full.plan.json"),
+            ("S260Merge", "s260.merge.plan.json"),    // merged layers computed by the engine's constructor
         ],
     };
 

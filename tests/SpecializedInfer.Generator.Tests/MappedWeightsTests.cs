@@ -15,6 +15,8 @@ public sealed class MappedWeightsTests
         ("MappedCombo", "s260.combo.plan.json"),
         ("MappedOddExits", "odd.exits.plan.json"), // tied output
         ("MappedMha", "mha.full.plan.json"),       // prefetching kernels
+        ("MappedMerge", "s260.merge.plan.json"),   // merged layers computed by the engine's constructor
+        ("MappedSublayer", "s260.sublayer.plan.json"),
     ];
 
     [Fact]

@@ -15,8 +15,9 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 /// </summary>
 public sealed record AlignedCopyLayout : WeightLayout
 {
-    private AlignedCopyLayout(ModelManifest manifest, EquatableArray<int> layers, EquatableArray<ExitHead> heads, EquatableArray<TensorSlot> slots, long length)
-        : base(manifest, layers, heads)
+    private AlignedCopyLayout(ModelManifest manifest, EquatableArray<int> layers, EquatableArray<ExitHead> heads, EquatableArray<LayerMerge> merges,
+        EquatableArray<TensorSlot> slots, long length)
+        : base(manifest, layers, heads, merges)
     {
         Slots = slots;
         Length = length;
@@ -28,7 +29,7 @@ public sealed record AlignedCopyLayout : WeightLayout
     /// <summary>Floats in the arena from the aligned base.</summary>
     public long Length { get; }
 
-    public static AlignedCopyLayout Create(ModelManifest m, EquatableArray<int> layers, EquatableArray<ExitHead> heads)
+    public static AlignedCopyLayout Create(ModelManifest m, EquatableArray<int> layers, EquatableArray<ExitHead> heads, EquatableArray<LayerMerge> merges)
     {
         var slots = new List<TensorSlot>();
         long offset = 0;
@@ -52,7 +53,7 @@ public sealed record AlignedCopyLayout : WeightLayout
             Add($"ExitNorm{h}", m.Dim);
             Add($"ExitOutput{h}", (long)m.VocabSize * PaddedStride(m.Dim));
         }
-        return new AlignedCopyLayout(m, layers, heads, slots.ToEquatableArray(), offset);
+        return new AlignedCopyLayout(m, layers, heads, merges, slots.ToEquatableArray(), offset);
     }
 
     private static long Pad(long floats) => (floats + 15) / 16 * 16;
@@ -142,15 +143,18 @@ public sealed record AlignedCopyLayout : WeightLayout
             s.Line($"var arena = {GC}.AllocateUninitializedArray<float>(ArenaLength + 16, pinned: true);");
             s.Line($"var address = {Marshal}.UnsafeAddrOfPinnedArrayElement(arena, 0).ToInt64();");
             s.Line("arenaBase = (int)((64 - (address & 63)) & 63) / 4; // pinned: the array never moves");
+            var merging = Layers.Any(l => MergeInto(l) is not null);
+            if (merging) s.Line($"var merged = new {FloatArrayList}(); // the merged layers' arrays, alive until copied into the arena");
             foreach (var l in Layers)
             {
-                s.Line($"var layer{l} = weights.Layer({l});");
+                s.Line($"var layer{l} = {BindLayer(l, "merged")};{MergeComment(l)}");
                 foreach (var tensor in LayerTensors)
                 {
                     var (rows, cols) = Shape(tensor);
                     s.Line(CopyStatement($"layer{l}.{tensor}", Slot($"{tensor}{l}"), cols, rowByRow: IsProjection(tensor), rows));
                 }
             }
+            if (merging) s.Line($"{GC}.KeepAlive(merged);");
             s.Line(CopyStatement("weights.OutputNorm", Slot("OutputNorm"), m.Dim, rowByRow: false));
             s.Line(CopyStatement("weights.Output", Slot("Output"), m.Dim, rowByRow: true, m.VocabSize));
             for (var h = 0; h < Heads.Count; h++)

@@ -87,6 +87,7 @@ public sealed class BatchedPassEmitter
             using (_s.Indent()) _s.Line($"if ((uint)token >= VocabSize) throw {EngineEmitter.TokenOutOfRange};");
             _s.Line("if (tokens.Length > ContextLength - Position)");
             using (_s.Indent()) _s.Line($"throw new {InvalidOperationException}($\"The session's context of {{ContextLength}} positions is full.\");");
+            _s.Line("if (tokens.Length > _capacity - Position) Grow(Position + tokens.Length);");
         }
         _s.Line();
     }
@@ -137,37 +138,47 @@ public sealed class BatchedPassEmitter
         }
     }
 
-    /// <summary>Batch{i}(pos, n): Step{i}'s kernels per position, the projections batched.</summary>
+    /// <summary>Batch{i}(pos, n): Step{i}'s kernels per position, the projections batched; a dropped half is dropped here too.</summary>
     private void WriteBatchStep(ScheduleStep st)
     {
         var slot = st.Index;
         var norm = $"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}";
         string Project(string tensor) => $"{Kernels}.{_layout.Projection(tensor).MatMatName}";
         _s.Line($"// Step {slot} (layer {st.Layer}{(st.WeightsOf != st.Layer ? $", layer {st.WeightsOf}'s weights" : "")}) for positions pos..pos+n-1: Step{slot}'s kernels per position,");
-        _s.Line("// the projections batched. Every position's K/V is stored before any attends, each over 0..its own position.");
+        _s.Line(st.RunsAttention
+            ? "// the projections batched. Every position's K/V is stored before any attends, each over 0..its own position."
+            : "// the projections batched.");
         using (_s.Block($"private void Batch{slot}(int pos, int n)"))
         {
             _s.Line($"var w = Layer{st.WeightsOf}();");
-            _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));");
-            _s.Line($"{Project("Query")}(w.Query, _bxb, _bq, n);");
-            _s.Line($"{Project("Key")}(w.Key, _bxb, _bk, n);");
-            _s.Line($"{Project("Value")}(w.Value, _bxb, new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim), n);");
-            using (_s.Block("for (var j = 0; j < n; j++)"))
+            if (st.RunsAttention)
             {
-                if (Pairs > 0)
+                _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));");
+                _s.Line($"{Project("Query")}(w.Query, _bxb, _bq, n);");
+                _s.Line($"{Project("Key")}(w.Key, _bxb, _bk, n);");
+                _s.Line($"{Project("Value")}(w.Value, _bxb, new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim), n);");
+                using (_s.Block("for (var j = 0; j < n; j++)"))
                 {
-                    _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.Heads, _m.HeadDim)}(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));");
-                    _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));");
+                    if (Pairs > 0)
+                    {
+                        _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.Heads, _m.HeadDim)}(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));");
+                        _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));");
+                    }
+                    _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(BatchRow(_bk, j, KvDim), _keys{slot}, pos + j, _capacity);");
                 }
-                _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(BatchRow(_bk, j, KvDim), _keys{slot}, pos + j, _capacity);");
+                _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.AttentionName}(BatchRow(_bq, j, QueryDim), _keys{slot}, _values{slot}, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);");
+                _s.Line($"{Project("Output")}(w.Output, _batt, _bx, n);");
             }
-            _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.AttentionName}(BatchRow(_bq, j, QueryDim), _keys{slot}, _values{slot}, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);");
-            _s.Line($"{Project("Output")}(w.Output, _batt, _bx, n);");
-            _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));");
-            _s.Line($"{Project("Gate")}(w.Gate, _bxb, _bgate, n);");
-            _s.Line($"{Project("Up")}(w.Up, _bxb, _bup, n);");
-            _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));");
-            _s.Line($"{Project("Down")}(w.Down, _bgate, _bx, n);");
+            else _s.Line(EngineEmitter.NoAttention);
+            if (st.RunsFeedForward)
+            {
+                _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));");
+                _s.Line($"{Project("Gate")}(w.Gate, _bxb, _bgate, n);");
+                _s.Line($"{Project("Up")}(w.Up, _bxb, _bup, n);");
+                _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));");
+                _s.Line($"{Project("Down")}(w.Down, _bgate, _bx, n);");
+            }
+            else _s.Line(EngineEmitter.NoFeedForward);
         }
         _s.Line();
     }

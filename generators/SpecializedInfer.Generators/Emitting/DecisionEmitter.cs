@@ -81,7 +81,8 @@ public sealed class DecisionEmitter(SourceWriter writer, ExecutionSchedule sched
     /// <summary>A skipped step: its K/V from the entering state, counted as a skip and not as run.</summary>
     private void WriteSkipped(int step)
     {
-        writer.Line($"SkipKv{step}(pos);");
+        if (schedule.Steps[step].HasKvCache) writer.Line($"SkipKv{step}(pos);");
+        else writer.Line($"// Step {step} runs no attention (plan: skipAttention): it has no K/V slot to fill.");
         writer.Line($"Statistics.RecordSkip({step});");
         writer.Line("skipped++;");
     }

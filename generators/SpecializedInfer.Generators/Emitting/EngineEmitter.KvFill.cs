@@ -17,7 +17,7 @@ public sealed partial class EngineEmitter
     private void WriteKvFill()
     {
         foreach (var from in _decisions.PropagationStarts) WritePropagate(from);
-        foreach (var skip in _decisions.Skips) WriteSkipKv(skip);
+        foreach (var skip in _decisions.Skips.Where(k => _steps[k.Step].HasKvCache)) WriteSkipKv(skip);
         if (_recompute.Enabled) _recompute.WriteMembers();
     }
 
@@ -26,8 +26,11 @@ public sealed partial class EngineEmitter
     {
         _s.Line($"// Rule 4 (kvFill {_schedule.KvFill}): a generated token that stopped after step {from - 1} never ran steps {from}..{_steps.Length - 1}. Each");
         _s.Line("// gets, at this position, the K/V its layer would project from the hidden state the token stopped with.");
+        var dropped = _steps.Skip(from).Where(s => !s.HasKvCache).Select(s => s.Index).ToList();
+        if (dropped.Count > 0)
+            _s.Line($"// {Literals.Numbered("Step", dropped, "runs", "run")} no attention (plan: skipAttention): no slot, so nothing is propagated into it.");
         using (_s.Block($"private void PropagateFrom{from}(int pos)"))
-            foreach (var group in _steps.Skip(from).GroupBy(s => s.WeightsOf))
+            foreach (var group in _steps.Skip(from).Where(s => s.HasKvCache).GroupBy(s => s.WeightsOf))
                 WritePropagateGroup(group.Key, group.ToList());
         _s.Line();
     }

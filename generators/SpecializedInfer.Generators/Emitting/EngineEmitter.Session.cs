@@ -12,8 +12,9 @@ public sealed partial class EngineEmitter
     private void WriteSession()
     {
         _s.Line("/// <summary>");
-        _s.Line($"/// One sequence: a KV cache slot per schedule step ({_steps.Length}) and every scratch buffer, allocated here once, so a");
-        _s.Line("/// forward step allocates nothing. Not thread-safe; use one session per thread.");
+        _s.Line($"/// One sequence: a KV cache slot per schedule step ({_steps.Length}) and every scratch buffer. Scratch is allocated here once;");
+        _s.Line("/// what grows with the context (KV cache, rotary table, scores) is held as it fills, doubling (ContextCapacity), so a");
+        _s.Line("/// forward step allocates nothing except when the context outgrows what is held. Not thread-safe; use one session per thread.");
         _s.Line("/// </summary>");
         var interfaces = _speculative is null ? "" : $", {SpeculativeSessionEmitter.Interface}";
         using (_s.Block($"public sealed class Session : {Engine}.IInferenceSession{interfaces}"))
@@ -33,6 +34,7 @@ public sealed partial class EngineEmitter
 
             WriteRewindAndDispose();
             WriteEnterAndFinish();
+            WriteGrow();
 
             foreach (var st in _steps) WriteStep(st);
             WriteKvFill();
@@ -92,7 +94,7 @@ public sealed partial class EngineEmitter
         _s.Line("// Residual stream and scratch.");
         _s.Line("private readonly float[] _x = new float[Dim], _xb = new float[Dim], _q = new float[QueryDim], _k = new float[KvDim], _att = new float[QueryDim];");
         _s.Line("private readonly float[] _gate = new float[HiddenDim], _up = new float[HiddenDim], _logits = new float[VocabSize], _probe = new float[VocabSize];");
-        _s.Line("private readonly float[] _scores; // [Heads][_capacity]");
+        _s.Line("private float[] _scores; // [Heads][_capacity]");
         _forward?.WriteStateFields();
         if (_recompute.Enabled) _recompute.WriteFields();
         _s.Line();
@@ -100,8 +102,16 @@ public sealed partial class EngineEmitter
         _speculative?.WriteFields();
         _s.Line("// KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,");
         _s.Line("// [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].");
-        _s.Line($"private readonly float[] {string.Join(", ", _steps.Select(s => $"_keys{s.Index}, _values{s.Index}"))};");
-        _s.Line("private readonly int _capacity; // ContextLength rounded up to a multiple of 16");
+        var cached = _steps.Where(s => s.HasKvCache).ToList();
+        if (cached.Count < _steps.Length)
+            _s.Line($"// {Literals.Numbered("Step", _steps.Where(s => !s.HasKvCache).Select(s => s.Index), "runs", "run")} no attention (plan: skipAttention), so no K/V slot: nothing would read it.");
+        if (cached.Count > 0) _s.Line($"private float[] {string.Join(", ", cached.Select(s => $"_keys{s.Index}, _values{s.Index}"))};");
+        _s.Line("private int _capacity; // positions held, a multiple of 16: grows as the context fills (Grow)");
+        var pairs = _m.RotaryDims / 2;
+        var perPosition = 4L * (2L * _m.KvDim * cached.Count + 2L * pairs + _m.Heads) + (_recompute.Enabled ? 4L * _m.Dim + 8 : 0);
+        _s.Line($"// Bytes per position of context: K and V of {cached.Count} steps × {_m.KvDim}, rotary cos/sin of {pairs} pairs, {_m.Heads} scores" +
+                (_recompute.Enabled ? $", a parked state of {_m.Dim} and its bookkeeping." : "."));
+        _s.Line($"private const long BytesPerPosition = {perPosition};");
         _s.Line();
     }
 
@@ -111,12 +121,14 @@ public sealed partial class EngineEmitter
         {
             _s.Line("var weights = engine._weights;");
             _s.Line("ContextLength = contextLength > 0 ? contextLength : DefaultContextLength;");
-            _s.Line("_capacity = checked((ContextLength + 15) / 16 * 16);");
-            _s.Line($"_rope = new {Engine}.RopeTable(ContextLength, RotaryDims, RopeTheta);");
+            var widest = System.Math.Max(System.Math.Max(_m.KvDim, _m.Heads), _recompute.Enabled ? _m.Dim : 0); // floats per position in the largest array
+            _s.Line($"{Engine}.ContextCapacity.EnsureFits(ContextLength, BytesPerPosition, {widest}, \"the engine {_spec.ClassIdentifier}\");");
+            _s.Line($"_capacity = {Engine}.ContextCapacity.Initial(ContextLength);");
+            _s.Line($"_rope = new {Engine}.RopeTable(_capacity, RotaryDims, RopeTheta);");
             _layout.WriteSessionInitialization(_s);
             if (_recompute.Enabled) _recompute.WriteConstruction();
             _s.Line("_scores = new float[(long)Heads * _capacity];");
-            foreach (var st in _steps)
+            foreach (var st in _steps.Where(s => s.HasKvCache))
                 _s.Line($"_keys{st.Index} = new float[(long)KvDim * _capacity]; _values{st.Index} = new float[(long)KvDim * _capacity];");
             _s.Line($"Statistics = new {Engine}.SessionStatistics(Steps);");
         }
@@ -172,6 +184,7 @@ public sealed partial class EngineEmitter
             using (_s.Indent()) _s.Line($"throw {TokenOutOfRange};");
             _s.Line("if (Position >= ContextLength)");
             using (_s.Indent()) _s.Line($"throw new {InvalidOperationException}($\"The session's context of {{ContextLength}} positions is full.\");");
+            _s.Line("if (Position >= _capacity) Grow(Position + 1);");
             _s.Line("_tokenEmbedding.Row(token).CopyTo(_x);");
             _s.Line("return Position;");
         }
@@ -187,6 +200,31 @@ public sealed partial class EngineEmitter
             _s.Line("Statistics.RecordGenerated(stepsRun, exitStep);");
             _s.Line("Position = pos + 1;");
             _s.Line("return _logits;");
+        }
+        _s.Line();
+    }
+
+    /// <summary>Grow: the session's context held as it fills, every cached entry kept (keys re-strided, since they are stored transposed).</summary>
+    private void WriteGrow()
+    {
+        _s.Line("/// <summary>Holds at least <paramref name=\"positions\"/> positions (ContextCapacity.Grow: doubling), keeping every cached entry.</summary>");
+        using (_s.Block("private void Grow(int positions)"))
+        {
+            _s.Line($"var capacity = {Engine}.ContextCapacity.Grow(_capacity, positions, ContextLength);");
+            foreach (var st in _steps.Where(s => s.HasKvCache))
+                _s.Line($"_keys{st.Index} = GrowKeys(_keys{st.Index}, capacity); {Array}.Resize(ref _values{st.Index}, KvDim * capacity); // ≤ Array.MaxLength (EnsureFits)");
+            _s.Line("_scores = new float[(long)Heads * capacity];");
+            _s.Line("_rope.EnsurePositions(capacity);");
+            if (_recompute.Enabled) _s.Line("_parked.EnsurePositions(capacity);");
+            _s.Line("_capacity = capacity;");
+        }
+        _s.Line();
+        _s.Line("/// <summary>A transposed key cache ([KvDim][capacity]) at a larger capacity: each dimension's row keeps its positions.</summary>");
+        using (_s.Block("private float[] GrowKeys(float[] keys, int capacity)"))
+        {
+            _s.Line("var grown = new float[(long)KvDim * capacity];");
+            _s.Line("for (var c = 0; c < KvDim; c++) keys.AsSpan(c * _capacity, _capacity).CopyTo(grown.AsSpan(c * capacity));");
+            _s.Line("return grown;");
         }
         _s.Line();
     }

@@ -15,7 +15,7 @@ public sealed partial class EngineEmitter
     private string Decision(ScheduleStep st)
     {
         var parts = new List<string>();
-        var unpruned = Enumerable.Range(0, _m.Layers).Where(l => !_schedule.PrunedLayers.Contains(l)).ToList();
+        var unpruned = Enumerable.Range(0, _m.Layers).Where(l => !_schedule.PrunedLayers.Contains(l) && !IsMergedAway(l)).ToList();
         var inOrder = _steps.Select(s => s.Layer).SequenceEqual(unpruned);
         var repeat = _steps.Take(st.Index).Count(s => s.Layer == st.Layer);
         var text = $"Step {st.Index}: layer {st.Layer}";
@@ -26,7 +26,10 @@ public sealed partial class EngineEmitter
         }
         if (repeat > 0) parts.Add($"order repeats layer {st.Layer} (run {repeat + 1}, with its own KV cache)");
         else if (!inOrder) parts.Add($"order[{st.Index}] = {st.Layer}");
-        else if (st.WeightsOf == st.Layer) parts.Add(_schedule.PrunedLayers.IsEmpty ? "layer in order" : "layer in order after pruning");
+        else if (st.WeightsOf == st.Layer) parts.Add("layer in order" + (_schedule.Merges.IsEmpty ? _schedule.PrunedLayers.IsEmpty ? "" : " after pruning" : _schedule.PrunedLayers.IsEmpty ? " after merging" : " after pruning and merging"));
+        if (!st.RunsAttention) parts.Add($"skipAttention {st.Layer}: feed-forward only, no KV slot");
+        if (!st.RunsFeedForward) parts.Add($"skipFeedForward {st.Layer}: attention only");
+        if (_schedule.MergeInto(st.WeightsOf) is { } merge) parts.Add($"merge {merge.First}-{merge.First + merge.Count - 1}: layer {st.WeightsOf}'s weights are the merged ones");
         if (st.Index >= _depth) parts.Add($"decodeDepth {_depth}: prompt tokens only");
         if (st.Skip is { } k)
             parts.Add($"skip layer {k.Layer} when {(k.Test == SkipTest.Cosine ? "cos" : $"probe {k.Probe}")} ≥ {Literals.Double(k.Threshold)}");
@@ -34,7 +37,11 @@ public sealed partial class EngineEmitter
         return Literals.Comment($"{text} (plan: {string.Join("; ", parts)}). {Shapes()}.");
     }
 
-    /// <summary>Step{i}(pos): the step's layer at one position, its K/V into the step's own cache slot.</summary>
+    /// <summary>
+    /// Step{i}(pos): the step's layer at one position, its K/V into the step's own cache slot. A step whose attention
+    /// or feed-forward the plan drops (skipAttention, skipFeedForward) runs only the other half, and one without
+    /// attention has no cache slot (ScheduleStep.HasKvCache).
+    /// </summary>
     private void WriteStep(ScheduleStep st)
     {
         var slot = st.Index;
@@ -43,28 +50,42 @@ public sealed partial class EngineEmitter
         using (_s.Block($"private void Step{slot}(int pos)"))
         {
             _s.Line($"var w = Layer{st.WeightsOf}();");
-            _s.Line($"// Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step {slot}'s slot, attention over 0..pos,");
-            _s.Line("// output projection added to the residual stream.");
-            _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
-            _s.Line($"{Project("Query")}(w.Query, _xb, _q);");
-            _s.Line($"{Project("Key")}(w.Key, _xb, _k);");
-            _s.Line($"{Project("Value")}(w.Value, _xb, ValueRow(_values{slot}, pos));");
-            if (Pairs > 0)
+            if (st.RunsAttention)
             {
-                _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.Heads, _m.HeadDim)}(_q, _rope.Cos(pos), _rope.Sin(pos));");
-                _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(_k, _rope.Cos(pos), _rope.Sin(pos));");
+                _s.Line($"// Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step {slot}'s slot, attention over 0..pos,");
+                _s.Line("// output projection added to the residual stream.");
+                _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
+                _s.Line($"{Project("Query")}(w.Query, _xb, _q);");
+                _s.Line($"{Project("Key")}(w.Key, _xb, _k);");
+                _s.Line($"{Project("Value")}(w.Value, _xb, ValueRow(_values{slot}, pos));");
+                if (Pairs > 0)
+                {
+                    _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.Heads, _m.HeadDim)}(_q, _rope.Cos(pos), _rope.Sin(pos));");
+                    _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(_k, _rope.Cos(pos), _rope.Sin(pos));");
+                }
+                else _s.Line("// rotaryDims 0: no rotary embedding.");
+                _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(_k, _keys{slot}, pos, _capacity);");
+                _s.Line($"{Kernels}.{KernelEmitter.AttentionName}(_q, _keys{slot}, _values{slot}, _scores, _att, pos, _capacity);");
+                _s.Line($"{Project("Output")}(w.Output, _att, _x);");
             }
-            else _s.Line("// rotaryDims 0: no rotary embedding.");
-            _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(_k, _keys{slot}, pos, _capacity);");
-            _s.Line($"{Kernels}.{KernelEmitter.AttentionName}(_q, _keys{slot}, _values{slot}, _scores, _att, pos, _capacity);");
-            _s.Line($"{Project("Output")}(w.Output, _att, _x);");
-            _s.Line("// Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.");
-            _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.FeedForwardNorm, _xb);");
-            _s.Line($"{Project("Gate")}(w.Gate, _xb, _gate);");
-            _s.Line($"{Project("Up")}(w.Up, _xb, _up);");
-            _s.Line($"{Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(_gate, _up);");
-            _s.Line($"{Project("Down")}(w.Down, _gate, _x);");
+            else _s.Line(NoAttention);
+            if (st.RunsFeedForward)
+            {
+                _s.Line("// Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.");
+                _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.FeedForwardNorm, _xb);");
+                _s.Line($"{Project("Gate")}(w.Gate, _xb, _gate);");
+                _s.Line($"{Project("Up")}(w.Up, _xb, _up);");
+                _s.Line($"{Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(_gate, _up);");
+                _s.Line($"{Project("Down")}(w.Down, _gate, _x);");
+            }
+            else _s.Line(NoFeedForward);
         }
         _s.Line();
     }
+
+    /// <summary>The comment standing where a dropped attention would run (shared with the batched pass).</summary>
+    internal const string NoAttention = "// No attention (plan: skipAttention): the residual stream passes to the feed-forward unchanged; no K/V slot.";
+
+    /// <summary>The comment standing where a dropped feed-forward would run.</summary>
+    internal const string NoFeedForward = "// No feed-forward (plan: skipFeedForward): the residual stream leaves the step as the attention left it.";
 }

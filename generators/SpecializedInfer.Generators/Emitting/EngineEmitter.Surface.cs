@@ -80,7 +80,7 @@ public sealed partial class EngineEmitter
     {
         _s.Line("/// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>");
         _s.Line($"public static {Planning}.ExecutionSchedule CompiledSchedule {{ get; }} = new {Planning}.ExecutionSchedule(");
-        var initialized = _schedule.Speculation is not null || _probes.Count > 0;
+        var initialized = _schedule.Speculation is not null || _probes.Count > 0 || !_schedule.Merges.IsEmpty;
         using (_s.Indent())
         {
             using (_s.Block($"Steps: new {Planning}.EquatableArray<{Planning}.ScheduleStep>(new {Planning}.ScheduleStep[]", closing: "}),"))
@@ -88,7 +88,7 @@ public sealed partial class EngineEmitter
                 {
                     var exit = st.ExitAfter is { } e ? ExitPointLiteral(e) : "null";
                     var skip = st.Skip is { } k ? $", {SkipRuleLiteral(k)}" : "";
-                    _s.Line($"new({st.Index}, {st.Layer}, {st.WeightsOf}, {exit}{skip}),");
+                    _s.Line($"new({st.Index}, {st.Layer}, {st.WeightsOf}, {exit}{skip}){SubLayersLiteral(st)},");
                 }
             _s.Line($"DecodeDepth: {_depth},");
             _s.Line($"KvFill: {Planning}.KvFill.{_schedule.KvFill},");
@@ -99,11 +99,20 @@ public sealed partial class EngineEmitter
         using (_s.Block(closing: "};"))
         {
             if (_schedule.Speculation is { } sp) _s.Line($"Speculation = new {Planning}.Speculation({sp.DraftSteps}, {sp.DraftTokens}),");
+            if (!_schedule.Merges.IsEmpty) _s.Line($"Merges = {LayerMergesLiteral(_schedule.Merges)},");
             if (_probes.Count > 0)
                 using (_s.Block($"Probes = new {Planning}.EquatableArray<{Planning}.LinearProbe>(new {Planning}.LinearProbe[]", closing: "}),"))
                     for (var i = 0; i < _probes.Count; i++)
                         _s.Line($"new({Literals.String(_probes[i].File)}, Session.Probe{i}Bias, new {Planning}.EquatableArray<float>(Session.Probe{i})),");
         }
+    }
+
+    /// <summary>A step's initializer when the plan drops a half of it (skipAttention, skipFeedForward); empty otherwise.</summary>
+    private static string SubLayersLiteral(ScheduleStep st)
+    {
+        var set = (st.RunsAttention ? new string[0] : new[] { "RunsAttention = false" })
+            .Concat(st.RunsFeedForward ? new string[0] : new[] { "RunsFeedForward = false" }).ToList();
+        return set.Count == 0 ? "" : $" {{ {string.Join(", ", set)} }}";
     }
 
     /// <summary>Load: maps the model, checked against the manifest, binding only the layers the schedule reads.</summary>
@@ -112,11 +121,13 @@ public sealed partial class EngineEmitter
         _s.Line("/// <summary>");
         _s.Line("/// Maps a GGUF model after checking it against the manifest (ManifestCheck.Verify: a mismatch throws");
         _s.Line($"/// <see cref=\"{ManifestMismatchException}\"/> naming the property), then binds only the layers the");
-        _s.Line($"/// schedule reads ({string.Join(", ", _layout.Layers)}).");
+        _s.Line(_schedule.Merges.IsEmpty
+            ? $"/// schedule reads ({string.Join(", ", _layout.Layers)})."
+            : $"/// schedule reads ({string.Join(", ", _layout.Layers)}) and the layers merged into them ({string.Join(", ", _schedule.LoadedLayers.Except(_layout.Layers))}).");
         _s.Line("/// </summary>");
         _s.Line($"public static {_spec.ClassIdentifier} Load(string modelPath) =>");
         using (_s.Indent())
-            _s.Line($"new({Models}.LlamaWeights.Load(modelPath, Manifest, {Literals.String(_spec.ManifestReference)}, layersToBind: {IntArrayLiteral(_layout.Layers, asEnumerable: true)}));");
+            _s.Line($"new({Models}.LlamaWeights.Load(modelPath, Manifest, {Literals.String(_spec.ManifestReference)}, layersToBind: {IntArrayLiteral(_schedule.LoadedLayers, asEnumerable: true)}));");
     }
 
     /// <summary>Schedule, Config, Name, CreateSession and Dispose.</summary>

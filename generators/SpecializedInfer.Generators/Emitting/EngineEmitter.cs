@@ -112,11 +112,16 @@ public sealed partial class EngineEmitter
         _s.Line($"// Schedule: {Literals.Comment(_schedule.Describe())}.");
         if (_spec.PlanDescription is { Length: > 0 } d) _s.Line($"// Plan: {Literals.Comment(d)}");
         foreach (var l in _schedule.PrunedLayers) _s.Line($"// Layer {l} is pruned (plan: prune): its weights are never bound or read.");
-        foreach (var l in Enumerable.Range(0, _m.Layers).Where(l => !_schedule.PrunedLayers.Contains(l) && _steps.All(s => s.Layer != l)))
+        foreach (var merge in _schedule.Merges)
+            _s.Line($"// {Literals.Numbered("Layer", merge.Absorbed, "is", "are")} merged into layer {merge.First} (plan: merge): read at load only, to compute the merged weights.");
+        foreach (var l in Enumerable.Range(0, _m.Layers).Where(l => !_schedule.PrunedLayers.Contains(l) && !IsMergedAway(l) && _steps.All(s => s.Layer != l)))
             _s.Line($"// Layer {l} is left out of the order (plan: order): it never runs.");
         _s.Line("#nullable enable");
         _s.Line();
     }
+
+    /// <summary>True for a layer a merge collapses into its first (it leaves the model, as if pruned).</summary>
+    private bool IsMergedAway(int layer) => _schedule.Merges.Any(m => m.Absorbed.Contains(layer));
 
     private string Topology() =>
         $"dim {_m.Dim}, ffn {_m.HiddenDim}, {_m.Layers} layers, {_m.Heads} heads of {_m.HeadDim} with {_m.KvHeads} KV heads, " +

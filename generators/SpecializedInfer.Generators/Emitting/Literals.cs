@@ -1,4 +1,6 @@
+using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using Microsoft.CodeAnalysis.CSharp;
 
 namespace SpecializedInfer.Generators.Emitting;
@@ -39,5 +41,12 @@ public static class Literals
         for (var i = 0; i < chars.Length; i++)
             if (chars[i] is '\r' or '\n' or '\u0085' or '\u2028' or '\u2029') chars[i] = ' ';
         return new string(chars);
+    }
+
+    /// <summary>"Step 3 runs" / "Steps 1, 3 run": a noun, its numbers and a verb agreeing with how many there are.</summary>
+    public static string Numbered(string noun, IEnumerable<int> numbers, string verb, string pluralVerb)
+    {
+        var list = numbers.ToList();
+        return list.Count == 1 ? $"{noun} {list[0]} {verb}" : $"{noun}s {string.Join(", ", list)} {pluralVerb}";
     }
 }

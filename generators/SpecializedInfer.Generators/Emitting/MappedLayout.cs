@@ -13,7 +13,11 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 /// </summary>
 public sealed record MappedLayout : WeightLayout
 {
-    public MappedLayout(ModelManifest manifest, EquatableArray<int> layers, EquatableArray<ExitHead> heads) : base(manifest, layers, heads) { }
+    public MappedLayout(ModelManifest manifest, EquatableArray<int> layers, EquatableArray<ExitHead> heads, EquatableArray<LayerMerge> merges)
+        : base(manifest, layers, heads, merges) { }
+
+    /// <summary>The layers whose weights are merged (LaCo): computed once by the engine's constructor, not read from the mapping.</summary>
+    private int[] MergedLayers => Layers.Where(l => MergeInto(l) is not null).ToArray();
 
     public override int Stride(int cols) => cols;
 
@@ -21,19 +25,27 @@ public sealed record MappedLayout : WeightLayout
 
     public override void WriteEngineMembers(SourceWriter s, string classIdentifier)
     {
-        if (Heads.Count == 0)
+        var merged = MergedLayers;
+        if (Heads.Count == 0 && merged.Length == 0)
         {
             s.Line();
             s.Line($"private {classIdentifier}({Models}.LlamaWeights weights) => _weights = weights;");
             return;
         }
-        s.Line($"private readonly {Models}.ExitHeadWeights {HeadFields};");
+        if (Heads.Count > 0) s.Line($"private readonly {Models}.ExitHeadWeights {HeadFields};");
+        if (merged.Length > 0)
+        {
+            s.Line($"private readonly {Models}.LlamaLayerWeights {string.Join(", ", merged.Select(l => $"_merged{l}"))};");
+            s.Line($"private readonly {FloatArrayList} _mergedArrays = new(); // pinned; sessions hold it too, so they outlive no array they read");
+        }
         s.Line();
         using (s.Block($"private {classIdentifier}({Models}.LlamaWeights weights)"))
         {
             s.Line("_weights = weights;");
-            s.Line("// Exit heads are bound (and shape-checked) now, so a missing tensor fails the load, not a token.");
+            if (Heads.Count > 0) s.Line("// Exit heads are bound (and shape-checked) now, so a missing tensor fails the load, not a token.");
             for (var h = 0; h < Heads.Count; h++) s.Line($"_exitHead{h} = weights.BindExitHead({PlanLiterals.ExitHeadLiteral(Heads[h])});");
+            if (merged.Length > 0) s.Line("// Merged layers are computed once here, per engine, as the reference engine does.");
+            foreach (var l in merged) s.Line($"_merged{l} = {BindLayer(l, "_mergedArrays")};{MergeComment(l)}");
         }
     }
 
@@ -43,11 +55,13 @@ public sealed record MappedLayout : WeightLayout
         s.Line($"private readonly {Models}.LlamaLayerWeights {string.Join(", ", Layers.Select(l => $"_layer{l}"))};");
         s.Line($"private readonly {Models}.WeightTensor _tokenEmbedding, _outputNorm, _output;");
         if (Heads.Count > 0) s.Line($"private readonly {Models}.ExitHeadWeights {HeadFields};");
+        if (MergedLayers.Length > 0) s.Line($"private readonly {FloatArrayList} _mergedArrays; // the merged layers' arrays (the engine's)");
     }
 
     public override void WriteSessionInitialization(SourceWriter s)
     {
-        foreach (var l in Layers) s.Line($"_layer{l} = weights.Layer({l});");
+        foreach (var l in Layers) s.Line(MergeInto(l) is null ? $"_layer{l} = weights.Layer({l});" : $"_layer{l} = engine._merged{l};");
+        if (MergedLayers.Length > 0) s.Line("_mergedArrays = engine._mergedArrays;");
         s.Line("_tokenEmbedding = weights.TokenEmbedding;");
         s.Line("_outputNorm = weights.OutputNorm;");
         s.Line($"_output = weights.Output;{(Manifest.TiedOutput ? " // tied: the token embedding" : "")}");

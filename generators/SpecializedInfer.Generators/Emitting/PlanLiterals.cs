@@ -30,6 +30,11 @@ public static class PlanLiterals
     public static string SkipRuleLiteral(SkipRule k) =>
         $"new {Planning}.SkipRule({k.Layer}, {Planning}.SkipTest.{k.Test}, {Literals.Double(k.Threshold)}, {(k.Probe is null ? "null" : Literals.String(k.Probe))})";
 
+    public static string LayerMergeLiteral(LayerMerge m) => $"new {Planning}.LayerMerge({m.First}, {m.Count})";
+
+    public static string LayerMergesLiteral(EquatableArray<LayerMerge> merges) =>
+        $"new {Planning}.EquatableArray<{Planning}.LayerMerge>(new {Planning}.LayerMerge[] {{ {string.Join(", ", merges.Select(LayerMergeLiteral))} }})";
+
     /// <summary>Layer numbers as an <c>EquatableArray&lt;int&gt;</c>, or (<paramref name="asEnumerable"/>) as a plain array for an <c>IEnumerable&lt;int&gt;</c> parameter.</summary>
     public static string IntArrayLiteral(IEnumerable<int> values, bool asEnumerable = false)
     {

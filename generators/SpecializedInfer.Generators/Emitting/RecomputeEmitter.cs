@@ -33,7 +33,7 @@ public sealed class RecomputeEmitter(SourceWriter writer, ExecutionSchedule sche
     /// <summary>The session constructor's statements: the parked positions, and the callback bound once so catching up allocates nothing.</summary>
     public void WriteConstruction()
     {
-        writer.Line($"_parked = new {ParkedPositions}(ContextLength, Dim, Steps);");
+        writer.Line($"_parked = new {ParkedPositions}(_capacity, Dim, Steps);");
         writer.Line("_runParked = RunParked;");
     }
 

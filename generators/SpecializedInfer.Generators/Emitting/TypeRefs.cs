@@ -36,6 +36,7 @@ public static class TypeRefs
     public const string Array = "global::System.Array";
     public const string Math = "global::System.Math";
     public const string GC = "global::System.GC";
+    public const string FloatArrayList = "global::System.Collections.Generic.List<float[]>";
     public const string Marshal = "global::System.Runtime.InteropServices.Marshal";
     public const string GeneratedCode = "global::System.CodeDom.Compiler.GeneratedCode";
     public const string EmbeddedAttribute = "global::Microsoft.CodeAnalysis.EmbeddedAttribute";

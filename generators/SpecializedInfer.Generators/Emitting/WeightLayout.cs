@@ -5,6 +5,8 @@ using SpecializedInfer.Planning;
 
 namespace SpecializedInfer.Generators.Emitting;
 
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
 /// <summary>A tensor the engine binds, by its accessor's name (Query3, OutputNorm, ExitOutput0), and where its floats sit.</summary>
 public sealed record TensorSlot(string Name, long Offset, long Length);
 
@@ -20,17 +22,40 @@ public abstract record WeightLayout
     /// <summary>A layer's tensors, in the order <c>LayerWeights</c> holds them.</summary>
     public static readonly string[] LayerTensors = { "AttentionNorm", "Query", "Key", "Value", "Output", "FeedForwardNorm", "Gate", "Up", "Down" };
 
-    protected WeightLayout(ModelManifest manifest, EquatableArray<int> layers, EquatableArray<ExitHead> heads)
+    protected WeightLayout(ModelManifest manifest, EquatableArray<int> layers, EquatableArray<ExitHead> heads, EquatableArray<LayerMerge> merges)
     {
         Manifest = manifest;
         Layers = layers;
         Heads = heads;
+        Merges = merges;
     }
 
     public ModelManifest Manifest { get; }
 
     /// <summary>The layers whose weights the schedule reads, ascending.</summary>
     public EquatableArray<int> Layers { get; }
+
+    /// <summary>
+    /// The plan's LaCo merges: a layer of <see cref="Layers"/> that is a merge's first runs with the merged weights,
+    /// computed at load by the runtime's <c>LayerMerging</c>, the reference engine's one implementation, so both hold the same bits.
+    /// </summary>
+    public EquatableArray<LayerMerge> Merges { get; }
+
+    /// <summary>The merge layer <paramref name="layer"/>'s weights come from, or null.</summary>
+    public LayerMerge? MergeInto(int layer) => Merges.FirstOrDefault(m => m.First == layer);
+
+    /// <summary>
+    /// The expression binding layer <paramref name="layer"/>'s weights (a <c>LlamaLayerWeights</c>) from <c>weights</c>: the
+    /// file's, or the merged ones in pinned arrays added to <paramref name="keepAlive"/>, which must outlive their use.
+    /// </summary>
+    protected string BindLayer(int layer, string keepAlive) =>
+        MergeInto(layer) is { } m
+            ? $"{Models}.LayerMerging.Merge(weights, {PlanLiterals.LayerMergeLiteral(m)}, {keepAlive})"
+            : $"weights.Layer({layer})";
+
+    /// <summary>The comment beside a merged layer's binding.</summary>
+    protected string MergeComment(int layer) =>
+        MergeInto(layer) is { } m ? $" // plan: merge {m.First}-{m.First + m.Count - 1}, θ{m.First} + Σ (θk − θ{m.First}) as the reference computes it" : "";
 
     /// <summary>The distinct exit heads the plan names, in schedule order: head h is bound once however many exit points use it.</summary>
     public EquatableArray<ExitHead> Heads { get; }
@@ -43,8 +68,9 @@ public abstract record WeightLayout
     {
         var layers = spec.Schedule.WeightLayers;
         var heads = spec.Schedule.Steps.Select(s => s.ExitAfter?.Head).Where(h => h is not null).Select(h => h!).Distinct().ToEquatableArray();
-        var copy = AlignedCopyLayout.Create(spec.Manifest, layers, heads);
-        return copy.Length * 4 <= spec.WeightCopyLimit ? copy : new MappedLayout(spec.Manifest, layers, heads);
+        var merges = spec.Schedule.Merges;
+        var copy = AlignedCopyLayout.Create(spec.Manifest, layers, heads, merges);
+        return copy.Length * 4 <= spec.WeightCopyLimit ? copy : new MappedLayout(spec.Manifest, layers, heads, merges);
     }
 
     /// <summary>Rows and columns of a layer tensor (norms are one row).</summary>

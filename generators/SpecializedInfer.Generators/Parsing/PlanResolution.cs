@@ -109,7 +109,6 @@ public static class PlanResolution
         var schedule = ExecutionSchedule.Resolve(read.Plan, manifest);
         var root = JsonParser.Parse(planText, out _) as JsonObject;
         if (!CheckLimits(schedule, manifest, manifestFile, planFile, root, problems)) return Fail(reference, manifest);
-        if (!CheckSupported(read.Plan, planFile, root, problems)) return Fail(reference, manifest);
         CheckExitCosts(schedule, manifest, planFile, root, problems);
 
         var description = root?.Find("description")?.Value is JsonString d ? d.Value : null;
@@ -141,30 +140,6 @@ public static class PlanResolution
                 $"A {rows}×{cols} weight matrix has {rows * cols} elements, more than one tensor can index ({int.MaxValue})", At(property)));
             ok = false;
             break;
-        }
-        return ok;
-    }
-
-    /// <summary>
-    /// SI0039 (temporary): plan features the reference engine runs but the emitter does not support yet. Such a plan
-    /// gets no engine rather than one that silently ignores part of it.
-    /// </summary>
-    private static bool CheckSupported(LayerPlan plan, JsonFile planFile, JsonObject? root, List<DiagnosticInfo> problems)
-    {
-        var ok = true;
-        const string reference = "run it with the reference engine (si run --plan, si eval)";
-        foreach (var (property, used, what, instead) in new[]
-                 {
-                     ("skipAttention", !plan.SkipAttention.IsEmpty, "Sub-layer pruning ('skipAttention')", reference),
-                     ("skipFeedForward", !plan.SkipFeedForward.IsEmpty, "Sub-layer pruning ('skipFeedForward')", reference),
-                     ("merge", !plan.Merge.IsEmpty, "Merging layers ('merge')", reference + ", or write the merged model with si compact and generate the engine for the plan it writes"),
-                 })
-        {
-            if (!used) continue;
-            problems.Add(DiagnosticInfo.Error(ProblemIds.NotYetInGeneratedEngines,
-                $"{what} is not yet supported by generated engines, so none is generated for this plan; {instead}",
-                LocationInfo.From(planFile.Path, root?.Find(property)?.NameRange ?? TextRange.Empty)));
-            ok = false;
         }
         return ok;
     }

@@ -18,7 +18,7 @@ namespace SpecializedInfer.Cli.Engines;
 /// <remarks>
 /// Compiled against the .NET 10 reference assemblies (Basic.Reference.Assemblies.Net100) rather than the running
 /// runtime's implementation assemblies: the same references every time, whatever patch of the runtime runs, so a
-/// cached engine does not depend on it. A plan the analyzer rejects gets no engine from the generator; its SI
+/// cached engine does not depend on it. A plan the analyzer rejects gets no engine to load; its SI
 /// diagnostics are then reported as a <see cref="PlanException"/>, exactly as the reference engine's loader would.
 /// </remarks>
 internal static class GeneratedEngineCompiler
@@ -69,14 +69,13 @@ internal static class GeneratedEngineCompiler
         CSharpGeneratorDriver.Create([generator.AsSourceGenerator()], additionalTexts, ParseOptions)
             .RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
 
+        // A plan with an error still gets a class (its members throw, naming the SI diagnostic, so a user's build shows only
+        // SI errors): the analyzer decides whether there is an engine to load.
+        var problems = Analyze(compilation, additionalTexts);
+        if (problems.Count > 0) throw new PlanException(problems);
         if (output.SyntaxTrees.Count() == 1)
-        {
-            // No engine: the plan has an error only the analyzer reports (the generator reports none by design).
-            var problems = Analyze(compilation, additionalTexts);
-            if (problems.Count > 0) throw new PlanException(problems);
             throw new EngineCompilationException($"The source generator emitted no engine for {sources.PlanPath}" +
                 FirstErrors(generatorDiagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning)));
-        }
 
         using var image = new MemoryStream();
         var result = output.Emit(image);

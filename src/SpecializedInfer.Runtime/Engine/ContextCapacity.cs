@@ -34,20 +34,26 @@ public static class ContextCapacity
 
     /// <summary>
     /// Refuses a context whose full size, <paramref name="bytesPerPosition"/> × <paramref name="contextLength"/>, exceeds
-    /// the memory the process may use (physical memory or the container's limit, as the GC sees it).
+    /// the memory the process may use (physical memory or the container's limit, as the GC sees it), or whose largest
+    /// array (<paramref name="widestFloatsPerPosition"/> floats per position) would pass .NET's array length limit.
     /// </summary>
-    public static void EnsureFits(int contextLength, long bytesPerPosition, string engineName) =>
-        EnsureFits(contextLength, bytesPerPosition, engineName, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+    public static void EnsureFits(int contextLength, long bytesPerPosition, int widestFloatsPerPosition, string engineName) =>
+        EnsureFits(contextLength, bytesPerPosition, widestFloatsPerPosition, engineName, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
 
-    /// <summary>As <see cref="EnsureFits(int,long,string)"/> with the available bytes given (for tests).</summary>
-    public static void EnsureFits(int contextLength, long bytesPerPosition, string engineName, long availableBytes)
+    /// <summary>As <see cref="EnsureFits(int,long,int,string)"/> with the available bytes given (for tests).</summary>
+    public static void EnsureFits(int contextLength, long bytesPerPosition, int widestFloatsPerPosition, string engineName, long availableBytes)
     {
         var needed = (decimal)Full(contextLength) * bytesPerPosition;
-        if (needed <= availableBytes) return;
-        throw new ContextTooLargeException(string.Create(CultureInfo.InvariantCulture,
-            $"A context of {contextLength:N0} positions needs {Gigabytes(needed)} for {engineName}'s KV cache and position tables " +
-            $"({bytesPerPosition:N0} bytes per position), more than the {Gigabytes(availableBytes)} of memory this process may use; " +
-            $"ask for a shorter context (at most {availableBytes / bytesPerPosition / Granule * Granule:N0} positions)."));
+        if (needed > availableBytes)
+            throw new ContextTooLargeException(string.Create(CultureInfo.InvariantCulture,
+                $"A context of {contextLength:N0} positions needs {Gigabytes(needed)} for {engineName}'s KV cache and position tables " +
+                $"({bytesPerPosition:N0} bytes per position), more than the {Gigabytes(availableBytes)} of memory this process may use; " +
+                $"ask for a shorter context (at most {availableBytes / bytesPerPosition / Granule * Granule:N0} positions)."));
+        if (Full(contextLength) * widestFloatsPerPosition > Array.MaxLength)
+            throw new ContextTooLargeException(string.Create(CultureInfo.InvariantCulture,
+                $"A context of {contextLength:N0} positions needs arrays of {Full(contextLength) * widestFloatsPerPosition:N0} floats " +
+                $"({widestFloatsPerPosition:N0} per position) in {engineName}, more than a .NET array holds ({Array.MaxLength:N0}); " +
+                $"ask for a shorter context (at most {Array.MaxLength / widestFloatsPerPosition / Granule * Granule:N0} positions)."));
     }
 
     private static string Gigabytes(decimal bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024m * 1024 * 1024):0.##} GiB");

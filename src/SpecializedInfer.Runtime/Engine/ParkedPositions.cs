@@ -31,7 +31,7 @@ public sealed class ParkedPositions
         _parked = new int[positions];
     }
 
-    /// <summary>Bytes held per position (for <see cref="ContextCapacity.EnsureFits(int,long,string)"/>).</summary>
+    /// <summary>Bytes held per position (for <see cref="ContextCapacity.EnsureFits(int,long,int,string)"/>).</summary>
     public static long BytesPerPosition(int dim) => (long)dim * sizeof(float) + 2 * sizeof(int);
 
     /// <summary>Makes room for positions up to <paramref name="positions"/> − 1, keeping what is parked.</summary>

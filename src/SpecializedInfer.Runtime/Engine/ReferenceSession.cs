@@ -61,7 +61,7 @@ public partial class ReferenceSession : IInferenceSession
         _exitHeads = engine.ExitHeadsByStep.ToArray();
         ContextLength = contextLength > 0 ? contextLength : _c.ContextLength;
         var recompute = engine.Schedule.KvFill == KvFill.Recompute;
-        ContextCapacity.EnsureFits(ContextLength, BytesPerPosition(recompute), "the reference engine");
+        ContextCapacity.EnsureFits(ContextLength, BytesPerPosition(recompute), recompute ? Math.Max(_c.KvDim, _c.Dim) : _c.KvDim, "the reference engine");
         _capacity = ContextCapacity.Initial(ContextLength);
         _rope = new RopeTable(_capacity, _c.RotaryDims, _c.RopeTheta);
         _attentionScale = 1f / MathF.Sqrt(_c.HeadDim);

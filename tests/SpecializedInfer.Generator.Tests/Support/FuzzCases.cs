@@ -23,7 +23,8 @@ public static class FuzzCases
     private static readonly string[] Values =
         ["\"x\"", "[]", "{}", "null", "true", "[1, 2, 3]", "{\"a\": 1}", "\"ünïcödé 中文 😀\"", "-3", "1e400", "[[[[[[]]]]]]"];
 
-    private static readonly string[] PlanKeys = ["manifest", "prune", "share", "order", "decodeDepth", "exits", "kvFill", "description", "$schema", "bogus"];
+    private static readonly string[] PlanKeys = ["manifest", "prune", "share", "order", "decodeDepth", "exits", "kvFill", "description", "$schema", "bogus",
+        "skipAttention", "skipFeedForward", "merge"];
 
     public static List<FuzzCase> Create(int seed, int count, string plansFolder)
     {
@@ -114,6 +115,16 @@ public static class FuzzCases
         if (rng.Next(5) == 0) props.Add($"\"skip\": [ {{ \"layer\": {rng.Next(6)}, \"test\": \"{(rng.Next(3) == 0 ? "learned" : "cosine")}\", \"threshold\": {Fraction(rng)} }} ]");
         if (rng.Next(6) == 0) props.Add($"\"kvFill\": \"{(rng.Next(3) switch { 0 => "propagate", 1 => "recompute", _ => "lossless" })}\"");
         if (rng.Next(8) == 0) props.Add($"\"speculation\": {{ \"draftSteps\": {rng.Next(6)}, \"draftTokens\": {rng.Next(10)} }}");
+        // Sub-layer pruning and merges, mostly well-formed: a layer or two per list, a range of two or three layers
+        // (sometimes with a gap), so valid plans with them reach the emitter and the rest the checks.
+        if (rng.Next(4) == 0) props.Add($"\"skipAttention\": [{string.Join(", ", Enumerable.Range(0, 1 + rng.Next(2)).Select(_ => rng.Next(6)))}]");
+        if (rng.Next(4) == 0) props.Add($"\"skipFeedForward\": [{string.Join(", ", Enumerable.Range(0, 1 + rng.Next(2)).Select(_ => rng.Next(6)))}]");
+        if (rng.Next(5) == 0)
+        {
+            var first = rng.Next(5);
+            var layers = Enumerable.Range(first, 2 + rng.Next(2)).Select(l => rng.Next(8) == 0 ? l + 1 : l);
+            props.Add($"\"merge\": [ {{ \"layers\": [{string.Join(", ", layers)}] }} ]");
+        }
         props = props.OrderBy(_ => rng.Next()).ToList();
         return "{ " + string.Join(", ", props) + " }";
     }

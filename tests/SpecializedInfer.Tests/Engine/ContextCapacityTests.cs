@@ -31,11 +31,21 @@ public sealed class ContextCapacityTests
     public void A_context_that_cannot_fit_is_refused_with_a_sentence()
     {
         var e = Assert.Throws<ContextTooLargeException>(() =>
-            ContextCapacity.EnsureFits(16_777_216, 1_316, "the reference engine", availableBytes: 8L << 30));
+            ContextCapacity.EnsureFits(16_777_216, 1_316, 32, "the reference engine", availableBytes: 8L << 30));
         Assert.Equal("A context of 16,777,216 positions needs 20.56 GiB for the reference engine's KV cache and position tables " +
                      "(1,316 bytes per position), more than the 8 GiB of memory this process may use; ask for a shorter context " +
                      "(at most 6,527,296 positions).", e.Message);
-        ContextCapacity.EnsureFits(6_527_296, 1_316, "the reference engine", availableBytes: 8L << 30);
+        ContextCapacity.EnsureFits(6_527_296, 1_316, 32, "the reference engine", availableBytes: 8L << 30);
+    }
+
+    [Fact]
+    public void A_context_whose_cache_would_pass_the_array_limit_is_refused()
+    {
+        // 16M positions × a 4,096-wide KV row: 64 Gi floats in one array, whatever the memory.
+        var e = Assert.Throws<ContextTooLargeException>(() =>
+            ContextCapacity.EnsureFits(16_777_216, 32_768, 4_096, "the engine Big", availableBytes: 1L << 50));
+        Assert.Equal("A context of 16,777,216 positions needs arrays of 68,719,476,736 floats (4,096 per position) in the engine Big, " +
+                     "more than a .NET array holds (2,147,483,591); ask for a shorter context (at most 524,272 positions).", e.Message);
     }
 
     [Fact]
