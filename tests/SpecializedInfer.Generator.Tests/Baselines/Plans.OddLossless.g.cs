@@ -88,8 +88,9 @@ namespace Plans
         public void Dispose() => _weights.Dispose();
 
         /// <summary>
-        /// One sequence: a KV cache slot per schedule step (3) and every scratch buffer, allocated here once, so a
-        /// forward step allocates nothing. Not thread-safe; use one session per thread.
+        /// One sequence: a KV cache slot per schedule step (3) and every scratch buffer. Scratch is allocated here once;
+        /// what grows with the context (KV cache, rotary table, scores) is held as it fills, doubling (ContextCapacity), so a
+        /// forward step allocates nothing except when the context outgrows what is held. Not thread-safe; use one session per thread.
         /// </summary>
         public sealed class Session : global::SpecializedInfer.Engine.IInferenceSession, global::SpecializedInfer.Engine.ISpeculativeSession
         {
@@ -114,7 +115,7 @@ namespace Plans
             // Residual stream and scratch.
             private readonly float[] _x = new float[Dim], _xb = new float[Dim], _q = new float[QueryDim], _k = new float[KvDim], _att = new float[QueryDim];
             private readonly float[] _gate = new float[HiddenDim], _up = new float[HiddenDim], _logits = new float[VocabSize], _probe = new float[VocabSize];
-            private readonly float[] _scores; // [Heads][_capacity]
+            private float[] _scores; // [Heads][_capacity]
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 16.
             private const int MaxBatch = 16;
@@ -130,15 +131,18 @@ namespace Plans
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
-            private readonly float[] _keys0, _values0, _keys1, _values1, _keys2, _values2;
-            private readonly int _capacity; // ContextLength rounded up to a multiple of 16
+            private float[] _keys0, _values0, _keys1, _values1, _keys2, _values2;
+            private int _capacity; // positions held, a multiple of 16: grows as the context fills (Grow)
+            // Bytes per position of context: K and V of 3 steps × 40, rotary cos/sin of 10 pairs, 6 scores.
+            private const long BytesPerPosition = 1064;
 
             internal Session(OddLossless engine, int contextLength)
             {
                 var weights = engine._weights;
                 ContextLength = contextLength > 0 ? contextLength : DefaultContextLength;
-                _capacity = checked((ContextLength + 15) / 16 * 16);
-                _rope = new global::SpecializedInfer.Engine.RopeTable(ContextLength, RotaryDims, RopeTheta);
+                global::SpecializedInfer.Engine.ContextCapacity.EnsureFits(ContextLength, BytesPerPosition, 40, "the engine OddLossless");
+                _capacity = global::SpecializedInfer.Engine.ContextCapacity.Initial(ContextLength);
+                _rope = new global::SpecializedInfer.Engine.RopeTable(_capacity, RotaryDims, RopeTheta);
                 _arena = engine._arena;
                 _arenaBase = engine._arenaBase;
                 _tokenEmbedding = weights.TokenEmbedding;
@@ -203,6 +207,7 @@ namespace Plans
                     if ((uint)token >= VocabSize) throw new global::System.ArgumentOutOfRangeException($"Token id {token} is outside the vocabulary: ids run from 0 to {VocabSize - 1}.", innerException: null);
                 if (tokens.Length > ContextLength - Position)
                     throw new global::System.InvalidOperationException($"The session's context of {ContextLength} positions is full.");
+                if (tokens.Length > _capacity - Position) Grow(Position + tokens.Length);
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
@@ -394,6 +399,7 @@ namespace Plans
                     throw new global::System.ArgumentOutOfRangeException($"Token id {token} is outside the vocabulary: ids run from 0 to {VocabSize - 1}.", innerException: null);
                 if (Position >= ContextLength)
                     throw new global::System.InvalidOperationException($"The session's context of {ContextLength} positions is full.");
+                if (Position >= _capacity) Grow(Position + 1);
                 _tokenEmbedding.Row(token).CopyTo(_x);
                 return Position;
             }
@@ -407,6 +413,26 @@ namespace Plans
                 Statistics.RecordGenerated(stepsRun, exitStep);
                 Position = pos + 1;
                 return _logits;
+            }
+
+            /// <summary>Holds at least <paramref name="positions"/> positions (ContextCapacity.Grow: doubling), keeping every cached entry.</summary>
+            private void Grow(int positions)
+            {
+                var capacity = global::SpecializedInfer.Engine.ContextCapacity.Grow(_capacity, positions, ContextLength);
+                _keys0 = GrowKeys(_keys0, capacity); global::System.Array.Resize(ref _values0, KvDim * capacity); // ≤ Array.MaxLength (EnsureFits)
+                _keys1 = GrowKeys(_keys1, capacity); global::System.Array.Resize(ref _values1, KvDim * capacity); // ≤ Array.MaxLength (EnsureFits)
+                _keys2 = GrowKeys(_keys2, capacity); global::System.Array.Resize(ref _values2, KvDim * capacity); // ≤ Array.MaxLength (EnsureFits)
+                _scores = new float[(long)Heads * capacity];
+                _rope.EnsurePositions(capacity);
+                _capacity = capacity;
+            }
+
+            /// <summary>A transposed key cache ([KvDim][capacity]) at a larger capacity: each dimension's row keeps its positions.</summary>
+            private float[] GrowKeys(float[] keys, int capacity)
+            {
+                var grown = new float[(long)KvDim * capacity];
+                for (var c = 0; c < KvDim; c++) keys.AsSpan(c * _capacity, _capacity).CopyTo(grown.AsSpan(c * capacity));
+                return grown;
             }
 
             // Step 0: layer 0 (plan: layer in order; exit check after it, entropy ≤ 5.5). attention 120→q 120, k/v 40; ffn 120→300→120.
