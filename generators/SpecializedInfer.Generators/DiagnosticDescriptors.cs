@@ -103,6 +103,9 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor InvalidMerge = Rule("SI0040", "Invalid layer merge", DiagnosticSeverity.Error,
         "A 'merge' entry must list at least two consecutive layers in ascending order, none in another merge, and its first layer must own its weights.");
 
+    public static readonly DiagnosticDescriptor WeightTypeMismatch = Rule("SI0042", "Plan weight type differs from the model's", DiagnosticSeverity.Error,
+        "A plan's 'weightType' (the weight type it was made for) must be the one its manifest describes ('weightType', written by si manifest from the model file).");
+
     private static readonly Dictionary<string, DiagnosticDescriptor> ById = typeof(DiagnosticDescriptors).GetFields()
         .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
         .Select(f => (DiagnosticDescriptor)f.GetValue(null))

@@ -10,7 +10,7 @@ public static class SiApp
     /// <summary>Every command with its options, writing to <paramref name="context"/>.</summary>
     public static Command CreateRoot(CliContext context)
     {
-        var root = new Command("si", "Runs, inspects, converts, synthesizes and evaluates LLaMA-family GGUF models.")
+        var root = new Command("si", "Runs, inspects, converts, quantizes, synthesizes and evaluates LLaMA-family GGUF models.")
         {
             new HelpOption(),
             new RunCommand(context),
@@ -18,6 +18,7 @@ public static class SiApp
             new ManifestCommand(context),
             new ConvertCommand(context),
             new SynthCommand(context),
+            new QuantizeCommand(context),
             new EvalCommand(context),
             new LearnExitsCommand(context),
             new CalibrateCommand(context),

@@ -104,6 +104,9 @@ public sealed record LayerPlan
     /// <summary>LaCo merges: each range of consecutive layers collapses into its first layer.</summary>
     public EquatableArray<LayerMerge> Merge { get; init; } = EquatableArray<LayerMerge>.Empty;
 
+    /// <summary>The weight type the plan was made for (<see cref="ModelManifest.WeightType"/> must equal it); null: any.</summary>
+    public string? WeightType { get; init; }
+
     /// <summary>Drafting and verification sizes; set exactly when <see cref="KvFill"/> is <see cref="KvFill.Lossless"/>.</summary>
     public Speculation? Speculation { get; init; }
 

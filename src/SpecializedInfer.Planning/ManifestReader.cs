@@ -14,7 +14,7 @@ public static class ManifestReader
     private static readonly string[] Known =
     {
         "$schema", "name", "architecture", "dim", "hiddenDim", "layers", "heads", "kvHeads", "headDim", "rotaryDims",
-        "ropeTheta", "normEps", "vocabSize", "contextLength", "tiedOutput", "tensors",
+        "ropeTheta", "normEps", "vocabSize", "contextLength", "tiedOutput", "weightType", "tensors",
         "tokenTypes", "positions", "norm", "activation", "attention", "pooling", "normalize",
     };
 
@@ -72,6 +72,7 @@ public static class ManifestReader
         var context = Size("contextLength", ModelLimits.MaxContextLength);
         var tied = cx.AsBool(obj.Find("tiedOutput")?.Value, "'tiedOutput'") ?? false;
         var name = cx.AsString(obj.Find("name")?.Value, "'name'")?.Value ?? DefaultName(filePath);
+        var weightType = ReadWeightType(cx, obj);
 
         var tensors = TensorNames.Gguf;
         var tensorsObj = cx.AsObject(obj.Find("tensors")?.Value, "'tensors'");
@@ -131,7 +132,7 @@ public static class ManifestReader
         {
             Name = name, Architecture = isBert ? "bert" : "llama", Encoder = encoder, Dim = dim.Value, HiddenDim = hidden.Value, Layers = layers.Value, Heads = heads.Value,
             KvHeads = kvHeads.Value, HeadDim = headDim.Value, RotaryDims = rotary.Value, RopeTheta = ropeTheta, NormEps = normEps.Value,
-            VocabSize = vocab.Value, ContextLength = context.Value, TiedOutput = tied, Tensors = tensors,
+            VocabSize = vocab.Value, ContextLength = context.Value, TiedOutput = tied, WeightType = weightType, Tensors = tensors,
         }, cx.Problems());
     }
 
@@ -150,6 +151,16 @@ public static class ManifestReader
             Pooling = pooling?.Value == EncoderFacts.ClsPooling ? EncoderFacts.ClsPooling : EncoderFacts.MeanPooling,
             Normalize = cx.AsBool(obj.Find("normalize")?.Value, "'normalize'") ?? true,
         };
+    }
+
+    /// <summary>The optional 'weightType' of a manifest or plan: one of <see cref="WeightTypes.Names"/> (SI0033 otherwise).</summary>
+    internal static string? ReadWeightType(JsonReadContext cx, JsonObject obj)
+    {
+        var node = cx.AsString(obj.Find("weightType")?.Value, "'weightType'");
+        if (node is null) return null;
+        if (WeightTypes.IsKnown(node.Value)) return node.Value;
+        cx.Report(ProblemIds.UnknownEnumValue, $"'weightType' must be one of {string.Join(", ", WeightTypes.Names)}; found '{JsonReadContext.Echo(node.Value)}'", node.Range);
+        return null;
     }
 
     public static string DefaultName(string filePath)

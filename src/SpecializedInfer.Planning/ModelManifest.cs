@@ -43,6 +43,13 @@ public sealed record ModelManifest
     public int VocabSize { get; init; }
     public int ContextLength { get; init; }
     public bool TiedOutput { get; init; }
+
+    /// <summary>
+    /// The type every layer's matrices are stored in (<see cref="WeightTypes"/>: "f32", "q8_0", ...), or null when
+    /// the manifest does not say (older manifests; files whose layers mix types). Engines refuse a file whose layer
+    /// matrices are of another type.
+    /// </summary>
+    public string? WeightType { get; init; }
     public TensorNames Tensors { get; init; } = TensorNames.Gguf;
 
     /// <summary>The encoder's facts when <see cref="Architecture"/> is <c>bert</c>; null for decoders.</summary>

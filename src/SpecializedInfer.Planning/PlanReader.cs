@@ -19,7 +19,7 @@ public static class PlanReader
 {
     public const string Extension = ".plan.json";
 
-    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation", "calibration", "skipAttention", "skipFeedForward", "merge" };
+    private static readonly string[] Known = { "$schema", "manifest", "description", "prune", "share", "order", "decodeDepth", "exits", "skip", "kvFill", "speculation", "calibration", "skipAttention", "skipFeedForward", "merge", "weightType" };
     private static readonly string[] KnownMerge = { "layers" };
     private static readonly string[] KnownShare = { "layer", "weightsOf" };
     private static readonly string[] KnownExitAll = { "afterStep", "criterion", "threshold", "patience", "votes", "members", "probe", "head" };
@@ -316,6 +316,15 @@ public static class PlanReader
 
         var calibration = ReadCalibration(cx, obj.Find("calibration")?.Value);
 
+        // The weight type a plan was made for (its thresholds were calibrated on that model's logits) must be the
+        // one the manifest describes, so a plan for a Q8_0 file never runs on, or generates an engine for, another.
+        var weightType = ManifestReader.ReadWeightType(cx, obj);
+        if (weightType is not null && manifest is not null && weightType != manifest.WeightType)
+            cx.Report(ProblemIds.WeightTypeMismatch, manifest.WeightType is null
+                ? $"The plan is for {weightType} weights, but its manifest '{manifestRef?.Value}' names no weight type (si manifest writes it)"
+                : $"The plan is for {weightType} weights, but its manifest '{manifestRef?.Value}' describes {manifest.WeightType} weights",
+                obj.Find("weightType")!.Value.Range);
+
         // sidecar probes, each read once
         var probes = new List<LinearProbe>();
         foreach (var group in probeNodes.GroupBy(p => p.Reference))
@@ -349,6 +358,7 @@ public static class PlanReader
             Speculation = kvFill == KvFill.Lossless ? speculation : null,
             Probes = probes.OrderBy(p => p.File, System.StringComparer.Ordinal).ToEquatableArray(),
             Calibration = calibration,
+            WeightType = weightType,
             SkipAttention = skipAttention.OrderBy(l => l).ToEquatableArray(),
             SkipFeedForward = skipFeedForward.OrderBy(l => l).ToEquatableArray(),
             Merge = merges.OrderBy(m => m.First).ToEquatableArray(),

@@ -43,4 +43,5 @@ public static class ProblemIds
     public const string InvalidCalibration = "SI0038";
     public const string InvalidSubLayerPruning = "SI0041";
     public const string InvalidMerge = "SI0040";
+    public const string WeightTypeMismatch = "SI0042";
 }

@@ -91,6 +91,8 @@ public sealed class DiagnosticTests
         { "SI0036", "Error", "plan", Plan("\"kvFill\": \"lossless\""), 0, "\"lossless\"" },
         { "SI0041", "Error", "plan", Plan("\"skipAttention\": [2],\n  \"skipFeedForward\": [2]"), 1, "2]" },
         { "SI0040", "Error", "plan", Plan("\"merge\": [ { \"layers\": [1, 3] } ]"), 0, "3]" },
+        { "SI0042", "Error", "plan", Plan("\"weightType\": \"q4_0\""), 0, "\"q4_0\"" },
+        { "SI0033", "Error", "manifest", Manifest.Replace("\"contextLength\": 2048", "\"contextLength\": 2048, \"weightType\": \"q9_0\""), 0, "\"q9_0\"" },
         // Generator-side limits, reported as SI0028 too: a tensor past int indexing, a schedule past 1024 steps.
         { "SI0028", "Error", "manifest", Manifest.Replace("\"dim\": 64", "\"dim\": 65536").Replace("512", "65536"), 1, "65536" },
         { "SI0028", "Error", "manifest", Manifest.Replace("\"layers\": 5", "\"layers\": 2000"), 0, "2000" },

@@ -25,6 +25,7 @@ public sealed class LlamaCppOracle : IDisposable
     // Kept alive for as long as the process runs: native code holds a pointer to it.
     private static readonly NativeLogConfig.LLamaLogCallback LogCallback = OnNativeLog;
     [ThreadStatic] private static LLamaLogLevel t_lastLogLevel;
+    [ThreadStatic] private static StringBuilder? t_errors;
 
     private static readonly MethodInfo? DetokenizeMethod =
         typeof(NativeApi).GetMethod("llama_detokenize", BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public);
@@ -296,6 +297,35 @@ public sealed class LlamaCppOracle : IDisposable
         }
     }
 
+    /// <summary>
+    /// llama.cpp's quantizer (<c>llama_model_quantize</c> with its default parameters, as the <c>llama-quantize</c>
+    /// tool runs: output tensor quantized, no importance matrix, no requantizing, one thread) writing
+    /// <paramref name="output"/> from <paramref name="input"/> as <paramref name="fileType"/> ("q8_0" or "q4_0").
+    /// A refusal throws <see cref="InvalidOperationException"/> carrying llama.cpp's error lines.
+    /// </summary>
+    public static void Quantize(string input, string output, string fileType)
+    {
+        EnsureBackend();
+        var parameters = LLamaModelQuantizeParams.Default();
+        parameters.nthread = 1;
+        parameters.ftype = fileType switch
+        {
+            "q8_0" => LLamaFtype.MOSTLY_Q8_0,
+            "q4_0" => LLamaFtype.MOSTLY_Q4_0,
+            _ => throw new ArgumentException($"Unsupported file type '{fileType}'.", nameof(fileType)),
+        };
+        t_errors = new StringBuilder();
+        try
+        {
+            var rc = NativeApi.llama_model_quantize(input, output, ref parameters);
+            if (rc != 0) throw new InvalidOperationException($"llama_model_quantize failed ({rc}): {t_errors.ToString().Trim()}");
+        }
+        finally
+        {
+            t_errors = null;
+        }
+    }
+
     /// <summary>Index of the largest value; ties go to the lowest index; NaN is an error.</summary>
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
@@ -375,6 +405,7 @@ public sealed class LlamaCppOracle : IDisposable
     {
         if (level == LLamaLogLevel.Continue) level = t_lastLogLevel;
         else t_lastLogLevel = level;
-        if (level is LLamaLogLevel.Warning or LLamaLogLevel.Error) Console.Error.Write(message);
+        if (level == LLamaLogLevel.Error) t_errors?.Append(message);
+        if (level is LLamaLogLevel.Warning or LLamaLogLevel.Error && t_errors is null) Console.Error.Write(message);
     }
 }

@@ -60,6 +60,8 @@ public sealed partial class EngineEmitter
                       ContextLength = {_m.ContextLength},
                       TiedOutput = {Literals.Bool(_m.TiedOutput)},
                       """);
+            // The weight file's type is checked at load (ManifestCheck.Verify) like the topology.
+            if (_m.WeightType is not null) _s.Line($"WeightType = {Literals.String(_m.WeightType)},");
             if (_m.Tensors == TensorNames.Gguf) return;
             var t = _m.Tensors;
             using (_s.Block($"Tensors = new {Planning}.TensorNames", closing: "},"))

@@ -92,7 +92,7 @@ public sealed class LearnExitsCommand : Command
         }
 
         var manifest = $"{name}.model.json";
-        Text(manifest, ManifestWriter.ToJson(ManifestCheck.FromConfig(config, name)));
+        using (var file = Gguf.GgufFile.Open(modelPath)) Text(manifest, ManifestWriter.ToJson(ManifestCheck.FromFile(file, config, name)));
         var headsModel = $"{name}.exit-heads.gguf";
         ExitHeadFile.Write(modelPath, Path.Combine(dir, headsModel), learned.Exits.Select(e => (e.Step, e.Head)).ToList());
         files.Add(headsModel);

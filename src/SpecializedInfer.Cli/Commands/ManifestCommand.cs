@@ -45,6 +45,6 @@ public sealed class ManifestCommand : Command
             if (isBert) return Encoders.BertManifest.FromConfig(Encoders.BertConfig.FromGguf(file), name);
         }
         using var weights = LlamaWeights.Load(modelPath, layersToBind: []);
-        return ManifestCheck.FromConfig(weights.Config, name);
+        return ManifestCheck.FromFile(weights.File, weights.Config, name);
     }
 }

@@ -104,14 +104,14 @@ public sealed class RunCommand : Command
     }
 
     /// <summary>
-    /// Weights the load expanded to F32 (F16, BF16, Q8_0 in the file): the memory that takes is not the file's size,
-    /// which a user watching a 1.2 GB Q8_0 model take 5 GB should be told.
+    /// Weights the load expanded to F32 (types the engine does not multiply directly): the memory that takes is not
+    /// the file's size, which a user watching a 1.2 GB F16 model take 2.4 GB more should be told.
     /// </summary>
     private static void PrintDequantized(DequantizedWeights d, TextWriter error)
     {
         if (d.Tensors == 0) return;
         error.WriteLine(string.Create(Inv,
-            $"note: {d.Tensors} tensors stored as F16, BF16 or Q8_0 ({Size(d.FileBytes)} in the file) were expanded to F32 at load and take {Size(d.Bytes)} of memory (the kernels read F32 only)"));
+            $"note: {d.Tensors} tensors not stored as F32 ({Size(d.FileBytes)} in the file) were expanded to F32 at load and take {Size(d.Bytes)} of memory (the reference engine multiplies F32, Q8_0 and Q4_0 matrices; generated engines F32 only)"));
     }
 
     /// <summary>"1,234 bytes", "3.5 MiB", "4.72 GiB".</summary>

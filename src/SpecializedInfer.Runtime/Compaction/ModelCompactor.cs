@@ -83,10 +83,14 @@ public static class ModelCompactor
         writer.Write(outputPath);
 
         // The manifest of the file just written, and the plan rewritten for it.
+        ModelManifest writtenManifest;
         using (var written = LlamaWeights.Load(outputPath, layersToBind: []))
-            WriteText(manifestPath, ManifestWriter.ToJson(ManifestCheck.FromConfig(written.Config, Path.GetFileName(stem))));
+            writtenManifest = ManifestCheck.FromFile(written.File, written.Config, Path.GetFileName(stem));
+        WriteText(manifestPath, ManifestWriter.ToJson(writtenManifest));
         var rewritten = Rewrite(plan, identities, newLayer, layers, Path.GetFileName(manifestPath),
             probe => Relative(outputDirectory, Path.Combine(Path.GetDirectoryName(loaded.PlanPath)!, probe)));
+        // A merge writes F32 layers beside the others, so the compacted file's type is the new manifest's to say.
+        if (rewritten.WeightType is not null) rewritten = rewritten with { WeightType = writtenManifest.WeightType };
         WriteText(newPlanPath, PlanWriter.ToJson(rewritten, $"{Path.GetFileName(loaded.PlanPath)} compacted by si compact from {Path.GetFileName(modelPath)}"));
 
         return new CompactionResult(outputPath, manifestPath, newPlanPath, rewritten, weights.Config.Layers,

@@ -46,7 +46,7 @@ public partial class ReferenceSession
             var pos = Position;
             var dim = _c.Dim;
             var x = Row(_x, 0, dim);
-            _w.TokenEmbedding.Row(token).CopyTo(x);
+            _w.TokenEmbedding.ReadRow(token, x);
             for (var s = 0; s < _draftSteps; s++)
             {
                 if (s == _draftSteps - 1) _interpreter.Keep(_draft.KeepBeforeLast, x);
@@ -93,7 +93,7 @@ public partial class ReferenceSession
             // The new positions run the draft steps first, in rows 0.., then move behind the reused rows.
             var dim = _c.Dim;
             var fresh = tokens.Length - reused;
-            for (var j = 0; j < fresh; j++) _w.TokenEmbedding.Row(tokens[reused + j]).CopyTo(Row(_x, j, dim));
+            for (var j = 0; j < fresh; j++) _w.TokenEmbedding.ReadRow(tokens[reused + j], Row(_x, j, dim));
             if (fresh > 0) RunSteps(0, _draftSteps, start + reused, fresh);
             _x.AsSpan(0, fresh * dim).CopyTo(_x.AsSpan(reused * dim));
             _runHidden.AsSpan(0, reused * dim).CopyTo(_x);

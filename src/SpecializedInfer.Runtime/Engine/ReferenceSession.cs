@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using SpecializedInfer.Models;
 using SpecializedInfer.Planning;
 using SpecializedInfer.Planning.Decisions;
+using SpecializedInfer.Quantization;
 
 namespace SpecializedInfer.Engine;
 
@@ -36,6 +37,9 @@ public partial class ReferenceSession : IInferenceSession
     private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _logits;
     private float[] _scores;
 
+    // The inputs of a product with quantized weights, quantized to Q8_0 (one row per batched position).
+    private readonly byte[] _quantizedInput;
+
     // KV strategy recompute: the positions that stopped early, with their states (null under other strategies).
     private readonly ParkedPositions? _parked;
     private readonly ParkedPositions.StepRunner _runParked;
@@ -69,6 +73,7 @@ public partial class ReferenceSession : IInferenceSession
         _up = new float[MaxBatch * _c.HiddenDim];
         _scores = new float[_capacity];
         _logits = new float[_c.VocabSize];
+        _quantizedInput = new byte[MaxBatch * ActivationQuantizer.Bytes(Math.Max(_c.Dim, Math.Max(_c.QueryDim, _c.HiddenDim)))];
         _parked = recompute ? new ParkedPositions(_capacity, _c.Dim, _steps.Length) : null;
         _runParked = (step, position, state) => RunStep(_steps[step], position, 1, state);
         _keys = new float[_steps.Length][];
@@ -112,7 +117,7 @@ public partial class ReferenceSession : IInferenceSession
         {
             var chunk = tokens.Slice(start, Math.Min(MaxBatch, tokens.Length - start));
             var pos = Position;
-            for (var j = 0; j < chunk.Length; j++) _w.TokenEmbedding.Row(chunk[j]).CopyTo(Row(_x, j, _c.Dim));
+            for (var j = 0; j < chunk.Length; j++) _w.TokenEmbedding.ReadRow(chunk[j], Row(_x, j, _c.Dim));
             RunSteps(0, _steps.Length, pos, chunk.Length);
             for (var j = 0; j < chunk.Length; j++)
             {
@@ -152,7 +157,7 @@ public partial class ReferenceSession : IInferenceSession
         CheckTokens([token]);
         var pos = Position;
         var x = Row(_x, 0, _c.Dim);
-        _w.TokenEmbedding.Row(token).CopyTo(x);
+        _w.TokenEmbedding.ReadRow(token, x);
         var ran = 0;
         foreach (var d in _decisions)
         {
@@ -374,16 +379,32 @@ public partial class ReferenceSession : IInferenceSession
 
     /// <summary>
     /// output[j][i] = dot(row i of W, input[j]) for <paramref name="count"/> inputs: each row is read once for all
-    /// inputs, and each dot is the same call a single input would make.
+    /// inputs, and each dot is the same call a single input would make. F32 weights: a float dot product. Q8_0/Q4_0
+    /// weights: as llama.cpp's CPU backend, each input is quantized to Q8_0 first (<see cref="ActivationQuantizer"/>)
+    /// and each row's blocks are multiplied in integers and summed in the order <see cref="QuantizedDot"/> defines.
     /// </summary>
-    private static void MatMul(WeightTensor w, ReadOnlySpan<float> input, Span<float> output, int count)
+    private void MatMul(WeightTensor w, ReadOnlySpan<float> input, Span<float> output, int count)
     {
         int rows = w.Rows, cols = w.Cols;
+        if (!w.IsQuantized)
+        {
+            for (var i = 0; i < rows; i++)
+            {
+                var row = w.Row(i);
+                for (var j = 0; j < count; j++)
+                    output[j * rows + i] = TensorPrimitives.Dot(row, input.Slice(j * cols, cols));
+            }
+            return;
+        }
+        var blocks = cols / ActivationQuantizer.BlockValues;
+        var rowBytes = ActivationQuantizer.Bytes(cols);
+        var quantized = _quantizedInput.AsSpan(0, count * rowBytes);
+        for (var j = 0; j < count; j++) ActivationQuantizer.Q8_0(input.Slice(j * cols, cols), quantized.Slice(j * rowBytes, rowBytes));
         for (var i = 0; i < rows; i++)
         {
-            var row = w.Row(i);
+            var row = w.QuantizedRow(i);
             for (var j = 0; j < count; j++)
-                output[j * rows + i] = TensorPrimitives.Dot(row, input.Slice(j * cols, cols));
+                output[j * rows + i] = QuantizedDot.Row(w.Type, row, quantized.Slice(j * rowBytes, rowBytes), blocks);
         }
     }
 }

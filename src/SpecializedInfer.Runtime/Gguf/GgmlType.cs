@@ -17,6 +17,7 @@ public enum GgmlType : uint
     Q5_K = 13,
     Q6_K = 14,
     Q8_K = 15,
+    IQ4_NL = 20,
     I8 = 24,
     I16 = 25,
     I32 = 26,
@@ -48,6 +49,7 @@ public static class GgmlTypeInfo
             GgmlType.Q5_K => (256, 176),
             GgmlType.Q6_K => (256, 210),
             GgmlType.Q8_K => (256, 292),
+            GgmlType.IQ4_NL => (32, 18),
             GgmlType.I8 => (1, 1),
             GgmlType.I16 => (1, 2),
             GgmlType.I32 => (1, 4),
@@ -58,7 +60,24 @@ public static class GgmlTypeInfo
         return blockElements != 0;
     }
 
-    /// <summary>Whether <see cref="GgufFile.ReadAsFloat32"/> can turn this type into floats.</summary>
-    public static bool CanDequantize(GgmlType type) =>
-        type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0;
+    /// <summary>Whether <see cref="GgufFile.ReadAsFloat32"/> can turn this type into floats (every type a llama.cpp model file uses for weights).</summary>
+    public static bool CanDequantize(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
+        or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0 or GgmlType.IQ4_NL
+        or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    /// <summary>ggml's name of a type, lowercase (<c>q8_0</c>, <c>q6_k</c>, <c>f32</c>): how manifests and messages spell it.</summary>
+    public static string Name(GgmlType type) => type.ToString().ToLowerInvariant();
+
+    /// <summary>The type named <paramref name="name"/> (case-insensitive, as <see cref="Name"/> spells it), if it is a type a weight can have.</summary>
+    public static bool TryParse(string name, out GgmlType type)
+    {
+        foreach (var t in Enum.GetValues<GgmlType>())
+            if (CanDequantize(t) && string.Equals(Name(t), name, StringComparison.OrdinalIgnoreCase))
+            {
+                type = t;
+                return true;
+            }
+        type = default;
+        return false;
+    }
 }

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using SpecializedInfer.Gguf;
 using SpecializedInfer.Planning;
+using SpecializedInfer.Quantization;
 
 namespace SpecializedInfer.Models;
 
@@ -20,9 +21,10 @@ public sealed record LlamaLayerWeights(
 public readonly record struct ExitHeadWeights(WeightTensor Norm, WeightTensor Output);
 
 /// <summary>
-/// Binds a GGUF file's tensors to a <see cref="LlamaConfig"/>, checking every shape. F32 tensors stay in the
-/// mapping; F16/BF16/Q8_0 are dequantized once into pinned arrays (<see cref="DequantizedBytes"/> says how much memory
-/// that took, so a caller can tell the user why a 1.2 GB Q8_0 file needs 5 GB). Owns the file: dispose to unmap.
+/// Binds a GGUF file's tensors to a <see cref="LlamaConfig"/>, checking every shape. F32 tensors and Q8_0/Q4_0
+/// matrices stay in the mapping (a Q8_0 model takes about its file size in memory); the other types are dequantized
+/// once into pinned arrays (<see cref="DequantizedBytes"/> says how much memory that took, so a caller can tell the
+/// user why a 1.2 GB F16 file needs 2.4 GB more). Owns the file: dispose to unmap.
 /// </summary>
 public sealed unsafe class LlamaWeights : IDisposable
 {
@@ -114,8 +116,11 @@ public sealed unsafe class LlamaWeights : IDisposable
     }
 
     /// <summary>
-    /// Tensors that were not F32 in the file and were expanded to F32 at load (F16, BF16, Q8_0): each takes 4 bytes
-    /// per weight in memory, not its size in the file. Zero for an all-F32 model, which stays in the mapping.
+    /// Tensors that were not F32 in the file and were expanded to F32: at load for the types no engine multiplies in
+    /// their blocks (F16, BF16, Q4_1, Q5_0, Q5_1, IQ4_NL, the K-quants; norm vectors of any type), and later for a
+    /// Q8_0/Q4_0 tensor whose floats someone asked for (<see cref="WeightTensor.Span"/>). Each takes 4 bytes per
+    /// weight in memory, not its size in the file. Zero for an all-F32 model, which stays in the mapping, and for a
+    /// Q8_0/Q4_0 model run by the reference engine, which multiplies the blocks in the mapping.
     /// </summary>
     public int DequantizedTensors { get; private set; }
 
@@ -124,6 +129,12 @@ public sealed unsafe class LlamaWeights : IDisposable
 
     /// <summary>Bytes the dequantized tensors take in the file, before expansion.</summary>
     public long DequantizedFileBytes { get; private set; }
+
+    /// <summary>Bound Q8_0/Q4_0 matrices, kept in their blocks in the file mapping (no copy).</summary>
+    public int QuantizedTensors { get; private set; }
+
+    /// <summary>Bytes of the <see cref="QuantizedTensors"/> in the file (and so in the mapping).</summary>
+    public long QuantizedBytes { get; private set; }
 
     /// <summary>A norm weight: one dimension, <paramref name="length"/> long.</summary>
     private WeightTensor BindVector(string name, int length) => Bind(name, 1, length, [length]);
@@ -137,20 +148,36 @@ public sealed unsafe class LlamaWeights : IDisposable
         if (!t.Dimensions.SequenceEqual(expected))
             throw new GgufFormatException(File.FilePath, t.HeaderOffset,
                 $"tensor '{name}' of shape [{string.Join(", ", expected)}] for the topology in the metadata, found {t.Shape}");
-        if (t.Type == GgmlType.F32)
-        {
-            fixed (float* p = File.GetFloat32(name))
-                return new WeightTensor(p, rows, cols); // the mapping outlives this object's use of the pointer
-        }
         if (!GgmlTypeInfo.CanDequantize(t.Type))
-            throw new GgufFormatException(File.FilePath, t.HeaderOffset, $"tensor '{name}' of type F32, F16, BF16 or Q8_0, found {t.Type}");
+            throw new GgufFormatException(File.FilePath, t.HeaderOffset, $"tensor '{name}' of a weight type ({WeightTypeNames}), found {t.Type}");
+        var bytes = File.GetBytes(t);
+        fixed (byte* p = bytes) // the mapping outlives this object's use of the pointer
+        {
+            if (t.Type == GgmlType.F32) return new WeightTensor((float*)p, rows, cols);
+            if (rows > 1 && QuantizedDot.Computes(t.Type))
+            {
+                QuantizedTensors++;
+                QuantizedBytes += t.ByteSize;
+                return new WeightTensor(p, t.Type, rows, cols, new Float32Expansion(p, t.ByteSize, t.Type, rows * cols, CountExpansion));
+            }
+        }
         var data = GC.AllocateUninitializedArray<float>(rows * cols, pinned: true);
-        GgmlDequantize.ToFloat32(t.Type, File.GetBytes(t), data);
+        GgmlDequantize.ToFloat32(t.Type, bytes, data);
         _pinned.Add(data);
-        DequantizedTensors++;
-        DequantizedBytes += (long)data.Length * sizeof(float);
-        DequantizedFileBytes += t.ByteSize;
+        CountExpansion((long)data.Length * sizeof(float), t.ByteSize);
         return new WeightTensor((float*)Marshal.UnsafeAddrOfPinnedArrayElement(data, 0), rows, cols);
+    }
+
+    private static readonly string WeightTypeNames = string.Join(", ", Enum.GetValues<GgmlType>().Where(GgmlTypeInfo.CanDequantize));
+
+    private void CountExpansion(long memoryBytes, long fileBytes)
+    {
+        lock (_pinned)
+        {
+            DequantizedTensors++;
+            DequantizedBytes += memoryBytes;
+            DequantizedFileBytes += fileBytes;
+        }
     }
 
     public void Dispose() => File.Dispose();

@@ -35,6 +35,27 @@ public static class ManifestCheck
         TiedOutput = c.TiedOutput,
     };
 
+    /// <summary>The manifest of a model file, with the type its layer matrices share (what <c>si manifest</c> writes).</summary>
+    public static ModelManifest FromFile(Gguf.GgufFile file, LlamaConfig c, string name) => FromConfig(c, name) with { WeightType = WeightTypeOf(file, c) };
+
+    /// <summary>The type every layer matrix of <paramref name="file"/> is stored in, as a manifest names it; null when they mix types.</summary>
+    public static string? WeightTypeOf(Gguf.GgufFile file, LlamaConfig c)
+    {
+        var types = LayerMatrices(file, c, TensorNames.Gguf).Select(t => t.Type).Distinct().ToList();
+        return types.Count == 1 ? Gguf.GgmlTypeInfo.Name(types[0]) : null;
+    }
+
+    /// <summary>The attention and feed-forward matrices of every layer the file holds, by the names <paramref name="n"/>.</summary>
+    private static IEnumerable<Gguf.GgufTensorInfo> LayerMatrices(Gguf.GgufFile file, LlamaConfig c, TensorNames n)
+    {
+        for (var layer = 0; layer < c.Layers; layer++)
+            foreach (var pattern in new[] { n.Query, n.Key, n.Value, n.AttentionOutput, n.Gate, n.Up, n.Down })
+            {
+                var name = TensorNames.ForLayer(pattern, layer);
+                if (file.HasTensor(name)) yield return file.GetTensor(name);
+            }
+    }
+
     /// <summary>Throws <see cref="ManifestMismatchException"/> naming the first property where the model differs from the manifest.</summary>
     public static void Verify(ModelManifest manifest, string manifestPath, LlamaWeights weights) =>
         Verify(manifest, manifestPath, weights.File, weights.Config);
@@ -65,6 +86,8 @@ public static class ManifestCheck
         Check("vocabSize", "tokenizer.ggml.tokens", manifest.VocabSize, actual.VocabSize);
         Check("contextLength", "llama.context_length", manifest.ContextLength, actual.ContextLength);
         Check("tiedOutput", "", manifest.TiedOutput, actual.TiedOutput);
+        if (manifest.WeightType is { } weightType && LayerMatrices(file, config, manifest.Tensors).FirstOrDefault(t => Gguf.GgmlTypeInfo.Name(t.Type) != weightType) is { } other)
+            throw new ManifestMismatchException(file.FilePath, other.HeaderOffset, manifestPath, "weightType", weightType, $"tensor '{other.Name}' in {Gguf.GgmlTypeInfo.Name(other.Type)}");
     }
 
     private static string Format<T>(T value) => value switch

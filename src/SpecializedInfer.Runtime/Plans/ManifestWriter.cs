@@ -47,6 +47,7 @@ public static class ManifestWriter
             w.WriteNumber("vocabSize", m.VocabSize);
             w.WriteNumber("contextLength", m.ContextLength);
             w.WriteBoolean("tiedOutput", m.TiedOutput);
+            if (m.WeightType is not null) w.WriteString("weightType", m.WeightType);
             WriteTensors(w, m.Tensors);
             w.WriteEndObject();
         }

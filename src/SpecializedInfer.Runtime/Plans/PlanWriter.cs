@@ -97,6 +97,7 @@ public static class PlanWriter
                 w.WriteNumber("draftTokens", sp.DraftTokens);
                 w.WriteEndObject();
             }
+            if (plan.WeightType is not null) w.WriteString("weightType", plan.WeightType);
             if (!plan.SkipAttention.IsEmpty) Numbers(w, "skipAttention", plan.SkipAttention);
             if (!plan.SkipFeedForward.IsEmpty) Numbers(w, "skipFeedForward", plan.SkipFeedForward);
             if (plan.Calibration is { } c) Calibration(w, c);

@@ -91,7 +91,7 @@ public static class SyntheticModel
                 return MemoryMarshal.AsBytes(raw.AsSpan()).ToArray();
             }
             case GgmlType.Q8_0:
-                return GgmlDequantize.QuantizeQ8_0(values);
+                return Quantization.ReferenceQuantizer.Q8_0(values);
             default:
                 throw new ArgumentOutOfRangeException(nameof(type), type, null);
         }

@@ -32,6 +32,7 @@ namespace Demo
             VocabSize = 512,
             ContextLength = 2048,
             TiedOutput = false,
+            WeightType = "f32",
         };
 
         /// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>

@@ -31,6 +31,7 @@ namespace Plans
             VocabSize = 512,
             ContextLength = 2048,
             TiedOutput = false,
+            WeightType = "f32",
         };
 
         /// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>

@@ -11,7 +11,7 @@ public sealed class ReadmeSynopsisTests
     {
         var readme = File.ReadAllText(Path.Combine(Path.GetDirectoryName(ReferencePlanExecutionTests.RepositoryModels)!, "README.md")).ReplaceLineEndings("\n");
         var root = SiApp.CreateRoot(new CliContext(Spectre.Console.AnsiConsole.Console, TextWriter.Null, TextWriter.Null));
-        Assert.Equal(12, root.Subcommands.Count);
+        Assert.Equal(13, root.Subcommands.Count);
         foreach (var command in root.Subcommands)
         {
             var synopsis = string.Join("\n", Usage.Lines(command));

@@ -51,6 +51,8 @@ public sealed class SiCommandTests : IDisposable
     [InlineData("synth --output x.gguf --shape nope")]
     [InlineData("synth --output x.gguf --dim 30 --hidden 8 --layers 1 --heads 4 --vocab 400")]
     [InlineData("convert --checkpoint a.bin")]
+    [InlineData("quantize --model a.gguf --output b.gguf")]
+    [InlineData("quantize --model a.gguf --type q5_0 --output b.gguf")]
     public void Usage_errors_exit_2_with_a_message(string commandLine)
     {
         var (code, _, err) = Si(commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries));
@@ -140,6 +142,26 @@ public sealed class SiCommandTests : IDisposable
         var fromConverted = Si("run", "--model", path, "--prompt", "Once upon a time", "-n", "40").Out;
         var fromShipped = Si("run", "--model", Stories, "--prompt", "Once upon a time", "-n", "40").Out;
         Assert.Equal(fromShipped, fromConverted);
+    }
+
+    [Fact]
+    public void Quantize_writes_llama_cpps_file_and_refuses_what_it_refuses()
+    {
+        var input = Path.Combine(_dir, "k256.gguf");
+        Synthesis.SyntheticModel.Write(Support.QuantizedModels.K256 with { Layers = 1 }, input);
+        var ours = Path.Combine(_dir, "k256.q4_0.gguf");
+        var (code, _, err) = Si("quantize", "--model", input, "--type", "Q4_0", "--output", ours);
+        Assert.Equal(ExitCodes.Success, code);
+        Assert.Contains("Q4_0", err);
+        var theirs = Path.Combine(_dir, "k256.q4_0.llama.gguf");
+        LlamaCppOracle.Quantize(input, theirs, "q4_0");
+        Assert.Equal(File.ReadAllBytes(theirs), File.ReadAllBytes(ours));
+
+        (code, _, err) = Si("quantize", "--model", Stories, "--type", "q8_0", "--output", Path.Combine(_dir, "refused.gguf"));
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.Contains("blk.0.ffn_down.weight", err);
+        Assert.DoesNotContain("   at ", err);
+        Assert.False(File.Exists(Path.Combine(_dir, "refused.gguf")));
     }
 
     public void Dispose()

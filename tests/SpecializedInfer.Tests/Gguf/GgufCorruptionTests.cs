@@ -452,12 +452,13 @@ public sealed class GgufCorruptionTests : IDisposable
         // writer's own conversions, then counted independently of the scan: by dequantizing.
         var values = Enumerable.Range(0, 64).Select(i => (float)Math.Sin(i)).ToArray();
         values[3] = float.NaN;
-        values[40] = type == GgmlType.BF16 ? float.PositiveInfinity : 1e6f;
+        // Q8_0: 1e7 / 127 is past F16's largest value, so the block's scale is stored infinite (as ggml stores it).
+        values[40] = type switch { GgmlType.BF16 => float.PositiveInfinity, GgmlType.Q8_0 => 1e7f, _ => 1e6f };
         var bytes = type switch
         {
             GgmlType.F16 => MemoryMarshal.AsBytes(values.Select(v => (Half)v).ToArray().AsSpan()).ToArray(),
             GgmlType.BF16 => MemoryMarshal.AsBytes(values.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray().AsSpan()).ToArray(),
-            _ => GgmlDequantize.QuantizeQ8_0(values),
+            _ => SpecializedInfer.Quantization.ReferenceQuantizer.Q8_0(values),
         };
         var path = _temp.Write("typed.gguf", new GgufWriter().AddTensor("t", [64], type, bytes).AddTensor("clean", [2], [1f, 2f]).ToBytes());
         using var file = GgufFile.Open(path);

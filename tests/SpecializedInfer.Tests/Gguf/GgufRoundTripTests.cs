@@ -257,7 +257,7 @@ public sealed class GgufRoundTripTests : IDisposable
         var values = new float[64];
         for (var i = 0; i < 64; i++) values[i] = MathF.Sin(i) * (i < 32 ? 3 : 0.01f);
         values[40] = 0.5f * values[40];
-        var bytes = GgmlDequantize.QuantizeQ8_0(values);
+        var bytes = SpecializedInfer.Quantization.ReferenceQuantizer.Q8_0(values);
         Assert.Equal(68, bytes.Length);
         for (var b = 0; b < 2; b++)
         {
@@ -271,18 +271,19 @@ public sealed class GgufRoundTripTests : IDisposable
             for (var j = 0; j < 32; j++)
                 Assert.Equal((sbyte)MathF.Round(block[j] * id, MidpointRounding.AwayFromZero), (sbyte)bytes[b * 34 + 2 + j]);
         }
-        Assert.Equal(new byte[34], GgmlDequantize.QuantizeQ8_0(new float[32])); // all zeros: scale 0, no NaN
-        Assert.Throws<ArgumentException>(() => GgmlDequantize.QuantizeQ8_0(new float[31]));
+        Assert.Equal(new byte[34], SpecializedInfer.Quantization.ReferenceQuantizer.Q8_0(new float[32])); // all zeros: scale 0, no NaN
+        Assert.Throws<ArgumentException>(() => SpecializedInfer.Quantization.ReferenceQuantizer.Q8_0(new float[31]));
     }
 
     [Fact]
     public void Types_without_a_dequantizer_are_refused_by_ReadAsFloat32()
     {
-        var path = _temp.File("q4.gguf");
-        new GgufWriter().AddTensor("q4", [32], GgmlType.Q4_0, new byte[18]).Write(path);
+        // Q8_1 is an activation type (ggml's blocks for Q4_1/Q5_1 products): no weight file holds it, no dequantizer.
+        var path = _temp.File("q8_1.gguf");
+        new GgufWriter().AddTensor("q8_1", [32], GgmlType.Q8_1, new byte[36]).Write(path);
         using var file = GgufFile.Open(path);
-        Assert.Equal(GgmlType.Q4_0, file.GetTensor("q4").Type);
-        Assert.Throws<GgufFormatException>(() => file.ReadAsFloat32("q4"));
+        Assert.Equal(GgmlType.Q8_1, file.GetTensor("q8_1").Type);
+        Assert.Throws<GgufFormatException>(() => file.ReadAsFloat32("q8_1"));
         Assert.Throws<GgufFormatException>(() => file.GetTensor("missing"));
         Assert.False(file.HasTensor("missing"));
     }

@@ -18,7 +18,7 @@ public sealed class ManifestWriterTests
     public void The_manifest_of_stories260K_is_the_shipped_file()
     {
         using var weights = LlamaWeights.Load(ModelLocator.Find("stories260K.gguf"), layersToBind: []);
-        var json = ManifestWriter.ToJson(ManifestCheck.FromConfig(weights.Config, "stories260K"));
+        var json = ManifestWriter.ToJson(ManifestCheck.FromFile(weights.File, weights.Config, "stories260K"));
         Assert.Equal(File.ReadAllText(Path.Combine(ReferencePlanExecutionTests.RepositoryModels, "stories260K.model.json")), json);
     }
 

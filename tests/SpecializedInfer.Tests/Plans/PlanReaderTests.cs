@@ -6,7 +6,7 @@ namespace SpecializedInfer.Tests.Plans;
 /// <summary>Plans and manifests as a user writes them: what they mean, and where each mistake is reported.</summary>
 public sealed class PlanReaderTests
 {
-    private static readonly ModelManifest Stories = ManifestReader.Read(
+    internal static readonly ModelManifest Stories = ManifestReader.Read(
         File.ReadAllText(Path.Combine(ReferencePlanExecutionTests.RepositoryModels, "stories260K.model.json")), "stories260K.model.json").Manifest!;
 
     [Fact]
@@ -16,7 +16,7 @@ public sealed class PlanReaderTests
             (Stories.Dim, Stories.HiddenDim, Stories.Layers, Stories.Heads, Stories.KvHeads, Stories.HeadDim, Stories.RotaryDims, Stories.VocabSize, Stories.ContextLength, Stories.TiedOutput));
         Assert.Equal(1e-5, Stories.NormEps, 12);
         using var weights = Models.LlamaWeights.Load(ModelLocator.Find("stories260K.gguf"), layersToBind: []);
-        Assert.Equal(Stories, ManifestCheck.FromConfig(weights.Config, "stories260K"));
+        Assert.Equal(Stories, ManifestCheck.FromFile(weights.File, weights.Config, "stories260K"));
         Assert.Equal(ManifestWriter.ToJson(Stories), ManifestWriter.ToJson(ManifestReader.Read(ManifestWriter.ToJson(Stories), "x.model.json").Manifest!));
     }
 
