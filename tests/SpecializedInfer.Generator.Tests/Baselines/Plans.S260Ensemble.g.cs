@@ -461,7 +461,7 @@ namespace Plans
             private float[] GrowKeys(float[] keys, int capacity)
             {
                 var grown = new float[(long)KvDim * capacity];
-                for (var c = 0; c < KvDim; c++) keys.AsSpan(c * _capacity, _capacity).CopyTo(grown.AsSpan(c * capacity));
+                for (var c = 0; c < KvDim; c++) global::System.Array.Copy(keys, (long)c * _capacity, grown, (long)c * capacity, _capacity);
                 return grown;
             }
 
