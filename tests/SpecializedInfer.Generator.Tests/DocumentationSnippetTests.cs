@@ -5,11 +5,8 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using SpecializedInfer.Engine;
-using SpecializedInfer.Generation;
-using SpecializedInfer.Gguf;
-using SpecializedInfer.Sampling;
-using SpecializedInfer.Tokenization;
 using SpecializedInfer.Generator.Tests.Support;
+using SpecializedInfer.Testing;
 
 namespace SpecializedInfer.Generator.Tests;
 
@@ -127,7 +124,9 @@ public sealed partial class DocumentationSnippetTests
         }
         finally { context.Unload(); }
 
-        Assert.Equal(ReferenceStory(model, Path.Combine(GeneratorHarness.ModelsFolder(), "stories260K.fast.plan.json")), printed.TrimEnd('\n', '\r'));
+        // The program's story, written independently with the reference engine running the same plan.
+        using var reference = ReferenceEngine.Load(model, Path.Combine(GeneratorHarness.ModelsFolder(), "stories260K.fast.plan.json"));
+        Assert.Equal(GreedyStory.Write(reference, model, 100), printed.TrimEnd('\n', '\r'));
     }
 
     /// <summary>The snippet compiled (with the generator's output) and the analyzer's diagnostics.</summary>
@@ -179,18 +178,5 @@ public sealed partial class DocumentationSnippetTests
             finally { Console.SetOut(original); }
             return captured.ToString();
         }
-    }
-
-    /// <summary>The README program's story, written independently with the reference engine running the same plan.</summary>
-    private static string ReferenceStory(string model, string plan)
-    {
-        using var engine = ReferenceEngine.Load(model, plan);
-        using var file = GgufFile.Open(model);
-        var tokenizer = LlamaTokenizer.FromGguf(file);
-        using var session = engine.CreateSession();
-        var generator = new TextGenerator(session, new Sampler(SamplingOptions.Greedy, engine.Config.VocabSize), tokenizer.EosId);
-        var prompt = tokenizer.Encode("Once upon a time", addBos: true);
-        var story = generator.Generate(prompt, 100).ToList();
-        return tokenizer.Decode([.. prompt.Skip(1), .. story]).TrimStart(' ');
     }
 }

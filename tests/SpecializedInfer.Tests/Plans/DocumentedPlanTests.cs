@@ -1,10 +1,7 @@
 using System.Text.RegularExpressions;
 using SpecializedInfer.Engine;
-using SpecializedInfer.Generation;
-using SpecializedInfer.Gguf;
 using SpecializedInfer.Planning;
-using SpecializedInfer.Sampling;
-using SpecializedInfer.Tokenization;
+using SpecializedInfer.Testing;
 
 namespace SpecializedInfer.Tests.Plans;
 
@@ -77,12 +74,7 @@ public sealed partial class DocumentedPlanTests : IDisposable
     private static string Generate(string? planPath, int count)
     {
         using var engine = planPath is null ? ReferenceEngine.Load(Stories) : ReferenceEngine.Load(Stories, planPath);
-        using var file = GgufFile.Open(Stories);
-        var tokenizer = LlamaTokenizer.FromGguf(file);
-        using var session = engine.CreateSession(256);
-        var generator = new TextGenerator(session, new Sampler(new SamplingOptions { Temperature = 0 }, engine.Config.VocabSize), tokenizer.EosId);
-        var prompt = tokenizer.Encode("Once upon a time", addBos: true);
-        return tokenizer.Decode([.. prompt.Skip(1), .. generator.Generate(prompt, count)]).TrimStart(' ');
+        return GreedyStory.Write(engine, Stories, count);
     }
 
     public void Dispose()
