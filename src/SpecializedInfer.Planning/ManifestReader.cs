@@ -4,7 +4,12 @@ using SpecializedInfer.Planning.Json;
 namespace SpecializedInfer.Planning;
 
 /// <summary>The outcome of reading a manifest: the manifest when it has no errors, and every problem found.</summary>
-public sealed record ManifestReadResult(ModelManifest? Manifest, EquatableArray<PlanProblem> Problems);
+public sealed record ManifestReadResult(ModelManifest? Manifest, IReadOnlyList<PlanProblem> Problems)
+{
+    private readonly EquatableArray<PlanProblem> _problems = Problems.ToEquatableArray();
+
+    public IReadOnlyList<PlanProblem> Problems { get => _problems; init => _problems = value.ToEquatableArray(); }
+}
 
 /// <summary>Reads and checks a <c>NAME.model.json</c> file. Never throws.</summary>
 public static class ManifestReader
