@@ -19,18 +19,18 @@ public static class ManifestReader
     private static readonly string[] Known =
     {
         "$schema", "name", "architecture", "dim", "hiddenDim", "layers", "heads", "kvHeads", "headDim", "rotaryDims",
-        "ropeTheta", "normEps", "vocabSize", "contextLength", "tiedOutput", "weightType", "tensors",
+        "ropeTheta", "ropeFrequencyFactors", "normEps", "vocabSize", "contextLength", "tiedOutput", "weightType", "tensors",
         "tokenTypes", "positions", "norm", "activation", "attention", "pooling", "normalize",
     };
 
     /// <summary>Properties only a <c>bert</c> manifest has, and those only a <c>llama</c> manifest has.</summary>
     private static readonly string[] EncoderOnly = { "tokenTypes", "positions", "norm", "activation", "attention", "pooling", "normalize" };
-    private static readonly string[] DecoderOnly = { "kvHeads", "headDim", "rotaryDims", "ropeTheta", "tiedOutput", "tensors" };
+    private static readonly string[] DecoderOnly = { "kvHeads", "headDim", "rotaryDims", "ropeTheta", "ropeFrequencyFactors", "tiedOutput", "tensors" };
 
     private static readonly string[] KnownTensors =
     {
         "tokenEmbedding", "outputNorm", "output", "attentionNorm", "query", "key", "value", "attentionOutput",
-        "feedForwardNorm", "gate", "up", "down",
+        "feedForwardNorm", "gate", "up", "down", "queryBias", "keyBias", "valueBias", "ropeFrequencies",
     };
 
     /// <summary>Reads a manifest an engine is generated from: <c>llama</c> only (encoders have no generated engine yet).</summary>
@@ -47,8 +47,8 @@ public static class ManifestReader
         const string what = "The model manifest";
         var archNode = cx.AsString(cx.Required(obj, "architecture", what), "'architecture'");
         var isBert = archNode is not null && archNode.Value == "bert";
-        if (archNode is not null && archNode.Value != "llama" && !isBert)
-            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{JsonReadContext.Echo(archNode.Value)}' is not supported yet; supported: llama, bert", archNode.Range);
+        if (archNode is not null && !DecoderArchitecture.IsDecoder(archNode.Value) && !isBert)
+            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{JsonReadContext.Echo(archNode.Value)}' is not supported yet; supported: {string.Join(", ", DecoderArchitecture.Names)}, bert", archNode.Range);
         else if (isBert && !allowEncoders)
             cx.Report(ProblemIds.UnsupportedArchitecture, "Architecture 'bert' has no generated engine yet; the reference encoder (BertEncoder) runs it", archNode!.Range);
         foreach (var property in isBert ? DecoderOnly : EncoderOnly)
@@ -76,6 +76,7 @@ public static class ManifestReader
         var vocab = Size("vocabSize", ModelLimits.MaxVocabulary);
         var context = Size("contextLength", ModelLimits.MaxContextLength);
         var tied = cx.AsBool(obj.Find("tiedOutput")?.Value, "'tiedOutput'") ?? false;
+        var ropeFactors = cx.AsBool(obj.Find("ropeFrequencyFactors")?.Value, "'ropeFrequencyFactors'") ?? false;
         var name = cx.AsString(obj.Find("name")?.Value, "'name'")?.Value ?? DefaultName(filePath);
         var weightType = ReadWeightType(cx, obj);
 
@@ -107,6 +108,10 @@ public static class ManifestReader
                 Gate = T("gate", d.Gate, true),
                 Up = T("up", d.Up, true),
                 Down = T("down", d.Down, true),
+                QueryBias = T("queryBias", d.QueryBias, true),
+                KeyBias = T("keyBias", d.KeyBias, true),
+                ValueBias = T("valueBias", d.ValueBias, true),
+                RopeFrequencies = T("ropeFrequencies", d.RopeFrequencies, false),
             };
         }
 
@@ -135,9 +140,9 @@ public static class ManifestReader
             return new ManifestReadResult(null, cx.Problems());
         return new ManifestReadResult(new ModelManifest
         {
-            Name = name, Architecture = isBert ? "bert" : "llama", Encoder = encoder, Dim = dim.Value, HiddenDim = hidden.Value, Layers = layers.Value, Heads = heads.Value,
+            Name = name, Architecture = isBert ? "bert" : archNode!.Value, Encoder = encoder, Dim = dim.Value, HiddenDim = hidden.Value, Layers = layers.Value, Heads = heads.Value,
             KvHeads = kvHeads.Value, HeadDim = headDim.Value, RotaryDims = rotary.Value, RopeTheta = ropeTheta, NormEps = normEps.Value,
-            VocabSize = vocab.Value, ContextLength = context.Value, TiedOutput = tied, WeightType = weightType, Tensors = tensors,
+            VocabSize = vocab.Value, ContextLength = context.Value, TiedOutput = tied, RopeFrequencyFactors = ropeFactors, WeightType = weightType, Tensors = tensors,
         }, cx.Problems());
     }
 

@@ -63,7 +63,7 @@ public static class ModelCompactor
 
         var writer = new GgufWriter();
         foreach (var (key, value) in source.Metadata)
-            writer.Add(key, key == LlamaModelRules.Key("block_count") ? GgufValue.Of((uint)layers.Count) : value);
+            writer.Add(key, key == LlamaModelRules.Key(weights.Config.Architecture, "block_count") ? GgufValue.Of((uint)layers.Count) : value);
         foreach (var t in source.Tensors.Where(t => !IsLayerTensor(t)))
             writer.AddTensor(t.Name, t.Dimensions, t.Type, () => source.GetBytes(t).ToArray());
         var keepAlive = new List<float[]>();
