@@ -27,6 +27,9 @@ public static class DecoderArchitecture
     /// <summary>The decoder architectures, as GGUF's <c>general.architecture</c> names them.</summary>
     public static readonly string[] Names = { Llama, Qwen2 };
 
+    /// <summary>The architectures the generator emits engines for; the reference engine runs all of <see cref="Names"/>.</summary>
+    public static readonly string[] Generated = { Llama };
+
     public static bool IsDecoder(string? architecture) => architecture is Llama or Qwen2;
 
     /// <summary>The pairing of rotary dimensions (llama.cpp: LLAMA_ROPE_TYPE_NORM for llama, NEOX for qwen2).</summary>

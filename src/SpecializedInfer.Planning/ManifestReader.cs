@@ -33,11 +33,18 @@ public static class ManifestReader
         "feedForwardNorm", "gate", "up", "down", "queryBias", "keyBias", "valueBias", "ropeFrequencies",
     };
 
-    /// <summary>Reads a manifest an engine is generated from: <c>llama</c> only (encoders have no generated engine yet).</summary>
-    public static ManifestReadResult Read(string text, string filePath) => Read(text, filePath, allowEncoders: false);
+    /// <summary>
+    /// Reads a manifest an engine is generated from: the architectures the generator emits
+    /// (<see cref="DecoderArchitecture.Generated"/>; encoders and qwen2 have no generated engine yet).
+    /// </summary>
+    public static ManifestReadResult Read(string text, string filePath) => Read(text, filePath, allowEncoders: false, forGenerator: true);
 
-    /// <summary>Reads a manifest; with <paramref name="allowEncoders"/>, <c>bert</c> manifests too (the reference encoder runs them).</summary>
-    public static ManifestReadResult Read(string text, string filePath, bool allowEncoders)
+    /// <summary>
+    /// Reads a manifest the reference engine runs: every decoder architecture, and with <paramref name="allowEncoders"/>
+    /// <c>bert</c> manifests too (the reference encoder runs them). <paramref name="forGenerator"/>: only what the
+    /// generator emits.
+    /// </summary>
+    public static ManifestReadResult Read(string text, string filePath, bool allowEncoders, bool forGenerator = false)
     {
         var cx = new JsonReadContext(filePath);
         var obj = cx.ParseObject(text, "A model manifest");
@@ -51,6 +58,8 @@ public static class ManifestReader
             cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{JsonReadContext.Echo(archNode.Value)}' is not supported yet; supported: {string.Join(", ", DecoderArchitecture.Names)}, bert", archNode.Range);
         else if (isBert && !allowEncoders)
             cx.Report(ProblemIds.UnsupportedArchitecture, "Architecture 'bert' has no generated engine yet; the reference encoder (BertEncoder) runs it", archNode!.Range);
+        else if (forGenerator && archNode is not null && !isBert && System.Array.IndexOf(DecoderArchitecture.Generated, archNode.Value) < 0)
+            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{archNode.Value}' has no generated engine yet; the reference engine (ReferenceEngine, si run --engine reference) runs it", archNode.Range);
         foreach (var property in isBert ? DecoderOnly : EncoderOnly)
             if (obj.Find(property) is { } misplaced)
                 cx.Report(ProblemIds.UnknownProperty, $"'{property}' applies to {(isBert ? "llama" : "bert")} manifests only", misplaced.Value.Range);

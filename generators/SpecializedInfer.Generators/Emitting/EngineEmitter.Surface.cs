@@ -62,6 +62,7 @@ public sealed partial class EngineEmitter
                       """);
             // The weight file's type is checked at load (ManifestCheck.Verify) like the topology.
             if (_m.WeightType is not null) _s.Line($"WeightType = {Literals.String(_m.WeightType)},");
+            if (_m.RopeFrequencyFactors) _s.Line("RopeFrequencyFactors = true,");
             if (_m.Tensors == TensorNames.Gguf) return;
             var t = _m.Tensors;
             using (_s.Block($"Tensors = new {Planning}.TensorNames", closing: "},"))
@@ -70,6 +71,7 @@ public sealed partial class EngineEmitter
                              ("TokenEmbedding", t.TokenEmbedding), ("OutputNorm", t.OutputNorm), ("Output", t.Output), ("AttentionNorm", t.AttentionNorm),
                              ("Query", t.Query), ("Key", t.Key), ("Value", t.Value), ("AttentionOutput", t.AttentionOutput),
                              ("FeedForwardNorm", t.FeedForwardNorm), ("Gate", t.Gate), ("Up", t.Up), ("Down", t.Down),
+                             ("QueryBias", t.QueryBias), ("KeyBias", t.KeyBias), ("ValueBias", t.ValueBias), ("RopeFrequencies", t.RopeFrequencies),
                          })
                     _s.Line($"{name} = {Literals.String(value)},");
         }
