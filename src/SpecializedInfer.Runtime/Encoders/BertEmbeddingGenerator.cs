@@ -8,7 +8,8 @@ namespace SpecializedInfer.Encoders;
 /// generator. Texts are read lazily and encoded <see cref="BatchSize"/> at a time in padded batches, exactly as
 /// <see cref="BertEncoder.Embed"/> encodes them; cancellation is checked before every batch and between the plan's
 /// steps. The work runs on the calling thread (it is CPU-bound; the task completes when it is done). Usage reports
-/// the tokens encoded, [CLS] and [SEP] included.
+/// the tokens encoded, [CLS] and [SEP] included; each embedding's additional property <c>steps</c>
+/// (<see cref="Evaluation.EmbeddingEvaluator.StepsProperty"/>) is the number of plan steps its sentence ran.
 /// </summary>
 public sealed class BertEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
@@ -51,8 +52,13 @@ public sealed class BertEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
         {
             cancellationToken.ThrowIfCancellationRequested();
             var created = DateTimeOffset.UtcNow;
+            var steps = Encoder.Schedule.Steps.Count;
             foreach (var vector in Encoder.EmbedTokens(batch, cancellationToken))
-                result.Add(new Embedding<float>(vector) { ModelId = Metadata.DefaultModelId, CreatedAt = created });
+                result.Add(new Embedding<float>(vector)
+                {
+                    ModelId = Metadata.DefaultModelId, CreatedAt = created,
+                    AdditionalProperties = new() { [Evaluation.EmbeddingEvaluator.StepsProperty] = steps },
+                });
             batch.Clear();
         }
         foreach (var text in values)
