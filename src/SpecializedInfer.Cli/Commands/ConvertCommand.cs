@@ -43,12 +43,7 @@ public sealed class ConvertCommand : Command
             if (checkpoint is null || tokenizer is null) throw new UsageException("--checkpoint and --tokenizer go together.");
             Llama2cConverter.Convert(checkpoint, tokenizer, output, args.GetValue(_contextLength));
         }
-        else if (assembly is not null)
-        {
-            var model = BertOnnxReader.Read($"{assembly} (embedded .onnx)", EmbeddedModelResources.Read(assembly, ".onnx"));
-            var tokens = BertVocabularyFile.Parse($"{assembly} (embedded vocab.txt)", EmbeddedModelResources.Read(assembly, "vocab.txt"));
-            BertGgufConverter.CreateWriter(model, tokens, $"{assembly} (embedded vocab.txt)", pooling, name).Write(output);
-        }
+        else if (assembly is not null) BertGgufConverter.ConvertFromAssembly(assembly, output, pooling, name);
         else
         {
             if (onnx is null || vocab is null) throw new UsageException("--onnx and --vocab go together.");

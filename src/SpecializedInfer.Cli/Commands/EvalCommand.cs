@@ -21,8 +21,8 @@ public sealed class EvalCommand : Command
     private readonly CliContext _context;
     private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model; without a plan it is the full model measured against.");
     private readonly Option<string[]> _plans = CliOptions.Repeated("--plan", "PLAN.plan.json", "A layer plan to measure; give several for one summary row each.");
-    private readonly Option<string> _prompts = CliOptions.Required("--prompts", "PROMPTS.txt", "One prompt per line (blank lines are skipped).");
-    private readonly Option<string?> _text = CliOptions.Optional("--text", "TEXT.txt", "A text to measure the perplexity of both on.");
+    private readonly Option<string> _prompts = CliOptions.Required("--prompts", "PROMPTS.txt", "One prompt per line (blank lines are skipped); for an encoder, one query per line.");
+    private readonly Option<string?> _text = CliOptions.Optional("--text", "TEXT.txt", "A text to measure the perplexity of both on; for an encoder, the corpus, one sentence per line.");
     private readonly Option<int> _count = CliOptions.Whole("-n", "N", "Greedy tokens generated per prompt.", 256, 1, 1 << 20);
     private readonly Option<int> _window = CliOptions.Whole("--window", "N", "Perplexity window in tokens.", 256, 2, 1 << 20);
     private readonly Option<string?> _json = CliOptions.Optional("--json", "OUT.json", "Write the report of one plan as JSON.");
@@ -36,7 +36,11 @@ public sealed class EvalCommand : Command
                        "the plan's steps per generated token, exits, skips, recomputed steps and draft acceptance. With one\n" +
                        "--plan the table goes to standard output and --json writes the report; with several, one summary row\n" +
                        "per plan (--markdown: as a Markdown table). --engine generated measures the generated engines of the plan\n" +
-                       "and of the full model (compiled in-process the first time and cached) instead of the reference engine.")
+                       "and of the full model (compiled in-process the first time and cached) instead of the reference engine.\n" +
+                       "On an encoder (a bert GGUF from si convert --onnx): the mean and smallest cosine of each plan's sentence\n" +
+                       "embeddings to the full model's over the --text corpus and the --prompts queries, recall@10 of the plan's\n" +
+                       "nearest corpus sentences for each query against the full model's, steps per sentence, and sentences/s of\n" +
+                       "both over the corpus (-n and --window apply to decoders only).")
     {
         _context = context;
         foreach (var option in new Option[] { _model, _plans, _prompts, _text, _count, _window, _json, _markdown, _engine }) Options.Add(option);
@@ -60,8 +64,6 @@ public sealed class EvalCommand : Command
         var options = new EvaluationOptions { MaxNewTokens = args.GetValue(_count), PerplexityWindow = args.GetValue(_window) };
         var jsonPath = args.GetValue(_json);
 
-        var prompts = ReadPrompts(promptsPath);
-        var text = textPath is null ? null : ReadText(textPath);
         if (jsonPath is not null)
         {
             // Fail before the run, not after it.
@@ -69,7 +71,16 @@ public sealed class EvalCommand : Command
             if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"The folder of --json {jsonPath} does not exist.");
         }
 
+        if (IsEncoder(modelPath))
+        {
+            if (EngineKinds.Parse(args.GetValue(_engine)) != EngineKind.Reference)
+                throw new UsageException("There is no generated encoder engine yet: si eval measures encoders with the reference encoder (leave out --engine).");
+            return EncoderEvaluation.Run(modelPath, planPaths, promptsPath, textPath, jsonPath, markdown, context);
+        }
+
         // The full model is bound by the first plan's manifest, so a manifest that renames tensors reads the file too.
+        var prompts = ReadPrompts(promptsPath);
+        var text = textPath is null ? null : ReadText(textPath);
         var factory = new EngineFactory(EngineKinds.Parse(args.GetValue(_engine)), context.EngineCache);
         var firstPlan = PlanLoader.Load(planPaths[0]);
         using var full = factory.LoadFull(modelPath, firstPlan);
@@ -171,6 +182,13 @@ public sealed class EvalCommand : Command
     }
 
     private static string Percent(double fraction) => (fraction * 100).ToString("F0", Inv) + "%";
+
+    /// <summary>True for a bert GGUF (an encoder); every other file is measured as a LLaMA-family model.</summary>
+    private static bool IsEncoder(string modelPath)
+    {
+        using var file = GgufFile.Open(modelPath);
+        return file.Find("general.architecture")?.Value is string arch && arch == Encoders.BertConfig.Keys.Architecture;
+    }
 
     /// <summary>
     /// The most a prompts or text file may hold. Both are read whole and tokenized: a bound keeps a device such as

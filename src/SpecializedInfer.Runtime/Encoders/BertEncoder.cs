@@ -56,14 +56,17 @@ public sealed class BertEncoder
             var count = Math.Min(batchSize, texts.Count - start);
             var ids = new int[count][];
             for (var i = 0; i < count; i++) ids[i] = Tokenizer.Encode(texts[start + i]);
-            var embeddings = EmbedTokens(ids);
+            var embeddings = EmbedTokens(ids, cancellation);
             Array.Copy(embeddings, 0, result, start, count);
         }
         return result;
     }
 
-    /// <summary>One embedding per token sequence ([CLS] … [SEP] already added), all in one padded batch.</summary>
-    public float[][] EmbedTokens(IReadOnlyList<int[]> sentences)
+    /// <summary>
+    /// One embedding per token sequence ([CLS] … [SEP] already added), all in one padded batch; cancellation is checked
+    /// between the plan's steps.
+    /// </summary>
+    public float[][] EmbedTokens(IReadOnlyList<int[]> sentences, CancellationToken cancellation = default)
     {
         var length = sentences.Max(s => s.Length);
         var batch = sentences.Count;
@@ -76,7 +79,7 @@ public sealed class BertEncoder
             ids.AsSpan(b * length + sentences[b].Length, length - sentences[b].Length).Fill(Tokenizer.PadToken);
         }
         var states = new float[batch * length * Dimensions];
-        Encode(ids, mask, null, batch, length, states);
+        Encode(ids, mask, null, batch, length, states, cancellation);
         var result = new float[batch][];
         for (var b = 0; b < batch; b++)
         {
@@ -109,9 +112,10 @@ public sealed class BertEncoder
     /// <summary>
     /// The token states after the plan's last step, <c>[batch, length, dim]</c>, for token ids and an attention mask
     /// laid out <c>[batch, length]</c> as the ONNX graph takes them (mask 0: a padding position no token attends to).
-    /// <paramref name="tokenTypes"/> defaults to all zeros.
+    /// <paramref name="tokenTypes"/> defaults to all zeros. Cancellation is checked before every step.
     /// </summary>
-    public void Encode(ReadOnlySpan<int> ids, ReadOnlySpan<int> mask, ReadOnlySpan<int> tokenTypes, int batch, int length, Span<float> output)
+    public void Encode(ReadOnlySpan<int> ids, ReadOnlySpan<int> mask, ReadOnlySpan<int> tokenTypes, int batch, int length, Span<float> output,
+        CancellationToken cancellation = default)
     {
         var c = Config;
         var dim = c.Dim;
@@ -143,6 +147,7 @@ public sealed class BertEncoder
         var hidden = new float[rows * c.HiddenDim];
         foreach (var step in Schedule.Steps)
         {
+            cancellation.ThrowIfCancellationRequested();
             var lw = _w.Layers[step.WeightsOf];
             if (step.RunsAttention)
             {

@@ -8,8 +8,11 @@ namespace SpecializedInfer.Encoders;
 /// <summary>
 /// The encoder's one heavy operation, <c>Y = X Wᵀ + b</c> over many token rows at once. Register-blocked: four token
 /// rows against four weight rows at a time, sixteen 256-bit accumulators, so each loaded vector feeds four FMAs
-/// instead of one (a row-by-row dot product is bound by loads). Widths that are not a multiple of 8, and machines
-/// without 256-bit vectors, take the plain dot-product path; both sum in the same order per output.
+/// instead of one (a row-by-row dot product is bound by loads). Rows and outputs left over from the blocks take
+/// <see cref="Dot256"/>, which sums in exactly the blocks' order (one 256-bit FMA chain, then the lanes), so every
+/// output is the same bits wherever its row falls: a sentence's embedding does not depend on the batch it is in (a
+/// sentence that leaves a batch early equals the same sentence run alone). Widths that are not a multiple of 8, and
+/// machines without 256-bit vectors, take the plain dot-product path throughout.
 /// </summary>
 internal static class EncoderKernels
 {
@@ -33,10 +36,20 @@ internal static class EncoderKernels
             var o0 = 0;
             for (; o0 + 4 <= m; o0 += 4) Block4x4(ref xs, ref ws, n, r0, o0, l.Bias, y, m);
             for (; o0 < m; o0++)
-                for (var r = r0; r < r0 + 4; r++) y[r * m + o0] = TensorPrimitives.Dot(x.Slice(r * n, n), l.Weight.AsSpan(o0 * n, n)) + l.Bias[o0];
+                for (var r = r0; r < r0 + 4; r++) y[r * m + o0] = Dot256(ref Unsafe.Add(ref xs, r * n), ref Unsafe.Add(ref ws, o0 * n), n) + l.Bias[o0];
         }
         for (; r0 < rows; r0++)
-            for (var o = 0; o < m; o++) y[r0 * m + o] = TensorPrimitives.Dot(x.Slice(r0 * n, n), l.Weight.AsSpan(o * n, n)) + l.Bias[o];
+            for (var o = 0; o < m; o++) y[r0 * m + o] = Dot256(ref Unsafe.Add(ref xs, r0 * n), ref Unsafe.Add(ref ws, o * n), n) + l.Bias[o];
+    }
+
+    /// <summary>One row against one weight row, summed as <see cref="Block4x4"/> sums each of its sixteen outputs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot256(ref float x, ref float w, int n)
+    {
+        Vector256<float> a = default;
+        for (var i = 0; i < n; i += Vector256<float>.Count)
+            a = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref x, (nuint)i), Vector256.LoadUnsafe(ref w, (nuint)i), a);
+        return Vector256.Sum(a);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

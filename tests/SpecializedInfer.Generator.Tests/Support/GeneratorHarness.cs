@@ -76,6 +76,8 @@ public static class GeneratorHarness
         .. Basic.Reference.Assemblies.Net100.References.All,
         MetadataReference.CreateFromFile(typeof(SpecializedInfer.Engine.ReferenceEngine).Assembly.Location),
         MetadataReference.CreateFromFile(typeof(System.Numerics.Tensors.TensorPrimitives).Assembly.Location),
+        // The package's other dependency: a user's project sees it too (the encoders' IEmbeddingGenerator).
+        MetadataReference.CreateFromFile(typeof(Microsoft.Extensions.AI.IEmbeddingGenerator).Assembly.Location),
     ];
 
     public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);

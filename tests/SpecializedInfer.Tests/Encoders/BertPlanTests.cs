@@ -2,7 +2,6 @@ using System.Numerics.Tensors;
 using SpecializedInfer.Encoders;
 using SpecializedInfer.Gguf;
 using SpecializedInfer.Planning;
-using SpecializedInfer.Tests.Cli;
 
 namespace SpecializedInfer.Tests.Encoders;
 
@@ -13,25 +12,9 @@ namespace SpecializedInfer.Tests.Encoders;
 [Collection(MiniLmCollection.Name)]
 public sealed class BertPlanTests(MiniLm m)
 {
-    private string ManifestPath()
-    {
-        var path = Path.Combine(m.Directory_, "minilm.model.json");
-        if (!File.Exists(path))
-        {
-            var (code, json, _) = Si.Run("manifest", m.GgufPath);
-            Assert.Equal(0, code);
-            File.WriteAllText(path, json);
-        }
-        return path;
-    }
+    private string ManifestPath() => m.ManifestPath();
 
-    private string Plan(string name, string body)
-    {
-        ManifestPath();
-        var path = Path.Combine(m.Directory_, name + ".plan.json");
-        File.WriteAllText(path, $$"""{ "manifest": "minilm.model.json", {{body}} }""");
-        return path;
-    }
+    private string Plan(string name, string body) => m.Plan(name, body);
 
     /// <summary>The converted GGUF with only <paramref name="layers"/>, renumbered in that order.</summary>
     private string Subset(string name, int[] layers)

@@ -69,6 +69,31 @@ public sealed class MiniLm : IDisposable
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
+    /// <summary>The converted file's manifest (written by <c>si manifest</c>, once) beside it.</summary>
+    public string ManifestPath()
+    {
+        var path = Path.Combine(_dir, "minilm.model.json");
+        lock (_dir)
+        {
+            if (!File.Exists(path))
+            {
+                var (code, json, err) = Tests.Cli.Si.Run("manifest", GgufPath);
+                if (code != 0) throw new InvalidOperationException(err);
+                File.WriteAllText(path, json);
+            }
+        }
+        return path;
+    }
+
+    /// <summary>A plan over the manifest, <c>{ "manifest": "minilm.model.json", BODY }</c>, written beside it.</summary>
+    public string Plan(string name, string body)
+    {
+        ManifestPath();
+        var path = Path.Combine(_dir, name + ".plan.json");
+        File.WriteAllText(path, $$"""{ "manifest": "minilm.model.json", {{body}} }""");
+        return path;
+    }
+
     private readonly Dictionary<string, float[]> _onnxRuntimeEmbeddings = [];
 
     /// <summary>

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using SpecializedInfer.Encoders;
+using SpecializedInfer.Evaluation;
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer.Cli.Commands;
+
+/// <summary>
+/// <c>si eval</c> on an encoder (a bert GGUF): each plan's sentence embeddings against the full model's on a corpus
+/// (<c>--text</c>, one sentence per line) and queries (<c>--prompts</c>). The numbers come from
+/// <see cref="EmbeddingEvaluator"/> over the reference encoder's <see cref="BertEmbeddingGenerator"/>; this class reads
+/// the files and formats the report as the decoder evaluation does.
+/// </summary>
+internal static class EncoderEvaluation
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public const int K = 10;
+
+    public static int Run(string modelPath, IReadOnlyList<string> planPaths, string queriesPath, string? corpusPath, string? jsonPath, bool markdown, CliContext context)
+    {
+        if (corpusPath is null)
+            throw new UsageException("An encoder is measured on a corpus: give --text CORPUS.txt (one sentence per line) and --prompts QUERIES.txt (one query per line).");
+        var queries = EvalCommand.ReadPrompts(queriesPath);
+        var corpus = EvalCommand.ReadText(corpusPath).Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+        if (corpus.Count < K)
+            throw new InvalidDataException($"{corpusPath} has {corpus.Count} sentences; recall@{K} needs a corpus of at least {K} (one sentence per line).");
+
+        var weights = BertWeights.Load(modelPath);
+        var name = Path.GetFileNameWithoutExtension(modelPath);
+        // Every plan is read before anything runs, so a bad plan fails at once.
+        var schedules = planPaths.Select(p => BertManifest.LoadPlan(p, weights.Config)).ToList();
+        using var full = new BertEmbeddingGenerator(new BertEncoder(weights), name);
+        var rows = new List<(string Plan, ExecutionSchedule Schedule, EmbeddingReport Report)>();
+        for (var i = 0; i < planPaths.Count; i++)
+        {
+            using var plan = new BertEmbeddingGenerator(new BertEncoder(weights, schedules[i]), name);
+            rows.Add((planPaths[i], schedules[i], new EmbeddingEvaluator(full, plan, K).Evaluate(corpus, queries)));
+            if (planPaths.Count > 1) context.Error.WriteLine($"measured {planPaths[i]}");
+        }
+
+        var lines = context.Text;
+        lines.WriteLine(string.Create(Inv, $"model {Path.GetFileName(modelPath)} (encoder, {weights.Config.Layers} layers); {corpus.Count} corpus sentences ({Path.GetFileName(corpusPath)}), {queries.Count} queries ({Path.GetFileName(queriesPath)}); recall@{K} against the full model's {K} nearest; speed of the reference encoder over the corpus"));
+        if (rows.Count == 1)
+        {
+            var (planPath, schedule, report) = rows[0];
+            lines.WriteLine($"plan {Path.GetFileName(planPath)}: {schedule.Describe()}");
+            lines.Flush();
+            Print(report, schedule, weights.Config.Layers, context);
+            if (jsonPath is not null)
+            {
+                File.WriteAllBytes(jsonPath, ToJson(report, schedule, modelPath, planPath, corpusPath, queriesPath));
+                context.Error.WriteLine($"wrote {jsonPath}");
+            }
+            return ExitCodes.Success;
+        }
+
+        string[] header = ["plan", "what it does", "steps / sentence", "mean cosine", "min cosine", $"recall@{K}", "sentences/s", "speed vs full"];
+        var cells = rows.Select(r => new[]
+        {
+            Path.GetFileName(r.Plan).Replace(".plan.json", ""), r.Schedule.Describe(), EvalCommand.F(r.Report.MeanSteps, "F2"),
+            EvalCommand.F(r.Report.MeanCosine, "F4"), EvalCommand.F(r.Report.MinCosine, "F4"), EvalCommand.F(r.Report.Recall, "F4"),
+            EvalCommand.F(r.Report.Plan.SentencesPerSecond, "N0"), EvalCommand.F(r.Report.Speedup, "F2") + "×",
+        }).ToList();
+        if (markdown)
+        {
+            lines.WriteLine("| " + string.Join(" | ", header) + " |");
+            lines.WriteLine("|---|---|" + string.Concat(Enumerable.Repeat("---:|", header.Length - 2)));
+            foreach (var c in cells) lines.WriteLine("| " + string.Join(" | ", c.Select(x => x.Replace("|", "\\|"))) + " |");
+            lines.Flush();
+            return ExitCodes.Success;
+        }
+        lines.Flush();
+        var table = new Table();
+        foreach (var (h, i) in header.Select((h, i) => (h, i))) table.AddColumn(i >= 2 ? new TableColumn(h).RightAligned() : new TableColumn(h));
+        foreach (var c in cells) table.AddRow(c.Select(x => new Text(x)).ToArray());
+        context.Out.Write(table);
+        return ExitCodes.Success;
+    }
+
+    private static void Print(EmbeddingReport r, ExecutionSchedule schedule, int layers, CliContext context)
+    {
+        var table = new Table().AddColumn("metric")
+            .AddColumn(new TableColumn("full").RightAligned()).AddColumn(new TableColumn("plan").RightAligned());
+        void Row(string metric, string full, string plan) => table.AddRow(new Text(metric), new Text(full), new Text(plan));
+        Row("mean cosine to the full model's embedding", "1", EvalCommand.F(r.MeanCosine, "F4"));
+        Row("min cosine to the full model's embedding", "1", EvalCommand.F(r.MinCosine, "F4"));
+        Row($"recall@{r.K} of the full model's nearest neighbours", "1", EvalCommand.F(r.Recall, "F4"));
+        Row("steps per sentence", $"{layers}.00 of {layers}", EvalCommand.F(r.MeanSteps, "F2") + $" of {schedule.Steps.Count}");
+        Row("sentences/s, reference encoder", EvalCommand.F(r.Full.SentencesPerSecond, "N0"), EvalCommand.F(r.Plan.SentencesPerSecond, "N0"));
+        Row("speed vs full", "1.00×", EvalCommand.F(r.Speedup, "F2") + "×");
+        context.Out.Write(table);
+    }
+
+    private static byte[] ToJson(EmbeddingReport r, ExecutionSchedule schedule, string modelPath, string planPath, string corpusPath, string queriesPath)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", Path.GetFullPath(modelPath));
+            w.WriteString("plan", Path.GetFullPath(planPath));
+            w.WriteString("planSchedule", schedule.Describe());
+            w.WriteString("engine", "reference");
+            w.WriteString("corpus", Path.GetFullPath(corpusPath));
+            w.WriteNumber("corpusSentences", r.CorpusSize);
+            w.WriteString("queries", Path.GetFullPath(queriesPath));
+            w.WriteNumber("queryCount", r.Queries);
+            w.WriteNumber("k", r.K);
+            EvalCommand.Number(w, "meanCosine", r.MeanCosine);
+            EvalCommand.Number(w, "minCosine", r.MinCosine);
+            EvalCommand.Number(w, "recall", r.Recall);
+            EvalCommand.Number(w, "meanSteps", r.MeanSteps);
+            w.WriteStartObject("speed");
+            foreach (var (name, s) in new[] { ("full", r.Full), ("plan", r.Plan) })
+            {
+                w.WriteStartObject(name);
+                w.WriteNumber("sentences", s.Sentences);
+                EvalCommand.Number(w, "seconds", s.Seconds);
+                EvalCommand.Number(w, "sentencesPerSecond", s.SentencesPerSecond);
+                w.WriteEndObject();
+            }
+            EvalCommand.Number(w, "speedup", r.Speedup);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        return stream.ToArray();
+    }
+}
