@@ -301,11 +301,11 @@ public static class PlanReader
                     cx.Report(ProblemIds.SpeculationMismatch,
                         $"In lossless mode the only exit point allowed is the draft's, after step {speculation.DraftSteps - 1}; found one after step {x.AfterStep}",
                         exitNodes.TryGetValue(x.AfterStep, out var at) ? at : TextRange.Empty);
-                // Generated engines decide a draft's confidence from its logits alone, with the shared head.
+                // Generated engines decide a draft's confidence from its logits alone (the draft head's: the model's or the exit's own).
                 foreach (var x in exits.Where(x => x.AfterStep == speculation.DraftSteps - 1
-                             && (x.Head is not null || x.Criterion is not (ExitCriterion.MaxProbability or ExitCriterion.Margin or ExitCriterion.Entropy))))
+                             && x.Criterion is not (ExitCriterion.MaxProbability or ExitCriterion.Margin or ExitCriterion.Entropy)))
                     cx.Report(ProblemIds.SpeculationMismatch,
-                        $"A draft's exit test must be maxProbability, margin or entropy on the model's own head; found {x.Test.Describe()}{(x.Head is null ? "" : $" with the head {x.Head.Output}")}",
+                        $"A draft's exit test must be maxProbability, margin or entropy (read from the draft's logits); found {x.Test.Describe()}",
                         exitNodes.TryGetValue(x.AfterStep, out var at) ? at : TextRange.Empty);
             }
         }

@@ -51,6 +51,7 @@ namespace SpecializedInfer.Generator.Tests.Engines;
 [SpecializedEngine("Plans/s260.sublayerlossless.plan.json")] public partial class S260Sublayerlossless;
 [SpecializedEngine("Plans/s260.sublayerrecompute.plan.json")] public partial class S260Sublayerrecompute;
 [SpecializedEngine("Plans/s260h.exithead.plan.json")] public partial class S260hExithead;
+[SpecializedEngine("Plans/s260h.losslesshead.plan.json")] public partial class S260hLosslesshead;
 [SpecializedEngine("Plans/s260r.combo.plan.json")] public partial class S260rCombo;
 [SpecializedEngine("Plans/wide.combo.plan.json")] public partial class WideCombo;
 [SpecializedEngine("Plans/wide.full.plan.json")] public partial class WideFull;

@@ -10,7 +10,7 @@ namespace SpecializedInfer.Generator.Tests;
 /// <summary>
 /// Lossless plans: the generated session implements ISpeculativeSession. Verify must give every position the bits
 /// sequential full-depth Forward(int) gives (whatever stale K/V drafting left behind), Draft must be the first
-/// DraftSteps steps and the shared head with the plan's exit test as its confidence, and a greedy draft/verify loop
+/// DraftSteps steps and the draft exit's head (the model's, or the exit's own) with the plan's exit test as its confidence, and a greedy draft/verify loop
 /// must reproduce full-depth greedy decoding token for token.
 /// </summary>
 public sealed class SpeculativeSessionTests(ITestOutputHelper output)
@@ -20,6 +20,7 @@ public sealed class SpeculativeSessionTests(ITestOutputHelper output)
     {
         { "S260Lossless", "S260Full" },
         { "S260Losslessexit", "S260Full" },
+        { "S260hLosslesshead", "S260Full" },
         { "WideLossless", "WideFull" },
         { "OddLossless", "OddFull" },
     };

@@ -10,7 +10,7 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 
 /// <summary>
 /// The <c>ISpeculativeSession</c> members of a <c>"kvFill": "lossless"</c> plan's session: Forward(int) at full
-/// depth, Draft (the first steps and the shared head), and Verify, which reruns drafted positions through the
+/// depth, Draft (the first steps and the draft exit's head: its own when the plan names one, else the model's), and Verify, which reruns drafted positions through the
 /// batched pass (<see cref="BatchedPassEmitter"/>), bit-identical to Forward(int) token by token, so accepting a
 /// draft loses nothing. Drafts' hidden states are kept so Verify can start them past the steps they already ran.
 /// </summary>
@@ -100,7 +100,9 @@ public sealed class SpeculativeSessionEmitter
         Debug.Assert(0 < e && e < _steps.Length, "drafts run some of the steps, not all (PlanReader checks draftSteps)");
         var exit = _draft.Exit;
         _s.Line("/// <summary>");
-        _s.Line($"/// Drafts with steps 0..{e - 1} and the shared head (final RMSNorm with output_norm, then the output matrix). Steps");
+        _s.Line(_draft.Head is { } h
+            ? $"/// Drafts with steps 0..{e - 1} and the draft exit's own head (RMSNorm with {Literals.Xml(h.Norm)}, then {Literals.Xml(h.Output)}). Steps"
+            : $"/// Drafts with steps 0..{e - 1} and the shared head (final RMSNorm with output_norm, then the output matrix). Steps");
         _s.Line($"/// {e}..{_steps.Length - 1} keep stale K/V at this position until Verify rewrites them. "
                 + (exit is null ? "The plan has no exit point after the draft's last step, so every draft is confident."
                                 : $"Confidence is the plan's exit test after step {e - 1} ({Literals.Comment(exit.Test.Describe())}), measured by ExitMeasures as the reference does."));
@@ -117,7 +119,7 @@ public sealed class SpeculativeSessionEmitter
             _s.Line("if (pos != _runStart + _runCount || _runCount == MaxBatch) { _runStart = pos; _runCount = 0; }");
             _s.Line("_runTokens[_runCount] = token;");
             _s.Line($"new {FloatReadOnlySpan}(_x).CopyTo(BatchRow(_runHidden, _runCount++, Dim)); // no extension methods: generated code relies on no usings");
-            _s.Line("Head();");
+            _s.Line(_draft.Head is { } head ? $"ExitHead{_layout.Heads.ToList().IndexOf(head)}();" : "Head();");
             if (exit is null) _s.Line("confident = true;");
             else if (Confidence() is { } test) _s.Line($"confident = {test};");
             else throw new System.InvalidOperationException($"PlanReader admits no draft exit test '{exit.Test.Describe()}' (SI0036).");
@@ -168,11 +170,10 @@ public sealed class SpeculativeSessionEmitter
     }
 
     /// <summary>
-    /// The draft's confidence as a C# expression: the decision model's draft condition, printed. Drafting here keeps no
-    /// hidden state and uses the shared head, so a condition that reads more than the logits, or an exit head, gives
-    /// null, and the build stops with a message naming the test instead of drafting on a guess (PlanReader's SI0036
-    /// admits neither).
+    /// The draft's confidence as a C# expression: the decision model's draft condition, printed, on the draft head's
+    /// logits. Drafting here keeps no earlier hidden state, so a condition that reads more than the logits gives null,
+    /// and the build stops with a message naming the test instead of drafting on a guess (PlanReader's SI0036 admits none).
     /// </summary>
     private string? Confidence() =>
-        _draft is { Head: null, Confident: { ReadsOnlyLogits: true } confident } ? ConditionPrinter.Expression(confident) : null;
+        _draft is { Confident: { ReadsOnlyLogits: true } confident } ? ConditionPrinter.Expression(confident) : null;
 }
