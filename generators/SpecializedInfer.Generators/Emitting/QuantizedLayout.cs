@@ -59,9 +59,14 @@ public sealed record QuantizedLayout : WeightLayout
     private IEnumerable<QuantizedMatrixShape> QuantizedHeads =>
         new[] { TiledQuantType.Q8_0, TiledQuantType.Q4_0 }.Select(t => new QuantizedMatrixShape(t, Manifest.VocabSize, Manifest.Dim, ResidualAdd: false));
 
-    /// <summary>The projections computed in F32: all of them in merged layers, and one-row ones everywhere.</summary>
+    /// <summary>
+    /// The projections computed in F32 (all of them in merged layers, and one-row ones everywhere), each row by the
+    /// reference's Dot: their outputs are quantized next.
+    /// </summary>
     private IEnumerable<MatrixShape> FloatProjections =>
-        ProjectionTensors.Where(t => MergedLayers.Any() || !Tiled(t)).Select(Projection).Distinct();
+        ProjectionTensors.Where(t => MergedLayers.Any() || !Tiled(t)).Select(FloatProjection).Distinct();
+
+    private MatrixShape FloatProjection(string tensor) => Projection(tensor) with { ReferenceOrder = true };
 
     private IEnumerable<QuantizedMatrixShape> TiledProjections =>
         RepackedLayers.Any() ? ProjectionTensors.Where(Tiled).Select(QuantizedProjection).Distinct() : Enumerable.Empty<QuantizedMatrixShape>();
@@ -93,7 +98,7 @@ public sealed record QuantizedLayout : WeightLayout
         {
             if (!Tiled(layer, tensor))
             {
-                s.Line(FloatProduct(Projection(tensor), $"w.{tensor}", input, output, count));
+                s.Line(FloatProduct(FloatProjection(tensor), $"w.{tensor}", input, output, count));
                 continue;
             }
             var m = QuantizedProjection(tensor);
