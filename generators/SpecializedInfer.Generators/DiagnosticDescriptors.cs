@@ -105,6 +105,8 @@ public static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor WeightTypeMismatch = Rule("SI0042", "Plan weight type differs from the model's", DiagnosticSeverity.Error,
         "A plan's 'weightType' (the weight type it was made for) must be the one its manifest describes ('weightType', written by si manifest from the model file).");
+    public static readonly DiagnosticDescriptor WeightBlocksDoNotDivide = Rule("SI0043", "Weight type's blocks do not divide a width", DiagnosticSeverity.Error,
+        "A manifest's 'weightType' stores matrix rows in whole blocks (32 values for q8_0, q4_0 and the other legacy quants, 256 for the K-quants): 'dim' and 'hiddenDim' must be multiples of the block.");
 
     private static readonly Dictionary<string, DiagnosticDescriptor> ById = typeof(DiagnosticDescriptors).GetFields()
         .Where(f => f.FieldType == typeof(DiagnosticDescriptor))

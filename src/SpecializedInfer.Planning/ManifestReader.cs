@@ -141,6 +141,12 @@ public static class ManifestReader
         // Stored as float32 in a model file (rope.freq_base), so the largest float32 is the largest base.
         if (!(ropeTheta > 0 && ropeTheta <= float.MaxValue))
             cx.Report(ProblemIds.NonPositiveSize, $"'ropeTheta' must be positive and at most {float.MaxValue.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, found {ropeTheta.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}", At("ropeTheta"));
+        // Matrix rows run along dim (attention, gate, up) and hiddenDim (down): a block type stores them in whole blocks.
+        if (weightType is not null && WeightTypes.BlockValues(weightType) is var block && block > 1)
+            foreach (var (prop, value) in new[] { ("dim", dim), ("hiddenDim", hidden) })
+                if (value is { } v && v % block != 0)
+                    cx.Report(ProblemIds.WeightBlocksDoNotDivide,
+                        $"'weightType' {weightType} stores matrix rows in blocks of {block} values, so '{prop}' ({v}) must be a multiple of {block}", At(prop));
         foreach (var (prop, value) in new[] { ("dim", dim), ("hiddenDim", hidden) })
             if (value is { } v && v % 16 != 0)
                 cx.Report(ProblemIds.NotMultipleOf16, $"'{prop}' ({v}) is not a multiple of 16: Vector512 kernels need tail code for it", At(prop), ProblemSeverity.Info);

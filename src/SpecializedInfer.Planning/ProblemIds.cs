@@ -44,4 +44,5 @@ public static class ProblemIds
     public const string InvalidSubLayerPruning = "SI0041";
     public const string InvalidMerge = "SI0040";
     public const string WeightTypeMismatch = "SI0042";
+    public const string WeightBlocksDoNotDivide = "SI0043";
 }

@@ -13,4 +13,15 @@ public static class WeightTypes
     };
 
     public static bool IsKnown(string name) => System.Array.IndexOf(Names, name) >= 0;
+
+    /// <summary>
+    /// Values per block of a type (ggml stores a row as whole blocks): 1 for f32, f16 and bf16, 32 for the legacy
+    /// quants and iq4_nl, 256 for the K-quants.
+    /// </summary>
+    public static int BlockValues(string name) => name switch
+    {
+        "f32" or "f16" or "bf16" => 1,
+        "q2_k" or "q3_k" or "q4_k" or "q5_k" or "q6_k" => 256,
+        _ => 32,
+    };
 }

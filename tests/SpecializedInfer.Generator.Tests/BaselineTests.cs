@@ -7,9 +7,9 @@ namespace SpecializedInfer.Generator.Tests;
 /// <summary>
 /// The generated source is checked in under Baselines/ so a change to the emitter shows up as a readable diff: the
 /// two plans in models/, one engine per kind of plan under Plans/ (skips, exits, recompute, lossless, exit heads,
-/// learned probes, odd and large shapes), and engines that read the file mapping instead of an aligned copy. Each
-/// engine is two files (X.g.cs and its kernels, X.Kernels.g.cs); every run adds the kernels' shared helpers
-/// (SpecializedInfer.Generated.VectorMath.g.cs). SPECIALIZEDINFER_UPDATE_BASELINES=1 rewrites the baselines
+/// learned probes, odd and large shapes), engines that keep Q8_0/Q4_0 weights quantized, and engines that read the
+/// file mapping instead of an aligned copy. Each engine is two files (X.g.cs and its kernels, X.Kernels.g.cs); every
+/// run adds the kernels' shared helpers (SpecializedInfer.Generated.VectorMath.g.cs). SPECIALIZEDINFER_UPDATE_BASELINES=1 rewrites the baselines
 /// instead of comparing.
 /// </summary>
 public sealed class BaselineTests
@@ -42,6 +42,13 @@ public sealed class BaselineTests
             ("S260Merge", "s260.merge.plan.json"),             // LaCo merges at load, a step without feed-forward
             ("S260Sublayer", "s260.sublayer.plan.json"),       // steps without attention (no KV slot) or feed-forward
         ],
+        // Q8_0/Q4_0 layers kept quantized (QuantizedLayout): integer kernels over repacked tiles, reference-order glue.
+        ["Quantized"] =
+        [
+            ("S260q8Full", "s260q8.full.plan.json"),       // Q8_0 layers, the head by its type in the file
+            ("S260q8Merge", "s260q8.merge.plan.json"),     // a merged (F32) layer beside Q8_0 ones
+            ("Q4synLossless", "q4syn.lossless.plan.json"), // Q4_0, partial tiles, batched heads
+        ],
         // SpecializedInferWeightCopyLimit = 0: the weights are read from the file mapping.
         ["Mapped"] =
         [
@@ -51,7 +58,7 @@ public sealed class BaselineTests
         ],
     };
 
-    private static readonly string[] RunNames = ["Demo", "Plans", "Mapped"];
+    private static readonly string[] RunNames = ["Demo", "Plans", "Quantized", "Mapped"];
 
     public static TheoryData<string> Runs => new(RunNames);
 

@@ -83,6 +83,7 @@ public sealed class DiagnosticTests
         { "SI0028", "Error", "manifest", Manifest.Replace("512", "0"), 0, "0, \"contextLength\"" },
         { "SI0028", "Error", "manifest", Manifest.Replace("2048", "0"), 0, "0\n" },
         { "SI0029", "Info", "manifest", Manifest.Replace("176", "172"), 0, "172" },
+        { "SI0043", "Error", "manifest", Manifest.Replace("2048", "2048, \"weightType\": \"q8_0\""), 0, "176" },
         { "SI0032", "Error", "manifest", Manifest.Replace("\"llama\"", "\"bert\""), 0, "\"bert\"" },
         { "SI0033", "Error", "plan", Plan("\"kvFill\": \"zero\""), 0, "\"zero\"" },
         { "SI0034", "Error", "probe", "{\n  \"dim\": 64, \"bias\": 0,\n  \"weights\": [1, 2]\n}", 0, "[1, 2]" },

@@ -7,19 +7,25 @@ using Xunit.Abstractions;
 namespace SpecializedInfer.Generator.Tests;
 
 /// <summary>
-/// The kernels' Vector256, Vector128 and scalar paths, which this AVX-512 machine never takes in-process: child
-/// processes run this assembly's Main with hardware intrinsics switched off step by step and compare several
-/// generated engines with the reference engine (which falls back the same way) over 64 positions each.
+/// The kernels' Vector256, Vector128 and scalar paths, which this AVX-512 machine never takes in-process, and the
+/// integer kernels' AVX2 and scalar paths (it takes AVX-VNNI): child processes run this assembly's Main with hardware
+/// intrinsics switched off step by step and compare several generated engines with the reference engine (which falls
+/// back the same way) over 64 positions each.
 /// </summary>
 public sealed class FallbackPathTests(ITestOutputHelper output)
 {
     /// <summary>Tails of every width, GQA ratios 1-4, heads of 8-64, exits, propagation, prefetching kernels.</summary>
-    private static readonly string[] ChildEngines = ["S260Full", "S260Repeatshare", "S260Combo", "OddExits", "OddFull", "WideCombo", "MhaFull", "MhaDepth"];
+    private static readonly string[] ChildEngines =
+    [
+        "S260Full", "S260Repeatshare", "S260Combo", "OddExits", "OddFull", "WideCombo", "MhaFull", "MhaDepth",
+        "S260q8Full", "S260q4Full", "Q4synLossless", // integer kernels: Q8_0, Q4_0 with a Q8_0 head, Q4_0 partial tiles and batched heads
+    ];
 
     /// <summary>The child: prints which vector paths are accelerated, then each engine's worst logit difference.</summary>
     public static int RunChild(string[] args)
     {
         Console.WriteLine($"paths V512={Vector512.IsHardwareAccelerated} V256={Vector256.IsHardwareAccelerated} V128={Vector128.IsHardwareAccelerated}");
+        Console.WriteLine($"integer VNNI={System.Runtime.Intrinsics.X86.AvxVnni.IsSupported} AVX2={System.Runtime.Intrinsics.X86.Avx2.IsSupported}");
         var ok = true;
         foreach (var name in ChildEngines)
         {
@@ -50,21 +56,24 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
             ["DOTNET_EnableAVX512F"] = "0",
             ["DOTNET_EnableAVX512"] = "0", // .NET 10 folded the AVX-512 switches into this one; EnableAVX512F alone no longer disables it
         };
-        var avx2Off = new Dictionary<string, string>(avx512Off) { ["DOTNET_EnableAVX2"] = "0" };
+        var vnniOff = new Dictionary<string, string>(avx512Off) { ["DOTNET_EnableAVXVNNI"] = "0" };
+        var avx2Off = new Dictionary<string, string>(vnniOff) { ["DOTNET_EnableAVX2"] = "0" };
         var scalar = new Dictionary<string, string>(avx2Off) { ["DOTNET_EnableHWIntrinsic"] = "0" };
+        // The integer kernels' AVX-VNNI path runs in-process; AVX2 without VNNI and their scalar path run here.
         var runs = new[]
         {
-            ("Vector256", avx512Off, "paths V512=False V256=True V128=True"),
-            ("Vector128", avx2Off, "paths V512=False V256=False V128=True"),
-            ("scalar", scalar, "paths V512=False V256=False V128=False"),
-        }.Select(r => (r.Item1, r.Item3, Task: Task.Run(() => RunChildProcess(r.Item2)))).ToList();
+            ("Vector256", vnniOff, "paths V512=False V256=True V128=True", "integer VNNI=False AVX2=True"),
+            ("Vector128", avx2Off, "paths V512=False V256=False V128=True", "integer VNNI=False AVX2=False"),
+            ("scalar", scalar, "paths V512=False V256=False V128=False", "integer VNNI=False AVX2=False"),
+        }.Select(r => (r.Item1, r.Item3, r.Item4, Task: Task.Run(() => RunChildProcess(r.Item2)))).ToList();
 
-        foreach (var (name, expectedPaths, task) in runs)
+        foreach (var (name, expectedPaths, expectedIntegerPaths, task) in runs)
         {
             var (exitCode, text) = await task;
             output.WriteLine($"--- {name}\n{text}");
             var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             Assert.Equal(expectedPaths, lines.FirstOrDefault());
+            Assert.Equal(expectedIntegerPaths, lines.Skip(1).FirstOrDefault());
             Assert.True(exitCode == 0, $"{name} child failed:\n{text}");
             Assert.Equal(ChildEngines.Length, lines.Count(l => l.Contains(" worst ", StringComparison.Ordinal)));
         }

@@ -64,7 +64,7 @@ public sealed class BatchedPassEmitter
             if (Verifies) _s.Line("_runCount = 0; // the cache is written: drafts before this cannot be reused");
             _s.Line(Verifies ? "var last = ForwardBatched(tokens, default);" : "var last = ForwardBatched(tokens);");
             _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(BatchRow(_bx, last, Dim), OutputNorm, _xb);");
-            _s.Line($"{Kernels}.{_layout.Head.MatVecName}(Output, _xb, _logits);");
+            _layout.WriteHeadProduct(_s, "Output", "_xb", "_logits", null);
             _s.Line("return _logits;");
         }
         _s.Line();
@@ -109,7 +109,7 @@ public sealed class BatchedPassEmitter
             {
                 _s.Line($"var n = {Math}.Min(MaxBatch, tokens.Length - start);");
                 _s.Line("var pos = Position;");
-                _s.Line("for (var j = 0; j < n; j++) _tokenEmbedding.Row(tokens[start + j]).CopyTo(BatchRow(_bx, j, Dim));");
+                _s.Line($"for (var j = 0; j < n; j++) {_layout.EmbeddingRow("tokens[start + j]", "BatchRow(_bx, j, Dim)")}");
                 WriteSteps(0, _steps.Length);
                 if (Verifies)
                 {
@@ -143,7 +143,7 @@ public sealed class BatchedPassEmitter
     {
         var slot = st.Index;
         var norm = $"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}";
-        string Project(string tensor) => $"{Kernels}.{_layout.Projection(tensor).MatMatName}";
+        var layer = st.WeightsOf;
         _s.Line($"// Step {slot} (layer {st.Layer}{(st.WeightsOf != st.Layer ? $", layer {st.WeightsOf}'s weights" : "")}) for positions pos..pos+n-1: Step{slot}'s kernels per position,");
         _s.Line(st.RunsAttention
             ? "// the projections batched. Every position's K/V is stored before any attends, each over 0..its own position."
@@ -154,9 +154,7 @@ public sealed class BatchedPassEmitter
             if (st.RunsAttention)
             {
                 _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));");
-                _s.Line($"{Project("Query")}(w.Query, _bxb, _bq, n);");
-                _s.Line($"{Project("Key")}(w.Key, _bxb, _bk, n);");
-                _s.Line($"{Project("Value")}(w.Value, _bxb, new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim), n);");
+                _layout.WriteProducts(_s, layer, "_bxb", "n", ("Query", "_bq"), ("Key", "_bk"), ("Value", $"new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim)"));
                 using (_s.Block("for (var j = 0; j < n; j++)"))
                 {
                     if (Pairs > 0)
@@ -167,16 +165,15 @@ public sealed class BatchedPassEmitter
                     _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(BatchRow(_bk, j, KvDim), _keys{slot}, pos + j, _capacity);");
                 }
                 _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.AttentionName}(BatchRow(_bq, j, QueryDim), _keys{slot}, _values{slot}, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);");
-                _s.Line($"{Project("Output")}(w.Output, _batt, _bx, n);");
+                _layout.WriteProducts(_s, layer, "_batt", "n", ("Output", "_bx"));
             }
             else _s.Line(EngineEmitter.NoAttention);
             if (st.RunsFeedForward)
             {
                 _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));");
-                _s.Line($"{Project("Gate")}(w.Gate, _bxb, _bgate, n);");
-                _s.Line($"{Project("Up")}(w.Up, _bxb, _bup, n);");
+                _layout.WriteProducts(_s, layer, "_bxb", "n", ("Gate", "_bgate"), ("Up", "_bup"));
                 _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));");
-                _s.Line($"{Project("Down")}(w.Down, _bgate, _bx, n);");
+                _layout.WriteProducts(_s, layer, "_bgate", "n", ("Down", "_bx"));
             }
             else _s.Line(EngineEmitter.NoFeedForward);
         }

@@ -10,13 +10,12 @@ public sealed partial class EngineEmitter
 {
     private void WriteHeads()
     {
-        var head = $"{Kernels}.{_layout.Head.MatVecName}";
         var norm = $"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}";
         _s.Line("/// <summary>The head: final RMSNorm with output_norm, then the output matrix, into the logits.</summary>");
         using (_s.Block("private void Head()"))
         {
             _s.Line($"{norm}(_x, OutputNorm, _xb);");
-            _s.Line($"{head}(Output, _xb, _logits);");
+            _layout.WriteHeadProduct(_s, "Output", "_xb", "_logits", null);
         }
         _s.Line();
         for (var h = 0; h < _heads.Count; h++)
@@ -26,7 +25,7 @@ public sealed partial class EngineEmitter
             using (_s.Block($"private void ExitHead{h}()"))
             {
                 _s.Line($"{norm}(_x, ExitNorm{h}, _xb);");
-                _s.Line($"{head}(ExitOutput{h}, _xb, _logits);");
+                _layout.WriteHeadProduct(_s, $"ExitOutput{h}", "_xb", "_logits", null);
             }
             _s.Line();
         }

@@ -100,8 +100,16 @@ public sealed partial class EngineEmitter
         _s.Line();
         _batched.WriteFields();
         _speculative?.WriteFields();
-        _s.Line("// KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,");
-        _s.Line("// [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].");
+        if (_layout.ReferenceArithmetic)
+            _s.Lines("""
+                     // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys and values are
+                     // [position][KvDim], as the reference keeps them (its attention's calls, in its order).
+                     """);
+        else
+            _s.Lines("""
+                     // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
+                     // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
+                     """);
         var cached = _steps.Where(s => s.HasKvCache).ToList();
         if (cached.Count < _steps.Length)
             _s.Line($"// {Literals.Numbered("Step", _steps.Where(s => !s.HasKvCache).Select(s => s.Index), "runs", "run")} no attention (plan: skipAttention), so no K/V slot: nothing would read it.");
@@ -190,7 +198,7 @@ public sealed partial class EngineEmitter
             _s.Line("if (Position >= ContextLength)");
             using (_s.Indent()) _s.Line($"throw new {InvalidOperationException}($\"The session's context of {{ContextLength}} positions is full.\");");
             _s.Line("if (Position >= _capacity) Grow(Position + 1);");
-            _s.Line("_tokenEmbedding.Row(token).CopyTo(_x);");
+            _s.Line(_layout.EmbeddingRow("token", "_x"));
             _s.Line("return Position;");
         }
         _s.Line();
@@ -224,12 +232,24 @@ public sealed partial class EngineEmitter
             _s.Line("_capacity = capacity;");
         }
         _s.Line();
-        _s.Line("/// <summary>A transposed key cache ([KvDim][capacity]) at a larger capacity: each dimension's row keeps its positions.</summary>");
-        using (_s.Block("private float[] GrowKeys(float[] keys, int capacity)"))
+        if (_layout.ReferenceArithmetic)
         {
-            _s.Line("var grown = new float[(long)KvDim * capacity];");
-            _s.Line($"for (var c = 0; c < KvDim; c++) {Array}.Copy(keys, (long)c * _capacity, grown, (long)c * capacity, _capacity);");
-            _s.Line("return grown;");
+            _s.Line("/// <summary>A key cache ([position][KvDim]) at a larger capacity: the rows kept, as the values'.</summary>");
+            using (_s.Block("private static float[] GrowKeys(float[] keys, int capacity)"))
+            {
+                _s.Line($"{Array}.Resize(ref keys, KvDim * capacity);");
+                _s.Line("return keys;");
+            }
+        }
+        else
+        {
+            _s.Line("/// <summary>A transposed key cache ([KvDim][capacity]) at a larger capacity: each dimension's row keeps its positions.</summary>");
+            using (_s.Block("private float[] GrowKeys(float[] keys, int capacity)"))
+            {
+                _s.Line("var grown = new float[(long)KvDim * capacity];");
+                _s.Line($"for (var c = 0; c < KvDim; c++) {Array}.Copy(keys, (long)c * _capacity, grown, (long)c * capacity, _capacity);");
+                _s.Line("return grown;");
+            }
         }
         _s.Line();
     }

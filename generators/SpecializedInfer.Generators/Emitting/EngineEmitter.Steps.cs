@@ -45,7 +45,7 @@ public sealed partial class EngineEmitter
     private void WriteStep(ScheduleStep st)
     {
         var slot = st.Index;
-        string Project(string tensor) => $"{Kernels}.{_layout.Projection(tensor).MatVecName}";
+        var layer = st.WeightsOf;
         _s.Line($"// {Decision(st)}");
         using (_s.Block($"private void Step{slot}(int pos)"))
         {
@@ -55,9 +55,7 @@ public sealed partial class EngineEmitter
                 _s.Line($"// Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step {slot}'s slot, attention over 0..pos,");
                 _s.Line("// output projection added to the residual stream.");
                 _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
-                _s.Line($"{Project("Query")}(w.Query, _xb, _q);");
-                _s.Line($"{Project("Key")}(w.Key, _xb, _k);");
-                _s.Line($"{Project("Value")}(w.Value, _xb, ValueRow(_values{slot}, pos));");
+                _layout.WriteProducts(_s, layer, "_xb", null, ("Query", "_q"), ("Key", "_k"), ("Value", $"ValueRow(_values{slot}, pos)"));
                 if (Pairs > 0)
                 {
                     _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.Heads, _m.HeadDim)}(_q, _rope.Cos(pos), _rope.Sin(pos));");
@@ -66,17 +64,16 @@ public sealed partial class EngineEmitter
                 else _s.Line("// rotaryDims 0: no rotary embedding.");
                 _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(_k, _keys{slot}, pos, _capacity);");
                 _s.Line($"{Kernels}.{KernelEmitter.AttentionName}(_q, _keys{slot}, _values{slot}, _scores, _att, pos, _capacity);");
-                _s.Line($"{Project("Output")}(w.Output, _att, _x);");
+                _layout.WriteProducts(_s, layer, "_att", null, ("Output", "_x"));
             }
             else _s.Line(NoAttention);
             if (st.RunsFeedForward)
             {
                 _s.Line("// Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.");
                 _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.FeedForwardNorm, _xb);");
-                _s.Line($"{Project("Gate")}(w.Gate, _xb, _gate);");
-                _s.Line($"{Project("Up")}(w.Up, _xb, _up);");
+                _layout.WriteProducts(_s, layer, "_xb", null, ("Gate", "_gate"), ("Up", "_up"));
                 _s.Line($"{Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(_gate, _up);");
-                _s.Line($"{Project("Down")}(w.Down, _gate, _x);");
+                _layout.WriteProducts(_s, layer, "_gate", null, ("Down", "_x"));
             }
             else _s.Line(NoFeedForward);
         }

@@ -10,6 +10,11 @@ public sealed partial class KernelEmitter
     /// <summary>Attention: one position's query heads over positions 0..position of a step's KV cache.</summary>
     private void EmitAttention(int heads, int kvHeads, int headDim)
     {
+        if (_referenceArithmetic)
+        {
+            EmitReferenceAttention(heads, kvHeads, headDim);
+            return;
+        }
         var ratio = heads / kvHeads;
         long queryDim = (long)heads * headDim, kvDim = (long)kvHeads * headDim;
         _s.Line("/// <summary>");
@@ -33,6 +38,41 @@ public sealed partial class KernelEmitter
             _s.Line("nuint n = (nuint)position + 1;");
             _s.Line("nuint cap = (nuint)capacity;");
             Paths(w => AttentionPath(w, heads, ratio, headDim, kvDim));
+        }
+    }
+
+    /// <summary>
+    /// Attention with the reference's arithmetic (engines whose attention output is quantized next): per head, the
+    /// scores by TensorPrimitives.Dot over keys kept a row per position, the maximum subtracted, SoftMax, and the values
+    /// added with MultiplyAdd in position order, exactly the reference engine's calls.
+    /// </summary>
+    private void EmitReferenceAttention(int heads, int kvHeads, int headDim)
+    {
+        var ratio = heads / kvHeads;
+        long queryDim = (long)heads * headDim, kvDim = (long)kvHeads * headDim;
+        _s.Line("/// <summary>");
+        _s.Line($"/// Causal attention of {heads} query heads over {kvHeads} KV heads ({ratio} query heads per KV head) of {headDim}, over positions");
+        _s.Line("/// 0..position of one step's cache (keys and values a row per position), in the reference engine's calls and order, since");
+        _s.Line("/// the output is quantized next: per head, scores by Dot, the maximum subtracted, SoftMax, then Σ p_t · V_t by MultiplyAdd.");
+        _s.Line("/// </summary>");
+        _s.Line(Hot);
+        using (_s.Block($"public static void {AttentionName}(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)"))
+        {
+            _s.Line($"if ((uint)position >= (uint)capacity || q.Length < {I(queryDim)} || output.Length < {I(queryDim)}");
+            _s.Line($"    || keys.Length < (long){I(kvDim)} * (position + 1) || values.Length < (long){I(kvDim)} * (position + 1) || scores.Length < position + 1)");
+            _s.Line($"    ThrowShape(nameof({AttentionName}));");
+            _s.Line("var s = scores.Slice(0, position + 1);");
+            using (_s.Block($"for (var h = 0; h < {heads}; h++)"))
+            {
+                _s.Line($"var kv = h / {ratio} * {headDim}; // the KV head's offset in a row");
+                _s.Line($"var qh = q.Slice(h * {headDim}, {headDim});");
+                _s.Line($"for (var t = 0; t <= position; t++) s[t] = TensorPrimitives.Dot(qh, keys.Slice(t * {I(kvDim)} + kv, {headDim})) * AttentionScale;");
+                _s.Line("TensorPrimitives.Subtract(s, TensorPrimitives.Max(s), s);");
+                _s.Line("TensorPrimitives.SoftMax(s, s);");
+                _s.Line($"var oh = output.Slice(h * {headDim}, {headDim});");
+                _s.Line("oh.Clear();");
+                _s.Line($"for (var t = 0; t <= position; t++) TensorPrimitives.MultiplyAdd(values.Slice(t * {I(kvDim)} + kv, {headDim}), s[t], oh, oh);");
+            }
         }
     }
 

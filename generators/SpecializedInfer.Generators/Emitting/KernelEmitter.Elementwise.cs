@@ -19,6 +19,13 @@ public sealed partial class KernelEmitter
             _s.Line("ref float xr = ref MemoryMarshal.GetReference(x);");
             _s.Line("ref float wr = ref MemoryMarshal.GetReference(weight);");
             _s.Line("ref float dr = ref MemoryMarshal.GetReference(output);");
+            if (_referenceArithmetic)
+            {
+                _s.Line("// The reference's sum (TensorPrimitives.SumOfSquares): the output is quantized next, so its bits must be the reference's.");
+                _s.Line($"float scale = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x.Slice(0, {n})) / {I(n)}f + NormEps);");
+                Paths(path => Elementwise(path, n, (vw, o) => vw.Store($"{vw.Load("xr", o)} * scale * {vw.Load("wr", o)}", "dr", o)));
+                return;
+            }
             Paths(path =>
             {
                 var w = path.FitTo(n);
@@ -120,10 +127,21 @@ public sealed partial class KernelEmitter
         }
     }
 
-    /// <summary>StoreKey{kvDim}: one position's key into a step's transposed key cache.</summary>
+    /// <summary>StoreKey{kvDim}: one position's key into a step's transposed key cache (with reference arithmetic: its row).</summary>
     private void EmitStoreKey(int kvDim)
     {
         var name = StoreKeyName(kvDim);
+        if (_referenceArithmetic)
+        {
+            _s.Line($"/// <summary>Stores one position's key ({kvDim} floats) into its row of a step's key cache, as the reference keeps keys: keys[position·{kvDim} + c] = k[c].</summary>");
+            _s.Line(Hot);
+            using (_s.Block($"public static void {name}(ReadOnlySpan<float> k, Span<float> keys, int position, int capacity)"))
+            {
+                _s.Line($"if (k.Length < {kvDim} || (uint)position >= (uint)capacity || keys.Length < (long){kvDim} * capacity) ThrowShape(nameof({name}));");
+                _s.Line($"k.Slice(0, {kvDim}).CopyTo(keys.Slice(position * {kvDim}, {kvDim}));");
+            }
+            return;
+        }
         _s.Line($"/// <summary>Stores one position's key ({kvDim} floats) into a step's transposed key cache: keys[c·capacity + position] = k[c].</summary>");
         _s.Line(Hot);
         using (_s.Block($"public static void {name}(ReadOnlySpan<float> k, Span<float> keys, int position, int capacity)"))

@@ -74,6 +74,11 @@ public sealed partial class KernelEmitter
     private void EmitMatVec(MatrixShape m)
     {
         Debug.Assert(m.Rows > 0 && m.Cols > 0 && m.Stride >= m.Cols, "a matrix has rows, columns, and rows at least as long as its columns");
+        if (m.ReferenceOrder)
+        {
+            EmitDotProduct(m, batched: false);
+            return;
+        }
         var name = m.MatVecName;
         var op = m.ResidualAdd ? "y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds)" : "y = W·x";
         _s.Line($"/// <summary>{op} for a {m.Rows}×{m.Cols} row-major W: {m.Rows} dot products of length {m.Cols}.</summary>");
@@ -103,6 +108,11 @@ public sealed partial class KernelEmitter
     private void EmitMatMat(MatrixShape m)
     {
         Debug.Assert(m.Rows > 0 && m.Cols > 0 && m.Stride >= m.Cols, "a matrix has rows, columns, and rows at least as long as its columns");
+        if (m.ReferenceOrder)
+        {
+            EmitDotProduct(m, batched: true);
+            return;
+        }
         var name = m.MatMatName;
         _s.Line($"/// <summary>{(m.ResidualAdd ? "y[p] += W·x[p]" : "y[p] = W·x[p]")} for count ≤ {MaxBatch} positions p (x rows of {m.Cols}, y rows of {m.Rows}), a {m.Rows}×{m.Cols} row-major W;");
         _s.Line($"/// bit-identical, position by position, to {m.MatVecName}.</summary>");
@@ -118,6 +128,37 @@ public sealed partial class KernelEmitter
             _s.Line("nuint n = (nuint)count;");
             Paths(path => MatrixPath(new MatrixKernel(m, Batched: true), path));
         }
+    }
+
+    /// <summary>
+    /// An F32 product row by row with the reference's TensorPrimitives.Dot (and its separate residual add), for engines
+    /// that quantize its output next: one position, or each of count positions.
+    /// </summary>
+    private void EmitDotProduct(MatrixShape m, bool batched)
+    {
+        Debug.Assert(m.Stride == m.Cols, "reference-order products read the matrix where it is, unpadded");
+        var name = batched ? m.MatMatName : m.MatVecName;
+        var op = m.ResidualAdd ? "+=" : "=";
+        _s.Line($"/// <summary>{(m.ResidualAdd ? "y += W·x" : "y = W·x")}{(batched ? $" for count ≤ {MaxBatch} positions" : "")} for a {m.Rows}×{m.Cols} W, each row by TensorPrimitives.Dot as the reference");
+        _s.Line("/// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>");
+        _s.Line(Hot);
+        if (!batched)
+            using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)"))
+            {
+                _s.Line($"if (w.Length != {I(m.Length)} || x.Length < {m.Cols} || y.Length < {m.Rows}) ThrowShape(nameof({name}));");
+                _s.Line($"var xs = x.Slice(0, {m.Cols});");
+                _s.Line($"for (var r = 0; r < {m.Rows}; r++) y[r] {op} TensorPrimitives.Dot(w.Slice(r * {m.Cols}, {m.Cols}), xs);");
+            }
+        else
+            using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)"))
+            {
+                _s.Line($"if (w.Length != {I(m.Length)} || (uint)(count - 1) >= {MaxBatch}u || x.Length < (long)count * {m.Cols} || y.Length < (long)count * {m.Rows}) ThrowShape(nameof({name}));");
+                using (_s.Block("for (var p = 0; p < count; p++)"))
+                {
+                    _s.Line($"var xs = x.Slice(p * {m.Cols}, {m.Cols});");
+                    _s.Line($"for (var r = 0; r < {m.Rows}; r++) y[p * {m.Rows} + r] {op} TensorPrimitives.Dot(w.Slice(r * {m.Cols}, {m.Cols}), xs);");
+                }
+            }
     }
 
     /// <summary>One path of a matrix kernel: blocks of 8 and 4 rows, then the last rows one by one.</summary>

@@ -15,17 +15,20 @@ public sealed record KernelSet(
     string HintName,
     ModelManifest Manifest,
     EquatableArray<MatrixShape> MatVecs,
-    EquatableArray<MatrixShape> MatMats)
+    EquatableArray<MatrixShape> MatMats,
+    EquatableArray<QuantizedMatrixShape> QuantizedMatVecs,
+    EquatableArray<QuantizedMatrixShape> QuantizedMatMats,
+    bool ReferenceArithmetic)
 {
     public static KernelSet For(EngineLayout engine)
     {
         var (spec, layout) = (engine.Spec, engine.Weights);
         // The steps' projections and the head; batched, the projections (prompt chunks) and, where Verify runs the
-        // head for every position, the head too.
-        var matVecs = layout.Projections.Append(layout.Head).Distinct();
-        var matMats = SpeculativeSessionEmitter.AppliesTo(spec.Schedule) ? layout.Projections.Append(layout.Head).Distinct() : layout.Projections;
+        // head for every position, the head too. The layout says which are F32 and which integer products.
+        var batchedHeads = SpeculativeSessionEmitter.AppliesTo(spec.Schedule);
         return new KernelSet(KernelClass.For(spec), spec.ClassName, KernelsHintName(spec.HintName),
-            spec.Manifest, matVecs.ToEquatableArray(), matMats.ToEquatableArray());
+            spec.Manifest, layout.MatVecs.ToEquatableArray(), layout.MatMats(batchedHeads).ToEquatableArray(),
+            layout.QuantizedMatVecs.ToEquatableArray(), layout.QuantizedMatMats(batchedHeads).ToEquatableArray(), layout.ReferenceArithmetic);
     }
 
     /// <summary>X.g.cs → X.Kernels.g.cs.</summary>

@@ -89,7 +89,7 @@ public sealed class SpeculativeSessionEmitter
         using (_s.Block($"private void BatchHeads(int n, {FloatSpan} logits)"))
         {
             _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(BatchRow(_bx, j, Dim), OutputNorm, BatchRow(_bxb, j, Dim));");
-            _s.Line($"{Kernels}.{_layout.Head.MatMatName}(Output, _bxb, logits, n);");
+            _layout.WriteHeadProduct(_s, "Output", "_bxb", "logits", "n");
         }
         _s.Line();
     }

@@ -16,6 +16,11 @@ public static class TypeRefs
     public const string Prefetch = Engine + ".Prefetch";
     public const string ExitMeasures = Engine + ".ExitMeasures";
     public const string ParkedPositions = Engine + ".ParkedPositions";
+    public const string Quantization = "global::SpecializedInfer.Quantization";
+    public const string QuantizedActivations = Quantization + ".QuantizedActivations";
+    public const string RepackedMatrix = Quantization + ".RepackedMatrix";
+    public const string RepackedLayer = Quantization + ".RepackedLayer";
+    public const string GgmlType = "global::SpecializedInfer.Gguf.GgmlType";
 
     /// <summary>
     /// The engine's kernels as the session names them: a class nested in the session that derives from the engine's
@@ -38,6 +43,9 @@ public static class TypeRefs
     public const string GC = "global::System.GC";
     public const string FloatArrayList = "global::System.Collections.Generic.List<float[]>";
     public const string Marshal = "global::System.Runtime.InteropServices.Marshal";
+    public const string AvxVnni = "global::System.Runtime.Intrinsics.X86.AvxVnni";
+    public const string Avx2 = "global::System.Runtime.Intrinsics.X86.Avx2";
+    public const string ByteReadOnlySpan = "global::System.ReadOnlySpan<byte>";
     public const string GeneratedCode = "global::System.CodeDom.Compiler.GeneratedCode";
     public const string EmbeddedAttribute = "global::Microsoft.CodeAnalysis.EmbeddedAttribute";
 }

@@ -61,14 +61,19 @@ public abstract record WeightLayout
     public EquatableArray<ExitHead> Heads { get; }
 
     /// <summary>
-    /// Models whose bound weights fit the spec's limit (cache-sized) get them copied at load into one 64-byte-aligned
-    /// array (<see cref="AlignedCopyLayout"/>); larger models stream from the file mapping (<see cref="MappedLayout"/>).
+    /// Models whose layer matrices are Q8_0 or Q4_0 (the manifest's <c>weightType</c>) keep them quantized, repacked
+    /// into tiles at load (<see cref="QuantizedLayout"/>). Otherwise the weights are F32 (expanded at load if the file
+    /// stores another type): models whose bound weights fit the spec's limit (cache-sized) get them copied into one
+    /// 64-byte-aligned array (<see cref="AlignedCopyLayout"/>); larger models stream from the file mapping
+    /// (<see cref="MappedLayout"/>).
     /// </summary>
     public static WeightLayout For(EngineSpec spec)
     {
         var layers = spec.Schedule.WeightLayers.ToEquatableArray();
         var heads = spec.Schedule.Steps.Select(s => s.ExitAfter?.Head).Where(h => h is not null).Select(h => h!).Distinct().ToEquatableArray();
         var merges = spec.Schedule.Merges.ToEquatableArray();
+        if (TiledQuantLayout.TypeOf(spec.Manifest.WeightType) is { } quantized)
+            return new QuantizedLayout(spec.Manifest, layers, heads, merges, quantized, batchedHeads: SpeculativeSessionEmitter.AppliesTo(spec.Schedule));
         var copy = AlignedCopyLayout.Create(spec.Manifest, layers, heads, merges);
         return copy.Length * 4 <= spec.WeightCopyLimit ? copy : new MappedLayout(spec.Manifest, layers, heads, merges);
     }
@@ -112,8 +117,66 @@ public abstract record WeightLayout
     /// <summary>The output matrix, and every exit head's: a row per vocabulary entry.</summary>
     public MatrixShape Head => Matrix(Manifest.VocabSize, Manifest.Dim, residualAdd: false);
 
+    /// <summary>
+    /// True when the F32 steps between the products (RMSNorm, attention) must give the reference engine's very bits:
+    /// a layout whose products quantize their inputs, where a last-bit difference can move a value across a rounding
+    /// step of the 8-bit quantization and change the logits by 1e-2 instead of 1e-7. Such engines sum squares and
+    /// attend with the reference's TensorPrimitives calls in its order, and keep keys as it does (a row per position);
+    /// the others keep their own vector kernels and transposed keys (equal to the reference within 1e-4).
+    /// </summary>
+    public virtual bool ReferenceArithmetic => false;
+
+    /// <summary>The F32 matrix kernels (one position) the engine calls: the projections and the head.</summary>
+    public virtual IEnumerable<MatrixShape> MatVecs => Projections.Append(Head).Distinct();
+
+    /// <summary>The F32 batched kernels: the projections, and the head when <paramref name="batchedHeads"/> (Verify runs it for every position).</summary>
+    public virtual IEnumerable<MatrixShape> MatMats(bool batchedHeads) => batchedHeads ? Projections.Append(Head).Distinct() : Projections;
+
+    /// <summary>The integer kernels (one position) for Q8_0/Q4_0 matrices; none for F32 layouts.</summary>
+    public virtual IEnumerable<QuantizedMatrixShape> QuantizedMatVecs => Enumerable.Empty<QuantizedMatrixShape>();
+
+    /// <summary>The batched integer kernels.</summary>
+    public virtual IEnumerable<QuantizedMatrixShape> QuantizedMatMats(bool batchedHeads) => Enumerable.Empty<QuantizedMatrixShape>();
+
     // -------------------------------------------------------------------------------------------------------------
     // Emit functions: each layout writes how its weights are held, bound and read.
+
+    /// <summary>
+    /// The products of one input with some of a layer's matrices (the step's <c>w</c>, a <c>Layer{l}()</c>): each
+    /// (tensor, output) into its output, for one position, or for <paramref name="count"/> positions of batch rows.
+    /// All read the same <paramref name="input"/>, so a layout that quantizes inputs does it once for them.
+    /// </summary>
+    public virtual void WriteProducts(SourceWriter s, int layer, string input, string? count, params (string Tensor, string Output)[] products)
+    {
+        foreach (var (tensor, output) in products) s.Line(FloatProduct(Projection(tensor), $"w.{tensor}", input, output, count));
+    }
+
+    /// <summary>An F32 kernel call: MatVec for one position, MatMat for <paramref name="count"/>.</summary>
+    protected static string FloatProduct(MatrixShape m, string weights, string input, string output, string? count) =>
+        count is null ? $"{Kernels}.{m.MatVecName}({weights}, {input}, {output});" : $"{Kernels}.{m.MatMatName}({weights}, {input}, {output}, {count});";
+
+    /// <summary>A head's product: <paramref name="matrix"/> (<c>Output</c>, <c>ExitOutput{h}</c>) times the normed state(s) into logits.</summary>
+    public virtual void WriteHeadProduct(SourceWriter s, string matrix, string input, string output, string? count) =>
+        s.Line(FloatProduct(Head, matrix, input, output, count));
+
+    /// <summary>The statement putting token <paramref name="token"/>'s embedding into <paramref name="destination"/>.</summary>
+    public virtual string EmbeddingRow(string token, string destination) => $"_tokenEmbedding.Row({token}).CopyTo({destination});";
+
+    /// <summary>The ref struct(s) a step's <c>Layer{l}()</c> returns: LayerWeights, one layer's tensors as float spans.</summary>
+    public virtual void WriteLayerWeightsTypes(SourceWriter s) => WriteFloatLayerWeights(s);
+
+    /// <summary>LayerWeights: one layer's tensors as float spans, built per step on the stack.</summary>
+    protected static void WriteFloatLayerWeights(SourceWriter s)
+    {
+        s.Line("/// <summary>One layer's tensors as spans; built per step on the stack.</summary>");
+        using (s.Block("private readonly ref struct LayerWeights"))
+        {
+            s.Line($"public readonly {FloatReadOnlySpan} {string.Join(", ", LayerTensors)};");
+            s.Line();
+            using (s.Block($"public LayerWeights({string.Join(", ", LayerTensors.Select(k => $"{FloatReadOnlySpan} {Camel(k)}"))})"))
+                foreach (var k in LayerTensors) s.Line($"{k} = {Camel(k)};");
+        }
+    }
 
     /// <summary>The engine class's weight fields (beside <c>_weights</c>, the mapped file) and its constructor.</summary>
     public abstract void WriteEngineMembers(SourceWriter s, string classIdentifier);

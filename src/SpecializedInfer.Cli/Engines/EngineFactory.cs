@@ -32,7 +32,7 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
             var reference = ReferenceEngine.Load(modelPath, plan);
             return new LoadedEngine(reference, Kind, plan, DequantizedWeights.Of(reference.Weights), null, null);
         }
-        return LoadGenerated(modelPath, EngineSources.ForPlan(plan), plan, plan.Manifest.Tensors);
+        return LoadGenerated(modelPath, EngineSources.ForPlan(plan), plan, plan.Manifest.Tensors, plan.Manifest.WeightType);
     }
 
     /// <summary>
@@ -46,7 +46,7 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
             var reference = new ReferenceEngine(LlamaWeights.Load(modelPath, plan.Manifest, plan.ManifestPath, layersToBind: null), ownsWeights: true);
             return new LoadedEngine(reference, Kind, null, DequantizedWeights.Of(reference.Weights), null, null);
         }
-        return LoadGenerated(modelPath, EngineSources.FullModel(plan), null, plan.Manifest.Tensors);
+        return LoadGenerated(modelPath, EngineSources.FullModel(plan), null, plan.Manifest.Tensors, plan.Manifest.WeightType);
     }
 
     private LoadedEngine LoadFullModel(string modelPath)
@@ -57,12 +57,19 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
             return new LoadedEngine(reference, Kind, null, DequantizedWeights.Of(reference.Weights), null, null);
         }
         // The manifest si manifest would write for this file: its topology under GGUF's tensor names.
-        LlamaConfig config;
-        using (var file = GgufFile.Open(modelPath)) config = LlamaConfig.FromGguf(file);
-        return LoadGenerated(modelPath, EngineSources.FullModel(modelPath, config), null, TensorNames.Gguf);
+        EngineSources sources;
+        string? weightType;
+        using (var file = GgufFile.Open(modelPath))
+        {
+            var config = LlamaConfig.FromGguf(file);
+            sources = EngineSources.FullModel(modelPath, file, config);
+            weightType = ManifestCheck.WeightTypeOf(file, config);
+        }
+        return LoadGenerated(modelPath, sources, null, TensorNames.Gguf, weightType);
     }
 
-    private LoadedEngine LoadGenerated(string modelPath, EngineSources sources, LoadedPlan? plan, TensorNames names)
+    /// <param name="weightType">The manifest's <c>weightType</c>, which decides whether the engine keeps Q8_0/Q4_0 matrices quantized.</param>
+    private LoadedEngine LoadGenerated(string modelPath, EngineSources sources, LoadedPlan? plan, TensorNames names, string? weightType)
     {
         // A missing or malformed model file fails now, not after a compilation of several seconds.
         using var file = GgufFile.Open(modelPath);
@@ -91,7 +98,7 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
             // Hashed and whole, yet not loadable (written by a build this key failed to tell apart): build it anew.
             context.Unload();
             EngineCache.Delete(path);
-            return LoadGenerated(modelPath, sources, plan, names);
+            return LoadGenerated(modelPath, sources, plan, names, weightType);
         }
         catch (BadImageFormatException e)
         {
@@ -103,7 +110,9 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
         try
         {
             var engine = load(modelPath);
-            var dequantized = DequantizedWeights.Predict(file, engine.Config, names, engine.Schedule);
+            // An engine generated for a Q8_0/Q4_0 manifest multiplies those matrices in their blocks, as the reference does.
+            var dequantized = DequantizedWeights.Predict(file, engine.Config, names, engine.Schedule,
+                multipliesQuantizedBlocks: TiledQuantLayout.TypeOf(weightType) is not null);
             return new LoadedEngine(engine, Kind, plan, dequantized, build, context);
         }
         catch

@@ -27,14 +27,15 @@ internal sealed record EngineSources(string ClassName, string PlanPath, IReadOnl
     }
 
     /// <summary>
-    /// The full model of a GGUF file run without a plan: the manifest <c>si manifest</c> would write for it and a plan
-    /// naming only that manifest, both in memory beside the model file.
+    /// The full model of a GGUF file run without a plan: the manifest <c>si manifest</c> would write for it (its weight
+    /// type included, so a Q8_0/Q4_0 file's engine keeps its matrices quantized) and a plan naming only that manifest,
+    /// both in memory beside the model file.
     /// </summary>
-    public static EngineSources FullModel(string modelPath, LlamaConfig config)
+    public static EngineSources FullModel(string modelPath, Gguf.GgufFile file, LlamaConfig config)
     {
         var name = Path.GetFileNameWithoutExtension(modelPath);
         var manifestPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, name + ManifestReader.Extension);
-        return FullModel(new SidecarFile(manifestPath, ManifestWriter.ToJson(ManifestCheck.FromConfig(config, name))));
+        return FullModel(new SidecarFile(manifestPath, ManifestWriter.ToJson(ManifestCheck.FromFile(file, config, name))));
     }
 
     private static EngineSources FullModel(SidecarFile manifest)

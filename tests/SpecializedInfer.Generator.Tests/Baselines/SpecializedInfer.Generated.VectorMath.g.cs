@@ -69,6 +69,51 @@ namespace SpecializedInfer.Generated
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private protected static float HorizontalMax(Vector128<float> v) => MathF.Max(MathF.Max(v.GetElement(0), v.GetElement(1)), MathF.Max(v.GetElement(2), v.GetElement(3)));
 
+        /// <summary>
+        /// 16 fp16 values (32 bytes at <paramref name="source"/>, a tile's scales) as floats, each exactly what (float)Half
+        /// gives: the magnitude's bits moved into place and scaled by 2¹¹² (exact for normal and subnormal values alike),
+        /// infinities and NaNs given float's all-ones exponent, the sign put back.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private protected static void HalfToSingle(ref byte source, out Vector256<float> lo, out Vector256<float> hi)
+        {
+            var (l, h) = Vector256.Widen(Vector256.LoadUnsafe(ref source).AsUInt16());
+            lo = HalfToSingle(l);
+            hi = HalfToSingle(h);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> HalfToSingle(Vector256<uint> h)
+        {
+            var magnitude = (h & Vector256.Create(0x7FFFu)) << 13;
+            var scaled = (magnitude.AsSingle() * Vector256.Create(0x77800000u).AsSingle()).AsUInt32(); // × 2¹¹²
+            var special = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(0x0F800000u)); // exponent 31: ∞ or NaN
+            var bits = Vector256.ConditionalSelect(special, magnitude | Vector256.Create(0x7F800000u), scaled);
+            return (bits | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
+        }
+
+        /// <summary>
+        /// Per 32-bit lane, the exact Σ of 4 products of unsigned bytes below 16 (<paramref name="w"/>) and signed bytes:
+        /// VPMADDUBSW's pairs are at most 2·15·128 (no saturation), VPMADDWD adds them to 32 bits. The AVX2 form of VPDPBUSD
+        /// for nibbles.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private protected static Vector256<int> DotNibbles(Vector256<byte> w, Vector256<sbyte> x) =>
+            Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w, x), Vector256<short>.One);
+
+        /// <summary>
+        /// Per 32-bit lane, the exact Σ of 4 products of any unsigned bytes (<paramref name="w"/>) and signed bytes: a byte
+        /// times 128 pairs past VPMADDUBSW's 16-bit saturation, so each byte is split into its nibbles, w = 16·h + l.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private protected static Vector256<int> DotBytes(Vector256<byte> w, Vector256<sbyte> x)
+        {
+            var nibble = Vector256.Create((byte)0x0F);
+            var high = Vector256.ShiftRightLogical(w.AsUInt16(), 4).AsByte() & nibble;
+            return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(high, x), Vector256.Create((short)16))
+                 + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w & nibble, x), Vector256<short>.One);
+        }
+
         [DoesNotReturn]
         private protected static void ThrowShape(string kernel) =>
             throw new ArgumentException($"{kernel}: a buffer is smaller than the engine's fixed shape (or a tensor differs from it).");

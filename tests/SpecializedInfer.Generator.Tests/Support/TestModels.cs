@@ -1,3 +1,5 @@
+using SpecializedInfer.Gguf;
+using SpecializedInfer.Quantization;
 using SpecializedInfer.Synthesis;
 
 namespace SpecializedInfer.Generator.Tests.Support;
@@ -29,6 +31,16 @@ public static class TestModels
         TiedOutput = false, Seed = 13,
     };
 
+    /// <summary>
+    /// Widths that are multiples of 32, for Q4_0 (<see cref="QuantizedPath"/>): dim 96, 8 heads of 12 over 2 KV heads
+    /// (key and value rows 24, so a partial 16-row tile), ffn 224, vocabulary 600 (a partial tile), tied output (a
+    /// Q4_0 head).
+    /// </summary>
+    public static readonly SyntheticModelSpec Q4syn = new()
+    {
+        Name = "q4syn", Dim = 96, HiddenDim = 224, Layers = 3, Heads = 8, KvHeads = 2, VocabSize = 600, ContextLength = 256, Seed = 14,
+    };
+
     private static readonly Lazy<string> Folder = new(() =>
     {
         var dir = Directory.CreateTempSubdirectory("si-generator-tests-").FullName;
@@ -42,6 +54,28 @@ public static class TestModels
 
     public static string Stories260K => ModelLocator.Find("stories260K.gguf");
 
+    private static readonly object QuantizedGate = new();
+
+    /// <summary>
+    /// A model quantized by si quantize (llama.cpp's bytes): s260q8/s260q4 are stories260K with its feed-forward
+    /// padded to 192 (so 32 divides every width), as Q8_0 and Q4_0 (whose output matrix stays Q8_0: 256 does not
+    /// divide 64); q4syn is <see cref="Q4syn"/> as Q4_0.
+    /// </summary>
+    private static string QuantizedPath(string name)
+    {
+        lock (QuantizedGate)
+        {
+            var path = Path.Combine(Folder.Value, name + ".gguf");
+            if (File.Exists(path)) return path;
+            var f32 = Path.Combine(Folder.Value, name + ".f32.gguf");
+            if (name == "q4syn") SyntheticModel.Write(Q4syn, f32);
+            else Testing.PaddedFeedForward.Write(Stories260K, f32, 192);
+            using (var file = GgufFile.Open(f32))
+                ModelQuantizer.Quantize(file, name == "s260q8" ? QuantizedFileType.Q8_0 : QuantizedFileType.Q4_0, path);
+            return path;
+        }
+    }
+
     private static readonly Lazy<string> RenamedStories260K = new(() =>
     {
         var path = Path.Combine(Folder.Value, "s260r.gguf");
@@ -51,7 +85,7 @@ public static class TestModels
 
     /// <summary>
     /// The model file a plan's manifest describes, by the plan file's prefix (s260, odd, wide, mha; s260h and oddh
-    /// add an exit head; s260r is stories260K with its tensors renamed).
+    /// add an exit head; s260r is stories260K with its tensors renamed; s260q8, s260q4 and q4syn are quantized).
     /// </summary>
     public static string PathFor(string planFile) => Path.GetFileName(planFile).Split('.')[0] switch
     {
@@ -59,6 +93,7 @@ public static class TestModels
         "s260h" => ExitHeadModels.PathFor("s260h", Stories260K),
         "s260r" => RenamedStories260K.Value,
         "oddh" => ExitHeadModels.PathFor("oddh", Path.Combine(Folder.Value, "odd.gguf")),
+        "s260q8" or "s260q4" or "q4syn" => QuantizedPath(Path.GetFileName(planFile).Split('.')[0]),
         var name => Path.Combine(Folder.Value, name + ".gguf"),
     };
 }

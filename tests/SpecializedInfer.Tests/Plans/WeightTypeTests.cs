@@ -53,7 +53,7 @@ public sealed class WeightTypeTests : IDisposable
     [Fact]
     public void Weight_type_round_trips_through_the_manifest_writer_and_the_plan_writer()
     {
-        var manifest = PlanReaderTests.Stories with { WeightType = "q4_0" };
+        var manifest = PlanReaderTests.Stories with { WeightType = "q4_0", HiddenDim = 192 }; // whole blocks of 32 (SI0043)
         var json = ManifestWriter.ToJson(manifest);
         Assert.Contains("\"weightType\": \"q4_0\"", json);
         Assert.Equal(manifest, ManifestReader.Read(json, "stories260K.model.json").Manifest);
@@ -69,6 +69,21 @@ public sealed class WeightTypeTests : IDisposable
         var problem = Assert.Single(ManifestReader.Read(text, "m.model.json").Problems, p => p.Severity == ProblemSeverity.Error);
         Assert.Equal(ProblemIds.UnknownEnumValue, problem.Id);
         Assert.Contains("found 'q9_0'", problem.Message);
+    }
+
+    [Theory]
+    [InlineData("q8_0", 32)]
+    [InlineData("q4_k", 256)]
+    public void A_width_the_weight_types_blocks_do_not_divide_is_SI0043(string type, int block)
+    {
+        // stories260K's feed-forward width 172 is no multiple of a block: no file of this type can have it.
+        var text = ManifestWriter.ToJson(PlanReaderTests.Stories with { WeightType = type });
+        var problems = ManifestReader.Read(text, "m.model.json").Problems.Where(p => p.Severity == ProblemSeverity.Error).ToList();
+        Assert.All(problems, p => Assert.Equal(ProblemIds.WeightBlocksDoNotDivide, p.Id));
+        Assert.Contains(problems, p => p.Message == $"'weightType' {type} stores matrix rows in blocks of {block} values, so 'hiddenDim' (172) must be a multiple of {block}");
+        Assert.Equal(type == "q4_k" ? 2 : 1, problems.Count); // q4_k: dim 64 too
+        Assert.DoesNotContain(ManifestReader.Read(ManifestWriter.ToJson(PlanReaderTests.Stories with { WeightType = "f16" }), "m.model.json").Problems,
+            p => p.Severity == ProblemSeverity.Error);
     }
 
     [Theory]

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using SpecializedInfer.Gguf;
 using SpecializedInfer.Synthesis;
 
 namespace SpecializedInfer.Tests.Support;
@@ -50,35 +48,10 @@ public sealed class QuantizedModels : IDisposable
     {
         switch (model)
         {
-            case "s260pad": PadFeedForward(ModelLocator.Find("stories260K.gguf"), path, 192); break;
+            case "s260pad": Testing.PaddedFeedForward.Write(ModelLocator.Find("stories260K.gguf"), path, 192); break;
             case "k256": SyntheticModel.Write(K256, path); break;
             default: throw new ArgumentException($"No model '{model}'.", nameof(model));
         }
-    }
-
-    /// <summary>Copies an F32 model with its feed-forward width padded to <paramref name="hidden"/> by zeros.</summary>
-    public static void PadFeedForward(string source, string destination, int hidden)
-    {
-        using var file = GgufFile.Open(source);
-        var old = (int)file.GetInteger("llama.feed_forward_length");
-        var writer = new GgufWriter();
-        foreach (var (key, value) in file.Metadata)
-            writer.Add(key, key == "llama.feed_forward_length" ? GgufValue.Of((uint)hidden) : value);
-        foreach (var t in file.Tensors)
-        {
-            var values = MemoryMarshal.Cast<byte, float>(file.GetBytes(t)).ToArray();
-            if (t.Name.EndsWith("ffn_gate.weight", StringComparison.Ordinal) || t.Name.EndsWith("ffn_up.weight", StringComparison.Ordinal))
-                writer.AddTensor(t.Name, [t.Dimensions[0], hidden], [.. values, .. new float[t.Dimensions[0] * (hidden - old)]]);
-            else if (t.Name.EndsWith("ffn_down.weight", StringComparison.Ordinal))
-            {
-                var rows = (int)t.Dimensions[1];
-                var padded = new float[rows * hidden];
-                for (var r = 0; r < rows; r++) values.AsSpan(r * old, old).CopyTo(padded.AsSpan(r * hidden));
-                writer.AddTensor(t.Name, [hidden, rows], padded);
-            }
-            else writer.AddTensor(t.Name, t.Dimensions, t.Type, file.GetBytes(t));
-        }
-        writer.Write(destination);
     }
 
     public void Dispose()

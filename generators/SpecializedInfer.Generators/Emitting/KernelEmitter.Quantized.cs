@@ -1,0 +1,238 @@
+using System.Diagnostics;
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer.Generators.Emitting;
+
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
+// Integer products with Q8_0/Q4_0 weights repacked into 16-row tiles (TiledQuantLayout) and an input quantized to
+// Q8_0 (QuantizedActivations). The definition every path reproduces is the reference's QuantizedDot: per row, per
+// block b in order, the exact integer s_b = Σ w·x, then sum = fma(s_b, d_w·d_x, sum) (Q8_0) or fma(s_b·d_w, d_x, sum)
+// (Q4_0). In a tile, vector lane j is row j: one VPDPBUSD adds 4 bytes × 4 bytes for 8 rows at once, the integer sums
+// are exact in any grouping, and each lane then runs the row's float chain in block order, so every path (AVX-VNNI,
+// AVX2, scalar) gives the reference's bits. Weights are stored unsigned (w + 128, or nibbles w + 8), which VPDPBUSD
+// needs; the offset times Σx (kept per block with the quants) starts each block's integer sum.
+
+public sealed partial class KernelEmitter
+{
+    private const string Inline = "[MethodImpl(MethodImplOptions.AggressiveInlining)]";
+
+    /// <summary>The vector paths of the integer kernels, in the order they are tried, with the check that selects each.</summary>
+    private static readonly (string Path, string Supported)[] IntegerPaths =
+    {
+        ("Vnni", $"{AvxVnni}.IsSupported"),
+        ("Avx2", $"{Avx2}.IsSupported"),
+    };
+
+    /// <summary>y = W·x (or y += W·x) for one position.</summary>
+    private void EmitQuantizedMatVec(QuantizedMatrixShape m)
+    {
+        var name = m.MatVecName;
+        _s.Line($"/// <summary>{(m.ResidualAdd ? "y += W·x (the residual add fused in: y[r] + dot, as the reference adds)" : "y = W·x")} for a {m.Rows}×{m.Cols} {m.TypeName} W repacked into");
+        _s.Line($"/// {m.Tiles} tiles of 16 rows, x quantized to Q8_0: each row's {m.Blocks} blocks multiplied in integers and added in order.</summary>");
+        _s.Line(Hot);
+        using (_s.Block($"public static void {name}(ReadOnlySpan<byte> w, {QuantizedActivations} x, Span<float> y)"))
+        {
+            _s.Line($"if (w.Length != {I(m.Bytes)} || x.Cols != {m.Cols} || x.Rows < 1 || y.Length < {m.Rows}) ThrowShape(nameof({name}));");
+            _s.Line($"// In range: w holds the {m.Tiles} tiles' quants ({I(m.QuantBytes)} bytes, then their scales) and x a row of {m.Cols} quants and");
+            _s.Line($"// {m.Blocks} scales and sums (checked above); only rows below {m.Rows} of y are stored.");
+            QuantizedReferences(m);
+            _s.Line("ref float yr = ref MemoryMarshal.GetReference(y);");
+            QuantizedPaths(m, batched: false);
+        }
+    }
+
+    /// <summary>The batched twin: y[p] = W·x[p] for count ≤ MaxBatch positions, each position's rows as the single kernel computes them.</summary>
+    private void EmitQuantizedMatMat(QuantizedMatrixShape m)
+    {
+        var name = m.MatMatName;
+        _s.Line($"/// <summary>{(m.ResidualAdd ? "y[p] += W·x[p]" : "y[p] = W·x[p]")} for count ≤ {MaxBatch} positions p (x rows of {m.Cols}, y rows of {m.Rows}), a {m.Rows}×{m.Cols} {m.TypeName} W");
+        _s.Line($"/// in tiles; bit-identical, position by position, to {m.MatVecName}.</summary>");
+        _s.Line(Hot);
+        using (_s.Block($"public static void {name}(ReadOnlySpan<byte> w, {QuantizedActivations} x, Span<float> y, int count)"))
+        {
+            _s.Line($"if (w.Length != {I(m.Bytes)} || (uint)(count - 1) >= {MaxBatch}u || x.Cols != {m.Cols} || x.Rows < count || y.Length < (long)count * {m.Rows}) ThrowShape(nameof({name}));");
+            _s.Line($"// In range: as in {m.MatVecName} for each position p < count ≤ x.Rows, whose quants start at p·{m.Cols}, scales and sums at");
+            _s.Line($"// p·{m.Blocks}, and y row at p·{m.Rows} (< y.Length), all checked above.");
+            QuantizedReferences(m);
+            _s.Line("ref float ybase = ref MemoryMarshal.GetReference(y);");
+            _s.Line("nuint n = (nuint)count;");
+            QuantizedPaths(m, batched: true);
+        }
+    }
+
+    private void QuantizedReferences(QuantizedMatrixShape m)
+    {
+        _s.Line("ref byte wq = ref MemoryMarshal.GetReference(w);");
+        _s.Line($"ref byte ws = ref Unsafe.Add(ref wq, {I(m.QuantBytes)}); // the scales");
+        _s.Line("ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);");
+        _s.Line("ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);");
+        _s.Line("ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);");
+    }
+
+    /// <summary>The integer paths (AVX-VNNI, AVX2) over whole tiles and the last partial one, then the scalar path row by row.</summary>
+    private void QuantizedPaths(QuantizedMatrixShape m, bool batched)
+    {
+        var tile = m.Tile;
+        var full = m.Rows / TiledQuantLayout.TileRows;
+        var rest = m.Rows % TiledQuantLayout.TileRows;
+        for (var i = 0; i < IntegerPaths.Length; i++)
+        {
+            var (path, supported) = IntegerPaths[i];
+            using (_s.Block($"{(i == 0 ? "if" : "else if")} ({supported})"))
+            {
+                if (full > 0)
+                    using (_s.Block($"for (nuint t = 0; t < {I(full)}; t++)"))
+                    using (PositionsOf(m, batched))
+                    {
+                        _s.Line($"{tile.Name(path)}(ref Unsafe.Add(ref wq, t * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, t * {I(tile.ScaleBytes)}), {InputRow(m, batched)}, out var lo, out var hi);");
+                        _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);" : "lo.StoreUnsafe(ref yr, t * 16);");
+                        _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);" : "hi.StoreUnsafe(ref yr, t * 16 + 8);");
+                    }
+                if (rest > 0)
+                {
+                    _s.Line($"// The last tile holds rows {full * 16}..{m.Rows - 1}: its other lanes are padding, never stored.");
+                    using (_s.Block()) // its own scope: lo and hi are the full tiles' names too
+                    using (PositionsOf(m, batched))
+                    {
+                        _s.Line($"{tile.Name(path)}(ref Unsafe.Add(ref wq, {I(full * tile.QuantBytes)}), ref Unsafe.Add(ref ws, {I(full * tile.ScaleBytes)}), {InputRow(m, batched)}, out var lo, out var hi);");
+                        for (var k = 0; k < rest; k++)
+                            _s.Line($"Unsafe.Add(ref yr, {full * 16 + k}) {(m.ResidualAdd ? "+=" : "=")} {(k < 8 ? "lo" : "hi")}.GetElement({k % 8});");
+                    }
+                }
+            }
+        }
+        using (_s.Block("else"))
+        using (_s.Block($"for (nuint r = 0; r < {I(m.Rows)}; r++)"))
+        {
+            _s.Line("nuint t = r / 16, j = r % 16;");
+            using (PositionsOf(m, batched))
+                _s.Line($"Unsafe.Add(ref yr, r) {(m.ResidualAdd ? "+=" : "=")} {tile.RowName}(ref Unsafe.Add(ref wq, t * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, t * {I(tile.ScaleBytes)}), {InputRow(m, batched)}, j);");
+        }
+    }
+
+    /// <summary>The batched kernel's loop over positions (position p's y row as yr); the single kernel has one position: no loop.</summary>
+    private SourceWriter.Scope PositionsOf(QuantizedMatrixShape m, bool batched)
+    {
+        if (!batched) return default;
+        var scope = _s.Block("for (nuint p = 0; p < n; p++)");
+        _s.Line($"ref float yr = ref Unsafe.Add(ref ybase, p * {I(m.Rows)});");
+        return scope;
+    }
+
+    /// <summary>The tile kernels' input arguments: position p's quants, scales and sums (the only row, unbatched).</summary>
+    private static string InputRow(QuantizedMatrixShape m, bool batched) =>
+        batched
+            ? $"ref Unsafe.Add(ref xq, p * {I(m.Cols)}), ref Unsafe.Add(ref xd, p * {I(m.Blocks)}), ref Unsafe.Add(ref xs, p * {I(m.Blocks)})"
+            : "ref xq, ref xd, ref xs";
+
+    /// <summary>The tile kernels of one (type, columns): one per vector path, and the scalar row kernel.</summary>
+    private void EmitTileKernels(TileShape t)
+    {
+        foreach (var (path, _) in IntegerPaths)
+        {
+            EmitVectorTile(t, path);
+            _s.Line();
+        }
+        EmitTileRow(t);
+    }
+
+    /// <summary>One tile (16 rows) against one input row: rows 0-7 in <c>lo</c>, 8-15 in <c>hi</c>.</summary>
+    private void EmitVectorTile(TileShape t, string path)
+    {
+        var q8 = t.Type == TiledQuantType.Q8_0;
+        var groups = TiledQuantLayout.Groups(t.Type);
+        var blockBytes = TiledQuantLayout.QuantBytesPerTileBlock(t.Type);
+        var how = path == "Vnni"
+            ? "VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane"
+            : q8 ? "AVX2 without VNNI: DotBytes, exact for weight bytes up to 255" : "AVX2 without VNNI: DotNibbles, exact for nibbles";
+        string Dot(string acc, string w, string x) =>
+            path == "Vnni" ? $"{acc} = {AvxVnni}.MultiplyWideningAndAdd({acc}, {w}, {x});" : $"{acc} += {(q8 ? "DotBytes" : "DotNibbles")}({w}, {x});";
+        string Broadcast(int offset) => $"Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, {offset}))).AsSByte()";
+
+        _s.Line($"/// <summary>Tile of 16 rows of a {t.Type} W with {t.Cols} columns ({t.Blocks} blocks) · one quantized input row: {how}.</summary>");
+        _s.Line(Inline);
+        using (_s.Block($"private static void {t.Name(path)}(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)"))
+        {
+            _s.Line("var accLo = Vector256<float>.Zero;");
+            _s.Line("var accHi = Vector256<float>.Zero;");
+            if (!q8) _s.Line("var nibble = Vector256.Create((byte)0x0F);");
+            using (_s.Block($"for (nuint b = 0; b < {t.Blocks}; b++)"))
+            {
+                _s.Line($"ref byte q = ref Unsafe.Add(ref tq, b * {blockBytes});");
+                _s.Line("ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));");
+                _s.Line($"// The weights are stored w + {(q8 ? "128" : "8")}: each row's sum starts at −{(q8 ? "128" : "8")}·Σx. Two chains per half keep the adds independent.");
+                _s.Line($"var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << {(q8 ? 7 : 3)}));");
+                _s.Line("var hi0 = lo0;");
+                _s.Line("var lo1 = Vector256<int>.Zero;");
+                _s.Line("var hi1 = Vector256<int>.Zero;");
+                for (var g = 0; g < groups; g++)
+                {
+                    if (q8)
+                    {
+                        var c = g % 2;
+                        _s.Line($"var x{g} = {Broadcast(4 * g)}; // values {4 * g}..{4 * g + 3}");
+                        _s.Line(Dot($"lo{c}", $"Vector256.LoadUnsafe(ref q, {g * 64})", $"x{g}"));
+                        _s.Line(Dot($"hi{c}", $"Vector256.LoadUnsafe(ref q, {g * 64 + 32})", $"x{g}"));
+                    }
+                    else
+                    {
+                        _s.Line($"var xl{g} = {Broadcast(4 * g)}; // values {4 * g}..{4 * g + 3} (low nibbles)");
+                        _s.Line($"var xh{g} = {Broadcast(16 + 4 * g)}; // values {16 + 4 * g}..{16 + 4 * g + 3} (high nibbles)");
+                        _s.Line($"var pl{g} = Vector256.LoadUnsafe(ref q, {g * 64});");
+                        _s.Line($"var ph{g} = Vector256.LoadUnsafe(ref q, {g * 64 + 32});");
+                        _s.Line(Dot("lo0", $"pl{g} & nibble", $"xl{g}"));
+                        _s.Line(Dot("lo1", $"Vector256.ShiftRightLogical(pl{g}.AsUInt16(), 4).AsByte() & nibble", $"xh{g}"));
+                        _s.Line(Dot("hi0", $"ph{g} & nibble", $"xl{g}"));
+                        _s.Line(Dot("hi1", $"Vector256.ShiftRightLogical(ph{g}.AsUInt16(), 4).AsByte() & nibble", $"xh{g}"));
+                    }
+                }
+                _s.Line("HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);");
+                _s.Line("var dx = Vector256.Create(Unsafe.Add(ref xd, b));");
+                _s.Line(q8
+                    ? "accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)"
+                    : "accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)");
+                _s.Line(q8
+                    ? "accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);"
+                    : "accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);");
+            }
+            _s.Line("lo = accLo;");
+            _s.Line("hi = accHi;");
+        }
+    }
+
+    /// <summary>The scalar path: row j of a tile against one input row, the reference's arithmetic written out.</summary>
+    private void EmitTileRow(TileShape t)
+    {
+        var q8 = t.Type == TiledQuantType.Q8_0;
+        var groups = TiledQuantLayout.Groups(t.Type);
+        Debug.Assert(groups is 4 or 8, "Q8_0 has 8 groups of 4 bytes per block, Q4_0 4");
+        _s.Line($"/// <summary>Row j of a tile of a {t.Type} W with {t.Cols} columns · one quantized input row (the scalar path).</summary>");
+        _s.Line(Inline);
+        using (_s.Block($"private static float {t.RowName}(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)"))
+        {
+            _s.Line("var sum = 0f;");
+            using (_s.Block($"for (nuint b = 0; b < {t.Blocks}; b++)"))
+            {
+                _s.Line($"ref byte q = ref Unsafe.Add(ref tq, b * {TiledQuantLayout.QuantBytesPerTileBlock(t.Type)} + j * 4);");
+                _s.Line("ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);");
+                _s.Line($"var s = -(Unsafe.Add(ref xs, b) << {(q8 ? 7 : 3)});");
+                using (_s.Block($"for (nuint g = 0; g < {groups}; g++)"))
+                using (_s.Block("for (nuint k = 0; k < 4; k++)"))
+                {
+                    if (q8) _s.Line("s += Unsafe.Add(ref q, g * 64 + k) * Unsafe.Add(ref xb, g * 4 + k);");
+                    else
+                    {
+                        _s.Line("int v = Unsafe.Add(ref q, g * 64 + k);");
+                        _s.Line("s += (v & 15) * Unsafe.Add(ref xb, g * 4 + k) + (v >> 4) * Unsafe.Add(ref xb, 16 + g * 4 + k);");
+                    }
+                }
+                _s.Line("var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));");
+                _s.Line(q8
+                    ? "sum = MathF.FusedMultiplyAdd(s, d * Unsafe.Add(ref xd, b), sum);"
+                    : "sum = MathF.FusedMultiplyAdd(s * d, Unsafe.Add(ref xd, b), sum);");
+            }
+            _s.Line("return sum;");
+        }
+    }
+}

@@ -1,0 +1,274 @@
+using System.Collections.Generic;
+using System.Linq;
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer.Generators.Emitting;
+
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
+/// <summary>
+/// Layer matrices kept quantized (the manifest's <c>weightType</c> is q8_0 or q4_0): at load each is repacked into
+/// tiles of 16 rows (<see cref="TiledQuantLayout"/>, the runtime's <c>RepackedLayer</c>: one pinned array per matrix
+/// whose data starts on a 64-byte boundary), and a step quantizes each input to Q8_0 blocks once
+/// (<c>QuantizedActivations</c>, the reference's arithmetic) for the integer products that read it. The engine
+/// multiplies in integers exactly the matrices the reference engine does, by the weights' own rule: the repacked
+/// layers' matrices of more than one row; a layer merged at load (LaCo) is F32 and runs the float kernels, and so
+/// does a one-row matrix. A head's type is the file's (a Q4_0 file's output is often Q6_K or Q8_0), so the head
+/// kernels for F32, Q8_0 and Q4_0 are all generated and the matrix's type picks one at run time.
+/// </summary>
+public sealed record QuantizedLayout : WeightLayout
+{
+    public QuantizedLayout(ModelManifest manifest, EquatableArray<int> layers, EquatableArray<ExitHead> heads, EquatableArray<LayerMerge> merges,
+        TiledQuantType type, bool batchedHeads)
+        : base(manifest, layers, heads, merges)
+    {
+        Type = type;
+        BatchedHeads = batchedHeads;
+    }
+
+    /// <summary>The layers' matrix type.</summary>
+    public TiledQuantType Type { get; }
+
+    /// <summary>The head also runs for a batch of positions (a lossless plan's Verify).</summary>
+    public bool BatchedHeads { get; }
+
+    /// <summary>The inputs of the integer products are quantized: the steps between them follow the reference bit for bit.</summary>
+    public override bool ReferenceArithmetic => true;
+
+    /// <summary>F32 matrices (merged layers, F32 heads) are read where they are: rows at their column count.</summary>
+    public override int Stride(int cols) => cols;
+
+    private bool Merged(int layer) => MergeInto(layer) is not null;
+
+    private IEnumerable<int> RepackedLayers => Layers.Where(l => !Merged(l));
+
+    private IEnumerable<int> MergedLayers => Layers.Where(Merged);
+
+    /// <summary>A projection multiplied in integers where the layer keeps its file weights: more than one row (a one-row Q8_0/Q4_0 matrix is expanded to F32 at load).</summary>
+    private bool Tiled(string tensor) => IsProjection(tensor) && Shape(tensor).Rows > 1;
+
+    private bool Tiled(int layer, string tensor) => !Merged(layer) && Tiled(tensor);
+
+    public QuantizedMatrixShape QuantizedProjection(string tensor)
+    {
+        var (rows, cols) = Shape(tensor);
+        return new QuantizedMatrixShape(Type, rows, cols, ResidualAdd: tensor is "Output" or "Down");
+    }
+
+    /// <summary>The head in either integer type (which one runs is the file's).</summary>
+    private IEnumerable<QuantizedMatrixShape> QuantizedHeads =>
+        new[] { TiledQuantType.Q8_0, TiledQuantType.Q4_0 }.Select(t => new QuantizedMatrixShape(t, Manifest.VocabSize, Manifest.Dim, ResidualAdd: false));
+
+    /// <summary>
+    /// The projections computed in F32 (all of them in merged layers, and one-row ones everywhere), each row by the
+    /// reference's Dot: their outputs are quantized next.
+    /// </summary>
+    private IEnumerable<MatrixShape> FloatProjections =>
+        ProjectionTensors.Where(t => MergedLayers.Any() || !Tiled(t)).Select(FloatProjection).Distinct();
+
+    private MatrixShape FloatProjection(string tensor) => Projection(tensor) with { ReferenceOrder = true };
+
+    private IEnumerable<QuantizedMatrixShape> TiledProjections =>
+        RepackedLayers.Any() ? ProjectionTensors.Where(Tiled).Select(QuantizedProjection).Distinct() : Enumerable.Empty<QuantizedMatrixShape>();
+
+    public override IEnumerable<MatrixShape> MatVecs => FloatProjections.Append(Head).Distinct();
+
+    public override IEnumerable<MatrixShape> MatMats(bool batchedHeads) => batchedHeads ? FloatProjections.Append(Head).Distinct() : FloatProjections;
+
+    public override IEnumerable<QuantizedMatrixShape> QuantizedMatVecs => TiledProjections.Concat(QuantizedHeads).Distinct();
+
+    public override IEnumerable<QuantizedMatrixShape> QuantizedMatMats(bool batchedHeads) =>
+        batchedHeads ? TiledProjections.Concat(QuantizedHeads).Distinct() : TiledProjections;
+
+    /// <summary>The session constant naming a projection's input width.</summary>
+    private static string InputWidth(string tensor) => tensor switch
+    {
+        "Output" => "QueryDim",
+        "Down" => "HiddenDim",
+        _ => "Dim",
+    };
+
+    public override void WriteProducts(SourceWriter s, int layer, string input, string? count, params (string Tensor, string Output)[] products)
+    {
+        if (products.Any(p => Tiled(layer, p.Tensor)))
+            s.Line(count is null
+                ? $"_xq.Quantize({input}, {InputWidth(products[0].Tensor)}, 1); // Q8_0 blocks, once for the products below"
+                : $"_bxq.Quantize({input}, {InputWidth(products[0].Tensor)}, {count}); // Q8_0 blocks of every row, once for the products below");
+        foreach (var (tensor, output) in products)
+        {
+            if (!Tiled(layer, tensor))
+            {
+                s.Line(FloatProduct(FloatProjection(tensor), $"w.{tensor}", input, output, count));
+                continue;
+            }
+            var m = QuantizedProjection(tensor);
+            s.Line(count is null ? $"{Kernels}.{m.MatVecName}(w.{tensor}, _xq, {output});" : $"{Kernels}.{m.MatMatName}(w.{tensor}, _bxq, {output}, {count});");
+        }
+    }
+
+    /// <summary>The field holding a head matrix: Output → _output, ExitOutput0 → _exitOutput0.</summary>
+    private static string HeadField(string matrix) => "_" + Camel(matrix);
+
+    public override void WriteHeadProduct(SourceWriter s, string matrix, string input, string output, string? count) =>
+        s.Line(count is null ? $"HeadProduct({HeadField(matrix)}, {input}, {output});" : $"HeadProducts({HeadField(matrix)}, {input}, {output}, {count});");
+
+    /// <summary>One row dequantized on the spot (the embedding stays in the file, whatever its type).</summary>
+    public override string EmbeddingRow(string token, string destination) => $"_tokenEmbedding.ReadRow({token}, {destination});";
+
+    /// <summary>A tensor's span type in QuantizedLayerWeights: the repacked tiles as bytes, norms and one-row matrices as floats.</summary>
+    private string SpanType(string tensor) => Tiled(tensor) ? ByteReadOnlySpan : FloatReadOnlySpan;
+
+    public override void WriteLayerWeightsTypes(SourceWriter s)
+    {
+        s.Line($"/// <summary>One layer's tensors as spans, built per step on the stack: the norms as floats, the {Name(Type)} matrices as their tiles.</summary>");
+        using (s.Block("private readonly ref struct QuantizedLayerWeights"))
+        {
+            foreach (var t in LayerTensors) s.Line($"public readonly {SpanType(t)} {t};");
+            s.Line();
+            using (s.Block($"public QuantizedLayerWeights({string.Join(", ", LayerTensors.Select(t => $"{SpanType(t)} {Camel(t)}"))})"))
+                foreach (var t in LayerTensors) s.Line($"{t} = {Camel(t)};");
+        }
+        if (!MergedLayers.Any()) return;
+        s.Line();
+        WriteFloatLayerWeights(s); // merged layers
+    }
+
+    private static string Name(TiledQuantType type) => type.ToString();
+
+    private string HeadFields => string.Join(", ", Heads.Select((_, h) => $"_exitHead{h}"));
+
+    private string HeadOutputFields => string.Join(", ", new[] { "_output" }.Concat(Heads.Select((_, h) => $"_exitOutput{h}")));
+
+    public override void WriteEngineMembers(SourceWriter s, string classIdentifier)
+    {
+        var repacked = RepackedLayers.ToList();
+        var merged = MergedLayers.ToList();
+        if (repacked.Count > 0) s.Line($"private readonly {RepackedLayer} {string.Join(", ", repacked.Select(l => $"_repacked{l}"))};");
+        if (merged.Count > 0)
+        {
+            s.Line($"private readonly {Models}.LlamaLayerWeights {string.Join(", ", merged.Select(l => $"_merged{l}"))};");
+            s.Line($"private readonly {FloatArrayList} _mergedArrays = new(); // pinned; sessions hold it too, so they outlive no array they read");
+        }
+        if (Heads.Count > 0) s.Line($"private readonly {Models}.ExitHeadWeights {HeadFields};");
+        s.Line($"private readonly {RepackedMatrix} {HeadOutputFields};");
+        s.Line();
+        using (s.Block($"private {classIdentifier}({Models}.LlamaWeights weights)"))
+        {
+            s.Line("_weights = weights;");
+            if (repacked.Count > 0)
+                s.Line($"// The {Name(Type)} matrices repacked into 16-row tiles once per engine (64-byte aligned); sessions share them.");
+            foreach (var l in repacked) s.Line($"_repacked{l} = new {RepackedLayer}(weights.Layer({l}));");
+            if (merged.Count > 0) s.Line("// Merged layers are computed once here, per engine, as the reference engine does: F32, multiplied in floats.");
+            foreach (var l in merged) s.Line($"_merged{l} = {BindLayer(l, "_mergedArrays")};{MergeComment(l)}");
+            s.Line($"_output = {RepackedMatrix}.Of(weights.Output); // {(Manifest.TiedOutput ? "tied: the token embedding; " : "")}Q8_0/Q4_0 repacked, any other type as floats");
+            if (Heads.Count > 0) s.Line("// Exit heads are bound (and shape-checked) now, so a missing tensor fails the load, not a token.");
+            for (var h = 0; h < Heads.Count; h++)
+            {
+                s.Line($"_exitHead{h} = weights.BindExitHead({PlanLiterals.ExitHeadLiteral(Heads[h])});");
+                s.Line($"_exitOutput{h} = {RepackedMatrix}.Of(_exitHead{h}.Output);");
+            }
+        }
+    }
+
+    public override void WriteSessionFields(SourceWriter s)
+    {
+        var repacked = RepackedLayers.ToList();
+        var merged = MergedLayers.ToList();
+        s.Line($"// Weights: the layers the schedule reads ({string.Join(", ", Layers)}), their {Name(Type)} matrices repacked into tiles (the engine's),");
+        s.Line("// the norms and the token embedding in the file mapping, the heads as the file stores them.");
+        if (repacked.Count > 0) s.Line($"private readonly {RepackedLayer} {string.Join(", ", repacked.Select(l => $"_repacked{l}"))};");
+        if (merged.Count > 0)
+        {
+            s.Line($"private readonly {Models}.LlamaLayerWeights {string.Join(", ", merged.Select(l => $"_merged{l}"))};");
+            s.Line($"private readonly {FloatArrayList} _mergedArrays; // the merged layers' arrays (the engine's)");
+        }
+        s.Line($"private readonly {Models}.WeightTensor _tokenEmbedding, _outputNorm;");
+        if (Heads.Count > 0) s.Line($"private readonly {Models}.ExitHeadWeights {HeadFields};");
+        s.Line($"private readonly {RepackedMatrix} {HeadOutputFields};");
+        var widest = System.Math.Max(Manifest.Dim, System.Math.Max(Manifest.QueryDim, Manifest.HiddenDim));
+        s.Line("// Inputs of the integer products quantized to Q8_0 blocks (the reference's ActivationQuantizer): one position, a batch.");
+        s.Line($"private readonly {QuantizedActivations} _xq = new(1, {widest}), _bxq = new(MaxBatch, {widest});");
+    }
+
+    public override void WriteSessionInitialization(SourceWriter s)
+    {
+        foreach (var l in RepackedLayers) s.Line($"_repacked{l} = engine._repacked{l};");
+        foreach (var l in MergedLayers) s.Line($"_merged{l} = engine._merged{l};");
+        if (MergedLayers.Any()) s.Line("_mergedArrays = engine._mergedArrays;");
+        s.Line("_tokenEmbedding = weights.TokenEmbedding;");
+        s.Line("_outputNorm = weights.OutputNorm;");
+        s.Line("_output = engine._output;");
+        for (var h = 0; h < Heads.Count; h++)
+        {
+            s.Line($"_exitHead{h} = engine._exitHead{h};");
+            s.Line($"_exitOutput{h} = engine._exitOutput{h};");
+        }
+    }
+
+    public override void WriteAccessors(SourceWriter s)
+    {
+        foreach (var l in Layers)
+        {
+            if (Merged(l))
+            {
+                s.Line($"private LayerWeights Layer{l}() => new({MergeComment(l)}");
+                using (s.Indent())
+                    for (var i = 0; i < LayerTensors.Length; i++)
+                        s.Line($"_merged{l}.{LayerTensors[i]}.Span" + (i + 1 < LayerTensors.Length ? "," : ");"));
+            }
+            else
+            {
+                s.Line($"private QuantizedLayerWeights Layer{l}() => new(");
+                using (s.Indent())
+                    for (var i = 0; i < LayerTensors.Length; i++)
+                    {
+                        var t = LayerTensors[i];
+                        var value = !IsProjection(t) ? $"_repacked{l}.Weights.{t}.Span" : Tiled(t) ? $"_repacked{l}.{t}.Blocks" : $"_repacked{l}.{t}.Floats";
+                        s.Line(value + (i + 1 < LayerTensors.Length ? "," : ");"));
+                    }
+            }
+            s.Line();
+        }
+        s.Line($"private {FloatReadOnlySpan} OutputNorm => _outputNorm.Span;");
+        for (var h = 0; h < Heads.Count; h++)
+        {
+            s.Line();
+            s.Line($"private {FloatReadOnlySpan} ExitNorm{h} => _exitHead{h}.Norm.Span; // {Literals.Comment(Heads[h].Norm)}");
+        }
+        s.Line();
+        WriteHeadProducts(s, batched: false);
+        if (BatchedHeads)
+        {
+            s.Line();
+            WriteHeadProducts(s, batched: true);
+        }
+    }
+
+    /// <summary>HeadProduct (one position) or HeadProducts (n rows): the head matrix's kernel by its type in the file.</summary>
+    private void WriteHeadProducts(SourceWriter s, bool batched)
+    {
+        var (name, buffer, rows, extra) = batched ? ("HeadProducts", "_bxq", "n", ", int n") : ("HeadProduct", "_xq", "1", "");
+        var count = batched ? ", n" : "";
+        s.Line($"/// <summary>A head's logits{(batched ? " for rows 0..n−1" : "")}: its matrix multiplied as the file stores it, Q8_0 or Q4_0 in integers (input quantized first), else in floats.</summary>");
+        using (s.Block($"private void {name}({RepackedMatrix} head, {FloatReadOnlySpan} x, {FloatSpan} logits{extra})"))
+        using (s.Block("switch (head.Type)"))
+        {
+            foreach (var m in QuantizedHeads)
+            {
+                s.Line($"case {GgmlType}.{m.TypeName}:");
+                using (s.Indent())
+                {
+                    s.Line($"{buffer}.Quantize(x, Dim, {rows});");
+                    s.Line($"{Kernels}.{(batched ? m.MatMatName : m.MatVecName)}(head.Blocks, {buffer}, logits{count});");
+                    s.Line("break;");
+                }
+            }
+            s.Line("default:");
+            using (s.Indent())
+            {
+                s.Line($"{Kernels}.{(batched ? Head.MatMatName : Head.MatVecName)}(head.Floats, x, logits{count});");
+                s.Line("break;");
+            }
+        }
+    }
+}

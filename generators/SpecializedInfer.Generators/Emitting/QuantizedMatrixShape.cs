@@ -1,0 +1,49 @@
+using SpecializedInfer.Planning;
+
+namespace SpecializedInfer.Generators.Emitting;
+
+/// <summary>
+/// A Q8_0 or Q4_0 weight matrix as an integer kernel sees it: <see cref="Rows"/>×<see cref="Cols"/>, repacked into
+/// tiles of 16 rows (<see cref="TiledQuantLayout"/>), and whether the product is added to the output (the residual
+/// add). Like <see cref="MatrixShape"/>, one shape names the one-position kernel and its batched twin.
+/// </summary>
+public sealed record QuantizedMatrixShape(TiledQuantType Type, int Rows, int Cols, bool ResidualAdd)
+{
+    /// <summary>Bytes of the repacked matrix.</summary>
+    public long Bytes => TiledQuantLayout.Bytes(Type, Rows, Cols);
+
+    /// <summary>Where the scales start: the end of the quants.</summary>
+    public long QuantBytes => TiledQuantLayout.QuantBytes(Type, Rows, Cols);
+
+    public int Blocks => TiledQuantLayout.Blocks(Cols);
+
+    /// <summary>Tiles of 16 rows, the last one partial when 16 does not divide <see cref="Rows"/>.</summary>
+    public long Tiles => TiledQuantLayout.Tiles(Rows);
+
+    /// <summary>The type as kernel names spell it: Q8_0, Q4_0.</summary>
+    public string TypeName => Type.ToString();
+
+    public string MatVecName => $"{(ResidualAdd ? "MatVecAdd" : "MatVec")}{TypeName}_{Rows}x{Cols}";
+
+    public string MatMatName => $"{(ResidualAdd ? "MatMatAdd" : "MatMat")}{TypeName}_{Rows}x{Cols}";
+
+    /// <summary>The tile kernels both products call: one row of x against one tile, per code path.</summary>
+    public TileShape Tile => new(Type, Cols);
+}
+
+/// <summary>One tile of 16 rows of a <see cref="Type"/> matrix with <see cref="Cols"/> columns, against one quantized input row.</summary>
+public sealed record TileShape(TiledQuantType Type, int Cols)
+{
+    public int Blocks => TiledQuantLayout.Blocks(Cols);
+
+    /// <summary>The tile's quant bytes (all its blocks) and scale bytes.</summary>
+    public long QuantBytes => (long)Blocks * TiledQuantLayout.QuantBytesPerTileBlock(Type);
+
+    public long ScaleBytes => (long)Blocks * TiledQuantLayout.ScaleBytesPerTileBlock;
+
+    /// <summary>The tile kernel of a vector path ("Vnni", "Avx2"): 16 row dots in two vectors.</summary>
+    public string Name(string path) => $"Tile{Type}x{Cols}{path}";
+
+    /// <summary>The scalar path's kernel: one row of the tile.</summary>
+    public string RowName => $"TileRow{Type}x{Cols}";
+}

@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+using SpecializedInfer.Gguf;
+using SpecializedInfer.Models;
+using SpecializedInfer.Planning;
+using SpecializedInfer.Quantization;
+using SpecializedInfer.Synthesis;
+
+namespace SpecializedInfer.Tests.Quantization;
+
+/// <summary>
+/// What generated engines' integer kernels read: matrices repacked into 16-row tiles, decoded back here by the byte
+/// positions <see cref="TiledQuantLayout"/> documents (written out independently in the test), and inputs quantized
+/// into split arrays, equal to the 34-byte blocks the reference engine multiplies.
+/// </summary>
+public sealed class TiledRepackTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("si-tiled-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    [Theory]
+    [InlineData(QuantizedFileType.Q8_0)]
+    [InlineData(QuantizedFileType.Q4_0)]
+    public void Repacked_tiles_hold_every_weight_and_scale_of_the_file(QuantizedFileType fileType)
+    {
+        // Key/value rows 24: a full tile and a partial one; 3 blocks per row.
+        var spec = new SyntheticModelSpec { Name = "tiles", Dim = 96, HiddenDim = 128, Layers = 1, Heads = 8, KvHeads = 2, VocabSize = 400, ContextLength = 32, Seed = 3 };
+        var f32 = Path.Combine(_dir, "f32.gguf");
+        var path = Path.Combine(_dir, $"{fileType}.gguf");
+        SyntheticModel.Write(spec, f32);
+        using (var input = GgufFile.Open(f32)) ModelQuantizer.Quantize(input, fileType, path);
+        using var weights = LlamaWeights.Load(path);
+        foreach (var tensor in new[] { weights.Layer(0).Key, weights.Layer(0).Query, weights.Layer(0).Down })
+        {
+            var repacked = RepackedMatrix.Of(tensor);
+            Assert.Equal(tensor.Type, repacked.Type);
+            var tiles = repacked.Blocks;
+            Assert.Equal(0, (int)(AddressOf(tiles) % 64)); // 64-byte aligned
+            var q8 = tensor.Type == GgmlType.Q8_0;
+            int blocks = tensor.Cols / 32, groups = q8 ? 8 : 4, blockBytes = q8 ? 34 : 18;
+            var tileCount = (tensor.Rows + 15) / 16;
+            var scalesAt = tileCount * blocks * groups * 64;
+            Assert.Equal(scalesAt + (tileCount * blocks * 32 + 63) / 64 * 64, tiles.Length);
+            for (var r = 0; r < tileCount * 16; r++)
+                for (var b = 0; b < blocks; b++)
+                {
+                    int t = r / 16, j = r % 16;
+                    var scale = BinaryPrimitives.ReadUInt16LittleEndian(tiles.Slice(scalesAt + (t * blocks + b) * 32 + 2 * j));
+                    var block = r < tensor.Rows ? tensor.QuantizedRow(r).Slice(b * blockBytes, blockBytes) : default;
+                    Assert.Equal(r < tensor.Rows ? BinaryPrimitives.ReadUInt16LittleEndian(block) : 0, scale);
+                    for (var v = 0; v < 32; v++)
+                    {
+                        int stored, expected;
+                        if (q8)
+                        {
+                            // Value v of the block: group v / 4, byte v % 4, stored w + 128.
+                            stored = tiles[((t * blocks + b) * 8 + v / 4) * 64 + 4 * j + v % 4] - 128;
+                            expected = r < tensor.Rows ? (sbyte)block[2 + v] : 0;
+                        }
+                        else
+                        {
+                            // Values v < 16 in the low nibbles of group v / 4, v ≥ 16 in the high nibbles of group (v − 16) / 4.
+                            var k = v % 16;
+                            var packed = tiles[((t * blocks + b) * 4 + k / 4) * 64 + 4 * j + k % 4];
+                            stored = (v < 16 ? packed & 15 : packed >> 4) - 8;
+                            expected = r < tensor.Rows ? ((v < 16 ? block[2 + k] & 15 : block[2 + k] >> 4) - 8) : 0;
+                        }
+                        Assert.True(expected == stored, $"row {r}, block {b}, value {v}: tiles hold {stored}, the file {expected}");
+                    }
+                }
+        }
+    }
+
+    [Fact]
+    public void One_row_and_unquantized_matrices_stay_floats()
+    {
+        var spec = new SyntheticModelSpec { Name = "f32", Dim = 64, HiddenDim = 96, Layers = 1, Heads = 4, VocabSize = 400, ContextLength = 16, Seed = 4 };
+        var path = Path.Combine(_dir, "plain.gguf");
+        SyntheticModel.Write(spec, path);
+        using var weights = LlamaWeights.Load(path);
+        var matrix = RepackedMatrix.Of(weights.Layer(0).Query);
+        Assert.Equal(GgmlType.F32, matrix.Type);
+        Assert.True(matrix.Floats.SequenceEqual(weights.Layer(0).Query.Span));
+        Assert.Throws<InvalidOperationException>(() => matrix.Blocks.Length);
+    }
+
+    [Fact]
+    public void Split_activations_equal_the_blocks_the_reference_multiplies()
+    {
+        foreach (var (seed, scale) in new[] { (1, 1f), (2, 0.01f), (3, 300f) })
+        {
+            // Two rows of whole blocks: the edge blocks (zeros, ties, extremes) padded with weights to an even count.
+            var edges = QuantData.EdgeBlocks(32);
+            float[] x = [.. QuantData.Weights(1024 + (edges.Length / 32 % 2 == 1 ? 32 : 0), seed, scale), .. edges];
+            var blocks = new byte[ActivationQuantizer.Bytes(x.Length)];
+            ActivationQuantizer.Q8_0(x, blocks);
+            var split = new QuantizedActivations(2, x.Length / 2);
+            split.Quantize(x, x.Length / 2, 2);
+            Assert.Equal((x.Length / 2, 2), (split.Cols, split.Rows));
+            for (var b = 0; b < x.Length / 32; b++)
+            {
+                var block = blocks.AsSpan(b * 34, 34);
+                Assert.Equal((float)BinaryPrimitives.ReadHalfLittleEndian(block), split.Scales[b]);
+                var quants = block[2..].ToArray().Select(v => (sbyte)v).ToArray();
+                Assert.Equal(quants, split.Quants.AsSpan(b * 32, 32).ToArray());
+                Assert.Equal(quants.Sum(v => v), split.Sums[b]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Quantizing_more_than_the_activations_hold_is_refused()
+    {
+        var split = new QuantizedActivations(1, 64);
+        Assert.Throws<ArgumentException>(() => split.Quantize(new float[128], 64, 2));
+        Assert.Throws<ArgumentException>(() => split.Quantize(new float[48], 48, 1));
+        Assert.Throws<ArgumentException>(() => new QuantizedActivations(1, 40));
+    }
+
+    private static unsafe nint AddressOf(ReadOnlySpan<byte> span)
+    {
+        fixed (byte* p = span) return (nint)p;
+    }
+}
