@@ -20,21 +20,8 @@ namespace SpecializedInfer.Tokenization;
 /// be ours anyway, leaving the library only the merge loop, which is shorter than the protobuf writer it would need.
 /// Instances are immutable and safe to share between threads.
 /// </remarks>
-public sealed class LlamaTokenizer
+public sealed class LlamaTokenizer : ITokenizer
 {
-    /// <summary>llama.cpp's per-token attributes (llama_token_attr); a GGUF token type maps to one of them.</summary>
-    [Flags]
-    private enum TokenAttr
-    {
-        Undefined = 0,
-        Unknown = 1 << 0,
-        Unused = 1 << 1,
-        Normal = 1 << 2,
-        Control = 1 << 3,
-        UserDefined = 1 << 4,
-        Byte = 1 << 5,
-    }
-
     // tokenizer.ggml.* keys read by FromGguf.
     private const string ModelKey = "tokenizer.ggml.model";
     private const string TokensKey = "tokenizer.ggml.tokens";
@@ -45,26 +32,14 @@ public sealed class LlamaTokenizer
     private const string UnkKey = "tokenizer.ggml.unknown_token_id";
     private const string AddSpacePrefixKey = "tokenizer.ggml.add_space_prefix";
     private const string AddBosKey = "tokenizer.ggml.add_bos_token";
+    private const string AddEosKey = "tokenizer.ggml.add_eos_token";
 
     /// <summary>"▁" (U+2581), SentencePiece's visible stand-in for a space, as UTF-8.</summary>
     private static ReadOnlySpan<byte> EscapedSpace => [0xE2, 0x96, 0x81];
 
-    /// <summary>
-    /// Token texts that llama.cpp's vocabulary loader forces to CONTROL whatever their stored type, because it treats
-    /// them as end-of-generation markers (the list in llama_vocab::impl::load). A chat fine-tune that stores
-    /// "&lt;|im_end|&gt;" as user-defined therefore renders it empty and never matches it in plain text.
-    /// Not reproduced: the loader's conditional tweaks (FIM markers such as "▁&lt;PRE&gt;", promoted only when the file
-    /// stores no FIM ids; the gpt-oss and Gemma 4 exceptions, which concern BPE vocabularies).
-    /// </summary>
-    private static readonly HashSet<string> EndOfGenerationTexts = new(StringComparer.Ordinal)
-    {
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
-        "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
-        "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~[",
-    };
-
     private readonly float[] _scores;
     private readonly TokenAttr[] _attrs;
+    private readonly TokenAttributes _attributes;
 
     // Every token's piece (token_to_piece with special = false) packed into one array: piece i is
     // _pieceBytes[_pieceStart[i].._pieceStart[i + 1]]. Decoding then only slices.
@@ -79,9 +54,9 @@ public sealed class LlamaTokenizer
     // byte_to_token: "<0xNN>" or, failing that, the single-byte token; -1 if neither exists.
     private readonly int[] _byteToken = new int[256];
 
-    // User-defined tokens, matched in raw text before the SPM merges (llama.cpp's tokenizer_st_partition with
-    // parse_special = false), longest first. Texts are in the same one-char-per-byte form as the lookup keys.
-    private readonly (int Id, string Text)[] _userDefined;
+    // Control, user-defined and unknown tokens, matched in raw text before the SPM merges (llama.cpp's
+    // tokenizer_st_partition), longest first. Texts are in the same one-char-per-byte form as the lookup keys.
+    private readonly (int Id, string Text)[] _specials;
 
     /// <param name="tokens">Token texts (UTF-8 once encoded), as in <c>tokenizer.ggml.tokens</c>.</param>
     /// <param name="scores">Merge scores; a higher score merges first.</param>
@@ -91,10 +66,17 @@ public sealed class LlamaTokenizer
     /// <param name="eosId">End-of-sequence id, or -1 for none.</param>
     /// <param name="unkId">Unknown-token id, or -1 for none. Only used when a byte has no byte token (llama.cpp aborts there).</param>
     /// <param name="addSpacePrefix">Prefix raw text with a space before tokenizing, and drop it again when decoding.</param>
-    /// <param name="shouldAddBos">Whether the model wants a BOS in front of a prompt (<c>tokenizer.ggml.add_bos_token</c>);
-    /// informational for callers choosing <c>addBos</c>.</param>
+    /// <param name="shouldAddBos">Whether the model wants a BOS in front of a prompt (<c>tokenizer.ggml.add_bos_token</c>):
+    /// what <see cref="Encode(string, bool, bool)"/> does with addSpecial.</param>
+    /// <param name="shouldAddEos">Whether the model wants an EOS after a prompt (<c>tokenizer.ggml.add_eos_token</c>).</param>
     public LlamaTokenizer(string[] tokens, float[] scores, int[] tokenTypes, int bosId, int eosId, int unkId,
-        bool addSpacePrefix = true, bool shouldAddBos = true)
+        bool addSpacePrefix = true, bool shouldAddBos = true, bool shouldAddEos = false)
+        : this(tokens, scores, tokenTypes, bosId, eosId, unkId, addSpacePrefix, shouldAddBos, shouldAddEos, file: null)
+    {
+    }
+
+    private LlamaTokenizer(string[] tokens, float[] scores, int[] tokenTypes, int bosId, int eosId, int unkId,
+        bool addSpacePrefix, bool shouldAddBos, bool shouldAddEos, GgufFile? file)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         ArgumentNullException.ThrowIfNull(scores);
@@ -120,29 +102,22 @@ public sealed class LlamaTokenizer
         UnkId = unkId;
         AddSpacePrefix = addSpacePrefix;
         ShouldAddBos = shouldAddBos;
+        ShouldAddEos = shouldAddEos;
+        if (shouldAddEos && eosId < 0) throw new ArgumentException("The vocabulary asks for an EOS token after every text but has none.");
         _scores = (float[])scores.Clone();
-        _attrs = new TokenAttr[n];
         _idByText = new Dictionary<string, int>(n, StringComparer.Ordinal);
 
         var texts = new byte[n][];
+        var names = new string[n];
         for (var i = 0; i < n; i++)
         {
             // llama.cpp renames empty entries so that every token keeps a distinct, non-empty text (checked above).
-            var text = Models.LlamaModelRules.TokenText(tokens[i], i);
-            texts[i] = Encoding.UTF8.GetBytes(text);
+            names[i] = Models.LlamaModelRules.TokenText(tokens[i], i);
+            texts[i] = Encoding.UTF8.GetBytes(names[i]);
             _idByText.Add(Encoding.Latin1.GetString(texts[i]), i);
-            _attrs[i] = tokenTypes[i] switch
-            {
-                1 => TokenAttr.Normal,
-                2 => TokenAttr.Unknown,
-                3 => TokenAttr.Control,
-                4 => TokenAttr.UserDefined,
-                5 => TokenAttr.Unused,
-                6 => TokenAttr.Byte,
-                _ => TokenAttr.Undefined,
-            };
-            if (EndOfGenerationTexts.Contains(text)) _attrs[i] |= TokenAttr.Control;
         }
+        _attributes = TokenAttributes.Resolve(names, tokenTypes, eosId, file);
+        _attrs = _attributes.Attrs;
         _lookup = _idByText.GetAlternateLookup<ReadOnlySpan<char>>();
 
         // Pieces as token_to_piece(special: false) renders them.
@@ -184,13 +159,9 @@ public sealed class LlamaTokenizer
             _byteToken[b] = _lookup.TryGetValue(hex, out var id) ? id : _lookup.TryGetValue(single, out id) ? id : -1;
         }
 
-        // tokenizer_st_partition sorts its special-token cache by text length, longest first. It uses std::sort, which
-        // is unstable, but for equal lengths two different texts can only conflict when they overlap; ties go by id.
-        _userDefined = Enumerable.Range(0, n)
-            .Where(i => (_attrs[i] & TokenAttr.UserDefined) != 0 && (_attrs[i] & (TokenAttr.Control | TokenAttr.Unknown)) == 0)
-            .OrderByDescending(i => texts[i].Length).ThenBy(i => i)
-            .Select(i => (i, Encoding.Latin1.GetString(texts[i])))
-            .ToArray();
+        _specials = SpecialTokenSplitter.Order(
+            Enumerable.Range(0, n).Where(i => (_attrs[i] & (TokenAttr.Control | TokenAttr.UserDefined | TokenAttr.Unknown)) != 0),
+            i => Encoding.Latin1.GetString(texts[i]), i => texts[i].Length);
     }
 
     /// <summary>Number of tokens in the vocabulary.</summary>
@@ -210,6 +181,9 @@ public sealed class LlamaTokenizer
 
     /// <summary>The model's <c>tokenizer.ggml.add_bos_token</c> (default true): what llama.cpp does for add_special.</summary>
     public bool ShouldAddBos { get; }
+
+    /// <summary>The model's <c>tokenizer.ggml.add_eos_token</c> (default false).</summary>
+    public bool ShouldAddEos { get; }
 
     /// <summary>
     /// Reads the <c>tokenizer.ggml.*</c> vocabulary of a GGUF file. Anything missing or inconsistent throws
@@ -264,11 +238,15 @@ public sealed class LlamaTokenizer
         if (addBos && bos < 0)
             throw new GgufFormatException(file.FilePath, file.Find(AddBosKey)?.Offset ?? tokensAt,
                 $"a BOS token id, since '{AddBosKey}' is true");
+        var addEos = OptionalBool(file, AddEosKey, false);
+        if (addEos && eos < 0)
+            throw new GgufFormatException(file.FilePath, file.Find(AddEosKey)?.Offset ?? tokensAt,
+                $"an EOS token id, since '{AddEosKey}' is true");
 
         // Duplicate texts or a malformed byte token: the token list itself is at fault.
         if (Models.LlamaModelRules.CheckTokens(tokens, types) is { } broken)
             throw new GgufFormatException(file.FilePath, tokensAt, broken.Expected);
-        return new LlamaTokenizer(tokens, scores, types, bos, eos, unk, addSpacePrefix, addBos);
+        return new LlamaTokenizer(tokens, scores, types, bos, eos, unk, addSpacePrefix, addBos, addEos, file);
     }
 
     /// <summary>
@@ -276,25 +254,33 @@ public sealed class LlamaTokenizer
     /// text such as "&lt;s&gt;" is ordinary text, user-defined tokens are matched verbatim.
     /// </summary>
     /// <param name="text">Any string; lone surrogates are encoded as U+FFFD.</param>
-    /// <param name="addBos">Prepend <see cref="BosId"/> (llama.cpp's add_special for a model whose add_bos is on).</param>
+    /// <param name="addBos">Prepend <see cref="BosId"/> whatever the model's add_bos flag says (llama.cpp's add_special
+    /// for a model whose add_bos is on).</param>
     public int[] Encode(string text, bool addBos)
+    {
+        if (addBos && BosId < 0) throw new InvalidOperationException("This vocabulary has no BOS token.");
+        return Encode(text, addBos, addEos: false, parseSpecial: false);
+    }
+
+    /// <inheritdoc/>
+    public int[] Encode(string text, bool addSpecial, bool parseSpecial) =>
+        Encode(text, addSpecial && ShouldAddBos, addSpecial && ShouldAddEos, parseSpecial);
+
+    private int[] Encode(string text, bool addBos, bool addEos, bool parseSpecial)
     {
         ArgumentNullException.ThrowIfNull(text);
         var output = new List<int>(text.Length / 2 + 2);
-        if (addBos)
-        {
-            if (BosId < 0) throw new InvalidOperationException("This vocabulary has no BOS token.");
-            output.Add(BosId);
-        }
-        if (text.Length == 0) return output.ToArray(); // no fragment at all, hence no space prefix either
+        if (addBos) output.Add(BosId);
 
         var bytes = Encoding.UTF8.GetBytes(text);
         // One char per byte, the form of the lookup keys.
-        var raw = Encoding.Latin1.GetString(bytes).AsSpan();
+        var raw = Encoding.Latin1.GetString(bytes);
 
-        // The first raw fragment, and every one that follows a user-defined token, gets the space prefix.
+        // The first raw fragment, and every one that follows a special token, gets the space prefix. Empty text has
+        // no fragment at all, hence no space prefix either.
         var previousWasToken = true;
-        foreach (var (start, length, token) in Partition(raw))
+        var specials = parseSpecial ? _specials : _specials.Where(s => (_attrs[s.Id] & (TokenAttr.Control | TokenAttr.Unknown)) == 0);
+        foreach (var (start, length, token) in SpecialTokenSplitter.Partition(raw, specials))
         {
             if (token >= 0)
             {
@@ -303,10 +289,11 @@ public sealed class LlamaTokenizer
             }
             else
             {
-                TokenizeFragment(raw.Slice(start, length), AddSpacePrefix && previousWasToken, output);
+                TokenizeFragment(raw.AsSpan(start, length), AddSpacePrefix && previousWasToken, output);
                 previousWasToken = false;
             }
         }
+        if (addEos) output.Add(EosId);
         return output.ToArray();
     }
 
@@ -326,6 +313,13 @@ public sealed class LlamaTokenizer
     {
         CheckToken(id);
         return (_attrs[id] & TokenAttr.Control) != 0;
+    }
+
+    /// <inheritdoc/>
+    public bool IsEndOfGeneration(int id)
+    {
+        CheckToken(id);
+        return _attributes.IsEndOfGeneration(id);
     }
 
     /// <summary>
@@ -363,40 +357,6 @@ public sealed class LlamaTokenizer
         {
             if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
         }
-    }
-
-    /// <summary>
-    /// Splits raw text around user-defined tokens, in llama.cpp's order: each token in turn (longest first) cuts every
-    /// remaining raw fragment at each of its occurrences, left to right. Yields (start, length, -1) for raw text and
-    /// (0, 0, id) for a matched token.
-    /// </summary>
-    private List<(int Start, int Length, int Token)> Partition(ReadOnlySpan<char> raw)
-    {
-        var fragments = new List<(int Start, int Length, int Token)> { (0, raw.Length, -1) };
-        foreach (var (id, text) in _userDefined)
-        {
-            var next = new List<(int Start, int Length, int Token)>(fragments.Count + 2);
-            foreach (var fragment in fragments)
-            {
-                if (fragment.Token >= 0)
-                {
-                    next.Add(fragment);
-                    continue;
-                }
-                var (start, end) = (fragment.Start, fragment.Start + fragment.Length);
-                while (start < end)
-                {
-                    var match = raw[start..end].IndexOf(text, StringComparison.Ordinal);
-                    if (match < 0) break;
-                    if (match > 0) next.Add((start, match, -1));
-                    next.Add((0, 0, id));
-                    start += match + text.Length;
-                }
-                if (start < end) next.Add((start, end - start, -1));
-            }
-            fragments = next;
-        }
-        return fragments;
     }
 
     /// <summary>llm_tokenizer_spm_session::tokenize on one raw fragment.</summary>
