@@ -148,6 +148,28 @@ public sealed class LlamaCppOracle : IDisposable
         }
     }
 
+    /// <summary>llama.cpp's <c>llama_vocab_is_control</c>: the token's attributes after the loader's promotions.</summary>
+    public bool IsControl(int token)
+    {
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            CheckToken(token);
+            return ((LLamaToken)token).IsControl(_model.Vocab);
+        }
+    }
+
+    /// <summary>llama.cpp's <c>llama_vocab_is_eog</c>: whether the token ends generation.</summary>
+    public bool IsEndOfGeneration(int token)
+    {
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            CheckToken(token);
+            return ((LLamaToken)token).IsEndOfGeneration(_model.Vocab);
+        }
+    }
+
     /// <summary>
     /// llama.cpp's <c>llama_detokenize</c>, UTF-8 decoded. llama.cpp semantics: control tokens render as nothing unless
     /// <paramref name="unparseSpecial"/>; SentencePiece's prefix space is stripped from the first token only when that
