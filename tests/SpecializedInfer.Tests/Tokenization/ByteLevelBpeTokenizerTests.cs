@@ -1,5 +1,6 @@
 using System.Text;
 using SpecializedInfer.Gguf;
+using SpecializedInfer.Tests.Cli;
 using SpecializedInfer.Tests.Support;
 using SpecializedInfer.Tokenization;
 using Xunit.Abstractions;
@@ -269,6 +270,35 @@ public sealed class ByteLevelBpeTokenizerTests(BpeOracleFixture fixture, ITestOu
     {
         Assert.IsType<ByteLevelBpeTokenizer>(Tokenizers.FromGguf(fixture["qwen2"].Path));
         Assert.IsType<LlamaTokenizer>(Tokenizers.FromGguf(ModelLocator.Find("stories260K.gguf")));
+    }
+
+    [Theory]
+    [MemberData(nameof(PreTokenizerNames))]
+    public void Si_run_generates_on_a_byte_level_bpe_model_what_llama_cpp_generates(string pre)
+    {
+        // llama.cpp tokenizes the prompt, decodes greedily until end of generation, and the pieces make the text.
+        var (_, oracle, path) = fixture[pre];
+        const string Prompt = "The robot said: \"I'm 42 years old\" 😀";
+        var prompt = oracle.Tokenize(Prompt, addBos: true);
+        var generated = oracle.GreedyContinuation(prompt, 24, stopAtEos: true);
+        var bytes = prompt.Concat(generated).SelectMany(t => oracle.TokenPiece(t)).ToArray();
+        var (code, text, err) = Si.Run("run", "--model", path, "--prompt", Prompt, "-n", "24");
+        Assert.True(code == 0, err);
+        output.WriteLine($"{generated.Length} tokens: {text}");
+        Assert.True(generated.Length > 4, "the synthetic model should generate more than a few tokens before ending");
+        Assert.Equal(Encoding.UTF8.GetString(bytes) + Environment.NewLine, text);
+    }
+
+    [Fact]
+    public void Si_run_names_the_key_of_a_pre_tokenizer_it_does_not_implement()
+    {
+        var path = Path.Combine(fixture.Directory, "unknown-pre-cli.gguf");
+        fixture.Vocabulary.WriteModel(path, "no-such-pre", 0, 0);
+        var (code, _, err) = Si.Run("run", "--model", path, "--prompt", "hi", "-n", "2");
+        Assert.Equal(1, code);
+        Assert.Contains("tokenizer.ggml.pre", err);
+        Assert.Contains("\"no-such-pre\"", err);
+        Assert.DoesNotContain("   at ", err);
     }
 
     [Fact]
