@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using SpecializedInfer.Gguf;
 using SpecializedInfer.Tokenization.PreTokenization;
@@ -25,16 +24,9 @@ namespace SpecializedInfer.Tokenization;
 /// </remarks>
 public sealed class ByteLevelBpeTokenizer : ITokenizer
 {
-    private const string ModelKey = "tokenizer.ggml.model";
+    // The byte-level-only keys FromGguf reads (the others are GgufVocabulary's).
     private const string PreKey = "tokenizer.ggml.pre";
-    private const string TokensKey = "tokenizer.ggml.tokens";
-    private const string TokenTypeKey = "tokenizer.ggml.token_type";
     private const string MergesKey = "tokenizer.ggml.merges";
-    private const string BosKey = "tokenizer.ggml.bos_token_id";
-    private const string EosKey = "tokenizer.ggml.eos_token_id";
-    private const string AddBosKey = "tokenizer.ggml.add_bos_token";
-    private const string AddEosKey = "tokenizer.ggml.add_eos_token";
-    private const string AddSpacePrefixKey = "tokenizer.ggml.add_space_prefix";
 
     /// <summary>llama.cpp's default BOS and EOS for a BPE vocabulary that names none (GPT-NeoX's 11).</summary>
     private const int DefaultSpecialId = 11;
@@ -47,9 +39,8 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     // Merge ranks by "left right": words are spelt in the byte alphabet, which has no space, so the key is unambiguous.
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _rank;
 
-    // token_to_piece(special: false) of every token, packed: piece i is _pieceBytes[_pieceStart[i].._pieceStart[i + 1]].
-    private readonly byte[] _pieceBytes;
-    private readonly int[] _pieceStart;
+    // token_to_piece(special: false) of every token.
+    private readonly TokenPieces _pieces;
 
     private readonly (int Id, string Text)[] _specials;
 
@@ -80,8 +71,8 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         // Message-only constructors: FromGguf puts these messages in its format error, and users read them.
         if (n == 0) throw new ArgumentException("The vocabulary is empty.");
         if (tokenTypes.Length != n) throw new ArgumentException($"The vocabulary has {tokenTypes.Length} token types for {n} tokens.");
-        CheckId(bosId, n, "BOS token");
-        CheckId(eosId, n, "EOS token");
+        GgufVocabulary.CheckId(bosId, n, "BOS token");
+        GgufVocabulary.CheckId(eosId, n, "EOS token");
         if (Array.IndexOf(tokens, null) is var missing and >= 0) throw new ArgumentException($"Token {missing} is null.");
         if (Array.IndexOf(merges, null) is var missingMerge and >= 0) throw new ArgumentException($"Merge {missingMerge} is null.");
         if (Models.LlamaModelRules.CheckTokens(tokens, tokenTypes) is { } broken)
@@ -113,15 +104,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             if (merges[i].IndexOf(' ', Math.Min(1, merges[i].Length)) > 0) ranks.TryAdd(merges[i], i);
         _rank = ranks.GetAlternateLookup<ReadOnlySpan<char>>();
 
-        _pieceStart = new int[n + 1];
-        var pieces = new List<byte>(n * 4);
-        for (var i = 0; i < n; i++)
-        {
-            _pieceStart[i] = pieces.Count;
-            AppendPiece(pieces, texts[i], _attributes.Attrs[i]);
-        }
-        _pieceStart[n] = pieces.Count;
-        _pieceBytes = pieces.ToArray();
+        _pieces = new TokenPieces(n, (i, pieces) => AppendPiece(pieces, texts[i], _attributes.Attrs[i]));
 
         _specials = SpecialTokenSplitter.Order(
             Enumerable.Range(0, n).Where(i => (_attributes.Attrs[i] & (TokenAttr.Control | TokenAttr.UserDefined | TokenAttr.Unknown)) != 0),
@@ -153,47 +136,29 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     public static ByteLevelBpeTokenizer FromGguf(GgufFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
-        var model = file.GetString(ModelKey);
-        if (model != "gpt2")
-            throw new GgufFormatException(file.FilePath, file.Find(ModelKey)!.Offset, $"'{ModelKey}' to be \"gpt2\" (a byte-level BPE vocabulary), found \"{model}\"");
-
+        GgufVocabulary.RequireModel(file, "gpt2", "a byte-level BPE vocabulary");
         var pre = file.Find(PreKey) switch
         {
-            null => throw new UnsupportedTokenizerException(file.FilePath, file.Find(ModelKey)!.Offset, PreKey,
+            null => throw new UnsupportedTokenizerException(file.FilePath, file.Find(GgufVocabulary.ModelKey)!.Offset, PreKey,
                 "nothing (llama.cpp would fall back to its 'default' pre-tokenizer, which this library does not implement)", BpePreTokenizer.Names),
             { Value: string name } v => BpePreTokenizer.ForName(name)
                 ?? throw new UnsupportedTokenizerException(file.FilePath, v.Offset, PreKey, $"\"{name}\"", BpePreTokenizer.Names),
             var v => throw new GgufFormatException(file.FilePath, v.Offset, $"'{PreKey}' to be a string, found {v.Type}"),
         };
 
-        var tokens = file.GetArray<string>(TokensKey);
-        var tokensAt = file.Find(TokensKey)!.Offset;
+        var (tokens, tokensAt) = GgufVocabulary.Tokens(file);
         var n = tokens.Length;
-        if (n == 0) throw new GgufFormatException(file.FilePath, tokensAt, $"a non-empty '{TokensKey}'");
-        var types = new int[n];
-        Array.Fill(types, 1);
-        if (file.Find(TokenTypeKey) is { } typeValue)
-        {
-            types = file.GetArray<int>(TokenTypeKey);
-            if (types.Length != n)
-                throw new GgufFormatException(file.FilePath, typeValue.Offset, $"'{TokenTypeKey}' to have one entry per token ({n}), found {types.Length}");
-        }
+        var types = GgufVocabulary.Types(file, n);
         if (file.Find(MergesKey) is null)
             throw new GgufFormatException(file.FilePath, tokensAt, $"the BPE merges '{MergesKey}' beside the tokens");
         var merges = file.GetArray<string>(MergesKey);
-
-        var bos = SpecialId(file, BosKey, n);
-        var eos = SpecialId(file, EosKey, n);
-        var addBos = OptionalBool(file, AddBosKey) ?? pre.AddBosByDefault;
-        var addEos = OptionalBool(file, AddEosKey) ?? false;
-        if (addBos && bos < 0)
-            throw new GgufFormatException(file.FilePath, file.Find(AddBosKey)?.Offset ?? tokensAt, $"a BOS token id, since '{AddBosKey}' is true");
-        if (addEos && eos < 0)
-            throw new GgufFormatException(file.FilePath, file.Find(AddEosKey)?.Offset ?? tokensAt, $"an EOS token id, since '{AddEosKey}' is true");
-        if (Models.LlamaModelRules.CheckTokens(tokens, types) is { } broken)
-            throw new GgufFormatException(file.FilePath, tokensAt, broken.Expected);
+        var bos = GgufVocabulary.SpecialId(file, GgufVocabulary.BosKey, DefaultSpecialId, n);
+        var eos = GgufVocabulary.SpecialId(file, GgufVocabulary.EosKey, DefaultSpecialId, n);
+        var addBos = GgufVocabulary.AddFlag(file, GgufVocabulary.AddBosKey, pre.AddBosByDefault, bos, "a BOS", tokensAt);
+        var addEos = GgufVocabulary.AddFlag(file, GgufVocabulary.AddEosKey, false, eos, "an EOS", tokensAt);
+        GgufVocabulary.CheckTokens(file, tokens, types, tokensAt);
         return new ByteLevelBpeTokenizer(tokens, types, merges, pre, bos, eos, addBos, addEos,
-            OptionalBool(file, AddSpacePrefixKey) ?? false, file);
+            GgufVocabulary.OptionalBool(file, GgufVocabulary.AddSpacePrefixKey) ?? false, file);
     }
 
     public int[] Encode(string text, bool addSpecial, bool parseSpecial)
@@ -215,19 +180,19 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
 
     public ReadOnlySpan<byte> TokenBytes(int id)
     {
-        CheckToken(id);
-        return _pieceBytes.AsSpan(_pieceStart[id], _pieceStart[id + 1] - _pieceStart[id]);
+        GgufVocabulary.CheckToken(id, VocabSize);
+        return _pieces[id];
     }
 
     public bool IsControl(int id)
     {
-        CheckToken(id);
+        GgufVocabulary.CheckToken(id, VocabSize);
         return (_attributes.Attrs[id] & TokenAttr.Control) != 0;
     }
 
     public bool IsEndOfGeneration(int id)
     {
-        CheckToken(id);
+        GgufVocabulary.CheckToken(id, VocabSize);
         return _attributes.IsEndOfGeneration(id);
     }
 
@@ -236,34 +201,8 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     /// space of the first dropped when the space prefix is on), then, for pre-tokenizers that ask for it, the clean-up
     /// of spaces before "? ! . ," and in " ' ", " 's", " 'm", " 're", " 've".
     /// </summary>
-    public string Decode(ReadOnlySpan<int> tokens)
-    {
-        var total = 0;
-        foreach (var id in tokens)
-        {
-            CheckToken(id);
-            total += _pieceStart[id + 1] - _pieceStart[id];
-        }
-        if (total == 0) return "";
-        var rented = ArrayPool<byte>.Shared.Rent(total);
-        try
-        {
-            var length = 0;
-            for (var i = 0; i < tokens.Length; i++)
-            {
-                var piece = TokenBytes(tokens[i]);
-                if (i == 0 && AddSpacePrefix && piece.Length > 0 && piece[0] == (byte)' ') piece = piece[1..];
-                piece.CopyTo(rented.AsSpan(length));
-                length += piece.Length;
-            }
-            if (_pre.CleanSpaces) length = CleanSpaces(rented.AsSpan(0, length));
-            return Encoding.UTF8.GetString(rented, 0, length);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
+    public string Decode(ReadOnlySpan<int> tokens) =>
+        _pieces.Decode(tokens, VocabSize, AddSpacePrefix, _pre.CleanSpaces ? CleanSpaces : null);
 
     /// <summary>llm_tokenizer_bpe_session::tokenize on one raw fragment.</summary>
     private void TokenizeFragment(ReadOnlySpan<char> raw, List<int> output)
@@ -435,30 +374,4 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         }
         return total;
     }
-
-    private static void CheckId(int id, int vocabSize, string role)
-    {
-        if (id < -1 || id >= vocabSize)
-            throw new ArgumentOutOfRangeException($"The {role} is {id}; it must be a token id from 0 to {vocabSize - 1}, or -1 for none.", innerException: null);
-    }
-
-    private void CheckToken(int id)
-    {
-        if ((uint)id >= (uint)VocabSize)
-            throw new ArgumentOutOfRangeException($"Token id {id} is outside the vocabulary: ids run from 0 to {VocabSize - 1}.", innerException: null);
-    }
-
-    /// <summary>An id key, or llama.cpp's default 11 (none if the vocabulary is smaller); out of range throws.</summary>
-    private static int SpecialId(GgufFile file, string key, int vocabSize)
-    {
-        if (file.Find(key) is null) return DefaultSpecialId < vocabSize ? DefaultSpecialId : -1;
-        return (int)file.GetInteger(key, 0, vocabSize - 1);
-    }
-
-    private static bool? OptionalBool(GgufFile file, string key) => file.Find(key) switch
-    {
-        null => null,
-        { Value: bool b } => b,
-        var v => throw new GgufFormatException(file.FilePath, v.Offset, $"'{key}' to be a bool, found {v.Type}"),
-    };
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using SpecializedInfer.Gguf;
 
@@ -22,17 +21,9 @@ namespace SpecializedInfer.Tokenization;
 /// </remarks>
 public sealed class LlamaTokenizer : ITokenizer
 {
-    // tokenizer.ggml.* keys read by FromGguf.
-    private const string ModelKey = "tokenizer.ggml.model";
-    private const string TokensKey = "tokenizer.ggml.tokens";
+    // The SentencePiece-only keys FromGguf reads (the others are GgufVocabulary's).
     private const string ScoresKey = "tokenizer.ggml.scores";
-    private const string TokenTypeKey = "tokenizer.ggml.token_type";
-    private const string BosKey = "tokenizer.ggml.bos_token_id";
-    private const string EosKey = "tokenizer.ggml.eos_token_id";
     private const string UnkKey = "tokenizer.ggml.unknown_token_id";
-    private const string AddSpacePrefixKey = "tokenizer.ggml.add_space_prefix";
-    private const string AddBosKey = "tokenizer.ggml.add_bos_token";
-    private const string AddEosKey = "tokenizer.ggml.add_eos_token";
 
     /// <summary>"▁" (U+2581), SentencePiece's visible stand-in for a space, as UTF-8.</summary>
     private static ReadOnlySpan<byte> EscapedSpace => [0xE2, 0x96, 0x81];
@@ -41,10 +32,8 @@ public sealed class LlamaTokenizer : ITokenizer
     private readonly TokenAttr[] _attrs;
     private readonly TokenAttributes _attributes;
 
-    // Every token's piece (token_to_piece with special = false) packed into one array: piece i is
-    // _pieceBytes[_pieceStart[i].._pieceStart[i + 1]]. Decoding then only slices.
-    private readonly byte[] _pieceBytes;
-    private readonly int[] _pieceStart;
+    // Every token's piece (token_to_piece with special = false).
+    private readonly TokenPieces _pieces;
 
     // Token lookup by UTF-8 text. Keys hold one char per UTF-8 byte (Latin-1 style), so the merge loop, which works on
     // bytes, can look up any byte range of its buffer without allocating (the span alternate lookup).
@@ -88,9 +77,9 @@ public sealed class LlamaTokenizer : ITokenizer
             throw new ArgumentException($"The vocabulary has {scores.Length} scores for {n} tokens.");
         if (tokenTypes.Length != n)
             throw new ArgumentException($"The vocabulary has {tokenTypes.Length} token types for {n} tokens.");
-        CheckId(bosId, n, "BOS token");
-        CheckId(eosId, n, "EOS token");
-        CheckId(unkId, n, "unknown token");
+        GgufVocabulary.CheckId(bosId, n, "BOS token");
+        GgufVocabulary.CheckId(eosId, n, "EOS token");
+        GgufVocabulary.CheckId(unkId, n, "unknown token");
         if (Array.IndexOf(tokens, null) is var missing and >= 0) throw new ArgumentException($"Token {missing} is null.");
         // The loader's rules (distinct texts, byte tokens spelt <0xNN>), which the llama2.c converter applies too.
         if (Models.LlamaModelRules.CheckTokens(tokens, tokenTypes) is { } broken)
@@ -121,11 +110,8 @@ public sealed class LlamaTokenizer : ITokenizer
         _lookup = _idByText.GetAlternateLookup<ReadOnlySpan<char>>();
 
         // Pieces as token_to_piece(special: false) renders them.
-        _pieceStart = new int[n + 1];
-        var pieces = new List<byte>(n * 4);
-        for (var i = 0; i < n; i++)
+        _pieces = new TokenPieces(n, (i, pieces) =>
         {
-            _pieceStart[i] = pieces.Count;
             var attr = _attrs[i];
             if ((attr & (TokenAttr.Unknown | TokenAttr.Control)) != 0)
             {
@@ -141,12 +127,10 @@ public sealed class LlamaTokenizer : ITokenizer
             }
             else if ((attr & TokenAttr.Byte) != 0)
             {
-                pieces.Add(Models.LlamaModelRules.ByteTokenValue(Models.LlamaModelRules.TokenText(tokens[i], i))!.Value); // spelling checked above
+                pieces.Add(Models.LlamaModelRules.ByteTokenValue(names[i])!.Value); // spelling checked above
             }
             // Unused and undefined tokens render as nothing too.
-        }
-        _pieceStart[n] = pieces.Count;
-        _pieceBytes = pieces.ToArray();
+        });
 
         Span<char> hex = ['<', '0', 'x', '0', '0', '>'];
         Span<char> single = [' '];
@@ -194,15 +178,9 @@ public sealed class LlamaTokenizer : ITokenizer
     public static LlamaTokenizer FromGguf(GgufFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
-        var model = file.GetString(ModelKey);
-        if (model != "llama")
-            throw new GgufFormatException(file.FilePath, file.Find(ModelKey)!.Offset,
-                $"'{ModelKey}' to be \"llama\" (a SentencePiece vocabulary), found \"{model}\"");
-
-        var tokens = file.GetArray<string>(TokensKey);
-        var tokensAt = file.Find(TokensKey)!.Offset;
+        GgufVocabulary.RequireModel(file, "llama", "a SentencePiece vocabulary");
+        var (tokens, tokensAt) = GgufVocabulary.Tokens(file);
         var n = tokens.Length;
-        if (n == 0) throw new GgufFormatException(file.FilePath, tokensAt, $"a non-empty '{TokensKey}'");
 
         var scores = new float[n];
         if (file.Find(ScoresKey) is { } scoreValue)
@@ -220,32 +198,14 @@ public sealed class LlamaTokenizer : ITokenizer
                     $"'{ScoresKey}' to have one entry per token ({n}), found {scores.Length}");
         }
 
-        var types = new int[n];
-        Array.Fill(types, 1);
-        if (file.Find(TokenTypeKey) is { } typeValue)
-        {
-            types = file.GetArray<int>(TokenTypeKey);
-            if (types.Length != n)
-                throw new GgufFormatException(file.FilePath, typeValue.Offset,
-                    $"'{TokenTypeKey}' to have one entry per token ({n}), found {types.Length}");
-        }
-
-        var bos = SpecialId(file, BosKey, 1, n);
-        var eos = SpecialId(file, EosKey, 2, n);
-        var unk = SpecialId(file, UnkKey, 0, n);
-        var addSpacePrefix = OptionalBool(file, AddSpacePrefixKey, true);
-        var addBos = OptionalBool(file, AddBosKey, true);
-        if (addBos && bos < 0)
-            throw new GgufFormatException(file.FilePath, file.Find(AddBosKey)?.Offset ?? tokensAt,
-                $"a BOS token id, since '{AddBosKey}' is true");
-        var addEos = OptionalBool(file, AddEosKey, false);
-        if (addEos && eos < 0)
-            throw new GgufFormatException(file.FilePath, file.Find(AddEosKey)?.Offset ?? tokensAt,
-                $"an EOS token id, since '{AddEosKey}' is true");
-
-        // Duplicate texts or a malformed byte token: the token list itself is at fault.
-        if (Models.LlamaModelRules.CheckTokens(tokens, types) is { } broken)
-            throw new GgufFormatException(file.FilePath, tokensAt, broken.Expected);
+        var types = GgufVocabulary.Types(file, n);
+        var bos = GgufVocabulary.SpecialId(file, GgufVocabulary.BosKey, 1, n);
+        var eos = GgufVocabulary.SpecialId(file, GgufVocabulary.EosKey, 2, n);
+        var unk = GgufVocabulary.SpecialId(file, UnkKey, 0, n);
+        var addSpacePrefix = GgufVocabulary.OptionalBool(file, GgufVocabulary.AddSpacePrefixKey) ?? true;
+        var addBos = GgufVocabulary.AddFlag(file, GgufVocabulary.AddBosKey, true, bos, "a BOS", tokensAt);
+        var addEos = GgufVocabulary.AddFlag(file, GgufVocabulary.AddEosKey, false, eos, "an EOS", tokensAt);
+        GgufVocabulary.CheckTokens(file, tokens, types, tokensAt);
         return new LlamaTokenizer(tokens, scores, types, bos, eos, unk, addSpacePrefix, addBos, addEos, file);
     }
 
@@ -304,21 +264,21 @@ public sealed class LlamaTokenizer : ITokenizer
     /// </summary>
     public ReadOnlySpan<byte> TokenBytes(int id)
     {
-        CheckToken(id);
-        return _pieceBytes.AsSpan(_pieceStart[id], _pieceStart[id + 1] - _pieceStart[id]);
+        GgufVocabulary.CheckToken(id, VocabSize);
+        return _pieces[id];
     }
 
     /// <summary>True for control tokens (BOS, EOS and the like), including those llama.cpp promotes by their text.</summary>
     public bool IsControl(int id)
     {
-        CheckToken(id);
+        GgufVocabulary.CheckToken(id, VocabSize);
         return (_attrs[id] & TokenAttr.Control) != 0;
     }
 
     /// <inheritdoc/>
     public bool IsEndOfGeneration(int id)
     {
-        CheckToken(id);
+        GgufVocabulary.CheckToken(id, VocabSize);
         return _attributes.IsEndOfGeneration(id);
     }
 
@@ -328,36 +288,7 @@ public sealed class LlamaTokenizer : ITokenizer
     /// prefix on, one leading space of the first token's piece is dropped. Only the very first token counts, even when
     /// it renders empty: after a BOS the next token keeps its space.
     /// </summary>
-    public string Decode(ReadOnlySpan<int> tokens)
-    {
-        var total = 0;
-        foreach (var id in tokens)
-        {
-            CheckToken(id);
-            total += _pieceStart[id + 1] - _pieceStart[id];
-        }
-        if (total == 0) return "";
-
-        byte[]? rented = null;
-        var buffer = total <= 512 ? stackalloc byte[total] : (rented = ArrayPool<byte>.Shared.Rent(total));
-        try
-        {
-            var length = 0;
-            for (var i = 0; i < tokens.Length; i++)
-            {
-                var piece = TokenBytes(tokens[i]);
-                if (i == 0 && AddSpacePrefix && piece.Length > 0 && piece[0] == (byte)' ')
-                    piece = piece[1..];
-                piece.CopyTo(buffer[length..]);
-                length += piece.Length;
-            }
-            return Encoding.UTF8.GetString(buffer[..length]);
-        }
-        finally
-        {
-            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
+    public string Decode(ReadOnlySpan<int> tokens) => _pieces.Decode(tokens, VocabSize, AddSpacePrefix);
 
     /// <summary>llm_tokenizer_spm_session::tokenize on one raw fragment.</summary>
     private void TokenizeFragment(ReadOnlySpan<char> raw, bool prefixSpace, List<int> output)
@@ -470,31 +401,6 @@ public sealed class LlamaTokenizer : ITokenizer
         }
         output.AddRange(rest);
     }
-
-    private static void CheckId(int id, int vocabSize, string role)
-    {
-        if (id < -1 || id >= vocabSize)
-            throw new ArgumentOutOfRangeException($"The {role} is {id}; it must be a token id from 0 to {vocabSize - 1}, or -1 for none.", innerException: null);
-    }
-
-    private void CheckToken(int id)
-    {
-        if ((uint)id >= (uint)VocabSize)
-            throw new ArgumentOutOfRangeException($"Token id {id} is outside the vocabulary: ids run from 0 to {VocabSize - 1}.", innerException: null);
-    }
-
-    private static int SpecialId(GgufFile file, string key, int fallback, int vocabSize)
-    {
-        if (file.Find(key) is null) return fallback < vocabSize ? fallback : -1;
-        return (int)file.GetInteger(key, 0, vocabSize - 1);
-    }
-
-    private static bool OptionalBool(GgufFile file, string key, bool fallback) => file.Find(key) switch
-    {
-        null => fallback,
-        { Value: bool b } => b,
-        var v => throw new GgufFormatException(file.FilePath, v.Offset, $"'{key}' to be a bool, found {v.Type}"),
-    };
 
     /// <summary>
     /// Dequeue order of llama.cpp's bigram queue: highest score first; among equal scores the leftmost pair.
