@@ -235,49 +235,19 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     private void MergeWord(string word, List<int> output)
     {
         // One symbol per character: every character of the byte alphabet is one UTF-16 unit and one UTF-8 character.
-        var n = word.Length;
-        var start = new int[n];
-        var length = new int[n];
-        var prev = new int[n];
-        var next = new int[n];
-        for (var i = 0; i < n; i++)
+        // A pair may merge when "left right" is a merge rule, lowest rank first.
+        var key = new char[word.Length + 1];
+        bool Rank(int start, int length, int leftLength, out int rank)
         {
-            start[i] = i;
-            length[i] = 1;
-            prev[i] = i - 1;
-            next[i] = i + 1 < n ? i + 1 : -1;
+            word.AsSpan(start, leftLength).CopyTo(key);
+            key[leftLength] = ' ';
+            word.AsSpan(start + leftLength, length - leftLength).CopyTo(key.AsSpan(leftLength + 1));
+            return _rank.TryGetValue(key.AsSpan(0, length + 1), out rank);
         }
 
-        var queue = new PriorityQueue<(int Left, int Right, int Size), (int Rank, int Left)>();
-        var key = new char[n + 1];
-        void TryAddPair(int left, int right)
+        foreach (var (start, length) in SymbolMerger.Merge<int>(Enumerable.Repeat(1, word.Length).ToArray(), Rank, Comparer<(int, int)>.Default))
         {
-            if (left < 0 || right < 0) return;
-            word.AsSpan(start[left], length[left]).CopyTo(key);
-            key[length[left]] = ' ';
-            word.AsSpan(start[right], length[right]).CopyTo(key.AsSpan(length[left] + 1));
-            if (_rank.TryGetValue(key.AsSpan(0, length[left] + length[right] + 1), out var rank))
-                queue.Enqueue((left, right, length[left] + length[right]), (rank, left));
-        }
-
-        for (var i = 1; i < n; i++) TryAddPair(i - 1, i);
-        while (queue.TryDequeue(out var pair, out _))
-        {
-            var (left, right, size) = pair;
-            // Stale once either side was merged away or grew: lengths only grow, so an unchanged total means both
-            // sides still spell the pair's text (llama.cpp compares the texts).
-            if (length[left] == 0 || length[right] == 0 || length[left] + length[right] != size) continue;
-            length[left] = size;
-            length[right] = 0;
-            next[left] = next[right];
-            if (next[right] >= 0) prev[next[right]] = left;
-            TryAddPair(prev[left], left);
-            TryAddPair(left, next[left]);
-        }
-
-        for (var i = n > 0 ? 0 : -1; i != -1; i = next[i])
-        {
-            var symbol = word.AsSpan(start[i], length[i]);
+            var symbol = word.AsSpan(start, length);
             if (_lookup.TryGetValue(symbol, out var id))
             {
                 output.Add(id);

@@ -303,59 +303,23 @@ public sealed class LlamaTokenizer : ITokenizer
             else text[w++] = c;
         }
 
-        // One symbol per UTF-8 character, chained as a doubly linked list over the text.
-        var count = 0;
-        var symStart = new int[text.Length];
-        var symLength = new int[text.Length];
-        for (var offset = 0; offset < text.Length; count++)
+        // One symbol per UTF-8 character; a pair may merge when its text is a token, highest score first.
+        var characters = new List<int>(text.Length);
+        for (var offset = 0; offset < text.Length; offset += characters[^1])
+            characters.Add(Math.Min(Utf8SequenceLength(text[offset]), text.Length - offset));
+        bool Score(int start, int length, int leftLength, out float score)
         {
-            var length = Math.Min(Utf8SequenceLength(text[offset]), text.Length - offset);
-            symStart[count] = offset;
-            symLength[count] = length;
-            offset += length;
-        }
-        var prev = new int[count];
-        var next = new int[count];
-        for (var i = 0; i < count; i++)
-        {
-            prev[i] = i - 1;
-            next[i] = i + 1 < count ? i + 1 : -1;
-        }
-
-        var queue = new PriorityQueue<(int Left, int Right, int Size), (float Score, int Left)>(BigramOrder.Instance);
-        void TryAddBigram(int left, int right)
-        {
-            if (left < 0 || right < 0) return;
-            var size = symLength[left] + symLength[right];
-            // Neighbours are always adjacent in the text, so the pair is one contiguous range.
-            if (_lookup.TryGetValue(text.AsSpan(symStart[left], size), out var id))
-                queue.Enqueue((left, right, size), (_scores[id], left));
-        }
-
-        for (var i = 1; i < count; i++) TryAddBigram(i - 1, i);
-
-        while (queue.TryDequeue(out var bigram, out _))
-        {
-            var (left, right, size) = bigram;
-            // A pair is stale once either side was merged away or grew: lengths only ever grow, so an unchanged
-            // total length means both sides are as they were when the pair was queued.
-            if (symLength[left] == 0 || symLength[right] == 0 || symLength[left] + symLength[right] != size) continue;
-
-            symLength[left] = size;
-            symLength[right] = 0;
-            next[left] = next[right];
-            if (next[right] >= 0) prev[next[right]] = left;
-
-            TryAddBigram(prev[left], left);
-            TryAddBigram(left, next[left]);
+            var found = _lookup.TryGetValue(text.AsSpan(start, length), out var id);
+            score = found ? _scores[id] : 0;
+            return found;
         }
 
         // Resegment. llama.cpp also keeps a "rev_merge" map to split non-vocabulary symbols back into the pair that
         // formed them, but it only ever records pairs whose text is a token, and only consults it for symbols whose
         // text is not one, so it never applies: a symbol is either a token or falls back to bytes.
-        for (var i = count > 0 ? 0 : -1; i != -1; i = next[i])
+        foreach (var (start, length) in SymbolMerger.Merge<float>(characters, Score, BigramOrder.Instance))
         {
-            var symbol = text.AsSpan(symStart[i], symLength[i]);
+            var symbol = text.AsSpan(start, length);
             if (_lookup.TryGetValue(symbol, out var id))
             {
                 output.Add(id);
@@ -406,14 +370,14 @@ public sealed class LlamaTokenizer : ITokenizer
     /// Dequeue order of llama.cpp's bigram queue: highest score first; among equal scores the leftmost pair.
     /// (PriorityQueue dequeues the smallest, so "smaller" means "merge sooner".)
     /// </summary>
-    private sealed class BigramOrder : IComparer<(float Score, int Left)>
+    private sealed class BigramOrder : IComparer<(float Priority, int Left)>
     {
         public static readonly BigramOrder Instance = new();
 
-        public int Compare((float Score, int Left) x, (float Score, int Left) y)
+        public int Compare((float Priority, int Left) x, (float Priority, int Left) y)
         {
-            if (x.Score > y.Score) return -1;
-            if (x.Score < y.Score) return 1;
+            if (x.Priority > y.Priority) return -1;
+            if (x.Priority < y.Priority) return 1;
             return x.Left.CompareTo(y.Left);
         }
     }
