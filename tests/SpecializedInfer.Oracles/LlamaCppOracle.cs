@@ -148,6 +148,28 @@ public sealed class LlamaCppOracle : IDisposable
         }
     }
 
+    /// <summary>llama.cpp's <c>llama_vocab_is_control</c>: the token's attributes after the loader's promotions.</summary>
+    public bool IsControl(int token)
+    {
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            CheckToken(token);
+            return ((LLamaToken)token).IsControl(_model.Vocab);
+        }
+    }
+
+    /// <summary>llama.cpp's <c>llama_vocab_is_eog</c>: whether the token ends generation.</summary>
+    public bool IsEndOfGeneration(int token)
+    {
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            CheckToken(token);
+            return ((LLamaToken)token).IsEndOfGeneration(_model.Vocab);
+        }
+    }
+
     /// <summary>
     /// llama.cpp's <c>llama_detokenize</c>, UTF-8 decoded. llama.cpp semantics: control tokens render as nothing unless
     /// <paramref name="unparseSpecial"/>; SentencePiece's prefix space is stripped from the first token only when that
@@ -324,6 +346,64 @@ public sealed class LlamaCppOracle : IDisposable
         {
             t_errors = null;
         }
+    }
+
+    /// <summary>
+    /// llama.cpp's <c>llama_chat_apply_template</c>: <paramref name="template"/> is a built-in template's name or a
+    /// Jinja template whose family llama.cpp detects (null: "chatml"). Returns null where llama.cpp refuses (-1).
+    /// </summary>
+    public static unsafe string? ApplyChatTemplate(string? template, IReadOnlyList<(string Role, string Content)> messages, bool addAssistant)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        EnsureBackend();
+        var handles = new List<GCHandle>();
+        try
+        {
+            byte* Pin(string s)
+            {
+                var bytes = Encoding.UTF8.GetBytes(s + "\0");
+                var handle = GCHandle.Alloc(bytes, GCHandleType.Pinned);
+                handles.Add(handle);
+                return (byte*)handle.AddrOfPinnedObject();
+            }
+
+            var chat = new LLamaChatMessage[messages.Count];
+            for (var i = 0; i < messages.Count; i++)
+            {
+                chat[i].role = Pin(messages[i].Role);
+                chat[i].content = Pin(messages[i].Content);
+            }
+            var tmpl = template is null ? null : Pin(template);
+            var capacity = 256 + messages.Sum(m => Encoding.UTF8.GetByteCount(m.Content) + m.Role.Length) * 2;
+            for (var attempt = 0; attempt < 2; attempt++)
+            {
+                var buffer = new byte[capacity];
+                int written;
+                fixed (LLamaChatMessage* pChat = chat)
+                fixed (byte* pBuffer = buffer)
+                {
+                    written = NativeApi.llama_chat_apply_template(tmpl, pChat, (nuint)chat.Length, addAssistant, pBuffer, buffer.Length);
+                }
+                if (written < 0) return null;
+                if (written <= buffer.Length) return Encoding.UTF8.GetString(buffer, 0, written);
+                capacity = written;
+            }
+            throw new InvalidOperationException("llama_chat_apply_template kept asking for a larger buffer.");
+        }
+        finally
+        {
+            foreach (var handle in handles) handle.Free();
+        }
+    }
+
+    /// <summary>The names of llama.cpp's built-in chat templates (<c>llama_chat_builtin_templates</c>).</summary>
+    public static unsafe string[] BuiltInChatTemplates()
+    {
+        EnsureBackend();
+        var count = NativeApi.llama_chat_builtin_templates(null, 0);
+        var names = new nint[count];
+        fixed (nint* p = names) NativeApi.llama_chat_builtin_templates((char**)p, (nuint)count);
+        return Array.ConvertAll(names, n => Marshal.PtrToStringUTF8(n) ?? "");
     }
 
     /// <summary>Index of the largest value; ties go to the lowest index; NaN is an error.</summary>

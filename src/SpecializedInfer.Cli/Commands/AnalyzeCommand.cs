@@ -63,13 +63,13 @@ public sealed class AnalyzeCommand : Command
 
         using var weights = LlamaWeights.Load(modelPath);
         if (weights.Config.Layers < 2) throw new InvalidDataException($"{modelPath} has one layer: there is nothing to compare it with.");
-        var tokenizer = LlamaTokenizer.FromGguf(weights.File);
-        var tokens = tokenizer.Encode(text, addBos: true);
+        var tokenizer = Tokenizers.FromGguf(weights.File);
+        var tokens = tokenizer.Encode(text, addSpecial: true, parseSpecial: false);
         if (tokens.Length < 2) throw new InvalidDataException($"{textPath} is a single token: there is nothing to predict.");
         if (window > weights.Config.ContextLength)
             throw new UsageException($"A perplexity window of {window} tokens exceeds the model's context of {weights.Config.ContextLength}.");
         var windows = TextWindows.Split(tokens, window);
-        var sequences = prompts?.Select(p => tokenizer.Encode(p, addBos: true)).ToList() ?? windows;
+        var sequences = prompts?.Select(p => tokenizer.Encode(p, addSpecial: true, parseSpecial: false)).ToList() ?? windows;
         if (sequences.Max(s => s.Length) > weights.Config.ContextLength)
             throw new InvalidDataException($"A prompt in {promptsPath} has more tokens than the model's context of {weights.Config.ContextLength}.");
 

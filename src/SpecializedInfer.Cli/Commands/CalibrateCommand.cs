@@ -55,8 +55,8 @@ public sealed class CalibrateCommand : Command
         PlanCalibrator.CheckCalibratable(plan.Plan);
         using var weights = LlamaWeights.Load(modelPath, plan.Manifest, plan.ManifestPath, layersToBind: null);
         using var full = new ReferenceEngine(weights);
-        var tokenizer = LlamaTokenizer.FromGguf(weights.File);
-        var requests = TraceRequest.Continuations(prompts.Select(p => tokenizer.Encode(p, addBos: true)).ToArray(), count, samples: 0, seed: 0).ToList();
+        var tokenizer = Tokenizers.FromGguf(weights.File);
+        var requests = TraceRequest.Continuations(prompts.Select(p => tokenizer.Encode(p, addSpecial: true, parseSpecial: false)).ToArray(), count, samples: 0, seed: 0).ToList();
         var model = PlanCalibrator.Describe(modelPath);
         var data = new[] { PlanCalibrator.Describe(promptsPath) };
 

@@ -85,8 +85,7 @@ public sealed class EvalCommand : Command
         var firstPlan = PlanLoader.Load(planPaths[0]);
         using var full = factory.LoadFull(modelPath, firstPlan);
         if (full.Build is { } fullBuild) context.Error.WriteLine(fullBuild.Describe());
-        LlamaTokenizer tokenizer;
-        using (var file = GgufFile.Open(modelPath)) tokenizer = LlamaTokenizer.FromGguf(file);
+        var tokenizer = Tokenizers.FromGguf(modelPath);
         if (planPaths.Length > 1) return RunSummary(factory, full, tokenizer, modelPath, planPaths, prompts, promptsPath, text, textPath, options, markdown, context);
         var planPath = planPaths[0];
         using var plan = factory.Load(modelPath, firstPlan);
@@ -119,7 +118,7 @@ public sealed class EvalCommand : Command
     }
 
     /// <summary>Several plans against one full model: one row each, every plan measured exactly as a single run would.</summary>
-    private static int RunSummary(EngineFactory factory, LoadedEngine full, LlamaTokenizer tokenizer, string modelPath, IReadOnlyList<string> planPaths,
+    private static int RunSummary(EngineFactory factory, LoadedEngine full, ITokenizer tokenizer, string modelPath, IReadOnlyList<string> planPaths,
         List<string> prompts, string promptsPath, string? text, string? textPath, EvaluationOptions options, bool markdown, CliContext context)
     {
         var rows = new List<(string Plan, QualityReport Report)>();

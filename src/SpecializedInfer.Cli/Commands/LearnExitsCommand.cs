@@ -61,9 +61,9 @@ public sealed class LearnExitsCommand : Command
         foreach (var s in steps)
             if (s > config.Layers - 2)
                 throw new ArgumentException($"An exit after step {s} saves nothing on a {config.Layers}-layer model: exits go after steps 0 to {config.Layers - 2}.");
-        var tokenizer = LlamaTokenizer.FromGguf(full.Weights.File);
-        var requests = TraceRequest.Continuations(prompts.Select(p => tokenizer.Encode(p, addBos: true)).ToArray(), count, args.GetValue(_samples), args.GetValue(_seed)).ToList();
-        if (text is not null) requests.AddRange(TraceRequest.Windows(tokenizer.Encode(text, addBos: true), count, prompts.Count));
+        var tokenizer = Tokenizers.FromGguf(full.Weights.File);
+        var requests = TraceRequest.Continuations(prompts.Select(p => tokenizer.Encode(p, addSpecial: true, parseSpecial: false)).ToArray(), count, args.GetValue(_samples), args.GetValue(_seed)).ToList();
+        if (text is not null) requests.AddRange(TraceRequest.Windows(tokenizer.Encode(text, addSpecial: true, parseSpecial: false), count, prompts.Count));
 
         var (trace, learned) = ProgressBars.Run(_context, progress =>
         {

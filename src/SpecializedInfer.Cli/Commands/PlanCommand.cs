@@ -75,7 +75,7 @@ public sealed class PlanCommand : Command
         using var weights = LlamaWeights.Load(modelPath);
         var config = weights.Config;
         if (config.Layers < 2) throw new ArgumentException($"{modelPath} has {config.Layers} layer; a plan search needs at least two.");
-        var tokenizer = LlamaTokenizer.FromGguf(weights.File);
+        var tokenizer = Tokenizers.FromGguf(weights.File);
         var name = Path.GetFileNameWithoutExtension(modelPath);
         var label = name + ".target" + target.TargetAgreement.ToString("0.####", Inv).Replace("0.", "", StringComparison.Ordinal);
         var candidates = Path.Combine(output, label + ".candidates");
@@ -86,7 +86,7 @@ public sealed class PlanCommand : Command
         WriteText(Path.Combine(output, manifestFile), ManifestWriter.ToJson(manifest));
         var learned = learnedDir is null ? null : ReadLearned(learnedDir, candidates, weights);
 
-        var encoded = prompts.Select(p => tokenizer.Encode(p, addBos: true)).ToArray();
+        var encoded = prompts.Select(p => tokenizer.Encode(p, addSpecial: true, parseSpecial: false)).ToArray();
         var requests = TraceRequest.Continuations(encoded, count, samples: 0, seed: 0).ToList();
         var options = new PlanSearchOptions { Target = target, Budget = args.GetValue(_budget), TokensPerPrompt = count };
         using var meter = new CandidateSpeedMeter(factory, modelPath, candidates, tokenizer, encoded.Take(args.GetValue(_speedPrompts)).ToList(), count);

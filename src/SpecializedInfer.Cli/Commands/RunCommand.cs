@@ -64,10 +64,9 @@ public sealed class RunCommand : Command
         var trained = engine.Config.ContextLength;
         if (args.GetValue(_contextLength) is { } asked && asked > trained)
             error.WriteLine(string.Create(Inv, $"warning: --context {asked} is above the {trained} positions the model was trained on; text past position {trained} is likely to degrade."));
-        LlamaTokenizer tokenizer;
-        using (var file = GgufFile.Open(modelPath)) tokenizer = LlamaTokenizer.FromGguf(file);
+        var tokenizer = Tokenizers.FromGguf(modelPath);
         using var session = engine.CreateSession(args.GetValue(_contextLength) ?? 0);
-        var promptTokens = tokenizer.Encode(args.GetRequiredValue(_prompt), addBos: !args.GetValue(_noBos));
+        var promptTokens = tokenizer.Encode(args.GetRequiredValue(_prompt), addSpecial: !args.GetValue(_noBos), parseSpecial: false);
         if (promptTokens.Length == 0) throw new UsageException("The prompt is empty and --no-bos leaves no token to start from.");
 
         // Evaluates the prompt, so a prompt that does not fit fails here, before any of it is printed.
@@ -77,7 +76,7 @@ public sealed class RunCommand : Command
         var decoder = new Utf8StreamDecoder();
         var text = _context.Text;
         // SentencePiece marks word starts with a space; the one on the first piece after BOS is not part of the text.
-        var atStart = true;
+        var atStart = tokenizer.AddSpacePrefix;
         void Emit(int token)
         {
             var piece = tokenizer.TokenBytes(token);
@@ -88,6 +87,8 @@ public sealed class RunCommand : Command
         var produced = 0;
         foreach (var token in tokens)
         {
+            // The generator stops at EOS; a chat model's other end-of-turn tokens (llama.cpp's end of generation) too.
+            if (tokenizer.IsEndOfGeneration(token)) break;
             Emit(token);
             text.Flush();
             produced++;

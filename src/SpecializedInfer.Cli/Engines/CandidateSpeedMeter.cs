@@ -11,7 +11,7 @@ namespace SpecializedInfer.Cli.Engines;
 /// model's engine of the same kind, the two taking turns on the same prompts (<see cref="QualityEvaluator.FreeRunning"/>,
 /// after an untimed warm-up; the median of three passes).
 /// </summary>
-internal sealed class CandidateSpeedMeter(EngineFactory factory, string modelPath, string folder, LlamaTokenizer tokenizer,
+internal sealed class CandidateSpeedMeter(EngineFactory factory, string modelPath, string folder, ITokenizer tokenizer,
     IReadOnlyList<int[]> prompts, int tokensPerPrompt) : ICandidateSpeedMeter, IDisposable
 {
     private readonly Dictionary<EngineKind, LoadedEngine> _full = [];

@@ -19,11 +19,11 @@ public sealed class QualityEvaluator
 {
     private readonly ILanguageModel _full;
     private readonly ILanguageModel _plan;
-    private readonly LlamaTokenizer _tokenizer;
+    private readonly ITokenizer _tokenizer;
     private readonly int _vocab;
     private readonly int _maxContext;
 
-    public QualityEvaluator(ILanguageModel full, ILanguageModel plan, LlamaTokenizer tokenizer, EvaluationOptions? options = null)
+    public QualityEvaluator(ILanguageModel full, ILanguageModel plan, ITokenizer tokenizer, EvaluationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(full);
         ArgumentNullException.ThrowIfNull(plan);
@@ -49,10 +49,10 @@ public sealed class QualityEvaluator
     public QualityReport Evaluate(IReadOnlyList<string> prompts, string? text = null, IProgress<EvaluationProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(prompts);
-        var encoded = prompts.Select(p => _tokenizer.Encode(p, Options.AddBos)).ToArray();
+        var encoded = prompts.Select(p => _tokenizer.Encode(p, Options.AddBos, parseSpecial: false)).ToArray();
         var teacherForced = TeacherForced(encoded, progress);
         var freeRunning = FreeRunning(encoded, progress);
-        var perplexity = text is null ? null : Perplexity(_tokenizer.Encode(text, addBos: true), progress);
+        var perplexity = text is null ? null : Perplexity(_tokenizer.Encode(text, addSpecial: true, parseSpecial: false), progress);
         return new QualityReport(_full.Name, _plan.Name, _full.Schedule, _plan.Schedule, prompts.Count, Options,
             teacherForced, freeRunning, perplexity);
     }

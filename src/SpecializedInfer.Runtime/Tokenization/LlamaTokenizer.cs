@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using SpecializedInfer.Gguf;
 
@@ -20,56 +19,21 @@ namespace SpecializedInfer.Tokenization;
 /// be ours anyway, leaving the library only the merge loop, which is shorter than the protobuf writer it would need.
 /// Instances are immutable and safe to share between threads.
 /// </remarks>
-public sealed class LlamaTokenizer
+public sealed class LlamaTokenizer : ITokenizer
 {
-    /// <summary>llama.cpp's per-token attributes (llama_token_attr); a GGUF token type maps to one of them.</summary>
-    [Flags]
-    private enum TokenAttr
-    {
-        Undefined = 0,
-        Unknown = 1 << 0,
-        Unused = 1 << 1,
-        Normal = 1 << 2,
-        Control = 1 << 3,
-        UserDefined = 1 << 4,
-        Byte = 1 << 5,
-    }
-
-    // tokenizer.ggml.* keys read by FromGguf.
-    private const string ModelKey = "tokenizer.ggml.model";
-    private const string TokensKey = "tokenizer.ggml.tokens";
+    // The SentencePiece-only keys FromGguf reads (the others are GgufVocabulary's).
     private const string ScoresKey = "tokenizer.ggml.scores";
-    private const string TokenTypeKey = "tokenizer.ggml.token_type";
-    private const string BosKey = "tokenizer.ggml.bos_token_id";
-    private const string EosKey = "tokenizer.ggml.eos_token_id";
     private const string UnkKey = "tokenizer.ggml.unknown_token_id";
-    private const string AddSpacePrefixKey = "tokenizer.ggml.add_space_prefix";
-    private const string AddBosKey = "tokenizer.ggml.add_bos_token";
 
     /// <summary>"▁" (U+2581), SentencePiece's visible stand-in for a space, as UTF-8.</summary>
     private static ReadOnlySpan<byte> EscapedSpace => [0xE2, 0x96, 0x81];
 
-    /// <summary>
-    /// Token texts that llama.cpp's vocabulary loader forces to CONTROL whatever their stored type, because it treats
-    /// them as end-of-generation markers (the list in llama_vocab::impl::load). A chat fine-tune that stores
-    /// "&lt;|im_end|&gt;" as user-defined therefore renders it empty and never matches it in plain text.
-    /// Not reproduced: the loader's conditional tweaks (FIM markers such as "▁&lt;PRE&gt;", promoted only when the file
-    /// stores no FIM ids; the gpt-oss and Gemma 4 exceptions, which concern BPE vocabularies).
-    /// </summary>
-    private static readonly HashSet<string> EndOfGenerationTexts = new(StringComparer.Ordinal)
-    {
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
-        "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
-        "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~[",
-    };
-
     private readonly float[] _scores;
     private readonly TokenAttr[] _attrs;
+    private readonly TokenAttributes _attributes;
 
-    // Every token's piece (token_to_piece with special = false) packed into one array: piece i is
-    // _pieceBytes[_pieceStart[i].._pieceStart[i + 1]]. Decoding then only slices.
-    private readonly byte[] _pieceBytes;
-    private readonly int[] _pieceStart;
+    // Every token's piece (token_to_piece with special = false).
+    private readonly TokenPieces _pieces;
 
     // Token lookup by UTF-8 text. Keys hold one char per UTF-8 byte (Latin-1 style), so the merge loop, which works on
     // bytes, can look up any byte range of its buffer without allocating (the span alternate lookup).
@@ -79,9 +43,9 @@ public sealed class LlamaTokenizer
     // byte_to_token: "<0xNN>" or, failing that, the single-byte token; -1 if neither exists.
     private readonly int[] _byteToken = new int[256];
 
-    // User-defined tokens, matched in raw text before the SPM merges (llama.cpp's tokenizer_st_partition with
-    // parse_special = false), longest first. Texts are in the same one-char-per-byte form as the lookup keys.
-    private readonly (int Id, string Text)[] _userDefined;
+    // Control, user-defined and unknown tokens, matched in raw text before the SPM merges (llama.cpp's
+    // tokenizer_st_partition), longest first. Texts are in the same one-char-per-byte form as the lookup keys.
+    private readonly (int Id, string Text)[] _specials;
 
     /// <param name="tokens">Token texts (UTF-8 once encoded), as in <c>tokenizer.ggml.tokens</c>.</param>
     /// <param name="scores">Merge scores; a higher score merges first.</param>
@@ -91,10 +55,17 @@ public sealed class LlamaTokenizer
     /// <param name="eosId">End-of-sequence id, or -1 for none.</param>
     /// <param name="unkId">Unknown-token id, or -1 for none. Only used when a byte has no byte token (llama.cpp aborts there).</param>
     /// <param name="addSpacePrefix">Prefix raw text with a space before tokenizing, and drop it again when decoding.</param>
-    /// <param name="shouldAddBos">Whether the model wants a BOS in front of a prompt (<c>tokenizer.ggml.add_bos_token</c>);
-    /// informational for callers choosing <c>addBos</c>.</param>
+    /// <param name="shouldAddBos">Whether the model wants a BOS in front of a prompt (<c>tokenizer.ggml.add_bos_token</c>):
+    /// what <see cref="Encode(string, bool, bool)"/> does with addSpecial.</param>
+    /// <param name="shouldAddEos">Whether the model wants an EOS after a prompt (<c>tokenizer.ggml.add_eos_token</c>).</param>
     public LlamaTokenizer(string[] tokens, float[] scores, int[] tokenTypes, int bosId, int eosId, int unkId,
-        bool addSpacePrefix = true, bool shouldAddBos = true)
+        bool addSpacePrefix = true, bool shouldAddBos = true, bool shouldAddEos = false)
+        : this(tokens, scores, tokenTypes, bosId, eosId, unkId, addSpacePrefix, shouldAddBos, shouldAddEos, file: null)
+    {
+    }
+
+    private LlamaTokenizer(string[] tokens, float[] scores, int[] tokenTypes, int bosId, int eosId, int unkId,
+        bool addSpacePrefix, bool shouldAddBos, bool shouldAddEos, GgufFile? file)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         ArgumentNullException.ThrowIfNull(scores);
@@ -106,9 +77,9 @@ public sealed class LlamaTokenizer
             throw new ArgumentException($"The vocabulary has {scores.Length} scores for {n} tokens.");
         if (tokenTypes.Length != n)
             throw new ArgumentException($"The vocabulary has {tokenTypes.Length} token types for {n} tokens.");
-        CheckId(bosId, n, "BOS token");
-        CheckId(eosId, n, "EOS token");
-        CheckId(unkId, n, "unknown token");
+        GgufVocabulary.CheckId(bosId, n, "BOS token");
+        GgufVocabulary.CheckId(eosId, n, "EOS token");
+        GgufVocabulary.CheckId(unkId, n, "unknown token");
         if (Array.IndexOf(tokens, null) is var missing and >= 0) throw new ArgumentException($"Token {missing} is null.");
         // The loader's rules (distinct texts, byte tokens spelt <0xNN>), which the llama2.c converter applies too.
         if (Models.LlamaModelRules.CheckTokens(tokens, tokenTypes) is { } broken)
@@ -120,37 +91,27 @@ public sealed class LlamaTokenizer
         UnkId = unkId;
         AddSpacePrefix = addSpacePrefix;
         ShouldAddBos = shouldAddBos;
+        ShouldAddEos = shouldAddEos;
+        if (shouldAddEos && eosId < 0) throw new ArgumentException("The vocabulary asks for an EOS token after every text but has none.");
         _scores = (float[])scores.Clone();
-        _attrs = new TokenAttr[n];
         _idByText = new Dictionary<string, int>(n, StringComparer.Ordinal);
 
         var texts = new byte[n][];
+        var names = new string[n];
         for (var i = 0; i < n; i++)
         {
             // llama.cpp renames empty entries so that every token keeps a distinct, non-empty text (checked above).
-            var text = Models.LlamaModelRules.TokenText(tokens[i], i);
-            texts[i] = Encoding.UTF8.GetBytes(text);
+            names[i] = Models.LlamaModelRules.TokenText(tokens[i], i);
+            texts[i] = Encoding.UTF8.GetBytes(names[i]);
             _idByText.Add(Encoding.Latin1.GetString(texts[i]), i);
-            _attrs[i] = tokenTypes[i] switch
-            {
-                1 => TokenAttr.Normal,
-                2 => TokenAttr.Unknown,
-                3 => TokenAttr.Control,
-                4 => TokenAttr.UserDefined,
-                5 => TokenAttr.Unused,
-                6 => TokenAttr.Byte,
-                _ => TokenAttr.Undefined,
-            };
-            if (EndOfGenerationTexts.Contains(text)) _attrs[i] |= TokenAttr.Control;
         }
+        _attributes = TokenAttributes.Resolve(names, tokenTypes, eosId, file);
+        _attrs = _attributes.Attrs;
         _lookup = _idByText.GetAlternateLookup<ReadOnlySpan<char>>();
 
         // Pieces as token_to_piece(special: false) renders them.
-        _pieceStart = new int[n + 1];
-        var pieces = new List<byte>(n * 4);
-        for (var i = 0; i < n; i++)
+        _pieces = new TokenPieces(n, (i, pieces) =>
         {
-            _pieceStart[i] = pieces.Count;
             var attr = _attrs[i];
             if ((attr & (TokenAttr.Unknown | TokenAttr.Control)) != 0)
             {
@@ -166,12 +127,10 @@ public sealed class LlamaTokenizer
             }
             else if ((attr & TokenAttr.Byte) != 0)
             {
-                pieces.Add(Models.LlamaModelRules.ByteTokenValue(Models.LlamaModelRules.TokenText(tokens[i], i))!.Value); // spelling checked above
+                pieces.Add(Models.LlamaModelRules.ByteTokenValue(names[i])!.Value); // spelling checked above
             }
             // Unused and undefined tokens render as nothing too.
-        }
-        _pieceStart[n] = pieces.Count;
-        _pieceBytes = pieces.ToArray();
+        });
 
         Span<char> hex = ['<', '0', 'x', '0', '0', '>'];
         Span<char> single = [' '];
@@ -184,13 +143,9 @@ public sealed class LlamaTokenizer
             _byteToken[b] = _lookup.TryGetValue(hex, out var id) ? id : _lookup.TryGetValue(single, out id) ? id : -1;
         }
 
-        // tokenizer_st_partition sorts its special-token cache by text length, longest first. It uses std::sort, which
-        // is unstable, but for equal lengths two different texts can only conflict when they overlap; ties go by id.
-        _userDefined = Enumerable.Range(0, n)
-            .Where(i => (_attrs[i] & TokenAttr.UserDefined) != 0 && (_attrs[i] & (TokenAttr.Control | TokenAttr.Unknown)) == 0)
-            .OrderByDescending(i => texts[i].Length).ThenBy(i => i)
-            .Select(i => (i, Encoding.Latin1.GetString(texts[i])))
-            .ToArray();
+        _specials = SpecialTokenSplitter.Order(
+            Enumerable.Range(0, n).Where(i => (_attrs[i] & (TokenAttr.Control | TokenAttr.UserDefined | TokenAttr.Unknown)) != 0),
+            i => Encoding.Latin1.GetString(texts[i]), i => texts[i].Length);
     }
 
     /// <summary>Number of tokens in the vocabulary.</summary>
@@ -211,6 +166,9 @@ public sealed class LlamaTokenizer
     /// <summary>The model's <c>tokenizer.ggml.add_bos_token</c> (default true): what llama.cpp does for add_special.</summary>
     public bool ShouldAddBos { get; }
 
+    /// <summary>The model's <c>tokenizer.ggml.add_eos_token</c> (default false).</summary>
+    public bool ShouldAddEos { get; }
+
     /// <summary>
     /// Reads the <c>tokenizer.ggml.*</c> vocabulary of a GGUF file. Anything missing or inconsistent throws
     /// <see cref="GgufFormatException"/> at the offending key's offset. Optional keys default as in llama.cpp:
@@ -220,15 +178,9 @@ public sealed class LlamaTokenizer
     public static LlamaTokenizer FromGguf(GgufFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
-        var model = file.GetString(ModelKey);
-        if (model != "llama")
-            throw new GgufFormatException(file.FilePath, file.Find(ModelKey)!.Offset,
-                $"'{ModelKey}' to be \"llama\" (a SentencePiece vocabulary), found \"{model}\"");
-
-        var tokens = file.GetArray<string>(TokensKey);
-        var tokensAt = file.Find(TokensKey)!.Offset;
+        GgufVocabulary.RequireModel(file, "llama", "a SentencePiece vocabulary");
+        var (tokens, tokensAt) = GgufVocabulary.Tokens(file);
         var n = tokens.Length;
-        if (n == 0) throw new GgufFormatException(file.FilePath, tokensAt, $"a non-empty '{TokensKey}'");
 
         var scores = new float[n];
         if (file.Find(ScoresKey) is { } scoreValue)
@@ -246,29 +198,15 @@ public sealed class LlamaTokenizer
                     $"'{ScoresKey}' to have one entry per token ({n}), found {scores.Length}");
         }
 
-        var types = new int[n];
-        Array.Fill(types, 1);
-        if (file.Find(TokenTypeKey) is { } typeValue)
-        {
-            types = file.GetArray<int>(TokenTypeKey);
-            if (types.Length != n)
-                throw new GgufFormatException(file.FilePath, typeValue.Offset,
-                    $"'{TokenTypeKey}' to have one entry per token ({n}), found {types.Length}");
-        }
-
-        var bos = SpecialId(file, BosKey, 1, n);
-        var eos = SpecialId(file, EosKey, 2, n);
-        var unk = SpecialId(file, UnkKey, 0, n);
-        var addSpacePrefix = OptionalBool(file, AddSpacePrefixKey, true);
-        var addBos = OptionalBool(file, AddBosKey, true);
-        if (addBos && bos < 0)
-            throw new GgufFormatException(file.FilePath, file.Find(AddBosKey)?.Offset ?? tokensAt,
-                $"a BOS token id, since '{AddBosKey}' is true");
-
-        // Duplicate texts or a malformed byte token: the token list itself is at fault.
-        if (Models.LlamaModelRules.CheckTokens(tokens, types) is { } broken)
-            throw new GgufFormatException(file.FilePath, tokensAt, broken.Expected);
-        return new LlamaTokenizer(tokens, scores, types, bos, eos, unk, addSpacePrefix, addBos);
+        var types = GgufVocabulary.Types(file, n);
+        var bos = GgufVocabulary.SpecialId(file, GgufVocabulary.BosKey, 1, n);
+        var eos = GgufVocabulary.SpecialId(file, GgufVocabulary.EosKey, 2, n);
+        var unk = GgufVocabulary.SpecialId(file, UnkKey, 0, n);
+        var addSpacePrefix = GgufVocabulary.OptionalBool(file, GgufVocabulary.AddSpacePrefixKey) ?? true;
+        var addBos = GgufVocabulary.AddFlag(file, GgufVocabulary.AddBosKey, true, bos, "a BOS", tokensAt);
+        var addEos = GgufVocabulary.AddFlag(file, GgufVocabulary.AddEosKey, false, eos, "an EOS", tokensAt);
+        GgufVocabulary.CheckTokens(file, tokens, types, tokensAt);
+        return new LlamaTokenizer(tokens, scores, types, bos, eos, unk, addSpacePrefix, addBos, addEos, file);
     }
 
     /// <summary>
@@ -276,25 +214,33 @@ public sealed class LlamaTokenizer
     /// text such as "&lt;s&gt;" is ordinary text, user-defined tokens are matched verbatim.
     /// </summary>
     /// <param name="text">Any string; lone surrogates are encoded as U+FFFD.</param>
-    /// <param name="addBos">Prepend <see cref="BosId"/> (llama.cpp's add_special for a model whose add_bos is on).</param>
+    /// <param name="addBos">Prepend <see cref="BosId"/> whatever the model's add_bos flag says (llama.cpp's add_special
+    /// for a model whose add_bos is on).</param>
     public int[] Encode(string text, bool addBos)
+    {
+        if (addBos && BosId < 0) throw new InvalidOperationException("This vocabulary has no BOS token.");
+        return Encode(text, addBos, addEos: false, parseSpecial: false);
+    }
+
+    /// <inheritdoc/>
+    public int[] Encode(string text, bool addSpecial, bool parseSpecial) =>
+        Encode(text, addSpecial && ShouldAddBos, addSpecial && ShouldAddEos, parseSpecial);
+
+    private int[] Encode(string text, bool addBos, bool addEos, bool parseSpecial)
     {
         ArgumentNullException.ThrowIfNull(text);
         var output = new List<int>(text.Length / 2 + 2);
-        if (addBos)
-        {
-            if (BosId < 0) throw new InvalidOperationException("This vocabulary has no BOS token.");
-            output.Add(BosId);
-        }
-        if (text.Length == 0) return output.ToArray(); // no fragment at all, hence no space prefix either
+        if (addBos) output.Add(BosId);
 
         var bytes = Encoding.UTF8.GetBytes(text);
         // One char per byte, the form of the lookup keys.
-        var raw = Encoding.Latin1.GetString(bytes).AsSpan();
+        var raw = Encoding.Latin1.GetString(bytes);
 
-        // The first raw fragment, and every one that follows a user-defined token, gets the space prefix.
+        // The first raw fragment, and every one that follows a special token, gets the space prefix. Empty text has
+        // no fragment at all, hence no space prefix either.
         var previousWasToken = true;
-        foreach (var (start, length, token) in Partition(raw))
+        var specials = parseSpecial ? _specials : _specials.Where(s => (_attrs[s.Id] & (TokenAttr.Control | TokenAttr.Unknown)) == 0);
+        foreach (var (start, length, token) in SpecialTokenSplitter.Partition(raw, specials))
         {
             if (token >= 0)
             {
@@ -303,10 +249,11 @@ public sealed class LlamaTokenizer
             }
             else
             {
-                TokenizeFragment(raw.Slice(start, length), AddSpacePrefix && previousWasToken, output);
+                TokenizeFragment(raw.AsSpan(start, length), AddSpacePrefix && previousWasToken, output);
                 previousWasToken = false;
             }
         }
+        if (addEos) output.Add(EosId);
         return output.ToArray();
     }
 
@@ -317,15 +264,22 @@ public sealed class LlamaTokenizer
     /// </summary>
     public ReadOnlySpan<byte> TokenBytes(int id)
     {
-        CheckToken(id);
-        return _pieceBytes.AsSpan(_pieceStart[id], _pieceStart[id + 1] - _pieceStart[id]);
+        GgufVocabulary.CheckToken(id, VocabSize);
+        return _pieces[id];
     }
 
     /// <summary>True for control tokens (BOS, EOS and the like), including those llama.cpp promotes by their text.</summary>
     public bool IsControl(int id)
     {
-        CheckToken(id);
+        GgufVocabulary.CheckToken(id, VocabSize);
         return (_attrs[id] & TokenAttr.Control) != 0;
+    }
+
+    /// <inheritdoc/>
+    public bool IsEndOfGeneration(int id)
+    {
+        GgufVocabulary.CheckToken(id, VocabSize);
+        return _attributes.IsEndOfGeneration(id);
     }
 
     /// <summary>
@@ -334,70 +288,7 @@ public sealed class LlamaTokenizer
     /// prefix on, one leading space of the first token's piece is dropped. Only the very first token counts, even when
     /// it renders empty: after a BOS the next token keeps its space.
     /// </summary>
-    public string Decode(ReadOnlySpan<int> tokens)
-    {
-        var total = 0;
-        foreach (var id in tokens)
-        {
-            CheckToken(id);
-            total += _pieceStart[id + 1] - _pieceStart[id];
-        }
-        if (total == 0) return "";
-
-        byte[]? rented = null;
-        var buffer = total <= 512 ? stackalloc byte[total] : (rented = ArrayPool<byte>.Shared.Rent(total));
-        try
-        {
-            var length = 0;
-            for (var i = 0; i < tokens.Length; i++)
-            {
-                var piece = TokenBytes(tokens[i]);
-                if (i == 0 && AddSpacePrefix && piece.Length > 0 && piece[0] == (byte)' ')
-                    piece = piece[1..];
-                piece.CopyTo(buffer[length..]);
-                length += piece.Length;
-            }
-            return Encoding.UTF8.GetString(buffer[..length]);
-        }
-        finally
-        {
-            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
-
-    /// <summary>
-    /// Splits raw text around user-defined tokens, in llama.cpp's order: each token in turn (longest first) cuts every
-    /// remaining raw fragment at each of its occurrences, left to right. Yields (start, length, -1) for raw text and
-    /// (0, 0, id) for a matched token.
-    /// </summary>
-    private List<(int Start, int Length, int Token)> Partition(ReadOnlySpan<char> raw)
-    {
-        var fragments = new List<(int Start, int Length, int Token)> { (0, raw.Length, -1) };
-        foreach (var (id, text) in _userDefined)
-        {
-            var next = new List<(int Start, int Length, int Token)>(fragments.Count + 2);
-            foreach (var fragment in fragments)
-            {
-                if (fragment.Token >= 0)
-                {
-                    next.Add(fragment);
-                    continue;
-                }
-                var (start, end) = (fragment.Start, fragment.Start + fragment.Length);
-                while (start < end)
-                {
-                    var match = raw[start..end].IndexOf(text, StringComparison.Ordinal);
-                    if (match < 0) break;
-                    if (match > 0) next.Add((start, match, -1));
-                    next.Add((0, 0, id));
-                    start += match + text.Length;
-                }
-                if (start < end) next.Add((start, end - start, -1));
-            }
-            fragments = next;
-        }
-        return fragments;
-    }
+    public string Decode(ReadOnlySpan<int> tokens) => _pieces.Decode(tokens, VocabSize, AddSpacePrefix);
 
     /// <summary>llm_tokenizer_spm_session::tokenize on one raw fragment.</summary>
     private void TokenizeFragment(ReadOnlySpan<char> raw, bool prefixSpace, List<int> output)
@@ -412,59 +303,23 @@ public sealed class LlamaTokenizer
             else text[w++] = c;
         }
 
-        // One symbol per UTF-8 character, chained as a doubly linked list over the text.
-        var count = 0;
-        var symStart = new int[text.Length];
-        var symLength = new int[text.Length];
-        for (var offset = 0; offset < text.Length; count++)
+        // One symbol per UTF-8 character; a pair may merge when its text is a token, highest score first.
+        var characters = new List<int>(text.Length);
+        for (var offset = 0; offset < text.Length; offset += characters[^1])
+            characters.Add(Math.Min(Utf8SequenceLength(text[offset]), text.Length - offset));
+        bool Score(int start, int length, int leftLength, out float score)
         {
-            var length = Math.Min(Utf8SequenceLength(text[offset]), text.Length - offset);
-            symStart[count] = offset;
-            symLength[count] = length;
-            offset += length;
-        }
-        var prev = new int[count];
-        var next = new int[count];
-        for (var i = 0; i < count; i++)
-        {
-            prev[i] = i - 1;
-            next[i] = i + 1 < count ? i + 1 : -1;
-        }
-
-        var queue = new PriorityQueue<(int Left, int Right, int Size), (float Score, int Left)>(BigramOrder.Instance);
-        void TryAddBigram(int left, int right)
-        {
-            if (left < 0 || right < 0) return;
-            var size = symLength[left] + symLength[right];
-            // Neighbours are always adjacent in the text, so the pair is one contiguous range.
-            if (_lookup.TryGetValue(text.AsSpan(symStart[left], size), out var id))
-                queue.Enqueue((left, right, size), (_scores[id], left));
-        }
-
-        for (var i = 1; i < count; i++) TryAddBigram(i - 1, i);
-
-        while (queue.TryDequeue(out var bigram, out _))
-        {
-            var (left, right, size) = bigram;
-            // A pair is stale once either side was merged away or grew: lengths only ever grow, so an unchanged
-            // total length means both sides are as they were when the pair was queued.
-            if (symLength[left] == 0 || symLength[right] == 0 || symLength[left] + symLength[right] != size) continue;
-
-            symLength[left] = size;
-            symLength[right] = 0;
-            next[left] = next[right];
-            if (next[right] >= 0) prev[next[right]] = left;
-
-            TryAddBigram(prev[left], left);
-            TryAddBigram(left, next[left]);
+            var found = _lookup.TryGetValue(text.AsSpan(start, length), out var id);
+            score = found ? _scores[id] : 0;
+            return found;
         }
 
         // Resegment. llama.cpp also keeps a "rev_merge" map to split non-vocabulary symbols back into the pair that
         // formed them, but it only ever records pairs whose text is a token, and only consults it for symbols whose
         // text is not one, so it never applies: a symbol is either a token or falls back to bytes.
-        for (var i = count > 0 ? 0 : -1; i != -1; i = next[i])
+        foreach (var (start, length) in SymbolMerger.Merge<float>(characters, Score, BigramOrder.Instance))
         {
-            var symbol = text.AsSpan(symStart[i], symLength[i]);
+            var symbol = text.AsSpan(start, length);
             if (_lookup.TryGetValue(symbol, out var id))
             {
                 output.Add(id);
@@ -511,43 +366,18 @@ public sealed class LlamaTokenizer
         output.AddRange(rest);
     }
 
-    private static void CheckId(int id, int vocabSize, string role)
-    {
-        if (id < -1 || id >= vocabSize)
-            throw new ArgumentOutOfRangeException($"The {role} is {id}; it must be a token id from 0 to {vocabSize - 1}, or -1 for none.", innerException: null);
-    }
-
-    private void CheckToken(int id)
-    {
-        if ((uint)id >= (uint)VocabSize)
-            throw new ArgumentOutOfRangeException($"Token id {id} is outside the vocabulary: ids run from 0 to {VocabSize - 1}.", innerException: null);
-    }
-
-    private static int SpecialId(GgufFile file, string key, int fallback, int vocabSize)
-    {
-        if (file.Find(key) is null) return fallback < vocabSize ? fallback : -1;
-        return (int)file.GetInteger(key, 0, vocabSize - 1);
-    }
-
-    private static bool OptionalBool(GgufFile file, string key, bool fallback) => file.Find(key) switch
-    {
-        null => fallback,
-        { Value: bool b } => b,
-        var v => throw new GgufFormatException(file.FilePath, v.Offset, $"'{key}' to be a bool, found {v.Type}"),
-    };
-
     /// <summary>
     /// Dequeue order of llama.cpp's bigram queue: highest score first; among equal scores the leftmost pair.
     /// (PriorityQueue dequeues the smallest, so "smaller" means "merge sooner".)
     /// </summary>
-    private sealed class BigramOrder : IComparer<(float Score, int Left)>
+    private sealed class BigramOrder : IComparer<(float Priority, int Left)>
     {
         public static readonly BigramOrder Instance = new();
 
-        public int Compare((float Score, int Left) x, (float Score, int Left) y)
+        public int Compare((float Priority, int Left) x, (float Priority, int Left) y)
         {
-            if (x.Score > y.Score) return -1;
-            if (x.Score < y.Score) return 1;
+            if (x.Priority > y.Priority) return -1;
+            if (x.Priority < y.Priority) return 1;
             return x.Left.CompareTo(y.Left);
         }
     }

@@ -183,6 +183,37 @@ public sealed class LlamaTokenizerTests(TokenizerOracleFixture fixture, ITestOut
 
     [Theory]
     [MemberData(nameof(Vocabularies))]
+    public void Encode_with_special_tokens_parsed_matches_llama_cpp(string vocabulary)
+    {
+        // parse_special: "<s>", "</s>" and the doctored control tokens are matched as tokens too.
+        var (ours, oracle) = fixture.Pick(vocabulary);
+        var random = new Random(77);
+        foreach (var text in Prompts.Concat(Enumerable.Range(0, 200).Select(_ => RandomText(random))))
+        {
+            foreach (var addSpecial in new[] { false, true })
+            {
+                var expected = oracle.Tokenize(text, addSpecial, parseSpecial: true);
+                var actual = ours.Encode(text, addSpecial, parseSpecial: true);
+                Assert.True(expected.SequenceEqual(actual),
+                    $"{vocabulary} addSpecial={addSpecial} \"{Escape(text)}\"\n expected {string.Join(' ', expected)}\n actual   {string.Join(' ', actual)}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Vocabularies))]
+    public void Control_and_end_of_generation_flags_match_llama_cpp(string vocabulary)
+    {
+        var (ours, oracle) = fixture.Pick(vocabulary);
+        for (var id = 0; id < ours.VocabSize; id++)
+        {
+            Assert.True(oracle.IsControl(id) == ours.IsControl(id), $"{vocabulary}: control flag of token {id}");
+            Assert.True(oracle.IsEndOfGeneration(id) == ours.IsEndOfGeneration(id), $"{vocabulary}: end-of-generation flag of token {id}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Vocabularies))]
     public void Encode_matches_llama_cpp_on_random_strings(string vocabulary)
     {
         var (ours, oracle) = fixture.Pick(vocabulary);
