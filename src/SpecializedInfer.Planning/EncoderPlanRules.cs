@@ -19,7 +19,7 @@ public static class EncoderPlanRules
         if (schedule.Steps.Any(s => s.Skip is not null)) return "An encoder has no generated tokens to skip layers for: 'skip' does not apply to encoders.";
         if (schedule.DecodeDepth != schedule.Steps.Count) return "An encoder has no generated tokens: 'decodeDepth' does not apply to encoders.";
         if (schedule.Speculation is not null || schedule.KvFill != KvFill.Propagate) return "An encoder has no KV cache: 'kvFill' and speculation do not apply to encoders.";
-        if (!schedule.Merges.IsEmpty) return "Encoders do not merge layers ('merge') yet.";
+        if (schedule.Merges.Count > 0) return "Encoders do not merge layers ('merge') yet.";
         return null;
     }
 }

@@ -5,27 +5,29 @@ using System.Linq;
 namespace SpecializedInfer.Planning;
 
 /// <summary>
-/// An immutable array compared by its elements, so records holding lists stay value-equal, which incremental
-/// generator caching depends on.
+/// An immutable list compared by its elements. Records keep their lists in fields of this type, so record equality
+/// stays value-based (incremental generator caching and schedule comparisons depend on it), while their public
+/// properties show <see cref="IReadOnlyList{T}"/>: the type is a planning detail, not part of the API a user learns.
 /// </summary>
-public readonly struct EquatableArray<T> : System.IEquatable<EquatableArray<T>>, IReadOnlyList<T>
+public sealed class EquatableArray<T> : System.IEquatable<EquatableArray<T>>, IReadOnlyList<T>
 {
-    private readonly T[]? _items;
+    private readonly T[] _items;
 
     public EquatableArray(IEnumerable<T> items) => _items = items.ToArray();
 
-    public static EquatableArray<T> Empty => new(System.Array.Empty<T>());
+    public static EquatableArray<T> Empty { get; } = new(System.Array.Empty<T>());
 
-    public int Count => _items?.Length ?? 0;
-    public T this[int index] => _items![index];
+    public int Count => _items.Length;
+    public T this[int index] => _items[index];
     public bool IsEmpty => Count == 0;
 
-    public bool Equals(EquatableArray<T> other)
+    public bool Equals(EquatableArray<T>? other)
     {
-        if (Count != other.Count) return false;
+        if (ReferenceEquals(this, other)) return true;
+        if (other is null || Count != other.Count) return false;
         var cmp = EqualityComparer<T>.Default;
         for (var i = 0; i < Count; i++)
-            if (!cmp.Equals(_items![i], other._items![i])) return false;
+            if (!cmp.Equals(_items[i], other._items[i])) return false;
         return true;
     }
 
@@ -36,22 +38,27 @@ public readonly struct EquatableArray<T> : System.IEquatable<EquatableArray<T>>,
         unchecked
         {
             var h = 17;
-            if (_items is not null)
-                foreach (var item in _items) h = h * 31 + (item is null ? 0 : EqualityComparer<T>.Default.GetHashCode(item));
+            foreach (var item in _items) h = h * 31 + (item is null ? 0 : EqualityComparer<T>.Default.GetHashCode(item));
             return h;
         }
     }
 
-    public IEnumerator<T> GetEnumerator() => ((IEnumerable<T>)(_items ?? System.Array.Empty<T>())).GetEnumerator();
+    public IEnumerator<T> GetEnumerator() => ((IEnumerable<T>)_items).GetEnumerator();
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
     public override string ToString() => "[" + string.Join(", ", this) + "]";
 
-    public static bool operator ==(EquatableArray<T> left, EquatableArray<T> right) => left.Equals(right);
-    public static bool operator !=(EquatableArray<T> left, EquatableArray<T> right) => !left.Equals(right);
+    public static bool operator ==(EquatableArray<T>? left, EquatableArray<T>? right) => left is null ? right is null : left.Equals(right);
+    public static bool operator !=(EquatableArray<T>? left, EquatableArray<T>? right) => !(left == right);
 }
 
 public static class EquatableArray
 {
-    public static EquatableArray<T> ToEquatableArray<T>(this IEnumerable<T> items) => new(items);
+    /// <summary>The items as an equatable list; an equatable list is returned as it is (it is immutable), null as empty.</summary>
+    public static EquatableArray<T> ToEquatableArray<T>(this IEnumerable<T>? items) => items switch
+    {
+        null => EquatableArray<T>.Empty,
+        EquatableArray<T> already => already,
+        _ => new EquatableArray<T>(items),
+    };
 }

@@ -30,17 +30,28 @@ public sealed record ScheduleStep(int Index, int Layer, int WeightsOf, ExitPoint
 /// this and nothing else.
 /// </summary>
 public sealed record ExecutionSchedule(
-    EquatableArray<ScheduleStep> Steps,
+    IReadOnlyList<ScheduleStep> Steps,
     int DecodeDepth,
     KvFill KvFill,
-    EquatableArray<int> PrunedLayers,
+    IReadOnlyList<int> PrunedLayers,
     int ModelLayers)
 {
+    // The lists live in equatable fields, so schedules with the same content are equal (the generator caches on it).
+    private readonly EquatableArray<ScheduleStep> _steps = Steps.ToEquatableArray();
+    private readonly EquatableArray<int> _prunedLayers = PrunedLayers.ToEquatableArray();
+    private readonly EquatableArray<LayerMerge> _merges = EquatableArray<LayerMerge>.Empty;
+    private readonly EquatableArray<LinearProbe> _probes = EquatableArray<LinearProbe>.Empty;
+
+    public IReadOnlyList<ScheduleStep> Steps { get => _steps; init => _steps = value.ToEquatableArray(); }
+
+    /// <summary>Layers the plan prunes, ascending.</summary>
+    public IReadOnlyList<int> PrunedLayers { get => _prunedLayers; init => _prunedLayers = value.ToEquatableArray(); }
+
     /// <summary>Drafting sizes when <see cref="KvFill"/> is <see cref="Planning.KvFill.Lossless"/>; otherwise null.</summary>
     public Speculation? Speculation { get; init; }
 
     /// <summary>LaCo merges: steps running with the weights of a merge's first layer read the merged weights.</summary>
-    public EquatableArray<LayerMerge> Merges { get; init; } = EquatableArray<LayerMerge>.Empty;
+    public IReadOnlyList<LayerMerge> Merges { get => _merges; init => _merges = value.ToEquatableArray(); }
 
     /// <summary>True when some step drops its attention or its feed-forward.</summary>
     public bool HasSubLayerPruning => Steps.Any(s => !s.RunsAttention || !s.RunsFeedForward);
@@ -49,11 +60,11 @@ public sealed record ExecutionSchedule(
     public LayerMerge? MergeInto(int layer) => Merges.FirstOrDefault(m => m.First == layer);
 
     /// <summary>Layers whose tensors must be read: <see cref="WeightLayers"/> and every layer a merge reads.</summary>
-    public EquatableArray<int> LoadedLayers =>
+    public IReadOnlyList<int> LoadedLayers =>
         WeightLayers.Concat(Merges.Where(m => WeightLayers.Contains(m.First)).SelectMany(m => m.Sources)).Distinct().OrderBy(l => l).ToEquatableArray();
 
     /// <summary>The probes learned tests read, by <see cref="LinearProbe.File"/>.</summary>
-    public EquatableArray<LinearProbe> Probes { get; init; } = EquatableArray<LinearProbe>.Empty;
+    public IReadOnlyList<LinearProbe> Probes { get => _probes; init => _probes = value.ToEquatableArray(); }
 
     public IEnumerable<ExitPoint> Exits => Steps.Where(s => s.ExitAfter is not null).Select(s => s.ExitAfter!);
 
@@ -66,11 +77,11 @@ public sealed record ExecutionSchedule(
     public bool HasDynamicDepth => Steps.Any(s => s.ExitAfter is not null || s.Skip is not null);
 
     /// <summary>Layers whose weights some step reads; every other layer's tensors are never touched.</summary>
-    public EquatableArray<int> WeightLayers => Steps.Select(s => s.WeightsOf).Distinct().OrderBy(l => l).ToEquatableArray();
+    public IReadOnlyList<int> WeightLayers => Steps.Select(s => s.WeightsOf).Distinct().OrderBy(l => l).ToEquatableArray();
 
     /// <summary>True when this schedule computes exactly what the unmodified model computes.</summary>
     public bool IsFullModel =>
-        Steps.Count == ModelLayers && DecodeDepth == ModelLayers && Merges.IsEmpty
+        Steps.Count == ModelLayers && DecodeDepth == ModelLayers && Merges.Count == 0
         && Steps.All(s => s.Layer == s.Index && s.WeightsOf == s.Index && s.ExitAfter is null && s.Skip is null && s.RunsAttention && s.RunsFeedForward);
 
     /// <summary>The schedule of the unmodified model.</summary>
@@ -119,7 +130,7 @@ public sealed record ExecutionSchedule(
         foreach (var s in Steps.Where(s => s.Skip is not null)) text += $", skippable step {s.Index} ({(s.Skip!.Test == SkipTest.Cosine ? "cos" : $"probe {s.Skip.Probe}")} ≥ {s.Skip.Threshold.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})";
         if (KvFill != KvFill.Propagate) text += $", kv {KvFill.ToString().ToLowerInvariant()}";
         if (Speculation is { } sp) text += $", drafts {sp.DraftTokens} tokens with {sp.DraftSteps} steps";
-        if (!PrunedLayers.IsEmpty) text += $", pruned {string.Join(" ", PrunedLayers)}";
+        if (PrunedLayers.Count > 0) text += $", pruned {string.Join(" ", PrunedLayers)}";
         foreach (var m in Merges) text += $", merged {m.First}-{m.First + m.Count - 1} into {m.First}";
         return text;
     }

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 
@@ -42,8 +43,13 @@ public enum ExitCriterion
 /// <see cref="Patience"/> is used by patience, <see cref="Votes"/>/<see cref="Members"/> by ensembles, <see cref="Probe"/>
 /// (the sidecar file as written in the plan) by learned tests.
 /// </summary>
-public sealed record ExitTest(ExitCriterion Criterion, double Threshold, int Patience, int Votes, EquatableArray<ExitTest> Members, string? Probe)
+public sealed record ExitTest(ExitCriterion Criterion, double Threshold, int Patience, int Votes, IReadOnlyList<ExitTest> Members, string? Probe)
 {
+    // An equatable field, so tests with the same members are equal.
+    private readonly EquatableArray<ExitTest> _members = Members.ToEquatableArray();
+
+    public IReadOnlyList<ExitTest> Members { get => _members; init => _members = value.ToEquatableArray(); }
+
     public static ExitTest Of(ExitCriterion criterion, double threshold) =>
         new(criterion, threshold, 0, 0, EquatableArray<ExitTest>.Empty, null);
 

@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace SpecializedInfer.Planning;
 
 /// <summary>How the KV cache of steps a token skipped (by exiting early or by shallow decoding) is filled.</summary>
@@ -83,26 +85,34 @@ public sealed record LayerPlan
 {
     /// <summary>The manifest file the plan is for, as written (a path relative to the plan file).</summary>
     public string Manifest { get; init; } = "";
-    public EquatableArray<int> Prune { get; init; } = EquatableArray<int>.Empty;
-    public EquatableArray<LayerShare> Share { get; init; } = EquatableArray<LayerShare>.Empty;
+    public IReadOnlyList<int> Prune { get => _prune; init => _prune = value.ToEquatableArray(); }
+    private readonly EquatableArray<int> _prune = EquatableArray<int>.Empty;
+    public IReadOnlyList<LayerShare> Share { get => _share; init => _share = value.ToEquatableArray(); }
+    private readonly EquatableArray<LayerShare> _share = EquatableArray<LayerShare>.Empty;
 
     /// <summary>An explicit execution order (reordering, repeats); null runs the unpruned layers in order.</summary>
-    public EquatableArray<int>? Order { get; init; }
+    public IReadOnlyList<int>? Order { get => _order; init => _order = value?.ToEquatableArray(); }
+    private readonly EquatableArray<int>? _order;
 
     /// <summary>Steps generated tokens run (the prompt always runs the full schedule); null: all.</summary>
     public int? DecodeDepth { get; init; }
-    public EquatableArray<ExitPoint> Exits { get; init; } = EquatableArray<ExitPoint>.Empty;
-    public EquatableArray<SkipRule> Skip { get; init; } = EquatableArray<SkipRule>.Empty;
+    public IReadOnlyList<ExitPoint> Exits { get => _exits; init => _exits = value.ToEquatableArray(); }
+    private readonly EquatableArray<ExitPoint> _exits = EquatableArray<ExitPoint>.Empty;
+    public IReadOnlyList<SkipRule> Skip { get => _skip; init => _skip = value.ToEquatableArray(); }
+    private readonly EquatableArray<SkipRule> _skip = EquatableArray<SkipRule>.Empty;
     public KvFill KvFill { get; init; } = KvFill.Propagate;
 
     /// <summary>Sub-layer pruning: layers whose steps run without their attention (the residual passes through it).</summary>
-    public EquatableArray<int> SkipAttention { get; init; } = EquatableArray<int>.Empty;
+    public IReadOnlyList<int> SkipAttention { get => _skipAttention; init => _skipAttention = value.ToEquatableArray(); }
+    private readonly EquatableArray<int> _skipAttention = EquatableArray<int>.Empty;
 
     /// <summary>Sub-layer pruning: layers whose steps run without their feed-forward.</summary>
-    public EquatableArray<int> SkipFeedForward { get; init; } = EquatableArray<int>.Empty;
+    public IReadOnlyList<int> SkipFeedForward { get => _skipFeedForward; init => _skipFeedForward = value.ToEquatableArray(); }
+    private readonly EquatableArray<int> _skipFeedForward = EquatableArray<int>.Empty;
 
     /// <summary>LaCo merges: each range of consecutive layers collapses into its first layer.</summary>
-    public EquatableArray<LayerMerge> Merge { get; init; } = EquatableArray<LayerMerge>.Empty;
+    public IReadOnlyList<LayerMerge> Merge { get => _merge; init => _merge = value.ToEquatableArray(); }
+    private readonly EquatableArray<LayerMerge> _merge = EquatableArray<LayerMerge>.Empty;
 
     /// <summary>The weight type the plan was made for (<see cref="ModelManifest.WeightType"/> must equal it); null: any.</summary>
     public string? WeightType { get; init; }
@@ -111,7 +121,8 @@ public sealed record LayerPlan
     public Speculation? Speculation { get; init; }
 
     /// <summary>The sidecar probes the plan's learned tests name, read and checked (empty when they were not looked up).</summary>
-    public EquatableArray<LinearProbe> Probes { get; init; } = EquatableArray<LinearProbe>.Empty;
+    public IReadOnlyList<LinearProbe> Probes { get => _probes; init => _probes = value.ToEquatableArray(); }
+    private readonly EquatableArray<LinearProbe> _probes = EquatableArray<LinearProbe>.Empty;
 
     /// <summary>How the exit thresholds were calibrated, when they were (a record: it changes nothing an executor does).</summary>
     public PlanCalibration? Calibration { get; init; }

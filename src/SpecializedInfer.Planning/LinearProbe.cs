@@ -8,13 +8,23 @@ namespace SpecializedInfer.Planning;
 /// is the hidden state divided by its root mean square (x / sqrt(mean(x²) + normEps)). <see cref="File"/> is the path
 /// as the plan names it.
 /// </summary>
-public sealed record LinearProbe(string File, float Bias, EquatableArray<float> Weights)
+public sealed record LinearProbe(string File, float Bias, IReadOnlyList<float> Weights)
 {
+    // An equatable field, so probes with the same weights are equal.
+    private readonly EquatableArray<float> _weights = Weights.ToEquatableArray();
+
+    public IReadOnlyList<float> Weights { get => _weights; init => _weights = value.ToEquatableArray(); }
+
     public int Dim => Weights.Count;
 }
 
 /// <summary>The outcome of reading a probe file: the probe when it has no errors, and every problem found.</summary>
-public sealed record ProbeReadResult(LinearProbe? Probe, EquatableArray<PlanProblem> Problems);
+public sealed record ProbeReadResult(LinearProbe? Probe, IReadOnlyList<PlanProblem> Problems)
+{
+    private readonly EquatableArray<PlanProblem> _problems = Problems.ToEquatableArray();
+
+    public IReadOnlyList<PlanProblem> Problems { get => _problems; init => _problems = value.ToEquatableArray(); }
+}
 
 /// <summary>
 /// Reads a probe sidecar: <c>{ "dim": 64, "bias": -1.5, "weights": [ 64 numbers ] }</c>. Never throws; problems carry

@@ -4,7 +4,12 @@ using SpecializedInfer.Planning.Json;
 namespace SpecializedInfer.Planning;
 
 /// <summary>The outcome of reading a manifest: the manifest when it has no errors, and every problem found.</summary>
-public sealed record ManifestReadResult(ModelManifest? Manifest, EquatableArray<PlanProblem> Problems);
+public sealed record ManifestReadResult(ModelManifest? Manifest, IReadOnlyList<PlanProblem> Problems)
+{
+    private readonly EquatableArray<PlanProblem> _problems = Problems.ToEquatableArray();
+
+    public IReadOnlyList<PlanProblem> Problems { get => _problems; init => _problems = value.ToEquatableArray(); }
+}
 
 /// <summary>Reads and checks a <c>NAME.model.json</c> file. Never throws.</summary>
 public static class ManifestReader
@@ -14,25 +19,32 @@ public static class ManifestReader
     private static readonly string[] Known =
     {
         "$schema", "name", "architecture", "dim", "hiddenDim", "layers", "heads", "kvHeads", "headDim", "rotaryDims",
-        "ropeTheta", "normEps", "vocabSize", "contextLength", "tiedOutput", "weightType", "tensors",
+        "ropeTheta", "ropeFrequencyFactors", "normEps", "vocabSize", "contextLength", "tiedOutput", "weightType", "tensors",
         "tokenTypes", "positions", "norm", "activation", "attention", "pooling", "normalize",
     };
 
     /// <summary>Properties only a <c>bert</c> manifest has, and those only a <c>llama</c> manifest has.</summary>
     private static readonly string[] EncoderOnly = { "tokenTypes", "positions", "norm", "activation", "attention", "pooling", "normalize" };
-    private static readonly string[] DecoderOnly = { "kvHeads", "headDim", "rotaryDims", "ropeTheta", "tiedOutput", "tensors" };
+    private static readonly string[] DecoderOnly = { "kvHeads", "headDim", "rotaryDims", "ropeTheta", "ropeFrequencyFactors", "tiedOutput", "tensors" };
 
     private static readonly string[] KnownTensors =
     {
         "tokenEmbedding", "outputNorm", "output", "attentionNorm", "query", "key", "value", "attentionOutput",
-        "feedForwardNorm", "gate", "up", "down",
+        "feedForwardNorm", "gate", "up", "down", "queryBias", "keyBias", "valueBias", "ropeFrequencies",
     };
 
-    /// <summary>Reads a manifest an engine is generated from: <c>llama</c> only (encoders have no generated engine yet).</summary>
-    public static ManifestReadResult Read(string text, string filePath) => Read(text, filePath, allowEncoders: false);
+    /// <summary>
+    /// Reads a manifest an engine is generated from: the architectures the generator emits
+    /// (<see cref="DecoderArchitecture.Generated"/>; encoders and qwen2 have no generated engine yet).
+    /// </summary>
+    public static ManifestReadResult Read(string text, string filePath) => Read(text, filePath, allowEncoders: false, forGenerator: true);
 
-    /// <summary>Reads a manifest; with <paramref name="allowEncoders"/>, <c>bert</c> manifests too (the reference encoder runs them).</summary>
-    public static ManifestReadResult Read(string text, string filePath, bool allowEncoders)
+    /// <summary>
+    /// Reads a manifest the reference engine runs: every decoder architecture, and with <paramref name="allowEncoders"/>
+    /// <c>bert</c> manifests too (the reference encoder runs them). <paramref name="forGenerator"/>: only what the
+    /// generator emits.
+    /// </summary>
+    public static ManifestReadResult Read(string text, string filePath, bool allowEncoders, bool forGenerator = false)
     {
         var cx = new JsonReadContext(filePath);
         var obj = cx.ParseObject(text, "A model manifest");
@@ -42,10 +54,12 @@ public static class ManifestReader
         const string what = "The model manifest";
         var archNode = cx.AsString(cx.Required(obj, "architecture", what), "'architecture'");
         var isBert = archNode is not null && archNode.Value == "bert";
-        if (archNode is not null && archNode.Value != "llama" && !isBert)
-            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{JsonReadContext.Echo(archNode.Value)}' is not supported yet; supported: llama, bert", archNode.Range);
+        if (archNode is not null && !DecoderArchitecture.IsDecoder(archNode.Value) && !isBert)
+            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{JsonReadContext.Echo(archNode.Value)}' is not supported yet; supported: {string.Join(", ", DecoderArchitecture.Names)}, bert", archNode.Range);
         else if (isBert && !allowEncoders)
             cx.Report(ProblemIds.UnsupportedArchitecture, "Architecture 'bert' has no generated engine yet; the reference encoder (BertEncoder) runs it", archNode!.Range);
+        else if (forGenerator && archNode is not null && !isBert && System.Array.IndexOf(DecoderArchitecture.Generated, archNode.Value) < 0)
+            cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{archNode.Value}' has no generated engine yet; the reference engine (ReferenceEngine, si run --engine reference) runs it", archNode.Range);
         foreach (var property in isBert ? DecoderOnly : EncoderOnly)
             if (obj.Find(property) is { } misplaced)
                 cx.Report(ProblemIds.UnknownProperty, $"'{property}' applies to {(isBert ? "llama" : "bert")} manifests only", misplaced.Value.Range);
@@ -71,6 +85,7 @@ public static class ManifestReader
         var vocab = Size("vocabSize", ModelLimits.MaxVocabulary);
         var context = Size("contextLength", ModelLimits.MaxContextLength);
         var tied = cx.AsBool(obj.Find("tiedOutput")?.Value, "'tiedOutput'") ?? false;
+        var ropeFactors = cx.AsBool(obj.Find("ropeFrequencyFactors")?.Value, "'ropeFrequencyFactors'") ?? false;
         var name = cx.AsString(obj.Find("name")?.Value, "'name'")?.Value ?? DefaultName(filePath);
         var weightType = ReadWeightType(cx, obj);
 
@@ -102,6 +117,10 @@ public static class ManifestReader
                 Gate = T("gate", d.Gate, true),
                 Up = T("up", d.Up, true),
                 Down = T("down", d.Down, true),
+                QueryBias = T("queryBias", d.QueryBias, true),
+                KeyBias = T("keyBias", d.KeyBias, true),
+                ValueBias = T("valueBias", d.ValueBias, true),
+                RopeFrequencies = T("ropeFrequencies", d.RopeFrequencies, false),
             };
         }
 
@@ -130,9 +149,9 @@ public static class ManifestReader
             return new ManifestReadResult(null, cx.Problems());
         return new ManifestReadResult(new ModelManifest
         {
-            Name = name, Architecture = isBert ? "bert" : "llama", Encoder = encoder, Dim = dim.Value, HiddenDim = hidden.Value, Layers = layers.Value, Heads = heads.Value,
+            Name = name, Architecture = isBert ? "bert" : archNode!.Value, Encoder = encoder, Dim = dim.Value, HiddenDim = hidden.Value, Layers = layers.Value, Heads = heads.Value,
             KvHeads = kvHeads.Value, HeadDim = headDim.Value, RotaryDims = rotary.Value, RopeTheta = ropeTheta, NormEps = normEps.Value,
-            VocabSize = vocab.Value, ContextLength = context.Value, TiedOutput = tied, WeightType = weightType, Tensors = tensors,
+            VocabSize = vocab.Value, ContextLength = context.Value, TiedOutput = tied, RopeFrequencyFactors = ropeFactors, WeightType = weightType, Tensors = tensors,
         }, cx.Problems());
     }
 

@@ -18,6 +18,14 @@ public sealed record TensorNames
     public string Up { get; init; } = "blk.{layer}.ffn_up.weight";
     public string Down { get; init; } = "blk.{layer}.ffn_down.weight";
 
+    /// <summary>Qwen2's projection biases (read when the architecture has them).</summary>
+    public string QueryBias { get; init; } = "blk.{layer}.attn_q.bias";
+    public string KeyBias { get; init; } = "blk.{layer}.attn_k.bias";
+    public string ValueBias { get; init; } = "blk.{layer}.attn_v.bias";
+
+    /// <summary>Llama 3's rotary frequency factors, one per rotated pair (read when <see cref="ModelManifest.RopeFrequencyFactors"/>).</summary>
+    public string RopeFrequencies { get; init; } = "rope_freqs.weight";
+
     public static TensorNames Gguf { get; } = new();
 
     public static string ForLayer(string pattern, int layer) => pattern.Replace("{layer}", layer.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -45,6 +53,13 @@ public sealed record ModelManifest
     public bool TiedOutput { get; init; }
 
     /// <summary>
+    /// True when the file scales the rotary frequencies (Llama 3's <c>rope_freqs.weight</c>, written by the converter
+    /// from the <c>llama3</c> rope scaling): pair i turns by position · base^(−2i/n) / factor[i]. The factors are data,
+    /// read from the file at load time.
+    /// </summary>
+    public bool RopeFrequencyFactors { get; init; }
+
+    /// <summary>
     /// The type every layer's matrices are stored in (<see cref="WeightTypes"/>: "f32", "q8_0", ...), or null when
     /// the manifest does not say (older manifests; files whose layers mix types). Engines refuse a file whose layer
     /// matrices are of another type.
@@ -57,4 +72,10 @@ public sealed record ModelManifest
 
     public int KvDim => KvHeads * HeadDim;
     public int QueryDim => Heads * HeadDim;
+
+    /// <summary>How rotary pairs are formed (fixed by the architecture).</summary>
+    public RopeStyle RopeStyle => DecoderArchitecture.RopeStyleOf(Architecture);
+
+    /// <summary>Whether the query, key and value projections carry biases (fixed by the architecture).</summary>
+    public bool AttentionBias => DecoderArchitecture.HasAttentionBias(Architecture);
 }

@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace SpecializedInfer.Planning;
 
 /// <summary>A file a calibration read, named as written and identified by the SHA-256 of its bytes (lowercase hex).</summary>
@@ -24,8 +26,12 @@ public sealed record PlanCalibration(
     int GridSteps,
     int TokensPerPrompt,
     CalibrationFile Model,
-    EquatableArray<CalibrationFile> Data)
+    IReadOnlyList<CalibrationFile> Data)
 {
+    private readonly EquatableArray<CalibrationFile> _data = Data.ToEquatableArray();
+
+    public IReadOnlyList<CalibrationFile> Data { get => _data; init => _data = value.ToEquatableArray(); }
+
     /// <summary>The one method written so far.</summary>
     public const string LearnThenTest = "learn-then-test";
 }

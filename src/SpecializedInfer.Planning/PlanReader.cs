@@ -6,7 +6,12 @@ using SpecializedInfer.Planning.Json;
 namespace SpecializedInfer.Planning;
 
 /// <summary>The outcome of reading a plan: the plan when it has no errors, and every problem found.</summary>
-public sealed record PlanReadResult(LayerPlan? Plan, EquatableArray<PlanProblem> Problems);
+public sealed record PlanReadResult(LayerPlan? Plan, IReadOnlyList<PlanProblem> Problems)
+{
+    private readonly EquatableArray<PlanProblem> _problems = Problems.ToEquatableArray();
+
+    public IReadOnlyList<PlanProblem> Problems { get => _problems; init => _problems = value.ToEquatableArray(); }
+}
 
 /// <summary>A file a plan refers to (a probe), found: its full path and text.</summary>
 public sealed record SidecarFile(string Path, string Text);

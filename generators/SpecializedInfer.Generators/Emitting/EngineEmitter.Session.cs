@@ -124,7 +124,12 @@ public sealed partial class EngineEmitter
             var widest = System.Math.Max(System.Math.Max(_m.KvDim, _m.Heads), _recompute.Enabled ? _m.Dim : 0); // floats per position in the largest array
             _s.Line($"{Engine}.ContextCapacity.EnsureFits(ContextLength, BytesPerPosition, {widest}, \"the engine {_spec.ClassIdentifier}\");");
             _s.Line($"_capacity = {Engine}.ContextCapacity.Initial(ContextLength);");
-            _s.Line($"_rope = new {Engine}.RopeTable(_capacity, RotaryDims, RopeTheta);");
+            if (_m.RopeFrequencyFactors)
+            {
+                _s.Line("// Rotary frequency factors (Llama 3's rope_freqs.weight) are data: read from the file, as llama.cpp does.");
+                _s.Line($"_rope = {Engine}.RopeTable.For(weights, _capacity);");
+            }
+            else _s.Line($"_rope = new {Engine}.RopeTable(_capacity, RotaryDims, RopeTheta);");
             _layout.WriteSessionInitialization(_s);
             if (_recompute.Enabled) _recompute.WriteConstruction();
             _s.Line("_scores = new float[(long)Heads * _capacity];");

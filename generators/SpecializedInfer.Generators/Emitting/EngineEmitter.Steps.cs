@@ -26,7 +26,7 @@ public sealed partial class EngineEmitter
         }
         if (repeat > 0) parts.Add($"order repeats layer {st.Layer} (run {repeat + 1}, with its own KV cache)");
         else if (!inOrder) parts.Add($"order[{st.Index}] = {st.Layer}");
-        else if (st.WeightsOf == st.Layer) parts.Add("layer in order" + (_schedule.Merges.IsEmpty ? _schedule.PrunedLayers.IsEmpty ? "" : " after pruning" : _schedule.PrunedLayers.IsEmpty ? " after merging" : " after pruning and merging"));
+        else if (st.WeightsOf == st.Layer) parts.Add("layer in order" + (_schedule.Merges.Count == 0 ? _schedule.PrunedLayers.Count == 0 ? "" : " after pruning" : _schedule.PrunedLayers.Count == 0 ? " after merging" : " after pruning and merging"));
         if (!st.RunsAttention) parts.Add($"skipAttention {st.Layer}: feed-forward only, no KV slot");
         if (!st.RunsFeedForward) parts.Add($"skipFeedForward {st.Layer}: attention only");
         if (_schedule.MergeInto(st.WeightsOf) is { } merge) parts.Add($"merge {merge.First}-{merge.First + merge.Count - 1}: layer {st.WeightsOf}'s weights are the merged ones");

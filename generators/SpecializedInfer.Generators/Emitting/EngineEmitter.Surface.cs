@@ -62,6 +62,7 @@ public sealed partial class EngineEmitter
                       """);
             // The weight file's type is checked at load (ManifestCheck.Verify) like the topology.
             if (_m.WeightType is not null) _s.Line($"WeightType = {Literals.String(_m.WeightType)},");
+            if (_m.RopeFrequencyFactors) _s.Line("RopeFrequencyFactors = true,");
             if (_m.Tensors == TensorNames.Gguf) return;
             var t = _m.Tensors;
             using (_s.Block($"Tensors = new {Planning}.TensorNames", closing: "},"))
@@ -70,6 +71,7 @@ public sealed partial class EngineEmitter
                              ("TokenEmbedding", t.TokenEmbedding), ("OutputNorm", t.OutputNorm), ("Output", t.Output), ("AttentionNorm", t.AttentionNorm),
                              ("Query", t.Query), ("Key", t.Key), ("Value", t.Value), ("AttentionOutput", t.AttentionOutput),
                              ("FeedForwardNorm", t.FeedForwardNorm), ("Gate", t.Gate), ("Up", t.Up), ("Down", t.Down),
+                             ("QueryBias", t.QueryBias), ("KeyBias", t.KeyBias), ("ValueBias", t.ValueBias), ("RopeFrequencies", t.RopeFrequencies),
                          })
                     _s.Line($"{name} = {Literals.String(value)},");
         }
@@ -80,10 +82,10 @@ public sealed partial class EngineEmitter
     {
         _s.Line("/// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>");
         _s.Line($"public static {Planning}.ExecutionSchedule CompiledSchedule {{ get; }} = new {Planning}.ExecutionSchedule(");
-        var initialized = _schedule.Speculation is not null || _probes.Count > 0 || !_schedule.Merges.IsEmpty;
+        var initialized = _schedule.Speculation is not null || _probes.Count > 0 || _schedule.Merges.Count > 0;
         using (_s.Indent())
         {
-            using (_s.Block($"Steps: new {Planning}.EquatableArray<{Planning}.ScheduleStep>(new {Planning}.ScheduleStep[]", closing: "}),"))
+            using (_s.Block($"Steps: new {Planning}.ScheduleStep[]", closing: "},"))
                 foreach (var st in _steps)
                 {
                     var exit = st.ExitAfter is { } e ? ExitPointLiteral(e) : "null";
@@ -99,11 +101,11 @@ public sealed partial class EngineEmitter
         using (_s.Block(closing: "};"))
         {
             if (_schedule.Speculation is { } sp) _s.Line($"Speculation = new {Planning}.Speculation({sp.DraftSteps}, {sp.DraftTokens}),");
-            if (!_schedule.Merges.IsEmpty) _s.Line($"Merges = {LayerMergesLiteral(_schedule.Merges)},");
+            if (_schedule.Merges.Count > 0) _s.Line($"Merges = {LayerMergesLiteral(_schedule.Merges)},");
             if (_probes.Count > 0)
-                using (_s.Block($"Probes = new {Planning}.EquatableArray<{Planning}.LinearProbe>(new {Planning}.LinearProbe[]", closing: "}),"))
+                using (_s.Block($"Probes = new {Planning}.LinearProbe[]", closing: "},"))
                     for (var i = 0; i < _probes.Count; i++)
-                        _s.Line($"new({Literals.String(_probes[i].File)}, Session.Probe{i}Bias, new {Planning}.EquatableArray<float>(Session.Probe{i})),");
+                        _s.Line($"new({Literals.String(_probes[i].File)}, Session.Probe{i}Bias, Session.Probe{i}),");
         }
     }
 
@@ -121,13 +123,13 @@ public sealed partial class EngineEmitter
         _s.Line("/// <summary>");
         _s.Line("/// Maps a GGUF model after checking it against the manifest (ManifestCheck.Verify: a mismatch throws");
         _s.Line($"/// <see cref=\"{ManifestMismatchException}\"/> naming the property), then binds only the layers the");
-        _s.Line(_schedule.Merges.IsEmpty
+        _s.Line(_schedule.Merges.Count == 0
             ? $"/// schedule reads ({string.Join(", ", _layout.Layers)})."
             : $"/// schedule reads ({string.Join(", ", _layout.Layers)}) and the layers merged into them ({string.Join(", ", _schedule.LoadedLayers.Except(_layout.Layers))}).");
         _s.Line("/// </summary>");
         _s.Line($"public static {_spec.ClassIdentifier} Load(string modelPath) =>");
         using (_s.Indent())
-            _s.Line($"new({Models}.LlamaWeights.Load(modelPath, Manifest, {Literals.String(_spec.ManifestReference)}, layersToBind: {IntArrayLiteral(_schedule.LoadedLayers, asEnumerable: true)}));");
+            _s.Line($"new({Models}.LlamaWeights.Load(modelPath, Manifest, {Literals.String(_spec.ManifestReference)}, layersToBind: {IntArrayLiteral(_schedule.LoadedLayers)}));");
     }
 
     /// <summary>Schedule, Config, Name, CreateSession and Dispose.</summary>

@@ -20,9 +20,9 @@ public static class PlanLiterals
 
     public static string ExitTestLiteral(ExitTest t)
     {
-        var members = t.Members.IsEmpty
-            ? $"{Planning}.EquatableArray<{Planning}.ExitTest>.Empty"
-            : $"new {Planning}.EquatableArray<{Planning}.ExitTest>(new {Planning}.ExitTest[] {{ {string.Join(", ", t.Members.Select(ExitTestLiteral))} }})";
+        var members = t.Members.Count == 0
+            ? $"{Array}.Empty<{Planning}.ExitTest>()"
+            : $"new {Planning}.ExitTest[] {{ {string.Join(", ", t.Members.Select(ExitTestLiteral))} }}";
         return $"new {Planning}.ExitTest({Planning}.ExitCriterion.{t.Criterion}, {Literals.Double(t.Threshold)}, {t.Patience}, {t.Votes}, {members}, " +
                $"{(t.Probe is null ? "null" : Literals.String(t.Probe))})";
     }
@@ -32,14 +32,13 @@ public static class PlanLiterals
 
     public static string LayerMergeLiteral(LayerMerge m) => $"new {Planning}.LayerMerge({m.First}, {m.Count})";
 
-    public static string LayerMergesLiteral(EquatableArray<LayerMerge> merges) =>
-        $"new {Planning}.EquatableArray<{Planning}.LayerMerge>(new {Planning}.LayerMerge[] {{ {string.Join(", ", merges.Select(LayerMergeLiteral))} }})";
+    public static string LayerMergesLiteral(IEnumerable<LayerMerge> merges) =>
+        $"new {Planning}.LayerMerge[] {{ {string.Join(", ", merges.Select(LayerMergeLiteral))} }}";
 
-    /// <summary>Layer numbers as an <c>EquatableArray&lt;int&gt;</c>, or (<paramref name="asEnumerable"/>) as a plain array for an <c>IEnumerable&lt;int&gt;</c> parameter.</summary>
-    public static string IntArrayLiteral(IEnumerable<int> values, bool asEnumerable = false)
+    /// <summary>Layer numbers as an <c>int[]</c>.</summary>
+    public static string IntArrayLiteral(IEnumerable<int> values)
     {
         var list = values.ToList();
-        if (asEnumerable) return list.Count == 0 ? $"{Array}.Empty<int>()" : $"new int[] {{ {string.Join(", ", list)} }}";
-        return list.Count == 0 ? $"{Planning}.EquatableArray<int>.Empty" : $"new {Planning}.EquatableArray<int>(new int[] {{ {string.Join(", ", list)} }})";
+        return list.Count == 0 ? $"{Array}.Empty<int>()" : $"new int[] {{ {string.Join(", ", list)} }}";
     }
 }

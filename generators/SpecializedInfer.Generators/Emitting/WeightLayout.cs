@@ -66,9 +66,9 @@ public abstract record WeightLayout
     /// </summary>
     public static WeightLayout For(EngineSpec spec)
     {
-        var layers = spec.Schedule.WeightLayers;
+        var layers = spec.Schedule.WeightLayers.ToEquatableArray();
         var heads = spec.Schedule.Steps.Select(s => s.ExitAfter?.Head).Where(h => h is not null).Select(h => h!).Distinct().ToEquatableArray();
-        var merges = spec.Schedule.Merges;
+        var merges = spec.Schedule.Merges.ToEquatableArray();
         var copy = AlignedCopyLayout.Create(spec.Manifest, layers, heads, merges);
         return copy.Length * 4 <= spec.WeightCopyLimit ? copy : new MappedLayout(spec.Manifest, layers, heads, merges);
     }

@@ -110,9 +110,9 @@ public sealed class LearnExitsCommand : Command
             probeExits.Add(new ExitPoint(e.Step, ExitTest.OfLearned(probe, threshold)));
             headExits.Add(new ExitPoint(e.Step, ExitTest.OfLearned(headProbe, threshold), ExitHeadFile.NamesFor(e.Step)));
         }
-        Text($"{name}.learned.plan.json", PlanWriter.ToJson(new LayerPlan { Manifest = manifest, Exits = probeExits.ToEquatableArray() },
+        Text($"{name}.learned.plan.json", PlanWriter.ToJson(new LayerPlan { Manifest = manifest, Exits = probeExits.ToArray() },
             "Exits by learned probes on the model's own head (si learn-exits); runs with the original model or the copy with heads."));
-        Text($"{name}.heads.plan.json", PlanWriter.ToJson(new LayerPlan { Manifest = manifest, Exits = headExits.ToEquatableArray() },
+        Text($"{name}.heads.plan.json", PlanWriter.ToJson(new LayerPlan { Manifest = manifest, Exits = headExits.ToArray() },
             $"Exits with learned heads and probes for them (si learn-exits); runs with {headsModel}."));
         Text("learn-exits.json", Report(learned, name));
         return files;

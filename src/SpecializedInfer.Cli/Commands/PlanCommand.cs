@@ -158,7 +158,7 @@ public sealed class PlanCommand : Command
         var probePlan = probes is null ? null : Move(probes);
         var headPlan = heads is null ? null : Move(heads);
         return new LearnedExits(probePlan?.Exits.ToList() ?? [], headPlan?.Exits.ToList() ?? [],
-            (probePlan?.Probes ?? EquatableArray<LinearProbe>.Empty).Concat(headPlan?.Probes ?? EquatableArray<LinearProbe>.Empty).DistinctBy(p => p.File).ToEquatableArray());
+            (probePlan?.Probes ?? Array.Empty<LinearProbe>()).Concat(headPlan?.Probes ?? Array.Empty<LinearProbe>()).DistinctBy(p => p.File).ToArray());
     }
 
     private void Print(PlanSearchResult r, IReadOnlyList<SlebStep> sleb, TeacherForcedTrace trace, CalibrationTarget target, EngineKind kind, int prompts, int count)

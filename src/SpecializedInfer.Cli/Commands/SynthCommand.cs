@@ -1,11 +1,12 @@
 using System.CommandLine;
 using System.Diagnostics;
 using SpecializedInfer.Gguf;
+using SpecializedInfer.Planning;
 using SpecializedInfer.Synthesis;
 
 namespace SpecializedInfer.Cli.Commands;
 
-/// <summary><c>si synth</c>: a GGUF of a real LLaMA shape with seeded random weights.</summary>
+/// <summary><c>si synth</c>: a GGUF of a real LLaMA-family shape (llama, qwen2) with seeded random weights.</summary>
 public sealed class SynthCommand : Command
 {
     private static readonly Dictionary<string, GgmlType> Types = new()
@@ -67,6 +68,11 @@ public sealed class SynthCommand : Command
             TiedOutput = args.GetValue(_separateOutput) is { } separate ? separate == "false" : preset?.TiedOutput ?? true,
             Seed = args.GetValue(_seed),
             MatrixType = Types[args.GetValue(_type) ?? "f32"],
+            // What the shape fixes beyond sizes: the architecture, its rope base and scaling, its epsilon.
+            Architecture = preset?.Architecture ?? DecoderArchitecture.Llama,
+            RopeTheta = preset?.RopeTheta ?? 10000f,
+            NormEps = preset?.NormEps ?? 1e-5f,
+            Llama3RopeScaling = preset?.Llama3RopeScaling ?? false,
         };
         try { spec.Validate(); }
         catch (ArgumentException e) { throw new UsageException(UserMessage.Of(e)); }

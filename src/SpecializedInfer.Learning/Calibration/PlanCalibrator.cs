@@ -71,7 +71,7 @@ public static class PlanCalibrator
         {
             Calibration = new PlanCalibration(PlanCalibration.LearnThenTest, target.TargetAgreement, target.Delta,
                 chosen.Tokens, chosen.Disagreements, 1 - (double)chosen.Disagreements / chosen.Tokens, chosen.PValue,
-                chosen.Candidate, target.GridSteps, tokensPerPrompt, model, data.ToEquatableArray()),
+                chosen.Candidate, target.GridSteps, tokensPerPrompt, model, data.ToArray()),
         };
         return new CalibrationResult(test, replays, calibrated);
     }
@@ -79,7 +79,7 @@ public static class PlanCalibrator
     /// <summary>Refuses plans whose exits have no single threshold, or that have no exit at all.</summary>
     public static void CheckCalibratable(LayerPlan plan)
     {
-        if (plan.Exits.IsEmpty) throw new ArgumentException("The plan has no exits, so there are no thresholds to calibrate.", nameof(plan));
+        if (plan.Exits.Count == 0) throw new ArgumentException("The plan has no exits, so there are no thresholds to calibrate.", nameof(plan));
         foreach (var e in plan.Exits)
             if (!StrictnessScale.Calibrates(e.Criterion))
                 throw new ArgumentException(

@@ -35,6 +35,6 @@ public static class StrictnessScale
     /// <summary>The plan with every exit's threshold set by strictness <paramref name="s"/>.</summary>
     public static LayerPlan Apply(LayerPlan plan, double s, int vocab) => plan with
     {
-        Exits = plan.Exits.Select(e => e with { Test = e.Test with { Threshold = Threshold(e.Criterion, s, vocab) } }).ToEquatableArray(),
+        Exits = plan.Exits.Select(e => e with { Test = e.Test with { Threshold = Threshold(e.Criterion, s, vocab) } }).ToArray(),
     };
 }

@@ -153,7 +153,7 @@ public static class PlanSearch
 
         (LayerPlan?, CandidateQuality?) CalibrateSkips(PlanCandidate candidate)
         {
-            LayerPlan With(double t) => candidate.Plan with { Skip = candidate.Plan.Skip.Select(k => k with { Threshold = t }).ToEquatableArray() };
+            LayerPlan With(double t) => candidate.Plan with { Skip = candidate.Plan.Skip.Select(k => k with { Threshold = t }).ToArray() };
             var replays = new Dictionary<double, ReplayResult>();
             var test = FixedSequenceTest.Run(options.SkipThresholds, trace.Count, options.Target.MaxDisagreementRate, options.Target.Delta, (t, critical) =>
             {

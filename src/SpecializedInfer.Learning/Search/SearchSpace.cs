@@ -8,7 +8,7 @@ namespace SpecializedInfer.Learning.Search;
 /// on the model's own head) and, when the model holds the heads, of its heads plan; probe paths already relative to
 /// the folder the candidate plans are written to, and the probes themselves.
 /// </summary>
-public sealed record LearnedExits(IReadOnlyList<ExitPoint> ProbeExits, IReadOnlyList<ExitPoint> HeadExits, EquatableArray<LinearProbe> Probes);
+public sealed record LearnedExits(IReadOnlyList<ExitPoint> ProbeExits, IReadOnlyList<ExitPoint> HeadExits, IReadOnlyList<LinearProbe> Probes);
 
 /// <summary>
 /// The candidates <c>si plan</c> tries, in families (<see cref="CandidateKind"/>), each family ordered by how likely
@@ -49,8 +49,8 @@ public static class SearchSpace
         var subLayer = new List<PlanCandidate>();
         foreach (var l in Enumerable.Range(0, layers).OrderBy(l => l == 0 || l == layers - 1 ? 1 : 0).ThenBy(l => l))
         {
-            subLayer.Add(new PlanCandidate($"noattn{l}", CandidateKind.SubLayer, $"layer {l} without attention", baseline with { SkipAttention = new[] { l }.ToEquatableArray() }, CandidateCalibration.None));
-            subLayer.Add(new PlanCandidate($"noffn{l}", CandidateKind.SubLayer, $"layer {l} without feed-forward", baseline with { SkipFeedForward = new[] { l }.ToEquatableArray() }, CandidateCalibration.None));
+            subLayer.Add(new PlanCandidate($"noattn{l}", CandidateKind.SubLayer, $"layer {l} without attention", baseline with { SkipAttention = new[] { l }.ToArray() }, CandidateCalibration.None));
+            subLayer.Add(new PlanCandidate($"noffn{l}", CandidateKind.SubLayer, $"layer {l} without feed-forward", baseline with { SkipFeedForward = new[] { l }.ToArray() }, CandidateCalibration.None));
         }
         families.Add(subLayer);
 
@@ -59,7 +59,7 @@ public static class SearchSpace
         {
             var pruned = slebOrder.Take(k).OrderBy(l => l).ToList();
             return new PlanCandidate($"prune{Join(pruned)}", CandidateKind.Prune, $"pruned {string.Join(", ", pruned)} (SLEB's first {k})",
-                baseline with { Prune = pruned.ToEquatableArray() }, CandidateCalibration.None);
+                baseline with { Prune = pruned.ToArray() }, CandidateCalibration.None);
         }).ToList());
 
         // Skip rules: each middle layer alone, then all of them, with a calibrated cosine threshold.
@@ -67,7 +67,7 @@ public static class SearchSpace
         var skippable = Enumerable.Range(1, Math.Max(0, layers - 1)).ToList();
         foreach (var group in skippable.Select(l => new List<int> { l }).Concat(skippable.Count > 1 ? [skippable] : []))
             skips.Add(new PlanCandidate($"skip-{Join(group)}", CandidateKind.Skip, $"cosine skip of layer {string.Join(", ", group)}",
-                baseline with { Skip = group.Select(l => new SkipRule(l, SkipTest.Cosine, 1)).ToEquatableArray() }, CandidateCalibration.SkipThreshold));
+                baseline with { Skip = group.Select(l => new SkipRule(l, SkipTest.Cosine, 1)).ToArray() }, CandidateCalibration.SkipThreshold));
         families.Add(skips);
 
         // Shallower decoding and patience: no threshold to set.
@@ -80,13 +80,13 @@ public static class SearchSpace
                 // Patience k needs k exit points with a head up to its own: the earlier ones only compute heads.
                 var points = middle.Select((s, i) => i < patience - 1 ? new ExitPoint(s, ExitTest.Of(ExitCriterion.MaxProbability, NeverExits)) : new ExitPoint(s, ExitTest.OfPatience(patience)));
                 fixedDepth.Add(new PlanCandidate(string.Create(Inv, $"patience{patience}"), CandidateKind.Patience, string.Create(Inv, $"patience {patience} over exits after {Steps(middle)}"),
-                    baseline with { Exits = points.ToEquatableArray() }, CandidateCalibration.None));
+                    baseline with { Exits = points.ToArray() }, CandidateCalibration.None));
             }
         families.Add(fixedDepth);
         return families;
 
-        PlanCandidate Exits(string name, IEnumerable<ExitPoint> points, string what, EquatableArray<LinearProbe>? probes = null) =>
-            new(name, CandidateKind.Exits, what, baseline with { Exits = points.ToEquatableArray(), Probes = probes ?? EquatableArray<LinearProbe>.Empty }, CandidateCalibration.ExitStrictness);
+        PlanCandidate Exits(string name, IEnumerable<ExitPoint> points, string what, IReadOnlyList<LinearProbe>? probes = null) =>
+            new(name, CandidateKind.Exits, what, baseline with { Exits = points.ToArray(), Probes = probes ?? Array.Empty<LinearProbe>() }, CandidateCalibration.ExitStrictness);
     }
 
     /// <summary>One from each family in turn, then the next from each, until all are taken.</summary>
@@ -108,8 +108,8 @@ public static class SearchSpace
         ArgumentNullException.ThrowIfNull(structure);
         ArgumentNullException.ThrowIfNull(exits);
         var steps = ExecutionSchedule.Resolve(structure.Plan, modelLayers).Steps.Count;
-        var points = exits.Plan.Exits.Where(e => e.AfterStep <= steps - 2).ToEquatableArray();
-        if (points.IsEmpty) return null;
+        var points = exits.Plan.Exits.Where(e => e.AfterStep <= steps - 2).ToArray();
+        if (points.Length == 0) return null;
         return new PlanCandidate($"{structure.Name}+{exits.Name}", CandidateKind.Combined, $"{structure.What}; {exits.What}",
             structure.Plan with { Exits = points, Probes = exits.Plan.Probes }, CandidateCalibration.ExitStrictness);
     }

@@ -81,15 +81,23 @@ public sealed record SameArgMax(int Slot, int EarlierSlot) : Condition
 }
 
 /// <summary>Every condition passes (at least two, none constant).</summary>
-public sealed record AllOf(EquatableArray<Condition> Conditions) : Condition
+public sealed record AllOf(IReadOnlyList<Condition> Conditions) : Condition
 {
+    private readonly EquatableArray<Condition> _conditions = Conditions.ToEquatableArray();
+
+    public IReadOnlyList<Condition> Conditions { get => _conditions; init => _conditions = value.ToEquatableArray(); }
+
     public override IEnumerable<Condition> Atoms => Conditions.SelectMany(c => c.Atoms);
     public override string Describe() => $"all of ({string.Join(", ", Conditions.Select(c => c.Describe()))})";
 }
 
 /// <summary>At least <see cref="Count"/> of the conditions pass (an ensemble's open votes; none constant).</summary>
-public sealed record AtLeastOf(int Count, EquatableArray<Condition> Conditions) : Condition
+public sealed record AtLeastOf(int Count, IReadOnlyList<Condition> Conditions) : Condition
 {
+    private readonly EquatableArray<Condition> _conditions = Conditions.ToEquatableArray();
+
+    public IReadOnlyList<Condition> Conditions { get => _conditions; init => _conditions = value.ToEquatableArray(); }
+
     public override IEnumerable<Condition> Atoms => Conditions.SelectMany(c => c.Atoms);
     public override string Describe() => $"{Count} of ({string.Join(", ", Conditions.Select(c => c.Describe()))})";
 }

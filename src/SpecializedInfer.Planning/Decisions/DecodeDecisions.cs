@@ -13,8 +13,12 @@ namespace SpecializedInfer.Planning.Decisions;
 /// <param name="End">what a token that reaches the decode depth does; null when an exit point before it always passes</param>
 /// <param name="Draft">lossless plans: how a token is drafted; otherwise null</param>
 /// <param name="ArgMaxSlots">how many exit-point argmaxes patience tests compare (slots <c>0 .. ArgMaxSlots − 1</c>)</param>
-public sealed record DecodeDecisions(EquatableArray<StepDecision> Steps, DecodeEnd? End, DraftDecision? Draft, int ArgMaxSlots)
+public sealed record DecodeDecisions(IReadOnlyList<StepDecision> Steps, DecodeEnd? End, DraftDecision? Draft, int ArgMaxSlots)
 {
+    private readonly EquatableArray<StepDecision> _steps = Steps.ToEquatableArray();
+
+    public IReadOnlyList<StepDecision> Steps { get => _steps; init => _steps = value.ToEquatableArray(); }
+
     /// <summary>The exit decisions a generated token may meet, in step order.</summary>
     public IEnumerable<ExitDecision> Exits => Steps.Where(s => s.Exit is not null).Select(s => s.Exit!);
 

@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace SpecializedInfer.Planning.Decisions;
 
 /// <summary>
@@ -7,4 +9,9 @@ namespace SpecializedInfer.Planning.Decisions;
 /// step (kept before that step by <see cref="KeepBeforeLast"/>) and patience has a history of one (patience 1 always
 /// passes, more never does). <see cref="Condition.ReadsOnlyLogits"/> tells whether the generator can print it (SI0036).
 /// </summary>
-public sealed record DraftDecision(int Steps, ExitPoint? Exit, ExitHead? Head, Condition Confident, EquatableArray<TokenState> KeepBeforeLast);
+public sealed record DraftDecision(int Steps, ExitPoint? Exit, ExitHead? Head, Condition Confident, IReadOnlyList<TokenState> KeepBeforeLast)
+{
+    private readonly EquatableArray<TokenState> _keepBeforeLast = KeepBeforeLast.ToEquatableArray();
+
+    public IReadOnlyList<TokenState> KeepBeforeLast { get => _keepBeforeLast; init => _keepBeforeLast = value.ToEquatableArray(); }
+}

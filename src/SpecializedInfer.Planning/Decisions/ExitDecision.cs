@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace SpecializedInfer.Planning.Decisions;
 
 /// <summary>The exit point after a step, for a generated token that reached it.</summary>
@@ -19,4 +21,9 @@ public sealed record ExitDecision(
     ExitHead? Head,
     int ArgMaxSlot,
     KvLeave Leave,
-    EquatableArray<TokenState> KeepIfStaying);
+    IReadOnlyList<TokenState> KeepIfStaying)
+{
+    private readonly EquatableArray<TokenState> _keepIfStaying = KeepIfStaying.ToEquatableArray();
+
+    public IReadOnlyList<TokenState> KeepIfStaying { get => _keepIfStaying; init => _keepIfStaying = value.ToEquatableArray(); }
+}

@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace SpecializedInfer.Planning.Decisions;
 
 /// <summary>
@@ -5,4 +7,9 @@ namespace SpecializedInfer.Planning.Decisions;
 /// state entering the step); copy the entering state into the slots of <see cref="KeepBefore"/> (for a later skip rule
 /// or state saturation); run the step, or skip it; then, at an exit point, <see cref="Exit"/>.
 /// </summary>
-public sealed record StepDecision(int Step, SkipDecision? Skip, EquatableArray<TokenState> KeepBefore, ExitDecision? Exit);
+public sealed record StepDecision(int Step, SkipDecision? Skip, IReadOnlyList<TokenState> KeepBefore, ExitDecision? Exit)
+{
+    private readonly EquatableArray<TokenState> _keepBefore = KeepBefore.ToEquatableArray();
+
+    public IReadOnlyList<TokenState> KeepBefore { get => _keepBefore; init => _keepBefore = value.ToEquatableArray(); }
+}

@@ -68,7 +68,7 @@ public sealed class JsonReadContext
     }
 
     /// <summary>Every problem reported so far, repeats folded into their first occurrence, and the note on any left out.</summary>
-    public EquatableArray<PlanProblem> Problems()
+    public IReadOnlyList<PlanProblem> Problems()
     {
         var result = new List<PlanProblem>(_problems.Count + 1);
         for (var i = 0; i < _problems.Count; i++)

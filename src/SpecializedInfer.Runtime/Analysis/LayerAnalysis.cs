@@ -43,7 +43,7 @@ public static class LayerAnalysis
             using var engine = new ReferenceEngine(weights, schedule);
             return TextPerplexity.Measure(engine, windows);
         }
-        static EquatableArray<int> Layers(IEnumerable<int> l) => l.ToEquatableArray();
+        static IReadOnlyList<int> Layers(IEnumerable<int> l) => l.ToArray();
         // A plan that removes every layer has nothing to measure.
         TextNll? Without(IEnumerable<int> removed)
         {
@@ -101,7 +101,7 @@ public static class LayerAnalysis
         foreach (var count in lacoSpans)
             for (var first = 0; first + count <= layers; first++)
             {
-                var schedule = ExecutionSchedule.Resolve(new LayerPlan { Merge = new[] { new LayerMerge(first, count) }.ToEquatableArray() }, layers);
+                var schedule = ExecutionSchedule.Resolve(new LayerPlan { Merge = new[] { new LayerMerge(first, count) }.ToArray() }, layers);
                 using var merged = new ReferenceEngine(weights, schedule);
                 double cosines = 0;
                 var token = 0;
@@ -136,7 +136,7 @@ public static class LayerAnalysis
             (int Layer, TextNll Nll)? best = null;
             foreach (var l in Enumerable.Range(0, layers).Except(gone))
             {
-                var plan = new LayerPlan { Prune = gone.Append(l).ToEquatableArray() };
+                var plan = new LayerPlan { Prune = gone.Append(l).ToArray() };
                 using var engine = new ReferenceEngine(weights, ExecutionSchedule.Resolve(plan, layers));
                 var nll = TextPerplexity.Measure(engine, windows);
                 measured?.Invoke();

@@ -63,7 +63,7 @@ public static class ModelCompactor
 
         var writer = new GgufWriter();
         foreach (var (key, value) in source.Metadata)
-            writer.Add(key, key == LlamaModelRules.Key("block_count") ? GgufValue.Of((uint)layers.Count) : value);
+            writer.Add(key, key == LlamaModelRules.Key(weights.Config.Architecture, "block_count") ? GgufValue.Of((uint)layers.Count) : value);
         foreach (var t in source.Tensors.Where(t => !IsLayerTensor(t)))
             writer.AddTensor(t.Name, t.Dimensions, t.Type, () => source.GetBytes(t).ToArray());
         var keepAlive = new List<float[]>();
@@ -109,22 +109,22 @@ public static class ModelCompactor
         return new LayerPlan
         {
             Manifest = manifest,
-            Order = isDefault ? null : order.ToEquatableArray(),
+            Order = isDefault ? null : order.ToArray(),
             DecodeDepth = plan.DecodeDepth,
-            Exits = plan.Exits.Select(e => e with { Test = WithProbes(e.Test, probe) }).ToEquatableArray(),
+            Exits = plan.Exits.Select(e => e with { Test = WithProbes(e.Test, probe) }).ToArray(),
             Skip = layers.Select((id, n) => id.Skip is { } k ? k with { Layer = n, Probe = k.Probe is null ? null : probe(k.Probe) } : null)
-                .Where(k => k is not null).Select(k => k!).ToEquatableArray(),
+                .Where(k => k is not null).Select(k => k!).ToArray(),
             KvFill = plan.KvFill,
             Speculation = plan.Speculation,
-            SkipAttention = layers.Select((id, n) => (id, n)).Where(x => !x.id.Attention).Select(x => x.n).ToEquatableArray(),
-            SkipFeedForward = layers.Select((id, n) => (id, n)).Where(x => !x.id.FeedForward).Select(x => x.n).ToEquatableArray(),
+            SkipAttention = layers.Select((id, n) => (id, n)).Where(x => !x.id.Attention).Select(x => x.n).ToArray(),
+            SkipFeedForward = layers.Select((id, n) => (id, n)).Where(x => !x.id.FeedForward).Select(x => x.n).ToArray(),
         };
     }
 
     private static ExitTest WithProbes(ExitTest test, Func<string, string> probe) => test with
     {
         Probe = test.Probe is null ? null : probe(test.Probe),
-        Members = test.Members.Select(m => WithProbes(m, probe)).ToEquatableArray(),
+        Members = test.Members.Select(m => WithProbes(m, probe)).ToArray(),
     };
 
     /// <summary>A merge's tensors by GGUF name suffix (<c>attn_q.weight</c>...), computed as the reference engine computes them.</summary>

@@ -44,7 +44,7 @@ public sealed class ConditionInterpreter
     public int VocabSize { get; }
 
     /// <summary>Copies the current state into the slot of every state in <paramref name="states"/>.</summary>
-    public void Keep(EquatableArray<TokenState> states, ReadOnlySpan<float> current)
+    public void Keep(IReadOnlyList<TokenState> states, ReadOnlySpan<float> current)
     {
         for (var i = 0; i < states.Count; i++) current.CopyTo(Slot(states[i].Slot));
     }

@@ -63,7 +63,7 @@ public partial class ReferenceSession : IInferenceSession
         var recompute = engine.Schedule.KvFill == KvFill.Recompute;
         ContextCapacity.EnsureFits(ContextLength, BytesPerPosition(recompute), recompute ? Math.Max(_c.KvDim, _c.Dim) : _c.KvDim, "the reference engine");
         _capacity = ContextCapacity.Initial(ContextLength);
-        _rope = new RopeTable(_capacity, _c.RotaryDims, _c.RopeTheta);
+        _rope = RopeTable.For(_w, _capacity);
         _attentionScale = 1f / MathF.Sqrt(_c.HeadDim);
         _x = new float[MaxBatch * _c.Dim];
         _xb = new float[MaxBatch * _c.Dim];
@@ -294,8 +294,14 @@ public partial class ReferenceSession : IInferenceSession
         var xb = Row(_xb, 0, _c.Dim);
         RmsNorm(hidden, w.AttentionNorm.Span, xb);
         var k = _keys[step.Index].AsSpan(pos * kvDim, kvDim);
+        var v = _values[step.Index].AsSpan(pos * kvDim, kvDim);
         MatMul(w.Key, xb, k, 1);
-        MatMul(w.Value, xb, _values[step.Index].AsSpan(pos * kvDim, kvDim), 1);
+        MatMul(w.Value, xb, v, 1);
+        if (w.Biases is { } b)
+        {
+            AddBias(k, b.Key, 1);
+            AddBias(v, b.Value, 1);
+        }
         _rope.Apply(k, _c.KvHeads, _c.HeadDim, pos);
     }
 
@@ -322,6 +328,12 @@ public partial class ReferenceSession : IInferenceSession
         MatMul(w.Query, xb, _q.AsSpan(0, count * qDim), count);
         MatMul(w.Key, xb, keys.AsSpan(pos * kvDim, count * kvDim), count);
         MatMul(w.Value, xb, values.AsSpan(pos * kvDim, count * kvDim), count);
+        if (w.Biases is { } b)
+        {
+            AddBias(_q.AsSpan(0, count * qDim), b.Query, count);
+            AddBias(keys.AsSpan(pos * kvDim, count * kvDim), b.Key, count);
+            AddBias(values.AsSpan(pos * kvDim, count * kvDim), b.Value, count);
+        }
         for (var j = 0; j < count; j++)
         {
             _rope.Apply(Row(_q, j, qDim), _c.Heads, headDim, pos + j);
@@ -366,6 +378,17 @@ public partial class ReferenceSession : IInferenceSession
             outHead.Clear();
             for (var t = 0; t <= pos; t++)
                 TensorPrimitives.MultiplyAdd(values.AsSpan(t * kvDim + kvOffset, headDim), scores[t], outHead, outHead);
+        }
+    }
+
+    /// <summary>Adds a projection's bias to each of <paramref name="count"/> rows (Qwen2's query, key and value biases).</summary>
+    private static void AddBias(Span<float> rows, WeightTensor bias, int count)
+    {
+        var b = bias.Span;
+        for (var j = 0; j < count; j++)
+        {
+            var row = rows.Slice(j * b.Length, b.Length);
+            TensorPrimitives.Add(row, b, row);
         }
     }
 

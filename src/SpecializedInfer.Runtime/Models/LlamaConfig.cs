@@ -25,6 +25,15 @@ public sealed record LlamaConfig
     /// <summary>True when there is no separate output matrix (<c>output.weight</c>, or a manifest's name for it) and the token embedding doubles as the output head.</summary>
     public required bool TiedOutput { get; init; }
 
+    /// <summary>True when the file holds rotary frequency factors (Llama 3's <c>rope_freqs.weight</c>, or a manifest's name for it).</summary>
+    public bool RopeFrequencyFactors { get; init; }
+
+    /// <summary>How rotary pairs are formed (fixed by <see cref="Architecture"/>).</summary>
+    public RopeStyle RopeStyle => DecoderArchitecture.RopeStyleOf(Architecture);
+
+    /// <summary>Whether the query, key and value projections add biases (fixed by <see cref="Architecture"/>).</summary>
+    public bool AttentionBias => DecoderArchitecture.HasAttentionBias(Architecture);
+
     public int KvDim => KvHeads * HeadDim;
     public int QueryDim => Heads * HeadDim;
     public int HeadsPerKvHead => Heads / KvHeads;
@@ -45,9 +54,10 @@ public sealed record LlamaConfig
     {
         names ??= TensorNames.Gguf;
         var arch = file.GetString(LlamaModelRules.ArchitectureKey);
-        if (arch is not "llama")
-            throw new GgufFormatException(file.FilePath, file.Find(LlamaModelRules.ArchitectureKey)!.Offset, $"architecture 'llama', found '{arch}'");
-        static string K(string suffix) => LlamaModelRules.Key(suffix);
+        if (!DecoderArchitecture.IsDecoder(arch))
+            throw new GgufFormatException(file.FilePath, file.Find(LlamaModelRules.ArchitectureKey)!.Offset,
+                $"architecture {string.Join(" or ", DecoderArchitecture.Names.Select(n => $"'{n}'"))}, found '{arch}'");
+        string K(string suffix) => LlamaModelRules.Key(arch, suffix);
         // Read as ints here (positive where a division needs it); the limits are checked by the rules below.
         int Size(string key) => (int)file.GetInteger(key, 1, int.MaxValue);
         int? OptionalSize(string key, int min = 1) => (int?)file.GetIntegerOrNull(key, min, int.MaxValue);
@@ -80,9 +90,10 @@ public sealed record LlamaConfig
             VocabSize = vocab,
             ContextLength = Size(K("context_length")),
             TiedOutput = !file.HasTensor(names.Output),
+            RopeFrequencyFactors = file.HasTensor(names.RopeFrequencies),
         };
         var broken = LlamaModelRules.CheckTopology(config, embeddingName)
-                     ?? LlamaModelRules.CheckLayerTensors(file.Tensors.Select(t => t.Name), config.Layers, names)
+                     ?? LlamaModelRules.CheckLayerTensors(file.Tensors.Select(t => t.Name), config.Layers, names, arch)
                      ?? (file.Find(LlamaModelRules.TokensKey) is { Value: string[] tokens } ? LlamaModelRules.CheckVocabularySize(tokens.Length, vocab, embeddingName) : null);
         if (broken is not null) throw Violation(file, broken);
         return config;

@@ -30,8 +30,8 @@ public static class LlamaModelRules
     /// <summary>GGUF token type of a byte-fallback token (text &lt;0xNN&gt;).</summary>
     public const int ByteTokenType = 6;
 
-    /// <summary>The metadata key of a per-architecture property, as the loader reads it ("llama.block_count").</summary>
-    public static string Key(string suffix) => "llama." + suffix;
+    /// <summary>The metadata key of a per-architecture property, as the loader reads it ("llama.block_count", "qwen2.block_count").</summary>
+    public static string Key(string architecture, string suffix) => architecture + "." + suffix;
 
     /// <summary>
     /// Sizes within <see cref="ModelLimits"/>, heads that divide, an even rotary count, finite positive epsilon and base.
@@ -39,6 +39,7 @@ public static class LlamaModelRules
     /// </summary>
     public static ModelRuleViolation? CheckTopology(LlamaConfig c, string embeddingTensor = EmbeddingTensor)
     {
+        string Key(string suffix) => LlamaModelRules.Key(c.Architecture, suffix);
         ModelRuleViolation? Range(string suffix, long value, long min, long max) =>
             Unless(value >= min && value <= max, Key(suffix), $"'{Key(suffix)}' between {min} and {max}, found {value}");
 
@@ -73,8 +74,9 @@ public static class LlamaModelRules
     /// silently run fewer layers than the file holds. A layer tensor is one named <c>blk.N.*</c> (GGUF's convention)
     /// or, with <paramref name="names"/> from a manifest that renames tensors, one matching a per-layer pattern.
     /// </summary>
-    public static ModelRuleViolation? CheckLayerTensors(IEnumerable<string> tensorNames, int layers, TensorNames? names = null)
+    public static ModelRuleViolation? CheckLayerTensors(IEnumerable<string> tensorNames, int layers, TensorNames? names = null, string architecture = DecoderArchitecture.Llama)
     {
+        string Key(string suffix) => LlamaModelRules.Key(architecture, suffix);
         var patterns = names is null || names == TensorNames.Gguf ? [] : PerLayerPatterns(names);
         foreach (var name in tensorNames)
         {

@@ -15,7 +15,14 @@ public sealed record LlamaLayerWeights(
     WeightTensor FeedForwardNorm,
     WeightTensor Gate,
     WeightTensor Up,
-    WeightTensor Down);
+    WeightTensor Down)
+{
+    /// <summary>The projections' biases when the architecture has them (Qwen2); null otherwise.</summary>
+    public ProjectionBiases? Biases { get; init; }
+}
+
+/// <summary>Biases added after the query, key and value projections (one vector each, of the projection's width).</summary>
+public sealed record ProjectionBiases(WeightTensor Query, WeightTensor Key, WeightTensor Value);
 
 /// <summary>The tensors of one head: final RMSNorm weight and output matrix.</summary>
 public readonly record struct ExitHeadWeights(WeightTensor Norm, WeightTensor Output);
@@ -39,6 +46,7 @@ public sealed unsafe class LlamaWeights : IDisposable
         TokenEmbedding = Bind(names.TokenEmbedding, c.VocabSize, c.Dim);
         OutputNorm = BindVector(names.OutputNorm, c.Dim);
         Output = c.TiedOutput ? TokenEmbedding : Bind(names.Output, c.VocabSize, c.Dim);
+        RopeFrequencies = c.RopeFrequencyFactors ? BindVector(names.RopeFrequencies, c.RotaryDims / 2) : null;
         var layers = new LlamaLayerWeights?[c.Layers];
         foreach (var i in layersToBind ?? Enumerable.Range(0, c.Layers))
         {
@@ -54,7 +62,12 @@ public sealed unsafe class LlamaWeights : IDisposable
                 FeedForwardNorm: BindVector(N(names.FeedForwardNorm), c.Dim),
                 Gate: Bind(N(names.Gate), c.HiddenDim, c.Dim),
                 Up: Bind(N(names.Up), c.HiddenDim, c.Dim),
-                Down: Bind(N(names.Down), c.Dim, c.HiddenDim));
+                Down: Bind(N(names.Down), c.Dim, c.HiddenDim))
+            {
+                Biases = c.AttentionBias
+                    ? new ProjectionBiases(BindVector(N(names.QueryBias), c.QueryDim), BindVector(N(names.KeyBias), c.KvDim), BindVector(N(names.ValueBias), c.KvDim))
+                    : null,
+            };
         }
         Layers = layers;
     }
@@ -98,6 +111,10 @@ public sealed unsafe class LlamaWeights : IDisposable
     public WeightTensor TokenEmbedding { get; }
     public WeightTensor OutputNorm { get; }
     public WeightTensor Output { get; }
+
+    /// <summary>Rotary frequency factors, one per rotated pair (Llama 3); null when the model has none.</summary>
+    public WeightTensor? RopeFrequencies { get; }
+
     /// <summary>Per-layer weights; null for a layer that was not bound.</summary>
     public IReadOnlyList<LlamaLayerWeights?> Layers { get; }
 

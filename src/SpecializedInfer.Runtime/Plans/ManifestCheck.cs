@@ -33,6 +33,7 @@ public static class ManifestCheck
         VocabSize = c.VocabSize,
         ContextLength = c.ContextLength,
         TiedOutput = c.TiedOutput,
+        RopeFrequencyFactors = c.RopeFrequencyFactors,
     };
 
     /// <summary>The manifest of a model file, with the type its layer matrices share (what <c>si manifest</c> writes).</summary>
@@ -67,6 +68,8 @@ public static class ManifestCheck
     public static void Verify(ModelManifest manifest, string manifestPath, Gguf.GgufFile file, LlamaConfig config)
     {
         var actual = FromConfig(config, manifest.Name);
+        // Keys are per architecture ("qwen2.block_count"): the file's own architecture names them.
+        string K(string suffix) => LlamaModelRules.Key(config.Architecture, suffix);
         void Check<T>(string property, string key, T expected, T found)
         {
             if (EqualityComparer<T>.Default.Equals(expected, found)) return;
@@ -74,18 +77,19 @@ public static class ManifestCheck
             throw new ManifestMismatchException(file.FilePath, offset, manifestPath, property, Format(expected), Format(found));
         }
         Check("architecture", "general.architecture", manifest.Architecture, actual.Architecture);
-        Check("dim", "llama.embedding_length", manifest.Dim, actual.Dim);
-        Check("hiddenDim", "llama.feed_forward_length", manifest.HiddenDim, actual.HiddenDim);
-        Check("layers", "llama.block_count", manifest.Layers, actual.Layers);
-        Check("heads", "llama.attention.head_count", manifest.Heads, actual.Heads);
-        Check("kvHeads", "llama.attention.head_count_kv", manifest.KvHeads, actual.KvHeads);
-        Check("headDim", "llama.attention.key_length", manifest.HeadDim, actual.HeadDim);
-        Check("rotaryDims", "llama.rope.dimension_count", manifest.RotaryDims, actual.RotaryDims);
-        Check("ropeTheta", "llama.rope.freq_base", (float)manifest.RopeTheta, (float)actual.RopeTheta);
-        Check("normEps", "llama.attention.layer_norm_rms_epsilon", (float)manifest.NormEps, (float)actual.NormEps);
+        Check("dim", K("embedding_length"), manifest.Dim, actual.Dim);
+        Check("hiddenDim", K("feed_forward_length"), manifest.HiddenDim, actual.HiddenDim);
+        Check("layers", K("block_count"), manifest.Layers, actual.Layers);
+        Check("heads", K("attention.head_count"), manifest.Heads, actual.Heads);
+        Check("kvHeads", K("attention.head_count_kv"), manifest.KvHeads, actual.KvHeads);
+        Check("headDim", K("attention.key_length"), manifest.HeadDim, actual.HeadDim);
+        Check("rotaryDims", K("rope.dimension_count"), manifest.RotaryDims, actual.RotaryDims);
+        Check("ropeTheta", K("rope.freq_base"), (float)manifest.RopeTheta, (float)actual.RopeTheta);
+        Check("normEps", K("attention.layer_norm_rms_epsilon"), (float)manifest.NormEps, (float)actual.NormEps);
         Check("vocabSize", "tokenizer.ggml.tokens", manifest.VocabSize, actual.VocabSize);
-        Check("contextLength", "llama.context_length", manifest.ContextLength, actual.ContextLength);
+        Check("contextLength", K("context_length"), manifest.ContextLength, actual.ContextLength);
         Check("tiedOutput", "", manifest.TiedOutput, actual.TiedOutput);
+        Check("ropeFrequencyFactors", "", manifest.RopeFrequencyFactors, actual.RopeFrequencyFactors);
         if (manifest.WeightType is { } weightType && LayerMatrices(file, config, manifest.Tensors).FirstOrDefault(t => Gguf.GgmlTypeInfo.Name(t.Type) != weightType) is { } other)
             throw new ManifestMismatchException(file.FilePath, other.HeaderOffset, manifestPath, "weightType", weightType, $"tensor '{other.Name}' in {Gguf.GgmlTypeInfo.Name(other.Type)}");
     }

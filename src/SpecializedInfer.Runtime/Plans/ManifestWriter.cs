@@ -43,6 +43,7 @@ public static class ManifestWriter
             w.WriteNumber("headDim", m.HeadDim);
             w.WriteNumber("rotaryDims", m.RotaryDims);
             w.WriteNumber("ropeTheta", m.RopeTheta);
+            if (m.RopeFrequencyFactors) w.WriteBoolean("ropeFrequencyFactors", true);
             w.WriteNumber("normEps", m.NormEps);
             w.WriteNumber("vocabSize", m.VocabSize);
             w.WriteNumber("contextLength", m.ContextLength);
@@ -91,6 +92,10 @@ public static class ManifestWriter
             ("gate", names.Gate, d.Gate),
             ("up", names.Up, d.Up),
             ("down", names.Down, d.Down),
+            ("queryBias", names.QueryBias, d.QueryBias),
+            ("keyBias", names.KeyBias, d.KeyBias),
+            ("valueBias", names.ValueBias, d.ValueBias),
+            ("ropeFrequencies", names.RopeFrequencies, d.RopeFrequencies),
         ];
         if (entries.All(e => e.Name == e.Default)) return;
         w.WriteStartObject("tensors");

@@ -30,8 +30,8 @@ public static class PlanWriter
             w.WriteStartObject();
             w.WriteString("manifest", plan.Manifest);
             if (description is not null) w.WriteString("description", description);
-            if (!plan.Prune.IsEmpty) Numbers(w, "prune", plan.Prune);
-            if (!plan.Merge.IsEmpty)
+            if (plan.Prune.Count > 0) Numbers(w, "prune", plan.Prune);
+            if (plan.Merge.Count > 0)
             {
                 w.WriteStartArray("merge");
                 foreach (var m in plan.Merge)
@@ -42,7 +42,7 @@ public static class PlanWriter
                 }
                 w.WriteEndArray();
             }
-            if (!plan.Share.IsEmpty)
+            if (plan.Share.Count > 0)
             {
                 w.WriteStartArray("share");
                 foreach (var s in plan.Share)
@@ -56,7 +56,7 @@ public static class PlanWriter
             }
             if (plan.Order is { } order) Numbers(w, "order", order);
             if (plan.DecodeDepth is { } depth) w.WriteNumber("decodeDepth", depth);
-            if (!plan.Exits.IsEmpty)
+            if (plan.Exits.Count > 0)
             {
                 w.WriteStartArray("exits");
                 foreach (var e in plan.Exits)
@@ -75,7 +75,7 @@ public static class PlanWriter
                 }
                 w.WriteEndArray();
             }
-            if (!plan.Skip.IsEmpty)
+            if (plan.Skip.Count > 0)
             {
                 w.WriteStartArray("skip");
                 foreach (var k in plan.Skip)
@@ -98,8 +98,8 @@ public static class PlanWriter
                 w.WriteEndObject();
             }
             if (plan.WeightType is not null) w.WriteString("weightType", plan.WeightType);
-            if (!plan.SkipAttention.IsEmpty) Numbers(w, "skipAttention", plan.SkipAttention);
-            if (!plan.SkipFeedForward.IsEmpty) Numbers(w, "skipFeedForward", plan.SkipFeedForward);
+            if (plan.SkipAttention.Count > 0) Numbers(w, "skipAttention", plan.SkipAttention);
+            if (plan.SkipFeedForward.Count > 0) Numbers(w, "skipFeedForward", plan.SkipFeedForward);
             if (plan.Calibration is { } c) Calibration(w, c);
             w.WriteEndObject();
         }
@@ -118,14 +118,14 @@ public static class PlanWriter
         ExitTest MoveTest(ExitTest t) => t with
         {
             Probe = t.Probe is null ? null : Move(t.Probe),
-            Members = t.Members.Select(MoveTest).ToEquatableArray(),
+            Members = t.Members.Select(MoveTest).ToArray(),
         };
         return plan with
         {
             Manifest = Move(plan.Manifest),
-            Exits = plan.Exits.Select(e => e with { Test = MoveTest(e.Test) }).ToEquatableArray(),
-            Skip = plan.Skip.Select(k => k with { Probe = k.Probe is null ? null : Move(k.Probe) }).ToEquatableArray(),
-            Probes = plan.Probes.Select(p => p with { File = Move(p.File) }).OrderBy(p => p.File, StringComparer.Ordinal).ToEquatableArray(),
+            Exits = plan.Exits.Select(e => e with { Test = MoveTest(e.Test) }).ToArray(),
+            Skip = plan.Skip.Select(k => k with { Probe = k.Probe is null ? null : Move(k.Probe) }).ToArray(),
+            Probes = plan.Probes.Select(p => p with { File = Move(p.File) }).OrderBy(p => p.File, StringComparer.Ordinal).ToArray(),
         };
     }
 

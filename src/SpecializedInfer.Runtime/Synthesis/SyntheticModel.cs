@@ -3,7 +3,7 @@ using SpecializedInfer.Gguf;
 
 namespace SpecializedInfer.Synthesis;
 
-/// <summary>Writes a GGUF LLaMA model of a given shape with seeded random weights, loadable by llama.cpp too.</summary>
+/// <summary>Writes a GGUF LLaMA-family model (llama, qwen2) of a given shape with seeded random weights, loadable by llama.cpp too.</summary>
 public static class SyntheticModel
 {
     public static void Write(SyntheticModelSpec spec, string path)
@@ -15,18 +15,19 @@ public static class SyntheticModel
         var (tokens, scores, types) = SyntheticVocabulary.Create(spec.VocabSize, spec.Seed);
 
         var w = new GgufWriter();
-        w.Add("general.architecture", "llama");
+        string K(string suffix) => Models.LlamaModelRules.Key(spec.Architecture, suffix);
+        w.Add("general.architecture", spec.Architecture);
         w.Add("general.name", spec.Name);
-        w.Add("llama.context_length", (uint)spec.ContextLength);
-        w.Add("llama.embedding_length", (uint)spec.Dim);
-        w.Add("llama.feed_forward_length", (uint)spec.HiddenDim);
-        w.Add("llama.attention.head_count", (uint)spec.Heads);
-        w.Add("llama.attention.head_count_kv", (uint)kvHeads);
-        w.Add("llama.block_count", (uint)spec.Layers);
-        w.Add("llama.rope.dimension_count", (uint)spec.EffectiveRotaryDims);
-        w.Add("llama.rope.freq_base", spec.RopeTheta);
-        w.Add("llama.attention.layer_norm_rms_epsilon", spec.NormEps);
-        w.Add("llama.vocab_size", (uint)spec.VocabSize);
+        w.Add(K("context_length"), (uint)spec.ContextLength);
+        w.Add(K("embedding_length"), (uint)spec.Dim);
+        w.Add(K("feed_forward_length"), (uint)spec.HiddenDim);
+        w.Add(K("attention.head_count"), (uint)spec.Heads);
+        w.Add(K("attention.head_count_kv"), (uint)kvHeads);
+        w.Add(K("block_count"), (uint)spec.Layers);
+        w.Add(K("rope.dimension_count"), (uint)spec.EffectiveRotaryDims);
+        w.Add(K("rope.freq_base"), spec.RopeTheta);
+        w.Add(K("attention.layer_norm_rms_epsilon"), spec.NormEps);
+        w.Add(K("vocab_size"), (uint)spec.VocabSize);
         w.Add("tokenizer.ggml.model", "llama");
         w.Add("tokenizer.ggml.tokens", tokens);
         w.Add("tokenizer.ggml.scores", scores);
@@ -41,14 +42,27 @@ public static class SyntheticModel
         void Norm(string name, int size) =>
             w.AddTensor(name, [size], GgmlType.F32, () => Encode(Random(spec.Seed, name, size, 0.1f, 1f), GgmlType.F32));
 
+        // Biases of order 0.1: large enough that a dropped or misplaced bias changes every logit.
+        void Bias(string name, int size) =>
+            w.AddTensor(name, [size], GgmlType.F32, () => Encode(Random(spec.Seed, name, size, 0.1f, 0f), GgmlType.F32));
+
         Matrix("token_embd.weight", spec.VocabSize, spec.Dim);
         Norm("output_norm.weight", spec.Dim);
+        if (spec.Llama3RopeScaling)
+            w.AddTensor("rope_freqs.weight", [spec.EffectiveRotaryDims / 2], GgmlType.F32,
+                () => Encode(Llama3RopeScaling.Factors(spec.EffectiveRotaryDims, spec.RopeTheta), GgmlType.F32));
         if (!spec.TiedOutput) Matrix("output.weight", spec.VocabSize, spec.Dim);
         for (var l = 0; l < spec.Layers; l++)
         {
             Matrix($"blk.{l}.attn_q.weight", spec.Dim, spec.Dim);
             Matrix($"blk.{l}.attn_k.weight", kvDim, spec.Dim);
             Matrix($"blk.{l}.attn_v.weight", kvDim, spec.Dim);
+            if (Planning.DecoderArchitecture.HasAttentionBias(spec.Architecture))
+            {
+                Bias($"blk.{l}.attn_q.bias", spec.Dim);
+                Bias($"blk.{l}.attn_k.bias", kvDim);
+                Bias($"blk.{l}.attn_v.bias", kvDim);
+            }
             Matrix($"blk.{l}.attn_output.weight", spec.Dim, spec.Dim);
             Norm($"blk.{l}.attn_norm.weight", spec.Dim);
             Matrix($"blk.{l}.ffn_gate.weight", spec.HiddenDim, spec.Dim);

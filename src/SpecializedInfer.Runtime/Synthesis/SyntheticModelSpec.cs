@@ -28,6 +28,12 @@ public sealed record SyntheticModelSpec
 
     public string Name { get; init; } = "synthetic";
 
+    /// <summary>GGUF architecture: <c>llama</c>, or <c>qwen2</c> (adds query/key/value biases, half-split rotary pairs).</summary>
+    public string Architecture { get; init; } = Planning.DecoderArchitecture.Llama;
+
+    /// <summary>Writes Llama 3's rotary frequency factors (<c>rope_freqs.weight</c>) as its converter derives them from the <c>llama3</c> scaling.</summary>
+    public bool Llama3RopeScaling { get; init; }
+
     public int EffectiveKvHeads => KvHeads == 0 ? Heads : KvHeads;
 
     public int EffectiveRotaryDims => RotaryDims ?? Dim / Heads;
@@ -40,6 +46,17 @@ public sealed record SyntheticModelSpec
         ["stories42M"] = new() { Name = "stories42M", Dim = 512, HiddenDim = 1376, Layers = 8, Heads = 8, VocabSize = 32000, ContextLength = 1024 },
         ["stories110M"] = new() { Name = "stories110M", Dim = 768, HiddenDim = 2048, Layers = 12, Heads = 12, VocabSize = 32000, ContextLength = 1024 },
         ["tinyllama-1.1b"] = new() { Name = "tinyllama-1.1b", Dim = 2048, HiddenDim = 5632, Layers = 22, Heads = 32, KvHeads = 4, VocabSize = 32000, ContextLength = 2048, TiedOutput = false },
+        ["smollm2-135m"] = new() { Name = "smollm2-135m", Dim = 576, HiddenDim = 1536, Layers = 30, Heads = 9, KvHeads = 3, VocabSize = 49152, ContextLength = 8192, RopeTheta = 100000f },
+        ["llama-3.2-1b"] = new()
+        {
+            Name = "llama-3.2-1b", Dim = 2048, HiddenDim = 8192, Layers = 16, Heads = 32, KvHeads = 8, VocabSize = 128256, ContextLength = 131072,
+            RopeTheta = 500000f, Llama3RopeScaling = true,
+        },
+        ["qwen2.5-0.5b"] = new()
+        {
+            Name = "qwen2.5-0.5b", Architecture = Planning.DecoderArchitecture.Qwen2, Dim = 896, HiddenDim = 4864, Layers = 24, Heads = 14, KvHeads = 2,
+            VocabSize = 151936, ContextLength = 32768, RopeTheta = 1000000f, NormEps = 1e-6f,
+        },
     };
 
     public void Validate()
@@ -52,13 +69,14 @@ public sealed record SyntheticModelSpec
             $"the rotary dimensions ({EffectiveRotaryDims}) must be even and at most the head dimension ({Dim / Heads})");
         Check(VocabSize >= SyntheticVocabulary.MinimumSize, $"vocab must be at least {SyntheticVocabulary.MinimumSize} (specials, 256 bytes, single characters)");
         Check(ContextLength > 0, "context length must be positive");
+        Check(Planning.DecoderArchitecture.IsDecoder(Architecture), $"architecture must be one of {string.Join(", ", Planning.DecoderArchitecture.Names)}");
         Check(MatrixType is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0, "matrix type must be F32, F16, BF16 or Q8_0");
         Check(MatrixType != GgmlType.Q8_0 || (Dim % 32 == 0 && HiddenDim % 32 == 0), "Q8_0 needs dim and hidden dim to be multiples of 32");
         // The loader's own rules (sizes within its limits...), so that a synthetic file always loads.
         var headDim = Dim / Heads;
         var broken = Models.LlamaModelRules.CheckTopology(new Models.LlamaConfig
         {
-            Architecture = "llama", Dim = Dim, HiddenDim = HiddenDim, Layers = Layers, Heads = Heads, KvHeads = EffectiveKvHeads, HeadDim = headDim,
+            Architecture = Architecture, Dim = Dim, HiddenDim = HiddenDim, Layers = Layers, Heads = Heads, KvHeads = EffectiveKvHeads, HeadDim = headDim,
             RotaryDims = EffectiveRotaryDims, RopeTheta = RopeTheta, NormEps = NormEps, VocabSize = VocabSize, ContextLength = ContextLength, TiedOutput = TiedOutput,
         });
         Check(broken is null, $"the model would not load: expected {broken?.Expected}");

@@ -35,15 +35,15 @@ namespace Plans
 
         /// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>
         public static global::SpecializedInfer.Planning.ExecutionSchedule CompiledSchedule { get; } = new global::SpecializedInfer.Planning.ExecutionSchedule(
-            Steps: new global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.ScheduleStep>(new global::SpecializedInfer.Planning.ScheduleStep[]
+            Steps: new global::SpecializedInfer.Planning.ScheduleStep[]
             {
                 new(0, 0, 0, null),
                 new(1, 1, 1, null),
                 new(2, 2, 2, null),
-            }),
+            },
             DecodeDepth: 3,
             KvFill: global::SpecializedInfer.Planning.KvFill.Propagate,
-            PrunedLayers: global::SpecializedInfer.Planning.EquatableArray<int>.Empty,
+            PrunedLayers: global::System.Array.Empty<int>(),
             ModelLayers: 3);
 
         /// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>

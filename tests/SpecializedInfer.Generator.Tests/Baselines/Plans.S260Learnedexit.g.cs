@@ -36,23 +36,23 @@ namespace Plans
 
         /// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>
         public static global::SpecializedInfer.Planning.ExecutionSchedule CompiledSchedule { get; } = new global::SpecializedInfer.Planning.ExecutionSchedule(
-            Steps: new global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.ScheduleStep>(new global::SpecializedInfer.Planning.ScheduleStep[]
+            Steps: new global::SpecializedInfer.Planning.ScheduleStep[]
             {
                 new(0, 0, 0, null),
-                new(1, 1, 1, new global::SpecializedInfer.Planning.ExitPoint(1, new global::SpecializedInfer.Planning.ExitTest(global::SpecializedInfer.Planning.ExitCriterion.Learned, 0.95, 0, 0, global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.ExitTest>.Empty, "s260.exit.probe.json"), null)),
+                new(1, 1, 1, new global::SpecializedInfer.Planning.ExitPoint(1, new global::SpecializedInfer.Planning.ExitTest(global::SpecializedInfer.Planning.ExitCriterion.Learned, 0.95, 0, 0, global::System.Array.Empty<global::SpecializedInfer.Planning.ExitTest>(), "s260.exit.probe.json"), null)),
                 new(2, 2, 2, null),
-                new(3, 3, 3, new global::SpecializedInfer.Planning.ExitPoint(3, new global::SpecializedInfer.Planning.ExitTest(global::SpecializedInfer.Planning.ExitCriterion.Learned, 0.9, 0, 0, global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.ExitTest>.Empty, "s260.exit.probe.json"), null)),
+                new(3, 3, 3, new global::SpecializedInfer.Planning.ExitPoint(3, new global::SpecializedInfer.Planning.ExitTest(global::SpecializedInfer.Planning.ExitCriterion.Learned, 0.9, 0, 0, global::System.Array.Empty<global::SpecializedInfer.Planning.ExitTest>(), "s260.exit.probe.json"), null)),
                 new(4, 4, 4, null),
-            }),
+            },
             DecodeDepth: 5,
             KvFill: global::SpecializedInfer.Planning.KvFill.Propagate,
-            PrunedLayers: global::SpecializedInfer.Planning.EquatableArray<int>.Empty,
+            PrunedLayers: global::System.Array.Empty<int>(),
             ModelLayers: 5)
         {
-            Probes = new global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.LinearProbe>(new global::SpecializedInfer.Planning.LinearProbe[]
+            Probes = new global::SpecializedInfer.Planning.LinearProbe[]
             {
-                new("s260.exit.probe.json", Session.Probe0Bias, new global::SpecializedInfer.Planning.EquatableArray<float>(Session.Probe0)),
-            }),
+                new("s260.exit.probe.json", Session.Probe0Bias, Session.Probe0),
+            },
         };
 
         /// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>

@@ -36,23 +36,23 @@ namespace Plans
 
         /// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>
         public static global::SpecializedInfer.Planning.ExecutionSchedule CompiledSchedule { get; } = new global::SpecializedInfer.Planning.ExecutionSchedule(
-            Steps: new global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.ScheduleStep>(new global::SpecializedInfer.Planning.ScheduleStep[]
+            Steps: new global::SpecializedInfer.Planning.ScheduleStep[]
             {
                 new(0, 0, 0, null),
                 new(1, 1, 1, null),
                 new(2, 2, 2, null, new global::SpecializedInfer.Planning.SkipRule(2, global::SpecializedInfer.Planning.SkipTest.Learned, 0.6, "s260.skip.probe.json")),
                 new(3, 3, 3, null, new global::SpecializedInfer.Planning.SkipRule(3, global::SpecializedInfer.Planning.SkipTest.Learned, 0.7, "s260.skip.probe.json")),
                 new(4, 4, 4, null),
-            }),
+            },
             DecodeDepth: 5,
             KvFill: global::SpecializedInfer.Planning.KvFill.Propagate,
-            PrunedLayers: global::SpecializedInfer.Planning.EquatableArray<int>.Empty,
+            PrunedLayers: global::System.Array.Empty<int>(),
             ModelLayers: 5)
         {
-            Probes = new global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.LinearProbe>(new global::SpecializedInfer.Planning.LinearProbe[]
+            Probes = new global::SpecializedInfer.Planning.LinearProbe[]
             {
-                new("s260.skip.probe.json", Session.Probe0Bias, new global::SpecializedInfer.Planning.EquatableArray<float>(Session.Probe0)),
-            }),
+                new("s260.skip.probe.json", Session.Probe0Bias, Session.Probe0),
+            },
         };
 
         /// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>

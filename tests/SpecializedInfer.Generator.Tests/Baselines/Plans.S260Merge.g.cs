@@ -38,18 +38,18 @@ namespace Plans
 
         /// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>
         public static global::SpecializedInfer.Planning.ExecutionSchedule CompiledSchedule { get; } = new global::SpecializedInfer.Planning.ExecutionSchedule(
-            Steps: new global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.ScheduleStep>(new global::SpecializedInfer.Planning.ScheduleStep[]
+            Steps: new global::SpecializedInfer.Planning.ScheduleStep[]
             {
                 new(0, 0, 0, null),
                 new(1, 2, 2, new global::SpecializedInfer.Planning.ExitPoint(1, global::SpecializedInfer.Planning.ExitCriterion.MaxProbability, 0.4)),
                 new(2, 4, 2, null) { RunsFeedForward = false },
-            }),
+            },
             DecodeDepth: 3,
             KvFill: global::SpecializedInfer.Planning.KvFill.Propagate,
-            PrunedLayers: global::SpecializedInfer.Planning.EquatableArray<int>.Empty,
+            PrunedLayers: global::System.Array.Empty<int>(),
             ModelLayers: 5)
         {
-            Merges = new global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.LayerMerge>(new global::SpecializedInfer.Planning.LayerMerge[] { new global::SpecializedInfer.Planning.LayerMerge(0, 2), new global::SpecializedInfer.Planning.LayerMerge(2, 2) }),
+            Merges = new global::SpecializedInfer.Planning.LayerMerge[] { new global::SpecializedInfer.Planning.LayerMerge(0, 2), new global::SpecializedInfer.Planning.LayerMerge(2, 2) },
         };
 
         /// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>

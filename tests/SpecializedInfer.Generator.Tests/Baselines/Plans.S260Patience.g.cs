@@ -36,17 +36,17 @@ namespace Plans
 
         /// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>
         public static global::SpecializedInfer.Planning.ExecutionSchedule CompiledSchedule { get; } = new global::SpecializedInfer.Planning.ExecutionSchedule(
-            Steps: new global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.ScheduleStep>(new global::SpecializedInfer.Planning.ScheduleStep[]
+            Steps: new global::SpecializedInfer.Planning.ScheduleStep[]
             {
                 new(0, 0, 0, new global::SpecializedInfer.Planning.ExitPoint(0, global::SpecializedInfer.Planning.ExitCriterion.MaxProbability, 0.99999)),
                 new(1, 1, 1, null),
-                new(2, 2, 2, new global::SpecializedInfer.Planning.ExitPoint(2, new global::SpecializedInfer.Planning.ExitTest(global::SpecializedInfer.Planning.ExitCriterion.Patience, 0D, 2, 0, global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.ExitTest>.Empty, null), null)),
-                new(3, 3, 3, new global::SpecializedInfer.Planning.ExitPoint(3, new global::SpecializedInfer.Planning.ExitTest(global::SpecializedInfer.Planning.ExitCriterion.Patience, 0D, 3, 0, global::SpecializedInfer.Planning.EquatableArray<global::SpecializedInfer.Planning.ExitTest>.Empty, null), null)),
+                new(2, 2, 2, new global::SpecializedInfer.Planning.ExitPoint(2, new global::SpecializedInfer.Planning.ExitTest(global::SpecializedInfer.Planning.ExitCriterion.Patience, 0D, 2, 0, global::System.Array.Empty<global::SpecializedInfer.Planning.ExitTest>(), null), null)),
+                new(3, 3, 3, new global::SpecializedInfer.Planning.ExitPoint(3, new global::SpecializedInfer.Planning.ExitTest(global::SpecializedInfer.Planning.ExitCriterion.Patience, 0D, 3, 0, global::System.Array.Empty<global::SpecializedInfer.Planning.ExitTest>(), null), null)),
                 new(4, 4, 4, null),
-            }),
+            },
             DecodeDepth: 5,
             KvFill: global::SpecializedInfer.Planning.KvFill.Propagate,
-            PrunedLayers: global::SpecializedInfer.Planning.EquatableArray<int>.Empty,
+            PrunedLayers: global::System.Array.Empty<int>(),
             ModelLayers: 5);
 
         /// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>

@@ -133,6 +133,21 @@ public sealed class SiCommandTests : IDisposable
         Assert.NotEqual(a, File.ReadAllBytes(Write("c.gguf", "6")));
     }
 
+    [Theory]
+    [InlineData("qwen2.5-0.5b", "qwen2", false, 1e-6f, 1000000f)]
+    [InlineData("llama-3.2-1b", "llama", true, 1e-5f, 500000f)]
+    public void Synth_keeps_what_a_shape_fixes_beyond_its_sizes(string shape, string architecture, bool ropeFactors, float eps, float theta)
+    {
+        // Sizes shrunk on the command line; the architecture, rope base and scaling and epsilon still come from the shape.
+        var path = Path.Combine(_dir, shape + ".gguf");
+        Assert.Equal(ExitCodes.Success, Si("synth", "--output", path, "--shape", shape, "--dim", "64", "--hidden", "128", "--layers", "2",
+            "--heads", "4", "--kv-heads", "2", "--vocab", "400", "--context", "128").Code);
+        using var weights = Models.LlamaWeights.Load(path);
+        Assert.Equal(architecture, weights.Config.Architecture);
+        Assert.Equal(ropeFactors, weights.Config.RopeFrequencyFactors);
+        Assert.Equal((eps, theta), (weights.Config.NormEps, weights.Config.RopeTheta));
+    }
+
     [Fact]
     public void Convert_writes_a_model_that_generates_the_same_story()
     {

@@ -86,7 +86,7 @@ public sealed class CompactionTests : IDisposable
     {
         var r = ModelCompactor.Compact(Stories, Plan("\"share\": [ { \"layer\": 3, \"weightsOf\": 1 }, { \"layer\": 4, \"weightsOf\": 1 } ]"), Path.Combine(_dir, "out", "shared.gguf"));
         Assert.Equal([0, 1, 2], r.LayerSources);
-        Assert.Equal([0, 1, 2, 1, 1], r.Plan.Order!.Value);
+        Assert.Equal([0, 1, 2, 1, 1], r.Plan.Order!);
         using (var source = GgufFile.Open(Stories))
         using (var small = GgufFile.Open(r.ModelPath))
         {

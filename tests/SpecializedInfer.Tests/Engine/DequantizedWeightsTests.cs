@@ -29,7 +29,7 @@ public sealed class DequantizedWeightsTests : IDisposable
         foreach (var schedule in new[]
                  {
                      ExecutionSchedule.Full(4),
-                     ExecutionSchedule.Resolve(new LayerPlan { Manifest = "m.model.json", Prune = new([1]), Share = new([new LayerShare(3, 0)]) }, manifest),
+                     ExecutionSchedule.Resolve(new LayerPlan { Manifest = "m.model.json", Prune = [1], Share = [new LayerShare(3, 0)] }, manifest),
                  })
         {
             using var engine = new ReferenceEngine(LlamaWeights.Load(path, schedule.WeightLayers), schedule, ownsWeights: true);
