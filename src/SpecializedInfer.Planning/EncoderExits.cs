@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Linq;
 
 namespace SpecializedInfer.Planning;
@@ -24,11 +25,11 @@ public sealed record EncoderExitPoint(int AfterStep, int ComparedWith, double Th
 public static class EncoderExits
 {
     /// <summary>The exit points of a schedule an encoder runs (<see cref="EncoderPlanRules.Unsupported"/> has accepted it), by step.</summary>
-    public static EquatableArray<EncoderExitPoint> Of(ExecutionSchedule schedule) =>
-        schedule.Exits.Select(e => new EncoderExitPoint(e.AfterStep, e.AfterStep - 1, e.Test.Threshold)).ToEquatableArray();
+    public static IReadOnlyList<EncoderExitPoint> Of(ExecutionSchedule schedule) =>
+        schedule.Exits.Select(e => new EncoderExitPoint(e.AfterStep, e.AfterStep - 1, e.Test.Threshold)).ToArray();
 
     /// <summary>True when step <paramref name="step"/>'s pooled output is needed: an exit point follows it or the next step.</summary>
-    public static bool PoolsAfter(EquatableArray<EncoderExitPoint> exits, int step) => exits.Any(e => e.AfterStep == step || e.ComparedWith == step);
+    public static bool PoolsAfter(IReadOnlyList<EncoderExitPoint> exits, int step) => exits.Any(e => e.AfterStep == step || e.ComparedWith == step);
 
     /// <summary>The decision, from the single-precision cosine the executor measured (<c>ExitMeasures.Cosine</c>).</summary>
     public static bool Leaves(EncoderExitPoint exit, float cosine) => (double)cosine >= exit.Threshold;

@@ -20,7 +20,7 @@ namespace SpecializedInfer.Encoders;
 public sealed class BertEncoder
 {
     private readonly BertWeights _w;
-    private readonly EquatableArray<EncoderExitPoint> _exits;
+    private readonly IReadOnlyList<EncoderExitPoint> _exits;
 
     public BertEncoder(BertWeights weights, ExecutionSchedule? schedule = null, bool normalize = true, BertActivation activation = BertActivation.GeluErf)
     {
