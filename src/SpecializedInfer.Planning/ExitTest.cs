@@ -30,6 +30,12 @@ public enum ExitCriterion
 
     /// <summary>A linear probe on the RMS-normalized hidden state, sigmoid(w·x̂ + b), is at least the threshold (no head needed).</summary>
     Learned,
+
+    /// <summary>
+    /// Encoders only: the cosine between a sentence's pooled embedding after this step and after the step before (at
+    /// step 0: the embedding layer's output) is at least the threshold (<see cref="EncoderExits"/>).
+    /// </summary>
+    EmbeddingCosine,
 }
 
 /// <summary>
@@ -60,7 +66,7 @@ public sealed record ExitTest(ExitCriterion Criterion, double Threshold, int Pat
     /// </summary>
     public bool NeedsHead => Criterion switch
     {
-        ExitCriterion.StateSaturation or ExitCriterion.Learned => false,
+        ExitCriterion.StateSaturation or ExitCriterion.Learned or ExitCriterion.EmbeddingCosine => false,
         ExitCriterion.Ensemble => Members.Any(m => m.NeedsHead),
         _ => true,
     };
@@ -78,6 +84,7 @@ public sealed record ExitTest(ExitCriterion Criterion, double Threshold, int Pat
         ExitCriterion.StateSaturation => $"state cos ≥ {F(Threshold)}",
         ExitCriterion.Patience => $"patience {Patience}",
         ExitCriterion.Learned => $"probe {Probe} ≥ {F(Threshold)}",
+        ExitCriterion.EmbeddingCosine => $"embedding cos ≥ {F(Threshold)}",
         // At most a few members by name: the description goes into one-line summaries and messages.
         ExitCriterion.Ensemble => $"{Votes} of ({string.Join(", ", Members.Take(DescribedMembers).Select(m => m.Describe()))}{(Members.Count > DescribedMembers ? string.Format(CultureInfo.InvariantCulture, ", and {0:N0} more", Members.Count - DescribedMembers) : "")})",
         _ => Criterion.ToString(),

@@ -44,6 +44,7 @@ public static class PlanReader
         ["patience"] = ExitCriterion.Patience,
         ["ensemble"] = ExitCriterion.Ensemble,
         ["learned"] = ExitCriterion.Learned,
+        ["embeddingCosine"] = ExitCriterion.EmbeddingCosine,
     };
     private static readonly Dictionary<string, KvFill> KvFills = new()
     {
@@ -182,7 +183,7 @@ public static class PlanReader
                 if (cx.AsObject(item, "An entry of 'exits'") is not { } e) continue;
                 var stepNode = cx.Required(e, "afterStep", "An exit");
                 var step = cx.AsInt(stepNode, "'afterStep'", 0, int.MaxValue, ProblemIds.ExitAfterLastStep);
-                var test = ReadTest(cx, e, "an 'exits' entry", isMember: false, step ?? -1, patienceNodes, probeNodes);
+                var test = ReadTest(cx, e, "an 'exits' entry", isMember: false, step ?? -1, patienceNodes, probeNodes, manifest?.Architecture);
                 ExitHead? head = null;
                 if (cx.AsObject(e.Find("head")?.Value, "'head'") is { } headNode)
                 {
@@ -194,7 +195,7 @@ public static class PlanReader
                 if (step is { } s && manifest is not null && s >= depth - 1)
                 {
                     cx.Report(ProblemIds.ExitAfterLastStep,
-                        $"An exit after step {s} can never save work: generated tokens run {depth} steps (0 to {depth - 1}), so an exit must come after step {depth - 2} or earlier",
+                        $"An exit after step {s} can never save work: {(manifest.Architecture == "bert" ? "sentences" : "generated tokens")} run {depth} steps (0 to {depth - 1}), so an exit must come after step {depth - 2} or earlier",
                         stepNode!.Range);
                     step = null;
                 }
@@ -511,7 +512,7 @@ public static class PlanReader
 
     /// <summary>Reads one exit test (an exit entry, or a member of an ensemble).</summary>
     private static ExitTest? ReadTest(JsonReadContext cx, JsonObject e, string what, bool isMember, int step,
-        List<(int Step, int Patience, JsonNode Node)> patienceNodes, List<(string Reference, JsonString Node)> probeNodes)
+        List<(int Step, int Patience, JsonNode Node)> patienceNodes, List<(string Reference, JsonString Node)> probeNodes, string? architecture)
     {
         var criterion = Enum(cx, cx.Required(e, "criterion", isMember ? "An ensemble member" : "An exit"), "'criterion'", Criteria);
         if (criterion is null)
@@ -527,7 +528,8 @@ public static class PlanReader
             ExitCriterion.Learned => new[] { "criterion", "threshold", "probe" },
             _ => new[] { "criterion", "threshold" },
         };
-        var known = isMember ? uses : uses.Concat(new[] { "afterStep", "head" }).ToArray();
+        // An embedding-cosine exit decides on pooled sentence embeddings and leaves with one: no head to name.
+        var known = isMember ? uses : uses.Concat(c == ExitCriterion.EmbeddingCosine ? new[] { "afterStep" } : new[] { "afterStep", "head" }).ToArray();
         foreach (var p in e.Properties)
             if (!known.Contains(p.Name) && (isMember ? KnownMemberAll : KnownExitAll).Contains(p.Name))
                 cx.Report(ProblemIds.UnknownProperty, $"'{p.Name}' does not apply to the criterion '{CriterionName(c)}' (it uses {string.Join(", ", uses.Skip(1).Select(u => $"'{u}'"))})", p.NameRange);
@@ -559,7 +561,7 @@ public static class PlanReader
                 foreach (var m in membersNode.Items)
                 {
                     if (cx.AsObject(m, "An ensemble member") is not { } mo) { ok = false; continue; }
-                    if (ReadTest(cx, mo, "an ensemble member", isMember: true, step, patienceNodes, probeNodes) is { } t) members.Add(t);
+                    if (ReadTest(cx, mo, "an ensemble member", isMember: true, step, patienceNodes, probeNodes, architecture) is { } t) members.Add(t);
                     else ok = false;
                 }
                 if (membersNode.Items.Count == 0)
@@ -592,6 +594,16 @@ public static class PlanReader
                         break;
                     case ExitCriterion.StateSaturation:
                         CheckThreshold(cx, t, thresholdNode!, -1, 1, "exits");
+                        break;
+                    case ExitCriterion.EmbeddingCosine:
+                        CheckThreshold(cx, t, thresholdNode!, -1, 1, "exits");
+                        if (architecture is not null && architecture != "bert")
+                        {
+                            cx.Report(ProblemIds.UnsupportedArchitecture,
+                                $"The criterion 'embeddingCosine' compares pooled sentence embeddings and applies to encoders (bert manifests) only; this manifest describes a '{architecture}' model",
+                                e.Find("criterion")!.Value.Range);
+                            return null;
+                        }
                         break;
                     default:
                         CheckThreshold(cx, t, thresholdNode!, 0, 1, "exits");

@@ -6,7 +6,7 @@ namespace SpecializedInfer.Encoders;
 /// <summary>
 /// A <see cref="BertEncoder"/> (the reference encoder, under its plan) as Microsoft.Extensions.AI's embedding
 /// generator. Texts are read lazily and encoded <see cref="BatchSize"/> at a time in padded batches, exactly as
-/// <see cref="BertEncoder.Embed"/> encodes them; cancellation is checked before every batch and between the plan's
+/// <see cref="BertEncoder.Embed(IReadOnlyList{string}, int, CancellationToken)"/> encodes them; cancellation is checked before every batch and between the plan's
 /// steps. The work runs on the calling thread (it is CPU-bound; the task completes when it is done). Usage reports
 /// the tokens encoded, [CLS] and [SEP] included; each embedding's additional property <c>steps</c>
 /// (<see cref="Evaluation.EmbeddingEvaluator.StepsProperty"/>) is the number of plan steps its sentence ran.
@@ -52,12 +52,13 @@ public sealed class BertEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
         {
             cancellationToken.ThrowIfCancellationRequested();
             var created = DateTimeOffset.UtcNow;
-            var steps = Encoder.Schedule.Steps.Count;
-            foreach (var vector in Encoder.EmbedTokens(batch, cancellationToken))
-                result.Add(new Embedding<float>(vector)
+            var steps = new int[batch.Count];
+            var vectors = Encoder.EmbedTokens(batch, steps, cancellationToken);
+            for (var i = 0; i < vectors.Length; i++)
+                result.Add(new Embedding<float>(vectors[i])
                 {
                     ModelId = Metadata.DefaultModelId, CreatedAt = created,
-                    AdditionalProperties = new() { [Evaluation.EmbeddingEvaluator.StepsProperty] = steps },
+                    AdditionalProperties = new() { [Evaluation.EmbeddingEvaluator.StepsProperty] = steps[i] },
                 });
             batch.Clear();
         }

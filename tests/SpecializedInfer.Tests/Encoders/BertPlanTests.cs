@@ -94,7 +94,8 @@ public sealed class BertPlanTests(MiniLm m)
 
     [Theory]
     [InlineData("\"decodeDepth\": 3", "'decodeDepth' does not apply to encoders")]
-    [InlineData("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.9 } ]", "'exits' do not apply to encoders")]
+    [InlineData("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.9 } ]", "'exits' with the criterion 'maxProbability' do not apply to encoders")]
+    [InlineData("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"stateSaturation\", \"threshold\": 0.9 } ]", "'exits' with the criterion 'stateSaturation' do not apply to encoders")]
     public void Plans_for_generated_tokens_are_refused(string body, string message)
     {
         var e = Assert.Throws<PlanException>(() => BertManifest.LoadPlan(Plan("bad" + body.Length, body), m.Weights.Config));

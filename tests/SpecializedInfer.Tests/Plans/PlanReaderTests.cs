@@ -89,6 +89,9 @@ public sealed class PlanReaderTests
         { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.5 }, { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.9 } ] }", ProblemIds.DuplicateExit, 2, 96 },
         { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": -0.5 } ] }", ProblemIds.ThresholdOutOfRange, 2, 74 },
         { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"confidence\", \"threshold\": 0.5 } ] }", ProblemIds.UnknownEnumValue, 2, 43 },
+        // embeddingCosine decides on pooled sentence embeddings: encoders only, and it names no head
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"embeddingCosine\", \"threshold\": 0.9 } ] }", ProblemIds.UnsupportedArchitecture, 2, 43 },
+        { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"embeddingCosine\", \"threshold\": 0.9, \"head\": { \"norm\": \"n\", \"output\": \"o\" } } ] }", ProblemIds.UnknownProperty, 2, 80 },
         { "\"kvFill\": \"cache\" }", ProblemIds.UnknownEnumValue, 2, 11 },
         // dynamic depth
         { "\"exits\": [ { \"afterStep\": 1, \"criterion\": \"margin\", \"threshold\": 2 } ] }", ProblemIds.ThresholdOutOfRange, 2, 66 },
