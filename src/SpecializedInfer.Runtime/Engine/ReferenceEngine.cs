@@ -86,10 +86,8 @@ public sealed class ReferenceEngine : ILanguageModel
     public LlamaConfig Config => Weights.Config;
     public string Name => "reference";
 
-    public IInferenceSession CreateSession(int contextLength = 0) => CreateSession(new SessionOptions { ContextLength = contextLength });
-
-    public IInferenceSession CreateSession(SessionOptions options) =>
-        Schedule.Speculation is null ? new ReferenceSession(this, options) : new ReferenceSession.Speculative(this, options);
+    public IInferenceSession CreateSession(int contextLength = 0) =>
+        Schedule.Speculation is null ? new ReferenceSession(this, contextLength) : new ReferenceSession.Speculative(this, contextLength);
 
     public void Dispose()
     {
