@@ -66,6 +66,10 @@ internal static class CliOptions
     public static Option<string?> Engine() =>
         Choice("--engine", "Which engine runs: the reference engine (default), or the plan's generated engine, compiled in-process and cached.", Engines.EngineKinds.Names);
 
+    /// <summary><c>--threads</c>: the threads a session computes on (default: the physical cores).</summary>
+    public static Option<int?> Threads() =>
+        OptionalWhole("--threads", "N", "Threads a forward pass runs on (default: the physical cores); the output is the same for any number.", 1, SpecializedInfer.Engine.WorkerPool.MaxThreads);
+
     /// <summary><c>--engine</c> for a command whose default is the generated engine (si plan times what will be shipped).</summary>
     public static Option<string?> EngineDefaultGenerated() =>
         Choice("--engine", "Which engine times the candidates: their generated engines (default), compiled in-process and cached, or the reference engine.", Engines.EngineKinds.Names);

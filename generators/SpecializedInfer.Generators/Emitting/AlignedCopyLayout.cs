@@ -100,7 +100,7 @@ public sealed record AlignedCopyLayout : WeightLayout
         s.Line("_tokenEmbedding = weights.TokenEmbedding;");
     }
 
-    public override void WriteAccessors(SourceWriter s)
+    public override void WriteAccessors(SourceWriter s, ParallelOps ops)
     {
         s.Line("/// <summary>A tensor of the arena: offsets are multiples of 16 floats from the 64-byte-aligned base.</summary>");
         s.Line($"private {FloatReadOnlySpan} Arena(int offset, int length) => new(_arena, _arenaBase + offset, length);");

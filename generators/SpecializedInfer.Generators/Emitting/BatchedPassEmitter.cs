@@ -21,10 +21,12 @@ public sealed class BatchedPassEmitter
     private readonly ExecutionSchedule _schedule;
     private readonly ScheduleStep[] _steps;
     private readonly WeightLayout _layout;
+    private readonly ParallelOps _ops;
 
     /// <param name="verifies">Lossless plans: the pass can also run the head for every position (Verify), and writing the cache ends a run of drafts.</param>
-    public BatchedPassEmitter(SourceWriter writer, EngineSpec spec, WeightLayout layout, bool verifies)
+    public BatchedPassEmitter(SourceWriter writer, EngineSpec spec, WeightLayout layout, ParallelOps ops, bool verifies)
     {
+        _ops = ops;
         _s = writer;
         _m = spec.Manifest;
         _schedule = spec.Schedule;
@@ -64,7 +66,7 @@ public sealed class BatchedPassEmitter
             if (Verifies) _s.Line("_runCount = 0; // the cache is written: drafts before this cannot be reused");
             _s.Line(Verifies ? "var last = ForwardBatched(tokens, default);" : "var last = ForwardBatched(tokens);");
             _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(BatchRow(_bx, last, Dim), OutputNorm, _xb);");
-            _layout.WriteHeadProduct(_s, "Output", "_xb", "_logits", null);
+            _layout.WriteHeadProduct(_s, _ops, "Output", "_xb", "_logits", null);
             _s.Line("return _logits;");
         }
         _s.Line();
@@ -154,7 +156,7 @@ public sealed class BatchedPassEmitter
             if (st.RunsAttention)
             {
                 _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));");
-                _layout.WriteProducts(_s, layer, "_bxb", "n", ("Query", "_bq"), ("Key", "_bk"), ("Value", $"new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim)"));
+                _layout.WriteProducts(_s, _ops, layer, "_bxb", "n", ("Query", "_bq"), ("Key", "_bk"), ("Value", $"new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim)"));
                 using (_s.Block("for (var j = 0; j < n; j++)"))
                 {
                     if (Pairs > 0)
@@ -164,16 +166,16 @@ public sealed class BatchedPassEmitter
                     }
                     _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(BatchRow(_bk, j, KvDim), _keys{slot}, pos + j, _capacity);");
                 }
-                _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.AttentionName}(BatchRow(_bq, j, QueryDim), _keys{slot}, _values{slot}, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);");
-                _layout.WriteProducts(_s, layer, "_batt", "n", ("Output", "_bx"));
+                EngineEmitter.WriteAttention(_s, _ops, slot, batched: true);
+                _layout.WriteProducts(_s, _ops, layer, "_batt", "n", ("Output", "_bx"));
             }
             else _s.Line(EngineEmitter.NoAttention);
             if (st.RunsFeedForward)
             {
                 _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));");
-                _layout.WriteProducts(_s, layer, "_bxb", "n", ("Gate", "_bgate"), ("Up", "_bup"));
+                _layout.WriteProducts(_s, _ops, layer, "_bxb", "n", ("Gate", "_bgate"), ("Up", "_bup"));
                 _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));");
-                _layout.WriteProducts(_s, layer, "_bgate", "n", ("Down", "_bx"));
+                _layout.WriteProducts(_s, _ops, layer, "_bgate", "n", ("Down", "_bx"));
             }
             else _s.Line(EngineEmitter.NoFeedForward);
         }

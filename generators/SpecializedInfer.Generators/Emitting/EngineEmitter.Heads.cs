@@ -15,7 +15,7 @@ public sealed partial class EngineEmitter
         using (_s.Block("private void Head()"))
         {
             _s.Line($"{norm}(_x, OutputNorm, _xb);");
-            _layout.WriteHeadProduct(_s, "Output", "_xb", "_logits", null);
+            _layout.WriteHeadProduct(_s, _ops, "Output", "_xb", "_logits", null);
         }
         _s.Line();
         for (var h = 0; h < _heads.Count; h++)
@@ -25,7 +25,7 @@ public sealed partial class EngineEmitter
             using (_s.Block($"private void ExitHead{h}()"))
             {
                 _s.Line($"{norm}(_x, ExitNorm{h}, _xb);");
-                _layout.WriteHeadProduct(_s, $"ExitOutput{h}", "_xb", "_logits", null);
+                _layout.WriteHeadProduct(_s, _ops, $"ExitOutput{h}", "_xb", "_logits", null);
             }
             _s.Line();
         }

@@ -75,7 +75,7 @@ public sealed partial class EngineEmitter
     {
         _s.Line($"var w = Layer{weightsOf}();");
         _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
-        _layout.WriteProducts(_s, weightsOf, "_xb", null, ("Key", "_k"), ("Value", $"ValueRow(_values{valueSlot}, pos)"));
+        _layout.WriteProducts(_s, _ops, weightsOf, "_xb", null, ("Key", "_k"), ("Value", $"ValueRow(_values{valueSlot}, pos)"));
         if (Pairs > 0) _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.KvHeads, _m.HeadDim)}(_k, _rope.Cos(pos), _rope.Sin(pos));");
     }
 

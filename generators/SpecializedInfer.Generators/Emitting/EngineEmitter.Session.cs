@@ -17,7 +17,7 @@ public sealed partial class EngineEmitter
         _s.Line("/// forward step allocates nothing except when the context outgrows what is held. Not thread-safe; use one session per thread.");
         _s.Line("/// </summary>");
         var interfaces = _speculative is null ? "" : $", {SpeculativeSessionEmitter.Interface}";
-        using (_s.Block($"public sealed class Session : {Engine}.IInferenceSession{interfaces}"))
+        using (_s.Block($"public sealed class Session : {Engine}.IInferenceSession{interfaces}, {Engine}.IPartitionedWork"))
         {
             WriteSessionConstants();
             WriteKernelsName();
@@ -41,6 +41,7 @@ public sealed partial class EngineEmitter
 
             WriteHeads();
             WriteWeightAccess();
+            _ops.WriteMembers(_s); // last: every call site above has registered its op
         }
     }
 
@@ -95,6 +96,7 @@ public sealed partial class EngineEmitter
         _s.Line("private readonly float[] _x = new float[Dim], _xb = new float[Dim], _q = new float[QueryDim], _k = new float[KvDim], _att = new float[QueryDim];");
         _s.Line("private readonly float[] _gate = new float[HiddenDim], _up = new float[HiddenDim], _logits = new float[VocabSize], _probe = new float[VocabSize];");
         _s.Line("private float[] _scores; // [Heads][_capacity]");
+        _s.Line($"private readonly {Engine}.WorkerPool _pool; // the threads a forward pass runs on (the caller's included)");
         _forward?.WriteStateFields();
         if (_recompute.Enabled) _recompute.WriteFields();
         _s.Line();
@@ -125,10 +127,10 @@ public sealed partial class EngineEmitter
 
     private void WriteSessionConstructor()
     {
-        using (_s.Block($"internal Session({_spec.ClassIdentifier} engine, int contextLength)"))
+        using (_s.Block($"internal Session({_spec.ClassIdentifier} engine, {Engine}.SessionOptions options)"))
         {
             _s.Line("var weights = engine._weights;");
-            _s.Line("ContextLength = contextLength > 0 ? contextLength : DefaultContextLength;");
+            _s.Line("ContextLength = options.ContextLength > 0 ? options.ContextLength : DefaultContextLength;");
             var widest = System.Math.Max(System.Math.Max(_m.KvDim, _m.Heads), _recompute.Enabled ? _m.Dim : 0); // floats per position in the largest array
             _s.Line($"{Engine}.ContextCapacity.EnsureFits(ContextLength, BytesPerPosition, {widest}, \"the engine {_spec.ClassIdentifier}\");");
             _s.Line($"_capacity = {Engine}.ContextCapacity.Initial(ContextLength);");
@@ -144,6 +146,7 @@ public sealed partial class EngineEmitter
             foreach (var st in _steps.Where(s => s.HasKvCache))
                 _s.Line($"_keys{st.Index} = new float[(long)KvDim * _capacity]; _values{st.Index} = new float[(long)KvDim * _capacity];");
             _s.Line($"Statistics = new {Engine}.SessionStatistics(Steps);");
+            _s.Line($"_pool = new {Engine}.WorkerPool(options.EffectiveThreads);");
         }
     }
 
@@ -162,6 +165,9 @@ public sealed partial class EngineEmitter
         _s.Line("/// <inheritdoc/>");
         _s.Line($"public {Engine}.SessionStatistics Statistics {{ get; }}");
         _s.Line();
+        _s.Line("/// <summary>The threads this session computes on (SessionOptions.Threads; the logits are the same bits for any number).</summary>");
+        _s.Line("public int Threads => _pool.Threads;");
+        _s.Line();
     }
 
     private void WriteRewindAndDispose()
@@ -175,8 +181,8 @@ public sealed partial class EngineEmitter
             _s.Line("Position = position; // entries past it are overwritten before they are read again");
         }
         _s.Line();
-        _s.Line("/// <inheritdoc/>");
-        _s.Line("public void Dispose() { }");
+        _s.Line("/// <summary>Stops the session's worker threads.</summary>");
+        _s.Line("public void Dispose() => _pool.Dispose();");
         _s.Line();
     }
 

@@ -55,7 +55,7 @@ public sealed partial class EngineEmitter
                 _s.Line($"// Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step {slot}'s slot, attention over 0..pos,");
                 _s.Line("// output projection added to the residual stream.");
                 _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
-                _layout.WriteProducts(_s, layer, "_xb", null, ("Query", "_q"), ("Key", "_k"), ("Value", $"ValueRow(_values{slot}, pos)"));
+                _layout.WriteProducts(_s, _ops, layer, "_xb", null, ("Query", "_q"), ("Key", "_k"), ("Value", $"ValueRow(_values{slot}, pos)"));
                 if (Pairs > 0)
                 {
                     _s.Line($"{Kernels}.{KernelEmitter.RopeName(_m.Heads, _m.HeadDim)}(_q, _rope.Cos(pos), _rope.Sin(pos));");
@@ -63,21 +63,37 @@ public sealed partial class EngineEmitter
                 }
                 else _s.Line("// rotaryDims 0: no rotary embedding.");
                 _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(_k, _keys{slot}, pos, _capacity);");
-                _s.Line($"{Kernels}.{KernelEmitter.AttentionName}(_q, _keys{slot}, _values{slot}, _scores, _att, pos, _capacity);");
-                _layout.WriteProducts(_s, layer, "_att", null, ("Output", "_x"));
+                WriteAttention(_s, _ops, slot, batched: false);
+                _layout.WriteProducts(_s, _ops, layer, "_att", null, ("Output", "_x"));
             }
             else _s.Line(NoAttention);
             if (st.RunsFeedForward)
             {
                 _s.Line("// Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.");
                 _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.FeedForwardNorm, _xb);");
-                _layout.WriteProducts(_s, layer, "_xb", null, ("Gate", "_gate"), ("Up", "_up"));
+                _layout.WriteProducts(_s, _ops, layer, "_xb", null, ("Gate", "_gate"), ("Up", "_up"));
                 _s.Line($"{Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(_gate, _up);");
-                _layout.WriteProducts(_s, layer, "_gate", null, ("Down", "_x"));
+                _layout.WriteProducts(_s, _ops, layer, "_gate", null, ("Down", "_x"));
             }
             else _s.Line(NoFeedForward);
         }
         _s.Line();
+    }
+
+    /// <summary>
+    /// Step <paramref name="slot"/>'s attention at pos (or at positions pos..pos+n−1 of the batch rows): an op whose
+    /// threads take whole KV heads (with the query heads sharing them).
+    /// </summary>
+    internal static void WriteAttention(SourceWriter s, ParallelOps ops, int slot, bool batched)
+    {
+        var op = ops.Add($"Step {slot}'s attention{(batched ? " for n positions" : "")}", b =>
+        {
+            b.Line(ParallelOps.KvHeadsOf("h"));
+            b.Line(batched
+                ? $"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.AttentionName}(BatchRow(_bq, j, QueryDim), _keys{slot}, _values{slot}, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);"
+                : $"{Kernels}.{KernelEmitter.AttentionName}(_q, _keys{slot}, _values{slot}, _scores, _att, pos, _capacity, h.From, h.To);");
+        });
+        s.Line(ops.Call(op, "pos", batched ? "n" : "1"));
     }
 
     /// <summary>The comment standing where a dropped attention would run (shared with the batched pass).</summary>

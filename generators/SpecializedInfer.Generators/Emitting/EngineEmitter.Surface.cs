@@ -144,10 +144,15 @@ public sealed partial class EngineEmitter
         _s.Line("/// <inheritdoc/>");
         _s.Line($"public string Name => {Literals.String(_spec.ClassName)};");
         _s.Line();
-        _s.Line("/// <summary>A new session with its own KV cache for up to <paramref name=\"contextLength\"/> positions (0: the manifest's context length).</summary>");
-        _s.Line("public Session CreateSession(int contextLength = 0) => new Session(this, contextLength);");
+        _s.Line("/// <summary>A new session with its own KV cache for up to <paramref name=\"contextLength\"/> positions (0: the manifest's context length), on the physical cores.</summary>");
+        _s.Line($"public Session CreateSession(int contextLength = 0) => new Session(this, new {Engine}.SessionOptions {{ ContextLength = contextLength }});");
+        _s.Line();
+        _s.Line("/// <summary>A new session as <paramref name=\"options\"/> say: its context and the threads it computes on.</summary>");
+        _s.Line($"public Session CreateSession({Engine}.SessionOptions options) => new Session(this, options);");
         _s.Line();
         _s.Line($"{Engine}.IInferenceSession {Engine}.ILanguageModel.CreateSession(int contextLength) => CreateSession(contextLength);");
+        _s.Line();
+        _s.Line($"{Engine}.IInferenceSession {Engine}.ILanguageModel.CreateSession({Engine}.SessionOptions options) => CreateSession(options);");
         _s.Line();
         _s.Line("/// <summary>Unmaps the model file.</summary>");
         _s.Line("public void Dispose() => _weights.Dispose();");

@@ -10,6 +10,6 @@ public sealed partial class EngineEmitter
     {
         _layout.WriteLayerWeightsTypes(_s);
         _s.Line();
-        _layout.WriteAccessors(_s);
+        _layout.WriteAccessors(_s, _ops);
     }
 }

@@ -49,6 +49,9 @@ public sealed partial class EngineEmitter
     private readonly SourceWriter _s = new();
     private readonly BatchedPassEmitter _batched;
 
+    /// <summary>The work the session splits over its threads, registered by the emitters that write its call sites.</summary>
+    private readonly ParallelOps _ops = new();
+
     /// <summary>What a generated token does at each step: the plan's decision model, computed once per engine.</summary>
     private readonly DecodeDecisions _decisions;
 
@@ -80,8 +83,8 @@ public sealed partial class EngineEmitter
         _decisions = DecodeDecisions.For(_schedule);
         _recompute = new RecomputeEmitter(_s, _schedule);
         var speculative = SpeculativeSessionEmitter.AppliesTo(_schedule);
-        _batched = new BatchedPassEmitter(_s, _spec, _layout, verifies: speculative);
-        if (speculative) _speculative = new SpeculativeSessionEmitter(_s, _spec, _layout, _batched, _decisions.Draft!);
+        _batched = new BatchedPassEmitter(_s, _spec, _layout, _ops, verifies: speculative);
+        if (speculative) _speculative = new SpeculativeSessionEmitter(_s, _spec, _layout, _ops, _batched, _decisions.Draft!);
         else _forward = new DecisionEmitter(_s, _schedule, _decisions, _heads);
     }
 

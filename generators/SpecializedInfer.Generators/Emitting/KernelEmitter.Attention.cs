@@ -23,9 +23,9 @@ public sealed partial class KernelEmitter
         _s.Line("/// with -∞; softmax subtracts each head's maximum before one Exp over all heads; output = Σ p_t · V_t.");
         _s.Line("/// </summary>");
         _s.Line(Hot);
-        using (_s.Block($"public static void {AttentionName}(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)"))
+        using (_s.Block($"public static void {AttentionName}(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity, int firstKvHead, int endKvHead)"))
         {
-            _s.Line($"if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < {I(queryDim)} || output.Length < {I(queryDim)}");
+            _s.Line($"if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < {I(queryDim)} || output.Length < {I(queryDim)} || (uint)firstKvHead > (uint)endKvHead || endKvHead > {kvHeads}");
             _s.Line($"    || keys.Length < (long){I(kvDim)} * capacity || values.Length < (long){I(kvDim)} * (position + 1) || scores.Length < (long){I(heads)} * capacity)");
             _s.Line($"    ThrowShape(nameof({AttentionName}));");
             _s.Line("// In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,");
@@ -37,6 +37,7 @@ public sealed partial class KernelEmitter
             _s.Line("ref float dr = ref MemoryMarshal.GetReference(output);");
             _s.Line("nuint n = (nuint)position + 1;");
             _s.Line("nuint cap = (nuint)capacity;");
+            _s.Line($"nuint h0 = (nuint)firstKvHead * {ratio}, h1 = (nuint)endKvHead * {ratio}; // the query heads of KV heads firstKvHead..endKvHead−1 (a thread's share)");
             Paths(w => AttentionPath(w, heads, ratio, headDim, kvDim));
         }
     }
@@ -56,14 +57,15 @@ public sealed partial class KernelEmitter
         _s.Line("/// the output is quantized next: per head, scores by Dot, the maximum subtracted, SoftMax, then Σ p_t · V_t by MultiplyAdd.");
         _s.Line("/// </summary>");
         _s.Line(Hot);
-        using (_s.Block($"public static void {AttentionName}(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)"))
+        using (_s.Block($"public static void {AttentionName}(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity, int firstKvHead, int endKvHead)"))
         {
-            _s.Line($"if ((uint)position >= (uint)capacity || q.Length < {I(queryDim)} || output.Length < {I(queryDim)}");
-            _s.Line($"    || keys.Length < (long){I(kvDim)} * (position + 1) || values.Length < (long){I(kvDim)} * (position + 1) || scores.Length < position + 1)");
+            _s.Line($"if ((uint)position >= (uint)capacity || q.Length < {I(queryDim)} || output.Length < {I(queryDim)} || (uint)firstKvHead > (uint)endKvHead || endKvHead > {kvHeads}");
+            _s.Line($"    || keys.Length < (long){I(kvDim)} * (position + 1) || values.Length < (long){I(kvDim)} * (position + 1) || scores.Length < (long){heads} * capacity)");
             _s.Line($"    ThrowShape(nameof({AttentionName}));");
-            _s.Line("var s = scores.Slice(0, position + 1);");
-            using (_s.Block($"for (var h = 0; h < {heads}; h++)"))
+            _s.Line("// Query heads of KV heads firstKvHead..endKvHead−1 (a thread's share), each with its own row of scores.");
+            using (_s.Block($"for (var h = firstKvHead * {ratio}; h < endKvHead * {ratio}; h++)"))
             {
+                _s.Line("var s = scores.Slice(h * capacity, position + 1);");
                 _s.Line($"var kv = h / {ratio} * {headDim}; // the KV head's offset in a row");
                 _s.Line($"var qh = q.Slice(h * {headDim}, {headDim});");
                 _s.Line($"for (var t = 0; t <= position; t++) s[t] = TensorPrimitives.Dot(qh, keys.Slice(t * {I(kvDim)} + kv, {headDim})) * AttentionScale;");
@@ -100,7 +102,7 @@ public sealed partial class KernelEmitter
         _s.Line(w.IsScalar
             ? "nuint stride = n;"
             : $"nuint stride = (n + {L - 1}) & ~(nuint){L - 1}; // whole vectors; ≤ capacity, a multiple of 16 above position");
-        using (_s.Block($"for (nuint h = 0; h < {I(heads)}; h += {group})"))
+        using (_s.Block($"for (nuint h = h0; h < h1; h += {group})"))
         {
             _s.Line(group == 1
                 ? $"ref float kh = ref Unsafe.Add(ref kr, h / {I(ratio)} * {I(headDim)} * cap); // KV head h / {ratio}"
@@ -154,7 +156,7 @@ public sealed partial class KernelEmitter
         }
 
         // Softmax, each head: subtract its maximum (padding past position set to -∞), one Exp over all heads, normalize.
-        using (_s.Block($"for (nuint h = 0; h < {I(heads)}; h++)"))
+        using (_s.Block("for (nuint h = h0; h < h1; h++)"))
         {
             _s.Line("ref float sh = ref Unsafe.Add(ref sr, h * stride);");
             if (!w.IsScalar)
@@ -172,9 +174,9 @@ public sealed partial class KernelEmitter
                 _s.Line("for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;");
             }
         }
-        _s.Line($"var all = MemoryMarshal.CreateSpan(ref sr, (int)({I(heads)} * stride));");
+        _s.Line("var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));");
         _s.Line("TensorPrimitives.Exp(all, all);");
-        using (_s.Block($"for (nuint h = 0; h < {I(heads)}; h++)"))
+        using (_s.Block("for (nuint h = h0; h < h1; h++)"))
         {
             _s.Line("ref float sh = ref Unsafe.Add(ref sr, h * stride);");
             if (!w.IsScalar)
@@ -193,7 +195,7 @@ public sealed partial class KernelEmitter
         }
 
         // The weighted sum of values, heads sharing a KV head together.
-        using (_s.Block($"for (nuint h = 0; h < {I(heads)}; h += {group})"))
+        using (_s.Block($"for (nuint h = h0; h < h1; h += {group})"))
         {
             _s.Line($"ref float vh = ref Unsafe.Add(ref vr, h / {I(ratio)} * {I(headDim)}); // KV head h / {ratio}; position t's row at t·{kvDim}");
             for (var j = 0; j < group; j++)

@@ -23,6 +23,21 @@ public sealed partial class KernelEmitter
     /// <summary>How far ahead (floats) streamed weights are prefetched: 16 KiB.</summary>
     public const int PrefetchAhead = 4096;
 
+    /// <summary>
+    /// The row range check every matrix kernel makes: rows from..to−1 of <paramref name="rows"/>, from a multiple of 16
+    /// (a thread's share starts on a tile, so each row falls in the same block of 8 or 4 rows as when one thread does all).
+    /// </summary>
+    private static string BadRange(int rows) => $"(uint)from > (uint)to || to > {rows} || (from & 15) != 0";
+
+    /// <summary>The rows of the range as the loops' bounds.</summary>
+    private const string RangeLocals = "nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)";
+
+    /// <summary>A loop's first row: the later of the range's start and the block kind's first row.</summary>
+    private static string Lower(int first) => first == 0 ? "lo" : $"Math.Max(lo, {I(first)})";
+
+    /// <summary>A loop's end: the earlier of the range's end and the block kind's end.</summary>
+    private static string Upper(int end, int rows) => end >= rows ? "hi" : $"Math.Min(hi, {I(end)})";
+
     /// <summary>One matrix kernel: its shape, and whether it takes one x (MatVec) or count ≤ MaxBatch positions of x (MatMat).</summary>
     private sealed record MatrixKernel(MatrixShape Shape, bool Batched);
 
@@ -83,9 +98,9 @@ public sealed partial class KernelEmitter
         var op = m.ResidualAdd ? "y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds)" : "y = W·x";
         _s.Line($"/// <summary>{op} for a {m.Rows}×{m.Cols} row-major W: {m.Rows} dot products of length {m.Cols}.</summary>");
         _s.Line(Hot);
-        using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)"))
+        using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)"))
         {
-            _s.Line($"if (w.Length != {I(m.Length)} || x.Length < {m.Cols} || y.Length < {m.Rows}) ThrowShape(nameof({name}));");
+            _s.Line($"if (w.Length != {I(m.Length)} || x.Length < {m.Cols} || y.Length < {m.Rows} || {BadRange(m.Rows)}) ThrowShape(nameof({name}));");
             if (m.Padded)
             {
                 _s.Line($"// Rows are padded to {m.Stride} floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.");
@@ -100,6 +115,7 @@ public sealed partial class KernelEmitter
             _s.Line("ref float wr = ref MemoryMarshal.GetReference(w);");
             _s.Line("ref float xr = ref MemoryMarshal.GetReference(x);");
             _s.Line("ref float yr = ref MemoryMarshal.GetReference(y);");
+            _s.Line(RangeLocals);
             Paths(path => MatrixPath(new MatrixKernel(m, Batched: false), path));
         }
     }
@@ -117,15 +133,16 @@ public sealed partial class KernelEmitter
         _s.Line($"/// <summary>{(m.ResidualAdd ? "y[p] += W·x[p]" : "y[p] = W·x[p]")} for count ≤ {MaxBatch} positions p (x rows of {m.Cols}, y rows of {m.Rows}), a {m.Rows}×{m.Cols} row-major W;");
         _s.Line($"/// bit-identical, position by position, to {m.MatVecName}.</summary>");
         _s.Line(Hot);
-        using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)"))
+        using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)"))
         {
-            _s.Line($"if (w.Length != {I(m.Length)} || (uint)(count - 1) >= {MaxBatch}u || x.Length < (long)count * {m.Cols} || y.Length < (long)count * {m.Rows}) ThrowShape(nameof({name}));");
+            _s.Line($"if (w.Length != {I(m.Length)} || (uint)(count - 1) >= {MaxBatch}u || x.Length < (long)count * {m.Cols} || y.Length < (long)count * {m.Rows} || {BadRange(m.Rows)}) ThrowShape(nameof({name}));");
             _s.Line($"// In range: as in {m.MatVecName} for each position p < count, whose x row starts at p·{m.Cols} (< x.Length)");
             _s.Line($"// and y row at p·{m.Rows} (< y.Length), both checked above.");
             _s.Line("ref float wr = ref MemoryMarshal.GetReference(w);");
             _s.Line("ref float xbase = ref MemoryMarshal.GetReference(x);");
             _s.Line("ref float ybase = ref MemoryMarshal.GetReference(y);");
             _s.Line("nuint n = (nuint)count;");
+            _s.Line(RangeLocals);
             Paths(path => MatrixPath(new MatrixKernel(m, Batched: true), path));
         }
     }
@@ -143,20 +160,20 @@ public sealed partial class KernelEmitter
         _s.Line("/// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>");
         _s.Line(Hot);
         if (!batched)
-            using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)"))
+            using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)"))
             {
-                _s.Line($"if (w.Length != {I(m.Length)} || x.Length < {m.Cols} || y.Length < {m.Rows}) ThrowShape(nameof({name}));");
+                _s.Line($"if (w.Length != {I(m.Length)} || x.Length < {m.Cols} || y.Length < {m.Rows} || {BadRange(m.Rows)}) ThrowShape(nameof({name}));");
                 _s.Line($"var xs = x.Slice(0, {m.Cols});");
-                _s.Line($"for (var r = 0; r < {m.Rows}; r++) y[r] {op} TensorPrimitives.Dot(w.Slice(r * {m.Cols}, {m.Cols}), xs);");
+                _s.Line($"for (var r = from; r < to; r++) y[r] {op} TensorPrimitives.Dot(w.Slice(r * {m.Cols}, {m.Cols}), xs);");
             }
         else
-            using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)"))
+            using (_s.Block($"public static void {name}(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)"))
             {
-                _s.Line($"if (w.Length != {I(m.Length)} || (uint)(count - 1) >= {MaxBatch}u || x.Length < (long)count * {m.Cols} || y.Length < (long)count * {m.Rows}) ThrowShape(nameof({name}));");
+                _s.Line($"if (w.Length != {I(m.Length)} || (uint)(count - 1) >= {MaxBatch}u || x.Length < (long)count * {m.Cols} || y.Length < (long)count * {m.Rows} || {BadRange(m.Rows)}) ThrowShape(nameof({name}));");
                 using (_s.Block("for (var p = 0; p < count; p++)"))
                 {
                     _s.Line($"var xs = x.Slice(p * {m.Cols}, {m.Cols});");
-                    _s.Line($"for (var r = 0; r < {m.Rows}; r++) y[p * {m.Rows} + r] {op} TensorPrimitives.Dot(w.Slice(r * {m.Cols}, {m.Cols}), xs);");
+                    _s.Line($"for (var r = from; r < to; r++) y[p * {m.Rows} + r] {op} TensorPrimitives.Dot(w.Slice(r * {m.Cols}, {m.Cols}), xs);");
                 }
             }
     }
@@ -188,7 +205,7 @@ public sealed partial class KernelEmitter
     {
         var m = kernel.Shape;
         var assign = m.ResidualAdd ? "+=" : "=";
-        using (_s.Block($"for (nuint r = 0; r < {I(m.Rows)}; r++)"))
+        using (_s.Block("for (nuint r = lo; r < hi; r++)"))
         {
             _s.Line($"ref float row = ref Unsafe.Add(ref wr, r * {I(m.Stride)});");
             using (kernel.Batched ? _s.Block("for (nuint p = 0; p < n; p++)") : default)
@@ -234,7 +251,7 @@ public sealed partial class KernelEmitter
         if (to <= from) return;
         var oneAccumulator = size == 8; // one accumulator per row: eight rows are eight independent chains already
         var target = size == 8 ? VectorWidth.V256 : VectorWidth.V128;
-        using (_s.Block($"for (nuint r = {I(from)}; r < {I(to)}; r += {size})"))
+        using (_s.Block($"for (nuint r = {Lower(from)}; r < {Upper(to, p.Shape.Rows)}; r += {size})"))
         {
             BlockStart(p, size);
             using (Positions(p))
@@ -297,7 +314,7 @@ public sealed partial class KernelEmitter
     {
         var (rows, stride) = (p.Shape.Rows, p.Shape.Stride);
         if (p.Blocked >= rows) return;
-        using (_s.Block($"for (nuint r = {I(p.Blocked)}; r < {I(rows)}; r++)"))
+        using (_s.Block($"for (nuint r = {Lower(p.Blocked)}; r < hi; r++)"))
         {
             _s.Line($"ref float w0 = ref Unsafe.Add(ref wr, r * {I(stride)}); // a last row: r < {rows}");
             using (Positions(p))

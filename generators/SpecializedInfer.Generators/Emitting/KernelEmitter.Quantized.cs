@@ -31,9 +31,9 @@ public sealed partial class KernelEmitter
         _s.Line($"/// <summary>{(m.ResidualAdd ? "y += W·x (the residual add fused in: y[r] + dot, as the reference adds)" : "y = W·x")} for a {m.Rows}×{m.Cols} {m.TypeName} W repacked into");
         _s.Line($"/// {m.Tiles} tiles of 16 rows, x quantized to Q8_0: each row's {m.Blocks} blocks multiplied in integers and added in order.</summary>");
         _s.Line(Hot);
-        using (_s.Block($"public static void {name}(ReadOnlySpan<byte> w, {QuantizedActivations} x, Span<float> y)"))
+        using (_s.Block($"public static void {name}(ReadOnlySpan<byte> w, {QuantizedActivations} x, Span<float> y, int from, int to)"))
         {
-            _s.Line($"if (w.Length != {I(m.Bytes)} || x.Cols != {m.Cols} || x.Rows < 1 || y.Length < {m.Rows}) ThrowShape(nameof({name}));");
+            _s.Line($"if (w.Length != {I(m.Bytes)} || x.Cols != {m.Cols} || x.Rows < 1 || y.Length < {m.Rows} || {BadRange(m.Rows)}) ThrowShape(nameof({name}));");
             _s.Line($"// In range: w holds the {m.Tiles} tiles' quants ({I(m.QuantBytes)} bytes, then their scales) and x a row of {m.Cols} quants and");
             _s.Line($"// {m.Blocks} scales and sums (checked above); only rows below {m.Rows} of y are stored.");
             QuantizedReferences(m);
@@ -49,9 +49,9 @@ public sealed partial class KernelEmitter
         _s.Line($"/// <summary>{(m.ResidualAdd ? "y[p] += W·x[p]" : "y[p] = W·x[p]")} for count ≤ {MaxBatch} positions p (x rows of {m.Cols}, y rows of {m.Rows}), a {m.Rows}×{m.Cols} {m.TypeName} W");
         _s.Line($"/// in tiles; bit-identical, position by position, to {m.MatVecName}.</summary>");
         _s.Line(Hot);
-        using (_s.Block($"public static void {name}(ReadOnlySpan<byte> w, {QuantizedActivations} x, Span<float> y, int count)"))
+        using (_s.Block($"public static void {name}(ReadOnlySpan<byte> w, {QuantizedActivations} x, Span<float> y, int count, int from, int to)"))
         {
-            _s.Line($"if (w.Length != {I(m.Bytes)} || (uint)(count - 1) >= {MaxBatch}u || x.Cols != {m.Cols} || x.Rows < count || y.Length < (long)count * {m.Rows}) ThrowShape(nameof({name}));");
+            _s.Line($"if (w.Length != {I(m.Bytes)} || (uint)(count - 1) >= {MaxBatch}u || x.Cols != {m.Cols} || x.Rows < count || y.Length < (long)count * {m.Rows} || {BadRange(m.Rows)}) ThrowShape(nameof({name}));");
             _s.Line($"// In range: as in {m.MatVecName} for each position p < count ≤ x.Rows, whose quants start at p·{m.Cols}, scales and sums at");
             _s.Line($"// p·{m.Blocks}, and y row at p·{m.Rows} (< y.Length), all checked above.");
             QuantizedReferences(m);
@@ -68,6 +68,7 @@ public sealed partial class KernelEmitter
         _s.Line("ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);");
         _s.Line("ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);");
         _s.Line("ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);");
+        _s.Line("nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row");
     }
 
     /// <summary>The integer paths (AVX-VNNI, AVX2) over whole tiles and the last partial one, then the scalar path row by row.</summary>
@@ -82,28 +83,28 @@ public sealed partial class KernelEmitter
             using (_s.Block($"{(i == 0 ? "if" : "else if")} ({supported})"))
             {
                 if (full > 0)
-                    using (_s.Block($"for (nuint t = 0; t < {I(full)}; t++)"))
+                    using (_s.Block($"for (nuint t = lo / 16; t < Math.Min(hi / 16, {I(full)}); t++)"))
                     using (PositionsOf(m, batched))
                     {
-                        _s.Line($"{tile.Name(path)}(ref Unsafe.Add(ref wq, t * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, t * {I(tile.ScaleBytes)}), {InputRow(m, batched)}, out var lo, out var hi);");
-                        _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);" : "lo.StoreUnsafe(ref yr, t * 16);");
-                        _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);" : "hi.StoreUnsafe(ref yr, t * 16 + 8);");
+                        _s.Line($"{tile.Name(path)}(ref Unsafe.Add(ref wq, t * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, t * {I(tile.ScaleBytes)}), {InputRow(m, batched)}, out var low, out var high);");
+                        _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);" : "low.StoreUnsafe(ref yr, t * 16);");
+                        _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);" : "high.StoreUnsafe(ref yr, t * 16 + 8);");
                     }
                 if (rest > 0)
                 {
                     _s.Line($"// The last tile holds rows {full * 16}..{m.Rows - 1}: its other lanes are padding, never stored.");
-                    using (_s.Block()) // its own scope: lo and hi are the full tiles' names too
+                    using (_s.Block($"if (hi > {I(full * 16)})"))
                     using (PositionsOf(m, batched))
                     {
-                        _s.Line($"{tile.Name(path)}(ref Unsafe.Add(ref wq, {I(full * tile.QuantBytes)}), ref Unsafe.Add(ref ws, {I(full * tile.ScaleBytes)}), {InputRow(m, batched)}, out var lo, out var hi);");
+                        _s.Line($"{tile.Name(path)}(ref Unsafe.Add(ref wq, {I(full * tile.QuantBytes)}), ref Unsafe.Add(ref ws, {I(full * tile.ScaleBytes)}), {InputRow(m, batched)}, out var low, out var high);");
                         for (var k = 0; k < rest; k++)
-                            _s.Line($"Unsafe.Add(ref yr, {full * 16 + k}) {(m.ResidualAdd ? "+=" : "=")} {(k < 8 ? "lo" : "hi")}.GetElement({k % 8});");
+                            _s.Line($"Unsafe.Add(ref yr, {full * 16 + k}) {(m.ResidualAdd ? "+=" : "=")} {(k < 8 ? "low" : "high")}.GetElement({k % 8});");
                     }
                 }
             }
         }
         using (_s.Block("else"))
-        using (_s.Block($"for (nuint r = 0; r < {I(m.Rows)}; r++)"))
+        using (_s.Block("for (nuint r = lo; r < hi; r++)"))
         {
             _s.Line("nuint t = r / 16, j = r % 16;");
             using (PositionsOf(m, batched))

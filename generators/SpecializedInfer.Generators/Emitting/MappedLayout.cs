@@ -68,7 +68,7 @@ public sealed record MappedLayout : WeightLayout
         for (var h = 0; h < Heads.Count; h++) s.Line($"_exitHead{h} = engine._exitHead{h};");
     }
 
-    public override void WriteAccessors(SourceWriter s)
+    public override void WriteAccessors(SourceWriter s, ParallelOps ops)
     {
         foreach (var l in Layers)
         {

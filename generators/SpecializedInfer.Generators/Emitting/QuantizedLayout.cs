@@ -88,29 +88,39 @@ public sealed record QuantizedLayout : WeightLayout
         _ => "Dim",
     };
 
-    public override void WriteProducts(SourceWriter s, int layer, string input, string? count, params (string Tensor, string Output)[] products)
+    public override void WriteProducts(SourceWriter s, ParallelOps ops, int layer, string input, string? count, params (string Tensor, string Output)[] products)
     {
         if (products.Any(p => Tiled(layer, p.Tensor)))
             s.Line(count is null
                 ? $"_xq.Quantize({input}, {InputWidth(products[0].Tensor)}, 1); // Q8_0 blocks, once for the products below"
                 : $"_bxq.Quantize({input}, {InputWidth(products[0].Tensor)}, {count}); // Q8_0 blocks of every row, once for the products below");
-        foreach (var (tensor, output) in products)
+        var op = ops.Add(ProductsSummary(layer, count, products), b =>
         {
-            if (!Tiled(layer, tensor))
+            b.Line($"var w = Layer{layer}();");
+            var ranges = new RowRanges(b);
+            foreach (var (tensor, output) in products)
             {
-                s.Line(FloatProduct(FloatProjection(tensor), $"w.{tensor}", input, output, count));
-                continue;
+                var rows = ranges.Of(Shape(tensor).Rows);
+                if (!Tiled(layer, tensor))
+                {
+                    b.Line(FloatProduct(FloatProjection(tensor), $"w.{tensor}", input, output, count, rows));
+                    continue;
+                }
+                var m = QuantizedProjection(tensor);
+                b.Line(count is null ? $"{Kernels}.{m.MatVecName}(w.{tensor}, _xq, {output}, {rows});" : $"{Kernels}.{m.MatMatName}(w.{tensor}, _bxq, {output}, {count}, {rows});");
             }
-            var m = QuantizedProjection(tensor);
-            s.Line(count is null ? $"{Kernels}.{m.MatVecName}(w.{tensor}, _xq, {output});" : $"{Kernels}.{m.MatMatName}(w.{tensor}, _bxq, {output}, {count});");
-        }
+        });
+        s.Line(ops.Call(op, "pos", count ?? "1"));
     }
 
     /// <summary>The field holding a head matrix: Output → _output, ExitOutput0 → _exitOutput0.</summary>
     private static string HeadField(string matrix) => "_" + Camel(matrix);
 
-    public override void WriteHeadProduct(SourceWriter s, string matrix, string input, string output, string? count) =>
-        s.Line(count is null ? $"HeadProduct({HeadField(matrix)}, {input}, {output});" : $"HeadProducts({HeadField(matrix)}, {input}, {output}, {count});");
+    public override void WriteHeadProduct(SourceWriter s, ParallelOps ops, string matrix, string input, string output, string? count)
+    {
+        System.Diagnostics.Debug.Assert(count is not null || (input == "_xb" && output == "_logits"), "one position's head reads _xb into _logits (HeadProduct)");
+        s.Line(count is null ? $"HeadProduct({HeadField(matrix)});" : $"HeadProducts({HeadField(matrix)}, {input}, {output}, {count});");
+    }
 
     /// <summary>One row dequantized on the spot (the embedding stays in the file, whatever its type).</summary>
     public override string EmbeddingRow(string token, string destination) => $"_tokenEmbedding.ReadRow({token}, {destination});";
@@ -205,7 +215,7 @@ public sealed record QuantizedLayout : WeightLayout
         }
     }
 
-    public override void WriteAccessors(SourceWriter s)
+    public override void WriteAccessors(SourceWriter s, ParallelOps ops)
     {
         foreach (var l in Layers)
         {
@@ -236,21 +246,47 @@ public sealed record QuantizedLayout : WeightLayout
             s.Line($"private {FloatReadOnlySpan} ExitNorm{h} => _exitHead{h}.Norm.Span; // {Literals.Comment(Heads[h].Norm)}");
         }
         s.Line();
-        WriteHeadProducts(s, batched: false);
+        WriteHeadProductMethod(s, ops);
         if (BatchedHeads)
         {
             s.Line();
-            WriteHeadProducts(s, batched: true);
+            WriteHeadProducts(s);
         }
     }
 
-    /// <summary>HeadProduct (one position) or HeadProducts (n rows): the head matrix's kernel by its type in the file.</summary>
-    private void WriteHeadProducts(SourceWriter s, bool batched)
+    /// <summary>
+    /// HeadProduct: one position's logits (_xb into _logits) from a head matrix as the file stores it, Q8_0 or Q4_0 in
+    /// integers (_xb quantized first), else in floats; its rows split over the threads.
+    /// </summary>
+    private void WriteHeadProductMethod(SourceWriter s, ParallelOps ops)
     {
-        var (name, buffer, rows, extra) = batched ? ("HeadProducts", "_bxq", "n", ", int n") : ("HeadProduct", "_xq", "1", "");
-        var count = batched ? ", n" : "";
-        s.Line($"/// <summary>A head's logits{(batched ? " for rows 0..n−1" : "")}: its matrix multiplied as the file stores it, Q8_0 or Q4_0 in integers (input quantized first), else in floats.</summary>");
-        using (s.Block($"private void {name}({RepackedMatrix} head, {FloatReadOnlySpan} x, {FloatSpan} logits{extra})"))
+        var op = ops.Add("The head's product with _head", b =>
+        {
+            b.Line(ParallelOps.RowsOf("r", Head.Rows));
+            b.Line("var head = _head!; // set by HeadProduct before the op runs");
+            using (b.Block("switch (head.Type)"))
+            {
+                foreach (var m in QuantizedHeads)
+                    b.Line($"case {GgmlType}.{m.TypeName}: {Kernels}.{m.MatVecName}(head.Blocks, _xq, _logits, r.From, r.To); break;");
+                b.Line($"default: {Kernels}.{Head.MatVecName}(head.Floats, _xb, _logits, r.From, r.To); break;");
+            }
+        });
+        s.Line("private " + RepackedMatrix + "? _head; // the head matrix HeadProduct's op multiplies");
+        s.Line();
+        s.Line("/// <summary>A head's logits: its matrix multiplied as the file stores it, Q8_0 or Q4_0 in integers (_xb quantized first), else in floats.</summary>");
+        using (s.Block($"private void HeadProduct({RepackedMatrix} head)"))
+        {
+            s.Line($"if (head.Type != {GgmlType}.F32) _xq.Quantize(_xb, Dim, 1);");
+            s.Line("_head = head;");
+            s.Line(ops.Call(op, "0", "1"));
+        }
+    }
+
+    /// <summary>HeadProducts: n rows' logits (a Verify), on this thread.</summary>
+    private void WriteHeadProducts(SourceWriter s)
+    {
+        s.Line("/// <summary>A head's logits for rows 0..n−1: its matrix multiplied as the file stores it, Q8_0 or Q4_0 in integers (input quantized first), else in floats.</summary>");
+        using (s.Block($"private void HeadProducts({RepackedMatrix} head, {FloatReadOnlySpan} x, {FloatSpan} logits, int n)"))
         using (s.Block("switch (head.Type)"))
         {
             foreach (var m in QuantizedHeads)
@@ -258,15 +294,15 @@ public sealed record QuantizedLayout : WeightLayout
                 s.Line($"case {GgmlType}.{m.TypeName}:");
                 using (s.Indent())
                 {
-                    s.Line($"{buffer}.Quantize(x, Dim, {rows});");
-                    s.Line($"{Kernels}.{(batched ? m.MatMatName : m.MatVecName)}(head.Blocks, {buffer}, logits{count});");
+                    s.Line("_bxq.Quantize(x, Dim, n);");
+                    s.Line($"{Kernels}.{m.MatMatName}(head.Blocks, _bxq, logits, n, 0, {Head.Rows});");
                     s.Line("break;");
                 }
             }
             s.Line("default:");
             using (s.Indent())
             {
-                s.Line($"{Kernels}.{(batched ? Head.MatMatName : Head.MatVecName)}(head.Floats, x, logits{count});");
+                s.Line($"{Kernels}.{Head.MatMatName}(head.Floats, x, logits, n, 0, {Head.Rows});");
                 s.Line("break;");
             }
         }

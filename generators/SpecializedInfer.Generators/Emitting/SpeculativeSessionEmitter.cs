@@ -24,13 +24,15 @@ public sealed class SpeculativeSessionEmitter
     private readonly Speculation _speculation;
     private readonly ScheduleStep[] _steps;
     private readonly WeightLayout _layout;
+    private readonly ParallelOps _ops;
     private readonly BatchedPassEmitter _batched;
 
     /// <summary>How a token is drafted: the decision model's (its exit point after the last draft step, and the confidence test).</summary>
     private readonly DraftDecision _draft;
 
-    public SpeculativeSessionEmitter(SourceWriter writer, EngineSpec spec, WeightLayout layout, BatchedPassEmitter batched, DraftDecision draft)
+    public SpeculativeSessionEmitter(SourceWriter writer, EngineSpec spec, WeightLayout layout, ParallelOps ops, BatchedPassEmitter batched, DraftDecision draft)
     {
+        _ops = ops;
         Debug.Assert(AppliesTo(spec.Schedule), "only lossless plans' sessions are speculative");
         _s = writer;
         _m = spec.Manifest;
@@ -89,7 +91,7 @@ public sealed class SpeculativeSessionEmitter
         using (_s.Block($"private void BatchHeads(int n, {FloatSpan} logits)"))
         {
             _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(BatchRow(_bx, j, Dim), OutputNorm, BatchRow(_bxb, j, Dim));");
-            _layout.WriteHeadProduct(_s, "Output", "_bxb", "logits", "n");
+            _layout.WriteHeadProduct(_s, _ops, "Output", "_bxb", "logits", "n");
         }
         _s.Line();
     }

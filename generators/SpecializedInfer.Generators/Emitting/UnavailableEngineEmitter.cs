@@ -98,6 +98,11 @@ public sealed class UnavailableEngineEmitter
         _s.Line();
         _s.Line($"{Engine}.IInferenceSession {Engine}.ILanguageModel.CreateSession(int contextLength) => CreateSession(contextLength);");
         _s.Line();
+        _s.Line("/// <summary>Throws: the engine was not generated.</summary>");
+        _s.Line($"public Session CreateSession({Engine}.SessionOptions options) => {Throw};");
+        _s.Line();
+        _s.Line($"{Engine}.IInferenceSession {Engine}.ILanguageModel.CreateSession({Engine}.SessionOptions options) => CreateSession(options);");
+        _s.Line();
         _s.Line("/// <summary>Nothing to release: no engine exists.</summary>");
         _s.Line("public void Dispose() { }");
         _s.Line();

@@ -145,19 +145,69 @@ public abstract record WeightLayout
     /// The products of one input with some of a layer's matrices (the step's <c>w</c>, a <c>Layer{l}()</c>): each
     /// (tensor, output) into its output, for one position, or for <paramref name="count"/> positions of batch rows.
     /// All read the same <paramref name="input"/>, so a layout that quantizes inputs does it once for them.
+    /// The products run on every thread (an op of <paramref name="ops"/>: each thread its rows, in whole tiles).
     /// </summary>
-    public virtual void WriteProducts(SourceWriter s, int layer, string input, string? count, params (string Tensor, string Output)[] products)
+    public virtual void WriteProducts(SourceWriter s, ParallelOps ops, int layer, string input, string? count, params (string Tensor, string Output)[] products)
     {
-        foreach (var (tensor, output) in products) s.Line(FloatProduct(Projection(tensor), $"w.{tensor}", input, output, count));
+        var op = ops.Add(ProductsSummary(layer, count, products), b =>
+        {
+            b.Line($"var w = Layer{layer}();");
+            var ranges = new RowRanges(b);
+            foreach (var (tensor, output) in products)
+            {
+                var m = Projection(tensor);
+                b.Line(FloatProduct(m, $"w.{tensor}", input, output, count, ranges.Of(m.Rows)));
+            }
+        });
+        s.Line(ops.Call(op, "pos", count ?? "1"));
     }
 
-    /// <summary>An F32 kernel call: MatVec for one position, MatMat for <paramref name="count"/>.</summary>
-    protected static string FloatProduct(MatrixShape m, string weights, string input, string output, string? count) =>
-        count is null ? $"{Kernels}.{m.MatVecName}({weights}, {input}, {output});" : $"{Kernels}.{m.MatMatName}({weights}, {input}, {output}, {count});";
+    /// <summary>An op body's row ranges: one local per distinct row count, declared where first needed.</summary>
+    protected sealed class RowRanges(SourceWriter body)
+    {
+        private readonly List<int> _rows = new();
 
-    /// <summary>A head's product: <paramref name="matrix"/> (<c>Output</c>, <c>ExitOutput{h}</c>) times the normed state(s) into logits.</summary>
-    public virtual void WriteHeadProduct(SourceWriter s, string matrix, string input, string output, string? count) =>
-        s.Line(FloatProduct(Head, matrix, input, output, count));
+        /// <summary>"rN.From, rN.To" for a matrix of <paramref name="rows"/> rows.</summary>
+        public string Of(int rows)
+        {
+            var i = _rows.IndexOf(rows);
+            if (i < 0)
+            {
+                i = _rows.Count;
+                _rows.Add(rows);
+                body.Line(ParallelOps.RowsOf($"r{i}", rows));
+            }
+            return $"r{i}.From, r{i}.To";
+        }
+    }
+
+    /// <summary>What a products op computes, for its comment.</summary>
+    protected static string ProductsSummary(int layer, string? count, (string Tensor, string Output)[] products) =>
+        $"Layer {layer}'s {string.Join(", ", products.Select(p => Camel(p.Tensor)))} product{(products.Length > 1 ? "s" : "")}{(count is null ? "" : " for n positions")}";
+
+    /// <summary>An F32 kernel call over rows <paramref name="rows"/>: MatVec for one position, MatMat for <paramref name="count"/>.</summary>
+    protected static string FloatProduct(MatrixShape m, string weights, string input, string output, string? count, string rows) =>
+        count is null ? $"{Kernels}.{m.MatVecName}({weights}, {input}, {output}, {rows});" : $"{Kernels}.{m.MatMatName}({weights}, {input}, {output}, {count}, {rows});";
+
+    /// <summary>
+    /// A head's product: <paramref name="matrix"/> (<c>Output</c>, <c>ExitOutput{h}</c>) times the normed state(s) into
+    /// logits. One position (<c>_xb</c> into <c>_logits</c>): its rows split over the threads; a batch (Verify's): on
+    /// this thread.
+    /// </summary>
+    public virtual void WriteHeadProduct(SourceWriter s, ParallelOps ops, string matrix, string input, string output, string? count)
+    {
+        if (count is not null)
+        {
+            s.Line(FloatProduct(Head, matrix, input, output, count, $"0, {Head.Rows}"));
+            return;
+        }
+        var op = ops.Add($"The head's product with {matrix}", b =>
+        {
+            b.Line(ParallelOps.RowsOf("r", Head.Rows));
+            b.Line(FloatProduct(Head, matrix, input, output, null, "r.From, r.To"));
+        });
+        s.Line(ops.Call(op, "0", "1"));
+    }
 
     /// <summary>The statement putting token <paramref name="token"/>'s embedding into <paramref name="destination"/>.</summary>
     public virtual string EmbeddingRow(string token, string destination) => $"_tokenEmbedding.Row({token}).CopyTo({destination});";
@@ -191,7 +241,7 @@ public abstract record WeightLayout
     /// The session's accessors the forward pass reads weights through: <c>Layer{l}()</c> (a <c>LayerWeights</c>),
     /// <c>OutputNorm</c>, <c>Output</c>, <c>ExitNorm{h}</c>, <c>ExitOutput{h}</c>; and whatever fills them at load.
     /// </summary>
-    public abstract void WriteAccessors(SourceWriter s);
+    public abstract void WriteAccessors(SourceWriter s, ParallelOps ops);
 
     /// <summary>A tensor's name as a parameter: Query → query, FeedForwardNorm → feedForwardNorm.</summary>
     public static string Camel(string tensor) => char.ToLowerInvariant(tensor[0]) + tensor.Substring(1);

@@ -28,6 +28,7 @@ public sealed class EvalCommand : Command
     private readonly Option<string?> _json = CliOptions.Optional("--json", "OUT.json", "Write the report of one plan as JSON.");
     private readonly Option<bool> _markdown = CliOptions.Flag("--markdown", "Print the summary of several plans as a Markdown table.");
     private readonly Option<string?> _engine = CliOptions.Engine();
+    private readonly Option<int?> _threads = CliOptions.Threads();
 
     public EvalCommand(CliContext context)
         : base("eval", "Measure a plan against the full model: agreement, KL, perplexity, speed.\n" +
@@ -43,7 +44,7 @@ public sealed class EvalCommand : Command
                        "both over the corpus (-n and --window apply to decoders only).")
     {
         _context = context;
-        foreach (var option in new Option[] { _model, _plans, _prompts, _text, _count, _window, _json, _markdown, _engine }) Options.Add(option);
+        foreach (var option in new Option[] { _model, _plans, _prompts, _text, _count, _window, _json, _markdown, _engine, _threads }) Options.Add(option);
         Validators.Add(result =>
         {
             var plans = result.GetResult(_plans)?.Tokens.Count ?? 0;
@@ -61,7 +62,7 @@ public sealed class EvalCommand : Command
         var markdown = args.GetValue(_markdown);
         var promptsPath = args.GetRequiredValue(_prompts);
         var textPath = args.GetValue(_text);
-        var options = new EvaluationOptions { MaxNewTokens = args.GetValue(_count), PerplexityWindow = args.GetValue(_window) };
+        var options = new EvaluationOptions { MaxNewTokens = args.GetValue(_count), PerplexityWindow = args.GetValue(_window), Threads = args.GetValue(_threads) ?? 0 };
         var jsonPath = args.GetValue(_json);
 
         if (jsonPath is not null)

@@ -28,6 +28,7 @@ public sealed class RunCommand : Command
     private readonly Option<string?> _plan = CliOptions.Optional("--plan", "PLAN.plan.json", "Run by a layer plan (checked against the model).");
     private readonly Option<bool> _stats = CliOptions.Flag("--stats", "Print the plan's depth per token, exits, skips and draft acceptance.");
     private readonly Option<string?> _engine = CliOptions.Engine();
+    private readonly Option<int?> _threads = CliOptions.Threads();
 
     public RunCommand(CliContext context)
         : base("run", "Generate text from a prompt and report prompt and decode speed.\n" +
@@ -37,7 +38,7 @@ public sealed class RunCommand : Command
                       "drafted and verified in batches. Text goes to standard output; timings and notices to standard error.")
     {
         _context = context;
-        foreach (var option in new Option[] { _model, _prompt, _count, _temperature, _topK, _topP, _seed, _contextLength, _noBos, _plan, _stats, _engine })
+        foreach (var option in new Option[] { _model, _prompt, _count, _temperature, _topK, _topP, _seed, _contextLength, _noBos, _plan, _stats, _engine, _threads })
             Options.Add(option);
         SetAction(Run);
     }
@@ -65,7 +66,7 @@ public sealed class RunCommand : Command
         if (args.GetValue(_contextLength) is { } asked && asked > trained)
             error.WriteLine(string.Create(Inv, $"warning: --context {asked} is above the {trained} positions the model was trained on; text past position {trained} is likely to degrade."));
         var tokenizer = Tokenizers.FromGguf(modelPath);
-        using var session = engine.CreateSession(args.GetValue(_contextLength) ?? 0);
+        using var session = engine.CreateSession(new SessionOptions { ContextLength = args.GetValue(_contextLength) ?? 0, Threads = args.GetValue(_threads) ?? 0 });
         var promptTokens = tokenizer.Encode(args.GetRequiredValue(_prompt), addSpecial: !args.GetValue(_noBos), parseSpecial: false);
         if (promptTokens.Length == 0) throw new UsageException("The prompt is empty and --no-bos leaves no token to start from.");
 

@@ -54,7 +54,10 @@ public sealed class Cascade : ILanguageModel
     public ExecutionSchedule Schedule => Second.Schedule;
     public string Name => $"cascade({First.Name} → {Second.Name})";
 
-    public IInferenceSession CreateSession(int contextLength = 0) => new CascadeSession(this, contextLength);
+    public IInferenceSession CreateSession(int contextLength = 0) => CreateSession(new SessionOptions { ContextLength = contextLength });
+
+    /// <summary>Both engines' sessions are made with <paramref name="options"/> (they run one after the other, so each may use every thread).</summary>
+    public IInferenceSession CreateSession(SessionOptions options) => new CascadeSession(this, options);
 
     /// <summary>The engines are owned by the caller.</summary>
     public void Dispose() { }
@@ -68,11 +71,11 @@ public sealed class CascadeSession : IInferenceSession
     private readonly int[] _pending;
     private int _pendingCount;
 
-    internal CascadeSession(Cascade cascade, int contextLength)
+    internal CascadeSession(Cascade cascade, SessionOptions options)
     {
         _cascade = cascade;
-        _first = cascade.First.CreateSession(contextLength);
-        _second = cascade.Second.CreateSession(contextLength);
+        _first = cascade.First.CreateSession(options);
+        _second = cascade.Second.CreateSession(options);
         ContextLength = Math.Min(_first.ContextLength, _second.ContextLength);
         _pending = new int[ContextLength];
         // Steps counted per generated token: the first engine's, plus the second's full schedule on a hand-off.

@@ -18,8 +18,14 @@ public interface ILanguageModel : IDisposable
     /// <summary>A short name for reports ("reference", or a generated engine's class name).</summary>
     string Name { get; }
 
-    /// <summary>A new session with its own KV cache for up to <paramref name="contextLength"/> positions (0: the model's context length).</summary>
+    /// <summary>
+    /// A new session with its own KV cache for up to <paramref name="contextLength"/> positions (0: the model's context
+    /// length), computing on the machine's physical cores.
+    /// </summary>
     IInferenceSession CreateSession(int contextLength = 0);
+
+    /// <summary>A new session as <paramref name="options"/> say: its context and the threads it computes on.</summary>
+    IInferenceSession CreateSession(SessionOptions options);
 }
 
 /// <summary>

@@ -86,8 +86,10 @@ public sealed class ReferenceEngine : ILanguageModel
     public LlamaConfig Config => Weights.Config;
     public string Name => "reference";
 
-    public IInferenceSession CreateSession(int contextLength = 0) =>
-        Schedule.Speculation is null ? new ReferenceSession(this, contextLength) : new ReferenceSession.Speculative(this, contextLength);
+    public IInferenceSession CreateSession(int contextLength = 0) => CreateSession(new SessionOptions { ContextLength = contextLength });
+
+    public IInferenceSession CreateSession(SessionOptions options) =>
+        Schedule.Speculation is null ? new ReferenceSession(this, options) : new ReferenceSession.Speculative(this, options);
 
     public void Dispose()
     {

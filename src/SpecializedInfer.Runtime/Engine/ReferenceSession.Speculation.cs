@@ -29,7 +29,7 @@ public partial class ReferenceSession
         private int _runStart, _runCount;
         private long _runStamp = -1;
 
-        internal Speculative(ReferenceEngine engine, int contextLength) : base(engine, contextLength)
+        internal Speculative(ReferenceEngine engine, SessionOptions options) : base(engine, options)
         {
             Speculation = engine.Schedule.Speculation
                 ?? throw new ArgumentException("Speculative sessions need a plan with \"kvFill\": \"lossless\".", nameof(engine));

@@ -34,8 +34,12 @@ public partial class ReferenceSession : IInferenceSession
     private readonly ExitHeadWeights?[] _exitHeads;
 
     // Residual stream and scratch, one row per batched position.
-    private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _logits;
-    private float[] _scores;
+    private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _logits, _headLogits;
+    private readonly float[][] _scores; // one per thread: [position]
+
+    // The threads a forward pass runs on, and what they run (ReferenceSession.Parallel.cs).
+    private readonly WorkerPool _pool;
+    private readonly ParallelWork _parallel;
 
     // The inputs of a product with quantized weights, quantized to Q8_0 (one row per batched position).
     private readonly byte[] _quantizedInput;
@@ -49,8 +53,9 @@ public partial class ReferenceSession : IInferenceSession
     private readonly float[][] _keys, _values;
     private int _capacity;
 
-    internal ReferenceSession(ReferenceEngine engine, int contextLength)
+    internal ReferenceSession(ReferenceEngine engine, SessionOptions options)
     {
+        var contextLength = options.ContextLength;
         _engine = engine;
         _c = engine.Config;
         _w = engine.Weights;
@@ -71,8 +76,12 @@ public partial class ReferenceSession : IInferenceSession
         _attnOut = new float[MaxBatch * _c.QueryDim];
         _gate = new float[MaxBatch * _c.HiddenDim];
         _up = new float[MaxBatch * _c.HiddenDim];
-        _scores = new float[_capacity];
+        _pool = new WorkerPool(options.EffectiveThreads);
+        _parallel = new ParallelWork(this);
+        _scores = new float[_pool.Threads][];
+        for (var t = 0; t < _scores.Length; t++) _scores[t] = new float[_capacity];
         _logits = new float[_c.VocabSize];
+        _headLogits = new float[_c.VocabSize];
         _quantizedInput = new byte[MaxBatch * ActivationQuantizer.Bytes(Math.Max(_c.Dim, Math.Max(_c.QueryDim, _c.HiddenDim)))];
         _parked = recompute ? new ParkedPositions(_capacity, _c.Dim, _steps.Length) : null;
         _runParked = (step, position, state) => RunStep(_steps[step], position, 1, state);
@@ -216,7 +225,11 @@ public partial class ReferenceSession : IInferenceSession
         _parked?.Rewind(position);
     }
 
-    public void Dispose() { }
+    /// <summary>The threads this session computes on (<see cref="SessionOptions.Threads"/>).</summary>
+    public int Threads => _pool.Threads;
+
+    /// <summary>Stops the session's worker threads.</summary>
+    public void Dispose() => _pool.Dispose();
 
     /// <summary>The cached key of schedule step <paramref name="step"/> at <paramref name="position"/> (for tests of KV filling).</summary>
     internal ReadOnlySpan<float> CachedKey(int step, int position) => _keys[step].AsSpan(position * _c.KvDim, _c.KvDim);
@@ -253,7 +266,7 @@ public partial class ReferenceSession : IInferenceSession
             Array.Resize(ref _keys[s], checked(_capacity * _c.KvDim));
             Array.Resize(ref _values[s], checked(_capacity * _c.KvDim));
         }
-        _scores = new float[_capacity];
+        for (var t = 0; t < _scores.Length; t++) _scores[t] = new float[_capacity];
         _rope.EnsurePositions(_capacity);
         _parked?.EnsurePositions(_capacity);
     }
@@ -271,7 +284,10 @@ public partial class ReferenceSession : IInferenceSession
     {
         var normed = Row(_xb, 0, _c.Dim);
         RmsNorm(hidden, (head?.Norm ?? _w.OutputNorm).Span, normed);
-        MatMul(head?.Output ?? _w.Output, normed, logits, 1);
+        // Products write into session arrays (the threads need them as arrays): _logits itself, or a scratch row copied out.
+        var own = System.Runtime.CompilerServices.Unsafe.AreSame(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(logits), ref _logits[0]);
+        MatMul(head?.Output ?? _w.Output, _xb, 0, own ? _logits : _headLogits, 0, 1);
+        if (!own) _headLogits.CopyTo(logits);
         NonFiniteLogitsException.ThrowIfAny(logits, _w.File, Position);
     }
 
@@ -293,14 +309,13 @@ public partial class ReferenceSession : IInferenceSession
         var kvDim = _c.KvDim;
         var xb = Row(_xb, 0, _c.Dim);
         RmsNorm(hidden, w.AttentionNorm.Span, xb);
+        MatMul(w.Key, _xb, 0, _keys[step.Index], pos * kvDim, 1);
+        MatMul(w.Value, _xb, 0, _values[step.Index], pos * kvDim, 1);
         var k = _keys[step.Index].AsSpan(pos * kvDim, kvDim);
-        var v = _values[step.Index].AsSpan(pos * kvDim, kvDim);
-        MatMul(w.Key, xb, k, 1);
-        MatMul(w.Value, xb, v, 1);
         if (w.Biases is { } b)
         {
             AddBias(k, b.Key, 1);
-            AddBias(v, b.Value, 1);
+            AddBias(_values[step.Index].AsSpan(pos * kvDim, kvDim), b.Value, 1);
         }
         _rope.Apply(k, _c.KvHeads, _c.HeadDim, pos);
     }
@@ -325,9 +340,9 @@ public partial class ReferenceSession : IInferenceSession
         var keys = _keys[step.Index];
         var values = _values[step.Index];
         for (var j = 0; j < count; j++) RmsNorm(x.Slice(j * dim, dim), w.AttentionNorm.Span, Row(_xb, j, dim));
-        MatMul(w.Query, xb, _q.AsSpan(0, count * qDim), count);
-        MatMul(w.Key, xb, keys.AsSpan(pos * kvDim, count * kvDim), count);
-        MatMul(w.Value, xb, values.AsSpan(pos * kvDim, count * kvDim), count);
+        MatMul(w.Query, _xb, 0, _q, 0, count);
+        MatMul(w.Key, _xb, 0, keys, pos * kvDim, count);
+        MatMul(w.Value, _xb, 0, values, pos * kvDim, count);
         if (w.Biases is { } b)
         {
             AddBias(_q.AsSpan(0, count * qDim), b.Query, count);
@@ -339,8 +354,8 @@ public partial class ReferenceSession : IInferenceSession
             _rope.Apply(Row(_q, j, qDim), _c.Heads, headDim, pos + j);
             _rope.Apply(keys.AsSpan((pos + j) * kvDim, kvDim), _c.KvHeads, headDim, pos + j);
         }
-        for (var j = 0; j < count; j++) Attend(keys, values, Row(_q, j, qDim), Row(_attnOut, j, qDim), pos + j);
-        MatMul(w.Output, _attnOut.AsSpan(0, count * qDim), xb, count);
+        Attend(keys, values, pos, count);
+        MatMul(w.Output, _attnOut, 0, _xb, 0, count);
         TensorPrimitives.Add(x, xb, x);
     }
 
@@ -351,34 +366,13 @@ public partial class ReferenceSession : IInferenceSession
         for (var j = 0; j < count; j++) RmsNorm(x.Slice(j * dim, dim), w.FeedForwardNorm.Span, Row(_xb, j, dim));
         var gate = _gate.AsSpan(0, count * hidden);
         var up = _up.AsSpan(0, count * hidden);
-        MatMul(w.Gate, xb, gate, count);
-        MatMul(w.Up, xb, up, count);
+        MatMul(w.Gate, _xb, 0, _gate, 0, count);
+        MatMul(w.Up, _xb, 0, _up, 0, count);
         TensorPrimitives.Multiply(up, gate, up);  // up * gate
         TensorPrimitives.Sigmoid(gate, gate);
         TensorPrimitives.Multiply(gate, up, gate); // silu(gate) * up = gate * sigmoid(gate) * up
-        MatMul(w.Down, gate, xb, count);
+        MatMul(w.Down, _gate, 0, _xb, 0, count);
         TensorPrimitives.Add(x, xb, x);
-    }
-
-    /// <summary>Causal attention of one query (at <paramref name="pos"/>) over cached positions 0..pos, per head.</summary>
-    private void Attend(float[] keys, float[] values, ReadOnlySpan<float> q, Span<float> output, int pos)
-    {
-        int kvDim = _c.KvDim, headDim = _c.HeadDim;
-        var scores = _scores.AsSpan(0, pos + 1);
-        for (var h = 0; h < _c.Heads; h++)
-        {
-            var kvOffset = h / _c.HeadsPerKvHead * headDim; // grouped-query attention: heads share a KV head
-            var qh = q.Slice(h * headDim, headDim);
-            for (var t = 0; t <= pos; t++)
-                scores[t] = TensorPrimitives.Dot(qh, keys.AsSpan(t * kvDim + kvOffset, headDim)) * _attentionScale;
-            // TensorPrimitives.SoftMax does not subtract the maximum: a score past ~88 overflows exp to ∞ (∞/∞ = NaN).
-            TensorPrimitives.Subtract(scores, TensorPrimitives.Max(scores), scores);
-            TensorPrimitives.SoftMax(scores, scores);
-            var outHead = output.Slice(h * headDim, headDim);
-            outHead.Clear();
-            for (var t = 0; t <= pos; t++)
-                TensorPrimitives.MultiplyAdd(values.AsSpan(t * kvDim + kvOffset, headDim), scores[t], outHead, outHead);
-        }
     }
 
     /// <summary>Adds a projection's bias to each of <paramref name="count"/> rows (Qwen2's query, key and value biases).</summary>
@@ -398,36 +392,5 @@ public partial class ReferenceSession : IInferenceSession
         var scale = 1f / MathF.Sqrt(meanSquare + _c.NormEps);
         TensorPrimitives.Multiply(x, scale, output);
         TensorPrimitives.Multiply(output, weight, output);
-    }
-
-    /// <summary>
-    /// output[j][i] = dot(row i of W, input[j]) for <paramref name="count"/> inputs: each row is read once for all
-    /// inputs, and each dot is the same call a single input would make. F32 weights: a float dot product. Q8_0/Q4_0
-    /// weights: as llama.cpp's CPU backend, each input is quantized to Q8_0 first (<see cref="ActivationQuantizer"/>)
-    /// and each row's blocks are multiplied in integers and summed in the order <see cref="QuantizedDot"/> defines.
-    /// </summary>
-    private void MatMul(WeightTensor w, ReadOnlySpan<float> input, Span<float> output, int count)
-    {
-        int rows = w.Rows, cols = w.Cols;
-        if (!w.IsQuantized)
-        {
-            for (var i = 0; i < rows; i++)
-            {
-                var row = w.Row(i);
-                for (var j = 0; j < count; j++)
-                    output[j * rows + i] = TensorPrimitives.Dot(row, input.Slice(j * cols, cols));
-            }
-            return;
-        }
-        var blocks = cols / ActivationQuantizer.BlockValues;
-        var rowBytes = ActivationQuantizer.Bytes(cols);
-        var quantized = _quantizedInput.AsSpan(0, count * rowBytes);
-        for (var j = 0; j < count; j++) ActivationQuantizer.Q8_0(input.Slice(j * cols, cols), quantized.Slice(j * rowBytes, rowBytes));
-        for (var i = 0; i < rows; i++)
-        {
-            var row = w.QuantizedRow(i);
-            for (var j = 0; j < count; j++)
-                output[j * rows + i] = QuantizedDot.Row(w.Type, row, quantized.Slice(j * rowBytes, rowBytes), blocks);
-        }
     }
 }

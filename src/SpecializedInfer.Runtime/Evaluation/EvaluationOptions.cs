@@ -15,10 +15,14 @@ public sealed record EvaluationOptions
     /// <summary>End a continuation at EOS (EOS itself is the last compared token), as <c>si run</c> does.</summary>
     public bool StopAtEos { get; init; } = true;
 
+    /// <summary>Threads each session computes on (0: the physical cores); the measurements are the same for any number.</summary>
+    public int Threads { get; init; }
+
     public void Validate()
     {
         if (MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "At least one new token per prompt.");
         if (PerplexityWindow < 2) throw new ArgumentOutOfRangeException(nameof(PerplexityWindow), PerplexityWindow, "A perplexity window needs at least two tokens.");
+        if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads are 0 (the physical cores) or more.");
     }
 }
 

@@ -64,8 +64,8 @@ public sealed class QualityEvaluator
     public TeacherForcedResult TeacherForced(IReadOnlyList<int[]> prompts, IProgress<EvaluationProgress>? progress = null)
     {
         var context = ContextFor(prompts);
-        using var full = _full.CreateSession(context);
-        using var plan = _plan.CreateSession(context);
+        using var full = _full.CreateSession(Session(context));
+        using var plan = _plan.CreateSession(Session(context));
         var fullLogits = new float[_vocab]; // a copy, so no engine has to keep its logits apart from another session's
         long positions = 0, agreements = 0;
         double klSum = 0, klMax = 0;
@@ -99,8 +99,8 @@ public sealed class QualityEvaluator
     public FreeRunningResult FreeRunning(IReadOnlyList<int[]> prompts, IProgress<EvaluationProgress>? progress = null)
     {
         var context = ContextFor(prompts);
-        using var full = _full.CreateSession(context);
-        using var plan = _plan.CreateSession(context);
+        using var full = _full.CreateSession(Session(context));
+        using var plan = _plan.CreateSession(Session(context));
         var fullRun = new DecodeRun(full, Options, _tokenizer.EosId, _vocab);
         var planRun = new DecodeRun(plan, Options, _tokenizer.EosId, _vocab);
         long compared = 0, identical = 0, prefixes = 0;
@@ -138,8 +138,8 @@ public sealed class QualityEvaluator
         var window = Options.PerplexityWindow;
         var windows = (all.Length + window - 1) / window;
         if (all.Length - (windows - 1) * window < 2) windows--; // a lone trailing token predicts nothing
-        using var full = _full.CreateSession(window);
-        using var plan = _plan.CreateSession(window);
+        using var full = _full.CreateSession(Session(window));
+        using var plan = _plan.CreateSession(Session(window));
         double fullNll = 0, planNll = 0;
         long predictions = 0;
         for (var w = 0; w < windows; w++)
@@ -255,4 +255,7 @@ public sealed class QualityEvaluator
             AcceptedDrafts = _accepted,
         };
     }
+
+    /// <summary>The options of a session holding <paramref name="context"/> positions on the evaluation's threads.</summary>
+    private SessionOptions Session(int context) => new() { ContextLength = context, Threads = Options.Threads };
 }

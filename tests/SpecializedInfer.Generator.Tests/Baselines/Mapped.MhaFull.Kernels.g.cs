@@ -103,15 +103,16 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
 
         /// <summary>y = W·x for a 192×192 row-major W: 192 dot products of length 192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 36864 || x.Length < 192 || y.Length < 192) ThrowShape(nameof(MatVec192x192));
+            if (w.Length != 36864 || x.Length < 192 || y.Length < 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatVec192x192));
             // In range: w holds exactly 192×192 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·192 and every access is
             // w[r·192 + c] with r < 192, c < 192; x holds ≥ 192 floats and y ≥ 192.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 12 registers: load it once, then stream the rows past it.
@@ -127,7 +128,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 var x9 = Vector512.LoadUnsafe(ref xr, 144);
                 var x10 = Vector512.LoadUnsafe(ref xr, 160);
                 var x11 = Vector512.LoadUnsafe(ref xr, 176);
-                for (nuint r = 0; r < 192; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192);
@@ -242,7 +243,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else if (Vector256.IsHardwareAccelerated)
             {
                 // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192);
@@ -278,7 +279,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192);
@@ -313,7 +314,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else
             {
-                for (nuint r = 0; r < 192; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 192);
                     float sum = 0f;
@@ -325,15 +326,16 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
 
         /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 192×192 row-major W: 192 dot products of length 192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecAdd192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVecAdd192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 36864 || x.Length < 192 || y.Length < 192) ThrowShape(nameof(MatVecAdd192x192));
+            if (w.Length != 36864 || x.Length < 192 || y.Length < 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatVecAdd192x192));
             // In range: w holds exactly 192×192 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·192 and every access is
             // w[r·192 + c] with r < 192, c < 192; x holds ≥ 192 floats and y ≥ 192.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 12 registers: load it once, then stream the rows past it.
@@ -349,7 +351,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 var x9 = Vector512.LoadUnsafe(ref xr, 144);
                 var x10 = Vector512.LoadUnsafe(ref xr, 160);
                 var x11 = Vector512.LoadUnsafe(ref xr, 176);
-                for (nuint r = 0; r < 192; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192);
@@ -464,7 +466,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else if (Vector256.IsHardwareAccelerated)
             {
                 // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192);
@@ -500,7 +502,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192);
@@ -535,7 +537,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else
             {
-                for (nuint r = 0; r < 192; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 192);
                     float sum = 0f;
@@ -547,15 +549,16 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
 
         /// <summary>y = W·x for a 1400×192 row-major W: 1400 dot products of length 192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec1400x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec1400x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 268800 || x.Length < 192 || y.Length < 1400) ThrowShape(nameof(MatVec1400x192));
+            if (w.Length != 268800 || x.Length < 192 || y.Length < 1400 || (uint)from > (uint)to || to > 1400 || (from & 15) != 0) ThrowShape(nameof(MatVec1400x192));
             // In range: w holds exactly 1400×192 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·192 and every access is
             // w[r·192 + c] with r < 1400, c < 192; x holds ≥ 192 floats and y ≥ 1400.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 12 registers: load it once, then stream the rows past it.
@@ -571,7 +574,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 var x9 = Vector512.LoadUnsafe(ref xr, 144);
                 var x10 = Vector512.LoadUnsafe(ref xr, 160);
                 var x11 = Vector512.LoadUnsafe(ref xr, 176);
-                for (nuint r = 0; r < 1400; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 1400) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192);
@@ -690,7 +693,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else if (Vector256.IsHardwareAccelerated)
             {
                 // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 1400; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 1400) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192);
@@ -733,7 +736,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (192 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 1400; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 1400) start at w0 = &w[r·192]; row j's element c is w0[j·192 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192);
@@ -775,7 +778,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else
             {
-                for (nuint r = 0; r < 1400; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 192);
                     float sum = 0f;
@@ -787,20 +790,21 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
 
         /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 192×1400 row-major W: 192 dot products of length 1400.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecAdd192x1400(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVecAdd192x1400(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 268800 || x.Length < 1400 || y.Length < 192) ThrowShape(nameof(MatVecAdd192x1400));
+            if (w.Length != 268800 || x.Length < 1400 || y.Length < 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatVecAdd192x1400));
             // In range: w holds exactly 192×1400 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·1400 and every access is
             // w[r·1400 + c] with r < 192, c < 1400; x holds ≥ 1400 floats and y ≥ 192.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x (1400 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
                 var xt0 = Vector256.LoadUnsafe(ref xr, 1392); // tail at 1392
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·1400]; row j's element c is w0[j·1400 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 1400);
@@ -856,7 +860,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else if (Vector256.IsHardwareAccelerated)
             {
                 // x (1400 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·1400]; row j's element c is w0[j·1400 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 1400);
@@ -904,7 +908,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (1400 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 192) start at w0 = &w[r·1400]; row j's element c is w0[j·1400 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 1400);
@@ -946,7 +950,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else
             {
-                for (nuint r = 0; r < 192; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 1400);
                     float sum = 0f;
@@ -998,9 +1002,9 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
         /// with -∞; softmax subtracts each head's maximum before one Exp over all heads; output = Σ p_t · V_t.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
+        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity, int firstKvHead, int endKvHead)
         {
-            if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 192 || output.Length < 192
+            if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 192 || output.Length < 192 || (uint)firstKvHead > (uint)endKvHead || endKvHead > 3
                 || keys.Length < (long)192 * capacity || values.Length < (long)192 * (position + 1) || scores.Length < (long)3 * capacity)
                 ThrowShape(nameof(Attention));
             // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
@@ -1012,10 +1016,11 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             ref float dr = ref MemoryMarshal.GetReference(output);
             nuint n = (nuint)position + 1;
             nuint cap = (nuint)capacity;
+            nuint h0 = (nuint)firstKvHead * 1, h1 = (nuint)endKvHead * 1; // the query heads of KV heads firstKvHead..endKvHead−1 (a thread's share)
             if (Vector512.IsHardwareAccelerated)
             {
                 nuint stride = (n + 15) & ~(nuint)15; // whole vectors; ≤ capacity, a multiple of 16 above position
-                for (nuint h = 0; h < 3; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
@@ -1034,7 +1039,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                         ((a + b + (c + e)) * AttentionScale).StoreUnsafe(ref sh0, t);
                     }
                 }
-                for (nuint h = 0; h < 3; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
@@ -1043,9 +1048,9 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                     var max = Vector512.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 3; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     var sum = Vector512.LoadUnsafe(ref sh, 0);
@@ -1053,7 +1058,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                     var total = Vector512.Create(Vector512.Sum(sum));
                     for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
                 }
-                for (nuint h = 0; h < 3; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1084,7 +1089,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else if (Vector256.IsHardwareAccelerated)
             {
                 nuint stride = (n + 7) & ~(nuint)7; // whole vectors; ≤ capacity, a multiple of 16 above position
-                for (nuint h = 0; h < 3; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
@@ -1103,7 +1108,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                         ((a + b + (c + e)) * AttentionScale).StoreUnsafe(ref sh0, t);
                     }
                 }
-                for (nuint h = 0; h < 3; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
@@ -1112,9 +1117,9 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                     var max = Vector256.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 3; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     var sum = Vector256.LoadUnsafe(ref sh, 0);
@@ -1122,7 +1127,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                     var total = Vector256.Create(Vector256.Sum(sum));
                     for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
                 }
-                for (nuint h = 0; h < 3; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1168,7 +1173,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else if (Vector128.IsHardwareAccelerated)
             {
                 nuint stride = (n + 3) & ~(nuint)3; // whole vectors; ≤ capacity, a multiple of 16 above position
-                for (nuint h = 0; h < 3; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
@@ -1187,7 +1192,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                         ((a + b + (c + e)) * AttentionScale).StoreUnsafe(ref sh0, t);
                     }
                 }
-                for (nuint h = 0; h < 3; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
@@ -1196,9 +1201,9 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                     var max = Vector128.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 3; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     var sum = Vector128.LoadUnsafe(ref sh, 0);
@@ -1206,7 +1211,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                     var total = Vector128.Create(Vector128.Sum(sum));
                     for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
                 }
-                for (nuint h = 0; h < 3; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1252,7 +1257,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             else
             {
                 nuint stride = n;
-                for (nuint h = 0; h < 3; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
@@ -1271,23 +1276,23 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                         Unsafe.Add(ref sh0, t) = (a + b + (c + e)) * AttentionScale;
                     }
                 }
-                for (nuint h = 0; h < 3; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     float max = float.NegativeInfinity;
                     for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(3 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 3; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     float total = 0f;
                     for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
                 }
-                for (nuint h = 0; h < 3; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1374,18 +1379,19 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 192), a 192×192 row-major W;
         /// bit-identical, position by position, to MatVec192x192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMat192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMat192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 36864 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 192) ThrowShape(nameof(MatMat192x192));
+            if (w.Length != 36864 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMat192x192));
             // In range: as in MatVec192x192 for each position p < count, whose x row starts at p·192 (< x.Length)
             // and y row at p·192 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 192; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+7 < 192
                     for (nuint p = 0; p < n; p++)
@@ -1515,7 +1521,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
                     for (nuint p = 0; p < n; p++)
@@ -1554,7 +1560,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
                     for (nuint p = 0; p < n; p++)
@@ -1593,7 +1599,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else
             {
-                for (nuint r = 0; r < 192; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 192);
                     for (nuint p = 0; p < n; p++)
@@ -1610,18 +1616,19 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
         /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 192), a 192×192 row-major W;
         /// bit-identical, position by position, to MatVecAdd192x192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatAdd192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMatAdd192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 36864 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 192) ThrowShape(nameof(MatMatAdd192x192));
+            if (w.Length != 36864 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd192x192));
             // In range: as in MatVecAdd192x192 for each position p < count, whose x row starts at p·192 (< x.Length)
             // and y row at p·192 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 192; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+7 < 192
                     for (nuint p = 0; p < n; p++)
@@ -1751,7 +1758,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
                     for (nuint p = 0; p < n; p++)
@@ -1790,7 +1797,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 192
                     for (nuint p = 0; p < n; p++)
@@ -1829,7 +1836,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else
             {
-                for (nuint r = 0; r < 192; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 192);
                     for (nuint p = 0; p < n; p++)
@@ -1846,18 +1853,19 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 1400), a 1400×192 row-major W;
         /// bit-identical, position by position, to MatVec1400x192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMat1400x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMat1400x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 268800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 1400) ThrowShape(nameof(MatMat1400x192));
+            if (w.Length != 268800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 1400 || (uint)from > (uint)to || to > 1400 || (from & 15) != 0) ThrowShape(nameof(MatMat1400x192));
             // In range: as in MatVec1400x192 for each position p < count, whose x row starts at p·192 (< x.Length)
             // and y row at p·1400 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 1400; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+7 < 1400
                     nuint ahead = r + 30 <= 1400 ? (nuint)4096 : 0; // in range as in the single kernel
@@ -1989,7 +1997,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 1400; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 1400
                     nuint ahead = r + 26 <= 1400 ? (nuint)4096 : 0; // in range as in the single kernel
@@ -2030,7 +2038,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 1400; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 192); // rows r..r+3 < 1400
                     nuint ahead = r + 26 <= 1400 ? (nuint)4096 : 0; // in range as in the single kernel
@@ -2071,7 +2079,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else
             {
-                for (nuint r = 0; r < 1400; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 192);
                     for (nuint p = 0; p < n; p++)
@@ -2088,18 +2096,19 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
         /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 1400, y rows of 192), a 192×1400 row-major W;
         /// bit-identical, position by position, to MatVecAdd192x1400.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatAdd192x1400(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMatAdd192x1400(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 268800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 1400 || y.Length < (long)count * 192) ThrowShape(nameof(MatMatAdd192x1400));
+            if (w.Length != 268800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 1400 || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd192x1400));
             // In range: as in MatVecAdd192x1400 for each position p < count, whose x row starts at p·1400 (< x.Length)
             // and y row at p·192 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 1400); // rows r..r+3 < 192
                     nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
@@ -2150,7 +2159,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 1400); // rows r..r+3 < 192
                     nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
@@ -2196,7 +2205,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 192; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 1400); // rows r..r+3 < 192
                     nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
@@ -2237,7 +2246,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
             else
             {
-                for (nuint r = 0; r < 192; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 1400);
                     for (nuint p = 0; p < n; p++)

@@ -112,15 +112,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y = W·x for a 120×120 row-major W: 120 dot products of length 120.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec120x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec120x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 15360 || x.Length < 120 || y.Length < 120) ThrowShape(nameof(MatVec120x120Stride128));
+            if (w.Length != 15360 || x.Length < 120 || y.Length < 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatVec120x120Stride128));
             // Rows are padded to 128 floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.
             // In range: w holds exactly 120×128 floats (checked above), so row r starts at r·128 and every access is
             // w[r·128 + c] with r < 120, c < 120; x holds ≥ 120 floats and y ≥ 120.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 8 registers: load it once, then stream the rows past it.
@@ -132,7 +133,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x5 = Vector512.LoadUnsafe(ref xr, 80);
                 var x6 = Vector512.LoadUnsafe(ref xr, 96);
                 var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
-                for (nuint r = 0; r < 120; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 120) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -215,7 +216,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector256.IsHardwareAccelerated)
             {
                 // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -256,7 +257,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -291,7 +292,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 120; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 128);
                     float sum = 0f;
@@ -303,15 +304,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y = W·x for a 40×120 row-major W: 40 dot products of length 120.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec40x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec40x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 5120 || x.Length < 120 || y.Length < 40) ThrowShape(nameof(MatVec40x120Stride128));
+            if (w.Length != 5120 || x.Length < 120 || y.Length < 40 || (uint)from > (uint)to || to > 40 || (from & 15) != 0) ThrowShape(nameof(MatVec40x120Stride128));
             // Rows are padded to 128 floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.
             // In range: w holds exactly 40×128 floats (checked above), so row r starts at r·128 and every access is
             // w[r·128 + c] with r < 40, c < 120; x holds ≥ 120 floats and y ≥ 40.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 8 registers: load it once, then stream the rows past it.
@@ -323,7 +325,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x5 = Vector512.LoadUnsafe(ref xr, 80);
                 var x6 = Vector512.LoadUnsafe(ref xr, 96);
                 var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
-                for (nuint r = 0; r < 40; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 40) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -406,7 +408,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector256.IsHardwareAccelerated)
             {
                 // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 40; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 40) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -447,7 +449,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 40; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 40) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -482,7 +484,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 40; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 128);
                     float sum = 0f;
@@ -494,15 +496,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 120×120 row-major W: 120 dot products of length 120.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecAdd120x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVecAdd120x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 15360 || x.Length < 120 || y.Length < 120) ThrowShape(nameof(MatVecAdd120x120Stride128));
+            if (w.Length != 15360 || x.Length < 120 || y.Length < 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatVecAdd120x120Stride128));
             // Rows are padded to 128 floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.
             // In range: w holds exactly 120×128 floats (checked above), so row r starts at r·128 and every access is
             // w[r·128 + c] with r < 120, c < 120; x holds ≥ 120 floats and y ≥ 120.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 8 registers: load it once, then stream the rows past it.
@@ -514,7 +517,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x5 = Vector512.LoadUnsafe(ref xr, 80);
                 var x6 = Vector512.LoadUnsafe(ref xr, 96);
                 var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
-                for (nuint r = 0; r < 120; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 120) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -597,7 +600,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector256.IsHardwareAccelerated)
             {
                 // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -638,7 +641,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -673,7 +676,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 120; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 128);
                     float sum = 0f;
@@ -685,15 +688,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y = W·x for a 300×120 row-major W: 300 dot products of length 120.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec300x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec300x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 38400 || x.Length < 120 || y.Length < 300) ThrowShape(nameof(MatVec300x120Stride128));
+            if (w.Length != 38400 || x.Length < 120 || y.Length < 300 || (uint)from > (uint)to || to > 300 || (from & 15) != 0) ThrowShape(nameof(MatVec300x120Stride128));
             // Rows are padded to 128 floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.
             // In range: w holds exactly 300×128 floats (checked above), so row r starts at r·128 and every access is
             // w[r·128 + c] with r < 300, c < 120; x holds ≥ 120 floats and y ≥ 300.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 8 registers: load it once, then stream the rows past it.
@@ -705,7 +709,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x5 = Vector512.LoadUnsafe(ref xr, 80);
                 var x6 = Vector512.LoadUnsafe(ref xr, 96);
                 var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
-                for (nuint r = 0; r < 296; r += 8)
+                for (nuint r = lo; r < Math.Min(hi, 296); r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 300) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -784,7 +788,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
                     sums.StoreUnsafe(ref yr, r);
                 }
-                for (nuint r = 296; r < 300; r += 4)
+                for (nuint r = Math.Max(lo, 296); r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 300) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -831,7 +835,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector256.IsHardwareAccelerated)
             {
                 // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 300; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 300) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -872,7 +876,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 300; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 300) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -907,7 +911,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 300; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 128);
                     float sum = 0f;
@@ -919,21 +923,22 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 120×300 row-major W: 120 dot products of length 300.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecAdd120x300Stride304(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVecAdd120x300Stride304(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 36480 || x.Length < 300 || y.Length < 120) ThrowShape(nameof(MatVecAdd120x300Stride304));
+            if (w.Length != 36480 || x.Length < 300 || y.Length < 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatVecAdd120x300Stride304));
             // Rows are padded to 304 floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.
             // In range: w holds exactly 120×304 floats (checked above), so row r starts at r·304 and every access is
             // w[r·304 + c] with r < 120, c < 300; x holds ≥ 300 floats and y ≥ 120.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x (300 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
                 var xt0 = Vector256.LoadUnsafe(ref xr, 288); // tail at 288
                 var xt1 = Vector128.LoadUnsafe(ref xr, 296); // tail at 296
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·304]; row j's element c is w0[j·304 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 304);
@@ -978,7 +983,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             {
                 // x (300 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
                 var xt0 = Vector128.LoadUnsafe(ref xr, 296); // tail at 296
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·304]; row j's element c is w0[j·304 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 304);
@@ -1023,7 +1028,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (300 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 120) start at w0 = &w[r·304]; row j's element c is w0[j·304 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 304);
@@ -1063,7 +1068,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 120; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 304);
                     float sum = 0f;
@@ -1075,15 +1080,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y = W·x for a 400×120 row-major W: 400 dot products of length 120.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec400x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec400x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 51200 || x.Length < 120 || y.Length < 400) ThrowShape(nameof(MatVec400x120Stride128));
+            if (w.Length != 51200 || x.Length < 120 || y.Length < 400 || (uint)from > (uint)to || to > 400 || (from & 15) != 0) ThrowShape(nameof(MatVec400x120Stride128));
             // Rows are padded to 128 floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.
             // In range: w holds exactly 400×128 floats (checked above), so row r starts at r·128 and every access is
             // w[r·128 + c] with r < 400, c < 120; x holds ≥ 120 floats and y ≥ 400.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 8 registers: load it once, then stream the rows past it.
@@ -1095,7 +1101,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x5 = Vector512.LoadUnsafe(ref xr, 80);
                 var x6 = Vector512.LoadUnsafe(ref xr, 96);
                 var xt0 = Vector256.LoadUnsafe(ref xr, 112); // tail at 112
-                for (nuint r = 0; r < 400; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 400) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -1178,7 +1184,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector256.IsHardwareAccelerated)
             {
                 // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 400; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 400) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -1219,7 +1225,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (120 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 400; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 400) start at w0 = &w[r·128]; row j's element c is w0[j·128 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128);
@@ -1254,7 +1260,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 400; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 128);
                     float sum = 0f;
@@ -1331,9 +1337,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// with -∞; softmax subtracts each head's maximum before one Exp over all heads; output = Σ p_t · V_t.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
+        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity, int firstKvHead, int endKvHead)
         {
-            if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 120 || output.Length < 120
+            if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 120 || output.Length < 120 || (uint)firstKvHead > (uint)endKvHead || endKvHead > 2
                 || keys.Length < (long)40 * capacity || values.Length < (long)40 * (position + 1) || scores.Length < (long)6 * capacity)
                 ThrowShape(nameof(Attention));
             // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
@@ -1345,10 +1351,11 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             ref float dr = ref MemoryMarshal.GetReference(output);
             nuint n = (nuint)position + 1;
             nuint cap = (nuint)capacity;
+            nuint h0 = (nuint)firstKvHead * 3, h1 = (nuint)endKvHead * 3; // the query heads of KV heads firstKvHead..endKvHead−1 (a thread's share)
             if (Vector512.IsHardwareAccelerated)
             {
                 nuint stride = (n + 15) & ~(nuint)15; // whole vectors; ≤ capacity, a multiple of 16 above position
-                for (nuint h = 0; h < 6; h += 3)
+                for (nuint h = h0; h < h1; h += 3)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3, shared by heads h..h+2
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
@@ -1444,7 +1451,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                         (a2 * AttentionScale).StoreUnsafe(ref sh2, t);
                     }
                 }
-                for (nuint h = 0; h < 6; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
@@ -1453,9 +1460,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var max = Vector512.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 6; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     var sum = Vector512.LoadUnsafe(ref sh, 0);
@@ -1463,7 +1470,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var total = Vector512.Create(Vector512.Sum(sum));
                     for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
                 }
-                for (nuint h = 0; h < 6; h += 3)
+                for (nuint h = h0; h < h1; h += 3)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1513,7 +1520,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector256.IsHardwareAccelerated)
             {
                 nuint stride = (n + 7) & ~(nuint)7; // whole vectors; ≤ capacity, a multiple of 16 above position
-                for (nuint h = 0; h < 6; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
@@ -1543,7 +1550,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                         ((a0 + b0) * AttentionScale).StoreUnsafe(ref sh0, t);
                     }
                 }
-                for (nuint h = 0; h < 6; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
@@ -1552,9 +1559,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var max = Vector256.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 6; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     var sum = Vector256.LoadUnsafe(ref sh, 0);
@@ -1562,7 +1569,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var total = Vector256.Create(Vector256.Sum(sum));
                     for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
                 }
-                for (nuint h = 0; h < 6; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1611,7 +1618,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 nuint stride = (n + 3) & ~(nuint)3; // whole vectors; ≤ capacity, a multiple of 16 above position
-                for (nuint h = 0; h < 6; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
@@ -1641,7 +1648,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                         ((a0 + b0) * AttentionScale).StoreUnsafe(ref sh0, t);
                     }
                 }
-                for (nuint h = 0; h < 6; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
@@ -1650,9 +1657,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var max = Vector128.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 6; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     var sum = Vector128.LoadUnsafe(ref sh, 0);
@@ -1660,7 +1667,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var total = Vector128.Create(Vector128.Sum(sum));
                     for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
                 }
-                for (nuint h = 0; h < 6; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1694,7 +1701,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else
             {
                 nuint stride = n;
-                for (nuint h = 0; h < 6; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
@@ -1724,23 +1731,23 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                         Unsafe.Add(ref sh0, t) = (a0 + b0) * AttentionScale;
                     }
                 }
-                for (nuint h = 0; h < 6; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     float max = float.NegativeInfinity;
                     for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(6 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 6; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     float total = 0f;
                     for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
                 }
-                for (nuint h = 0; h < 6; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1831,18 +1838,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 120), a 120×120 row-major W;
         /// bit-identical, position by position, to MatVec120x120Stride128.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMat120x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMat120x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 15360 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 120) ThrowShape(nameof(MatMat120x120Stride128));
+            if (w.Length != 15360 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatMat120x120Stride128));
             // In range: as in MatVec120x120Stride128 for each position p < count, whose x row starts at p·120 (< x.Length)
             // and y row at p·120 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 120; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+7 < 120
                     for (nuint p = 0; p < n; p++)
@@ -1936,7 +1944,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 120
                     for (nuint p = 0; p < n; p++)
@@ -1980,7 +1988,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 120
                     for (nuint p = 0; p < n; p++)
@@ -2019,7 +2027,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 120; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 128);
                     for (nuint p = 0; p < n; p++)
@@ -2036,18 +2044,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 40), a 40×120 row-major W;
         /// bit-identical, position by position, to MatVec40x120Stride128.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMat40x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMat40x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 5120 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 40) ThrowShape(nameof(MatMat40x120Stride128));
+            if (w.Length != 5120 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 40 || (uint)from > (uint)to || to > 40 || (from & 15) != 0) ThrowShape(nameof(MatMat40x120Stride128));
             // In range: as in MatVec40x120Stride128 for each position p < count, whose x row starts at p·120 (< x.Length)
             // and y row at p·40 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 40; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+7 < 40
                     for (nuint p = 0; p < n; p++)
@@ -2141,7 +2150,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 40; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 40
                     for (nuint p = 0; p < n; p++)
@@ -2185,7 +2194,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 40; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 40
                     for (nuint p = 0; p < n; p++)
@@ -2224,7 +2233,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 40; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 128);
                     for (nuint p = 0; p < n; p++)
@@ -2241,18 +2250,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 120), a 120×120 row-major W;
         /// bit-identical, position by position, to MatVecAdd120x120Stride128.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatAdd120x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMatAdd120x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 15360 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 120) ThrowShape(nameof(MatMatAdd120x120Stride128));
+            if (w.Length != 15360 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd120x120Stride128));
             // In range: as in MatVecAdd120x120Stride128 for each position p < count, whose x row starts at p·120 (< x.Length)
             // and y row at p·120 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 120; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+7 < 120
                     for (nuint p = 0; p < n; p++)
@@ -2346,7 +2356,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 120
                     for (nuint p = 0; p < n; p++)
@@ -2390,7 +2400,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 120
                     for (nuint p = 0; p < n; p++)
@@ -2429,7 +2439,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 120; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 128);
                     for (nuint p = 0; p < n; p++)
@@ -2446,18 +2456,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 300), a 300×120 row-major W;
         /// bit-identical, position by position, to MatVec300x120Stride128.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMat300x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMat300x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 38400 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 300) ThrowShape(nameof(MatMat300x120Stride128));
+            if (w.Length != 38400 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 300 || (uint)from > (uint)to || to > 300 || (from & 15) != 0) ThrowShape(nameof(MatMat300x120Stride128));
             // In range: as in MatVec300x120Stride128 for each position p < count, whose x row starts at p·120 (< x.Length)
             // and y row at p·300 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 296; r += 8)
+                for (nuint r = lo; r < Math.Min(hi, 296); r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+7 < 300
                     for (nuint p = 0; p < n; p++)
@@ -2548,7 +2559,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                for (nuint r = 296; r < 300; r += 4)
+                for (nuint r = Math.Max(lo, 296); r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 300
                     for (nuint p = 0; p < n; p++)
@@ -2606,7 +2617,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 300; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 300
                     for (nuint p = 0; p < n; p++)
@@ -2650,7 +2661,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 300; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 300
                     for (nuint p = 0; p < n; p++)
@@ -2689,7 +2700,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 300; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 128);
                     for (nuint p = 0; p < n; p++)
@@ -2706,18 +2717,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 300, y rows of 120), a 120×300 row-major W;
         /// bit-identical, position by position, to MatVecAdd120x300Stride304.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatAdd120x300Stride304(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMatAdd120x300Stride304(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 36480 || (uint)(count - 1) >= 16u || x.Length < (long)count * 300 || y.Length < (long)count * 120) ThrowShape(nameof(MatMatAdd120x300Stride304));
+            if (w.Length != 36480 || (uint)(count - 1) >= 16u || x.Length < (long)count * 300 || y.Length < (long)count * 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd120x300Stride304));
             // In range: as in MatVecAdd120x300Stride304 for each position p < count, whose x row starts at p·300 (< x.Length)
             // and y row at p·120 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 304); // rows r..r+3 < 120
                     for (nuint p = 0; p < n; p++)
@@ -2766,7 +2778,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 304); // rows r..r+3 < 120
                     for (nuint p = 0; p < n; p++)
@@ -2815,7 +2827,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 120; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 304); // rows r..r+3 < 120
                     for (nuint p = 0; p < n; p++)
@@ -2859,7 +2871,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 120; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 304);
                     for (nuint p = 0; p < n; p++)
@@ -2876,18 +2888,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 400), a 400×120 row-major W;
         /// bit-identical, position by position, to MatVec400x120Stride128.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMat400x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMat400x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 51200 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 400) ThrowShape(nameof(MatMat400x120Stride128));
+            if (w.Length != 51200 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 400 || (uint)from > (uint)to || to > 400 || (from & 15) != 0) ThrowShape(nameof(MatMat400x120Stride128));
             // In range: as in MatVec400x120Stride128 for each position p < count, whose x row starts at p·120 (< x.Length)
             // and y row at p·400 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 400; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+7 < 400
                     for (nuint p = 0; p < n; p++)
@@ -2981,7 +2994,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 400; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 400
                     for (nuint p = 0; p < n; p++)
@@ -3025,7 +3038,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 400; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 128); // rows r..r+3 < 400
                     for (nuint p = 0; p < n; p++)
@@ -3064,7 +3077,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 400; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 128);
                     for (nuint p = 0; p < n; p++)

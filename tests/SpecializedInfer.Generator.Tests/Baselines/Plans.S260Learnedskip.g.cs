@@ -85,10 +85,15 @@ namespace Plans
         /// <inheritdoc/>
         public string Name => "S260Learnedskip";
 
-        /// <summary>A new session with its own KV cache for up to <paramref name="contextLength"/> positions (0: the manifest's context length).</summary>
-        public Session CreateSession(int contextLength = 0) => new Session(this, contextLength);
+        /// <summary>A new session with its own KV cache for up to <paramref name="contextLength"/> positions (0: the manifest's context length), on the physical cores.</summary>
+        public Session CreateSession(int contextLength = 0) => new Session(this, new global::SpecializedInfer.Engine.SessionOptions { ContextLength = contextLength });
+
+        /// <summary>A new session as <paramref name="options"/> say: its context and the threads it computes on.</summary>
+        public Session CreateSession(global::SpecializedInfer.Engine.SessionOptions options) => new Session(this, options);
 
         global::SpecializedInfer.Engine.IInferenceSession global::SpecializedInfer.Engine.ILanguageModel.CreateSession(int contextLength) => CreateSession(contextLength);
+
+        global::SpecializedInfer.Engine.IInferenceSession global::SpecializedInfer.Engine.ILanguageModel.CreateSession(global::SpecializedInfer.Engine.SessionOptions options) => CreateSession(options);
 
         /// <summary>Unmaps the model file.</summary>
         public void Dispose() => _weights.Dispose();
@@ -98,7 +103,7 @@ namespace Plans
         /// what grows with the context (KV cache, rotary table, scores) is held as it fills, doubling (ContextCapacity), so a
         /// forward step allocates nothing except when the context outgrows what is held. Not thread-safe; use one session per thread.
         /// </summary>
-        public sealed class Session : global::SpecializedInfer.Engine.IInferenceSession
+        public sealed class Session : global::SpecializedInfer.Engine.IInferenceSession, global::SpecializedInfer.Engine.IPartitionedWork
         {
             // Topology: every dimension is a constant.
             private const int Dim = 64, HiddenDim = 172, Heads = 8, KvHeads = 4, HeadDim = 8;
@@ -137,6 +142,7 @@ namespace Plans
             private readonly float[] _x = new float[Dim], _xb = new float[Dim], _q = new float[QueryDim], _k = new float[KvDim], _att = new float[QueryDim];
             private readonly float[] _gate = new float[HiddenDim], _up = new float[HiddenDim], _logits = new float[VocabSize], _probe = new float[VocabSize];
             private float[] _scores; // [Heads][_capacity]
+            private readonly global::SpecializedInfer.Engine.WorkerPool _pool; // the threads a forward pass runs on (the caller's included)
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 16.
             private const int MaxBatch = 16;
@@ -151,10 +157,10 @@ namespace Plans
             // Bytes per position of context: K and V of 5 steps × 32, rotary cos/sin of 4 pairs, 8 scores.
             private const long BytesPerPosition = 1344;
 
-            internal Session(S260Learnedskip engine, int contextLength)
+            internal Session(S260Learnedskip engine, global::SpecializedInfer.Engine.SessionOptions options)
             {
                 var weights = engine._weights;
-                ContextLength = contextLength > 0 ? contextLength : DefaultContextLength;
+                ContextLength = options.ContextLength > 0 ? options.ContextLength : DefaultContextLength;
                 global::SpecializedInfer.Engine.ContextCapacity.EnsureFits(ContextLength, BytesPerPosition, 32, "the engine S260Learnedskip");
                 _capacity = global::SpecializedInfer.Engine.ContextCapacity.Initial(ContextLength);
                 _rope = new global::SpecializedInfer.Engine.RopeTable(_capacity, RotaryDims, RopeTheta);
@@ -168,6 +174,7 @@ namespace Plans
                 _keys3 = new float[(long)KvDim * _capacity]; _values3 = new float[(long)KvDim * _capacity];
                 _keys4 = new float[(long)KvDim * _capacity]; _values4 = new float[(long)KvDim * _capacity];
                 Statistics = new global::SpecializedInfer.Engine.SessionStatistics(Steps);
+                _pool = new global::SpecializedInfer.Engine.WorkerPool(options.EffectiveThreads);
             }
 
             /// <inheritdoc/>
@@ -181,6 +188,9 @@ namespace Plans
 
             /// <inheritdoc/>
             public global::SpecializedInfer.Engine.SessionStatistics Statistics { get; }
+
+            /// <summary>The threads this session computes on (SessionOptions.Threads; the logits are the same bits for any number).</summary>
+            public int Threads => _pool.Threads;
 
             /// <summary>
             /// A generated token (rule 3): runs steps 0..4.
@@ -240,7 +250,7 @@ namespace Plans
                 CheckBatch(tokens);
                 var last = ForwardBatched(tokens);
                 Kernels.RmsNorm64(BatchRow(_bx, last, Dim), OutputNorm, _xb);
-                Kernels.MatVec512x64(Output, _xb, _logits);
+                Parallel(0, 0, 1); // The head's product with Output
                 return _logits;
             }
 
@@ -293,22 +303,19 @@ namespace Plans
             {
                 var w = Layer0();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n);
+                Parallel(1, pos, n); // Layer 0's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n);
+                Parallel(2, pos, n); // Step 0's attention for n positions
+                Parallel(3, pos, n); // Layer 0's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n);
+                Parallel(4, pos, n); // Layer 0's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n);
+                Parallel(5, pos, n); // Layer 0's down product for n positions
             }
 
             // Step 1 (layer 1) for positions pos..pos+n-1: Step1's kernels per position,
@@ -317,22 +324,19 @@ namespace Plans
             {
                 var w = Layer1();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n);
+                Parallel(6, pos, n); // Layer 1's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n);
+                Parallel(7, pos, n); // Step 1's attention for n positions
+                Parallel(8, pos, n); // Layer 1's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n);
+                Parallel(9, pos, n); // Layer 1's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n);
+                Parallel(10, pos, n); // Layer 1's down product for n positions
             }
 
             // Step 2 (layer 2) for positions pos..pos+n-1: Step2's kernels per position,
@@ -341,22 +345,19 @@ namespace Plans
             {
                 var w = Layer2();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n);
+                Parallel(11, pos, n); // Layer 2's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n);
+                Parallel(12, pos, n); // Step 2's attention for n positions
+                Parallel(13, pos, n); // Layer 2's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n);
+                Parallel(14, pos, n); // Layer 2's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n);
+                Parallel(15, pos, n); // Layer 2's down product for n positions
             }
 
             // Step 3 (layer 3) for positions pos..pos+n-1: Step3's kernels per position,
@@ -365,22 +366,19 @@ namespace Plans
             {
                 var w = Layer3();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n);
+                Parallel(16, pos, n); // Layer 3's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys3, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys3, _values3, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n);
+                Parallel(17, pos, n); // Step 3's attention for n positions
+                Parallel(18, pos, n); // Layer 3's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n);
+                Parallel(19, pos, n); // Layer 3's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n);
+                Parallel(20, pos, n); // Layer 3's down product for n positions
             }
 
             // Step 4 (layer 4) for positions pos..pos+n-1: Step4's kernels per position,
@@ -389,22 +387,19 @@ namespace Plans
             {
                 var w = Layer4();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n);
+                Parallel(21, pos, n); // Layer 4's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys4, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys4, _values4, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n);
+                Parallel(22, pos, n); // Step 4's attention for n positions
+                Parallel(23, pos, n); // Layer 4's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n);
+                Parallel(24, pos, n); // Layer 4's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n);
+                Parallel(25, pos, n); // Layer 4's down product for n positions
             }
 
             /// <inheritdoc/>
@@ -415,8 +410,8 @@ namespace Plans
                 Position = position; // entries past it are overwritten before they are read again
             }
 
-            /// <inheritdoc/>
-            public void Dispose() { }
+            /// <summary>Stops the session's worker threads.</summary>
+            public void Dispose() => _pool.Dispose();
 
             /// <summary>Checks the token and the room left, and puts the token's embedding into the residual stream.</summary>
             private int Enter(int token)
@@ -470,20 +465,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 0's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Kernels.MatVec64x64(w.Query, _xb, _q);
-                Kernels.MatVec32x64(w.Key, _xb, _k);
-                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values0, pos));
+                Parallel(26, pos, 1); // Layer 0's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys0, pos, _capacity);
-                Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity);
-                Kernels.MatVecAdd64x64(w.Output, _att, _x);
+                Parallel(27, pos, 1); // Step 0's attention
+                Parallel(28, pos, 1); // Layer 0's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Kernels.MatVec172x64(w.Gate, _xb, _gate);
-                Kernels.MatVec172x64(w.Up, _xb, _up);
+                Parallel(29, pos, 1); // Layer 0's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Kernels.MatVecAdd64x172Stride176(w.Down, _gate, _x);
+                Parallel(30, pos, 1); // Layer 0's down product
             }
 
             // Step 1: layer 1 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -493,20 +485,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 1's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Kernels.MatVec64x64(w.Query, _xb, _q);
-                Kernels.MatVec32x64(w.Key, _xb, _k);
-                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values1, pos));
+                Parallel(31, pos, 1); // Layer 1's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys1, pos, _capacity);
-                Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity);
-                Kernels.MatVecAdd64x64(w.Output, _att, _x);
+                Parallel(32, pos, 1); // Step 1's attention
+                Parallel(33, pos, 1); // Layer 1's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Kernels.MatVec172x64(w.Gate, _xb, _gate);
-                Kernels.MatVec172x64(w.Up, _xb, _up);
+                Parallel(34, pos, 1); // Layer 1's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Kernels.MatVecAdd64x172Stride176(w.Down, _gate, _x);
+                Parallel(35, pos, 1); // Layer 1's down product
             }
 
             // Step 2: layer 2 (plan: layer in order; skip layer 2 when probe s260.skip.probe.json ≥ 0.6). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -516,20 +505,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 2's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Kernels.MatVec64x64(w.Query, _xb, _q);
-                Kernels.MatVec32x64(w.Key, _xb, _k);
-                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values2, pos));
+                Parallel(36, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys2, pos, _capacity);
-                Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity);
-                Kernels.MatVecAdd64x64(w.Output, _att, _x);
+                Parallel(37, pos, 1); // Step 2's attention
+                Parallel(38, pos, 1); // Layer 2's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Kernels.MatVec172x64(w.Gate, _xb, _gate);
-                Kernels.MatVec172x64(w.Up, _xb, _up);
+                Parallel(39, pos, 1); // Layer 2's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Kernels.MatVecAdd64x172Stride176(w.Down, _gate, _x);
+                Parallel(40, pos, 1); // Layer 2's down product
             }
 
             // Step 3: layer 3 (plan: layer in order; skip layer 3 when probe s260.skip.probe.json ≥ 0.7). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -539,20 +525,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 3's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Kernels.MatVec64x64(w.Query, _xb, _q);
-                Kernels.MatVec32x64(w.Key, _xb, _k);
-                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values3, pos));
+                Parallel(41, pos, 1); // Layer 3's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys3, pos, _capacity);
-                Kernels.Attention(_q, _keys3, _values3, _scores, _att, pos, _capacity);
-                Kernels.MatVecAdd64x64(w.Output, _att, _x);
+                Parallel(42, pos, 1); // Step 3's attention
+                Parallel(43, pos, 1); // Layer 3's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Kernels.MatVec172x64(w.Gate, _xb, _gate);
-                Kernels.MatVec172x64(w.Up, _xb, _up);
+                Parallel(44, pos, 1); // Layer 3's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Kernels.MatVecAdd64x172Stride176(w.Down, _gate, _x);
+                Parallel(45, pos, 1); // Layer 3's down product
             }
 
             // Step 4: layer 4 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -562,20 +545,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 4's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Kernels.MatVec64x64(w.Query, _xb, _q);
-                Kernels.MatVec32x64(w.Key, _xb, _k);
-                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values4, pos));
+                Parallel(46, pos, 1); // Layer 4's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys4, pos, _capacity);
-                Kernels.Attention(_q, _keys4, _values4, _scores, _att, pos, _capacity);
-                Kernels.MatVecAdd64x64(w.Output, _att, _x);
+                Parallel(47, pos, 1); // Step 4's attention
+                Parallel(48, pos, 1); // Layer 4's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Kernels.MatVec172x64(w.Gate, _xb, _gate);
-                Kernels.MatVec172x64(w.Up, _xb, _up);
+                Parallel(49, pos, 1); // Layer 4's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Kernels.MatVecAdd64x172Stride176(w.Down, _gate, _x);
+                Parallel(50, pos, 1); // Layer 4's down product
             }
 
             // Step 2 is skippable (plan: skip layer 2): skipped, it still owes deeper tokens its K/V at this position,
@@ -584,8 +564,7 @@ namespace Plans
             {
                 var w = Layer2();
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Kernels.MatVec32x64(w.Key, _xb, _k);
-                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values2, pos));
+                Parallel(51, pos, 1); // Layer 2's key, value products
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys2, pos, _capacity);
             }
@@ -596,8 +575,7 @@ namespace Plans
             {
                 var w = Layer3();
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Kernels.MatVec32x64(w.Key, _xb, _k);
-                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values3, pos));
+                Parallel(52, pos, 1); // Layer 3's key, value products
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys3, pos, _capacity);
             }
@@ -606,7 +584,7 @@ namespace Plans
             private void Head()
             {
                 Kernels.RmsNorm64(_x, OutputNorm, _xb);
-                Kernels.MatVec512x64(Output, _xb, _logits);
+                Parallel(0, 0, 1); // The head's product with Output
             }
 
             /// <summary>One layer's tensors as spans; built per step on the stack.</summary>
@@ -756,6 +734,545 @@ namespace Plans
             {
                 for (var r = 0; r < rows; r++) source.Slice(r * cols, cols).CopyTo(new global::System.Span<float>(arena, at + r * stride, cols));
             }
+            // Parallel work: the op every thread runs next and its arguments (ops rebuild their spans from fields).
+            private int _op, _opPos, _opCount;
+
+            /// <summary>Runs op <paramref name="op"/> on every thread of the session (part 0 on this one); returns when all parts are done.</summary>
+            private void Parallel(int op, int pos, int count)
+            {
+                _op = op;
+                _opPos = pos;
+                _opCount = count;
+                _pool.Run(this);
+            }
+
+            /// <summary>One thread's part of the current op.</summary>
+            void global::SpecializedInfer.Engine.IPartitionedWork.Run(int part, int parts)
+            {
+                switch (_op)
+                {
+                    case 0: Op0(_opPos, _opCount, part, parts); break;
+                    case 1: Op1(_opPos, _opCount, part, parts); break;
+                    case 2: Op2(_opPos, _opCount, part, parts); break;
+                    case 3: Op3(_opPos, _opCount, part, parts); break;
+                    case 4: Op4(_opPos, _opCount, part, parts); break;
+                    case 5: Op5(_opPos, _opCount, part, parts); break;
+                    case 6: Op6(_opPos, _opCount, part, parts); break;
+                    case 7: Op7(_opPos, _opCount, part, parts); break;
+                    case 8: Op8(_opPos, _opCount, part, parts); break;
+                    case 9: Op9(_opPos, _opCount, part, parts); break;
+                    case 10: Op10(_opPos, _opCount, part, parts); break;
+                    case 11: Op11(_opPos, _opCount, part, parts); break;
+                    case 12: Op12(_opPos, _opCount, part, parts); break;
+                    case 13: Op13(_opPos, _opCount, part, parts); break;
+                    case 14: Op14(_opPos, _opCount, part, parts); break;
+                    case 15: Op15(_opPos, _opCount, part, parts); break;
+                    case 16: Op16(_opPos, _opCount, part, parts); break;
+                    case 17: Op17(_opPos, _opCount, part, parts); break;
+                    case 18: Op18(_opPos, _opCount, part, parts); break;
+                    case 19: Op19(_opPos, _opCount, part, parts); break;
+                    case 20: Op20(_opPos, _opCount, part, parts); break;
+                    case 21: Op21(_opPos, _opCount, part, parts); break;
+                    case 22: Op22(_opPos, _opCount, part, parts); break;
+                    case 23: Op23(_opPos, _opCount, part, parts); break;
+                    case 24: Op24(_opPos, _opCount, part, parts); break;
+                    case 25: Op25(_opPos, _opCount, part, parts); break;
+                    case 26: Op26(_opPos, _opCount, part, parts); break;
+                    case 27: Op27(_opPos, _opCount, part, parts); break;
+                    case 28: Op28(_opPos, _opCount, part, parts); break;
+                    case 29: Op29(_opPos, _opCount, part, parts); break;
+                    case 30: Op30(_opPos, _opCount, part, parts); break;
+                    case 31: Op31(_opPos, _opCount, part, parts); break;
+                    case 32: Op32(_opPos, _opCount, part, parts); break;
+                    case 33: Op33(_opPos, _opCount, part, parts); break;
+                    case 34: Op34(_opPos, _opCount, part, parts); break;
+                    case 35: Op35(_opPos, _opCount, part, parts); break;
+                    case 36: Op36(_opPos, _opCount, part, parts); break;
+                    case 37: Op37(_opPos, _opCount, part, parts); break;
+                    case 38: Op38(_opPos, _opCount, part, parts); break;
+                    case 39: Op39(_opPos, _opCount, part, parts); break;
+                    case 40: Op40(_opPos, _opCount, part, parts); break;
+                    case 41: Op41(_opPos, _opCount, part, parts); break;
+                    case 42: Op42(_opPos, _opCount, part, parts); break;
+                    case 43: Op43(_opPos, _opCount, part, parts); break;
+                    case 44: Op44(_opPos, _opCount, part, parts); break;
+                    case 45: Op45(_opPos, _opCount, part, parts); break;
+                    case 46: Op46(_opPos, _opCount, part, parts); break;
+                    case 47: Op47(_opPos, _opCount, part, parts); break;
+                    case 48: Op48(_opPos, _opCount, part, parts); break;
+                    case 49: Op49(_opPos, _opCount, part, parts); break;
+                    case 50: Op50(_opPos, _opCount, part, parts); break;
+                    case 51: Op51(_opPos, _opCount, part, parts); break;
+                    case 52: Op52(_opPos, _opCount, part, parts); break;
+                    default: throw new global::System.InvalidOperationException($"No parallel op {_op}.");
+                }
+            }
+
+            /// <summary>The head's product with Output: this part's share.</summary>
+            private void Op0(int pos, int n, int part, int parts)
+            {
+                var r = Rows(512, part, parts);
+                Kernels.MatVec512x64(Output, _xb, _logits, r.From, r.To);
+            }
+
+            /// <summary>Layer 0's query, key, value products for n positions: this part's share.</summary>
+            private void Op1(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 0's attention for n positions: this part's share.</summary>
+            private void Op2(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 0's output product for n positions: this part's share.</summary>
+            private void Op3(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
+            private void Op4(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's down product for n positions: this part's share.</summary>
+            private void Op5(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
+            private void Op6(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 1's attention for n positions: this part's share.</summary>
+            private void Op7(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 1's output product for n positions: this part's share.</summary>
+            private void Op8(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
+            private void Op9(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's down product for n positions: this part's share.</summary>
+            private void Op10(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
+            private void Op11(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 2's attention for n positions: this part's share.</summary>
+            private void Op12(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 2's output product for n positions: this part's share.</summary>
+            private void Op13(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
+            private void Op14(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's down product for n positions: this part's share.</summary>
+            private void Op15(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's query, key, value products for n positions: this part's share.</summary>
+            private void Op16(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 3's attention for n positions: this part's share.</summary>
+            private void Op17(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys3, _values3, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 3's output product for n positions: this part's share.</summary>
+            private void Op18(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's gate, up products for n positions: this part's share.</summary>
+            private void Op19(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's down product for n positions: this part's share.</summary>
+            private void Op20(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's query, key, value products for n positions: this part's share.</summary>
+            private void Op21(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 4's attention for n positions: this part's share.</summary>
+            private void Op22(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys4, _values4, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 4's output product for n positions: this part's share.</summary>
+            private void Op23(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's gate, up products for n positions: this part's share.</summary>
+            private void Op24(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's down product for n positions: this part's share.</summary>
+            private void Op25(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's query, key, value products: this part's share.</summary>
+            private void Op26(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVec64x64(w.Query, _xb, _q, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatVec32x64(w.Key, _xb, _k, r1.From, r1.To);
+                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values0, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 0's attention: this part's share.</summary>
+            private void Op27(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 0's output product: this part's share.</summary>
+            private void Op28(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x64(w.Output, _att, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's gate, up products: this part's share.</summary>
+            private void Op29(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatVec172x64(w.Gate, _xb, _gate, r0.From, r0.To);
+                Kernels.MatVec172x64(w.Up, _xb, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's down product: this part's share.</summary>
+            private void Op30(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x172Stride176(w.Down, _gate, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's query, key, value products: this part's share.</summary>
+            private void Op31(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVec64x64(w.Query, _xb, _q, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatVec32x64(w.Key, _xb, _k, r1.From, r1.To);
+                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values1, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 1's attention: this part's share.</summary>
+            private void Op32(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 1's output product: this part's share.</summary>
+            private void Op33(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x64(w.Output, _att, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's gate, up products: this part's share.</summary>
+            private void Op34(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatVec172x64(w.Gate, _xb, _gate, r0.From, r0.To);
+                Kernels.MatVec172x64(w.Up, _xb, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's down product: this part's share.</summary>
+            private void Op35(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x172Stride176(w.Down, _gate, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's query, key, value products: this part's share.</summary>
+            private void Op36(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVec64x64(w.Query, _xb, _q, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatVec32x64(w.Key, _xb, _k, r1.From, r1.To);
+                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values2, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 2's attention: this part's share.</summary>
+            private void Op37(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 2's output product: this part's share.</summary>
+            private void Op38(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x64(w.Output, _att, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's gate, up products: this part's share.</summary>
+            private void Op39(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatVec172x64(w.Gate, _xb, _gate, r0.From, r0.To);
+                Kernels.MatVec172x64(w.Up, _xb, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's down product: this part's share.</summary>
+            private void Op40(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x172Stride176(w.Down, _gate, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's query, key, value products: this part's share.</summary>
+            private void Op41(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVec64x64(w.Query, _xb, _q, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatVec32x64(w.Key, _xb, _k, r1.From, r1.To);
+                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values3, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 3's attention: this part's share.</summary>
+            private void Op42(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys3, _values3, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 3's output product: this part's share.</summary>
+            private void Op43(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x64(w.Output, _att, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's gate, up products: this part's share.</summary>
+            private void Op44(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatVec172x64(w.Gate, _xb, _gate, r0.From, r0.To);
+                Kernels.MatVec172x64(w.Up, _xb, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's down product: this part's share.</summary>
+            private void Op45(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x172Stride176(w.Down, _gate, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's query, key, value products: this part's share.</summary>
+            private void Op46(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVec64x64(w.Query, _xb, _q, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatVec32x64(w.Key, _xb, _k, r1.From, r1.To);
+                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values4, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 4's attention: this part's share.</summary>
+            private void Op47(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys4, _values4, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 4's output product: this part's share.</summary>
+            private void Op48(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x64(w.Output, _att, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's gate, up products: this part's share.</summary>
+            private void Op49(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatVec172x64(w.Gate, _xb, _gate, r0.From, r0.To);
+                Kernels.MatVec172x64(w.Up, _xb, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's down product: this part's share.</summary>
+            private void Op50(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x172Stride176(w.Down, _gate, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's key, value products: this part's share.</summary>
+            private void Op51(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(32, part, parts);
+                Kernels.MatVec32x64(w.Key, _xb, _k, r0.From, r0.To);
+                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values2, pos), r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's key, value products: this part's share.</summary>
+            private void Op52(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(32, part, parts);
+                Kernels.MatVec32x64(w.Key, _xb, _k, r0.From, r0.To);
+                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values3, pos), r0.From, r0.To);
+            }
+
+            /// <summary>Part <paramref name="part"/>'s rows of a matrix of <paramref name="rows"/> rows: whole tiles of 16, contiguous.</summary>
+            private static (int From, int To) Rows(int rows, int part, int parts)
+            {
+                var tiles = (rows + 15) / 16;
+                return (global::SpecializedInfer.Engine.WorkerPool.Start(tiles, part, parts) * 16, global::System.Math.Min(rows, global::SpecializedInfer.Engine.WorkerPool.Start(tiles, part + 1, parts) * 16));
+            }
+
+            /// <summary>Part <paramref name="part"/>'s KV heads (with the query heads that share them), contiguous.</summary>
+            private static (int From, int To) KvHeadRange(int part, int parts) => (global::SpecializedInfer.Engine.WorkerPool.Start(KvHeads, part, parts), global::SpecializedInfer.Engine.WorkerPool.Start(KvHeads, part + 1, parts));
+
         }
     }
 }

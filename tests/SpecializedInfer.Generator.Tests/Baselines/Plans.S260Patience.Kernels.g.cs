@@ -109,15 +109,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y = W·x for a 64×64 row-major W: 64 dot products of length 64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 4096 || x.Length < 64 || y.Length < 64) ThrowShape(nameof(MatVec64x64));
+            if (w.Length != 4096 || x.Length < 64 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVec64x64));
             // In range: w holds exactly 64×64 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·64 and every access is
             // w[r·64 + c] with r < 64, c < 64; x holds ≥ 64 floats and y ≥ 64.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 4 registers: load it once, then stream the rows past it.
@@ -125,7 +126,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x1 = Vector512.LoadUnsafe(ref xr, 16);
                 var x2 = Vector512.LoadUnsafe(ref xr, 32);
                 var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                for (nuint r = 0; r < 64; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -184,7 +185,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x5 = Vector256.LoadUnsafe(ref xr, 40);
                 var x6 = Vector256.LoadUnsafe(ref xr, 48);
                 var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -231,7 +232,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -266,7 +267,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 64);
                     float sum = 0f;
@@ -278,15 +279,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y = W·x for a 32×64 row-major W: 32 dot products of length 64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 2048 || x.Length < 64 || y.Length < 32) ThrowShape(nameof(MatVec32x64));
+            if (w.Length != 2048 || x.Length < 64 || y.Length < 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatVec32x64));
             // In range: w holds exactly 32×64 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·64 and every access is
             // w[r·64 + c] with r < 32, c < 64; x holds ≥ 64 floats and y ≥ 32.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 4 registers: load it once, then stream the rows past it.
@@ -294,7 +296,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x1 = Vector512.LoadUnsafe(ref xr, 16);
                 var x2 = Vector512.LoadUnsafe(ref xr, 32);
                 var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                for (nuint r = 0; r < 32; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 32) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -353,7 +355,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x5 = Vector256.LoadUnsafe(ref xr, 40);
                 var x6 = Vector256.LoadUnsafe(ref xr, 48);
                 var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                for (nuint r = 0; r < 32; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 32) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -400,7 +402,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 32; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 32) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -435,7 +437,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 32; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 64);
                     float sum = 0f;
@@ -447,15 +449,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 64×64 row-major W: 64 dot products of length 64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVecAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 4096 || x.Length < 64 || y.Length < 64) ThrowShape(nameof(MatVecAdd64x64));
+            if (w.Length != 4096 || x.Length < 64 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecAdd64x64));
             // In range: w holds exactly 64×64 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·64 and every access is
             // w[r·64 + c] with r < 64, c < 64; x holds ≥ 64 floats and y ≥ 64.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 4 registers: load it once, then stream the rows past it.
@@ -463,7 +466,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x1 = Vector512.LoadUnsafe(ref xr, 16);
                 var x2 = Vector512.LoadUnsafe(ref xr, 32);
                 var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                for (nuint r = 0; r < 64; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -522,7 +525,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x5 = Vector256.LoadUnsafe(ref xr, 40);
                 var x6 = Vector256.LoadUnsafe(ref xr, 48);
                 var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -569,7 +572,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -604,7 +607,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 64);
                     float sum = 0f;
@@ -616,15 +619,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y = W·x for a 172×64 row-major W: 172 dot products of length 64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec172x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec172x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 11008 || x.Length < 64 || y.Length < 172) ThrowShape(nameof(MatVec172x64));
+            if (w.Length != 11008 || x.Length < 64 || y.Length < 172 || (uint)from > (uint)to || to > 172 || (from & 15) != 0) ThrowShape(nameof(MatVec172x64));
             // In range: w holds exactly 172×64 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·64 and every access is
             // w[r·64 + c] with r < 172, c < 64; x holds ≥ 64 floats and y ≥ 172.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 4 registers: load it once, then stream the rows past it.
@@ -632,7 +636,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x1 = Vector512.LoadUnsafe(ref xr, 16);
                 var x2 = Vector512.LoadUnsafe(ref xr, 32);
                 var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                for (nuint r = 0; r < 168; r += 8)
+                for (nuint r = lo; r < Math.Min(hi, 168); r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -679,7 +683,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);
                     sums.StoreUnsafe(ref yr, r);
                 }
-                for (nuint r = 168; r < 172; r += 4)
+                for (nuint r = Math.Max(lo, 168); r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -718,7 +722,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x5 = Vector256.LoadUnsafe(ref xr, 40);
                 var x6 = Vector256.LoadUnsafe(ref xr, 48);
                 var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                for (nuint r = 0; r < 172; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -765,7 +769,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 172; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 172) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -800,7 +804,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 172; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 64);
                     float sum = 0f;
@@ -812,15 +816,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y += W·x (the residual add fused into the projection: y[r] + dot, as the reference adds) for a 64×172 row-major W: 64 dot products of length 172.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecAdd64x172Stride176(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVecAdd64x172Stride176(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 11264 || x.Length < 172 || y.Length < 64) ThrowShape(nameof(MatVecAdd64x172Stride176));
+            if (w.Length != 11264 || x.Length < 172 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecAdd64x172Stride176));
             // Rows are padded to 176 floats (the engine's aligned copy of W) so that every row starts on a 64-byte boundary.
             // In range: w holds exactly 64×176 floats (checked above), so row r starts at r·176 and every access is
             // w[r·176 + c] with r < 64, c < 172; x holds ≥ 172 floats and y ≥ 64.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 12 registers: load it once, then stream the rows past it.
@@ -836,7 +841,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x9 = Vector512.LoadUnsafe(ref xr, 144);
                 var xt0 = Vector256.LoadUnsafe(ref xr, 160); // tail at 160
                 var xt1 = Vector128.LoadUnsafe(ref xr, 168); // tail at 168
-                for (nuint r = 0; r < 64; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 64) start at w0 = &w[r·176]; row j's element c is w0[j·176 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 176);
@@ -952,7 +957,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             {
                 // x (172 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
                 var xt0 = Vector128.LoadUnsafe(ref xr, 168); // tail at 168
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·176]; row j's element c is w0[j·176 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 176);
@@ -997,7 +1002,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (172 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 64) start at w0 = &w[r·176]; row j's element c is w0[j·176 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 176);
@@ -1037,7 +1042,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 176);
                     float sum = 0f;
@@ -1049,15 +1054,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>y = W·x for a 512×64 row-major W: 512 dot products of length 64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec512x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec512x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 32768 || x.Length < 64 || y.Length < 512) ThrowShape(nameof(MatVec512x64));
+            if (w.Length != 32768 || x.Length < 64 || y.Length < 512 || (uint)from > (uint)to || to > 512 || (from & 15) != 0) ThrowShape(nameof(MatVec512x64));
             // In range: w holds exactly 512×64 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·64 and every access is
             // w[r·64 + c] with r < 512, c < 64; x holds ≥ 64 floats and y ≥ 512.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 4 registers: load it once, then stream the rows past it.
@@ -1065,7 +1071,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x1 = Vector512.LoadUnsafe(ref xr, 16);
                 var x2 = Vector512.LoadUnsafe(ref xr, 32);
                 var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                for (nuint r = 0; r < 512; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -1124,7 +1130,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 var x5 = Vector256.LoadUnsafe(ref xr, 40);
                 var x6 = Vector256.LoadUnsafe(ref xr, 48);
                 var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                for (nuint r = 0; r < 512; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -1171,7 +1177,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 512; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -1206,7 +1212,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 512; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 64);
                     float sum = 0f;
@@ -1283,9 +1289,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// with -∞; softmax subtracts each head's maximum before one Exp over all heads; output = Σ p_t · V_t.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
+        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity, int firstKvHead, int endKvHead)
         {
-            if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 64 || output.Length < 64
+            if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 64 || output.Length < 64 || (uint)firstKvHead > (uint)endKvHead || endKvHead > 4
                 || keys.Length < (long)32 * capacity || values.Length < (long)32 * (position + 1) || scores.Length < (long)8 * capacity)
                 ThrowShape(nameof(Attention));
             // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
@@ -1297,10 +1303,11 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             ref float dr = ref MemoryMarshal.GetReference(output);
             nuint n = (nuint)position + 1;
             nuint cap = (nuint)capacity;
+            nuint h0 = (nuint)firstKvHead * 2, h1 = (nuint)endKvHead * 2; // the query heads of KV heads firstKvHead..endKvHead−1 (a thread's share)
             if (Vector512.IsHardwareAccelerated)
             {
                 nuint stride = (n + 15) & ~(nuint)15; // whole vectors; ≤ capacity, a multiple of 16 above position
-                for (nuint h = 0; h < 8; h += 2)
+                for (nuint h = h0; h < h1; h += 2)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
@@ -1337,7 +1344,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                         (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
                     }
                 }
-                for (nuint h = 0; h < 8; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
@@ -1346,9 +1353,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var max = Vector512.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 8; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     var sum = Vector512.LoadUnsafe(ref sh, 0);
@@ -1356,7 +1363,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var total = Vector512.Create(Vector512.Sum(sum));
                     for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
                 }
-                for (nuint h = 0; h < 8; h += 2)
+                for (nuint h = h0; h < h1; h += 2)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1407,7 +1414,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector256.IsHardwareAccelerated)
             {
                 nuint stride = (n + 7) & ~(nuint)7; // whole vectors; ≤ capacity, a multiple of 16 above position
-                for (nuint h = 0; h < 8; h += 2)
+                for (nuint h = h0; h < h1; h += 2)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
@@ -1444,7 +1451,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                         (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
                     }
                 }
-                for (nuint h = 0; h < 8; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
@@ -1453,9 +1460,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var max = Vector256.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 8; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     var sum = Vector256.LoadUnsafe(ref sh, 0);
@@ -1463,7 +1470,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var total = Vector256.Create(Vector256.Sum(sum));
                     for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
                 }
-                for (nuint h = 0; h < 8; h += 2)
+                for (nuint h = h0; h < h1; h += 2)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1514,7 +1521,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else if (Vector128.IsHardwareAccelerated)
             {
                 nuint stride = (n + 3) & ~(nuint)3; // whole vectors; ≤ capacity, a multiple of 16 above position
-                for (nuint h = 0; h < 8; h += 2)
+                for (nuint h = h0; h < h1; h += 2)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
@@ -1551,7 +1558,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                         (a1 * AttentionScale).StoreUnsafe(ref sh1, t);
                     }
                 }
-                for (nuint h = 0; h < 8; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
@@ -1560,9 +1567,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var max = Vector128.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 8; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     var sum = Vector128.LoadUnsafe(ref sh, 0);
@@ -1570,7 +1577,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     var total = Vector128.Create(Vector128.Sum(sum));
                     for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) / total).StoreUnsafe(ref sh, t); // p = e / Σe, as the softmax divides
                 }
-                for (nuint h = 0; h < 8; h += 2)
+                for (nuint h = h0; h < h1; h += 2)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1607,7 +1614,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             else
             {
                 nuint stride = n;
-                for (nuint h = 0; h < 8; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
@@ -1625,23 +1632,23 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                         Unsafe.Add(ref sh0, t) = (a0 + b0) * AttentionScale;
                     }
                 }
-                for (nuint h = 0; h < 8; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     float max = float.NegativeInfinity;
                     for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
                 }
-                var all = MemoryMarshal.CreateSpan(ref sr, (int)(8 * stride));
+                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
                 TensorPrimitives.Exp(all, all);
-                for (nuint h = 0; h < 8; h++)
+                for (nuint h = h0; h < h1; h++)
                 {
                     ref float sh = ref Unsafe.Add(ref sr, h * stride);
                     float total = 0f;
                     for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
                 }
-                for (nuint h = 0; h < 8; h += 1)
+                for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
                     ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
@@ -1732,18 +1739,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
         /// bit-identical, position by position, to MatVec64x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMat64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMat64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64) ThrowShape(nameof(MatMat64x64));
+            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMat64x64));
             // In range: as in MatVec64x64 for each position p < count, whose x row starts at p·64 (< x.Length)
             // and y row at p·64 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 64; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 64
                     for (nuint p = 0; p < n; p++)
@@ -1801,7 +1809,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
                     for (nuint p = 0; p < n; p++)
@@ -1859,7 +1867,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
                     for (nuint p = 0; p < n; p++)
@@ -1898,7 +1906,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 64);
                     for (nuint p = 0; p < n; p++)
@@ -1915,18 +1923,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 32), a 32×64 row-major W;
         /// bit-identical, position by position, to MatVec32x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMat32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMat32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 2048 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 32) ThrowShape(nameof(MatMat32x64));
+            if (w.Length != 2048 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMat32x64));
             // In range: as in MatVec32x64 for each position p < count, whose x row starts at p·64 (< x.Length)
             // and y row at p·32 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 32; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 32
                     for (nuint p = 0; p < n; p++)
@@ -1984,7 +1993,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 32; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 32
                     for (nuint p = 0; p < n; p++)
@@ -2042,7 +2051,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 32; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 32
                     for (nuint p = 0; p < n; p++)
@@ -2081,7 +2090,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 32; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 64);
                     for (nuint p = 0; p < n; p++)
@@ -2098,18 +2107,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
         /// bit-identical, position by position, to MatVecAdd64x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMatAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64) ThrowShape(nameof(MatMatAdd64x64));
+            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd64x64));
             // In range: as in MatVecAdd64x64 for each position p < count, whose x row starts at p·64 (< x.Length)
             // and y row at p·64 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 64; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 64
                     for (nuint p = 0; p < n; p++)
@@ -2167,7 +2177,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
                     for (nuint p = 0; p < n; p++)
@@ -2225,7 +2235,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 64
                     for (nuint p = 0; p < n; p++)
@@ -2264,7 +2274,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 64);
                     for (nuint p = 0; p < n; p++)
@@ -2281,18 +2291,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 172), a 172×64 row-major W;
         /// bit-identical, position by position, to MatVec172x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMat172x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMat172x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 11008 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 172) ThrowShape(nameof(MatMat172x64));
+            if (w.Length != 11008 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 172 || (uint)from > (uint)to || to > 172 || (from & 15) != 0) ThrowShape(nameof(MatMat172x64));
             // In range: as in MatVec172x64 for each position p < count, whose x row starts at p·64 (< x.Length)
             // and y row at p·172 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 168; r += 8)
+                for (nuint r = lo; r < Math.Min(hi, 168); r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+7 < 172
                     for (nuint p = 0; p < n; p++)
@@ -2347,7 +2358,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                         sums.StoreUnsafe(ref yr, r);
                     }
                 }
-                for (nuint r = 168; r < 172; r += 4)
+                for (nuint r = Math.Max(lo, 168); r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
                     for (nuint p = 0; p < n; p++)
@@ -2385,7 +2396,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 172; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
                     for (nuint p = 0; p < n; p++)
@@ -2443,7 +2454,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 172; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64); // rows r..r+3 < 172
                     for (nuint p = 0; p < n; p++)
@@ -2482,7 +2493,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 172; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 64);
                     for (nuint p = 0; p < n; p++)
@@ -2499,18 +2510,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
         /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 172, y rows of 64), a 64×172 row-major W;
         /// bit-identical, position by position, to MatVecAdd64x172Stride176.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatAdd64x172Stride176(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMatAdd64x172Stride176(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 11264 || (uint)(count - 1) >= 16u || x.Length < (long)count * 172 || y.Length < (long)count * 64) ThrowShape(nameof(MatMatAdd64x172Stride176));
+            if (w.Length != 11264 || (uint)(count - 1) >= 16u || x.Length < (long)count * 172 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd64x172Stride176));
             // In range: as in MatVecAdd64x172Stride176 for each position p < count, whose x row starts at p·172 (< x.Length)
             // and y row at p·64 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 64; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+7 < 64
                     for (nuint p = 0; p < n; p++)
@@ -2640,7 +2652,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+3 < 64
                     for (nuint p = 0; p < n; p++)
@@ -2689,7 +2701,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 64; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+3 < 64
                     for (nuint p = 0; p < n; p++)
@@ -2733,7 +2745,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 176);
                     for (nuint p = 0; p < n; p++)

@@ -66,15 +66,16 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 600×96 row-major W: 600 dot products of length 96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec600x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec600x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 57600 || x.Length < 96 || y.Length < 600) ThrowShape(nameof(MatVec600x96));
+            if (w.Length != 57600 || x.Length < 96 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVec600x96));
             // In range: w holds exactly 600×96 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·96 and every access is
             // w[r·96 + c] with r < 600, c < 96; x holds ≥ 96 floats and y ≥ 600.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 6 registers: load it once, then stream the rows past it.
@@ -84,7 +85,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x3 = Vector512.LoadUnsafe(ref xr, 48);
                 var x4 = Vector512.LoadUnsafe(ref xr, 64);
                 var x5 = Vector512.LoadUnsafe(ref xr, 80);
-                for (nuint r = 0; r < 600; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 600) start at w0 = &w[r·96]; row j's element c is w0[j·96 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 96);
@@ -151,7 +152,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             else if (Vector256.IsHardwareAccelerated)
             {
                 // x (96 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 600; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 600) start at w0 = &w[r·96]; row j's element c is w0[j·96 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 96);
@@ -187,7 +188,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (96 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 600; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 600) start at w0 = &w[r·96]; row j's element c is w0[j·96 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 96);
@@ -222,7 +223,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
             else
             {
-                for (nuint r = 0; r < 600; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 96);
                     float sum = 0f;
@@ -235,9 +236,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 96×96 Q4_0 W repacked into
         /// 6 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 5184 || x.Cols != 96 || x.Rows < 1 || y.Length < 96) ThrowShape(nameof(MatVecQ4_0_96x96));
+            if (w.Length != 5184 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_96x96));
             // In range: w holds the 6 tiles' quants (4608 bytes, then their scales) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 96 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -245,28 +246,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 96; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
@@ -277,9 +279,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 24×96 Q4_0 W repacked into
         /// 2 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecQ4_0_24x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecQ4_0_24x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 1728 || x.Cols != 96 || x.Rows < 1 || y.Length < 24) ThrowShape(nameof(MatVecQ4_0_24x96));
+            if (w.Length != 1728 || x.Cols != 96 || x.Rows < 1 || y.Length < 24 || (uint)from > (uint)to || to > 24 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_24x96));
             // In range: w holds the 2 tiles' quants (1536 bytes, then their scales) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 24 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -287,52 +289,55 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 1; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 1); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 16..23: its other lanes are padding, never stored.
+                if (hi > 16)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    Unsafe.Add(ref yr, 16) = lo.GetElement(0);
-                    Unsafe.Add(ref yr, 17) = lo.GetElement(1);
-                    Unsafe.Add(ref yr, 18) = lo.GetElement(2);
-                    Unsafe.Add(ref yr, 19) = lo.GetElement(3);
-                    Unsafe.Add(ref yr, 20) = lo.GetElement(4);
-                    Unsafe.Add(ref yr, 21) = lo.GetElement(5);
-                    Unsafe.Add(ref yr, 22) = lo.GetElement(6);
-                    Unsafe.Add(ref yr, 23) = lo.GetElement(7);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    Unsafe.Add(ref yr, 16) = low.GetElement(0);
+                    Unsafe.Add(ref yr, 17) = low.GetElement(1);
+                    Unsafe.Add(ref yr, 18) = low.GetElement(2);
+                    Unsafe.Add(ref yr, 19) = low.GetElement(3);
+                    Unsafe.Add(ref yr, 20) = low.GetElement(4);
+                    Unsafe.Add(ref yr, 21) = low.GetElement(5);
+                    Unsafe.Add(ref yr, 22) = low.GetElement(6);
+                    Unsafe.Add(ref yr, 23) = low.GetElement(7);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 1; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 1); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 16..23: its other lanes are padding, never stored.
+                if (hi > 16)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    Unsafe.Add(ref yr, 16) = lo.GetElement(0);
-                    Unsafe.Add(ref yr, 17) = lo.GetElement(1);
-                    Unsafe.Add(ref yr, 18) = lo.GetElement(2);
-                    Unsafe.Add(ref yr, 19) = lo.GetElement(3);
-                    Unsafe.Add(ref yr, 20) = lo.GetElement(4);
-                    Unsafe.Add(ref yr, 21) = lo.GetElement(5);
-                    Unsafe.Add(ref yr, 22) = lo.GetElement(6);
-                    Unsafe.Add(ref yr, 23) = lo.GetElement(7);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    Unsafe.Add(ref yr, 16) = low.GetElement(0);
+                    Unsafe.Add(ref yr, 17) = low.GetElement(1);
+                    Unsafe.Add(ref yr, 18) = low.GetElement(2);
+                    Unsafe.Add(ref yr, 19) = low.GetElement(3);
+                    Unsafe.Add(ref yr, 20) = low.GetElement(4);
+                    Unsafe.Add(ref yr, 21) = low.GetElement(5);
+                    Unsafe.Add(ref yr, 22) = low.GetElement(6);
+                    Unsafe.Add(ref yr, 23) = low.GetElement(7);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 24; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
@@ -343,9 +348,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y += W·x (the residual add fused in: y[r] + dot, as the reference adds) for a 96×96 Q4_0 W repacked into
         /// 6 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecAddQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecAddQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 5184 || x.Cols != 96 || x.Rows < 1 || y.Length < 96) ThrowShape(nameof(MatVecAddQ4_0_96x96));
+            if (w.Length != 5184 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ4_0_96x96));
             // In range: w holds the 6 tiles' quants (4608 bytes, then their scales) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 96 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -353,28 +358,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 96; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) += TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
@@ -385,9 +391,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 224×96 Q4_0 W repacked into
         /// 14 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecQ4_0_224x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecQ4_0_224x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 12096 || x.Cols != 96 || x.Rows < 1 || y.Length < 224) ThrowShape(nameof(MatVecQ4_0_224x96));
+            if (w.Length != 12096 || x.Cols != 96 || x.Rows < 1 || y.Length < 224 || (uint)from > (uint)to || to > 224 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_224x96));
             // In range: w holds the 14 tiles' quants (10752 bytes, then their scales) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 224 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -395,28 +401,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 14; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 14); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 14; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 14); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 224; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
@@ -427,9 +434,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y += W·x (the residual add fused in: y[r] + dot, as the reference adds) for a 96×224 Q4_0 W repacked into
         /// 6 tiles of 16 rows, x quantized to Q8_0: each row's 7 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecAddQ4_0_96x224(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecAddQ4_0_96x224(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 12096 || x.Cols != 224 || x.Rows < 1 || y.Length < 96) ThrowShape(nameof(MatVecAddQ4_0_96x224));
+            if (w.Length != 12096 || x.Cols != 224 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ4_0_96x224));
             // In range: w holds the 6 tiles' quants (10752 bytes, then their scales) and x a row of 224 quants and
             // 7 scales and sums (checked above); only rows below 96 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -437,28 +444,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x224Vnni(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x224Vnni(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref xq, ref xd, ref xs, out var low, out var high);
+                    (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x224Avx2(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x224Avx2(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref xq, ref xd, ref xs, out var low, out var high);
+                    (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 96; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) += TileRowQ4_0x224(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref xq, ref xd, ref xs, j);
@@ -469,9 +477,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 600×96 Q8_0 W repacked into
         /// 38 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 62016 || x.Cols != 96 || x.Rows < 1 || y.Length < 600) ThrowShape(nameof(MatVecQ8_0_600x96));
+            if (w.Length != 62016 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_600x96));
             // In range: w holds the 38 tiles' quants (58368 bytes, then their scales) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 600 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -479,52 +487,55 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 37; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
                 {
-                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    Unsafe.Add(ref yr, 592) = lo.GetElement(0);
-                    Unsafe.Add(ref yr, 593) = lo.GetElement(1);
-                    Unsafe.Add(ref yr, 594) = lo.GetElement(2);
-                    Unsafe.Add(ref yr, 595) = lo.GetElement(3);
-                    Unsafe.Add(ref yr, 596) = lo.GetElement(4);
-                    Unsafe.Add(ref yr, 597) = lo.GetElement(5);
-                    Unsafe.Add(ref yr, 598) = lo.GetElement(6);
-                    Unsafe.Add(ref yr, 599) = lo.GetElement(7);
+                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    Unsafe.Add(ref yr, 592) = low.GetElement(0);
+                    Unsafe.Add(ref yr, 593) = low.GetElement(1);
+                    Unsafe.Add(ref yr, 594) = low.GetElement(2);
+                    Unsafe.Add(ref yr, 595) = low.GetElement(3);
+                    Unsafe.Add(ref yr, 596) = low.GetElement(4);
+                    Unsafe.Add(ref yr, 597) = low.GetElement(5);
+                    Unsafe.Add(ref yr, 598) = low.GetElement(6);
+                    Unsafe.Add(ref yr, 599) = low.GetElement(7);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 37; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
                 {
-                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    Unsafe.Add(ref yr, 592) = lo.GetElement(0);
-                    Unsafe.Add(ref yr, 593) = lo.GetElement(1);
-                    Unsafe.Add(ref yr, 594) = lo.GetElement(2);
-                    Unsafe.Add(ref yr, 595) = lo.GetElement(3);
-                    Unsafe.Add(ref yr, 596) = lo.GetElement(4);
-                    Unsafe.Add(ref yr, 597) = lo.GetElement(5);
-                    Unsafe.Add(ref yr, 598) = lo.GetElement(6);
-                    Unsafe.Add(ref yr, 599) = lo.GetElement(7);
+                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    Unsafe.Add(ref yr, 592) = low.GetElement(0);
+                    Unsafe.Add(ref yr, 593) = low.GetElement(1);
+                    Unsafe.Add(ref yr, 594) = low.GetElement(2);
+                    Unsafe.Add(ref yr, 595) = low.GetElement(3);
+                    Unsafe.Add(ref yr, 596) = low.GetElement(4);
+                    Unsafe.Add(ref yr, 597) = low.GetElement(5);
+                    Unsafe.Add(ref yr, 598) = low.GetElement(6);
+                    Unsafe.Add(ref yr, 599) = low.GetElement(7);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 600; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
@@ -535,9 +546,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 600×96 Q4_0 W repacked into
         /// 38 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 32832 || x.Cols != 96 || x.Rows < 1 || y.Length < 600) ThrowShape(nameof(MatVecQ4_0_600x96));
+            if (w.Length != 32832 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_600x96));
             // In range: w holds the 38 tiles' quants (29184 bytes, then their scales) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 600 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -545,52 +556,55 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 37; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    Unsafe.Add(ref yr, 592) = lo.GetElement(0);
-                    Unsafe.Add(ref yr, 593) = lo.GetElement(1);
-                    Unsafe.Add(ref yr, 594) = lo.GetElement(2);
-                    Unsafe.Add(ref yr, 595) = lo.GetElement(3);
-                    Unsafe.Add(ref yr, 596) = lo.GetElement(4);
-                    Unsafe.Add(ref yr, 597) = lo.GetElement(5);
-                    Unsafe.Add(ref yr, 598) = lo.GetElement(6);
-                    Unsafe.Add(ref yr, 599) = lo.GetElement(7);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    Unsafe.Add(ref yr, 592) = low.GetElement(0);
+                    Unsafe.Add(ref yr, 593) = low.GetElement(1);
+                    Unsafe.Add(ref yr, 594) = low.GetElement(2);
+                    Unsafe.Add(ref yr, 595) = low.GetElement(3);
+                    Unsafe.Add(ref yr, 596) = low.GetElement(4);
+                    Unsafe.Add(ref yr, 597) = low.GetElement(5);
+                    Unsafe.Add(ref yr, 598) = low.GetElement(6);
+                    Unsafe.Add(ref yr, 599) = low.GetElement(7);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 37; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    Unsafe.Add(ref yr, 592) = lo.GetElement(0);
-                    Unsafe.Add(ref yr, 593) = lo.GetElement(1);
-                    Unsafe.Add(ref yr, 594) = lo.GetElement(2);
-                    Unsafe.Add(ref yr, 595) = lo.GetElement(3);
-                    Unsafe.Add(ref yr, 596) = lo.GetElement(4);
-                    Unsafe.Add(ref yr, 597) = lo.GetElement(5);
-                    Unsafe.Add(ref yr, 598) = lo.GetElement(6);
-                    Unsafe.Add(ref yr, 599) = lo.GetElement(7);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    Unsafe.Add(ref yr, 592) = low.GetElement(0);
+                    Unsafe.Add(ref yr, 593) = low.GetElement(1);
+                    Unsafe.Add(ref yr, 594) = low.GetElement(2);
+                    Unsafe.Add(ref yr, 595) = low.GetElement(3);
+                    Unsafe.Add(ref yr, 596) = low.GetElement(4);
+                    Unsafe.Add(ref yr, 597) = low.GetElement(5);
+                    Unsafe.Add(ref yr, 598) = low.GetElement(6);
+                    Unsafe.Add(ref yr, 599) = low.GetElement(7);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 600; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
@@ -662,14 +676,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// the output is quantized next: per head, scores by Dot, the maximum subtracted, SoftMax, then Σ p_t · V_t by MultiplyAdd.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
+        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity, int firstKvHead, int endKvHead)
         {
-            if ((uint)position >= (uint)capacity || q.Length < 96 || output.Length < 96
-                || keys.Length < (long)24 * (position + 1) || values.Length < (long)24 * (position + 1) || scores.Length < position + 1)
+            if ((uint)position >= (uint)capacity || q.Length < 96 || output.Length < 96 || (uint)firstKvHead > (uint)endKvHead || endKvHead > 2
+                || keys.Length < (long)24 * (position + 1) || values.Length < (long)24 * (position + 1) || scores.Length < (long)8 * capacity)
                 ThrowShape(nameof(Attention));
-            var s = scores.Slice(0, position + 1);
-            for (var h = 0; h < 8; h++)
+            // Query heads of KV heads firstKvHead..endKvHead−1 (a thread's share), each with its own row of scores.
+            for (var h = firstKvHead * 4; h < endKvHead * 4; h++)
             {
+                var s = scores.Slice(h * capacity, position + 1);
                 var kv = h / 4 * 12; // the KV head's offset in a row
                 var qh = q.Slice(h * 12, 12);
                 for (var t = 0; t <= position; t++) s[t] = TensorPrimitives.Dot(qh, keys.Slice(t * 24 + kv, 12)) * AttentionScale;
@@ -751,18 +766,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 600), a 600×96 row-major W;
         /// bit-identical, position by position, to MatVec600x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMat600x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void MatMat600x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 57600 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 600) ThrowShape(nameof(MatMat600x96));
+            if (w.Length != 57600 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMat600x96));
             // In range: as in MatVec600x96 for each position p < count, whose x row starts at p·96 (< x.Length)
             // and y row at p·600 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xbase = ref MemoryMarshal.GetReference(x);
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 600; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 96); // rows r..r+7 < 600
                     for (nuint p = 0; p < n; p++)
@@ -838,7 +854,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 600; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 96); // rows r..r+3 < 600
                     for (nuint p = 0; p < n; p++)
@@ -877,7 +893,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                for (nuint r = 0; r < 600; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 96); // rows r..r+3 < 600
                     for (nuint p = 0; p < n; p++)
@@ -916,7 +932,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
             else
             {
-                for (nuint r = 0; r < 600; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 96);
                     for (nuint p = 0; p < n; p++)
@@ -933,9 +949,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 96), a 96×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ4_0_96x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 5184 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96) ThrowShape(nameof(MatMatQ4_0_96x96));
+            if (w.Length != 5184 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_96x96));
             // In range: as in MatVecQ4_0_96x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -943,37 +959,38 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 96; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)
@@ -988,9 +1005,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 24), a 24×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ4_0_24x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatQ4_0_24x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatQ4_0_24x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 1728 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 24) ThrowShape(nameof(MatMatQ4_0_24x96));
+            if (w.Length != 1728 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 24 || (uint)from > (uint)to || to > 24 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_24x96));
             // In range: as in MatVecQ4_0_24x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·24 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -998,69 +1015,72 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 1; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 1); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
                 // The last tile holds rows 16..23: its other lanes are padding, never stored.
+                if (hi > 16)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        Unsafe.Add(ref yr, 16) = lo.GetElement(0);
-                        Unsafe.Add(ref yr, 17) = lo.GetElement(1);
-                        Unsafe.Add(ref yr, 18) = lo.GetElement(2);
-                        Unsafe.Add(ref yr, 19) = lo.GetElement(3);
-                        Unsafe.Add(ref yr, 20) = lo.GetElement(4);
-                        Unsafe.Add(ref yr, 21) = lo.GetElement(5);
-                        Unsafe.Add(ref yr, 22) = lo.GetElement(6);
-                        Unsafe.Add(ref yr, 23) = lo.GetElement(7);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        Unsafe.Add(ref yr, 16) = low.GetElement(0);
+                        Unsafe.Add(ref yr, 17) = low.GetElement(1);
+                        Unsafe.Add(ref yr, 18) = low.GetElement(2);
+                        Unsafe.Add(ref yr, 19) = low.GetElement(3);
+                        Unsafe.Add(ref yr, 20) = low.GetElement(4);
+                        Unsafe.Add(ref yr, 21) = low.GetElement(5);
+                        Unsafe.Add(ref yr, 22) = low.GetElement(6);
+                        Unsafe.Add(ref yr, 23) = low.GetElement(7);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 1; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 1); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
                 // The last tile holds rows 16..23: its other lanes are padding, never stored.
+                if (hi > 16)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        Unsafe.Add(ref yr, 16) = lo.GetElement(0);
-                        Unsafe.Add(ref yr, 17) = lo.GetElement(1);
-                        Unsafe.Add(ref yr, 18) = lo.GetElement(2);
-                        Unsafe.Add(ref yr, 19) = lo.GetElement(3);
-                        Unsafe.Add(ref yr, 20) = lo.GetElement(4);
-                        Unsafe.Add(ref yr, 21) = lo.GetElement(5);
-                        Unsafe.Add(ref yr, 22) = lo.GetElement(6);
-                        Unsafe.Add(ref yr, 23) = lo.GetElement(7);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        Unsafe.Add(ref yr, 16) = low.GetElement(0);
+                        Unsafe.Add(ref yr, 17) = low.GetElement(1);
+                        Unsafe.Add(ref yr, 18) = low.GetElement(2);
+                        Unsafe.Add(ref yr, 19) = low.GetElement(3);
+                        Unsafe.Add(ref yr, 20) = low.GetElement(4);
+                        Unsafe.Add(ref yr, 21) = low.GetElement(5);
+                        Unsafe.Add(ref yr, 22) = low.GetElement(6);
+                        Unsafe.Add(ref yr, 23) = low.GetElement(7);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 24; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)
@@ -1075,9 +1095,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 96), a 96×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ4_0_96x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatAddQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatAddQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 5184 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96) ThrowShape(nameof(MatMatAddQ4_0_96x96));
+            if (w.Length != 5184 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ4_0_96x96));
             // In range: as in MatVecAddQ4_0_96x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1085,37 +1105,38 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 96; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)
@@ -1130,9 +1151,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 224), a 224×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ4_0_224x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatQ4_0_224x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatQ4_0_224x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 12096 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 224) ThrowShape(nameof(MatMatQ4_0_224x96));
+            if (w.Length != 12096 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 224 || (uint)from > (uint)to || to > 224 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_224x96));
             // In range: as in MatVecQ4_0_224x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·224 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1140,37 +1161,38 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 14; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 14); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 224);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 14; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 14); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 224);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 224; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)
@@ -1185,9 +1207,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 224, y rows of 96), a 96×224 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ4_0_96x224.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatAddQ4_0_96x224(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatAddQ4_0_96x224(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 12096 || (uint)(count - 1) >= 16u || x.Cols != 224 || x.Rows < count || y.Length < (long)count * 96) ThrowShape(nameof(MatMatAddQ4_0_96x224));
+            if (w.Length != 12096 || (uint)(count - 1) >= 16u || x.Cols != 224 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ4_0_96x224));
             // In range: as in MatVecAddQ4_0_96x224 for each position p < count ≤ x.Rows, whose quants start at p·224, scales and sums at
             // p·7, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1195,37 +1217,38 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x224Vnni(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var lo, out var hi);
-                        (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x224Vnni(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var low, out var high);
+                        (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 6; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x224Avx2(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var lo, out var hi);
-                        (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x224Avx2(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var low, out var high);
+                        (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 96; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)
@@ -1240,9 +1263,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 600), a 600×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_600x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 62016 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600) ThrowShape(nameof(MatMatQ8_0_600x96));
+            if (w.Length != 62016 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_600x96));
             // In range: as in MatVecQ8_0_600x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·600 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1250,69 +1273,72 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 37; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        Unsafe.Add(ref yr, 592) = lo.GetElement(0);
-                        Unsafe.Add(ref yr, 593) = lo.GetElement(1);
-                        Unsafe.Add(ref yr, 594) = lo.GetElement(2);
-                        Unsafe.Add(ref yr, 595) = lo.GetElement(3);
-                        Unsafe.Add(ref yr, 596) = lo.GetElement(4);
-                        Unsafe.Add(ref yr, 597) = lo.GetElement(5);
-                        Unsafe.Add(ref yr, 598) = lo.GetElement(6);
-                        Unsafe.Add(ref yr, 599) = lo.GetElement(7);
+                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        Unsafe.Add(ref yr, 592) = low.GetElement(0);
+                        Unsafe.Add(ref yr, 593) = low.GetElement(1);
+                        Unsafe.Add(ref yr, 594) = low.GetElement(2);
+                        Unsafe.Add(ref yr, 595) = low.GetElement(3);
+                        Unsafe.Add(ref yr, 596) = low.GetElement(4);
+                        Unsafe.Add(ref yr, 597) = low.GetElement(5);
+                        Unsafe.Add(ref yr, 598) = low.GetElement(6);
+                        Unsafe.Add(ref yr, 599) = low.GetElement(7);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 37; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        Unsafe.Add(ref yr, 592) = lo.GetElement(0);
-                        Unsafe.Add(ref yr, 593) = lo.GetElement(1);
-                        Unsafe.Add(ref yr, 594) = lo.GetElement(2);
-                        Unsafe.Add(ref yr, 595) = lo.GetElement(3);
-                        Unsafe.Add(ref yr, 596) = lo.GetElement(4);
-                        Unsafe.Add(ref yr, 597) = lo.GetElement(5);
-                        Unsafe.Add(ref yr, 598) = lo.GetElement(6);
-                        Unsafe.Add(ref yr, 599) = lo.GetElement(7);
+                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        Unsafe.Add(ref yr, 592) = low.GetElement(0);
+                        Unsafe.Add(ref yr, 593) = low.GetElement(1);
+                        Unsafe.Add(ref yr, 594) = low.GetElement(2);
+                        Unsafe.Add(ref yr, 595) = low.GetElement(3);
+                        Unsafe.Add(ref yr, 596) = low.GetElement(4);
+                        Unsafe.Add(ref yr, 597) = low.GetElement(5);
+                        Unsafe.Add(ref yr, 598) = low.GetElement(6);
+                        Unsafe.Add(ref yr, 599) = low.GetElement(7);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 600; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)
@@ -1327,9 +1353,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 600), a 600×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ4_0_600x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 32832 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600) ThrowShape(nameof(MatMatQ4_0_600x96));
+            if (w.Length != 32832 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_600x96));
             // In range: as in MatVecQ4_0_600x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·600 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1337,69 +1363,72 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 37; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        Unsafe.Add(ref yr, 592) = lo.GetElement(0);
-                        Unsafe.Add(ref yr, 593) = lo.GetElement(1);
-                        Unsafe.Add(ref yr, 594) = lo.GetElement(2);
-                        Unsafe.Add(ref yr, 595) = lo.GetElement(3);
-                        Unsafe.Add(ref yr, 596) = lo.GetElement(4);
-                        Unsafe.Add(ref yr, 597) = lo.GetElement(5);
-                        Unsafe.Add(ref yr, 598) = lo.GetElement(6);
-                        Unsafe.Add(ref yr, 599) = lo.GetElement(7);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        Unsafe.Add(ref yr, 592) = low.GetElement(0);
+                        Unsafe.Add(ref yr, 593) = low.GetElement(1);
+                        Unsafe.Add(ref yr, 594) = low.GetElement(2);
+                        Unsafe.Add(ref yr, 595) = low.GetElement(3);
+                        Unsafe.Add(ref yr, 596) = low.GetElement(4);
+                        Unsafe.Add(ref yr, 597) = low.GetElement(5);
+                        Unsafe.Add(ref yr, 598) = low.GetElement(6);
+                        Unsafe.Add(ref yr, 599) = low.GetElement(7);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 37; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var lo, out var hi);
-                        Unsafe.Add(ref yr, 592) = lo.GetElement(0);
-                        Unsafe.Add(ref yr, 593) = lo.GetElement(1);
-                        Unsafe.Add(ref yr, 594) = lo.GetElement(2);
-                        Unsafe.Add(ref yr, 595) = lo.GetElement(3);
-                        Unsafe.Add(ref yr, 596) = lo.GetElement(4);
-                        Unsafe.Add(ref yr, 597) = lo.GetElement(5);
-                        Unsafe.Add(ref yr, 598) = lo.GetElement(6);
-                        Unsafe.Add(ref yr, 599) = lo.GetElement(7);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        Unsafe.Add(ref yr, 592) = low.GetElement(0);
+                        Unsafe.Add(ref yr, 593) = low.GetElement(1);
+                        Unsafe.Add(ref yr, 594) = low.GetElement(2);
+                        Unsafe.Add(ref yr, 595) = low.GetElement(3);
+                        Unsafe.Add(ref yr, 596) = low.GetElement(4);
+                        Unsafe.Add(ref yr, 597) = low.GetElement(5);
+                        Unsafe.Add(ref yr, 598) = low.GetElement(6);
+                        Unsafe.Add(ref yr, 599) = low.GetElement(7);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 600; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)

@@ -84,10 +84,15 @@ namespace Quantized
         /// <inheritdoc/>
         public string Name => "Q4synLossless";
 
-        /// <summary>A new session with its own KV cache for up to <paramref name="contextLength"/> positions (0: the manifest's context length).</summary>
-        public Session CreateSession(int contextLength = 0) => new Session(this, contextLength);
+        /// <summary>A new session with its own KV cache for up to <paramref name="contextLength"/> positions (0: the manifest's context length), on the physical cores.</summary>
+        public Session CreateSession(int contextLength = 0) => new Session(this, new global::SpecializedInfer.Engine.SessionOptions { ContextLength = contextLength });
+
+        /// <summary>A new session as <paramref name="options"/> say: its context and the threads it computes on.</summary>
+        public Session CreateSession(global::SpecializedInfer.Engine.SessionOptions options) => new Session(this, options);
 
         global::SpecializedInfer.Engine.IInferenceSession global::SpecializedInfer.Engine.ILanguageModel.CreateSession(int contextLength) => CreateSession(contextLength);
+
+        global::SpecializedInfer.Engine.IInferenceSession global::SpecializedInfer.Engine.ILanguageModel.CreateSession(global::SpecializedInfer.Engine.SessionOptions options) => CreateSession(options);
 
         /// <summary>Unmaps the model file.</summary>
         public void Dispose() => _weights.Dispose();
@@ -97,7 +102,7 @@ namespace Quantized
         /// what grows with the context (KV cache, rotary table, scores) is held as it fills, doubling (ContextCapacity), so a
         /// forward step allocates nothing except when the context outgrows what is held. Not thread-safe; use one session per thread.
         /// </summary>
-        public sealed class Session : global::SpecializedInfer.Engine.IInferenceSession, global::SpecializedInfer.Engine.ISpeculativeSession
+        public sealed class Session : global::SpecializedInfer.Engine.IInferenceSession, global::SpecializedInfer.Engine.ISpeculativeSession, global::SpecializedInfer.Engine.IPartitionedWork
         {
             // Topology: every dimension is a constant.
             private const int Dim = 96, HiddenDim = 224, Heads = 8, KvHeads = 2, HeadDim = 12;
@@ -122,6 +127,7 @@ namespace Quantized
             private readonly float[] _x = new float[Dim], _xb = new float[Dim], _q = new float[QueryDim], _k = new float[KvDim], _att = new float[QueryDim];
             private readonly float[] _gate = new float[HiddenDim], _up = new float[HiddenDim], _logits = new float[VocabSize], _probe = new float[VocabSize];
             private float[] _scores; // [Heads][_capacity]
+            private readonly global::SpecializedInfer.Engine.WorkerPool _pool; // the threads a forward pass runs on (the caller's included)
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 16.
             private const int MaxBatch = 16;
@@ -142,10 +148,10 @@ namespace Quantized
             // Bytes per position of context: K and V of 3 steps × 24, rotary cos/sin of 6 pairs, 8 scores.
             private const long BytesPerPosition = 656;
 
-            internal Session(Q4synLossless engine, int contextLength)
+            internal Session(Q4synLossless engine, global::SpecializedInfer.Engine.SessionOptions options)
             {
                 var weights = engine._weights;
-                ContextLength = contextLength > 0 ? contextLength : DefaultContextLength;
+                ContextLength = options.ContextLength > 0 ? options.ContextLength : DefaultContextLength;
                 global::SpecializedInfer.Engine.ContextCapacity.EnsureFits(ContextLength, BytesPerPosition, 24, "the engine Q4synLossless");
                 _capacity = global::SpecializedInfer.Engine.ContextCapacity.Initial(ContextLength);
                 _rope = new global::SpecializedInfer.Engine.RopeTable(_capacity, RotaryDims, RopeTheta);
@@ -160,6 +166,7 @@ namespace Quantized
                 _keys1 = new float[(long)KvDim * _capacity]; _values1 = new float[(long)KvDim * _capacity];
                 _keys2 = new float[(long)KvDim * _capacity]; _values2 = new float[(long)KvDim * _capacity];
                 Statistics = new global::SpecializedInfer.Engine.SessionStatistics(Steps);
+                _pool = new global::SpecializedInfer.Engine.WorkerPool(options.EffectiveThreads);
             }
 
             /// <inheritdoc/>
@@ -173,6 +180,9 @@ namespace Quantized
 
             /// <inheritdoc/>
             public global::SpecializedInfer.Engine.SessionStatistics Statistics { get; }
+
+            /// <summary>The threads this session computes on (SessionOptions.Threads; the logits are the same bits for any number).</summary>
+            public int Threads => _pool.Threads;
 
             /// <summary>
             /// A generated token (plan: kvFill lossless): runs all 3 steps, so its logits are the full model's. Drafting
@@ -204,7 +214,7 @@ namespace Quantized
                 _runCount = 0; // the cache is written: drafts before this cannot be reused
                 var last = ForwardBatched(tokens, default);
                 Kernels.RmsNorm96(BatchRow(_bx, last, Dim), OutputNorm, _xb);
-                HeadProduct(_output, _xb, _logits);
+                HeadProduct(_output);
                 return _logits;
             }
 
@@ -255,25 +265,22 @@ namespace Quantized
                 var w = Layer0();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq, n);
-                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk, n);
-                Kernels.MatMatQ4_0_24x96(w.Value, _bxq, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n);
+                Parallel(0, pos, n); // Layer 0's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x12(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope2x12(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey24(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                Parallel(1, pos, n); // Step 0's attention for n positions
                 _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx, n);
+                Parallel(2, pos, n); // Layer 0's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate, n);
-                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup, n);
+                Parallel(3, pos, n); // Layer 0's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu224(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
                 _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx, n);
+                Parallel(4, pos, n); // Layer 0's down product for n positions
             }
 
             // Step 1 (layer 1) for positions pos..pos+n-1: Step1's kernels per position,
@@ -283,25 +290,22 @@ namespace Quantized
                 var w = Layer1();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq, n);
-                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk, n);
-                Kernels.MatMatQ4_0_24x96(w.Value, _bxq, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n);
+                Parallel(5, pos, n); // Layer 1's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x12(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope2x12(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey24(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                Parallel(6, pos, n); // Step 1's attention for n positions
                 _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx, n);
+                Parallel(7, pos, n); // Layer 1's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate, n);
-                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup, n);
+                Parallel(8, pos, n); // Layer 1's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu224(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
                 _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx, n);
+                Parallel(9, pos, n); // Layer 1's down product for n positions
             }
 
             // Step 2 (layer 2) for positions pos..pos+n-1: Step2's kernels per position,
@@ -311,25 +315,22 @@ namespace Quantized
                 var w = Layer2();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq, n);
-                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk, n);
-                Kernels.MatMatQ4_0_24x96(w.Value, _bxq, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n);
+                Parallel(10, pos, n); // Layer 2's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x12(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope2x12(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey24(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                Parallel(11, pos, n); // Step 2's attention for n positions
                 _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx, n);
+                Parallel(12, pos, n); // Layer 2's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate, n);
-                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup, n);
+                Parallel(13, pos, n); // Layer 2's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu224(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
                 _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx, n);
+                Parallel(14, pos, n); // Layer 2's down product for n positions
             }
 
             /// <inheritdoc/>
@@ -410,8 +411,8 @@ namespace Quantized
                 Position = position; // entries past it are overwritten before they are read again
             }
 
-            /// <inheritdoc/>
-            public void Dispose() { }
+            /// <summary>Stops the session's worker threads.</summary>
+            public void Dispose() => _pool.Dispose();
 
             /// <summary>Checks the token and the room left, and puts the token's embedding into the residual stream.</summary>
             private int Enter(int token)
@@ -463,23 +464,20 @@ namespace Quantized
                 // output projection added to the residual stream.
                 Kernels.RmsNorm96(_x, w.AttentionNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ4_0_96x96(w.Query, _xq, _q);
-                Kernels.MatVecQ4_0_24x96(w.Key, _xq, _k);
-                Kernels.MatVecQ4_0_24x96(w.Value, _xq, ValueRow(_values0, pos));
+                Parallel(15, pos, 1); // Layer 0's query, key, value products
                 Kernels.Rope8x12(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x12(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey24(_k, _keys0, pos, _capacity);
-                Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity);
+                Parallel(16, pos, 1); // Step 0's attention
                 _xq.Quantize(_att, QueryDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ4_0_96x96(w.Output, _xq, _x);
+                Parallel(17, pos, 1); // Layer 0's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm96(_x, w.FeedForwardNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ4_0_224x96(w.Gate, _xq, _gate);
-                Kernels.MatVecQ4_0_224x96(w.Up, _xq, _up);
+                Parallel(18, pos, 1); // Layer 0's gate, up products
                 Kernels.SwiGlu224(_gate, _up);
                 _xq.Quantize(_gate, HiddenDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ4_0_96x224(w.Down, _xq, _x);
+                Parallel(19, pos, 1); // Layer 0's down product
             }
 
             // Step 1: layer 1 (plan: layer in order). attention 96→q 96, k/v 24; ffn 96→224→96.
@@ -490,23 +488,20 @@ namespace Quantized
                 // output projection added to the residual stream.
                 Kernels.RmsNorm96(_x, w.AttentionNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ4_0_96x96(w.Query, _xq, _q);
-                Kernels.MatVecQ4_0_24x96(w.Key, _xq, _k);
-                Kernels.MatVecQ4_0_24x96(w.Value, _xq, ValueRow(_values1, pos));
+                Parallel(20, pos, 1); // Layer 1's query, key, value products
                 Kernels.Rope8x12(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x12(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey24(_k, _keys1, pos, _capacity);
-                Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity);
+                Parallel(21, pos, 1); // Step 1's attention
                 _xq.Quantize(_att, QueryDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ4_0_96x96(w.Output, _xq, _x);
+                Parallel(22, pos, 1); // Layer 1's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm96(_x, w.FeedForwardNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ4_0_224x96(w.Gate, _xq, _gate);
-                Kernels.MatVecQ4_0_224x96(w.Up, _xq, _up);
+                Parallel(23, pos, 1); // Layer 1's gate, up products
                 Kernels.SwiGlu224(_gate, _up);
                 _xq.Quantize(_gate, HiddenDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ4_0_96x224(w.Down, _xq, _x);
+                Parallel(24, pos, 1); // Layer 1's down product
             }
 
             // Step 2: layer 2 (plan: layer in order). attention 96→q 96, k/v 24; ffn 96→224→96.
@@ -517,30 +512,27 @@ namespace Quantized
                 // output projection added to the residual stream.
                 Kernels.RmsNorm96(_x, w.AttentionNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ4_0_96x96(w.Query, _xq, _q);
-                Kernels.MatVecQ4_0_24x96(w.Key, _xq, _k);
-                Kernels.MatVecQ4_0_24x96(w.Value, _xq, ValueRow(_values2, pos));
+                Parallel(25, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope8x12(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x12(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey24(_k, _keys2, pos, _capacity);
-                Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity);
+                Parallel(26, pos, 1); // Step 2's attention
                 _xq.Quantize(_att, QueryDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ4_0_96x96(w.Output, _xq, _x);
+                Parallel(27, pos, 1); // Layer 2's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm96(_x, w.FeedForwardNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ4_0_224x96(w.Gate, _xq, _gate);
-                Kernels.MatVecQ4_0_224x96(w.Up, _xq, _up);
+                Parallel(28, pos, 1); // Layer 2's gate, up products
                 Kernels.SwiGlu224(_gate, _up);
                 _xq.Quantize(_gate, HiddenDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ4_0_96x224(w.Down, _xq, _x);
+                Parallel(29, pos, 1); // Layer 2's down product
             }
 
             /// <summary>The head: final RMSNorm with output_norm, then the output matrix, into the logits.</summary>
             private void Head()
             {
                 Kernels.RmsNorm96(_x, OutputNorm, _xb);
-                HeadProduct(_output, _xb, _logits);
+                HeadProduct(_output);
             }
 
             /// <summary>One layer's tensors as spans, built per step on the stack: the norms as floats, the Q4_0 matrices as their tiles.</summary>
@@ -605,23 +597,14 @@ namespace Quantized
 
             private global::System.ReadOnlySpan<float> OutputNorm => _outputNorm.Span;
 
-            /// <summary>A head's logits: its matrix multiplied as the file stores it, Q8_0 or Q4_0 in integers (input quantized first), else in floats.</summary>
-            private void HeadProduct(global::SpecializedInfer.Quantization.RepackedMatrix head, global::System.ReadOnlySpan<float> x, global::System.Span<float> logits)
+            private global::SpecializedInfer.Quantization.RepackedMatrix? _head; // the head matrix HeadProduct's op multiplies
+
+            /// <summary>A head's logits: its matrix multiplied as the file stores it, Q8_0 or Q4_0 in integers (_xb quantized first), else in floats.</summary>
+            private void HeadProduct(global::SpecializedInfer.Quantization.RepackedMatrix head)
             {
-                switch (head.Type)
-                {
-                    case global::SpecializedInfer.Gguf.GgmlType.Q8_0:
-                        _xq.Quantize(x, Dim, 1);
-                        Kernels.MatVecQ8_0_600x96(head.Blocks, _xq, logits);
-                        break;
-                    case global::SpecializedInfer.Gguf.GgmlType.Q4_0:
-                        _xq.Quantize(x, Dim, 1);
-                        Kernels.MatVecQ4_0_600x96(head.Blocks, _xq, logits);
-                        break;
-                    default:
-                        Kernels.MatVec600x96(head.Floats, x, logits);
-                        break;
-                }
+                if (head.Type != global::SpecializedInfer.Gguf.GgmlType.F32) _xq.Quantize(_xb, Dim, 1);
+                _head = head;
+                Parallel(30, 0, 1); // The head's product with _head
             }
 
             /// <summary>A head's logits for rows 0..n−1: its matrix multiplied as the file stores it, Q8_0 or Q4_0 in integers (input quantized first), else in floats.</summary>
@@ -631,17 +614,350 @@ namespace Quantized
                 {
                     case global::SpecializedInfer.Gguf.GgmlType.Q8_0:
                         _bxq.Quantize(x, Dim, n);
-                        Kernels.MatMatQ8_0_600x96(head.Blocks, _bxq, logits, n);
+                        Kernels.MatMatQ8_0_600x96(head.Blocks, _bxq, logits, n, 0, 600);
                         break;
                     case global::SpecializedInfer.Gguf.GgmlType.Q4_0:
                         _bxq.Quantize(x, Dim, n);
-                        Kernels.MatMatQ4_0_600x96(head.Blocks, _bxq, logits, n);
+                        Kernels.MatMatQ4_0_600x96(head.Blocks, _bxq, logits, n, 0, 600);
                         break;
                     default:
-                        Kernels.MatMat600x96(head.Floats, x, logits, n);
+                        Kernels.MatMat600x96(head.Floats, x, logits, n, 0, 600);
                         break;
                 }
             }
+            // Parallel work: the op every thread runs next and its arguments (ops rebuild their spans from fields).
+            private int _op, _opPos, _opCount;
+
+            /// <summary>Runs op <paramref name="op"/> on every thread of the session (part 0 on this one); returns when all parts are done.</summary>
+            private void Parallel(int op, int pos, int count)
+            {
+                _op = op;
+                _opPos = pos;
+                _opCount = count;
+                _pool.Run(this);
+            }
+
+            /// <summary>One thread's part of the current op.</summary>
+            void global::SpecializedInfer.Engine.IPartitionedWork.Run(int part, int parts)
+            {
+                switch (_op)
+                {
+                    case 0: Op0(_opPos, _opCount, part, parts); break;
+                    case 1: Op1(_opPos, _opCount, part, parts); break;
+                    case 2: Op2(_opPos, _opCount, part, parts); break;
+                    case 3: Op3(_opPos, _opCount, part, parts); break;
+                    case 4: Op4(_opPos, _opCount, part, parts); break;
+                    case 5: Op5(_opPos, _opCount, part, parts); break;
+                    case 6: Op6(_opPos, _opCount, part, parts); break;
+                    case 7: Op7(_opPos, _opCount, part, parts); break;
+                    case 8: Op8(_opPos, _opCount, part, parts); break;
+                    case 9: Op9(_opPos, _opCount, part, parts); break;
+                    case 10: Op10(_opPos, _opCount, part, parts); break;
+                    case 11: Op11(_opPos, _opCount, part, parts); break;
+                    case 12: Op12(_opPos, _opCount, part, parts); break;
+                    case 13: Op13(_opPos, _opCount, part, parts); break;
+                    case 14: Op14(_opPos, _opCount, part, parts); break;
+                    case 15: Op15(_opPos, _opCount, part, parts); break;
+                    case 16: Op16(_opPos, _opCount, part, parts); break;
+                    case 17: Op17(_opPos, _opCount, part, parts); break;
+                    case 18: Op18(_opPos, _opCount, part, parts); break;
+                    case 19: Op19(_opPos, _opCount, part, parts); break;
+                    case 20: Op20(_opPos, _opCount, part, parts); break;
+                    case 21: Op21(_opPos, _opCount, part, parts); break;
+                    case 22: Op22(_opPos, _opCount, part, parts); break;
+                    case 23: Op23(_opPos, _opCount, part, parts); break;
+                    case 24: Op24(_opPos, _opCount, part, parts); break;
+                    case 25: Op25(_opPos, _opCount, part, parts); break;
+                    case 26: Op26(_opPos, _opCount, part, parts); break;
+                    case 27: Op27(_opPos, _opCount, part, parts); break;
+                    case 28: Op28(_opPos, _opCount, part, parts); break;
+                    case 29: Op29(_opPos, _opCount, part, parts); break;
+                    case 30: Op30(_opPos, _opCount, part, parts); break;
+                    default: throw new global::System.InvalidOperationException($"No parallel op {_op}.");
+                }
+            }
+
+            /// <summary>Layer 0's query, key, value products for n positions: this part's share.</summary>
+            private void Op0(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                var r1 = Rows(24, part, parts);
+                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ4_0_24x96(w.Value, _bxq, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 0's attention for n positions: this part's share.</summary>
+            private void Op1(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 0's output product for n positions: this part's share.</summary>
+            private void Op2(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
+            private void Op3(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(224, part, parts);
+                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's down product for n positions: this part's share.</summary>
+            private void Op4(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
+            private void Op5(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                var r1 = Rows(24, part, parts);
+                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ4_0_24x96(w.Value, _bxq, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 1's attention for n positions: this part's share.</summary>
+            private void Op6(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 1's output product for n positions: this part's share.</summary>
+            private void Op7(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
+            private void Op8(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(224, part, parts);
+                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's down product for n positions: this part's share.</summary>
+            private void Op9(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
+            private void Op10(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                var r1 = Rows(24, part, parts);
+                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ4_0_24x96(w.Value, _bxq, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 2's attention for n positions: this part's share.</summary>
+            private void Op11(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 2's output product for n positions: this part's share.</summary>
+            private void Op12(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
+            private void Op13(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(224, part, parts);
+                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's down product for n positions: this part's share.</summary>
+            private void Op14(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's query, key, value products: this part's share.</summary>
+            private void Op15(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatVecQ4_0_96x96(w.Query, _xq, _q, r0.From, r0.To);
+                var r1 = Rows(24, part, parts);
+                Kernels.MatVecQ4_0_24x96(w.Key, _xq, _k, r1.From, r1.To);
+                Kernels.MatVecQ4_0_24x96(w.Value, _xq, ValueRow(_values0, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 0's attention: this part's share.</summary>
+            private void Op16(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 0's output product: this part's share.</summary>
+            private void Op17(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatVecAddQ4_0_96x96(w.Output, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's gate, up products: this part's share.</summary>
+            private void Op18(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(224, part, parts);
+                Kernels.MatVecQ4_0_224x96(w.Gate, _xq, _gate, r0.From, r0.To);
+                Kernels.MatVecQ4_0_224x96(w.Up, _xq, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's down product: this part's share.</summary>
+            private void Op19(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatVecAddQ4_0_96x224(w.Down, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's query, key, value products: this part's share.</summary>
+            private void Op20(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatVecQ4_0_96x96(w.Query, _xq, _q, r0.From, r0.To);
+                var r1 = Rows(24, part, parts);
+                Kernels.MatVecQ4_0_24x96(w.Key, _xq, _k, r1.From, r1.To);
+                Kernels.MatVecQ4_0_24x96(w.Value, _xq, ValueRow(_values1, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 1's attention: this part's share.</summary>
+            private void Op21(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 1's output product: this part's share.</summary>
+            private void Op22(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatVecAddQ4_0_96x96(w.Output, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's gate, up products: this part's share.</summary>
+            private void Op23(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(224, part, parts);
+                Kernels.MatVecQ4_0_224x96(w.Gate, _xq, _gate, r0.From, r0.To);
+                Kernels.MatVecQ4_0_224x96(w.Up, _xq, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 1's down product: this part's share.</summary>
+            private void Op24(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatVecAddQ4_0_96x224(w.Down, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's query, key, value products: this part's share.</summary>
+            private void Op25(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatVecQ4_0_96x96(w.Query, _xq, _q, r0.From, r0.To);
+                var r1 = Rows(24, part, parts);
+                Kernels.MatVecQ4_0_24x96(w.Key, _xq, _k, r1.From, r1.To);
+                Kernels.MatVecQ4_0_24x96(w.Value, _xq, ValueRow(_values2, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 2's attention: this part's share.</summary>
+            private void Op26(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 2's output product: this part's share.</summary>
+            private void Op27(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatVecAddQ4_0_96x96(w.Output, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's gate, up products: this part's share.</summary>
+            private void Op28(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(224, part, parts);
+                Kernels.MatVecQ4_0_224x96(w.Gate, _xq, _gate, r0.From, r0.To);
+                Kernels.MatVecQ4_0_224x96(w.Up, _xq, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's down product: this part's share.</summary>
+            private void Op29(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(96, part, parts);
+                Kernels.MatVecAddQ4_0_96x224(w.Down, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>The head's product with _head: this part's share.</summary>
+            private void Op30(int pos, int n, int part, int parts)
+            {
+                var r = Rows(600, part, parts);
+                var head = _head!; // set by HeadProduct before the op runs
+                switch (head.Type)
+                {
+                    case global::SpecializedInfer.Gguf.GgmlType.Q8_0: Kernels.MatVecQ8_0_600x96(head.Blocks, _xq, _logits, r.From, r.To); break;
+                    case global::SpecializedInfer.Gguf.GgmlType.Q4_0: Kernels.MatVecQ4_0_600x96(head.Blocks, _xq, _logits, r.From, r.To); break;
+                    default: Kernels.MatVec600x96(head.Floats, _xb, _logits, r.From, r.To); break;
+                }
+            }
+
+            /// <summary>Part <paramref name="part"/>'s rows of a matrix of <paramref name="rows"/> rows: whole tiles of 16, contiguous.</summary>
+            private static (int From, int To) Rows(int rows, int part, int parts)
+            {
+                var tiles = (rows + 15) / 16;
+                return (global::SpecializedInfer.Engine.WorkerPool.Start(tiles, part, parts) * 16, global::System.Math.Min(rows, global::SpecializedInfer.Engine.WorkerPool.Start(tiles, part + 1, parts) * 16));
+            }
+
+            /// <summary>Part <paramref name="part"/>'s KV heads (with the query heads that share them), contiguous.</summary>
+            private static (int From, int To) KvHeadRange(int part, int parts) => (global::SpecializedInfer.Engine.WorkerPool.Start(KvHeads, part, parts), global::SpecializedInfer.Engine.WorkerPool.Start(KvHeads, part + 1, parts));
+
         }
     }
 }

@@ -67,64 +67,65 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 64×64 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void DotMatVec64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void DotMatVec64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 4096 || x.Length < 64 || y.Length < 64) ThrowShape(nameof(DotMatVec64x64));
+            if (w.Length != 4096 || x.Length < 64 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(DotMatVec64x64));
             var xs = x.Slice(0, 64);
-            for (var r = 0; r < 64; r++) y[r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
+            for (var r = from; r < to; r++) y[r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
         }
 
         /// <summary>y = W·x for a 32×64 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void DotMatVec32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void DotMatVec32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 2048 || x.Length < 64 || y.Length < 32) ThrowShape(nameof(DotMatVec32x64));
+            if (w.Length != 2048 || x.Length < 64 || y.Length < 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(DotMatVec32x64));
             var xs = x.Slice(0, 64);
-            for (var r = 0; r < 32; r++) y[r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
+            for (var r = from; r < to; r++) y[r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
         }
 
         /// <summary>y += W·x for a 64×64 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void DotMatVecAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void DotMatVecAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 4096 || x.Length < 64 || y.Length < 64) ThrowShape(nameof(DotMatVecAdd64x64));
+            if (w.Length != 4096 || x.Length < 64 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(DotMatVecAdd64x64));
             var xs = x.Slice(0, 64);
-            for (var r = 0; r < 64; r++) y[r] += TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
+            for (var r = from; r < to; r++) y[r] += TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
         }
 
         /// <summary>y = W·x for a 192×64 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void DotMatVec192x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void DotMatVec192x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 12288 || x.Length < 64 || y.Length < 192) ThrowShape(nameof(DotMatVec192x64));
+            if (w.Length != 12288 || x.Length < 64 || y.Length < 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(DotMatVec192x64));
             var xs = x.Slice(0, 64);
-            for (var r = 0; r < 192; r++) y[r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
+            for (var r = from; r < to; r++) y[r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
         }
 
         /// <summary>y += W·x for a 64×192 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void DotMatVecAdd64x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void DotMatVecAdd64x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 12288 || x.Length < 192 || y.Length < 64) ThrowShape(nameof(DotMatVecAdd64x192));
+            if (w.Length != 12288 || x.Length < 192 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(DotMatVecAdd64x192));
             var xs = x.Slice(0, 192);
-            for (var r = 0; r < 64; r++) y[r] += TensorPrimitives.Dot(w.Slice(r * 192, 192), xs);
+            for (var r = from; r < to; r++) y[r] += TensorPrimitives.Dot(w.Slice(r * 192, 192), xs);
         }
 
         /// <summary>y = W·x for a 512×64 row-major W: 512 dot products of length 64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVec512x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y)
+        public static void MatVec512x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int from, int to)
         {
-            if (w.Length != 32768 || x.Length < 64 || y.Length < 512) ThrowShape(nameof(MatVec512x64));
+            if (w.Length != 32768 || x.Length < 64 || y.Length < 512 || (uint)from > (uint)to || to > 512 || (from & 15) != 0) ThrowShape(nameof(MatVec512x64));
             // In range: w holds exactly 512×64 floats (checked above; the tensor was bound to this shape), so row r starts
             // at r·64 and every access is
             // w[r·64 + c] with r < 512, c < 64; x holds ≥ 64 floats and y ≥ 512.
             ref float wr = ref MemoryMarshal.GetReference(w);
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float yr = ref MemoryMarshal.GetReference(y);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
                 // x fits in 4 registers: load it once, then stream the rows past it.
@@ -132,7 +133,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x1 = Vector512.LoadUnsafe(ref xr, 16);
                 var x2 = Vector512.LoadUnsafe(ref xr, 32);
                 var x3 = Vector512.LoadUnsafe(ref xr, 48);
-                for (nuint r = 0; r < 512; r += 8)
+                for (nuint r = lo; r < hi; r += 8)
                 {
                     // Rows r..r+7 (r + 7 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -191,7 +192,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x5 = Vector256.LoadUnsafe(ref xr, 40);
                 var x6 = Vector256.LoadUnsafe(ref xr, 48);
                 var x7 = Vector256.LoadUnsafe(ref xr, 56);
-                for (nuint r = 0; r < 512; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -238,7 +239,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             else if (Vector128.IsHardwareAccelerated)
             {
                 // x (64 floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.
-                for (nuint r = 0; r < 512; r += 4)
+                for (nuint r = lo; r < hi; r += 4)
                 {
                     // Rows r..r+3 (r + 3 < 512) start at w0 = &w[r·64]; row j's element c is w0[j·64 + c].
                     ref float w0 = ref Unsafe.Add(ref wr, r * 64);
@@ -273,7 +274,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
             else
             {
-                for (nuint r = 0; r < 512; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     ref float row = ref Unsafe.Add(ref wr, r * 64);
                     float sum = 0f;
@@ -286,9 +287,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 64×64 Q8_0 W repacked into
         /// 4 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 4352 || x.Cols != 64 || x.Rows < 1 || y.Length < 64) ThrowShape(nameof(MatVecQ8_0_64x64));
+            if (w.Length != 4352 || x.Cols != 64 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_64x64));
             // In range: w holds the 4 tiles' quants (4096 bytes, then their scales) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 64 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -296,28 +297,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
@@ -328,9 +330,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 32×64 Q8_0 W repacked into
         /// 2 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecQ8_0_32x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecQ8_0_32x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 2176 || x.Cols != 64 || x.Rows < 1 || y.Length < 32) ThrowShape(nameof(MatVecQ8_0_32x64));
+            if (w.Length != 2176 || x.Cols != 64 || x.Rows < 1 || y.Length < 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_32x64));
             // In range: w holds the 2 tiles' quants (2048 bytes, then their scales) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 32 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -338,28 +340,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 2; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 2; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 32; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
@@ -370,9 +373,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y += W·x (the residual add fused in: y[r] + dot, as the reference adds) for a 64×64 Q8_0 W repacked into
         /// 4 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecAddQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecAddQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 4352 || x.Cols != 64 || x.Rows < 1 || y.Length < 64) ThrowShape(nameof(MatVecAddQ8_0_64x64));
+            if (w.Length != 4352 || x.Cols != 64 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_64x64));
             // In range: w holds the 4 tiles' quants (4096 bytes, then their scales) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 64 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -380,28 +383,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) += TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
@@ -412,9 +416,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 192×64 Q8_0 W repacked into
         /// 12 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecQ8_0_192x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecQ8_0_192x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 13056 || x.Cols != 64 || x.Rows < 1 || y.Length < 192) ThrowShape(nameof(MatVecQ8_0_192x64));
+            if (w.Length != 13056 || x.Cols != 64 || x.Rows < 1 || y.Length < 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_192x64));
             // In range: w holds the 12 tiles' quants (12288 bytes, then their scales) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 192 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -422,28 +426,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 12; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 12; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 192; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
@@ -454,9 +459,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y += W·x (the residual add fused in: y[r] + dot, as the reference adds) for a 64×192 Q8_0 W repacked into
         /// 4 tiles of 16 rows, x quantized to Q8_0: each row's 6 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecAddQ8_0_64x192(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecAddQ8_0_64x192(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 13056 || x.Cols != 192 || x.Rows < 1 || y.Length < 64) ThrowShape(nameof(MatVecAddQ8_0_64x192));
+            if (w.Length != 13056 || x.Cols != 192 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_64x192));
             // In range: w holds the 4 tiles' quants (12288 bytes, then their scales) and x a row of 192 quants and
             // 6 scales and sums (checked above); only rows below 64 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -464,28 +469,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, out var low, out var high);
+                    (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, out var low, out var high);
+                    (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                    (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) += TileRowQ8_0x192(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, j);
@@ -496,9 +502,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 512×64 Q8_0 W repacked into
         /// 32 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecQ8_0_512x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecQ8_0_512x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 34816 || x.Cols != 64 || x.Rows < 1 || y.Length < 512) ThrowShape(nameof(MatVecQ8_0_512x64));
+            if (w.Length != 34816 || x.Cols != 64 || x.Rows < 1 || y.Length < 512 || (uint)from > (uint)to || to > 512 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_512x64));
             // In range: w holds the 32 tiles' quants (32768 bytes, then their scales) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 512 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -506,28 +512,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 32; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 32; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 512; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
@@ -538,9 +545,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for a 512×64 Q4_0 W repacked into
         /// 32 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatVecQ4_0_512x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y)
+        public static void MatVecQ4_0_512x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 18432 || x.Cols != 64 || x.Rows < 1 || y.Length < 512) ThrowShape(nameof(MatVecQ4_0_512x64));
+            if (w.Length != 18432 || x.Cols != 64 || x.Rows < 1 || y.Length < 512 || (uint)from > (uint)to || to > 512 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_512x64));
             // In range: w holds the 32 tiles' quants (16384 bytes, then their scales) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 512 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -548,28 +555,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 32; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ4_0x64Vnni(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x64Vnni(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 32; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ4_0x64Avx2(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var lo, out var hi);
-                    lo.StoreUnsafe(ref yr, t * 16);
-                    hi.StoreUnsafe(ref yr, t * 16 + 8);
+                    TileQ4_0x64Avx2(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    low.StoreUnsafe(ref yr, t * 16);
+                    high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
             }
             else
             {
-                for (nuint r = 0; r < 512; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     Unsafe.Add(ref yr, r) = TileRowQ4_0x64(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
@@ -641,14 +649,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// the output is quantized next: per head, scores by Dot, the maximum subtracted, SoftMax, then Σ p_t · V_t by MultiplyAdd.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity)
+        public static void Attention(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> scores, Span<float> output, int position, int capacity, int firstKvHead, int endKvHead)
         {
-            if ((uint)position >= (uint)capacity || q.Length < 64 || output.Length < 64
-                || keys.Length < (long)32 * (position + 1) || values.Length < (long)32 * (position + 1) || scores.Length < position + 1)
+            if ((uint)position >= (uint)capacity || q.Length < 64 || output.Length < 64 || (uint)firstKvHead > (uint)endKvHead || endKvHead > 4
+                || keys.Length < (long)32 * (position + 1) || values.Length < (long)32 * (position + 1) || scores.Length < (long)8 * capacity)
                 ThrowShape(nameof(Attention));
-            var s = scores.Slice(0, position + 1);
-            for (var h = 0; h < 8; h++)
+            // Query heads of KV heads firstKvHead..endKvHead−1 (a thread's share), each with its own row of scores.
+            for (var h = firstKvHead * 2; h < endKvHead * 2; h++)
             {
+                var s = scores.Slice(h * capacity, position + 1);
                 var kv = h / 2 * 8; // the KV head's offset in a row
                 var qh = q.Slice(h * 8, 8);
                 for (var t = 0; t <= position; t++) s[t] = TensorPrimitives.Dot(qh, keys.Slice(t * 32 + kv, 8)) * AttentionScale;
@@ -730,74 +739,74 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y = W·x for count ≤ 16 positions for a 64×64 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void DotMatMat64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void DotMatMat64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64) ThrowShape(nameof(DotMatMat64x64));
+            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(DotMatMat64x64));
             for (var p = 0; p < count; p++)
             {
                 var xs = x.Slice(p * 64, 64);
-                for (var r = 0; r < 64; r++) y[p * 64 + r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
+                for (var r = from; r < to; r++) y[p * 64 + r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
             }
         }
 
         /// <summary>y = W·x for count ≤ 16 positions for a 32×64 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void DotMatMat32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void DotMatMat32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 2048 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 32) ThrowShape(nameof(DotMatMat32x64));
+            if (w.Length != 2048 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(DotMatMat32x64));
             for (var p = 0; p < count; p++)
             {
                 var xs = x.Slice(p * 64, 64);
-                for (var r = 0; r < 32; r++) y[p * 32 + r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
+                for (var r = from; r < to; r++) y[p * 32 + r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
             }
         }
 
         /// <summary>y += W·x for count ≤ 16 positions for a 64×64 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void DotMatMatAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void DotMatMatAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64) ThrowShape(nameof(DotMatMatAdd64x64));
+            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(DotMatMatAdd64x64));
             for (var p = 0; p < count; p++)
             {
                 var xs = x.Slice(p * 64, 64);
-                for (var r = 0; r < 64; r++) y[p * 64 + r] += TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
+                for (var r = from; r < to; r++) y[p * 64 + r] += TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
             }
         }
 
         /// <summary>y = W·x for count ≤ 16 positions for a 192×64 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void DotMatMat192x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void DotMatMat192x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 12288 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 192) ThrowShape(nameof(DotMatMat192x64));
+            if (w.Length != 12288 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(DotMatMat192x64));
             for (var p = 0; p < count; p++)
             {
                 var xs = x.Slice(p * 64, 64);
-                for (var r = 0; r < 192; r++) y[p * 192 + r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
+                for (var r = from; r < to; r++) y[p * 192 + r] = TensorPrimitives.Dot(w.Slice(r * 64, 64), xs);
             }
         }
 
         /// <summary>y += W·x for count ≤ 16 positions for a 64×192 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void DotMatMatAdd64x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count)
+        public static void DotMatMatAdd64x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 12288 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 64) ThrowShape(nameof(DotMatMatAdd64x192));
+            if (w.Length != 12288 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(DotMatMatAdd64x192));
             for (var p = 0; p < count; p++)
             {
                 var xs = x.Slice(p * 192, 192);
-                for (var r = 0; r < 64; r++) y[p * 64 + r] += TensorPrimitives.Dot(w.Slice(r * 192, 192), xs);
+                for (var r = from; r < to; r++) y[p * 64 + r] += TensorPrimitives.Dot(w.Slice(r * 192, 192), xs);
             }
         }
 
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_64x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 4352 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 64) ThrowShape(nameof(MatMatQ8_0_64x64));
+            if (w.Length != 4352 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_64x64));
             // In range: as in MatVecQ8_0_64x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -805,37 +814,38 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)
@@ -850,9 +860,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 32), a 32×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_32x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatQ8_0_32x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatQ8_0_32x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 2176 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 32) ThrowShape(nameof(MatMatQ8_0_32x64));
+            if (w.Length != 2176 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_32x64));
             // In range: as in MatVecQ8_0_32x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·32 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -860,37 +870,38 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 2; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 2; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 32; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)
@@ -905,9 +916,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ8_0_64x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatAddQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatAddQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 4352 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 64) ThrowShape(nameof(MatMatAddQ8_0_64x64));
+            if (w.Length != 4352 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_64x64));
             // In range: as in MatVecAddQ8_0_64x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -915,37 +926,38 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var lo, out var hi);
-                        (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var lo, out var hi);
-                        (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)
@@ -960,9 +972,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 192), a 192×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_192x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatQ8_0_192x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatQ8_0_192x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 13056 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 192) ThrowShape(nameof(MatMatQ8_0_192x64));
+            if (w.Length != 13056 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_192x64));
             // In range: as in MatVecQ8_0_192x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·192 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -970,37 +982,38 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 12; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 12; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var lo, out var hi);
-                        lo.StoreUnsafe(ref yr, t * 16);
-                        hi.StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        low.StoreUnsafe(ref yr, t * 16);
+                        high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 192; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)
@@ -1015,9 +1028,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 64), a 64×192 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ8_0_64x192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void MatMatAddQ8_0_64x192(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count)
+        public static void MatMatAddQ8_0_64x192(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 13056 || (uint)(count - 1) >= 16u || x.Cols != 192 || x.Rows < count || y.Length < (long)count * 64) ThrowShape(nameof(MatMatAddQ8_0_64x192));
+            if (w.Length != 13056 || (uint)(count - 1) >= 16u || x.Cols != 192 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_64x192));
             // In range: as in MatVecAddQ8_0_64x192 for each position p < count ≤ x.Rows, whose quants start at p·192, scales and sums at
             // p·6, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1025,37 +1038,38 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
+            nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
             if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var lo, out var hi);
-                        (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
+                        (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
-                for (nuint t = 0; t < 4; t++)
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var lo, out var hi);
-                        (Vector256.LoadUnsafe(ref yr, t * 16) + lo).StoreUnsafe(ref yr, t * 16);
-                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + hi).StoreUnsafe(ref yr, t * 16 + 8);
+                        TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
+                        (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
+                        (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
                 }
             }
             else
             {
-                for (nuint r = 0; r < 64; r++)
+                for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
                     for (nuint p = 0; p < n; p++)

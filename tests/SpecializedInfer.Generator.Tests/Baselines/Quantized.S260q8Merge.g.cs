@@ -90,10 +90,15 @@ namespace Quantized
         /// <inheritdoc/>
         public string Name => "S260q8Merge";
 
-        /// <summary>A new session with its own KV cache for up to <paramref name="contextLength"/> positions (0: the manifest's context length).</summary>
-        public Session CreateSession(int contextLength = 0) => new Session(this, contextLength);
+        /// <summary>A new session with its own KV cache for up to <paramref name="contextLength"/> positions (0: the manifest's context length), on the physical cores.</summary>
+        public Session CreateSession(int contextLength = 0) => new Session(this, new global::SpecializedInfer.Engine.SessionOptions { ContextLength = contextLength });
+
+        /// <summary>A new session as <paramref name="options"/> say: its context and the threads it computes on.</summary>
+        public Session CreateSession(global::SpecializedInfer.Engine.SessionOptions options) => new Session(this, options);
 
         global::SpecializedInfer.Engine.IInferenceSession global::SpecializedInfer.Engine.ILanguageModel.CreateSession(int contextLength) => CreateSession(contextLength);
+
+        global::SpecializedInfer.Engine.IInferenceSession global::SpecializedInfer.Engine.ILanguageModel.CreateSession(global::SpecializedInfer.Engine.SessionOptions options) => CreateSession(options);
 
         /// <summary>Unmaps the model file.</summary>
         public void Dispose() => _weights.Dispose();
@@ -103,7 +108,7 @@ namespace Quantized
         /// what grows with the context (KV cache, rotary table, scores) is held as it fills, doubling (ContextCapacity), so a
         /// forward step allocates nothing except when the context outgrows what is held. Not thread-safe; use one session per thread.
         /// </summary>
-        public sealed class Session : global::SpecializedInfer.Engine.IInferenceSession
+        public sealed class Session : global::SpecializedInfer.Engine.IInferenceSession, global::SpecializedInfer.Engine.IPartitionedWork
         {
             // Topology: every dimension is a constant.
             private const int Dim = 64, HiddenDim = 192, Heads = 8, KvHeads = 4, HeadDim = 8;
@@ -130,6 +135,7 @@ namespace Quantized
             private readonly float[] _x = new float[Dim], _xb = new float[Dim], _q = new float[QueryDim], _k = new float[KvDim], _att = new float[QueryDim];
             private readonly float[] _gate = new float[HiddenDim], _up = new float[HiddenDim], _logits = new float[VocabSize], _probe = new float[VocabSize];
             private float[] _scores; // [Heads][_capacity]
+            private readonly global::SpecializedInfer.Engine.WorkerPool _pool; // the threads a forward pass runs on (the caller's included)
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 16.
             private const int MaxBatch = 16;
@@ -144,10 +150,10 @@ namespace Quantized
             // Bytes per position of context: K and V of 4 steps × 32, rotary cos/sin of 4 pairs, 8 scores.
             private const long BytesPerPosition = 1088;
 
-            internal Session(S260q8Merge engine, int contextLength)
+            internal Session(S260q8Merge engine, global::SpecializedInfer.Engine.SessionOptions options)
             {
                 var weights = engine._weights;
-                ContextLength = contextLength > 0 ? contextLength : DefaultContextLength;
+                ContextLength = options.ContextLength > 0 ? options.ContextLength : DefaultContextLength;
                 global::SpecializedInfer.Engine.ContextCapacity.EnsureFits(ContextLength, BytesPerPosition, 32, "the engine S260q8Merge");
                 _capacity = global::SpecializedInfer.Engine.ContextCapacity.Initial(ContextLength);
                 _rope = new global::SpecializedInfer.Engine.RopeTable(_capacity, RotaryDims, RopeTheta);
@@ -165,6 +171,7 @@ namespace Quantized
                 _keys2 = new float[(long)KvDim * _capacity]; _values2 = new float[(long)KvDim * _capacity];
                 _keys3 = new float[(long)KvDim * _capacity]; _values3 = new float[(long)KvDim * _capacity];
                 Statistics = new global::SpecializedInfer.Engine.SessionStatistics(Steps);
+                _pool = new global::SpecializedInfer.Engine.WorkerPool(options.EffectiveThreads);
             }
 
             /// <inheritdoc/>
@@ -178,6 +185,9 @@ namespace Quantized
 
             /// <inheritdoc/>
             public global::SpecializedInfer.Engine.SessionStatistics Statistics { get; }
+
+            /// <summary>The threads this session computes on (SessionOptions.Threads; the logits are the same bits for any number).</summary>
+            public int Threads => _pool.Threads;
 
             /// <summary>
             /// A generated token (rule 3): runs steps 0..3, with exit checks after step 1.
@@ -217,7 +227,7 @@ namespace Quantized
                 CheckBatch(tokens);
                 var last = ForwardBatched(tokens);
                 Kernels.RmsNorm64(BatchRow(_bx, last, Dim), OutputNorm, _xb);
-                HeadProduct(_output, _xb, _logits);
+                HeadProduct(_output);
                 return _logits;
             }
 
@@ -268,22 +278,19 @@ namespace Quantized
             {
                 var w = Layer0();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Kernels.DotMatMat64x64(w.Query, _bxb, _bq, n);
-                Kernels.DotMatMat32x64(w.Key, _bxb, _bk, n);
-                Kernels.DotMatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n);
+                Parallel(0, pos, n); // Layer 0's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
-                Kernels.DotMatMatAdd64x64(w.Output, _batt, _bx, n);
+                Parallel(1, pos, n); // Step 0's attention for n positions
+                Parallel(2, pos, n); // Layer 0's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Kernels.DotMatMat192x64(w.Gate, _bxb, _bgate, n);
-                Kernels.DotMatMat192x64(w.Up, _bxb, _bup, n);
+                Parallel(3, pos, n); // Layer 0's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu192(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Kernels.DotMatMatAdd64x192(w.Down, _bgate, _bx, n);
+                Parallel(4, pos, n); // Layer 0's down product for n positions
             }
 
             // Step 1 (layer 2) for positions pos..pos+n-1: Step1's kernels per position,
@@ -293,25 +300,22 @@ namespace Quantized
                 var w = Layer2();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n);
-                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n);
-                Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n);
+                Parallel(5, pos, n); // Layer 2's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                Parallel(6, pos, n); // Step 1's attention for n positions
                 _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n);
+                Parallel(7, pos, n); // Layer 2's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n);
-                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n);
+                Parallel(8, pos, n); // Layer 2's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu192(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
                 _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n);
+                Parallel(9, pos, n); // Layer 2's down product for n positions
             }
 
             // Step 2 (layer 3) for positions pos..pos+n-1: Step2's kernels per position,
@@ -321,25 +325,22 @@ namespace Quantized
                 var w = Layer3();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n);
-                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n);
-                Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n);
+                Parallel(10, pos, n); // Layer 3's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                Parallel(11, pos, n); // Step 2's attention for n positions
                 _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n);
+                Parallel(12, pos, n); // Layer 3's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n);
-                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n);
+                Parallel(13, pos, n); // Layer 3's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu192(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
                 _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n);
+                Parallel(14, pos, n); // Layer 3's down product for n positions
             }
 
             // Step 3 (layer 4) for positions pos..pos+n-1: Step3's kernels per position,
@@ -349,25 +350,22 @@ namespace Quantized
                 var w = Layer4();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n);
-                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n);
-                Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n);
+                Parallel(15, pos, n); // Layer 4's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys3, pos + j, _capacity);
                 }
-                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys3, _values3, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity);
+                Parallel(16, pos, n); // Step 3's attention for n positions
                 _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n);
+                Parallel(17, pos, n); // Layer 4's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n);
-                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n);
+                Parallel(18, pos, n); // Layer 4's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu192(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
                 _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
-                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n);
+                Parallel(19, pos, n); // Layer 4's down product for n positions
             }
 
             /// <inheritdoc/>
@@ -378,8 +376,8 @@ namespace Quantized
                 Position = position; // entries past it are overwritten before they are read again
             }
 
-            /// <inheritdoc/>
-            public void Dispose() { }
+            /// <summary>Stops the session's worker threads.</summary>
+            public void Dispose() => _pool.Dispose();
 
             /// <summary>Checks the token and the room left, and puts the token's embedding into the residual stream.</summary>
             private int Enter(int token)
@@ -431,20 +429,17 @@ namespace Quantized
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 0's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Kernels.DotMatVec64x64(w.Query, _xb, _q);
-                Kernels.DotMatVec32x64(w.Key, _xb, _k);
-                Kernels.DotMatVec32x64(w.Value, _xb, ValueRow(_values0, pos));
+                Parallel(20, pos, 1); // Layer 0's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys0, pos, _capacity);
-                Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity);
-                Kernels.DotMatVecAdd64x64(w.Output, _att, _x);
+                Parallel(21, pos, 1); // Step 0's attention
+                Parallel(22, pos, 1); // Layer 0's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Kernels.DotMatVec192x64(w.Gate, _xb, _gate);
-                Kernels.DotMatVec192x64(w.Up, _xb, _up);
+                Parallel(23, pos, 1); // Layer 0's gate, up products
                 Kernels.SwiGlu192(_gate, _up);
-                Kernels.DotMatVecAdd64x192(w.Down, _gate, _x);
+                Parallel(24, pos, 1); // Layer 0's down product
             }
 
             // Step 1: layer 2 (plan: layer in order after merging; exit check after it, max p ≥ 0.4). attention 64→q 64, k/v 32; ffn 64→192→64.
@@ -455,23 +450,20 @@ namespace Quantized
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ8_0_64x64(w.Query, _xq, _q);
-                Kernels.MatVecQ8_0_32x64(w.Key, _xq, _k);
-                Kernels.MatVecQ8_0_32x64(w.Value, _xq, ValueRow(_values1, pos));
+                Parallel(25, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys1, pos, _capacity);
-                Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity);
+                Parallel(26, pos, 1); // Step 1's attention
                 _xq.Quantize(_att, QueryDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ8_0_64x64(w.Output, _xq, _x);
+                Parallel(27, pos, 1); // Layer 2's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ8_0_192x64(w.Gate, _xq, _gate);
-                Kernels.MatVecQ8_0_192x64(w.Up, _xq, _up);
+                Parallel(28, pos, 1); // Layer 2's gate, up products
                 Kernels.SwiGlu192(_gate, _up);
                 _xq.Quantize(_gate, HiddenDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ8_0_64x192(w.Down, _xq, _x);
+                Parallel(29, pos, 1); // Layer 2's down product
             }
 
             // Step 2: layer 3 (plan: layer in order after merging). attention 64→q 64, k/v 32; ffn 64→192→64.
@@ -482,23 +474,20 @@ namespace Quantized
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ8_0_64x64(w.Query, _xq, _q);
-                Kernels.MatVecQ8_0_32x64(w.Key, _xq, _k);
-                Kernels.MatVecQ8_0_32x64(w.Value, _xq, ValueRow(_values2, pos));
+                Parallel(30, pos, 1); // Layer 3's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys2, pos, _capacity);
-                Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity);
+                Parallel(31, pos, 1); // Step 2's attention
                 _xq.Quantize(_att, QueryDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ8_0_64x64(w.Output, _xq, _x);
+                Parallel(32, pos, 1); // Layer 3's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ8_0_192x64(w.Gate, _xq, _gate);
-                Kernels.MatVecQ8_0_192x64(w.Up, _xq, _up);
+                Parallel(33, pos, 1); // Layer 3's gate, up products
                 Kernels.SwiGlu192(_gate, _up);
                 _xq.Quantize(_gate, HiddenDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ8_0_64x192(w.Down, _xq, _x);
+                Parallel(34, pos, 1); // Layer 3's down product
             }
 
             // Step 3: layer 4 (plan: layer in order after merging). attention 64→q 64, k/v 32; ffn 64→192→64.
@@ -509,23 +498,20 @@ namespace Quantized
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ8_0_64x64(w.Query, _xq, _q);
-                Kernels.MatVecQ8_0_32x64(w.Key, _xq, _k);
-                Kernels.MatVecQ8_0_32x64(w.Value, _xq, ValueRow(_values3, pos));
+                Parallel(35, pos, 1); // Layer 4's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys3, pos, _capacity);
-                Kernels.Attention(_q, _keys3, _values3, _scores, _att, pos, _capacity);
+                Parallel(36, pos, 1); // Step 3's attention
                 _xq.Quantize(_att, QueryDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ8_0_64x64(w.Output, _xq, _x);
+                Parallel(37, pos, 1); // Layer 4's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
                 _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecQ8_0_192x64(w.Gate, _xq, _gate);
-                Kernels.MatVecQ8_0_192x64(w.Up, _xq, _up);
+                Parallel(38, pos, 1); // Layer 4's gate, up products
                 Kernels.SwiGlu192(_gate, _up);
                 _xq.Quantize(_gate, HiddenDim, 1); // Q8_0 blocks, once for the products below
-                Kernels.MatVecAddQ8_0_64x192(w.Down, _xq, _x);
+                Parallel(39, pos, 1); // Layer 4's down product
             }
 
             // Rule 4 (kvFill Propagate): a generated token that stopped after step 1 never ran steps 2..3. Each
@@ -537,8 +523,7 @@ namespace Quantized
                     var w = Layer3();
                     Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
                     _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                    Kernels.MatVecQ8_0_32x64(w.Key, _xq, _k);
-                    Kernels.MatVecQ8_0_32x64(w.Value, _xq, ValueRow(_values2, pos));
+                    Parallel(40, pos, 1); // Layer 3's key, value products
                     Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                     Kernels.StoreKey32(_k, _keys2, pos, _capacity);
                 }
@@ -547,8 +532,7 @@ namespace Quantized
                     var w = Layer4();
                     Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
                     _xq.Quantize(_xb, Dim, 1); // Q8_0 blocks, once for the products below
-                    Kernels.MatVecQ8_0_32x64(w.Key, _xq, _k);
-                    Kernels.MatVecQ8_0_32x64(w.Value, _xq, ValueRow(_values3, pos));
+                    Parallel(41, pos, 1); // Layer 4's key, value products
                     Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                     Kernels.StoreKey32(_k, _keys3, pos, _capacity);
                 }
@@ -558,7 +542,7 @@ namespace Quantized
             private void Head()
             {
                 Kernels.RmsNorm64(_x, OutputNorm, _xb);
-                HeadProduct(_output, _xb, _logits);
+                HeadProduct(_output);
             }
 
             /// <summary>One layer's tensors as spans, built per step on the stack: the norms as floats, the Q8_0 matrices as their tiles.</summary>
@@ -653,24 +637,464 @@ namespace Quantized
 
             private global::System.ReadOnlySpan<float> OutputNorm => _outputNorm.Span;
 
-            /// <summary>A head's logits: its matrix multiplied as the file stores it, Q8_0 or Q4_0 in integers (input quantized first), else in floats.</summary>
-            private void HeadProduct(global::SpecializedInfer.Quantization.RepackedMatrix head, global::System.ReadOnlySpan<float> x, global::System.Span<float> logits)
+            private global::SpecializedInfer.Quantization.RepackedMatrix? _head; // the head matrix HeadProduct's op multiplies
+
+            /// <summary>A head's logits: its matrix multiplied as the file stores it, Q8_0 or Q4_0 in integers (_xb quantized first), else in floats.</summary>
+            private void HeadProduct(global::SpecializedInfer.Quantization.RepackedMatrix head)
             {
-                switch (head.Type)
+                if (head.Type != global::SpecializedInfer.Gguf.GgmlType.F32) _xq.Quantize(_xb, Dim, 1);
+                _head = head;
+                Parallel(42, 0, 1); // The head's product with _head
+            }
+            // Parallel work: the op every thread runs next and its arguments (ops rebuild their spans from fields).
+            private int _op, _opPos, _opCount;
+
+            /// <summary>Runs op <paramref name="op"/> on every thread of the session (part 0 on this one); returns when all parts are done.</summary>
+            private void Parallel(int op, int pos, int count)
+            {
+                _op = op;
+                _opPos = pos;
+                _opCount = count;
+                _pool.Run(this);
+            }
+
+            /// <summary>One thread's part of the current op.</summary>
+            void global::SpecializedInfer.Engine.IPartitionedWork.Run(int part, int parts)
+            {
+                switch (_op)
                 {
-                    case global::SpecializedInfer.Gguf.GgmlType.Q8_0:
-                        _xq.Quantize(x, Dim, 1);
-                        Kernels.MatVecQ8_0_512x64(head.Blocks, _xq, logits);
-                        break;
-                    case global::SpecializedInfer.Gguf.GgmlType.Q4_0:
-                        _xq.Quantize(x, Dim, 1);
-                        Kernels.MatVecQ4_0_512x64(head.Blocks, _xq, logits);
-                        break;
-                    default:
-                        Kernels.MatVec512x64(head.Floats, x, logits);
-                        break;
+                    case 0: Op0(_opPos, _opCount, part, parts); break;
+                    case 1: Op1(_opPos, _opCount, part, parts); break;
+                    case 2: Op2(_opPos, _opCount, part, parts); break;
+                    case 3: Op3(_opPos, _opCount, part, parts); break;
+                    case 4: Op4(_opPos, _opCount, part, parts); break;
+                    case 5: Op5(_opPos, _opCount, part, parts); break;
+                    case 6: Op6(_opPos, _opCount, part, parts); break;
+                    case 7: Op7(_opPos, _opCount, part, parts); break;
+                    case 8: Op8(_opPos, _opCount, part, parts); break;
+                    case 9: Op9(_opPos, _opCount, part, parts); break;
+                    case 10: Op10(_opPos, _opCount, part, parts); break;
+                    case 11: Op11(_opPos, _opCount, part, parts); break;
+                    case 12: Op12(_opPos, _opCount, part, parts); break;
+                    case 13: Op13(_opPos, _opCount, part, parts); break;
+                    case 14: Op14(_opPos, _opCount, part, parts); break;
+                    case 15: Op15(_opPos, _opCount, part, parts); break;
+                    case 16: Op16(_opPos, _opCount, part, parts); break;
+                    case 17: Op17(_opPos, _opCount, part, parts); break;
+                    case 18: Op18(_opPos, _opCount, part, parts); break;
+                    case 19: Op19(_opPos, _opCount, part, parts); break;
+                    case 20: Op20(_opPos, _opCount, part, parts); break;
+                    case 21: Op21(_opPos, _opCount, part, parts); break;
+                    case 22: Op22(_opPos, _opCount, part, parts); break;
+                    case 23: Op23(_opPos, _opCount, part, parts); break;
+                    case 24: Op24(_opPos, _opCount, part, parts); break;
+                    case 25: Op25(_opPos, _opCount, part, parts); break;
+                    case 26: Op26(_opPos, _opCount, part, parts); break;
+                    case 27: Op27(_opPos, _opCount, part, parts); break;
+                    case 28: Op28(_opPos, _opCount, part, parts); break;
+                    case 29: Op29(_opPos, _opCount, part, parts); break;
+                    case 30: Op30(_opPos, _opCount, part, parts); break;
+                    case 31: Op31(_opPos, _opCount, part, parts); break;
+                    case 32: Op32(_opPos, _opCount, part, parts); break;
+                    case 33: Op33(_opPos, _opCount, part, parts); break;
+                    case 34: Op34(_opPos, _opCount, part, parts); break;
+                    case 35: Op35(_opPos, _opCount, part, parts); break;
+                    case 36: Op36(_opPos, _opCount, part, parts); break;
+                    case 37: Op37(_opPos, _opCount, part, parts); break;
+                    case 38: Op38(_opPos, _opCount, part, parts); break;
+                    case 39: Op39(_opPos, _opCount, part, parts); break;
+                    case 40: Op40(_opPos, _opCount, part, parts); break;
+                    case 41: Op41(_opPos, _opCount, part, parts); break;
+                    case 42: Op42(_opPos, _opCount, part, parts); break;
+                    default: throw new global::System.InvalidOperationException($"No parallel op {_op}.");
                 }
             }
+
+            /// <summary>Layer 0's query, key, value products for n positions: this part's share.</summary>
+            private void Op0(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.DotMatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.DotMatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
+                Kernels.DotMatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 0's attention for n positions: this part's share.</summary>
+            private void Op1(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 0's output product for n positions: this part's share.</summary>
+            private void Op2(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.DotMatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
+            private void Op3(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(192, part, parts);
+                Kernels.DotMatMat192x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
+                Kernels.DotMatMat192x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's down product for n positions: this part's share.</summary>
+            private void Op4(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.DotMatMatAdd64x192(w.Down, _bgate, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
+            private void Op5(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 1's attention for n positions: this part's share.</summary>
+            private void Op6(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 2's output product for n positions: this part's share.</summary>
+            private void Op7(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
+            private void Op8(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(192, part, parts);
+                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's down product for n positions: this part's share.</summary>
+            private void Op9(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's query, key, value products for n positions: this part's share.</summary>
+            private void Op10(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 2's attention for n positions: this part's share.</summary>
+            private void Op11(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 3's output product for n positions: this part's share.</summary>
+            private void Op12(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's gate, up products for n positions: this part's share.</summary>
+            private void Op13(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(192, part, parts);
+                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's down product for n positions: this part's share.</summary>
+            private void Op14(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's query, key, value products for n positions: this part's share.</summary>
+            private void Op15(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+            }
+
+            /// <summary>Step 3's attention for n positions: this part's share.</summary>
+            private void Op16(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys3, _values3, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 4's output product for n positions: this part's share.</summary>
+            private void Op17(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's gate, up products for n positions: this part's share.</summary>
+            private void Op18(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(192, part, parts);
+                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's down product for n positions: this part's share.</summary>
+            private void Op19(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's query, key, value products: this part's share.</summary>
+            private void Op20(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.DotMatVec64x64(w.Query, _xb, _q, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.DotMatVec32x64(w.Key, _xb, _k, r1.From, r1.To);
+                Kernels.DotMatVec32x64(w.Value, _xb, ValueRow(_values0, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 0's attention: this part's share.</summary>
+            private void Op21(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 0's output product: this part's share.</summary>
+            private void Op22(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.DotMatVecAdd64x64(w.Output, _att, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's gate, up products: this part's share.</summary>
+            private void Op23(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(192, part, parts);
+                Kernels.DotMatVec192x64(w.Gate, _xb, _gate, r0.From, r0.To);
+                Kernels.DotMatVec192x64(w.Up, _xb, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 0's down product: this part's share.</summary>
+            private void Op24(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                Kernels.DotMatVecAdd64x192(w.Down, _gate, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's query, key, value products: this part's share.</summary>
+            private void Op25(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecQ8_0_64x64(w.Query, _xq, _q, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatVecQ8_0_32x64(w.Key, _xq, _k, r1.From, r1.To);
+                Kernels.MatVecQ8_0_32x64(w.Value, _xq, ValueRow(_values1, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 1's attention: this part's share.</summary>
+            private void Op26(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 2's output product: this part's share.</summary>
+            private void Op27(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAddQ8_0_64x64(w.Output, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's gate, up products: this part's share.</summary>
+            private void Op28(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(192, part, parts);
+                Kernels.MatVecQ8_0_192x64(w.Gate, _xq, _gate, r0.From, r0.To);
+                Kernels.MatVecQ8_0_192x64(w.Up, _xq, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's down product: this part's share.</summary>
+            private void Op29(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAddQ8_0_64x192(w.Down, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's query, key, value products: this part's share.</summary>
+            private void Op30(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecQ8_0_64x64(w.Query, _xq, _q, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatVecQ8_0_32x64(w.Key, _xq, _k, r1.From, r1.To);
+                Kernels.MatVecQ8_0_32x64(w.Value, _xq, ValueRow(_values2, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 2's attention: this part's share.</summary>
+            private void Op31(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 3's output product: this part's share.</summary>
+            private void Op32(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAddQ8_0_64x64(w.Output, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's gate, up products: this part's share.</summary>
+            private void Op33(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(192, part, parts);
+                Kernels.MatVecQ8_0_192x64(w.Gate, _xq, _gate, r0.From, r0.To);
+                Kernels.MatVecQ8_0_192x64(w.Up, _xq, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's down product: this part's share.</summary>
+            private void Op34(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAddQ8_0_64x192(w.Down, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's query, key, value products: this part's share.</summary>
+            private void Op35(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecQ8_0_64x64(w.Query, _xq, _q, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatVecQ8_0_32x64(w.Key, _xq, _k, r1.From, r1.To);
+                Kernels.MatVecQ8_0_32x64(w.Value, _xq, ValueRow(_values3, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 3's attention: this part's share.</summary>
+            private void Op36(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys3, _values3, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 4's output product: this part's share.</summary>
+            private void Op37(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAddQ8_0_64x64(w.Output, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's gate, up products: this part's share.</summary>
+            private void Op38(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(192, part, parts);
+                Kernels.MatVecQ8_0_192x64(w.Gate, _xq, _gate, r0.From, r0.To);
+                Kernels.MatVecQ8_0_192x64(w.Up, _xq, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's down product: this part's share.</summary>
+            private void Op39(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAddQ8_0_64x192(w.Down, _xq, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 3's key, value products: this part's share.</summary>
+            private void Op40(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(32, part, parts);
+                Kernels.MatVecQ8_0_32x64(w.Key, _xq, _k, r0.From, r0.To);
+                Kernels.MatVecQ8_0_32x64(w.Value, _xq, ValueRow(_values2, pos), r0.From, r0.To);
+            }
+
+            /// <summary>Layer 4's key, value products: this part's share.</summary>
+            private void Op41(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(32, part, parts);
+                Kernels.MatVecQ8_0_32x64(w.Key, _xq, _k, r0.From, r0.To);
+                Kernels.MatVecQ8_0_32x64(w.Value, _xq, ValueRow(_values3, pos), r0.From, r0.To);
+            }
+
+            /// <summary>The head's product with _head: this part's share.</summary>
+            private void Op42(int pos, int n, int part, int parts)
+            {
+                var r = Rows(512, part, parts);
+                var head = _head!; // set by HeadProduct before the op runs
+                switch (head.Type)
+                {
+                    case global::SpecializedInfer.Gguf.GgmlType.Q8_0: Kernels.MatVecQ8_0_512x64(head.Blocks, _xq, _logits, r.From, r.To); break;
+                    case global::SpecializedInfer.Gguf.GgmlType.Q4_0: Kernels.MatVecQ4_0_512x64(head.Blocks, _xq, _logits, r.From, r.To); break;
+                    default: Kernels.MatVec512x64(head.Floats, _xb, _logits, r.From, r.To); break;
+                }
+            }
+
+            /// <summary>Part <paramref name="part"/>'s rows of a matrix of <paramref name="rows"/> rows: whole tiles of 16, contiguous.</summary>
+            private static (int From, int To) Rows(int rows, int part, int parts)
+            {
+                var tiles = (rows + 15) / 16;
+                return (global::SpecializedInfer.Engine.WorkerPool.Start(tiles, part, parts) * 16, global::System.Math.Min(rows, global::SpecializedInfer.Engine.WorkerPool.Start(tiles, part + 1, parts) * 16));
+            }
+
+            /// <summary>Part <paramref name="part"/>'s KV heads (with the query heads that share them), contiguous.</summary>
+            private static (int From, int To) KvHeadRange(int part, int parts) => (global::SpecializedInfer.Engine.WorkerPool.Start(KvHeads, part, parts), global::SpecializedInfer.Engine.WorkerPool.Start(KvHeads, part + 1, parts));
+
         }
     }
 }

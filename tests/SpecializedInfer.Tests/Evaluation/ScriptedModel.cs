@@ -22,6 +22,8 @@ public sealed class ScriptedModel(int vocabSize, Func<IReadOnlyList<int>, int> n
 
     public IInferenceSession CreateSession(int contextLength = 0) => new Session(this, contextLength > 0 ? contextLength : Config.ContextLength);
 
+    public IInferenceSession CreateSession(SessionOptions options) => CreateSession(options.ContextLength);
+
     public void Dispose() { }
 
     private sealed class Session(ScriptedModel model, int contextLength) : IInferenceSession
