@@ -38,6 +38,9 @@ public static class BenchmarkModels
         _ => Stories110MFull.Load(path),
     };
 
+    /// <summary>Session options for <paramref name="contextLength"/> positions on one thread (the single-thread benchmarks).</summary>
+    public static SessionOptions OneThread(int contextLength) => new() { ContextLength = contextLength, Threads = 1 };
+
     /// <summary>BOS, then the model's own greedy continuation: a realistic sequence for attention (leaves the session at its end).</summary>
     public static int[] GreedySequence(IInferenceSession session, int bos, int count)
     {

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Oracles;
+using static SpecializedInfer.Benchmarks.BenchmarkModels;
 
 namespace SpecializedInfer.Benchmarks;
 
@@ -29,9 +30,9 @@ public class DecodeBenchmarks
     {
         var path = BenchmarkModels.PathOf(Model);
         _reference = ReferenceEngine.Load(path);
-        _referenceSession = _reference.CreateSession(Tokens);
+        _referenceSession = _reference.CreateSession(OneThread(Tokens));
         _generated = BenchmarkModels.GeneratedFull(Model, path);
-        _generatedSession = _generated.CreateSession(Tokens);
+        _generatedSession = _generated.CreateSession(OneThread(Tokens));
         _llamaCpp = new LlamaCppOracle(path, contextSize: Tokens);
 
         _tokens = BenchmarkModels.GreedySequence(_referenceSession, _llamaCpp.BosToken, Tokens);

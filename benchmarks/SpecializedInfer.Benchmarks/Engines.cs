@@ -10,3 +10,9 @@ public partial class Stories15MFull;
 
 [SpecializedEngine("models/stories110M.full.plan.json")]
 public partial class Stories110MFull;
+
+[SpecializedEngine("models/stories110M-q8_0.full.plan.json")]
+public partial class Stories110MQ8Full;
+
+[SpecializedEngine("models/stories110M-q4_0.full.plan.json")]
+public partial class Stories110MQ4Full;

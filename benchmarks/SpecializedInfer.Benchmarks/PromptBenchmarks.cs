@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Oracles;
+using static SpecializedInfer.Benchmarks.BenchmarkModels;
 
 namespace SpecializedInfer.Benchmarks;
 
@@ -30,9 +31,9 @@ public class PromptBenchmarks
     {
         var path = BenchmarkModels.PathOf(Model);
         _reference = ReferenceEngine.Load(path);
-        _referenceSession = _reference.CreateSession(Tokens + 1);
+        _referenceSession = _reference.CreateSession(OneThread(Tokens + 1));
         _generated = BenchmarkModels.GeneratedFull(Model, path);
-        _generatedSession = _generated.CreateSession(Tokens + 1);
+        _generatedSession = _generated.CreateSession(OneThread(Tokens + 1));
         _llamaCpp = new LlamaCppOracle(path, contextSize: Tokens + 1);
 
         _tokens = BenchmarkModels.GreedySequence(_referenceSession, _llamaCpp.BosToken, Tokens);

@@ -7,46 +7,69 @@ using SpecializedInfer.Quantization;
 namespace SpecializedInfer.Benchmarks;
 
 /// <summary>
-/// The reference engine's batch-1 decode on the stories110M shape in F32 and in the Q8_0 and Q4_0 files
-/// <c>si quantize</c> writes from it (llama.cpp's bytes), one thread, beside llama.cpp on the same quantized file:
-/// what keeping weights in their blocks (a quarter of F32's bytes for Q8_0) and integer dot products cost or save.
+/// The generated engine on the stories110M shape in F32 and in the Q8_0 and Q4_0 files <c>si quantize</c> writes
+/// from it (llama.cpp's bytes; the Q8_0/Q4_0 engines keep their matrices quantized), on 1 and 2 threads, beside
+/// llama.cpp as it ships on the same file and the same threads: batch-1 decode at positions 0..31, and a 128-token
+/// prompt from an empty cache to its last logits, both reported per token. Run beside <see cref="MachineBenchmarks"/>
+/// (read bandwidth, FMA peak) in the same invocation; the README turns the times into fractions of those.
 /// </summary>
 [Config(typeof(TokensPerSecondConfig))]
-[SimpleJob(warmupCount: 2, iterationCount: 10)]
+[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 5)]
 public class QuantizedDecodeBenchmarks
 {
-    public const int Tokens = 32;
+    public const int DecodeTokens = 32;
+    public const int PromptTokens = 128;
 
-    private int[] _tokens = [];
-    private ReferenceEngine? _engine;
+    private int[] _decode = [];
+    private int[] _prompt = [];
+    private ILanguageModel? _engine;
     private IInferenceSession? _session;
     private LlamaCppOracle? _llamaCpp;
 
     [Params("f32", "q8_0", "q4_0")]
     public string Type { get; set; } = "f32";
 
+    [Params(1, 2)]
+    public int Threads { get; set; } = 1;
+
     [GlobalSetup]
     public void Setup()
     {
         var path = PathOf(Type);
-        _engine = ReferenceEngine.Load(path);
-        _session = _engine.CreateSession(Tokens);
-        _llamaCpp = new LlamaCppOracle(path, contextSize: Tokens);
-        _tokens = BenchmarkModels.GreedySequence(_session, _llamaCpp.BosToken, Tokens);
+        _engine = Type switch
+        {
+            "q8_0" => Stories110MQ8Full.Load(path),
+            "q4_0" => Stories110MQ4Full.Load(path),
+            _ => Stories110MFull.Load(path),
+        };
+        _session = _engine.CreateSession(new SessionOptions { ContextLength = PromptTokens + 1, Threads = Threads });
+        _llamaCpp = LlamaCppOracle.AsShipped(path, contextSize: PromptTokens + 1, threads: Threads);
+        _prompt = BenchmarkModels.GreedySequence(_session, _llamaCpp.BosToken, PromptTokens);
+        _decode = _prompt[..DecodeTokens];
     }
 
-    [Benchmark(Baseline = true, OperationsPerInvoke = Tokens, Description = "reference engine")]
-    public void Reference()
+    [Benchmark(Baseline = true, OperationsPerInvoke = DecodeTokens, Description = "decode, generated engine")]
+    public void Decode()
     {
         _session!.Rewind(0);
-        foreach (var t in _tokens) _session.Forward(t);
+        foreach (var t in _decode) _session.Forward(t);
     }
 
-    [Benchmark(OperationsPerInvoke = Tokens, Description = "llama.cpp (LLamaSharp)")]
-    public void LlamaCpp() => _llamaCpp!.EvaluateOneByOne(_tokens);
+    [Benchmark(OperationsPerInvoke = DecodeTokens, Description = "decode, llama.cpp")]
+    public void DecodeLlamaCpp() => _llamaCpp!.EvaluateOneByOne(_decode);
+
+    [Benchmark(OperationsPerInvoke = PromptTokens, Description = "128-token prefill, generated engine")]
+    public float Prefill()
+    {
+        _session!.Rewind(0);
+        return _session.Forward(_prompt)[0];
+    }
+
+    [Benchmark(OperationsPerInvoke = PromptTokens, Description = "128-token prefill, llama.cpp")]
+    public void PrefillLlamaCpp() => _llamaCpp!.EvaluatePrompt(_prompt);
 
     /// <summary>The stories110M-shape file of <paramref name="type"/>, quantized once into the cache folder.</summary>
-    private static string PathOf(string type)
+    public static string PathOf(string type)
     {
         var f32 = BenchmarkModels.PathOf("stories110M");
         if (type == "f32") return f32;

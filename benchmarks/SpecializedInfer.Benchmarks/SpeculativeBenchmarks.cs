@@ -3,6 +3,7 @@ using SpecializedInfer.Engine;
 using SpecializedInfer.Generation;
 using SpecializedInfer.Sampling;
 using SpecializedInfer.Tokenization;
+using static SpecializedInfer.Benchmarks.BenchmarkModels;
 
 namespace SpecializedInfer.Benchmarks;
 
@@ -42,7 +43,7 @@ public class SpeculativeBenchmarks
         _full = ReferenceEngine.Load(model);
         var tokenizer = LlamaTokenizer.FromGguf(_full.Weights.File);
         _prompt = tokenizer.Encode("Once upon a time, there was a little frog named Pip.", addBos: true);
-        _fullSession = _full.CreateSession(_prompt.Length + Tokens);
+        _fullSession = _full.CreateSession(OneThread(_prompt.Length + Tokens));
         _expected = Generate(_fullSession);
 
         var dir = Directory.CreateTempSubdirectory("si-bench-spec-").FullName;
@@ -56,7 +57,7 @@ public class SpeculativeBenchmarks
                 File.WriteAllText(plan, $$"""{ "manifest": "stories260K.model.json", "kvFill": "lossless", "speculation": {{json}} }""");
             }
             _lossless[i] = ReferenceEngine.Load(model, plan);
-            _sessions[i] = _lossless[i]!.CreateSession(_prompt.Length + Tokens);
+            _sessions[i] = _lossless[i]!.CreateSession(OneThread(_prompt.Length + Tokens));
             var tokens = Generate(_sessions[i]!);
             if (!tokens.SequenceEqual(_expected)) throw new InvalidOperationException($"{Variants[i].Name}: output differs from full-depth greedy decoding.");
             var s = _sessions[i]!.Statistics;

@@ -44,15 +44,25 @@ public sealed class ThreadCountTests
         }
     }
 
-    /// <summary>A 20-token prompt (two chunks), then 24 greedy tokens: every logit vector, as bits.</summary>
+    /// <summary>
+    /// A 20-token prompt (two chunks), 24 greedy tokens, then 12 more prompt tokens at positions 44..55 (a chunk whose
+    /// positions cross a multiple of 16, so its attentions' score rows differ in length) and 4 greedy tokens: every
+    /// logit vector, as bits.
+    /// </summary>
     private static List<uint[]> Logits(ILanguageModel engine, int threads)
     {
         var vocab = engine.Config.VocabSize;
         using var session = engine.CreateSession(new SessionOptions { ContextLength = 64, Threads = threads });
         Assert.Equal(threads, (int)session.GetType().GetProperty("Threads")!.GetValue(session)!);
-        var prompt = Enumerable.Range(0, 20).Select(i => (i * 37 + 1) % vocab).ToArray();
-        var logits = new List<uint[]> { Bits(session.Forward(prompt)) };
-        for (var i = 0; i < 24; i++) logits.Add(Bits(session.Forward(Comparison.ArgMax(Floats(logits[^1])))));
+        int[] Prompt(int length, int seed) => Enumerable.Range(0, length).Select(i => (i * 37 + seed) % vocab).ToArray();
+        var logits = new List<uint[]> { Bits(session.Forward(Prompt(20, 1))) };
+        void Generate(int count)
+        {
+            for (var i = 0; i < count; i++) logits.Add(Bits(session.Forward(Comparison.ArgMax(Floats(logits[^1])))));
+        }
+        Generate(24);
+        logits.Add(Bits(session.Forward(Prompt(12, 5))));
+        Generate(4);
         return logits;
     }
 

@@ -9,6 +9,7 @@ namespace SpecializedInfer.Oracles;
 /// llama.cpp (through LLamaSharp 0.30.0's low-level handles) configured as an exact reference for our own engine:
 /// CPU only (0 GPU layers, no extra/repacked weight buffers, model read without mmap), F32 K and V cache,
 /// flash attention disabled, 1 thread for generation and batch. Every operation starts from an empty KV cache.
+/// Benchmarks take llama.cpp as it ships instead (<see cref="AsShipped"/>).
 /// </summary>
 /// <remarks>
 /// The native backend is initialised once per process (LLamaSharp's <see cref="NativeApi"/> static constructor
@@ -39,18 +40,33 @@ public sealed class LlamaCppOracle : IDisposable
     private bool _disposed;
 
     /// <summary>Opens <paramref name="modelPath"/> (a GGUF file) with a context of <paramref name="contextSize"/> tokens.</summary>
-    public LlamaCppOracle(string modelPath, int contextSize = 512)
+    public LlamaCppOracle(string modelPath, int contextSize = 512) : this(modelPath, contextSize, threads: 1, asShipped: false)
+    {
+    }
+
+    /// <summary>
+    /// llama.cpp as it ships, for speed comparisons rather than exactness: its default model and context parameters
+    /// (memory-mapped weights, repacked weight layouts where it has them, F16 K/V cache, flash attention as it
+    /// decides), CPU only, on <paramref name="threads"/> threads for generation and batches.
+    /// </summary>
+    public static LlamaCppOracle AsShipped(string modelPath, int contextSize, int threads) => new(modelPath, contextSize, threads, asShipped: true);
+
+    private LlamaCppOracle(string modelPath, int contextSize, int threads, bool asShipped)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
         ArgumentOutOfRangeException.ThrowIfLessThan(contextSize, 1);
         if (!File.Exists(modelPath)) throw new FileNotFoundException($"GGUF model '{modelPath}' not found.", modelPath);
         EnsureBackend();
 
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         var modelParams = LLamaModelParams.Default();
         modelParams.n_gpu_layers = 0;                 // CPU only
-        modelParams.load_mode = LLamaLoadMode.None;   // read the file into memory: no mmap
-        modelParams.use_extra_bufts = false;          // no repacked (AMX/"CPU_REPACK") weight layouts: plain ggml CPU path
         modelParams.vocab_only = false;
+        if (!asShipped)
+        {
+            modelParams.load_mode = LLamaLoadMode.None;   // read the file into memory: no mmap
+            modelParams.use_extra_bufts = false;          // no repacked (AMX/"CPU_REPACK") weight layouts: plain ggml CPU path
+        }
         ModelPath = Path.GetFullPath(modelPath);
         _model = SafeLlamaModelHandle.LoadFromFile(ModelPath, modelParams);
 
@@ -61,11 +77,14 @@ public sealed class LlamaCppOracle : IDisposable
             contextParams.n_batch = (uint)contextSize;              // a whole context fits in one llama_decode
             contextParams.n_ubatch = (uint)Math.Min(contextSize, 512);
             contextParams.n_seq_max = 1;
-            contextParams.n_threads = 1;
-            contextParams.n_threads_batch = 1;
-            contextParams.type_k = GGMLType.GGML_TYPE_F32;          // llama.cpp default is F16
-            contextParams.type_v = GGMLType.GGML_TYPE_F32;
-            contextParams.llama_flash_attn_type = LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_DISABLED;
+            contextParams.n_threads = threads;
+            contextParams.n_threads_batch = threads;
+            if (!asShipped)
+            {
+                contextParams.type_k = GGMLType.GGML_TYPE_F32;          // llama.cpp default is F16
+                contextParams.type_v = GGMLType.GGML_TYPE_F32;
+                contextParams.llama_flash_attn_type = LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_DISABLED;
+            }
             contextParams.offload_kqv = false;
             contextParams.op_offload = false;
             contextParams.embeddings = false;
@@ -314,6 +333,28 @@ public sealed class LlamaCppOracle : IDisposable
             {
                 _batch.Clear();
                 _batch.Add(tokens[i], i, LLamaSeqId.Zero, logits: true);
+                Decode();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="tokens"/> as one prompt from an empty cache (in batches of <see cref="BatchSize"/>),
+    /// computing only the last position's logits: the prompt processing (prefill) that benchmarks time.
+    /// </summary>
+    public void EvaluatePrompt(int[] tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            CheckSequence(tokens, tokens.Length);
+            _context.MemoryClear(true);
+            for (var start = 0; start < tokens.Length; start += BatchSize)
+            {
+                var n = Math.Min(BatchSize, tokens.Length - start);
+                _batch.Clear();
+                for (var j = 0; j < n; j++) _batch.Add(tokens[start + j], start + j, LLamaSeqId.Zero, logits: start + j == tokens.Length - 1);
                 Decode();
             }
         }

@@ -28,7 +28,7 @@ public sealed partial class KernelEmitter
             _s.Line($"if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < {I(queryDim)} || output.Length < {I(queryDim)} || (uint)firstKvHead > (uint)endKvHead || endKvHead > {kvHeads}");
             _s.Line($"    || keys.Length < (long){I(kvDim)} * capacity || values.Length < (long){I(kvDim)} * (position + 1) || scores.Length < (long){I(heads)} * capacity)");
             _s.Line($"    ThrowShape(nameof({AttentionName}));");
-            _s.Line("// In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,");
+            _s.Line("// In range (all checked above): scores of head h live at h·capacity + t with t < stride ≤ capacity; keys of KV head g, dimension d,");
             _s.Line($"// position t at (g·{headDim} + d)·capacity + t < {kvDim}·capacity; values at t·{kvDim} + g·{headDim} + d with t ≤ position.");
             _s.Line("ref float qr = ref MemoryMarshal.GetReference(q);");
             _s.Line("ref float kr = ref MemoryMarshal.GetReference(keys);");
@@ -110,7 +110,7 @@ public sealed partial class KernelEmitter
             for (var j = 0; j < group; j++)
             {
                 _s.Line($"ref float qh{j} = ref Unsafe.Add(ref qr, {Head(j)} * {I(headDim)});");
-                _s.Line($"ref float sh{j} = ref Unsafe.Add(ref sr, {Head(j)} * stride);");
+                _s.Line($"ref float sh{j} = ref Unsafe.Add(ref sr, {Head(j)} * cap);");
             }
             using (_s.Block($"for (nuint t = 0; t < stride; t += {L})"))
             {
@@ -155,10 +155,11 @@ public sealed partial class KernelEmitter
             }
         }
 
-        // Softmax, each head: subtract its maximum (padding past position set to -∞), one Exp over all heads, normalize.
+        // Softmax, each head (its own row of scores, capacity apart, so threads on other heads never touch it): subtract
+        // its maximum (padding past position set to -∞), Exp, normalize.
         using (_s.Block("for (nuint h = h0; h < h1; h++)"))
         {
-            _s.Line("ref float sh = ref Unsafe.Add(ref sr, h * stride);");
+            _s.Line("ref float sh = ref Unsafe.Add(ref sr, h * cap);");
             if (!w.IsScalar)
             {
                 _s.Line("for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0");
@@ -174,11 +175,11 @@ public sealed partial class KernelEmitter
                 _s.Line("for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;");
             }
         }
-        _s.Line("var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));");
-        _s.Line("TensorPrimitives.Exp(all, all);");
         using (_s.Block("for (nuint h = h0; h < h1; h++)"))
         {
-            _s.Line("ref float sh = ref Unsafe.Add(ref sr, h * stride);");
+            _s.Line("ref float sh = ref Unsafe.Add(ref sr, h * cap);");
+            _s.Line("var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);");
+            _s.Line("TensorPrimitives.Exp(row, row);");
             if (!w.IsScalar)
             {
                 _s.Line($"var sum = {w.Load("sh", "0")};");
@@ -200,7 +201,7 @@ public sealed partial class KernelEmitter
             _s.Line($"ref float vh = ref Unsafe.Add(ref vr, h / {I(ratio)} * {I(headDim)}); // KV head h / {ratio}; position t's row at t·{kvDim}");
             for (var j = 0; j < group; j++)
             {
-                _s.Line($"ref float sh{j} = ref Unsafe.Add(ref sr, {Head(j)} * stride);");
+                _s.Line($"ref float sh{j} = ref Unsafe.Add(ref sr, {Head(j)} * cap);");
                 _s.Line($"ref float oh{j} = ref Unsafe.Add(ref dr, {Head(j)} * {I(headDim)});");
             }
             ValueSum(w, headDim, kvDim, group);

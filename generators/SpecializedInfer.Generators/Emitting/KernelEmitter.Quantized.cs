@@ -84,7 +84,8 @@ public sealed partial class KernelEmitter
             {
                 if (full > 0)
                     using (_s.Block($"for (nuint t = lo / 16; t < Math.Min(hi / 16, {I(full)}); t++)"))
-                    using (PositionsOf(m, batched))
+                    using (batched && path == "Vnni" ? FoursOf(m) : default)
+                    using (PositionsOf(m, batched, from: batched && path == "Vnni" ? "p" : "0"))
                     {
                         _s.Line($"{tile.Name(path)}(ref Unsafe.Add(ref wq, t * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, t * {I(tile.ScaleBytes)}), {InputRow(m, batched)}, out var low, out var high);");
                         _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);" : "low.StoreUnsafe(ref yr, t * 16);");
@@ -113,12 +114,36 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>The batched kernel's loop over positions (position p's y row as yr); the single kernel has one position: no loop.</summary>
-    private SourceWriter.Scope PositionsOf(QuantizedMatrixShape m, bool batched)
+    private SourceWriter.Scope PositionsOf(QuantizedMatrixShape m, bool batched, string from = "0")
     {
         if (!batched) return default;
-        var scope = _s.Block("for (nuint p = 0; p < n; p++)");
+        var scope = _s.Block(from == "0" ? "for (nuint p = 0; p < n; p++)" : $"for (; p < n; p++)");
         _s.Line($"ref float yr = ref Unsafe.Add(ref ybase, p * {I(m.Rows)});");
         return scope;
+    }
+
+    /// <summary>
+    /// The batched AVX-VNNI path's whole tiles, four positions at a time (<see cref="EmitTile4"/>: each weight vector
+    /// loaded, and unpacked, once for the four); the positions left over run the one-position tile kernel after it,
+    /// in the loop <see cref="PositionsOf"/> opens from p. Every (row, position) gets the same arithmetic either way.
+    /// </summary>
+    private SourceWriter.Scope FoursOf(QuantizedMatrixShape m)
+    {
+        var tile = m.Tile;
+        _s.Line("nuint p = 0;");
+        using (_s.Block("for (; p + 4 <= n; p += 4)"))
+        using (_s.Block("for (nuint half = 0; half < 2; half++)"))
+        {
+            _s.Line($"{tile.Name4}(ref Unsafe.Add(ref wq, t * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, t * {I(tile.ScaleBytes)}), ref Unsafe.Add(ref xq, p * {I(m.Cols)}), ref Unsafe.Add(ref xd, p * {I(m.Blocks)}), ref Unsafe.Add(ref xs, p * {I(m.Blocks)}), half, out var y0, out var y1, out var y2, out var y3);");
+            for (var k = 0; k < 4; k++)
+            {
+                var at = $"(p + {k}) * {I(m.Rows)} + t * 16 + half * 8";
+                _s.Line(m.ResidualAdd
+                    ? $"(Vector256.LoadUnsafe(ref ybase, {at}) + y{k}).StoreUnsafe(ref ybase, {at});"
+                    : $"y{k}.StoreUnsafe(ref ybase, {at});");
+            }
+        }
+        return default;
     }
 
     /// <summary>The tile kernels' input arguments: position p's quants, scales and sums (the only row, unbatched).</summary>
@@ -126,6 +151,65 @@ public sealed partial class KernelEmitter
         batched
             ? $"ref Unsafe.Add(ref xq, p * {I(m.Cols)}), ref Unsafe.Add(ref xd, p * {I(m.Blocks)}), ref Unsafe.Add(ref xs, p * {I(m.Blocks)})"
             : "ref xq, ref xd, ref xs";
+
+    /// <summary>
+    /// Half a tile (8 rows) against four input rows at once, for batched products on the AVX-VNNI path: per group one
+    /// weight vector (Q4_0: unpacked once) feeds four VPDPBUSDs, one per position, and per block the 8 scales are
+    /// converted once for the four. The registers: 4 integer sums, 4 float sums, the weights, a broadcast x, the scales.
+    /// Each (row, position) runs exactly the one-position kernel's arithmetic.
+    /// </summary>
+    private void EmitTile4(TileShape t)
+    {
+        var q8 = t.Type == TiledQuantType.Q8_0;
+        var groups = TiledQuantLayout.Groups(t.Type);
+        var blockBytes = TiledQuantLayout.QuantBytesPerTileBlock(t.Type);
+        string X(int k, int offset) => $"Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, {(k == 0 ? "" : $"{I((long)k * t.Cols)} + ")}{offset}))).AsSByte()";
+        _s.Line($"/// <summary>Rows 8·half..8·half+7 of a tile of a {t.Type} W with {t.Cols} columns · four quantized input rows {t.Cols} apart (register-blocked).</summary>");
+        _s.Line(Inline);
+        using (_s.Block($"private static void {t.Name4}(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)"))
+        {
+            _s.Line("var acc0 = Vector256<float>.Zero;");
+            _s.Line("var acc1 = Vector256<float>.Zero;");
+            _s.Line("var acc2 = Vector256<float>.Zero;");
+            _s.Line("var acc3 = Vector256<float>.Zero;");
+            if (!q8) _s.Line("var nibble = Vector256.Create((byte)0x0F);");
+            using (_s.Block($"for (nuint b = 0; b < {t.Blocks}; b++)"))
+            {
+                _s.Line($"ref byte q = ref Unsafe.Add(ref tq, b * {blockBytes} + half * 32);");
+                _s.Line("ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));");
+                for (var k = 0; k < 4; k++)
+                    _s.Line($"var s{k} = Vector256.Create(-(Unsafe.Add(ref xs, b{(k == 0 ? "" : $" + {I((long)k * t.Blocks)}")}) << {(q8 ? 7 : 3)}));");
+                for (var g = 0; g < groups; g++)
+                {
+                    if (q8)
+                    {
+                        _s.Line($"var w{g} = Vector256.LoadUnsafe(ref q, {g * 64}); // values {4 * g}..{4 * g + 3} of 8 rows");
+                        for (var k = 0; k < 4; k++) _s.Line($"s{k} = {AvxVnni}.MultiplyWideningAndAdd(s{k}, w{g}, {X(k, 4 * g)});");
+                    }
+                    else
+                    {
+                        _s.Line($"var p{g} = Vector256.LoadUnsafe(ref q, {g * 64});");
+                        _s.Line($"var l{g} = p{g} & nibble; // values {4 * g}..{4 * g + 3}");
+                        _s.Line($"var h{g} = Vector256.ShiftRightLogical(p{g}.AsUInt16(), 4).AsByte() & nibble; // values {16 + 4 * g}..{16 + 4 * g + 3}");
+                        for (var k = 0; k < 4; k++)
+                        {
+                            _s.Line($"s{k} = {AvxVnni}.MultiplyWideningAndAdd(s{k}, l{g}, {X(k, 4 * g)});");
+                            _s.Line($"s{k} = {AvxVnni}.MultiplyWideningAndAdd(s{k}, h{g}, {X(k, 16 + 4 * g)});");
+                        }
+                    }
+                }
+                _s.Line("var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));");
+                for (var k = 0; k < 4; k++)
+                {
+                    var dx = $"Vector256.Create(Unsafe.Add(ref xd, b{(k == 0 ? "" : $" + {I((long)k * t.Blocks)}")}))";
+                    _s.Line(q8
+                        ? $"acc{k} = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s{k}), d * {dx}, acc{k});"
+                        : $"acc{k} = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s{k}) * d, {dx}, acc{k});");
+                }
+            }
+            for (var k = 0; k < 4; k++) _s.Line($"y{k} = acc{k};");
+        }
+    }
 
     /// <summary>The tile kernels of one (type, columns): one per vector path, and the scalar row kernel.</summary>
     private void EmitTileKernels(TileShape t)

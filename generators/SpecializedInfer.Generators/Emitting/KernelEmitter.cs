@@ -107,6 +107,7 @@ public sealed partial class KernelEmitter
         foreach (var shape in set.MatMats) yield return () => EmitMatMat(shape);
         foreach (var shape in set.QuantizedMatMats) yield return () => EmitQuantizedMatMat(shape);
         foreach (var tile in set.QuantizedMatVecs.Concat(set.QuantizedMatMats).Select(m => m.Tile).Distinct()) yield return () => EmitTileKernels(tile);
+        foreach (var tile in set.QuantizedMatMats.Select(m => m.Tile).Distinct()) yield return () => EmitTile4(tile);
     }
 
     /// <summary>Writes the four paths: <c>if (Vector512.IsHardwareAccelerated) {...} else if ... else { scalar }</c>.</summary>

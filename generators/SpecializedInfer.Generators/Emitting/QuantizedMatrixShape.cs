@@ -44,6 +44,9 @@ public sealed record TileShape(TiledQuantType Type, int Cols)
     /// <summary>The tile kernel of a vector path ("Vnni", "Avx2"): 16 row dots in two vectors.</summary>
     public string Name(string path) => $"Tile{Type}x{Cols}{path}";
 
+    /// <summary>The batched AVX-VNNI path's register-blocked kernel: half a tile against four input rows.</summary>
+    public string Name4 => $"Tile4{Type}x{Cols}Vnni";
+
     /// <summary>The scalar path's kernel: one row of the tile.</summary>
     public string RowName => $"TileRow{Type}x{Cols}";
 }

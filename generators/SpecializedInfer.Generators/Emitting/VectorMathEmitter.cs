@@ -102,6 +102,11 @@ private protected static void HalfToSingle(ref byte source, out Vector256<float>
     hi = HalfToSingle(h);
 }
 
+/// <summary>8 fp16 values (16 bytes at <paramref name="source"/>, half a tile's scales) as floats, as <see cref="HalfToSingle(ref byte, out Vector256{float}, out Vector256{float})"/> converts them.</summary>
+[MethodImpl(MethodImplOptions.AggressiveInlining)]
+private protected static Vector256<float> HalfToSingle8(ref byte source) =>
+    HalfToSingle(Vector256.WidenLower(Vector128.LoadUnsafe(ref source).AsUInt16().ToVector256Unsafe()));
+
 [MethodImpl(MethodImplOptions.AggressiveInlining)]
 private static Vector256<float> HalfToSingle(Vector256<uint> h)
 {

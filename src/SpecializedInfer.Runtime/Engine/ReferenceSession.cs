@@ -35,7 +35,7 @@ public partial class ReferenceSession : IInferenceSession
 
     // Residual stream and scratch, one row per batched position.
     private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _logits, _headLogits;
-    private readonly float[][] _scores; // one per thread: [position]
+    private readonly float[][] _scores; // one per part of a parallel attention: [position]
 
     // The threads a forward pass runs on, and what they run (ReferenceSession.Parallel.cs).
     private readonly WorkerPool _pool;

@@ -1007,7 +1007,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 192 || output.Length < 192 || (uint)firstKvHead > (uint)endKvHead || endKvHead > 3
                 || keys.Length < (long)192 * capacity || values.Length < (long)192 * (position + 1) || scores.Length < (long)3 * capacity)
                 ThrowShape(nameof(Attention));
-            // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
+            // In range (all checked above): scores of head h live at h·capacity + t with t < stride ≤ capacity; keys of KV head g, dimension d,
             // position t at (g·64 + d)·capacity + t < 192·capacity; values at t·192 + g·64 + d with t ≤ position.
             ref float qr = ref MemoryMarshal.GetReference(q);
             ref float kr = ref MemoryMarshal.GetReference(keys);
@@ -1024,7 +1024,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = 0; t < stride; t += 16)
                     {
                         var a = Vector512<float>.Zero; var b = Vector512<float>.Zero; var c = Vector512<float>.Zero; var e = Vector512<float>.Zero;
@@ -1041,18 +1041,18 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
                     var m = Vector512.LoadUnsafe(ref sh, 0);
                     for (nuint t = 16; t < stride; t += 16) m = Vector512.Max(m, Vector512.LoadUnsafe(ref sh, t));
                     var max = Vector512.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     var sum = Vector512.LoadUnsafe(ref sh, 0);
                     for (nuint t = 16; t < stride; t += 16) sum += Vector512.LoadUnsafe(ref sh, t);
                     var total = Vector512.Create(Vector512.Sum(sum));
@@ -1061,7 +1061,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
                     {
                         var o0_0_0 = Vector512<float>.Zero;
@@ -1093,7 +1093,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = 0; t < stride; t += 8)
                     {
                         var a = Vector256<float>.Zero; var b = Vector256<float>.Zero; var c = Vector256<float>.Zero; var e = Vector256<float>.Zero;
@@ -1110,18 +1110,18 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
                     var m = Vector256.LoadUnsafe(ref sh, 0);
                     for (nuint t = 8; t < stride; t += 8) m = Vector256.Max(m, Vector256.LoadUnsafe(ref sh, t));
                     var max = Vector256.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     var sum = Vector256.LoadUnsafe(ref sh, 0);
                     for (nuint t = 8; t < stride; t += 8) sum += Vector256.LoadUnsafe(ref sh, t);
                     var total = Vector256.Create(Vector256.Sum(sum));
@@ -1130,7 +1130,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
                     for (nuint d0 = 0; d0 < 64; d0 += 64)
                     {
@@ -1177,7 +1177,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = 0; t < stride; t += 4)
                     {
                         var a = Vector128<float>.Zero; var b = Vector128<float>.Zero; var c = Vector128<float>.Zero; var e = Vector128<float>.Zero;
@@ -1194,18 +1194,18 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
                     var m = Vector128.LoadUnsafe(ref sh, 0);
                     for (nuint t = 4; t < stride; t += 4) m = Vector128.Max(m, Vector128.LoadUnsafe(ref sh, t));
                     var max = Vector128.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     var sum = Vector128.LoadUnsafe(ref sh, 0);
                     for (nuint t = 4; t < stride; t += 4) sum += Vector128.LoadUnsafe(ref sh, t);
                     var total = Vector128.Create(Vector128.Sum(sum));
@@ -1214,7 +1214,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
                     for (nuint d0 = 0; d0 < 64; d0 += 32)
                     {
@@ -1261,7 +1261,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 1 * 64 * cap); // KV head h / 1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 64);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = 0; t < stride; t += 1)
                     {
                         var a = 0f; var b = 0f; var c = 0f; var e = 0f;
@@ -1278,16 +1278,16 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     float max = float.NegativeInfinity;
                     for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     float total = 0f;
                     for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
@@ -1295,7 +1295,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                 for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 1 * 64); // KV head h / 1; position t's row at t·192
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 64);
                     for (nuint d = 0; d < 64; d++)
                     {

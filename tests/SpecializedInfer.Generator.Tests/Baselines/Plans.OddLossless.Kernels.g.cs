@@ -1342,7 +1342,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 120 || output.Length < 120 || (uint)firstKvHead > (uint)endKvHead || endKvHead > 2
                 || keys.Length < (long)40 * capacity || values.Length < (long)40 * (position + 1) || scores.Length < (long)6 * capacity)
                 ThrowShape(nameof(Attention));
-            // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
+            // In range (all checked above): scores of head h live at h·capacity + t with t < stride ≤ capacity; keys of KV head g, dimension d,
             // position t at (g·20 + d)·capacity + t < 40·capacity; values at t·40 + g·20 + d with t ≤ position.
             ref float qr = ref MemoryMarshal.GetReference(q);
             ref float kr = ref MemoryMarshal.GetReference(keys);
@@ -1359,11 +1359,11 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3, shared by heads h..h+2
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 20);
-                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * cap);
                     ref float qh2 = ref Unsafe.Add(ref qr, (h + 2) * 20);
-                    ref float sh2 = ref Unsafe.Add(ref sr, (h + 2) * stride);
+                    ref float sh2 = ref Unsafe.Add(ref sr, (h + 2) * cap);
                     for (nuint t = 0; t < stride; t += 16)
                     {
                         var k = Vector512.LoadUnsafe(ref kh, t);
@@ -1453,18 +1453,18 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
                     var m = Vector512.LoadUnsafe(ref sh, 0);
                     for (nuint t = 16; t < stride; t += 16) m = Vector512.Max(m, Vector512.LoadUnsafe(ref sh, t));
                     var max = Vector512.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     var sum = Vector512.LoadUnsafe(ref sh, 0);
                     for (nuint t = 16; t < stride; t += 16) sum += Vector512.LoadUnsafe(ref sh, t);
                     var total = Vector512.Create(Vector512.Sum(sum));
@@ -1473,11 +1473,11 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 for (nuint h = h0; h < h1; h += 3)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
-                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * cap);
                     ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 20);
-                    ref float sh2 = ref Unsafe.Add(ref sr, (h + 2) * stride);
+                    ref float sh2 = ref Unsafe.Add(ref sr, (h + 2) * cap);
                     ref float oh2 = ref Unsafe.Add(ref dr, (h + 2) * 20);
                     {
                         var o0_0_0 = Vector512<float>.Zero;
@@ -1524,7 +1524,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = 0; t < stride; t += 8)
                     {
                         var a0 = Vector256.Create(qh0) * Vector256.LoadUnsafe(ref kh, t);
@@ -1552,18 +1552,18 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
                     var m = Vector256.LoadUnsafe(ref sh, 0);
                     for (nuint t = 8; t < stride; t += 8) m = Vector256.Max(m, Vector256.LoadUnsafe(ref sh, t));
                     var max = Vector256.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     var sum = Vector256.LoadUnsafe(ref sh, 0);
                     for (nuint t = 8; t < stride; t += 8) sum += Vector256.LoadUnsafe(ref sh, t);
                     var total = Vector256.Create(Vector256.Sum(sum));
@@ -1572,7 +1572,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
                     {
                         var o0_0_0 = Vector256<float>.Zero;
@@ -1622,7 +1622,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = 0; t < stride; t += 4)
                     {
                         var a0 = Vector128.Create(qh0) * Vector128.LoadUnsafe(ref kh, t);
@@ -1650,18 +1650,18 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
                     var m = Vector128.LoadUnsafe(ref sh, 0);
                     for (nuint t = 4; t < stride; t += 4) m = Vector128.Max(m, Vector128.LoadUnsafe(ref sh, t));
                     var max = Vector128.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     var sum = Vector128.LoadUnsafe(ref sh, 0);
                     for (nuint t = 4; t < stride; t += 4) sum += Vector128.LoadUnsafe(ref sh, t);
                     var total = Vector128.Create(Vector128.Sum(sum));
@@ -1670,7 +1670,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
                     {
                         var o0_0_0 = Vector128<float>.Zero;
@@ -1705,7 +1705,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 3 * 20 * cap); // KV head h / 3
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 20);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = 0; t < stride; t += 1)
                     {
                         var a0 = qh0 * Unsafe.Add(ref kh, t);
@@ -1733,16 +1733,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     float max = float.NegativeInfinity;
                     for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     float total = 0f;
                     for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
@@ -1750,7 +1750,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 3 * 20); // KV head h / 3; position t's row at t·40
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 20);
                     for (nuint d = 0; d < 20; d++)
                     {

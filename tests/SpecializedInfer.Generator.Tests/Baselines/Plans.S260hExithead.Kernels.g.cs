@@ -1294,7 +1294,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             if ((uint)position >= (uint)capacity || (capacity & 15) != 0 || q.Length < 64 || output.Length < 64 || (uint)firstKvHead > (uint)endKvHead || endKvHead > 4
                 || keys.Length < (long)32 * capacity || values.Length < (long)32 * (position + 1) || scores.Length < (long)8 * capacity)
                 ThrowShape(nameof(Attention));
-            // In range (all checked above): scores of head h live at h·stride + t with t < stride ≤ capacity; keys of KV head g, dimension d,
+            // In range (all checked above): scores of head h live at h·capacity + t with t < stride ≤ capacity; keys of KV head g, dimension d,
             // position t at (g·8 + d)·capacity + t < 32·capacity; values at t·32 + g·8 + d with t ≤ position.
             ref float qr = ref MemoryMarshal.GetReference(q);
             ref float kr = ref MemoryMarshal.GetReference(keys);
@@ -1311,9 +1311,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 8);
-                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * cap);
                     for (nuint t = 0; t < stride; t += 16)
                     {
                         var k = Vector512.LoadUnsafe(ref kh, t);
@@ -1346,18 +1346,18 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
                     var m = Vector512.LoadUnsafe(ref sh, 0);
                     for (nuint t = 16; t < stride; t += 16) m = Vector512.Max(m, Vector512.LoadUnsafe(ref sh, t));
                     var max = Vector512.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 16) (Vector512.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     var sum = Vector512.LoadUnsafe(ref sh, 0);
                     for (nuint t = 16; t < stride; t += 16) sum += Vector512.LoadUnsafe(ref sh, t);
                     var total = Vector512.Create(Vector512.Sum(sum));
@@ -1366,9 +1366,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 for (nuint h = h0; h < h1; h += 2)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
-                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * cap);
                     ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 8);
                     {
                         var o0_0_0 = Vector256<float>.Zero;
@@ -1418,9 +1418,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 8);
-                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * cap);
                     for (nuint t = 0; t < stride; t += 8)
                     {
                         var k = Vector256.LoadUnsafe(ref kh, t);
@@ -1453,18 +1453,18 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
                     var m = Vector256.LoadUnsafe(ref sh, 0);
                     for (nuint t = 8; t < stride; t += 8) m = Vector256.Max(m, Vector256.LoadUnsafe(ref sh, t));
                     var max = Vector256.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 8) (Vector256.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     var sum = Vector256.LoadUnsafe(ref sh, 0);
                     for (nuint t = 8; t < stride; t += 8) sum += Vector256.LoadUnsafe(ref sh, t);
                     var total = Vector256.Create(Vector256.Sum(sum));
@@ -1473,9 +1473,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 for (nuint h = h0; h < h1; h += 2)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
-                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * cap);
                     ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 8);
                     {
                         var o0_0_0 = Vector256<float>.Zero;
@@ -1525,9 +1525,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2, shared by heads h..h+1
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float qh1 = ref Unsafe.Add(ref qr, (h + 1) * 8);
-                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * cap);
                     for (nuint t = 0; t < stride; t += 4)
                     {
                         var k = Vector128.LoadUnsafe(ref kh, t);
@@ -1560,18 +1560,18 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = n; t < stride; t++) Unsafe.Add(ref sh, t) = float.NegativeInfinity; // padding past position: weight 0
                     var m = Vector128.LoadUnsafe(ref sh, 0);
                     for (nuint t = 4; t < stride; t += 4) m = Vector128.Max(m, Vector128.LoadUnsafe(ref sh, t));
                     var max = Vector128.Create(HorizontalMax(m));
                     for (nuint t = 0; t < stride; t += 4) (Vector128.LoadUnsafe(ref sh, t) - max).StoreUnsafe(ref sh, t);
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     var sum = Vector128.LoadUnsafe(ref sh, 0);
                     for (nuint t = 4; t < stride; t += 4) sum += Vector128.LoadUnsafe(ref sh, t);
                     var total = Vector128.Create(Vector128.Sum(sum));
@@ -1580,9 +1580,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 for (nuint h = h0; h < h1; h += 2)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
-                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * stride);
+                    ref float sh1 = ref Unsafe.Add(ref sr, (h + 1) * cap);
                     ref float oh1 = ref Unsafe.Add(ref dr, (h + 1) * 8);
                     {
                         var o0_0_0 = Vector128<float>.Zero;
@@ -1618,7 +1618,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 {
                     ref float kh = ref Unsafe.Add(ref kr, h / 2 * 8 * cap); // KV head h / 2
                     ref float qh0 = ref Unsafe.Add(ref qr, h * 8);
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     for (nuint t = 0; t < stride; t += 1)
                     {
                         var a0 = qh0 * Unsafe.Add(ref kh, t);
@@ -1634,16 +1634,16 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 }
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
                     float max = float.NegativeInfinity;
                     for (nuint t = 0; t < n; t++) max = MathF.Max(max, Unsafe.Add(ref sh, t));
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) -= max;
                 }
-                var all = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sr, h0 * stride), (int)((h1 - h0) * stride));
-                TensorPrimitives.Exp(all, all);
                 for (nuint h = h0; h < h1; h++)
                 {
-                    ref float sh = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh = ref Unsafe.Add(ref sr, h * cap);
+                    var row = MemoryMarshal.CreateSpan(ref sh, (int)stride);
+                    TensorPrimitives.Exp(row, row);
                     float total = 0f;
                     for (nuint t = 0; t < n; t++) total += Unsafe.Add(ref sh, t);
                     for (nuint t = 0; t < n; t++) Unsafe.Add(ref sh, t) /= total;
@@ -1651,7 +1651,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 for (nuint h = h0; h < h1; h += 1)
                 {
                     ref float vh = ref Unsafe.Add(ref vr, h / 2 * 8); // KV head h / 2; position t's row at t·32
-                    ref float sh0 = ref Unsafe.Add(ref sr, h * stride);
+                    ref float sh0 = ref Unsafe.Add(ref sr, h * cap);
                     ref float oh0 = ref Unsafe.Add(ref dr, h * 8);
                     for (nuint d = 0; d < 8; d++)
                     {

@@ -966,7 +966,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            y0.StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8);
+                            y1.StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8);
+                            y2.StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8);
+                            y3.StoreUnsafe(ref ybase, (p + 3) * 96 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
                         TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
@@ -1022,7 +1034,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 1); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            y0.StoreUnsafe(ref ybase, (p + 0) * 24 + t * 16 + half * 8);
+                            y1.StoreUnsafe(ref ybase, (p + 1) * 24 + t * 16 + half * 8);
+                            y2.StoreUnsafe(ref ybase, (p + 2) * 24 + t * 16 + half * 8);
+                            y3.StoreUnsafe(ref ybase, (p + 3) * 24 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
                         TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
@@ -1112,7 +1136,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 3) * 96 + t * 16 + half * 8) + y3).StoreUnsafe(ref ybase, (p + 3) * 96 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
                         TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
@@ -1168,7 +1204,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 14); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            y0.StoreUnsafe(ref ybase, (p + 0) * 224 + t * 16 + half * 8);
+                            y1.StoreUnsafe(ref ybase, (p + 1) * 224 + t * 16 + half * 8);
+                            y2.StoreUnsafe(ref ybase, (p + 2) * 224 + t * 16 + half * 8);
+                            y3.StoreUnsafe(ref ybase, (p + 3) * 224 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 224);
                         TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
@@ -1224,7 +1272,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q4_0x224Vnni(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), half, out var y0, out var y1, out var y2, out var y3);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 3) * 96 + t * 16 + half * 8) + y3).StoreUnsafe(ref ybase, (p + 3) * 96 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
                         TileQ4_0x224Vnni(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var low, out var high);
@@ -1280,7 +1340,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            y0.StoreUnsafe(ref ybase, (p + 0) * 600 + t * 16 + half * 8);
+                            y1.StoreUnsafe(ref ybase, (p + 1) * 600 + t * 16 + half * 8);
+                            y2.StoreUnsafe(ref ybase, (p + 2) * 600 + t * 16 + half * 8);
+                            y3.StoreUnsafe(ref ybase, (p + 3) * 600 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
                         TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
@@ -1370,7 +1442,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            y0.StoreUnsafe(ref ybase, (p + 0) * 600 + t * 16 + half * 8);
+                            y1.StoreUnsafe(ref ybase, (p + 1) * 600 + t * 16 + half * 8);
+                            y2.StoreUnsafe(ref ybase, (p + 2) * 600 + t * 16 + half * 8);
+                            y3.StoreUnsafe(ref ybase, (p + 3) * 600 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
                         TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
@@ -1833,6 +1917,220 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 sum = MathF.FusedMultiplyAdd(s, d * Unsafe.Add(ref xd, b), sum);
             }
             return sum;
+        }
+
+        /// <summary>Rows 8·half..8·half+7 of a tile of a Q4_0 W with 96 columns · four quantized input rows 96 apart (register-blocked).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Tile4Q4_0x96Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        {
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            var acc2 = Vector256<float>.Zero;
+            var acc3 = Vector256<float>.Zero;
+            var nibble = Vector256.Create((byte)0x0F);
+            for (nuint b = 0; b < 3; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tq, b * 256 + half * 32);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
+                var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 3) << 3));
+                var s2 = Vector256.Create(-(Unsafe.Add(ref xs, b + 6) << 3));
+                var s3 = Vector256.Create(-(Unsafe.Add(ref xs, b + 9) << 3));
+                var p0 = Vector256.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3
+                var h0 = Vector256.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble; // values 16..19
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, l0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte());
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, h0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, l0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 0))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, h0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 16))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, l0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 0))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 16))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 0))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 16))).AsSByte());
+                var p1 = Vector256.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7
+                var h1 = Vector256.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble; // values 20..23
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, l1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte());
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, h1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, l1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 4))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, h1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 20))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, l1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 4))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 20))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 4))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 20))).AsSByte());
+                var p2 = Vector256.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11
+                var h2 = Vector256.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble; // values 24..27
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, l2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte());
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, h2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, l2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 8))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, h2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 24))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, l2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 8))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 24))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 8))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 24))).AsSByte());
+                var p3 = Vector256.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15
+                var h3 = Vector256.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte());
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 12))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 28))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 12))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 12))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 28))).AsSByte());
+                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0) * d, Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1) * d, Vector256.Create(Unsafe.Add(ref xd, b + 3)), acc1);
+                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2) * d, Vector256.Create(Unsafe.Add(ref xd, b + 6)), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s3) * d, Vector256.Create(Unsafe.Add(ref xd, b + 9)), acc3);
+            }
+            y0 = acc0;
+            y1 = acc1;
+            y2 = acc2;
+            y3 = acc3;
+        }
+
+        /// <summary>Rows 8·half..8·half+7 of a tile of a Q4_0 W with 224 columns · four quantized input rows 224 apart (register-blocked).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Tile4Q4_0x224Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        {
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            var acc2 = Vector256<float>.Zero;
+            var acc3 = Vector256<float>.Zero;
+            var nibble = Vector256.Create((byte)0x0F);
+            for (nuint b = 0; b < 7; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tq, b * 256 + half * 32);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
+                var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 7) << 3));
+                var s2 = Vector256.Create(-(Unsafe.Add(ref xs, b + 14) << 3));
+                var s3 = Vector256.Create(-(Unsafe.Add(ref xs, b + 21) << 3));
+                var p0 = Vector256.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3
+                var h0 = Vector256.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble; // values 16..19
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, l0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte());
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, h0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, l0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 224 + 0))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, h0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 224 + 16))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, l0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 448 + 0))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 448 + 16))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 0))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 16))).AsSByte());
+                var p1 = Vector256.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7
+                var h1 = Vector256.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble; // values 20..23
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, l1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte());
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, h1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, l1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 224 + 4))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, h1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 224 + 20))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, l1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 448 + 4))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 448 + 20))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 4))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 20))).AsSByte());
+                var p2 = Vector256.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11
+                var h2 = Vector256.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble; // values 24..27
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, l2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte());
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, h2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, l2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 224 + 8))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, h2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 224 + 24))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, l2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 448 + 8))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 448 + 24))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 8))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 24))).AsSByte());
+                var p3 = Vector256.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15
+                var h3 = Vector256.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte());
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 224 + 12))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 224 + 28))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 448 + 12))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 448 + 28))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 12))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 28))).AsSByte());
+                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0) * d, Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1) * d, Vector256.Create(Unsafe.Add(ref xd, b + 7)), acc1);
+                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2) * d, Vector256.Create(Unsafe.Add(ref xd, b + 14)), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s3) * d, Vector256.Create(Unsafe.Add(ref xd, b + 21)), acc3);
+            }
+            y0 = acc0;
+            y1 = acc1;
+            y2 = acc2;
+            y3 = acc3;
+        }
+
+        /// <summary>Rows 8·half..8·half+7 of a tile of a Q8_0 W with 96 columns · four quantized input rows 96 apart (register-blocked).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Tile4Q8_0x96Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        {
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            var acc2 = Vector256<float>.Zero;
+            var acc3 = Vector256<float>.Zero;
+            for (nuint b = 0; b < 3; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tq, b * 512 + half * 32);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
+                var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 3) << 7));
+                var s2 = Vector256.Create(-(Unsafe.Add(ref xs, b + 6) << 7));
+                var s3 = Vector256.Create(-(Unsafe.Add(ref xs, b + 9) << 7));
+                var w0 = Vector256.LoadUnsafe(ref q, 0); // values 0..3 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 0))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 0))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 0))).AsSByte());
+                var w1 = Vector256.LoadUnsafe(ref q, 64); // values 4..7 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 4))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 4))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 4))).AsSByte());
+                var w2 = Vector256.LoadUnsafe(ref q, 128); // values 8..11 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 8))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 8))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 8))).AsSByte());
+                var w3 = Vector256.LoadUnsafe(ref q, 192); // values 12..15 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 12))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 12))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 12))).AsSByte());
+                var w4 = Vector256.LoadUnsafe(ref q, 256); // values 16..19 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 16))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 16))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 16))).AsSByte());
+                var w5 = Vector256.LoadUnsafe(ref q, 320); // values 20..23 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 20))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 20))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 20))).AsSByte());
+                var w6 = Vector256.LoadUnsafe(ref q, 384); // values 24..27 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 24))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 24))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 24))).AsSByte());
+                var w7 = Vector256.LoadUnsafe(ref q, 448); // values 28..31 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 28))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 28))).AsSByte());
+                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(Unsafe.Add(ref xd, b + 3)), acc1);
+                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(Unsafe.Add(ref xd, b + 6)), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s3), d * Vector256.Create(Unsafe.Add(ref xd, b + 9)), acc3);
+            }
+            y0 = acc0;
+            y1 = acc1;
+            y2 = acc2;
+            y3 = acc3;
         }
     }
 }

@@ -821,7 +821,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            y0.StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8);
+                            y1.StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8);
+                            y2.StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8);
+                            y3.StoreUnsafe(ref ybase, (p + 3) * 64 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
                         TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
@@ -877,7 +889,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            y0.StoreUnsafe(ref ybase, (p + 0) * 32 + t * 16 + half * 8);
+                            y1.StoreUnsafe(ref ybase, (p + 1) * 32 + t * 16 + half * 8);
+                            y2.StoreUnsafe(ref ybase, (p + 2) * 32 + t * 16 + half * 8);
+                            y3.StoreUnsafe(ref ybase, (p + 3) * 32 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
                         TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
@@ -933,7 +957,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 3) * 64 + t * 16 + half * 8) + y3).StoreUnsafe(ref ybase, (p + 3) * 64 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
                         TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
@@ -989,7 +1025,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            y0.StoreUnsafe(ref ybase, (p + 0) * 192 + t * 16 + half * 8);
+                            y1.StoreUnsafe(ref ybase, (p + 1) * 192 + t * 16 + half * 8);
+                            y2.StoreUnsafe(ref ybase, (p + 2) * 192 + t * 16 + half * 8);
+                            y3.StoreUnsafe(ref ybase, (p + 3) * 192 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 192);
                         TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
@@ -1045,7 +1093,19 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        for (nuint half = 0; half < 2; half++)
+                        {
+                            Tile4Q8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), half, out var y0, out var y1, out var y2, out var y3);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8);
+                            (Vector256.LoadUnsafe(ref ybase, (p + 3) * 64 + t * 16 + half * 8) + y3).StoreUnsafe(ref ybase, (p + 3) * 64 + t * 16 + half * 8);
+                        }
+                    }
+                    for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
                         TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
@@ -1455,6 +1515,142 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 sum = MathF.FusedMultiplyAdd(s * d, Unsafe.Add(ref xd, b), sum);
             }
             return sum;
+        }
+
+        /// <summary>Rows 8·half..8·half+7 of a tile of a Q8_0 W with 64 columns · four quantized input rows 64 apart (register-blocked).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Tile4Q8_0x64Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        {
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            var acc2 = Vector256<float>.Zero;
+            var acc3 = Vector256<float>.Zero;
+            for (nuint b = 0; b < 2; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tq, b * 512 + half * 32);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
+                var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 2) << 7));
+                var s2 = Vector256.Create(-(Unsafe.Add(ref xs, b + 4) << 7));
+                var s3 = Vector256.Create(-(Unsafe.Add(ref xs, b + 6) << 7));
+                var w0 = Vector256.LoadUnsafe(ref q, 0); // values 0..3 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 0))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 0))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 0))).AsSByte());
+                var w1 = Vector256.LoadUnsafe(ref q, 64); // values 4..7 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 4))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 4))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 4))).AsSByte());
+                var w2 = Vector256.LoadUnsafe(ref q, 128); // values 8..11 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 8))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 8))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 8))).AsSByte());
+                var w3 = Vector256.LoadUnsafe(ref q, 192); // values 12..15 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 12))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 12))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 12))).AsSByte());
+                var w4 = Vector256.LoadUnsafe(ref q, 256); // values 16..19 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 16))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 16))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 16))).AsSByte());
+                var w5 = Vector256.LoadUnsafe(ref q, 320); // values 20..23 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 20))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 20))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 20))).AsSByte());
+                var w6 = Vector256.LoadUnsafe(ref q, 384); // values 24..27 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 24))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 24))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 24))).AsSByte());
+                var w7 = Vector256.LoadUnsafe(ref q, 448); // values 28..31 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 28))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 28))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
+                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(Unsafe.Add(ref xd, b + 2)), acc1);
+                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(Unsafe.Add(ref xd, b + 4)), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s3), d * Vector256.Create(Unsafe.Add(ref xd, b + 6)), acc3);
+            }
+            y0 = acc0;
+            y1 = acc1;
+            y2 = acc2;
+            y3 = acc3;
+        }
+
+        /// <summary>Rows 8·half..8·half+7 of a tile of a Q8_0 W with 192 columns · four quantized input rows 192 apart (register-blocked).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Tile4Q8_0x192Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        {
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            var acc2 = Vector256<float>.Zero;
+            var acc3 = Vector256<float>.Zero;
+            for (nuint b = 0; b < 6; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tq, b * 512 + half * 32);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
+                var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 6) << 7));
+                var s2 = Vector256.Create(-(Unsafe.Add(ref xs, b + 12) << 7));
+                var s3 = Vector256.Create(-(Unsafe.Add(ref xs, b + 18) << 7));
+                var w0 = Vector256.LoadUnsafe(ref q, 0); // values 0..3 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 0))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 0))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w0, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 0))).AsSByte());
+                var w1 = Vector256.LoadUnsafe(ref q, 64); // values 4..7 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 4))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 4))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w1, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 4))).AsSByte());
+                var w2 = Vector256.LoadUnsafe(ref q, 128); // values 8..11 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 8))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 8))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w2, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 8))).AsSByte());
+                var w3 = Vector256.LoadUnsafe(ref q, 192); // values 12..15 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 12))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 12))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 12))).AsSByte());
+                var w4 = Vector256.LoadUnsafe(ref q, 256); // values 16..19 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 16))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 16))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w4, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 16))).AsSByte());
+                var w5 = Vector256.LoadUnsafe(ref q, 320); // values 20..23 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 20))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 20))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w5, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 20))).AsSByte());
+                var w6 = Vector256.LoadUnsafe(ref q, 384); // values 24..27 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 24))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 24))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w6, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 24))).AsSByte());
+                var w7 = Vector256.LoadUnsafe(ref q, 448); // values 28..31 of 8 rows
+                s0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s0, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
+                s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
+                s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 28))).AsSByte());
+                s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 28))).AsSByte());
+                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(Unsafe.Add(ref xd, b + 6)), acc1);
+                acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(Unsafe.Add(ref xd, b + 12)), acc2);
+                acc3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s3), d * Vector256.Create(Unsafe.Add(ref xd, b + 18)), acc3);
+            }
+            y0 = acc0;
+            y1 = acc1;
+            y2 = acc2;
+            y3 = acc3;
         }
     }
 }
