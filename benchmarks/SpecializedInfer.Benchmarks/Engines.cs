@@ -16,3 +16,9 @@ public partial class Stories110MQ8Full;
 
 [SpecializedEngine("models/stories110M-q4_0.full.plan.json")]
 public partial class Stories110MQ4Full;
+
+[SpecializedEngine("models/stories110M-q8_0.draft3.plan.json")]
+public partial class Stories110MQ8Draft3;
+
+[SpecializedEngine("models/stories110M-q8_0.draft6.plan.json")]
+public partial class Stories110MQ8Draft6;
