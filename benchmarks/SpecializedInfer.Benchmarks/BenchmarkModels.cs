@@ -30,6 +30,14 @@ public static class BenchmarkModels
         return path;
     }
 
+    /// <summary>The repository's <c>models/</c> folder (manifests, plans, eval data), found above the running assembly.</summary>
+    public static string RepositoryModels()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "SpecializedInfer.sln"))) return Path.Combine(dir.FullName, "models");
+        throw new DirectoryNotFoundException("repository root (SpecializedInfer.sln) not found above " + AppContext.BaseDirectory);
+    }
+
     /// <summary>The generated engine of the empty plan for a benchmark model.</summary>
     public static ILanguageModel GeneratedFull(string model, string path) => model switch
     {

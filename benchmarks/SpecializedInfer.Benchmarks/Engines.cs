@@ -22,3 +22,15 @@ public partial class Stories110MQ8Draft3;
 
 [SpecializedEngine("models/stories110M-q8_0.draft6.plan.json")]
 public partial class Stories110MQ8Draft6;
+
+[SpecializedEngine("../../models/stories260K.lossless.plan.json")]
+public partial class Stories260KLossless;
+
+[SpecializedEngine("models/stories260K.learned-draft2.plan.json")]
+public partial class Stories260KLearnedDraft2;
+
+[SpecializedEngine("models/stories260K.learned-draft3.plan.json")]
+public partial class Stories260KLearnedDraft3;
+
+[SpecializedEngine("models/stories260K.learned-draft4.plan.json")]
+public partial class Stories260KLearnedDraft4;

@@ -39,7 +39,7 @@ public class SpeculativeBenchmarks
     public void Setup()
     {
         var model = BenchmarkModels.PathOf("stories260K");
-        var models = RepositoryModels();
+        var models = BenchmarkModels.RepositoryModels();
         _full = ReferenceEngine.Load(model);
         var tokenizer = LlamaTokenizer.FromGguf(_full.Weights.File);
         _prompt = tokenizer.Encode("Once upon a time, there was a little frog named Pip.", addBos: true);
@@ -86,13 +86,6 @@ public class SpeculativeBenchmarks
         session.Rewind(0);
         session.Statistics.Reset();
         return new TextGenerator(session, _greedy, eosId: -1).Generate(_prompt, Tokens, stopAtEos: false).ToArray();
-    }
-
-    private static string RepositoryModels()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "SpecializedInfer.sln"))) return Path.Combine(dir.FullName, "models");
-        throw new DirectoryNotFoundException("repository root (SpecializedInfer.sln) not found above " + AppContext.BaseDirectory);
     }
 
     [GlobalCleanup]

@@ -12,6 +12,7 @@ public sealed class TokensPerSecondConfig : ManualConfig
     {
         AddColumn(new TokensPerSecondColumn());
         HideColumns(Column.Error, Column.StdDev, Column.RatioSD);
+        SummaryStyle = SummaryStyle.Default.WithMaxParameterColumnWidth(40); // plan names, not "learn(...)steps"
     }
 
     private sealed class TokensPerSecondColumn : IColumn
