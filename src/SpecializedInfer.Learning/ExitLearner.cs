@@ -48,7 +48,23 @@ public static class ExitLearner
         var dim = trace.Dim;
         var model = Decide(trace, slot, modelHead);
 
-        // Exit head: ridge from x̂ (exit) to g ⊙ x̂ (final), on training positions.
+        var head = options.HeadKind == ExitHeadKind.Adapter
+            ? FitAdapterHead(trace, slot, modelHead, eps, options, heldOut)
+            : FitFullHead(trace, slot, modelHead, eps, options, heldOut);
+        var learned = Decide(trace, slot, head);
+
+        return new LearnedExit(trace.Steps[slot],
+            FitProbe(trace, slot, model, eps, options, heldOut),
+            head,
+            FitProbe(trace, slot, learned, eps, options, heldOut),
+            Agreement(model.Agrees, heldOut),
+            Agreement(learned.Agrees, heldOut));
+    }
+
+    /// <summary>The full head: ridge from x̂ (exit) to g ⊙ x̂ (final), on training positions, folded into W.</summary>
+    private static HeadProjection FitFullHead(TeacherForcedTrace trace, int slot, HeadProjection modelHead, float eps, LearnOptions options, bool[] heldOut)
+    {
+        var dim = trace.Dim;
         var ridge = new RidgeRegression(dim, dim);
         var x = new double[dim];
         var y = new double[dim];
@@ -74,15 +90,38 @@ public static class ExitLearner
                 output[v * dim + i] = (float)sum;
             }
         }
-        var head = new HeadProjection(Enumerable.Repeat(1f, dim).ToArray(), output, eps);
-        var learned = Decide(trace, slot, head);
+        return new HeadProjection(Enumerable.Repeat(1f, dim).ToArray(), output, eps);
+    }
 
-        return new LearnedExit(trace.Steps[slot],
-            FitProbe(trace, slot, model, eps, options, heldOut),
-            head,
-            FitProbe(trace, slot, learned, eps, options, heldOut),
-            Agreement(model.Agrees, heldOut),
-            Agreement(learned.Agrees, heldOut));
+    /// <summary>
+    /// The adapter head: ridge from [x̂, 1] (exit, plus a constant for the bias) to x̂ (final), on training positions;
+    /// the model's own g and W follow it. x̂ of the final state has RMS 1, so the adapted state lands at the scale the
+    /// final norm expects.
+    /// </summary>
+    private static HeadProjection FitAdapterHead(TeacherForcedTrace trace, int slot, HeadProjection modelHead, float eps, LearnOptions options, bool[] heldOut)
+    {
+        var dim = trace.Dim;
+        var ridge = new RidgeRegression(dim + 1, dim);
+        var x = new double[dim + 1];
+        var y = new double[dim];
+        for (var p = 0; p < trace.Count; p++)
+        {
+            if (heldOut[p]) continue;
+            Normalize(trace.State(slot, p), eps, x.AsSpan(0, dim));
+            x[dim] = 1;
+            Normalize(trace.FinalState(p), eps, y);
+            ridge.Add(x, y);
+        }
+        var a = ridge.Solve(options.HeadRidge * ridge.MeanSquaredInput); // y ≈ Aᵀ [x̂, 1], A: [(dim + 1) × dim]
+        var weight = new float[dim * dim];
+        var bias = new float[dim];
+        for (var o = 0; o < dim; o++)
+        {
+            for (var i = 0; i < dim; i++) weight[o * dim + i] = (float)a[i, o];
+            bias[o] = (float)a[dim, o];
+        }
+        var adapter = new FittedAdapter(Enumerable.Repeat(1f, dim).ToArray(), weight, bias);
+        return new HeadProjection(modelHead.Norm, modelHead.Output, eps, adapter);
     }
 
     /// <summary>Per position: whether the head's argmax on the exit's state is the full model's token, and its max probability.</summary>

@@ -11,10 +11,26 @@ public sealed record LearnOptions
     /// <summary>Ridge penalty of the exit heads, relative to the mean squared normalized input (XᵀX's mean diagonal).</summary>
     public double HeadRidge { get; init; } = 1e-3;
 
+    /// <summary>What the exit heads are: a full output matrix each, or an adapter before the model's own head.</summary>
+    public ExitHeadKind HeadKind { get; init; } = ExitHeadKind.Full;
+
     /// <summary>Groups (a prompt with all its continuations, a text window) whose number is 4 modulo 5 are held out.</summary>
     public int HeldOutEvery { get; init; } = 5;
 
     public bool IsHeldOut(int group) => group % HeldOutEvery == HeldOutEvery - 1;
+}
+
+/// <summary>The form of a learned exit head.</summary>
+public enum ExitHeadKind
+{
+    /// <summary>Norm weight 1 and an output matrix of its own (vocab × dim): the ridge map folded into the model's output matrix.</summary>
+    Full,
+
+    /// <summary>
+    /// A dim × dim adapter (+ bias) on the RMS-normalized exit state, fitted to the full model's normalized final state,
+    /// in front of the model's own final norm and output matrix: dim² + dim values per exit instead of vocab × dim.
+    /// </summary>
+    Adapter,
 }
 
 /// <summary>How often an exit's greedy token equals the full model's, on held-out positions.</summary>

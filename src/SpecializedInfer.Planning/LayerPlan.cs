@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 
 namespace SpecializedInfer.Planning;
 
@@ -26,9 +27,23 @@ public sealed record LayerShare(int Layer, int WeightsOf);
 
 /// <summary>
 /// Tensor names of an exit-specific head in the weights file: an RMSNorm weight [dim] and an output matrix
-/// [vocab × dim]. Exit points without one use the model's final norm and output matrix.
+/// [vocab × dim], optionally after an <see cref="ExitAdapter"/>. Exit points without one use the model's final norm
+/// and output matrix.
 /// </summary>
-public sealed record ExitHead(string Norm, string Output);
+public sealed record ExitHead(string Norm, string Output, ExitAdapter? Adapter = null)
+{
+    /// <summary>Every tensor the head reads, adapter first.</summary>
+    public IEnumerable<string> TensorNames =>
+        Adapter is { } a ? new[] { a.Norm, a.Weight }.Concat(a.Bias is null ? Enumerable.Empty<string>() : new[] { a.Bias }).Concat(new[] { Norm, Output }) : new[] { Norm, Output };
+}
+
+/// <summary>
+/// A learned map in front of an exit head: the hidden state h becomes Weight · RMSNorm(h; <see cref="Norm"/>) + Bias
+/// (Weight [dim × dim], Bias [dim]) before the head's own norm and output matrix. A dim × dim adapter fitted to the
+/// full model's final state lets an exit reuse the model's output matrix (a head's vocab × dim weights stored once)
+/// at dim² more work per head evaluation.
+/// </summary>
+public sealed record ExitAdapter(string Norm, string Weight, string? Bias = null);
 
 /// <summary>An early-exit check after schedule step <see cref="AfterStep"/> (0-based), with its test and head.</summary>
 public sealed record ExitPoint(int AfterStep, ExitTest Test, ExitHead? Head = null)

@@ -29,7 +29,8 @@ public static class PlanReader
     private static readonly string[] KnownShare = { "layer", "weightsOf" };
     private static readonly string[] KnownExitAll = { "afterStep", "criterion", "threshold", "patience", "votes", "members", "probe", "head" };
     private static readonly string[] KnownMemberAll = { "criterion", "threshold", "patience", "probe" };
-    private static readonly string[] KnownHead = { "norm", "output" };
+    private static readonly string[] KnownHead = { "norm", "output", "adapter" };
+    private static readonly string[] KnownAdapter = { "norm", "weight", "bias" };
     private static readonly string[] KnownSkip = { "layer", "test", "threshold", "probe" };
     private static readonly string[] KnownSpeculation = { "draftSteps", "draftTokens" };
     private static readonly string[] KnownCalibration = { "method", "targetAgreement", "delta", "tokens", "disagreements", "agreement", "pValue", "strictness", "gridSteps", "tokensPerPrompt", "model", "data" };
@@ -190,7 +191,18 @@ public static class PlanReader
                     cx.CheckProperties(headNode, "an exit 'head'", KnownHead);
                     var norm = cx.AsString(cx.Required(headNode, "norm", "An exit head"), "'norm'");
                     var output = cx.AsString(cx.Required(headNode, "output", "An exit head"), "'output'");
-                    if (norm is not null && output is not null) head = new ExitHead(norm.Value, output.Value);
+                    ExitAdapter? adapter = null;
+                    var adapterOk = true;
+                    if (cx.AsObject(headNode.Find("adapter")?.Value, "'adapter'") is { } adapterNode)
+                    {
+                        cx.CheckProperties(adapterNode, "an exit head's 'adapter'", KnownAdapter);
+                        var adapterNorm = cx.AsString(cx.Required(adapterNode, "norm", "An exit head's adapter"), "'norm'");
+                        var weight = cx.AsString(cx.Required(adapterNode, "weight", "An exit head's adapter"), "'weight'");
+                        var bias = adapterNode.Find("bias") is { } biasNode ? cx.AsString(biasNode.Value, "'bias'") : null;
+                        adapterOk = adapterNorm is not null && weight is not null && (adapterNode.Find("bias") is null || bias is not null);
+                        if (adapterOk) adapter = new ExitAdapter(adapterNorm!.Value, weight!.Value, bias?.Value);
+                    }
+                    if (norm is not null && output is not null && adapterOk) head = new ExitHead(norm.Value, output.Value, adapter);
                 }
                 if (step is { } s && manifest is not null && s >= depth - 1)
                 {

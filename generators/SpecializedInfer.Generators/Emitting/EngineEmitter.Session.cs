@@ -96,6 +96,7 @@ public sealed partial class EngineEmitter
         _s.Line("private readonly float[] _x = new float[Dim], _xb = new float[Dim], _q = new float[QueryDim], _k = new float[KvDim], _att = new float[QueryDim];");
         _s.Line("private readonly float[] _gate = new float[HiddenDim], _up = new float[HiddenDim], _logits = new float[VocabSize], _probe = new float[VocabSize];");
         _s.Line("private float[] _scores; // [Heads][_capacity]");
+        WriteAdapterFields();
         _s.Line($"private readonly {Engine}.WorkerPool _pool; // the threads a forward pass runs on (the caller's included)");
         _forward?.WriteStateFields();
         if (_recompute.Enabled) _recompute.WriteFields();
@@ -141,6 +142,7 @@ public sealed partial class EngineEmitter
             }
             else _s.Line($"_rope = new {Engine}.RopeTable(_capacity, RotaryDims, RopeTheta);");
             _layout.WriteSessionInitialization(_s);
+            WriteAdapterBinding();
             if (_recompute.Enabled) _recompute.WriteConstruction();
             _s.Line("_scores = new float[(long)Heads * _capacity];");
             foreach (var st in _steps.Where(s => s.HasKvCache))

@@ -14,9 +14,13 @@ public static class PlanLiterals
         e.Head is null && e.Test == ExitTest.Of(e.Criterion, e.Threshold)
             ? $"new {Planning}.ExitPoint({e.AfterStep}, {Planning}.ExitCriterion.{e.Criterion}, {Literals.Double(e.Threshold)})"
             : $"new {Planning}.ExitPoint({e.AfterStep}, {ExitTestLiteral(e.Test)}, " +
-              (e.Head is { } h ? $"new {Planning}.ExitHead({Literals.String(h.Norm)}, {Literals.String(h.Output)}))" : "null)");
+              (e.Head is { } h ? ExitHeadLiteral(h) + ")" : "null)");
 
-    public static string ExitHeadLiteral(ExitHead h) => $"new {Planning}.ExitHead({Literals.String(h.Norm)}, {Literals.String(h.Output)})";
+    public static string ExitHeadLiteral(ExitHead h) =>
+        $"new {Planning}.ExitHead({Literals.String(h.Norm)}, {Literals.String(h.Output)}" + (h.Adapter is { } a ? $", {ExitAdapterLiteral(a)})" : ")");
+
+    public static string ExitAdapterLiteral(ExitAdapter a) =>
+        $"new {Planning}.ExitAdapter({Literals.String(a.Norm)}, {Literals.String(a.Weight)}" + (a.Bias is { } b ? $", {Literals.String(b)})" : ")");
 
     public static string ExitTestLiteral(ExitTest t)
     {

@@ -30,17 +30,21 @@ public sealed class LearnExitsCommand : Command
     private readonly Option<ulong> _seed = CliOptions.Whole("--seed", "N", "Seed of the sampled continuations.", 1UL, 0UL, ulong.MaxValue);
     private readonly Option<int> _samples = CliOptions.Whole("--samples", "K", "Sampled continuations per prompt besides the greedy one.", 3, 0, 1000);
     private readonly Option<int> _count = CliOptions.Whole("-n", "N", "Tokens per continuation and per text window.", 128, 2, 1 << 20);
+    private readonly Option<string?> _head = CliOptions.Choice("--head",
+        "full: each exit gets its own output matrix (vocab × dim); adapter: a dim × dim map (+ bias) before the model's own head, for large vocabularies. Default: full.",
+        ["full", "adapter"]);
     private readonly Option<double> _threshold = CliOptions.Between("--threshold", "P", "The probe threshold the written plans start with (si calibrate sets it with a guarantee).", 0.9, 0, 1);
 
     public LearnExitsCommand(CliContext context)
         : base("learn-exits", "Learn exit probes and exit heads from the model's own continuations.\n" +
                               "Traces the full model over its greedy and sampled continuations of --prompts (and --text), fits for\n" +
                               "each exit a logistic probe on the normalized hidden state (does the exit's argmax equal the full\n" +
-                              "model's?) and an exit head by ridge regression to the full model's final state, and reports held-out\n" +
+                              "model's?) and an exit head by ridge regression to the full model's final state (a head of its own, or\n" +
+                              "with --head adapter a dim × dim map in front of the model's head), and reports held-out\n" +
                               "AUC (next to max probability's) and agreement. Every fifth prompt (and text window) is held out.")
     {
         _context = context;
-        foreach (var option in new Option[] { _model, _exits, _prompts, _text, _output, _seed, _samples, _count, _threshold }) Options.Add(option);
+        foreach (var option in new Option[] { _model, _exits, _prompts, _text, _output, _seed, _samples, _count, _head, _threshold }) Options.Add(option);
         SetAction(Run);
     }
 
@@ -68,18 +72,20 @@ public sealed class LearnExitsCommand : Command
         var (trace, learned) = ProgressBars.Run(_context, progress =>
         {
             var t = TeacherForcedTrace.Record(full, requests, steps, tokenizer.EosId, progress);
-            return (t, ExitLearner.Learn(t, HeadProjection.OfModel(full.Weights), config.NormEps, progress: progress));
+            var options = new LearnOptions { HeadKind = args.GetValue(_head) == "adapter" ? ExitHeadKind.Adapter : ExitHeadKind.Full };
+            return (t, ExitLearner.Learn(t, HeadProjection.OfModel(full.Weights), config.NormEps, options, progress));
         });
 
         var name = Path.GetFileNameWithoutExtension(modelPath);
-        var written = Write(output, name, modelPath, config, learned, threshold);
+        var names = full.Weights.TensorNames;
+        var written = Write(output, name, modelPath, config, learned, threshold, names.OutputNorm, config.TiedOutput ? names.TokenEmbedding : names.Output);
         Print(learned, trace, requests.Count);
         foreach (var file in written) _context.Error.WriteLine($"wrote {Path.Combine(output, file)}");
         return ExitCodes.Success;
     }
 
     /// <summary>Manifest, probes, the model copy with heads, two plans and the report; returns the file names.</summary>
-    private static List<string> Write(string dir, string name, string modelPath, LlamaConfig config, LearnedExits learned, double threshold)
+    private static List<string> Write(string dir, string name, string modelPath, LlamaConfig config, LearnedExits learned, double threshold, string modelNorm, string modelOutput)
     {
         var files = new List<string>();
         void Text(string file, string content)
@@ -101,14 +107,15 @@ public sealed class LearnExitsCommand : Command
         var headExits = new List<ExitPoint>();
         foreach (var e in learned.Exits)
         {
+            var head = ExitHeadFile.NamesFor(e.Step, e.Head, modelNorm, modelOutput);
             var probe = $"{name}.exit{e.Step}.probe.json";
             var headProbe = $"{name}.exit{e.Step}.head.probe.json";
             Text(probe, ProbeReader.Write(e.Probe.Bias, e.Probe.Weights,
                 string.Create(Inv, $"P(the model's head after step {e.Step} picks the full model's token); held-out AUC {e.Probe.HeldOutAuc:F4} (max probability {e.Probe.MaxProbabilityAuc:F4})")));
             Text(headProbe, ProbeReader.Write(e.HeadProbe.Bias, e.HeadProbe.Weights,
-                string.Create(Inv, $"P(the learned head {ExitHeadFile.NamesFor(e.Step).Output} picks the full model's token); held-out AUC {e.HeadProbe.HeldOutAuc:F4} (max probability {e.HeadProbe.MaxProbabilityAuc:F4})")));
+                string.Create(Inv, $"P(the learned head {head.Adapter?.Weight ?? head.Output} picks the full model's token); held-out AUC {e.HeadProbe.HeldOutAuc:F4} (max probability {e.HeadProbe.MaxProbabilityAuc:F4})")));
             probeExits.Add(new ExitPoint(e.Step, ExitTest.OfLearned(probe, threshold)));
-            headExits.Add(new ExitPoint(e.Step, ExitTest.OfLearned(headProbe, threshold), ExitHeadFile.NamesFor(e.Step)));
+            headExits.Add(new ExitPoint(e.Step, ExitTest.OfLearned(headProbe, threshold), head));
         }
         Text($"{name}.learned.plan.json", PlanWriter.ToJson(new LayerPlan { Manifest = manifest, Exits = probeExits.ToArray() },
             "Exits by learned probes on the model's own head (si learn-exits); runs with the original model or the copy with heads."));

@@ -149,7 +149,7 @@ public sealed class PlanCommand : Command
         var probes = One("*.learned.plan.json");
         var heads = One("*.heads.plan.json");
         if (probes is null && heads is null) throw new InvalidDataException($"{dir} holds no plan si learn-exits writes (*.learned.plan.json, *.heads.plan.json).");
-        if (heads is not null && !heads.Plan.Exits.All(e => e.Head is null || (weights.File.HasTensor(e.Head.Norm) && weights.File.HasTensor(e.Head.Output))))
+        if (heads is not null && !heads.Plan.Exits.All(e => e.Head is null || e.Head.TensorNames.All(weights.File.HasTensor)))
         {
             _context.Error.WriteLine($"note: {Path.GetFileName(heads.PlanPath)} is not tried: --model has no exit heads (give the copy with heads si learn-exits wrote).");
             heads = null;

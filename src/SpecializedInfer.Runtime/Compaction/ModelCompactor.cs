@@ -51,7 +51,7 @@ public static class ModelCompactor
         var source = weights.File;
         var sourceBytes = source.FileLength; // before writing: the output may replace the model itself
         // Exit heads are read by name, whatever the name: copied as they are, never renumbered with a layer.
-        var heads = new HashSet<string>(plan.Exits.Where(e => e.Head is not null).SelectMany(e => new[] { e.Head!.Norm, e.Head.Output }));
+        var heads = new HashSet<string>(plan.Exits.Where(e => e.Head is not null).SelectMany(e => e.Head!.TensorNames));
         bool IsLayerTensor(GgufTensorInfo t) => t.Name.StartsWith("blk.", StringComparison.Ordinal) && !heads.Contains(t.Name);
 
         // One new layer per distinct identity, numbered by the weights it holds, then by the first step running it.

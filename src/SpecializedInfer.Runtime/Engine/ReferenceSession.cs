@@ -35,6 +35,7 @@ public partial class ReferenceSession : IInferenceSession
 
     // Residual stream and scratch, one row per batched position.
     private readonly float[] _x, _xb, _q, _attnOut, _gate, _up, _logits, _headLogits;
+    private readonly float[] _adapted; // an exit head's adapted state (ExitAdapterWeights)
     private readonly float[][] _scores; // one per part of a parallel attention: [position]
 
     // The threads a forward pass runs on, and what they run (ReferenceSession.Parallel.cs).
@@ -82,6 +83,7 @@ public partial class ReferenceSession : IInferenceSession
         for (var t = 0; t < _scores.Length; t++) _scores[t] = new float[_capacity];
         _logits = new float[_c.VocabSize];
         _headLogits = new float[_c.VocabSize];
+        _adapted = new float[_c.Dim];
         _quantizedInput = new byte[MaxBatch * ActivationQuantizer.Bytes(Math.Max(_c.Dim, Math.Max(_c.QueryDim, _c.HiddenDim)))];
         _parked = recompute ? new ParkedPositions(_capacity, _c.Dim, _steps.Length) : null;
         _runParked = (step, position, state) => RunStep(_steps[step], position, 1, state);
@@ -283,6 +285,11 @@ public partial class ReferenceSession : IInferenceSession
     private void HeadWith(ExitHeadWeights? head, ReadOnlySpan<float> hidden, Span<float> logits)
     {
         var normed = Row(_xb, 0, _c.Dim);
+        if (head?.Adapter is { } adapter)
+        {
+            adapter.Apply(hidden, normed, _adapted);
+            hidden = _adapted;
+        }
         RmsNorm(hidden, (head?.Norm ?? _w.OutputNorm).Span, normed);
         // Products write into session arrays (the threads need them as arrays): _logits itself, or a scratch row copied out.
         var own = System.Runtime.CompilerServices.Unsafe.AreSame(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(logits), ref _logits[0]);

@@ -27,7 +27,7 @@ public readonly record struct DequantizedWeights(int Tensors, long Bytes, long F
         foreach (var layer in schedule.LoadedLayers)
             bound.AddRange(LlamaModelRules.PerLayerPatterns(names).Select(pattern => TensorNames.ForLayer(pattern, layer)));
         foreach (var head in schedule.Exits.Select(e => e.Head).OfType<ExitHead>().Distinct())
-            bound.AddRange([head.Norm, head.Output]);
+            bound.AddRange(head.TensorNames);
 
         var result = new DequantizedWeights(0, 0, 0);
         // LlamaWeights' rule: a matrix of more than one row in a type QuantizedDot multiplies stays in the mapping.

@@ -24,8 +24,8 @@ public sealed record LlamaLayerWeights(
 /// <summary>Biases added after the query, key and value projections (one vector each, of the projection's width).</summary>
 public sealed record ProjectionBiases(WeightTensor Query, WeightTensor Key, WeightTensor Value);
 
-/// <summary>The tensors of one head: final RMSNorm weight and output matrix.</summary>
-public readonly record struct ExitHeadWeights(WeightTensor Norm, WeightTensor Output);
+/// <summary>The tensors of one head: final RMSNorm weight and output matrix, and the adapter in front of them if the plan names one.</summary>
+public readonly record struct ExitHeadWeights(WeightTensor Norm, WeightTensor Output, ExitAdapterWeights? Adapter = null);
 
 /// <summary>
 /// Binds a GGUF file's tensors to a <see cref="LlamaConfig"/>, checking every shape. F32 tensors and Q8_0/Q4_0
@@ -123,13 +123,28 @@ public sealed unsafe class LlamaWeights : IDisposable
         Layers[index] ?? throw new InvalidOperationException($"Layer {index}'s weights were not bound (the plan never reads them).");
 
     /// <summary>
-    /// An exit-specific head named by a plan: its RMSNorm weight [dim] and output matrix [vocab × dim], checked
+    /// An exit-specific head named by a plan: its RMSNorm weight [dim] and output matrix [vocab × dim] (and its adapter's
+    /// norm [dim], matrix [dim × dim] and bias [dim]), checked
     /// like every other tensor (a missing name or a wrong shape throws <see cref="GgufFormatException"/>).
     /// </summary>
     public ExitHeadWeights BindExitHead(ExitHead head)
     {
         lock (_pinned)
-            return new ExitHeadWeights(BindVector(head.Norm, Config.Dim), Bind(head.Output, Config.VocabSize, Config.Dim));
+        {
+            var adapter = head.Adapter is { } a ? BindExitAdapter(a) : null;
+            return new ExitHeadWeights(BindVector(head.Norm, Config.Dim), Bind(head.Output, Config.VocabSize, Config.Dim), adapter);
+        }
+    }
+
+    /// <summary>An exit head's adapter: norm [dim], matrix [dim × dim], bias [dim], checked like every other tensor.</summary>
+    public ExitAdapterWeights BindExitAdapter(ExitAdapter adapter)
+    {
+        ArgumentNullException.ThrowIfNull(adapter);
+        lock (_pinned)
+        {
+            WeightTensor? bias = adapter.Bias is null ? null : BindVector(adapter.Bias, Config.Dim);
+            return new ExitAdapterWeights(BindVector(adapter.Norm, Config.Dim), Bind(adapter.Weight, Config.Dim, Config.Dim), bias, Config.NormEps);
+        }
     }
 
     /// <summary>

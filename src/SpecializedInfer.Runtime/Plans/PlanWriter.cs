@@ -69,6 +69,14 @@ public static class PlanWriter
                         w.WriteStartObject("head");
                         w.WriteString("norm", head.Norm);
                         w.WriteString("output", head.Output);
+                        if (head.Adapter is { } adapter)
+                        {
+                            w.WriteStartObject("adapter");
+                            w.WriteString("norm", adapter.Norm);
+                            w.WriteString("weight", adapter.Weight);
+                            if (adapter.Bias is { } bias) w.WriteString("bias", bias);
+                            w.WriteEndObject();
+                        }
                         w.WriteEndObject();
                     }
                     w.WriteEndObject();
