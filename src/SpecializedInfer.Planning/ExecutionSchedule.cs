@@ -126,7 +126,7 @@ public sealed record ExecutionSchedule(
     {
         var text = $"{Steps.Count} steps [{string.Join(" ", Steps.Select(DescribeStep))}]";
         if (DecodeDepth != Steps.Count) text += $", decode depth {DecodeDepth}";
-        foreach (var e in Exits) text += $", exit after step {e.AfterStep} ({e.Test.Describe()}{(e.Head is null ? "" : $", head {e.Head.Output}")})";
+        foreach (var e in Exits) text += $", exit after step {e.AfterStep} ({e.Test.Describe()}{(e.Head is null ? "" : $", head {(e.Head.Adapter is { } a ? a.Weight + " + " : "")}{e.Head.Output}")})";
         foreach (var s in Steps.Where(s => s.Skip is not null)) text += $", skippable step {s.Index} ({(s.Skip!.Test == SkipTest.Cosine ? "cos" : $"probe {s.Skip.Probe}")} ≥ {s.Skip.Threshold.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})";
         if (KvFill != KvFill.Propagate) text += $", kv {KvFill.ToString().ToLowerInvariant()}";
         if (Speculation is { } sp) text += $", drafts {sp.DraftTokens} tokens with {sp.DraftSteps} steps";

@@ -36,6 +36,7 @@ public sealed class BaselineTests
             ("S260Patience", "s260.patience.plan.json"),       // patience exits
             ("S260Ensemble", "s260.ensemble.plan.json"),       // ensemble exits (patience, probe, margin, saturation)
             ("S260hExithead", "s260h.exithead.plan.json"),     // an exit head of its own
+            ("S260hAdapter", "s260h.adapter.plan.json"),       // an exit adapter before the model's own head
             ("S260Learnedexit", "s260.learnedexit.plan.json"), // learned-probe exits
             ("OddLossless", "odd.lossless.plan.json"),         // odd shapes: tails of every width, padded rows; entropy drafts
             ("MhaFull", "mha.full.plan.json"),                 // long heads, x not register-resident, prefetching kernels

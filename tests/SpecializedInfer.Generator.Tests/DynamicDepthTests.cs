@@ -14,7 +14,7 @@ public sealed class DynamicDepthTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Plans() => new(
         "S260Margin", "S260Entropy", "S260Saturation", "S260Patience", "S260Ensemble", "S260Learnedexit", "S260Learnedskip",
-        "S260Cosskip", "S260Recompute", "S260Recomputedepth", "S260Recomputecombo", "S260hExithead", "OddhExithead");
+        "S260Cosskip", "S260Recompute", "S260Recomputedepth", "S260Recomputecombo", "S260hExithead", "S260hAdapter", "OddhExithead");
 
     /// <summary>8 prompt tokens, then 48 generated tokens, each the engine's own argmax; then 8 full-depth tokens.</summary>
     private static SessionStatistics Run(ILanguageModel engine)

@@ -54,6 +54,7 @@ namespace SpecializedInfer.Generator.Tests.Engines;
 [SpecializedEngine("Plans/s260.sublayerrecompute.plan.json")] public partial class S260Sublayerrecompute;
 [SpecializedEngine("Plans/s260h.exithead.plan.json")] public partial class S260hExithead;
 [SpecializedEngine("Plans/s260h.losslesshead.plan.json")] public partial class S260hLosslesshead;
+[SpecializedEngine("Plans/s260h.adapter.plan.json")] public partial class S260hAdapter;
 [SpecializedEngine("Plans/s260q4.full.plan.json")] public partial class S260q4Full;
 [SpecializedEngine("Plans/s260q8.exit.plan.json")] public partial class S260q8Exit;
 [SpecializedEngine("Plans/s260q8.full.plan.json")] public partial class S260q8Full;

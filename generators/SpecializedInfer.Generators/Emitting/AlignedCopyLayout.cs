@@ -51,7 +51,7 @@ public sealed record AlignedCopyLayout : WeightLayout
         for (var h = 0; h < heads.Count; h++)
         {
             Add($"ExitNorm{h}", m.Dim);
-            Add($"ExitOutput{h}", (long)m.VocabSize * PaddedStride(m.Dim));
+            if (!SharesModelOutput(m, heads[h])) Add($"ExitOutput{h}", (long)m.VocabSize * PaddedStride(m.Dim));
         }
         return new AlignedCopyLayout(m, layers, heads, merges, slots.ToEquatableArray(), offset);
     }
@@ -121,7 +121,9 @@ public sealed record AlignedCopyLayout : WeightLayout
         {
             s.Line($"private {FloatReadOnlySpan} ExitNorm{h} => {Arena($"ExitNorm{h}")}; // {Literals.Comment(Heads[h].Norm)}");
             s.Line();
-            s.Line($"private {FloatReadOnlySpan} ExitOutput{h} => {Arena($"ExitOutput{h}")}; // {Literals.Comment(Heads[h].Output)}");
+            s.Line(SharesModelOutput(h)
+                ? $"private {FloatReadOnlySpan} ExitOutput{h} => Output; // {Literals.Comment(Heads[h].Output)}: the model's own, one copy"
+                : $"private {FloatReadOnlySpan} ExitOutput{h} => {Arena($"ExitOutput{h}")}; // {Literals.Comment(Heads[h].Output)}");
             s.Line();
         }
         WriteCopyWeights(s);
@@ -161,7 +163,7 @@ public sealed record AlignedCopyLayout : WeightLayout
             {
                 s.Line($"var exitHead{h} = weights.BindExitHead({PlanLiterals.ExitHeadLiteral(Heads[h])}); // bound and shape-checked at load");
                 s.Line($"exitHead{h}.Norm.Span.CopyTo(new {FloatSpan}(arena, arenaBase + {I(Slot($"ExitNorm{h}").Offset)}, {I(m.Dim)}));");
-                s.Line(CopyStatement($"exitHead{h}.Output", Slot($"ExitOutput{h}"), m.Dim, rowByRow: true, m.VocabSize));
+                if (!SharesModelOutput(h)) s.Line(CopyStatement($"exitHead{h}.Output", Slot($"ExitOutput{h}"), m.Dim, rowByRow: true, m.VocabSize));
             }
             s.Line("return arena;");
         }

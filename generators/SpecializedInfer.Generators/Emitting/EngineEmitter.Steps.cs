@@ -33,7 +33,7 @@ public sealed partial class EngineEmitter
         if (st.Index >= _depth) parts.Add($"decodeDepth {_depth}: prompt tokens only");
         if (st.Skip is { } k)
             parts.Add($"skip layer {k.Layer} when {(k.Test == SkipTest.Cosine ? "cos" : $"probe {k.Probe}")} ≥ {Literals.Double(k.Threshold)}");
-        if (st.ExitAfter is { } e) parts.Add($"exit check after it, {e.Test.Describe()}{(e.Head is null ? "" : $", head {e.Head.Norm} + {e.Head.Output}")}");
+        if (st.ExitAfter is { } e) parts.Add($"exit check after it, {e.Test.Describe()}{(e.Head is null ? "" : $", head {(e.Head.Adapter is { } a ? $"{a.Weight} + " : "")}{e.Head.Norm} + {e.Head.Output}")}");
         return Literals.Comment($"{text} (plan: {string.Join("; ", parts)}). {Shapes()}.");
     }
 

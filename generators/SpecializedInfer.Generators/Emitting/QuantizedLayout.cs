@@ -175,7 +175,9 @@ public sealed record QuantizedLayout : WeightLayout
             for (var h = 0; h < Heads.Count; h++)
             {
                 s.Line($"_exitHead{h} = weights.BindExitHead({PlanLiterals.ExitHeadLiteral(Heads[h])});");
-                s.Line($"_exitOutput{h} = {RepackedMatrix}.Of(_exitHead{h}.Output);");
+                s.Line(SharesModelOutput(h)
+                    ? $"_exitOutput{h} = _output; // {Literals.Comment(Heads[h].Output)}: the model's own, repacked once"
+                    : $"_exitOutput{h} = {RepackedMatrix}.Of(_exitHead{h}.Output);");
             }
         }
     }

@@ -61,6 +61,15 @@ public abstract record WeightLayout
     public EquatableArray<ExitHead> Heads { get; }
 
     /// <summary>
+    /// Whether exit head <paramref name="h"/> multiplies by the model's own output matrix (an adapter head names it):
+    /// then the layout hands out the model's copy instead of holding a second one of vocab × dim.
+    /// </summary>
+    protected bool SharesModelOutput(int h) => SharesModelOutput(Manifest, Heads[h]);
+
+    protected static bool SharesModelOutput(ModelManifest m, ExitHead head) =>
+        head.Output == (m.TiedOutput ? m.Tensors.TokenEmbedding : m.Tensors.Output);
+
+    /// <summary>
     /// Models whose layer matrices are Q8_0 or Q4_0 (the manifest's <c>weightType</c>) keep them quantized, repacked
     /// into tiles at load (<see cref="QuantizedLayout"/>). Otherwise the weights are F32 (expanded at load if the file
     /// stores another type): models whose bound weights fit the spec's limit (cache-sized) get them copied into one
