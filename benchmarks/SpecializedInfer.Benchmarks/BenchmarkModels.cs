@@ -30,6 +30,17 @@ public static class BenchmarkModels
         return path;
     }
 
+    /// <summary>
+    /// Greedy generation of <paramref name="count"/> tokens after <paramref name="prompt"/> from position 0, with the
+    /// session's statistics reset first (so acceptance figures cover one generation).
+    /// </summary>
+    public static int[] GenerateGreedy(IInferenceSession session, Sampler greedy, int[] prompt, int count)
+    {
+        session.Rewind(0);
+        session.Statistics.Reset();
+        return new Generation.TextGenerator(session, greedy, eosId: -1).Generate(prompt, count, stopAtEos: false).ToArray();
+    }
+
     /// <summary>The repository's <c>models/</c> folder (manifests, plans, eval data), found above the running assembly.</summary>
     public static string RepositoryModels()
     {

@@ -58,12 +58,7 @@ public class LearnedDraftBenchmarks
     [Benchmark(OperationsPerInvoke = Tokens)]
     public int Generate() => Generate(_session!).Length;
 
-    private int[] Generate(IInferenceSession session)
-    {
-        session.Rewind(0);
-        session.Statistics.Reset();
-        return new TextGenerator(session, _greedy, eosId: -1).Generate(_prompt, Tokens, stopAtEos: false).ToArray();
-    }
+    private int[] Generate(IInferenceSession session) => BenchmarkModels.GenerateGreedy(session, _greedy, _prompt, Tokens);
 
     [GlobalCleanup]
     public void Cleanup()

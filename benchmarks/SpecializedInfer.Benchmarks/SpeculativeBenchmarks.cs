@@ -81,12 +81,7 @@ public class SpeculativeBenchmarks
     [Benchmark(OperationsPerInvoke = Tokens, Description = "self-speculative, 4 steps, 6 tokens, exit p ≥ 0.5")]
     public int Speculative4x6Exit() => Generate(_sessions[3]!).Length;
 
-    private int[] Generate(IInferenceSession session)
-    {
-        session.Rewind(0);
-        session.Statistics.Reset();
-        return new TextGenerator(session, _greedy, eosId: -1).Generate(_prompt, Tokens, stopAtEos: false).ToArray();
-    }
+    private int[] Generate(IInferenceSession session) => BenchmarkModels.GenerateGreedy(session, _greedy, _prompt, Tokens);
 
     [GlobalCleanup]
     public void Cleanup()
