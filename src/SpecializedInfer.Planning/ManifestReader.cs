@@ -35,7 +35,7 @@ public static class ManifestReader
 
     /// <summary>
     /// Reads a manifest an engine is generated from: the architectures the generator emits
-    /// (<see cref="DecoderArchitecture.Generated"/>; encoders and qwen2 have no generated engine yet).
+    /// (<see cref="DecoderArchitecture.Generated"/>; encoders have no generated engine yet).
     /// </summary>
     public static ManifestReadResult Read(string text, string filePath) => Read(text, filePath, allowEncoders: false, forGenerator: true);
 
