@@ -13,7 +13,8 @@ namespace SpecializedInfer.Generator.Tests;
 /// ArchitecturesVsLlamaCppTests checks the reference engine against llama.cpp with: a Llama 3.2-shaped model (rope
 /// frequency factors read from the file, base 500000, tied output) and a Qwen2.5-shaped one (biases on the query,
 /// key and value projections, half-split rotary pairs, one KV head for seven), each in a generated engine equal to
-/// the reference engine; the qwen2 engine also against llama.cpp itself. A manifest of an architecture nobody runs
+/// the reference engine, and heads whose width is the file's key_length rather than dim / heads (Qwen3, Mistral
+/// Nemo); the qwen2 and wide-head engines also against llama.cpp itself. A manifest of an architecture nobody runs
 /// gets SI0032 instead of an engine.
 /// </summary>
 public sealed class ArchitectureTests
@@ -29,6 +30,22 @@ public sealed class ArchitectureTests
     {
         Name = "qwen25", Architecture = DecoderArchitecture.Qwen2, Dim = 224, HiddenDim = 608, Layers = 3, Heads = 7, KvHeads = 1,
         VocabSize = 600, ContextLength = 256, RopeTheta = 1000000f, NormEps = 1e-6f, Seed = 32,
+    };
+
+    /// <summary>ArchitecturesVsLlamaCppTests' wide-heads shape: 4 heads of 48 (the file's key_length) over dim 128, a query 192 wide.</summary>
+    private static readonly SyntheticModelSpec WideHeads = new()
+    {
+        Name = "wideheads", Dim = 128, HiddenDim = 384, Layers = 3, Heads = 4, KvHeads = 2, HeadDim = 48, VocabSize = 600, ContextLength = 256,
+        RopeTheta = 1000000f, NormEps = 1e-6f, Seed = 36,
+    };
+
+    private static SyntheticModelSpec Shape(string name) => name switch
+    {
+        "qwen25" => Qwen25,
+        "qwen25q8" => Qwen25 with { Name = "qwen25q8", MatrixType = GgmlType.Q8_0, Seed = 35 },
+        "wideheads" => WideHeads,
+        "wideheadsq8" => WideHeads with { Name = "wideheadsq8", MatrixType = GgmlType.Q8_0, Seed = 37 },
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 
     /// <summary>
@@ -91,7 +108,7 @@ public sealed class ArchitectureTests
     [InlineData("q8_0", false)]
     public void A_qwen2_engine_with_exits_matches_the_reference(string type, bool mapped)
     {
-        var spec = type == "q8_0" ? Qwen25 with { Name = "qwen25q8", MatrixType = GgmlType.Q8_0, Seed = 35 } : Qwen25;
+        var spec = Shape(type == "q8_0" ? "qwen25q8" : "qwen25");
         // Exits with propagation: the keys and values projected for the steps a token skipped carry their biases too.
         var plan = $$"""
             { "manifest": "{{spec.Name}}.model.json", "kvFill": "propagate",
@@ -105,28 +122,45 @@ public sealed class ArchitectureTests
         Assert.Contains(trees, t => t.Contains(mapped ? "Biases!.Query.Span" : type == "q8_0" ? "Weights.Biases!.Query.Span" : "queryBias: Arena("));
     }
 
-    [Fact]
-    public void A_generated_qwen2_engine_matches_llama_cpp_at_every_position()
+    [Theory]
+    [InlineData("wideheads")]
+    [InlineData("wideheadsq8")]
+    public void An_engine_whose_heads_are_not_dim_over_heads_wide_matches_the_reference(string shape)
     {
-        var dir = Directory.CreateTempSubdirectory("si-qwen25-cpp-").FullName;
+        var spec = Shape(shape);
+        var plan = $$"""
+            { "manifest": "{{spec.Name}}.model.json", "kvFill": "propagate",
+              "exits": [ { "afterStep": 0, "criterion": "maxProbability", "threshold": 0.025 }, { "afterStep": 1, "criterion": "maxProbability", "threshold": 0.015 } ] }
+            """;
+        var trees = CompareWithReference(spec, plan);
+        Assert.Contains(trees, t => t.Contains("private const int QueryDim = 192, KvDim = 96,"));
+    }
+
+    [Theory]
+    [InlineData("qwen25")]
+    [InlineData("wideheads")]
+    public void A_generated_engine_matches_llama_cpp_at_every_position(string shape)
+    {
+        var spec = Shape(shape);
+        var dir = Directory.CreateTempSubdirectory($"si-{spec.Name}-cpp-").FullName;
         try
         {
-            var model = Path.Combine(dir, "qwen25.gguf");
-            SyntheticModel.Write(Qwen25, model);
+            var model = Path.Combine(dir, spec.Name + ".gguf");
+            SyntheticModel.Write(spec, model);
             string manifest;
             using (var weights = LlamaWeights.Load(model, layersToBind: []))
-                manifest = ManifestWriter.ToJson(ManifestCheck.FromFile(weights.File, weights.Config, "qwen25"));
-            const string plan = """{ "manifest": "qwen25.model.json" }""";
+                manifest = ManifestWriter.ToJson(ManifestCheck.FromFile(weights.File, weights.Config, spec.Name));
+            var plan = $$"""{ "manifest": "{{spec.Name}}.model.json" }""";
             List<Microsoft.CodeAnalysis.AdditionalText> texts =
             [
-                new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/arch/qwen25.model.json", manifest),
-                new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/arch/qwen25.plan.json", plan),
+                new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/arch/{spec.Name}.model.json", manifest),
+                new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/arch/{spec.Name}.plan.json", plan),
             ];
             using var oracle = new LlamaCppOracle(model, contextSize: 256);
             var rng = new Random(7);
             var tokens = new[] { oracle.BosToken }.Concat(Enumerable.Range(0, 95).Select(_ => rng.Next(3, oracle.VocabSize))).ToArray();
             var expected = oracle.LogitsForAllPositions(tokens, maxBatch: 1);
-            InMemoryEngines.CompileAndLoad("namespace Arch; [SpecializedInfer.SpecializedEngine(\"arch/qwen25.plan.json\")] public partial class Engine;", texts, assembly =>
+            InMemoryEngines.CompileAndLoad($"namespace Arch; [SpecializedInfer.SpecializedEngine(\"arch/{spec.Name}.plan.json\")] public partial class Engine;", texts, assembly =>
             {
                 var load = assembly.GetType("Arch.Engine", throwOnError: true)!.GetMethod("Load", [typeof(string)])!;
                 using var engine = (ILanguageModel)load.Invoke(null, [model])!;

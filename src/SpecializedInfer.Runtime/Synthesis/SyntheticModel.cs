@@ -10,8 +10,9 @@ public static class SyntheticModel
     {
         spec.Validate();
         var kvHeads = spec.EffectiveKvHeads;
-        var headDim = spec.Dim / spec.Heads;
+        var headDim = spec.EffectiveHeadDim;
         var kvDim = kvHeads * headDim;
+        var queryDim = spec.QueryDim;
         var (tokens, scores, types) = SyntheticVocabulary.Create(spec.VocabSize, spec.Seed);
 
         var w = new GgufWriter();
@@ -24,6 +25,11 @@ public static class SyntheticModel
         w.Add(K("attention.head_count"), (uint)spec.Heads);
         w.Add(K("attention.head_count_kv"), (uint)kvHeads);
         w.Add(K("block_count"), (uint)spec.Layers);
+        if (spec.HeadDim is { } width)
+        {
+            w.Add(K("attention.key_length"), (uint)width);
+            w.Add(K("attention.value_length"), (uint)width);
+        }
         w.Add(K("rope.dimension_count"), (uint)spec.EffectiveRotaryDims);
         w.Add(K("rope.freq_base"), spec.RopeTheta);
         w.Add(K("attention.layer_norm_rms_epsilon"), spec.NormEps);
@@ -54,16 +60,16 @@ public static class SyntheticModel
         if (!spec.TiedOutput) Matrix("output.weight", spec.VocabSize, spec.Dim);
         for (var l = 0; l < spec.Layers; l++)
         {
-            Matrix($"blk.{l}.attn_q.weight", spec.Dim, spec.Dim);
+            Matrix($"blk.{l}.attn_q.weight", queryDim, spec.Dim);
             Matrix($"blk.{l}.attn_k.weight", kvDim, spec.Dim);
             Matrix($"blk.{l}.attn_v.weight", kvDim, spec.Dim);
             if (Planning.DecoderArchitecture.HasAttentionBias(spec.Architecture))
             {
-                Bias($"blk.{l}.attn_q.bias", spec.Dim);
+                Bias($"blk.{l}.attn_q.bias", queryDim);
                 Bias($"blk.{l}.attn_k.bias", kvDim);
                 Bias($"blk.{l}.attn_v.bias", kvDim);
             }
-            Matrix($"blk.{l}.attn_output.weight", spec.Dim, spec.Dim);
+            Matrix($"blk.{l}.attn_output.weight", spec.Dim, queryDim);
             Norm($"blk.{l}.attn_norm.weight", spec.Dim);
             Matrix($"blk.{l}.ffn_gate.weight", spec.HiddenDim, spec.Dim);
             Matrix($"blk.{l}.ffn_down.weight", spec.Dim, spec.HiddenDim);

@@ -20,6 +20,12 @@ public sealed record SyntheticModelSpec
     public float NormEps { get; init; } = 1e-5f;
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Dimensions per query, key and value head, written as <c>attention.key_length</c> and <c>value_length</c>; null:
+    /// dim / heads (and no such keys). Heads × head dimension may differ from dim, as in Qwen3 or Mistral Nemo.
+    /// </summary>
+    public int? HeadDim { get; init; }
+
     /// <summary>Dimensions per head the rotary embedding turns (even, at most the head dimension); null: the whole head.</summary>
     public int? RotaryDims { get; init; }
 
@@ -36,7 +42,12 @@ public sealed record SyntheticModelSpec
 
     public int EffectiveKvHeads => KvHeads == 0 ? Heads : KvHeads;
 
-    public int EffectiveRotaryDims => RotaryDims ?? Dim / Heads;
+    public int EffectiveHeadDim => HeadDim ?? Dim / Heads;
+
+    /// <summary>The query's width (heads × head dimension): the query projection's rows, the output projection's columns.</summary>
+    public int QueryDim => Heads * EffectiveHeadDim;
+
+    public int EffectiveRotaryDims => RotaryDims ?? EffectiveHeadDim;
 
     /// <summary>Named real shapes.</summary>
     public static IReadOnlyDictionary<string, SyntheticModelSpec> Presets { get; } = new Dictionary<string, SyntheticModelSpec>(StringComparer.OrdinalIgnoreCase)
@@ -63,17 +74,17 @@ public sealed record SyntheticModelSpec
     {
         static void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
         Check(Dim > 0 && HiddenDim > 0 && Layers > 0 && Heads > 0 && EffectiveKvHeads > 0, "dims, layers and heads must be positive");
-        Check(Dim % Heads == 0, $"heads ({Heads}) must divide dim ({Dim})");
+        Check(HeadDim is null ? Dim % Heads == 0 : HeadDim > 0, HeadDim is null ? $"heads ({Heads}) must divide dim ({Dim}) when no head dimension is given" : $"the head dimension ({HeadDim}) must be positive");
         Check(Heads % EffectiveKvHeads == 0, $"KV heads ({EffectiveKvHeads}) must divide heads ({Heads})");
-        Check(EffectiveRotaryDims >= 0 && EffectiveRotaryDims % 2 == 0 && EffectiveRotaryDims <= Dim / Heads,
-            $"the rotary dimensions ({EffectiveRotaryDims}) must be even and at most the head dimension ({Dim / Heads})");
+        Check(EffectiveRotaryDims >= 0 && EffectiveRotaryDims % 2 == 0 && EffectiveRotaryDims <= EffectiveHeadDim,
+            $"the rotary dimensions ({EffectiveRotaryDims}) must be even and at most the head dimension ({EffectiveHeadDim})");
         Check(VocabSize >= SyntheticVocabulary.MinimumSize, $"vocab must be at least {SyntheticVocabulary.MinimumSize} (specials, 256 bytes, single characters)");
         Check(ContextLength > 0, "context length must be positive");
         Check(Planning.DecoderArchitecture.IsDecoder(Architecture), $"architecture must be one of {string.Join(", ", Planning.DecoderArchitecture.Names)}");
         Check(MatrixType is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0, "matrix type must be F32, F16, BF16 or Q8_0");
-        Check(MatrixType != GgmlType.Q8_0 || (Dim % 32 == 0 && HiddenDim % 32 == 0), "Q8_0 needs dim and hidden dim to be multiples of 32");
+        Check(MatrixType != GgmlType.Q8_0 || (Dim % 32 == 0 && HiddenDim % 32 == 0 && QueryDim % 32 == 0), "Q8_0 needs dim, hidden dim and heads × head dimension to be multiples of 32");
         // The loader's own rules (sizes within its limits...), so that a synthetic file always loads.
-        var headDim = Dim / Heads;
+        var headDim = EffectiveHeadDim;
         var broken = Models.LlamaModelRules.CheckTopology(new Models.LlamaConfig
         {
             Architecture = Architecture, Dim = Dim, HiddenDim = HiddenDim, Layers = Layers, Heads = Heads, KvHeads = EffectiveKvHeads, HeadDim = headDim,
