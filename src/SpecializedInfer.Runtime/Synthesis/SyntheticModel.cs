@@ -13,7 +13,6 @@ public static class SyntheticModel
         var headDim = spec.EffectiveHeadDim;
         var kvDim = kvHeads * headDim;
         var queryDim = spec.QueryDim;
-        var (tokens, scores, types) = SyntheticVocabulary.Create(spec.VocabSize, spec.Seed);
 
         var w = new GgufWriter();
         string K(string suffix) => Models.LlamaModelRules.Key(spec.Architecture, suffix);
@@ -34,13 +33,28 @@ public static class SyntheticModel
         w.Add(K("rope.freq_base"), spec.RopeTheta);
         w.Add(K("attention.layer_norm_rms_epsilon"), spec.NormEps);
         w.Add(K("vocab_size"), (uint)spec.VocabSize);
-        w.Add("tokenizer.ggml.model", "llama");
-        w.Add("tokenizer.ggml.tokens", tokens);
-        w.Add("tokenizer.ggml.scores", scores);
-        w.Add("tokenizer.ggml.token_type", types);
-        w.Add("tokenizer.ggml.unknown_token_id", 0u);
-        w.Add("tokenizer.ggml.bos_token_id", 1u);
-        w.Add("tokenizer.ggml.eos_token_id", 2u);
+        if (spec.ByteLevelVocabulary is { } bpe)
+        {
+            var (tokens, types, merges, bos, eos) = bpe.Create(spec.VocabSize);
+            w.Add("tokenizer.ggml.model", "gpt2");
+            w.Add("tokenizer.ggml.pre", bpe.Pre);
+            w.Add("tokenizer.ggml.tokens", tokens);
+            w.Add("tokenizer.ggml.token_type", types);
+            w.Add("tokenizer.ggml.merges", merges);
+            w.Add("tokenizer.ggml.bos_token_id", (uint)bos);
+            w.Add("tokenizer.ggml.eos_token_id", (uint)eos);
+        }
+        else
+        {
+            var (tokens, scores, types) = SyntheticVocabulary.Create(spec.VocabSize, spec.Seed);
+            w.Add("tokenizer.ggml.model", "llama");
+            w.Add("tokenizer.ggml.tokens", tokens);
+            w.Add("tokenizer.ggml.scores", scores);
+            w.Add("tokenizer.ggml.token_type", types);
+            w.Add("tokenizer.ggml.unknown_token_id", 0u);
+            w.Add("tokenizer.ggml.bos_token_id", 1u);
+            w.Add("tokenizer.ggml.eos_token_id", 2u);
+        }
 
         // Unit-gain uniform init (a = sqrt(3 / fan_in)) keeps activations and logits of order 1 through any depth.
         void Matrix(string name, int rows, int cols) =>

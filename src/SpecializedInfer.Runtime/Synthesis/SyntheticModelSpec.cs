@@ -37,6 +37,12 @@ public sealed record SyntheticModelSpec
     /// <summary>GGUF architecture: <c>llama</c>, or <c>qwen2</c> (adds query/key/value biases, half-split rotary pairs).</summary>
     public string Architecture { get; init; } = Planning.DecoderArchitecture.Llama;
 
+    /// <summary>
+    /// The vocabulary written: null for a SentencePiece-style one (<see cref="SyntheticVocabulary"/>), or a family's
+    /// byte-level BPE vocabulary (Llama 3, Qwen2, SmolLM), as the presets of those families have.
+    /// </summary>
+    public SyntheticBpeVocabulary? ByteLevelVocabulary { get; init; }
+
     /// <summary>Writes Llama 3's rotary frequency factors (<c>rope_freqs.weight</c>) as its converter derives them from the <c>llama3</c> scaling.</summary>
     public bool Llama3RopeScaling { get; init; }
 
@@ -57,16 +63,20 @@ public sealed record SyntheticModelSpec
         ["stories42M"] = new() { Name = "stories42M", Dim = 512, HiddenDim = 1376, Layers = 8, Heads = 8, VocabSize = 32000, ContextLength = 1024 },
         ["stories110M"] = new() { Name = "stories110M", Dim = 768, HiddenDim = 2048, Layers = 12, Heads = 12, VocabSize = 32000, ContextLength = 1024 },
         ["tinyllama-1.1b"] = new() { Name = "tinyllama-1.1b", Dim = 2048, HiddenDim = 5632, Layers = 22, Heads = 32, KvHeads = 4, VocabSize = 32000, ContextLength = 2048, TiedOutput = false },
-        ["smollm2-135m"] = new() { Name = "smollm2-135m", Dim = 576, HiddenDim = 1536, Layers = 30, Heads = 9, KvHeads = 3, VocabSize = 49152, ContextLength = 8192, RopeTheta = 100000f },
+        ["smollm2-135m"] = new()
+        {
+            Name = "smollm2-135m", Dim = 576, HiddenDim = 1536, Layers = 30, Heads = 9, KvHeads = 3, VocabSize = 49152, ContextLength = 8192, RopeTheta = 100000f,
+            ByteLevelVocabulary = SyntheticBpeVocabulary.SmolLm,
+        },
         ["llama-3.2-1b"] = new()
         {
             Name = "llama-3.2-1b", Dim = 2048, HiddenDim = 8192, Layers = 16, Heads = 32, KvHeads = 8, VocabSize = 128256, ContextLength = 131072,
-            RopeTheta = 500000f, Llama3RopeScaling = true,
+            RopeTheta = 500000f, Llama3RopeScaling = true, ByteLevelVocabulary = SyntheticBpeVocabulary.Llama3,
         },
         ["qwen2.5-0.5b"] = new()
         {
             Name = "qwen2.5-0.5b", Architecture = Planning.DecoderArchitecture.Qwen2, Dim = 896, HiddenDim = 4864, Layers = 24, Heads = 14, KvHeads = 2,
-            VocabSize = 151936, ContextLength = 32768, RopeTheta = 1000000f, NormEps = 1e-6f,
+            VocabSize = 151936, ContextLength = 32768, RopeTheta = 1000000f, NormEps = 1e-6f, ByteLevelVocabulary = SyntheticBpeVocabulary.Qwen2,
         },
     };
 
@@ -78,7 +88,10 @@ public sealed record SyntheticModelSpec
         Check(Heads % EffectiveKvHeads == 0, $"KV heads ({EffectiveKvHeads}) must divide heads ({Heads})");
         Check(EffectiveRotaryDims >= 0 && EffectiveRotaryDims % 2 == 0 && EffectiveRotaryDims <= EffectiveHeadDim,
             $"the rotary dimensions ({EffectiveRotaryDims}) must be even and at most the head dimension ({EffectiveHeadDim})");
-        Check(VocabSize >= SyntheticVocabulary.MinimumSize, $"vocab must be at least {SyntheticVocabulary.MinimumSize} (specials, 256 bytes, single characters)");
+        if (ByteLevelVocabulary is { } bpe)
+            Check(VocabSize >= bpe.MinimumSize, $"vocab must be at least {bpe.MinimumSize} (256 byte characters, {bpe.Specials.Count} special tokens)");
+        else
+            Check(VocabSize >= SyntheticVocabulary.MinimumSize, $"vocab must be at least {SyntheticVocabulary.MinimumSize} (specials, 256 bytes, single characters)");
         Check(ContextLength > 0, "context length must be positive");
         Check(Planning.DecoderArchitecture.IsDecoder(Architecture), $"architecture must be one of {string.Join(", ", Planning.DecoderArchitecture.Names)}");
         Check(MatrixType is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0, "matrix type must be F32, F16, BF16 or Q8_0");
