@@ -51,10 +51,10 @@ public sealed class ArchitectureTests
     /// <summary>
     /// Writes <paramref name="spec"/>'s model and its manifest (as si manifest writes it) into a temp folder with
     /// <paramref name="plan"/> (which names <c>NAME.model.json</c>), generates and compiles the engine in memory, and
-    /// compares it with the reference engine running the same plan over 64 positions (1e-4), where with
-    /// <paramref name="exits"/> some tokens must exit early; returns the generated trees.
+    /// hands <paramref name="use"/> the model's path, the plan's and the loaded engine; returns the generated trees.
     /// </summary>
-    private static string[] CompareWithReference(SyntheticModelSpec spec, string plan, IReadOnlyDictionary<string, string>? msbuildProperties = null, bool exits = true)
+    private static string[] WithGeneratedEngine(SyntheticModelSpec spec, string plan, Action<string, string, ILanguageModel> use,
+        IReadOnlyDictionary<string, string>? msbuildProperties = null)
     {
         var dir = Directory.CreateTempSubdirectory($"si-{spec.Name}-").FullName;
         try
@@ -72,19 +72,13 @@ public sealed class ArchitectureTests
                 new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/arch/{spec.Name}.model.json", manifest),
                 new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/arch/{spec.Name}.plan.json", plan),
             ];
-            SessionStatistics? statistics = null;
             var result = InMemoryEngines.CompileAndLoad($"namespace Arch; [SpecializedInfer.SpecializedEngine(\"arch/{spec.Name}.plan.json\")] public partial class Engine;",
                 texts, assembly =>
                 {
                     var load = assembly.GetType("Arch.Engine", throwOnError: true)!.GetMethod("Load", [typeof(string)])!;
-                    using var generated = (ILanguageModel)load.Invoke(null, [model])!;
-                    using var reference = ReferenceEngine.Load(model, planPath);
-                    statistics = Comparison.Run(generated, reference, spec.VocabSize).Statistics;
+                    using var engine = (ILanguageModel)load.Invoke(null, [model])!;
+                    use(model, planPath, engine);
                 }, msbuildProperties);
-            // The plans' exits must fire, or the K/V of skipped steps would go untested.
-            long exited = 0;
-            foreach (var n in statistics!.ExitsPerStep) exited += n;
-            Assert.True(exited > 0 || !exits, "no token exited early");
             return result.GeneratedTrees.Select(t => t.ToString()).ToArray();
         }
         finally
@@ -92,6 +86,26 @@ public sealed class ArchitectureTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>
+    /// The generated engine of <paramref name="spec"/> and <paramref name="plan"/> against the reference engine running
+    /// the same plan over 64 positions (1e-4), where with <paramref name="exits"/> some tokens must exit early.
+    /// </summary>
+    private static string[] CompareWithReference(SyntheticModelSpec spec, string plan, IReadOnlyDictionary<string, string>? msbuildProperties = null, bool exits = true) =>
+        WithGeneratedEngine(spec, plan, (model, planPath, generated) =>
+        {
+            using var reference = ReferenceEngine.Load(model, planPath);
+            var statistics = Comparison.Run(generated, reference, spec.VocabSize).Statistics;
+            long exited = 0;
+            foreach (var n in statistics.ExitsPerStep) exited += n;
+            Assert.True(exited > 0 || !exits, "no token exited early"); // else the K/V of skipped steps would go untested
+        }, msbuildProperties);
+
+    /// <summary>Exits after steps 0 and 1 at thresholds low enough for the flat distributions of random weights, with propagation.</summary>
+    private static string ExitsPlan(SyntheticModelSpec spec) => $$"""
+        { "manifest": "{{spec.Name}}.model.json", "kvFill": "propagate",
+          "exits": [ { "afterStep": 0, "criterion": "maxProbability", "threshold": 0.025 }, { "afterStep": 1, "criterion": "maxProbability", "threshold": 0.015 } ] }
+        """;
 
     [Fact]
     public void A_llama_3_engine_with_rope_frequency_factors_matches_the_reference()
@@ -110,11 +124,7 @@ public sealed class ArchitectureTests
     {
         var spec = Shape(type == "q8_0" ? "qwen25q8" : "qwen25");
         // Exits with propagation: the keys and values projected for the steps a token skipped carry their biases too.
-        var plan = $$"""
-            { "manifest": "{{spec.Name}}.model.json", "kvFill": "propagate",
-              "exits": [ { "afterStep": 0, "criterion": "maxProbability", "threshold": 0.025 }, { "afterStep": 1, "criterion": "maxProbability", "threshold": 0.015 } ] }
-            """;
-        var trees = CompareWithReference(spec, plan, mapped ? new Dictionary<string, string> { ["SpecializedInferWeightCopyLimit"] = "0" } : null);
+        var trees = CompareWithReference(spec, ExitsPlan(spec), mapped ? new Dictionary<string, string> { ["SpecializedInferWeightCopyLimit"] = "0" } : null);
         var kernels = Assert.Single(trees, t => t.Contains("internal abstract class EngineKernels"));
         Assert.Contains("ggml's NeoX mode", kernels);
         Assert.Contains("public static void AddBias224(", kernels); // the query's bias
@@ -128,11 +138,7 @@ public sealed class ArchitectureTests
     public void An_engine_whose_heads_are_not_dim_over_heads_wide_matches_the_reference(string shape)
     {
         var spec = Shape(shape);
-        var plan = $$"""
-            { "manifest": "{{spec.Name}}.model.json", "kvFill": "propagate",
-              "exits": [ { "afterStep": 0, "criterion": "maxProbability", "threshold": 0.025 }, { "afterStep": 1, "criterion": "maxProbability", "threshold": 0.015 } ] }
-            """;
-        var trees = CompareWithReference(spec, plan);
+        var trees = CompareWithReference(spec, ExitsPlan(spec));
         Assert.Contains(trees, t => t.Contains("private const int QueryDim = 192, KvDim = 96,"));
     }
 
@@ -142,39 +148,18 @@ public sealed class ArchitectureTests
     public void A_generated_engine_matches_llama_cpp_at_every_position(string shape)
     {
         var spec = Shape(shape);
-        var dir = Directory.CreateTempSubdirectory($"si-{spec.Name}-cpp-").FullName;
-        try
+        WithGeneratedEngine(spec, $$"""{ "manifest": "{{spec.Name}}.model.json" }""", (model, _, engine) =>
         {
-            var model = Path.Combine(dir, spec.Name + ".gguf");
-            SyntheticModel.Write(spec, model);
-            string manifest;
-            using (var weights = LlamaWeights.Load(model, layersToBind: []))
-                manifest = ManifestWriter.ToJson(ManifestCheck.FromFile(weights.File, weights.Config, spec.Name));
-            var plan = $$"""{ "manifest": "{{spec.Name}}.model.json" }""";
-            List<Microsoft.CodeAnalysis.AdditionalText> texts =
-            [
-                new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/arch/{spec.Name}.model.json", manifest),
-                new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/arch/{spec.Name}.plan.json", plan),
-            ];
             using var oracle = new LlamaCppOracle(model, contextSize: 256);
             var rng = new Random(7);
             var tokens = new[] { oracle.BosToken }.Concat(Enumerable.Range(0, 95).Select(_ => rng.Next(3, oracle.VocabSize))).ToArray();
             var expected = oracle.LogitsForAllPositions(tokens, maxBatch: 1);
-            InMemoryEngines.CompileAndLoad($"namespace Arch; [SpecializedInfer.SpecializedEngine(\"arch/{spec.Name}.plan.json\")] public partial class Engine;", texts, assembly =>
-            {
-                var load = assembly.GetType("Arch.Engine", throwOnError: true)!.GetMethod("Load", [typeof(string)])!;
-                using var engine = (ILanguageModel)load.Invoke(null, [model])!;
-                using var session = engine.CreateSession(tokens.Length);
-                // The first 16 tokens as one prompt (the batched pass), then one at a time (the single-position steps).
-                const int prompt = 16;
-                Check(session.Forward(tokens.AsSpan(0, prompt)), expected[prompt - 1], prompt - 1);
-                for (var pos = prompt; pos < tokens.Length; pos++) Check(session.Forward(tokens[pos]), expected[pos], pos);
-            });
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+            using var session = engine.CreateSession(tokens.Length);
+            // The first 16 tokens as one prompt (the batched pass), then one at a time (the single-position steps).
+            const int prompt = 16;
+            Check(session.Forward(tokens.AsSpan(0, prompt)), expected[prompt - 1], prompt - 1);
+            for (var pos = prompt; pos < tokens.Length; pos++) Check(session.Forward(tokens[pos]), expected[pos], pos);
+        });
 
         static void Check(ReadOnlySpan<float> actual, float[] expected, int pos)
         {

@@ -106,19 +106,9 @@ public sealed partial class KernelEmitter
             EmitHalfSplitRope(heads, headDim, pairs);
             return;
         }
-        var name = RopeName(heads, headDim);
-        _s.Line($"/// <summary>");
-        _s.Line($"/// RoPE on {heads} heads of {headDim} ({pairs} rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the");
-        _s.Line($"/// position's angle i, exactly as the reference computes it (no FMA, so the bits match).");
-        _s.Line($"/// </summary>");
-        _s.Line(Hot);
-        using (_s.Block($"public static void {name}(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)"))
+        using (RopeKernel(heads, headDim, pairs, "ggml's normal mode): (x[2i], x[2i+1]",
+                   $"head h's pair i is at h·{headDim} + 2i (+1) < {I((long)heads * headDim)} since 2i + 1 < {2 * pairs} ≤ {headDim}"))
         {
-            _s.Line($"if (v.Length < {I((long)heads * headDim)} || cos.Length < {pairs} || sin.Length < {pairs}) ThrowShape(nameof({name}));");
-            _s.Line($"// In range: head h's pair i is at h·{headDim} + 2i (+1) < {I((long)heads * headDim)} since 2i + 1 < {2 * pairs} ≤ {headDim}; cos and sin hold ≥ {pairs}.");
-            _s.Line("ref float vr = ref MemoryMarshal.GetReference(v);");
-            _s.Line("ref float cr = ref MemoryMarshal.GetReference(cos);");
-            _s.Line("ref float sr = ref MemoryMarshal.GetReference(sin);");
             using (_s.Block($"for (nuint h = 0; h < {I(heads)}; h++)"))
             {
                 _s.Line($"ref float head = ref Unsafe.Add(ref vr, h * {I(headDim)});");
@@ -139,19 +129,9 @@ public sealed partial class KernelEmitter
     /// </summary>
     private void EmitHalfSplitRope(int heads, int headDim, int pairs)
     {
-        var name = RopeName(heads, headDim);
-        _s.Line($"/// <summary>");
-        _s.Line($"/// RoPE on {heads} heads of {headDim} ({pairs} rotated pairs each; ggml's NeoX mode): (x[i], x[i+{pairs}]) turn by the");
-        _s.Line($"/// position's angle i, exactly as the reference computes it (products and a difference or sum, no FMA, so the bits match).");
-        _s.Line($"/// </summary>");
-        _s.Line(Hot);
-        using (_s.Block($"public static void {name}(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)"))
+        using (RopeKernel(heads, headDim, pairs, $"ggml's NeoX mode): (x[i], x[i+{pairs}]",
+                   $"head h's pair i is at h·{headDim} + i and h·{headDim} + i + {pairs} < {I((long)heads * headDim)} since i < {pairs} and 2·{pairs} ≤ {headDim}"))
         {
-            _s.Line($"if (v.Length < {I((long)heads * headDim)} || cos.Length < {pairs} || sin.Length < {pairs}) ThrowShape(nameof({name}));");
-            _s.Line($"// In range: head h's pair i is at h·{headDim} + i and h·{headDim} + i + {pairs} < {I((long)heads * headDim)} since i < {pairs} and 2·{pairs} ≤ {headDim}; cos and sin hold ≥ {pairs}.");
-            _s.Line("ref float vr = ref MemoryMarshal.GetReference(v);");
-            _s.Line("ref float cr = ref MemoryMarshal.GetReference(cos);");
-            _s.Line("ref float sr = ref MemoryMarshal.GetReference(sin);");
             Paths(path =>
             {
                 using (_s.Block($"for (nuint h = 0; h < {I(heads)}; h++)"))
@@ -172,6 +152,28 @@ public sealed partial class KernelEmitter
                 }
             });
         }
+    }
+
+    /// <summary>
+    /// A RoPE kernel's summary, signature, shape check and references (<c>vr</c>, <c>cr</c>, <c>sr</c>); the body goes
+    /// inside the returned scope. <paramref name="pairing"/> names the mode and a pair, <paramref name="inRange"/> says
+    /// why every offset is in range.
+    /// </summary>
+    private SourceWriter.Scope RopeKernel(int heads, int headDim, int pairs, string pairing, string inRange)
+    {
+        var name = RopeName(heads, headDim);
+        _s.Line("/// <summary>");
+        _s.Line($"/// RoPE on {heads} heads of {headDim} ({pairs} rotated pairs each; {pairing}) turn by the");
+        _s.Line("/// position's angle i, exactly as the reference computes it (no FMA, so the bits match).");
+        _s.Line("/// </summary>");
+        _s.Line(Hot);
+        var scope = _s.Block($"public static void {name}(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)");
+        _s.Line($"if (v.Length < {I((long)heads * headDim)} || cos.Length < {pairs} || sin.Length < {pairs}) ThrowShape(nameof({name}));");
+        _s.Line($"// In range: {inRange}; cos and sin hold ≥ {pairs}.");
+        _s.Line("ref float vr = ref MemoryMarshal.GetReference(v);");
+        _s.Line("ref float cr = ref MemoryMarshal.GetReference(cos);");
+        _s.Line("ref float sr = ref MemoryMarshal.GetReference(sin);");
+        return scope;
     }
 
     /// <summary>Pairs o.. of one head (a vector's worth, or one): both new values computed from the old ones before either is stored.</summary>

@@ -1242,7 +1242,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>
         /// RoPE on 6 heads of 16 (6 rotated pairs each; ggml's NeoX mode): (x[i], x[i+6]) turn by the
-        /// position's angle i, exactly as the reference computes it (products and a difference or sum, no FMA, so the bits match).
+        /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Rope6x16(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
@@ -1369,7 +1369,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
 
         /// <summary>
         /// RoPE on 2 heads of 16 (6 rotated pairs each; ggml's NeoX mode): (x[i], x[i+6]) turn by the
-        /// position's angle i, exactly as the reference computes it (products and a difference or sum, no FMA, so the bits match).
+        /// position's angle i, exactly as the reference computes it (no FMA, so the bits match).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Rope2x16(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
