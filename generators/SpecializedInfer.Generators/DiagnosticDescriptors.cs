@@ -71,8 +71,8 @@ public static class DiagnosticDescriptors
         "Without 'headDim', 'heads' must divide 'dim'.");
     public static readonly DiagnosticDescriptor KvHeadsDoNotDivideHeads = Rule("SI0025", "KV heads do not divide heads", DiagnosticSeverity.Error,
         "Grouped-query attention needs 'kvHeads' to divide 'heads'.");
-    public static readonly DiagnosticDescriptor HeadDimMismatch = Rule("SI0026", "Head dimension does not match", DiagnosticSeverity.Error,
-        "'headDim' × 'heads' must equal 'dim'.");
+    public static readonly DiagnosticDescriptor HeadDimMismatch = Rule("SI0026", "Query width out of range", DiagnosticSeverity.Error,
+        "'headDim' × 'heads' (the query's width) must be at most the largest width a model may have.");
     public static readonly DiagnosticDescriptor RotaryDimsTooLarge = Rule("SI0027", "Rotary dimensions invalid", DiagnosticSeverity.Error,
         "'rotaryDims' must be even and at most the head dimension.");
     public static readonly DiagnosticDescriptor NonPositiveSize = Rule("SI0028", "Size out of range", DiagnosticSeverity.Error,

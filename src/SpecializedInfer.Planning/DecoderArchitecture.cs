@@ -27,8 +27,8 @@ public static class DecoderArchitecture
     /// <summary>The decoder architectures, as GGUF's <c>general.architecture</c> names them.</summary>
     public static readonly string[] Names = { Llama, Qwen2 };
 
-    /// <summary>The architectures the generator emits engines for; the reference engine runs all of <see cref="Names"/>.</summary>
-    public static readonly string[] Generated = { Llama };
+    /// <summary>The architectures the generator emits engines for (all of <see cref="Names"/>; the reference engine runs them too).</summary>
+    public static readonly string[] Generated = { Llama, Qwen2 };
 
     public static bool IsDecoder(string? architecture) => architecture is Llama or Qwen2;
 

@@ -35,7 +35,7 @@ public static class ManifestReader
 
     /// <summary>
     /// Reads a manifest an engine is generated from: the architectures the generator emits
-    /// (<see cref="DecoderArchitecture.Generated"/>; encoders and qwen2 have no generated engine yet).
+    /// (<see cref="DecoderArchitecture.Generated"/>; encoders have no generated engine yet).
     /// </summary>
     public static ManifestReadResult Read(string text, string filePath) => Read(text, filePath, allowEncoders: false, forGenerator: true);
 
@@ -127,10 +127,13 @@ public static class ManifestReader
         TextRange At(string prop) => obj.Find(prop)?.Value.Range ?? JsonReadContext.FirstLine(obj.Range);
         if (dim is { } dm && heads is { } h && kvHeads is { } kv && headDim is { } hd)
         {
+            // 'headDim' is the file's key_length: heads × headDim may differ from dim (Qwen3, Gemma, Mistral Nemo), the
+            // query projection mapping dim to heads × headDim and the output projection back. Without it, heads are
+            // dim / heads wide, so they must divide dim.
             if (headDimNode is null && dm % h != 0)
-                cx.Report(ProblemIds.HeadsDoNotDivideDim, $"'heads' ({h}) must divide 'dim' ({dm})", At("heads"));
-            else if (hd * h != dm)
-                cx.Report(ProblemIds.HeadDimMismatch, $"'headDim' × 'heads' ({hd} × {h} = {hd * h}) must equal 'dim' ({dm})", At("headDim"));
+                cx.Report(ProblemIds.HeadsDoNotDivideDim, $"'heads' ({h}) must divide 'dim' ({dm}), or 'headDim' must give the head width", At("heads"));
+            else if ((long)hd * h > ModelLimits.MaxWidth)
+                cx.Report(ProblemIds.HeadDimMismatch, $"'headDim' × 'heads' ({hd} × {h} = {(long)hd * h}) is the query's width, which must be at most {ModelLimits.MaxWidth} like every width", At("headDim"));
             if (h % kv != 0)
                 cx.Report(ProblemIds.KvHeadsDoNotDivideHeads, $"'kvHeads' ({kv}) must divide 'heads' ({h})", At("kvHeads"));
             if (rotary is { } r && (r > hd || r % 2 != 0))
@@ -147,6 +150,11 @@ public static class ManifestReader
                 if (value is { } v && v % block != 0)
                     cx.Report(ProblemIds.WeightBlocksDoNotDivide,
                         $"'weightType' {weightType} stores matrix rows in blocks of {block} values, so '{prop}' ({v}) must be a multiple of {block}", At(prop));
+        // The output projection's rows run along the query's width, which a head width of its own makes other than dim.
+        if (weightType is not null && WeightTypes.BlockValues(weightType) is var rowBlock && rowBlock > 1
+            && heads is { } hq && headDim is { } hdq && dim is { } dq && (long)hq * hdq != dq && (long)hq * hdq % rowBlock != 0)
+            cx.Report(ProblemIds.WeightBlocksDoNotDivide,
+                $"'weightType' {weightType} stores matrix rows in blocks of {rowBlock} values, so the query's width 'headDim' × 'heads' ({hdq} × {hq} = {(long)hq * hdq}) must be a multiple of {rowBlock}", At("headDim"));
         foreach (var (prop, value) in new[] { ("dim", dim), ("hiddenDim", hidden) })
             if (value is { } v && v % 16 != 0)
                 cx.Report(ProblemIds.NotMultipleOf16, $"'{prop}' ({v}) is not a multiple of 16: Vector512 kernels need tail code for it", At(prop), ProblemSeverity.Info);

@@ -42,6 +42,7 @@ public sealed class BaselineTests
             ("MhaFull", "mha.full.plan.json"),                 // long heads, x not register-resident, prefetching kernels
             ("S260Merge", "s260.merge.plan.json"),             // LaCo merges at load, a step without feed-forward
             ("S260Sublayer", "s260.sublayer.plan.json"),       // steps without attention (no KV slot) or feed-forward
+            ("QwenExits", "qwen.exits.plan.json"),             // qwen2: projection biases, half-split RoPE, propagation
         ],
         // Q8_0/Q4_0 layers kept quantized (QuantizedLayout): integer kernels over repacked tiles, reference-order glue.
         ["Quantized"] =
@@ -49,6 +50,7 @@ public sealed class BaselineTests
             ("S260q8Full", "s260q8.full.plan.json"),       // Q8_0 layers, the head by its type in the file
             ("S260q8Merge", "s260q8.merge.plan.json"),     // a merged (F32) layer beside Q8_0 ones
             ("Q4synLossless", "q4syn.lossless.plan.json"), // Q4_0, partial tiles, batched heads
+            ("Qwenq8Lossless", "qwenq8.lossless.plan.json"), // qwen2 biases after integer products and in a merged F32 layer
         ],
         // SpecializedInferWeightCopyLimit = 0: the weights are read from the file mapping.
         ["Mapped"] =
@@ -56,6 +58,7 @@ public sealed class BaselineTests
             ("OddhExithead", "oddh.exithead.plan.json"), // exit heads bound at load
             ("MhaFull", "mha.full.plan.json"),
             ("S260Merge", "s260.merge.plan.json"),    // merged layers computed by the engine's constructor
+            ("QwenExits", "qwen.exits.plan.json"),    // qwen2's biases bound from the mapping
         ],
     };
 

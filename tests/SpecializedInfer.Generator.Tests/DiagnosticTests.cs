@@ -77,7 +77,7 @@ public sealed class DiagnosticTests
         { "SI0023", "Error", "plan", Plan(LearnedExit.Replace("e1.probe.json", "nope.probe.json")), 0, "\"nope.probe.json\"" },
         { "SI0024", "Error", "manifest", Manifest.Replace("\"heads\": 8", "\"heads\": 7"), 0, "7," },
         { "SI0025", "Error", "manifest", Manifest.Replace("\"kvHeads\": 4", "\"kvHeads\": 3"), 0, "3," },
-        { "SI0026", "Error", "manifest", Manifest.Replace("\"kvHeads\": 4,", "\"kvHeads\": 4, \"headDim\": 9,"), 0, "9" },
+        { "SI0026", "Error", "manifest", Manifest.Replace("\"kvHeads\": 4,", "\"kvHeads\": 4, \"headDim\": 200000,"), 0, "200000" },
         { "SI0027", "Error", "manifest", Manifest.Replace("\"kvHeads\": 4,", "\"kvHeads\": 4, \"rotaryDims\": 7,"), 0, "7," },
         { "SI0028", "Error", "manifest", Manifest.Replace("1e-05", "2"), 0, "2, \"vocabSize\"" },
         { "SI0028", "Error", "manifest", Manifest.Replace("512", "0"), 0, "0, \"contextLength\"" },

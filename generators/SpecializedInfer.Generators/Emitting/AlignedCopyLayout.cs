@@ -39,7 +39,7 @@ public sealed record AlignedCopyLayout : WeightLayout
             offset += Pad(length);
         }
         foreach (var l in layers)
-            foreach (var tensor in LayerTensors)
+            foreach (var tensor in LayerTensorsOf(m))
             {
                 var (rows, cols) = Shape(m, tensor);
                 // A projection is a matrix whatever its row count (a dim-1 model's are one row): its kernel reads whole
@@ -153,7 +153,7 @@ public sealed record AlignedCopyLayout : WeightLayout
                 foreach (var tensor in LayerTensors)
                 {
                     var (rows, cols) = Shape(tensor);
-                    s.Line(CopyStatement($"layer{l}.{tensor}", Slot($"{tensor}{l}"), cols, rowByRow: IsProjection(tensor), rows));
+                    s.Line(CopyStatement($"layer{l}.{Member(tensor)}", Slot($"{tensor}{l}"), cols, rowByRow: IsProjection(tensor), rows));
                 }
             }
             if (merging) s.Line($"{GC}.KeepAlive(merged);");

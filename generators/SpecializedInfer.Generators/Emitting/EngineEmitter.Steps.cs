@@ -52,7 +52,7 @@ public sealed partial class EngineEmitter
             _s.Line($"var w = Layer{st.WeightsOf}();");
             if (st.RunsAttention)
             {
-                _s.Line($"// Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step {slot}'s slot, attention over 0..pos,");
+                _s.Line($"// Attention: RMSNorm, q/k/v projections{(_m.AttentionBias ? " plus their biases" : "")}, RoPE at pos, K/V into step {slot}'s slot, attention over 0..pos,");
                 _s.Line("// output projection added to the residual stream.");
                 _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(_x, w.AttentionNorm, _xb);");
                 _layout.WriteProducts(_s, _ops, layer, "_xb", null, ("Query", "_q"), ("Key", "_k"), ("Value", $"ValueRow(_values{slot}, pos)"));

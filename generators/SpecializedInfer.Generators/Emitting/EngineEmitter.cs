@@ -127,6 +127,8 @@ public sealed partial class EngineEmitter
     private bool IsMergedAway(int layer) => _schedule.Merges.Any(m => m.Absorbed.Contains(layer));
 
     private string Topology() =>
+        (_m.Architecture == DecoderArchitecture.Llama ? "" : $"{_m.Architecture} (" +
+            string.Join(", ", new[] { _m.AttentionBias ? "q/k/v projection biases" : null, _m.RopeStyle == RopeStyle.HalfSplit ? "half-split rotary pairs" : null }.Where(x => x is not null)) + "): ") +
         $"dim {_m.Dim}, ffn {_m.HiddenDim}, {_m.Layers} layers, {_m.Heads} heads of {_m.HeadDim} with {_m.KvHeads} KV heads, " +
         $"rotary {_m.RotaryDims} (θ {Literals.Float((float)_m.RopeTheta).TrimEnd('f')}), ε {Literals.Float((float)_m.NormEps).TrimEnd('f')}, " +
         $"vocab {_m.VocabSize}, context {_m.ContextLength}, {(_m.TiedOutput ? "output head tied to the token embedding" : "separate output matrix")}";

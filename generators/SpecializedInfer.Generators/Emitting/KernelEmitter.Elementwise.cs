@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using SpecializedInfer.Planning;
 
 namespace SpecializedInfer.Generators.Emitting;
 
@@ -98,21 +99,16 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>Rope{heads}x{headDim}: rotary position embedding of one position's query or key heads, in place.</summary>
-    private void EmitRope(int heads, int headDim, int pairs)
+    private void EmitRope(int heads, int headDim, int pairs, RopeStyle style)
     {
-        var name = RopeName(heads, headDim);
-        _s.Line($"/// <summary>");
-        _s.Line($"/// RoPE on {heads} heads of {headDim} ({pairs} rotated pairs each; ggml's normal mode): (x[2i], x[2i+1]) turn by the");
-        _s.Line($"/// position's angle i, exactly as the reference computes it (no FMA, so the bits match).");
-        _s.Line($"/// </summary>");
-        _s.Line(Hot);
-        using (_s.Block($"public static void {name}(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)"))
+        if (style == RopeStyle.HalfSplit)
         {
-            _s.Line($"if (v.Length < {I((long)heads * headDim)} || cos.Length < {pairs} || sin.Length < {pairs}) ThrowShape(nameof({name}));");
-            _s.Line($"// In range: head h's pair i is at h·{headDim} + 2i (+1) < {I((long)heads * headDim)} since 2i + 1 < {2 * pairs} ≤ {headDim}; cos and sin hold ≥ {pairs}.");
-            _s.Line("ref float vr = ref MemoryMarshal.GetReference(v);");
-            _s.Line("ref float cr = ref MemoryMarshal.GetReference(cos);");
-            _s.Line("ref float sr = ref MemoryMarshal.GetReference(sin);");
+            EmitHalfSplitRope(heads, headDim, pairs);
+            return;
+        }
+        using (RopeKernel(heads, headDim, pairs, "ggml's normal mode): (x[2i], x[2i+1]",
+                   $"head h's pair i is at h·{headDim} + 2i (+1) < {I((long)heads * headDim)} since 2i + 1 < {2 * pairs} ≤ {headDim}"))
+        {
             using (_s.Block($"for (nuint h = 0; h < {I(heads)}; h++)"))
             {
                 _s.Line($"ref float head = ref Unsafe.Add(ref vr, h * {I(headDim)});");
@@ -123,6 +119,91 @@ public sealed partial class KernelEmitter
                     _s.Line("Unsafe.Add(ref head, 2 * i) = x0 * c - x1 * s;");
                     _s.Line("Unsafe.Add(ref head, 2 * i + 1) = x0 * s + x1 * c;");
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rope{heads}x{headDim} in ggml's NeoX mode (Qwen2): pair i is (x[i], x[i + pairs]), so a head's first halves and
+    /// second halves are each contiguous and the rotation runs on whole vectors, lane i with angle i.
+    /// </summary>
+    private void EmitHalfSplitRope(int heads, int headDim, int pairs)
+    {
+        using (RopeKernel(heads, headDim, pairs, $"ggml's NeoX mode): (x[i], x[i+{pairs}]",
+                   $"head h's pair i is at h·{headDim} + i and h·{headDim} + i + {pairs} < {I((long)heads * headDim)} since i < {pairs} and 2·{pairs} ≤ {headDim}"))
+        {
+            Paths(path =>
+            {
+                using (_s.Block($"for (nuint h = 0; h < {I(heads)}; h++)"))
+                {
+                    _s.Line($"ref float head = ref Unsafe.Add(ref vr, h * {I(headDim)});");
+                    _s.Line($"ref float second = ref Unsafe.Add(ref head, {I(pairs)});");
+                    var w = path.FitTo(pairs);
+                    var (main, tails) = w.Split(pairs);
+                    if (w.IsScalar || main > 1)
+                        using (_s.Block($"for (nuint i = 0; i < {I(w.IsScalar ? pairs : main * w.Lanes)}; i += {I(w.Lanes)})"))
+                            RotateHalves(w, "i");
+                    else
+                        using (_s.Block())
+                            RotateHalves(w, "0");
+                    foreach (var (offset, tw) in tails) // exact narrower vectors, then scalars
+                        using (_s.Block())
+                            RotateHalves(tw, I(offset));
+                }
+            });
+        }
+    }
+
+    /// <summary>
+    /// A RoPE kernel's summary, signature, shape check and references (<c>vr</c>, <c>cr</c>, <c>sr</c>); the body goes
+    /// inside the returned scope. <paramref name="pairing"/> names the mode and a pair, <paramref name="inRange"/> says
+    /// why every offset is in range.
+    /// </summary>
+    private SourceWriter.Scope RopeKernel(int heads, int headDim, int pairs, string pairing, string inRange)
+    {
+        var name = RopeName(heads, headDim);
+        _s.Line("/// <summary>");
+        _s.Line($"/// RoPE on {heads} heads of {headDim} ({pairs} rotated pairs each; {pairing}) turn by the");
+        _s.Line("/// position's angle i, exactly as the reference computes it (no FMA, so the bits match).");
+        _s.Line("/// </summary>");
+        _s.Line(Hot);
+        var scope = _s.Block($"public static void {name}(Span<float> v, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)");
+        _s.Line($"if (v.Length < {I((long)heads * headDim)} || cos.Length < {pairs} || sin.Length < {pairs}) ThrowShape(nameof({name}));");
+        _s.Line($"// In range: {inRange}; cos and sin hold ≥ {pairs}.");
+        _s.Line("ref float vr = ref MemoryMarshal.GetReference(v);");
+        _s.Line("ref float cr = ref MemoryMarshal.GetReference(cos);");
+        _s.Line("ref float sr = ref MemoryMarshal.GetReference(sin);");
+        return scope;
+    }
+
+    /// <summary>Pairs o.. of one head (a vector's worth, or one): both new values computed from the old ones before either is stored.</summary>
+    private void RotateHalves(VectorWidth w, string o)
+    {
+        _s.Line($"var x0 = {w.Load("head", o)};");
+        _s.Line($"var x1 = {w.Load("second", o)};");
+        _s.Line($"var c = {w.Load("cr", o)};");
+        _s.Line($"var s = {w.Load("sr", o)};");
+        _s.Line(w.Store("x0 * c - x1 * s", "head", o));
+        _s.Line(w.Store("x0 * s + x1 * c", "second", o));
+    }
+
+    /// <summary>AddBias{n}: a projection's bias added to the rows a thread computed, in each position of a batch.</summary>
+    private void EmitAddBias(int n)
+    {
+        var name = AddBiasName(n);
+        _s.Line($"/// <summary>");
+        _s.Line($"/// Adds the {n}-float bias to elements from..to−1 of each of <paramref name=\"count\"/> consecutive rows of {n} (Qwen2's query, key");
+        _s.Line("/// and value biases, after the product), with the reference's call: one IEEE addition per element, so any split gives its bits.");
+        _s.Line($"/// </summary>");
+        _s.Line(Hot);
+        using (_s.Block($"public static void {name}(Span<float> rows, ReadOnlySpan<float> bias, int count, int from, int to)"))
+        {
+            _s.Line($"if (bias.Length < {n} || (uint)from > (uint)to || to > {n} || rows.Length < (long)count * {n}) ThrowShape(nameof({name}));");
+            _s.Line("var part = bias.Slice(from, to - from);");
+            using (_s.Block("for (var j = 0; j < count; j++)"))
+            {
+                _s.Line($"var row = rows.Slice(j * {n} + from, to - from);");
+                _s.Line("TensorPrimitives.Add(row, part, row);");
             }
         }
     }

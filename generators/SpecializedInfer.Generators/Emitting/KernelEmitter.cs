@@ -14,7 +14,7 @@ namespace SpecializedInfer.Generators.Emitting;
 /// </summary>
 /// <remarks>
 /// Parts: this file (the file, the class, the four paths), <c>KernelEmitter.Elementwise.cs</c> (RMSNorm, SwiGLU,
-/// RoPE, the key store), <c>KernelEmitter.Matrix.cs</c> (MatVec and its batched twin MatMat, from one row-block
+/// RoPE, the projection biases, the key store), <c>KernelEmitter.Matrix.cs</c> (MatVec and its batched twin MatMat, from one row-block
 /// writer) and <c>KernelEmitter.Attention.cs</c>. The shape-independent helpers are <see cref="VectorMathEmitter"/>'s.
 /// </remarks>
 public sealed partial class KernelEmitter
@@ -23,6 +23,7 @@ public sealed partial class KernelEmitter
     public static string RopeName(int heads, int headDim) => $"Rope{heads}x{headDim}";
     public static string StoreKeyName(int kvDim) => $"StoreKey{kvDim}";
     public static string SwiGluName(int n) => $"SwiGlu{n}";
+    public static string AddBiasName(int n) => $"AddBias{n}";
     public const string AttentionName = "Attention";
 
     /// <summary>The namespaces the kernels' short names come from (Unsafe, MemoryMarshal, Vector512, TensorPrimitives, ...).</summary>
@@ -99,8 +100,10 @@ public sealed partial class KernelEmitter
         yield return () => EmitRmsNorm(m.Dim);
         foreach (var shape in set.MatVecs) yield return () => EmitMatVec(shape);
         foreach (var shape in set.QuantizedMatVecs) yield return () => EmitQuantizedMatVec(shape);
+        if (m.AttentionBias)
+            foreach (var width in new[] { m.QueryDim, m.KvDim }.Distinct()) yield return () => EmitAddBias(width);
         if (pairs > 0)
-            foreach (var heads in new[] { m.Heads, m.KvHeads }.Distinct()) yield return () => EmitRope(heads, m.HeadDim, pairs);
+            foreach (var heads in new[] { m.Heads, m.KvHeads }.Distinct()) yield return () => EmitRope(heads, m.HeadDim, pairs, m.RopeStyle);
         yield return () => EmitStoreKey(m.KvDim);
         yield return () => EmitAttention(m.Heads, m.KvHeads, m.HeadDim);
         yield return () => EmitSwiGlu(m.HiddenDim);

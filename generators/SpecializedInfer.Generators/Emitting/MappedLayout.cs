@@ -75,7 +75,7 @@ public sealed record MappedLayout : WeightLayout
             s.Line($"private LayerWeights Layer{l}() => new(");
             using (s.Indent())
                 for (var i = 0; i < LayerTensors.Length; i++)
-                    s.Line($"_layer{l}.{LayerTensors[i]}.Span" + (i + 1 < LayerTensors.Length ? "," : ");"));
+                    s.Line($"_layer{l}.{Member(LayerTensors[i])}.Span" + (i + 1 < LayerTensors.Length ? "," : ");"));
             s.Line();
         }
         s.Line($"private {FloatReadOnlySpan} OutputNorm => _outputNorm.Span;");

@@ -102,12 +102,13 @@ public sealed record QuantizedLayout : WeightLayout
             {
                 var rows = ranges.Of(Shape(tensor).Rows);
                 if (!Tiled(layer, tensor))
-                {
                     b.Line(FloatProduct(FloatProjection(tensor), $"w.{tensor}", input, output, count, rows));
-                    continue;
+                else
+                {
+                    var m = QuantizedProjection(tensor);
+                    b.Line(count is null ? $"{Kernels}.{m.MatVecName}(w.{tensor}, _xq, {output}, {rows});" : $"{Kernels}.{m.MatMatName}(w.{tensor}, _bxq, {output}, {count}, {rows});");
                 }
-                var m = QuantizedProjection(tensor);
-                b.Line(count is null ? $"{Kernels}.{m.MatVecName}(w.{tensor}, _xq, {output}, {rows});" : $"{Kernels}.{m.MatMatName}(w.{tensor}, _bxq, {output}, {count}, {rows});");
+                WriteBias(b, tensor, output, count, rows);
             }
         });
         s.Line(ops.Call(op, "pos", count ?? "1"));
@@ -226,7 +227,7 @@ public sealed record QuantizedLayout : WeightLayout
                 s.Line($"private LayerWeights Layer{l}() => new({MergeComment(l)}");
                 using (s.Indent())
                     for (var i = 0; i < LayerTensors.Length; i++)
-                        s.Line($"_merged{l}.{LayerTensors[i]}.Span" + (i + 1 < LayerTensors.Length ? "," : ");"));
+                        s.Line($"_merged{l}.{Member(LayerTensors[i])}.Span" + (i + 1 < LayerTensors.Length ? "," : ");"));
             }
             else
             {
@@ -235,7 +236,7 @@ public sealed record QuantizedLayout : WeightLayout
                     for (var i = 0; i < LayerTensors.Length; i++)
                     {
                         var t = LayerTensors[i];
-                        var value = !IsProjection(t) ? $"_repacked{l}.Weights.{t}.Span" : Tiled(t) ? $"_repacked{l}.{t}.Blocks" : $"_repacked{l}.{t}.Floats";
+                        var value = !IsProjection(t) ? $"_repacked{l}.Weights.{Member(t)}.Span" : Tiled(t) ? $"_repacked{l}.{t}.Blocks" : $"_repacked{l}.{t}.Floats";
                         s.Line(value + (i + 1 < LayerTensors.Length ? "," : ");"));
                     }
             }

@@ -19,8 +19,33 @@ public sealed record TensorSlot(string Name, long Offset, long Length);
 /// </summary>
 public abstract record WeightLayout
 {
-    /// <summary>A layer's tensors, in the order <c>LayerWeights</c> holds them.</summary>
-    public static readonly string[] LayerTensors = { "AttentionNorm", "Query", "Key", "Value", "Output", "FeedForwardNorm", "Gate", "Up", "Down" };
+    /// <summary>A LLaMA layer's tensors, in the order <c>LayerWeights</c> holds them.</summary>
+    private static readonly string[] LlamaLayerTensors = { "AttentionNorm", "Query", "Key", "Value", "Output", "FeedForwardNorm", "Gate", "Up", "Down" };
+
+    /// <summary>A layer's tensors with Qwen2's projection biases after them.</summary>
+    private static readonly string[] BiasedLayerTensors = LlamaLayerTensors.Concat(new[] { "QueryBias", "KeyBias", "ValueBias" }).ToArray();
+
+    /// <summary>The tensors of a layer of <paramref name="m"/>'s architecture, in the order <c>LayerWeights</c> holds them.</summary>
+    public static string[] LayerTensorsOf(ModelManifest m) => m.AttentionBias ? BiasedLayerTensors : LlamaLayerTensors;
+
+    /// <summary>This engine's layer tensors (<see cref="LayerTensorsOf"/>).</summary>
+    public string[] LayerTensors => LayerTensorsOf(Manifest);
+
+    /// <summary>The bias added after <paramref name="projection"/>'s product (QueryBias for Query...), or null: none, or the architecture has none.</summary>
+    public string? BiasOf(string projection) =>
+        Manifest.AttentionBias && projection is "Query" or "Key" or "Value" ? projection + "Bias" : null;
+
+    /// <summary>
+    /// A layer tensor as a member of the runtime's <c>LlamaLayerWeights</c>: the matrices and norms by their name,
+    /// the biases inside <c>Biases</c> (bound whenever the architecture has them).
+    /// </summary>
+    public static string Member(string tensor) => tensor switch
+    {
+        "QueryBias" => "Biases!.Query",
+        "KeyBias" => "Biases!.Key",
+        "ValueBias" => "Biases!.Value",
+        _ => tensor,
+    };
 
     protected WeightLayout(ModelManifest manifest, EquatableArray<int> layers, EquatableArray<ExitHead> heads, EquatableArray<LayerMerge> merges)
     {
@@ -87,7 +112,7 @@ public abstract record WeightLayout
         return copy.Length * 4 <= spec.WeightCopyLimit ? copy : new MappedLayout(spec.Manifest, layers, heads, merges);
     }
 
-    /// <summary>Rows and columns of a layer tensor (norms are one row).</summary>
+    /// <summary>Rows and columns of a layer tensor (norms and biases are one row).</summary>
     public (int Rows, int Cols) Shape(string tensor) => Shape(Manifest, tensor);
 
     protected static (int Rows, int Cols) Shape(ModelManifest m, string tensor) => tensor switch
@@ -98,6 +123,8 @@ public abstract record WeightLayout
         "Output" => (m.Dim, m.QueryDim),
         "Gate" or "Up" => (m.HiddenDim, m.Dim),
         "Down" => (m.Dim, m.HiddenDim),
+        "QueryBias" => (1, m.QueryDim),
+        "KeyBias" or "ValueBias" => (1, m.KvDim),
         _ => (0, 0),
     };
 
@@ -165,10 +192,22 @@ public abstract record WeightLayout
             foreach (var (tensor, output) in products)
             {
                 var m = Projection(tensor);
-                b.Line(FloatProduct(m, $"w.{tensor}", input, output, count, ranges.Of(m.Rows)));
+                var rows = ranges.Of(m.Rows);
+                b.Line(FloatProduct(m, $"w.{tensor}", input, output, count, rows));
+                WriteBias(b, tensor, output, count, rows);
             }
         });
         s.Line(ops.Call(op, "pos", count ?? "1"));
+    }
+
+    /// <summary>
+    /// The bias of <paramref name="tensor"/>'s projection (Qwen2's query, key and value) added to the rows this part
+    /// just computed, in every position of the batch: the reference adds it right after the product, before RoPE.
+    /// </summary>
+    protected void WriteBias(SourceWriter body, string tensor, string output, string? count, string rows)
+    {
+        if (BiasOf(tensor) is not { } bias) return;
+        body.Line($"{Kernels}.{KernelEmitter.AddBiasName(Shape(bias).Cols)}({output}, w.{bias}, {count ?? "1"}, {rows});");
     }
 
     /// <summary>An op body's row ranges: one local per distinct row count, declared where first needed.</summary>
@@ -225,7 +264,7 @@ public abstract record WeightLayout
     public virtual void WriteLayerWeightsTypes(SourceWriter s) => WriteFloatLayerWeights(s);
 
     /// <summary>LayerWeights: one layer's tensors as float spans, built per step on the stack.</summary>
-    protected static void WriteFloatLayerWeights(SourceWriter s)
+    protected void WriteFloatLayerWeights(SourceWriter s)
     {
         s.Line("/// <summary>One layer's tensors as spans; built per step on the stack.</summary>");
         using (s.Block("private readonly ref struct LayerWeights"))

@@ -68,11 +68,12 @@ public sealed class SynthCommand : Command
             TiedOutput = args.GetValue(_separateOutput) is { } separate ? separate == "false" : preset?.TiedOutput ?? true,
             Seed = args.GetValue(_seed),
             MatrixType = Types[args.GetValue(_type) ?? "f32"],
-            // What the shape fixes beyond sizes: the architecture, its rope base and scaling, its epsilon.
+            // What the shape fixes beyond sizes: the architecture, its rope base and scaling, its epsilon, its vocabulary's kind.
             Architecture = preset?.Architecture ?? DecoderArchitecture.Llama,
             RopeTheta = preset?.RopeTheta ?? 10000f,
             NormEps = preset?.NormEps ?? 1e-5f,
             Llama3RopeScaling = preset?.Llama3RopeScaling ?? false,
+            ByteLevelVocabulary = preset?.ByteLevelVocabulary, // Llama 3's, Qwen2's, SmolLM's byte-level BPE, as the real downloads have
         };
         try { spec.Validate(); }
         catch (ArgumentException e) { throw new UsageException(UserMessage.Of(e)); }

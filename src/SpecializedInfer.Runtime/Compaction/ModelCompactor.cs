@@ -137,6 +137,8 @@ public static class ModelCompactor
             ("attn_v.weight", layer.Value), ("attn_output.weight", layer.Output), ("ffn_norm.weight", layer.FeedForwardNorm),
             ("ffn_gate.weight", layer.Gate), ("ffn_up.weight", layer.Up), ("ffn_down.weight", layer.Down),
         };
+        if (layer.Biases is { } b)
+            tensors = [.. tensors, ("attn_q.bias", b.Query), ("attn_k.bias", b.Key), ("attn_v.bias", b.Value)];
         return tensors.ToDictionary(t => t.Name, t => t.Tensor.Span.ToArray());
     }
 

@@ -166,7 +166,7 @@ public static class Llama2cConverter
             HeadDim = c.HeadSize, RotaryDims = RopeDimensions(c), RopeTheta = RopeFreqBase, NormEps = RmsEpsilon,
             VocabSize = c.VocabSize, ContextLength = contextLength, TiedOutput = false,
         };
-        if (LlamaModelRules.CheckTopology(config) is { } topology)
+        if ((LlamaModelRules.CheckDerivedHeadWidth("llama", c.Dim, c.Heads) ?? LlamaModelRules.CheckTopology(config)) is { } topology)
         {
             // Header fields: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len (4 bytes each).
             var field = topology.Key switch

@@ -43,6 +43,12 @@ public static class LayerMerging
         }
         return new LlamaLayerWeights(
             One(l => l.AttentionNorm), One(l => l.Query), One(l => l.Key), One(l => l.Value), One(l => l.Output),
-            One(l => l.FeedForwardNorm), One(l => l.Gate), One(l => l.Up), One(l => l.Down));
+            One(l => l.FeedForwardNorm), One(l => l.Gate), One(l => l.Up), One(l => l.Down))
+        {
+            // Qwen2's projection biases are parameters of the layer like its matrices: merged by the same rule.
+            Biases = sources[0].Biases is null
+                ? null
+                : new ProjectionBiases(One(l => l.Biases!.Query), One(l => l.Biases!.Key), One(l => l.Biases!.Value)),
+        };
     }
 }

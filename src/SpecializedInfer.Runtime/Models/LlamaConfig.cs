@@ -64,7 +64,15 @@ public sealed record LlamaConfig
         var dim = Size(K("embedding_length"));
         var heads = Size(K("attention.head_count"));
         var kvHeads = OptionalSize(K("attention.head_count_kv")) ?? heads;
-        var headDim = OptionalSize(K("attention.key_length")) ?? dim / heads;
+        // A head's width is the file's key_length when it says (Qwen3, Gemma, Mistral Nemo: heads × key_length need not
+        // be dim; the query projection then maps dim to heads × key_length and the output projection back); otherwise
+        // dim / heads, which the heads must then divide.
+        var keyLength = OptionalSize(K("attention.key_length"));
+        var headDim = keyLength ?? dim / heads;
+        var valueLength = OptionalSize(K("attention.value_length"));
+        var widths = (keyLength is null ? LlamaModelRules.CheckDerivedHeadWidth(arch, dim, heads) : null)
+                     ?? (valueLength is { } v ? LlamaModelRules.CheckValueWidth(arch, headDim, v) : null);
+        if (widths is not null) throw Violation(file, widths);
 
         var embeddingName = names.TokenEmbedding;
         var embedding = file.GetTensor(embeddingName);

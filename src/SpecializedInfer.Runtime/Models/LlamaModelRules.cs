@@ -34,7 +34,9 @@ public static class LlamaModelRules
     public static string Key(string architecture, string suffix) => architecture + "." + suffix;
 
     /// <summary>
-    /// Sizes within <see cref="ModelLimits"/>, heads that divide, an even rotary count, finite positive epsilon and base.
+    /// Sizes within <see cref="ModelLimits"/> (the query's heads × head width too), KV heads that divide the heads, an even
+    /// rotary count of at most the head width, finite positive epsilon and base. Whether heads must divide dim depends on
+    /// whether the file gives the head width (<see cref="LlamaConfig.FromGguf"/>).
     /// <paramref name="embeddingTensor"/> is the token embedding's name in the file (a manifest may rename it).
     /// </summary>
     public static ModelRuleViolation? CheckTopology(LlamaConfig c, string embeddingTensor = EmbeddingTensor)
@@ -48,11 +50,12 @@ public static class LlamaModelRules
             ?? Range("block_count", c.Layers, 1, ModelLimits.MaxLayers)
             ?? Range("attention.head_count", c.Heads, 1, ModelLimits.MaxHeads)
             ?? Range("attention.head_count_kv", c.KvHeads, 1, ModelLimits.MaxHeads)
-            ?? Unless(c.Dim % c.Heads == 0, Key("attention.head_count"),
-                $"'{Key("attention.head_count")}' to hold a head count dividing embedding_length {c.Dim}, found {c.Heads}")
             ?? Unless(c.Heads % c.KvHeads == 0, Key("attention.head_count_kv"),
                 $"'{Key("attention.head_count_kv")}' to hold a KV head count dividing head_count {c.Heads}, found {c.KvHeads}")
             ?? Range("attention.key_length", c.HeadDim, 1, ModelLimits.MaxWidth)
+            // The query (heads × head width) is a row of widths like any other: within the same limit.
+            ?? Unless((long)c.Heads * c.HeadDim <= ModelLimits.MaxWidth, Key("attention.key_length"),
+                $"'{Key("attention.key_length")}' to hold a head width whose {c.Heads} heads are at most {ModelLimits.MaxWidth} wide, found {c.HeadDim}")
             ?? Unless(c.RotaryDims >= 0 && c.RotaryDims <= c.HeadDim && c.RotaryDims % 2 == 0, Key("rope.dimension_count"),
                 $"'{Key("rope.dimension_count")}' to hold an even rotary dimension count of at most the head dimension {c.HeadDim}, found {c.RotaryDims}")
             // Rotary frequencies are base^(-2i/d): a base that is not a positive finite number makes every position NaN.
@@ -65,6 +68,19 @@ public static class LlamaModelRules
                 $"'{embeddingTensor}' with between 1 and {ModelLimits.MaxVocabulary} rows (the vocabulary), found {c.VocabSize}")
             ?? Range("context_length", c.ContextLength, 1, ModelLimits.MaxContextLength);
     }
+
+    /// <summary>
+    /// A file without <c>attention.key_length</c> has heads dim / heads wide, so the heads must divide dim (the llama2.c
+    /// converter's files always derive the width this way).
+    /// </summary>
+    public static ModelRuleViolation? CheckDerivedHeadWidth(string architecture, int dim, int heads) =>
+        Unless(heads > 0 && dim % heads == 0, Key(architecture, "attention.head_count"),
+            $"'{Key(architecture, "attention.head_count")}' to hold a head count dividing embedding_length {dim} (or '{Key(architecture, "attention.key_length")}' to give the head width), found {heads}");
+
+    /// <summary>Keys and values of one width: value rows as wide as key rows (llama.cpp's llama and qwen2 graphs assert the same).</summary>
+    public static ModelRuleViolation? CheckValueWidth(string architecture, int keyWidth, int valueWidth) =>
+        Unless(valueWidth == keyWidth, Key(architecture, "attention.value_length"),
+            $"'{Key(architecture, "attention.value_length")}' equal to the key width {keyWidth}: value heads of another width than key heads are not supported, found {valueWidth}");
 
     private static ModelRuleViolation? Unless(bool holds, string key, FormattableString expected) =>
         holds ? null : new ModelRuleViolation(key, F(expected));

@@ -10,9 +10,9 @@ public static class SyntheticModel
     {
         spec.Validate();
         var kvHeads = spec.EffectiveKvHeads;
-        var headDim = spec.Dim / spec.Heads;
+        var headDim = spec.EffectiveHeadDim;
         var kvDim = kvHeads * headDim;
-        var (tokens, scores, types) = SyntheticVocabulary.Create(spec.VocabSize, spec.Seed);
+        var queryDim = spec.QueryDim;
 
         var w = new GgufWriter();
         string K(string suffix) => Models.LlamaModelRules.Key(spec.Architecture, suffix);
@@ -24,17 +24,37 @@ public static class SyntheticModel
         w.Add(K("attention.head_count"), (uint)spec.Heads);
         w.Add(K("attention.head_count_kv"), (uint)kvHeads);
         w.Add(K("block_count"), (uint)spec.Layers);
+        if (spec.HeadDim is { } width)
+        {
+            w.Add(K("attention.key_length"), (uint)width);
+            w.Add(K("attention.value_length"), (uint)width);
+        }
         w.Add(K("rope.dimension_count"), (uint)spec.EffectiveRotaryDims);
         w.Add(K("rope.freq_base"), spec.RopeTheta);
         w.Add(K("attention.layer_norm_rms_epsilon"), spec.NormEps);
         w.Add(K("vocab_size"), (uint)spec.VocabSize);
-        w.Add("tokenizer.ggml.model", "llama");
-        w.Add("tokenizer.ggml.tokens", tokens);
-        w.Add("tokenizer.ggml.scores", scores);
-        w.Add("tokenizer.ggml.token_type", types);
-        w.Add("tokenizer.ggml.unknown_token_id", 0u);
-        w.Add("tokenizer.ggml.bos_token_id", 1u);
-        w.Add("tokenizer.ggml.eos_token_id", 2u);
+        if (spec.ByteLevelVocabulary is { } bpe)
+        {
+            var (tokens, types, merges, bos, eos) = bpe.Create(spec.VocabSize);
+            w.Add("tokenizer.ggml.model", "gpt2");
+            w.Add("tokenizer.ggml.pre", bpe.Pre);
+            w.Add("tokenizer.ggml.tokens", tokens);
+            w.Add("tokenizer.ggml.token_type", types);
+            w.Add("tokenizer.ggml.merges", merges);
+            w.Add("tokenizer.ggml.bos_token_id", (uint)bos);
+            w.Add("tokenizer.ggml.eos_token_id", (uint)eos);
+        }
+        else
+        {
+            var (tokens, scores, types) = SyntheticVocabulary.Create(spec.VocabSize, spec.Seed);
+            w.Add("tokenizer.ggml.model", "llama");
+            w.Add("tokenizer.ggml.tokens", tokens);
+            w.Add("tokenizer.ggml.scores", scores);
+            w.Add("tokenizer.ggml.token_type", types);
+            w.Add("tokenizer.ggml.unknown_token_id", 0u);
+            w.Add("tokenizer.ggml.bos_token_id", 1u);
+            w.Add("tokenizer.ggml.eos_token_id", 2u);
+        }
 
         // Unit-gain uniform init (a = sqrt(3 / fan_in)) keeps activations and logits of order 1 through any depth.
         void Matrix(string name, int rows, int cols) =>
@@ -54,16 +74,16 @@ public static class SyntheticModel
         if (!spec.TiedOutput) Matrix("output.weight", spec.VocabSize, spec.Dim);
         for (var l = 0; l < spec.Layers; l++)
         {
-            Matrix($"blk.{l}.attn_q.weight", spec.Dim, spec.Dim);
+            Matrix($"blk.{l}.attn_q.weight", queryDim, spec.Dim);
             Matrix($"blk.{l}.attn_k.weight", kvDim, spec.Dim);
             Matrix($"blk.{l}.attn_v.weight", kvDim, spec.Dim);
             if (Planning.DecoderArchitecture.HasAttentionBias(spec.Architecture))
             {
-                Bias($"blk.{l}.attn_q.bias", spec.Dim);
+                Bias($"blk.{l}.attn_q.bias", queryDim);
                 Bias($"blk.{l}.attn_k.bias", kvDim);
                 Bias($"blk.{l}.attn_v.bias", kvDim);
             }
-            Matrix($"blk.{l}.attn_output.weight", spec.Dim, spec.Dim);
+            Matrix($"blk.{l}.attn_output.weight", spec.Dim, queryDim);
             Norm($"blk.{l}.attn_norm.weight", spec.Dim);
             Matrix($"blk.{l}.ffn_gate.weight", spec.HiddenDim, spec.Dim);
             Matrix($"blk.{l}.ffn_down.weight", spec.Dim, spec.HiddenDim);

@@ -20,6 +20,12 @@ public sealed record SyntheticModelSpec
     public float NormEps { get; init; } = 1e-5f;
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Dimensions per query, key and value head, written as <c>attention.key_length</c> and <c>value_length</c>; null:
+    /// dim / heads (and no such keys). Heads × head dimension may differ from dim, as in Qwen3 or Mistral Nemo.
+    /// </summary>
+    public int? HeadDim { get; init; }
+
     /// <summary>Dimensions per head the rotary embedding turns (even, at most the head dimension); null: the whole head.</summary>
     public int? RotaryDims { get; init; }
 
@@ -31,12 +37,23 @@ public sealed record SyntheticModelSpec
     /// <summary>GGUF architecture: <c>llama</c>, or <c>qwen2</c> (adds query/key/value biases, half-split rotary pairs).</summary>
     public string Architecture { get; init; } = Planning.DecoderArchitecture.Llama;
 
+    /// <summary>
+    /// The vocabulary written: null for a SentencePiece-style one (<see cref="SyntheticVocabulary"/>), or a family's
+    /// byte-level BPE vocabulary (Llama 3, Qwen2, SmolLM), as the presets of those families have.
+    /// </summary>
+    public SyntheticBpeVocabulary? ByteLevelVocabulary { get; init; }
+
     /// <summary>Writes Llama 3's rotary frequency factors (<c>rope_freqs.weight</c>) as its converter derives them from the <c>llama3</c> scaling.</summary>
     public bool Llama3RopeScaling { get; init; }
 
     public int EffectiveKvHeads => KvHeads == 0 ? Heads : KvHeads;
 
-    public int EffectiveRotaryDims => RotaryDims ?? Dim / Heads;
+    public int EffectiveHeadDim => HeadDim ?? Dim / Heads;
+
+    /// <summary>The query's width (heads × head dimension): the query projection's rows, the output projection's columns.</summary>
+    public int QueryDim => Heads * EffectiveHeadDim;
+
+    public int EffectiveRotaryDims => RotaryDims ?? EffectiveHeadDim;
 
     /// <summary>Named real shapes.</summary>
     public static IReadOnlyDictionary<string, SyntheticModelSpec> Presets { get; } = new Dictionary<string, SyntheticModelSpec>(StringComparer.OrdinalIgnoreCase)
@@ -46,16 +63,20 @@ public sealed record SyntheticModelSpec
         ["stories42M"] = new() { Name = "stories42M", Dim = 512, HiddenDim = 1376, Layers = 8, Heads = 8, VocabSize = 32000, ContextLength = 1024 },
         ["stories110M"] = new() { Name = "stories110M", Dim = 768, HiddenDim = 2048, Layers = 12, Heads = 12, VocabSize = 32000, ContextLength = 1024 },
         ["tinyllama-1.1b"] = new() { Name = "tinyllama-1.1b", Dim = 2048, HiddenDim = 5632, Layers = 22, Heads = 32, KvHeads = 4, VocabSize = 32000, ContextLength = 2048, TiedOutput = false },
-        ["smollm2-135m"] = new() { Name = "smollm2-135m", Dim = 576, HiddenDim = 1536, Layers = 30, Heads = 9, KvHeads = 3, VocabSize = 49152, ContextLength = 8192, RopeTheta = 100000f },
+        ["smollm2-135m"] = new()
+        {
+            Name = "smollm2-135m", Dim = 576, HiddenDim = 1536, Layers = 30, Heads = 9, KvHeads = 3, VocabSize = 49152, ContextLength = 8192, RopeTheta = 100000f,
+            ByteLevelVocabulary = SyntheticBpeVocabulary.SmolLm,
+        },
         ["llama-3.2-1b"] = new()
         {
             Name = "llama-3.2-1b", Dim = 2048, HiddenDim = 8192, Layers = 16, Heads = 32, KvHeads = 8, VocabSize = 128256, ContextLength = 131072,
-            RopeTheta = 500000f, Llama3RopeScaling = true,
+            RopeTheta = 500000f, Llama3RopeScaling = true, ByteLevelVocabulary = SyntheticBpeVocabulary.Llama3,
         },
         ["qwen2.5-0.5b"] = new()
         {
             Name = "qwen2.5-0.5b", Architecture = Planning.DecoderArchitecture.Qwen2, Dim = 896, HiddenDim = 4864, Layers = 24, Heads = 14, KvHeads = 2,
-            VocabSize = 151936, ContextLength = 32768, RopeTheta = 1000000f, NormEps = 1e-6f,
+            VocabSize = 151936, ContextLength = 32768, RopeTheta = 1000000f, NormEps = 1e-6f, ByteLevelVocabulary = SyntheticBpeVocabulary.Qwen2,
         },
     };
 
@@ -63,17 +84,20 @@ public sealed record SyntheticModelSpec
     {
         static void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
         Check(Dim > 0 && HiddenDim > 0 && Layers > 0 && Heads > 0 && EffectiveKvHeads > 0, "dims, layers and heads must be positive");
-        Check(Dim % Heads == 0, $"heads ({Heads}) must divide dim ({Dim})");
+        Check(HeadDim is null ? Dim % Heads == 0 : HeadDim > 0, HeadDim is null ? $"heads ({Heads}) must divide dim ({Dim}) when no head dimension is given" : $"the head dimension ({HeadDim}) must be positive");
         Check(Heads % EffectiveKvHeads == 0, $"KV heads ({EffectiveKvHeads}) must divide heads ({Heads})");
-        Check(EffectiveRotaryDims >= 0 && EffectiveRotaryDims % 2 == 0 && EffectiveRotaryDims <= Dim / Heads,
-            $"the rotary dimensions ({EffectiveRotaryDims}) must be even and at most the head dimension ({Dim / Heads})");
-        Check(VocabSize >= SyntheticVocabulary.MinimumSize, $"vocab must be at least {SyntheticVocabulary.MinimumSize} (specials, 256 bytes, single characters)");
+        Check(EffectiveRotaryDims >= 0 && EffectiveRotaryDims % 2 == 0 && EffectiveRotaryDims <= EffectiveHeadDim,
+            $"the rotary dimensions ({EffectiveRotaryDims}) must be even and at most the head dimension ({EffectiveHeadDim})");
+        if (ByteLevelVocabulary is { } bpe)
+            Check(VocabSize >= bpe.MinimumSize, $"vocab must be at least {bpe.MinimumSize} (256 byte characters, {bpe.Specials.Count} special tokens)");
+        else
+            Check(VocabSize >= SyntheticVocabulary.MinimumSize, $"vocab must be at least {SyntheticVocabulary.MinimumSize} (specials, 256 bytes, single characters)");
         Check(ContextLength > 0, "context length must be positive");
         Check(Planning.DecoderArchitecture.IsDecoder(Architecture), $"architecture must be one of {string.Join(", ", Planning.DecoderArchitecture.Names)}");
         Check(MatrixType is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0, "matrix type must be F32, F16, BF16 or Q8_0");
-        Check(MatrixType != GgmlType.Q8_0 || (Dim % 32 == 0 && HiddenDim % 32 == 0), "Q8_0 needs dim and hidden dim to be multiples of 32");
+        Check(MatrixType != GgmlType.Q8_0 || (Dim % 32 == 0 && HiddenDim % 32 == 0 && QueryDim % 32 == 0), "Q8_0 needs dim, hidden dim and heads × head dimension to be multiples of 32");
         // The loader's own rules (sizes within its limits...), so that a synthetic file always loads.
-        var headDim = Dim / Heads;
+        var headDim = EffectiveHeadDim;
         var broken = Models.LlamaModelRules.CheckTopology(new Models.LlamaConfig
         {
             Architecture = Architecture, Dim = Dim, HiddenDim = HiddenDim, Layers = Layers, Heads = Heads, KvHeads = EffectiveKvHeads, HeadDim = headDim,

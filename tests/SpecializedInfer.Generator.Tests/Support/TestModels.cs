@@ -41,10 +41,23 @@ public static class TestModels
         Name = "q4syn", Dim = 96, HiddenDim = 224, Layers = 3, Heads = 8, KvHeads = 2, VocabSize = 600, ContextLength = 256, Seed = 14,
     };
 
+    /// <summary>
+    /// The qwen2 architecture (query/key/value biases, half-split rotary pairs) at dim 96: 6 heads of 16 over 2 KV heads,
+    /// 12 of the 16 dimensions rotated (6 pairs: a vector and a scalar tail), ffn 256, θ 1e6, ε 1e-6, tied output.
+    /// </summary>
+    public static readonly SyntheticModelSpec Qwen = new()
+    {
+        Name = "qwen", Architecture = Planning.DecoderArchitecture.Qwen2, Dim = 96, HiddenDim = 256, Layers = 4, Heads = 6, KvHeads = 2,
+        RotaryDims = 12, VocabSize = 600, ContextLength = 256, RopeTheta = 1000000f, NormEps = 1e-6f, Seed = 15,
+    };
+
+    /// <summary><see cref="Qwen"/>'s shape with Q8_0 matrices (biases and norms F32).</summary>
+    public static readonly SyntheticModelSpec QwenQ8 = Qwen with { Name = "qwenq8", MatrixType = GgmlType.Q8_0, Seed = 16 };
+
     private static readonly Lazy<string> Folder = new(() =>
     {
         var dir = Directory.CreateTempSubdirectory("si-generator-tests-").FullName;
-        foreach (var spec in new[] { Odd, Wide, Mha }) SyntheticModel.Write(spec, Path.Combine(dir, spec.Name + ".gguf"));
+        foreach (var spec in new[] { Odd, Wide, Mha, Qwen, QwenQ8 }) SyntheticModel.Write(spec, Path.Combine(dir, spec.Name + ".gguf"));
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
@@ -84,7 +97,7 @@ public static class TestModels
     });
 
     /// <summary>
-    /// The model file a plan's manifest describes, by the plan file's prefix (s260, odd, wide, mha; s260h and oddh
+    /// The model file a plan's manifest describes, by the plan file's prefix (s260, odd, wide, mha, qwen, qwenq8; s260h and oddh
     /// add an exit head; s260r is stories260K with its tensors renamed; s260q8, s260q4 and q4syn are quantized).
     /// </summary>
     public static string PathFor(string planFile) => Path.GetFileName(planFile).Split('.')[0] switch

@@ -10,7 +10,8 @@ namespace SpecializedInfer.Tests.Architectures;
 /// The architectures of the small models people run, on synthetic files of their shapes (dims shrunk so a test
 /// takes a second), against llama.cpp's logits at every position: Llama 3.2 (rope frequency factors, tied output,
 /// base 500000), Qwen2.5 (query/key/value biases, half-split rotary pairs, ε 1e-6, one KV head for seven), SmolLM2
-/// (heads of 64 with three heads per KV head), and a tied output whose embedding matrix is Q8_0. F32 files agree to
+/// (heads of 64 with three heads per KV head), heads whose width is the file's key_length rather than dim / heads
+/// (Qwen3, Mistral Nemo), and a tied output whose embedding matrix is Q8_0. F32 files agree to
 /// 1e-4. Q8_0 files are held to QuantizedVsLlamaCppTests' rule: at most half the logit change quantization itself
 /// causes (llama.cpp on the Q8_0 file against llama.cpp on the F32 file the same seed writes), because llama.cpp's
 /// vector lanes sum blocks in another order and a last-bit difference can move a later activation across a
@@ -38,11 +39,18 @@ public sealed class ArchitecturesVsLlamaCppTests : IClassFixture<ArchitecturesVs
         RopeTheta = 100000f, Seed = 33,
     };
 
+    /// <summary>Heads wider than dim / heads (Qwen3's and Mistral Nemo's attention.key_length): 4 heads of 48 over dim 128, so the query is 192 wide.</summary>
+    public static readonly SyntheticModelSpec WideHeads = new()
+    {
+        Name = "wide-heads", Dim = 128, HiddenDim = 384, Layers = 3, Heads = 4, KvHeads = 2, HeadDim = 48, VocabSize = 600, ContextLength = 256,
+        RopeTheta = 1000000f, NormEps = 1e-6f, Seed = 36,
+    };
+
     public static readonly SyntheticModelSpec Llama32Q8 = Llama32 with { Name = "llama-3.2-shape-q8_0", MatrixType = GgmlType.Q8_0, Seed = 34 };
 
     public static readonly SyntheticModelSpec Qwen25Q8 = Qwen25 with { Name = "qwen2.5-shape-q8_0", MatrixType = GgmlType.Q8_0, Seed = 35 };
 
-    private static readonly SyntheticModelSpec[] All = [Llama32, Qwen25, SmolLm2, Llama32Q8, Qwen25Q8];
+    private static readonly SyntheticModelSpec[] All = [Llama32, Qwen25, SmolLm2, WideHeads, Llama32Q8, Qwen25Q8];
 
     /// <summary>The files, written once per run.</summary>
     public sealed class Files : IDisposable
@@ -114,6 +122,13 @@ public sealed class ArchitecturesVsLlamaCppTests : IClassFixture<ArchitecturesVs
         {
             Assert.Equal(RopeStyle.HalfSplit, qwen.Config.RopeStyle);
             Assert.NotNull(qwen.Weights.Layer(0).Biases);
+        }
+        using (var wide = ReferenceEngine.Load(_files.PathOf(WideHeads.Name)))
+        {
+            Assert.Equal(48, wide.Config.HeadDim);
+            Assert.Equal(192, wide.Config.QueryDim); // ≠ dim 128
+            Assert.Equal(128, wide.Weights.Layer(0).Output.Rows);
+            Assert.Equal(192, wide.Weights.Layer(0).Output.Cols);
         }
         using var q8 = ReferenceEngine.Load(_files.PathOf(Llama32Q8.Name));
         Assert.True(q8.Config.TiedOutput);

@@ -134,9 +134,10 @@ public sealed class SiCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("qwen2.5-0.5b", "qwen2", false, 1e-6f, 1000000f)]
-    [InlineData("llama-3.2-1b", "llama", true, 1e-5f, 500000f)]
-    public void Synth_keeps_what_a_shape_fixes_beyond_its_sizes(string shape, string architecture, bool ropeFactors, float eps, float theta)
+    [InlineData("qwen2.5-0.5b", "qwen2", false, 1e-6f, 1000000f, "qwen2")]
+    [InlineData("llama-3.2-1b", "llama", true, 1e-5f, 500000f, "llama-bpe")]
+    [InlineData("smollm2-135m", "llama", false, 1e-5f, 100000f, "smollm")]
+    public void Synth_keeps_what_a_shape_fixes_beyond_its_sizes(string shape, string architecture, bool ropeFactors, float eps, float theta, string pre)
     {
         // Sizes shrunk on the command line; the architecture, rope base and scaling and epsilon still come from the shape.
         var path = Path.Combine(_dir, shape + ".gguf");
@@ -146,6 +147,13 @@ public sealed class SiCommandTests : IDisposable
         Assert.Equal(architecture, weights.Config.Architecture);
         Assert.Equal(ropeFactors, weights.Config.RopeFrequencyFactors);
         Assert.Equal((eps, theta), (weights.Config.NormEps, weights.Config.RopeTheta));
+        // The family's byte-level BPE vocabulary, as the real download has it: llama.cpp tokenizes with it as we do.
+        Assert.Equal("gpt2", weights.File.GetString("tokenizer.ggml.model"));
+        Assert.Equal(pre, weights.File.GetString("tokenizer.ggml.pre"));
+        var ours = Assert.IsType<SpecializedInfer.Tokenization.ByteLevelBpeTokenizer>(SpecializedInfer.Tokenization.Tokenizers.FromGguf(path));
+        using var oracle = new LlamaCppOracle(path, contextSize: 64);
+        foreach (var text in new[] { "Once upon a time, Pip said: \"I'm ready!\" 4,472 days.", "<|im_start|>user\nhello<|im_end|>", "def f(x):\n    return x * 12" })
+            Assert.Equal(oracle.Tokenize(text, addBos: true, parseSpecial: true), ours.Encode(text, true, true));
     }
 
     [Fact]

@@ -132,6 +132,39 @@ public sealed class CompactionTests : IDisposable
         Assert.False(file.HasTensor("blk.0.exit_norm.weight"));
     }
 
+    [Fact]
+    public void A_qwen2_merge_merges_the_projection_biases_like_the_matrices()
+    {
+        // LaCo's rule holds for every parameter of the layer: θ1 + (θ2 − θ1), biases included.
+        var spec = new Synthesis.SyntheticModelSpec
+        {
+            Name = "qwen-merge", Architecture = DecoderArchitecture.Qwen2, Dim = 64, HiddenDim = 160, Layers = 3, Heads = 4, KvHeads = 2,
+            VocabSize = 600, ContextLength = 128, NormEps = 1e-6f, Seed = 21,
+        };
+        var model = Path.Combine(_dir, "qwen.gguf");
+        Synthesis.SyntheticModel.Write(spec, model);
+        using (var weights = Models.LlamaWeights.Load(model, layersToBind: []))
+            File.WriteAllText(Path.Combine(_dir, "plans", "qwen.model.json"), ManifestWriter.ToJson(ManifestCheck.FromFile(weights.File, weights.Config, "qwen")));
+        var plan = Path.Combine(_dir, "plans", "qwen.merge.plan.json");
+        File.WriteAllText(plan, "{ \"manifest\": \"qwen.model.json\", \"merge\": [ { \"layers\": [1, 2] } ] }");
+        var r = ModelCompactor.Compact(model, plan, Path.Combine(_dir, "out", "qwen.small.gguf"));
+        using (var source = GgufFile.Open(model))
+        using (var small = GgufFile.Open(r.ModelPath))
+            foreach (var bias in new[] { "attn_q.bias", "attn_k.bias", "attn_v.bias" })
+            {
+                var (b1, b2) = (source.ReadAsFloat32($"blk.1.{bias}"), source.ReadAsFloat32($"blk.2.{bias}"));
+                var expected = b1.Select((v, i) => v + (b2[i] - v)).ToArray();
+                Assert.Equal(expected, small.ReadAsFloat32($"blk.1.{bias}"));
+                Assert.NotEqual(b1, expected);
+            }
+        // The reference engine merging at load computes what the compacted file computes: the same merged biases.
+        using var original = ReferenceEngine.Load(model, plan);
+        using var compacted = ReferenceEngine.Load(r.ModelPath, r.PlanPath);
+        var before = Run(original, out _);
+        var after = Run(compacted, out _);
+        for (var i = 0; i < before.Count; i++) Assert.Equal(before[i], after[i]);
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }

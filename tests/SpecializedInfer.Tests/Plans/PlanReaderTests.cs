@@ -358,8 +358,9 @@ public sealed class PlanReaderTests
     public static TheoryData<string, string> BadManifests => new()
     {
         { "\"heads\": 7", ProblemIds.HeadsDoNotDivideDim },
-        { "\"heads\": 8, \"headDim\": 16", ProblemIds.HeadDimMismatch },
+        { "\"heads\": 8, \"headDim\": 200000", ProblemIds.HeadDimMismatch },
         { "\"heads\": 8, \"kvHeads\": 3", ProblemIds.KvHeadsDoNotDivideHeads },
+        { "\"heads\": 5, \"kvHeads\": 1, \"headDim\": 24, \"hiddenDim\": 192, \"weightType\": \"q8_0\"", ProblemIds.WeightBlocksDoNotDivide }, // a query 120 wide
         { "\"heads\": 8, \"rotaryDims\": 10", ProblemIds.RotaryDimsTooLarge },
         { "\"heads\": 8, \"vocabSize\": 0", ProblemIds.NonPositiveSize },
         { "\"heads\": 8, \"architecture\": \"bert\"", ProblemIds.UnsupportedArchitecture },
@@ -383,6 +384,17 @@ public sealed class PlanReaderTests
         var result = ManifestReader.Read(text, "bad.model.json");
         Assert.Contains(result.Problems, p => p.Id == id);
         Assert.Null(result.Manifest);
+    }
+
+    [Theory]
+    [InlineData(16, 7, 112)] // heads wider than dim / heads (Qwen3-0.6B: 16 heads of 128 over dim 1024), heads not dividing dim
+    [InlineData(4, 8, 32)]   // narrower
+    public void A_head_width_other_than_dim_over_heads_is_read_with_its_query_width(int headDim, int heads, int queryDim)
+    {
+        var result = ManifestReader.Read($$"""{ "architecture": "llama", "dim": 64, "hiddenDim": 176, "layers": 2, "heads": {{heads}}, "kvHeads": 1, "headDim": {{headDim}}, "vocabSize": 400, "contextLength": 256, "normEps": 1e-5 }""", "wide.model.json");
+        Assert.Empty(result.Problems);
+        Assert.Equal(queryDim, result.Manifest!.QueryDim);
+        Assert.Equal(headDim, result.Manifest.RotaryDims);
     }
 
     [Fact]

@@ -1,11 +1,11 @@
-namespace SpecializedInfer.Tests.Support;
+namespace SpecializedInfer.Synthesis;
 
 /// <summary>
-/// Text written for this project to train the synthetic byte-level BPE vocabularies on: prose, dialogue with
-/// contractions, code in three languages, numbers, markup, and lines in other scripts with emoji, so that the merges
-/// cover what the tokenizer tests throw at them.
+/// Text written for this project to train the synthetic byte-level BPE vocabularies on (<see cref="ByteLevelBpeTraining"/>):
+/// prose, dialogue with contractions, code in three languages, numbers, markup, and lines in other scripts with emoji,
+/// so that the merges cover what the tokenizer tests throw at them.
 /// </summary>
-internal static class BpeTrainingText
+public static class BpeTrainingText
 {
     public const string Text = """
         Once upon a time, there was a little robot named Pip. Pip lived in a small workshop at the end of a long street.
