@@ -32,6 +32,21 @@ public static class SuperBlockDot
     private const int Quants = SuperBlockActivationQuantizer.QuantsOffset;
     private const int Sums = SuperBlockActivationQuantizer.SumsOffset;
 
+    /// <summary>
+    /// output[i] = row i of <paramref name="w"/> (Q4_K or Q6_K, in the file mapping) · <paramref name="activations"/>
+    /// (Q8_K blocks of one input) for rows <paramref name="from"/>..<paramref name="to"/>−1: the product a generated
+    /// engine runs for a K-quant head, each row the reference engine's <see cref="QuantizedDot.Row"/>.
+    /// </summary>
+    public static void Rows(Models.WeightTensor w, ReadOnlySpan<byte> activations, Span<float> output, int from, int to)
+    {
+        var blocks = w.Cols / BlockValues;
+        if (w.Type == Gguf.GgmlType.Q6_K)
+            for (var i = from; i < to; i++) output[i] = Q6_K(w.QuantizedRow(i), activations, blocks);
+        else if (w.Type == Gguf.GgmlType.Q4_K)
+            for (var i = from; i < to; i++) output[i] = Q4_K(w.QuantizedRow(i), activations, blocks);
+        else throw new NotSupportedException($"This matrix is {w.Type}, not Q4_K or Q6_K.");
+    }
+
     /// <summary>Q6_K weights (210-byte super-blocks) · Q8_K activations over <paramref name="blocks"/> super-blocks.</summary>
     public static float Q6_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int blocks)
     {
