@@ -70,6 +70,11 @@ public partial class ReferenceSession
         }
         var rowBytes = QuantizedDot.ActivationBytes(w.Type, cols);
         var quantized = _quantizedInput.AsSpan(0, count * rowBytes);
+        if (count == 1 && QuantizedDot.UsesSuperBlocks(w.Type))
+        {
+            SuperBlockDot.Rows(w, quantized, output, first, end); // the same row products, four rows at a time, prefetched
+            return;
+        }
         for (var i = first; i < end; i++)
         {
             var row = w.QuantizedRow(i);

@@ -29,6 +29,7 @@ public static class SuperBlockDot
     public const int Q6KBytes = 210;
 
     private const int Q8KBytes = SuperBlockActivationQuantizer.BlockBytes;
+    private const int PrefetchAhead = 16384;
     private const int Quants = SuperBlockActivationQuantizer.QuantsOffset;
     private const int Sums = SuperBlockActivationQuantizer.SumsOffset;
 
@@ -41,9 +42,21 @@ public static class SuperBlockDot
     {
         var blocks = w.Cols / BlockValues;
         if (w.Type == Gguf.GgmlType.Q6_K)
-            for (var i = from; i < to; i++) output[i] = Q6_K(w.QuantizedRow(i), activations, blocks);
+        {
+            var i = from;
+            if (Avx2.IsSupported && activations.Length >= blocks * Q8KBytes && output.Length >= to)
+                for (; i + 4 <= to; i += 4) Q6KFourRows(w, i, ref MemoryMarshal.GetReference(activations), blocks, output.Slice(i, 4));
+            for (; i < to; i++) output[i] = Q6_K(w.QuantizedRow(i), activations, blocks);
+        }
         else if (w.Type == Gguf.GgmlType.Q4_K)
-            for (var i = from; i < to; i++) output[i] = Q4_K(w.QuantizedRow(i), activations, blocks);
+            for (var i = from; i < to; i++)
+            {
+                var row = w.QuantizedRow(i);
+                if ((long)(i + 1) * w.RowBytes + PrefetchAhead <= (long)w.Rows * w.RowBytes) // streamed: 16 KiB ahead, inside the matrix
+                    for (var o = 0; o < row.Length; o += 64)
+                        Engine.Prefetch.ToL2(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref MemoryMarshal.GetReference(row), PrefetchAhead + o)));
+                output[i] = Q4_K(row, activations, blocks);
+            }
         else throw new NotSupportedException($"This matrix is {w.Type}, not Q4_K or Q6_K.");
     }
 
@@ -58,10 +71,37 @@ public static class SuperBlockDot
         {
             ref var wb = ref Unsafe.Add(ref w, b * Q6KBytes);
             ref var xb = ref Unsafe.Add(ref x, b * Q8KBytes);
-            var s = Avx2.IsSupported ? IntegerQ6K(ref wb, ref xb) : ScalarQ6K(ref wb, ref xb);
+            var s = Avx2.IsSupported ? Vector256.Sum(IntegerQ6K(ref wb, ref xb)) : ScalarQ6K(ref wb, ref xb);
             sum = MathF.FusedMultiplyAdd(s, Half(ref wb, 208) * Unsafe.ReadUnaligned<float>(ref xb), sum);
         }
         return sum;
+    }
+
+    /// <summary>
+    /// Rows <paramref name="row"/>..+3 of a Q6_K matrix at once, each exactly <see cref="Q6_K"/>'s arithmetic: the four
+    /// integer sums of a super-block gathered into one vector (the lanes are the rows), converted and added with one
+    /// vector fused multiply-add, lane by lane the scalar chain.
+    /// </summary>
+    private static void Q6KFourRows(Models.WeightTensor w, int row, ref byte x, int blocks, Span<float> output)
+    {
+        ref var w0 = ref MemoryMarshal.GetReference(w.QuantizedRow(row));
+        var stride = (nint)w.RowBytes; // four rows of whole super-blocks, contiguous in the mapping
+        // The matrix streams from memory: ask for the bytes 16 KiB ahead (the four rows' length of them) into L2, as
+        // the generated kernels do, where they are still inside the matrix.
+        if ((long)(row + 4) * stride + PrefetchAhead + 4 * stride <= (long)w.Rows * stride)
+            for (nint o = 0; o < 4 * stride; o += 64) Engine.Prefetch.ToL2(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, PrefetchAhead + o)));
+        var sum = Vector128<float>.Zero;
+        for (var b = 0; b < blocks; b++)
+        {
+            ref var wb = ref Unsafe.Add(ref w0, b * Q6KBytes);
+            ref var xb = ref Unsafe.Add(ref x, b * Q8KBytes);
+            var s = Sum4(IntegerQ6K(ref wb, ref xb), IntegerQ6K(ref Unsafe.Add(ref wb, stride), ref xb),
+                IntegerQ6K(ref Unsafe.Add(ref wb, 2 * stride), ref xb), IntegerQ6K(ref Unsafe.Add(ref wb, 3 * stride), ref xb));
+            var dx = Unsafe.ReadUnaligned<float>(ref xb);
+            var d = Vector128.Create(Half(ref wb, 208), Half(ref Unsafe.Add(ref wb, stride), 208), Half(ref Unsafe.Add(ref wb, 2 * stride), 208), Half(ref Unsafe.Add(ref wb, 3 * stride), 208));
+            sum = Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(s), d * dx, sum);
+        }
+        sum.CopyTo(output);
     }
 
     /// <summary>Q4_K weights (144-byte super-blocks) · Q8_K activations over <paramref name="blocks"/> super-blocks.</summary>
@@ -108,7 +148,7 @@ public static class SuperBlockDot
     /// at the end from the activations' 16-value sums.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int IntegerQ6K(ref byte wb, ref byte xb)
+    private static Vector256<int> IntegerQ6K(ref byte wb, ref byte xb)
     {
         var scales = Avx2.ConvertToVector256Int16(Unsafe.ReadUnaligned<Vector128<sbyte>>(ref Unsafe.Add(ref wb, 192)));
         // Int32 lanes holding a scale in both halves: [s0 s1 s2 s3 | s8 s9 s10 s11] and [s4 s5 s6 s7 | s12 s13 s14 s15].
@@ -130,13 +170,27 @@ public static class SuperBlockDot
             var q3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & m4) | (Avx2.ShiftRightLogical(h, 2).AsByte() & m30);
             ref var x8 = ref Unsafe.Add(ref xb, Quants + 128 * n);
             // Sub-blocks 8n + 0..7 in pairs: the scale of the first in the low 128 bits, of the second in the high.
-            var (lo, hi) = n == 0 ? (0, 0) : (4, 4);
-            acc += Pair(q0, ref x8, Avx2.PermuteVar8x32(low, Vector256.Create(lo, lo, lo, lo, lo + 1, lo + 1, lo + 1, lo + 1)));
-            acc += Pair(q1, ref Unsafe.Add(ref x8, 32), Avx2.PermuteVar8x32(low, Vector256.Create(lo + 2, lo + 2, lo + 2, lo + 2, lo + 3, lo + 3, lo + 3, lo + 3)));
-            acc += Pair(q2, ref Unsafe.Add(ref x8, 64), Avx2.PermuteVar8x32(high, Vector256.Create(hi, hi, hi, hi, hi + 1, hi + 1, hi + 1, hi + 1)));
-            acc += Pair(q3, ref Unsafe.Add(ref x8, 96), Avx2.PermuteVar8x32(high, Vector256.Create(hi + 2, hi + 2, hi + 2, hi + 2, hi + 3, hi + 3, hi + 3, hi + 3)));
+            var (first, second) = n == 0 ? (FirstPair, SecondPair) : (ThirdPair, FourthPair);
+            acc += Pair(q0, ref x8, Avx2.PermuteVar8x32(low, first));
+            acc += Pair(q1, ref Unsafe.Add(ref x8, 32), Avx2.PermuteVar8x32(low, second));
+            acc += Pair(q2, ref Unsafe.Add(ref x8, 64), Avx2.PermuteVar8x32(high, first));
+            acc += Pair(q3, ref Unsafe.Add(ref x8, 96), Avx2.PermuteVar8x32(high, second));
         }
-        return Vector256.Sum(acc);
+        return acc;
+    }
+
+    // Which int32 lanes of the unpacked scales hold a pair of sub-blocks' scales (the first four lanes, then the second).
+    private static readonly Vector256<int> FirstPair = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1);
+    private static readonly Vector256<int> SecondPair = Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3);
+    private static readonly Vector256<int> ThirdPair = Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5);
+    private static readonly Vector256<int> FourthPair = Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7);
+
+    /// <summary>The four rows' integer sums, each the exact total of its vector's lanes: [Σa0, Σa1, Σa2, Σa3].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Sum4(Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3)
+    {
+        var t = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
+        return t.GetLower() + t.GetUpper();
     }
 
     /// <summary>Σ over 32 unsigned weights × signed activations, each pair of products times its lane's 16-bit scale, in 8 int32 lanes.</summary>
