@@ -49,6 +49,12 @@ public static class BenchmarkModels
         throw new DirectoryNotFoundException("repository root (SpecializedInfer.sln) not found above " + AppContext.BaseDirectory);
     }
 
+    /// <summary>The values a comma-separated environment variable selects, or <paramref name="all"/> when it is unset.</summary>
+    public static IEnumerable<string> Selected(string variable, string[] all) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } list
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(all.Contains)
+            : all;
+
     /// <summary>The generated engine of the empty plan for a benchmark model.</summary>
     public static ILanguageModel GeneratedFull(string model, string path) => model switch
     {

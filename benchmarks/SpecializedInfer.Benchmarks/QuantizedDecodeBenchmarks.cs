@@ -26,8 +26,11 @@ public class QuantizedDecodeBenchmarks
     private IInferenceSession? _session;
     private LlamaCppOracle? _llamaCpp;
 
-    [Params("f32", "q8_0", "q4_0")]
+    /// <summary>f32, q8_0 and q4_0, or the comma-separated subset in SPECIALIZEDINFER_BENCH_TYPES (a shorter run).</summary>
+    [ParamsSource(nameof(Types))]
     public string Type { get; set; } = "f32";
+
+    public static IEnumerable<string> Types => BenchmarkModels.Selected("SPECIALIZEDINFER_BENCH_TYPES", ["f32", "q8_0", "q4_0"]);
 
     [Params(1, 2)]
     public int Threads { get; set; } = 1;
@@ -43,8 +46,11 @@ public class QuantizedDecodeBenchmarks
             _ => Stories110MFull.Load(path),
         };
         _session = _engine.CreateSession(new SessionOptions { ContextLength = PromptTokens + 1, Threads = Threads });
+        Console.WriteLine($"// {Type}: {ResidentMemory.Describe(path)} after load");
+        _prompt = BenchmarkModels.GreedySequence(_session, 1, PromptTokens); // BOS is 1 in these files (llama.cpp agrees below)
+        Console.WriteLine($"// {Type}: {ResidentMemory.Describe(path)} after {PromptTokens} tokens");
         _llamaCpp = LlamaCppOracle.AsShipped(path, contextSize: PromptTokens + 1, threads: Threads);
-        _prompt = BenchmarkModels.GreedySequence(_session, _llamaCpp.BosToken, PromptTokens);
+        if (_llamaCpp.BosToken != 1) throw new InvalidOperationException($"llama.cpp's BOS is {_llamaCpp.BosToken}, not 1.");
         _decode = _prompt[..DecodeTokens];
     }
 

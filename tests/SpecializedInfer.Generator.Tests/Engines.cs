@@ -5,6 +5,7 @@ namespace SpecializedInfer.Generator.Tests.Engines;
 // One generated engine per plan under Plans/ (each a [SpecializedEngine] partial class; the generator fills it in).
 // EngineCatalog finds them by reflection; a test checks every plan file has one.
 
+[SpecializedEngine("Plans/k4syn.full.plan.json")] public partial class K4synFull;
 [SpecializedEngine("Plans/mha.depth.plan.json")] public partial class MhaDepth;
 [SpecializedEngine("Plans/mha.full.plan.json")] public partial class MhaFull;
 [SpecializedEngine("Plans/mha.rand7.plan.json")] public partial class MhaRand7;

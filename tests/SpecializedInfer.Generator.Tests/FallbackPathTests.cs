@@ -20,6 +20,7 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
         "S260Full", "S260Repeatshare", "S260Combo", "OddExits", "OddFull", "WideCombo", "MhaFull", "MhaDepth",
         "S260q8Full", "S260q4Full", "Q4synLossless", // integer kernels: Q8_0, Q4_0 with a Q8_0 head, Q4_0 partial tiles and batched heads
         "QwenExits", "Qwenq8Exits", // qwen2: half-split rotary pairs (a vector and scalar tails), projection biases
+        "K4synFull", // a Q6_K head
     ];
 
     /// <summary>The child: prints which vector paths are accelerated, then each engine's worst logit difference.</summary>

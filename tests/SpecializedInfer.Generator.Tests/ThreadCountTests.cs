@@ -11,7 +11,7 @@ namespace SpecializedInfer.Generator.Tests;
 /// </summary>
 public sealed class ThreadCountTests
 {
-    public static TheoryData<string> Engines => new() { "S260Full", "S260q8Full", "S260Recompute", "MhaFull", "OddExits", "Q4synLossless", "S260q4Full", "QwenLossless", "Qwenq8Exits" };
+    public static TheoryData<string> Engines => new() { "S260Full", "S260q8Full", "S260Recompute", "MhaFull", "OddExits", "Q4synLossless", "S260q4Full", "QwenLossless", "Qwenq8Exits", "K4synFull" };
 
     [Theory]
     [MemberData(nameof(Engines))]

@@ -363,7 +363,7 @@ public sealed class LlamaCppOracle : IDisposable
     /// <summary>
     /// llama.cpp's quantizer (<c>llama_model_quantize</c> with its default parameters, as the <c>llama-quantize</c>
     /// tool runs: output tensor quantized, no importance matrix, no requantizing, one thread) writing
-    /// <paramref name="output"/> from <paramref name="input"/> as <paramref name="fileType"/> ("q8_0" or "q4_0").
+    /// <paramref name="output"/> from <paramref name="input"/> as <paramref name="fileType"/> ("q8_0", "q4_0" or "q4_k_m").
     /// A refusal throws <see cref="InvalidOperationException"/> carrying llama.cpp's error lines.
     /// </summary>
     public static void Quantize(string input, string output, string fileType)
@@ -375,6 +375,7 @@ public sealed class LlamaCppOracle : IDisposable
         {
             "q8_0" => LLamaFtype.MOSTLY_Q8_0,
             "q4_0" => LLamaFtype.MOSTLY_Q4_0,
+            "q4_k_m" => LLamaFtype.MOSTLY_Q4_K_M,
             _ => throw new ArgumentException($"Unsupported file type '{fileType}'.", nameof(fileType)),
         };
         t_errors = new StringBuilder();

@@ -234,10 +234,10 @@ public sealed partial class KernelEmitter
     /// The batched kernel's loop over positions inside a block of rows: position p's x and y rows, and the registers
     /// the single kernel loads from x before its rows. The single kernel has one position: no loop.
     /// </summary>
-    private SourceWriter.Scope Positions(RowPlan p)
+    private SourceWriter.Scope Positions(RowPlan p, string from = "0")
     {
         if (!p.Kernel.Batched) return default;
-        var scope = _s.Block("for (nuint p = 0; p < n; p++)");
+        var scope = _s.Block(from == "0" ? "for (nuint p = 0; p < n; p++)" : $"for (; {from} < n; {from}++)");
         _s.Line($"ref float xr = ref Unsafe.Add(ref xbase, p * {I(p.Shape.Cols)});");
         _s.Line($"ref float yr = ref Unsafe.Add(ref ybase, p * {I(p.Shape.Rows)});");
         XRegisters(p, tailComments: false);
@@ -254,7 +254,9 @@ public sealed partial class KernelEmitter
         using (_s.Block($"for (nuint r = {Lower(from)}; r < {Upper(to, p.Shape.Rows)}; r += {size})"))
         {
             BlockStart(p, size);
-            using (Positions(p))
+            var paired = PairsPositions(p, size);
+            if (paired) PositionPairs(p, size, target);
+            using (Positions(p, from: paired ? "p" : "0"))
             {
                 if (p.Resident)
                 {
@@ -271,15 +273,106 @@ public sealed partial class KernelEmitter
                     Accumulate(p, firstRow: 0, rowsInBlock: size, oneAccumulator, prefetch: p.Streamed && !p.Kernel.Batched);
                     for (var j = 0; j < size; j++) _s.Line(FoldRow(p, oneAccumulator, target, j));
                 }
-                var api = target.Api;
-                _s.Line(size == 8 ? "var sums = Sum8(q0, q1, q2, q3, q4, q5, q6, q7);" : "var sums = Sum4(q0, q1, q2, q3);");
-                if (p.ScalarTails.Count > 0)
+                BlockSums(p, size, target, "");
+            }
+        }
+    }
+
+    /// <summary>The block's row sums for one position (variables named with <paramref name="suffix"/>): Sum4/Sum8 of the folded rows, scalar tails, one store.</summary>
+    private void BlockSums(RowPlan p, int size, VectorWidth target, string suffix)
+    {
+        var api = target.Api;
+        var qs = string.Join(", ", Enumerable.Range(0, size).Select(j => $"q{j}{suffix}"));
+        _s.Line(size == 8 ? $"var sums{suffix} = Sum8({qs});" : $"var sums{suffix} = Sum4({qs});");
+        if (p.ScalarTails.Count > 0)
+        {
+            var rowSums = Enumerable.Range(0, size).Select(j =>
+                string.Join(" + ", p.ScalarTails.Select((t, i) => $"Unsafe.Add(ref w0, {I(j * (long)p.Shape.Stride + t.Offset)}) * xs{i}{suffix}")));
+            _s.Line($"sums{suffix} += {api}.Create({string.Join(", ", rowSums)});");
+        }
+        _s.Line(p.Shape.ResidualAdd ? $"({api}.LoadUnsafe(ref yr{suffix}, r) + sums{suffix}).StoreUnsafe(ref yr{suffix}, r);" : $"sums{suffix}.StoreUnsafe(ref yr{suffix}, r);");
+    }
+
+    /// <summary>
+    /// Whether a batched block of rows takes its positions two at a time (register blocking): blocks of 4 rows whose
+    /// x is read from L1 (not resident), with at least two whole vectors per row, on the Vector512 and Vector256 paths
+    /// (the Vector128 path, which no x86-64-v3 machine takes, keeps the plain loop: less code to compile).
+    /// </summary>
+    private static bool PairsPositions(RowPlan p, int size) =>
+        p.Kernel.Batched && !p.Resident && size == 4 && p.Main >= 2 && p.W.Lanes >= VectorWidth.V256.Lanes;
+
+    /// <summary>
+    /// Register blocking for the batched kernel: a block of 4 rows against two positions at once, so each weight vector
+    /// loaded feeds both positions from registers (16 accumulators: 4 rows × 2 positions × the single kernel's two
+    /// chains). Every (row, position) keeps exactly the single kernel's chains — even vectors into a, odd into b, the
+    /// odd last vector into a, the tails apart — and folds and sums them as it does, so each position's outputs are
+    /// bit-identical to <c>MatVec</c>'s. Leaves <c>p</c> at the first position left (an odd count's last).
+    /// </summary>
+    private void PositionPairs(RowPlan p, int size, VectorWidth target)
+    {
+        var w = p.W;
+        var L = w.Lanes;
+        long stride = p.Shape.Stride;
+        var (cols, rows) = (p.Shape.Cols, p.Shape.Rows);
+        string[] suffixes = ["", "_1"];
+        _s.Line("nuint p = 0;");
+        _s.Line("// Two positions at a time: each weight vector is loaded once for both (every row, position keeps the single kernel's chains).");
+        using (_s.Block("for (; p + 2 <= n; p += 2)"))
+        {
+            _s.Line($"ref float xr = ref Unsafe.Add(ref xbase, p * {I(cols)});");
+            _s.Line($"ref float xr_1 = ref Unsafe.Add(ref xr, {I(cols)});");
+            _s.Line($"ref float yr = ref Unsafe.Add(ref ybase, p * {I(rows)});");
+            _s.Line($"ref float yr_1 = ref Unsafe.Add(ref yr, {I(rows)});");
+            foreach (var sfx in suffixes)
+            {
+                for (var i = 0; i < p.VectorTails.Count; i++)
+                    _s.Line($"var xt{i}{sfx} = {p.VectorTails[i].Width.Load("xr" + sfx, I(p.VectorTails[i].Offset))};");
+                for (var i = 0; i < p.ScalarTails.Count; i++)
+                    _s.Line($"var xs{i}{sfx} = Unsafe.Add(ref xr{sfx}, {I(p.ScalarTails[i].Offset)});");
+            }
+            for (var j = 0; j < size; j++)
+                foreach (var sfx in suffixes)
+                    _s.Line($"var a{j}{sfx} = {w.Zero}; var b{j}{sfx} = {w.Zero};");
+            var pairs = p.Main / 2;
+            using (_s.Block($"for (nuint c = 0; c < {I((long)pairs * 2 * L)}; c += {I(2 * L)})"))
+            {
+                foreach (var sfx in suffixes)
                 {
-                    var rowSums = Enumerable.Range(0, size).Select(j =>
-                        string.Join(" + ", p.ScalarTails.Select((t, i) => $"Unsafe.Add(ref w0, {I(j * (long)p.Shape.Stride + t.Offset)}) * xs{i}")));
-                    _s.Line($"sums += {api}.Create({string.Join(", ", rowSums)});");
+                    _s.Line($"var xa{sfx} = {w.Load("xr" + sfx, "c")};");
+                    _s.Line($"var xb{sfx} = {w.Load("xr" + sfx, $"c + {I(L)}")};");
                 }
-                _s.Line(p.Shape.ResidualAdd ? $"({api}.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);" : "sums.StoreUnsafe(ref yr, r);");
+                for (var j = 0; j < size; j++)
+                {
+                    var ro = j * stride;
+                    _s.Line($"var wa{j} = {w.Load("w0", ro == 0 ? "c" : $"c + {I(ro)}")};");
+                    _s.Line($"var wb{j} = {w.Load("w0", $"c + {I(ro + L)}")};");
+                    foreach (var sfx in suffixes)
+                    {
+                        _s.Line($"a{j}{sfx} = {w.MulAdd($"wa{j}", "xa" + sfx, $"a{j}{sfx}")};");
+                        _s.Line($"b{j}{sfx} = {w.MulAdd($"wb{j}", "xb" + sfx, $"b{j}{sfx}")};");
+                    }
+                }
+            }
+            if (p.Main % 2 == 1)
+            {
+                long last = (long)pairs * 2 * L;
+                foreach (var sfx in suffixes) _s.Line($"var xl{sfx} = {w.Load("xr" + sfx, I(last))};");
+                for (var j = 0; j < size; j++)
+                {
+                    _s.Line($"var wl{j} = {w.Load("w0", I(j * stride + last))};");
+                    foreach (var sfx in suffixes) _s.Line($"a{j}{sfx} = {w.MulAdd($"wl{j}", "xl" + sfx, $"a{j}{sfx}")};");
+                }
+            }
+            for (var i = 0; i < p.VectorTails.Count; i++)
+                for (var j = 0; j < size; j++)
+                {
+                    _s.Line($"var wt{i}_{j} = {p.VectorTails[i].Width.Load("w0", I(j * stride + p.VectorTails[i].Offset))};");
+                    foreach (var sfx in suffixes) _s.Line($"var t{i}_{j}{sfx} = wt{i}_{j} * xt{i}{sfx};");
+                }
+            foreach (var sfx in suffixes)
+            {
+                for (var j = 0; j < size; j++) _s.Line(FoldRow(p, oneAccumulator: false, target, j, sfx));
+                BlockSums(p, size, target, sfx);
             }
         }
     }
@@ -392,19 +485,19 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>Row j's accumulators folded to the block's store width (Half by Half, each tail added at its own width).</summary>
-    private static string FoldRow(RowPlan p, bool oneAccumulator, VectorWidth target, int j)
+    private static string FoldRow(RowPlan p, bool oneAccumulator, VectorWidth target, int j, string suffix = "")
     {
-        var e = p.Main >= 2 && !oneAccumulator ? $"a{j} + b{j}" : $"a{j}";
+        var e = p.Main >= 2 && !oneAccumulator ? $"a{j}{suffix} + b{j}{suffix}" : $"a{j}{suffix}";
         var cur = p.W;
         while (cur.Lanes > target.Lanes)
         {
             e = $"Half({e})";
             cur = cur.Narrower;
             for (var i = 0; i < p.VectorTails.Count; i++)
-                if (p.VectorTails[i].Width == cur) e += $" + t{i}_{j}";
+                if (p.VectorTails[i].Width == cur) e += $" + t{i}_{j}{suffix}";
         }
         for (var i = 0; i < p.VectorTails.Count; i++)
-            if (p.VectorTails[i].Width.Lanes < target.Lanes) e += $" + t{i}_{j}.ToVector256()"; // zero-extended
-        return $"var q{j} = {e};";
+            if (p.VectorTails[i].Width.Lanes < target.Lanes) e += $" + t{i}_{j}{suffix}.ToVector256()"; // zero-extended
+        return $"var q{j}{suffix} = {e};";
     }
 }

@@ -13,8 +13,10 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 /// (<c>QuantizedActivations</c>, the reference's arithmetic) for the integer products that read it. The engine
 /// multiplies in integers exactly the matrices the reference engine does, by the weights' own rule: the repacked
 /// layers' matrices of more than one row; a layer merged at load (LaCo) is F32 and runs the float kernels, and so
-/// does a one-row matrix. A head's type is the file's (a Q4_0 file's output is often Q6_K or Q8_0), so the head
-/// kernels for F32, Q8_0 and Q4_0 are all generated and the matrix's type picks one at run time.
+/// does a one-row matrix. A head's type is the file's (a Q4_0 file's output is Q6_K when 256 divides the width, else
+/// Q8_0), so the head kernels for F32, Q8_0 and Q4_0 are all generated, a Q4_K/Q6_K head is multiplied by the
+/// runtime's <c>SuperBlockDot.Rows</c> (the reference engine's row product, with Q8_K activations), and the matrix's
+/// type picks one at run time.
 /// </summary>
 public sealed record QuantizedLayout : WeightLayout
 {
@@ -201,7 +203,12 @@ public sealed record QuantizedLayout : WeightLayout
         var widest = System.Math.Max(Manifest.Dim, System.Math.Max(Manifest.QueryDim, Manifest.HiddenDim));
         s.Line("// Inputs of the integer products quantized to Q8_0 blocks (the reference's ActivationQuantizer): one position, a batch.");
         s.Line($"private readonly {QuantizedActivations} _xq = new(1, {widest}), _bxq = new(MaxBatch, {widest});");
+        if (SuperBlockHeads)
+            s.Line($"private readonly byte[] _xk = new byte[{SuperBlockActivationQuantizer}.Bytes(Dim)]; // a head's input as Q8_K blocks (Q4_K/Q6_K heads)");
     }
+
+    /// <summary>Whether a head may be Q4_K/Q6_K: its rows (the model's width) are whole super-blocks of 256.</summary>
+    private bool SuperBlockHeads => Manifest.Dim % 256 == 0;
 
     public override void WriteSessionInitialization(SourceWriter s)
     {
@@ -271,15 +278,22 @@ public sealed record QuantizedLayout : WeightLayout
             {
                 foreach (var m in QuantizedHeads)
                     b.Line($"case {GgmlType}.{m.TypeName}: {Kernels}.{m.MatVecName}(head.Blocks, _xq, _logits, r.From, r.To); break;");
+                if (SuperBlockHeads)
+                    b.Line($"case {GgmlType}.Q4_K or {GgmlType}.Q6_K: {SuperBlockDot}.Rows(head.Tensor, _xk, _logits, r.From, r.To); break;");
                 b.Line($"default: {Kernels}.{Head.MatVecName}(head.Floats, _xb, _logits, r.From, r.To); break;");
             }
         });
         s.Line("private " + RepackedMatrix + "? _head; // the head matrix HeadProduct's op multiplies");
         s.Line();
-        s.Line("/// <summary>A head's logits: its matrix multiplied as the file stores it, Q8_0 or Q4_0 in integers (_xb quantized first), else in floats.</summary>");
+        s.Line($"/// <summary>A head's logits: its matrix multiplied as the file stores it, Q8_0 or Q4_0{(SuperBlockHeads ? " (Q4_K or Q6_K)" : "")} in integers (_xb quantized first{(SuperBlockHeads ? ", to Q8_0 (Q8_K) blocks" : "")}), else in floats.</summary>");
         using (s.Block($"private void HeadProduct({RepackedMatrix} head)"))
         {
-            s.Line($"if (head.Type != {GgmlType}.F32) _xq.Quantize(_xb, Dim, 1);");
+            if (SuperBlockHeads)
+            {
+                s.Line($"if (head.Type is {GgmlType}.Q4_K or {GgmlType}.Q6_K) {SuperBlockActivationQuantizer}.Q8_K(_xb, _xk);");
+                s.Line($"else if (head.Type != {GgmlType}.F32) _xq.Quantize(_xb, Dim, 1);");
+            }
+            else s.Line($"if (head.Type != {GgmlType}.F32) _xq.Quantize(_xb, Dim, 1);");
             s.Line("_head = head;");
             s.Line(ops.Call(op, "0", "1"));
         }
@@ -299,6 +313,19 @@ public sealed record QuantizedLayout : WeightLayout
                 {
                     s.Line("_bxq.Quantize(x, Dim, n);");
                     s.Line($"{Kernels}.{m.MatMatName}(head.Blocks, _bxq, logits, n, 0, {Head.Rows});");
+                    s.Line("break;");
+                }
+            }
+            if (SuperBlockHeads)
+            {
+                s.Line($"case {GgmlType}.Q4_K or {GgmlType}.Q6_K:");
+                using (s.Indent())
+                {
+                    using (s.Block("for (var j = 0; j < n; j++)"))
+                    {
+                        s.Line($"{SuperBlockActivationQuantizer}.Q8_K(x.Slice(j * Dim, Dim), _xk);");
+                        s.Line($"{SuperBlockDot}.Rows(head.Tensor, _xk, logits.Slice(j * {Head.Rows}, {Head.Rows}), 0, {Head.Rows});");
+                    }
                     s.Line("break;");
                 }
             }

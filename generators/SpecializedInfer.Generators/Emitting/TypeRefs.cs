@@ -20,6 +20,8 @@ public static class TypeRefs
     public const string QuantizedActivations = Quantization + ".QuantizedActivations";
     public const string RepackedMatrix = Quantization + ".RepackedMatrix";
     public const string RepackedLayer = Quantization + ".RepackedLayer";
+    public const string SuperBlockDot = Quantization + ".SuperBlockDot";
+    public const string SuperBlockActivationQuantizer = Quantization + ".SuperBlockActivationQuantizer";
     public const string GgmlType = "global::SpecializedInfer.Gguf.GgmlType";
 
     /// <summary>

@@ -30,18 +30,18 @@ public partial class ReferenceSession
     /// <summary>
     /// output[j][i] = dot(row i of W, input[j]) for <paramref name="count"/> inputs of <c>W.Cols</c> values at
     /// <paramref name="inputOffset"/> in <paramref name="input"/>, rows split over the session's threads. F32 weights:
-    /// a float dot product. Q8_0/Q4_0 weights: as llama.cpp's CPU backend, each input is quantized to Q8_0 first
-    /// (<see cref="ActivationQuantizer"/>, once, on the calling thread) and each row's blocks are multiplied in integers
-    /// and summed in the order <see cref="QuantizedDot"/> defines.
+    /// a float dot product. Q8_0/Q4_0 (Q4_K/Q6_K) weights: as llama.cpp's CPU backend, each input is quantized to Q8_0
+    /// (Q8_K) first (<see cref="QuantizedDot.QuantizeActivations"/>, once, on the calling thread) and each row's blocks
+    /// are multiplied in integers and summed in the order <see cref="QuantizedDot"/> (<see cref="SuperBlockDot"/>) defines.
     /// </summary>
     private void MatMul(WeightTensor w, float[] input, int inputOffset, float[] output, int outputOffset, int count)
     {
         int cols = w.Cols;
         if (w.IsQuantized)
         {
-            var rowBytes = ActivationQuantizer.Bytes(cols);
+            var rowBytes = QuantizedDot.ActivationBytes(w.Type, cols);
             for (var j = 0; j < count; j++)
-                ActivationQuantizer.Q8_0(input.AsSpan(inputOffset + j * cols, cols), _quantizedInput.AsSpan(j * rowBytes, rowBytes));
+                QuantizedDot.QuantizeActivations(w.Type, input.AsSpan(inputOffset + j * cols, cols), _quantizedInput.AsSpan(j * rowBytes, rowBytes));
         }
         var work = _parallel;
         work.Attention = false;
@@ -68,14 +68,18 @@ public partial class ReferenceSession
             }
             return;
         }
-        var blocks = cols / ActivationQuantizer.BlockValues;
-        var rowBytes = ActivationQuantizer.Bytes(cols);
+        var rowBytes = QuantizedDot.ActivationBytes(w.Type, cols);
         var quantized = _quantizedInput.AsSpan(0, count * rowBytes);
+        if (count == 1 && QuantizedDot.UsesSuperBlocks(w.Type))
+        {
+            SuperBlockDot.Rows(w, quantized, output, first, end); // the same row products, four rows at a time, prefetched
+            return;
+        }
         for (var i = first; i < end; i++)
         {
             var row = w.QuantizedRow(i);
             for (var j = 0; j < count; j++)
-                output[j * rows + i] = QuantizedDot.Row(w.Type, row, quantized.Slice(j * rowBytes, rowBytes), blocks);
+                output[j * rows + i] = QuantizedDot.Row(w.Type, row, quantized.Slice(j * rowBytes, rowBytes), cols);
         }
     }
 

@@ -84,7 +84,8 @@ public partial class ReferenceSession : IInferenceSession
         _logits = new float[_c.VocabSize];
         _headLogits = new float[_c.VocabSize];
         _adapted = new float[_c.Dim];
-        _quantizedInput = new byte[MaxBatch * ActivationQuantizer.Bytes(Math.Max(_c.Dim, Math.Max(_c.QueryDim, _c.HiddenDim)))];
+        var widest = Math.Max(_c.Dim, Math.Max(_c.QueryDim, _c.HiddenDim));
+        _quantizedInput = new byte[MaxBatch * Math.Max(ActivationQuantizer.Bytes(widest), SuperBlockActivationQuantizer.Bytes(widest))];
         _parked = recompute ? new ParkedPositions(_capacity, _c.Dim, _steps.Length) : null;
         _runParked = (step, position, state) => RunStep(_steps[step], position, 1, state);
         _keys = new float[_steps.Length][];

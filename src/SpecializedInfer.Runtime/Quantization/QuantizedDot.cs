@@ -26,14 +26,36 @@ namespace SpecializedInfer.Quantization;
 /// </summary>
 public static class QuantizedDot
 {
-    /// <summary>Whether weights of <paramref name="type"/> are multiplied in their blocks (and so stay in the file mapping).</summary>
-    public static bool Computes(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0;
+    /// <summary>
+    /// Whether weights of <paramref name="type"/> are multiplied in their blocks (and so stay in the file mapping):
+    /// Q8_0 and Q4_0 here, with Q8_0 activations; Q4_K and Q6_K in <see cref="SuperBlockDot"/>, with Q8_K activations.
+    /// </summary>
+    public static bool Computes(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
 
-    /// <summary>The dot product of one weight row of <paramref name="type"/> with Q8_0 activations of <paramref name="blocks"/> blocks.</summary>
-    public static float Row(GgmlType type, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int blocks) => type switch
+    /// <summary>Whether weights of <paramref name="type"/> are multiplied with Q8_K activations (super-blocks of 256), not Q8_0.</summary>
+    public static bool UsesSuperBlocks(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q6_K;
+
+    /// <summary>Bytes of one row of <paramref name="cols"/> activations quantized for weights of <paramref name="type"/>.</summary>
+    public static int ActivationBytes(GgmlType type, int cols) =>
+        UsesSuperBlocks(type) ? SuperBlockActivationQuantizer.Bytes(cols) : ActivationQuantizer.Bytes(cols);
+
+    /// <summary>Quantizes <paramref name="values"/> as a product with <paramref name="type"/> weights reads them (Q8_0 or Q8_K blocks).</summary>
+    public static void QuantizeActivations(GgmlType type, ReadOnlySpan<float> values, Span<byte> blocks)
     {
-        GgmlType.Q8_0 => Q8_0(weights, activations, blocks),
-        GgmlType.Q4_0 => Q4_0(weights, activations, blocks),
+        if (UsesSuperBlocks(type)) SuperBlockActivationQuantizer.Q8_K(values, blocks);
+        else ActivationQuantizer.Q8_0(values, blocks);
+    }
+
+    /// <summary>
+    /// The dot product of one weight row of <paramref name="type"/> and <paramref name="cols"/> values with activations
+    /// quantized for it (<see cref="QuantizeActivations"/>).
+    /// </summary>
+    public static float Row(GgmlType type, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int cols) => type switch
+    {
+        GgmlType.Q8_0 => Q8_0(weights, activations, cols / ActivationQuantizer.BlockValues),
+        GgmlType.Q4_0 => Q4_0(weights, activations, cols / ActivationQuantizer.BlockValues),
+        GgmlType.Q4_K => SuperBlockDot.Q4_K(weights, activations, cols / SuperBlockDot.BlockValues),
+        GgmlType.Q6_K => SuperBlockDot.Q6_K(weights, activations, cols / SuperBlockDot.BlockValues),
         _ => throw new NotSupportedException($"No quantized dot product for {type} weights."),
     };
 

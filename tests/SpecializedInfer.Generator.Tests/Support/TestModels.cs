@@ -54,6 +54,15 @@ public static class TestModels
     /// <summary><see cref="Qwen"/>'s shape with Q8_0 matrices (biases and norms F32).</summary>
     public static readonly SyntheticModelSpec QwenQ8 = Qwen with { Name = "qwenq8", MatrixType = GgmlType.Q8_0, Seed = 16 };
 
+    /// <summary>
+    /// Width 256, for a Q4_0 file whose tied output llama.cpp's rule makes Q6_K (256 divides its rows): the head
+    /// multiplied in Q6_K super-blocks with Q8_K activations; 4 heads of 64 over 2 KV heads, ffn 512, vocabulary 600.
+    /// </summary>
+    public static readonly SyntheticModelSpec K4syn = new()
+    {
+        Name = "k4syn", Dim = 256, HiddenDim = 512, Layers = 2, Heads = 4, KvHeads = 2, VocabSize = 600, ContextLength = 256, Seed = 15,
+    };
+
     private static readonly Lazy<string> Folder = new(() =>
     {
         var dir = Directory.CreateTempSubdirectory("si-generator-tests-").FullName;
@@ -72,7 +81,7 @@ public static class TestModels
     /// <summary>
     /// A model quantized by si quantize (llama.cpp's bytes): s260q8/s260q4 are stories260K with its feed-forward
     /// padded to 192 (so 32 divides every width), as Q8_0 and Q4_0 (whose output matrix stays Q8_0: 256 does not
-    /// divide 64); q4syn is <see cref="Q4syn"/> as Q4_0.
+    /// divide 64); q4syn is <see cref="Q4syn"/> as Q4_0, k4syn <see cref="K4syn"/> as Q4_0 (with a Q6_K output).
     /// </summary>
     private static string QuantizedPath(string name)
     {
@@ -82,6 +91,7 @@ public static class TestModels
             if (File.Exists(path)) return path;
             var f32 = Path.Combine(Folder.Value, name + ".f32.gguf");
             if (name == "q4syn") SyntheticModel.Write(Q4syn, f32);
+            else if (name == "k4syn") SyntheticModel.Write(K4syn, f32);
             else Testing.PaddedFeedForward.Write(Stories260K, f32, 192);
             using (var file = GgufFile.Open(f32))
                 ModelQuantizer.Quantize(file, name == "s260q8" ? QuantizedFileType.Q8_0 : QuantizedFileType.Q4_0, path);
@@ -98,7 +108,7 @@ public static class TestModels
 
     /// <summary>
     /// The model file a plan's manifest describes, by the plan file's prefix (s260, odd, wide, mha, qwen, qwenq8; s260h and oddh
-    /// add an exit head; s260r is stories260K with its tensors renamed; s260q8, s260q4 and q4syn are quantized).
+    /// add an exit head; s260r is stories260K with its tensors renamed; s260q8, s260q4, q4syn and k4syn are quantized).
     /// </summary>
     public static string PathFor(string planFile) => Path.GetFileName(planFile).Split('.')[0] switch
     {
@@ -106,7 +116,7 @@ public static class TestModels
         "s260h" => ExitHeadModels.PathFor("s260h", Stories260K),
         "s260r" => RenamedStories260K.Value,
         "oddh" => ExitHeadModels.PathFor("oddh", Path.Combine(Folder.Value, "odd.gguf")),
-        "s260q8" or "s260q4" or "q4syn" => QuantizedPath(Path.GetFileName(planFile).Split('.')[0]),
+        "s260q8" or "s260q4" or "q4syn" or "k4syn" => QuantizedPath(Path.GetFileName(planFile).Split('.')[0]),
         var name => Path.Combine(Folder.Value, name + ".gguf"),
     };
 }

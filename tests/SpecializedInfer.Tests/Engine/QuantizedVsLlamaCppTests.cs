@@ -15,10 +15,12 @@ namespace SpecializedInfer.Tests.Engine;
 /// to 5e-7 up to position 36, then 3e-2..5e-2 once such a step entered the KV cache). Tolerance: at most half the
 /// logit change quantization itself causes (the same model in F32 through llama.cpp), which an engine computing
 /// the F32 product of the dequantized weights would reach in full; and 1e-4 on s260pad, whose 2-block rows leave
-/// llama.cpp's lanes in the same order (measured 1.9e-6). k256's Q4_0 file has its tied output in Q6_K
-/// (llama.cpp's rule for the output), which the engine expands to F32 instead of multiplying in Q8_K: 2e-2 at
-/// every position, and greedy continuations equal on 15 of 20 prompts (margins 1e-3..8e-3), so that file is not
-/// among the greedy cases.
+/// llama.cpp's lanes in the same order (measured 1.9e-6). k256's Q4_0 file has its tied output in Q6_K (llama.cpp's
+/// rule for the output) and its Q4_K_M file mixes Q4_K and Q6_K matrices: those are multiplied with Q8_K activations
+/// (super-blocks of 256, <see cref="SpecializedInfer.Quantization.SuperBlockDot"/>), as llama.cpp multiplies them:
+/// the Q4_K_M file agrees to 1.7e-6 at every position (so 1e-4 is asserted there too) and its greedy continuations on
+/// 19 of 20 prompts. The Q4_0 file's Q4_0 layers cross rounding steps as k256 Q8_0 does (2.5e-2, greedy equal on 16
+/// of 20, margins 4e-3..2e-2), so that file is not among the greedy cases.
 /// </summary>
 public sealed class QuantizedVsLlamaCppTests : IClassFixture<QuantizedModels>
 {
@@ -37,6 +39,7 @@ public sealed class QuantizedVsLlamaCppTests : IClassFixture<QuantizedModels>
     [Theory]
     [InlineData("k256", "q8_0")]
     [InlineData("k256", "q4_0")]
+    [InlineData("k256", "q4_k_m")]
     [InlineData("s260pad", "q8_0")]
     [InlineData("s260pad", "q4_0")]
     public void Logits_match_llama_cpp_on_a_model_llama_cpp_quantized(string model, string type)
@@ -64,7 +67,7 @@ public sealed class QuantizedVsLlamaCppTests : IClassFixture<QuantizedModels>
             }
         }
         _output.WriteLine($"{model} {type}: max |engine - llama.cpp| {worst:E3}; max |llama.cpp {type} - llama.cpp f32| {quantizationEffect:E3}");
-        if (model == "s260pad") Assert.True(worst <= 1e-4, $"max |logit difference| {worst:E3} is above 1e-4");
+        if (model == "s260pad" || type == "q4_k_m") Assert.True(worst <= 1e-4, $"max |logit difference| {worst:E3} is above 1e-4");
         Assert.True(worst <= FractionOfQuantizationEffect * quantizationEffect,
             $"max |logit difference| {worst:E3} is above {FractionOfQuantizationEffect} of quantization's own effect {quantizationEffect:E3}");
     }
@@ -73,6 +76,7 @@ public sealed class QuantizedVsLlamaCppTests : IClassFixture<QuantizedModels>
     [InlineData("s260pad", "q8_0")]
     [InlineData("s260pad", "q4_0")]
     [InlineData("k256", "q8_0")]
+    [InlineData("k256", "q4_k_m")]
     public void Greedy_continuations_match_llama_cpp_on_at_least_18_of_20_prompts(string model, string type)
     {
         const int Continuation = 24;
