@@ -2655,7 +2655,95 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 176); // rows r..r+3 < 64
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    // Two positions at a time: each weight vector is loaded once for both (every row, position keeps the single kernel's chains).
+                    for (; p + 2 <= n; p += 2)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 172);
+                        ref float xr_1 = ref Unsafe.Add(ref xr, 172);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 64);
+                        ref float yr_1 = ref Unsafe.Add(ref yr, 64);
+                        var xt0 = Vector128.LoadUnsafe(ref xr, 168);
+                        var xt0_1 = Vector128.LoadUnsafe(ref xr_1, 168);
+                        var a0 = Vector256<float>.Zero; var b0 = Vector256<float>.Zero;
+                        var a0_1 = Vector256<float>.Zero; var b0_1 = Vector256<float>.Zero;
+                        var a1 = Vector256<float>.Zero; var b1 = Vector256<float>.Zero;
+                        var a1_1 = Vector256<float>.Zero; var b1_1 = Vector256<float>.Zero;
+                        var a2 = Vector256<float>.Zero; var b2 = Vector256<float>.Zero;
+                        var a2_1 = Vector256<float>.Zero; var b2_1 = Vector256<float>.Zero;
+                        var a3 = Vector256<float>.Zero; var b3 = Vector256<float>.Zero;
+                        var a3_1 = Vector256<float>.Zero; var b3_1 = Vector256<float>.Zero;
+                        for (nuint c = 0; c < 160; c += 16)
+                        {
+                            var xa = Vector256.LoadUnsafe(ref xr, c);
+                            var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                            var xa_1 = Vector256.LoadUnsafe(ref xr_1, c);
+                            var xb_1 = Vector256.LoadUnsafe(ref xr_1, c + 8);
+                            var wa0 = Vector256.LoadUnsafe(ref w0, c);
+                            var wb0 = Vector256.LoadUnsafe(ref w0, c + 8);
+                            a0 = Vector256.MultiplyAddEstimate(wa0, xa, a0);
+                            b0 = Vector256.MultiplyAddEstimate(wb0, xb, b0);
+                            a0_1 = Vector256.MultiplyAddEstimate(wa0, xa_1, a0_1);
+                            b0_1 = Vector256.MultiplyAddEstimate(wb0, xb_1, b0_1);
+                            var wa1 = Vector256.LoadUnsafe(ref w0, c + 176);
+                            var wb1 = Vector256.LoadUnsafe(ref w0, c + 184);
+                            a1 = Vector256.MultiplyAddEstimate(wa1, xa, a1);
+                            b1 = Vector256.MultiplyAddEstimate(wb1, xb, b1);
+                            a1_1 = Vector256.MultiplyAddEstimate(wa1, xa_1, a1_1);
+                            b1_1 = Vector256.MultiplyAddEstimate(wb1, xb_1, b1_1);
+                            var wa2 = Vector256.LoadUnsafe(ref w0, c + 352);
+                            var wb2 = Vector256.LoadUnsafe(ref w0, c + 360);
+                            a2 = Vector256.MultiplyAddEstimate(wa2, xa, a2);
+                            b2 = Vector256.MultiplyAddEstimate(wb2, xb, b2);
+                            a2_1 = Vector256.MultiplyAddEstimate(wa2, xa_1, a2_1);
+                            b2_1 = Vector256.MultiplyAddEstimate(wb2, xb_1, b2_1);
+                            var wa3 = Vector256.LoadUnsafe(ref w0, c + 528);
+                            var wb3 = Vector256.LoadUnsafe(ref w0, c + 536);
+                            a3 = Vector256.MultiplyAddEstimate(wa3, xa, a3);
+                            b3 = Vector256.MultiplyAddEstimate(wb3, xb, b3);
+                            a3_1 = Vector256.MultiplyAddEstimate(wa3, xa_1, a3_1);
+                            b3_1 = Vector256.MultiplyAddEstimate(wb3, xb_1, b3_1);
+                        }
+                        var xl = Vector256.LoadUnsafe(ref xr, 160);
+                        var xl_1 = Vector256.LoadUnsafe(ref xr_1, 160);
+                        var wl0 = Vector256.LoadUnsafe(ref w0, 160);
+                        a0 = Vector256.MultiplyAddEstimate(wl0, xl, a0);
+                        a0_1 = Vector256.MultiplyAddEstimate(wl0, xl_1, a0_1);
+                        var wl1 = Vector256.LoadUnsafe(ref w0, 336);
+                        a1 = Vector256.MultiplyAddEstimate(wl1, xl, a1);
+                        a1_1 = Vector256.MultiplyAddEstimate(wl1, xl_1, a1_1);
+                        var wl2 = Vector256.LoadUnsafe(ref w0, 512);
+                        a2 = Vector256.MultiplyAddEstimate(wl2, xl, a2);
+                        a2_1 = Vector256.MultiplyAddEstimate(wl2, xl_1, a2_1);
+                        var wl3 = Vector256.LoadUnsafe(ref w0, 688);
+                        a3 = Vector256.MultiplyAddEstimate(wl3, xl, a3);
+                        a3_1 = Vector256.MultiplyAddEstimate(wl3, xl_1, a3_1);
+                        var wt0_0 = Vector128.LoadUnsafe(ref w0, 168);
+                        var t0_0 = wt0_0 * xt0;
+                        var t0_0_1 = wt0_0 * xt0_1;
+                        var wt0_1 = Vector128.LoadUnsafe(ref w0, 344);
+                        var t0_1 = wt0_1 * xt0;
+                        var t0_1_1 = wt0_1 * xt0_1;
+                        var wt0_2 = Vector128.LoadUnsafe(ref w0, 520);
+                        var t0_2 = wt0_2 * xt0;
+                        var t0_2_1 = wt0_2 * xt0_1;
+                        var wt0_3 = Vector128.LoadUnsafe(ref w0, 696);
+                        var t0_3 = wt0_3 * xt0;
+                        var t0_3_1 = wt0_3 * xt0_1;
+                        var q0 = Half(a0 + b0) + t0_0;
+                        var q1 = Half(a1 + b1) + t0_1;
+                        var q2 = Half(a2 + b2) + t0_2;
+                        var q3 = Half(a3 + b3) + t0_3;
+                        var sums = Sum4(q0, q1, q2, q3);
+                        (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                        var q0_1 = Half(a0_1 + b0_1) + t0_0_1;
+                        var q1_1 = Half(a1_1 + b1_1) + t0_1_1;
+                        var q2_1 = Half(a2_1 + b2_1) + t0_2_1;
+                        var q3_1 = Half(a3_1 + b3_1) + t0_3_1;
+                        var sums_1 = Sum4(q0_1, q1_1, q2_1, q3_1);
+                        (Vector128.LoadUnsafe(ref yr_1, r) + sums_1).StoreUnsafe(ref yr_1, r);
+                    }
+                    for (; p < n; p++)
                     {
                         ref float xr = ref Unsafe.Add(ref xbase, p * 172);
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);

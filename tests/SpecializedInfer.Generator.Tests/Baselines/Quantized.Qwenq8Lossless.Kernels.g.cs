@@ -1182,7 +1182,67 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 96); // rows r..r+3 < 600
-                    for (nuint p = 0; p < n; p++)
+                    nuint p = 0;
+                    // Two positions at a time: each weight vector is loaded once for both (every row, position keeps the single kernel's chains).
+                    for (; p + 2 <= n; p += 2)
+                    {
+                        ref float xr = ref Unsafe.Add(ref xbase, p * 96);
+                        ref float xr_1 = ref Unsafe.Add(ref xr, 96);
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 600);
+                        ref float yr_1 = ref Unsafe.Add(ref yr, 600);
+                        var a0 = Vector256<float>.Zero; var b0 = Vector256<float>.Zero;
+                        var a0_1 = Vector256<float>.Zero; var b0_1 = Vector256<float>.Zero;
+                        var a1 = Vector256<float>.Zero; var b1 = Vector256<float>.Zero;
+                        var a1_1 = Vector256<float>.Zero; var b1_1 = Vector256<float>.Zero;
+                        var a2 = Vector256<float>.Zero; var b2 = Vector256<float>.Zero;
+                        var a2_1 = Vector256<float>.Zero; var b2_1 = Vector256<float>.Zero;
+                        var a3 = Vector256<float>.Zero; var b3 = Vector256<float>.Zero;
+                        var a3_1 = Vector256<float>.Zero; var b3_1 = Vector256<float>.Zero;
+                        for (nuint c = 0; c < 96; c += 16)
+                        {
+                            var xa = Vector256.LoadUnsafe(ref xr, c);
+                            var xb = Vector256.LoadUnsafe(ref xr, c + 8);
+                            var xa_1 = Vector256.LoadUnsafe(ref xr_1, c);
+                            var xb_1 = Vector256.LoadUnsafe(ref xr_1, c + 8);
+                            var wa0 = Vector256.LoadUnsafe(ref w0, c);
+                            var wb0 = Vector256.LoadUnsafe(ref w0, c + 8);
+                            a0 = Vector256.MultiplyAddEstimate(wa0, xa, a0);
+                            b0 = Vector256.MultiplyAddEstimate(wb0, xb, b0);
+                            a0_1 = Vector256.MultiplyAddEstimate(wa0, xa_1, a0_1);
+                            b0_1 = Vector256.MultiplyAddEstimate(wb0, xb_1, b0_1);
+                            var wa1 = Vector256.LoadUnsafe(ref w0, c + 96);
+                            var wb1 = Vector256.LoadUnsafe(ref w0, c + 104);
+                            a1 = Vector256.MultiplyAddEstimate(wa1, xa, a1);
+                            b1 = Vector256.MultiplyAddEstimate(wb1, xb, b1);
+                            a1_1 = Vector256.MultiplyAddEstimate(wa1, xa_1, a1_1);
+                            b1_1 = Vector256.MultiplyAddEstimate(wb1, xb_1, b1_1);
+                            var wa2 = Vector256.LoadUnsafe(ref w0, c + 192);
+                            var wb2 = Vector256.LoadUnsafe(ref w0, c + 200);
+                            a2 = Vector256.MultiplyAddEstimate(wa2, xa, a2);
+                            b2 = Vector256.MultiplyAddEstimate(wb2, xb, b2);
+                            a2_1 = Vector256.MultiplyAddEstimate(wa2, xa_1, a2_1);
+                            b2_1 = Vector256.MultiplyAddEstimate(wb2, xb_1, b2_1);
+                            var wa3 = Vector256.LoadUnsafe(ref w0, c + 288);
+                            var wb3 = Vector256.LoadUnsafe(ref w0, c + 296);
+                            a3 = Vector256.MultiplyAddEstimate(wa3, xa, a3);
+                            b3 = Vector256.MultiplyAddEstimate(wb3, xb, b3);
+                            a3_1 = Vector256.MultiplyAddEstimate(wa3, xa_1, a3_1);
+                            b3_1 = Vector256.MultiplyAddEstimate(wb3, xb_1, b3_1);
+                        }
+                        var q0 = Half(a0 + b0);
+                        var q1 = Half(a1 + b1);
+                        var q2 = Half(a2 + b2);
+                        var q3 = Half(a3 + b3);
+                        var sums = Sum4(q0, q1, q2, q3);
+                        sums.StoreUnsafe(ref yr, r);
+                        var q0_1 = Half(a0_1 + b0_1);
+                        var q1_1 = Half(a1_1 + b1_1);
+                        var q2_1 = Half(a2_1 + b2_1);
+                        var q3_1 = Half(a3_1 + b3_1);
+                        var sums_1 = Sum4(q0_1, q1_1, q2_1, q3_1);
+                        sums_1.StoreUnsafe(ref yr_1, r);
+                    }
+                    for (; p < n; p++)
                     {
                         ref float xr = ref Unsafe.Add(ref xbase, p * 96);
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
