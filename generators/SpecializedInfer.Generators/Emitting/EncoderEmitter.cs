@@ -355,7 +355,7 @@ public sealed class EncoderEmitter
     private int LayerNormOp(string norm, string summary) => _ops.Add(summary, s =>
     {
         s.Line($"int from = {Engine}.WorkerPool.Start(pos, part, parts), to = {Engine}.WorkerPool.Start(pos, part + 1, parts);");
-        s.Line($"for (var r = from; r < to; r++) {Encoders}.BertInputEmbedding.LayerNorm(_x.AsSpan(r * Dim, Dim), {norm}, NormEps);");
+        s.Line($"for (var r = from; r < to; r++) {Encoders}.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), {norm}, NormEps);");
     });
 
     private void WriteGeneratorMembers()

@@ -115,22 +115,30 @@ public sealed class EncoderKernelEmitter
             _s.Line("ref float xs = ref MemoryMarshal.GetReference(x);");
             _s.Line("ref float ys = ref MemoryMarshal.GetReference(y);");
             _s.Line("ref float bs = ref MemoryMarshal.GetReference(bias);");
-            _s.Line("nint c = from;");
-            Paths(w =>
+            _s.Line($"// Rows in chunks of {I(RowChunk(n))} (x's chunk, {I(RowChunk(n) * n * 4 / 1024)} KiB, stays in L2 while every column block of the share reads it).");
+            using (_s.Block($"for (nint r0 = 0; r0 < rows; r0 += {I(RowChunk(n))})"))
             {
-                if (w.IsScalar)
+                _s.Line($"nint r1 = Math.Min(rows, r0 + {I(RowChunk(n))});");
+                _s.Line("nint c = from;");
+                Paths(w =>
                 {
-                    ColumnLoop(mm, w, 0, "c < to");
-                    return;
-                }
-                var (_, vectors) = Block(w);
-                ColumnLoop(mm, w, vectors, $"c + {I(vectors * w.Lanes)} <= to");
-                if (vectors > 1) ColumnLoop(mm, w, 1, $"c + {I(w.Lanes)} <= to");
-                // Outputs past the last whole vector (none when 16 divides m): the same chain, one output at a time.
-                if (m % w.Lanes != 0) ColumnLoop(mm, VectorWidth.Scalar, 0, "c < to");
-            });
+                    if (w.IsScalar)
+                    {
+                        ColumnLoop(mm, w, 0, "c < to");
+                        return;
+                    }
+                    var (_, vectors) = Block(w);
+                    ColumnLoop(mm, w, vectors, $"c + {I(vectors * w.Lanes)} <= to");
+                    if (vectors > 1) ColumnLoop(mm, w, 1, $"c + {I(w.Lanes)} <= to");
+                    // Outputs past the last whole vector (none when 16 divides m): the same chain, one output at a time.
+                    if (m % w.Lanes != 0) ColumnLoop(mm, VectorWidth.Scalar, 0, "c < to");
+                });
+            }
         }
     }
+
+    /// <summary>Token rows per chunk of a product with <paramref name="inputs"/> inputs: about 144 KiB of x, a multiple of 6.</summary>
+    public static int RowChunk(int inputs) => System.Math.Max(6, 36864 / inputs / 6 * 6);
 
     /// <summary>A loop over output columns in steps of <paramref name="vectors"/> vectors (scalar: one output), each over every row block.</summary>
     private void ColumnLoop(EncoderMatMul mm, VectorWidth w, int vectors, string condition)
@@ -138,13 +146,24 @@ public sealed class EncoderKernelEmitter
         var step = w.IsScalar ? 1 : vectors * w.Lanes;
         using (_s.Block($"for (; {condition}; c += {I(step)})"))
         {
-            _s.Line("nint r = 0;");
+            _s.Line("nint r = r0;");
             var rowsPerBlock = w.IsScalar ? 1 : Block(w).Rows;
             if (rowsPerBlock > 1)
-                using (_s.Block($"for (; r + {I(rowsPerBlock)} <= rows; r += {I(rowsPerBlock)})"))
+            {
+                using (_s.Block($"for (; r + {I(rowsPerBlock)} <= r1; r += {I(rowsPerBlock)})"))
                     BlockBody(mm, w, rowsPerBlock, Math.Max(vectors, 1));
-            using (_s.Block("for (; r < rows; r++)"))
-                BlockBody(mm, w, 1, Math.Max(vectors, 1));
+                // The rows left over, as one block of their own (each output the same chain as in a full block).
+                using (_s.Block("switch (r1 - r)"))
+                    for (var left = rowsPerBlock - 1; left >= 1; left--)
+                        using (_s.Block($"case {left}:"))
+                        {
+                            BlockBody(mm, w, left, Math.Max(vectors, 1));
+                            _s.Line("break;");
+                        }
+            }
+            else
+                using (_s.Block("for (; r < r1; r++)"))
+                    BlockBody(mm, w, 1, Math.Max(vectors, 1));
         }
     }
 
