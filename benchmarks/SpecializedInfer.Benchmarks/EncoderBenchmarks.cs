@@ -1,5 +1,6 @@
 using System.Reflection;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Jobs;
 using Microsoft.ML.OnnxRuntime;
 using SpecializedInfer.Encoders;
 using SpecializedInfer.Onnx;
@@ -93,7 +94,7 @@ public sealed class EncoderBenchmarkConfig : BenchmarkDotNet.Configs.ManualConfi
 {
     public EncoderBenchmarkConfig()
     {
-        AddJob(BenchmarkDotNet.Jobs.Job.Default.WithWarmupCount(2).WithIterationCount(5).WithLaunchCount(1)
+        AddJob(Job.Default.WithWarmupCount(2).WithIterationCount(5).WithLaunchCount(1)
             .WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(200)));
         HideColumns(BenchmarkDotNet.Columns.Column.Error, BenchmarkDotNet.Columns.Column.RatioSD);
     }
