@@ -21,14 +21,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
         private const float AttentionScale = 0.17677669f; // 1f / MathF.Sqrt(32), as the reference computes it
 
         /// <summary>
-        /// y = x·W + b for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):
-        /// x is [rows, 384], W input-major [384, 1152] (PackedMatrix), b [1152], y [rows, 1152]. Blocks of token rows × output vectors;
+        /// y = x·W + b for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole tiles of 64 outputs):
+        /// x is [rows, 384], W in tiles of 64 outputs, each input-major [384, 64] (PackedMatrix), b [1152], y [rows, 1152]. Blocks of token rows × output vectors;
         /// each output is one fused multiply-add chain over its 384 inputs in order, then + b.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMul384x1152(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)
         {
-            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 1152 > y.Length || bias.Length != 1152 || (uint)from > (uint)to || to > 1152 || (from & 15) != 0) ThrowShape("MatMul384x1152");
+            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 1152 > y.Length || bias.Length != 1152 || (uint)from > (uint)to || to > 1152 || (from & 63) != 0) ThrowShape("MatMul384x1152");
             // Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.
             ref float xs = ref MemoryMarshal.GetReference(x);
             ref float ys = ref MemoryMarshal.GetReference(y);
@@ -51,11 +51,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero, a50 = Vector512<float>.Zero, a51 = Vector512<float>.Zero, a52 = Vector512<float>.Zero, a53 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                 var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -135,11 +136,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -207,11 +209,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -268,11 +271,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -318,11 +322,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -357,11 +362,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -396,11 +402,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a50 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -438,11 +445,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -474,11 +482,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -505,11 +514,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -531,11 +541,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -552,11 +563,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -582,11 +594,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero, a50 = Vector256<float>.Zero, a51 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -638,11 +651,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -686,11 +700,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -727,11 +742,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -761,11 +777,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -788,11 +805,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -819,11 +837,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a50 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -861,11 +880,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -897,11 +917,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -928,11 +949,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -954,11 +976,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -975,11 +998,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -1005,11 +1029,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero, a50 = Vector128<float>.Zero, a51 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1061,11 +1086,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1109,11 +1135,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1150,11 +1177,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1184,11 +1212,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1211,11 +1240,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1242,11 +1272,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a50 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1284,11 +1315,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1320,11 +1352,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1351,11 +1384,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1377,11 +1411,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1398,11 +1433,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1423,11 +1459,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                         for (; r < r1; r++)
                         {
                             ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             float a00 = 0f;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Unsafe.Add(ref wk, 0);
                                 var u0 = Unsafe.Add(ref x0, k);
                                 a00 = MathF.FusedMultiplyAdd(u0, w0, a00);
@@ -1442,14 +1479,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
         }
 
         /// <summary>
-        /// y = y + (x·W + b), the residual added in place for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):
-        /// x is [rows, 384], W input-major [384, 384] (PackedMatrix), b [384], y [rows, 384]. Blocks of token rows × output vectors;
+        /// y = y + (x·W + b), the residual added in place for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole tiles of 64 outputs):
+        /// x is [rows, 384], W in tiles of 64 outputs, each input-major [384, 64] (PackedMatrix), b [384], y [rows, 384]. Blocks of token rows × output vectors;
         /// each output is one fused multiply-add chain over its 384 inputs in order, then + b.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMul384x384Residual(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)
         {
-            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 384 > y.Length || bias.Length != 384 || (uint)from > (uint)to || to > 384 || (from & 15) != 0) ThrowShape("MatMul384x384Residual");
+            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 384 > y.Length || bias.Length != 384 || (uint)from > (uint)to || to > 384 || (from & 63) != 0) ThrowShape("MatMul384x384Residual");
             // Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.
             ref float xs = ref MemoryMarshal.GetReference(x);
             ref float ys = ref MemoryMarshal.GetReference(y);
@@ -1472,11 +1509,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero, a50 = Vector512<float>.Zero, a51 = Vector512<float>.Zero, a52 = Vector512<float>.Zero, a53 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                 var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1556,11 +1594,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1628,11 +1667,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1689,11 +1729,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1739,11 +1780,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1778,11 +1820,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1817,11 +1860,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a50 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -1859,11 +1903,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -1895,11 +1940,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -1926,11 +1972,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -1952,11 +1999,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -1973,11 +2021,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -2003,11 +2052,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero, a50 = Vector256<float>.Zero, a51 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2059,11 +2109,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2107,11 +2158,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2148,11 +2200,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2182,11 +2235,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2209,11 +2263,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2240,11 +2295,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a50 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2282,11 +2338,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2318,11 +2375,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2349,11 +2407,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2375,11 +2434,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2396,11 +2456,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2426,11 +2487,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero, a50 = Vector128<float>.Zero, a51 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2482,11 +2544,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2530,11 +2593,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2571,11 +2635,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2605,11 +2670,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2632,11 +2698,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2663,11 +2730,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a50 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2705,11 +2773,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2741,11 +2810,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2772,11 +2842,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2798,11 +2869,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2819,11 +2891,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2844,11 +2917,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                         for (; r < r1; r++)
                         {
                             ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             float a00 = 0f;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Unsafe.Add(ref wk, 0);
                                 var u0 = Unsafe.Add(ref x0, k);
                                 a00 = MathF.FusedMultiplyAdd(u0, w0, a00);
@@ -2863,14 +2937,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
         }
 
         /// <summary>
-        /// y = GELU(x·W + b) for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):
-        /// x is [rows, 384], W input-major [384, 1536] (PackedMatrix), b [1536], y [rows, 1536]. Blocks of token rows × output vectors;
+        /// y = GELU(x·W + b) for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole tiles of 64 outputs):
+        /// x is [rows, 384], W in tiles of 64 outputs, each input-major [384, 64] (PackedMatrix), b [1536], y [rows, 1536]. Blocks of token rows × output vectors;
         /// each output is one fused multiply-add chain over its 384 inputs in order, then + b.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMul384x1536Gelu(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)
         {
-            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 1536 > y.Length || bias.Length != 1536 || (uint)from > (uint)to || to > 1536 || (from & 15) != 0) ThrowShape("MatMul384x1536Gelu");
+            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 1536 > y.Length || bias.Length != 1536 || (uint)from > (uint)to || to > 1536 || (from & 63) != 0) ThrowShape("MatMul384x1536Gelu");
             // Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.
             ref float xs = ref MemoryMarshal.GetReference(x);
             ref float ys = ref MemoryMarshal.GetReference(y);
@@ -2893,11 +2967,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero, a50 = Vector512<float>.Zero, a51 = Vector512<float>.Zero, a52 = Vector512<float>.Zero, a53 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                 var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -2977,11 +3052,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3049,11 +3125,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3110,11 +3187,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3160,11 +3238,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3199,11 +3278,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3238,11 +3318,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a50 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3280,11 +3361,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3316,11 +3398,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3347,11 +3430,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3373,11 +3457,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3394,11 +3479,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3424,11 +3510,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero, a50 = Vector256<float>.Zero, a51 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3480,11 +3567,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3528,11 +3616,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3569,11 +3658,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3603,11 +3693,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3630,11 +3721,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3661,11 +3753,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a50 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3703,11 +3796,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3739,11 +3833,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3770,11 +3865,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3796,11 +3892,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3817,11 +3914,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3847,11 +3945,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero, a50 = Vector128<float>.Zero, a51 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -3903,11 +4002,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -3951,11 +4051,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -3992,11 +4093,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -4026,11 +4128,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -4053,11 +4156,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -4084,11 +4188,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a50 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4126,11 +4231,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4162,11 +4268,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4193,11 +4300,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4219,11 +4327,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4240,11 +4349,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4265,11 +4375,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                         for (; r < r1; r++)
                         {
                             ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
                             float a00 = 0f;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Unsafe.Add(ref wk, 0);
                                 var u0 = Unsafe.Add(ref x0, k);
                                 a00 = MathF.FusedMultiplyAdd(u0, w0, a00);
@@ -4284,14 +4395,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
         }
 
         /// <summary>
-        /// y = y + (x·W + b), the residual added in place for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):
-        /// x is [rows, 1536], W input-major [1536, 384] (PackedMatrix), b [384], y [rows, 384]. Blocks of token rows × output vectors;
+        /// y = y + (x·W + b), the residual added in place for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole tiles of 64 outputs):
+        /// x is [rows, 1536], W in tiles of 64 outputs, each input-major [1536, 64] (PackedMatrix), b [384], y [rows, 384]. Blocks of token rows × output vectors;
         /// each output is one fused multiply-add chain over its 1536 inputs in order, then + b.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMul1536x384Residual(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)
         {
-            if (rows < 0 || (long)rows * 1536 > x.Length || (long)rows * 384 > y.Length || bias.Length != 384 || (uint)from > (uint)to || to > 384 || (from & 15) != 0) ThrowShape("MatMul1536x384Residual");
+            if (rows < 0 || (long)rows * 1536 > x.Length || (long)rows * 384 > y.Length || bias.Length != 384 || (uint)from > (uint)to || to > 384 || (from & 63) != 0) ThrowShape("MatMul1536x384Residual");
             // Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.
             ref float xs = ref MemoryMarshal.GetReference(x);
             ref float ys = ref MemoryMarshal.GetReference(y);
@@ -4314,11 +4425,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                             Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero, a50 = Vector512<float>.Zero, a51 = Vector512<float>.Zero, a52 = Vector512<float>.Zero, a53 = Vector512<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                 var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4398,11 +4510,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4470,11 +4583,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4531,11 +4645,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4581,11 +4696,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4620,11 +4736,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4659,11 +4776,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                             Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a50 = Vector512<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4701,11 +4819,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4737,11 +4856,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4768,11 +4888,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4794,11 +4915,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4815,11 +4937,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector512<float> a00 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4845,11 +4968,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                             Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero, a50 = Vector256<float>.Zero, a51 = Vector256<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -4901,11 +5025,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -4949,11 +5074,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -4990,11 +5116,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -5024,11 +5151,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -5051,11 +5179,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -5082,11 +5211,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                             Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a50 = Vector256<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5124,11 +5254,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5160,11 +5291,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5191,11 +5323,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5217,11 +5350,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5238,11 +5372,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector256<float> a00 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5268,11 +5403,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                             Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero, a50 = Vector128<float>.Zero, a51 = Vector128<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5324,11 +5460,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5372,11 +5509,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5413,11 +5551,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5447,11 +5586,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5474,11 +5614,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5505,11 +5646,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                             Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a50 = Vector128<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5547,11 +5689,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5583,11 +5726,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5614,11 +5758,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5640,11 +5785,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5661,11 +5807,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                ref float wc = ref Unsafe.Add(ref w, c);
+                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                                 Vector128<float> a00 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5686,11 +5833,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                         for (; r < r1; r++)
                         {
                             ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                            ref float wc = ref Unsafe.Add(ref w, c);
+                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
+                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
                             float a00 = 0f;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
+                                ref float wk = ref Unsafe.Add(ref wc, k * width);
                                 var w0 = Unsafe.Add(ref wk, 0);
                                 var u0 = Unsafe.Add(ref x0, k);
                                 a00 = MathF.FusedMultiplyAdd(u0, w0, a00);
