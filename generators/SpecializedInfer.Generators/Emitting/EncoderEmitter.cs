@@ -310,7 +310,7 @@ public sealed class EncoderEmitter
             {
                 var qkv = _ops.Add($"layer {l}: query, key and value, [rows, {d}] → [rows, {3 * d}]", s =>
                 {
-                    s.Line(Columns("c", 3 * d));
+                    s.Line(ParallelOps.RowsOf("c", 3 * d));
                     s.Line($"{Kernels}.{_kernels.QueryKeyValue.Name}(_x, ref _l{l}Qkv.Start, _l{l}Qkv.Bias, _qkv, pos, c.From, c.To);");
                 });
                 var attention = _ops.Add($"attention, {_m.Heads} heads of {_m.HeadDim} per sentence, (sentence, head) pairs split over the threads", s =>
@@ -320,7 +320,7 @@ public sealed class EncoderEmitter
                 });
                 var output = _ops.Add($"layer {l}: attention output projection {d} → {d}, added to the states", s =>
                 {
-                    s.Line(Columns("c", d));
+                    s.Line(ParallelOps.RowsOf("c", d));
                     s.Line($"{Kernels}.{_kernels.AttentionOutput.Name}(_context, ref _l{l}Output.Start, _l{l}Output.Bias, _x, pos, c.From, c.To);");
                 });
                 var norm = LayerNormOp($"_l{l}AttentionNorm", $"layer {l}: attention LayerNorm");
@@ -334,12 +334,12 @@ public sealed class EncoderEmitter
             {
                 var up = _ops.Add($"layer {l}: feed-forward up {d} → {h}, GELU", s =>
                 {
-                    s.Line(Columns("c", h));
+                    s.Line(ParallelOps.RowsOf("c", h));
                     s.Line($"{Kernels}.{_kernels.Up.Name}(_x, ref _l{l}Up.Start, _l{l}Up.Bias, _hidden, pos, c.From, c.To);");
                 });
                 var down = _ops.Add($"layer {l}: feed-forward down {h} → {d}, added to the states", s =>
                 {
-                    s.Line(Columns("c", d));
+                    s.Line(ParallelOps.RowsOf("c", d));
                     s.Line($"{Kernels}.{_kernels.Down.Name}(_hidden, ref _l{l}Down.Start, _l{l}Down.Bias, _x, pos, c.From, c.To);");
                 });
                 var norm = LayerNormOp($"_l{l}OutputNorm", $"layer {l}: output LayerNorm");
@@ -350,10 +350,6 @@ public sealed class EncoderEmitter
             }
         }
     }
-
-    /// <summary>An op body's share of a product's <paramref name="outputs"/> outputs, as local <paramref name="name"/> (From, To): whole tiles of 64.</summary>
-    private static string Columns(string name, int outputs) =>
-        $"var {name} = (From: {Engine}.WorkerPool.Start({(outputs + 63) / 64}, part, parts) * 64, To: {Math}.Min({outputs}, {Engine}.WorkerPool.Start({(outputs + 63) / 64}, part + 1, parts) * 64)); // whole tiles of 64 outputs";
 
     /// <summary>An op normalizing its share of the rows with a LayerNorm (the reference's code, row by row).</summary>
     private int LayerNormOp(string norm, string summary) => _ops.Add(summary, s =>

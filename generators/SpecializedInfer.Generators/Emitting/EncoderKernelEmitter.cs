@@ -36,7 +36,7 @@ public sealed class EncoderKernelEmitter
 
     public static EngineSource Emit(EncoderKernelSet set) => new(set.HintName, new EncoderKernelEmitter().Write(set));
 
-    /// <summary>Rows and output vectors of one block of a matrix product, per path: accumulators plus loads fit the registers (32 zmm, 16 ymm/xmm); the vectors divide a 64-output tile.</summary>
+    /// <summary>Rows and output vectors of one block of a matrix product, per path: accumulators plus loads fit the registers (32 zmm, 16 ymm/xmm).</summary>
     public static (int Rows, int Vectors) Block(VectorWidth w) => w.Lanes == 16 ? (6, 4) : (6, 2);
 
     private string Write(EncoderKernelSet set)
@@ -103,14 +103,14 @@ public sealed class EncoderKernelEmitter
             _ => "y = y + (x·W + b), the residual added in place",
         };
         _s.Line("/// <summary>");
-        _s.Line($"/// {what} for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole tiles of 64 outputs):");
-        _s.Line($"/// x is [rows, {n}], W in tiles of 64 outputs, each input-major [{n}, 64] (PackedMatrix), b [{m}], y [rows, {m}]. Blocks of token rows × output vectors;");
+        _s.Line($"/// {what} for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):");
+        _s.Line($"/// x is [rows, {n}], W input-major [{n}, {m}] (PackedMatrix), b [{m}], y [rows, {m}]. Blocks of token rows × output vectors;");
         _s.Line($"/// each output is one fused multiply-add chain over its {n} inputs in order, then + b.");
         _s.Line("/// </summary>");
         _s.Line(Hot);
         using (_s.Block($"public static void {mm.Name}(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)"))
         {
-            _s.Line($"if (rows < 0 || (long)rows * {I(n)} > x.Length || (long)rows * {I(m)} > y.Length || bias.Length != {I(m)} || (uint)from > (uint)to || to > {I(m)} || (from & 63) != 0) ThrowShape({Literals.String(mm.Name)});");
+            _s.Line($"if (rows < 0 || (long)rows * {I(n)} > x.Length || (long)rows * {I(m)} > y.Length || bias.Length != {I(m)} || (uint)from > (uint)to || to > {I(m)} || (from & 15) != 0) ThrowShape({Literals.String(mm.Name)});");
             _s.Line("// Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.");
             _s.Line("ref float xs = ref MemoryMarshal.GetReference(x);");
             _s.Line("ref float ys = ref MemoryMarshal.GetReference(y);");
@@ -172,15 +172,14 @@ public sealed class EncoderKernelEmitter
     {
         int n = mm.Inputs, m = mm.Outputs;
         for (var i = 0; i < rows; i++) _s.Line($"ref float x{i} = ref Unsafe.Add(ref xs, (r + {I(i)}) * {I(n)});");
-        _s.Line($"nint tile = c & ~63, width = Math.Min(64, {I(m)} - tile); // c's tile of the packed weights, and its row stride");
-        _s.Line($"ref float wc = ref Unsafe.Add(ref w, tile * {I(n)} + (c - tile));");
+        _s.Line("ref float wc = ref Unsafe.Add(ref w, c);");
         var accs = new List<string>();
         for (var i = 0; i < rows; i++)
             for (var j = 0; j < vectors; j++) accs.Add($"a{i}{j}");
         _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => $"{a} = {w.Zero}"))};");
         using (_s.Block($"for (nint k = 0; k < {I(n)}; k++)"))
         {
-            _s.Line("ref float wk = ref Unsafe.Add(ref wc, k * width);");
+            _s.Line($"ref float wk = ref Unsafe.Add(ref wc, k * {I(m)});");
             for (var j = 0; j < vectors; j++) _s.Line($"var w{j} = {w.Load("wk", I(j * w.Lanes))};");
             for (var i = 0; i < rows; i++)
             {

@@ -4,14 +4,11 @@ using System.Runtime.InteropServices;
 namespace SpecializedInfer.Encoders;
 
 /// <summary>
-/// Linear layers repacked for a generated encoder's matrix kernel: in tiles of <see cref="TileColumns"/> outputs, each
-/// tile input-major (<c>[inputs, tile width]</c>: row k holds input k's weight for the tile's outputs) and contiguous,
-/// so a block of token rows multiplies contiguous vectors of outputs with each input broadcast and no horizontal sums,
-/// and reads its tile as one sequential stream that spreads over every cache set (a whole input-major matrix would put
-/// a tile's rows a power-of-two-ish stride apart, into a few sets). Several layers reading the same input (query, key
-/// and value) sit side by side as one matrix of their outputs together. Pinned and 64-byte aligned, so every vector
-/// load is aligned when the output count is a multiple of 16. Weight (k, o) is at tile t = o / 64, offset
-/// 64·t·inputs + k·width(t) + o − 64·t, where width(t) = min(64, outputs − 64·t).
+/// Linear layers repacked for a generated encoder's matrix kernel: input-major (<c>[inputs, outputs]</c>, row k holds
+/// weight k of every output), so a block of token rows multiplies contiguous vectors of outputs with each input
+/// broadcast and no horizontal sums; several layers reading the same input (query, key and value) side by side as one
+/// matrix of their outputs together. Pinned and 64-byte aligned, so every vector load of a row is aligned when the
+/// output count is a multiple of 16.
 /// </summary>
 public sealed class PackedMatrix
 {
@@ -28,16 +25,13 @@ public sealed class PackedMatrix
         _offset = (int)((64 - address % 64) % 64 / sizeof(float));
     }
 
-    /// <summary>Outputs per tile; a thread's share of the outputs is whole tiles.</summary>
-    public const int TileColumns = 64;
-
     public int Inputs { get; }
     public int Outputs { get; }
 
     /// <summary>The biases of every output, in the packed order.</summary>
     public float[] Bias { get; }
 
-    /// <summary>Weight (input 0, output 0), the start of the first tile.</summary>
+    /// <summary>Weight (input 0, output 0); input k's weights follow at k × <see cref="Outputs"/>.</summary>
     public ref float Start => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_values), _offset);
 
     /// <summary>The layers' weights side by side (outputs of the first, then the second's, ...); every layer has the same inputs.</summary>
@@ -53,12 +47,7 @@ public sealed class PackedMatrix
         foreach (var l in layers)
         {
             for (var o = 0; o < l.Outputs; o++)
-            {
-                var column = first + o;
-                var tile = column / TileColumns * TileColumns;
-                var width = Math.Min(TileColumns, outputs - tile);
-                for (var k = 0; k < inputs; k++) values[tile * inputs + k * width + column - tile] = l.Weight[o * inputs + k];
-            }
+                for (var k = 0; k < inputs; k++) values[k * outputs + first + o] = l.Weight[o * inputs + k];
             first += l.Outputs;
         }
         return packed;

@@ -21,14 +21,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
         private const float AttentionScale = 0.17677669f; // 1f / MathF.Sqrt(32), as the reference computes it
 
         /// <summary>
-        /// y = x·W + b for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole tiles of 64 outputs):
-        /// x is [rows, 384], W in tiles of 64 outputs, each input-major [384, 64] (PackedMatrix), b [1152], y [rows, 1152]. Blocks of token rows × output vectors;
+        /// y = x·W + b for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):
+        /// x is [rows, 384], W input-major [384, 1152] (PackedMatrix), b [1152], y [rows, 1152]. Blocks of token rows × output vectors;
         /// each output is one fused multiply-add chain over its 384 inputs in order, then + b.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMul384x1152(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)
         {
-            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 1152 > y.Length || bias.Length != 1152 || (uint)from > (uint)to || to > 1152 || (from & 63) != 0) ThrowShape("MatMul384x1152");
+            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 1152 > y.Length || bias.Length != 1152 || (uint)from > (uint)to || to > 1152 || (from & 15) != 0) ThrowShape("MatMul384x1152");
             // Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.
             ref float xs = ref MemoryMarshal.GetReference(x);
             ref float ys = ref MemoryMarshal.GetReference(y);
@@ -51,12 +51,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero, a50 = Vector512<float>.Zero, a51 = Vector512<float>.Zero, a52 = Vector512<float>.Zero, a53 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                 var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -136,12 +135,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -209,12 +207,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -271,12 +268,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -322,12 +318,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -362,12 +357,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -402,12 +396,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a50 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -445,12 +438,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -482,12 +474,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -514,12 +505,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -541,12 +531,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -563,12 +552,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -594,12 +582,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero, a50 = Vector256<float>.Zero, a51 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -651,12 +638,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -700,12 +686,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -742,12 +727,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -777,12 +761,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -805,12 +788,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -837,12 +819,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a50 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -880,12 +861,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -917,12 +897,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -949,12 +928,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -976,12 +954,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -998,12 +975,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -1029,12 +1005,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero, a50 = Vector128<float>.Zero, a51 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1086,12 +1061,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1135,12 +1109,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1177,12 +1150,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1212,12 +1184,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1240,12 +1211,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -1272,12 +1242,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a50 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1315,12 +1284,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1352,12 +1320,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1384,12 +1351,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1411,12 +1377,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1433,12 +1398,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -1459,12 +1423,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                         for (; r < r1; r++)
                         {
                             ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1152 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             float a00 = 0f;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1152);
                                 var w0 = Unsafe.Add(ref wk, 0);
                                 var u0 = Unsafe.Add(ref x0, k);
                                 a00 = MathF.FusedMultiplyAdd(u0, w0, a00);
@@ -1479,14 +1442,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
         }
 
         /// <summary>
-        /// y = y + (x·W + b), the residual added in place for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole tiles of 64 outputs):
-        /// x is [rows, 384], W in tiles of 64 outputs, each input-major [384, 64] (PackedMatrix), b [384], y [rows, 384]. Blocks of token rows × output vectors;
+        /// y = y + (x·W + b), the residual added in place for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):
+        /// x is [rows, 384], W input-major [384, 384] (PackedMatrix), b [384], y [rows, 384]. Blocks of token rows × output vectors;
         /// each output is one fused multiply-add chain over its 384 inputs in order, then + b.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMul384x384Residual(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)
         {
-            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 384 > y.Length || bias.Length != 384 || (uint)from > (uint)to || to > 384 || (from & 63) != 0) ThrowShape("MatMul384x384Residual");
+            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 384 > y.Length || bias.Length != 384 || (uint)from > (uint)to || to > 384 || (from & 15) != 0) ThrowShape("MatMul384x384Residual");
             // Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.
             ref float xs = ref MemoryMarshal.GetReference(x);
             ref float ys = ref MemoryMarshal.GetReference(y);
@@ -1509,12 +1472,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero, a50 = Vector512<float>.Zero, a51 = Vector512<float>.Zero, a52 = Vector512<float>.Zero, a53 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                 var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1594,12 +1556,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1667,12 +1628,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1729,12 +1689,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1780,12 +1739,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1820,12 +1778,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -1860,12 +1817,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a50 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -1903,12 +1859,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -1940,12 +1895,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -1972,12 +1926,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -1999,12 +1952,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -2021,12 +1973,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -2052,12 +2003,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero, a50 = Vector256<float>.Zero, a51 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2109,12 +2059,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2158,12 +2107,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2200,12 +2148,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2235,12 +2182,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2263,12 +2209,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -2295,12 +2240,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a50 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2338,12 +2282,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2375,12 +2318,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2407,12 +2349,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2434,12 +2375,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2456,12 +2396,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -2487,12 +2426,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero, a50 = Vector128<float>.Zero, a51 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2544,12 +2482,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2593,12 +2530,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2635,12 +2571,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2670,12 +2605,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2698,12 +2632,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -2730,12 +2663,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a50 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2773,12 +2705,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2810,12 +2741,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2842,12 +2772,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2869,12 +2798,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2891,12 +2819,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -2917,12 +2844,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                         for (; r < r1; r++)
                         {
                             ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             float a00 = 0f;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Unsafe.Add(ref wk, 0);
                                 var u0 = Unsafe.Add(ref x0, k);
                                 a00 = MathF.FusedMultiplyAdd(u0, w0, a00);
@@ -2937,14 +2863,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
         }
 
         /// <summary>
-        /// y = GELU(x·W + b) for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole tiles of 64 outputs):
-        /// x is [rows, 384], W in tiles of 64 outputs, each input-major [384, 64] (PackedMatrix), b [1536], y [rows, 1536]. Blocks of token rows × output vectors;
+        /// y = GELU(x·W + b) for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):
+        /// x is [rows, 384], W input-major [384, 1536] (PackedMatrix), b [1536], y [rows, 1536]. Blocks of token rows × output vectors;
         /// each output is one fused multiply-add chain over its 384 inputs in order, then + b.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMul384x1536Gelu(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)
         {
-            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 1536 > y.Length || bias.Length != 1536 || (uint)from > (uint)to || to > 1536 || (from & 63) != 0) ThrowShape("MatMul384x1536Gelu");
+            if (rows < 0 || (long)rows * 384 > x.Length || (long)rows * 1536 > y.Length || bias.Length != 1536 || (uint)from > (uint)to || to > 1536 || (from & 15) != 0) ThrowShape("MatMul384x1536Gelu");
             // Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.
             ref float xs = ref MemoryMarshal.GetReference(x);
             ref float ys = ref MemoryMarshal.GetReference(y);
@@ -2967,12 +2893,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero, a50 = Vector512<float>.Zero, a51 = Vector512<float>.Zero, a52 = Vector512<float>.Zero, a53 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                 var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3052,12 +2977,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3125,12 +3049,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3187,12 +3110,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3238,12 +3160,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3278,12 +3199,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -3318,12 +3238,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a50 = Vector512<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3361,12 +3280,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3398,12 +3316,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3430,12 +3347,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3457,12 +3373,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3479,12 +3394,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -3510,12 +3424,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero, a50 = Vector256<float>.Zero, a51 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3567,12 +3480,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3616,12 +3528,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3658,12 +3569,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3693,12 +3603,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3721,12 +3630,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -3753,12 +3661,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a50 = Vector256<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3796,12 +3703,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3833,12 +3739,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3865,12 +3770,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3892,12 +3796,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3914,12 +3817,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -3945,12 +3847,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero, a50 = Vector128<float>.Zero, a51 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -4002,12 +3903,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -4051,12 +3951,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -4093,12 +3992,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -4128,12 +4026,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -4156,12 +4053,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -4188,12 +4084,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a50 = Vector128<float>.Zero;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4231,12 +4126,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4268,12 +4162,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4300,12 +4193,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4327,12 +4219,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4349,12 +4240,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                                nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 384; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -4375,12 +4265,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                         for (; r < r1; r++)
                         {
                             ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 384);
-                            nint tile = c & ~63, width = Math.Min(64, 1536 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 384 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             float a00 = 0f;
                             for (nint k = 0; k < 384; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 1536);
                                 var w0 = Unsafe.Add(ref wk, 0);
                                 var u0 = Unsafe.Add(ref x0, k);
                                 a00 = MathF.FusedMultiplyAdd(u0, w0, a00);
@@ -4395,14 +4284,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
         }
 
         /// <summary>
-        /// y = y + (x·W + b), the residual added in place for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole tiles of 64 outputs):
-        /// x is [rows, 1536], W in tiles of 64 outputs, each input-major [1536, 64] (PackedMatrix), b [384], y [rows, 384]. Blocks of token rows × output vectors;
+        /// y = y + (x·W + b), the residual added in place for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):
+        /// x is [rows, 1536], W input-major [1536, 384] (PackedMatrix), b [384], y [rows, 384]. Blocks of token rows × output vectors;
         /// each output is one fused multiply-add chain over its 1536 inputs in order, then + b.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMul1536x384Residual(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)
         {
-            if (rows < 0 || (long)rows * 1536 > x.Length || (long)rows * 384 > y.Length || bias.Length != 384 || (uint)from > (uint)to || to > 384 || (from & 63) != 0) ThrowShape("MatMul1536x384Residual");
+            if (rows < 0 || (long)rows * 1536 > x.Length || (long)rows * 384 > y.Length || bias.Length != 384 || (uint)from > (uint)to || to > 384 || (from & 15) != 0) ThrowShape("MatMul1536x384Residual");
             // Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.
             ref float xs = ref MemoryMarshal.GetReference(x);
             ref float ys = ref MemoryMarshal.GetReference(y);
@@ -4425,12 +4314,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero, a50 = Vector512<float>.Zero, a51 = Vector512<float>.Zero, a52 = Vector512<float>.Zero, a53 = Vector512<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                 var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4510,12 +4398,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a41 = Vector512<float>.Zero, a42 = Vector512<float>.Zero, a43 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4583,12 +4470,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a31 = Vector512<float>.Zero, a32 = Vector512<float>.Zero, a33 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4645,12 +4531,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a21 = Vector512<float>.Zero, a22 = Vector512<float>.Zero, a23 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4696,12 +4581,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a11 = Vector512<float>.Zero, a12 = Vector512<float>.Zero, a13 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4736,12 +4620,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a01 = Vector512<float>.Zero, a02 = Vector512<float>.Zero, a03 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector512.LoadUnsafe(ref wk, 16);
                                     var w2 = Vector512.LoadUnsafe(ref wk, 32);
@@ -4776,12 +4659,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero, a50 = Vector512<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4819,12 +4701,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero, a40 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4856,12 +4737,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero, a30 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4888,12 +4768,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero, a20 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4915,12 +4794,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero, a10 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4937,12 +4815,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector512<float> a00 = Vector512<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector512.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector512.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector512.FusedMultiplyAdd(u0, w0, a00);
@@ -4968,12 +4845,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero, a50 = Vector256<float>.Zero, a51 = Vector256<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -5025,12 +4901,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a41 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -5074,12 +4949,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a31 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -5116,12 +4990,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a21 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -5151,12 +5024,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a11 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -5179,12 +5051,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a01 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector256.LoadUnsafe(ref wk, 8);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
@@ -5211,12 +5082,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero, a50 = Vector256<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5254,12 +5124,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero, a40 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5291,12 +5160,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero, a30 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5323,12 +5191,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero, a20 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5350,12 +5217,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero, a10 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5372,12 +5238,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector256<float> a00 = Vector256<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector256.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector256.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector256.FusedMultiplyAdd(u0, w0, a00);
@@ -5403,12 +5268,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero, a50 = Vector128<float>.Zero, a51 = Vector128<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5460,12 +5324,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a41 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5509,12 +5372,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a31 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5551,12 +5413,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a21 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5586,12 +5447,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a11 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5614,12 +5474,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a01 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var w1 = Vector128.LoadUnsafe(ref wk, 4);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
@@ -5646,12 +5505,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                             ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
                             ref float x5 = ref Unsafe.Add(ref xs, (r + 5) * 1536);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero, a50 = Vector128<float>.Zero;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                 var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                 a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5689,12 +5547,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
                                 ref float x4 = ref Unsafe.Add(ref xs, (r + 4) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero, a40 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5726,12 +5583,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
                                 ref float x3 = ref Unsafe.Add(ref xs, (r + 3) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero, a30 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5758,12 +5614,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
                                 ref float x2 = ref Unsafe.Add(ref xs, (r + 2) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero, a20 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5785,12 +5640,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
                                 ref float x1 = ref Unsafe.Add(ref xs, (r + 1) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero, a10 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5807,12 +5661,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             case 1:
                             {
                                 ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                                nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                                ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                                ref float wc = ref Unsafe.Add(ref w, c);
                                 Vector128<float> a00 = Vector128<float>.Zero;
                                 for (nint k = 0; k < 1536; k++)
                                 {
-                                    ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                    ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                     var w0 = Vector128.LoadUnsafe(ref wk, 0);
                                     var u0 = Vector128.Create(Unsafe.Add(ref x0, k));
                                     a00 = Vector128.FusedMultiplyAdd(u0, w0, a00);
@@ -5833,12 +5686,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                         for (; r < r1; r++)
                         {
                             ref float x0 = ref Unsafe.Add(ref xs, (r + 0) * 1536);
-                            nint tile = c & ~63, width = Math.Min(64, 384 - tile); // c's tile of the packed weights, and its row stride
-                            ref float wc = ref Unsafe.Add(ref w, tile * 1536 + (c - tile));
+                            ref float wc = ref Unsafe.Add(ref w, c);
                             float a00 = 0f;
                             for (nint k = 0; k < 1536; k++)
                             {
-                                ref float wk = ref Unsafe.Add(ref wc, k * width);
+                                ref float wk = ref Unsafe.Add(ref wc, k * 384);
                                 var w0 = Unsafe.Add(ref wk, 0);
                                 var u0 = Unsafe.Add(ref x0, k);
                                 a00 = MathF.FusedMultiplyAdd(u0, w0, a00);

@@ -351,7 +351,7 @@ namespace Encoders
         /// <summary>layer 0: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op0(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(18, part, parts) * 64, To: global::System.Math.Min(1152, global::SpecializedInfer.Engine.WorkerPool.Start(18, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1152, part, parts);
             Kernels.MatMul384x1152(_x, ref _l0Qkv.Start, _l0Qkv.Bias, _qkv, pos, c.From, c.To);
         }
 
@@ -365,7 +365,7 @@ namespace Encoders
         /// <summary>layer 0: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op2(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul384x384Residual(_context, ref _l0Output.Start, _l0Output.Bias, _x, pos, c.From, c.To);
         }
 
@@ -379,14 +379,14 @@ namespace Encoders
         /// <summary>layer 0: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op4(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(24, part, parts) * 64, To: global::System.Math.Min(1536, global::SpecializedInfer.Engine.WorkerPool.Start(24, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1536, part, parts);
             Kernels.MatMul384x1536Gelu(_x, ref _l0Up.Start, _l0Up.Bias, _hidden, pos, c.From, c.To);
         }
 
         /// <summary>layer 0: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op5(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul1536x384Residual(_hidden, ref _l0Down.Start, _l0Down.Bias, _x, pos, c.From, c.To);
         }
 
@@ -400,14 +400,14 @@ namespace Encoders
         /// <summary>layer 1: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op7(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(18, part, parts) * 64, To: global::System.Math.Min(1152, global::SpecializedInfer.Engine.WorkerPool.Start(18, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1152, part, parts);
             Kernels.MatMul384x1152(_x, ref _l1Qkv.Start, _l1Qkv.Bias, _qkv, pos, c.From, c.To);
         }
 
         /// <summary>layer 1: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op8(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul384x384Residual(_context, ref _l1Output.Start, _l1Output.Bias, _x, pos, c.From, c.To);
         }
 
@@ -421,14 +421,14 @@ namespace Encoders
         /// <summary>layer 1: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op10(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(24, part, parts) * 64, To: global::System.Math.Min(1536, global::SpecializedInfer.Engine.WorkerPool.Start(24, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1536, part, parts);
             Kernels.MatMul384x1536Gelu(_x, ref _l1Up.Start, _l1Up.Bias, _hidden, pos, c.From, c.To);
         }
 
         /// <summary>layer 1: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op11(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul1536x384Residual(_hidden, ref _l1Down.Start, _l1Down.Bias, _x, pos, c.From, c.To);
         }
 
@@ -442,14 +442,14 @@ namespace Encoders
         /// <summary>layer 2: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op13(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(18, part, parts) * 64, To: global::System.Math.Min(1152, global::SpecializedInfer.Engine.WorkerPool.Start(18, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1152, part, parts);
             Kernels.MatMul384x1152(_x, ref _l2Qkv.Start, _l2Qkv.Bias, _qkv, pos, c.From, c.To);
         }
 
         /// <summary>layer 2: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op14(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul384x384Residual(_context, ref _l2Output.Start, _l2Output.Bias, _x, pos, c.From, c.To);
         }
 
@@ -463,14 +463,14 @@ namespace Encoders
         /// <summary>layer 2: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op16(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(24, part, parts) * 64, To: global::System.Math.Min(1536, global::SpecializedInfer.Engine.WorkerPool.Start(24, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1536, part, parts);
             Kernels.MatMul384x1536Gelu(_x, ref _l2Up.Start, _l2Up.Bias, _hidden, pos, c.From, c.To);
         }
 
         /// <summary>layer 2: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op17(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul1536x384Residual(_hidden, ref _l2Down.Start, _l2Down.Bias, _x, pos, c.From, c.To);
         }
 
@@ -484,14 +484,14 @@ namespace Encoders
         /// <summary>layer 5: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op19(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(18, part, parts) * 64, To: global::System.Math.Min(1152, global::SpecializedInfer.Engine.WorkerPool.Start(18, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1152, part, parts);
             Kernels.MatMul384x1152(_x, ref _l5Qkv.Start, _l5Qkv.Bias, _qkv, pos, c.From, c.To);
         }
 
         /// <summary>layer 5: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op20(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul384x384Residual(_context, ref _l5Output.Start, _l5Output.Bias, _x, pos, c.From, c.To);
         }
 
@@ -505,14 +505,14 @@ namespace Encoders
         /// <summary>layer 5: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op22(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(24, part, parts) * 64, To: global::System.Math.Min(1536, global::SpecializedInfer.Engine.WorkerPool.Start(24, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1536, part, parts);
             Kernels.MatMul384x1536Gelu(_x, ref _l5Up.Start, _l5Up.Bias, _hidden, pos, c.From, c.To);
         }
 
         /// <summary>layer 5: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op23(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul1536x384Residual(_hidden, ref _l5Down.Start, _l5Down.Bias, _x, pos, c.From, c.To);
         }
 

@@ -386,7 +386,7 @@ namespace Encoders
         /// <summary>layer 0: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op0(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(18, part, parts) * 64, To: global::System.Math.Min(1152, global::SpecializedInfer.Engine.WorkerPool.Start(18, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1152, part, parts);
             Kernels.MatMul384x1152(_x, ref _l0Qkv.Start, _l0Qkv.Bias, _qkv, pos, c.From, c.To);
         }
 
@@ -400,7 +400,7 @@ namespace Encoders
         /// <summary>layer 0: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op2(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul384x384Residual(_context, ref _l0Output.Start, _l0Output.Bias, _x, pos, c.From, c.To);
         }
 
@@ -414,14 +414,14 @@ namespace Encoders
         /// <summary>layer 0: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op4(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(24, part, parts) * 64, To: global::System.Math.Min(1536, global::SpecializedInfer.Engine.WorkerPool.Start(24, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1536, part, parts);
             Kernels.MatMul384x1536Gelu(_x, ref _l0Up.Start, _l0Up.Bias, _hidden, pos, c.From, c.To);
         }
 
         /// <summary>layer 0: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op5(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul1536x384Residual(_hidden, ref _l0Down.Start, _l0Down.Bias, _x, pos, c.From, c.To);
         }
 
@@ -435,14 +435,14 @@ namespace Encoders
         /// <summary>layer 1: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op7(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(18, part, parts) * 64, To: global::System.Math.Min(1152, global::SpecializedInfer.Engine.WorkerPool.Start(18, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1152, part, parts);
             Kernels.MatMul384x1152(_x, ref _l1Qkv.Start, _l1Qkv.Bias, _qkv, pos, c.From, c.To);
         }
 
         /// <summary>layer 1: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op8(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul384x384Residual(_context, ref _l1Output.Start, _l1Output.Bias, _x, pos, c.From, c.To);
         }
 
@@ -456,14 +456,14 @@ namespace Encoders
         /// <summary>layer 1: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op10(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(24, part, parts) * 64, To: global::System.Math.Min(1536, global::SpecializedInfer.Engine.WorkerPool.Start(24, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1536, part, parts);
             Kernels.MatMul384x1536Gelu(_x, ref _l1Up.Start, _l1Up.Bias, _hidden, pos, c.From, c.To);
         }
 
         /// <summary>layer 1: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op11(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul1536x384Residual(_hidden, ref _l1Down.Start, _l1Down.Bias, _x, pos, c.From, c.To);
         }
 
@@ -477,14 +477,14 @@ namespace Encoders
         /// <summary>layer 2: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op13(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(18, part, parts) * 64, To: global::System.Math.Min(1152, global::SpecializedInfer.Engine.WorkerPool.Start(18, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1152, part, parts);
             Kernels.MatMul384x1152(_x, ref _l2Qkv.Start, _l2Qkv.Bias, _qkv, pos, c.From, c.To);
         }
 
         /// <summary>layer 2: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op14(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul384x384Residual(_context, ref _l2Output.Start, _l2Output.Bias, _x, pos, c.From, c.To);
         }
 
@@ -498,14 +498,14 @@ namespace Encoders
         /// <summary>layer 2: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op16(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(24, part, parts) * 64, To: global::System.Math.Min(1536, global::SpecializedInfer.Engine.WorkerPool.Start(24, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1536, part, parts);
             Kernels.MatMul384x1536Gelu(_x, ref _l2Up.Start, _l2Up.Bias, _hidden, pos, c.From, c.To);
         }
 
         /// <summary>layer 2: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op17(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul1536x384Residual(_hidden, ref _l2Down.Start, _l2Down.Bias, _x, pos, c.From, c.To);
         }
 
@@ -519,14 +519,14 @@ namespace Encoders
         /// <summary>layer 3: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op19(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(18, part, parts) * 64, To: global::System.Math.Min(1152, global::SpecializedInfer.Engine.WorkerPool.Start(18, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1152, part, parts);
             Kernels.MatMul384x1152(_x, ref _l3Qkv.Start, _l3Qkv.Bias, _qkv, pos, c.From, c.To);
         }
 
         /// <summary>layer 3: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op20(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul384x384Residual(_context, ref _l3Output.Start, _l3Output.Bias, _x, pos, c.From, c.To);
         }
 
@@ -540,14 +540,14 @@ namespace Encoders
         /// <summary>layer 3: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op22(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(24, part, parts) * 64, To: global::System.Math.Min(1536, global::SpecializedInfer.Engine.WorkerPool.Start(24, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1536, part, parts);
             Kernels.MatMul384x1536Gelu(_x, ref _l3Up.Start, _l3Up.Bias, _hidden, pos, c.From, c.To);
         }
 
         /// <summary>layer 3: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op23(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul1536x384Residual(_hidden, ref _l3Down.Start, _l3Down.Bias, _x, pos, c.From, c.To);
         }
 
@@ -561,14 +561,14 @@ namespace Encoders
         /// <summary>layer 4: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op25(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(18, part, parts) * 64, To: global::System.Math.Min(1152, global::SpecializedInfer.Engine.WorkerPool.Start(18, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1152, part, parts);
             Kernels.MatMul384x1152(_x, ref _l4Qkv.Start, _l4Qkv.Bias, _qkv, pos, c.From, c.To);
         }
 
         /// <summary>layer 4: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op26(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul384x384Residual(_context, ref _l4Output.Start, _l4Output.Bias, _x, pos, c.From, c.To);
         }
 
@@ -582,14 +582,14 @@ namespace Encoders
         /// <summary>layer 4: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op28(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(24, part, parts) * 64, To: global::System.Math.Min(1536, global::SpecializedInfer.Engine.WorkerPool.Start(24, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1536, part, parts);
             Kernels.MatMul384x1536Gelu(_x, ref _l4Up.Start, _l4Up.Bias, _hidden, pos, c.From, c.To);
         }
 
         /// <summary>layer 4: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op29(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul1536x384Residual(_hidden, ref _l4Down.Start, _l4Down.Bias, _x, pos, c.From, c.To);
         }
 
@@ -603,14 +603,14 @@ namespace Encoders
         /// <summary>layer 5: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op31(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(18, part, parts) * 64, To: global::System.Math.Min(1152, global::SpecializedInfer.Engine.WorkerPool.Start(18, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1152, part, parts);
             Kernels.MatMul384x1152(_x, ref _l5Qkv.Start, _l5Qkv.Bias, _qkv, pos, c.From, c.To);
         }
 
         /// <summary>layer 5: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op32(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul384x384Residual(_context, ref _l5Output.Start, _l5Output.Bias, _x, pos, c.From, c.To);
         }
 
@@ -624,14 +624,14 @@ namespace Encoders
         /// <summary>layer 5: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op34(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(24, part, parts) * 64, To: global::System.Math.Min(1536, global::SpecializedInfer.Engine.WorkerPool.Start(24, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(1536, part, parts);
             Kernels.MatMul384x1536Gelu(_x, ref _l5Up.Start, _l5Up.Bias, _hidden, pos, c.From, c.To);
         }
 
         /// <summary>layer 5: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op35(int pos, int n, int part, int parts)
         {
-            var c = (From: global::SpecializedInfer.Engine.WorkerPool.Start(6, part, parts) * 64, To: global::System.Math.Min(384, global::SpecializedInfer.Engine.WorkerPool.Start(6, part + 1, parts) * 64)); // whole tiles of 64 outputs
+            var c = Rows(384, part, parts);
             Kernels.MatMul1536x384Residual(_hidden, ref _l5Down.Start, _l5Down.Bias, _x, pos, c.From, c.To);
         }
 
