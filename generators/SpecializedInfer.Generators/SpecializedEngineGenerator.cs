@@ -16,6 +16,7 @@ namespace SpecializedInfer.Generators;
 /// <code>
 /// [SpecializedEngine] classes ──► EngineTargets ──┬──────────────────────────────► EngineSpecs ──► EngineLayouts ──┬──► EngineSources ──► AddSource X.g.cs
 ///                                                 └─► DuplicateTargets ──────────┤                                 └──► KernelSets ──► KernelSources ──► AddSource X.Kernels.g.cs
+///                                                           EngineSpecs ──► EncoderSources / EncoderKernelSources ──► AddSource X.g.cs, X.Kernels.g.cs (architecture: bert)
 /// *.plan.json / *.model.json ──► JsonFiles ──► AllJsonFiles ─────────────────────┤
 /// MSBuild properties ──► Options ─────────────────────────────────────────────────┘
 ///                                                           EngineSpecs ──► UnavailableSources ──► AddSource X.g.cs (a plan with an error: the throwing surface)
@@ -66,7 +67,7 @@ public sealed class SpecializedEngineGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.EngineSpecs);
 
         var layouts = specs
-            .Select((resolution, _) => resolution.Spec is null ? null : EngineLayout.For(resolution.Spec))
+            .Select((resolution, _) => resolution.Spec is null || EncoderKernelSet.IsEncoder(resolution.Spec) ? null : EngineLayout.For(resolution.Spec))
             .WithTrackingName(TrackingNames.EngineLayouts);
 
         var engineSources = layouts
@@ -81,6 +82,17 @@ public sealed class SpecializedEngineGenerator : IIncrementalGenerator
             .Select((set, _) => set is null ? null : KernelEmitter.Emit(set))
             .WithTrackingName(TrackingNames.KernelSources);
 
+        // Encoders (architecture: bert): the engine from the spec, the kernels from their sizes alone.
+        var encoderSources = specs
+            .Select((resolution, _) => resolution.Spec is { } spec && EncoderKernelSet.IsEncoder(spec) ? EncoderEmitter.Emit(spec) : null)
+            .WithTrackingName(TrackingNames.EncoderSources);
+        var encoderKernelSets = specs
+            .Select((resolution, _) => resolution.Spec is { } spec && EncoderKernelSet.IsEncoder(spec) ? EncoderKernelSet.For(spec) : null)
+            .WithTrackingName(TrackingNames.EncoderKernelSets);
+        var encoderKernelSources = encoderKernelSets
+            .Select((set, _) => set is null ? null : EncoderKernelEmitter.Emit(set))
+            .WithTrackingName(TrackingNames.EncoderKernelSources);
+
         // Every engine's kernels derive from VectorMath: once per project, and only in projects with an engine.
         var anyEngine = specs
             .Select((resolution, _) => resolution.Spec is not null)
@@ -94,6 +106,8 @@ public sealed class SpecializedEngineGenerator : IIncrementalGenerator
         });
         context.RegisterSourceOutput(engineSources, AddSource);
         context.RegisterSourceOutput(kernelSources, AddSource);
+        context.RegisterSourceOutput(encoderSources, AddSource);
+        context.RegisterSourceOutput(encoderKernelSources, AddSource);
 
         // A plan with an error: the engine's surface, every member throwing with the SI diagnostic's words.
         var unavailableSources = specs

@@ -35,6 +35,15 @@ public static class TrackingNames
     /// <summary>The C# source of one engine's kernels (X.Kernels.g.cs).</summary>
     public const string KernelSources = nameof(KernelSources);
 
+    /// <summary>The C# source of one generated encoder (X.g.cs, architecture: bert).</summary>
+    public const string EncoderSources = nameof(EncoderSources);
+
+    /// <summary>The sizes one encoder's kernels are written for: equal across edits of its plan.</summary>
+    public const string EncoderKernelSets = nameof(EncoderKernelSets);
+
+    /// <summary>The C# source of one encoder's kernels (X.Kernels.g.cs).</summary>
+    public const string EncoderKernelSources = nameof(EncoderKernelSources);
+
     /// <summary>The throwing surface of an engine whose plan has an error (X.g.cs).</summary>
     public const string UnavailableSources = nameof(UnavailableSources);
 

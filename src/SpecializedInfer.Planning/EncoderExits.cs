@@ -24,7 +24,7 @@ public sealed record EncoderExitPoint(int AfterStep, int ComparedWith, double Th
 /// </summary>
 public static class EncoderExits
 {
-    /// <summary>The exit points of a schedule an encoder runs (<see cref="EncoderPlanRules.Unsupported"/> has accepted it), by step.</summary>
+    /// <summary>The exit points of a schedule an encoder runs (<see cref="EncoderPlanRules.Unsupported(ExecutionSchedule)"/> has accepted it), by step.</summary>
     public static IReadOnlyList<EncoderExitPoint> Of(ExecutionSchedule schedule) =>
         schedule.Exits.Select(e => new EncoderExitPoint(e.AfterStep, e.AfterStep - 1, e.Test.Threshold)).ToArray();
 

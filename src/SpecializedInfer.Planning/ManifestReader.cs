@@ -35,9 +35,9 @@ public static class ManifestReader
 
     /// <summary>
     /// Reads a manifest an engine is generated from: the architectures the generator emits
-    /// (<see cref="DecoderArchitecture.Generated"/>; encoders have no generated engine yet).
+    /// (<see cref="DecoderArchitecture.Generated"/> and <c>bert</c> encoders).
     /// </summary>
-    public static ManifestReadResult Read(string text, string filePath) => Read(text, filePath, allowEncoders: false, forGenerator: true);
+    public static ManifestReadResult Read(string text, string filePath) => Read(text, filePath, allowEncoders: true, forGenerator: true);
 
     /// <summary>
     /// Reads a manifest the reference engine runs: every decoder architecture, and with <paramref name="allowEncoders"/>
@@ -57,7 +57,7 @@ public static class ManifestReader
         if (archNode is not null && !DecoderArchitecture.IsDecoder(archNode.Value) && !isBert)
             cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{JsonReadContext.Echo(archNode.Value)}' is not supported yet; supported: {string.Join(", ", DecoderArchitecture.Names)}, bert", archNode.Range);
         else if (isBert && !allowEncoders)
-            cx.Report(ProblemIds.UnsupportedArchitecture, "Architecture 'bert' has no generated engine yet; the reference encoder (BertEncoder) runs it", archNode!.Range);
+            cx.Report(ProblemIds.UnsupportedArchitecture, "Architecture 'bert' is an encoder; a language model's engine cannot run it (BertEncoder or a generated encoder does)", archNode!.Range);
         else if (forGenerator && archNode is not null && !isBert && System.Array.IndexOf(DecoderArchitecture.Generated, archNode.Value) < 0)
             cx.Report(ProblemIds.UnsupportedArchitecture, $"Architecture '{archNode.Value}' has no generated engine yet; the reference engine (ReferenceEngine, si run --engine reference) runs it", archNode.Range);
         foreach (var property in isBert ? DecoderOnly : EncoderOnly)

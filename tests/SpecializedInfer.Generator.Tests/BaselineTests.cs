@@ -8,7 +8,7 @@ namespace SpecializedInfer.Generator.Tests;
 /// The generated source is checked in under Baselines/ so a change to the emitter shows up as a readable diff: the
 /// two plans in models/, one engine per kind of plan under Plans/ (skips, exits, recompute, lossless, exit heads,
 /// learned probes, odd and large shapes), engines that keep Q8_0/Q4_0 weights quantized, and engines that read the
-/// file mapping instead of an aligned copy. Each engine is two files (X.g.cs and its kernels, X.Kernels.g.cs); every
+/// file mapping instead of an aligned copy, and generated encoders. Each engine is two files (X.g.cs and its kernels, X.Kernels.g.cs); every
 /// run adds the kernels' shared helpers (SpecializedInfer.Generated.VectorMath.g.cs). SPECIALIZEDINFER_UPDATE_BASELINES=1 rewrites the baselines
 /// instead of comparing.
 /// </summary>
@@ -60,9 +60,15 @@ public sealed class BaselineTests
             ("S260Merge", "s260.merge.plan.json"),    // merged layers computed by the engine's constructor
             ("QwenExits", "qwen.exits.plan.json"),    // qwen2's biases bound from the mapping
         ],
+        // Encoders (architecture: bert), from EncoderPlans/: the full model, and pruning, sharing and exits together.
+        ["Encoders"] =
+        [
+            ("MiniLmFull", "minilm.full.plan.json"),
+            ("MiniLmExit", "minilm.exit.plan.json"),
+        ],
     };
 
-    private static readonly string[] RunNames = ["Demo", "Plans", "Quantized", "Mapped"];
+    private static readonly string[] RunNames = ["Demo", "Plans", "Quantized", "Mapped", "Encoders"];
 
     public static TheoryData<string> Runs => new(RunNames);
 
@@ -72,10 +78,11 @@ public sealed class BaselineTests
     private static (string Source, List<AdditionalText> Texts, Dictionary<string, string>? Properties) Inputs(string run)
     {
         if (run == "Demo") return (Source, GeneratorHarness.ModelFiles(), null);
+        var folder = run == "Encoders" ? "EncoderPlans" : "Plans";
         var source = $"namespace {run};\n" +
-                     string.Join("\n", PlanRuns[run].Select(e => $"[SpecializedInfer.SpecializedEngine(\"Plans/{e.Plan}\")] public partial class {e.Class};"));
-        var texts = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Plans"), "*.json").Order(StringComparer.Ordinal)
-            .Select(f => (AdditionalText)new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/Plans/{Path.GetFileName(f)}", File.ReadAllText(f)))
+                     string.Join("\n", PlanRuns[run].Select(e => $"[SpecializedInfer.SpecializedEngine(\"{folder}/{e.Plan}\")] public partial class {e.Class};"));
+        var texts = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, folder), "*.json").Order(StringComparer.Ordinal)
+            .Select(f => (AdditionalText)new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/{folder}/{Path.GetFileName(f)}", File.ReadAllText(f)))
             .ToList();
         return (source, texts, run == "Mapped" ? new() { ["SpecializedInferWeightCopyLimit"] = "0" } : null);
     }

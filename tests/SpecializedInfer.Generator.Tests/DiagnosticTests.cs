@@ -32,6 +32,16 @@ public sealed class DiagnosticTests
         }
         """;
 
+    /// <summary>An encoder's manifest: its plans may not decide per generated token ("encoderplan" cases).</summary>
+    private const string EncoderManifest = """
+        {
+          "name": "m",
+          "architecture": "bert",
+          "dim": 64, "hiddenDim": 256, "layers": 5, "heads": 8,
+          "normEps": 1e-12, "vocabSize": 512, "contextLength": 512
+        }
+        """;
+
     private const string ValidPlan = "{\n  \"manifest\": \"m.model.json\"\n}";
 
     private static string Plan(string body) => "{\n  \"manifest\": \"m.model.json\",\n  " + body + "\n}";
@@ -84,7 +94,13 @@ public sealed class DiagnosticTests
         { "SI0028", "Error", "manifest", Manifest.Replace("2048", "0"), 0, "0\n" },
         { "SI0029", "Info", "manifest", Manifest.Replace("176", "172"), 0, "172" },
         { "SI0043", "Error", "manifest", Manifest.Replace("2048", "2048, \"weightType\": \"q8_0\""), 0, "176" },
-        { "SI0032", "Error", "manifest", Manifest.Replace("\"llama\"", "\"bert\""), 0, "\"bert\"" },
+        { "SI0032", "Error", "manifest", Manifest.Replace("\"llama\"", "\"phi3\""), 0, "\"phi3\"" },
+        // What does not apply to an encoder, at the plan property (a bert manifest); and an encoder's criterion on a decoder.
+        { "SI0032", "Error", "encoderplan", Plan("\"skip\": [ { \"layer\": 1, \"test\": \"cosine\", \"threshold\": 0.9 } ]"), 0, "\"skip\"" },
+        { "SI0032", "Error", "encoderplan", Plan("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"maxProbability\", \"threshold\": 0.9 } ]"), 0, "\"exits\"" },
+        { "SI0032", "Error", "encoderplan", Plan("\"decodeDepth\": 3"), 0, "\"decodeDepth\"" },
+        { "SI0032", "Error", "encoderplan", Plan("\"merge\": [ { \"layers\": [1, 2] } ]"), 0, "\"merge\"" },
+        { "SI0032", "Error", "plan", Plan("\"exits\": [ { \"afterStep\": 1, \"criterion\": \"embeddingCosine\", \"threshold\": 0.9 } ]"), 0, "\"embeddingCosine\"" },
         { "SI0033", "Error", "plan", Plan("\"kvFill\": \"zero\""), 0, "\"zero\"" },
         { "SI0034", "Error", "probe", "{\n  \"dim\": 64, \"bias\": 0,\n  \"weights\": [1, 2]\n}", 0, "[1, 2]" },
         { "SI0034", "Error", "probe", "{\n  \"dim\": 2, \"bias\": 0,\n  \"weights\": [1, 2]\n}", 0, "2, \"bias\"" },
@@ -109,13 +125,13 @@ public sealed class DiagnosticTests
     [MemberData(nameof(Cases))]
     public void Problem_is_reported_at_its_line_and_column(string id, string severity, string file, string text, int occurrence, string marker)
     {
-        var plan = file == "plan" ? text : file == "probe" ? Plan(LearnedExit) : ValidPlan;
-        var manifest = file == "manifest" ? text : Manifest;
+        var plan = file is "plan" or "encoderplan" ? text : file == "probe" ? Plan(LearnedExit) : ValidPlan;
+        var manifest = file == "manifest" ? text : file == "encoderplan" ? EncoderManifest : Manifest;
         var files = new List<(string, string)> { (PlanPath, plan), (ManifestPath, manifest) };
         if (file == "probe") files.Add((ProbePath, text));
         var diagnostics = Run(Engine, [.. files]);
         var (line, column) = Position(text, marker, occurrence);
-        var path = file switch { "plan" => PlanPath, "probe" => ProbePath, _ => ManifestPath };
+        var path = file switch { "plan" or "encoderplan" => PlanPath, "probe" => ProbePath, _ => ManifestPath };
         var found = diagnostics.Where(d => d.Id == id && d.Severity.ToString() == severity).ToList();
         Assert.True(found.Count > 0, $"no {severity} {id}; got: {string.Join("; ", diagnostics)}");
         Assert.Contains(found, d =>

@@ -158,6 +158,9 @@ public sealed partial class DocumentationSnippetTests
         files.Add(new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/Plans/m.model.json", manifest));
         foreach (var plan in new[] { "a", "b", "p" })
             files.Add(new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/Plans/{plan}.plan.json", "{ \"manifest\": \"m.model.json\" }"));
+        // The encoder plans the README's generated-encoder example names.
+        foreach (var file in Directory.GetFiles(Path.Combine(GeneratorHarness.ModelsFolder(), "eval", "plans"), "minilm.*.json").Order(StringComparer.Ordinal))
+            files.Add(new InMemoryAdditionalText($"{GeneratorHarness.ProjectRoot}/models/eval/plans/{Path.GetFileName(file)}", File.ReadAllText(file)));
         return files;
     }
 

@@ -10,7 +10,7 @@ namespace SpecializedInfer.Generator.Tests;
 /// The kernels' Vector256, Vector128 and scalar paths, which this AVX-512 machine never takes in-process, and the
 /// integer kernels' AVX2 and scalar paths (it takes AVX-VNNI): child processes run this assembly's Main with hardware
 /// intrinsics switched off step by step and compare several generated engines with the reference engine (which falls
-/// back the same way) over 64 positions each.
+/// back the same way) over 64 positions each, and two generated encoders with the reference encoder on 16 sentences.
 /// </summary>
 public sealed class FallbackPathTests(ITestOutputHelper output)
 {
@@ -47,6 +47,40 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
                 ok = false;
             }
         }
+        // Generated encoders: matrix products, attention and GELU on the same path, against the reference encoder.
+        try
+        {
+            using var miniLm = new global::SpecializedInfer.Tests.Encoders.MiniLm();
+            var tokens = global::SpecializedInfer.Tests.Encoders.Sentences.Varied(16, maxWords: 12, seed: 2).Select(miniLm.Encoder.Tokenizer.Encode).ToArray();
+            foreach (var (name, encoder) in new (string, global::SpecializedInfer.Encoders.ISentenceEncoder)[]
+                     {
+                         ("MiniLmFull", EncoderEngines.MiniLmFull.Load(miniLm.GgufPath, threads: 2)),
+                         ("MiniLmExit", EncoderEngines.MiniLmExit.Load(miniLm.GgufPath, threads: 2)),
+                     })
+            {
+                using var _ = (IDisposable)encoder;
+                var schedule = name == "MiniLmFull" ? EncoderEngines.MiniLmFull.CompiledSchedule : EncoderEngines.MiniLmExit.CompiledSchedule;
+                var reference = new global::SpecializedInfer.Encoders.BertEncoder(miniLm.Weights, schedule);
+                var worst = 0f;
+                for (var start = 0; start < tokens.Length; start += 8)
+                {
+                    var batch = tokens[start..(start + 8)];
+                    int[] steps = new int[8], referenceSteps = new int[8];
+                    var ours = encoder.EmbedTokens(batch, steps);
+                    var expected = reference.EmbedTokens(batch, referenceSteps);
+                    if (!steps.SequenceEqual(referenceSteps)) throw new InvalidOperationException($"steps {string.Join(",", steps)}, the reference's {string.Join(",", referenceSteps)}");
+                    for (var i = 0; i < 8; i++)
+                        for (var d = 0; d < ours[i].Length; d++) worst = Math.Max(worst, Math.Abs(ours[i][d] - expected[i][d]));
+                }
+                Console.WriteLine($"{name} worst {worst:E2}");
+                if (worst > 1e-5f) ok = false;
+            }
+        }
+        catch (Exception e)
+        {
+            Console.WriteLine($"encoders FAILED: {e.GetType().Name}: {e.Message}");
+            ok = false;
+        }
         return ok ? 0 : 1;
     }
 
@@ -77,7 +111,7 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
             Assert.Equal(expectedPaths, lines.FirstOrDefault());
             Assert.Equal(expectedIntegerPaths, lines.Skip(1).FirstOrDefault());
             Assert.True(exitCode == 0, $"{name} child failed:\n{text}");
-            Assert.Equal(ChildEngines.Length, lines.Count(l => l.Contains(" worst ", StringComparison.Ordinal)));
+            Assert.Equal(ChildEngines.Length + 2, lines.Count(l => l.Contains(" worst ", StringComparison.Ordinal))); // and the two encoders
         }
     }
 
@@ -97,7 +131,7 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
         {
             process.Kill(entireProcessTree: true);
             return (-1, "timed out\n" + stdout.Result + stderr.Result);

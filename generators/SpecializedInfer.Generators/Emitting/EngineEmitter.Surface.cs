@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Linq;
 using SpecializedInfer.Planning;
 
@@ -78,34 +79,37 @@ public sealed partial class EngineEmitter
     }
 
     /// <summary>CompiledSchedule: the resolved schedule as a constructor call, probes' weights shared with the session's constants.</summary>
-    private void WriteCompiledSchedule()
+    private void WriteCompiledSchedule() => WriteCompiledSchedule(_s, _schedule, _probes);
+
+    /// <summary>CompiledSchedule of any generated engine (decoders and encoders): the schedule as a constructor call.</summary>
+    internal static void WriteCompiledSchedule(SourceWriter s, ExecutionSchedule schedule, IReadOnlyList<LinearProbe> probes)
     {
-        _s.Line("/// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>");
-        _s.Line($"public static {Planning}.ExecutionSchedule CompiledSchedule {{ get; }} = new {Planning}.ExecutionSchedule(");
-        var initialized = _schedule.Speculation is not null || _probes.Count > 0 || _schedule.Merges.Count > 0;
-        using (_s.Indent())
+        s.Line("/// <summary>The schedule compiled into this engine (equal to <c>ExecutionSchedule.Resolve(plan, manifest)</c>).</summary>");
+        s.Line($"public static {Planning}.ExecutionSchedule CompiledSchedule {{ get; }} = new {Planning}.ExecutionSchedule(");
+        var initialized = schedule.Speculation is not null || probes.Count > 0 || schedule.Merges.Count > 0;
+        using (s.Indent())
         {
-            using (_s.Block($"Steps: new {Planning}.ScheduleStep[]", closing: "},"))
-                foreach (var st in _steps)
+            using (s.Block($"Steps: new {Planning}.ScheduleStep[]", closing: "},"))
+                foreach (var st in schedule.Steps)
                 {
                     var exit = st.ExitAfter is { } e ? ExitPointLiteral(e) : "null";
                     var skip = st.Skip is { } k ? $", {SkipRuleLiteral(k)}" : "";
-                    _s.Line($"new({st.Index}, {st.Layer}, {st.WeightsOf}, {exit}{skip}){SubLayersLiteral(st)},");
+                    s.Line($"new({st.Index}, {st.Layer}, {st.WeightsOf}, {exit}{skip}){SubLayersLiteral(st)},");
                 }
-            _s.Line($"DecodeDepth: {_depth},");
-            _s.Line($"KvFill: {Planning}.KvFill.{_schedule.KvFill},");
-            _s.Line($"PrunedLayers: {IntArrayLiteral(_schedule.PrunedLayers)},");
-            _s.Line($"ModelLayers: {_schedule.ModelLayers}){(initialized ? "" : ";")}");
+            s.Line($"DecodeDepth: {schedule.DecodeDepth},");
+            s.Line($"KvFill: {Planning}.KvFill.{schedule.KvFill},");
+            s.Line($"PrunedLayers: {IntArrayLiteral(schedule.PrunedLayers)},");
+            s.Line($"ModelLayers: {schedule.ModelLayers}){(initialized ? "" : ";")}");
         }
         if (!initialized) return;
-        using (_s.Block(closing: "};"))
+        using (s.Block(closing: "};"))
         {
-            if (_schedule.Speculation is { } sp) _s.Line($"Speculation = new {Planning}.Speculation({sp.DraftSteps}, {sp.DraftTokens}),");
-            if (_schedule.Merges.Count > 0) _s.Line($"Merges = {LayerMergesLiteral(_schedule.Merges)},");
-            if (_probes.Count > 0)
-                using (_s.Block($"Probes = new {Planning}.LinearProbe[]", closing: "},"))
-                    for (var i = 0; i < _probes.Count; i++)
-                        _s.Line($"new({Literals.String(_probes[i].File)}, Session.Probe{i}Bias, Session.Probe{i}),");
+            if (schedule.Speculation is { } sp) s.Line($"Speculation = new {Planning}.Speculation({sp.DraftSteps}, {sp.DraftTokens}),");
+            if (schedule.Merges.Count > 0) s.Line($"Merges = {LayerMergesLiteral(schedule.Merges)},");
+            if (probes.Count > 0)
+                using (s.Block($"Probes = new {Planning}.LinearProbe[]", closing: "},"))
+                    for (var i = 0; i < probes.Count; i++)
+                        s.Line($"new({Literals.String(probes[i].File)}, Session.Probe{i}Bias, Session.Probe{i}),");
         }
     }
 

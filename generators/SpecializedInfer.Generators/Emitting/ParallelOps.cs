@@ -39,7 +39,7 @@ public sealed class ParallelOps
     public static string KvHeadsOf(string name) => $"var {name} = KvHeadRange(part, parts);";
 
     /// <summary>The session's fields and members: Parallel, the IPartitionedWork dispatch, one method per op, the range helpers.</summary>
-    public void WriteMembers(SourceWriter s)
+    public void WriteMembers(SourceWriter s, bool kvHeads = true)
     {
         s.Line("// Parallel work: the op every thread runs next and its arguments (ops rebuild their spans from fields).");
         s.Line("private int _op, _opPos, _opCount;");
@@ -75,6 +75,7 @@ public sealed class ParallelOps
             s.Line($"return ({Engine}.WorkerPool.Start(tiles, part, parts) * 16, {Math}.Min(rows, {Engine}.WorkerPool.Start(tiles, part + 1, parts) * 16));");
         }
         s.Line();
+        if (!kvHeads) return;
         s.Line("/// <summary>Part <paramref name=\"part\"/>'s KV heads (with the query heads that share them), contiguous.</summary>");
         s.Line($"private static (int From, int To) KvHeadRange(int part, int parts) => ({Engine}.WorkerPool.Start(KvHeads, part, parts), {Engine}.WorkerPool.Start(KvHeads, part + 1, parts));");
         s.Line();

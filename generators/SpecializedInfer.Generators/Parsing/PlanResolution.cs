@@ -108,6 +108,14 @@ public static class PlanResolution
 
         var schedule = ExecutionSchedule.Resolve(read.Plan, manifest);
         var root = JsonParser.Parse(planText, out _) as JsonObject;
+        // An encoder runs static depth and embeddingCosine exits only: the rest of a plan has nothing to act on (SI0032).
+        if (manifest.Encoder is not null && EncoderPlanRules.Unsupported(schedule, out var property) is { } unsupported)
+        {
+            var node = root?.Find(property);
+            problems.Add(DiagnosticInfo.Error(ProblemIds.UnsupportedArchitecture, unsupported.TrimEnd('.'),
+                LocationInfo.From(planFile.Path, node?.NameRange ?? TextRange.Empty)));
+            return Fail(reference, manifest);
+        }
         if (!CheckLimits(schedule, manifest, manifestFile, planFile, root, problems)) return Fail(reference, manifest);
         CheckExitCosts(schedule, manifest, planFile, root, problems);
 

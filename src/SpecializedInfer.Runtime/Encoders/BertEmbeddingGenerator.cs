@@ -4,8 +4,8 @@ using SpecializedInfer.Planning;
 namespace SpecializedInfer.Encoders;
 
 /// <summary>
-/// A <see cref="BertEncoder"/> (the reference encoder, under its plan) as Microsoft.Extensions.AI's embedding
-/// generator. Texts are read lazily and encoded <see cref="BatchSize"/> at a time in padded batches, exactly as
+/// An encoder (<see cref="ISentenceEncoder"/>: the reference <see cref="BertEncoder"/> or a generated encoder, under
+/// its plan) as Microsoft.Extensions.AI's embedding generator; generated encoders implement the interface through it. Texts are read lazily and encoded <see cref="BatchSize"/> at a time in padded batches, exactly as
 /// <see cref="BertEncoder.Embed(IReadOnlyList{string}, int, CancellationToken)"/> encodes them; cancellation is checked before every batch and between the plan's
 /// steps. The work runs on the calling thread (it is CPU-bound; the task completes when it is done). Usage reports
 /// the tokens encoded, [CLS] and [SEP] included; each embedding's additional property <c>steps</c>
@@ -19,7 +19,7 @@ public sealed class BertEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     /// <param name="encoder">the encoder, with the plan it runs</param>
     /// <param name="modelId">the model's name, reported in <see cref="Metadata"/> and on every embedding</param>
     /// <param name="batchSize">sentences per padded batch</param>
-    public BertEmbeddingGenerator(BertEncoder encoder, string modelId, int batchSize = 16)
+    public BertEmbeddingGenerator(ISentenceEncoder encoder, string modelId, int batchSize = 16)
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentException.ThrowIfNullOrWhiteSpace(modelId);
@@ -33,7 +33,7 @@ public sealed class BertEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     public static BertEmbeddingGenerator Load(string ggufPath, ExecutionSchedule? schedule = null, int batchSize = 16) =>
         new(BertEncoder.Load(ggufPath, schedule), Path.GetFileNameWithoutExtension(ggufPath), batchSize);
 
-    public BertEncoder Encoder { get; }
+    public ISentenceEncoder Encoder { get; }
     public int BatchSize { get; }
     public EmbeddingGeneratorMetadata Metadata { get; }
 

@@ -17,7 +17,7 @@ namespace SpecializedInfer.Encoders;
 /// decide per generated token (other exit criteria, skips, a decode depth, speculation) or merge layers do not apply
 /// to an encoder and are refused.
 /// </summary>
-public sealed class BertEncoder
+public sealed class BertEncoder : ISentenceEncoder
 {
     private readonly BertWeights _w;
     private readonly IReadOnlyList<EncoderExitPoint> _exits;
@@ -86,97 +86,27 @@ public sealed class BertEncoder
     public float[][] EmbedTokens(IReadOnlyList<int[]> sentences, Span<int> stepsRun, CancellationToken cancellation = default)
     {
         if (stepsRun.Length != sentences.Count) throw new ArgumentException($"One entry per sentence: {sentences.Count}, found {stepsRun.Length}.", nameof(stepsRun));
-        var length = sentences.Max(s => s.Length);
-        var batch = sentences.Count;
-        var dim = Dimensions;
-        var ids = new int[batch * length];
-        var mask = new int[batch * length];
-        for (var b = 0; b < batch; b++)
-        {
-            sentences[b].CopyTo(ids, b * length);
-            mask.AsSpan(b * length, sentences[b].Length).Fill(1);
-            ids.AsSpan(b * length + sentences[b].Length, length - sentences[b].Length).Fill(Tokenizer.PadToken);
-        }
-        var states = new float[batch * length * dim];
-        var buffers = new StepBuffers(Config, batch * length);
-        EmbedInputs(ids, mask, default, batch, length, states);
-
-        // Row block r of the batch holds sentence running[r]; a sentence that leaves is taken out, the rest close up.
-        var running = Enumerable.Range(0, batch).ToList();
-        var result = new float[batch][];
-        var pooled = _exits.Count == 0 ? null : new float[batch][];
-        var current = new float[dim];
-        if (pooled is not null && EncoderExits.PoolsAfter(_exits, -1)) PoolRunning(-1);
+        var batch = new EncoderBatch(sentences, Dimensions, Tokenizer.PadToken, Config.Pooling, Normalize);
+        var buffers = new StepBuffers(Config, batch.Count * batch.Length);
+        EmbedInputs(batch.Ids, batch.Mask, default, batch.Count, batch.Length, batch.States);
+        if (_exits.Count > 0 && EncoderExits.PoolsAfter(_exits, -1)) batch.Pool(null);
         for (var i = 0; i < Schedule.Steps.Count; i++)
         {
             cancellation.ThrowIfCancellationRequested();
-            RunStep(Schedule.Steps[i], states, mask, running.Count, length, buffers);
-            foreach (var s in running) stepsRun[s]++;
-            if (pooled is not null && EncoderExits.PoolsAfter(_exits, i)) PoolRunning(i);
+            RunStep(Schedule.Steps[i], batch.States, batch.Mask, batch.Count, batch.Length, buffers);
+            batch.StepDone();
+            if (_exits.Count > 0 && EncoderExits.PoolsAfter(_exits, i)) batch.Pool(_exits.FirstOrDefault(e => e.AfterStep == i));
         }
-        for (var r = 0; r < running.Count; r++) result[running[r]] = PooledEmbedding(r);
-        return result;
-
-        float[] PooledEmbedding(int row)
-        {
-            var embedding = new float[dim];
-            Pool(states.AsSpan(row * length * dim, length * dim), mask.AsSpan(row * length, length), embedding);
-            return embedding;
-        }
-
-        // After step (or, at −1, the embedding layer): each running sentence's pooled output; at an exit point the
-        // sentences whose output stopped moving leave with their embedding, and the remaining rows close up.
-        void PoolRunning(int step)
-        {
-            var exit = _exits.FirstOrDefault(e => e.AfterStep == step);
-            var stay = new List<int>(running.Count);
-            for (var r = 0; r < running.Count; r++)
-            {
-                var s = running[r];
-                PoolUnnormalized(states.AsSpan(r * length * dim, length * dim), mask.AsSpan(r * length, length), current);
-                if (exit is not null && EncoderExits.Leaves(exit, ExitMeasures.Cosine(current, pooled![s])))
-                {
-                    result[s] = PooledEmbedding(r);
-                    continue;
-                }
-                pooled![s] ??= new float[dim];
-                current.CopyTo(pooled[s], 0);
-                if (stay.Count != r)
-                {
-                    states.AsSpan(r * length * dim, length * dim).CopyTo(states.AsSpan(stay.Count * length * dim));
-                    mask.AsSpan(r * length, length).CopyTo(mask.AsSpan(stay.Count * length));
-                }
-                stay.Add(s);
-            }
-            running = stay;
-        }
+        return batch.Finish(stepsRun);
     }
 
     /// <summary>Pools one sentence's token states (<c>[length, dim]</c>) by the model's pooling, then L2-normalizes when asked.</summary>
-    public void Pool(ReadOnlySpan<float> states, ReadOnlySpan<int> mask, Span<float> embedding)
-    {
-        PoolUnnormalized(states, mask, embedding);
-        if (Normalize)
-        {
-            var norm = TensorPrimitives.Norm(embedding);
-            if (norm > 0) TensorPrimitives.Multiply(embedding, 1f / Math.Max(norm, 1e-12f), embedding);
-        }
-    }
+    public void Pool(ReadOnlySpan<float> states, ReadOnlySpan<int> mask, Span<float> embedding) =>
+        EncoderBatch.Pool(states, mask, Config.Pooling, Normalize, embedding[..Dimensions]);
 
     /// <summary>The model's pooling (mean over the unpadded tokens, or [CLS]) without normalization: what an exit point compares.</summary>
-    public void PoolUnnormalized(ReadOnlySpan<float> states, ReadOnlySpan<int> mask, Span<float> embedding)
-    {
-        var dim = Dimensions;
-        embedding.Clear();
-        if (Config.Pooling == BertPooling.Cls) states[..dim].CopyTo(embedding);
-        else
-        {
-            var count = 0;
-            for (var t = 0; t < mask.Length; t++)
-                if (mask[t] != 0) { TensorPrimitives.Add(embedding, states.Slice(t * dim, dim), embedding); count++; }
-            if (count > 0) TensorPrimitives.Multiply(embedding, 1f / count, embedding);
-        }
-    }
+    public void PoolUnnormalized(ReadOnlySpan<float> states, ReadOnlySpan<int> mask, Span<float> embedding) =>
+        EncoderBatch.PoolUnnormalized(states, mask, Config.Pooling, embedding[..Dimensions]);
 
     /// <summary>
     /// The token states after the plan's last step, <c>[batch, length, dim]</c>, for token ids and an attention mask
@@ -199,26 +129,9 @@ public sealed class BertEncoder
     /// <summary>The embedding layer: token + token type + position embeddings, LayerNorm, into <paramref name="x"/>.</summary>
     private void EmbedInputs(ReadOnlySpan<int> ids, ReadOnlySpan<int> mask, ReadOnlySpan<int> tokenTypes, int batch, int length, Span<float> x)
     {
-        var c = Config;
-        var dim = c.Dim;
-        var rows = batch * length;
-        if (ids.Length != rows || mask.Length != rows || (!tokenTypes.IsEmpty && tokenTypes.Length != rows) || x.Length != rows * dim)
-            throw new ArgumentException($"Token ids, mask and token types must hold batch × length = {rows} values and the output {rows * dim}.");
-        if (length > c.ContextLength)
-            throw new ArgumentException($"A sentence of {length} tokens is longer than the model's {c.ContextLength} positions.");
-        for (var b = 0; b < batch; b++)
-            for (var p = 0; p < length; p++)
-            {
-                var r = b * length + p;
-                var id = ids[r];
-                var type = tokenTypes.IsEmpty ? 0 : tokenTypes[r];
-                if ((uint)id >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token ids are between 0 and {c.VocabSize - 1}.");
-                if ((uint)type >= (uint)c.TokenTypes) throw new ArgumentOutOfRangeException(nameof(tokenTypes), type, $"Token types are between 0 and {c.TokenTypes - 1}.");
-                var row = x.Slice(r * dim, dim);
-                TensorPrimitives.Add(_w.TokenEmbedding.AsSpan(id * dim, dim), _w.TokenTypes.AsSpan(type * dim, dim), row);
-                TensorPrimitives.Add(row, _w.Positions.AsSpan(p * dim, dim), row);
-                LayerNorm(row, _w.EmbeddingNorm, c.NormEps);
-            }
+        if (ids.Length != batch * length || mask.Length != batch * length || (!tokenTypes.IsEmpty && tokenTypes.Length != batch * length) || x.Length != batch * length * Dimensions)
+            throw new ArgumentException($"Token ids, mask and token types must hold batch × length = {batch * length} values and the output {batch * length * Dimensions}.");
+        BertInputEmbedding.Apply(_w, ids, mask, tokenTypes, batch, length, x);
     }
 
     /// <summary>Scratch for one step over up to a batch's rows.</summary>
@@ -290,12 +203,5 @@ public sealed class BertEncoder
         for (var r = 0; r < rows; r++) LayerNorm(x.Slice(r * dim, dim), norm, Config.NormEps);
     }
 
-    private static void LayerNorm(Span<float> row, BertNorm norm, float eps)
-    {
-        var mean = TensorPrimitives.Sum(row) / row.Length;
-        TensorPrimitives.Subtract(row, mean, row);
-        var variance = TensorPrimitives.SumOfSquares(row) / row.Length;
-        TensorPrimitives.Multiply(row, 1f / MathF.Sqrt(variance + eps), row);
-        TensorPrimitives.FusedMultiplyAdd(row, norm.Scale, norm.Shift, row);
-    }
+    private static void LayerNorm(Span<float> row, BertNorm norm, float eps) => BertInputEmbedding.LayerNorm(row, norm, eps);
 }

@@ -28,6 +28,26 @@ public static class BertManifest
     };
 
     /// <summary>
+    /// The load-time check of a generated encoder: the file's topology must be the manifest's it was generated for;
+    /// the first property that differs throws <see cref="ManifestMismatchException"/> naming it.
+    /// </summary>
+    public static void Verify(BertConfig config, ModelManifest manifest, string modelPath, string manifestPath)
+    {
+        var facts = manifest.Encoder ?? throw new ArgumentException("The manifest is not an encoder's (architecture: bert).", nameof(manifest));
+        var pooling = config.Pooling == BertPooling.Cls ? EncoderFacts.ClsPooling : EncoderFacts.MeanPooling;
+        foreach (var (property, expected, found) in new[]
+                 {
+                     ("dim", manifest.Dim.ToString(System.Globalization.CultureInfo.InvariantCulture), config.Dim.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("hiddenDim", manifest.HiddenDim.ToString(System.Globalization.CultureInfo.InvariantCulture), config.HiddenDim.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                     ("layers", manifest.Layers.ToString(System.Globalization.CultureInfo.InvariantCulture), config.Layers.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("heads", manifest.Heads.ToString(System.Globalization.CultureInfo.InvariantCulture), config.Heads.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                     ("vocabSize", manifest.VocabSize.ToString(System.Globalization.CultureInfo.InvariantCulture), config.VocabSize.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                     ("contextLength", manifest.ContextLength.ToString(System.Globalization.CultureInfo.InvariantCulture), config.ContextLength.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                     ("tokenTypes", facts.TokenTypes.ToString(System.Globalization.CultureInfo.InvariantCulture), config.TokenTypes.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("pooling", pooling == facts.Pooling ? pooling : facts.Pooling, pooling),
+                     ("normEps", ((float)manifest.NormEps).ToString("R", System.Globalization.CultureInfo.InvariantCulture), config.NormEps.ToString("R", System.Globalization.CultureInfo.InvariantCulture)),
+                 })
+            if (expected != found) throw new ManifestMismatchException(modelPath, 0, manifestPath, property, expected, found);
+    }
+
+    /// <summary>
     /// Loads a plan for an encoder (its manifest must be a bert manifest matching <paramref name="config"/>'s sizes)
     /// and returns the schedule the encoder runs; a plan with parts that do not apply to encoders is refused.
     /// </summary>

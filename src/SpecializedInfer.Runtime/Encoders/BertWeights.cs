@@ -33,6 +33,9 @@ public sealed class BertWeights
 
     public BertConfig Config { get; }
     internal BertTokenizerSource TokenizerSource { get; }
+
+    /// <summary>The vocabulary the file carries, as the tokenizer every encoder of these weights uses.</summary>
+    public Tokenization.BertTokenizer Tokenizer => TokenizerSource.Tokenizer;
     public float[] TokenEmbedding { get; }
     public float[] TokenTypes { get; }
     public float[] Positions { get; }

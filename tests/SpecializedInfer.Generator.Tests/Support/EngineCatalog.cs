@@ -3,11 +3,11 @@ using SpecializedInfer.Engine;
 
 namespace SpecializedInfer.Generator.Tests.Support;
 
-/// <summary>The engines generated into this test assembly (Engines.cs), found by their [SpecializedEngine] attribute.</summary>
+/// <summary>The language-model engines generated into this test assembly (Engines.cs), found by their [SpecializedEngine] attribute (encoders are EncoderEngines.cs).</summary>
 public static class EngineCatalog
 {
     public static IReadOnlyList<Type> All { get; } = typeof(EngineCatalog).Assembly.GetTypes()
-        .Where(t => t.GetCustomAttribute<SpecializedEngineAttribute>() is not null)
+        .Where(t => t.GetCustomAttribute<SpecializedEngineAttribute>() is not null && typeof(ILanguageModel).IsAssignableFrom(t))
         .OrderBy(t => t.Name, StringComparer.Ordinal)
         .ToList();
 

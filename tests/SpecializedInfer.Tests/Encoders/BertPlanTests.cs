@@ -44,8 +44,9 @@ public sealed class BertPlanTests(MiniLm m)
         Assert.Equal(new EncoderFacts { TokenTypes = 2, Pooling = "mean", Normalize = true }, manifest.Encoder);
         Assert.Equal(1e-12, manifest.NormEps);
         Assert.Equal(text, ManifestWriter.ToJson(manifest));
-        // The generator reads manifests without encoders: it has no encoder engine to emit yet.
-        Assert.Equal(ProblemIds.UnsupportedArchitecture, Assert.Single(ManifestReader.Read(text, "minilm.model.json").Problems).Id);
+        // The generator reads it too (it emits encoders); a language model's reader refuses it.
+        Assert.Equal(manifest, ManifestReader.Read(text, "minilm.model.json").Manifest);
+        Assert.Equal(ProblemIds.UnsupportedArchitecture, Assert.Single(ManifestReader.Read(text, "minilm.model.json", allowEncoders: false).Problems).Id);
     }
 
     [Theory]

