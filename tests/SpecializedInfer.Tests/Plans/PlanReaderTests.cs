@@ -363,7 +363,7 @@ public sealed class PlanReaderTests
         { "\"heads\": 5, \"kvHeads\": 1, \"headDim\": 24, \"hiddenDim\": 192, \"weightType\": \"q8_0\"", ProblemIds.WeightBlocksDoNotDivide }, // a query 120 wide
         { "\"heads\": 8, \"rotaryDims\": 10", ProblemIds.RotaryDimsTooLarge },
         { "\"heads\": 8, \"vocabSize\": 0", ProblemIds.NonPositiveSize },
-        { "\"heads\": 8, \"architecture\": \"qwen2\"", ProblemIds.UnsupportedArchitecture }, // no generated engine yet
+        { "\"heads\": 8, \"architecture\": \"phi3\"", ProblemIds.UnsupportedArchitecture }, // not supported at all
     };
 
     [Theory]
