@@ -32,7 +32,8 @@ public readonly record struct DequantizedWeights(int Tensors, long Bytes, long F
         var result = new DequantizedWeights(0, 0, 0);
         // LlamaWeights' rule: a matrix of more than one row in a type QuantizedDot multiplies stays in the mapping.
         bool Kept(GgufTensorInfo t) => multipliesQuantizedBlocks && Quantization.QuantizedDot.Computes(t.Type) && t.Dimensions.Length == 2 && t.Dimensions[1] > 1;
-        foreach (var t in bound.Where(file.HasTensor).Select(file.GetTensor).Where(t => t.Type != GgmlType.F32 && !Kept(t)))
+        // A tensor bound twice by name (an exit head naming the model's own output matrix) is expanded once.
+        foreach (var t in bound.Distinct(StringComparer.Ordinal).Where(file.HasTensor).Select(file.GetTensor).Where(t => t.Type != GgmlType.F32 && !Kept(t)))
             result = new DequantizedWeights(result.Tensors + 1, result.Bytes + t.ElementCount * sizeof(float), result.FileBytes + t.ByteSize);
         return result;
     }

@@ -132,9 +132,16 @@ public sealed unsafe class LlamaWeights : IDisposable
         lock (_pinned)
         {
             var adapter = head.Adapter is { } a ? BindExitAdapter(a) : null;
-            return new ExitHeadWeights(BindVector(head.Norm, Config.Dim), Bind(head.Output, Config.VocabSize, Config.Dim), adapter);
+            // A head that names the model's own norm or output matrix (an adapter in front of the model's head, say)
+            // shares the tensor bound at load: binding it again would expand a non-F32 matrix a second time.
+            var norm = head.Norm == TensorNames.OutputNorm ? OutputNorm : BindVector(head.Norm, Config.Dim);
+            var output = head.Output == ModelOutputName ? Output : Bind(head.Output, Config.VocabSize, Config.Dim);
+            return new ExitHeadWeights(norm, output, adapter);
         }
     }
+
+    /// <summary>The tensor <see cref="Output"/> was bound from: the token embedding when the output is tied to it.</summary>
+    public string ModelOutputName => Config.TiedOutput ? TensorNames.TokenEmbedding : TensorNames.Output;
 
     /// <summary>An exit head's adapter: norm [dim], matrix [dim × dim], bias [dim], checked like every other tensor.</summary>
     public ExitAdapterWeights BindExitAdapter(ExitAdapter adapter)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Gguf;
 using SpecializedInfer.Models;
@@ -40,6 +42,38 @@ public sealed class DequantizedWeightsTests : IDisposable
                 Assert.Equal(1 + 7 * schedule.LoadedLayers.Count(), DequantizedWeights.Predict(engine.Weights.File, engine.Config, TensorNames.Gguf, schedule).Tensors);
             Assert.Equal(loaded, DequantizedWeights.Predict(engine.Weights.File, engine.Config, TensorNames.Gguf, schedule, multipliesQuantizedBlocks: true));
         }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_exit_head_naming_the_models_own_head_shares_it_instead_of_expanding_it_again(bool tied)
+    {
+        var spec = new SyntheticModelSpec { Dim = 64, HiddenDim = 160, Layers = 3, Heads = 4, VocabSize = 400, ContextLength = 32, Seed = 5, TiedOutput = tied, MatrixType = GgmlType.F16 };
+        var path = Path.Combine(_dir, $"head-{tied}.gguf");
+        SyntheticModel.Write(spec, path);
+        var modelOutput = tied ? TensorNames.Gguf.TokenEmbedding : TensorNames.Gguf.Output;
+        var full = ExecutionSchedule.Full(3);
+        var manifest = new ModelManifest
+        {
+            Name = "m", Dim = 64, HiddenDim = 160, Layers = 3, Heads = 4, KvHeads = 4, HeadDim = 16, RotaryDims = 16, VocabSize = 400, ContextLength = 32, TiedOutput = tied,
+        };
+        var plan = new LayerPlan
+        {
+            Manifest = "m.model.json",
+            Exits = [new ExitPoint(1, ExitTest.Of(ExitCriterion.MaxProbability, 0.9), new ExitHead(TensorNames.Gguf.OutputNorm, modelOutput))],
+        };
+        var schedule = ExecutionSchedule.Resolve(plan, manifest);
+
+        using var plain = new ReferenceEngine(LlamaWeights.Load(path), full, ownsWeights: true);
+        var expectedTensors = DequantizedWeights.Of(plain.Weights);
+        using var engine = new ReferenceEngine(LlamaWeights.Load(path), schedule, ownsWeights: true);
+        var head = engine.Weights.BindExitHead(schedule.Exits.Single().Head!);
+        // The head's tensors are the model's (the same floats in memory), not a second expansion.
+        Assert.True(Unsafe.AreSame(ref MemoryMarshal.GetReference(head.Output.Span), ref MemoryMarshal.GetReference(engine.Weights.Output.Span)));
+        Assert.True(Unsafe.AreSame(ref MemoryMarshal.GetReference(head.Norm.Span), ref MemoryMarshal.GetReference(engine.Weights.OutputNorm.Span)));
+        Assert.Equal(expectedTensors, DequantizedWeights.Of(engine.Weights));
+        Assert.Equal(expectedTensors, DequantizedWeights.Predict(engine.Weights.File, engine.Config, TensorNames.Gguf, schedule, multipliesQuantizedBlocks: true));
     }
 
     [Fact]
