@@ -70,6 +70,15 @@ public readonly unsafe struct WeightTensor
         return new ReadOnlySpan<byte>(_data + row * RowBytes, checked((int)RowBytes));
     }
 
+    /// <summary>
+    /// Drops this tensor's pages from the process's resident set when its blocks are in the file mapping (every
+    /// quantized tensor not expanded): for a caller that copied them and will read the copy from now on.
+    /// </summary>
+    internal void ReleaseMappedPages()
+    {
+        if (_expansion is not null) Gguf.MappedPages.Release(_data, Rows * RowBytes);
+    }
+
     /// <summary>Row <paramref name="row"/> as floats, dequantized on the spot for a quantized tensor (no expansion).</summary>
     public void ReadRow(int row, Span<float> destination)
     {

@@ -28,6 +28,9 @@ public sealed class RepackedMatrix
         var address = Marshal.UnsafeAddrOfPinnedArrayElement(_blocks, 0).ToInt64();
         _offset = (int)((64 - (address & 63)) & 63); // pinned: the array never moves
         TiledRepack.Repack(tensor, _blocks.AsSpan(_offset, _length));
+        // The engine reads the tiles from now on: the file's pages the repack read would otherwise stay resident beside
+        // them (about twice the layers' size) until the kernel reclaims page cache.
+        tensor.ReleaseMappedPages();
     }
 
     /// <summary>The matrix <paramref name="tensor"/> as a generated engine multiplies it (repacking it now if it is Q8_0/Q4_0).</summary>

@@ -21,6 +21,53 @@ public sealed class TiledRepackTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
+    [Fact]
+    public void Repacking_gives_back_the_file_pages_it_read_and_the_file_still_reads_after()
+    {
+        // Linux: the mapping's resident size is read from /proc/self/smaps (the project's CI and machines are Linux).
+        var spec = new SyntheticModelSpec { Name = "pages", Dim = 256, HiddenDim = 1024, Layers = 2, Heads = 4, VocabSize = 400, ContextLength = 32, Seed = 9 };
+        var f32 = Path.Combine(_dir, "f32-pages.gguf");
+        var path = Path.Combine(_dir, "q4-pages.gguf");
+        SyntheticModel.Write(spec, f32);
+        using (var input = GgufFile.Open(f32)) ModelQuantizer.Quantize(input, QuantizedFileType.Q4_0, path);
+        using var weights = LlamaWeights.Load(path);
+        var layers = Enumerable.Range(0, 2).Select(weights.Layer).ToList();
+        var matrices = layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.Gate, l.Up, l.Down }).ToList();
+        var layerBytes = matrices.Sum(m => m.Rows * m.RowBytes);
+        long checksum = 0;
+        foreach (var m in matrices)
+            for (var r = 0; r < m.Rows; r++) checksum += m.QuantizedRow(r)[0]; // touch every page of the layers
+        var before = MappedResidentBytes(path);
+        Assert.True(before >= layerBytes, $"the layers' pages were read: {before} resident of {layerBytes}");
+
+        var repacked = layers.Select(l => new RepackedLayer(l)).ToList();
+        var after = MappedResidentBytes(path);
+        // Every whole page inside a matrix leaves (at most one partial page at each end of each of the 14 stays).
+        Assert.True(before - after >= layerBytes - 14 * 2 * Environment.SystemPageSize, $"resident {before} → {after} bytes, layers {layerBytes}");
+
+        // The mapping is still the file: reading a released row faults it back in with the same bytes.
+        long again = 0;
+        foreach (var m in matrices)
+            for (var r = 0; r < m.Rows; r++) again += m.QuantizedRow(r)[0];
+        Assert.Equal(checksum, again);
+        Assert.Equal(GgmlType.Q4_0, repacked[1].Down.Type);
+    }
+
+    /// <summary>The resident bytes of this process's mappings of <paramref name="path"/> (the Rss lines of /proc/self/smaps).</summary>
+    private static long MappedResidentBytes(string path)
+    {
+        var full = Path.GetFullPath(path);
+        long total = 0;
+        var inFile = false;
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 0 && fields[0].Contains('-') && !fields[0].EndsWith(':')) inFile = line.EndsWith(" " + full, StringComparison.Ordinal);
+            else if (inFile && fields is ["Rss:", var kb, "kB"]) total += long.Parse(kb, System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        return total;
+    }
+
     [Theory]
     [InlineData(QuantizedFileType.Q8_0)]
     [InlineData(QuantizedFileType.Q4_0)]
