@@ -34,3 +34,9 @@ public partial class Stories260KLearnedDraft3;
 
 [SpecializedEngine("models/stories260K.learned-draft4.plan.json")]
 public partial class Stories260KLearnedDraft4;
+
+[SpecializedEngine("models/tinyllama-1.1b-q8_0.full.plan.json")]
+public partial class TinyLlamaQ8Full;
+
+[SpecializedEngine("models/tinyllama-1.1b-q4_0.full.plan.json")]
+public partial class TinyLlamaQ4Full;

@@ -49,14 +49,12 @@ public static class SuperBlockDot
             for (; i < to; i++) output[i] = Q6_K(w.QuantizedRow(i), activations, blocks);
         }
         else if (w.Type == Gguf.GgmlType.Q4_K)
-            for (var i = from; i < to; i++)
-            {
-                var row = w.QuantizedRow(i);
-                if ((long)(i + 1) * w.RowBytes + PrefetchAhead <= (long)w.Rows * w.RowBytes) // streamed: 16 KiB ahead, inside the matrix
-                    for (var o = 0; o < row.Length; o += 64)
-                        Engine.Prefetch.ToL2(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref MemoryMarshal.GetReference(row), PrefetchAhead + o)));
-                output[i] = Q4_K(row, activations, blocks);
-            }
+        {
+            var i = from;
+            if (Avx2.IsSupported && activations.Length >= blocks * Q8KBytes && output.Length >= to)
+                for (; i + 4 <= to; i += 4) Q4KFourRows(w, i, ref MemoryMarshal.GetReference(activations), blocks, output.Slice(i, 4));
+            for (; i < to; i++) output[i] = Q4_K(w.QuantizedRow(i), activations, blocks);
+        }
         else throw new NotSupportedException($"This matrix is {w.Type}, not Q4_K or Q6_K.");
     }
 
@@ -111,16 +109,15 @@ public static class SuperBlockDot
         ref var w = ref MemoryMarshal.GetReference(weights);
         ref var x = ref MemoryMarshal.GetReference(activations);
         var sum = 0f;
-        Span<byte> scales = stackalloc byte[8], mins = stackalloc byte[8];
         for (var b = 0; b < blocks; b++)
         {
             ref var wb = ref Unsafe.Add(ref w, b * Q4KBytes);
             ref var xb = ref Unsafe.Add(ref x, b * Q8KBytes);
-            ScalesAndMins(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref wb, 4), 12), scales, mins);
-            var s = Avx2.IsSupported ? IntegerQ4K(ref wb, ref xb, scales) : ScalarQ4K(ref wb, ref xb, scales);
+            var (scales, mins) = UnpackScalesAndMins(ref wb);
+            var s = Avx2.IsSupported ? Vector256.Sum(IntegerQ4K(ref wb, ref xb, scales)) : ScalarQ4K(ref wb, ref xb, scales);
             var m = 0;
             for (var j = 0; j < 8; j++)
-                m += mins[j] * (Unsafe.ReadUnaligned<short>(ref Unsafe.Add(ref xb, Sums + 4 * j)) + Unsafe.ReadUnaligned<short>(ref Unsafe.Add(ref xb, Sums + 4 * j + 2)));
+                m += (byte)(mins >> (8 * j)) * (Unsafe.ReadUnaligned<short>(ref Unsafe.Add(ref xb, Sums + 4 * j)) + Unsafe.ReadUnaligned<short>(ref Unsafe.Add(ref xb, Sums + 4 * j + 2)));
             var dx = Unsafe.ReadUnaligned<float>(ref xb);
             sum = MathF.FusedMultiplyAdd(s, Half(ref wb, 0) * dx, sum);
             sum = MathF.FusedMultiplyAdd(-(float)m, Half(ref wb, 2) * dx, sum);
@@ -128,15 +125,64 @@ public static class SuperBlockDot
         return sum;
     }
 
-    /// <summary>The eight 6-bit scales and minimums of a Q4_K super-block (ggml's <c>get_scale_min_k4</c>).</summary>
-    internal static void ScalesAndMins(ReadOnlySpan<byte> packed, Span<byte> scales, Span<byte> mins)
+    /// <summary>
+    /// Rows <paramref name="row"/>..+3 of a Q4_K matrix at once, each exactly <see cref="Q4_K"/>'s arithmetic: the four
+    /// rows' integer sums S_b and M_b gathered into vectors (the lanes are the rows), converted and added with vector
+    /// fused multiply-adds, lane by lane the scalar chain.
+    /// </summary>
+    private static void Q4KFourRows(Models.WeightTensor w, int row, ref byte x, int blocks, Span<float> output)
     {
-        for (var j = 0; j < 8; j++)
+        ref var w0 = ref MemoryMarshal.GetReference(w.QuantizedRow(row));
+        var stride = (nint)w.RowBytes; // four rows of whole super-blocks, contiguous in the mapping
+        if ((long)(row + 4) * stride + PrefetchAhead + 4 * stride <= (long)w.Rows * stride)
+            for (nint o = 0; o < 4 * stride; o += 64) Engine.Prefetch.ToL2(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, PrefetchAhead + o)));
+        var sum = Vector128<float>.Zero;
+        for (var b = 0; b < blocks; b++)
         {
-            var (sc, m) = SuperBlockDequantize.ScaleMin(j, packed);
-            scales[j] = (byte)sc;
-            mins[j] = (byte)m;
+            ref var wb = ref Unsafe.Add(ref w0, b * Q4KBytes);
+            ref var xb = ref Unsafe.Add(ref x, b * Q8KBytes);
+            // Sub-block j's activation sum, bsum[2j] + bsum[2j+1] (at most 2·16·127: exact in 16 bits), for j = 0..7.
+            var bsums = Unsafe.ReadUnaligned<Vector256<short>>(ref Unsafe.Add(ref xb, Sums));
+            var subSums = Ssse3.HorizontalAdd(bsums.GetLower(), bsums.GetUpper());
+            ref var w1 = ref Unsafe.Add(ref wb, stride);
+            ref var w2 = ref Unsafe.Add(ref wb, 2 * stride);
+            ref var w3 = ref Unsafe.Add(ref wb, 3 * stride);
+            var (s0, m0) = UnpackScalesAndMins(ref wb);
+            var (s1, m1) = UnpackScalesAndMins(ref w1);
+            var (s2, m2) = UnpackScalesAndMins(ref w2);
+            var (s3, m3) = UnpackScalesAndMins(ref w3);
+            var s = Sum4(IntegerQ4K(ref wb, ref xb, s0), IntegerQ4K(ref w1, ref xb, s1), IntegerQ4K(ref w2, ref xb, s2), IntegerQ4K(ref w3, ref xb, s3));
+            var m = Sum4(MinimumSums(m0, subSums), MinimumSums(m1, subSums), MinimumSums(m2, subSums), MinimumSums(m3, subSums));
+            var dx = Unsafe.ReadUnaligned<float>(ref xb);
+            var d = Vector128.Create(Half(ref wb, 0), Half(ref w1, 0), Half(ref w2, 0), Half(ref w3, 0));
+            var dmin = Vector128.Create(Half(ref wb, 2), Half(ref w1, 2), Half(ref w2, 2), Half(ref w3, 2));
+            sum = Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(s), d * dx, sum);
+            sum = Vector128.FusedMultiplyAdd(-Vector128.ConvertToSingle(m), dmin * dx, sum);
         }
+        sum.CopyTo(output);
+    }
+
+    /// <summary>m_j · (sub-block j's activation sum) for j = 0..7, in 8 int32 lanes whose total is M_b (exact: at most 63·4064 each).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> MinimumSums(ulong mins, Vector128<short> subSums) =>
+        Vector256.Create(Sse2.MultiplyAddAdjacent(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(mins).AsByte()), subSums), Vector128<int>.Zero);
+
+    /// <summary>
+    /// The eight 6-bit scales and eight minimums of a Q4_K super-block (its 12 bytes at offset 4), as eight bytes each
+    /// (byte j: sub-block j): ggml's <c>get_scale_min_k4</c> for all eight at once, with the masks of its AVX kernels.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (ulong Scales, ulong Mins) UnpackScalesAndMins(ref byte block)
+    {
+        const uint Low6 = 0x3f3f3f3f, Low4 = 0x0f0f0f0f, Low2 = 0x03030303;
+        uint u0 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref block, 4));
+        uint u1 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref block, 8));
+        uint u2 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref block, 12));
+        // j < 4: scale q[j] & 63, minimum q[j+4] & 63; j ≥ 4: the low (scale) or high (minimum) nibble of q[j+4] with
+        // the top two bits of q[j−4] (scale) or q[j] (minimum) above it.
+        ulong scales = (u0 & Low6) | (ulong)((u2 & Low4) | (((u0 >> 6) & Low2) << 4)) << 32;
+        ulong mins = (u1 & Low6) | (ulong)(((u2 >> 4) & Low4) | (((u1 >> 6) & Low2) << 4)) << 32;
+        return (scales, mins);
     }
 
     private static float Half(ref byte block, int at) => (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref block, at));
@@ -198,9 +244,12 @@ public static class SuperBlockDot
     private static Vector256<int> Pair(Vector256<byte> q, ref byte x, Vector256<int> scales) =>
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, Unsafe.ReadUnaligned<Vector256<sbyte>>(ref x)), scales.AsInt16());
 
-    /// <summary>S_b of Q4_K in AVX2: each 32 nibbles are one sub-block, multiplied as in <see cref="IntegerQ6K"/> (at most 2·15·127 per pair).</summary>
+    /// <summary>
+    /// S_b of Q4_K in AVX2, in 8 int32 lanes whose total is S_b: each 32 nibbles are one sub-block, multiplied as in
+    /// <see cref="IntegerQ6K"/> (at most 2·15·127 per pair) by its scale (byte j of <paramref name="scales"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int IntegerQ4K(ref byte wb, ref byte xb, ReadOnlySpan<byte> scales)
+    private static Vector256<int> IntegerQ4K(ref byte wb, ref byte xb, ulong scales)
     {
         var acc = Vector256<int>.Zero;
         var m4 = Vector256.Create((byte)0x0F);
@@ -208,10 +257,10 @@ public static class SuperBlockDot
         {
             var q = Unsafe.ReadUnaligned<Vector256<byte>>(ref Unsafe.Add(ref wb, 16 + 32 * j));
             ref var x8 = ref Unsafe.Add(ref xb, Quants + 64 * j);
-            acc += Pair(q & m4, ref x8, Vector256.Create(scales[2 * j] * 0x10001));
-            acc += Pair(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4, ref Unsafe.Add(ref x8, 32), Vector256.Create(scales[2 * j + 1] * 0x10001));
+            acc += Pair(q & m4, ref x8, Vector256.Create((int)(byte)(scales >> (16 * j)) * 0x10001));
+            acc += Pair(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & m4, ref Unsafe.Add(ref x8, 32), Vector256.Create((int)(byte)(scales >> (16 * j + 8)) * 0x10001));
         }
-        return Vector256.Sum(acc);
+        return acc;
     }
 
     private static int ScalarQ6K(ref byte wb, ref byte xb)
@@ -231,16 +280,19 @@ public static class SuperBlockDot
         return s;
     }
 
-    private static int ScalarQ4K(ref byte wb, ref byte xb, ReadOnlySpan<byte> scales)
+    private static int ScalarQ4K(ref byte wb, ref byte xb, ulong scales)
     {
         var s = 0;
         for (var j = 0; j < 4; j++)
+        {
+            int low = (byte)(scales >> (16 * j)), high = (byte)(scales >> (16 * j + 8));
             for (var l = 0; l < 32; l++)
             {
                 int q = Unsafe.Add(ref wb, 16 + 32 * j + l);
-                s += scales[2 * j] * (q & 0xF) * (sbyte)Unsafe.Add(ref xb, Quants + 64 * j + l);
-                s += scales[2 * j + 1] * (q >> 4) * (sbyte)Unsafe.Add(ref xb, Quants + 64 * j + 32 + l);
+                s += low * (q & 0xF) * (sbyte)Unsafe.Add(ref xb, Quants + 64 * j + l);
+                s += high * (q >> 4) * (sbyte)Unsafe.Add(ref xb, Quants + 64 * j + 32 + l);
             }
+        }
         return s;
     }
 }

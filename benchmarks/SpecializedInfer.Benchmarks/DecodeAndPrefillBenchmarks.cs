@@ -1,0 +1,106 @@
+using BenchmarkDotNet.Attributes;
+using SpecializedInfer.Engine;
+using SpecializedInfer.Gguf;
+using SpecializedInfer.Oracles;
+using SpecializedInfer.Quantization;
+
+namespace SpecializedInfer.Benchmarks;
+
+/// <summary>
+/// A generated engine on one model shape in the weight types a subclass names (F32 and the Q8_0 and Q4_0 files
+/// <c>si quantize</c> writes from it: llama.cpp's bytes; the Q8_0/Q4_0 engines keep their matrices quantized), on 1
+/// and 2 threads, beside llama.cpp as it ships on the same file and the same threads: batch-1 decode at positions
+/// 0..31, and a 128-token prompt from an empty cache to its last logits, both reported per token. Run beside
+/// <see cref="MachineBenchmarks"/> (read bandwidth, FMA peak) in the same invocation; the README turns the times into
+/// fractions of those.
+/// </summary>
+[Config(typeof(TokensPerSecondConfig))]
+[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 5)]
+public abstract class DecodeAndPrefillBenchmarks
+{
+    public const int DecodeTokens = 32;
+    public const int PromptTokens = 128;
+
+    private int[] _decode = [];
+    private int[] _prompt = [];
+    private ILanguageModel? _engine;
+    private IInferenceSession? _session;
+    private LlamaCppOracle? _llamaCpp;
+
+    /// <summary>The weight type (f32, q8_0, q4_0) of this case.</summary>
+    [ParamsSource(nameof(Types))]
+    public string Type { get; set; } = "q8_0";
+
+    /// <summary>The types this shape runs, or the comma-separated subset of them in SPECIALIZEDINFER_BENCH_TYPES.</summary>
+    public IEnumerable<string> Types => BenchmarkModels.Selected("SPECIALIZEDINFER_BENCH_TYPES", ShapeTypes);
+
+    [Params(1, 2)]
+    public int Threads { get; set; } = 1;
+
+    /// <summary>The synthetic model preset (<c>SyntheticModelSpec.Presets</c>) whose files are measured.</summary>
+    protected abstract string Shape { get; }
+
+    /// <summary>The weight types this shape is measured in, each with a generated engine.</summary>
+    protected abstract string[] ShapeTypes { get; }
+
+    /// <summary>The shape's generated engine for <paramref name="type"/>, loading <paramref name="path"/>.</summary>
+    protected abstract ILanguageModel Load(string type, string path);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var path = PathOf(Shape, Type);
+        _engine = Load(Type, path);
+        _session = _engine.CreateSession(new SessionOptions { ContextLength = PromptTokens + 1, Threads = Threads });
+        Console.WriteLine($"// {Shape} {Type}: {ResidentMemory.Describe(path)} after load");
+        _prompt = BenchmarkModels.GreedySequence(_session, 1, PromptTokens); // BOS is 1 in these files (llama.cpp agrees below)
+        Console.WriteLine($"// {Shape} {Type}: {ResidentMemory.Describe(path)} after {PromptTokens} tokens");
+        _llamaCpp = LlamaCppOracle.AsShipped(path, contextSize: PromptTokens + 1, threads: Threads);
+        if (_llamaCpp.BosToken != 1) throw new InvalidOperationException($"llama.cpp's BOS is {_llamaCpp.BosToken}, not 1.");
+        _decode = _prompt[..DecodeTokens];
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = DecodeTokens, Description = "decode, generated engine")]
+    public void Decode()
+    {
+        _session!.Rewind(0);
+        foreach (var t in _decode) _session.Forward(t);
+    }
+
+    [Benchmark(OperationsPerInvoke = DecodeTokens, Description = "decode, llama.cpp")]
+    public void DecodeLlamaCpp() => _llamaCpp!.EvaluateOneByOne(_decode);
+
+    [Benchmark(OperationsPerInvoke = PromptTokens, Description = "128-token prefill, generated engine")]
+    public float Prefill()
+    {
+        _session!.Rewind(0);
+        return _session.Forward(_prompt)[0];
+    }
+
+    [Benchmark(OperationsPerInvoke = PromptTokens, Description = "128-token prefill, llama.cpp")]
+    public void PrefillLlamaCpp() => _llamaCpp!.EvaluatePrompt(_prompt);
+
+    /// <summary>The <paramref name="shape"/> file of <paramref name="type"/>: the synthetic F32 model, quantized once into the cache folder.</summary>
+    public static string PathOf(string shape, string type)
+    {
+        var f32 = BenchmarkModels.PathOf(shape);
+        if (type == "f32") return f32;
+        var path = Path.ChangeExtension(f32, $".{type}.gguf");
+        if (!File.Exists(path))
+        {
+            ModelQuantizer.TryParse(type, out var fileType);
+            var partial = path + ".partial";
+            using (var input = GgufFile.Open(f32)) ModelQuantizer.Quantize(input, fileType, partial);
+            File.Move(partial, path, overwrite: true);
+        }
+        return path;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _session?.Dispose();
+        _engine?.Dispose();
+        _llamaCpp?.Dispose();
+    }
+}
