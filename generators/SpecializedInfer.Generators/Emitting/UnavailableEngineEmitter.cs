@@ -6,13 +6,14 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 
 /// <summary>
 /// Writes the <c>X.g.cs</c> of an engine whose plan has an error (<see cref="UnavailableEngine"/>): the surface a
-/// generated engine has (the <c>ISpecializedEngine</c> members, <c>CreateSession</c> and a nested <c>Session</c>),
+/// generated engine has (the <c>ISpecializedEngine</c> members, <c>CreateSession</c> and a nested <c>Session</c>; for
+/// a bert manifest an encoder's, in UnavailableEngineEmitter.Encoder.cs),
 /// each member throwing an <c>InvalidOperationException</c> whose message is the SI diagnostic. Code that uses the
 /// engine compiles, so the analyzer's diagnostic is the build's only error instead of the last of a cascade
 /// (CS0117 'X' does not contain a definition for 'Load'), and a build whose SI error was configured away fails
 /// at run time with the same words.
 /// </summary>
-public sealed class UnavailableEngineEmitter
+public sealed partial class UnavailableEngineEmitter
 {
     private readonly UnavailableEngine _engine;
     private readonly SourceWriter _s = new();
@@ -43,7 +44,10 @@ public sealed class UnavailableEngineEmitter
         _s.Line("#nullable enable");
         _s.Line();
         using (_s.Blocks(EngineEmitter.TypeNesting(e.Namespace, e.ContainingTypes)))
-            WriteEngineClass();
+        {
+            if (e.Encoder is { } encoder) WriteEncoderClass(encoder);
+            else WriteEngineClass();
+        }
         return _s.ToString();
     }
 
