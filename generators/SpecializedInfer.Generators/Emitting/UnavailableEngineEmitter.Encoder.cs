@@ -58,15 +58,7 @@ public sealed partial class UnavailableEngineEmitter
     /// <summary>Manifest, CompiledSchedule, PlanFile (the attribute's, which is known), the constructor and Load.</summary>
     private void WriteEncoderStaticMembers(string cls)
     {
-        _s.Line("/// <summary>Throws: the plan has an error, so there is no manifest this encoder was generated for.</summary>");
-        _s.Line($"public static {Planning}.ModelManifest Manifest => {ThrowInEncoder};");
-        _s.Line();
-        _s.Line("/// <summary>Throws: the plan has an error, so no schedule was compiled.</summary>");
-        _s.Line($"public static {Planning}.ExecutionSchedule CompiledSchedule => {ThrowInEncoder};");
-        _s.Line();
-        _s.Line("/// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>");
-        _s.Line($"public static string PlanFile => {Literals.String(_engine.PlanFile)};");
-        _s.Line();
+        WritePlanMembers(ThrowInEncoder);
         _s.Line($"private {cls}({Encoders}.BertWeights weights, int threads, int batchSize, string modelId) => {ThrowInEncoder};");
         _s.Line();
         _s.Line("/// <summary>Throws: the encoder was not generated.</summary>");

@@ -69,19 +69,25 @@ public sealed partial class UnavailableEngineEmitter
     /// <summary>Manifest, CompiledSchedule, PlanFile (the attribute's, which is known), the constructor and Load.</summary>
     private void WriteStaticMembers(string cls)
     {
-        _s.Line("/// <summary>Throws: the plan has an error, so there is no manifest this engine was generated for.</summary>");
-        _s.Line($"public static {Planning}.ModelManifest Manifest => {Throw};");
-        _s.Line();
-        _s.Line("/// <summary>Throws: the plan has an error, so no schedule was compiled.</summary>");
-        _s.Line($"public static {Planning}.ExecutionSchedule CompiledSchedule => {Throw};");
-        _s.Line();
-        _s.Line("/// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>");
-        _s.Line($"public static string PlanFile => {Literals.String(_engine.PlanFile)};");
-        _s.Line();
+        WritePlanMembers(Throw);
         _s.Line($"private {cls}({Models}.LlamaWeights weights) => {Throw};");
         _s.Line();
         _s.Line("/// <summary>Throws: the engine was not generated.</summary>");
         _s.Line($"public static {cls} Load(string modelPath) => {Throw};");
+        _s.Line();
+    }
+
+    /// <summary>Manifest and CompiledSchedule, which throw with <paramref name="throwExpression"/>, and PlanFile, which is known: decoders' and encoders'.</summary>
+    private void WritePlanMembers(string throwExpression)
+    {
+        _s.Line("/// <summary>Throws: the plan has an error, so there is no manifest this engine was generated for.</summary>");
+        _s.Line($"public static {Planning}.ModelManifest Manifest => {throwExpression};");
+        _s.Line();
+        _s.Line("/// <summary>Throws: the plan has an error, so no schedule was compiled.</summary>");
+        _s.Line($"public static {Planning}.ExecutionSchedule CompiledSchedule => {throwExpression};");
+        _s.Line();
+        _s.Line("/// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>");
+        _s.Line($"public static string PlanFile => {Literals.String(_engine.PlanFile)};");
         _s.Line();
     }
 
