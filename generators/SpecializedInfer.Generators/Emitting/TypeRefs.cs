@@ -10,6 +10,9 @@ public static class TypeRefs
 {
     // The SpecializedInfer runtime the engines build on.
     public const string Engine = "global::SpecializedInfer.Engine";
+    public const string Encoders = "global::SpecializedInfer.Encoders";
+    public const string AI = "global::Microsoft.Extensions.AI";
+    public const string TextEmbeddingGenerator = AI + ".IEmbeddingGenerator<string, " + AI + ".Embedding<float>>";
     public const string Planning = "global::SpecializedInfer.Planning";
     public const string Models = "global::SpecializedInfer.Models";
     public const string ManifestMismatchException = "global::SpecializedInfer.ManifestMismatchException";

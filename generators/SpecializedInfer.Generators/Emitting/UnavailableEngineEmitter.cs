@@ -6,13 +6,14 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 
 /// <summary>
 /// Writes the <c>X.g.cs</c> of an engine whose plan has an error (<see cref="UnavailableEngine"/>): the surface a
-/// generated engine has (the <c>ISpecializedEngine</c> members, <c>CreateSession</c> and a nested <c>Session</c>),
+/// generated engine has (the <c>ISpecializedEngine</c> members, <c>CreateSession</c> and a nested <c>Session</c>; for
+/// a bert manifest an encoder's, in UnavailableEngineEmitter.Encoder.cs),
 /// each member throwing an <c>InvalidOperationException</c> whose message is the SI diagnostic. Code that uses the
 /// engine compiles, so the analyzer's diagnostic is the build's only error instead of the last of a cascade
 /// (CS0117 'X' does not contain a definition for 'Load'), and a build whose SI error was configured away fails
 /// at run time with the same words.
 /// </summary>
-public sealed class UnavailableEngineEmitter
+public sealed partial class UnavailableEngineEmitter
 {
     private readonly UnavailableEngine _engine;
     private readonly SourceWriter _s = new();
@@ -43,7 +44,10 @@ public sealed class UnavailableEngineEmitter
         _s.Line("#nullable enable");
         _s.Line();
         using (_s.Blocks(EngineEmitter.TypeNesting(e.Namespace, e.ContainingTypes)))
-            WriteEngineClass();
+        {
+            if (e.Encoder is { } encoder) WriteEncoderClass(encoder);
+            else WriteEngineClass();
+        }
         return _s.ToString();
     }
 
@@ -65,19 +69,25 @@ public sealed class UnavailableEngineEmitter
     /// <summary>Manifest, CompiledSchedule, PlanFile (the attribute's, which is known), the constructor and Load.</summary>
     private void WriteStaticMembers(string cls)
     {
-        _s.Line("/// <summary>Throws: the plan has an error, so there is no manifest this engine was generated for.</summary>");
-        _s.Line($"public static {Planning}.ModelManifest Manifest => {Throw};");
-        _s.Line();
-        _s.Line("/// <summary>Throws: the plan has an error, so no schedule was compiled.</summary>");
-        _s.Line($"public static {Planning}.ExecutionSchedule CompiledSchedule => {Throw};");
-        _s.Line();
-        _s.Line("/// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>");
-        _s.Line($"public static string PlanFile => {Literals.String(_engine.PlanFile)};");
-        _s.Line();
+        WritePlanMembers(Throw);
         _s.Line($"private {cls}({Models}.LlamaWeights weights) => {Throw};");
         _s.Line();
         _s.Line("/// <summary>Throws: the engine was not generated.</summary>");
         _s.Line($"public static {cls} Load(string modelPath) => {Throw};");
+        _s.Line();
+    }
+
+    /// <summary>Manifest and CompiledSchedule, which throw with <paramref name="throwExpression"/>, and PlanFile, which is known: decoders' and encoders'.</summary>
+    private void WritePlanMembers(string throwExpression)
+    {
+        _s.Line("/// <summary>Throws: the plan has an error, so there is no manifest this engine was generated for.</summary>");
+        _s.Line($"public static {Planning}.ModelManifest Manifest => {throwExpression};");
+        _s.Line();
+        _s.Line("/// <summary>Throws: the plan has an error, so no schedule was compiled.</summary>");
+        _s.Line($"public static {Planning}.ExecutionSchedule CompiledSchedule => {throwExpression};");
+        _s.Line();
+        _s.Line("/// <summary>The plan file, as named in the [SpecializedEngine] attribute.</summary>");
+        _s.Line($"public static string PlanFile => {Literals.String(_engine.PlanFile)};");
         _s.Line();
     }
 

@@ -68,6 +68,9 @@ public sealed record JsonFile(
     public bool IsProbe => Path.EndsWith(ProbeReader.Extension, System.StringComparison.OrdinalIgnoreCase);
     public bool IsPlan => Path.EndsWith(PlanReader.Extension, System.StringComparison.OrdinalIgnoreCase);
     public string? ReadProblem { get; init; }
+
+    /// <summary>A manifest's <c>architecture</c> as written, read even when the manifest has errors (null: absent or not a string).</summary>
+    public string? Architecture { get; init; }
 }
 
 /// <summary>
@@ -101,7 +104,15 @@ public sealed record UnavailableEngine(
     string HintName,
     string PlanFile,
     string DiagnosticId,
-    string DiagnosticMessage);
+    string DiagnosticMessage,
+    UnavailableEncoder? Encoder = null);
+
+/// <summary>
+/// Set on an <see cref="UnavailableEngine"/> whose manifest is an encoder's (<c>architecture: bert</c>): the class keeps
+/// a generated encoder's surface instead of a decoder's. <see cref="Dim"/> and the other sizes are known (and emitted as
+/// the encoder's constants) only when the manifest itself is valid.
+/// </summary>
+public sealed record UnavailableEncoder(bool SizesKnown, int Dim, int HiddenDim, int Heads, int HeadDim);
 
 /// <summary>
 /// What a target resolves to: an engine (<see cref="Spec"/>), the throwing surface of one whose plan has an error

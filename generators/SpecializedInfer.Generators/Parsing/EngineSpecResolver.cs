@@ -20,16 +20,25 @@ public static class EngineSpecResolver
     {
         if (target.Problems.Count > 0 || duplicates.Contains(target.FullName)) return EngineResolution.None;
         var planFile = PlanResolution.FindPlan(target.PlanPath, files, target.PlanArgumentLocation, out var notFound);
-        if (planFile is null) return Unavailable(target, notFound);
+        if (planFile is null) return Unavailable(target, notFound, encoder: null);
         var check = PlanResolution.Check(planFile, files, cancellationToken);
-        if (check.Schedule is null || check.Manifest is null || check.ManifestReference is null) return Unavailable(target, check.Cause);
+        if (check.Schedule is null || check.Manifest is null || check.ManifestReference is null) return Unavailable(target, check.Cause, EncoderOf(check));
         return new EngineResolution(new EngineSpec(target.Namespace, target.ClassName, target.ClassIdentifier, target.ContainingTypes,
             HintName(target), target.PlanPath!, check.ManifestReference, check.Description, check.Manifest, check.Schedule, options.WeightCopyLimit), null);
     }
 
-    private static EngineResolution Unavailable(EngineTarget target, DiagnosticInfo? cause) =>
+    private static EngineResolution Unavailable(EngineTarget target, DiagnosticInfo? cause, UnavailableEncoder? encoder) =>
         new(null, new UnavailableEngine(target.Namespace, target.ClassName, target.ClassIdentifier, target.ContainingTypes, HintName(target),
-            target.PlanPath ?? "", cause?.Id ?? ProblemIds.PlanFileNotFound, cause?.Message ?? "The plan could not be read"));
+            target.PlanPath ?? "", cause?.Id ?? ProblemIds.PlanFileNotFound, cause?.Message ?? "The plan could not be read", encoder));
+
+    /// <summary>
+    /// An encoder's placeholder when the manifest says <c>architecture: bert</c> (read raw when the manifest is invalid,
+    /// so its sizes are then unknown); null for a decoder's or when no manifest was found.
+    /// </summary>
+    private static UnavailableEncoder? EncoderOf(PlanCheck check) =>
+        check.Architecture != "bert" ? null
+        : check.NamedManifest is { Encoder: not null } m ? new UnavailableEncoder(true, m.Dim, m.HiddenDim, m.Heads, m.HeadDim)
+        : new UnavailableEncoder(false, 0, 0, 0, 0);
 
     /// <summary><c>Namespace.Outer.Class.g.cs</c>, without verbatim '@' prefixes.</summary>
     public static string HintName(EngineTarget t)

@@ -36,9 +36,12 @@ public static class JsonFileReader
 
         var result = ManifestReader.Read(text, file.Path);
         var properties = new List<PropertyRange>();
-        if (result.Manifest is not null && JsonParser.Parse(text, out _) is JsonObject obj)
-            foreach (var p in obj.Properties)
+        var root = JsonParser.Parse(text, out _) as JsonObject;
+        if (result.Manifest is not null && root is not null)
+            foreach (var p in root.Properties)
                 properties.Add(new PropertyRange(p.Name, p.Value.Range));
-        return new JsonFile(file.Path, normalized, true, true, null, result, properties.ToEquatableArray());
+        // Kept for an invalid manifest too: a plan over it still gets its architecture's placeholder surface.
+        var architecture = root?.Find("architecture")?.Value is JsonString a ? a.Value : null;
+        return new JsonFile(file.Path, normalized, true, true, null, result, properties.ToEquatableArray()) { Architecture = architecture };
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using System.Text.RegularExpressions;
 using System.Threading;
 using SpecializedInfer.Generators.Model;
 using SpecializedInfer.Planning;
@@ -21,6 +22,15 @@ public sealed record PlanCheck(string? ManifestReference, ModelManifest? Manifes
     /// error (reported against the manifest file, so not repeated among the plan's problems).
     /// </summary>
     public DiagnosticInfo? Cause { get; init; }
+
+    /// <summary>
+    /// The manifest's <c>architecture</c> when its file was found, even when it or the plan has an error: which engine's
+    /// surface (decoder or encoder) the class keeps until the error is fixed.
+    /// </summary>
+    public string? Architecture { get; init; }
+
+    /// <summary>That manifest when it is valid, even when the plan has an error (a placeholder's sizes come from it).</summary>
+    public ModelManifest? NamedManifest { get; init; }
 }
 
 /// <summary>
@@ -55,10 +65,13 @@ public static class PlanResolution
     public static PlanCheck Check(JsonFile planFile, IReadOnlyList<JsonFile> files, CancellationToken cancellationToken)
     {
         var problems = new List<DiagnosticInfo>();
+        JsonFile? namedManifest = null;
         PlanCheck Fail(string? reference = null, ModelManifest? manifest = null, DiagnosticInfo? cause = null) =>
             new(reference, manifest, null, null, problems.ToEquatableArray())
             {
                 Cause = problems.FirstOrDefault(p => p.Severity == ProblemSeverity.Error) ?? cause,
+                Architecture = namedManifest?.Architecture,
+                NamedManifest = namedManifest?.Manifest?.Manifest,
             };
         cancellationToken.ThrowIfCancellationRequested();
         if (planFile.Text is not { } planText)
@@ -70,6 +83,7 @@ public static class PlanResolution
         }
 
         var reference = PlanReader.ReadManifestReference(planText);
+        namedManifest = NamedManifest(planFile, planText, reference, files);
         if (reference is null)
         {
             // Syntax errors, a missing or mistyped "manifest": the structural read says where.
@@ -120,7 +134,7 @@ public static class PlanResolution
         CheckExitCosts(schedule, manifest, planFile, root, problems);
 
         var description = root?.Find("description")?.Value is JsonString d ? d.Value : null;
-        return new PlanCheck(reference, manifest, schedule, description, problems.ToEquatableArray());
+        return new PlanCheck(reference, manifest, schedule, description, problems.ToEquatableArray()) { Architecture = manifest.Architecture, NamedManifest = manifest };
     }
 
     /// <summary>Sizes the emitted code cannot represent: tensors past int indexing, absurdly long schedules (SI0028).</summary>
@@ -182,6 +196,21 @@ public static class PlanResolution
                 LocationInfo.From(planFile.Path, node?.Range ?? TextRange.Empty)));
         }
     }
+
+    /// <summary>
+    /// The manifest file a plan names, or null. A plan that does not parse (a syntax error while it is being edited) is
+    /// scanned for its <c>"manifest"</c> property as text: only to choose which engine's surface the class keeps
+    /// (<see cref="PlanCheck.Architecture"/>), never to read the plan.
+    /// </summary>
+    private static JsonFile? NamedManifest(JsonFile planFile, string planText, string? reference, IReadOnlyList<JsonFile> files)
+    {
+        reference ??= ManifestProperty.Match(planText) is { Success: true } m ? m.Groups[1].Value : null;
+        if (reference is null) return null;
+        var path = PathMatching.ResolveRelativeToPlan(planFile.NormalizedPath, reference);
+        return PathMatching.FindExact(files.Where(f => f.IsManifest), path);
+    }
+
+    private static readonly Regex ManifestProperty = new("\"manifest\"\\s*:\\s*\"([^\"\\\\]*)\"", RegexOptions.CultureInvariant);
 
     private static TextRange ManifestValueRange(string planText) =>
         JsonParser.Parse(planText, out _) is JsonObject o && o.Find("manifest") is { } p ? p.Value.Range : TextRange.Empty;

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
+using SpecializedInfer.Cli.Engines;
 using SpecializedInfer.Encoders;
+using SpecializedInfer.Gguf;
 using SpecializedInfer.Evaluation;
 using SpecializedInfer.Planning;
 
@@ -10,8 +12,9 @@ namespace SpecializedInfer.Cli.Commands;
 /// <summary>
 /// <c>si eval</c> on an encoder (a bert GGUF): each plan's sentence embeddings against the full model's on a corpus
 /// (<c>--text</c>, one sentence per line) and queries (<c>--prompts</c>). The numbers come from
-/// <see cref="EmbeddingEvaluator"/> over the reference encoder's <see cref="BertEmbeddingGenerator"/>; this class reads
-/// the files and formats the report as the decoder evaluation does.
+/// <see cref="EmbeddingEvaluator"/> over the embedding generators of the encoders the <see cref="EngineFactory"/>
+/// loads (the reference encoder, or with <c>--engine generated</c> the plans' generated encoders and the full
+/// model's); this class reads the files and formats the report as the decoder evaluation does.
 /// </summary>
 internal static class EncoderEvaluation
 {
@@ -19,7 +22,8 @@ internal static class EncoderEvaluation
 
     public const int K = 10;
 
-    public static int Run(string modelPath, IReadOnlyList<string> planPaths, string queriesPath, string? corpusPath, string? jsonPath, bool markdown, CliContext context)
+    public static int Run(EngineFactory factory, string modelPath, IReadOnlyList<string> planPaths, string queriesPath, string? corpusPath,
+        string? jsonPath, bool markdown, int threads, CliContext context)
     {
         if (corpusPath is null)
             throw new UsageException("An encoder is measured on a corpus: give --text CORPUS.txt (one sentence per line) and --prompts QUERIES.txt (one query per line).");
@@ -28,30 +32,33 @@ internal static class EncoderEvaluation
         if (corpus.Count < K)
             throw new InvalidDataException($"{corpusPath} has {corpus.Count} sentences; recall@{K} needs a corpus of at least {K} (one sentence per line).");
 
-        var weights = BertWeights.Load(modelPath);
-        var name = Path.GetFileNameWithoutExtension(modelPath);
-        // Every plan is read before anything runs, so a bad plan fails at once.
-        var schedules = planPaths.Select(p => BertManifest.LoadPlan(p, weights.Config)).ToList();
-        using var full = new BertEmbeddingGenerator(new BertEncoder(weights), name);
+        BertConfig config;
+        using (var file = GgufFile.Open(modelPath)) config = BertConfig.FromGguf(file);
+        // Every plan is read before anything runs (or compiles), so a bad plan fails at once.
+        var plans = planPaths.Select(p => BertManifest.LoadPlanFile(p, config)).ToList();
+        using var full = factory.LoadEncoderFull(modelPath, plans[0], threads);
+        if (full.Build is { } fullBuild) context.Error.WriteLine(fullBuild.Describe());
         var rows = new List<(string Plan, ExecutionSchedule Schedule, EmbeddingReport Report)>();
         for (var i = 0; i < planPaths.Count; i++)
         {
-            using var plan = new BertEmbeddingGenerator(new BertEncoder(weights, schedules[i]), name);
-            rows.Add((planPaths[i], schedules[i], new EmbeddingEvaluator(full, plan, K).Evaluate(corpus, queries)));
+            using var plan = factory.LoadEncoder(modelPath, plans[i], threads);
+            if (plan.Build is { } build) context.Error.WriteLine(build.Describe());
+            rows.Add((planPaths[i], plan.Schedule, new EmbeddingEvaluator(full.Generator, plan.Generator, K).Evaluate(corpus, queries)));
             if (planPaths.Count > 1) context.Error.WriteLine($"measured {planPaths[i]}");
         }
 
+        var speedOf = EngineWords(full);
         var lines = context.Text;
-        lines.WriteLine(string.Create(Inv, $"model {Path.GetFileName(modelPath)} (encoder, {weights.Config.Layers} layers); {corpus.Count} corpus sentences ({Path.GetFileName(corpusPath)}), {queries.Count} queries ({Path.GetFileName(queriesPath)}); recall@{K} against the full model's {K} nearest; speed of the reference encoder over the corpus"));
+        lines.WriteLine(string.Create(Inv, $"model {Path.GetFileName(modelPath)} (encoder, {config.Layers} layers); {corpus.Count} corpus sentences ({Path.GetFileName(corpusPath)}), {queries.Count} queries ({Path.GetFileName(queriesPath)}); recall@{K} against the full model's {K} nearest; speed of the {speedOf} over the corpus"));
         if (rows.Count == 1)
         {
             var (planPath, schedule, report) = rows[0];
             lines.WriteLine($"plan {Path.GetFileName(planPath)}: {schedule.Describe()}");
             lines.Flush();
-            Print(report, schedule, weights.Config.Layers, context);
+            Print(report, schedule, config.Layers, speedOf, context);
             if (jsonPath is not null)
             {
-                File.WriteAllBytes(jsonPath, ToJson(report, schedule, modelPath, planPath, corpusPath, queriesPath));
+                File.WriteAllBytes(jsonPath, ToJson(report, schedule, full, modelPath, planPath, corpusPath, queriesPath));
                 context.Error.WriteLine($"wrote {jsonPath}");
             }
             return ExitCodes.Success;
@@ -80,7 +87,12 @@ internal static class EncoderEvaluation
         return ExitCodes.Success;
     }
 
-    private static void Print(EmbeddingReport r, ExecutionSchedule schedule, int layers, CliContext context)
+    /// <summary>"reference encoder (1 thread)" or "generated encoders (2 threads)": what the speed columns measured.</summary>
+    private static string EngineWords(LoadedEncoder full) =>
+        (full.Kind == EngineKind.Reference ? "reference encoder" : "generated encoders") +
+        string.Create(Inv, $" ({full.Threads} thread{(full.Threads == 1 ? "" : "s")})");
+
+    private static void Print(EmbeddingReport r, ExecutionSchedule schedule, int layers, string speedOf, CliContext context)
     {
         var table = new Table().AddColumn("metric")
             .AddColumn(new TableColumn("full").RightAligned()).AddColumn(new TableColumn("plan").RightAligned());
@@ -89,12 +101,12 @@ internal static class EncoderEvaluation
         Row("min cosine to the full model's embedding", "1", EvalCommand.F(r.MinCosine, "F4"));
         Row($"recall@{r.K} of the full model's nearest neighbours", "1", EvalCommand.F(r.Recall, "F4"));
         Row("steps per sentence", $"{layers}.00 of {layers}", EvalCommand.F(r.MeanSteps, "F2") + $" of {schedule.Steps.Count}");
-        Row("sentences/s, reference encoder", EvalCommand.F(r.Full.SentencesPerSecond, "N0"), EvalCommand.F(r.Plan.SentencesPerSecond, "N0"));
+        Row($"sentences/s, {speedOf}", EvalCommand.F(r.Full.SentencesPerSecond, "N0"), EvalCommand.F(r.Plan.SentencesPerSecond, "N0"));
         Row("speed vs full", "1.00×", EvalCommand.F(r.Speedup, "F2") + "×");
         context.Out.Write(table);
     }
 
-    private static byte[] ToJson(EmbeddingReport r, ExecutionSchedule schedule, string modelPath, string planPath, string corpusPath, string queriesPath)
+    private static byte[] ToJson(EmbeddingReport r, ExecutionSchedule schedule, LoadedEncoder full, string modelPath, string planPath, string corpusPath, string queriesPath)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -103,7 +115,8 @@ internal static class EncoderEvaluation
             w.WriteString("model", Path.GetFullPath(modelPath));
             w.WriteString("plan", Path.GetFullPath(planPath));
             w.WriteString("planSchedule", schedule.Describe());
-            w.WriteString("engine", "reference");
+            w.WriteString("engine", full.Kind == EngineKind.Reference ? "reference" : "generated");
+            w.WriteNumber("threads", full.Threads);
             w.WriteString("corpus", Path.GetFullPath(corpusPath));
             w.WriteNumber("corpusSentences", r.CorpusSize);
             w.WriteString("queries", Path.GetFullPath(queriesPath));

@@ -4,7 +4,6 @@ using System.Text.Json;
 using Spectre.Console;
 using SpecializedInfer.Cli.Engines;
 using SpecializedInfer.Engine;
-using SpecializedInfer.Gguf;
 using SpecializedInfer.Evaluation;
 using SpecializedInfer.Tokenization;
 
@@ -72,11 +71,10 @@ public sealed class EvalCommand : Command
             if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"The folder of --json {jsonPath} does not exist.");
         }
 
-        if (IsEncoder(modelPath))
+        if (EngineFactory.IsEncoder(modelPath))
         {
-            if (EngineKinds.Parse(args.GetValue(_engine)) != EngineKind.Reference)
-                throw new UsageException("There is no generated encoder engine yet: si eval measures encoders with the reference encoder (leave out --engine).");
-            return EncoderEvaluation.Run(modelPath, planPaths, promptsPath, textPath, jsonPath, markdown, context);
+            var encoders = new EngineFactory(EngineKinds.Parse(args.GetValue(_engine)), context.EngineCache);
+            return EncoderEvaluation.Run(encoders, modelPath, planPaths, promptsPath, textPath, jsonPath, markdown, options.Threads, context);
         }
 
         // The full model is bound by the first plan's manifest, so a manifest that renames tensors reads the file too.
@@ -182,13 +180,6 @@ public sealed class EvalCommand : Command
     }
 
     private static string Percent(double fraction) => (fraction * 100).ToString("F0", Inv) + "%";
-
-    /// <summary>True for a bert GGUF (an encoder); every other file is measured as a LLaMA-family model.</summary>
-    private static bool IsEncoder(string modelPath)
-    {
-        using var file = GgufFile.Open(modelPath);
-        return file.Find("general.architecture")?.Value is string arch && arch == Encoders.BertConfig.Keys.Architecture;
-    }
 
     /// <summary>
     /// The most a prompts or text file may hold. Both are read whole and tokenized: a bound keeps a device such as

@@ -35,7 +35,9 @@ public sealed class RunCommand : Command
                       "--engine generated runs the plan's generated engine (the full model's without --plan), compiled in-process\n" +
                       "the first time and cached; its build time is reported apart from the run.\n" +
                       "With a lossless plan (\"kvFill\": \"lossless\") and --temp 0, decoding is self-speculative: the same text,\n" +
-                      "drafted and verified in batches. Text goes to standard output; timings and notices to standard error.")
+                      "drafted and verified in batches. Text goes to standard output; timings and notices to standard error.\n" +
+                      "On an encoder (a bert GGUF from si convert --onnx) it prints the prompt's sentence embedding as one JSON array\n" +
+                      "(by the plan with --plan; -n, --temp, --top-k, --top-p, --seed, --context, --no-bos and --stats apply to decoders only).")
     {
         _context = context;
         foreach (var option in new Option[] { _model, _prompt, _count, _temperature, _topK, _topP, _seed, _contextLength, _noBos, _plan, _stats, _engine, _threads })
@@ -58,6 +60,8 @@ public sealed class RunCommand : Command
         var error = _context.Error;
 
         var factory = new EngineFactory(EngineKinds.Parse(args.GetValue(_engine)), _context.EngineCache);
+        if (EngineFactory.IsEncoder(modelPath))
+            return EncoderRun.Run(factory, modelPath, planPath, args.GetRequiredValue(_prompt), args.GetValue(_threads) ?? 0, _context);
         using var loaded = factory.Load(modelPath, planPath);
         var engine = loaded.Engine;
         if (loaded.Build is { } build) error.WriteLine(build.Describe());

@@ -57,7 +57,7 @@ internal sealed class EngineCache(string directory)
     /// <summary>
     /// Each assembly that shapes a compiled engine: the generator and the runtime (this repository's builds, which
     /// change between commits under the same version) by name and content hash; the compiler, the reference
-    /// assemblies and System.Numerics.Tensors (packages, fixed per version) by name and module version id, without
+    /// assemblies, System.Numerics.Tensors and Microsoft.Extensions.AI.Abstractions (packages, fixed per version) by name and module version id, without
     /// reading their 17 MB on every run.
     /// </summary>
     private static readonly Lazy<string[]> BuildIdentity = new(() =>
@@ -65,7 +65,8 @@ internal sealed class EngineCache(string directory)
         .. new[] { GeneratedEngineCompiler.GeneratorAssembly, typeof(SpecializedInfer.Engine.ReferenceEngine).Assembly }
             .Select(a => $"{a.FullName}, {ContentHash(a.Location)}"),
         .. new[] { typeof(Microsoft.CodeAnalysis.CSharp.CSharpCompilation).Assembly, typeof(Microsoft.CodeAnalysis.Compilation).Assembly,
-                   typeof(Basic.Reference.Assemblies.Net100).Assembly, typeof(System.Numerics.Tensors.TensorPrimitives).Assembly }
+                   typeof(Basic.Reference.Assemblies.Net100).Assembly, typeof(System.Numerics.Tensors.TensorPrimitives).Assembly,
+                   typeof(Microsoft.Extensions.AI.IEmbeddingGenerator).Assembly }
             .Select(a => $"{a.FullName}, {a.ManifestModule.ModuleVersionId}"),
     ]);
 

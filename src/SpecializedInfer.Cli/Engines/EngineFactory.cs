@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
+using Microsoft.Extensions.AI;
+using SpecializedInfer.Encoders;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Gguf;
 using SpecializedInfer.Models;
@@ -68,6 +70,73 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
         return LoadGenerated(modelPath, sources, null, TensorNames.Gguf, weightType);
     }
 
+    /// <summary>True for a bert GGUF (an encoder); every other file is run as a LLaMA-family model.</summary>
+    public static bool IsEncoder(string modelPath)
+    {
+        using var file = GgufFile.Open(modelPath);
+        return file.Find("general.architecture")?.Value is string arch && arch == BertConfig.Keys.Architecture;
+    }
+
+    /// <summary>
+    /// The encoder run by the plan at <paramref name="planPath"/> (checked against the file as
+    /// <see cref="BertManifest.LoadPlan"/> checks it), or the full model when it is null. <paramref name="threads"/>:
+    /// threads a generated encoder's batches run on (0: the physical cores); the reference encoder runs on one.
+    /// </summary>
+    public LoadedEncoder LoadEncoder(string modelPath, string? planPath, int threads)
+    {
+        BertConfig config;
+        using (var file = GgufFile.Open(modelPath)) config = BertConfig.FromGguf(file);
+        if (planPath is not null) return LoadEncoder(modelPath, BertManifest.LoadPlanFile(planPath, config), threads);
+        if (Kind == EngineKind.Reference) return ReferenceEncoder(modelPath, null);
+        // The manifest si manifest would write for this file.
+        var name = Path.GetFileNameWithoutExtension(modelPath);
+        var manifestPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, name + ManifestReader.Extension);
+        var manifest = new SidecarFile(manifestPath, ManifestWriter.ToJson(BertManifest.FromConfig(config, name)));
+        return LoadGeneratedEncoder(modelPath, EngineSources.FullModel(manifest), null, threads);
+    }
+
+    /// <summary>The encoder run by a plan already read and checked (<see cref="BertManifest.LoadPlanFile"/>).</summary>
+    public LoadedEncoder LoadEncoder(string modelPath, LoadedPlan plan, int threads) =>
+        Kind == EngineKind.Reference ? ReferenceEncoder(modelPath, plan) : LoadGeneratedEncoder(modelPath, EngineSources.ForPlan(plan), plan, threads);
+
+    /// <summary>The full encoder described by <paramref name="plan"/>'s manifest: the baseline a plan is measured against.</summary>
+    public LoadedEncoder LoadEncoderFull(string modelPath, LoadedPlan plan, int threads) =>
+        Kind == EngineKind.Reference ? ReferenceEncoder(modelPath, null) : LoadGeneratedEncoder(modelPath, EngineSources.FullModel(plan), null, threads);
+
+    private (string Path, BertWeights Weights)? _bertWeights;
+
+    /// <summary>The reference encoder; those one factory loads from a file share one copy of its weights.</summary>
+    private LoadedEncoder ReferenceEncoder(string modelPath, LoadedPlan? plan)
+    {
+        var fullPath = Path.GetFullPath(modelPath);
+        if (_bertWeights?.Path != fullPath) _bertWeights = (fullPath, BertWeights.Load(modelPath));
+        var encoder = new BertEncoder(_bertWeights.Value.Weights, plan?.Schedule);
+        var generator = new BertEmbeddingGenerator(encoder, Path.GetFileNameWithoutExtension(modelPath));
+        return new LoadedEncoder(encoder, generator, encoder.Schedule, Kind, plan, threads: 1, build: null, context: null);
+    }
+
+    private LoadedEncoder LoadGeneratedEncoder(string modelPath, EngineSources sources, LoadedPlan? plan, int threads)
+    {
+        // A missing or malformed model file fails now, not after a compilation of several seconds.
+        using (var file = GgufFile.Open(modelPath)) BertConfig.FromGguf(file);
+
+        var (type, build, context) = Build(sources);
+        try
+        {
+            var encoder = Loader<Func<string, int, int, ISentenceEncoder>>(type, [typeof(string), typeof(int), typeof(int)])(
+                modelPath, threads, BertEmbeddingGenerator.DefaultBatchSize);
+            // Both are the engine itself (it implements them through the shared BertEmbeddingGenerator).
+            var generator = (IEmbeddingGenerator<string, Embedding<float>>)encoder;
+            var schedule = (ExecutionSchedule)type.GetProperty("CompiledSchedule", BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
+            return new LoadedEncoder(encoder, generator, schedule, Kind, plan, threads > 0 ? threads : PhysicalCores.Count, build, context);
+        }
+        catch
+        {
+            context.Unload();
+            throw;
+        }
+    }
+
     /// <param name="weightType">The manifest's <c>weightType</c>, which decides whether the engine keeps Q8_0/Q4_0 matrices quantized.</param>
     private LoadedEngine LoadGenerated(string modelPath, EngineSources sources, LoadedPlan? plan, TensorNames names, string? weightType)
     {
@@ -75,6 +144,28 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
         using var file = GgufFile.Open(modelPath);
         LlamaConfig.FromGguf(file, names);
 
+        var (type, build, context) = Build(sources);
+        try
+        {
+            var engine = Loader<Func<string, ILanguageModel>>(type, [typeof(string)])(modelPath);
+            // An engine generated for a Q8_0/Q4_0 manifest multiplies those matrices in their blocks, as the reference does.
+            var dequantized = DequantizedWeights.Predict(file, engine.Config, names, engine.Schedule,
+                multipliesQuantizedBlocks: TiledQuantLayout.TypeOf(weightType) is not null);
+            return new LoadedEngine(engine, Kind, plan, dequantized, build, context);
+        }
+        catch
+        {
+            context.Unload();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The engine class compiled from <paramref name="sources"/>, read from the cache or compiled now (and cached), in
+    /// its own load context; decoders and encoders alike.
+    /// </summary>
+    private (Type Type, EngineBuild Build, EngineLoadContext Context) Build(EngineSources sources)
+    {
         var clock = Stopwatch.StartNew();
         var path = _cache.PathOf(sources);
         var image = EngineCache.TryRead(path, out var damaged);
@@ -88,48 +179,35 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
         }
 
         var context = new EngineLoadContext(sources.ClassName);
-        Func<string, ILanguageModel> load;
         try
         {
-            load = Loader(context, image, sources.ClassName);
+            var assembly = context.LoadFromStream(new MemoryStream(image));
+            var type = assembly.GetType($"{GeneratedEngineCompiler.Namespace}.{sources.ClassName}")
+                       ?? throw new BadImageFormatException($"The engine assembly holds no class {sources.ClassName}.");
+            return (type, new EngineBuild(sources.ClassName, fromCache, clock.Elapsed.TotalSeconds, path, damaged, cacheProblem), context);
         }
         catch (BadImageFormatException) when (fromCache)
         {
             // Hashed and whole, yet not loadable (written by a build this key failed to tell apart): build it anew.
             context.Unload();
             EngineCache.Delete(path);
-            return LoadGenerated(modelPath, sources, plan, names, weightType);
+            return Build(sources);
         }
         catch (BadImageFormatException e)
         {
             context.Unload();
             throw new EngineCompilationException($"The engine compiled for {sources.PlanPath} could not be loaded: {e.Message}");
         }
-        var build = new EngineBuild(sources.ClassName, fromCache, clock.Elapsed.TotalSeconds, path, damaged, cacheProblem);
-
-        try
-        {
-            var engine = load(modelPath);
-            // An engine generated for a Q8_0/Q4_0 manifest multiplies those matrices in their blocks, as the reference does.
-            var dequantized = DequantizedWeights.Predict(file, engine.Config, names, engine.Schedule,
-                multipliesQuantizedBlocks: TiledQuantLayout.TypeOf(weightType) is not null);
-            return new LoadedEngine(engine, Kind, plan, dequantized, build, context);
-        }
-        catch
-        {
-            context.Unload();
-            throw;
-        }
     }
 
-    /// <summary>The engine class's static <c>Load(string modelPath)</c> (<see cref="ISpecializedEngine{TSelf}"/>).</summary>
-    private static Func<string, ILanguageModel> Loader(EngineLoadContext context, byte[] image, string className)
+    /// <summary>
+    /// The engine class's static <c>Load</c> taking <paramref name="parameters"/> (a decoder's <c>Load(string modelPath)</c>,
+    /// an encoder's <c>Load(string modelPath, int threads, int batchSize)</c>) as a delegate.
+    /// </summary>
+    private static TDelegate Loader<TDelegate>(Type type, Type[] parameters) where TDelegate : Delegate
     {
-        var assembly = context.LoadFromStream(new MemoryStream(image));
-        var type = assembly.GetType($"{GeneratedEngineCompiler.Namespace}.{className}")
-                   ?? throw new BadImageFormatException($"The engine assembly holds no class {className}.");
-        var method = type.GetMethod("Load", BindingFlags.Public | BindingFlags.Static, [typeof(string)])
-                     ?? throw new BadImageFormatException($"The engine class {className} has no Load(string).");
-        return method.CreateDelegate<Func<string, ILanguageModel>>();
+        var method = type.GetMethod("Load", BindingFlags.Public | BindingFlags.Static, parameters)
+                     ?? throw new EngineCompilationException($"The engine class {type.Name} has no Load({string.Join(", ", parameters.Select(p => p.Name))}).");
+        return method.CreateDelegate<TDelegate>();
     }
 }

@@ -38,7 +38,8 @@ internal sealed record EngineSources(string ClassName, string PlanPath, IReadOnl
         return FullModel(new SidecarFile(manifestPath, ManifestWriter.ToJson(ManifestCheck.FromFile(file, config, name))));
     }
 
-    private static EngineSources FullModel(SidecarFile manifest)
+    /// <summary>The full model a manifest describes (text in memory, at its path): a plan naming only it, beside it.</summary>
+    public static EngineSources FullModel(SidecarFile manifest)
     {
         var stem = ManifestReader.DefaultName(manifest.Path);
         var planPath = Path.Combine(Path.GetDirectoryName(manifest.Path)!, stem + ".full-model.plan.json");

