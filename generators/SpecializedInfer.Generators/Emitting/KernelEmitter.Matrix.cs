@@ -15,7 +15,7 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 public sealed partial class KernelEmitter
 {
     /// <summary>Positions one batched kernel call takes at most (a prompt chunk, or the confirmed token plus 15 drafts).</summary>
-    public const int MaxBatch = 16;
+    public const int MaxBatch = 64;
 
     /// <summary>Matrices at least this large (bytes) are streamed from DRAM rather than read from cache: they get software prefetch.</summary>
     public const long PrefetchMinBytes = 1 << 20;
@@ -188,6 +188,12 @@ public sealed partial class KernelEmitter
             return;
         }
         var p = new RowPlan(kernel, w);
+        if (GroupsPositions(p, 4))
+        {
+            _s.Line($"// The {PositionGroup} positions' even-vector chains of one block wait here while their odd-vector chains run.");
+            _s.Line($"Span<float> held = stackalloc float[{I(4 * PositionGroup * w.Lanes)}];");
+            _s.Line("ref float hr = ref MemoryMarshal.GetReference(held);");
+        }
         if (!kernel.Batched)
         {
             _s.Line(p.Resident
@@ -254,8 +260,10 @@ public sealed partial class KernelEmitter
         using (_s.Block($"for (nuint r = {Lower(from)}; r < {Upper(to, p.Shape.Rows)}; r += {size})"))
         {
             BlockStart(p, size);
+            var grouped = GroupsPositions(p, size);
+            if (grouped) PositionGroups(p, size, target);
             var paired = PairsPositions(p, size);
-            if (paired) PositionPairs(p, size, target);
+            if (paired) PositionPairs(p, size, target, declared: grouped);
             using (Positions(p, from: paired ? "p" : "0"))
             {
                 if (p.Resident)
@@ -301,6 +309,93 @@ public sealed partial class KernelEmitter
     private static bool PairsPositions(RowPlan p, int size) =>
         p.Kernel.Batched && !p.Resident && size == 4 && p.Main >= 2 && p.W.Lanes >= VectorWidth.V256.Lanes;
 
+    /// <summary>Positions a Vector512 block of 4 rows takes at once: 4 × 6 = 24 accumulators beside 4 weight vectors and one of x.</summary>
+    public const int PositionGroup = 6;
+
+    /// <summary>
+    /// Whether a batched block of rows takes its positions <see cref="PositionGroup"/> at a time: as
+    /// <see cref="PairsPositions"/>, on the Vector512 path only (32 registers; the narrower paths keep the pairs).
+    /// </summary>
+    private static bool GroupsPositions(RowPlan p, int size) => PairsPositions(p, size) && p.W == VectorWidth.V512;
+
+    /// <summary>
+    /// Register blocking for the batched kernel on Vector512: a block of 4 rows against <see cref="PositionGroup"/>
+    /// positions. The single kernel keeps two independent chains per row — a over the even vectors (and an odd last
+    /// one), b over the odd ones — and only adds them at the end, so the two chains can run one after the other: first
+    /// every (row, position)'s a (24 accumulators; each weight vector loaded once for all positions, each x vector once
+    /// for all rows: 10 loads per 24 FMAs), held on the stack, then every b, then each position folds and sums a + b
+    /// exactly as the single kernel does: bit-identical to <c>MatVec</c> per position. Leaves <c>p</c> at the first
+    /// position left (fewer than a group).
+    /// </summary>
+    private void PositionGroups(RowPlan p, int size, VectorWidth target)
+    {
+        var w = p.W;
+        var L = w.Lanes;
+        long stride = p.Shape.Stride;
+        var (cols, rows) = (p.Shape.Cols, p.Shape.Rows);
+        var groups = Enumerable.Range(0, PositionGroup).ToList();
+        var pairs = p.Main / 2;
+        _s.Line("nuint p = 0;");
+        _s.Line($"// {PositionGroup} positions at a time: every weight vector is loaded once for all of them, every x vector once for the 4 rows.");
+        using (_s.Block($"for (; p + {PositionGroup} <= n; p += {PositionGroup})"))
+        {
+            foreach (var g in groups)
+            {
+                _s.Line($"ref float xr_{g} = ref Unsafe.Add(ref xbase, {(g == 0 ? "p" : $"(p + {g})")} * {I(cols)});");
+                _s.Line($"ref float yr_{g} = ref Unsafe.Add(ref ybase, {(g == 0 ? "p" : $"(p + {g})")} * {I(rows)});");
+            }
+            _s.Line("// Chain a of every (row, position): the even vectors (then an odd last one), held on the stack.");
+            using (_s.Block())
+            {
+                for (var j = 0; j < size; j++)
+                    _s.Line(string.Join(" ", groups.Select(g => $"var e{j}_{g} = {w.Zero};")));
+                using (_s.Block($"for (nuint c = 0; c < {I((long)pairs * 2 * L)}; c += {I(2 * L)})"))
+                    GroupChainStep(p, size, "e", "c");
+                if (p.Main % 2 == 1)
+                    using (_s.Block())
+                        GroupChainStep(p, size, "e", I((long)pairs * 2 * L));
+                for (var j = 0; j < size; j++)
+                    foreach (var g in groups)
+                        _s.Line($"e{j}_{g}.StoreUnsafe(ref hr, {I((long)(j * PositionGroup + g) * L)});");
+            }
+            // Chain b of every (row, position): the odd vectors.
+            for (var j = 0; j < size; j++)
+                _s.Line(string.Join(" ", groups.Select(g => $"var b{j}_{g} = {w.Zero};")));
+            using (_s.Block($"for (nuint c = {I(L)}; c < {I((long)pairs * 2 * L)}; c += {I(2 * L)})"))
+                GroupChainStep(p, size, "b", "c");
+            for (var i = 0; i < p.VectorTails.Count; i++)
+                for (var j = 0; j < size; j++)
+                    _s.Line($"var wt{i}_{j} = {p.VectorTails[i].Width.Load("w0", I(j * stride + p.VectorTails[i].Offset))};");
+            foreach (var g in groups)
+            {
+                var sfx = "_" + g;
+                for (var j = 0; j < size; j++) _s.Line($"var a{j}{sfx} = {w.Load("hr", I((long)(j * PositionGroup + g) * L))};");
+                for (var i = 0; i < p.VectorTails.Count; i++)
+                {
+                    _s.Line($"var xt{i}{sfx} = {p.VectorTails[i].Width.Load("xr" + sfx, I(p.VectorTails[i].Offset))};");
+                    for (var j = 0; j < size; j++) _s.Line($"var t{i}_{j}{sfx} = wt{i}_{j} * xt{i}{sfx};");
+                }
+                for (var i = 0; i < p.ScalarTails.Count; i++)
+                    _s.Line($"var xs{i}{sfx} = Unsafe.Add(ref xr{sfx}, {I(p.ScalarTails[i].Offset)});");
+                for (var j = 0; j < size; j++) _s.Line(FoldRow(p, oneAccumulator: false, target, j, sfx));
+                BlockSums(p, size, target, sfx);
+            }
+        }
+    }
+
+    /// <summary>One vector step of chain <paramref name="acc"/> at column <paramref name="c"/> for the block's rows and a group's positions.</summary>
+    private void GroupChainStep(RowPlan p, int size, string acc, string c)
+    {
+        var w = p.W;
+        long stride = p.Shape.Stride;
+        for (var j = 0; j < size; j++) _s.Line($"var wv{j} = {w.Load("w0", j == 0 ? c : $"{c} + {I(j * stride)}")};");
+        for (var g = 0; g < PositionGroup; g++)
+        {
+            _s.Line($"var xv{g} = {w.Load($"xr_{g}", c)};");
+            _s.Line(string.Join(" ", Enumerable.Range(0, size).Select(j => $"{acc}{j}_{g} = {w.MulAdd($"wv{j}", $"xv{g}", $"{acc}{j}_{g}")};")));
+        }
+    }
+
     /// <summary>
     /// Register blocking for the batched kernel: a block of 4 rows against two positions at once, so each weight vector
     /// loaded feeds both positions from registers (16 accumulators: 4 rows × 2 positions × the single kernel's two
@@ -308,14 +403,14 @@ public sealed partial class KernelEmitter
     /// odd last vector into a, the tails apart — and folds and sums them as it does, so each position's outputs are
     /// bit-identical to <c>MatVec</c>'s. Leaves <c>p</c> at the first position left (an odd count's last).
     /// </summary>
-    private void PositionPairs(RowPlan p, int size, VectorWidth target)
+    private void PositionPairs(RowPlan p, int size, VectorWidth target, bool declared)
     {
         var w = p.W;
         var L = w.Lanes;
         long stride = p.Shape.Stride;
         var (cols, rows) = (p.Shape.Cols, p.Shape.Rows);
         string[] suffixes = ["", "_1"];
-        _s.Line("nuint p = 0;");
+        if (!declared) _s.Line("nuint p = 0;");
         _s.Line("// Two positions at a time: each weight vector is loaded once for both (every row, position keeps the single kernel's chains).");
         using (_s.Block("for (; p + 2 <= n; p += 2)"))
         {
