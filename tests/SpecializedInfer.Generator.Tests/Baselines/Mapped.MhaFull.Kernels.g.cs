@@ -2288,7 +2288,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                // The 6 positions' even-vector chains of one block wait here while their odd-vector chains run.
+                // A block's even-vector chains (up to 24: 4 rows × 6 positions or 8 × 3) wait here while its odd-vector chains run.
                 Span<float> held = stackalloc float[384];
                 ref float hr = ref MemoryMarshal.GetReference(held);
                 for (nuint r = lo; r < hi; r += 4)
@@ -2380,6 +2380,7 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                             e3_4.StoreUnsafe(ref hr, 352);
                             e3_5.StoreUnsafe(ref hr, 368);
                         }
+                        // Chain b of every (row, position): the odd vectors.
                         var b0_0 = Vector512<float>.Zero; var b0_1 = Vector512<float>.Zero; var b0_2 = Vector512<float>.Zero; var b0_3 = Vector512<float>.Zero; var b0_4 = Vector512<float>.Zero; var b0_5 = Vector512<float>.Zero;
                         var b1_0 = Vector512<float>.Zero; var b1_1 = Vector512<float>.Zero; var b1_2 = Vector512<float>.Zero; var b1_3 = Vector512<float>.Zero; var b1_4 = Vector512<float>.Zero; var b1_5 = Vector512<float>.Zero;
                         var b2_0 = Vector512<float>.Zero; var b2_1 = Vector512<float>.Zero; var b2_2 = Vector512<float>.Zero; var b2_3 = Vector512<float>.Zero; var b2_4 = Vector512<float>.Zero; var b2_5 = Vector512<float>.Zero;
@@ -2420,8 +2421,8 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                         var q1_0 = Half(Half(a1_0 + b1_0) + t0_1_0);
                         var q2_0 = Half(Half(a2_0 + b2_0) + t0_2_0);
                         var q3_0 = Half(Half(a3_0 + b3_0) + t0_3_0);
-                        var sums_0 = Sum4(q0_0, q1_0, q2_0, q3_0);
-                        (Vector128.LoadUnsafe(ref yr_0, r) + sums_0).StoreUnsafe(ref yr_0, r);
+                        var sums0_0 = Sum4(q0_0, q1_0, q2_0, q3_0);
+                        (Vector128.LoadUnsafe(ref yr_0, r) + sums0_0).StoreUnsafe(ref yr_0, r);
                         var a0_1 = Vector512.LoadUnsafe(ref hr, 16);
                         var a1_1 = Vector512.LoadUnsafe(ref hr, 112);
                         var a2_1 = Vector512.LoadUnsafe(ref hr, 208);
@@ -2435,8 +2436,8 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                         var q1_1 = Half(Half(a1_1 + b1_1) + t0_1_1);
                         var q2_1 = Half(Half(a2_1 + b2_1) + t0_2_1);
                         var q3_1 = Half(Half(a3_1 + b3_1) + t0_3_1);
-                        var sums_1 = Sum4(q0_1, q1_1, q2_1, q3_1);
-                        (Vector128.LoadUnsafe(ref yr_1, r) + sums_1).StoreUnsafe(ref yr_1, r);
+                        var sums0_1 = Sum4(q0_1, q1_1, q2_1, q3_1);
+                        (Vector128.LoadUnsafe(ref yr_1, r) + sums0_1).StoreUnsafe(ref yr_1, r);
                         var a0_2 = Vector512.LoadUnsafe(ref hr, 32);
                         var a1_2 = Vector512.LoadUnsafe(ref hr, 128);
                         var a2_2 = Vector512.LoadUnsafe(ref hr, 224);
@@ -2450,8 +2451,8 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                         var q1_2 = Half(Half(a1_2 + b1_2) + t0_1_2);
                         var q2_2 = Half(Half(a2_2 + b2_2) + t0_2_2);
                         var q3_2 = Half(Half(a3_2 + b3_2) + t0_3_2);
-                        var sums_2 = Sum4(q0_2, q1_2, q2_2, q3_2);
-                        (Vector128.LoadUnsafe(ref yr_2, r) + sums_2).StoreUnsafe(ref yr_2, r);
+                        var sums0_2 = Sum4(q0_2, q1_2, q2_2, q3_2);
+                        (Vector128.LoadUnsafe(ref yr_2, r) + sums0_2).StoreUnsafe(ref yr_2, r);
                         var a0_3 = Vector512.LoadUnsafe(ref hr, 48);
                         var a1_3 = Vector512.LoadUnsafe(ref hr, 144);
                         var a2_3 = Vector512.LoadUnsafe(ref hr, 240);
@@ -2465,8 +2466,8 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                         var q1_3 = Half(Half(a1_3 + b1_3) + t0_1_3);
                         var q2_3 = Half(Half(a2_3 + b2_3) + t0_2_3);
                         var q3_3 = Half(Half(a3_3 + b3_3) + t0_3_3);
-                        var sums_3 = Sum4(q0_3, q1_3, q2_3, q3_3);
-                        (Vector128.LoadUnsafe(ref yr_3, r) + sums_3).StoreUnsafe(ref yr_3, r);
+                        var sums0_3 = Sum4(q0_3, q1_3, q2_3, q3_3);
+                        (Vector128.LoadUnsafe(ref yr_3, r) + sums0_3).StoreUnsafe(ref yr_3, r);
                         var a0_4 = Vector512.LoadUnsafe(ref hr, 64);
                         var a1_4 = Vector512.LoadUnsafe(ref hr, 160);
                         var a2_4 = Vector512.LoadUnsafe(ref hr, 256);
@@ -2480,8 +2481,8 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                         var q1_4 = Half(Half(a1_4 + b1_4) + t0_1_4);
                         var q2_4 = Half(Half(a2_4 + b2_4) + t0_2_4);
                         var q3_4 = Half(Half(a3_4 + b3_4) + t0_3_4);
-                        var sums_4 = Sum4(q0_4, q1_4, q2_4, q3_4);
-                        (Vector128.LoadUnsafe(ref yr_4, r) + sums_4).StoreUnsafe(ref yr_4, r);
+                        var sums0_4 = Sum4(q0_4, q1_4, q2_4, q3_4);
+                        (Vector128.LoadUnsafe(ref yr_4, r) + sums0_4).StoreUnsafe(ref yr_4, r);
                         var a0_5 = Vector512.LoadUnsafe(ref hr, 80);
                         var a1_5 = Vector512.LoadUnsafe(ref hr, 176);
                         var a2_5 = Vector512.LoadUnsafe(ref hr, 272);
@@ -2495,8 +2496,8 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
                         var q1_5 = Half(Half(a1_5 + b1_5) + t0_1_5);
                         var q2_5 = Half(Half(a2_5 + b2_5) + t0_2_5);
                         var q3_5 = Half(Half(a3_5 + b3_5) + t0_3_5);
-                        var sums_5 = Sum4(q0_5, q1_5, q2_5, q3_5);
-                        (Vector128.LoadUnsafe(ref yr_5, r) + sums_5).StoreUnsafe(ref yr_5, r);
+                        var sums0_5 = Sum4(q0_5, q1_5, q2_5, q3_5);
+                        (Vector128.LoadUnsafe(ref yr_5, r) + sums0_5).StoreUnsafe(ref yr_5, r);
                     }
                     // Two positions at a time: each weight vector is loaded once for both (every row, position keeps the single kernel's chains).
                     for (; p + 2 <= n; p += 2)
