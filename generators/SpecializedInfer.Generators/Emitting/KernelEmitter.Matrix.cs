@@ -7,14 +7,18 @@ namespace SpecializedInfer.Generators.Emitting;
 using static SpecializedInfer.Generators.Emitting.TypeRefs;
 
 // Matrix products: MatVec (y = W·x at one position) and its batched twin MatMat (y[p] = W·x[p] for up to MaxBatch
-// positions), written by one row-block writer. Inside each block of rows the batched kernel runs the very statements
-// of the single one, once per position: every (row, position) dot product accumulates in the single kernel's order
-// and rounds to the same bits, while the block's weights come from memory once per chunk and from L1 for the other
-// positions.
+// positions), written by one row-block writer. Inside each block of rows the batched kernel runs the single one's
+// chains for several positions at once (register blocks of rows × positions): every (row, position) dot product
+// accumulates in the single kernel's order and rounds to the same bits, while the block's weights come from memory
+// once per chunk and from L1 for the other positions.
 
 public sealed partial class KernelEmitter
 {
-    /// <summary>Positions one batched kernel call takes at most (a prompt chunk, or the confirmed token plus 15 drafts).</summary>
+    /// <summary>
+    /// Positions one batched kernel call takes at most: a prompt chunk (its activations, 192 KiB of x at 768 columns, sit
+    /// in L2 while each block of weight rows, read from memory once per chunk, stays in L1 for all its positions), or a
+    /// verification (the confirmed token and up to 15 drafts).
+    /// </summary>
     public const int MaxBatch = 64;
 
     /// <summary>Matrices at least this large (bytes) are streamed from DRAM rather than read from cache: they get software prefetch.</summary>
