@@ -7,15 +7,19 @@ namespace SpecializedInfer.Generators.Emitting;
 using static SpecializedInfer.Generators.Emitting.TypeRefs;
 
 // Matrix products: MatVec (y = W·x at one position) and its batched twin MatMat (y[p] = W·x[p] for up to MaxBatch
-// positions), written by one row-block writer. Inside each block of rows the batched kernel runs the very statements
-// of the single one, once per position: every (row, position) dot product accumulates in the single kernel's order
-// and rounds to the same bits, while the block's weights come from memory once per chunk and from L1 for the other
-// positions.
+// positions), written by one row-block writer. Inside each block of rows the batched kernel runs the single one's
+// chains for several positions at once (register blocks of rows × positions): every (row, position) dot product
+// accumulates in the single kernel's order and rounds to the same bits, while the block's weights come from memory
+// once per chunk and from L1 for the other positions.
 
 public sealed partial class KernelEmitter
 {
-    /// <summary>Positions one batched kernel call takes at most (a prompt chunk, or the confirmed token plus 15 drafts).</summary>
-    public const int MaxBatch = 16;
+    /// <summary>
+    /// Positions one batched kernel call takes at most: a prompt chunk (its activations, 192 KiB of x at 768 columns, sit
+    /// in L2 while each block of weight rows, read from memory once per chunk, stays in L1 for all its positions), or a
+    /// verification (the confirmed token and up to 15 drafts).
+    /// </summary>
+    public const int MaxBatch = 64;
 
     /// <summary>Matrices at least this large (bytes) are streamed from DRAM rather than read from cache: they get software prefetch.</summary>
     public const long PrefetchMinBytes = 1 << 20;
@@ -188,6 +192,12 @@ public sealed partial class KernelEmitter
             return;
         }
         var p = new RowPlan(kernel, w);
+        if (GroupsPositions(p, 4))
+        {
+            _s.Line("// A block's even-vector chains (up to 24: 4 rows × 6 positions or 8 × 3) wait here while its odd-vector chains run.");
+            _s.Line($"Span<float> held = stackalloc float[{I(24 * w.Lanes)}];");
+            _s.Line("ref float hr = ref MemoryMarshal.GetReference(held);");
+        }
         if (!kernel.Batched)
         {
             _s.Line(p.Resident
@@ -195,8 +205,10 @@ public sealed partial class KernelEmitter
                 : $"// x ({p.Shape.Cols} floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.");
             XRegisters(p, tailComments: true);
         }
+        var octets = Octets(p);
+        OctetBlocks(p, octets);
         RowBlocks(p, 8, 0, p.Eights);
-        RowBlocks(p, 4, p.Eights, p.Blocked);
+        RowBlocks(p, 4, System.Math.Max(p.Eights, octets), p.Blocked);
         LastRows(p);
     }
 
@@ -254,8 +266,10 @@ public sealed partial class KernelEmitter
         using (_s.Block($"for (nuint r = {Lower(from)}; r < {Upper(to, p.Shape.Rows)}; r += {size})"))
         {
             BlockStart(p, size);
+            var grouped = GroupsPositions(p, size);
+            if (grouped) PositionGroups(p, size, PositionGroup, declared: false);
             var paired = PairsPositions(p, size);
-            if (paired) PositionPairs(p, size, target);
+            if (paired) PositionPairs(p, size, target, declared: grouped);
             using (Positions(p, from: paired ? "p" : "0"))
             {
                 if (p.Resident)
@@ -301,6 +315,160 @@ public sealed partial class KernelEmitter
     private static bool PairsPositions(RowPlan p, int size) =>
         p.Kernel.Batched && !p.Resident && size == 4 && p.Main >= 2 && p.W.Lanes >= VectorWidth.V256.Lanes;
 
+    /// <summary>Positions a Vector512 block of 4 rows takes at once: 4 × 6 = 24 accumulators beside 4 weight vectors and one of x.</summary>
+    public const int PositionGroup = 6;
+
+    /// <summary>Positions a Vector512 block of 8 rows takes at once: 8 × 3 = 24 accumulators beside 3 vectors of x and one weight vector.</summary>
+    public const int OctetPositionGroup = 3;
+
+    /// <summary>
+    /// Columns up to which batched Vector512 products take 8 rows at a time: the 8 rows (32 KiB at 1024 columns) stay in
+    /// L1 while the positions pass, and each x vector, which comes from L2, feeds 8 rows instead of 4.
+    /// </summary>
+    public const int OctetMaxCols = 1024;
+
+    /// <summary>
+    /// Whether a batched block of rows takes its positions <see cref="PositionGroup"/> at a time: as
+    /// <see cref="PairsPositions"/>, on the Vector512 path only (32 registers; the narrower paths keep the pairs).
+    /// </summary>
+    private static bool GroupsPositions(RowPlan p, int size) => PairsPositions(p, size) && p.W == VectorWidth.V512;
+
+    /// <summary>The rows a batched Vector512 kernel takes in blocks of 8 (each two of the single kernel's blocks of 4): none past <see cref="OctetMaxCols"/>.</summary>
+    private static int Octets(RowPlan p) => GroupsPositions(p, 4) && p.Shape.Cols <= OctetMaxCols ? p.Shape.Rows / 8 * 8 : 0;
+
+    /// <summary>
+    /// Rows 0..<paramref name="to"/>−1 of a batched Vector512 kernel in blocks of 8: <see cref="OctetPositionGroup"/>
+    /// positions at a time, then one at a time. Each block is two of the single kernel's blocks of 4, folded and summed
+    /// (Sum4) as it does them, so the outputs stay bit-identical.
+    /// </summary>
+    private void OctetBlocks(RowPlan p, int to)
+    {
+        if (to <= 0) return;
+        using (_s.Block($"for (nuint r = lo; r < {Upper(to, p.Shape.Rows)}; r += 8)"))
+        {
+            BlockStart(p, 8);
+            PositionGroups(p, 8, OctetPositionGroup, declared: false);
+            PositionGroups(p, 8, 1, declared: true);
+        }
+    }
+
+    /// <summary>
+    /// Register blocking for the batched kernel on Vector512: a block of <paramref name="rows"/> rows (4 or 8) against
+    /// <paramref name="group"/> positions. The single kernel keeps two independent chains per row — a over the even
+    /// vectors (and an odd last one), b over the odd ones — and only adds them at the end, so the two chains can run one
+    /// after the other: first every (row, position)'s a (up to 24 accumulators; each weight vector loaded once for all
+    /// positions, each x vector once for all rows: 10 loads per 24 FMAs at 4 × 6, 11 at 8 × 3), held on the stack,
+    /// then every b, then each position folds and sums a + b per block of 4 rows exactly as the single kernel does:
+    /// bit-identical to <c>MatVec</c> per position. Leaves <c>p</c> at the first position left (fewer than a group).
+    /// </summary>
+    private void PositionGroups(RowPlan p, int rows, int group, bool declared)
+    {
+        Debug.Assert(rows is 4 or 8 && rows * group <= 24, "whole blocks of 4 rows, at most 24 accumulators");
+        var w = p.W;
+        var L = w.Lanes;
+        long stride = p.Shape.Stride;
+        var cols = p.Shape.Cols;
+        var groups = Enumerable.Range(0, group).ToList();
+        var pairs = p.Main / 2;
+        string Held(int j, int g) => I((long)(j * group + g) * L);
+        if (!declared) _s.Line("nuint p = 0;");
+        _s.Line(group == 1
+            ? "// The positions left one at a time."
+            : $"// {group} positions at a time: every weight vector is loaded once for all of them, every x vector once for the {rows} rows.");
+        using (_s.Block($"for (; p + {group} <= n; p += {group})"))
+        {
+            foreach (var g in groups)
+            {
+                _s.Line($"ref float xr_{g} = ref Unsafe.Add(ref xbase, {(g == 0 ? "p" : $"(p + {g})")} * {I(cols)});");
+                _s.Line($"ref float yr_{g} = ref Unsafe.Add(ref ybase, {(g == 0 ? "p" : $"(p + {g})")} * {I(p.Shape.Rows)});");
+            }
+            _s.Line("// Chain a of every (row, position): the even vectors (then an odd last one), held on the stack.");
+            using (_s.Block())
+            {
+                for (var j = 0; j < rows; j++)
+                    _s.Line(string.Join(" ", groups.Select(g => $"var e{j}_{g} = {w.Zero};")));
+                using (_s.Block($"for (nuint c = 0; c < {I((long)pairs * 2 * L)}; c += {I(2 * L)})"))
+                    GroupChainStep(p, rows, group, "e", "c");
+                if (p.Main % 2 == 1)
+                    using (_s.Block())
+                        GroupChainStep(p, rows, group, "e", I((long)pairs * 2 * L));
+                for (var j = 0; j < rows; j++)
+                    foreach (var g in groups)
+                        _s.Line($"e{j}_{g}.StoreUnsafe(ref hr, {Held(j, g)});");
+            }
+            _s.Line("// Chain b of every (row, position): the odd vectors.");
+            for (var j = 0; j < rows; j++)
+                _s.Line(string.Join(" ", groups.Select(g => $"var b{j}_{g} = {w.Zero};")));
+            using (_s.Block($"for (nuint c = {I(L)}; c < {I((long)pairs * 2 * L)}; c += {I(2 * L)})"))
+                GroupChainStep(p, rows, group, "b", "c");
+            for (var i = 0; i < p.VectorTails.Count; i++)
+                for (var j = 0; j < rows; j++)
+                    _s.Line($"var wt{i}_{j} = {p.VectorTails[i].Width.Load("w0", I(j * stride + p.VectorTails[i].Offset))};");
+            foreach (var g in groups)
+            {
+                var sfx = "_" + g;
+                for (var j = 0; j < rows; j++) _s.Line($"var a{j}{sfx} = {w.Load("hr", Held(j, g))};");
+                for (var i = 0; i < p.VectorTails.Count; i++)
+                {
+                    _s.Line($"var xt{i}{sfx} = {p.VectorTails[i].Width.Load("xr" + sfx, I(p.VectorTails[i].Offset))};");
+                    for (var j = 0; j < rows; j++) _s.Line($"var t{i}_{j}{sfx} = wt{i}_{j} * xt{i}{sfx};");
+                }
+                for (var i = 0; i < p.ScalarTails.Count; i++)
+                    _s.Line($"var xs{i}{sfx} = Unsafe.Add(ref xr{sfx}, {I(p.ScalarTails[i].Offset)});");
+                for (var j = 0; j < rows; j++) _s.Line(FoldRow(p, oneAccumulator: false, VectorWidth.V128, j, sfx));
+                for (var quad = 0; quad < rows / 4; quad++) QuadSums(p, quad, sfx);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One step of chain <paramref name="acc"/> at column <paramref name="c"/> for a block's rows and a group's positions:
+    /// the smaller of the two sets of vectors is loaded first and kept, the other loaded one at a time.
+    /// </summary>
+    private void GroupChainStep(RowPlan p, int rows, int group, string acc, string c)
+    {
+        var w = p.W;
+        long stride = p.Shape.Stride;
+        string Fma(int j, int g) => $"{acc}{j}_{g} = {w.MulAdd($"wv{j}", $"xv{g}", $"{acc}{j}_{g}")};";
+        string WeightLoad(int j) => $"var wv{j} = {w.Load("w0", j == 0 ? c : $"{c} + {I(j * stride)}")};";
+        string XLoad(int g) => $"var xv{g} = {w.Load($"xr_{g}", c)};";
+        if (rows <= group)
+        {
+            for (var j = 0; j < rows; j++) _s.Line(WeightLoad(j));
+            for (var g = 0; g < group; g++)
+            {
+                _s.Line(XLoad(g));
+                _s.Line(string.Join(" ", Enumerable.Range(0, rows).Select(j => Fma(j, g))));
+            }
+        }
+        else
+        {
+            for (var g = 0; g < group; g++) _s.Line(XLoad(g));
+            for (var j = 0; j < rows; j++)
+            {
+                _s.Line(WeightLoad(j));
+                _s.Line(string.Join(" ", Enumerable.Range(0, group).Select(g => Fma(j, g))));
+            }
+        }
+    }
+
+    /// <summary>Rows 4·quad..4·quad+3 of a block for the position of <paramref name="suffix"/>: Sum4 of the folded rows, scalar tails, one store (as <see cref="BlockSums"/>).</summary>
+    private void QuadSums(RowPlan p, int quad, string suffix)
+    {
+        var api = VectorWidth.V128.Api;
+        var name = $"sums{quad}{suffix}";
+        var rowsOfQuad = Enumerable.Range(4 * quad, 4).ToList();
+        _s.Line($"var {name} = Sum4({string.Join(", ", rowsOfQuad.Select(j => $"q{j}{suffix}"))});");
+        if (p.ScalarTails.Count > 0)
+        {
+            var rowSums = rowsOfQuad.Select(j =>
+                string.Join(" + ", p.ScalarTails.Select((t, i) => $"Unsafe.Add(ref w0, {I(j * (long)p.Shape.Stride + t.Offset)}) * xs{i}{suffix}")));
+            _s.Line($"{name} += {api}.Create({string.Join(", ", rowSums)});");
+        }
+        var at = quad == 0 ? "r" : $"r + {4 * quad}";
+        _s.Line(p.Shape.ResidualAdd ? $"({api}.LoadUnsafe(ref yr{suffix}, {at}) + {name}).StoreUnsafe(ref yr{suffix}, {at});" : $"{name}.StoreUnsafe(ref yr{suffix}, {at});");
+    }
+
     /// <summary>
     /// Register blocking for the batched kernel: a block of 4 rows against two positions at once, so each weight vector
     /// loaded feeds both positions from registers (16 accumulators: 4 rows × 2 positions × the single kernel's two
@@ -308,14 +476,14 @@ public sealed partial class KernelEmitter
     /// odd last vector into a, the tails apart — and folds and sums them as it does, so each position's outputs are
     /// bit-identical to <c>MatVec</c>'s. Leaves <c>p</c> at the first position left (an odd count's last).
     /// </summary>
-    private void PositionPairs(RowPlan p, int size, VectorWidth target)
+    private void PositionPairs(RowPlan p, int size, VectorWidth target, bool declared)
     {
         var w = p.W;
         var L = w.Lanes;
         long stride = p.Shape.Stride;
         var (cols, rows) = (p.Shape.Cols, p.Shape.Rows);
         string[] suffixes = ["", "_1"];
-        _s.Line("nuint p = 0;");
+        if (!declared) _s.Line("nuint p = 0;");
         _s.Line("// Two positions at a time: each weight vector is loaded once for both (every row, position keeps the single kernel's chains).");
         using (_s.Block("for (; p + 2 <= n; p += 2)"))
         {

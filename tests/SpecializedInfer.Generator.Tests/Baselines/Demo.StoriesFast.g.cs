@@ -124,8 +124,8 @@ namespace Demo
             private float[] _scores; // [Heads][_capacity]
             private readonly global::SpecializedInfer.Engine.WorkerPool _pool; // the threads a forward pass runs on (the caller's included)
 
-            // Batched positions (a prompt chunk, or a verification): one row per position, up to 16.
-            private const int MaxBatch = 16;
+            // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
+            private const int MaxBatch = 64;
             private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
             private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
             private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];

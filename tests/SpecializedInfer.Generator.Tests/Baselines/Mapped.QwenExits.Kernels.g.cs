@@ -2039,12 +2039,12 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 96), a 96×96 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 96), a 96×96 row-major W;
         /// bit-identical, position by position, to MatVec96x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat96x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 9216 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMat96x96));
+            if (w.Length != 9216 || (uint)(count - 1) >= 64u || x.Length < (long)count * 96 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMat96x96));
             // In range: as in MatVec96x96 for each position p < count, whose x row starts at p·96 (< x.Length)
             // and y row at p·96 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2282,12 +2282,12 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 32), a 32×96 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 32), a 32×96 row-major W;
         /// bit-identical, position by position, to MatVec32x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat32x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 3072 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMat32x96));
+            if (w.Length != 3072 || (uint)(count - 1) >= 64u || x.Length < (long)count * 96 || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMat32x96));
             // In range: as in MatVec32x96 for each position p < count, whose x row starts at p·96 (< x.Length)
             // and y row at p·32 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2525,12 +2525,12 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 96), a 96×96 row-major W;
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 96), a 96×96 row-major W;
         /// bit-identical, position by position, to MatVecAdd96x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAdd96x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 9216 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd96x96));
+            if (w.Length != 9216 || (uint)(count - 1) >= 64u || x.Length < (long)count * 96 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd96x96));
             // In range: as in MatVecAdd96x96 for each position p < count, whose x row starts at p·96 (< x.Length)
             // and y row at p·96 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2768,12 +2768,12 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 256), a 256×96 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 256), a 256×96 row-major W;
         /// bit-identical, position by position, to MatVec256x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat256x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 24576 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(MatMat256x96));
+            if (w.Length != 24576 || (uint)(count - 1) >= 64u || x.Length < (long)count * 96 || y.Length < (long)count * 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(MatMat256x96));
             // In range: as in MatVec256x96 for each position p < count, whose x row starts at p·96 (< x.Length)
             // and y row at p·256 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -3011,12 +3011,12 @@ namespace SpecializedInfer.Generated.Kernels.Mapped
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 256, y rows of 96), a 96×256 row-major W;
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 256, y rows of 96), a 96×256 row-major W;
         /// bit-identical, position by position, to MatVecAdd96x256.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAdd96x256(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 24576 || (uint)(count - 1) >= 16u || x.Length < (long)count * 256 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd96x256));
+            if (w.Length != 24576 || (uint)(count - 1) >= 64u || x.Length < (long)count * 256 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd96x256));
             // In range: as in MatVecAdd96x256 for each position p < count, whose x row starts at p·256 (< x.Length)
             // and y row at p·96 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);

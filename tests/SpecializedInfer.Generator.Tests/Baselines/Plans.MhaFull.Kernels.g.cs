@@ -1376,12 +1376,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 192), a 192×192 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 192, y rows of 192), a 192×192 row-major W;
         /// bit-identical, position by position, to MatVec192x192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 36864 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMat192x192));
+            if (w.Length != 36864 || (uint)(count - 1) >= 64u || x.Length < (long)count * 192 || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMat192x192));
             // In range: as in MatVec192x192 for each position p < count, whose x row starts at p·192 (< x.Length)
             // and y row at p·192 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -1673,12 +1673,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 192), a 192×192 row-major W;
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 192, y rows of 192), a 192×192 row-major W;
         /// bit-identical, position by position, to MatVecAdd192x192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAdd192x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 36864 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd192x192));
+            if (w.Length != 36864 || (uint)(count - 1) >= 64u || x.Length < (long)count * 192 || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd192x192));
             // In range: as in MatVecAdd192x192 for each position p < count, whose x row starts at p·192 (< x.Length)
             // and y row at p·192 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -1970,12 +1970,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 1400), a 1400×192 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 192, y rows of 1400), a 1400×192 row-major W;
         /// bit-identical, position by position, to MatVec1400x192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat1400x192(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 268800 || (uint)(count - 1) >= 16u || x.Length < (long)count * 192 || y.Length < (long)count * 1400 || (uint)from > (uint)to || to > 1400 || (from & 15) != 0) ThrowShape(nameof(MatMat1400x192));
+            if (w.Length != 268800 || (uint)(count - 1) >= 64u || x.Length < (long)count * 192 || y.Length < (long)count * 1400 || (uint)from > (uint)to || to > 1400 || (from & 15) != 0) ThrowShape(nameof(MatMat1400x192));
             // In range: as in MatVec1400x192 for each position p < count, whose x row starts at p·192 (< x.Length)
             // and y row at p·1400 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2273,12 +2273,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 1400, y rows of 192), a 192×1400 row-major W;
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 1400, y rows of 192), a 192×1400 row-major W;
         /// bit-identical, position by position, to MatVecAdd192x1400Stride1408.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAdd192x1400Stride1408(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 270336 || (uint)(count - 1) >= 16u || x.Length < (long)count * 1400 || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd192x1400Stride1408));
+            if (w.Length != 270336 || (uint)(count - 1) >= 64u || x.Length < (long)count * 1400 || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd192x1400Stride1408));
             // In range: as in MatVecAdd192x1400Stride1408 for each position p < count, whose x row starts at p·1400 (< x.Length)
             // and y row at p·192 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2288,12 +2288,217 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
+                // A block's even-vector chains (up to 24: 4 rows × 6 positions or 8 × 3) wait here while its odd-vector chains run.
+                Span<float> held = stackalloc float[384];
+                ref float hr = ref MemoryMarshal.GetReference(held);
                 for (nuint r = lo; r < hi; r += 4)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 1408); // rows r..r+3 < 192
                     nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
                     for (nuint f = 0; f < 5632; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
                     nuint p = 0;
+                    // 6 positions at a time: every weight vector is loaded once for all of them, every x vector once for the 4 rows.
+                    for (; p + 6 <= n; p += 6)
+                    {
+                        ref float xr_0 = ref Unsafe.Add(ref xbase, p * 1400);
+                        ref float yr_0 = ref Unsafe.Add(ref ybase, p * 192);
+                        ref float xr_1 = ref Unsafe.Add(ref xbase, (p + 1) * 1400);
+                        ref float yr_1 = ref Unsafe.Add(ref ybase, (p + 1) * 192);
+                        ref float xr_2 = ref Unsafe.Add(ref xbase, (p + 2) * 1400);
+                        ref float yr_2 = ref Unsafe.Add(ref ybase, (p + 2) * 192);
+                        ref float xr_3 = ref Unsafe.Add(ref xbase, (p + 3) * 1400);
+                        ref float yr_3 = ref Unsafe.Add(ref ybase, (p + 3) * 192);
+                        ref float xr_4 = ref Unsafe.Add(ref xbase, (p + 4) * 1400);
+                        ref float yr_4 = ref Unsafe.Add(ref ybase, (p + 4) * 192);
+                        ref float xr_5 = ref Unsafe.Add(ref xbase, (p + 5) * 1400);
+                        ref float yr_5 = ref Unsafe.Add(ref ybase, (p + 5) * 192);
+                        // Chain a of every (row, position): the even vectors (then an odd last one), held on the stack.
+                        {
+                            var e0_0 = Vector512<float>.Zero; var e0_1 = Vector512<float>.Zero; var e0_2 = Vector512<float>.Zero; var e0_3 = Vector512<float>.Zero; var e0_4 = Vector512<float>.Zero; var e0_5 = Vector512<float>.Zero;
+                            var e1_0 = Vector512<float>.Zero; var e1_1 = Vector512<float>.Zero; var e1_2 = Vector512<float>.Zero; var e1_3 = Vector512<float>.Zero; var e1_4 = Vector512<float>.Zero; var e1_5 = Vector512<float>.Zero;
+                            var e2_0 = Vector512<float>.Zero; var e2_1 = Vector512<float>.Zero; var e2_2 = Vector512<float>.Zero; var e2_3 = Vector512<float>.Zero; var e2_4 = Vector512<float>.Zero; var e2_5 = Vector512<float>.Zero;
+                            var e3_0 = Vector512<float>.Zero; var e3_1 = Vector512<float>.Zero; var e3_2 = Vector512<float>.Zero; var e3_3 = Vector512<float>.Zero; var e3_4 = Vector512<float>.Zero; var e3_5 = Vector512<float>.Zero;
+                            for (nuint c = 0; c < 1376; c += 32)
+                            {
+                                var wv0 = Vector512.LoadUnsafe(ref w0, c);
+                                var wv1 = Vector512.LoadUnsafe(ref w0, c + 1408);
+                                var wv2 = Vector512.LoadUnsafe(ref w0, c + 2816);
+                                var wv3 = Vector512.LoadUnsafe(ref w0, c + 4224);
+                                var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
+                                e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0); e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0); e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0); e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0);
+                                var xv1 = Vector512.LoadUnsafe(ref xr_1, c);
+                                e0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, e0_1); e1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, e1_1); e2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, e2_1); e3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, e3_1);
+                                var xv2 = Vector512.LoadUnsafe(ref xr_2, c);
+                                e0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, e0_2); e1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, e1_2); e2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, e2_2); e3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, e3_2);
+                                var xv3 = Vector512.LoadUnsafe(ref xr_3, c);
+                                e0_3 = Vector512.FusedMultiplyAdd(wv0, xv3, e0_3); e1_3 = Vector512.FusedMultiplyAdd(wv1, xv3, e1_3); e2_3 = Vector512.FusedMultiplyAdd(wv2, xv3, e2_3); e3_3 = Vector512.FusedMultiplyAdd(wv3, xv3, e3_3);
+                                var xv4 = Vector512.LoadUnsafe(ref xr_4, c);
+                                e0_4 = Vector512.FusedMultiplyAdd(wv0, xv4, e0_4); e1_4 = Vector512.FusedMultiplyAdd(wv1, xv4, e1_4); e2_4 = Vector512.FusedMultiplyAdd(wv2, xv4, e2_4); e3_4 = Vector512.FusedMultiplyAdd(wv3, xv4, e3_4);
+                                var xv5 = Vector512.LoadUnsafe(ref xr_5, c);
+                                e0_5 = Vector512.FusedMultiplyAdd(wv0, xv5, e0_5); e1_5 = Vector512.FusedMultiplyAdd(wv1, xv5, e1_5); e2_5 = Vector512.FusedMultiplyAdd(wv2, xv5, e2_5); e3_5 = Vector512.FusedMultiplyAdd(wv3, xv5, e3_5);
+                            }
+                            {
+                                var wv0 = Vector512.LoadUnsafe(ref w0, 1376);
+                                var wv1 = Vector512.LoadUnsafe(ref w0, 1376 + 1408);
+                                var wv2 = Vector512.LoadUnsafe(ref w0, 1376 + 2816);
+                                var wv3 = Vector512.LoadUnsafe(ref w0, 1376 + 4224);
+                                var xv0 = Vector512.LoadUnsafe(ref xr_0, 1376);
+                                e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0); e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0); e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0); e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0);
+                                var xv1 = Vector512.LoadUnsafe(ref xr_1, 1376);
+                                e0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, e0_1); e1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, e1_1); e2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, e2_1); e3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, e3_1);
+                                var xv2 = Vector512.LoadUnsafe(ref xr_2, 1376);
+                                e0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, e0_2); e1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, e1_2); e2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, e2_2); e3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, e3_2);
+                                var xv3 = Vector512.LoadUnsafe(ref xr_3, 1376);
+                                e0_3 = Vector512.FusedMultiplyAdd(wv0, xv3, e0_3); e1_3 = Vector512.FusedMultiplyAdd(wv1, xv3, e1_3); e2_3 = Vector512.FusedMultiplyAdd(wv2, xv3, e2_3); e3_3 = Vector512.FusedMultiplyAdd(wv3, xv3, e3_3);
+                                var xv4 = Vector512.LoadUnsafe(ref xr_4, 1376);
+                                e0_4 = Vector512.FusedMultiplyAdd(wv0, xv4, e0_4); e1_4 = Vector512.FusedMultiplyAdd(wv1, xv4, e1_4); e2_4 = Vector512.FusedMultiplyAdd(wv2, xv4, e2_4); e3_4 = Vector512.FusedMultiplyAdd(wv3, xv4, e3_4);
+                                var xv5 = Vector512.LoadUnsafe(ref xr_5, 1376);
+                                e0_5 = Vector512.FusedMultiplyAdd(wv0, xv5, e0_5); e1_5 = Vector512.FusedMultiplyAdd(wv1, xv5, e1_5); e2_5 = Vector512.FusedMultiplyAdd(wv2, xv5, e2_5); e3_5 = Vector512.FusedMultiplyAdd(wv3, xv5, e3_5);
+                            }
+                            e0_0.StoreUnsafe(ref hr, 0);
+                            e0_1.StoreUnsafe(ref hr, 16);
+                            e0_2.StoreUnsafe(ref hr, 32);
+                            e0_3.StoreUnsafe(ref hr, 48);
+                            e0_4.StoreUnsafe(ref hr, 64);
+                            e0_5.StoreUnsafe(ref hr, 80);
+                            e1_0.StoreUnsafe(ref hr, 96);
+                            e1_1.StoreUnsafe(ref hr, 112);
+                            e1_2.StoreUnsafe(ref hr, 128);
+                            e1_3.StoreUnsafe(ref hr, 144);
+                            e1_4.StoreUnsafe(ref hr, 160);
+                            e1_5.StoreUnsafe(ref hr, 176);
+                            e2_0.StoreUnsafe(ref hr, 192);
+                            e2_1.StoreUnsafe(ref hr, 208);
+                            e2_2.StoreUnsafe(ref hr, 224);
+                            e2_3.StoreUnsafe(ref hr, 240);
+                            e2_4.StoreUnsafe(ref hr, 256);
+                            e2_5.StoreUnsafe(ref hr, 272);
+                            e3_0.StoreUnsafe(ref hr, 288);
+                            e3_1.StoreUnsafe(ref hr, 304);
+                            e3_2.StoreUnsafe(ref hr, 320);
+                            e3_3.StoreUnsafe(ref hr, 336);
+                            e3_4.StoreUnsafe(ref hr, 352);
+                            e3_5.StoreUnsafe(ref hr, 368);
+                        }
+                        // Chain b of every (row, position): the odd vectors.
+                        var b0_0 = Vector512<float>.Zero; var b0_1 = Vector512<float>.Zero; var b0_2 = Vector512<float>.Zero; var b0_3 = Vector512<float>.Zero; var b0_4 = Vector512<float>.Zero; var b0_5 = Vector512<float>.Zero;
+                        var b1_0 = Vector512<float>.Zero; var b1_1 = Vector512<float>.Zero; var b1_2 = Vector512<float>.Zero; var b1_3 = Vector512<float>.Zero; var b1_4 = Vector512<float>.Zero; var b1_5 = Vector512<float>.Zero;
+                        var b2_0 = Vector512<float>.Zero; var b2_1 = Vector512<float>.Zero; var b2_2 = Vector512<float>.Zero; var b2_3 = Vector512<float>.Zero; var b2_4 = Vector512<float>.Zero; var b2_5 = Vector512<float>.Zero;
+                        var b3_0 = Vector512<float>.Zero; var b3_1 = Vector512<float>.Zero; var b3_2 = Vector512<float>.Zero; var b3_3 = Vector512<float>.Zero; var b3_4 = Vector512<float>.Zero; var b3_5 = Vector512<float>.Zero;
+                        for (nuint c = 16; c < 1376; c += 32)
+                        {
+                            var wv0 = Vector512.LoadUnsafe(ref w0, c);
+                            var wv1 = Vector512.LoadUnsafe(ref w0, c + 1408);
+                            var wv2 = Vector512.LoadUnsafe(ref w0, c + 2816);
+                            var wv3 = Vector512.LoadUnsafe(ref w0, c + 4224);
+                            var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
+                            b0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, b0_0); b1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, b1_0); b2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, b2_0); b3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, b3_0);
+                            var xv1 = Vector512.LoadUnsafe(ref xr_1, c);
+                            b0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, b0_1); b1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, b1_1); b2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, b2_1); b3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, b3_1);
+                            var xv2 = Vector512.LoadUnsafe(ref xr_2, c);
+                            b0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, b0_2); b1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, b1_2); b2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, b2_2); b3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, b3_2);
+                            var xv3 = Vector512.LoadUnsafe(ref xr_3, c);
+                            b0_3 = Vector512.FusedMultiplyAdd(wv0, xv3, b0_3); b1_3 = Vector512.FusedMultiplyAdd(wv1, xv3, b1_3); b2_3 = Vector512.FusedMultiplyAdd(wv2, xv3, b2_3); b3_3 = Vector512.FusedMultiplyAdd(wv3, xv3, b3_3);
+                            var xv4 = Vector512.LoadUnsafe(ref xr_4, c);
+                            b0_4 = Vector512.FusedMultiplyAdd(wv0, xv4, b0_4); b1_4 = Vector512.FusedMultiplyAdd(wv1, xv4, b1_4); b2_4 = Vector512.FusedMultiplyAdd(wv2, xv4, b2_4); b3_4 = Vector512.FusedMultiplyAdd(wv3, xv4, b3_4);
+                            var xv5 = Vector512.LoadUnsafe(ref xr_5, c);
+                            b0_5 = Vector512.FusedMultiplyAdd(wv0, xv5, b0_5); b1_5 = Vector512.FusedMultiplyAdd(wv1, xv5, b1_5); b2_5 = Vector512.FusedMultiplyAdd(wv2, xv5, b2_5); b3_5 = Vector512.FusedMultiplyAdd(wv3, xv5, b3_5);
+                        }
+                        var wt0_0 = Vector256.LoadUnsafe(ref w0, 1392);
+                        var wt0_1 = Vector256.LoadUnsafe(ref w0, 2800);
+                        var wt0_2 = Vector256.LoadUnsafe(ref w0, 4208);
+                        var wt0_3 = Vector256.LoadUnsafe(ref w0, 5616);
+                        var a0_0 = Vector512.LoadUnsafe(ref hr, 0);
+                        var a1_0 = Vector512.LoadUnsafe(ref hr, 96);
+                        var a2_0 = Vector512.LoadUnsafe(ref hr, 192);
+                        var a3_0 = Vector512.LoadUnsafe(ref hr, 288);
+                        var xt0_0 = Vector256.LoadUnsafe(ref xr_0, 1392);
+                        var t0_0_0 = wt0_0 * xt0_0;
+                        var t0_1_0 = wt0_1 * xt0_0;
+                        var t0_2_0 = wt0_2 * xt0_0;
+                        var t0_3_0 = wt0_3 * xt0_0;
+                        var q0_0 = Half(Half(a0_0 + b0_0) + t0_0_0);
+                        var q1_0 = Half(Half(a1_0 + b1_0) + t0_1_0);
+                        var q2_0 = Half(Half(a2_0 + b2_0) + t0_2_0);
+                        var q3_0 = Half(Half(a3_0 + b3_0) + t0_3_0);
+                        var sums0_0 = Sum4(q0_0, q1_0, q2_0, q3_0);
+                        (Vector128.LoadUnsafe(ref yr_0, r) + sums0_0).StoreUnsafe(ref yr_0, r);
+                        var a0_1 = Vector512.LoadUnsafe(ref hr, 16);
+                        var a1_1 = Vector512.LoadUnsafe(ref hr, 112);
+                        var a2_1 = Vector512.LoadUnsafe(ref hr, 208);
+                        var a3_1 = Vector512.LoadUnsafe(ref hr, 304);
+                        var xt0_1 = Vector256.LoadUnsafe(ref xr_1, 1392);
+                        var t0_0_1 = wt0_0 * xt0_1;
+                        var t0_1_1 = wt0_1 * xt0_1;
+                        var t0_2_1 = wt0_2 * xt0_1;
+                        var t0_3_1 = wt0_3 * xt0_1;
+                        var q0_1 = Half(Half(a0_1 + b0_1) + t0_0_1);
+                        var q1_1 = Half(Half(a1_1 + b1_1) + t0_1_1);
+                        var q2_1 = Half(Half(a2_1 + b2_1) + t0_2_1);
+                        var q3_1 = Half(Half(a3_1 + b3_1) + t0_3_1);
+                        var sums0_1 = Sum4(q0_1, q1_1, q2_1, q3_1);
+                        (Vector128.LoadUnsafe(ref yr_1, r) + sums0_1).StoreUnsafe(ref yr_1, r);
+                        var a0_2 = Vector512.LoadUnsafe(ref hr, 32);
+                        var a1_2 = Vector512.LoadUnsafe(ref hr, 128);
+                        var a2_2 = Vector512.LoadUnsafe(ref hr, 224);
+                        var a3_2 = Vector512.LoadUnsafe(ref hr, 320);
+                        var xt0_2 = Vector256.LoadUnsafe(ref xr_2, 1392);
+                        var t0_0_2 = wt0_0 * xt0_2;
+                        var t0_1_2 = wt0_1 * xt0_2;
+                        var t0_2_2 = wt0_2 * xt0_2;
+                        var t0_3_2 = wt0_3 * xt0_2;
+                        var q0_2 = Half(Half(a0_2 + b0_2) + t0_0_2);
+                        var q1_2 = Half(Half(a1_2 + b1_2) + t0_1_2);
+                        var q2_2 = Half(Half(a2_2 + b2_2) + t0_2_2);
+                        var q3_2 = Half(Half(a3_2 + b3_2) + t0_3_2);
+                        var sums0_2 = Sum4(q0_2, q1_2, q2_2, q3_2);
+                        (Vector128.LoadUnsafe(ref yr_2, r) + sums0_2).StoreUnsafe(ref yr_2, r);
+                        var a0_3 = Vector512.LoadUnsafe(ref hr, 48);
+                        var a1_3 = Vector512.LoadUnsafe(ref hr, 144);
+                        var a2_3 = Vector512.LoadUnsafe(ref hr, 240);
+                        var a3_3 = Vector512.LoadUnsafe(ref hr, 336);
+                        var xt0_3 = Vector256.LoadUnsafe(ref xr_3, 1392);
+                        var t0_0_3 = wt0_0 * xt0_3;
+                        var t0_1_3 = wt0_1 * xt0_3;
+                        var t0_2_3 = wt0_2 * xt0_3;
+                        var t0_3_3 = wt0_3 * xt0_3;
+                        var q0_3 = Half(Half(a0_3 + b0_3) + t0_0_3);
+                        var q1_3 = Half(Half(a1_3 + b1_3) + t0_1_3);
+                        var q2_3 = Half(Half(a2_3 + b2_3) + t0_2_3);
+                        var q3_3 = Half(Half(a3_3 + b3_3) + t0_3_3);
+                        var sums0_3 = Sum4(q0_3, q1_3, q2_3, q3_3);
+                        (Vector128.LoadUnsafe(ref yr_3, r) + sums0_3).StoreUnsafe(ref yr_3, r);
+                        var a0_4 = Vector512.LoadUnsafe(ref hr, 64);
+                        var a1_4 = Vector512.LoadUnsafe(ref hr, 160);
+                        var a2_4 = Vector512.LoadUnsafe(ref hr, 256);
+                        var a3_4 = Vector512.LoadUnsafe(ref hr, 352);
+                        var xt0_4 = Vector256.LoadUnsafe(ref xr_4, 1392);
+                        var t0_0_4 = wt0_0 * xt0_4;
+                        var t0_1_4 = wt0_1 * xt0_4;
+                        var t0_2_4 = wt0_2 * xt0_4;
+                        var t0_3_4 = wt0_3 * xt0_4;
+                        var q0_4 = Half(Half(a0_4 + b0_4) + t0_0_4);
+                        var q1_4 = Half(Half(a1_4 + b1_4) + t0_1_4);
+                        var q2_4 = Half(Half(a2_4 + b2_4) + t0_2_4);
+                        var q3_4 = Half(Half(a3_4 + b3_4) + t0_3_4);
+                        var sums0_4 = Sum4(q0_4, q1_4, q2_4, q3_4);
+                        (Vector128.LoadUnsafe(ref yr_4, r) + sums0_4).StoreUnsafe(ref yr_4, r);
+                        var a0_5 = Vector512.LoadUnsafe(ref hr, 80);
+                        var a1_5 = Vector512.LoadUnsafe(ref hr, 176);
+                        var a2_5 = Vector512.LoadUnsafe(ref hr, 272);
+                        var a3_5 = Vector512.LoadUnsafe(ref hr, 368);
+                        var xt0_5 = Vector256.LoadUnsafe(ref xr_5, 1392);
+                        var t0_0_5 = wt0_0 * xt0_5;
+                        var t0_1_5 = wt0_1 * xt0_5;
+                        var t0_2_5 = wt0_2 * xt0_5;
+                        var t0_3_5 = wt0_3 * xt0_5;
+                        var q0_5 = Half(Half(a0_5 + b0_5) + t0_0_5);
+                        var q1_5 = Half(Half(a1_5 + b1_5) + t0_1_5);
+                        var q2_5 = Half(Half(a2_5 + b2_5) + t0_2_5);
+                        var q3_5 = Half(Half(a3_5 + b3_5) + t0_3_5);
+                        var sums0_5 = Sum4(q0_5, q1_5, q2_5, q3_5);
+                        (Vector128.LoadUnsafe(ref yr_5, r) + sums0_5).StoreUnsafe(ref yr_5, r);
+                    }
                     // Two positions at a time: each weight vector is loaded once for both (every row, position keeps the single kernel's chains).
                     for (; p + 2 <= n; p += 2)
                     {

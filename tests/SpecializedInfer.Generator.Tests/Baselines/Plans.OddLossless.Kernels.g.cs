@@ -1835,12 +1835,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 120), a 120×120 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 120, y rows of 120), a 120×120 row-major W;
         /// bit-identical, position by position, to MatVec120x120Stride128.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat120x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 15360 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatMat120x120Stride128));
+            if (w.Length != 15360 || (uint)(count - 1) >= 64u || x.Length < (long)count * 120 || y.Length < (long)count * 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatMat120x120Stride128));
             // In range: as in MatVec120x120Stride128 for each position p < count, whose x row starts at p·120 (< x.Length)
             // and y row at p·120 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2115,12 +2115,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 40), a 40×120 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 120, y rows of 40), a 40×120 row-major W;
         /// bit-identical, position by position, to MatVec40x120Stride128.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat40x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 5120 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 40 || (uint)from > (uint)to || to > 40 || (from & 15) != 0) ThrowShape(nameof(MatMat40x120Stride128));
+            if (w.Length != 5120 || (uint)(count - 1) >= 64u || x.Length < (long)count * 120 || y.Length < (long)count * 40 || (uint)from > (uint)to || to > 40 || (from & 15) != 0) ThrowShape(nameof(MatMat40x120Stride128));
             // In range: as in MatVec40x120Stride128 for each position p < count, whose x row starts at p·120 (< x.Length)
             // and y row at p·40 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2395,12 +2395,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 120), a 120×120 row-major W;
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 120, y rows of 120), a 120×120 row-major W;
         /// bit-identical, position by position, to MatVecAdd120x120Stride128.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAdd120x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 15360 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd120x120Stride128));
+            if (w.Length != 15360 || (uint)(count - 1) >= 64u || x.Length < (long)count * 120 || y.Length < (long)count * 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd120x120Stride128));
             // In range: as in MatVecAdd120x120Stride128 for each position p < count, whose x row starts at p·120 (< x.Length)
             // and y row at p·120 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2675,12 +2675,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 300), a 300×120 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 120, y rows of 300), a 300×120 row-major W;
         /// bit-identical, position by position, to MatVec300x120Stride128.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat300x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 38400 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 300 || (uint)from > (uint)to || to > 300 || (from & 15) != 0) ThrowShape(nameof(MatMat300x120Stride128));
+            if (w.Length != 38400 || (uint)(count - 1) >= 64u || x.Length < (long)count * 120 || y.Length < (long)count * 300 || (uint)from > (uint)to || to > 300 || (from & 15) != 0) ThrowShape(nameof(MatMat300x120Stride128));
             // In range: as in MatVec300x120Stride128 for each position p < count, whose x row starts at p·120 (< x.Length)
             // and y row at p·300 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -3010,12 +3010,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 300, y rows of 120), a 120×300 row-major W;
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 300, y rows of 120), a 120×300 row-major W;
         /// bit-identical, position by position, to MatVecAdd120x300Stride304.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAdd120x300Stride304(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 36480 || (uint)(count - 1) >= 16u || x.Length < (long)count * 300 || y.Length < (long)count * 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd120x300Stride304));
+            if (w.Length != 36480 || (uint)(count - 1) >= 64u || x.Length < (long)count * 300 || y.Length < (long)count * 120 || (uint)from > (uint)to || to > 120 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd120x300Stride304));
             // In range: as in MatVecAdd120x300Stride304 for each position p < count, whose x row starts at p·300 (< x.Length)
             // and y row at p·120 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -3025,138 +3025,368 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                for (nuint r = lo; r < hi; r += 4)
+                // A block's even-vector chains (up to 24: 4 rows × 6 positions or 8 × 3) wait here while its odd-vector chains run.
+                Span<float> held = stackalloc float[384];
+                ref float hr = ref MemoryMarshal.GetReference(held);
+                for (nuint r = lo; r < hi; r += 8)
                 {
-                    ref float w0 = ref Unsafe.Add(ref wr, r * 304); // rows r..r+3 < 120
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 304); // rows r..r+7 < 120
                     nuint p = 0;
-                    // Two positions at a time: each weight vector is loaded once for both (every row, position keeps the single kernel's chains).
-                    for (; p + 2 <= n; p += 2)
+                    // 3 positions at a time: every weight vector is loaded once for all of them, every x vector once for the 8 rows.
+                    for (; p + 3 <= n; p += 3)
                     {
-                        ref float xr = ref Unsafe.Add(ref xbase, p * 300);
-                        ref float xr_1 = ref Unsafe.Add(ref xr, 300);
-                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                        ref float yr_1 = ref Unsafe.Add(ref yr, 120);
-                        var xt0 = Vector256.LoadUnsafe(ref xr, 288);
-                        var xt1 = Vector128.LoadUnsafe(ref xr, 296);
-                        var xt0_1 = Vector256.LoadUnsafe(ref xr_1, 288);
-                        var xt1_1 = Vector128.LoadUnsafe(ref xr_1, 296);
-                        var a0 = Vector512<float>.Zero; var b0 = Vector512<float>.Zero;
-                        var a0_1 = Vector512<float>.Zero; var b0_1 = Vector512<float>.Zero;
-                        var a1 = Vector512<float>.Zero; var b1 = Vector512<float>.Zero;
-                        var a1_1 = Vector512<float>.Zero; var b1_1 = Vector512<float>.Zero;
-                        var a2 = Vector512<float>.Zero; var b2 = Vector512<float>.Zero;
-                        var a2_1 = Vector512<float>.Zero; var b2_1 = Vector512<float>.Zero;
-                        var a3 = Vector512<float>.Zero; var b3 = Vector512<float>.Zero;
-                        var a3_1 = Vector512<float>.Zero; var b3_1 = Vector512<float>.Zero;
-                        for (nuint c = 0; c < 288; c += 32)
+                        ref float xr_0 = ref Unsafe.Add(ref xbase, p * 300);
+                        ref float yr_0 = ref Unsafe.Add(ref ybase, p * 120);
+                        ref float xr_1 = ref Unsafe.Add(ref xbase, (p + 1) * 300);
+                        ref float yr_1 = ref Unsafe.Add(ref ybase, (p + 1) * 120);
+                        ref float xr_2 = ref Unsafe.Add(ref xbase, (p + 2) * 300);
+                        ref float yr_2 = ref Unsafe.Add(ref ybase, (p + 2) * 120);
+                        // Chain a of every (row, position): the even vectors (then an odd last one), held on the stack.
                         {
-                            var xa = Vector512.LoadUnsafe(ref xr, c);
-                            var xb = Vector512.LoadUnsafe(ref xr, c + 16);
-                            var xa_1 = Vector512.LoadUnsafe(ref xr_1, c);
-                            var xb_1 = Vector512.LoadUnsafe(ref xr_1, c + 16);
-                            var wa0 = Vector512.LoadUnsafe(ref w0, c);
-                            var wb0 = Vector512.LoadUnsafe(ref w0, c + 16);
-                            a0 = Vector512.FusedMultiplyAdd(wa0, xa, a0);
-                            b0 = Vector512.FusedMultiplyAdd(wb0, xb, b0);
-                            a0_1 = Vector512.FusedMultiplyAdd(wa0, xa_1, a0_1);
-                            b0_1 = Vector512.FusedMultiplyAdd(wb0, xb_1, b0_1);
-                            var wa1 = Vector512.LoadUnsafe(ref w0, c + 304);
-                            var wb1 = Vector512.LoadUnsafe(ref w0, c + 320);
-                            a1 = Vector512.FusedMultiplyAdd(wa1, xa, a1);
-                            b1 = Vector512.FusedMultiplyAdd(wb1, xb, b1);
-                            a1_1 = Vector512.FusedMultiplyAdd(wa1, xa_1, a1_1);
-                            b1_1 = Vector512.FusedMultiplyAdd(wb1, xb_1, b1_1);
-                            var wa2 = Vector512.LoadUnsafe(ref w0, c + 608);
-                            var wb2 = Vector512.LoadUnsafe(ref w0, c + 624);
-                            a2 = Vector512.FusedMultiplyAdd(wa2, xa, a2);
-                            b2 = Vector512.FusedMultiplyAdd(wb2, xb, b2);
-                            a2_1 = Vector512.FusedMultiplyAdd(wa2, xa_1, a2_1);
-                            b2_1 = Vector512.FusedMultiplyAdd(wb2, xb_1, b2_1);
-                            var wa3 = Vector512.LoadUnsafe(ref w0, c + 912);
-                            var wb3 = Vector512.LoadUnsafe(ref w0, c + 928);
-                            a3 = Vector512.FusedMultiplyAdd(wa3, xa, a3);
-                            b3 = Vector512.FusedMultiplyAdd(wb3, xb, b3);
-                            a3_1 = Vector512.FusedMultiplyAdd(wa3, xa_1, a3_1);
-                            b3_1 = Vector512.FusedMultiplyAdd(wb3, xb_1, b3_1);
+                            var e0_0 = Vector512<float>.Zero; var e0_1 = Vector512<float>.Zero; var e0_2 = Vector512<float>.Zero;
+                            var e1_0 = Vector512<float>.Zero; var e1_1 = Vector512<float>.Zero; var e1_2 = Vector512<float>.Zero;
+                            var e2_0 = Vector512<float>.Zero; var e2_1 = Vector512<float>.Zero; var e2_2 = Vector512<float>.Zero;
+                            var e3_0 = Vector512<float>.Zero; var e3_1 = Vector512<float>.Zero; var e3_2 = Vector512<float>.Zero;
+                            var e4_0 = Vector512<float>.Zero; var e4_1 = Vector512<float>.Zero; var e4_2 = Vector512<float>.Zero;
+                            var e5_0 = Vector512<float>.Zero; var e5_1 = Vector512<float>.Zero; var e5_2 = Vector512<float>.Zero;
+                            var e6_0 = Vector512<float>.Zero; var e6_1 = Vector512<float>.Zero; var e6_2 = Vector512<float>.Zero;
+                            var e7_0 = Vector512<float>.Zero; var e7_1 = Vector512<float>.Zero; var e7_2 = Vector512<float>.Zero;
+                            for (nuint c = 0; c < 288; c += 32)
+                            {
+                                var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
+                                var xv1 = Vector512.LoadUnsafe(ref xr_1, c);
+                                var xv2 = Vector512.LoadUnsafe(ref xr_2, c);
+                                var wv0 = Vector512.LoadUnsafe(ref w0, c);
+                                e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0); e0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, e0_1); e0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, e0_2);
+                                var wv1 = Vector512.LoadUnsafe(ref w0, c + 304);
+                                e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0); e1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, e1_1); e1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, e1_2);
+                                var wv2 = Vector512.LoadUnsafe(ref w0, c + 608);
+                                e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0); e2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, e2_1); e2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, e2_2);
+                                var wv3 = Vector512.LoadUnsafe(ref w0, c + 912);
+                                e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0); e3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, e3_1); e3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, e3_2);
+                                var wv4 = Vector512.LoadUnsafe(ref w0, c + 1216);
+                                e4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, e4_0); e4_1 = Vector512.FusedMultiplyAdd(wv4, xv1, e4_1); e4_2 = Vector512.FusedMultiplyAdd(wv4, xv2, e4_2);
+                                var wv5 = Vector512.LoadUnsafe(ref w0, c + 1520);
+                                e5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, e5_0); e5_1 = Vector512.FusedMultiplyAdd(wv5, xv1, e5_1); e5_2 = Vector512.FusedMultiplyAdd(wv5, xv2, e5_2);
+                                var wv6 = Vector512.LoadUnsafe(ref w0, c + 1824);
+                                e6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, e6_0); e6_1 = Vector512.FusedMultiplyAdd(wv6, xv1, e6_1); e6_2 = Vector512.FusedMultiplyAdd(wv6, xv2, e6_2);
+                                var wv7 = Vector512.LoadUnsafe(ref w0, c + 2128);
+                                e7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, e7_0); e7_1 = Vector512.FusedMultiplyAdd(wv7, xv1, e7_1); e7_2 = Vector512.FusedMultiplyAdd(wv7, xv2, e7_2);
+                            }
+                            e0_0.StoreUnsafe(ref hr, 0);
+                            e0_1.StoreUnsafe(ref hr, 16);
+                            e0_2.StoreUnsafe(ref hr, 32);
+                            e1_0.StoreUnsafe(ref hr, 48);
+                            e1_1.StoreUnsafe(ref hr, 64);
+                            e1_2.StoreUnsafe(ref hr, 80);
+                            e2_0.StoreUnsafe(ref hr, 96);
+                            e2_1.StoreUnsafe(ref hr, 112);
+                            e2_2.StoreUnsafe(ref hr, 128);
+                            e3_0.StoreUnsafe(ref hr, 144);
+                            e3_1.StoreUnsafe(ref hr, 160);
+                            e3_2.StoreUnsafe(ref hr, 176);
+                            e4_0.StoreUnsafe(ref hr, 192);
+                            e4_1.StoreUnsafe(ref hr, 208);
+                            e4_2.StoreUnsafe(ref hr, 224);
+                            e5_0.StoreUnsafe(ref hr, 240);
+                            e5_1.StoreUnsafe(ref hr, 256);
+                            e5_2.StoreUnsafe(ref hr, 272);
+                            e6_0.StoreUnsafe(ref hr, 288);
+                            e6_1.StoreUnsafe(ref hr, 304);
+                            e6_2.StoreUnsafe(ref hr, 320);
+                            e7_0.StoreUnsafe(ref hr, 336);
+                            e7_1.StoreUnsafe(ref hr, 352);
+                            e7_2.StoreUnsafe(ref hr, 368);
+                        }
+                        // Chain b of every (row, position): the odd vectors.
+                        var b0_0 = Vector512<float>.Zero; var b0_1 = Vector512<float>.Zero; var b0_2 = Vector512<float>.Zero;
+                        var b1_0 = Vector512<float>.Zero; var b1_1 = Vector512<float>.Zero; var b1_2 = Vector512<float>.Zero;
+                        var b2_0 = Vector512<float>.Zero; var b2_1 = Vector512<float>.Zero; var b2_2 = Vector512<float>.Zero;
+                        var b3_0 = Vector512<float>.Zero; var b3_1 = Vector512<float>.Zero; var b3_2 = Vector512<float>.Zero;
+                        var b4_0 = Vector512<float>.Zero; var b4_1 = Vector512<float>.Zero; var b4_2 = Vector512<float>.Zero;
+                        var b5_0 = Vector512<float>.Zero; var b5_1 = Vector512<float>.Zero; var b5_2 = Vector512<float>.Zero;
+                        var b6_0 = Vector512<float>.Zero; var b6_1 = Vector512<float>.Zero; var b6_2 = Vector512<float>.Zero;
+                        var b7_0 = Vector512<float>.Zero; var b7_1 = Vector512<float>.Zero; var b7_2 = Vector512<float>.Zero;
+                        for (nuint c = 16; c < 288; c += 32)
+                        {
+                            var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
+                            var xv1 = Vector512.LoadUnsafe(ref xr_1, c);
+                            var xv2 = Vector512.LoadUnsafe(ref xr_2, c);
+                            var wv0 = Vector512.LoadUnsafe(ref w0, c);
+                            b0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, b0_0); b0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, b0_1); b0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, b0_2);
+                            var wv1 = Vector512.LoadUnsafe(ref w0, c + 304);
+                            b1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, b1_0); b1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, b1_1); b1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, b1_2);
+                            var wv2 = Vector512.LoadUnsafe(ref w0, c + 608);
+                            b2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, b2_0); b2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, b2_1); b2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, b2_2);
+                            var wv3 = Vector512.LoadUnsafe(ref w0, c + 912);
+                            b3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, b3_0); b3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, b3_1); b3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, b3_2);
+                            var wv4 = Vector512.LoadUnsafe(ref w0, c + 1216);
+                            b4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, b4_0); b4_1 = Vector512.FusedMultiplyAdd(wv4, xv1, b4_1); b4_2 = Vector512.FusedMultiplyAdd(wv4, xv2, b4_2);
+                            var wv5 = Vector512.LoadUnsafe(ref w0, c + 1520);
+                            b5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, b5_0); b5_1 = Vector512.FusedMultiplyAdd(wv5, xv1, b5_1); b5_2 = Vector512.FusedMultiplyAdd(wv5, xv2, b5_2);
+                            var wv6 = Vector512.LoadUnsafe(ref w0, c + 1824);
+                            b6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, b6_0); b6_1 = Vector512.FusedMultiplyAdd(wv6, xv1, b6_1); b6_2 = Vector512.FusedMultiplyAdd(wv6, xv2, b6_2);
+                            var wv7 = Vector512.LoadUnsafe(ref w0, c + 2128);
+                            b7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, b7_0); b7_1 = Vector512.FusedMultiplyAdd(wv7, xv1, b7_1); b7_2 = Vector512.FusedMultiplyAdd(wv7, xv2, b7_2);
                         }
                         var wt0_0 = Vector256.LoadUnsafe(ref w0, 288);
-                        var t0_0 = wt0_0 * xt0;
-                        var t0_0_1 = wt0_0 * xt0_1;
                         var wt0_1 = Vector256.LoadUnsafe(ref w0, 592);
-                        var t0_1 = wt0_1 * xt0;
-                        var t0_1_1 = wt0_1 * xt0_1;
                         var wt0_2 = Vector256.LoadUnsafe(ref w0, 896);
-                        var t0_2 = wt0_2 * xt0;
-                        var t0_2_1 = wt0_2 * xt0_1;
                         var wt0_3 = Vector256.LoadUnsafe(ref w0, 1200);
-                        var t0_3 = wt0_3 * xt0;
-                        var t0_3_1 = wt0_3 * xt0_1;
+                        var wt0_4 = Vector256.LoadUnsafe(ref w0, 1504);
+                        var wt0_5 = Vector256.LoadUnsafe(ref w0, 1808);
+                        var wt0_6 = Vector256.LoadUnsafe(ref w0, 2112);
+                        var wt0_7 = Vector256.LoadUnsafe(ref w0, 2416);
                         var wt1_0 = Vector128.LoadUnsafe(ref w0, 296);
-                        var t1_0 = wt1_0 * xt1;
-                        var t1_0_1 = wt1_0 * xt1_1;
                         var wt1_1 = Vector128.LoadUnsafe(ref w0, 600);
-                        var t1_1 = wt1_1 * xt1;
-                        var t1_1_1 = wt1_1 * xt1_1;
                         var wt1_2 = Vector128.LoadUnsafe(ref w0, 904);
-                        var t1_2 = wt1_2 * xt1;
-                        var t1_2_1 = wt1_2 * xt1_1;
                         var wt1_3 = Vector128.LoadUnsafe(ref w0, 1208);
-                        var t1_3 = wt1_3 * xt1;
+                        var wt1_4 = Vector128.LoadUnsafe(ref w0, 1512);
+                        var wt1_5 = Vector128.LoadUnsafe(ref w0, 1816);
+                        var wt1_6 = Vector128.LoadUnsafe(ref w0, 2120);
+                        var wt1_7 = Vector128.LoadUnsafe(ref w0, 2424);
+                        var a0_0 = Vector512.LoadUnsafe(ref hr, 0);
+                        var a1_0 = Vector512.LoadUnsafe(ref hr, 48);
+                        var a2_0 = Vector512.LoadUnsafe(ref hr, 96);
+                        var a3_0 = Vector512.LoadUnsafe(ref hr, 144);
+                        var a4_0 = Vector512.LoadUnsafe(ref hr, 192);
+                        var a5_0 = Vector512.LoadUnsafe(ref hr, 240);
+                        var a6_0 = Vector512.LoadUnsafe(ref hr, 288);
+                        var a7_0 = Vector512.LoadUnsafe(ref hr, 336);
+                        var xt0_0 = Vector256.LoadUnsafe(ref xr_0, 288);
+                        var t0_0_0 = wt0_0 * xt0_0;
+                        var t0_1_0 = wt0_1 * xt0_0;
+                        var t0_2_0 = wt0_2 * xt0_0;
+                        var t0_3_0 = wt0_3 * xt0_0;
+                        var t0_4_0 = wt0_4 * xt0_0;
+                        var t0_5_0 = wt0_5 * xt0_0;
+                        var t0_6_0 = wt0_6 * xt0_0;
+                        var t0_7_0 = wt0_7 * xt0_0;
+                        var xt1_0 = Vector128.LoadUnsafe(ref xr_0, 296);
+                        var t1_0_0 = wt1_0 * xt1_0;
+                        var t1_1_0 = wt1_1 * xt1_0;
+                        var t1_2_0 = wt1_2 * xt1_0;
+                        var t1_3_0 = wt1_3 * xt1_0;
+                        var t1_4_0 = wt1_4 * xt1_0;
+                        var t1_5_0 = wt1_5 * xt1_0;
+                        var t1_6_0 = wt1_6 * xt1_0;
+                        var t1_7_0 = wt1_7 * xt1_0;
+                        var q0_0 = Half(Half(a0_0 + b0_0) + t0_0_0) + t1_0_0;
+                        var q1_0 = Half(Half(a1_0 + b1_0) + t0_1_0) + t1_1_0;
+                        var q2_0 = Half(Half(a2_0 + b2_0) + t0_2_0) + t1_2_0;
+                        var q3_0 = Half(Half(a3_0 + b3_0) + t0_3_0) + t1_3_0;
+                        var q4_0 = Half(Half(a4_0 + b4_0) + t0_4_0) + t1_4_0;
+                        var q5_0 = Half(Half(a5_0 + b5_0) + t0_5_0) + t1_5_0;
+                        var q6_0 = Half(Half(a6_0 + b6_0) + t0_6_0) + t1_6_0;
+                        var q7_0 = Half(Half(a7_0 + b7_0) + t0_7_0) + t1_7_0;
+                        var sums0_0 = Sum4(q0_0, q1_0, q2_0, q3_0);
+                        (Vector128.LoadUnsafe(ref yr_0, r) + sums0_0).StoreUnsafe(ref yr_0, r);
+                        var sums1_0 = Sum4(q4_0, q5_0, q6_0, q7_0);
+                        (Vector128.LoadUnsafe(ref yr_0, r + 4) + sums1_0).StoreUnsafe(ref yr_0, r + 4);
+                        var a0_1 = Vector512.LoadUnsafe(ref hr, 16);
+                        var a1_1 = Vector512.LoadUnsafe(ref hr, 64);
+                        var a2_1 = Vector512.LoadUnsafe(ref hr, 112);
+                        var a3_1 = Vector512.LoadUnsafe(ref hr, 160);
+                        var a4_1 = Vector512.LoadUnsafe(ref hr, 208);
+                        var a5_1 = Vector512.LoadUnsafe(ref hr, 256);
+                        var a6_1 = Vector512.LoadUnsafe(ref hr, 304);
+                        var a7_1 = Vector512.LoadUnsafe(ref hr, 352);
+                        var xt0_1 = Vector256.LoadUnsafe(ref xr_1, 288);
+                        var t0_0_1 = wt0_0 * xt0_1;
+                        var t0_1_1 = wt0_1 * xt0_1;
+                        var t0_2_1 = wt0_2 * xt0_1;
+                        var t0_3_1 = wt0_3 * xt0_1;
+                        var t0_4_1 = wt0_4 * xt0_1;
+                        var t0_5_1 = wt0_5 * xt0_1;
+                        var t0_6_1 = wt0_6 * xt0_1;
+                        var t0_7_1 = wt0_7 * xt0_1;
+                        var xt1_1 = Vector128.LoadUnsafe(ref xr_1, 296);
+                        var t1_0_1 = wt1_0 * xt1_1;
+                        var t1_1_1 = wt1_1 * xt1_1;
+                        var t1_2_1 = wt1_2 * xt1_1;
                         var t1_3_1 = wt1_3 * xt1_1;
-                        var q0 = Half(Half(a0 + b0) + t0_0) + t1_0;
-                        var q1 = Half(Half(a1 + b1) + t0_1) + t1_1;
-                        var q2 = Half(Half(a2 + b2) + t0_2) + t1_2;
-                        var q3 = Half(Half(a3 + b3) + t0_3) + t1_3;
-                        var sums = Sum4(q0, q1, q2, q3);
-                        (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                        var t1_4_1 = wt1_4 * xt1_1;
+                        var t1_5_1 = wt1_5 * xt1_1;
+                        var t1_6_1 = wt1_6 * xt1_1;
+                        var t1_7_1 = wt1_7 * xt1_1;
                         var q0_1 = Half(Half(a0_1 + b0_1) + t0_0_1) + t1_0_1;
                         var q1_1 = Half(Half(a1_1 + b1_1) + t0_1_1) + t1_1_1;
                         var q2_1 = Half(Half(a2_1 + b2_1) + t0_2_1) + t1_2_1;
                         var q3_1 = Half(Half(a3_1 + b3_1) + t0_3_1) + t1_3_1;
-                        var sums_1 = Sum4(q0_1, q1_1, q2_1, q3_1);
-                        (Vector128.LoadUnsafe(ref yr_1, r) + sums_1).StoreUnsafe(ref yr_1, r);
+                        var q4_1 = Half(Half(a4_1 + b4_1) + t0_4_1) + t1_4_1;
+                        var q5_1 = Half(Half(a5_1 + b5_1) + t0_5_1) + t1_5_1;
+                        var q6_1 = Half(Half(a6_1 + b6_1) + t0_6_1) + t1_6_1;
+                        var q7_1 = Half(Half(a7_1 + b7_1) + t0_7_1) + t1_7_1;
+                        var sums0_1 = Sum4(q0_1, q1_1, q2_1, q3_1);
+                        (Vector128.LoadUnsafe(ref yr_1, r) + sums0_1).StoreUnsafe(ref yr_1, r);
+                        var sums1_1 = Sum4(q4_1, q5_1, q6_1, q7_1);
+                        (Vector128.LoadUnsafe(ref yr_1, r + 4) + sums1_1).StoreUnsafe(ref yr_1, r + 4);
+                        var a0_2 = Vector512.LoadUnsafe(ref hr, 32);
+                        var a1_2 = Vector512.LoadUnsafe(ref hr, 80);
+                        var a2_2 = Vector512.LoadUnsafe(ref hr, 128);
+                        var a3_2 = Vector512.LoadUnsafe(ref hr, 176);
+                        var a4_2 = Vector512.LoadUnsafe(ref hr, 224);
+                        var a5_2 = Vector512.LoadUnsafe(ref hr, 272);
+                        var a6_2 = Vector512.LoadUnsafe(ref hr, 320);
+                        var a7_2 = Vector512.LoadUnsafe(ref hr, 368);
+                        var xt0_2 = Vector256.LoadUnsafe(ref xr_2, 288);
+                        var t0_0_2 = wt0_0 * xt0_2;
+                        var t0_1_2 = wt0_1 * xt0_2;
+                        var t0_2_2 = wt0_2 * xt0_2;
+                        var t0_3_2 = wt0_3 * xt0_2;
+                        var t0_4_2 = wt0_4 * xt0_2;
+                        var t0_5_2 = wt0_5 * xt0_2;
+                        var t0_6_2 = wt0_6 * xt0_2;
+                        var t0_7_2 = wt0_7 * xt0_2;
+                        var xt1_2 = Vector128.LoadUnsafe(ref xr_2, 296);
+                        var t1_0_2 = wt1_0 * xt1_2;
+                        var t1_1_2 = wt1_1 * xt1_2;
+                        var t1_2_2 = wt1_2 * xt1_2;
+                        var t1_3_2 = wt1_3 * xt1_2;
+                        var t1_4_2 = wt1_4 * xt1_2;
+                        var t1_5_2 = wt1_5 * xt1_2;
+                        var t1_6_2 = wt1_6 * xt1_2;
+                        var t1_7_2 = wt1_7 * xt1_2;
+                        var q0_2 = Half(Half(a0_2 + b0_2) + t0_0_2) + t1_0_2;
+                        var q1_2 = Half(Half(a1_2 + b1_2) + t0_1_2) + t1_1_2;
+                        var q2_2 = Half(Half(a2_2 + b2_2) + t0_2_2) + t1_2_2;
+                        var q3_2 = Half(Half(a3_2 + b3_2) + t0_3_2) + t1_3_2;
+                        var q4_2 = Half(Half(a4_2 + b4_2) + t0_4_2) + t1_4_2;
+                        var q5_2 = Half(Half(a5_2 + b5_2) + t0_5_2) + t1_5_2;
+                        var q6_2 = Half(Half(a6_2 + b6_2) + t0_6_2) + t1_6_2;
+                        var q7_2 = Half(Half(a7_2 + b7_2) + t0_7_2) + t1_7_2;
+                        var sums0_2 = Sum4(q0_2, q1_2, q2_2, q3_2);
+                        (Vector128.LoadUnsafe(ref yr_2, r) + sums0_2).StoreUnsafe(ref yr_2, r);
+                        var sums1_2 = Sum4(q4_2, q5_2, q6_2, q7_2);
+                        (Vector128.LoadUnsafe(ref yr_2, r + 4) + sums1_2).StoreUnsafe(ref yr_2, r + 4);
                     }
-                    for (; p < n; p++)
+                    // The positions left one at a time.
+                    for (; p + 1 <= n; p += 1)
                     {
-                        ref float xr = ref Unsafe.Add(ref xbase, p * 300);
-                        ref float yr = ref Unsafe.Add(ref ybase, p * 120);
-                        var xt0 = Vector256.LoadUnsafe(ref xr, 288);
-                        var xt1 = Vector128.LoadUnsafe(ref xr, 296);
-                        var a0 = Vector512<float>.Zero;
-                        var b0 = Vector512<float>.Zero;
-                        var a1 = Vector512<float>.Zero;
-                        var b1 = Vector512<float>.Zero;
-                        var a2 = Vector512<float>.Zero;
-                        var b2 = Vector512<float>.Zero;
-                        var a3 = Vector512<float>.Zero;
-                        var b3 = Vector512<float>.Zero;
-                        for (nuint c = 0; c < 288; c += 32)
+                        ref float xr_0 = ref Unsafe.Add(ref xbase, p * 300);
+                        ref float yr_0 = ref Unsafe.Add(ref ybase, p * 120);
+                        // Chain a of every (row, position): the even vectors (then an odd last one), held on the stack.
                         {
-                            var xa = Vector512.LoadUnsafe(ref xr, c);
-                            var xb = Vector512.LoadUnsafe(ref xr, c + 16);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c), xa, a0);
-                            b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 16), xb, b0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 304), xa, a1);
-                            b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 320), xb, b1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 608), xa, a2);
-                            b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 624), xb, b2);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 912), xa, a3);
-                            b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 928), xb, b3);
+                            var e0_0 = Vector512<float>.Zero;
+                            var e1_0 = Vector512<float>.Zero;
+                            var e2_0 = Vector512<float>.Zero;
+                            var e3_0 = Vector512<float>.Zero;
+                            var e4_0 = Vector512<float>.Zero;
+                            var e5_0 = Vector512<float>.Zero;
+                            var e6_0 = Vector512<float>.Zero;
+                            var e7_0 = Vector512<float>.Zero;
+                            for (nuint c = 0; c < 288; c += 32)
+                            {
+                                var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
+                                var wv0 = Vector512.LoadUnsafe(ref w0, c);
+                                e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0);
+                                var wv1 = Vector512.LoadUnsafe(ref w0, c + 304);
+                                e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0);
+                                var wv2 = Vector512.LoadUnsafe(ref w0, c + 608);
+                                e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0);
+                                var wv3 = Vector512.LoadUnsafe(ref w0, c + 912);
+                                e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0);
+                                var wv4 = Vector512.LoadUnsafe(ref w0, c + 1216);
+                                e4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, e4_0);
+                                var wv5 = Vector512.LoadUnsafe(ref w0, c + 1520);
+                                e5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, e5_0);
+                                var wv6 = Vector512.LoadUnsafe(ref w0, c + 1824);
+                                e6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, e6_0);
+                                var wv7 = Vector512.LoadUnsafe(ref w0, c + 2128);
+                                e7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, e7_0);
+                            }
+                            e0_0.StoreUnsafe(ref hr, 0);
+                            e1_0.StoreUnsafe(ref hr, 16);
+                            e2_0.StoreUnsafe(ref hr, 32);
+                            e3_0.StoreUnsafe(ref hr, 48);
+                            e4_0.StoreUnsafe(ref hr, 64);
+                            e5_0.StoreUnsafe(ref hr, 80);
+                            e6_0.StoreUnsafe(ref hr, 96);
+                            e7_0.StoreUnsafe(ref hr, 112);
                         }
-                        var t0_0 = Vector256.LoadUnsafe(ref w0, 288) * xt0;
-                        var t0_1 = Vector256.LoadUnsafe(ref w0, 592) * xt0;
-                        var t0_2 = Vector256.LoadUnsafe(ref w0, 896) * xt0;
-                        var t0_3 = Vector256.LoadUnsafe(ref w0, 1200) * xt0;
-                        var t1_0 = Vector128.LoadUnsafe(ref w0, 296) * xt1;
-                        var t1_1 = Vector128.LoadUnsafe(ref w0, 600) * xt1;
-                        var t1_2 = Vector128.LoadUnsafe(ref w0, 904) * xt1;
-                        var t1_3 = Vector128.LoadUnsafe(ref w0, 1208) * xt1;
-                        var q0 = Half(Half(a0 + b0) + t0_0) + t1_0;
-                        var q1 = Half(Half(a1 + b1) + t0_1) + t1_1;
-                        var q2 = Half(Half(a2 + b2) + t0_2) + t1_2;
-                        var q3 = Half(Half(a3 + b3) + t0_3) + t1_3;
-                        var sums = Sum4(q0, q1, q2, q3);
-                        (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                        // Chain b of every (row, position): the odd vectors.
+                        var b0_0 = Vector512<float>.Zero;
+                        var b1_0 = Vector512<float>.Zero;
+                        var b2_0 = Vector512<float>.Zero;
+                        var b3_0 = Vector512<float>.Zero;
+                        var b4_0 = Vector512<float>.Zero;
+                        var b5_0 = Vector512<float>.Zero;
+                        var b6_0 = Vector512<float>.Zero;
+                        var b7_0 = Vector512<float>.Zero;
+                        for (nuint c = 16; c < 288; c += 32)
+                        {
+                            var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
+                            var wv0 = Vector512.LoadUnsafe(ref w0, c);
+                            b0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, b0_0);
+                            var wv1 = Vector512.LoadUnsafe(ref w0, c + 304);
+                            b1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, b1_0);
+                            var wv2 = Vector512.LoadUnsafe(ref w0, c + 608);
+                            b2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, b2_0);
+                            var wv3 = Vector512.LoadUnsafe(ref w0, c + 912);
+                            b3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, b3_0);
+                            var wv4 = Vector512.LoadUnsafe(ref w0, c + 1216);
+                            b4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, b4_0);
+                            var wv5 = Vector512.LoadUnsafe(ref w0, c + 1520);
+                            b5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, b5_0);
+                            var wv6 = Vector512.LoadUnsafe(ref w0, c + 1824);
+                            b6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, b6_0);
+                            var wv7 = Vector512.LoadUnsafe(ref w0, c + 2128);
+                            b7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, b7_0);
+                        }
+                        var wt0_0 = Vector256.LoadUnsafe(ref w0, 288);
+                        var wt0_1 = Vector256.LoadUnsafe(ref w0, 592);
+                        var wt0_2 = Vector256.LoadUnsafe(ref w0, 896);
+                        var wt0_3 = Vector256.LoadUnsafe(ref w0, 1200);
+                        var wt0_4 = Vector256.LoadUnsafe(ref w0, 1504);
+                        var wt0_5 = Vector256.LoadUnsafe(ref w0, 1808);
+                        var wt0_6 = Vector256.LoadUnsafe(ref w0, 2112);
+                        var wt0_7 = Vector256.LoadUnsafe(ref w0, 2416);
+                        var wt1_0 = Vector128.LoadUnsafe(ref w0, 296);
+                        var wt1_1 = Vector128.LoadUnsafe(ref w0, 600);
+                        var wt1_2 = Vector128.LoadUnsafe(ref w0, 904);
+                        var wt1_3 = Vector128.LoadUnsafe(ref w0, 1208);
+                        var wt1_4 = Vector128.LoadUnsafe(ref w0, 1512);
+                        var wt1_5 = Vector128.LoadUnsafe(ref w0, 1816);
+                        var wt1_6 = Vector128.LoadUnsafe(ref w0, 2120);
+                        var wt1_7 = Vector128.LoadUnsafe(ref w0, 2424);
+                        var a0_0 = Vector512.LoadUnsafe(ref hr, 0);
+                        var a1_0 = Vector512.LoadUnsafe(ref hr, 16);
+                        var a2_0 = Vector512.LoadUnsafe(ref hr, 32);
+                        var a3_0 = Vector512.LoadUnsafe(ref hr, 48);
+                        var a4_0 = Vector512.LoadUnsafe(ref hr, 64);
+                        var a5_0 = Vector512.LoadUnsafe(ref hr, 80);
+                        var a6_0 = Vector512.LoadUnsafe(ref hr, 96);
+                        var a7_0 = Vector512.LoadUnsafe(ref hr, 112);
+                        var xt0_0 = Vector256.LoadUnsafe(ref xr_0, 288);
+                        var t0_0_0 = wt0_0 * xt0_0;
+                        var t0_1_0 = wt0_1 * xt0_0;
+                        var t0_2_0 = wt0_2 * xt0_0;
+                        var t0_3_0 = wt0_3 * xt0_0;
+                        var t0_4_0 = wt0_4 * xt0_0;
+                        var t0_5_0 = wt0_5 * xt0_0;
+                        var t0_6_0 = wt0_6 * xt0_0;
+                        var t0_7_0 = wt0_7 * xt0_0;
+                        var xt1_0 = Vector128.LoadUnsafe(ref xr_0, 296);
+                        var t1_0_0 = wt1_0 * xt1_0;
+                        var t1_1_0 = wt1_1 * xt1_0;
+                        var t1_2_0 = wt1_2 * xt1_0;
+                        var t1_3_0 = wt1_3 * xt1_0;
+                        var t1_4_0 = wt1_4 * xt1_0;
+                        var t1_5_0 = wt1_5 * xt1_0;
+                        var t1_6_0 = wt1_6 * xt1_0;
+                        var t1_7_0 = wt1_7 * xt1_0;
+                        var q0_0 = Half(Half(a0_0 + b0_0) + t0_0_0) + t1_0_0;
+                        var q1_0 = Half(Half(a1_0 + b1_0) + t0_1_0) + t1_1_0;
+                        var q2_0 = Half(Half(a2_0 + b2_0) + t0_2_0) + t1_2_0;
+                        var q3_0 = Half(Half(a3_0 + b3_0) + t0_3_0) + t1_3_0;
+                        var q4_0 = Half(Half(a4_0 + b4_0) + t0_4_0) + t1_4_0;
+                        var q5_0 = Half(Half(a5_0 + b5_0) + t0_5_0) + t1_5_0;
+                        var q6_0 = Half(Half(a6_0 + b6_0) + t0_6_0) + t1_6_0;
+                        var q7_0 = Half(Half(a7_0 + b7_0) + t0_7_0) + t1_7_0;
+                        var sums0_0 = Sum4(q0_0, q1_0, q2_0, q3_0);
+                        (Vector128.LoadUnsafe(ref yr_0, r) + sums0_0).StoreUnsafe(ref yr_0, r);
+                        var sums1_0 = Sum4(q4_0, q5_0, q6_0, q7_0);
+                        (Vector128.LoadUnsafe(ref yr_0, r + 4) + sums1_0).StoreUnsafe(ref yr_0, r + 4);
                     }
                 }
             }
@@ -3357,12 +3587,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 120, y rows of 400), a 400×120 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 120, y rows of 400), a 400×120 row-major W;
         /// bit-identical, position by position, to MatVec400x120Stride128.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat400x120Stride128(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 51200 || (uint)(count - 1) >= 16u || x.Length < (long)count * 120 || y.Length < (long)count * 400 || (uint)from > (uint)to || to > 400 || (from & 15) != 0) ThrowShape(nameof(MatMat400x120Stride128));
+            if (w.Length != 51200 || (uint)(count - 1) >= 64u || x.Length < (long)count * 120 || y.Length < (long)count * 400 || (uint)from > (uint)to || to > 400 || (from & 15) != 0) ThrowShape(nameof(MatMat400x120Stride128));
             // In range: as in MatVec400x120Stride128 for each position p < count, whose x row starts at p·120 (< x.Length)
             // and y row at p·400 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);

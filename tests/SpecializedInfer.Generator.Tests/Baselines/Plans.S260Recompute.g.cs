@@ -129,8 +129,8 @@ namespace Plans
             private readonly global::SpecializedInfer.Engine.ParkedPositions.StepRunner _runParked; // RunParked, bound once
             private readonly float[] _held = new float[Dim]; // the running token's state while parked positions use _x
 
-            // Batched positions (a prompt chunk, or a verification): one row per position, up to 16.
-            private const int MaxBatch = 16;
+            // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
+            private const int MaxBatch = 64;
             private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
             private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
             private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];

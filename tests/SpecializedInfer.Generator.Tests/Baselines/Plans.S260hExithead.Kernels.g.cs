@@ -1736,12 +1736,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
         /// bit-identical, position by position, to MatVec64x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMat64x64));
+            if (w.Length != 4096 || (uint)(count - 1) >= 64u || x.Length < (long)count * 64 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMat64x64));
             // In range: as in MatVec64x64 for each position p < count, whose x row starts at p·64 (< x.Length)
             // and y row at p·64 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -1920,12 +1920,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 32), a 32×64 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 32), a 32×64 row-major W;
         /// bit-identical, position by position, to MatVec32x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat32x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 2048 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMat32x64));
+            if (w.Length != 2048 || (uint)(count - 1) >= 64u || x.Length < (long)count * 64 || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMat32x64));
             // In range: as in MatVec32x64 for each position p < count, whose x row starts at p·64 (< x.Length)
             // and y row at p·32 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2104,12 +2104,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 64), a 64×64 row-major W;
         /// bit-identical, position by position, to MatVecAdd64x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAdd64x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 4096 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd64x64));
+            if (w.Length != 4096 || (uint)(count - 1) >= 64u || x.Length < (long)count * 64 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd64x64));
             // In range: as in MatVecAdd64x64 for each position p < count, whose x row starts at p·64 (< x.Length)
             // and y row at p·64 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2288,12 +2288,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 172), a 172×64 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 172), a 172×64 row-major W;
         /// bit-identical, position by position, to MatVec172x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat172x64(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 11008 || (uint)(count - 1) >= 16u || x.Length < (long)count * 64 || y.Length < (long)count * 172 || (uint)from > (uint)to || to > 172 || (from & 15) != 0) ThrowShape(nameof(MatMat172x64));
+            if (w.Length != 11008 || (uint)(count - 1) >= 64u || x.Length < (long)count * 64 || y.Length < (long)count * 172 || (uint)from > (uint)to || to > 172 || (from & 15) != 0) ThrowShape(nameof(MatMat172x64));
             // In range: as in MatVec172x64 for each position p < count, whose x row starts at p·64 (< x.Length)
             // and y row at p·172 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -2507,12 +2507,12 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 172, y rows of 64), a 64×172 row-major W;
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 172, y rows of 64), a 64×172 row-major W;
         /// bit-identical, position by position, to MatVecAdd64x172Stride176.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAdd64x172Stride176(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 11264 || (uint)(count - 1) >= 16u || x.Length < (long)count * 172 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd64x172Stride176));
+            if (w.Length != 11264 || (uint)(count - 1) >= 64u || x.Length < (long)count * 172 || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAdd64x172Stride176));
             // In range: as in MatVecAdd64x172Stride176 for each position p < count, whose x row starts at p·172 (< x.Length)
             // and y row at p·64 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);

@@ -763,12 +763,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 600), a 600×96 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 600), a 600×96 row-major W;
         /// bit-identical, position by position, to MatVec600x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat600x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 57600 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMat600x96));
+            if (w.Length != 57600 || (uint)(count - 1) >= 64u || x.Length < (long)count * 96 || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMat600x96));
             // In range: as in MatVec600x96 for each position p < count, whose x row starts at p·96 (< x.Length)
             // and y row at p·600 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -1006,12 +1006,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 96), a 96×96 Q4_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 96), a 96×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ4_0_96x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 5184 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_96x96));
+            if (w.Length != 5184 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_96x96));
             // In range: as in MatVecQ4_0_96x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1074,12 +1074,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 24), a 24×96 Q4_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 24), a 24×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ4_0_24x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_24x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 1728 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 24 || (uint)from > (uint)to || to > 24 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_24x96));
+            if (w.Length != 1728 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 24 || (uint)from > (uint)to || to > 24 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_24x96));
             // In range: as in MatVecQ4_0_24x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·24 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1176,12 +1176,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 96), a 96×96 Q4_0 W
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 96), a 96×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ4_0_96x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 5184 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ4_0_96x96));
+            if (w.Length != 5184 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ4_0_96x96));
             // In range: as in MatVecAddQ4_0_96x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1244,12 +1244,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 224), a 224×96 Q4_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 224), a 224×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ4_0_224x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_224x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 12096 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 224 || (uint)from > (uint)to || to > 224 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_224x96));
+            if (w.Length != 12096 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 224 || (uint)from > (uint)to || to > 224 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_224x96));
             // In range: as in MatVecQ4_0_224x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·224 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1312,12 +1312,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 224, y rows of 96), a 96×224 Q4_0 W
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 224, y rows of 96), a 96×224 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ4_0_96x224.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ4_0_96x224(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 12096 || (uint)(count - 1) >= 16u || x.Cols != 224 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ4_0_96x224));
+            if (w.Length != 12096 || (uint)(count - 1) >= 64u || x.Cols != 224 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ4_0_96x224));
             // In range: as in MatVecAddQ4_0_96x224 for each position p < count ≤ x.Rows, whose quants start at p·224, scales and sums at
             // p·7, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1380,12 +1380,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 600), a 600×96 Q8_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 600), a 600×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_600x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 62016 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_600x96));
+            if (w.Length != 62016 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_600x96));
             // In range: as in MatVecQ8_0_600x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·600 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1482,12 +1482,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 600), a 600×96 Q4_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 600), a 600×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ4_0_600x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 32832 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_600x96));
+            if (w.Length != 32832 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_600x96));
             // In range: as in MatVecQ4_0_600x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·600 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);

@@ -1023,12 +1023,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y = W·x for count ≤ 16 positions for a 96×96 W, each row by TensorPrimitives.Dot as the reference
+        /// <summary>y = W·x for count ≤ 64 positions for a 96×96 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void DotMatMat96x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 9216 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(DotMatMat96x96));
+            if (w.Length != 9216 || (uint)(count - 1) >= 64u || x.Length < (long)count * 96 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(DotMatMat96x96));
             for (var p = 0; p < count; p++)
             {
                 var xs = x.Slice(p * 96, 96);
@@ -1036,12 +1036,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y = W·x for count ≤ 16 positions for a 32×96 W, each row by TensorPrimitives.Dot as the reference
+        /// <summary>y = W·x for count ≤ 64 positions for a 32×96 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void DotMatMat32x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 3072 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(DotMatMat32x96));
+            if (w.Length != 3072 || (uint)(count - 1) >= 64u || x.Length < (long)count * 96 || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(DotMatMat32x96));
             for (var p = 0; p < count; p++)
             {
                 var xs = x.Slice(p * 96, 96);
@@ -1049,12 +1049,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y += W·x for count ≤ 16 positions for a 96×96 W, each row by TensorPrimitives.Dot as the reference
+        /// <summary>y += W·x for count ≤ 64 positions for a 96×96 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void DotMatMatAdd96x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 9216 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(DotMatMatAdd96x96));
+            if (w.Length != 9216 || (uint)(count - 1) >= 64u || x.Length < (long)count * 96 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(DotMatMatAdd96x96));
             for (var p = 0; p < count; p++)
             {
                 var xs = x.Slice(p * 96, 96);
@@ -1062,12 +1062,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y = W·x for count ≤ 16 positions for a 256×96 W, each row by TensorPrimitives.Dot as the reference
+        /// <summary>y = W·x for count ≤ 64 positions for a 256×96 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void DotMatMat256x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 24576 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(DotMatMat256x96));
+            if (w.Length != 24576 || (uint)(count - 1) >= 64u || x.Length < (long)count * 96 || y.Length < (long)count * 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(DotMatMat256x96));
             for (var p = 0; p < count; p++)
             {
                 var xs = x.Slice(p * 96, 96);
@@ -1075,12 +1075,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y += W·x for count ≤ 16 positions for a 96×256 W, each row by TensorPrimitives.Dot as the reference
+        /// <summary>y += W·x for count ≤ 64 positions for a 96×256 W, each row by TensorPrimitives.Dot as the reference
         /// engine computes it: the output is quantized next, so its bits must be the reference's.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void DotMatMatAdd96x256(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 24576 || (uint)(count - 1) >= 16u || x.Length < (long)count * 256 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(DotMatMatAdd96x256));
+            if (w.Length != 24576 || (uint)(count - 1) >= 64u || x.Length < (long)count * 256 || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(DotMatMatAdd96x256));
             for (var p = 0; p < count; p++)
             {
                 var xs = x.Slice(p * 256, 256);
@@ -1088,12 +1088,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 600), a 600×96 row-major W;
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 600), a 600×96 row-major W;
         /// bit-identical, position by position, to MatVec600x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMat600x96(ReadOnlySpan<float> w, ReadOnlySpan<float> x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 57600 || (uint)(count - 1) >= 16u || x.Length < (long)count * 96 || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMat600x96));
+            if (w.Length != 57600 || (uint)(count - 1) >= 64u || x.Length < (long)count * 96 || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMat600x96));
             // In range: as in MatVec600x96 for each position p < count, whose x row starts at p·96 (< x.Length)
             // and y row at p·600 (< y.Length), both checked above.
             ref float wr = ref MemoryMarshal.GetReference(w);
@@ -1331,12 +1331,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 96), a 96×96 Q8_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 96), a 96×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_96x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 9792 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_96x96));
+            if (w.Length != 9792 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_96x96));
             // In range: as in MatVecQ8_0_96x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1399,12 +1399,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 32), a 32×96 Q8_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 32), a 32×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_32x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_32x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 3264 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_32x96));
+            if (w.Length != 3264 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_32x96));
             // In range: as in MatVecQ8_0_32x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·32 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1467,12 +1467,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 96), a 96×96 Q8_0 W
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 96), a 96×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ8_0_96x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ8_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 9792 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_96x96));
+            if (w.Length != 9792 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_96x96));
             // In range: as in MatVecAddQ8_0_96x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1535,12 +1535,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 256), a 256×96 Q8_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 256), a 256×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_256x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_256x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 26112 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_256x96));
+            if (w.Length != 26112 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_256x96));
             // In range: as in MatVecQ8_0_256x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·256 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1603,12 +1603,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 256, y rows of 96), a 96×256 Q8_0 W
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 256, y rows of 96), a 96×256 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ8_0_96x256.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ8_0_96x256(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 26112 || (uint)(count - 1) >= 16u || x.Cols != 256 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_96x256));
+            if (w.Length != 26112 || (uint)(count - 1) >= 64u || x.Cols != 256 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_96x256));
             // In range: as in MatVecAddQ8_0_96x256 for each position p < count ≤ x.Rows, whose quants start at p·256, scales and sums at
             // p·8, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1671,12 +1671,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 600), a 600×96 Q8_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 600), a 600×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_600x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 62016 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_600x96));
+            if (w.Length != 62016 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_600x96));
             // In range: as in MatVecQ8_0_600x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·600 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -1773,12 +1773,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 96, y rows of 600), a 600×96 Q4_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 600), a 600×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ4_0_600x96.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 32832 || (uint)(count - 1) >= 16u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_600x96));
+            if (w.Length != 32832 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_600x96));
             // In range: as in MatVecQ4_0_600x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·600 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);

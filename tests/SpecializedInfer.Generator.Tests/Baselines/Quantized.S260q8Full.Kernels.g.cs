@@ -686,12 +686,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 Q8_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 64), a 64×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_64x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 4352 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_64x64));
+            if (w.Length != 4352 || (uint)(count - 1) >= 64u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_64x64));
             // In range: as in MatVecQ8_0_64x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -754,12 +754,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 32), a 32×64 Q8_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 32), a 32×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_32x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_32x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 2176 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_32x64));
+            if (w.Length != 2176 || (uint)(count - 1) >= 64u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_32x64));
             // In range: as in MatVecQ8_0_32x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·32 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -822,12 +822,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 64), a 64×64 Q8_0 W
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 64), a 64×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ8_0_64x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 4352 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_64x64));
+            if (w.Length != 4352 || (uint)(count - 1) >= 64u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_64x64));
             // In range: as in MatVecAddQ8_0_64x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -890,12 +890,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] = W·x[p] for count ≤ 16 positions p (x rows of 64, y rows of 192), a 192×64 Q8_0 W
+        /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 192), a 192×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_192x64.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_192x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 13056 || (uint)(count - 1) >= 16u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_192x64));
+            if (w.Length != 13056 || (uint)(count - 1) >= 64u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_192x64));
             // In range: as in MatVecQ8_0_192x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·192 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
@@ -958,12 +958,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             }
         }
 
-        /// <summary>y[p] += W·x[p] for count ≤ 16 positions p (x rows of 192, y rows of 64), a 64×192 Q8_0 W
+        /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 192, y rows of 64), a 64×192 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ8_0_64x192.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ8_0_64x192(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 13056 || (uint)(count - 1) >= 16u || x.Cols != 192 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_64x192));
+            if (w.Length != 13056 || (uint)(count - 1) >= 64u || x.Cols != 192 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_64x192));
             // In range: as in MatVecAddQ8_0_64x192 for each position p < count ≤ x.Rows, whose quants start at p·192, scales and sums at
             // p·6, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
