@@ -131,7 +131,7 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10))) // generous: a child compiles and runs every engine on a narrower path, minutes on a loaded machine
         {
             process.Kill(entireProcessTree: true);
             return (-1, "timed out\n" + stdout.Result + stderr.Result);
