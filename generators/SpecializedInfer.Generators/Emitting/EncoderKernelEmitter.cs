@@ -95,7 +95,7 @@ public sealed class EncoderKernelEmitter
 
     private void EmitMatMul(EncoderMatMul mm)
     {
-        int n = mm.Inputs, m = mm.Outputs;
+        int n = mm.Inputs, m = mm.Outputs, mc = RowChunk(n);
         var what = mm.Epilogue switch
         {
             EncoderEpilogue.Bias => "y = x·W + b",
@@ -104,41 +104,88 @@ public sealed class EncoderKernelEmitter
         };
         _s.Line("/// <summary>");
         _s.Line($"/// {what} for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):");
-        _s.Line($"/// x is [rows, {n}], W input-major [{n}, {m}] (PackedMatrix), b [{m}], y [rows, {m}]. Blocks of token rows × output vectors;");
-        _s.Line($"/// each output is one fused multiply-add chain over its {n} inputs in order, then + b.");
+        _s.Line($"/// x is [rows, {n}], W in panels of 64 outputs, each input-major [{n}, 64] (PackedMatrix), b [{m}], y [rows, {m}];");
+        _s.Line($"/// partial holds the running sums of a chunk's rows for one panel between k blocks ({I(mc)} × 64 floats). Blocks of token rows ×");
+        _s.Line($"/// output vectors; each output is one fused multiply-add chain over its {n} inputs in order (stored and reloaded between k");
+        _s.Line("/// blocks, which keeps its bits), then + b.");
         _s.Line("/// </summary>");
-        _s.Line(Hot);
-        using (_s.Block($"public static void {mm.Name}(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)"))
+        using (_s.Block($"public static void {mm.Name}(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to, Span<float> partial)"))
         {
-            _s.Line($"if (rows < 0 || (long)rows * {I(n)} > x.Length || (long)rows * {I(m)} > y.Length || bias.Length != {I(m)} || (uint)from > (uint)to || to > {I(m)} || (from & 15) != 0) ThrowShape({Literals.String(mm.Name)});");
-            _s.Line("// Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.");
+            _s.Line($"if (rows < 0 || (long)rows * {I(n)} > x.Length || (long)rows * {I(m)} > y.Length || bias.Length != {I(m)} || (uint)from > (uint)to || to > {I(m)} || (from & 15) != 0");
+            _s.Line($"    || (long)Math.Min(rows, {I(mc)}) * 64 > partial.Length) ThrowShape({Literals.String(mm.Name)});");
+            _s.Line("// Every access below stays in x[0, rows·n), y[0, rows·m), bias[0, m), partial[0, chunk·64) and W's panels, which the check above and");
+            _s.Line("// PackedMatrix make in range.");
+            _s.Line("// One method per vector path: each is small enough for the JIT to optimize fully (one method of all four is not).");
+            var args = "x, ref w, bias, y, rows, from, to, partial";
+            for (var i = 0; i < VectorWidth.Vectors.Length; i++)
+            {
+                var v = VectorWidth.Vectors[i];
+                _s.Line($"{(i == 0 ? "if" : "else if")} ({v.Accelerated}) {PathName(mm, v)}({args});");
+            }
+            _s.Line($"else {PathName(mm, VectorWidth.Scalar)}({args});");
+        }
+        foreach (var v in VectorWidth.Vectors.Concat(new[] { VectorWidth.Scalar }))
+        {
+            _s.Line();
+            EmitMatMulPath(mm, v);
+        }
+    }
+
+    private static string PathName(EncoderMatMul mm, VectorWidth w) => $"{mm.Name}{(w.IsScalar ? "Scalar" : w.Api)}";
+
+    /// <summary>One path of a product (its shape checked by the caller): row chunks × panels × k blocks × column and row blocks.</summary>
+    private void EmitMatMulPath(EncoderMatMul mm, VectorWidth w)
+    {
+        int n = mm.Inputs, m = mm.Outputs, kc = KBlock(n), mc = RowChunk(n), blocks = (n + kc - 1) / kc;
+        _s.Line($"/// <summary>{mm.Name} on the {(w.IsScalar ? "scalar" : w.Api)} path (arguments checked by {mm.Name}).</summary>");
+        _s.Line(Hot);
+        using (_s.Block($"private static void {PathName(mm, w)}(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to, Span<float> partial)"))
+        {
             _s.Line("ref float xs = ref MemoryMarshal.GetReference(x);");
             _s.Line("ref float ys = ref MemoryMarshal.GetReference(y);");
             _s.Line("ref float bs = ref MemoryMarshal.GetReference(bias);");
-            _s.Line($"// Rows in chunks of {I(RowChunk(n))} (x's chunk, {I(RowChunk(n) * n * 4 / 1024)} KiB, stays in L2 while every column block of the share reads it).");
-            using (_s.Block($"for (nint r0 = 0; r0 < rows; r0 += {I(RowChunk(n))})"))
+            _s.Line("ref float ps = ref MemoryMarshal.GetReference(partial);");
+            _s.Line($"// Rows in chunks of {I(mc)} (x's chunk, {I(mc * n * 4 / 1024)} KiB, stays in L2 while every panel of the share reads it).");
+            using (_s.Block($"for (nint r0 = 0; r0 < rows; r0 += {I(mc)})"))
             {
-                _s.Line($"nint r1 = Math.Min(rows, r0 + {I(RowChunk(n))});");
-                _s.Line("nint c = from;");
-                Paths(w =>
+                _s.Line($"nint r1 = Math.Min(rows, r0 + {I(mc)});");
+                _s.Line("// One panel of 64 outputs at a time (its columns in the share: c0..c1−1).");
+                using (_s.Block("for (nint t0 = from & ~63; t0 < to; t0 += 64)"))
                 {
-                    if (w.IsScalar)
+                    _s.Line("nint c0 = Math.Max(from, t0), c1 = Math.Min(to, t0 + 64);");
+                    _s.Line($"ref float panel = ref Unsafe.Add(ref w, t0 * {I(n)});");
+                    _s.Line(blocks == 1
+                        ? $"// One k block of all {I(n)} inputs ({I(n * 256 / 1024)} KiB of the panel, in L1 over every row block of the chunk)."
+                        : $"// {I(blocks)} k blocks of {I(kc)} inputs: the panel's block ({I(kc * 256 / 1024)} KiB) stays in L1 while every row block of the chunk reads it.");
+                    using (_s.Block($"for (nint k0 = 0; k0 < {I(n)}; k0 += {I(kc)})"))
                     {
-                        ColumnLoop(mm, w, 0, "c < to");
-                        return;
+                        if (n % kc != 0) _s.Line($"nint kc = Math.Min({I(kc)}, {I(n)} - k0);");
+                        _s.Line("nint c = c0;");
+                        if (w.IsScalar)
+                            ColumnLoop(mm, w, 0, "c < c1");
+                        else
+                        {
+                            var (_, vectors) = Block(w);
+                            ColumnLoop(mm, w, vectors, $"c + {I(vectors * w.Lanes)} <= c1");
+                            if (vectors > 1) ColumnLoop(mm, w, 1, $"c + {I(w.Lanes)} <= c1");
+                            // Outputs past the last whole vector (none when the width divides m): the same chain, one output at a time.
+                            if (m % w.Lanes != 0) ColumnLoop(mm, VectorWidth.Scalar, 0, "c < c1");
+                        }
                     }
-                    var (_, vectors) = Block(w);
-                    ColumnLoop(mm, w, vectors, $"c + {I(vectors * w.Lanes)} <= to");
-                    if (vectors > 1) ColumnLoop(mm, w, 1, $"c + {I(w.Lanes)} <= to");
-                    // Outputs past the last whole vector (none when 16 divides m): the same chain, one output at a time.
-                    if (m % w.Lanes != 0) ColumnLoop(mm, VectorWidth.Scalar, 0, "c < to");
-                });
+                }
             }
         }
     }
 
-    /// <summary>Token rows per chunk of a product with <paramref name="inputs"/> inputs: about 144 KiB of x, a multiple of 6.</summary>
-    public static int RowChunk(int inputs) => System.Math.Max(6, 36864 / inputs / 6 * 6);
+    /// <summary>Token rows per chunk of a product with <paramref name="inputs"/> inputs: about 384 KiB of x, a multiple of 6.</summary>
+    public static int RowChunk(int inputs) => System.Math.Max(6, 98304 / inputs / 6 * 6);
+
+    /// <summary>Inputs per k block: at most 128 (a panel's block of 128 × 64 floats is 32 KiB, in L1), blocks as even as they can be.</summary>
+    public static int KBlock(int inputs)
+    {
+        var blocks = (inputs + 127) / 128;
+        return (inputs + blocks - 1) / blocks;
+    }
 
     /// <summary>A loop over output columns in steps of <paramref name="vectors"/> vectors (scalar: one output), each over every row block.</summary>
     private void ColumnLoop(EncoderMatMul mm, VectorWidth w, int vectors, string condition)
@@ -167,19 +214,35 @@ public sealed class EncoderKernelEmitter
         }
     }
 
-    /// <summary>One block: <paramref name="rows"/> token rows from r × <paramref name="vectors"/> vectors of outputs from c.</summary>
+    /// <summary>
+    /// One block: <paramref name="rows"/> token rows from r × <paramref name="vectors"/> vectors of outputs from c, over the
+    /// k block from k0: its sums start at zero (first block) or where the previous block left them in partial, and go back
+    /// to partial or, after the last block, through the epilogue into y.
+    /// </summary>
     private void BlockBody(EncoderMatMul mm, VectorWidth w, int rows, int vectors)
     {
-        int n = mm.Inputs, m = mm.Outputs;
-        for (var i = 0; i < rows; i++) _s.Line($"ref float x{i} = ref Unsafe.Add(ref xs, (r + {I(i)}) * {I(n)});");
-        _s.Line("ref float wc = ref Unsafe.Add(ref w, c);");
-        var accs = new List<string>();
+        int n = mm.Inputs, m = mm.Outputs, kc = KBlock(n);
+        var blocked = kc < n;
+        for (var i = 0; i < rows; i++) _s.Line($"ref float x{i} = ref Unsafe.Add(ref xs, (r + {I(i)}) * {I(n)} + k0);");
+        _s.Line("ref float wc = ref Unsafe.Add(ref panel, k0 * 64 + (c - t0));");
+        var accs = new List<(string Name, int Row, int Vector)>();
         for (var i = 0; i < rows; i++)
-            for (var j = 0; j < vectors; j++) accs.Add($"a{i}{j}");
-        _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => $"{a} = {w.Zero}"))};");
-        using (_s.Block($"for (nint k = 0; k < {I(n)}; k++)"))
+            for (var j = 0; j < vectors; j++) accs.Add(($"a{i}{j}", i, j));
+        string Offset(int j) => w.IsScalar ? I(j) : $"(nuint){I(j * w.Lanes)}";
+        if (blocked)
         {
-            _s.Line($"ref float wk = ref Unsafe.Add(ref wc, k * {I(m)});");
+            for (var i = 0; i < rows; i++) _s.Line($"ref float p{i} = ref Unsafe.Add(ref ps, (r - r0 + {I(i)}) * 64 + (c - t0));");
+            _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => a.Name))};");
+            using (_s.Block("if (k0 == 0)"))
+                _s.Line($"{string.Join(" = ", accs.Select(a => a.Name))} = {w.Zero};");
+            using (_s.Block("else"))
+                foreach (var a in accs) _s.Line($"{a.Name} = {w.Load($"p{a.Row}", Offset(a.Vector))};");
+        }
+        else
+            _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => $"{a.Name} = {w.Zero}"))};");
+        using (_s.Block($"for (nint k = 0; k < {(n % kc == 0 ? I(kc) : "kc")}; k++)"))
+        {
+            _s.Line("ref float wk = ref Unsafe.Add(ref wc, k * 64);");
             for (var j = 0; j < vectors; j++) _s.Line($"var w{j} = {w.Load("wk", I(j * w.Lanes))};");
             for (var i = 0; i < rows; i++)
             {
@@ -187,20 +250,35 @@ public sealed class EncoderKernelEmitter
                 for (var j = 0; j < vectors; j++) _s.Line($"a{i}{j} = {Fma(w, $"u{i}", $"w{j}", $"a{i}{j}")};");
             }
         }
-        for (var j = 0; j < vectors; j++) _s.Line($"var b{j} = {w.Load("bs", $"(nuint)c + {I(j * w.Lanes)}")};".Replace("Unsafe.Add(ref bs, (nuint)c", "Unsafe.Add(ref bs, c"));
+        if (!blocked)
+        {
+            Epilogue(mm, w, rows, vectors);
+            return;
+        }
+        using (_s.Block($"if (k0 + {I(kc)} < {I(n)})"))
+            foreach (var a in accs) _s.Line(w.Store(a.Name, $"p{a.Row}", Offset(a.Vector)));
+        using (_s.Block("else"))
+            Epilogue(mm, w, rows, vectors);
+    }
+
+    /// <summary>A block's finished sums into y: + b, then GELU or the residual add as the product's epilogue.</summary>
+    private void Epilogue(EncoderMatMul mm, VectorWidth w, int rows, int vectors)
+    {
+        var m = mm.Outputs;
+        string Offset(int j) => w.IsScalar ? I(j) : $"(nuint){I(j * w.Lanes)}";
+        for (var j = 0; j < vectors; j++) _s.Line($"var b{j} = {w.Load("bs", w.IsScalar ? $"c + {I(j)}" : $"(nuint)(c + {I(j * w.Lanes)})")};");
         for (var i = 0; i < rows; i++)
         {
             _s.Line($"ref float y{i} = ref Unsafe.Add(ref ys, (r + {I(i)}) * {I(m)} + c);");
             for (var j = 0; j < vectors; j++)
             {
-                var offset = w.IsScalar ? I(j * w.Lanes) : $"(nuint){I(j * w.Lanes)}";
                 var value = mm.Epilogue switch
                 {
                     EncoderEpilogue.Bias => $"a{i}{j} + b{j}",
                     EncoderEpilogue.BiasGelu => $"Gelu(a{i}{j} + b{j})",
-                    _ => $"{w.Load($"y{i}", offset)} + (a{i}{j} + b{j})",
+                    _ => $"{w.Load($"y{i}", Offset(j))} + (a{i}{j} + b{j})",
                 };
-                _s.Line(w.Store(value, $"y{i}", offset));
+                _s.Line(w.Store(value, $"y{i}", Offset(j)));
             }
         }
     }
