@@ -124,19 +124,25 @@ public sealed class EncoderKernelEmitter
             }
             _s.Line($"else {PathName(mm, VectorWidth.Scalar)}({args});");
         }
+        var blocks = new List<(VectorWidth Width, int Rows, int Vectors)>();
         foreach (var v in VectorWidth.Vectors.Concat(new[] { VectorWidth.Scalar }))
         {
             _s.Line();
-            EmitMatMulPath(mm, v);
+            EmitMatMulPath(mm, v, blocks);
+        }
+        foreach (var (v, rows, vectors) in blocks)
+        {
+            _s.Line();
+            EmitBlock(mm, v, rows, vectors);
         }
     }
 
     private static string PathName(EncoderMatMul mm, VectorWidth w) => $"{mm.Name}{(w.IsScalar ? "Scalar" : w.Api)}";
 
     /// <summary>One path of a product (its shape checked by the caller): row chunks × panels × k blocks × column and row blocks.</summary>
-    private void EmitMatMulPath(EncoderMatMul mm, VectorWidth w)
+    private void EmitMatMulPath(EncoderMatMul mm, VectorWidth w, List<(VectorWidth Width, int Rows, int Vectors)> blocks)
     {
-        int n = mm.Inputs, m = mm.Outputs, kc = KBlock(n), mc = RowChunk(n), blocks = (n + kc - 1) / kc;
+        int n = mm.Inputs, m = mm.Outputs, kc = KBlock(n), mc = RowChunk(n), kBlocks = (n + kc - 1) / kc;
         _s.Line($"/// <summary>{mm.Name} on the {(w.IsScalar ? "scalar" : w.Api)} path (arguments checked by {mm.Name}).</summary>");
         _s.Line(Hot);
         using (_s.Block($"private static void {PathName(mm, w)}(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to, Span<float> partial)"))
@@ -154,22 +160,22 @@ public sealed class EncoderKernelEmitter
                 {
                     _s.Line("nint c0 = Math.Max(from, t0), c1 = Math.Min(to, t0 + 64);");
                     _s.Line($"ref float panel = ref Unsafe.Add(ref w, t0 * {I(n)});");
-                    _s.Line(blocks == 1
+                    _s.Line(kBlocks == 1
                         ? $"// One k block of all {I(n)} inputs ({I(n * 256 / 1024)} KiB of the panel, in L1 over every row block of the chunk)."
-                        : $"// {I(blocks)} k blocks of {I(kc)} inputs: the panel's block ({I(kc * 256 / 1024)} KiB) stays in L1 while every row block of the chunk reads it.");
+                        : $"// {I(kBlocks)} k blocks of {I(kc)} inputs: the panel's block ({I(kc * 256 / 1024)} KiB) stays in L1 while every row block of the chunk reads it.");
                     using (_s.Block($"for (nint k0 = 0; k0 < {I(n)}; k0 += {I(kc)})"))
                     {
                         if (n % kc != 0) _s.Line($"nint kc = Math.Min({I(kc)}, {I(n)} - k0);");
                         _s.Line("nint c = c0;");
                         if (w.IsScalar)
-                            ColumnLoop(mm, w, 0, "c < c1");
+                            ColumnLoop(mm, w, 0, "c < c1", blocks);
                         else
                         {
                             var (_, vectors) = Block(w);
-                            ColumnLoop(mm, w, vectors, $"c + {I(vectors * w.Lanes)} <= c1");
-                            if (vectors > 1) ColumnLoop(mm, w, 1, $"c + {I(w.Lanes)} <= c1");
+                            ColumnLoop(mm, w, vectors, $"c + {I(vectors * w.Lanes)} <= c1", blocks);
+                            if (vectors > 1) ColumnLoop(mm, w, 1, $"c + {I(w.Lanes)} <= c1", blocks);
                             // Outputs past the last whole vector (none when the width divides m): the same chain, one output at a time.
-                            if (m % w.Lanes != 0) ColumnLoop(mm, VectorWidth.Scalar, 0, "c < c1");
+                            if (m % w.Lanes != 0) ColumnLoop(mm, VectorWidth.Scalar, 0, "c < c1", blocks);
                         }
                     }
                 }
@@ -188,7 +194,7 @@ public sealed class EncoderKernelEmitter
     }
 
     /// <summary>A loop over output columns in steps of <paramref name="vectors"/> vectors (scalar: one output), each over every row block.</summary>
-    private void ColumnLoop(EncoderMatMul mm, VectorWidth w, int vectors, string condition)
+    private void ColumnLoop(EncoderMatMul mm, VectorWidth w, int vectors, string condition, List<(VectorWidth Width, int Rows, int Vectors)> blocks)
     {
         var step = w.IsScalar ? 1 : vectors * w.Lanes;
         using (_s.Block($"for (; {condition}; c += {I(step)})"))
@@ -198,87 +204,93 @@ public sealed class EncoderKernelEmitter
             if (rowsPerBlock > 1)
             {
                 using (_s.Block($"for (; r + {I(rowsPerBlock)} <= r1; r += {I(rowsPerBlock)})"))
-                    BlockBody(mm, w, rowsPerBlock, Math.Max(vectors, 1));
+                    CallBlock(mm, w, rowsPerBlock, Math.Max(vectors, 1), blocks);
                 // The rows left over, as one block of their own (each output the same chain as in a full block).
                 using (_s.Block("switch (r1 - r)"))
                     for (var left = rowsPerBlock - 1; left >= 1; left--)
                         using (_s.Block($"case {left}:"))
                         {
-                            BlockBody(mm, w, left, Math.Max(vectors, 1));
+                            CallBlock(mm, w, left, Math.Max(vectors, 1), blocks);
                             _s.Line("break;");
                         }
             }
             else
                 using (_s.Block("for (; r < r1; r++)"))
-                    BlockBody(mm, w, 1, Math.Max(vectors, 1));
+                    CallBlock(mm, w, 1, Math.Max(vectors, 1), blocks);
         }
+    }
+
+    private static string BlockName(EncoderMatMul mm, VectorWidth w, int rows, int vectors) =>
+        $"{mm.Name}{(w.IsScalar ? "Scalar" : w.Api)}Block{rows}x{vectors}";
+
+    /// <summary>A call of the block kernel for <paramref name="rows"/> rows from r × <paramref name="vectors"/> vectors from c, k block k0.</summary>
+    private void CallBlock(EncoderMatMul mm, VectorWidth w, int rows, int vectors, List<(VectorWidth Width, int Rows, int Vectors)> blocks)
+    {
+        int n = mm.Inputs, m = mm.Outputs;
+        if (!blocks.Contains((w, rows, vectors))) blocks.Add((w, rows, vectors));
+        var count = n % KBlock(n) == 0 ? "" : ", kc";
+        _s.Line($"{BlockName(mm, w, rows, vectors)}(ref Unsafe.Add(ref xs, r * {I(n)} + k0), ref Unsafe.Add(ref panel, k0 * 64 + (c - t0)), ref Unsafe.Add(ref ps, (r - r0) * 64 + (c - t0)),");
+        _s.Line($"    ref Unsafe.Add(ref ys, r * {I(m)} + c), ref Unsafe.Add(ref bs, c), k0{count});");
     }
 
     /// <summary>
-    /// One block: <paramref name="rows"/> token rows from r × <paramref name="vectors"/> vectors of outputs from c, over the
-    /// k block from k0: its sums start at zero (first block) or where the previous block left them in partial, and go back
-    /// to partial or, after the last block, through the epilogue into y.
+    /// One block kernel: <paramref name="rows"/> token rows × <paramref name="vectors"/> vectors of outputs over one k block,
+    /// a method of its own so its accumulators, its one x and one W pointer and its counter all stay in registers (rows
+    /// are constant offsets from x). Its sums start at zero (first block) or where the previous block left them in
+    /// partial, and go back to partial or, after the last block, through the epilogue into y.
     /// </summary>
-    private void BlockBody(EncoderMatMul mm, VectorWidth w, int rows, int vectors)
+    private void EmitBlock(EncoderMatMul mm, VectorWidth w, int rows, int vectors)
     {
         int n = mm.Inputs, m = mm.Outputs, kc = KBlock(n);
         var blocked = kc < n;
-        for (var i = 0; i < rows; i++) _s.Line($"ref float x{i} = ref Unsafe.Add(ref xs, (r + {I(i)}) * {I(n)} + k0);");
-        _s.Line("ref float wc = ref Unsafe.Add(ref panel, k0 * 64 + (c - t0));");
-        var accs = new List<(string Name, int Row, int Vector)>();
-        for (var i = 0; i < rows; i++)
-            for (var j = 0; j < vectors; j++) accs.Add(($"a{i}{j}", i, j));
-        string Offset(int j) => w.IsScalar ? I(j) : $"(nuint){I(j * w.Lanes)}";
-        if (blocked)
+        var count = n % kc == 0 ? I(kc) : "kc";
+        _s.Line($"/// <summary>{rows} row{(rows > 1 ? "s" : "")} × {(w.IsScalar ? "1 output" : $"{vectors} × {w.Lanes} outputs")} of {mm.Name} over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>");
+        _s.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
+        using (_s.Block($"private static void {BlockName(mm, w, rows, vectors)}(ref float x, ref float w, ref float p, ref float y, ref float b, nint k0{(count == "kc" ? ", nint kc" : "")})"))
         {
-            for (var i = 0; i < rows; i++) _s.Line($"ref float p{i} = ref Unsafe.Add(ref ps, (r - r0 + {I(i)}) * 64 + (c - t0));");
-            _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => a.Name))};");
-            using (_s.Block("if (k0 == 0)"))
-                _s.Line($"{string.Join(" = ", accs.Select(a => a.Name))} = {w.Zero};");
-            using (_s.Block("else"))
-                foreach (var a in accs) _s.Line($"{a.Name} = {w.Load($"p{a.Row}", Offset(a.Vector))};");
-        }
-        else
-            _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => $"{a.Name} = {w.Zero}"))};");
-        using (_s.Block($"for (nint k = 0; k < {(n % kc == 0 ? I(kc) : "kc")}; k++)"))
-        {
-            _s.Line("ref float wk = ref Unsafe.Add(ref wc, k * 64);");
-            for (var j = 0; j < vectors; j++) _s.Line($"var w{j} = {w.Load("wk", I(j * w.Lanes))};");
+            var accs = new List<(string Name, int Row, int Vector)>();
             for (var i = 0; i < rows; i++)
+                for (var j = 0; j < vectors; j++) accs.Add(($"a{i}{j}", i, j));
+            string Offset(int row, int j, int stride) => w.IsScalar ? I(row * stride + j) : $"(nuint){I(row * stride + j * w.Lanes)}";
+            if (blocked)
             {
-                _s.Line($"var u{i} = {w.Broadcast($"Unsafe.Add(ref x{i}, k)")};");
-                for (var j = 0; j < vectors; j++) _s.Line($"a{i}{j} = {Fma(w, $"u{i}", $"w{j}", $"a{i}{j}")};");
+                _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => a.Name))};");
+                using (_s.Block("if (k0 == 0)"))
+                    _s.Line($"{string.Join(" = ", accs.Select(a => a.Name))} = {w.Zero};");
+                using (_s.Block("else"))
+                    foreach (var a in accs) _s.Line($"{a.Name} = {w.Load("p", Offset(a.Row, a.Vector, 64))};");
             }
-        }
-        if (!blocked)
-        {
-            Epilogue(mm, w, rows, vectors);
-            return;
-        }
-        using (_s.Block($"if (k0 + {I(kc)} < {I(n)})"))
-            foreach (var a in accs) _s.Line(w.Store(a.Name, $"p{a.Row}", Offset(a.Vector)));
-        using (_s.Block("else"))
-            Epilogue(mm, w, rows, vectors);
-    }
-
-    /// <summary>A block's finished sums into y: + b, then GELU or the residual add as the product's epilogue.</summary>
-    private void Epilogue(EncoderMatMul mm, VectorWidth w, int rows, int vectors)
-    {
-        var m = mm.Outputs;
-        string Offset(int j) => w.IsScalar ? I(j) : $"(nuint){I(j * w.Lanes)}";
-        for (var j = 0; j < vectors; j++) _s.Line($"var b{j} = {w.Load("bs", w.IsScalar ? $"c + {I(j)}" : $"(nuint)(c + {I(j * w.Lanes)})")};");
-        for (var i = 0; i < rows; i++)
-        {
-            _s.Line($"ref float y{i} = ref Unsafe.Add(ref ys, (r + {I(i)}) * {I(m)} + c);");
-            for (var j = 0; j < vectors; j++)
+            else
+                _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => $"{a.Name} = {w.Zero}"))};");
+            using (_s.Block($"for (nint k = 0; k < {count}; k++)"))
+            {
+                _s.Line("ref float wk = ref Unsafe.Add(ref w, k * 64);");
+                for (var j = 0; j < vectors; j++) _s.Line($"var w{j} = {w.Load("wk", I(j * w.Lanes))};");
+                for (var i = 0; i < rows; i++)
+                {
+                    _s.Line($"var u{i} = {w.Broadcast(i == 0 ? "Unsafe.Add(ref x, k)" : $"Unsafe.Add(ref x, k + {I(i * n)})")};");
+                    for (var j = 0; j < vectors; j++) _s.Line($"a{i}{j} = {Fma(w, $"u{i}", $"w{j}", $"a{i}{j}")};");
+                }
+            }
+            if (blocked)
+            {
+                using (_s.Block($"if (k0 + {I(kc)} < {I(n)})"))
+                {
+                    foreach (var a in accs) _s.Line(w.Store(a.Name, "p", Offset(a.Row, a.Vector, 64)));
+                    _s.Line("return;");
+                }
+            }
+            _s.Line("// The last k block: + b, then the epilogue, into y.");
+            for (var j = 0; j < vectors; j++) _s.Line($"var b{j} = {w.Load("b", Offset(0, j, 0))};");
+            foreach (var (a, i, j) in accs)
             {
                 var value = mm.Epilogue switch
                 {
-                    EncoderEpilogue.Bias => $"a{i}{j} + b{j}",
-                    EncoderEpilogue.BiasGelu => $"Gelu(a{i}{j} + b{j})",
-                    _ => $"{w.Load($"y{i}", Offset(j))} + (a{i}{j} + b{j})",
+                    EncoderEpilogue.Bias => $"{a} + b{j}",
+                    EncoderEpilogue.BiasGelu => $"Gelu({a} + b{j})",
+                    _ => $"{w.Load("y", Offset(i, j, m))} + ({a} + b{j})",
                 };
-                _s.Line(w.Store(value, $"y{i}", Offset(j)));
+                _s.Line(w.Store(value, "y", Offset(i, j, m)));
             }
         }
     }
