@@ -312,7 +312,7 @@ public sealed class EncoderKernelEmitter
         using (_s.Block($"public static void {name}(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> tokens, int length, int from, int to, Span<float> scratch)"))
         {
             _s.Line($"if (length < 1 || (uint)from > (uint)to || (long)to > (long)tokens.Length * {I(heads)} || (long)((to + {I(heads - 1)}) / {I(heads)}) * length * {I(3 * dim)} > qkv.Length");
-            _s.Line($"    || (long)((to + {I(heads - 1)}) / {I(heads)}) * length * {I(dim)} > context.Length || (long)length * {I(hd + 1)} > scratch.Length) ThrowShape({Literals.String(name)});");
+            _s.Line($"    || (long)((to + {I(heads - 1)}) / {I(heads)}) * length * {I(dim)} > context.Length || (long)length * {I(hd + QueryBlock)} > scratch.Length) ThrowShape({Literals.String(name)});");
             _s.Line("// Every access below stays in the rows of the sentences from..to−1 cover and in scratch, which the check above makes in range.");
             _s.Line("ref float qs = ref MemoryMarshal.GetReference(qkv);");
             _s.Line("ref float cs = ref MemoryMarshal.GetReference(context);");
@@ -330,7 +330,9 @@ public sealed class EncoderKernelEmitter
                     _s.Line($"ref float key = ref Unsafe.Add(ref qs, (first + j) * {I(3 * dim)} + {I(dim)} + h * {I(hd)});");
                     _s.Line($"for (nint d = 0; d < {I(hd)}; d++) Unsafe.Add(ref kt, d * length + j) = Unsafe.Add(ref key, d);");
                 }
-                using (_s.Block("for (nint i = 0; i < length; i++)"))
+                _s.Line("nint i = 0;");
+                QueryBlocks(set);
+                using (_s.Block("for (; i < length; i++)"))
                 {
                     _s.Line($"var output = context.Slice((int)((first + i) * {I(dim)}) + h * {I(hd)}, {I(hd)});");
                     using (_s.Block("if (i >= n)"))
@@ -343,6 +345,66 @@ public sealed class EncoderKernelEmitter
                     Paths(w => ScoresAndValues(w, hd, dim));
                 }
             }
+        }
+    }
+
+    /// <summary>Queries attention takes at a time on the Vector512 path; its scratch holds this many rows of scores.</summary>
+    public const int QueryBlock = 4;
+
+    /// <summary>
+    /// On the Vector512 path, the sentence's queries <see cref="QueryBlock"/> at a time: every key vector and every value row
+    /// loaded once for all of them, and as many independent chains in flight (one query's chain waits on its own previous
+    /// fused multiply-add). Each score and each output is the same chain as the one-query loop after it computes.
+    /// </summary>
+    private void QueryBlocks(EncoderKernelSet set)
+    {
+        int hd = set.HeadDim, dim = set.Dim, qn = QueryBlock;
+        var w = VectorWidth.V512;
+        var fit = w.FitTo(hd);
+        if (fit.IsScalar || hd % fit.Lanes != 0) return;
+        var vectors = hd / fit.Lanes;
+        var queries = Enumerable.Range(0, qn).ToList();
+        string Q(int q) => q == 0 ? "" : $" + {I(q * 3 * dim)}";
+        _s.Line($"// Vector512: {qn} queries at a time (scores row q of scratch after the keys), each chain as the one-query loop below computes it.");
+        using (_s.Block($"if ({w.Accelerated})"))
+        using (_s.Block($"for (; i + {I(qn)} <= n; i += {I(qn)})"))
+        {
+            _s.Line($"ref float q = ref Unsafe.Add(ref qs, (first + i) * {I(3 * dim)} + h * {I(hd)});");
+            _s.Line("nint j0 = 0;");
+            using (_s.Block($"for (; j0 + {I(w.Lanes)} <= n; j0 += {I(w.Lanes)})"))
+            {
+                _s.Line($"{w.Type} {string.Join(", ", queries.Select(k => $"s{k} = {w.Zero}"))};");
+                using (_s.Block($"for (nint d = 0; d < {I(hd)}; d++)"))
+                {
+                    _s.Line($"var key = {w.Load("kt", "(nuint)(d * length + j0)")};");
+                    foreach (var k in queries) _s.Line($"s{k} = {Fma(w, w.Broadcast($"Unsafe.Add(ref q, d{Q(k)})"), "key", $"s{k}")};");
+                }
+                foreach (var k in queries) _s.Line(w.Store($"s{k} * AttentionScale", "ss", $"(nuint)({(k == 0 ? "" : $"{I(k)} * length + ")}j0)"));
+            }
+            using (_s.Block("for (; j0 < n; j0++)"))
+                foreach (var k in queries)
+                {
+                    _s.Line($"var t{k} = 0f;");
+                    _s.Line($"for (nint d = 0; d < {I(hd)}; d++) t{k} = {Fma(VectorWidth.Scalar, $"Unsafe.Add(ref q, d{Q(k)})", "Unsafe.Add(ref kt, d * length + j0)", $"t{k}")};");
+                    _s.Line($"Unsafe.Add(ref ss, {(k == 0 ? "" : $"{I(k)} * length + ")}j0) = t{k} * AttentionScale;");
+                }
+            foreach (var k in queries)
+                _s.Line($"TensorPrimitives.SoftMax(scratch.Slice({I(hd)} * length + {I(k)} * length, n), scratch.Slice({I(hd)} * length + {I(k)} * length, n));");
+            var outs = queries.SelectMany(k => Enumerable.Range(0, vectors).Select(v => $"o{k}{v}")).ToList();
+            _s.Line($"{fit.Type} {string.Join(", ", outs.Select(o => $"{o} = {fit.Zero}"))};");
+            using (_s.Block("for (nint j = 0; j < n; j++)"))
+            {
+                _s.Line($"ref float value = ref Unsafe.Add(ref qs, (first + j) * {I(3 * dim)} + {I(2 * dim)} + h * {I(hd)});");
+                for (var v = 0; v < vectors; v++) _s.Line($"var v{v} = {fit.Load("value", $"(nuint){I(v * fit.Lanes)}")};");
+                foreach (var k in queries)
+                {
+                    _s.Line($"var p{k} = {fit.Broadcast($"Unsafe.Add(ref ss, {(k == 0 ? "" : $"{I(k)} * length + ")}j)")};");
+                    for (var v = 0; v < vectors; v++) _s.Line($"o{k}{v} = {Fma(fit, $"p{k}", $"v{v}", $"o{k}{v}")};");
+                }
+            }
+            _s.Line($"ref float o = ref Unsafe.Add(ref cs, (first + i) * {I(dim)} + h * {I(hd)});");
+            foreach (var k in queries)
+                for (var v = 0; v < vectors; v++) _s.Line(fit.Store($"o{k}{v}", "o", $"(nuint){I(k * dim + v * fit.Lanes)}"));
         }
     }
 
