@@ -286,8 +286,15 @@ public sealed class EncoderEmitter
             _s.Line("if (_context.Length < rows * Dim) _context = new float[rows * Dim];");
             _s.Line("if (_hidden.Length < rows * HiddenDim) _hidden = new float[rows * HiddenDim];");
             _s.Line("for (var i = 0; i < _scratch.Length; i++)");
-            _s.Line("    if (_scratch[i].Length < (HeadDim + 1) * length) _scratch[i] = new float[(HeadDim + 1) * length];");
+            _s.Line("    if (_scratch[i].Length < Scratch(rows, length)) _scratch[i] = new float[Scratch(rows, length)];");
         }
+        _s.Line();
+        var chunk = System.Math.Max(EncoderKernelEmitter.RowChunk(_m.Dim), EncoderKernelEmitter.RowChunk(_m.HiddenDim));
+        _s.Line("/// <summary>");
+        _s.Line($"/// A thread's scratch: attention's transposed keys and {EncoderKernelEmitter.QueryBlock} rows of scores ((HeadDim + {EncoderKernelEmitter.QueryBlock}) × length), or a matrix product's running sums");
+        _s.Line($"/// between k blocks (one chunk of up to {chunk} rows × 64 outputs).");
+        _s.Line("/// </summary>");
+        _s.Line($"private static int Scratch(int rows, int length) => global::System.Math.Max((HeadDim + {EncoderKernelEmitter.QueryBlock}) * length, global::System.Math.Min(rows, {chunk}) * 64);");
     }
 
     /// <summary>One schedule step: its block, each product and the attention an op split over the threads.</summary>
@@ -311,7 +318,7 @@ public sealed class EncoderEmitter
                 var qkv = _ops.Add($"layer {l}: query, key and value, [rows, {d}] → [rows, {3 * d}]", s =>
                 {
                     s.Line(ParallelOps.RowsOf("c", 3 * d));
-                    s.Line($"{Kernels}.{_kernels.QueryKeyValue.Name}(_x, ref _l{l}Qkv.Start, _l{l}Qkv.Bias, _qkv, pos, c.From, c.To);");
+                    s.Line($"{Kernels}.{_kernels.QueryKeyValue.Name}(_x, ref _l{l}Qkv.Start, _l{l}Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);");
                 });
                 var attention = _ops.Add($"attention, {_m.Heads} heads of {_m.HeadDim} per sentence, (sentence, head) pairs split over the threads", s =>
                 {
@@ -321,7 +328,7 @@ public sealed class EncoderEmitter
                 var output = _ops.Add($"layer {l}: attention output projection {d} → {d}, added to the states", s =>
                 {
                     s.Line(ParallelOps.RowsOf("c", d));
-                    s.Line($"{Kernels}.{_kernels.AttentionOutput.Name}(_context, ref _l{l}Output.Start, _l{l}Output.Bias, _x, pos, c.From, c.To);");
+                    s.Line($"{Kernels}.{_kernels.AttentionOutput.Name}(_context, ref _l{l}Output.Start, _l{l}Output.Bias, _x, pos, c.From, c.To, _scratch[part]);");
                 });
                 var norm = LayerNormOp($"_l{l}AttentionNorm", $"layer {l}: attention LayerNorm");
                 _s.Line($"// Attention: x ← LayerNorm(x + Attention(x)·Wo + bo), layer {l}'s weights.");
@@ -335,12 +342,12 @@ public sealed class EncoderEmitter
                 var up = _ops.Add($"layer {l}: feed-forward up {d} → {h}, GELU", s =>
                 {
                     s.Line(ParallelOps.RowsOf("c", h));
-                    s.Line($"{Kernels}.{_kernels.Up.Name}(_x, ref _l{l}Up.Start, _l{l}Up.Bias, _hidden, pos, c.From, c.To);");
+                    s.Line($"{Kernels}.{_kernels.Up.Name}(_x, ref _l{l}Up.Start, _l{l}Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);");
                 });
                 var down = _ops.Add($"layer {l}: feed-forward down {h} → {d}, added to the states", s =>
                 {
                     s.Line(ParallelOps.RowsOf("c", d));
-                    s.Line($"{Kernels}.{_kernels.Down.Name}(_hidden, ref _l{l}Down.Start, _l{l}Down.Bias, _x, pos, c.From, c.To);");
+                    s.Line($"{Kernels}.{_kernels.Down.Name}(_hidden, ref _l{l}Down.Start, _l{l}Down.Bias, _x, pos, c.From, c.To, _scratch[part]);");
                 });
                 var norm = LayerNormOp($"_l{l}OutputNorm", $"layer {l}: output LayerNorm");
                 _s.Line($"// Feed-forward: x ← LayerNorm(x + GELU(x·Wu + bu)·Wd + bd), layer {l}'s weights.");

@@ -95,7 +95,7 @@ public sealed class EncoderKernelEmitter
 
     private void EmitMatMul(EncoderMatMul mm)
     {
-        int n = mm.Inputs, m = mm.Outputs;
+        int n = mm.Inputs, m = mm.Outputs, mc = RowChunk(n);
         var what = mm.Epilogue switch
         {
             EncoderEpilogue.Bias => "y = x·W + b",
@@ -104,44 +104,97 @@ public sealed class EncoderKernelEmitter
         };
         _s.Line("/// <summary>");
         _s.Line($"/// {what} for token rows 0..rows−1 and outputs from..to−1 (a thread's share: whole vectors of 16 from a multiple of 16):");
-        _s.Line($"/// x is [rows, {n}], W input-major [{n}, {m}] (PackedMatrix), b [{m}], y [rows, {m}]. Blocks of token rows × output vectors;");
-        _s.Line($"/// each output is one fused multiply-add chain over its {n} inputs in order, then + b.");
+        _s.Line($"/// x is [rows, {n}], W in panels of 64 outputs, each input-major [{n}, 64] (PackedMatrix), b [{m}], y [rows, {m}];");
+        _s.Line($"/// partial holds the running sums of a chunk's rows for one panel between k blocks ({I(mc)} × 64 floats). Blocks of token rows ×");
+        _s.Line($"/// output vectors; each output is one fused multiply-add chain over its {n} inputs in order (stored and reloaded between k");
+        _s.Line("/// blocks, which keeps its bits), then + b.");
         _s.Line("/// </summary>");
-        _s.Line(Hot);
-        using (_s.Block($"public static void {mm.Name}(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to)"))
+        using (_s.Block($"public static void {mm.Name}(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to, Span<float> partial)"))
         {
-            _s.Line($"if (rows < 0 || (long)rows * {I(n)} > x.Length || (long)rows * {I(m)} > y.Length || bias.Length != {I(m)} || (uint)from > (uint)to || to > {I(m)} || (from & 15) != 0) ThrowShape({Literals.String(mm.Name)});");
-            _s.Line("// Every access below stays in x[0, rows·n), y[0, rows·m) and bias[0, m), which the check above makes in range.");
+            _s.Line($"if (rows < 0 || (long)rows * {I(n)} > x.Length || (long)rows * {I(m)} > y.Length || bias.Length != {I(m)} || (uint)from > (uint)to || to > {I(m)} || (from & 15) != 0");
+            _s.Line($"    || (long)Math.Min(rows, {I(mc)}) * 64 > partial.Length) ThrowShape({Literals.String(mm.Name)});");
+            _s.Line("// Every access below stays in x[0, rows·n), y[0, rows·m), bias[0, m), partial[0, chunk·64) and W's panels, which the check above and");
+            _s.Line("// PackedMatrix make in range.");
+            _s.Line("// One method per vector path: each is small enough for the JIT to optimize fully (one method of all four is not).");
+            var args = "x, ref w, bias, y, rows, from, to, partial";
+            for (var i = 0; i < VectorWidth.Vectors.Length; i++)
+            {
+                var v = VectorWidth.Vectors[i];
+                _s.Line($"{(i == 0 ? "if" : "else if")} ({v.Accelerated}) {PathName(mm, v)}({args});");
+            }
+            _s.Line($"else {PathName(mm, VectorWidth.Scalar)}({args});");
+        }
+        var blocks = new List<(VectorWidth Width, int Rows, int Vectors)>();
+        foreach (var v in VectorWidth.Vectors.Concat(new[] { VectorWidth.Scalar }))
+        {
+            _s.Line();
+            EmitMatMulPath(mm, v, blocks);
+        }
+        foreach (var (v, rows, vectors) in blocks)
+        {
+            _s.Line();
+            EmitBlock(mm, v, rows, vectors);
+        }
+    }
+
+    private static string PathName(EncoderMatMul mm, VectorWidth w) => $"{mm.Name}{(w.IsScalar ? "Scalar" : w.Api)}";
+
+    /// <summary>One path of a product (its shape checked by the caller): row chunks × panels × k blocks × column and row blocks.</summary>
+    private void EmitMatMulPath(EncoderMatMul mm, VectorWidth w, List<(VectorWidth Width, int Rows, int Vectors)> blocks)
+    {
+        int n = mm.Inputs, m = mm.Outputs, kc = KBlock(n), mc = RowChunk(n), kBlocks = (n + kc - 1) / kc;
+        _s.Line($"/// <summary>{mm.Name} on the {(w.IsScalar ? "scalar" : w.Api)} path (arguments checked by {mm.Name}).</summary>");
+        _s.Line(Hot);
+        using (_s.Block($"private static void {PathName(mm, w)}(ReadOnlySpan<float> x, ref float w, ReadOnlySpan<float> bias, Span<float> y, int rows, int from, int to, Span<float> partial)"))
+        {
             _s.Line("ref float xs = ref MemoryMarshal.GetReference(x);");
             _s.Line("ref float ys = ref MemoryMarshal.GetReference(y);");
             _s.Line("ref float bs = ref MemoryMarshal.GetReference(bias);");
-            _s.Line($"// Rows in chunks of {I(RowChunk(n))} (x's chunk, {I(RowChunk(n) * n * 4 / 1024)} KiB, stays in L2 while every column block of the share reads it).");
-            using (_s.Block($"for (nint r0 = 0; r0 < rows; r0 += {I(RowChunk(n))})"))
+            _s.Line("ref float ps = ref MemoryMarshal.GetReference(partial);");
+            _s.Line($"// Rows in chunks of {I(mc)} (x's chunk, {I(mc * n * 4 / 1024)} KiB, stays in L2 while every panel of the share reads it).");
+            using (_s.Block($"for (nint r0 = 0; r0 < rows; r0 += {I(mc)})"))
             {
-                _s.Line($"nint r1 = Math.Min(rows, r0 + {I(RowChunk(n))});");
-                _s.Line("nint c = from;");
-                Paths(w =>
+                _s.Line($"nint r1 = Math.Min(rows, r0 + {I(mc)});");
+                _s.Line("// One panel of 64 outputs at a time (its columns in the share: c0..c1−1).");
+                using (_s.Block("for (nint t0 = from & ~63; t0 < to; t0 += 64)"))
                 {
-                    if (w.IsScalar)
+                    _s.Line("nint c0 = Math.Max(from, t0), c1 = Math.Min(to, t0 + 64);");
+                    _s.Line($"ref float panel = ref Unsafe.Add(ref w, t0 * {I(n)});");
+                    _s.Line(kBlocks == 1
+                        ? $"// One k block of all {I(n)} inputs ({I(n * 256 / 1024)} KiB of the panel, in L1 over every row block of the chunk)."
+                        : $"// {I(kBlocks)} k blocks of {I(kc)} inputs: the panel's block ({I(kc * 256 / 1024)} KiB) stays in L1 while every row block of the chunk reads it.");
+                    using (_s.Block($"for (nint k0 = 0; k0 < {I(n)}; k0 += {I(kc)})"))
                     {
-                        ColumnLoop(mm, w, 0, "c < to");
-                        return;
+                        if (n % kc != 0) _s.Line($"nint kc = Math.Min({I(kc)}, {I(n)} - k0);");
+                        _s.Line("nint c = c0;");
+                        if (w.IsScalar)
+                            ColumnLoop(mm, w, 0, "c < c1", blocks);
+                        else
+                        {
+                            var (_, vectors) = Block(w);
+                            ColumnLoop(mm, w, vectors, $"c + {I(vectors * w.Lanes)} <= c1", blocks);
+                            if (vectors > 1) ColumnLoop(mm, w, 1, $"c + {I(w.Lanes)} <= c1", blocks);
+                            // Outputs past the last whole vector (none when the width divides m): the same chain, one output at a time.
+                            if (m % w.Lanes != 0) ColumnLoop(mm, VectorWidth.Scalar, 0, "c < c1", blocks);
+                        }
                     }
-                    var (_, vectors) = Block(w);
-                    ColumnLoop(mm, w, vectors, $"c + {I(vectors * w.Lanes)} <= to");
-                    if (vectors > 1) ColumnLoop(mm, w, 1, $"c + {I(w.Lanes)} <= to");
-                    // Outputs past the last whole vector (none when 16 divides m): the same chain, one output at a time.
-                    if (m % w.Lanes != 0) ColumnLoop(mm, VectorWidth.Scalar, 0, "c < to");
-                });
+                }
             }
         }
     }
 
-    /// <summary>Token rows per chunk of a product with <paramref name="inputs"/> inputs: about 144 KiB of x, a multiple of 6.</summary>
-    public static int RowChunk(int inputs) => System.Math.Max(6, 36864 / inputs / 6 * 6);
+    /// <summary>Token rows per chunk of a product with <paramref name="inputs"/> inputs: about 384 KiB of x, a multiple of 6.</summary>
+    public static int RowChunk(int inputs) => System.Math.Max(6, 98304 / inputs / 6 * 6);
+
+    /// <summary>Inputs per k block: at most 128 (a panel's block of 128 × 64 floats is 32 KiB, in L1), blocks as even as they can be.</summary>
+    public static int KBlock(int inputs)
+    {
+        var blocks = (inputs + 127) / 128;
+        return (inputs + blocks - 1) / blocks;
+    }
 
     /// <summary>A loop over output columns in steps of <paramref name="vectors"/> vectors (scalar: one output), each over every row block.</summary>
-    private void ColumnLoop(EncoderMatMul mm, VectorWidth w, int vectors, string condition)
+    private void ColumnLoop(EncoderMatMul mm, VectorWidth w, int vectors, string condition, List<(VectorWidth Width, int Rows, int Vectors)> blocks)
     {
         var step = w.IsScalar ? 1 : vectors * w.Lanes;
         using (_s.Block($"for (; {condition}; c += {I(step)})"))
@@ -151,56 +204,93 @@ public sealed class EncoderKernelEmitter
             if (rowsPerBlock > 1)
             {
                 using (_s.Block($"for (; r + {I(rowsPerBlock)} <= r1; r += {I(rowsPerBlock)})"))
-                    BlockBody(mm, w, rowsPerBlock, Math.Max(vectors, 1));
+                    CallBlock(mm, w, rowsPerBlock, Math.Max(vectors, 1), blocks);
                 // The rows left over, as one block of their own (each output the same chain as in a full block).
                 using (_s.Block("switch (r1 - r)"))
                     for (var left = rowsPerBlock - 1; left >= 1; left--)
                         using (_s.Block($"case {left}:"))
                         {
-                            BlockBody(mm, w, left, Math.Max(vectors, 1));
+                            CallBlock(mm, w, left, Math.Max(vectors, 1), blocks);
                             _s.Line("break;");
                         }
             }
             else
                 using (_s.Block("for (; r < r1; r++)"))
-                    BlockBody(mm, w, 1, Math.Max(vectors, 1));
+                    CallBlock(mm, w, 1, Math.Max(vectors, 1), blocks);
         }
     }
 
-    /// <summary>One block: <paramref name="rows"/> token rows from r × <paramref name="vectors"/> vectors of outputs from c.</summary>
-    private void BlockBody(EncoderMatMul mm, VectorWidth w, int rows, int vectors)
+    private static string BlockName(EncoderMatMul mm, VectorWidth w, int rows, int vectors) =>
+        $"{mm.Name}{(w.IsScalar ? "Scalar" : w.Api)}Block{rows}x{vectors}";
+
+    /// <summary>A call of the block kernel for <paramref name="rows"/> rows from r × <paramref name="vectors"/> vectors from c, k block k0.</summary>
+    private void CallBlock(EncoderMatMul mm, VectorWidth w, int rows, int vectors, List<(VectorWidth Width, int Rows, int Vectors)> blocks)
     {
         int n = mm.Inputs, m = mm.Outputs;
-        for (var i = 0; i < rows; i++) _s.Line($"ref float x{i} = ref Unsafe.Add(ref xs, (r + {I(i)}) * {I(n)});");
-        _s.Line("ref float wc = ref Unsafe.Add(ref w, c);");
-        var accs = new List<string>();
-        for (var i = 0; i < rows; i++)
-            for (var j = 0; j < vectors; j++) accs.Add($"a{i}{j}");
-        _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => $"{a} = {w.Zero}"))};");
-        using (_s.Block($"for (nint k = 0; k < {I(n)}; k++)"))
+        if (!blocks.Contains((w, rows, vectors))) blocks.Add((w, rows, vectors));
+        var count = n % KBlock(n) == 0 ? "" : ", kc";
+        _s.Line($"{BlockName(mm, w, rows, vectors)}(ref Unsafe.Add(ref xs, r * {I(n)} + k0), ref Unsafe.Add(ref panel, k0 * 64 + (c - t0)), ref Unsafe.Add(ref ps, (r - r0) * 64 + (c - t0)),");
+        _s.Line($"    ref Unsafe.Add(ref ys, r * {I(m)} + c), ref Unsafe.Add(ref bs, c), k0{count});");
+    }
+
+    /// <summary>
+    /// One block kernel: <paramref name="rows"/> token rows × <paramref name="vectors"/> vectors of outputs over one k block,
+    /// a method of its own so its accumulators, its one x and one W pointer and its counter all stay in registers (rows
+    /// are constant offsets from x). Its sums start at zero (first block) or where the previous block left them in
+    /// partial, and go back to partial or, after the last block, through the epilogue into y.
+    /// </summary>
+    private void EmitBlock(EncoderMatMul mm, VectorWidth w, int rows, int vectors)
+    {
+        int n = mm.Inputs, m = mm.Outputs, kc = KBlock(n);
+        var blocked = kc < n;
+        var count = n % kc == 0 ? I(kc) : "kc";
+        _s.Line($"/// <summary>{rows} row{(rows > 1 ? "s" : "")} × {(w.IsScalar ? "1 output" : $"{vectors} × {w.Lanes} outputs")} of {mm.Name} over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>");
+        _s.Line("[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]");
+        using (_s.Block($"private static void {BlockName(mm, w, rows, vectors)}(ref float x, ref float w, ref float p, ref float y, ref float b, nint k0{(count == "kc" ? ", nint kc" : "")})"))
         {
-            _s.Line($"ref float wk = ref Unsafe.Add(ref wc, k * {I(m)});");
-            for (var j = 0; j < vectors; j++) _s.Line($"var w{j} = {w.Load("wk", I(j * w.Lanes))};");
+            var accs = new List<(string Name, int Row, int Vector)>();
             for (var i = 0; i < rows; i++)
+                for (var j = 0; j < vectors; j++) accs.Add(($"a{i}{j}", i, j));
+            string Offset(int row, int j, int stride) => w.IsScalar ? I(row * stride + j) : $"(nuint){I(row * stride + j * w.Lanes)}";
+            if (blocked)
             {
-                _s.Line($"var u{i} = {w.Broadcast($"Unsafe.Add(ref x{i}, k)")};");
-                for (var j = 0; j < vectors; j++) _s.Line($"a{i}{j} = {Fma(w, $"u{i}", $"w{j}", $"a{i}{j}")};");
+                _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => a.Name))};");
+                using (_s.Block("if (k0 == 0)"))
+                    _s.Line($"{string.Join(" = ", accs.Select(a => a.Name))} = {w.Zero};");
+                using (_s.Block("else"))
+                    foreach (var a in accs) _s.Line($"{a.Name} = {w.Load("p", Offset(a.Row, a.Vector, 64))};");
             }
-        }
-        for (var j = 0; j < vectors; j++) _s.Line($"var b{j} = {w.Load("bs", $"(nuint)c + {I(j * w.Lanes)}")};".Replace("Unsafe.Add(ref bs, (nuint)c", "Unsafe.Add(ref bs, c"));
-        for (var i = 0; i < rows; i++)
-        {
-            _s.Line($"ref float y{i} = ref Unsafe.Add(ref ys, (r + {I(i)}) * {I(m)} + c);");
-            for (var j = 0; j < vectors; j++)
+            else
+                _s.Line($"{w.Type} {string.Join(", ", accs.Select(a => $"{a.Name} = {w.Zero}"))};");
+            using (_s.Block($"for (nint k = 0; k < {count}; k++)"))
             {
-                var offset = w.IsScalar ? I(j * w.Lanes) : $"(nuint){I(j * w.Lanes)}";
+                _s.Line("ref float wk = ref Unsafe.Add(ref w, k * 64);");
+                for (var j = 0; j < vectors; j++) _s.Line($"var w{j} = {w.Load("wk", I(j * w.Lanes))};");
+                for (var i = 0; i < rows; i++)
+                {
+                    _s.Line($"var u{i} = {w.Broadcast(i == 0 ? "Unsafe.Add(ref x, k)" : $"Unsafe.Add(ref x, k + {I(i * n)})")};");
+                    for (var j = 0; j < vectors; j++) _s.Line($"a{i}{j} = {Fma(w, $"u{i}", $"w{j}", $"a{i}{j}")};");
+                }
+            }
+            if (blocked)
+            {
+                using (_s.Block($"if (k0 + {I(kc)} < {I(n)})"))
+                {
+                    foreach (var a in accs) _s.Line(w.Store(a.Name, "p", Offset(a.Row, a.Vector, 64)));
+                    _s.Line("return;");
+                }
+            }
+            _s.Line("// The last k block: + b, then the epilogue, into y.");
+            for (var j = 0; j < vectors; j++) _s.Line($"var b{j} = {w.Load("b", Offset(0, j, 0))};");
+            foreach (var (a, i, j) in accs)
+            {
                 var value = mm.Epilogue switch
                 {
-                    EncoderEpilogue.Bias => $"a{i}{j} + b{j}",
-                    EncoderEpilogue.BiasGelu => $"Gelu(a{i}{j} + b{j})",
-                    _ => $"{w.Load($"y{i}", offset)} + (a{i}{j} + b{j})",
+                    EncoderEpilogue.Bias => $"{a} + b{j}",
+                    EncoderEpilogue.BiasGelu => $"Gelu({a} + b{j})",
+                    _ => $"{w.Load("y", Offset(i, j, m))} + ({a} + b{j})",
                 };
-                _s.Line(w.Store(value, $"y{i}", offset));
+                _s.Line(w.Store(value, "y", Offset(i, j, m)));
             }
         }
     }
@@ -222,7 +312,7 @@ public sealed class EncoderKernelEmitter
         using (_s.Block($"public static void {name}(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> tokens, int length, int from, int to, Span<float> scratch)"))
         {
             _s.Line($"if (length < 1 || (uint)from > (uint)to || (long)to > (long)tokens.Length * {I(heads)} || (long)((to + {I(heads - 1)}) / {I(heads)}) * length * {I(3 * dim)} > qkv.Length");
-            _s.Line($"    || (long)((to + {I(heads - 1)}) / {I(heads)}) * length * {I(dim)} > context.Length || (long)length * {I(hd + 1)} > scratch.Length) ThrowShape({Literals.String(name)});");
+            _s.Line($"    || (long)((to + {I(heads - 1)}) / {I(heads)}) * length * {I(dim)} > context.Length || (long)length * {I(hd + QueryBlock)} > scratch.Length) ThrowShape({Literals.String(name)});");
             _s.Line("// Every access below stays in the rows of the sentences from..to−1 cover and in scratch, which the check above makes in range.");
             _s.Line("ref float qs = ref MemoryMarshal.GetReference(qkv);");
             _s.Line("ref float cs = ref MemoryMarshal.GetReference(context);");
@@ -240,7 +330,9 @@ public sealed class EncoderKernelEmitter
                     _s.Line($"ref float key = ref Unsafe.Add(ref qs, (first + j) * {I(3 * dim)} + {I(dim)} + h * {I(hd)});");
                     _s.Line($"for (nint d = 0; d < {I(hd)}; d++) Unsafe.Add(ref kt, d * length + j) = Unsafe.Add(ref key, d);");
                 }
-                using (_s.Block("for (nint i = 0; i < length; i++)"))
+                _s.Line("nint i = 0;");
+                QueryBlocks(set);
+                using (_s.Block("for (; i < length; i++)"))
                 {
                     _s.Line($"var output = context.Slice((int)((first + i) * {I(dim)}) + h * {I(hd)}, {I(hd)});");
                     using (_s.Block("if (i >= n)"))
@@ -253,6 +345,66 @@ public sealed class EncoderKernelEmitter
                     Paths(w => ScoresAndValues(w, hd, dim));
                 }
             }
+        }
+    }
+
+    /// <summary>Queries attention takes at a time on the Vector512 path; its scratch holds this many rows of scores.</summary>
+    public const int QueryBlock = 4;
+
+    /// <summary>
+    /// On the Vector512 path, the sentence's queries <see cref="QueryBlock"/> at a time: every key vector and every value row
+    /// loaded once for all of them, and as many independent chains in flight (one query's chain waits on its own previous
+    /// fused multiply-add). Each score and each output is the same chain as the one-query loop after it computes.
+    /// </summary>
+    private void QueryBlocks(EncoderKernelSet set)
+    {
+        int hd = set.HeadDim, dim = set.Dim, qn = QueryBlock;
+        var w = VectorWidth.V512;
+        var fit = w.FitTo(hd);
+        if (fit.IsScalar || hd % fit.Lanes != 0) return;
+        var vectors = hd / fit.Lanes;
+        var queries = Enumerable.Range(0, qn).ToList();
+        string Q(int q) => q == 0 ? "" : $" + {I(q * 3 * dim)}";
+        _s.Line($"// Vector512: {qn} queries at a time (scores row q of scratch after the keys), each chain as the one-query loop below computes it.");
+        using (_s.Block($"if ({w.Accelerated})"))
+        using (_s.Block($"for (; i + {I(qn)} <= n; i += {I(qn)})"))
+        {
+            _s.Line($"ref float q = ref Unsafe.Add(ref qs, (first + i) * {I(3 * dim)} + h * {I(hd)});");
+            _s.Line("nint j0 = 0;");
+            using (_s.Block($"for (; j0 + {I(w.Lanes)} <= n; j0 += {I(w.Lanes)})"))
+            {
+                _s.Line($"{w.Type} {string.Join(", ", queries.Select(k => $"s{k} = {w.Zero}"))};");
+                using (_s.Block($"for (nint d = 0; d < {I(hd)}; d++)"))
+                {
+                    _s.Line($"var key = {w.Load("kt", "(nuint)(d * length + j0)")};");
+                    foreach (var k in queries) _s.Line($"s{k} = {Fma(w, w.Broadcast($"Unsafe.Add(ref q, d{Q(k)})"), "key", $"s{k}")};");
+                }
+                foreach (var k in queries) _s.Line(w.Store($"s{k} * AttentionScale", "ss", $"(nuint)({(k == 0 ? "" : $"{I(k)} * length + ")}j0)"));
+            }
+            using (_s.Block("for (; j0 < n; j0++)"))
+                foreach (var k in queries)
+                {
+                    _s.Line($"var t{k} = 0f;");
+                    _s.Line($"for (nint d = 0; d < {I(hd)}; d++) t{k} = {Fma(VectorWidth.Scalar, $"Unsafe.Add(ref q, d{Q(k)})", "Unsafe.Add(ref kt, d * length + j0)", $"t{k}")};");
+                    _s.Line($"Unsafe.Add(ref ss, {(k == 0 ? "" : $"{I(k)} * length + ")}j0) = t{k} * AttentionScale;");
+                }
+            foreach (var k in queries)
+                _s.Line($"TensorPrimitives.SoftMax(scratch.Slice({I(hd)} * length + {I(k)} * length, n), scratch.Slice({I(hd)} * length + {I(k)} * length, n));");
+            var outs = queries.SelectMany(k => Enumerable.Range(0, vectors).Select(v => $"o{k}{v}")).ToList();
+            _s.Line($"{fit.Type} {string.Join(", ", outs.Select(o => $"{o} = {fit.Zero}"))};");
+            using (_s.Block("for (nint j = 0; j < n; j++)"))
+            {
+                _s.Line($"ref float value = ref Unsafe.Add(ref qs, (first + j) * {I(3 * dim)} + {I(2 * dim)} + h * {I(hd)});");
+                for (var v = 0; v < vectors; v++) _s.Line($"var v{v} = {fit.Load("value", $"(nuint){I(v * fit.Lanes)}")};");
+                foreach (var k in queries)
+                {
+                    _s.Line($"var p{k} = {fit.Broadcast($"Unsafe.Add(ref ss, {(k == 0 ? "" : $"{I(k)} * length + ")}j)")};");
+                    for (var v = 0; v < vectors; v++) _s.Line($"o{k}{v} = {Fma(fit, $"p{k}", $"v{v}", $"o{k}{v}")};");
+                }
+            }
+            _s.Line($"ref float o = ref Unsafe.Add(ref cs, (first + i) * {I(dim)} + h * {I(hd)});");
+            foreach (var k in queries)
+                for (var v = 0; v < vectors; v++) _s.Line(fit.Store($"o{k}{v}", "o", $"(nuint){I(k * dim + v * fit.Lanes)}"));
         }
     }
 

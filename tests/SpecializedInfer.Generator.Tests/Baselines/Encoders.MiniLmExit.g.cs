@@ -224,8 +224,14 @@ namespace Encoders
             if (_context.Length < rows * Dim) _context = new float[rows * Dim];
             if (_hidden.Length < rows * HiddenDim) _hidden = new float[rows * HiddenDim];
             for (var i = 0; i < _scratch.Length; i++)
-                if (_scratch[i].Length < (HeadDim + 1) * length) _scratch[i] = new float[(HeadDim + 1) * length];
+                if (_scratch[i].Length < Scratch(rows, length)) _scratch[i] = new float[Scratch(rows, length)];
         }
+
+        /// <summary>
+        /// A thread's scratch: attention's transposed keys and 4 rows of scores ((HeadDim + 4) × length), or a matrix product's running sums
+        /// between k blocks (one chunk of up to 252 rows × 64 outputs).
+        /// </summary>
+        private static int Scratch(int rows, int length) => global::System.Math.Max((HeadDim + 4) * length, global::System.Math.Min(rows, 252) * 64);
 
         /// <summary>Step 0: layer 0, attention and feed-forward; rows = batch × length token rows of 384.</summary>
         private void Step0(int batch, int length)
@@ -352,7 +358,7 @@ namespace Encoders
         private void Op0(int pos, int n, int part, int parts)
         {
             var c = Rows(1152, part, parts);
-            Kernels.MatMul384x1152(_x, ref _l0Qkv.Start, _l0Qkv.Bias, _qkv, pos, c.From, c.To);
+            Kernels.MatMul384x1152(_x, ref _l0Qkv.Start, _l0Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>attention, 12 heads of 32 per sentence, (sentence, head) pairs split over the threads: this part's share.</summary>
@@ -366,7 +372,7 @@ namespace Encoders
         private void Op2(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul384x384Residual(_context, ref _l0Output.Start, _l0Output.Bias, _x, pos, c.From, c.To);
+            Kernels.MatMul384x384Residual(_context, ref _l0Output.Start, _l0Output.Bias, _x, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 0: attention LayerNorm: this part's share.</summary>
@@ -380,14 +386,14 @@ namespace Encoders
         private void Op4(int pos, int n, int part, int parts)
         {
             var c = Rows(1536, part, parts);
-            Kernels.MatMul384x1536Gelu(_x, ref _l0Up.Start, _l0Up.Bias, _hidden, pos, c.From, c.To);
+            Kernels.MatMul384x1536Gelu(_x, ref _l0Up.Start, _l0Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 0: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op5(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul1536x384Residual(_hidden, ref _l0Down.Start, _l0Down.Bias, _x, pos, c.From, c.To);
+            Kernels.MatMul1536x384Residual(_hidden, ref _l0Down.Start, _l0Down.Bias, _x, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 0: output LayerNorm: this part's share.</summary>
@@ -401,14 +407,14 @@ namespace Encoders
         private void Op7(int pos, int n, int part, int parts)
         {
             var c = Rows(1152, part, parts);
-            Kernels.MatMul384x1152(_x, ref _l1Qkv.Start, _l1Qkv.Bias, _qkv, pos, c.From, c.To);
+            Kernels.MatMul384x1152(_x, ref _l1Qkv.Start, _l1Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 1: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op8(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul384x384Residual(_context, ref _l1Output.Start, _l1Output.Bias, _x, pos, c.From, c.To);
+            Kernels.MatMul384x384Residual(_context, ref _l1Output.Start, _l1Output.Bias, _x, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 1: attention LayerNorm: this part's share.</summary>
@@ -422,14 +428,14 @@ namespace Encoders
         private void Op10(int pos, int n, int part, int parts)
         {
             var c = Rows(1536, part, parts);
-            Kernels.MatMul384x1536Gelu(_x, ref _l1Up.Start, _l1Up.Bias, _hidden, pos, c.From, c.To);
+            Kernels.MatMul384x1536Gelu(_x, ref _l1Up.Start, _l1Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 1: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op11(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul1536x384Residual(_hidden, ref _l1Down.Start, _l1Down.Bias, _x, pos, c.From, c.To);
+            Kernels.MatMul1536x384Residual(_hidden, ref _l1Down.Start, _l1Down.Bias, _x, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 1: output LayerNorm: this part's share.</summary>
@@ -443,14 +449,14 @@ namespace Encoders
         private void Op13(int pos, int n, int part, int parts)
         {
             var c = Rows(1152, part, parts);
-            Kernels.MatMul384x1152(_x, ref _l2Qkv.Start, _l2Qkv.Bias, _qkv, pos, c.From, c.To);
+            Kernels.MatMul384x1152(_x, ref _l2Qkv.Start, _l2Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 2: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op14(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul384x384Residual(_context, ref _l2Output.Start, _l2Output.Bias, _x, pos, c.From, c.To);
+            Kernels.MatMul384x384Residual(_context, ref _l2Output.Start, _l2Output.Bias, _x, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 2: attention LayerNorm: this part's share.</summary>
@@ -464,14 +470,14 @@ namespace Encoders
         private void Op16(int pos, int n, int part, int parts)
         {
             var c = Rows(1536, part, parts);
-            Kernels.MatMul384x1536Gelu(_x, ref _l2Up.Start, _l2Up.Bias, _hidden, pos, c.From, c.To);
+            Kernels.MatMul384x1536Gelu(_x, ref _l2Up.Start, _l2Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 2: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op17(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul1536x384Residual(_hidden, ref _l2Down.Start, _l2Down.Bias, _x, pos, c.From, c.To);
+            Kernels.MatMul1536x384Residual(_hidden, ref _l2Down.Start, _l2Down.Bias, _x, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 2: output LayerNorm: this part's share.</summary>
@@ -485,14 +491,14 @@ namespace Encoders
         private void Op19(int pos, int n, int part, int parts)
         {
             var c = Rows(1152, part, parts);
-            Kernels.MatMul384x1152(_x, ref _l5Qkv.Start, _l5Qkv.Bias, _qkv, pos, c.From, c.To);
+            Kernels.MatMul384x1152(_x, ref _l5Qkv.Start, _l5Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 5: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op20(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul384x384Residual(_context, ref _l5Output.Start, _l5Output.Bias, _x, pos, c.From, c.To);
+            Kernels.MatMul384x384Residual(_context, ref _l5Output.Start, _l5Output.Bias, _x, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 5: attention LayerNorm: this part's share.</summary>
@@ -506,14 +512,14 @@ namespace Encoders
         private void Op22(int pos, int n, int part, int parts)
         {
             var c = Rows(1536, part, parts);
-            Kernels.MatMul384x1536Gelu(_x, ref _l5Up.Start, _l5Up.Bias, _hidden, pos, c.From, c.To);
+            Kernels.MatMul384x1536Gelu(_x, ref _l5Up.Start, _l5Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 5: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op23(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul1536x384Residual(_hidden, ref _l5Down.Start, _l5Down.Bias, _x, pos, c.From, c.To);
+            Kernels.MatMul1536x384Residual(_hidden, ref _l5Down.Start, _l5Down.Bias, _x, pos, c.From, c.To, _scratch[part]);
         }
 
         /// <summary>layer 5: output LayerNorm: this part's share.</summary>
