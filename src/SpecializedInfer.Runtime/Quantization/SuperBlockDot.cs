@@ -82,12 +82,7 @@ public static class SuperBlockDot
     /// </summary>
     private static void Q6KFourRows(Models.WeightTensor w, int row, ref byte x, int blocks, Span<float> output)
     {
-        ref var w0 = ref MemoryMarshal.GetReference(w.QuantizedRow(row));
-        var stride = (nint)w.RowBytes; // four rows of whole super-blocks, contiguous in the mapping
-        // The matrix streams from memory: ask for the bytes 16 KiB ahead (the four rows' length of them) into L2, as
-        // the generated kernels do, where they are still inside the matrix.
-        if ((long)(row + 4) * stride + PrefetchAhead + 4 * stride <= (long)w.Rows * stride)
-            for (nint o = 0; o < 4 * stride; o += 64) Engine.Prefetch.ToL2(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, PrefetchAhead + o)));
+        ref var w0 = ref FourRows(w, row, out var stride);
         var sum = Vector128<float>.Zero;
         for (var b = 0; b < blocks; b++)
         {
@@ -100,6 +95,20 @@ public static class SuperBlockDot
             sum = Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(s), d * dx, sum);
         }
         sum.CopyTo(output);
+    }
+
+    /// <summary>
+    /// Rows <paramref name="row"/>..+3 of a K-quant matrix: the first row's blocks and the distance between rows (four
+    /// rows of whole super-blocks, contiguous in the mapping). The matrix streams from memory: the bytes 16 KiB ahead
+    /// (the four rows' length of them) are asked for into L2, as the generated kernels do, where still inside the matrix.
+    /// </summary>
+    private static ref byte FourRows(Models.WeightTensor w, int row, out nint stride)
+    {
+        ref var w0 = ref MemoryMarshal.GetReference(w.QuantizedRow(row));
+        stride = (nint)w.RowBytes;
+        if ((long)(row + 4) * stride + PrefetchAhead + 4 * stride <= (long)w.Rows * stride)
+            for (nint o = 0; o < 4 * stride; o += 64) Engine.Prefetch.ToL2(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, PrefetchAhead + o)));
+        return ref w0;
     }
 
     /// <summary>Q4_K weights (144-byte super-blocks) · Q8_K activations over <paramref name="blocks"/> super-blocks.</summary>
@@ -132,10 +141,7 @@ public static class SuperBlockDot
     /// </summary>
     private static void Q4KFourRows(Models.WeightTensor w, int row, ref byte x, int blocks, Span<float> output)
     {
-        ref var w0 = ref MemoryMarshal.GetReference(w.QuantizedRow(row));
-        var stride = (nint)w.RowBytes; // four rows of whole super-blocks, contiguous in the mapping
-        if ((long)(row + 4) * stride + PrefetchAhead + 4 * stride <= (long)w.Rows * stride)
-            for (nint o = 0; o < 4 * stride; o += 64) Engine.Prefetch.ToL2(ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, PrefetchAhead + o)));
+        ref var w0 = ref FourRows(w, row, out var stride);
         var sum = Vector128<float>.Zero;
         for (var b = 0; b < blocks; b++)
         {
