@@ -18,10 +18,6 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 /// </summary>
 public sealed class EncoderEmitter
 {
-    private const string Encoders = "global::SpecializedInfer.Encoders";
-    private const string AI = "global::Microsoft.Extensions.AI";
-    private const string Generator = AI + ".IEmbeddingGenerator<string, " + AI + ".Embedding<float>>";
-
     private readonly EngineSpec _spec;
     private readonly ModelManifest _m;
     private readonly ExecutionSchedule _schedule;
@@ -77,7 +73,7 @@ public sealed class EncoderEmitter
         _s.Line("/// Sentences in, one embedding each out, in padded batches; an embedding generator of Microsoft.Extensions.AI.");
         _s.Line("/// </summary>");
         _s.Line(EngineEmitter.GeneratedCodeAttribute);
-        using (_s.Block($"partial class {cls} : {Encoders}.ISentenceEncoder, {Generator}, {Engine}.IPartitionedWork"))
+        using (_s.Block($"partial class {cls} : {Encoders}.ISentenceEncoder, {TextEmbeddingGenerator}, {Engine}.IPartitionedWork"))
         {
             WriteConstants();
             _s.Line();
