@@ -206,7 +206,8 @@ public sealed partial class KernelEmitter
             XRegisters(p, tailComments: true);
         }
         var octets = Octets(p);
-        OctetBlocks(p, octets);
+        if (p.Shape.Cols <= OctetMaxCols) OctetBlocks(p, octets);
+        else SlicedBlocks(p, octets);
         RowBlocks(p, 8, 0, p.Eights);
         RowBlocks(p, 4, System.Math.Max(p.Eights, octets), p.Blocked);
         LastRows(p);
@@ -333,8 +334,11 @@ public sealed partial class KernelEmitter
     /// </summary>
     private static bool GroupsPositions(RowPlan p, int size) => PairsPositions(p, size) && p.W == VectorWidth.V512;
 
-    /// <summary>The rows a batched Vector512 kernel takes in blocks of 8 (each two of the single kernel's blocks of 4): none past <see cref="OctetMaxCols"/>.</summary>
-    private static int Octets(RowPlan p) => GroupsPositions(p, 4) && p.Shape.Cols <= OctetMaxCols ? p.Shape.Rows / 8 * 8 : 0;
+    /// <summary>
+    /// The rows a batched Vector512 kernel takes in blocks of 8 (each two of the single kernel's blocks of 4): whole rows
+    /// up to <see cref="OctetMaxCols"/> columns (<see cref="OctetBlocks"/>), slices of them past it (<see cref="SlicedBlocks"/>).
+    /// </summary>
+    private static int Octets(RowPlan p) => GroupsPositions(p, 4) ? p.Shape.Rows / 8 * 8 : 0;
 
     /// <summary>
     /// Rows 0..<paramref name="to"/>−1 of a batched Vector512 kernel in blocks of 8: <see cref="OctetPositionGroup"/>
@@ -401,36 +405,51 @@ public sealed partial class KernelEmitter
                 _s.Line(string.Join(" ", groups.Select(g => $"var b{j}_{g} = {w.Zero};")));
             using (_s.Block($"for (nuint c = {I(L)}; c < {I((long)pairs * 2 * L)}; c += {I(2 * L)})"))
                 GroupChainStep(p, rows, group, "b", "c");
-            for (var i = 0; i < p.VectorTails.Count; i++)
-                for (var j = 0; j < rows; j++)
-                    _s.Line($"var wt{i}_{j} = {p.VectorTails[i].Width.Load("w0", I(j * stride + p.VectorTails[i].Offset))};");
+            WeightTails(p, rows);
             foreach (var g in groups)
             {
                 var sfx = "_" + g;
                 for (var j = 0; j < rows; j++) _s.Line($"var a{j}{sfx} = {w.Load("hr", Held(j, g))};");
-                for (var i = 0; i < p.VectorTails.Count; i++)
-                {
-                    _s.Line($"var xt{i}{sfx} = {p.VectorTails[i].Width.Load("xr" + sfx, I(p.VectorTails[i].Offset))};");
-                    for (var j = 0; j < rows; j++) _s.Line($"var t{i}_{j}{sfx} = wt{i}_{j} * xt{i}{sfx};");
-                }
-                for (var i = 0; i < p.ScalarTails.Count; i++)
-                    _s.Line($"var xs{i}{sfx} = Unsafe.Add(ref xr{sfx}, {I(p.ScalarTails[i].Offset)});");
+                PositionTails(p, rows, sfx);
                 for (var j = 0; j < rows; j++) _s.Line(FoldRow(p, oneAccumulator: false, VectorWidth.V128, j, sfx));
                 for (var quad = 0; quad < rows / 4; quad++) QuadSums(p, quad, sfx);
             }
         }
     }
 
+    /// <summary>The vector tails of a block's rows (wt{i}_{j}), loaded once for all the positions that multiply them.</summary>
+    private void WeightTails(RowPlan p, int rows)
+    {
+        for (var i = 0; i < p.VectorTails.Count; i++)
+            for (var j = 0; j < rows; j++)
+                _s.Line($"var wt{i}_{j} = {p.VectorTails[i].Width.Load("w0", I(j * (long)p.Shape.Stride + p.VectorTails[i].Offset))};");
+    }
+
+    /// <summary>
+    /// The tails of the position of <paramref name="suffix"/> (x at xr{suffix}): each vector tail's products with the
+    /// block's rows (t{i}_{j}, folded in by <see cref="FoldRow"/>), and the scalar tails' x (xs{i}, summed by <see cref="QuadSums"/>).
+    /// </summary>
+    private void PositionTails(RowPlan p, int rows, string suffix)
+    {
+        for (var i = 0; i < p.VectorTails.Count; i++)
+        {
+            _s.Line($"var xt{i}{suffix} = {p.VectorTails[i].Width.Load("xr" + suffix, I(p.VectorTails[i].Offset))};");
+            for (var j = 0; j < rows; j++) _s.Line($"var t{i}_{j}{suffix} = wt{i}_{j} * xt{i}{suffix};");
+        }
+        for (var i = 0; i < p.ScalarTails.Count; i++)
+            _s.Line($"var xs{i}{suffix} = Unsafe.Add(ref xr{suffix}, {I(p.ScalarTails[i].Offset)});");
+    }
+
     /// <summary>
     /// One step of chain <paramref name="acc"/> at column <paramref name="c"/> for a block's rows and a group's positions:
     /// the smaller of the two sets of vectors is loaded first and kept, the other loaded one at a time.
     /// </summary>
-    private void GroupChainStep(RowPlan p, int rows, int group, string acc, string c)
+    private void GroupChainStep(RowPlan p, int rows, int group, string acc, string c, string weights = "w0")
     {
         var w = p.W;
         long stride = p.Shape.Stride;
         string Fma(int j, int g) => $"{acc}{j}_{g} = {w.MulAdd($"wv{j}", $"xv{g}", $"{acc}{j}_{g}")};";
-        string WeightLoad(int j) => $"var wv{j} = {w.Load("w0", j == 0 ? c : $"{c} + {I(j * stride)}")};";
+        string WeightLoad(int j) => $"var wv{j} = {w.Load(weights, j == 0 ? c : $"{c} + {I(j * stride)}")};";
         string XLoad(int g) => $"var xv{g} = {w.Load($"xr_{g}", c)};";
         if (rows <= group)
         {
