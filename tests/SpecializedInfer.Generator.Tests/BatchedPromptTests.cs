@@ -9,9 +9,9 @@ namespace SpecializedInfer.Generator.Tests;
 /// Generated engines evaluate a prompt in chunks of up to 64 positions with batched kernels. Every position's
 /// arithmetic must be the single-position path's: the logits and every hidden state the observer sees are compared
 /// bit for bit with feeding the same tokens one at a time through Forward(int) at full depth, across the chunk
-/// boundaries (lengths 63, 64, 65, 120), through every way a chunk splits into the products' groups of 6 positions,
-/// pairs and a last single one (7, 11, 63, 64), and on every test shape (tails of each width, GQA ratios, prefetching
-/// kernels; the wide and mha down projections take the Vector512 groups of 6 with an odd vector count and a tail).
+/// boundaries (lengths 63, 64, 65, 120), through every way a chunk splits into the products' groups of 3 positions
+/// and single ones (7, 11, 63, 64), and on every test shape (tails of each width, GQA ratios, prefetching kernels; the
+/// mha down projection, 1400 columns, takes the Vector512 slices of 512 columns, the last an odd vector count, and a tail).
 /// </summary>
 public sealed class BatchedPromptTests(ITestOutputHelper output)
 {

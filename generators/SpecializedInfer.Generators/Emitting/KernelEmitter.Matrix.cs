@@ -192,9 +192,10 @@ public sealed partial class KernelEmitter
             return;
         }
         var p = new RowPlan(kernel, w);
-        if (GroupsPositions(p, 4))
+        var octets = Octets(p);
+        if (octets > 0 && p.Shape.Cols <= OctetMaxCols)
         {
-            _s.Line("// A block's even-vector chains (up to 24: 4 rows × 6 positions or 8 × 3) wait here while its odd-vector chains run.");
+            _s.Line("// A block's even-vector chains (24: 8 rows × 3 positions) wait here while its odd-vector chains run.");
             _s.Line($"Span<float> held = stackalloc float[{I(24 * w.Lanes)}];");
             _s.Line("ref float hr = ref MemoryMarshal.GetReference(held);");
         }
@@ -205,7 +206,6 @@ public sealed partial class KernelEmitter
                 : $"// x ({p.Shape.Cols} floats) is read from L1 in pairs of vectors; two accumulators per row keep the FMAs independent.");
             XRegisters(p, tailComments: true);
         }
-        var octets = Octets(p);
         if (p.Shape.Cols <= OctetMaxCols) OctetBlocks(p, octets);
         else SlicedBlocks(p, octets);
         RowBlocks(p, 8, 0, p.Eights);
@@ -267,10 +267,9 @@ public sealed partial class KernelEmitter
         using (_s.Block($"for (nuint r = {Lower(from)}; r < {Upper(to, p.Shape.Rows)}; r += {size})"))
         {
             BlockStart(p, size);
-            var grouped = GroupsPositions(p, size);
-            if (grouped) PositionGroups(p, size, PositionGroup, declared: false);
+            // (On Vector512 only the rows past the last block of 8 come here: two positions at a time.)
             var paired = PairsPositions(p, size);
-            if (paired) PositionPairs(p, size, target, declared: grouped);
+            if (paired) PositionPairs(p, size, target, declared: false);
             using (Positions(p, from: paired ? "p" : "0"))
             {
                 if (p.Resident)
@@ -316,9 +315,6 @@ public sealed partial class KernelEmitter
     private static bool PairsPositions(RowPlan p, int size) =>
         p.Kernel.Batched && !p.Resident && size == 4 && p.Main >= 2 && p.W.Lanes >= VectorWidth.V256.Lanes;
 
-    /// <summary>Positions a Vector512 block of 4 rows takes at once: 4 × 6 = 24 accumulators beside 4 weight vectors and one of x.</summary>
-    public const int PositionGroup = 6;
-
     /// <summary>Positions a Vector512 block of 8 rows takes at once: 8 × 3 = 24 accumulators beside 3 vectors of x and one weight vector.</summary>
     public const int OctetPositionGroup = 3;
 
@@ -329,8 +325,9 @@ public sealed partial class KernelEmitter
     public const int OctetMaxCols = 1024;
 
     /// <summary>
-    /// Whether a batched block of rows takes its positions <see cref="PositionGroup"/> at a time: as
-    /// <see cref="PairsPositions"/>, on the Vector512 path only (32 registers; the narrower paths keep the pairs).
+    /// Whether a batched kernel takes its rows 8 at a time and its positions <see cref="OctetPositionGroup"/> at a time:
+    /// where <see cref="PairsPositions"/> would pair them, on the Vector512 path only (32 registers; the narrower paths
+    /// keep the pairs).
     /// </summary>
     private static bool GroupsPositions(RowPlan p, int size) => PairsPositions(p, size) && p.W == VectorWidth.V512;
 
@@ -357,11 +354,11 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>
-    /// Register blocking for the batched kernel on Vector512: a block of <paramref name="rows"/> rows (4 or 8) against
+    /// Register blocking for the batched kernel on Vector512: a block of <paramref name="rows"/> rows (8) against
     /// <paramref name="group"/> positions. The single kernel keeps two independent chains per row — a over the even
     /// vectors (and an odd last one), b over the odd ones — and only adds them at the end, so the two chains can run one
     /// after the other: first every (row, position)'s a (up to 24 accumulators; each weight vector loaded once for all
-    /// positions, each x vector once for all rows: 10 loads per 24 FMAs at 4 × 6, 11 at 8 × 3), held on the stack,
+    /// positions, each x vector once for all rows: 11 loads per 24 FMAs at 8 × 3), held on the stack,
     /// then every b, then each position folds and sums a + b per block of 4 rows exactly as the single kernel does:
     /// bit-identical to <c>MatVec</c> per position. Leaves <c>p</c> at the first position left (fewer than a group).
     /// </summary>
