@@ -2288,345 +2288,241 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                // A block's even-vector chains (up to 24: 4 rows × 6 positions or 8 × 3) wait here while its odd-vector chains run.
-                Span<float> held = stackalloc float[384];
-                ref float hr = ref MemoryMarshal.GetReference(held);
-                for (nuint r = lo; r < hi; r += 4)
+                // The chains a and b of every (position, row) of a block of 8 rows, kept between its slices of 512 columns.
+                Span<float> chains = stackalloc float[16384];
+                ref float cr = ref MemoryMarshal.GetReference(chains);
+                for (nuint r = lo; r < hi; r += 8)
                 {
-                    ref float w0 = ref Unsafe.Add(ref wr, r * 1408); // rows r..r+3 < 192
-                    nuint ahead = r + 7 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
-                    for (nuint f = 0; f < 5632; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
-                    nuint p = 0;
-                    // 6 positions at a time: every weight vector is loaded once for all of them, every x vector once for the 4 rows.
-                    for (; p + 6 <= n; p += 6)
+                    ref float w0 = ref Unsafe.Add(ref wr, r * 1408); // rows r..r+7 < 192
+                    nuint ahead = r + 11 <= 192 ? (nuint)4096 : 0; // in range as in the single kernel
+                    for (nuint f = 0; f < 11264; f += 16) global::SpecializedInfer.Engine.Prefetch.ToL2(ref Unsafe.Add(ref w0, f + ahead));
+                    chains.Slice(0, count * 256).Clear(); // every chain starts at zero, as the single kernel's
+                    // Slices of the 87 whole vectors of each row: 8 rows × 512 columns stay in L1 while all positions pass.
+                    for (nuint s = 0; s < 1392; s += 512)
                     {
-                        ref float xr_0 = ref Unsafe.Add(ref xbase, p * 1400);
-                        ref float yr_0 = ref Unsafe.Add(ref ybase, p * 192);
-                        ref float xr_1 = ref Unsafe.Add(ref xbase, (p + 1) * 1400);
-                        ref float yr_1 = ref Unsafe.Add(ref ybase, (p + 1) * 192);
-                        ref float xr_2 = ref Unsafe.Add(ref xbase, (p + 2) * 1400);
-                        ref float yr_2 = ref Unsafe.Add(ref ybase, (p + 2) * 192);
-                        ref float xr_3 = ref Unsafe.Add(ref xbase, (p + 3) * 1400);
-                        ref float yr_3 = ref Unsafe.Add(ref ybase, (p + 3) * 192);
-                        ref float xr_4 = ref Unsafe.Add(ref xbase, (p + 4) * 1400);
-                        ref float yr_4 = ref Unsafe.Add(ref ybase, (p + 4) * 192);
-                        ref float xr_5 = ref Unsafe.Add(ref xbase, (p + 5) * 1400);
-                        ref float yr_5 = ref Unsafe.Add(ref ybase, (p + 5) * 192);
-                        // Chain a of every (row, position): the even vectors (then an odd last one), held on the stack.
+                        nuint end = Math.Min(s + 512, 1392); // the slice's columns s..end−1 (an odd last vector belongs to chain a)
+                        ref float ws = ref Unsafe.Add(ref w0, s);
+                        nuint p = 0;
+                        // 3 positions at a time: 8 rows × 3 positions = 24 accumulators per chain.
+                        for (; p + 3 <= n; p += 3)
                         {
-                            var e0_0 = Vector512<float>.Zero; var e0_1 = Vector512<float>.Zero; var e0_2 = Vector512<float>.Zero; var e0_3 = Vector512<float>.Zero; var e0_4 = Vector512<float>.Zero; var e0_5 = Vector512<float>.Zero;
-                            var e1_0 = Vector512<float>.Zero; var e1_1 = Vector512<float>.Zero; var e1_2 = Vector512<float>.Zero; var e1_3 = Vector512<float>.Zero; var e1_4 = Vector512<float>.Zero; var e1_5 = Vector512<float>.Zero;
-                            var e2_0 = Vector512<float>.Zero; var e2_1 = Vector512<float>.Zero; var e2_2 = Vector512<float>.Zero; var e2_3 = Vector512<float>.Zero; var e2_4 = Vector512<float>.Zero; var e2_5 = Vector512<float>.Zero;
-                            var e3_0 = Vector512<float>.Zero; var e3_1 = Vector512<float>.Zero; var e3_2 = Vector512<float>.Zero; var e3_3 = Vector512<float>.Zero; var e3_4 = Vector512<float>.Zero; var e3_5 = Vector512<float>.Zero;
-                            for (nuint c = 0; c < 1376; c += 32)
+                            ref float xr_0 = ref Unsafe.Add(ref xbase, p * 1400 + s);
+                            ref float cr_0 = ref Unsafe.Add(ref cr, p * 256);
+                            ref float xr_1 = ref Unsafe.Add(ref xbase, (p + 1) * 1400 + s);
+                            ref float cr_1 = ref Unsafe.Add(ref cr, (p + 1) * 256);
+                            ref float xr_2 = ref Unsafe.Add(ref xbase, (p + 2) * 1400 + s);
+                            ref float cr_2 = ref Unsafe.Add(ref cr, (p + 2) * 256);
                             {
-                                var wv0 = Vector512.LoadUnsafe(ref w0, c);
-                                var wv1 = Vector512.LoadUnsafe(ref w0, c + 1408);
-                                var wv2 = Vector512.LoadUnsafe(ref w0, c + 2816);
-                                var wv3 = Vector512.LoadUnsafe(ref w0, c + 4224);
-                                var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
-                                e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0); e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0); e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0); e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0);
-                                var xv1 = Vector512.LoadUnsafe(ref xr_1, c);
-                                e0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, e0_1); e1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, e1_1); e2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, e2_1); e3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, e3_1);
-                                var xv2 = Vector512.LoadUnsafe(ref xr_2, c);
-                                e0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, e0_2); e1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, e1_2); e2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, e2_2); e3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, e3_2);
-                                var xv3 = Vector512.LoadUnsafe(ref xr_3, c);
-                                e0_3 = Vector512.FusedMultiplyAdd(wv0, xv3, e0_3); e1_3 = Vector512.FusedMultiplyAdd(wv1, xv3, e1_3); e2_3 = Vector512.FusedMultiplyAdd(wv2, xv3, e2_3); e3_3 = Vector512.FusedMultiplyAdd(wv3, xv3, e3_3);
-                                var xv4 = Vector512.LoadUnsafe(ref xr_4, c);
-                                e0_4 = Vector512.FusedMultiplyAdd(wv0, xv4, e0_4); e1_4 = Vector512.FusedMultiplyAdd(wv1, xv4, e1_4); e2_4 = Vector512.FusedMultiplyAdd(wv2, xv4, e2_4); e3_4 = Vector512.FusedMultiplyAdd(wv3, xv4, e3_4);
-                                var xv5 = Vector512.LoadUnsafe(ref xr_5, c);
-                                e0_5 = Vector512.FusedMultiplyAdd(wv0, xv5, e0_5); e1_5 = Vector512.FusedMultiplyAdd(wv1, xv5, e1_5); e2_5 = Vector512.FusedMultiplyAdd(wv2, xv5, e2_5); e3_5 = Vector512.FusedMultiplyAdd(wv3, xv5, e3_5);
+                                // Chain a: the even vectors of the slice.
+                                var e0_0 = Vector512.LoadUnsafe(ref cr_0, 0); var e0_1 = Vector512.LoadUnsafe(ref cr_1, 0); var e0_2 = Vector512.LoadUnsafe(ref cr_2, 0);
+                                var e1_0 = Vector512.LoadUnsafe(ref cr_0, 32); var e1_1 = Vector512.LoadUnsafe(ref cr_1, 32); var e1_2 = Vector512.LoadUnsafe(ref cr_2, 32);
+                                var e2_0 = Vector512.LoadUnsafe(ref cr_0, 64); var e2_1 = Vector512.LoadUnsafe(ref cr_1, 64); var e2_2 = Vector512.LoadUnsafe(ref cr_2, 64);
+                                var e3_0 = Vector512.LoadUnsafe(ref cr_0, 96); var e3_1 = Vector512.LoadUnsafe(ref cr_1, 96); var e3_2 = Vector512.LoadUnsafe(ref cr_2, 96);
+                                var e4_0 = Vector512.LoadUnsafe(ref cr_0, 128); var e4_1 = Vector512.LoadUnsafe(ref cr_1, 128); var e4_2 = Vector512.LoadUnsafe(ref cr_2, 128);
+                                var e5_0 = Vector512.LoadUnsafe(ref cr_0, 160); var e5_1 = Vector512.LoadUnsafe(ref cr_1, 160); var e5_2 = Vector512.LoadUnsafe(ref cr_2, 160);
+                                var e6_0 = Vector512.LoadUnsafe(ref cr_0, 192); var e6_1 = Vector512.LoadUnsafe(ref cr_1, 192); var e6_2 = Vector512.LoadUnsafe(ref cr_2, 192);
+                                var e7_0 = Vector512.LoadUnsafe(ref cr_0, 224); var e7_1 = Vector512.LoadUnsafe(ref cr_1, 224); var e7_2 = Vector512.LoadUnsafe(ref cr_2, 224);
+                                for (nuint c = 0; c < end - s; c += 32)
+                                {
+                                    var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
+                                    var xv1 = Vector512.LoadUnsafe(ref xr_1, c);
+                                    var xv2 = Vector512.LoadUnsafe(ref xr_2, c);
+                                    var wv0 = Vector512.LoadUnsafe(ref ws, c);
+                                    e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0); e0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, e0_1); e0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, e0_2);
+                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 1408);
+                                    e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0); e1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, e1_1); e1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, e1_2);
+                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 2816);
+                                    e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0); e2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, e2_1); e2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, e2_2);
+                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 4224);
+                                    e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0); e3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, e3_1); e3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, e3_2);
+                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 5632);
+                                    e4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, e4_0); e4_1 = Vector512.FusedMultiplyAdd(wv4, xv1, e4_1); e4_2 = Vector512.FusedMultiplyAdd(wv4, xv2, e4_2);
+                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 7040);
+                                    e5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, e5_0); e5_1 = Vector512.FusedMultiplyAdd(wv5, xv1, e5_1); e5_2 = Vector512.FusedMultiplyAdd(wv5, xv2, e5_2);
+                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 8448);
+                                    e6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, e6_0); e6_1 = Vector512.FusedMultiplyAdd(wv6, xv1, e6_1); e6_2 = Vector512.FusedMultiplyAdd(wv6, xv2, e6_2);
+                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 9856);
+                                    e7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, e7_0); e7_1 = Vector512.FusedMultiplyAdd(wv7, xv1, e7_1); e7_2 = Vector512.FusedMultiplyAdd(wv7, xv2, e7_2);
+                                }
+                                e0_0.StoreUnsafe(ref cr_0, 0); e0_1.StoreUnsafe(ref cr_1, 0); e0_2.StoreUnsafe(ref cr_2, 0);
+                                e1_0.StoreUnsafe(ref cr_0, 32); e1_1.StoreUnsafe(ref cr_1, 32); e1_2.StoreUnsafe(ref cr_2, 32);
+                                e2_0.StoreUnsafe(ref cr_0, 64); e2_1.StoreUnsafe(ref cr_1, 64); e2_2.StoreUnsafe(ref cr_2, 64);
+                                e3_0.StoreUnsafe(ref cr_0, 96); e3_1.StoreUnsafe(ref cr_1, 96); e3_2.StoreUnsafe(ref cr_2, 96);
+                                e4_0.StoreUnsafe(ref cr_0, 128); e4_1.StoreUnsafe(ref cr_1, 128); e4_2.StoreUnsafe(ref cr_2, 128);
+                                e5_0.StoreUnsafe(ref cr_0, 160); e5_1.StoreUnsafe(ref cr_1, 160); e5_2.StoreUnsafe(ref cr_2, 160);
+                                e6_0.StoreUnsafe(ref cr_0, 192); e6_1.StoreUnsafe(ref cr_1, 192); e6_2.StoreUnsafe(ref cr_2, 192);
+                                e7_0.StoreUnsafe(ref cr_0, 224); e7_1.StoreUnsafe(ref cr_1, 224); e7_2.StoreUnsafe(ref cr_2, 224);
                             }
                             {
-                                var wv0 = Vector512.LoadUnsafe(ref w0, 1376);
-                                var wv1 = Vector512.LoadUnsafe(ref w0, 1376 + 1408);
-                                var wv2 = Vector512.LoadUnsafe(ref w0, 1376 + 2816);
-                                var wv3 = Vector512.LoadUnsafe(ref w0, 1376 + 4224);
-                                var xv0 = Vector512.LoadUnsafe(ref xr_0, 1376);
-                                e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0); e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0); e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0); e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0);
-                                var xv1 = Vector512.LoadUnsafe(ref xr_1, 1376);
-                                e0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, e0_1); e1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, e1_1); e2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, e2_1); e3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, e3_1);
-                                var xv2 = Vector512.LoadUnsafe(ref xr_2, 1376);
-                                e0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, e0_2); e1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, e1_2); e2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, e2_2); e3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, e3_2);
-                                var xv3 = Vector512.LoadUnsafe(ref xr_3, 1376);
-                                e0_3 = Vector512.FusedMultiplyAdd(wv0, xv3, e0_3); e1_3 = Vector512.FusedMultiplyAdd(wv1, xv3, e1_3); e2_3 = Vector512.FusedMultiplyAdd(wv2, xv3, e2_3); e3_3 = Vector512.FusedMultiplyAdd(wv3, xv3, e3_3);
-                                var xv4 = Vector512.LoadUnsafe(ref xr_4, 1376);
-                                e0_4 = Vector512.FusedMultiplyAdd(wv0, xv4, e0_4); e1_4 = Vector512.FusedMultiplyAdd(wv1, xv4, e1_4); e2_4 = Vector512.FusedMultiplyAdd(wv2, xv4, e2_4); e3_4 = Vector512.FusedMultiplyAdd(wv3, xv4, e3_4);
-                                var xv5 = Vector512.LoadUnsafe(ref xr_5, 1376);
-                                e0_5 = Vector512.FusedMultiplyAdd(wv0, xv5, e0_5); e1_5 = Vector512.FusedMultiplyAdd(wv1, xv5, e1_5); e2_5 = Vector512.FusedMultiplyAdd(wv2, xv5, e2_5); e3_5 = Vector512.FusedMultiplyAdd(wv3, xv5, e3_5);
+                                // Chain b: the odd vectors of the slice.
+                                var e0_0 = Vector512.LoadUnsafe(ref cr_0, 16); var e0_1 = Vector512.LoadUnsafe(ref cr_1, 16); var e0_2 = Vector512.LoadUnsafe(ref cr_2, 16);
+                                var e1_0 = Vector512.LoadUnsafe(ref cr_0, 48); var e1_1 = Vector512.LoadUnsafe(ref cr_1, 48); var e1_2 = Vector512.LoadUnsafe(ref cr_2, 48);
+                                var e2_0 = Vector512.LoadUnsafe(ref cr_0, 80); var e2_1 = Vector512.LoadUnsafe(ref cr_1, 80); var e2_2 = Vector512.LoadUnsafe(ref cr_2, 80);
+                                var e3_0 = Vector512.LoadUnsafe(ref cr_0, 112); var e3_1 = Vector512.LoadUnsafe(ref cr_1, 112); var e3_2 = Vector512.LoadUnsafe(ref cr_2, 112);
+                                var e4_0 = Vector512.LoadUnsafe(ref cr_0, 144); var e4_1 = Vector512.LoadUnsafe(ref cr_1, 144); var e4_2 = Vector512.LoadUnsafe(ref cr_2, 144);
+                                var e5_0 = Vector512.LoadUnsafe(ref cr_0, 176); var e5_1 = Vector512.LoadUnsafe(ref cr_1, 176); var e5_2 = Vector512.LoadUnsafe(ref cr_2, 176);
+                                var e6_0 = Vector512.LoadUnsafe(ref cr_0, 208); var e6_1 = Vector512.LoadUnsafe(ref cr_1, 208); var e6_2 = Vector512.LoadUnsafe(ref cr_2, 208);
+                                var e7_0 = Vector512.LoadUnsafe(ref cr_0, 240); var e7_1 = Vector512.LoadUnsafe(ref cr_1, 240); var e7_2 = Vector512.LoadUnsafe(ref cr_2, 240);
+                                for (nuint c = 16; c < end - s; c += 32)
+                                {
+                                    var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
+                                    var xv1 = Vector512.LoadUnsafe(ref xr_1, c);
+                                    var xv2 = Vector512.LoadUnsafe(ref xr_2, c);
+                                    var wv0 = Vector512.LoadUnsafe(ref ws, c);
+                                    e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0); e0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, e0_1); e0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, e0_2);
+                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 1408);
+                                    e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0); e1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, e1_1); e1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, e1_2);
+                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 2816);
+                                    e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0); e2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, e2_1); e2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, e2_2);
+                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 4224);
+                                    e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0); e3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, e3_1); e3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, e3_2);
+                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 5632);
+                                    e4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, e4_0); e4_1 = Vector512.FusedMultiplyAdd(wv4, xv1, e4_1); e4_2 = Vector512.FusedMultiplyAdd(wv4, xv2, e4_2);
+                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 7040);
+                                    e5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, e5_0); e5_1 = Vector512.FusedMultiplyAdd(wv5, xv1, e5_1); e5_2 = Vector512.FusedMultiplyAdd(wv5, xv2, e5_2);
+                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 8448);
+                                    e6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, e6_0); e6_1 = Vector512.FusedMultiplyAdd(wv6, xv1, e6_1); e6_2 = Vector512.FusedMultiplyAdd(wv6, xv2, e6_2);
+                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 9856);
+                                    e7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, e7_0); e7_1 = Vector512.FusedMultiplyAdd(wv7, xv1, e7_1); e7_2 = Vector512.FusedMultiplyAdd(wv7, xv2, e7_2);
+                                }
+                                e0_0.StoreUnsafe(ref cr_0, 16); e0_1.StoreUnsafe(ref cr_1, 16); e0_2.StoreUnsafe(ref cr_2, 16);
+                                e1_0.StoreUnsafe(ref cr_0, 48); e1_1.StoreUnsafe(ref cr_1, 48); e1_2.StoreUnsafe(ref cr_2, 48);
+                                e2_0.StoreUnsafe(ref cr_0, 80); e2_1.StoreUnsafe(ref cr_1, 80); e2_2.StoreUnsafe(ref cr_2, 80);
+                                e3_0.StoreUnsafe(ref cr_0, 112); e3_1.StoreUnsafe(ref cr_1, 112); e3_2.StoreUnsafe(ref cr_2, 112);
+                                e4_0.StoreUnsafe(ref cr_0, 144); e4_1.StoreUnsafe(ref cr_1, 144); e4_2.StoreUnsafe(ref cr_2, 144);
+                                e5_0.StoreUnsafe(ref cr_0, 176); e5_1.StoreUnsafe(ref cr_1, 176); e5_2.StoreUnsafe(ref cr_2, 176);
+                                e6_0.StoreUnsafe(ref cr_0, 208); e6_1.StoreUnsafe(ref cr_1, 208); e6_2.StoreUnsafe(ref cr_2, 208);
+                                e7_0.StoreUnsafe(ref cr_0, 240); e7_1.StoreUnsafe(ref cr_1, 240); e7_2.StoreUnsafe(ref cr_2, 240);
                             }
-                            e0_0.StoreUnsafe(ref hr, 0);
-                            e0_1.StoreUnsafe(ref hr, 16);
-                            e0_2.StoreUnsafe(ref hr, 32);
-                            e0_3.StoreUnsafe(ref hr, 48);
-                            e0_4.StoreUnsafe(ref hr, 64);
-                            e0_5.StoreUnsafe(ref hr, 80);
-                            e1_0.StoreUnsafe(ref hr, 96);
-                            e1_1.StoreUnsafe(ref hr, 112);
-                            e1_2.StoreUnsafe(ref hr, 128);
-                            e1_3.StoreUnsafe(ref hr, 144);
-                            e1_4.StoreUnsafe(ref hr, 160);
-                            e1_5.StoreUnsafe(ref hr, 176);
-                            e2_0.StoreUnsafe(ref hr, 192);
-                            e2_1.StoreUnsafe(ref hr, 208);
-                            e2_2.StoreUnsafe(ref hr, 224);
-                            e2_3.StoreUnsafe(ref hr, 240);
-                            e2_4.StoreUnsafe(ref hr, 256);
-                            e2_5.StoreUnsafe(ref hr, 272);
-                            e3_0.StoreUnsafe(ref hr, 288);
-                            e3_1.StoreUnsafe(ref hr, 304);
-                            e3_2.StoreUnsafe(ref hr, 320);
-                            e3_3.StoreUnsafe(ref hr, 336);
-                            e3_4.StoreUnsafe(ref hr, 352);
-                            e3_5.StoreUnsafe(ref hr, 368);
                         }
-                        // Chain b of every (row, position): the odd vectors.
-                        var b0_0 = Vector512<float>.Zero; var b0_1 = Vector512<float>.Zero; var b0_2 = Vector512<float>.Zero; var b0_3 = Vector512<float>.Zero; var b0_4 = Vector512<float>.Zero; var b0_5 = Vector512<float>.Zero;
-                        var b1_0 = Vector512<float>.Zero; var b1_1 = Vector512<float>.Zero; var b1_2 = Vector512<float>.Zero; var b1_3 = Vector512<float>.Zero; var b1_4 = Vector512<float>.Zero; var b1_5 = Vector512<float>.Zero;
-                        var b2_0 = Vector512<float>.Zero; var b2_1 = Vector512<float>.Zero; var b2_2 = Vector512<float>.Zero; var b2_3 = Vector512<float>.Zero; var b2_4 = Vector512<float>.Zero; var b2_5 = Vector512<float>.Zero;
-                        var b3_0 = Vector512<float>.Zero; var b3_1 = Vector512<float>.Zero; var b3_2 = Vector512<float>.Zero; var b3_3 = Vector512<float>.Zero; var b3_4 = Vector512<float>.Zero; var b3_5 = Vector512<float>.Zero;
-                        for (nuint c = 16; c < 1376; c += 32)
+                        // The positions left one at a time.
+                        for (; p + 1 <= n; p += 1)
                         {
-                            var wv0 = Vector512.LoadUnsafe(ref w0, c);
-                            var wv1 = Vector512.LoadUnsafe(ref w0, c + 1408);
-                            var wv2 = Vector512.LoadUnsafe(ref w0, c + 2816);
-                            var wv3 = Vector512.LoadUnsafe(ref w0, c + 4224);
-                            var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
-                            b0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, b0_0); b1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, b1_0); b2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, b2_0); b3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, b3_0);
-                            var xv1 = Vector512.LoadUnsafe(ref xr_1, c);
-                            b0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, b0_1); b1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, b1_1); b2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, b2_1); b3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, b3_1);
-                            var xv2 = Vector512.LoadUnsafe(ref xr_2, c);
-                            b0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, b0_2); b1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, b1_2); b2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, b2_2); b3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, b3_2);
-                            var xv3 = Vector512.LoadUnsafe(ref xr_3, c);
-                            b0_3 = Vector512.FusedMultiplyAdd(wv0, xv3, b0_3); b1_3 = Vector512.FusedMultiplyAdd(wv1, xv3, b1_3); b2_3 = Vector512.FusedMultiplyAdd(wv2, xv3, b2_3); b3_3 = Vector512.FusedMultiplyAdd(wv3, xv3, b3_3);
-                            var xv4 = Vector512.LoadUnsafe(ref xr_4, c);
-                            b0_4 = Vector512.FusedMultiplyAdd(wv0, xv4, b0_4); b1_4 = Vector512.FusedMultiplyAdd(wv1, xv4, b1_4); b2_4 = Vector512.FusedMultiplyAdd(wv2, xv4, b2_4); b3_4 = Vector512.FusedMultiplyAdd(wv3, xv4, b3_4);
-                            var xv5 = Vector512.LoadUnsafe(ref xr_5, c);
-                            b0_5 = Vector512.FusedMultiplyAdd(wv0, xv5, b0_5); b1_5 = Vector512.FusedMultiplyAdd(wv1, xv5, b1_5); b2_5 = Vector512.FusedMultiplyAdd(wv2, xv5, b2_5); b3_5 = Vector512.FusedMultiplyAdd(wv3, xv5, b3_5);
+                            ref float xr_0 = ref Unsafe.Add(ref xbase, p * 1400 + s);
+                            ref float cr_0 = ref Unsafe.Add(ref cr, p * 256);
+                            {
+                                // Chain a: the even vectors of the slice.
+                                var e0_0 = Vector512.LoadUnsafe(ref cr_0, 0);
+                                var e1_0 = Vector512.LoadUnsafe(ref cr_0, 32);
+                                var e2_0 = Vector512.LoadUnsafe(ref cr_0, 64);
+                                var e3_0 = Vector512.LoadUnsafe(ref cr_0, 96);
+                                var e4_0 = Vector512.LoadUnsafe(ref cr_0, 128);
+                                var e5_0 = Vector512.LoadUnsafe(ref cr_0, 160);
+                                var e6_0 = Vector512.LoadUnsafe(ref cr_0, 192);
+                                var e7_0 = Vector512.LoadUnsafe(ref cr_0, 224);
+                                for (nuint c = 0; c < end - s; c += 32)
+                                {
+                                    var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
+                                    var wv0 = Vector512.LoadUnsafe(ref ws, c);
+                                    e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0);
+                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 1408);
+                                    e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0);
+                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 2816);
+                                    e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0);
+                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 4224);
+                                    e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0);
+                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 5632);
+                                    e4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, e4_0);
+                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 7040);
+                                    e5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, e5_0);
+                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 8448);
+                                    e6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, e6_0);
+                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 9856);
+                                    e7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, e7_0);
+                                }
+                                e0_0.StoreUnsafe(ref cr_0, 0);
+                                e1_0.StoreUnsafe(ref cr_0, 32);
+                                e2_0.StoreUnsafe(ref cr_0, 64);
+                                e3_0.StoreUnsafe(ref cr_0, 96);
+                                e4_0.StoreUnsafe(ref cr_0, 128);
+                                e5_0.StoreUnsafe(ref cr_0, 160);
+                                e6_0.StoreUnsafe(ref cr_0, 192);
+                                e7_0.StoreUnsafe(ref cr_0, 224);
+                            }
+                            {
+                                // Chain b: the odd vectors of the slice.
+                                var e0_0 = Vector512.LoadUnsafe(ref cr_0, 16);
+                                var e1_0 = Vector512.LoadUnsafe(ref cr_0, 48);
+                                var e2_0 = Vector512.LoadUnsafe(ref cr_0, 80);
+                                var e3_0 = Vector512.LoadUnsafe(ref cr_0, 112);
+                                var e4_0 = Vector512.LoadUnsafe(ref cr_0, 144);
+                                var e5_0 = Vector512.LoadUnsafe(ref cr_0, 176);
+                                var e6_0 = Vector512.LoadUnsafe(ref cr_0, 208);
+                                var e7_0 = Vector512.LoadUnsafe(ref cr_0, 240);
+                                for (nuint c = 16; c < end - s; c += 32)
+                                {
+                                    var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
+                                    var wv0 = Vector512.LoadUnsafe(ref ws, c);
+                                    e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0);
+                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 1408);
+                                    e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0);
+                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 2816);
+                                    e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0);
+                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 4224);
+                                    e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0);
+                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 5632);
+                                    e4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, e4_0);
+                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 7040);
+                                    e5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, e5_0);
+                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 8448);
+                                    e6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, e6_0);
+                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 9856);
+                                    e7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, e7_0);
+                                }
+                                e0_0.StoreUnsafe(ref cr_0, 16);
+                                e1_0.StoreUnsafe(ref cr_0, 48);
+                                e2_0.StoreUnsafe(ref cr_0, 80);
+                                e3_0.StoreUnsafe(ref cr_0, 112);
+                                e4_0.StoreUnsafe(ref cr_0, 144);
+                                e5_0.StoreUnsafe(ref cr_0, 176);
+                                e6_0.StoreUnsafe(ref cr_0, 208);
+                                e7_0.StoreUnsafe(ref cr_0, 240);
+                            }
                         }
-                        var wt0_0 = Vector256.LoadUnsafe(ref w0, 1392);
-                        var wt0_1 = Vector256.LoadUnsafe(ref w0, 2800);
-                        var wt0_2 = Vector256.LoadUnsafe(ref w0, 4208);
-                        var wt0_3 = Vector256.LoadUnsafe(ref w0, 5616);
-                        var a0_0 = Vector512.LoadUnsafe(ref hr, 0);
-                        var a1_0 = Vector512.LoadUnsafe(ref hr, 96);
-                        var a2_0 = Vector512.LoadUnsafe(ref hr, 192);
-                        var a3_0 = Vector512.LoadUnsafe(ref hr, 288);
-                        var xt0_0 = Vector256.LoadUnsafe(ref xr_0, 1392);
-                        var t0_0_0 = wt0_0 * xt0_0;
-                        var t0_1_0 = wt0_1 * xt0_0;
-                        var t0_2_0 = wt0_2 * xt0_0;
-                        var t0_3_0 = wt0_3 * xt0_0;
-                        var q0_0 = Half(Half(a0_0 + b0_0) + t0_0_0);
-                        var q1_0 = Half(Half(a1_0 + b1_0) + t0_1_0);
-                        var q2_0 = Half(Half(a2_0 + b2_0) + t0_2_0);
-                        var q3_0 = Half(Half(a3_0 + b3_0) + t0_3_0);
-                        var sums0_0 = Sum4(q0_0, q1_0, q2_0, q3_0);
-                        (Vector128.LoadUnsafe(ref yr_0, r) + sums0_0).StoreUnsafe(ref yr_0, r);
-                        var a0_1 = Vector512.LoadUnsafe(ref hr, 16);
-                        var a1_1 = Vector512.LoadUnsafe(ref hr, 112);
-                        var a2_1 = Vector512.LoadUnsafe(ref hr, 208);
-                        var a3_1 = Vector512.LoadUnsafe(ref hr, 304);
-                        var xt0_1 = Vector256.LoadUnsafe(ref xr_1, 1392);
-                        var t0_0_1 = wt0_0 * xt0_1;
-                        var t0_1_1 = wt0_1 * xt0_1;
-                        var t0_2_1 = wt0_2 * xt0_1;
-                        var t0_3_1 = wt0_3 * xt0_1;
-                        var q0_1 = Half(Half(a0_1 + b0_1) + t0_0_1);
-                        var q1_1 = Half(Half(a1_1 + b1_1) + t0_1_1);
-                        var q2_1 = Half(Half(a2_1 + b2_1) + t0_2_1);
-                        var q3_1 = Half(Half(a3_1 + b3_1) + t0_3_1);
-                        var sums0_1 = Sum4(q0_1, q1_1, q2_1, q3_1);
-                        (Vector128.LoadUnsafe(ref yr_1, r) + sums0_1).StoreUnsafe(ref yr_1, r);
-                        var a0_2 = Vector512.LoadUnsafe(ref hr, 32);
-                        var a1_2 = Vector512.LoadUnsafe(ref hr, 128);
-                        var a2_2 = Vector512.LoadUnsafe(ref hr, 224);
-                        var a3_2 = Vector512.LoadUnsafe(ref hr, 320);
-                        var xt0_2 = Vector256.LoadUnsafe(ref xr_2, 1392);
-                        var t0_0_2 = wt0_0 * xt0_2;
-                        var t0_1_2 = wt0_1 * xt0_2;
-                        var t0_2_2 = wt0_2 * xt0_2;
-                        var t0_3_2 = wt0_3 * xt0_2;
-                        var q0_2 = Half(Half(a0_2 + b0_2) + t0_0_2);
-                        var q1_2 = Half(Half(a1_2 + b1_2) + t0_1_2);
-                        var q2_2 = Half(Half(a2_2 + b2_2) + t0_2_2);
-                        var q3_2 = Half(Half(a3_2 + b3_2) + t0_3_2);
-                        var sums0_2 = Sum4(q0_2, q1_2, q2_2, q3_2);
-                        (Vector128.LoadUnsafe(ref yr_2, r) + sums0_2).StoreUnsafe(ref yr_2, r);
-                        var a0_3 = Vector512.LoadUnsafe(ref hr, 48);
-                        var a1_3 = Vector512.LoadUnsafe(ref hr, 144);
-                        var a2_3 = Vector512.LoadUnsafe(ref hr, 240);
-                        var a3_3 = Vector512.LoadUnsafe(ref hr, 336);
-                        var xt0_3 = Vector256.LoadUnsafe(ref xr_3, 1392);
-                        var t0_0_3 = wt0_0 * xt0_3;
-                        var t0_1_3 = wt0_1 * xt0_3;
-                        var t0_2_3 = wt0_2 * xt0_3;
-                        var t0_3_3 = wt0_3 * xt0_3;
-                        var q0_3 = Half(Half(a0_3 + b0_3) + t0_0_3);
-                        var q1_3 = Half(Half(a1_3 + b1_3) + t0_1_3);
-                        var q2_3 = Half(Half(a2_3 + b2_3) + t0_2_3);
-                        var q3_3 = Half(Half(a3_3 + b3_3) + t0_3_3);
-                        var sums0_3 = Sum4(q0_3, q1_3, q2_3, q3_3);
-                        (Vector128.LoadUnsafe(ref yr_3, r) + sums0_3).StoreUnsafe(ref yr_3, r);
-                        var a0_4 = Vector512.LoadUnsafe(ref hr, 64);
-                        var a1_4 = Vector512.LoadUnsafe(ref hr, 160);
-                        var a2_4 = Vector512.LoadUnsafe(ref hr, 256);
-                        var a3_4 = Vector512.LoadUnsafe(ref hr, 352);
-                        var xt0_4 = Vector256.LoadUnsafe(ref xr_4, 1392);
-                        var t0_0_4 = wt0_0 * xt0_4;
-                        var t0_1_4 = wt0_1 * xt0_4;
-                        var t0_2_4 = wt0_2 * xt0_4;
-                        var t0_3_4 = wt0_3 * xt0_4;
-                        var q0_4 = Half(Half(a0_4 + b0_4) + t0_0_4);
-                        var q1_4 = Half(Half(a1_4 + b1_4) + t0_1_4);
-                        var q2_4 = Half(Half(a2_4 + b2_4) + t0_2_4);
-                        var q3_4 = Half(Half(a3_4 + b3_4) + t0_3_4);
-                        var sums0_4 = Sum4(q0_4, q1_4, q2_4, q3_4);
-                        (Vector128.LoadUnsafe(ref yr_4, r) + sums0_4).StoreUnsafe(ref yr_4, r);
-                        var a0_5 = Vector512.LoadUnsafe(ref hr, 80);
-                        var a1_5 = Vector512.LoadUnsafe(ref hr, 176);
-                        var a2_5 = Vector512.LoadUnsafe(ref hr, 272);
-                        var a3_5 = Vector512.LoadUnsafe(ref hr, 368);
-                        var xt0_5 = Vector256.LoadUnsafe(ref xr_5, 1392);
-                        var t0_0_5 = wt0_0 * xt0_5;
-                        var t0_1_5 = wt0_1 * xt0_5;
-                        var t0_2_5 = wt0_2 * xt0_5;
-                        var t0_3_5 = wt0_3 * xt0_5;
-                        var q0_5 = Half(Half(a0_5 + b0_5) + t0_0_5);
-                        var q1_5 = Half(Half(a1_5 + b1_5) + t0_1_5);
-                        var q2_5 = Half(Half(a2_5 + b2_5) + t0_2_5);
-                        var q3_5 = Half(Half(a3_5 + b3_5) + t0_3_5);
-                        var sums0_5 = Sum4(q0_5, q1_5, q2_5, q3_5);
-                        (Vector128.LoadUnsafe(ref yr_5, r) + sums0_5).StoreUnsafe(ref yr_5, r);
                     }
-                    // Two positions at a time: each weight vector is loaded once for both (every row, position keeps the single kernel's chains).
-                    for (; p + 2 <= n; p += 2)
+                    // Each position's 8 rows: a + b, folded with the tails and summed per 4 rows as the single kernel's blocks of 4.
+                    var wt0_0 = Vector256.LoadUnsafe(ref w0, 1392);
+                    var wt0_1 = Vector256.LoadUnsafe(ref w0, 2800);
+                    var wt0_2 = Vector256.LoadUnsafe(ref w0, 4208);
+                    var wt0_3 = Vector256.LoadUnsafe(ref w0, 5616);
+                    var wt0_4 = Vector256.LoadUnsafe(ref w0, 7024);
+                    var wt0_5 = Vector256.LoadUnsafe(ref w0, 8432);
+                    var wt0_6 = Vector256.LoadUnsafe(ref w0, 9840);
+                    var wt0_7 = Vector256.LoadUnsafe(ref w0, 11248);
+                    for (nuint p = 0; p < n; p++)
                     {
                         ref float xr = ref Unsafe.Add(ref xbase, p * 1400);
-                        ref float xr_1 = ref Unsafe.Add(ref xr, 1400);
                         ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                        ref float yr_1 = ref Unsafe.Add(ref yr, 192);
+                        ref float cp = ref Unsafe.Add(ref cr, p * 256);
+                        var a0 = Vector512.LoadUnsafe(ref cp, 0); var b0 = Vector512.LoadUnsafe(ref cp, 16);
+                        var a1 = Vector512.LoadUnsafe(ref cp, 32); var b1 = Vector512.LoadUnsafe(ref cp, 48);
+                        var a2 = Vector512.LoadUnsafe(ref cp, 64); var b2 = Vector512.LoadUnsafe(ref cp, 80);
+                        var a3 = Vector512.LoadUnsafe(ref cp, 96); var b3 = Vector512.LoadUnsafe(ref cp, 112);
+                        var a4 = Vector512.LoadUnsafe(ref cp, 128); var b4 = Vector512.LoadUnsafe(ref cp, 144);
+                        var a5 = Vector512.LoadUnsafe(ref cp, 160); var b5 = Vector512.LoadUnsafe(ref cp, 176);
+                        var a6 = Vector512.LoadUnsafe(ref cp, 192); var b6 = Vector512.LoadUnsafe(ref cp, 208);
+                        var a7 = Vector512.LoadUnsafe(ref cp, 224); var b7 = Vector512.LoadUnsafe(ref cp, 240);
                         var xt0 = Vector256.LoadUnsafe(ref xr, 1392);
-                        var xt0_1 = Vector256.LoadUnsafe(ref xr_1, 1392);
-                        var a0 = Vector512<float>.Zero; var b0 = Vector512<float>.Zero;
-                        var a0_1 = Vector512<float>.Zero; var b0_1 = Vector512<float>.Zero;
-                        var a1 = Vector512<float>.Zero; var b1 = Vector512<float>.Zero;
-                        var a1_1 = Vector512<float>.Zero; var b1_1 = Vector512<float>.Zero;
-                        var a2 = Vector512<float>.Zero; var b2 = Vector512<float>.Zero;
-                        var a2_1 = Vector512<float>.Zero; var b2_1 = Vector512<float>.Zero;
-                        var a3 = Vector512<float>.Zero; var b3 = Vector512<float>.Zero;
-                        var a3_1 = Vector512<float>.Zero; var b3_1 = Vector512<float>.Zero;
-                        for (nuint c = 0; c < 1376; c += 32)
-                        {
-                            var xa = Vector512.LoadUnsafe(ref xr, c);
-                            var xb = Vector512.LoadUnsafe(ref xr, c + 16);
-                            var xa_1 = Vector512.LoadUnsafe(ref xr_1, c);
-                            var xb_1 = Vector512.LoadUnsafe(ref xr_1, c + 16);
-                            var wa0 = Vector512.LoadUnsafe(ref w0, c);
-                            var wb0 = Vector512.LoadUnsafe(ref w0, c + 16);
-                            a0 = Vector512.FusedMultiplyAdd(wa0, xa, a0);
-                            b0 = Vector512.FusedMultiplyAdd(wb0, xb, b0);
-                            a0_1 = Vector512.FusedMultiplyAdd(wa0, xa_1, a0_1);
-                            b0_1 = Vector512.FusedMultiplyAdd(wb0, xb_1, b0_1);
-                            var wa1 = Vector512.LoadUnsafe(ref w0, c + 1408);
-                            var wb1 = Vector512.LoadUnsafe(ref w0, c + 1424);
-                            a1 = Vector512.FusedMultiplyAdd(wa1, xa, a1);
-                            b1 = Vector512.FusedMultiplyAdd(wb1, xb, b1);
-                            a1_1 = Vector512.FusedMultiplyAdd(wa1, xa_1, a1_1);
-                            b1_1 = Vector512.FusedMultiplyAdd(wb1, xb_1, b1_1);
-                            var wa2 = Vector512.LoadUnsafe(ref w0, c + 2816);
-                            var wb2 = Vector512.LoadUnsafe(ref w0, c + 2832);
-                            a2 = Vector512.FusedMultiplyAdd(wa2, xa, a2);
-                            b2 = Vector512.FusedMultiplyAdd(wb2, xb, b2);
-                            a2_1 = Vector512.FusedMultiplyAdd(wa2, xa_1, a2_1);
-                            b2_1 = Vector512.FusedMultiplyAdd(wb2, xb_1, b2_1);
-                            var wa3 = Vector512.LoadUnsafe(ref w0, c + 4224);
-                            var wb3 = Vector512.LoadUnsafe(ref w0, c + 4240);
-                            a3 = Vector512.FusedMultiplyAdd(wa3, xa, a3);
-                            b3 = Vector512.FusedMultiplyAdd(wb3, xb, b3);
-                            a3_1 = Vector512.FusedMultiplyAdd(wa3, xa_1, a3_1);
-                            b3_1 = Vector512.FusedMultiplyAdd(wb3, xb_1, b3_1);
-                        }
-                        var xl = Vector512.LoadUnsafe(ref xr, 1376);
-                        var xl_1 = Vector512.LoadUnsafe(ref xr_1, 1376);
-                        var wl0 = Vector512.LoadUnsafe(ref w0, 1376);
-                        a0 = Vector512.FusedMultiplyAdd(wl0, xl, a0);
-                        a0_1 = Vector512.FusedMultiplyAdd(wl0, xl_1, a0_1);
-                        var wl1 = Vector512.LoadUnsafe(ref w0, 2784);
-                        a1 = Vector512.FusedMultiplyAdd(wl1, xl, a1);
-                        a1_1 = Vector512.FusedMultiplyAdd(wl1, xl_1, a1_1);
-                        var wl2 = Vector512.LoadUnsafe(ref w0, 4192);
-                        a2 = Vector512.FusedMultiplyAdd(wl2, xl, a2);
-                        a2_1 = Vector512.FusedMultiplyAdd(wl2, xl_1, a2_1);
-                        var wl3 = Vector512.LoadUnsafe(ref w0, 5600);
-                        a3 = Vector512.FusedMultiplyAdd(wl3, xl, a3);
-                        a3_1 = Vector512.FusedMultiplyAdd(wl3, xl_1, a3_1);
-                        var wt0_0 = Vector256.LoadUnsafe(ref w0, 1392);
                         var t0_0 = wt0_0 * xt0;
-                        var t0_0_1 = wt0_0 * xt0_1;
-                        var wt0_1 = Vector256.LoadUnsafe(ref w0, 2800);
                         var t0_1 = wt0_1 * xt0;
-                        var t0_1_1 = wt0_1 * xt0_1;
-                        var wt0_2 = Vector256.LoadUnsafe(ref w0, 4208);
                         var t0_2 = wt0_2 * xt0;
-                        var t0_2_1 = wt0_2 * xt0_1;
-                        var wt0_3 = Vector256.LoadUnsafe(ref w0, 5616);
                         var t0_3 = wt0_3 * xt0;
-                        var t0_3_1 = wt0_3 * xt0_1;
+                        var t0_4 = wt0_4 * xt0;
+                        var t0_5 = wt0_5 * xt0;
+                        var t0_6 = wt0_6 * xt0;
+                        var t0_7 = wt0_7 * xt0;
                         var q0 = Half(Half(a0 + b0) + t0_0);
                         var q1 = Half(Half(a1 + b1) + t0_1);
                         var q2 = Half(Half(a2 + b2) + t0_2);
                         var q3 = Half(Half(a3 + b3) + t0_3);
-                        var sums = Sum4(q0, q1, q2, q3);
-                        (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
-                        var q0_1 = Half(Half(a0_1 + b0_1) + t0_0_1);
-                        var q1_1 = Half(Half(a1_1 + b1_1) + t0_1_1);
-                        var q2_1 = Half(Half(a2_1 + b2_1) + t0_2_1);
-                        var q3_1 = Half(Half(a3_1 + b3_1) + t0_3_1);
-                        var sums_1 = Sum4(q0_1, q1_1, q2_1, q3_1);
-                        (Vector128.LoadUnsafe(ref yr_1, r) + sums_1).StoreUnsafe(ref yr_1, r);
-                    }
-                    for (; p < n; p++)
-                    {
-                        ref float xr = ref Unsafe.Add(ref xbase, p * 1400);
-                        ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                        var xt0 = Vector256.LoadUnsafe(ref xr, 1392);
-                        var a0 = Vector512<float>.Zero;
-                        var b0 = Vector512<float>.Zero;
-                        var a1 = Vector512<float>.Zero;
-                        var b1 = Vector512<float>.Zero;
-                        var a2 = Vector512<float>.Zero;
-                        var b2 = Vector512<float>.Zero;
-                        var a3 = Vector512<float>.Zero;
-                        var b3 = Vector512<float>.Zero;
-                        for (nuint c = 0; c < 1376; c += 32)
-                        {
-                            var xa = Vector512.LoadUnsafe(ref xr, c);
-                            var xb = Vector512.LoadUnsafe(ref xr, c + 16);
-                            a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c), xa, a0);
-                            b0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 16), xb, b0);
-                            a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 1408), xa, a1);
-                            b1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 1424), xb, b1);
-                            a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 2816), xa, a2);
-                            b2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 2832), xb, b2);
-                            a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 4224), xa, a3);
-                            b3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, c + 4240), xb, b3);
-                        }
-                        var xl = Vector512.LoadUnsafe(ref xr, 1376);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 1376), xl, a0);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 2784), xl, a1);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 4192), xl, a2);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref w0, 5600), xl, a3);
-                        var t0_0 = Vector256.LoadUnsafe(ref w0, 1392) * xt0;
-                        var t0_1 = Vector256.LoadUnsafe(ref w0, 2800) * xt0;
-                        var t0_2 = Vector256.LoadUnsafe(ref w0, 4208) * xt0;
-                        var t0_3 = Vector256.LoadUnsafe(ref w0, 5616) * xt0;
-                        var q0 = Half(Half(a0 + b0) + t0_0);
-                        var q1 = Half(Half(a1 + b1) + t0_1);
-                        var q2 = Half(Half(a2 + b2) + t0_2);
-                        var q3 = Half(Half(a3 + b3) + t0_3);
-                        var sums = Sum4(q0, q1, q2, q3);
-                        (Vector128.LoadUnsafe(ref yr, r) + sums).StoreUnsafe(ref yr, r);
+                        var q4 = Half(Half(a4 + b4) + t0_4);
+                        var q5 = Half(Half(a5 + b5) + t0_5);
+                        var q6 = Half(Half(a6 + b6) + t0_6);
+                        var q7 = Half(Half(a7 + b7) + t0_7);
+                        var sums0 = Sum4(q0, q1, q2, q3);
+                        (Vector128.LoadUnsafe(ref yr, r) + sums0).StoreUnsafe(ref yr, r);
+                        var sums1 = Sum4(q4, q5, q6, q7);
+                        (Vector128.LoadUnsafe(ref yr, r + 4) + sums1).StoreUnsafe(ref yr, r + 4);
                     }
                 }
             }

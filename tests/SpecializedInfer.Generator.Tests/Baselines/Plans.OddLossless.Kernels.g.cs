@@ -3025,7 +3025,7 @@ namespace SpecializedInfer.Generated.Kernels.Plans
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1 (a thread's share; all rows with one thread)
             if (Vector512.IsHardwareAccelerated)
             {
-                // A block's even-vector chains (up to 24: 4 rows × 6 positions or 8 × 3) wait here while its odd-vector chains run.
+                // A block's even-vector chains (24: 8 rows × 3 positions) wait here while its odd-vector chains run.
                 Span<float> held = stackalloc float[384];
                 ref float hr = ref MemoryMarshal.GetReference(held);
                 for (nuint r = lo; r < hi; r += 8)
