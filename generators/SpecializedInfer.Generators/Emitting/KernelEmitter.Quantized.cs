@@ -81,8 +81,8 @@ public sealed partial class KernelEmitter
         var tile = m.Tile;
         var full = m.Rows / TiledQuantLayout.TileRows;
         var rest = m.Rows % TiledQuantLayout.TileRows;
-        var wide = batched && m.Type == TiledQuantType.Q4_0;
-        if (wide) WidePath(m);
+        var wide = m.Type == TiledQuantType.Q4_0;
+        if (wide) WidePath(m, batched);
         for (var i = 0; i < IntegerPaths.Length; i++)
         {
             var (path, supported) = IntegerPaths[i];
@@ -120,45 +120,56 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>
-    /// The batched Q4_0 product on AVX-512 (BW): whole tiles, each one 512-bit vector of 16 rows, against
-    /// <see cref="WidePositions"/> positions at a time (<see cref="EmitWideTile"/>), the positions left over one by one;
-    /// the last partial tile one position at a time, only its real rows stored.
+    /// The Q4_0 products on AVX-512 (BW): whole tiles, each one 512-bit vector of 16 rows (<see cref="EmitWideTile"/>);
+    /// batched, <see cref="WidePositions"/> positions per load of a tile's weights, the positions left over one by one.
+    /// The last partial tile runs one position at a time, only its real rows stored.
     /// </summary>
-    private void WidePath(QuantizedMatrixShape m)
+    private void WidePath(QuantizedMatrixShape m, bool batched)
     {
         var tile = m.Tile;
         var full = m.Rows / TiledQuantLayout.TileRows;
         var rest = m.Rows % TiledQuantLayout.TileRows;
+        var y = batched ? "ybase" : "yr";
         string Weights(string t) => $"ref Unsafe.Add(ref wq, {t} * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, {t} * {I(tile.ScaleBytes)})";
         string Outs(int count) => string.Join(", ", Enumerable.Range(0, count).Select(k => $"out var y{k}"));
         void Store(int k, string at) => _s.Line(m.ResidualAdd
-            ? $"(Vector512.LoadUnsafe(ref ybase, {at}) + y{k}).StoreUnsafe(ref ybase, {at});"
-            : $"y{k}.StoreUnsafe(ref ybase, {at});");
-        _s.Line($"// AVX-512: a tile's 16 rows in one vector, {WidePositions} positions per load of its weights (the nibbles unpacked once for them).");
+            ? $"(Vector512.LoadUnsafe(ref {y}, {at}) + y{k}).StoreUnsafe(ref {y}, {at});"
+            : $"y{k}.StoreUnsafe(ref {y}, {at});");
+        _s.Line(batched
+            ? $"// AVX-512: a tile's 16 rows in one vector, {WidePositions} positions per load of its weights (the nibbles unpacked once for them)."
+            : "// AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path.");
         using (_s.Block($"if ({Avx512BW}.IsSupported)"))
         {
             if (full > 0)
                 using (_s.Block($"for (nuint t = lo / 16; t < Math.Min(hi / 16, {I(full)}); t++)"))
                 {
-                    _s.Line("nuint p = 0;");
-                    using (_s.Block($"for (; p + {WidePositions} <= n; p += {WidePositions})"))
+                    if (!batched)
                     {
-                        _s.Line($"{tile.WideName(WidePositions)}({Weights("t")}, {InputRow(m, batched: true)}, {Outs(WidePositions)});");
-                        for (var k = 0; k < WidePositions; k++) Store(k, $"(p + {k}) * {I(m.Rows)} + t * 16");
+                        _s.Line($"{tile.WideName(1)}({Weights("t")}, {InputRow(m, batched)}, {Outs(1)});");
+                        Store(0, "t * 16");
                     }
-                    using (_s.Block("for (; p < n; p++)"))
+                    else
                     {
-                        _s.Line($"{tile.WideName(1)}({Weights("t")}, {InputRow(m, batched: true)}, {Outs(1)});");
-                        Store(0, $"p * {I(m.Rows)} + t * 16");
+                        _s.Line("nuint p = 0;");
+                        using (_s.Block($"for (; p + {WidePositions} <= n; p += {WidePositions})"))
+                        {
+                            _s.Line($"{tile.WideName(WidePositions)}({Weights("t")}, {InputRow(m, batched)}, {Outs(WidePositions)});");
+                            for (var k = 0; k < WidePositions; k++) Store(k, $"(p + {k}) * {I(m.Rows)} + t * 16");
+                        }
+                        using (_s.Block("for (; p < n; p++)"))
+                        {
+                            _s.Line($"{tile.WideName(1)}({Weights("t")}, {InputRow(m, batched)}, {Outs(1)});");
+                            Store(0, $"p * {I(m.Rows)} + t * 16");
+                        }
                     }
                 }
             if (rest > 0)
             {
                 _s.Line($"// The last tile holds rows {full * 16}..{m.Rows - 1}: its other lanes are padding, never stored.");
                 using (_s.Block($"if (hi > {I(full * 16)})"))
-                using (PositionsOf(m, batched: true))
+                using (PositionsOf(m, batched))
                 {
-                    _s.Line($"{tile.WideName(1)}(ref Unsafe.Add(ref wq, {I(full * tile.QuantBytes)}), ref Unsafe.Add(ref ws, {I(full * tile.ScaleBytes)}), {InputRow(m, batched: true)}, {Outs(1)});");
+                    _s.Line($"{tile.WideName(1)}(ref Unsafe.Add(ref wq, {I(full * tile.QuantBytes)}), ref Unsafe.Add(ref ws, {I(full * tile.ScaleBytes)}), {InputRow(m, batched)}, {Outs(1)});");
                     for (var k = 0; k < rest; k++)
                         _s.Line($"Unsafe.Add(ref yr, {full * 16 + k}) {(m.ResidualAdd ? "+=" : "=")} y0.GetElement({k});");
                 }

@@ -248,7 +248,16 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
-            if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            // AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path.
+            if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
+                {
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
+                }
+            }
+            else if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
@@ -291,7 +300,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
-            if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            // AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path.
+            if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 1); t++)
+                {
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
+                }
+                // The last tile holds rows 16..23: its other lanes are padding, never stored.
+                if (hi > 16)
+                {
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref xq, ref xd, ref xs, out var y0);
+                    Unsafe.Add(ref yr, 16) = y0.GetElement(0);
+                    Unsafe.Add(ref yr, 17) = y0.GetElement(1);
+                    Unsafe.Add(ref yr, 18) = y0.GetElement(2);
+                    Unsafe.Add(ref yr, 19) = y0.GetElement(3);
+                    Unsafe.Add(ref yr, 20) = y0.GetElement(4);
+                    Unsafe.Add(ref yr, 21) = y0.GetElement(5);
+                    Unsafe.Add(ref yr, 22) = y0.GetElement(6);
+                    Unsafe.Add(ref yr, 23) = y0.GetElement(7);
+                }
+            }
+            else if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 1); t++)
                 {
@@ -360,7 +391,16 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
-            if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            // AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path.
+            if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
+                {
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    (Vector512.LoadUnsafe(ref yr, t * 16) + y0).StoreUnsafe(ref yr, t * 16);
+                }
+            }
+            else if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
@@ -403,7 +443,16 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
-            if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            // AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path.
+            if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 14); t++)
+                {
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
+                }
+            }
+            else if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 14); t++)
                 {
@@ -446,7 +495,16 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
-            if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            // AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path.
+            if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
+                {
+                    TileQ4_0x224Wide1(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref xq, ref xd, ref xs, out var y0);
+                    (Vector512.LoadUnsafe(ref yr, t * 16) + y0).StoreUnsafe(ref yr, t * 16);
+                }
+            }
+            else if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
@@ -558,7 +616,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
-            if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            // AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path.
+            if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
+                {
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
+                }
+                // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
+                {
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var y0);
+                    Unsafe.Add(ref yr, 592) = y0.GetElement(0);
+                    Unsafe.Add(ref yr, 593) = y0.GetElement(1);
+                    Unsafe.Add(ref yr, 594) = y0.GetElement(2);
+                    Unsafe.Add(ref yr, 595) = y0.GetElement(3);
+                    Unsafe.Add(ref yr, 596) = y0.GetElement(4);
+                    Unsafe.Add(ref yr, 597) = y0.GetElement(5);
+                    Unsafe.Add(ref yr, 598) = y0.GetElement(6);
+                    Unsafe.Add(ref yr, 599) = y0.GetElement(7);
+                }
+            }
+            else if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
@@ -2377,6 +2457,76 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             y3 = acc3;
         }
 
+        /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ4_0x96Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            for (nuint b = 0; b < 3; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble; // values 16..19
+                var i0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble; // values 20..23
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble; // values 24..27
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
+                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+            }
+            y0 = acc0;
+        }
+
+        /// <summary>A tile of 16 rows of a Q4_0 W with 224 columns (7 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ4_0x224Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            for (nuint b = 0; b < 7; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble; // values 16..19
+                var i0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble; // values 20..23
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble; // values 24..27
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
+                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+            }
+            y0 = acc0;
+        }
+
         /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 8 quantized input rows 96 apart, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void TileQ4_0x96Wide8(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3, out Vector512<float> y4, out Vector512<float> y5, out Vector512<float> y6, out Vector512<float> y7)
@@ -2468,41 +2618,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             y7 = acc7;
         }
 
-        /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x96Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
-        {
-            var acc0 = Vector512<float>.Zero;
-            var nibble = Vector512.Create((byte)0x0F);
-            var ones = Vector512.Create((short)1);
-            for (nuint b = 0; b < 3; b++)
-            {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
-                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
-                var p0 = Vector512.LoadUnsafe(ref q, 0);
-                var l0 = p0 & nibble; // values 0..3 of the 16 rows
-                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble; // values 16..19
-                var i0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
-                var p1 = Vector512.LoadUnsafe(ref q, 64);
-                var l1 = p1 & nibble; // values 4..7 of the 16 rows
-                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble; // values 20..23
-                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
-                var p2 = Vector512.LoadUnsafe(ref q, 128);
-                var l2 = p2 & nibble; // values 8..11 of the 16 rows
-                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble; // values 24..27
-                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
-                var p3 = Vector512.LoadUnsafe(ref q, 192);
-                var l3 = p3 & nibble; // values 12..15 of the 16 rows
-                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
-                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
-                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
-                // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
-                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
-                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
-            }
-            y0 = acc0;
-        }
-
         /// <summary>A tile of 16 rows of a Q4_0 W with 224 columns (7 blocks) · 8 quantized input rows 224 apart, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void TileQ4_0x224Wide8(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3, out Vector512<float> y4, out Vector512<float> y5, out Vector512<float> y6, out Vector512<float> y7)
@@ -2592,41 +2707,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             y5 = acc5;
             y6 = acc6;
             y7 = acc7;
-        }
-
-        /// <summary>A tile of 16 rows of a Q4_0 W with 224 columns (7 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x224Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
-        {
-            var acc0 = Vector512<float>.Zero;
-            var nibble = Vector512.Create((byte)0x0F);
-            var ones = Vector512.Create((short)1);
-            for (nuint b = 0; b < 7; b++)
-            {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
-                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
-                var p0 = Vector512.LoadUnsafe(ref q, 0);
-                var l0 = p0 & nibble; // values 0..3 of the 16 rows
-                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble; // values 16..19
-                var i0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
-                var p1 = Vector512.LoadUnsafe(ref q, 64);
-                var l1 = p1 & nibble; // values 4..7 of the 16 rows
-                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble; // values 20..23
-                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
-                var p2 = Vector512.LoadUnsafe(ref q, 128);
-                var l2 = p2 & nibble; // values 8..11 of the 16 rows
-                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble; // values 24..27
-                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
-                var p3 = Vector512.LoadUnsafe(ref q, 192);
-                var l3 = p3 & nibble; // values 12..15 of the 16 rows
-                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
-                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
-                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
-                // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
-                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
-                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
-            }
-            y0 = acc0;
         }
     }
 }
