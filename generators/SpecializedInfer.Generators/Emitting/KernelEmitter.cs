@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using SpecializedInfer.Generators.Model;
+using SpecializedInfer.Planning;
 
 namespace SpecializedInfer.Generators.Emitting;
 
@@ -111,6 +112,10 @@ public sealed partial class KernelEmitter
         foreach (var shape in set.QuantizedMatMats) yield return () => EmitQuantizedMatMat(shape);
         foreach (var tile in set.QuantizedMatVecs.Concat(set.QuantizedMatMats).Select(m => m.Tile).Distinct()) yield return () => EmitTileKernels(tile);
         foreach (var tile in set.QuantizedMatMats.Select(m => m.Tile).Distinct()) yield return () => EmitTile4(tile);
+        foreach (var tile in set.QuantizedMatVecs.Concat(set.QuantizedMatMats).Select(m => m.Tile).Where(t => t.Type == TiledQuantType.Q4_0).Distinct())
+            yield return () => EmitWideTile(tile, 1);
+        foreach (var tile in set.QuantizedMatMats.Select(m => m.Tile).Where(t => t.Type == TiledQuantType.Q4_0).Distinct())
+            yield return () => EmitWideTile(tile, WidePositions);
     }
 
     /// <summary>Writes the four paths: <c>if (Vector512.IsHardwareAccelerated) {...} else if ... else { scalar }</c>.</summary>

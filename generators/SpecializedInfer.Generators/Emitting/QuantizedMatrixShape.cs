@@ -47,6 +47,12 @@ public sealed record TileShape(TiledQuantType Type, int Cols)
     /// <summary>The batched AVX-VNNI path's register-blocked kernel: half a tile against four input rows.</summary>
     public string Name4 => $"Tile4{Type}x{Cols}Vnni";
 
+    /// <summary>
+    /// The batched AVX-512 path's kernel (Q4_0): the whole tile, its 16 rows in one 512-bit vector, against
+    /// <paramref name="positions"/> input rows.
+    /// </summary>
+    public string WideName(int positions) => $"Tile{Type}x{Cols}Wide{positions}";
+
     /// <summary>The scalar path's kernel: one row of the tile.</summary>
     public string RowName => $"TileRow{Type}x{Cols}";
 }

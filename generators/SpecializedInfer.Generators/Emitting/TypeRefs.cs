@@ -50,6 +50,7 @@ public static class TypeRefs
     public const string Marshal = "global::System.Runtime.InteropServices.Marshal";
     public const string AvxVnni = "global::System.Runtime.Intrinsics.X86.AvxVnni";
     public const string Avx2 = "global::System.Runtime.Intrinsics.X86.Avx2";
+    public const string Avx512BW = "global::System.Runtime.Intrinsics.X86.Avx512BW";
     public const string ByteReadOnlySpan = "global::System.ReadOnlySpan<byte>";
     public const string GeneratedCode = "global::System.CodeDom.Compiler.GeneratedCode";
     public const string EmbeddedAttribute = "global::Microsoft.CodeAnalysis.EmbeddedAttribute";

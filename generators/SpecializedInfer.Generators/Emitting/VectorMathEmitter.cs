@@ -107,6 +107,18 @@ private protected static void HalfToSingle(ref byte source, out Vector256<float>
 private protected static Vector256<float> HalfToSingle8(ref byte source) =>
     HalfToSingle(Vector256.WidenLower(Vector128.LoadUnsafe(ref source).AsUInt16().ToVector256Unsafe()));
 
+/// <summary>16 fp16 values (32 bytes at <paramref name="source"/>, a tile's scales) in one vector, converted as <see cref="HalfToSingle(ref byte, out Vector256{float}, out Vector256{float})"/> converts them.</summary>
+[MethodImpl(MethodImplOptions.AggressiveInlining)]
+private protected static Vector512<float> HalfToSingle16(ref byte source)
+{
+    var h = Vector512.WidenLower(Vector256.LoadUnsafe(ref source).AsUInt16().ToVector512Unsafe());
+    var magnitude = (h & Vector512.Create(0x7FFFu)) << 13;
+    var scaled = (magnitude.AsSingle() * Vector512.Create(0x77800000u).AsSingle()).AsUInt32(); // × 2¹¹²
+    var special = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(0x0F800000u)); // exponent 31: ∞ or NaN
+    var bits = Vector512.ConditionalSelect(special, magnitude | Vector512.Create(0x7F800000u), scaled);
+    return (bits | ((h & Vector512.Create(0x8000u)) << 16)).AsSingle();
+}
+
 [MethodImpl(MethodImplOptions.AggressiveInlining)]
 private static Vector256<float> HalfToSingle(Vector256<uint> h)
 {

@@ -582,7 +582,29 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
-            if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            // AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path.
+            if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
+                {
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
+                }
+                // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
+                {
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var y0);
+                    Unsafe.Add(ref yr, 592) = y0.GetElement(0);
+                    Unsafe.Add(ref yr, 593) = y0.GetElement(1);
+                    Unsafe.Add(ref yr, 594) = y0.GetElement(2);
+                    Unsafe.Add(ref yr, 595) = y0.GetElement(3);
+                    Unsafe.Add(ref yr, 596) = y0.GetElement(4);
+                    Unsafe.Add(ref yr, 597) = y0.GetElement(5);
+                    Unsafe.Add(ref yr, 598) = y0.GetElement(6);
+                    Unsafe.Add(ref yr, 599) = y0.GetElement(7);
+                }
+            }
+            else if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
@@ -1789,7 +1811,49 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float ybase = ref MemoryMarshal.GetReference(y);
             nuint n = (nuint)count;
-            if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            // AVX-512: a tile's 16 rows in one vector, 8 positions per load of its weights (the nibbles unpacked once for them).
+            if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 8 <= n; p += 8)
+                    {
+                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
+                        y0.StoreUnsafe(ref ybase, (p + 0) * 600 + t * 16);
+                        y1.StoreUnsafe(ref ybase, (p + 1) * 600 + t * 16);
+                        y2.StoreUnsafe(ref ybase, (p + 2) * 600 + t * 16);
+                        y3.StoreUnsafe(ref ybase, (p + 3) * 600 + t * 16);
+                        y4.StoreUnsafe(ref ybase, (p + 4) * 600 + t * 16);
+                        y5.StoreUnsafe(ref ybase, (p + 5) * 600 + t * 16);
+                        y6.StoreUnsafe(ref ybase, (p + 6) * 600 + t * 16);
+                        y7.StoreUnsafe(ref ybase, (p + 7) * 600 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        y0.StoreUnsafe(ref ybase, p * 600 + t * 16);
+                    }
+                }
+                // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
+                {
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 600);
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        Unsafe.Add(ref yr, 592) = y0.GetElement(0);
+                        Unsafe.Add(ref yr, 593) = y0.GetElement(1);
+                        Unsafe.Add(ref yr, 594) = y0.GetElement(2);
+                        Unsafe.Add(ref yr, 595) = y0.GetElement(3);
+                        Unsafe.Add(ref yr, 596) = y0.GetElement(4);
+                        Unsafe.Add(ref yr, 597) = y0.GetElement(5);
+                        Unsafe.Add(ref yr, 598) = y0.GetElement(6);
+                        Unsafe.Add(ref yr, 599) = y0.GetElement(7);
+                    }
+                }
+            }
+            else if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
@@ -2458,6 +2522,132 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             y1 = acc1;
             y2 = acc2;
             y3 = acc3;
+        }
+
+        /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ4_0x96Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            for (nuint b = 0; b < 3; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble; // values 16..19
+                var i0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble; // values 20..23
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble; // values 24..27
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
+                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+            }
+            y0 = acc0;
+        }
+
+        /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 8 quantized input rows 96 apart, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ4_0x96Wide8(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3, out Vector512<float> y4, out Vector512<float> y5, out Vector512<float> y6, out Vector512<float> y7)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var acc1 = Vector512<float>.Zero;
+            var acc2 = Vector512<float>.Zero;
+            var acc3 = Vector512<float>.Zero;
+            var acc4 = Vector512<float>.Zero;
+            var acc5 = Vector512<float>.Zero;
+            var acc6 = Vector512<float>.Zero;
+            var acc7 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            for (nuint b = 0; b < 3; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble; // values 16..19
+                var i0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
+                var i1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 16))).AsSByte());
+                var i2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 16))).AsSByte());
+                var i3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 16))).AsSByte());
+                var i4 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 16))).AsSByte());
+                var i5 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 16))).AsSByte());
+                var i6 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 16))).AsSByte());
+                var i7 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 16))).AsSByte());
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble; // values 20..23
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
+                i1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 20))).AsSByte());
+                i2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 20))).AsSByte());
+                i3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 20))).AsSByte());
+                i4 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 20))).AsSByte());
+                i5 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 20))).AsSByte());
+                i6 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 20))).AsSByte());
+                i7 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 20))).AsSByte());
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble; // values 24..27
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
+                i1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 24))).AsSByte());
+                i2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 24))).AsSByte());
+                i3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 24))).AsSByte());
+                i4 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 24))).AsSByte());
+                i5 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 24))).AsSByte());
+                i6 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 24))).AsSByte());
+                i7 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 24))).AsSByte());
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
+                i1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 28))).AsSByte());
+                i2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
+                i3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 28))).AsSByte());
+                i4 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 28))).AsSByte());
+                i5 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 28))).AsSByte());
+                i6 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 28))).AsSByte());
+                i7 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 28))).AsSByte());
+                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+                var s1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i1, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 3) << 3));
+                acc1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s1) * d, Vector512.Create(Unsafe.Add(ref xd, b + 3)), acc1);
+                var s2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i2, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 6) << 3));
+                acc2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s2) * d, Vector512.Create(Unsafe.Add(ref xd, b + 6)), acc2);
+                var s3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i3, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 9) << 3));
+                acc3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s3) * d, Vector512.Create(Unsafe.Add(ref xd, b + 9)), acc3);
+                var s4 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i4, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 12) << 3));
+                acc4 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s4) * d, Vector512.Create(Unsafe.Add(ref xd, b + 12)), acc4);
+                var s5 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i5, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 15) << 3));
+                acc5 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s5) * d, Vector512.Create(Unsafe.Add(ref xd, b + 15)), acc5);
+                var s6 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i6, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 18) << 3));
+                acc6 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s6) * d, Vector512.Create(Unsafe.Add(ref xd, b + 18)), acc6);
+                var s7 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i7, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 21) << 3));
+                acc7 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s7) * d, Vector512.Create(Unsafe.Add(ref xd, b + 21)), acc7);
+            }
+            y0 = acc0;
+            y1 = acc1;
+            y2 = acc2;
+            y3 = acc3;
+            y4 = acc4;
+            y5 = acc5;
+            y6 = acc6;
+            y7 = acc7;
         }
     }
 }

@@ -557,7 +557,16 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
             nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row
             ref float yr = ref MemoryMarshal.GetReference(y);
-            if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            // AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path.
+            if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
+                {
+                    TileQ4_0x64Wide1(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
+                }
+            }
+            else if (global::System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
@@ -1651,6 +1660,41 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             y1 = acc1;
             y2 = acc2;
             y3 = acc3;
+        }
+
+        /// <summary>A tile of 16 rows of a Q4_0 W with 64 columns (2 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ4_0x64Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            for (nuint b = 0; b < 2; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble; // values 16..19
+                var i0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte());
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble; // values 20..23
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte());
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble; // values 24..27
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte());
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
+                i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
+                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+            }
+            y0 = acc0;
         }
     }
 }
