@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics;
 using System.Linq;
 using SpecializedInfer.Planning;
@@ -80,7 +81,6 @@ public sealed partial class KernelEmitter
     {
         var tile = m.Tile;
         var full = m.Rows / TiledQuantLayout.TileRows;
-        var rest = m.Rows % TiledQuantLayout.TileRows;
         var wide = m.Type == TiledQuantType.Q4_0;
         if (wide) WidePath(m, batched);
         for (var i = 0; i < IntegerPaths.Length; i++)
@@ -97,17 +97,7 @@ public sealed partial class KernelEmitter
                         _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);" : "low.StoreUnsafe(ref yr, t * 16);");
                         _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);" : "high.StoreUnsafe(ref yr, t * 16 + 8);");
                     }
-                if (rest > 0)
-                {
-                    _s.Line($"// The last tile holds rows {full * 16}..{m.Rows - 1}: its other lanes are padding, never stored.");
-                    using (_s.Block($"if (hi > {I(full * 16)})"))
-                    using (PositionsOf(m, batched))
-                    {
-                        _s.Line($"{tile.Name(path)}(ref Unsafe.Add(ref wq, {I(full * tile.QuantBytes)}), ref Unsafe.Add(ref ws, {I(full * tile.ScaleBytes)}), {InputRow(m, batched)}, out var low, out var high);");
-                        for (var k = 0; k < rest; k++)
-                            _s.Line($"Unsafe.Add(ref yr, {full * 16 + k}) {(m.ResidualAdd ? "+=" : "=")} {(k < 8 ? "low" : "high")}.GetElement({k % 8});");
-                    }
-                }
+                PartialTile(m, batched, tile.Name(path), "out var low, out var high", k => $"{(k < 8 ? "low" : "high")}.GetElement({k % 8})");
             }
         }
         using (_s.Block("else"))
@@ -128,7 +118,6 @@ public sealed partial class KernelEmitter
     {
         var tile = m.Tile;
         var full = m.Rows / TiledQuantLayout.TileRows;
-        var rest = m.Rows % TiledQuantLayout.TileRows;
         var y = batched ? "ybase" : "yr";
         string Weights(string t) => $"ref Unsafe.Add(ref wq, {t} * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, {t} * {I(tile.ScaleBytes)})";
         string Outs(int count) => string.Join(", ", Enumerable.Range(0, count).Select(k => $"out var y{k}"));
@@ -163,17 +152,28 @@ public sealed partial class KernelEmitter
                         }
                     }
                 }
-            if (rest > 0)
-            {
-                _s.Line($"// The last tile holds rows {full * 16}..{m.Rows - 1}: its other lanes are padding, never stored.");
-                using (_s.Block($"if (hi > {I(full * 16)})"))
-                using (PositionsOf(m, batched))
-                {
-                    _s.Line($"{tile.WideName(1)}(ref Unsafe.Add(ref wq, {I(full * tile.QuantBytes)}), ref Unsafe.Add(ref ws, {I(full * tile.ScaleBytes)}), {InputRow(m, batched)}, {Outs(1)});");
-                    for (var k = 0; k < rest; k++)
-                        _s.Line($"Unsafe.Add(ref yr, {full * 16 + k}) {(m.ResidualAdd ? "+=" : "=")} y0.GetElement({k});");
-                }
-            }
+            PartialTile(m, batched, tile.WideName(1), Outs(1), k => $"y0.GetElement({k})");
+        }
+    }
+
+    /// <summary>
+    /// The last, partial tile (when the rows are not a multiple of 16), one position at a time through
+    /// <paramref name="kernel"/> (whose out arguments are <paramref name="outs"/>); only its real rows are stored,
+    /// row k's sum being <paramref name="lane"/>(k).
+    /// </summary>
+    private void PartialTile(QuantizedMatrixShape m, bool batched, string kernel, string outs, Func<int, string> lane)
+    {
+        var tile = m.Tile;
+        var full = m.Rows / TiledQuantLayout.TileRows;
+        var rest = m.Rows % TiledQuantLayout.TileRows;
+        if (rest == 0) return;
+        _s.Line($"// The last tile holds rows {full * 16}..{m.Rows - 1}: its other lanes are padding, never stored.");
+        using (_s.Block($"if (hi > {I(full * 16)})"))
+        using (PositionsOf(m, batched))
+        {
+            _s.Line($"{kernel}(ref Unsafe.Add(ref wq, {I(full * tile.QuantBytes)}), ref Unsafe.Add(ref ws, {I(full * tile.ScaleBytes)}), {InputRow(m, batched)}, {outs});");
+            for (var k = 0; k < rest; k++)
+                _s.Line($"Unsafe.Add(ref yr, {full * 16 + k}) {(m.ResidualAdd ? "+=" : "=")} {lane(k)};");
         }
     }
 
