@@ -70,6 +70,11 @@ public sealed class EncoderKernelEmitter
                     _s.Line();
                     EmitGelu(w);
                 }
+                foreach (var w in VectorWidth.Vectors)
+                {
+                    _s.Line();
+                    EmitExp(w);
+                }
             }
         }
         return _s.ToString();
@@ -305,7 +310,7 @@ public sealed class EncoderKernelEmitter
             }
             if (mm.Epilogue == EncoderEpilogue.BiasGelu)
             {
-                _s.Line("// GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.");
+                _s.Line("// GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).");
                 foreach (var (_, i, j) in accs) _s.Line(w.Store($"Gelu({w.Load("y", Offset(i, j, m))})", "y", Offset(i, j, m)));
             }
         }
@@ -477,6 +482,35 @@ public sealed class EncoderKernelEmitter
     // ---------------------------------------------------------------- GELU
 
     /// <summary>
+    /// e^x of every lane for x ≤ 0 (GELU's <c>exp(−z²)</c>), in single precision and inline: x = n·ln 2 + r with |r| ≤ ½ ln 2
+    /// (n rounded by the 1.5·2²³ shifter, ln 2 split in two so r is exact), e^r by Cephes' degree-5 polynomial (relative error
+    /// about 1e-7), times 2ⁿ built in the exponent bits. x is clamped at −87 (2ⁿ stays a normal float; e^−87 is 1.6e-38, where
+    /// GELU's negative side is 0 to any precision). <c>VectorNNN.Exp</c> is a call the JIT does not inline, and took most of GELU's time.
+    /// </summary>
+    private void EmitExp(VectorWidth w)
+    {
+        string C(float f) => $"{w.Api}.Create({Literals.Float(f)})";
+        _s.Line("/// <summary>e^x of every lane for x ≤ 0: single-precision range reduction and Cephes' polynomial (relative error about 1e-7), inline.</summary>");
+        _s.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+        using (_s.Block($"private static {w.Type} ExpNonPositive({w.Type} x)"))
+        {
+            _s.Line($"x = {w.Api}.Max(x, {C(-87f)});");
+            _s.Line($"var shifted = {Fma(w, "x", C(1.44269504088896341f), C(12582912f))}; // 1.5·2²³ + n, n = round(x / ln 2)");
+            _s.Line($"var n = shifted - {C(12582912f)};");
+            _s.Line($"var r = {Fma(w, "n", C(-0.693359375f), "x")};");
+            _s.Line($"r = {Fma(w, "n", C(2.12194440e-4f), "r")};");
+            _s.Line($"var p = {Fma(w, C(1.9875691500e-4f), "r", C(1.3981999507e-3f))};");
+            _s.Line($"p = {Fma(w, "p", "r", C(8.3334519073e-3f))};");
+            _s.Line($"p = {Fma(w, "p", "r", C(4.1665795894e-2f))};");
+            _s.Line($"p = {Fma(w, "p", "r", C(1.6666665459e-1f))};");
+            _s.Line($"p = {Fma(w, "p", "r", C(5.0000001201e-1f))};");
+            _s.Line($"var er = {Fma(w, "p * r", "r", "r")} + {C(1f)};");
+            _s.Line($"var scale = {w.Api}.ShiftLeft(shifted.AsInt32() - {w.Api}.Create(0x4B400000 - 127), 23).AsSingle(); // 2ⁿ");
+            _s.Line("return er * scale;");
+        }
+    }
+
+    /// <summary>
     /// GELU (erf) of every lane: x · ½(1 + erf(x/√2)), erf by Abramowitz and Stegun 7.1.26 (absolute error below
     /// 1.5e-7) with <c>Exp</c>; the negative side as x · ½ · erfc(|x|/√2), so it keeps its precision where it is small.
     /// </summary>
@@ -494,7 +528,7 @@ public sealed class EncoderKernelEmitter
             _s.Line($"poly = {Fma(w, "poly", "t", C(1.421413741f))};");
             _s.Line($"poly = {Fma(w, "poly", "t", C(-0.284496736f))};");
             _s.Line($"poly = {Fma(w, "poly", "t", C(0.254829592f))};");
-            var exp = w.IsScalar ? "MathF.Exp(-(z * z))" : $"{w.Api}.Exp(-(z * z))";
+            var exp = w.IsScalar ? "MathF.Exp(-(z * z))" : "ExpNonPositive(-(z * z))";
             _s.Line($"var erfc = poly * t * {exp}; // erfc(|x|/√2)");
             _s.Line(w.IsScalar
                 ? "return 0.5f * x * (x >= 0f ? 2f - erfc : erfc);"

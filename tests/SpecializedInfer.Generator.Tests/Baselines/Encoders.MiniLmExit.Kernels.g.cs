@@ -5434,7 +5434,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a51 + b1).StoreUnsafe(ref y, (nuint)7696);
             (a52 + b2).StoreUnsafe(ref y, (nuint)7712);
             (a53 + b3).StoreUnsafe(ref y, (nuint)7728);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
@@ -5575,7 +5575,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a41 + b1).StoreUnsafe(ref y, (nuint)6160);
             (a42 + b2).StoreUnsafe(ref y, (nuint)6176);
             (a43 + b3).StoreUnsafe(ref y, (nuint)6192);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
@@ -5695,7 +5695,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a31 + b1).StoreUnsafe(ref y, (nuint)4624);
             (a32 + b2).StoreUnsafe(ref y, (nuint)4640);
             (a33 + b3).StoreUnsafe(ref y, (nuint)4656);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
@@ -5794,7 +5794,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a21 + b1).StoreUnsafe(ref y, (nuint)3088);
             (a22 + b2).StoreUnsafe(ref y, (nuint)3104);
             (a23 + b3).StoreUnsafe(ref y, (nuint)3120);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
@@ -5872,7 +5872,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a11 + b1).StoreUnsafe(ref y, (nuint)1552);
             (a12 + b2).StoreUnsafe(ref y, (nuint)1568);
             (a13 + b3).StoreUnsafe(ref y, (nuint)1584);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
@@ -5929,7 +5929,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a01 + b1).StoreUnsafe(ref y, (nuint)16);
             (a02 + b2).StoreUnsafe(ref y, (nuint)32);
             (a03 + b3).StoreUnsafe(ref y, (nuint)48);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
@@ -5989,7 +5989,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
             (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
             (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -6046,7 +6046,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
             (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -6097,7 +6097,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -6142,7 +6142,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -6181,7 +6181,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b0 = Vector512.LoadUnsafe(ref b, (nuint)0);
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
         }
@@ -6214,7 +6214,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector512.LoadUnsafe(ref b, (nuint)0);
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
         }
 
@@ -6297,7 +6297,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a41 + b1).StoreUnsafe(ref y, (nuint)6152);
             (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
             (a51 + b1).StoreUnsafe(ref y, (nuint)7688);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
@@ -6382,7 +6382,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a31 + b1).StoreUnsafe(ref y, (nuint)4616);
             (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
             (a41 + b1).StoreUnsafe(ref y, (nuint)6152);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
@@ -6456,7 +6456,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a21 + b1).StoreUnsafe(ref y, (nuint)3080);
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
             (a31 + b1).StoreUnsafe(ref y, (nuint)4616);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
@@ -6519,7 +6519,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a11 + b1).StoreUnsafe(ref y, (nuint)1544);
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
             (a21 + b1).StoreUnsafe(ref y, (nuint)3080);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
@@ -6571,7 +6571,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a01 + b1).StoreUnsafe(ref y, (nuint)8);
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
             (a11 + b1).StoreUnsafe(ref y, (nuint)1544);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
@@ -6612,7 +6612,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b1 = Vector256.LoadUnsafe(ref b, (nuint)8);
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
             (a01 + b1).StoreUnsafe(ref y, (nuint)8);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
         }
@@ -6670,7 +6670,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
             (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
             (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -6727,7 +6727,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
             (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -6778,7 +6778,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -6823,7 +6823,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -6862,7 +6862,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
         }
@@ -6895,7 +6895,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
         }
 
@@ -6978,7 +6978,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a41 + b1).StoreUnsafe(ref y, (nuint)6148);
             (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
             (a51 + b1).StoreUnsafe(ref y, (nuint)7684);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
@@ -7063,7 +7063,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a31 + b1).StoreUnsafe(ref y, (nuint)4612);
             (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
             (a41 + b1).StoreUnsafe(ref y, (nuint)6148);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
@@ -7137,7 +7137,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a21 + b1).StoreUnsafe(ref y, (nuint)3076);
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
             (a31 + b1).StoreUnsafe(ref y, (nuint)4612);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
@@ -7200,7 +7200,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a11 + b1).StoreUnsafe(ref y, (nuint)1540);
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
             (a21 + b1).StoreUnsafe(ref y, (nuint)3076);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
@@ -7252,7 +7252,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a01 + b1).StoreUnsafe(ref y, (nuint)4);
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
             (a11 + b1).StoreUnsafe(ref y, (nuint)1540);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
@@ -7293,7 +7293,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b1 = Vector128.LoadUnsafe(ref b, (nuint)4);
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
             (a01 + b1).StoreUnsafe(ref y, (nuint)4);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
         }
@@ -7351,7 +7351,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
             (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
             (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -7408,7 +7408,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
             (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -7459,7 +7459,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
             (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -7504,7 +7504,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
             (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
@@ -7543,7 +7543,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
             (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
         }
@@ -7576,7 +7576,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
             (a00 + b0).StoreUnsafe(ref y, (nuint)0);
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
         }
 
@@ -7608,7 +7608,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Unsafe.Add(ref b, 0);
             Unsafe.Add(ref y, 0) = a00 + b0;
-            // GELU in place, after the stores: Exp is a call, and every accumulator still live across it would be saved and restored.
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
             Unsafe.Add(ref y, 0) = Gelu(Unsafe.Add(ref y, 0));
         }
 
@@ -10268,7 +10268,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(1.4214138f));
             poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(-0.28449672f));
             poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(0.2548296f));
-            var erfc = poly * t * Vector512.Exp(-(z * z)); // erfc(|x|/√2)
+            var erfc = poly * t * ExpNonPositive(-(z * z)); // erfc(|x|/√2)
             return Vector512.Create(0.5f) * x * Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), Vector512.Create(2f) - erfc, erfc);
         }
 
@@ -10282,7 +10282,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(1.4214138f));
             poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-0.28449672f));
             poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.2548296f));
-            var erfc = poly * t * Vector256.Exp(-(z * z)); // erfc(|x|/√2)
+            var erfc = poly * t * ExpNonPositive(-(z * z)); // erfc(|x|/√2)
             return Vector256.Create(0.5f) * x * Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), Vector256.Create(2f) - erfc, erfc);
         }
 
@@ -10296,7 +10296,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             poly = Vector128.FusedMultiplyAdd(poly, t, Vector128.Create(1.4214138f));
             poly = Vector128.FusedMultiplyAdd(poly, t, Vector128.Create(-0.28449672f));
             poly = Vector128.FusedMultiplyAdd(poly, t, Vector128.Create(0.2548296f));
-            var erfc = poly * t * Vector128.Exp(-(z * z)); // erfc(|x|/√2)
+            var erfc = poly * t * ExpNonPositive(-(z * z)); // erfc(|x|/√2)
             return Vector128.Create(0.5f) * x * Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), Vector128.Create(2f) - erfc, erfc);
         }
 
@@ -10312,6 +10312,63 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             poly = MathF.FusedMultiplyAdd(poly, t, 0.2548296f);
             var erfc = poly * t * MathF.Exp(-(z * z)); // erfc(|x|/√2)
             return 0.5f * x * (x >= 0f ? 2f - erfc : erfc);
+        }
+
+        /// <summary>e^x of every lane for x ≤ 0: single-precision range reduction and Cephes' polynomial (relative error about 1e-7), inline.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<float> ExpNonPositive(Vector512<float> x)
+        {
+            x = Vector512.Max(x, Vector512.Create(-87f));
+            var shifted = Vector512.FusedMultiplyAdd(x, Vector512.Create(1.442695f), Vector512.Create(12582912f)); // 1.5·2²³ + n, n = round(x / ln 2)
+            var n = shifted - Vector512.Create(12582912f);
+            var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.6933594f), x);
+            r = Vector512.FusedMultiplyAdd(n, Vector512.Create(0.00021219444f), r);
+            var p = Vector512.FusedMultiplyAdd(Vector512.Create(0.00019875691f), r, Vector512.Create(0.0013981999f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.008333452f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.041665796f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.16666666f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+            var er = Vector512.FusedMultiplyAdd(p * r, r, r) + Vector512.Create(1f);
+            var scale = Vector512.ShiftLeft(shifted.AsInt32() - Vector512.Create(0x4B400000 - 127), 23).AsSingle(); // 2ⁿ
+            return er * scale;
+        }
+
+        /// <summary>e^x of every lane for x ≤ 0: single-precision range reduction and Cephes' polynomial (relative error about 1e-7), inline.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> ExpNonPositive(Vector256<float> x)
+        {
+            x = Vector256.Max(x, Vector256.Create(-87f));
+            var shifted = Vector256.FusedMultiplyAdd(x, Vector256.Create(1.442695f), Vector256.Create(12582912f)); // 1.5·2²³ + n, n = round(x / ln 2)
+            var n = shifted - Vector256.Create(12582912f);
+            var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.6933594f), x);
+            r = Vector256.FusedMultiplyAdd(n, Vector256.Create(0.00021219444f), r);
+            var p = Vector256.FusedMultiplyAdd(Vector256.Create(0.00019875691f), r, Vector256.Create(0.0013981999f));
+            p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.008333452f));
+            p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.041665796f));
+            p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.16666666f));
+            p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
+            var er = Vector256.FusedMultiplyAdd(p * r, r, r) + Vector256.Create(1f);
+            var scale = Vector256.ShiftLeft(shifted.AsInt32() - Vector256.Create(0x4B400000 - 127), 23).AsSingle(); // 2ⁿ
+            return er * scale;
+        }
+
+        /// <summary>e^x of every lane for x ≤ 0: single-precision range reduction and Cephes' polynomial (relative error about 1e-7), inline.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<float> ExpNonPositive(Vector128<float> x)
+        {
+            x = Vector128.Max(x, Vector128.Create(-87f));
+            var shifted = Vector128.FusedMultiplyAdd(x, Vector128.Create(1.442695f), Vector128.Create(12582912f)); // 1.5·2²³ + n, n = round(x / ln 2)
+            var n = shifted - Vector128.Create(12582912f);
+            var r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-0.6933594f), x);
+            r = Vector128.FusedMultiplyAdd(n, Vector128.Create(0.00021219444f), r);
+            var p = Vector128.FusedMultiplyAdd(Vector128.Create(0.00019875691f), r, Vector128.Create(0.0013981999f));
+            p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(0.008333452f));
+            p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(0.041665796f));
+            p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(0.16666666f));
+            p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(0.5f));
+            var er = Vector128.FusedMultiplyAdd(p * r, r, r) + Vector128.Create(1f);
+            var scale = Vector128.ShiftLeft(shifted.AsInt32() - Vector128.Create(0x4B400000 - 127), 23).AsSingle(); // 2ⁿ
+            return er * scale;
         }
     }
 }
