@@ -287,10 +287,10 @@ public sealed class EncoderEmitter
         _s.Line();
         var chunk = System.Math.Max(EncoderKernelEmitter.RowChunk(_m.Dim), EncoderKernelEmitter.RowChunk(_m.HiddenDim));
         _s.Line("/// <summary>");
-        _s.Line($"/// A thread's scratch: attention's transposed keys and {EncoderKernelEmitter.QueryBlock} rows of scores ((HeadDim + {EncoderKernelEmitter.QueryBlock}) × length), or a matrix product's running sums");
+        _s.Line($"/// A thread's scratch: attention's transposed keys and {EncoderKernelEmitter.QueryBlock} rows of scores ((HeadDim + {EncoderKernelEmitter.QueryBlock}) × length padded to {EncoderKernelEmitter.KeyPadding}), or a matrix product's running sums");
         _s.Line($"/// between k blocks (one chunk of up to {chunk} rows × 64 outputs).");
         _s.Line("/// </summary>");
-        _s.Line($"private static int Scratch(int rows, int length) => global::System.Math.Max((HeadDim + {EncoderKernelEmitter.QueryBlock}) * length, global::System.Math.Min(rows, {chunk}) * 64);");
+        _s.Line($"private static int Scratch(int rows, int length) => global::System.Math.Max((HeadDim + {EncoderKernelEmitter.QueryBlock}) * ({EncoderKernelEmitter.StrideExpression("length")}), global::System.Math.Min(rows, {chunk}) * 64);");
     }
 
     /// <summary>One schedule step: its block, each product and the attention an op split over the threads.</summary>

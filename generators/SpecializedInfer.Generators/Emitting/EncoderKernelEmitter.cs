@@ -70,6 +70,11 @@ public sealed class EncoderKernelEmitter
                     _s.Line();
                     EmitGelu(w);
                 }
+                foreach (var w in VectorWidth.Vectors)
+                {
+                    _s.Line();
+                    EmitExp(w);
+                }
             }
         }
         return _s.ToString();
@@ -151,10 +156,15 @@ public sealed class EncoderKernelEmitter
             _s.Line("ref float ys = ref MemoryMarshal.GetReference(y);");
             _s.Line("ref float bs = ref MemoryMarshal.GetReference(bias);");
             _s.Line("ref float ps = ref MemoryMarshal.GetReference(partial);");
-            _s.Line($"// Rows in chunks of {I(mc)} (x's chunk, {I(mc * n * 4 / 1024)} KiB, stays in L2 while every panel of the share reads it).");
-            using (_s.Block($"for (nint r0 = 0; r0 < rows; r0 += {I(mc)})"))
+            var rowBlock = w.IsScalar ? 1 : Block(w).Rows;
+            _s.Line($"// Rows in chunks of at most {I(mc)} (x's chunk, up to {I(mc * n * 4 / 1024)} KiB, stays in L2 while every panel of the share reads it):");
+            _s.Line($"// as few chunks as cover the rows, as even as whole blocks of {I(rowBlock)} rows allow, since every chunk streams every panel of the");
+            _s.Line($"// share again ({I(mc + 4)} rows run as {I(ChunkOf(mc + 4, mc, rowBlock))} + {I(mc + 4 - ChunkOf(mc + 4, mc, rowBlock))}, not {I(mc)} + 4).");
+            _s.Line($"nint chunks = Math.Max(1, (rows + {I(mc - 1)}) / {I(mc)});");
+            _s.Line(rowBlock == 1 ? "nint chunk = (rows + chunks - 1) / chunks;" : $"nint chunk = ((rows + chunks - 1) / chunks + {I(rowBlock - 1)}) / {I(rowBlock)} * {I(rowBlock)};");
+            using (_s.Block("for (nint r0 = 0; r0 < rows; r0 += chunk)"))
             {
-                _s.Line($"nint r1 = Math.Min(rows, r0 + {I(mc)});");
+                _s.Line("nint r1 = Math.Min(rows, r0 + chunk);");
                 _s.Line("// One panel of 64 outputs at a time (its columns in the share: c0..c1−1).");
                 using (_s.Block("for (nint t0 = from & ~63; t0 < to; t0 += 64)"))
                 {
@@ -185,6 +195,13 @@ public sealed class EncoderKernelEmitter
 
     /// <summary>Token rows per chunk of a product with <paramref name="inputs"/> inputs: about 384 KiB of x, a multiple of 6.</summary>
     public static int RowChunk(int inputs) => System.Math.Max(6, 98304 / inputs / 6 * 6);
+
+    /// <summary>The rows of a product's first chunk (what the generated code computes): <paramref name="rows"/> split into as few chunks of at most <paramref name="most"/> as cover them, rounded up to whole blocks.</summary>
+    private static int ChunkOf(int rows, int most, int rowBlock)
+    {
+        var chunks = System.Math.Max(1, (rows + most - 1) / most);
+        return ((rows + chunks - 1) / chunks + rowBlock - 1) / rowBlock * rowBlock;
+    }
 
     /// <summary>Inputs per k block: at most 128 (a panel's block of 128 × 64 floats is 32 KiB, in L1), blocks as even as they can be.</summary>
     public static int KBlock(int inputs)
@@ -286,11 +303,15 @@ public sealed class EncoderKernelEmitter
             {
                 var value = mm.Epilogue switch
                 {
-                    EncoderEpilogue.Bias => $"{a} + b{j}",
-                    EncoderEpilogue.BiasGelu => $"Gelu({a} + b{j})",
-                    _ => $"{w.Load("y", Offset(i, j, m))} + ({a} + b{j})",
+                    EncoderEpilogue.BiasResidual => $"{w.Load("y", Offset(i, j, m))} + ({a} + b{j})",
+                    _ => $"{a} + b{j}",
                 };
                 _s.Line(w.Store(value, "y", Offset(i, j, m)));
+            }
+            if (mm.Epilogue == EncoderEpilogue.BiasGelu)
+            {
+                _s.Line("// GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).");
+                foreach (var (_, i, j) in accs) _s.Line(w.Store($"Gelu({w.Load("y", Offset(i, j, m))})", "y", Offset(i, j, m)));
             }
         }
     }
@@ -312,12 +333,15 @@ public sealed class EncoderKernelEmitter
         using (_s.Block($"public static void {name}(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> tokens, int length, int from, int to, Span<float> scratch)"))
         {
             _s.Line($"if (length < 1 || (uint)from > (uint)to || (long)to > (long)tokens.Length * {I(heads)} || (long)((to + {I(heads - 1)}) / {I(heads)}) * length * {I(3 * dim)} > qkv.Length");
-            _s.Line($"    || (long)((to + {I(heads - 1)}) / {I(heads)}) * length * {I(dim)} > context.Length || (long)length * {I(hd + QueryBlock)} > scratch.Length) ThrowShape({Literals.String(name)});");
+            _s.Line($"    || (long)((to + {I(heads - 1)}) / {I(heads)}) * length * {I(dim)} > context.Length || (long){Stride("length")} * {I(hd + QueryBlock)} > scratch.Length) ThrowShape({Literals.String(name)});");
             _s.Line("// Every access below stays in the rows of the sentences from..to−1 cover and in scratch, which the check above makes in range.");
             _s.Line("ref float qs = ref MemoryMarshal.GetReference(qkv);");
             _s.Line("ref float cs = ref MemoryMarshal.GetReference(context);");
-            _s.Line("ref float kt = ref MemoryMarshal.GetReference(scratch); // the head's keys transposed: kt[d·length + j]");
-            _s.Line($"var scores = scratch.Slice({I(hd)} * length, length);");
+            _s.Line($"// Keys and score rows padded to {I(KeyPadding)} positions, so every path computes scores in whole vectors: the lanes past a");
+            _s.Line("// sentence's tokens are computed (from zeroed keys) and never read.");
+            _s.Line($"nint stride = {StrideExpression("length")};");
+            _s.Line("ref float kt = ref MemoryMarshal.GetReference(scratch); // the head's keys transposed: kt[d·stride + j]");
+            _s.Line($"var scores = scratch.Slice({I(hd)} * (int)stride); // {I(QueryBlock)} rows of stride scores");
             _s.Line("ref float ss = ref MemoryMarshal.GetReference(scores);");
             using (_s.Block("for (var u = from; u < to; u++)"))
             {
@@ -328,8 +352,11 @@ public sealed class EncoderKernelEmitter
                 using (_s.Block("for (nint j = 0; j < n; j++)"))
                 {
                     _s.Line($"ref float key = ref Unsafe.Add(ref qs, (first + j) * {I(3 * dim)} + {I(dim)} + h * {I(hd)});");
-                    _s.Line($"for (nint d = 0; d < {I(hd)}; d++) Unsafe.Add(ref kt, d * length + j) = Unsafe.Add(ref key, d);");
+                    _s.Line($"for (nint d = 0; d < {I(hd)}; d++) Unsafe.Add(ref kt, d * stride + j) = Unsafe.Add(ref key, d);");
                 }
+                _s.Line($"nint covered = {StrideExpression("n")}; // the keys the score vectors read");
+                using (_s.Block("if (covered > n)"))
+                    _s.Line($"for (nint d = 0; d < {I(hd)}; d++) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref kt, d * stride + n), (int)(covered - n)).Clear();");
                 _s.Line("nint i = 0;");
                 QueryBlocks(set);
                 using (_s.Block("for (; i < length; i++)"))
@@ -351,6 +378,16 @@ public sealed class EncoderKernelEmitter
     /// <summary>Queries attention takes at a time on the Vector512 path; its scratch holds this many rows of scores.</summary>
     public const int QueryBlock = 4;
 
+    /// <summary>Positions attention's transposed keys and score rows are padded to: the widest vector's lanes.</summary>
+    public const int KeyPadding = 16;
+
+    /// <summary>C# for <paramref name="positions"/> rounded up to whole <see cref="KeyPadding"/>s.</summary>
+    public static string StrideExpression(string positions) => $"({positions} + {KeyPadding - 1}) & ~{KeyPadding - 1}";
+
+    private static string ScoreRow(int query) => query == 0 ? "0" : $"{I(query)} * (int)stride";
+
+    private static string Stride(string positions) => $"(({positions} + {KeyPadding - 1}) & ~{KeyPadding - 1})";
+
     /// <summary>
     /// On the Vector512 path, the sentence's queries <see cref="QueryBlock"/> at a time: every key vector and every value row
     /// loaded once for all of them, and as many independent chains in flight (one query's chain waits on its own previous
@@ -371,25 +408,18 @@ public sealed class EncoderKernelEmitter
         {
             _s.Line($"ref float q = ref Unsafe.Add(ref qs, (first + i) * {I(3 * dim)} + h * {I(hd)});");
             _s.Line("nint j0 = 0;");
-            using (_s.Block($"for (; j0 + {I(w.Lanes)} <= n; j0 += {I(w.Lanes)})"))
+            using (_s.Block($"for (; j0 < n; j0 += {I(w.Lanes)})"))
             {
                 _s.Line($"{w.Type} {string.Join(", ", queries.Select(k => $"s{k} = {w.Zero}"))};");
                 using (_s.Block($"for (nint d = 0; d < {I(hd)}; d++)"))
                 {
-                    _s.Line($"var key = {w.Load("kt", "(nuint)(d * length + j0)")};");
+                    _s.Line($"var key = {w.Load("kt", "(nuint)(d * stride + j0)")};");
                     foreach (var k in queries) _s.Line($"s{k} = {Fma(w, w.Broadcast($"Unsafe.Add(ref q, d{Q(k)})"), "key", $"s{k}")};");
                 }
-                foreach (var k in queries) _s.Line(w.Store($"s{k} * AttentionScale", "ss", $"(nuint)({(k == 0 ? "" : $"{I(k)} * length + ")}j0)"));
+                foreach (var k in queries) _s.Line(w.Store($"s{k} * AttentionScale", "ss", $"(nuint)({(k == 0 ? "" : $"{I(k)} * stride + ")}j0)"));
             }
-            using (_s.Block("for (; j0 < n; j0++)"))
-                foreach (var k in queries)
-                {
-                    _s.Line($"var t{k} = 0f;");
-                    _s.Line($"for (nint d = 0; d < {I(hd)}; d++) t{k} = {Fma(VectorWidth.Scalar, $"Unsafe.Add(ref q, d{Q(k)})", "Unsafe.Add(ref kt, d * length + j0)", $"t{k}")};");
-                    _s.Line($"Unsafe.Add(ref ss, {(k == 0 ? "" : $"{I(k)} * length + ")}j0) = t{k} * AttentionScale;");
-                }
             foreach (var k in queries)
-                _s.Line($"TensorPrimitives.SoftMax(scratch.Slice({I(hd)} * length + {I(k)} * length, n), scratch.Slice({I(hd)} * length + {I(k)} * length, n));");
+                _s.Line($"TensorPrimitives.SoftMax(scores.Slice({ScoreRow(k)}, n), scores.Slice({ScoreRow(k)}, n));");
             var outs = queries.SelectMany(k => Enumerable.Range(0, vectors).Select(v => $"o{k}{v}")).ToList();
             _s.Line($"{fit.Type} {string.Join(", ", outs.Select(o => $"{o} = {fit.Zero}"))};");
             using (_s.Block("for (nint j = 0; j < n; j++)"))
@@ -398,7 +428,7 @@ public sealed class EncoderKernelEmitter
                 for (var v = 0; v < vectors; v++) _s.Line($"var v{v} = {fit.Load("value", $"(nuint){I(v * fit.Lanes)}")};");
                 foreach (var k in queries)
                 {
-                    _s.Line($"var p{k} = {fit.Broadcast($"Unsafe.Add(ref ss, {(k == 0 ? "" : $"{I(k)} * length + ")}j)")};");
+                    _s.Line($"var p{k} = {fit.Broadcast($"Unsafe.Add(ref ss, {(k == 0 ? "" : $"{I(k)} * stride + ")}j)")};");
                     for (var v = 0; v < vectors; v++) _s.Line($"o{k}{v} = {Fma(fit, $"p{k}", $"v{v}", $"o{k}{v}")};");
                 }
             }
@@ -412,18 +442,19 @@ public sealed class EncoderKernelEmitter
     private void ScoresAndValues(VectorWidth w, int hd, int dim)
     {
         if (!w.IsScalar)
-            using (_s.Block($"for (; j0 + {I(w.Lanes)} <= n; j0 += {I(w.Lanes)})"))
+            using (_s.Block($"for (; j0 < n; j0 += {I(w.Lanes)})"))
             {
                 _s.Line($"var s = {w.Zero};");
-                _s.Line($"for (nint d = 0; d < {I(hd)}; d++) s = {Fma(w, w.Broadcast("Unsafe.Add(ref q, d)"), w.Load("kt", "(nuint)(d * length + j0)"), "s")};");
+                _s.Line($"for (nint d = 0; d < {I(hd)}; d++) s = {Fma(w, w.Broadcast("Unsafe.Add(ref q, d)"), w.Load("kt", "(nuint)(d * stride + j0)"), "s")};");
                 _s.Line(w.Store("s * AttentionScale", "ss", "(nuint)j0"));
             }
-        using (_s.Block("for (; j0 < n; j0++)"))
-        {
-            _s.Line("var s = 0f;");
-            _s.Line($"for (nint d = 0; d < {I(hd)}; d++) s = {Fma(VectorWidth.Scalar, "Unsafe.Add(ref q, d)", "Unsafe.Add(ref kt, d * length + j0)", "s")};");
-            _s.Line("Unsafe.Add(ref ss, j0) = s * AttentionScale;");
-        }
+        else
+            using (_s.Block("for (; j0 < n; j0++)"))
+            {
+                _s.Line("var s = 0f;");
+                _s.Line($"for (nint d = 0; d < {I(hd)}; d++) s = {Fma(VectorWidth.Scalar, "Unsafe.Add(ref q, d)", "Unsafe.Add(ref kt, d * stride + j0)", "s")};");
+                _s.Line("Unsafe.Add(ref ss, j0) = s * AttentionScale;");
+            }
         _s.Line("TensorPrimitives.SoftMax(scores.Slice(0, n), scores.Slice(0, n));");
         _s.Line($"ref float o = ref Unsafe.Add(ref cs, (first + i) * {I(dim)} + h * {I(hd)});");
         var fit = w.FitTo(hd);
@@ -451,6 +482,35 @@ public sealed class EncoderKernelEmitter
     // ---------------------------------------------------------------- GELU
 
     /// <summary>
+    /// e^x of every lane for x ≤ 0 (GELU's <c>exp(−z²)</c>), in single precision and inline: x = n·ln 2 + r with |r| ≤ ½ ln 2
+    /// (n rounded by the 1.5·2²³ shifter, ln 2 split in two so r is exact), e^r by Cephes' degree-5 polynomial (relative error
+    /// about 1e-7), times 2ⁿ built in the exponent bits. x is clamped at −87 (2ⁿ stays a normal float; e^−87 is 1.6e-38, where
+    /// GELU's negative side is 0 to any precision). <c>VectorNNN.Exp</c> is a call the JIT does not inline, and took most of GELU's time.
+    /// </summary>
+    private void EmitExp(VectorWidth w)
+    {
+        string C(float f) => $"{w.Api}.Create({Literals.Float(f)})";
+        _s.Line("/// <summary>e^x of every lane for x ≤ 0: single-precision range reduction and Cephes' polynomial (relative error about 1e-7), inline.</summary>");
+        _s.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+        using (_s.Block($"private static {w.Type} ExpNonPositive({w.Type} x)"))
+        {
+            _s.Line($"x = {w.Api}.Max(x, {C(-87f)});");
+            _s.Line($"var shifted = {Fma(w, "x", C(1.44269504088896341f), C(12582912f))}; // 1.5·2²³ + n, n = round(x / ln 2)");
+            _s.Line($"var n = shifted - {C(12582912f)};");
+            _s.Line($"var r = {Fma(w, "n", C(-0.693359375f), "x")};");
+            _s.Line($"r = {Fma(w, "n", C(2.12194440e-4f), "r")};");
+            _s.Line($"var p = {Fma(w, C(1.9875691500e-4f), "r", C(1.3981999507e-3f))};");
+            _s.Line($"p = {Fma(w, "p", "r", C(8.3334519073e-3f))};");
+            _s.Line($"p = {Fma(w, "p", "r", C(4.1665795894e-2f))};");
+            _s.Line($"p = {Fma(w, "p", "r", C(1.6666665459e-1f))};");
+            _s.Line($"p = {Fma(w, "p", "r", C(5.0000001201e-1f))};");
+            _s.Line($"var er = {Fma(w, "p * r", "r", "r")} + {C(1f)};");
+            _s.Line($"var scale = {w.Api}.ShiftLeft(shifted.AsInt32() - {w.Api}.Create(0x4B400000 - 127), 23).AsSingle(); // 2ⁿ");
+            _s.Line("return er * scale;");
+        }
+    }
+
+    /// <summary>
     /// GELU (erf) of every lane: x · ½(1 + erf(x/√2)), erf by Abramowitz and Stegun 7.1.26 (absolute error below
     /// 1.5e-7) with <c>Exp</c>; the negative side as x · ½ · erfc(|x|/√2), so it keeps its precision where it is small.
     /// </summary>
@@ -468,7 +528,7 @@ public sealed class EncoderKernelEmitter
             _s.Line($"poly = {Fma(w, "poly", "t", C(1.421413741f))};");
             _s.Line($"poly = {Fma(w, "poly", "t", C(-0.284496736f))};");
             _s.Line($"poly = {Fma(w, "poly", "t", C(0.254829592f))};");
-            var exp = w.IsScalar ? "MathF.Exp(-(z * z))" : $"{w.Api}.Exp(-(z * z))";
+            var exp = w.IsScalar ? "MathF.Exp(-(z * z))" : "ExpNonPositive(-(z * z))";
             _s.Line($"var erfc = poly * t * {exp}; // erfc(|x|/√2)");
             _s.Line(w.IsScalar
                 ? "return 0.5f * x * (x >= 0f ? 2f - erfc : erfc);"

@@ -48,10 +48,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 132 + 124, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -158,10 +162,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 132 + 124, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -268,10 +276,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 132 + 124, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -378,10 +390,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 1 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 128 + 128, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = (rows + chunks - 1) / chunks;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -2473,10 +2489,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 132 + 124, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -2583,10 +2603,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 132 + 124, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -2693,10 +2717,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 132 + 124, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -2803,10 +2831,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 1 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 128 + 128, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = (rows + chunks - 1) / chunks;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -4898,10 +4930,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 132 + 124, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -5008,10 +5044,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 132 + 124, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -5118,10 +5158,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 132 + 124, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -5228,10 +5272,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 252 (x's chunk, 378 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 252)
+            // Rows in chunks of at most 252 (x's chunk, up to 378 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 1 rows allow, since every chunk streams every panel of the
+            // share again (256 rows run as 128 + 128, not 252 + 4).
+            nint chunks = Math.Max(1, (rows + 251) / 252);
+            nint chunk = (rows + chunks - 1) / chunks;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 252);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -5362,30 +5410,55 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b1 = Vector512.LoadUnsafe(ref b, (nuint)16);
             var b2 = Vector512.LoadUnsafe(ref b, (nuint)32);
             var b3 = Vector512.LoadUnsafe(ref b, (nuint)48);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)16);
-            (Gelu(a02 + b2)).StoreUnsafe(ref y, (nuint)32);
-            (Gelu(a03 + b3)).StoreUnsafe(ref y, (nuint)48);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1552);
-            (Gelu(a12 + b2)).StoreUnsafe(ref y, (nuint)1568);
-            (Gelu(a13 + b3)).StoreUnsafe(ref y, (nuint)1584);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3088);
-            (Gelu(a22 + b2)).StoreUnsafe(ref y, (nuint)3104);
-            (Gelu(a23 + b3)).StoreUnsafe(ref y, (nuint)3120);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a31 + b1)).StoreUnsafe(ref y, (nuint)4624);
-            (Gelu(a32 + b2)).StoreUnsafe(ref y, (nuint)4640);
-            (Gelu(a33 + b3)).StoreUnsafe(ref y, (nuint)4656);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
-            (Gelu(a41 + b1)).StoreUnsafe(ref y, (nuint)6160);
-            (Gelu(a42 + b2)).StoreUnsafe(ref y, (nuint)6176);
-            (Gelu(a43 + b3)).StoreUnsafe(ref y, (nuint)6192);
-            (Gelu(a50 + b0)).StoreUnsafe(ref y, (nuint)7680);
-            (Gelu(a51 + b1)).StoreUnsafe(ref y, (nuint)7696);
-            (Gelu(a52 + b2)).StoreUnsafe(ref y, (nuint)7712);
-            (Gelu(a53 + b3)).StoreUnsafe(ref y, (nuint)7728);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)16);
+            (a02 + b2).StoreUnsafe(ref y, (nuint)32);
+            (a03 + b3).StoreUnsafe(ref y, (nuint)48);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1552);
+            (a12 + b2).StoreUnsafe(ref y, (nuint)1568);
+            (a13 + b3).StoreUnsafe(ref y, (nuint)1584);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3088);
+            (a22 + b2).StoreUnsafe(ref y, (nuint)3104);
+            (a23 + b3).StoreUnsafe(ref y, (nuint)3120);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a31 + b1).StoreUnsafe(ref y, (nuint)4624);
+            (a32 + b2).StoreUnsafe(ref y, (nuint)4640);
+            (a33 + b3).StoreUnsafe(ref y, (nuint)4656);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            (a41 + b1).StoreUnsafe(ref y, (nuint)6160);
+            (a42 + b2).StoreUnsafe(ref y, (nuint)6176);
+            (a43 + b3).StoreUnsafe(ref y, (nuint)6192);
+            (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
+            (a51 + b1).StoreUnsafe(ref y, (nuint)7696);
+            (a52 + b2).StoreUnsafe(ref y, (nuint)7712);
+            (a53 + b3).StoreUnsafe(ref y, (nuint)7728);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)48))).StoreUnsafe(ref y, (nuint)48);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1552))).StoreUnsafe(ref y, (nuint)1552);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1568))).StoreUnsafe(ref y, (nuint)1568);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1584))).StoreUnsafe(ref y, (nuint)1584);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3088))).StoreUnsafe(ref y, (nuint)3088);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3104))).StoreUnsafe(ref y, (nuint)3104);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3120))).StoreUnsafe(ref y, (nuint)3120);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4624))).StoreUnsafe(ref y, (nuint)4624);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4640))).StoreUnsafe(ref y, (nuint)4640);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4656))).StoreUnsafe(ref y, (nuint)4656);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)6160))).StoreUnsafe(ref y, (nuint)6160);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)6176))).StoreUnsafe(ref y, (nuint)6176);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)6192))).StoreUnsafe(ref y, (nuint)6192);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)7680))).StoreUnsafe(ref y, (nuint)7680);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)7696))).StoreUnsafe(ref y, (nuint)7696);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)7712))).StoreUnsafe(ref y, (nuint)7712);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)7728))).StoreUnsafe(ref y, (nuint)7728);
         }
 
         /// <summary>5 rows × 4 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -5482,26 +5555,47 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b1 = Vector512.LoadUnsafe(ref b, (nuint)16);
             var b2 = Vector512.LoadUnsafe(ref b, (nuint)32);
             var b3 = Vector512.LoadUnsafe(ref b, (nuint)48);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)16);
-            (Gelu(a02 + b2)).StoreUnsafe(ref y, (nuint)32);
-            (Gelu(a03 + b3)).StoreUnsafe(ref y, (nuint)48);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1552);
-            (Gelu(a12 + b2)).StoreUnsafe(ref y, (nuint)1568);
-            (Gelu(a13 + b3)).StoreUnsafe(ref y, (nuint)1584);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3088);
-            (Gelu(a22 + b2)).StoreUnsafe(ref y, (nuint)3104);
-            (Gelu(a23 + b3)).StoreUnsafe(ref y, (nuint)3120);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a31 + b1)).StoreUnsafe(ref y, (nuint)4624);
-            (Gelu(a32 + b2)).StoreUnsafe(ref y, (nuint)4640);
-            (Gelu(a33 + b3)).StoreUnsafe(ref y, (nuint)4656);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
-            (Gelu(a41 + b1)).StoreUnsafe(ref y, (nuint)6160);
-            (Gelu(a42 + b2)).StoreUnsafe(ref y, (nuint)6176);
-            (Gelu(a43 + b3)).StoreUnsafe(ref y, (nuint)6192);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)16);
+            (a02 + b2).StoreUnsafe(ref y, (nuint)32);
+            (a03 + b3).StoreUnsafe(ref y, (nuint)48);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1552);
+            (a12 + b2).StoreUnsafe(ref y, (nuint)1568);
+            (a13 + b3).StoreUnsafe(ref y, (nuint)1584);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3088);
+            (a22 + b2).StoreUnsafe(ref y, (nuint)3104);
+            (a23 + b3).StoreUnsafe(ref y, (nuint)3120);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a31 + b1).StoreUnsafe(ref y, (nuint)4624);
+            (a32 + b2).StoreUnsafe(ref y, (nuint)4640);
+            (a33 + b3).StoreUnsafe(ref y, (nuint)4656);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            (a41 + b1).StoreUnsafe(ref y, (nuint)6160);
+            (a42 + b2).StoreUnsafe(ref y, (nuint)6176);
+            (a43 + b3).StoreUnsafe(ref y, (nuint)6192);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)48))).StoreUnsafe(ref y, (nuint)48);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1552))).StoreUnsafe(ref y, (nuint)1552);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1568))).StoreUnsafe(ref y, (nuint)1568);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1584))).StoreUnsafe(ref y, (nuint)1584);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3088))).StoreUnsafe(ref y, (nuint)3088);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3104))).StoreUnsafe(ref y, (nuint)3104);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3120))).StoreUnsafe(ref y, (nuint)3120);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4624))).StoreUnsafe(ref y, (nuint)4624);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4640))).StoreUnsafe(ref y, (nuint)4640);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4656))).StoreUnsafe(ref y, (nuint)4656);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)6160))).StoreUnsafe(ref y, (nuint)6160);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)6176))).StoreUnsafe(ref y, (nuint)6176);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)6192))).StoreUnsafe(ref y, (nuint)6192);
         }
 
         /// <summary>4 rows × 4 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -5585,22 +5679,39 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b1 = Vector512.LoadUnsafe(ref b, (nuint)16);
             var b2 = Vector512.LoadUnsafe(ref b, (nuint)32);
             var b3 = Vector512.LoadUnsafe(ref b, (nuint)48);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)16);
-            (Gelu(a02 + b2)).StoreUnsafe(ref y, (nuint)32);
-            (Gelu(a03 + b3)).StoreUnsafe(ref y, (nuint)48);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1552);
-            (Gelu(a12 + b2)).StoreUnsafe(ref y, (nuint)1568);
-            (Gelu(a13 + b3)).StoreUnsafe(ref y, (nuint)1584);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3088);
-            (Gelu(a22 + b2)).StoreUnsafe(ref y, (nuint)3104);
-            (Gelu(a23 + b3)).StoreUnsafe(ref y, (nuint)3120);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a31 + b1)).StoreUnsafe(ref y, (nuint)4624);
-            (Gelu(a32 + b2)).StoreUnsafe(ref y, (nuint)4640);
-            (Gelu(a33 + b3)).StoreUnsafe(ref y, (nuint)4656);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)16);
+            (a02 + b2).StoreUnsafe(ref y, (nuint)32);
+            (a03 + b3).StoreUnsafe(ref y, (nuint)48);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1552);
+            (a12 + b2).StoreUnsafe(ref y, (nuint)1568);
+            (a13 + b3).StoreUnsafe(ref y, (nuint)1584);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3088);
+            (a22 + b2).StoreUnsafe(ref y, (nuint)3104);
+            (a23 + b3).StoreUnsafe(ref y, (nuint)3120);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a31 + b1).StoreUnsafe(ref y, (nuint)4624);
+            (a32 + b2).StoreUnsafe(ref y, (nuint)4640);
+            (a33 + b3).StoreUnsafe(ref y, (nuint)4656);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)48))).StoreUnsafe(ref y, (nuint)48);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1552))).StoreUnsafe(ref y, (nuint)1552);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1568))).StoreUnsafe(ref y, (nuint)1568);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1584))).StoreUnsafe(ref y, (nuint)1584);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3088))).StoreUnsafe(ref y, (nuint)3088);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3104))).StoreUnsafe(ref y, (nuint)3104);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3120))).StoreUnsafe(ref y, (nuint)3120);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4624))).StoreUnsafe(ref y, (nuint)4624);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4640))).StoreUnsafe(ref y, (nuint)4640);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4656))).StoreUnsafe(ref y, (nuint)4656);
         }
 
         /// <summary>3 rows × 4 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -5671,18 +5782,31 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b1 = Vector512.LoadUnsafe(ref b, (nuint)16);
             var b2 = Vector512.LoadUnsafe(ref b, (nuint)32);
             var b3 = Vector512.LoadUnsafe(ref b, (nuint)48);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)16);
-            (Gelu(a02 + b2)).StoreUnsafe(ref y, (nuint)32);
-            (Gelu(a03 + b3)).StoreUnsafe(ref y, (nuint)48);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1552);
-            (Gelu(a12 + b2)).StoreUnsafe(ref y, (nuint)1568);
-            (Gelu(a13 + b3)).StoreUnsafe(ref y, (nuint)1584);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3088);
-            (Gelu(a22 + b2)).StoreUnsafe(ref y, (nuint)3104);
-            (Gelu(a23 + b3)).StoreUnsafe(ref y, (nuint)3120);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)16);
+            (a02 + b2).StoreUnsafe(ref y, (nuint)32);
+            (a03 + b3).StoreUnsafe(ref y, (nuint)48);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1552);
+            (a12 + b2).StoreUnsafe(ref y, (nuint)1568);
+            (a13 + b3).StoreUnsafe(ref y, (nuint)1584);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3088);
+            (a22 + b2).StoreUnsafe(ref y, (nuint)3104);
+            (a23 + b3).StoreUnsafe(ref y, (nuint)3120);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)48))).StoreUnsafe(ref y, (nuint)48);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1552))).StoreUnsafe(ref y, (nuint)1552);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1568))).StoreUnsafe(ref y, (nuint)1568);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1584))).StoreUnsafe(ref y, (nuint)1584);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3088))).StoreUnsafe(ref y, (nuint)3088);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3104))).StoreUnsafe(ref y, (nuint)3104);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3120))).StoreUnsafe(ref y, (nuint)3120);
         }
 
         /// <summary>2 rows × 4 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -5740,14 +5864,23 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b1 = Vector512.LoadUnsafe(ref b, (nuint)16);
             var b2 = Vector512.LoadUnsafe(ref b, (nuint)32);
             var b3 = Vector512.LoadUnsafe(ref b, (nuint)48);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)16);
-            (Gelu(a02 + b2)).StoreUnsafe(ref y, (nuint)32);
-            (Gelu(a03 + b3)).StoreUnsafe(ref y, (nuint)48);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1552);
-            (Gelu(a12 + b2)).StoreUnsafe(ref y, (nuint)1568);
-            (Gelu(a13 + b3)).StoreUnsafe(ref y, (nuint)1584);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)16);
+            (a02 + b2).StoreUnsafe(ref y, (nuint)32);
+            (a03 + b3).StoreUnsafe(ref y, (nuint)48);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1552);
+            (a12 + b2).StoreUnsafe(ref y, (nuint)1568);
+            (a13 + b3).StoreUnsafe(ref y, (nuint)1584);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)48))).StoreUnsafe(ref y, (nuint)48);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1552))).StoreUnsafe(ref y, (nuint)1552);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1568))).StoreUnsafe(ref y, (nuint)1568);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1584))).StoreUnsafe(ref y, (nuint)1584);
         }
 
         /// <summary>1 row × 4 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -5792,10 +5925,15 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             var b1 = Vector512.LoadUnsafe(ref b, (nuint)16);
             var b2 = Vector512.LoadUnsafe(ref b, (nuint)32);
             var b3 = Vector512.LoadUnsafe(ref b, (nuint)48);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)16);
-            (Gelu(a02 + b2)).StoreUnsafe(ref y, (nuint)32);
-            (Gelu(a03 + b3)).StoreUnsafe(ref y, (nuint)48);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)16);
+            (a02 + b2).StoreUnsafe(ref y, (nuint)32);
+            (a03 + b3).StoreUnsafe(ref y, (nuint)48);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)16))).StoreUnsafe(ref y, (nuint)16);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)32))).StoreUnsafe(ref y, (nuint)32);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)48))).StoreUnsafe(ref y, (nuint)48);
         }
 
         /// <summary>6 rows × 1 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -5845,12 +5983,19 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector512.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
-            (Gelu(a50 + b0)).StoreUnsafe(ref y, (nuint)7680);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)7680))).StoreUnsafe(ref y, (nuint)7680);
         }
 
         /// <summary>5 rows × 1 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -5896,11 +6041,17 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector512.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
         }
 
         /// <summary>4 rows × 1 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -5942,10 +6093,15 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector512.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
         }
 
         /// <summary>3 rows × 1 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -5983,9 +6139,13 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector512.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
         }
 
         /// <summary>2 rows × 1 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6019,8 +6179,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector512.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
         }
 
         /// <summary>1 row × 1 × 16 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6050,7 +6213,9 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector512.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector512.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
         }
 
         /// <summary>6 rows × 2 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6120,18 +6285,31 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector256.LoadUnsafe(ref b, (nuint)8);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)8);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1544);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3080);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a31 + b1)).StoreUnsafe(ref y, (nuint)4616);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
-            (Gelu(a41 + b1)).StoreUnsafe(ref y, (nuint)6152);
-            (Gelu(a50 + b0)).StoreUnsafe(ref y, (nuint)7680);
-            (Gelu(a51 + b1)).StoreUnsafe(ref y, (nuint)7688);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)8);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1544);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3080);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a31 + b1).StoreUnsafe(ref y, (nuint)4616);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            (a41 + b1).StoreUnsafe(ref y, (nuint)6152);
+            (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
+            (a51 + b1).StoreUnsafe(ref y, (nuint)7688);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1544))).StoreUnsafe(ref y, (nuint)1544);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3080))).StoreUnsafe(ref y, (nuint)3080);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)4616))).StoreUnsafe(ref y, (nuint)4616);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)6152))).StoreUnsafe(ref y, (nuint)6152);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)7680))).StoreUnsafe(ref y, (nuint)7680);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)7688))).StoreUnsafe(ref y, (nuint)7688);
         }
 
         /// <summary>5 rows × 2 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6194,16 +6372,27 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector256.LoadUnsafe(ref b, (nuint)8);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)8);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1544);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3080);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a31 + b1)).StoreUnsafe(ref y, (nuint)4616);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
-            (Gelu(a41 + b1)).StoreUnsafe(ref y, (nuint)6152);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)8);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1544);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3080);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a31 + b1).StoreUnsafe(ref y, (nuint)4616);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            (a41 + b1).StoreUnsafe(ref y, (nuint)6152);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1544))).StoreUnsafe(ref y, (nuint)1544);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3080))).StoreUnsafe(ref y, (nuint)3080);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)4616))).StoreUnsafe(ref y, (nuint)4616);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)6152))).StoreUnsafe(ref y, (nuint)6152);
         }
 
         /// <summary>4 rows × 2 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6259,14 +6448,23 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector256.LoadUnsafe(ref b, (nuint)8);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)8);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1544);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3080);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a31 + b1)).StoreUnsafe(ref y, (nuint)4616);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)8);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1544);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3080);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a31 + b1).StoreUnsafe(ref y, (nuint)4616);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1544))).StoreUnsafe(ref y, (nuint)1544);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3080))).StoreUnsafe(ref y, (nuint)3080);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)4616))).StoreUnsafe(ref y, (nuint)4616);
         }
 
         /// <summary>3 rows × 2 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6315,12 +6513,19 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector256.LoadUnsafe(ref b, (nuint)8);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)8);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1544);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3080);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)8);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1544);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3080);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1544))).StoreUnsafe(ref y, (nuint)1544);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3080))).StoreUnsafe(ref y, (nuint)3080);
         }
 
         /// <summary>2 rows × 2 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6362,10 +6567,15 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector256.LoadUnsafe(ref b, (nuint)8);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)8);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1544);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)8);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1544);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1544))).StoreUnsafe(ref y, (nuint)1544);
         }
 
         /// <summary>1 row × 2 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6400,8 +6610,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector256.LoadUnsafe(ref b, (nuint)8);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)8);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)8);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)8))).StoreUnsafe(ref y, (nuint)8);
         }
 
         /// <summary>6 rows × 1 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6451,12 +6664,19 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
-            (Gelu(a50 + b0)).StoreUnsafe(ref y, (nuint)7680);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)7680))).StoreUnsafe(ref y, (nuint)7680);
         }
 
         /// <summary>5 rows × 1 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6502,11 +6722,17 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
         }
 
         /// <summary>4 rows × 1 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6548,10 +6774,15 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
         }
 
         /// <summary>3 rows × 1 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6589,9 +6820,13 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
         }
 
         /// <summary>2 rows × 1 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6625,8 +6860,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
         }
 
         /// <summary>1 row × 1 × 8 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6656,7 +6894,9 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector256.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector256.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
         }
 
         /// <summary>6 rows × 2 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6726,18 +6966,31 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector128.LoadUnsafe(ref b, (nuint)4);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)4);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1540);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3076);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a31 + b1)).StoreUnsafe(ref y, (nuint)4612);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
-            (Gelu(a41 + b1)).StoreUnsafe(ref y, (nuint)6148);
-            (Gelu(a50 + b0)).StoreUnsafe(ref y, (nuint)7680);
-            (Gelu(a51 + b1)).StoreUnsafe(ref y, (nuint)7684);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)4);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1540);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3076);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a31 + b1).StoreUnsafe(ref y, (nuint)4612);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            (a41 + b1).StoreUnsafe(ref y, (nuint)6148);
+            (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
+            (a51 + b1).StoreUnsafe(ref y, (nuint)7684);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1540))).StoreUnsafe(ref y, (nuint)1540);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3076))).StoreUnsafe(ref y, (nuint)3076);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4612))).StoreUnsafe(ref y, (nuint)4612);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)6148))).StoreUnsafe(ref y, (nuint)6148);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)7680))).StoreUnsafe(ref y, (nuint)7680);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)7684))).StoreUnsafe(ref y, (nuint)7684);
         }
 
         /// <summary>5 rows × 2 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6800,16 +7053,27 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector128.LoadUnsafe(ref b, (nuint)4);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)4);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1540);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3076);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a31 + b1)).StoreUnsafe(ref y, (nuint)4612);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
-            (Gelu(a41 + b1)).StoreUnsafe(ref y, (nuint)6148);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)4);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1540);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3076);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a31 + b1).StoreUnsafe(ref y, (nuint)4612);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            (a41 + b1).StoreUnsafe(ref y, (nuint)6148);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1540))).StoreUnsafe(ref y, (nuint)1540);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3076))).StoreUnsafe(ref y, (nuint)3076);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4612))).StoreUnsafe(ref y, (nuint)4612);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)6148))).StoreUnsafe(ref y, (nuint)6148);
         }
 
         /// <summary>4 rows × 2 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6865,14 +7129,23 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector128.LoadUnsafe(ref b, (nuint)4);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)4);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1540);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3076);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a31 + b1)).StoreUnsafe(ref y, (nuint)4612);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)4);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1540);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3076);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a31 + b1).StoreUnsafe(ref y, (nuint)4612);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1540))).StoreUnsafe(ref y, (nuint)1540);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3076))).StoreUnsafe(ref y, (nuint)3076);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4612))).StoreUnsafe(ref y, (nuint)4612);
         }
 
         /// <summary>3 rows × 2 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6921,12 +7194,19 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector128.LoadUnsafe(ref b, (nuint)4);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)4);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1540);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a21 + b1)).StoreUnsafe(ref y, (nuint)3076);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)4);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1540);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a21 + b1).StoreUnsafe(ref y, (nuint)3076);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1540))).StoreUnsafe(ref y, (nuint)1540);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3076))).StoreUnsafe(ref y, (nuint)3076);
         }
 
         /// <summary>2 rows × 2 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -6968,10 +7248,15 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector128.LoadUnsafe(ref b, (nuint)4);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)4);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a11 + b1)).StoreUnsafe(ref y, (nuint)1540);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)4);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a11 + b1).StoreUnsafe(ref y, (nuint)1540);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1540))).StoreUnsafe(ref y, (nuint)1540);
         }
 
         /// <summary>1 row × 2 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -7006,8 +7291,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
             var b1 = Vector128.LoadUnsafe(ref b, (nuint)4);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a01 + b1)).StoreUnsafe(ref y, (nuint)4);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a01 + b1).StoreUnsafe(ref y, (nuint)4);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4))).StoreUnsafe(ref y, (nuint)4);
         }
 
         /// <summary>6 rows × 1 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -7057,12 +7345,19 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
-            (Gelu(a50 + b0)).StoreUnsafe(ref y, (nuint)7680);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            (a50 + b0).StoreUnsafe(ref y, (nuint)7680);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)7680))).StoreUnsafe(ref y, (nuint)7680);
         }
 
         /// <summary>5 rows × 1 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -7108,11 +7403,17 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
-            (Gelu(a40 + b0)).StoreUnsafe(ref y, (nuint)6144);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            (a40 + b0).StoreUnsafe(ref y, (nuint)6144);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)6144))).StoreUnsafe(ref y, (nuint)6144);
         }
 
         /// <summary>4 rows × 1 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -7154,10 +7455,15 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
-            (Gelu(a30 + b0)).StoreUnsafe(ref y, (nuint)4608);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            (a30 + b0).StoreUnsafe(ref y, (nuint)4608);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)4608))).StoreUnsafe(ref y, (nuint)4608);
         }
 
         /// <summary>3 rows × 1 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -7195,9 +7501,13 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
-            (Gelu(a20 + b0)).StoreUnsafe(ref y, (nuint)3072);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            (a20 + b0).StoreUnsafe(ref y, (nuint)3072);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)3072))).StoreUnsafe(ref y, (nuint)3072);
         }
 
         /// <summary>2 rows × 1 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -7231,8 +7541,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
-            (Gelu(a10 + b0)).StoreUnsafe(ref y, (nuint)1536);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            (a10 + b0).StoreUnsafe(ref y, (nuint)1536);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)1536))).StoreUnsafe(ref y, (nuint)1536);
         }
 
         /// <summary>1 row × 1 × 4 outputs of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -7262,7 +7575,9 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Vector128.LoadUnsafe(ref b, (nuint)0);
-            (Gelu(a00 + b0)).StoreUnsafe(ref y, (nuint)0);
+            (a00 + b0).StoreUnsafe(ref y, (nuint)0);
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            (Gelu(Vector128.LoadUnsafe(ref y, (nuint)0))).StoreUnsafe(ref y, (nuint)0);
         }
 
         /// <summary>1 row × 1 output of MatMul384x1536Gelu over one k block: x at (row, k0), w at the panel's (k0, column), partial and y at (row, column), b at the column.</summary>
@@ -7292,7 +7607,9 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             }
             // The last k block: + b, then the epilogue, into y.
             var b0 = Unsafe.Add(ref b, 0);
-            Unsafe.Add(ref y, 0) = Gelu(a00 + b0);
+            Unsafe.Add(ref y, 0) = a00 + b0;
+            // GELU in place, after the stores: its temporaries do not compete with live accumulators for the registers (nor, on the scalar path, MathF.Exp's call).
+            Unsafe.Add(ref y, 0) = Gelu(Unsafe.Add(ref y, 0));
         }
 
         /// <summary>
@@ -7323,10 +7640,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 60 (x's chunk, 360 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 60)
+            // Rows in chunks of at most 60 (x's chunk, up to 360 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (64 rows run as 36 + 28, not 60 + 4).
+            nint chunks = Math.Max(1, (rows + 59) / 60);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 60);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -7433,10 +7754,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 60 (x's chunk, 360 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 60)
+            // Rows in chunks of at most 60 (x's chunk, up to 360 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (64 rows run as 36 + 28, not 60 + 4).
+            nint chunks = Math.Max(1, (rows + 59) / 60);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 60);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -7543,10 +7868,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 60 (x's chunk, 360 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 60)
+            // Rows in chunks of at most 60 (x's chunk, up to 360 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 6 rows allow, since every chunk streams every panel of the
+            // share again (64 rows run as 36 + 28, not 60 + 4).
+            nint chunks = Math.Max(1, (rows + 59) / 60);
+            nint chunk = ((rows + chunks - 1) / chunks + 5) / 6 * 6;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 60);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -7653,10 +7982,14 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             ref float ys = ref MemoryMarshal.GetReference(y);
             ref float bs = ref MemoryMarshal.GetReference(bias);
             ref float ps = ref MemoryMarshal.GetReference(partial);
-            // Rows in chunks of 60 (x's chunk, 360 KiB, stays in L2 while every panel of the share reads it).
-            for (nint r0 = 0; r0 < rows; r0 += 60)
+            // Rows in chunks of at most 60 (x's chunk, up to 360 KiB, stays in L2 while every panel of the share reads it):
+            // as few chunks as cover the rows, as even as whole blocks of 1 rows allow, since every chunk streams every panel of the
+            // share again (64 rows run as 32 + 32, not 60 + 4).
+            nint chunks = Math.Max(1, (rows + 59) / 60);
+            nint chunk = (rows + chunks - 1) / chunks;
+            for (nint r0 = 0; r0 < rows; r0 += chunk)
             {
-                nint r1 = Math.Min(rows, r0 + 60);
+                nint r1 = Math.Min(rows, r0 + chunk);
                 // One panel of 64 outputs at a time (its columns in the share: c0..c1−1).
                 for (nint t0 = from & ~63; t0 < to; t0 += 64)
                 {
@@ -9731,12 +10064,15 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
         public static void Attention12x32(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> tokens, int length, int from, int to, Span<float> scratch)
         {
             if (length < 1 || (uint)from > (uint)to || (long)to > (long)tokens.Length * 12 || (long)((to + 11) / 12) * length * 1152 > qkv.Length
-                || (long)((to + 11) / 12) * length * 384 > context.Length || (long)length * 36 > scratch.Length) ThrowShape("Attention12x32");
+                || (long)((to + 11) / 12) * length * 384 > context.Length || (long)((length + 15) & ~15) * 36 > scratch.Length) ThrowShape("Attention12x32");
             // Every access below stays in the rows of the sentences from..to−1 cover and in scratch, which the check above makes in range.
             ref float qs = ref MemoryMarshal.GetReference(qkv);
             ref float cs = ref MemoryMarshal.GetReference(context);
-            ref float kt = ref MemoryMarshal.GetReference(scratch); // the head's keys transposed: kt[d·length + j]
-            var scores = scratch.Slice(32 * length, length);
+            // Keys and score rows padded to 16 positions, so every path computes scores in whole vectors: the lanes past a
+            // sentence's tokens are computed (from zeroed keys) and never read.
+            nint stride = (length + 15) & ~15;
+            ref float kt = ref MemoryMarshal.GetReference(scratch); // the head's keys transposed: kt[d·stride + j]
+            var scores = scratch.Slice(32 * (int)stride); // 4 rows of stride scores
             ref float ss = ref MemoryMarshal.GetReference(scores);
             for (var u = from; u < to; u++)
             {
@@ -9747,7 +10083,12 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                 for (nint j = 0; j < n; j++)
                 {
                     ref float key = ref Unsafe.Add(ref qs, (first + j) * 1152 + 384 + h * 32);
-                    for (nint d = 0; d < 32; d++) Unsafe.Add(ref kt, d * length + j) = Unsafe.Add(ref key, d);
+                    for (nint d = 0; d < 32; d++) Unsafe.Add(ref kt, d * stride + j) = Unsafe.Add(ref key, d);
+                }
+                nint covered = (n + 15) & ~15; // the keys the score vectors read
+                if (covered > n)
+                {
+                    for (nint d = 0; d < 32; d++) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref kt, d * stride + n), (int)(covered - n)).Clear();
                 }
                 nint i = 0;
                 // Vector512: 4 queries at a time (scores row q of scratch after the keys), each chain as the one-query loop below computes it.
@@ -9757,41 +10098,26 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                     {
                         ref float q = ref Unsafe.Add(ref qs, (first + i) * 1152 + h * 32);
                         nint j0 = 0;
-                        for (; j0 + 16 <= n; j0 += 16)
+                        for (; j0 < n; j0 += 16)
                         {
                             Vector512<float> s0 = Vector512<float>.Zero, s1 = Vector512<float>.Zero, s2 = Vector512<float>.Zero, s3 = Vector512<float>.Zero;
                             for (nint d = 0; d < 32; d++)
                             {
-                                var key = Vector512.LoadUnsafe(ref kt, (nuint)(d * length + j0));
+                                var key = Vector512.LoadUnsafe(ref kt, (nuint)(d * stride + j0));
                                 s0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d)), key, s0);
                                 s1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d + 1152)), key, s1);
                                 s2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d + 2304)), key, s2);
                                 s3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d + 3456)), key, s3);
                             }
                             (s0 * AttentionScale).StoreUnsafe(ref ss, (nuint)(j0));
-                            (s1 * AttentionScale).StoreUnsafe(ref ss, (nuint)(1 * length + j0));
-                            (s2 * AttentionScale).StoreUnsafe(ref ss, (nuint)(2 * length + j0));
-                            (s3 * AttentionScale).StoreUnsafe(ref ss, (nuint)(3 * length + j0));
+                            (s1 * AttentionScale).StoreUnsafe(ref ss, (nuint)(1 * stride + j0));
+                            (s2 * AttentionScale).StoreUnsafe(ref ss, (nuint)(2 * stride + j0));
+                            (s3 * AttentionScale).StoreUnsafe(ref ss, (nuint)(3 * stride + j0));
                         }
-                        for (; j0 < n; j0++)
-                        {
-                            var t0 = 0f;
-                            for (nint d = 0; d < 32; d++) t0 = MathF.FusedMultiplyAdd(Unsafe.Add(ref q, d), Unsafe.Add(ref kt, d * length + j0), t0);
-                            Unsafe.Add(ref ss, j0) = t0 * AttentionScale;
-                            var t1 = 0f;
-                            for (nint d = 0; d < 32; d++) t1 = MathF.FusedMultiplyAdd(Unsafe.Add(ref q, d + 1152), Unsafe.Add(ref kt, d * length + j0), t1);
-                            Unsafe.Add(ref ss, 1 * length + j0) = t1 * AttentionScale;
-                            var t2 = 0f;
-                            for (nint d = 0; d < 32; d++) t2 = MathF.FusedMultiplyAdd(Unsafe.Add(ref q, d + 2304), Unsafe.Add(ref kt, d * length + j0), t2);
-                            Unsafe.Add(ref ss, 2 * length + j0) = t2 * AttentionScale;
-                            var t3 = 0f;
-                            for (nint d = 0; d < 32; d++) t3 = MathF.FusedMultiplyAdd(Unsafe.Add(ref q, d + 3456), Unsafe.Add(ref kt, d * length + j0), t3);
-                            Unsafe.Add(ref ss, 3 * length + j0) = t3 * AttentionScale;
-                        }
-                        TensorPrimitives.SoftMax(scratch.Slice(32 * length + 0 * length, n), scratch.Slice(32 * length + 0 * length, n));
-                        TensorPrimitives.SoftMax(scratch.Slice(32 * length + 1 * length, n), scratch.Slice(32 * length + 1 * length, n));
-                        TensorPrimitives.SoftMax(scratch.Slice(32 * length + 2 * length, n), scratch.Slice(32 * length + 2 * length, n));
-                        TensorPrimitives.SoftMax(scratch.Slice(32 * length + 3 * length, n), scratch.Slice(32 * length + 3 * length, n));
+                        TensorPrimitives.SoftMax(scores.Slice(0, n), scores.Slice(0, n));
+                        TensorPrimitives.SoftMax(scores.Slice(1 * (int)stride, n), scores.Slice(1 * (int)stride, n));
+                        TensorPrimitives.SoftMax(scores.Slice(2 * (int)stride, n), scores.Slice(2 * (int)stride, n));
+                        TensorPrimitives.SoftMax(scores.Slice(3 * (int)stride, n), scores.Slice(3 * (int)stride, n));
                         Vector512<float> o00 = Vector512<float>.Zero, o01 = Vector512<float>.Zero, o10 = Vector512<float>.Zero, o11 = Vector512<float>.Zero, o20 = Vector512<float>.Zero, o21 = Vector512<float>.Zero, o30 = Vector512<float>.Zero, o31 = Vector512<float>.Zero;
                         for (nint j = 0; j < n; j++)
                         {
@@ -9801,13 +10127,13 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                             var p0 = Vector512.Create(Unsafe.Add(ref ss, j));
                             o00 = Vector512.FusedMultiplyAdd(p0, v0, o00);
                             o01 = Vector512.FusedMultiplyAdd(p0, v1, o01);
-                            var p1 = Vector512.Create(Unsafe.Add(ref ss, 1 * length + j));
+                            var p1 = Vector512.Create(Unsafe.Add(ref ss, 1 * stride + j));
                             o10 = Vector512.FusedMultiplyAdd(p1, v0, o10);
                             o11 = Vector512.FusedMultiplyAdd(p1, v1, o11);
-                            var p2 = Vector512.Create(Unsafe.Add(ref ss, 2 * length + j));
+                            var p2 = Vector512.Create(Unsafe.Add(ref ss, 2 * stride + j));
                             o20 = Vector512.FusedMultiplyAdd(p2, v0, o20);
                             o21 = Vector512.FusedMultiplyAdd(p2, v1, o21);
-                            var p3 = Vector512.Create(Unsafe.Add(ref ss, 3 * length + j));
+                            var p3 = Vector512.Create(Unsafe.Add(ref ss, 3 * stride + j));
                             o30 = Vector512.FusedMultiplyAdd(p3, v0, o30);
                             o31 = Vector512.FusedMultiplyAdd(p3, v1, o31);
                         }
@@ -9834,17 +10160,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                     nint j0 = 0;
                     if (Vector512.IsHardwareAccelerated)
                     {
-                        for (; j0 + 16 <= n; j0 += 16)
+                        for (; j0 < n; j0 += 16)
                         {
                             var s = Vector512<float>.Zero;
-                            for (nint d = 0; d < 32; d++) s = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d)), Vector512.LoadUnsafe(ref kt, (nuint)(d * length + j0)), s);
+                            for (nint d = 0; d < 32; d++) s = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q, d)), Vector512.LoadUnsafe(ref kt, (nuint)(d * stride + j0)), s);
                             (s * AttentionScale).StoreUnsafe(ref ss, (nuint)j0);
-                        }
-                        for (; j0 < n; j0++)
-                        {
-                            var s = 0f;
-                            for (nint d = 0; d < 32; d++) s = MathF.FusedMultiplyAdd(Unsafe.Add(ref q, d), Unsafe.Add(ref kt, d * length + j0), s);
-                            Unsafe.Add(ref ss, j0) = s * AttentionScale;
                         }
                         TensorPrimitives.SoftMax(scores.Slice(0, n), scores.Slice(0, n));
                         ref float o = ref Unsafe.Add(ref cs, (first + i) * 384 + h * 32);
@@ -9861,17 +10181,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                     }
                     else if (Vector256.IsHardwareAccelerated)
                     {
-                        for (; j0 + 8 <= n; j0 += 8)
+                        for (; j0 < n; j0 += 8)
                         {
                             var s = Vector256<float>.Zero;
-                            for (nint d = 0; d < 32; d++) s = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q, d)), Vector256.LoadUnsafe(ref kt, (nuint)(d * length + j0)), s);
+                            for (nint d = 0; d < 32; d++) s = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q, d)), Vector256.LoadUnsafe(ref kt, (nuint)(d * stride + j0)), s);
                             (s * AttentionScale).StoreUnsafe(ref ss, (nuint)j0);
-                        }
-                        for (; j0 < n; j0++)
-                        {
-                            var s = 0f;
-                            for (nint d = 0; d < 32; d++) s = MathF.FusedMultiplyAdd(Unsafe.Add(ref q, d), Unsafe.Add(ref kt, d * length + j0), s);
-                            Unsafe.Add(ref ss, j0) = s * AttentionScale;
                         }
                         TensorPrimitives.SoftMax(scores.Slice(0, n), scores.Slice(0, n));
                         ref float o = ref Unsafe.Add(ref cs, (first + i) * 384 + h * 32);
@@ -9892,17 +10206,11 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                     }
                     else if (Vector128.IsHardwareAccelerated)
                     {
-                        for (; j0 + 4 <= n; j0 += 4)
+                        for (; j0 < n; j0 += 4)
                         {
                             var s = Vector128<float>.Zero;
-                            for (nint d = 0; d < 32; d++) s = Vector128.FusedMultiplyAdd(Vector128.Create(Unsafe.Add(ref q, d)), Vector128.LoadUnsafe(ref kt, (nuint)(d * length + j0)), s);
+                            for (nint d = 0; d < 32; d++) s = Vector128.FusedMultiplyAdd(Vector128.Create(Unsafe.Add(ref q, d)), Vector128.LoadUnsafe(ref kt, (nuint)(d * stride + j0)), s);
                             (s * AttentionScale).StoreUnsafe(ref ss, (nuint)j0);
-                        }
-                        for (; j0 < n; j0++)
-                        {
-                            var s = 0f;
-                            for (nint d = 0; d < 32; d++) s = MathF.FusedMultiplyAdd(Unsafe.Add(ref q, d), Unsafe.Add(ref kt, d * length + j0), s);
-                            Unsafe.Add(ref ss, j0) = s * AttentionScale;
                         }
                         TensorPrimitives.SoftMax(scores.Slice(0, n), scores.Slice(0, n));
                         ref float o = ref Unsafe.Add(ref cs, (first + i) * 384 + h * 32);
@@ -9934,7 +10242,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
                         for (; j0 < n; j0++)
                         {
                             var s = 0f;
-                            for (nint d = 0; d < 32; d++) s = MathF.FusedMultiplyAdd(Unsafe.Add(ref q, d), Unsafe.Add(ref kt, d * length + j0), s);
+                            for (nint d = 0; d < 32; d++) s = MathF.FusedMultiplyAdd(Unsafe.Add(ref q, d), Unsafe.Add(ref kt, d * stride + j0), s);
                             Unsafe.Add(ref ss, j0) = s * AttentionScale;
                         }
                         TensorPrimitives.SoftMax(scores.Slice(0, n), scores.Slice(0, n));
@@ -9960,7 +10268,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(1.4214138f));
             poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(-0.28449672f));
             poly = Vector512.FusedMultiplyAdd(poly, t, Vector512.Create(0.2548296f));
-            var erfc = poly * t * Vector512.Exp(-(z * z)); // erfc(|x|/√2)
+            var erfc = poly * t * ExpNonPositive(-(z * z)); // erfc(|x|/√2)
             return Vector512.Create(0.5f) * x * Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), Vector512.Create(2f) - erfc, erfc);
         }
 
@@ -9974,7 +10282,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(1.4214138f));
             poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(-0.28449672f));
             poly = Vector256.FusedMultiplyAdd(poly, t, Vector256.Create(0.2548296f));
-            var erfc = poly * t * Vector256.Exp(-(z * z)); // erfc(|x|/√2)
+            var erfc = poly * t * ExpNonPositive(-(z * z)); // erfc(|x|/√2)
             return Vector256.Create(0.5f) * x * Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), Vector256.Create(2f) - erfc, erfc);
         }
 
@@ -9988,7 +10296,7 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             poly = Vector128.FusedMultiplyAdd(poly, t, Vector128.Create(1.4214138f));
             poly = Vector128.FusedMultiplyAdd(poly, t, Vector128.Create(-0.28449672f));
             poly = Vector128.FusedMultiplyAdd(poly, t, Vector128.Create(0.2548296f));
-            var erfc = poly * t * Vector128.Exp(-(z * z)); // erfc(|x|/√2)
+            var erfc = poly * t * ExpNonPositive(-(z * z)); // erfc(|x|/√2)
             return Vector128.Create(0.5f) * x * Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), Vector128.Create(2f) - erfc, erfc);
         }
 
@@ -10004,6 +10312,63 @@ namespace SpecializedInfer.Generated.Kernels.Encoders
             poly = MathF.FusedMultiplyAdd(poly, t, 0.2548296f);
             var erfc = poly * t * MathF.Exp(-(z * z)); // erfc(|x|/√2)
             return 0.5f * x * (x >= 0f ? 2f - erfc : erfc);
+        }
+
+        /// <summary>e^x of every lane for x ≤ 0: single-precision range reduction and Cephes' polynomial (relative error about 1e-7), inline.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<float> ExpNonPositive(Vector512<float> x)
+        {
+            x = Vector512.Max(x, Vector512.Create(-87f));
+            var shifted = Vector512.FusedMultiplyAdd(x, Vector512.Create(1.442695f), Vector512.Create(12582912f)); // 1.5·2²³ + n, n = round(x / ln 2)
+            var n = shifted - Vector512.Create(12582912f);
+            var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.6933594f), x);
+            r = Vector512.FusedMultiplyAdd(n, Vector512.Create(0.00021219444f), r);
+            var p = Vector512.FusedMultiplyAdd(Vector512.Create(0.00019875691f), r, Vector512.Create(0.0013981999f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.008333452f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.041665796f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.16666666f));
+            p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+            var er = Vector512.FusedMultiplyAdd(p * r, r, r) + Vector512.Create(1f);
+            var scale = Vector512.ShiftLeft(shifted.AsInt32() - Vector512.Create(0x4B400000 - 127), 23).AsSingle(); // 2ⁿ
+            return er * scale;
+        }
+
+        /// <summary>e^x of every lane for x ≤ 0: single-precision range reduction and Cephes' polynomial (relative error about 1e-7), inline.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> ExpNonPositive(Vector256<float> x)
+        {
+            x = Vector256.Max(x, Vector256.Create(-87f));
+            var shifted = Vector256.FusedMultiplyAdd(x, Vector256.Create(1.442695f), Vector256.Create(12582912f)); // 1.5·2²³ + n, n = round(x / ln 2)
+            var n = shifted - Vector256.Create(12582912f);
+            var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.6933594f), x);
+            r = Vector256.FusedMultiplyAdd(n, Vector256.Create(0.00021219444f), r);
+            var p = Vector256.FusedMultiplyAdd(Vector256.Create(0.00019875691f), r, Vector256.Create(0.0013981999f));
+            p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.008333452f));
+            p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.041665796f));
+            p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.16666666f));
+            p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
+            var er = Vector256.FusedMultiplyAdd(p * r, r, r) + Vector256.Create(1f);
+            var scale = Vector256.ShiftLeft(shifted.AsInt32() - Vector256.Create(0x4B400000 - 127), 23).AsSingle(); // 2ⁿ
+            return er * scale;
+        }
+
+        /// <summary>e^x of every lane for x ≤ 0: single-precision range reduction and Cephes' polynomial (relative error about 1e-7), inline.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<float> ExpNonPositive(Vector128<float> x)
+        {
+            x = Vector128.Max(x, Vector128.Create(-87f));
+            var shifted = Vector128.FusedMultiplyAdd(x, Vector128.Create(1.442695f), Vector128.Create(12582912f)); // 1.5·2²³ + n, n = round(x / ln 2)
+            var n = shifted - Vector128.Create(12582912f);
+            var r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-0.6933594f), x);
+            r = Vector128.FusedMultiplyAdd(n, Vector128.Create(0.00021219444f), r);
+            var p = Vector128.FusedMultiplyAdd(Vector128.Create(0.00019875691f), r, Vector128.Create(0.0013981999f));
+            p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(0.008333452f));
+            p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(0.041665796f));
+            p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(0.16666666f));
+            p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(0.5f));
+            var er = Vector128.FusedMultiplyAdd(p * r, r, r) + Vector128.Create(1f);
+            var scale = Vector128.ShiftLeft(shifted.AsInt32() - Vector128.Create(0x4B400000 - 127), 23).AsSingle(); // 2ⁿ
+            return er * scale;
         }
     }
 }
