@@ -4,8 +4,8 @@ namespace SpecializedInfer.Tests.Engines;
 
 /// <summary>
 /// One engine cache for every test that compiles generated engines, so each plan is compiled once per test run.
-/// Those tests share a collection: they run one at a time, so <see cref="GeneratedEngineCompiler.Compilations"/>
-/// counts only their own compilations.
+/// Those tests share a collection: they run one at a time (<see cref="GeneratedEngineCompiler.Compilations"/> counts
+/// the calling thread's compilations, so tests elsewhere compiling engines at the same time do not disturb the count).
 /// </summary>
 public sealed class GeneratedEngineFixture : IDisposable
 {
