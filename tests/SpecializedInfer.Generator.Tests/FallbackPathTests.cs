@@ -81,6 +81,8 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
             Console.WriteLine($"encoders FAILED: {e.GetType().Name}: {e.Message}");
             ok = false;
         }
+        // The generated encoder's GELU: the same operations in the same order on every path, so the same bits.
+        Console.WriteLine($"gelu {GeneratedGeluTests.Digest()}");
         return ok ? 0 : 1;
     }
 
@@ -112,6 +114,7 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
             Assert.Equal(expectedIntegerPaths, lines.Skip(1).FirstOrDefault());
             Assert.True(exitCode == 0, $"{name} child failed:\n{text}");
             Assert.Equal(ChildEngines.Length + 2, lines.Count(l => l.Contains(" worst ", StringComparison.Ordinal))); // and the two encoders
+            Assert.Equal($"gelu {GeneratedGeluTests.Digest()}", lines.LastOrDefault(l => l.StartsWith("gelu ", StringComparison.Ordinal))); // this process's Vector512 bits
         }
     }
 

@@ -236,10 +236,10 @@ namespace Encoders
         }
 
         /// <summary>
-        /// A thread's scratch: attention's transposed keys and 4 rows of scores ((HeadDim + 4) × length padded to 16), or a matrix product's running sums
+        /// A thread's scratch: attention's transposed keys and 8 rows of scores ((HeadDim + 8) × length padded to 16), or a matrix product's running sums
         /// between k blocks (one chunk of up to 252 rows × 64 outputs).
         /// </summary>
-        private static int Scratch(int rows, int length) => global::System.Math.Max((HeadDim + 4) * ((length + 15) & ~15), global::System.Math.Min(rows, 252) * 64);
+        private static int Scratch(int rows, int length) => global::System.Math.Max((HeadDim + 8) * ((length + 15) & ~15), global::System.Math.Min(rows, 252) * 64);
 
         /// <summary>Step 0: layer 0, attention and feed-forward; rows = batch × length token rows of 384.</summary>
         private void Step0(int batch, int length)
