@@ -439,12 +439,13 @@ public sealed partial class KernelEmitter
 
     /// <summary>
     /// One step of chain <paramref name="acc"/> at column <paramref name="c"/> for a block's rows and a group's positions:
-    /// the smaller of the two sets of vectors is loaded first and kept, the other loaded one at a time.
+    /// the smaller of the two sets of vectors is loaded first and kept, the other loaded one at a time. The rows are
+    /// <paramref name="rowStride"/> floats apart from <paramref name="weights"/> (W's own stride unless given: a packed slice's).
     /// </summary>
-    private void GroupChainStep(RowPlan p, int rows, int group, string acc, string c, string weights = "w0")
+    private void GroupChainStep(RowPlan p, int rows, int group, string acc, string c, string weights = "w0", long? rowStride = null)
     {
         var w = p.W;
-        long stride = p.Shape.Stride;
+        var stride = rowStride ?? p.Shape.Stride;
         string Fma(int j, int g) => $"{acc}{j}_{g} = {w.MulAdd($"wv{j}", $"xv{g}", $"{acc}{j}_{g}")};";
         string WeightLoad(int j) => $"var wv{j} = {w.Load(weights, j == 0 ? c : $"{c} + {I(j * stride)}")};";
         string XLoad(int g) => $"var xv{g} = {w.Load($"xr_{g}", c)};";

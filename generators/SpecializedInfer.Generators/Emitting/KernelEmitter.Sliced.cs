@@ -2,11 +2,16 @@ using System.Linq;
 
 namespace SpecializedInfer.Generators.Emitting;
 
+using static SpecializedInfer.Generators.Emitting.TypeRefs;
+
 // The batched Vector512 product past OctetMaxCols columns (the down projection: 2048 at the stories110M shape) in
 // column slices. A whole block of rows there (8 rows × 8 KiB) does not stay in L1 beside the positions' x, so every
 // weight vector came from L2 for every group of positions. A slice of the block's rows (8 × 2 KiB) does stay while all
 // the positions pass; each (row, position)'s two chains wait in a buffer between slices and go on where they stopped:
-// the same fused multiply-adds in the same order as the single kernel's, so the outputs keep its bits.
+// the same fused multiply-adds in the same order as the single kernel's, so the outputs keep its bits. Each slice is
+// first copied to a buffer on a cache line, its rows side by side: GGUF aligns tensors to 32 bytes only, so a row read
+// where it is mapped can start mid-line, and then every Vector512 load of it (each repeated for every group of positions)
+// touches two lines; and rows a power of two apart in W fall in the same L1 sets as each other and as x.
 
 public sealed partial class KernelEmitter
 {
@@ -30,6 +35,9 @@ public sealed partial class KernelEmitter
         _s.Line($"// The chains a and b of every (position, row) of a block of 8 rows, kept between its slices of {SliceCols} columns.");
         _s.Line($"Span<float> chains = stackalloc float[{I(MaxBatch * perPosition)}];");
         _s.Line("ref float cr = ref MemoryMarshal.GetReference(chains);");
+        _s.Line($"// The current slice of the block's 8 rows, packed: row j at ws[j·{SliceCols}], ws on a 64-byte boundary.");
+        _s.Line($"Span<float> packed = stackalloc float[{I(8 * SliceCols)} + {CacheLine}.Slack];");
+        _s.Line($"ref float ws = ref {CacheLine}.Align(packed, {I(8 * SliceCols)});");
         using (_s.Block($"for (nuint r = lo; r < {Upper(to, p.Shape.Rows)}; r += 8)"))
         {
             BlockStart(p, 8);
@@ -38,13 +46,26 @@ public sealed partial class KernelEmitter
             using (_s.Block($"for (nuint s = 0; s < {I(whole)}; s += {SliceCols})"))
             {
                 _s.Line($"nuint end = Math.Min(s + {SliceCols}, {I(whole)}); // the slice's columns s..end−1 (an odd last vector belongs to chain a)");
-                _s.Line("ref float ws = ref Unsafe.Add(ref w0, s);");
+                PackSlice(p);
                 _s.Line("nuint p = 0;");
                 SliceGroups(p, OctetPositionGroup);
                 SliceGroups(p, 1);
             }
             SlicedSums(p);
         }
+    }
+
+    /// <summary>
+    /// Copies columns s..end−1 of the block's 8 rows to the packed buffer ws (row j at j·<see cref="SliceCols"/>): read
+    /// from W once per slice, then from L1 by every group of positions, each vector load on one cache line.
+    /// </summary>
+    private void PackSlice(RowPlan p)
+    {
+        var w = p.W;
+        _s.Line($"// Rows r..r+7 < {p.Shape.Rows}, columns s..end−1 < {p.Shape.Cols}: inside W; end − s ≤ {SliceCols} floats fit a packed row.");
+        using (_s.Block("for (nuint j = 0; j < 8; j++)"))
+        using (_s.Block($"for (nuint i = 0; i < end - s; i += {I(w.Lanes)})"))
+            _s.Line(w.Store(w.Load("w0", $"j * {I(p.Shape.Stride)} + s + i"), "ws", $"j * {I(SliceCols)} + i"));
     }
 
     /// <summary>
@@ -76,7 +97,7 @@ public sealed partial class KernelEmitter
                     for (var j = 0; j < 8; j++)
                         _s.Line(string.Join(" ", groups.Select(g => $"var e{j}_{g} = {w.Load($"cr_{g}", Held(j))};")));
                     using (_s.Block($"for (nuint c = {first}; c < end - s; c += {I(2 * L)})"))
-                        GroupChainStep(p, 8, group, "e", "c", weights: "ws");
+                        GroupChainStep(p, 8, group, "e", "c", weights: "ws", rowStride: SliceCols);
                     for (var j = 0; j < 8; j++)
                         _s.Line(string.Join(" ", groups.Select(g => $"e{j}_{g}.StoreUnsafe(ref cr_{g}, {Held(j)});")));
                 }

@@ -17,6 +17,7 @@ public static class TypeRefs
     public const string Models = "global::SpecializedInfer.Models";
     public const string ManifestMismatchException = "global::SpecializedInfer.ManifestMismatchException";
     public const string Prefetch = Engine + ".Prefetch";
+    public const string CacheLine = Engine + ".CacheLine";
     public const string ExitMeasures = Engine + ".ExitMeasures";
     public const string ParkedPositions = Engine + ".ParkedPositions";
     public const string Quantization = "global::SpecializedInfer.Quantization";

@@ -2291,6 +2291,9 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                 // The chains a and b of every (position, row) of a block of 8 rows, kept between its slices of 512 columns.
                 Span<float> chains = stackalloc float[16384];
                 ref float cr = ref MemoryMarshal.GetReference(chains);
+                // The current slice of the block's 8 rows, packed: row j at ws[j·512], ws on a 64-byte boundary.
+                Span<float> packed = stackalloc float[4096 + global::SpecializedInfer.Engine.CacheLine.Slack];
+                ref float ws = ref global::SpecializedInfer.Engine.CacheLine.Align(packed, 4096);
                 for (nuint r = lo; r < hi; r += 8)
                 {
                     ref float w0 = ref Unsafe.Add(ref wr, r * 1408); // rows r..r+7 < 192
@@ -2301,7 +2304,14 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                     for (nuint s = 0; s < 1392; s += 512)
                     {
                         nuint end = Math.Min(s + 512, 1392); // the slice's columns s..end−1 (an odd last vector belongs to chain a)
-                        ref float ws = ref Unsafe.Add(ref w0, s);
+                        // Rows r..r+7 < 192, columns s..end−1 < 1400: inside W; end − s ≤ 512 floats fit a packed row.
+                        for (nuint j = 0; j < 8; j++)
+                        {
+                            for (nuint i = 0; i < end - s; i += 16)
+                            {
+                                (Vector512.LoadUnsafe(ref w0, j * 1408 + s + i)).StoreUnsafe(ref ws, j * 512 + i);
+                            }
+                        }
                         nuint p = 0;
                         // 3 positions at a time: 8 rows × 3 positions = 24 accumulators per chain.
                         for (; p + 3 <= n; p += 3)
@@ -2329,19 +2339,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                                     var xv2 = Vector512.LoadUnsafe(ref xr_2, c);
                                     var wv0 = Vector512.LoadUnsafe(ref ws, c);
                                     e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0); e0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, e0_1); e0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, e0_2);
-                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 1408);
+                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 512);
                                     e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0); e1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, e1_1); e1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, e1_2);
-                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 2816);
+                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 1024);
                                     e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0); e2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, e2_1); e2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, e2_2);
-                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 4224);
+                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 1536);
                                     e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0); e3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, e3_1); e3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, e3_2);
-                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 5632);
+                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 2048);
                                     e4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, e4_0); e4_1 = Vector512.FusedMultiplyAdd(wv4, xv1, e4_1); e4_2 = Vector512.FusedMultiplyAdd(wv4, xv2, e4_2);
-                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 7040);
+                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 2560);
                                     e5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, e5_0); e5_1 = Vector512.FusedMultiplyAdd(wv5, xv1, e5_1); e5_2 = Vector512.FusedMultiplyAdd(wv5, xv2, e5_2);
-                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 8448);
+                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 3072);
                                     e6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, e6_0); e6_1 = Vector512.FusedMultiplyAdd(wv6, xv1, e6_1); e6_2 = Vector512.FusedMultiplyAdd(wv6, xv2, e6_2);
-                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 9856);
+                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 3584);
                                     e7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, e7_0); e7_1 = Vector512.FusedMultiplyAdd(wv7, xv1, e7_1); e7_2 = Vector512.FusedMultiplyAdd(wv7, xv2, e7_2);
                                 }
                                 e0_0.StoreUnsafe(ref cr_0, 0); e0_1.StoreUnsafe(ref cr_1, 0); e0_2.StoreUnsafe(ref cr_2, 0);
@@ -2370,19 +2380,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                                     var xv2 = Vector512.LoadUnsafe(ref xr_2, c);
                                     var wv0 = Vector512.LoadUnsafe(ref ws, c);
                                     e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0); e0_1 = Vector512.FusedMultiplyAdd(wv0, xv1, e0_1); e0_2 = Vector512.FusedMultiplyAdd(wv0, xv2, e0_2);
-                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 1408);
+                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 512);
                                     e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0); e1_1 = Vector512.FusedMultiplyAdd(wv1, xv1, e1_1); e1_2 = Vector512.FusedMultiplyAdd(wv1, xv2, e1_2);
-                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 2816);
+                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 1024);
                                     e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0); e2_1 = Vector512.FusedMultiplyAdd(wv2, xv1, e2_1); e2_2 = Vector512.FusedMultiplyAdd(wv2, xv2, e2_2);
-                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 4224);
+                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 1536);
                                     e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0); e3_1 = Vector512.FusedMultiplyAdd(wv3, xv1, e3_1); e3_2 = Vector512.FusedMultiplyAdd(wv3, xv2, e3_2);
-                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 5632);
+                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 2048);
                                     e4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, e4_0); e4_1 = Vector512.FusedMultiplyAdd(wv4, xv1, e4_1); e4_2 = Vector512.FusedMultiplyAdd(wv4, xv2, e4_2);
-                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 7040);
+                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 2560);
                                     e5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, e5_0); e5_1 = Vector512.FusedMultiplyAdd(wv5, xv1, e5_1); e5_2 = Vector512.FusedMultiplyAdd(wv5, xv2, e5_2);
-                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 8448);
+                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 3072);
                                     e6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, e6_0); e6_1 = Vector512.FusedMultiplyAdd(wv6, xv1, e6_1); e6_2 = Vector512.FusedMultiplyAdd(wv6, xv2, e6_2);
-                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 9856);
+                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 3584);
                                     e7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, e7_0); e7_1 = Vector512.FusedMultiplyAdd(wv7, xv1, e7_1); e7_2 = Vector512.FusedMultiplyAdd(wv7, xv2, e7_2);
                                 }
                                 e0_0.StoreUnsafe(ref cr_0, 16); e0_1.StoreUnsafe(ref cr_1, 16); e0_2.StoreUnsafe(ref cr_2, 16);
@@ -2415,19 +2425,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                                     var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
                                     var wv0 = Vector512.LoadUnsafe(ref ws, c);
                                     e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0);
-                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 1408);
+                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 512);
                                     e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0);
-                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 2816);
+                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 1024);
                                     e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0);
-                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 4224);
+                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 1536);
                                     e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0);
-                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 5632);
+                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 2048);
                                     e4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, e4_0);
-                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 7040);
+                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 2560);
                                     e5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, e5_0);
-                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 8448);
+                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 3072);
                                     e6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, e6_0);
-                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 9856);
+                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 3584);
                                     e7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, e7_0);
                                 }
                                 e0_0.StoreUnsafe(ref cr_0, 0);
@@ -2454,19 +2464,19 @@ namespace SpecializedInfer.Generated.Kernels.Plans
                                     var xv0 = Vector512.LoadUnsafe(ref xr_0, c);
                                     var wv0 = Vector512.LoadUnsafe(ref ws, c);
                                     e0_0 = Vector512.FusedMultiplyAdd(wv0, xv0, e0_0);
-                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 1408);
+                                    var wv1 = Vector512.LoadUnsafe(ref ws, c + 512);
                                     e1_0 = Vector512.FusedMultiplyAdd(wv1, xv0, e1_0);
-                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 2816);
+                                    var wv2 = Vector512.LoadUnsafe(ref ws, c + 1024);
                                     e2_0 = Vector512.FusedMultiplyAdd(wv2, xv0, e2_0);
-                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 4224);
+                                    var wv3 = Vector512.LoadUnsafe(ref ws, c + 1536);
                                     e3_0 = Vector512.FusedMultiplyAdd(wv3, xv0, e3_0);
-                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 5632);
+                                    var wv4 = Vector512.LoadUnsafe(ref ws, c + 2048);
                                     e4_0 = Vector512.FusedMultiplyAdd(wv4, xv0, e4_0);
-                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 7040);
+                                    var wv5 = Vector512.LoadUnsafe(ref ws, c + 2560);
                                     e5_0 = Vector512.FusedMultiplyAdd(wv5, xv0, e5_0);
-                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 8448);
+                                    var wv6 = Vector512.LoadUnsafe(ref ws, c + 3072);
                                     e6_0 = Vector512.FusedMultiplyAdd(wv6, xv0, e6_0);
-                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 9856);
+                                    var wv7 = Vector512.LoadUnsafe(ref ws, c + 3584);
                                     e7_0 = Vector512.FusedMultiplyAdd(wv7, xv0, e7_0);
                                 }
                                 e0_0.StoreUnsafe(ref cr_0, 16);
