@@ -150,7 +150,6 @@ public sealed class BatchedPassEmitter
         _s.Line(st.RunsAttention
             ? "// the projections batched. Every position's K/V is stored before any attends, each over 0..its own position."
             : "// the projections batched.");
-        _s.Line(AggressiveOptimization);
         using (_s.Block($"private void Batch{slot}(int pos, int n)"))
         {
             _s.Line($"var w = Layer{st.WeightsOf}();");

@@ -32,7 +32,6 @@ public sealed class DecisionEmitter(SourceWriter writer, ExecutionSchedule sched
     public void WriteForwardGenerated()
     {
         WriteForwardSummary();
-        writer.Line(AggressiveOptimization);
         using (writer.Block($"public {FloatReadOnlySpan} Forward(int token)"))
         {
             writer.Line("var pos = Enter(token);");

@@ -306,7 +306,6 @@ public sealed class EncoderEmitter
             _ => "nothing (plan: both halves dropped)",
         };
         _s.Line($"/// <summary>Step {step.Index}: {weights}, {parts}; rows = batch × length token rows of {d}.</summary>");
-        _s.Line(AggressiveOptimization);
         using (_s.Block($"private void Step{step.Index}(int batch, int length)"))
         {
             _s.Line("var rows = batch * length;");

@@ -47,7 +47,6 @@ public sealed partial class EngineEmitter
         var slot = st.Index;
         var layer = st.WeightsOf;
         _s.Line($"// {Decision(st)}");
-        _s.Line(AggressiveOptimization);
         using (_s.Block($"private void Step{slot}(int pos)"))
         {
             _s.Line($"var w = Layer{st.WeightsOf}();");

@@ -45,7 +45,6 @@ public sealed class ParallelOps
         s.Line("private int _op, _opPos, _opCount;");
         s.Line();
         s.Line("/// <summary>Runs op <paramref name=\"op\"/> on every thread of the session (part 0 on this one); returns when all parts are done.</summary>");
-        s.Line(AggressiveOptimization);
         using (s.Block("private void Parallel(int op, int pos, int count)"))
         {
             s.Line("_op = op;");
@@ -55,7 +54,6 @@ public sealed class ParallelOps
         }
         s.Line();
         s.Line("/// <summary>One thread's part of the current op.</summary>");
-        s.Line(AggressiveOptimization);
         using (s.Block($"void {Engine}.IPartitionedWork.Run(int part, int parts)"))
         using (s.Block("switch (_op)"))
         {
@@ -66,7 +64,6 @@ public sealed class ParallelOps
         for (var i = 0; i < _ops.Count; i++)
         {
             s.Line($"/// <summary>{Literals.Xml(_ops[i].Summary)}: this part's share.</summary>");
-            s.Line(AggressiveOptimization);
             using (s.Block($"private void Op{i}(int pos, int n, int part, int parts)"))
                 s.Lines(_ops[i].Body);
             s.Line();

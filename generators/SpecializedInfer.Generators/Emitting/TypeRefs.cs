@@ -29,13 +29,6 @@ public static class TypeRefs
     public const string GgmlType = "global::SpecializedInfer.Gguf.GgmlType";
 
     /// <summary>
-    /// The attribute on a session's per-token methods (steps, batched steps, parallel ops and their dispatch): compiled
-    /// fully optimized on first call, like the kernels, so a process's first session is not run in tier-0 code while
-    /// the runtime re-compiles a few hundred of them in the background on one of the session's cores.
-    /// </summary>
-    public const string AggressiveOptimization = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]";
-
-    /// <summary>
     /// The engine's kernels as the session names them: a class nested in the session that derives from the engine's
     /// <see cref="KernelClass"/>, so no type or member of the user's can capture the name.
     /// </summary>
