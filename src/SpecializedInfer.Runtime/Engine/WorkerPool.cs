@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace SpecializedInfer.Engine;
 
 /// <summary>
@@ -61,12 +59,6 @@ public sealed class WorkerPool : IDisposable
     private int Generation => (int)(Volatile.Read(ref _claims) >> 32);
 
     /// <summary>Runs every part of <paramref name="work"/>; the calling thread takes part in it and returns when all are done.</summary>
-    /// <remarks>
-    /// Run, RunParts and WorkerLoop are compiled fully optimized on first call: every token passes through them a few
-    /// hundred times, and their spin-waits at tier 0 ran until tiered compilation caught up, well into a process's
-    /// first session, while the background compiler took one of the session's cores.
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(IPartitionedWork work)
     {
         if (_workers.Length == 0)
@@ -89,7 +81,6 @@ public sealed class WorkerPool : IDisposable
     }
 
     /// <summary>Claims and runs parts of run <paramref name="generation"/> until none is left.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunParts(int generation)
     {
         while (true)
@@ -110,7 +101,6 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WorkerLoop()
     {
         var seen = 0;

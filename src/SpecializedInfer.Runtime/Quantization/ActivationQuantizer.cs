@@ -42,12 +42,6 @@ public static class ActivationQuantizer
     /// Quantizes <paramref name="values"/> (a multiple of 32) into separate arrays: the quants in order, each block's
     /// scale as a float (the fp16 value, exactly), and each block's sum of quants.
     /// </summary>
-    /// <remarks>
-    /// Generated engines call this several times per layer and token, a few dozen blocks at a time: at tier 0 (no
-    /// inlining of <see cref="Block"/>, Vector256 calls not expanded) it ran until tiered compilation caught up,
-    /// well into a process's first session, so it is compiled fully optimized on first call, as the kernels are.
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q8_0(ReadOnlySpan<float> values, Span<sbyte> quants, Span<float> scales, Span<int> sums)
     {
         CheckWhole(values.Length);
