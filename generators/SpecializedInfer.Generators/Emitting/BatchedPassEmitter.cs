@@ -45,9 +45,10 @@ public sealed class BatchedPassEmitter
     {
         _s.Line($"// Batched positions (a prompt chunk, or a verification): one row per position, up to {KernelEmitter.MaxBatch}.");
         _s.Line($"private const int MaxBatch = {KernelEmitter.MaxBatch};");
-        _s.Line("private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];");
-        _s.Line("private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];");
-        _s.Line("private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];");
+        _s.Line("// Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.");
+        _s.Line($"private readonly {AlignedBuffer} _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);");
+        _s.Line($"private readonly {AlignedBuffer} _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);");
+        _s.Line($"private readonly {AlignedBuffer} _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);");
         _s.Line();
     }
 
@@ -73,7 +74,7 @@ public sealed class BatchedPassEmitter
 
         WriteCheckBatch();
         _s.Line("/// <summary>Row <paramref name=\"row\"/> of a batch buffer of rows of <paramref name=\"width\"/> floats.</summary>");
-        _s.Line($"private static {FloatSpan} BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);");
+        _s.Line($"private static {FloatSpan} BatchRow({AlignedBuffer} buffer, int row, int width) => buffer.Slice(row * width, width);");
         _s.Line();
         WriteForwardBatched();
         foreach (var st in _steps) WriteBatchStep(st);
@@ -156,7 +157,7 @@ public sealed class BatchedPassEmitter
             if (st.RunsAttention)
             {
                 _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));");
-                _layout.WriteProducts(_s, _ops, layer, "_bxb", "n", ("Query", "_bq"), ("Key", "_bk"), ("Value", $"new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim)"));
+                _layout.WriteProducts(_s, _ops, layer, "_bxb.Span", "n", ("Query", "_bq.Span"), ("Key", "_bk.Span"), ("Value", $"new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim)"));
                 using (_s.Block("for (var j = 0; j < n; j++)"))
                 {
                     if (Pairs > 0)
@@ -167,15 +168,15 @@ public sealed class BatchedPassEmitter
                     _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(BatchRow(_bk, j, KvDim), _keys{slot}, pos + j, _capacity);");
                 }
                 EngineEmitter.WriteAttention(_s, _ops, slot, batched: true);
-                _layout.WriteProducts(_s, _ops, layer, "_batt", "n", ("Output", "_bx"));
+                _layout.WriteProducts(_s, _ops, layer, "_batt.Span", "n", ("Output", "_bx.Span"));
             }
             else _s.Line(EngineEmitter.NoAttention);
             if (st.RunsFeedForward)
             {
                 _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));");
-                _layout.WriteProducts(_s, _ops, layer, "_bxb", "n", ("Gate", "_bgate"), ("Up", "_bup"));
+                _layout.WriteProducts(_s, _ops, layer, "_bxb.Span", "n", ("Gate", "_bgate.Span"), ("Up", "_bup.Span"));
                 _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));");
-                _layout.WriteProducts(_s, _ops, layer, "_bgate", "n", ("Down", "_bx"));
+                _layout.WriteProducts(_s, _ops, layer, "_bgate.Span", "n", ("Down", "_bx.Span"));
             }
             else _s.Line(EngineEmitter.NoFeedForward);
         }

@@ -172,10 +172,12 @@ public sealed class EncoderEmitter
         }
         _s.Line("// The batch being encoded: token states [rows, Dim], query/key/value [rows, 3·Dim], attention context, feed-forward");
         _s.Line("// activations, each sentence's tokens, the padded length, and each thread's attention scratch. Grown as batches need.");
-        _s.Line("private float[] _x = global::System.Array.Empty<float>(), _states = global::System.Array.Empty<float>(), _qkv = global::System.Array.Empty<float>();");
-        _s.Line("private float[] _context = global::System.Array.Empty<float>(), _hidden = global::System.Array.Empty<float>();");
+        _s.Line("// Each float buffer starts on a cache line, so rows of a multiple of 16 floats do too: the kernels' vector loads and");
+        _s.Line("// stores of x, the running sums and the residual never split lines.");
+        _s.Line($"private {AlignedBuffer} _x = {AlignedBuffer}.Empty, _states = {AlignedBuffer}.Empty, _qkv = {AlignedBuffer}.Empty;");
+        _s.Line($"private {AlignedBuffer} _context = {AlignedBuffer}.Empty, _hidden = {AlignedBuffer}.Empty;");
         _s.Line("private int[] _tokens = global::System.Array.Empty<int>();");
-        _s.Line("private float[][] _scratch;");
+        _s.Line($"private {AlignedBuffer}[] _scratch;");
     }
 
     private void WriteConstruction()
@@ -202,8 +204,8 @@ public sealed class EncoderEmitter
                 }
             }
             _s.Line($"_pool = new {Engine}.WorkerPool(threads > 0 ? threads : {Engine}.PhysicalCores.Count);");
-            _s.Line("_scratch = new float[_pool.Threads][];");
-            _s.Line("for (var i = 0; i < _scratch.Length; i++) _scratch[i] = global::System.Array.Empty<float>();");
+            _s.Line($"_scratch = new {AlignedBuffer}[_pool.Threads];");
+            _s.Line($"for (var i = 0; i < _scratch.Length; i++) _scratch[i] = {AlignedBuffer}.Empty;");
             _s.Line($"_generator = new {Encoders}.BertEmbeddingGenerator(this, modelId, batchSize);");
         }
         _s.Line();
@@ -253,7 +255,7 @@ public sealed class EncoderEmitter
                 _s.Line("_tokens = batch.Tokens;");
                 _s.Line("Reserve(batch.Count * batch.Length, batch.Length);");
                 _s.Line("// The embedding layer: token + token type + position embeddings, LayerNorm (the reference's code).");
-                _s.Line($"{Encoders}.BertInputEmbedding.Apply(_weights, batch.Ids, batch.Mask, default, batch.Count, batch.Length, batch.States);");
+                _s.Line($"{Encoders}.BertInputEmbedding.Apply(_weights, batch.Ids, batch.Mask, default, batch.Count, batch.Length, batch.States.Span);");
                 if (EncoderExits.PoolsAfter(_exits, -1))
                     _s.Line("batch.Pool(null); // the embedding layer's pooled output, which the exit after step 0 compares with");
                 for (var i = 0; i < _schedule.Steps.Count; i++)
@@ -278,11 +280,11 @@ public sealed class EncoderEmitter
         _s.Line("/// <summary>Buffers for <paramref name=\"rows\"/> token rows of sentences padded to <paramref name=\"length\"/>.</summary>");
         using (_s.Block("private void Reserve(int rows, int length)"))
         {
-            _s.Line("if (_qkv.Length < rows * 3 * Dim) _qkv = new float[rows * 3 * Dim];");
-            _s.Line("if (_context.Length < rows * Dim) _context = new float[rows * Dim];");
-            _s.Line("if (_hidden.Length < rows * HiddenDim) _hidden = new float[rows * HiddenDim];");
+            _s.Line("if (_qkv.Length < rows * 3 * Dim) _qkv = new(rows * 3 * Dim);");
+            _s.Line("if (_context.Length < rows * Dim) _context = new(rows * Dim);");
+            _s.Line("if (_hidden.Length < rows * HiddenDim) _hidden = new(rows * HiddenDim);");
             _s.Line("for (var i = 0; i < _scratch.Length; i++)");
-            _s.Line("    if (_scratch[i].Length < Scratch(rows, length)) _scratch[i] = new float[Scratch(rows, length)];");
+            _s.Line("    if (_scratch[i].Length < Scratch(rows, length)) _scratch[i] = new(Scratch(rows, length));");
         }
         _s.Line();
         var chunk = System.Math.Max(EncoderKernelEmitter.RowChunk(_m.Dim), EncoderKernelEmitter.RowChunk(_m.HiddenDim));
@@ -314,17 +316,17 @@ public sealed class EncoderEmitter
                 var qkv = _ops.Add($"layer {l}: query, key and value, [rows, {d}] → [rows, {3 * d}]", s =>
                 {
                     s.Line(ParallelOps.RowsOf("c", 3 * d));
-                    s.Line($"{Kernels}.{_kernels.QueryKeyValue.Name}(_x, ref _l{l}Qkv.Start, _l{l}Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);");
+                    s.Line($"{Kernels}.{_kernels.QueryKeyValue.Name}(_x.Span, ref _l{l}Qkv.Start, _l{l}Qkv.Bias, _qkv.Span, pos, c.From, c.To, _scratch[part].Span);");
                 });
                 var attention = _ops.Add($"attention, {_m.Heads} heads of {_m.HeadDim} per sentence, (sentence, head) pairs split over the threads", s =>
                 {
                     s.Line($"int from = {Engine}.WorkerPool.Start(pos * Heads, part, parts), to = {Engine}.WorkerPool.Start(pos * Heads, part + 1, parts);");
-                    s.Line($"{Kernels}.Attention{_m.Heads}x{_m.HeadDim}(_qkv, _context, _tokens, n, from, to, _scratch[part]);");
+                    s.Line($"{Kernels}.Attention{_m.Heads}x{_m.HeadDim}(_qkv.Span, _context.Span, _tokens, n, from, to, _scratch[part].Span);");
                 });
                 var output = _ops.Add($"layer {l}: attention output projection {d} → {d}, added to the states", s =>
                 {
                     s.Line(ParallelOps.RowsOf("c", d));
-                    s.Line($"{Kernels}.{_kernels.AttentionOutput.Name}(_context, ref _l{l}Output.Start, _l{l}Output.Bias, _x, pos, c.From, c.To, _scratch[part]);");
+                    s.Line($"{Kernels}.{_kernels.AttentionOutput.Name}(_context.Span, ref _l{l}Output.Start, _l{l}Output.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);");
                 });
                 var norm = LayerNormOp($"_l{l}AttentionNorm", $"layer {l}: attention LayerNorm");
                 _s.Line($"// Attention: x ← LayerNorm(x + Attention(x)·Wo + bo), layer {l}'s weights.");
@@ -338,12 +340,12 @@ public sealed class EncoderEmitter
                 var up = _ops.Add($"layer {l}: feed-forward up {d} → {h}, GELU", s =>
                 {
                     s.Line(ParallelOps.RowsOf("c", h));
-                    s.Line($"{Kernels}.{_kernels.Up.Name}(_x, ref _l{l}Up.Start, _l{l}Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);");
+                    s.Line($"{Kernels}.{_kernels.Up.Name}(_x.Span, ref _l{l}Up.Start, _l{l}Up.Bias, _hidden.Span, pos, c.From, c.To, _scratch[part].Span);");
                 });
                 var down = _ops.Add($"layer {l}: feed-forward down {h} → {d}, added to the states", s =>
                 {
                     s.Line(ParallelOps.RowsOf("c", d));
-                    s.Line($"{Kernels}.{_kernels.Down.Name}(_hidden, ref _l{l}Down.Start, _l{l}Down.Bias, _x, pos, c.From, c.To, _scratch[part]);");
+                    s.Line($"{Kernels}.{_kernels.Down.Name}(_hidden.Span, ref _l{l}Down.Start, _l{l}Down.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);");
                 });
                 var norm = LayerNormOp($"_l{l}OutputNorm", $"layer {l}: output LayerNorm");
                 _s.Line($"// Feed-forward: x ← LayerNorm(x + GELU(x·Wu + bu)·Wd + bd), layer {l}'s weights.");
@@ -358,7 +360,7 @@ public sealed class EncoderEmitter
     private int LayerNormOp(string norm, string summary) => _ops.Add(summary, s =>
     {
         s.Line($"int from = {Engine}.WorkerPool.Start(pos, part, parts), to = {Engine}.WorkerPool.Start(pos, part + 1, parts);");
-        s.Line($"for (var r = from; r < to; r++) {Encoders}.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), {norm}, NormEps);");
+        s.Line($"for (var r = from; r < to; r++) {Encoders}.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), {norm}, NormEps);");
     });
 
     private void WriteGeneratorMembers()

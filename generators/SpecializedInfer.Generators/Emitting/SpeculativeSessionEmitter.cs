@@ -52,7 +52,7 @@ public sealed class SpeculativeSessionEmitter
         _s.Line("// Draft reuse: the run of drafts at _runStart.. since the cache was last written, their tokens and hidden states");
         _s.Line($"// after step {_speculation.DraftSteps - 1}. Their K/V in steps 0..{_speculation.DraftSteps - 1} are what a full-depth pass would store, so Verify starts them there.");
         _s.Line("private readonly int[] _runTokens = new int[MaxBatch];");
-        _s.Line("private readonly float[] _runHidden = new float[MaxBatch * Dim];");
+        _s.Line($"private readonly {AlignedBuffer} _runHidden = new(MaxBatch * Dim);");
         _s.Line("private int _runStart, _runCount;");
         _s.Line();
     }
@@ -91,7 +91,7 @@ public sealed class SpeculativeSessionEmitter
         using (_s.Block($"private void BatchHeads(int n, {FloatSpan} logits)"))
         {
             _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(BatchRow(_bx, j, Dim), OutputNorm, BatchRow(_bxb, j, Dim));");
-            _layout.WriteHeadProduct(_s, _ops, "Output", "_bxb", "logits", "n");
+            _layout.WriteHeadProduct(_s, _ops, "Output", "_bxb.Span", "logits", "n");
         }
         _s.Line();
     }
@@ -158,8 +158,8 @@ public sealed class SpeculativeSessionEmitter
                 _s.Line("for (var j = 0; j < fresh; j++) _tokenEmbedding.Row(tokens[reused + j]).CopyTo(BatchRow(_bx, j, Dim));");
                 using (_s.Block("if (fresh > 0)"))
                     _batched.WriteSteps(0, e);
-                _s.Line($"{Array}.Copy(_bx, 0, _bx, reused * Dim, fresh * Dim);");
-                _s.Line($"{Array}.Copy(_runHidden, 0, _bx, 0, reused * Dim);");
+                _s.Line("_bx.Slice(0, fresh * Dim).CopyTo(_bx.Slice(reused * Dim, fresh * Dim)); // overlapping rows copy as a memmove");
+                _s.Line("_runHidden.Slice(0, reused * Dim).CopyTo(_bx.Span);");
                 _s.Line("pos = start;");
                 _s.Line("n = tokens.Length;");
                 _batched.WriteSteps(e, _steps.Length);

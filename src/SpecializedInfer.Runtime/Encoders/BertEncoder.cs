@@ -88,12 +88,12 @@ public sealed class BertEncoder : ISentenceEncoder
         if (stepsRun.Length != sentences.Count) throw new ArgumentException($"One entry per sentence: {sentences.Count}, found {stepsRun.Length}.", nameof(stepsRun));
         var batch = new EncoderBatch(sentences, Dimensions, Tokenizer.PadToken, Config.Pooling, Normalize);
         var buffers = new StepBuffers(Config, batch.Count * batch.Length);
-        EmbedInputs(batch.Ids, batch.Mask, default, batch.Count, batch.Length, batch.States);
+        EmbedInputs(batch.Ids, batch.Mask, default, batch.Count, batch.Length, batch.States.Span);
         if (_exits.Count > 0 && EncoderExits.PoolsAfter(_exits, -1)) batch.Pool(null);
         for (var i = 0; i < Schedule.Steps.Count; i++)
         {
             cancellation.ThrowIfCancellationRequested();
-            RunStep(Schedule.Steps[i], batch.States, batch.Mask, batch.Count, batch.Length, buffers);
+            RunStep(Schedule.Steps[i], batch.States.Span, batch.Mask, batch.Count, batch.Length, buffers);
             batch.StepDone();
             if (_exits.Count > 0 && EncoderExits.PoolsAfter(_exits, i)) batch.Pool(_exits.FirstOrDefault(e => e.AfterStep == i));
         }

@@ -29,8 +29,8 @@ public sealed class EncoderBatch
     /// <param name="padToken">the id padding positions get</param>
     /// <param name="pooling">the model's pooling</param>
     /// <param name="normalize">whether embeddings are L2-normalized</param>
-    /// <param name="states">a buffer for the states, at least batch × length × dim floats (null: a new one)</param>
-    public EncoderBatch(IReadOnlyList<int[]> sentences, int dim, int padToken, BertPooling pooling, bool normalize, float[]? states = null)
+    /// <param name="states">a buffer for the states, used when it holds batch × length × dim floats (else a new one)</param>
+    public EncoderBatch(IReadOnlyList<int[]> sentences, int dim, int padToken, BertPooling pooling, bool normalize, AlignedBuffer? states = null)
     {
         ArgumentNullException.ThrowIfNull(sentences);
         if (sentences.Count == 0) throw new ArgumentException("A batch holds at least one sentence.", nameof(sentences));
@@ -51,7 +51,9 @@ public sealed class EncoderBatch
             Tokens[b] = sentences[b].Length;
         }
         var size = (long)batch * Length * dim;
-        States = states is not null && states.Length >= size ? states : new float[size];
+        if (size > AlignedBuffer.MaxLength)
+            throw new ArgumentException($"A batch of {batch} sentences of {Length} tokens needs {size} floats of states, more than one buffer holds ({AlignedBuffer.MaxLength}); split it into smaller batches.");
+        States = states is not null && states.Length >= size ? states : new AlignedBuffer(size);
         _running = Enumerable.Range(0, batch).ToList();
         _result = new float[batch][];
         _steps = new int[batch];
@@ -74,8 +76,8 @@ public sealed class EncoderBatch
     /// <summary>Tokens (unpadded length) of the sentence in each running row; closes up with the states.</summary>
     public int[] Tokens { get; }
 
-    /// <summary>The token states, <c>[batch, length, dim]</c>.</summary>
-    public float[] States { get; }
+    /// <summary>The token states, <c>[batch, length, dim]</c>, starting on a cache line (rows of a multiple of 16 floats stay on lines).</summary>
+    public AlignedBuffer States { get; }
 
     /// <summary>Counts one more step for every running sentence.</summary>
     public void StepDone()
@@ -95,7 +97,7 @@ public sealed class EncoderBatch
         for (var r = 0; r < _running.Count; r++)
         {
             var s = _running[r];
-            PoolUnnormalized(States.AsSpan(r * block, block), Mask.AsSpan(r * Length, Length), _pooling, _current);
+            PoolUnnormalized(States.Slice(r * block, block), Mask.AsSpan(r * Length, Length), _pooling, _current);
             if (exit is not null && _pooled[s] is { } before && EncoderExits.Leaves(exit, ExitMeasures.Cosine(_current, before)))
             {
                 _result[s] = Embedding(r);
@@ -105,7 +107,7 @@ public sealed class EncoderBatch
             _current.CopyTo(_pooled[s]!, 0);
             if (stay.Count != r)
             {
-                States.AsSpan(r * block, block).CopyTo(States.AsSpan(stay.Count * block));
+                States.Slice(r * block, block).CopyTo(States.Slice(stay.Count * block, block));
                 Mask.AsSpan(r * Length, Length).CopyTo(Mask.AsSpan(stay.Count * Length));
                 Ids.AsSpan(r * Length, Length).CopyTo(Ids.AsSpan(stay.Count * Length));
                 Tokens[stay.Count] = Tokens[r];
@@ -127,7 +129,7 @@ public sealed class EncoderBatch
     private float[] Embedding(int row)
     {
         var embedding = new float[_dim];
-        Pool(States.AsSpan(row * Length * _dim, Length * _dim), Mask.AsSpan(row * Length, Length), _pooling, _normalize, embedding);
+        Pool(States.Slice(row * Length * _dim, Length * _dim), Mask.AsSpan(row * Length, Length), _pooling, _normalize, embedding);
         return embedding;
     }
 

@@ -1,5 +1,4 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using SpecializedInfer.Engine;
 
 namespace SpecializedInfer.Encoders;
 
@@ -18,17 +17,14 @@ public sealed class PackedMatrix
     /// <summary>Outputs per panel; the generated kernels' output tiles.</summary>
     public const int TileWidth = 64;
 
-    private readonly float[] _values;
-    private readonly int _offset;
+    private readonly AlignedBuffer _values;
 
-    private unsafe PackedMatrix(int inputs, int outputs, float[] bias)
+    private PackedMatrix(int inputs, int outputs, float[] bias)
     {
         Inputs = inputs;
         Outputs = outputs;
         Bias = bias;
-        _values = GC.AllocateArray<float>(Length(inputs, outputs) + 16, pinned: true);
-        var address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values));
-        _offset = (int)((64 - address % 64) % 64 / sizeof(float));
+        _values = new AlignedBuffer(Length(inputs, outputs));
     }
 
     public int Inputs { get; }
@@ -40,7 +36,7 @@ public sealed class PackedMatrix
     /// <summary>
     /// Weight (input 0, output 0). Output o's weight for input k is at (o / 64) × 64 × <see cref="Inputs"/> + k × 64 + o % 64.
     /// </summary>
-    public ref float Start => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_values), _offset);
+    public ref float Start => ref _values.Start;
 
     /// <summary>Where output <paramref name="output"/>'s weight for input <paramref name="input"/> is, from <see cref="Start"/>.</summary>
     public static long IndexOf(int inputs, int input, int output) =>
@@ -57,7 +53,7 @@ public sealed class PackedMatrix
         if (layers.Any(l => l.Inputs != inputs)) throw new ArgumentException("Layers packed together read the same input.", nameof(layers));
         var outputs = layers.Sum(l => l.Outputs);
         var packed = new PackedMatrix(inputs, outputs, layers.SelectMany(l => l.Bias).ToArray());
-        var values = MemoryMarshal.CreateSpan(ref packed.Start, Length(inputs, outputs));
+        var values = packed._values.Span;
         var first = 0;
         foreach (var l in layers)
         {

@@ -125,9 +125,10 @@ namespace Demo
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
             private const int MaxBatch = 64;
-            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
-            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
-            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+            // Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -219,7 +220,7 @@ namespace Demo
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
-            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+            private static global::System.Span<float> BatchRow(global::SpecializedInfer.Engine.AlignedBuffer buffer, int row, int width) => buffer.Slice(row * width, width);
 
             /// <summary>
             /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
@@ -749,10 +750,10 @@ namespace Demo
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
@@ -767,7 +768,7 @@ namespace Demo
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
@@ -775,8 +776,8 @@ namespace Demo
             {
                 var w = Layer0();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
@@ -784,7 +785,7 @@ namespace Demo
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
@@ -792,10 +793,10 @@ namespace Demo
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
@@ -810,7 +811,7 @@ namespace Demo
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
@@ -818,8 +819,8 @@ namespace Demo
             {
                 var w = Layer1();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
@@ -827,7 +828,7 @@ namespace Demo
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
@@ -835,10 +836,10 @@ namespace Demo
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
@@ -853,7 +854,7 @@ namespace Demo
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
@@ -861,8 +862,8 @@ namespace Demo
             {
                 var w = Layer2();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
@@ -870,7 +871,7 @@ namespace Demo
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's query, key, value products for n positions: this part's share.</summary>
@@ -878,10 +879,10 @@ namespace Demo
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 3's attention for n positions: this part's share.</summary>
@@ -896,7 +897,7 @@ namespace Demo
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's gate, up products for n positions: this part's share.</summary>
@@ -904,8 +905,8 @@ namespace Demo
             {
                 var w = Layer3();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's down product for n positions: this part's share.</summary>
@@ -913,7 +914,7 @@ namespace Demo
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 4's query, key, value products for n positions: this part's share.</summary>
@@ -921,10 +922,10 @@ namespace Demo
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 4's attention for n positions: this part's share.</summary>
@@ -939,7 +940,7 @@ namespace Demo
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 4's gate, up products for n positions: this part's share.</summary>
@@ -947,8 +948,8 @@ namespace Demo
             {
                 var w = Layer4();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 4's down product for n positions: this part's share.</summary>
@@ -956,7 +957,7 @@ namespace Demo
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

@@ -103,10 +103,12 @@ namespace Encoders
         private readonly global::SpecializedInfer.Encoders.BertNorm _l5OutputNorm;
         // The batch being encoded: token states [rows, Dim], query/key/value [rows, 3·Dim], attention context, feed-forward
         // activations, each sentence's tokens, the padded length, and each thread's attention scratch. Grown as batches need.
-        private float[] _x = global::System.Array.Empty<float>(), _states = global::System.Array.Empty<float>(), _qkv = global::System.Array.Empty<float>();
-        private float[] _context = global::System.Array.Empty<float>(), _hidden = global::System.Array.Empty<float>();
+        // Each float buffer starts on a cache line, so rows of a multiple of 16 floats do too: the kernels' vector loads and
+        // stores of x, the running sums and the residual never split lines.
+        private global::SpecializedInfer.Engine.AlignedBuffer _x = global::SpecializedInfer.Engine.AlignedBuffer.Empty, _states = global::SpecializedInfer.Engine.AlignedBuffer.Empty, _qkv = global::SpecializedInfer.Engine.AlignedBuffer.Empty;
+        private global::SpecializedInfer.Engine.AlignedBuffer _context = global::SpecializedInfer.Engine.AlignedBuffer.Empty, _hidden = global::SpecializedInfer.Engine.AlignedBuffer.Empty;
         private int[] _tokens = global::System.Array.Empty<int>();
-        private float[][] _scratch;
+        private global::SpecializedInfer.Engine.AlignedBuffer[] _scratch;
 
         private MiniLmFull(global::SpecializedInfer.Encoders.BertWeights weights, int threads, int batchSize, string modelId)
         {
@@ -154,8 +156,8 @@ namespace Encoders
             _l5Down = global::SpecializedInfer.Encoders.PackedMatrix.Of(layer5.Down);
             _l5OutputNorm = layer5.OutputNorm;
             _pool = new global::SpecializedInfer.Engine.WorkerPool(threads > 0 ? threads : global::SpecializedInfer.Engine.PhysicalCores.Count);
-            _scratch = new float[_pool.Threads][];
-            for (var i = 0; i < _scratch.Length; i++) _scratch[i] = global::System.Array.Empty<float>();
+            _scratch = new global::SpecializedInfer.Engine.AlignedBuffer[_pool.Threads];
+            for (var i = 0; i < _scratch.Length; i++) _scratch[i] = global::SpecializedInfer.Engine.AlignedBuffer.Empty;
             _generator = new global::SpecializedInfer.Encoders.BertEmbeddingGenerator(this, modelId, batchSize);
         }
 
@@ -202,7 +204,7 @@ namespace Encoders
                 _tokens = batch.Tokens;
                 Reserve(batch.Count * batch.Length, batch.Length);
                 // The embedding layer: token + token type + position embeddings, LayerNorm (the reference's code).
-                global::SpecializedInfer.Encoders.BertInputEmbedding.Apply(_weights, batch.Ids, batch.Mask, default, batch.Count, batch.Length, batch.States);
+                global::SpecializedInfer.Encoders.BertInputEmbedding.Apply(_weights, batch.Ids, batch.Mask, default, batch.Count, batch.Length, batch.States.Span);
                 cancellation.ThrowIfCancellationRequested();
                 Step0(batch.Count, batch.Length);
                 batch.StepDone();
@@ -228,11 +230,11 @@ namespace Encoders
         /// <summary>Buffers for <paramref name="rows"/> token rows of sentences padded to <paramref name="length"/>.</summary>
         private void Reserve(int rows, int length)
         {
-            if (_qkv.Length < rows * 3 * Dim) _qkv = new float[rows * 3 * Dim];
-            if (_context.Length < rows * Dim) _context = new float[rows * Dim];
-            if (_hidden.Length < rows * HiddenDim) _hidden = new float[rows * HiddenDim];
+            if (_qkv.Length < rows * 3 * Dim) _qkv = new(rows * 3 * Dim);
+            if (_context.Length < rows * Dim) _context = new(rows * Dim);
+            if (_hidden.Length < rows * HiddenDim) _hidden = new(rows * HiddenDim);
             for (var i = 0; i < _scratch.Length; i++)
-                if (_scratch[i].Length < Scratch(rows, length)) _scratch[i] = new float[Scratch(rows, length)];
+                if (_scratch[i].Length < Scratch(rows, length)) _scratch[i] = new(Scratch(rows, length));
         }
 
         /// <summary>
@@ -393,259 +395,259 @@ namespace Encoders
         private void Op0(int pos, int n, int part, int parts)
         {
             var c = Rows(1152, part, parts);
-            Kernels.MatMul384x1152(_x, ref _l0Qkv.Start, _l0Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1152(_x.Span, ref _l0Qkv.Start, _l0Qkv.Bias, _qkv.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>attention, 12 heads of 32 per sentence, (sentence, head) pairs split over the threads: this part's share.</summary>
         private void Op1(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos * Heads, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos * Heads, part + 1, parts);
-            Kernels.Attention12x32(_qkv, _context, _tokens, n, from, to, _scratch[part]);
+            Kernels.Attention12x32(_qkv.Span, _context.Span, _tokens, n, from, to, _scratch[part].Span);
         }
 
         /// <summary>layer 0: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op2(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul384x384Residual(_context, ref _l0Output.Start, _l0Output.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x384Residual(_context.Span, ref _l0Output.Start, _l0Output.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 0: attention LayerNorm: this part's share.</summary>
         private void Op3(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l0AttentionNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l0AttentionNorm, NormEps);
         }
 
         /// <summary>layer 0: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op4(int pos, int n, int part, int parts)
         {
             var c = Rows(1536, part, parts);
-            Kernels.MatMul384x1536Gelu(_x, ref _l0Up.Start, _l0Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1536Gelu(_x.Span, ref _l0Up.Start, _l0Up.Bias, _hidden.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 0: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op5(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul1536x384Residual(_hidden, ref _l0Down.Start, _l0Down.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul1536x384Residual(_hidden.Span, ref _l0Down.Start, _l0Down.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 0: output LayerNorm: this part's share.</summary>
         private void Op6(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l0OutputNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l0OutputNorm, NormEps);
         }
 
         /// <summary>layer 1: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op7(int pos, int n, int part, int parts)
         {
             var c = Rows(1152, part, parts);
-            Kernels.MatMul384x1152(_x, ref _l1Qkv.Start, _l1Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1152(_x.Span, ref _l1Qkv.Start, _l1Qkv.Bias, _qkv.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 1: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op8(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul384x384Residual(_context, ref _l1Output.Start, _l1Output.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x384Residual(_context.Span, ref _l1Output.Start, _l1Output.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 1: attention LayerNorm: this part's share.</summary>
         private void Op9(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l1AttentionNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l1AttentionNorm, NormEps);
         }
 
         /// <summary>layer 1: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op10(int pos, int n, int part, int parts)
         {
             var c = Rows(1536, part, parts);
-            Kernels.MatMul384x1536Gelu(_x, ref _l1Up.Start, _l1Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1536Gelu(_x.Span, ref _l1Up.Start, _l1Up.Bias, _hidden.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 1: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op11(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul1536x384Residual(_hidden, ref _l1Down.Start, _l1Down.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul1536x384Residual(_hidden.Span, ref _l1Down.Start, _l1Down.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 1: output LayerNorm: this part's share.</summary>
         private void Op12(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l1OutputNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l1OutputNorm, NormEps);
         }
 
         /// <summary>layer 2: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op13(int pos, int n, int part, int parts)
         {
             var c = Rows(1152, part, parts);
-            Kernels.MatMul384x1152(_x, ref _l2Qkv.Start, _l2Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1152(_x.Span, ref _l2Qkv.Start, _l2Qkv.Bias, _qkv.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 2: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op14(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul384x384Residual(_context, ref _l2Output.Start, _l2Output.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x384Residual(_context.Span, ref _l2Output.Start, _l2Output.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 2: attention LayerNorm: this part's share.</summary>
         private void Op15(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l2AttentionNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l2AttentionNorm, NormEps);
         }
 
         /// <summary>layer 2: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op16(int pos, int n, int part, int parts)
         {
             var c = Rows(1536, part, parts);
-            Kernels.MatMul384x1536Gelu(_x, ref _l2Up.Start, _l2Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1536Gelu(_x.Span, ref _l2Up.Start, _l2Up.Bias, _hidden.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 2: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op17(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul1536x384Residual(_hidden, ref _l2Down.Start, _l2Down.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul1536x384Residual(_hidden.Span, ref _l2Down.Start, _l2Down.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 2: output LayerNorm: this part's share.</summary>
         private void Op18(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l2OutputNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l2OutputNorm, NormEps);
         }
 
         /// <summary>layer 3: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op19(int pos, int n, int part, int parts)
         {
             var c = Rows(1152, part, parts);
-            Kernels.MatMul384x1152(_x, ref _l3Qkv.Start, _l3Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1152(_x.Span, ref _l3Qkv.Start, _l3Qkv.Bias, _qkv.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 3: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op20(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul384x384Residual(_context, ref _l3Output.Start, _l3Output.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x384Residual(_context.Span, ref _l3Output.Start, _l3Output.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 3: attention LayerNorm: this part's share.</summary>
         private void Op21(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l3AttentionNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l3AttentionNorm, NormEps);
         }
 
         /// <summary>layer 3: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op22(int pos, int n, int part, int parts)
         {
             var c = Rows(1536, part, parts);
-            Kernels.MatMul384x1536Gelu(_x, ref _l3Up.Start, _l3Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1536Gelu(_x.Span, ref _l3Up.Start, _l3Up.Bias, _hidden.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 3: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op23(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul1536x384Residual(_hidden, ref _l3Down.Start, _l3Down.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul1536x384Residual(_hidden.Span, ref _l3Down.Start, _l3Down.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 3: output LayerNorm: this part's share.</summary>
         private void Op24(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l3OutputNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l3OutputNorm, NormEps);
         }
 
         /// <summary>layer 4: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op25(int pos, int n, int part, int parts)
         {
             var c = Rows(1152, part, parts);
-            Kernels.MatMul384x1152(_x, ref _l4Qkv.Start, _l4Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1152(_x.Span, ref _l4Qkv.Start, _l4Qkv.Bias, _qkv.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 4: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op26(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul384x384Residual(_context, ref _l4Output.Start, _l4Output.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x384Residual(_context.Span, ref _l4Output.Start, _l4Output.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 4: attention LayerNorm: this part's share.</summary>
         private void Op27(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l4AttentionNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l4AttentionNorm, NormEps);
         }
 
         /// <summary>layer 4: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op28(int pos, int n, int part, int parts)
         {
             var c = Rows(1536, part, parts);
-            Kernels.MatMul384x1536Gelu(_x, ref _l4Up.Start, _l4Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1536Gelu(_x.Span, ref _l4Up.Start, _l4Up.Bias, _hidden.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 4: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op29(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul1536x384Residual(_hidden, ref _l4Down.Start, _l4Down.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul1536x384Residual(_hidden.Span, ref _l4Down.Start, _l4Down.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 4: output LayerNorm: this part's share.</summary>
         private void Op30(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l4OutputNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l4OutputNorm, NormEps);
         }
 
         /// <summary>layer 5: query, key and value, [rows, 384] → [rows, 1152]: this part's share.</summary>
         private void Op31(int pos, int n, int part, int parts)
         {
             var c = Rows(1152, part, parts);
-            Kernels.MatMul384x1152(_x, ref _l5Qkv.Start, _l5Qkv.Bias, _qkv, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1152(_x.Span, ref _l5Qkv.Start, _l5Qkv.Bias, _qkv.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 5: attention output projection 384 → 384, added to the states: this part's share.</summary>
         private void Op32(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul384x384Residual(_context, ref _l5Output.Start, _l5Output.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x384Residual(_context.Span, ref _l5Output.Start, _l5Output.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 5: attention LayerNorm: this part's share.</summary>
         private void Op33(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l5AttentionNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l5AttentionNorm, NormEps);
         }
 
         /// <summary>layer 5: feed-forward up 384 → 1536, GELU: this part's share.</summary>
         private void Op34(int pos, int n, int part, int parts)
         {
             var c = Rows(1536, part, parts);
-            Kernels.MatMul384x1536Gelu(_x, ref _l5Up.Start, _l5Up.Bias, _hidden, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul384x1536Gelu(_x.Span, ref _l5Up.Start, _l5Up.Bias, _hidden.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 5: feed-forward down 1536 → 384, added to the states: this part's share.</summary>
         private void Op35(int pos, int n, int part, int parts)
         {
             var c = Rows(384, part, parts);
-            Kernels.MatMul1536x384Residual(_hidden, ref _l5Down.Start, _l5Down.Bias, _x, pos, c.From, c.To, _scratch[part]);
+            Kernels.MatMul1536x384Residual(_hidden.Span, ref _l5Down.Start, _l5Down.Bias, _x.Span, pos, c.From, c.To, _scratch[part].Span);
         }
 
         /// <summary>layer 5: output LayerNorm: this part's share.</summary>
         private void Op36(int pos, int n, int part, int parts)
         {
             int from = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part, parts), to = global::SpecializedInfer.Engine.WorkerPool.Start(pos, part + 1, parts);
-            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(new global::System.Span<float>(_x, r * Dim, Dim), _l5OutputNorm, NormEps);
+            for (var r = from; r < to; r++) global::SpecializedInfer.Encoders.BertInputEmbedding.LayerNorm(_x.Slice(r * Dim, Dim), _l5OutputNorm, NormEps);
         }
 
         /// <summary>Part <paramref name="part"/>'s rows of a matrix of <paramref name="rows"/> rows: whole tiles of 16, contiguous.</summary>

@@ -120,9 +120,10 @@ namespace Mapped
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
             private const int MaxBatch = 64;
-            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
-            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
-            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+            // Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -230,7 +231,7 @@ namespace Mapped
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
-            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+            private static global::System.Span<float> BatchRow(global::SpecializedInfer.Engine.AlignedBuffer buffer, int row, int width) => buffer.Slice(row * width, width);
 
             /// <summary>
             /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
@@ -610,10 +611,10 @@ namespace Mapped
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMat120x120(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat120x120(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(40, part, parts);
-                Kernels.MatMat40x120(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat40x120(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat40x120(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat40x120(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
@@ -628,7 +629,7 @@ namespace Mapped
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x120(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x120(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
@@ -636,8 +637,8 @@ namespace Mapped
             {
                 var w = Layer0();
                 var r0 = Rows(300, part, parts);
-                Kernels.MatMat300x120(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat300x120(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat300x120(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat300x120(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
@@ -645,7 +646,7 @@ namespace Mapped
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x300(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x300(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
@@ -653,10 +654,10 @@ namespace Mapped
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMat120x120(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat120x120(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(40, part, parts);
-                Kernels.MatMat40x120(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat40x120(w.Value, _bxb, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat40x120(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat40x120(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
@@ -671,7 +672,7 @@ namespace Mapped
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x120(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x120(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
@@ -679,8 +680,8 @@ namespace Mapped
             {
                 var w = Layer1();
                 var r0 = Rows(300, part, parts);
-                Kernels.MatMat300x120(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat300x120(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat300x120(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat300x120(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
@@ -688,7 +689,7 @@ namespace Mapped
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x300(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x300(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
@@ -696,10 +697,10 @@ namespace Mapped
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMat120x120(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat120x120(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(40, part, parts);
-                Kernels.MatMat40x120(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat40x120(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat40x120(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat40x120(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
@@ -714,7 +715,7 @@ namespace Mapped
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x120(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x120(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
@@ -722,8 +723,8 @@ namespace Mapped
             {
                 var w = Layer2();
                 var r0 = Rows(300, part, parts);
-                Kernels.MatMat300x120(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat300x120(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat300x120(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat300x120(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
@@ -731,7 +732,7 @@ namespace Mapped
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x300(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x300(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

@@ -114,9 +114,10 @@ namespace Mapped
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
             private const int MaxBatch = 64;
-            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
-            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
-            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+            // Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -225,7 +226,7 @@ namespace Mapped
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
-            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+            private static global::System.Span<float> BatchRow(global::SpecializedInfer.Engine.AlignedBuffer buffer, int row, int width) => buffer.Slice(row * width, width);
 
             /// <summary>
             /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
@@ -682,12 +683,12 @@ namespace Mapped
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMat96x96(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.MatMat96x96(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x96(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
-                Kernels.MatMat32x96(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
 
@@ -703,7 +704,7 @@ namespace Mapped
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x96(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x96(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
@@ -711,8 +712,8 @@ namespace Mapped
             {
                 var w = Layer0();
                 var r0 = Rows(256, part, parts);
-                Kernels.MatMat256x96(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat256x96(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
@@ -720,7 +721,7 @@ namespace Mapped
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x256(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x256(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
@@ -728,12 +729,12 @@ namespace Mapped
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMat96x96(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.MatMat96x96(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x96(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
-                Kernels.MatMat32x96(w.Value, _bxb, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
 
@@ -749,7 +750,7 @@ namespace Mapped
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x96(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x96(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
@@ -757,8 +758,8 @@ namespace Mapped
             {
                 var w = Layer1();
                 var r0 = Rows(256, part, parts);
-                Kernels.MatMat256x96(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat256x96(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
@@ -766,7 +767,7 @@ namespace Mapped
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x256(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x256(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
@@ -774,12 +775,12 @@ namespace Mapped
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMat96x96(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.MatMat96x96(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x96(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
-                Kernels.MatMat32x96(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
 
@@ -795,7 +796,7 @@ namespace Mapped
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x96(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x96(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
@@ -803,8 +804,8 @@ namespace Mapped
             {
                 var w = Layer2();
                 var r0 = Rows(256, part, parts);
-                Kernels.MatMat256x96(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat256x96(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
@@ -812,7 +813,7 @@ namespace Mapped
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x256(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x256(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's query, key, value products for n positions: this part's share.</summary>
@@ -820,12 +821,12 @@ namespace Mapped
             {
                 var w = Layer3();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMat96x96(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.MatMat96x96(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x96(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
-                Kernels.MatMat32x96(w.Value, _bxb, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Value, _bxb.Span, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
 
@@ -841,7 +842,7 @@ namespace Mapped
             {
                 var w = Layer3();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x96(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x96(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's gate, up products for n positions: this part's share.</summary>
@@ -849,8 +850,8 @@ namespace Mapped
             {
                 var w = Layer3();
                 var r0 = Rows(256, part, parts);
-                Kernels.MatMat256x96(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat256x96(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's down product for n positions: this part's share.</summary>
@@ -858,7 +859,7 @@ namespace Mapped
             {
                 var w = Layer3();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x256(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x256(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

@@ -122,9 +122,10 @@ namespace Plans
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
             private const int MaxBatch = 64;
-            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
-            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
-            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+            // Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -210,7 +211,7 @@ namespace Plans
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
-            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+            private static global::System.Span<float> BatchRow(global::SpecializedInfer.Engine.AlignedBuffer buffer, int row, int width) => buffer.Slice(row * width, width);
 
             /// <summary>
             /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
@@ -590,9 +591,9 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMat192x192(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Key, _bxb, _bk, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r0.From, r0.To);
+                Kernels.MatMat192x192(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.MatMat192x192(w.Key, _bxb.Span, _bk.Span, n, r0.From, r0.To);
+                Kernels.MatMat192x192(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r0.From, r0.To);
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
@@ -607,7 +608,7 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x192(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd192x192(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
@@ -615,8 +616,8 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(1400, part, parts);
-                Kernels.MatMat1400x192(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat1400x192(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat1400x192(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat1400x192(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
@@ -624,7 +625,7 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x1400Stride1408(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd192x1400Stride1408(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
@@ -632,9 +633,9 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMat192x192(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Key, _bxb, _bk, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Value, _bxb, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r0.From, r0.To);
+                Kernels.MatMat192x192(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.MatMat192x192(w.Key, _bxb.Span, _bk.Span, n, r0.From, r0.To);
+                Kernels.MatMat192x192(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r0.From, r0.To);
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
@@ -649,7 +650,7 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x192(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd192x192(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
@@ -657,8 +658,8 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(1400, part, parts);
-                Kernels.MatMat1400x192(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat1400x192(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat1400x192(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat1400x192(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
@@ -666,7 +667,7 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x1400Stride1408(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd192x1400Stride1408(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
@@ -674,9 +675,9 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMat192x192(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Key, _bxb, _bk, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r0.From, r0.To);
+                Kernels.MatMat192x192(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.MatMat192x192(w.Key, _bxb.Span, _bk.Span, n, r0.From, r0.To);
+                Kernels.MatMat192x192(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r0.From, r0.To);
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
@@ -691,7 +692,7 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x192(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd192x192(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
@@ -699,8 +700,8 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(1400, part, parts);
-                Kernels.MatMat1400x192(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat1400x192(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat1400x192(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat1400x192(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
@@ -708,7 +709,7 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x1400Stride1408(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd192x1400Stride1408(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

@@ -125,14 +125,15 @@ namespace Plans
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
             private const int MaxBatch = 64;
-            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
-            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
-            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+            // Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
 
             // Draft reuse: the run of drafts at _runStart.. since the cache was last written, their tokens and hidden states
             // after step 0. Their K/V in steps 0..0 are what a full-depth pass would store, so Verify starts them there.
             private readonly int[] _runTokens = new int[MaxBatch];
-            private readonly float[] _runHidden = new float[MaxBatch * Dim];
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _runHidden = new(MaxBatch * Dim);
             private int _runStart, _runCount;
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
@@ -221,7 +222,7 @@ namespace Plans
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
-            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+            private static global::System.Span<float> BatchRow(global::SpecializedInfer.Engine.AlignedBuffer buffer, int row, int width) => buffer.Slice(row * width, width);
 
             /// <summary>
             /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
@@ -361,8 +362,8 @@ namespace Plans
                         Batch0(pos, n);
                         if (Observer is { } o0) for (var j = 0; j < n; j++) o0.OnLayerOutput(pos + j, 0, 0, BatchRow(_bx, j, Dim));
                     }
-                    global::System.Array.Copy(_bx, 0, _bx, reused * Dim, fresh * Dim);
-                    global::System.Array.Copy(_runHidden, 0, _bx, 0, reused * Dim);
+                    _bx.Slice(0, fresh * Dim).CopyTo(_bx.Slice(reused * Dim, fresh * Dim)); // overlapping rows copy as a memmove
+                    _runHidden.Slice(0, reused * Dim).CopyTo(_bx.Span);
                     pos = start;
                     n = tokens.Length;
                     Batch1(pos, n);
@@ -379,7 +380,7 @@ namespace Plans
             private void BatchHeads(int n, global::System.Span<float> logits)
             {
                 for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), OutputNorm, BatchRow(_bxb, j, Dim));
-                Kernels.MatMat400x120Stride128(Output, _bxb, logits, n, 0, 400);
+                Kernels.MatMat400x120Stride128(Output, _bxb.Span, logits, n, 0, 400);
             }
 
             /// <inheritdoc/>
@@ -672,10 +673,10 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMat120x120Stride128(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat120x120Stride128(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(40, part, parts);
-                Kernels.MatMat40x120Stride128(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat40x120Stride128(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat40x120Stride128(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat40x120Stride128(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
@@ -690,7 +691,7 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x120Stride128(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x120Stride128(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
@@ -698,8 +699,8 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(300, part, parts);
-                Kernels.MatMat300x120Stride128(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat300x120Stride128(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat300x120Stride128(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat300x120Stride128(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
@@ -707,7 +708,7 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x300Stride304(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x300Stride304(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
@@ -715,10 +716,10 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMat120x120Stride128(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat120x120Stride128(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(40, part, parts);
-                Kernels.MatMat40x120Stride128(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat40x120Stride128(w.Value, _bxb, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat40x120Stride128(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat40x120Stride128(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
@@ -733,7 +734,7 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x120Stride128(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x120Stride128(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
@@ -741,8 +742,8 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(300, part, parts);
-                Kernels.MatMat300x120Stride128(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat300x120Stride128(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat300x120Stride128(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat300x120Stride128(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
@@ -750,7 +751,7 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x300Stride304(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x300Stride304(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
@@ -758,10 +759,10 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMat120x120Stride128(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat120x120Stride128(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(40, part, parts);
-                Kernels.MatMat40x120Stride128(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat40x120Stride128(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat40x120Stride128(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat40x120Stride128(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
@@ -776,7 +777,7 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x120Stride128(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x120Stride128(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
@@ -784,8 +785,8 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(300, part, parts);
-                Kernels.MatMat300x120Stride128(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat300x120Stride128(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat300x120Stride128(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat300x120Stride128(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
@@ -793,7 +794,7 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
-                Kernels.MatMatAdd120x300Stride304(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd120x300Stride304(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

@@ -123,9 +123,10 @@ namespace Plans
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
             private const int MaxBatch = 64;
-            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
-            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
-            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+            // Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -230,7 +231,7 @@ namespace Plans
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
-            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+            private static global::System.Span<float> BatchRow(global::SpecializedInfer.Engine.AlignedBuffer buffer, int row, int width) => buffer.Slice(row * width, width);
 
             /// <summary>
             /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
@@ -753,12 +754,12 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMat96x96(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.MatMat96x96(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x96(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
-                Kernels.MatMat32x96(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
 
@@ -774,7 +775,7 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x96(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x96(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
@@ -782,8 +783,8 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(256, part, parts);
-                Kernels.MatMat256x96(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat256x96(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
@@ -791,7 +792,7 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x256(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x256(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
@@ -799,12 +800,12 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMat96x96(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.MatMat96x96(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x96(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
-                Kernels.MatMat32x96(w.Value, _bxb, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
 
@@ -820,7 +821,7 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x96(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x96(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
@@ -828,8 +829,8 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(256, part, parts);
-                Kernels.MatMat256x96(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat256x96(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
@@ -837,7 +838,7 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x256(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x256(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
@@ -845,12 +846,12 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMat96x96(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.MatMat96x96(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x96(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
-                Kernels.MatMat32x96(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
 
@@ -866,7 +867,7 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x96(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x96(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
@@ -874,8 +875,8 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(256, part, parts);
-                Kernels.MatMat256x96(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat256x96(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
@@ -883,7 +884,7 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x256(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x256(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's query, key, value products for n positions: this part's share.</summary>
@@ -891,12 +892,12 @@ namespace Plans
             {
                 var w = Layer3();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMat96x96(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.MatMat96x96(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x96(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
-                Kernels.MatMat32x96(w.Value, _bxb, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
+                Kernels.MatMat32x96(w.Value, _bxb.Span, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
 
@@ -912,7 +913,7 @@ namespace Plans
             {
                 var w = Layer3();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x96(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x96(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's gate, up products for n positions: this part's share.</summary>
@@ -920,8 +921,8 @@ namespace Plans
             {
                 var w = Layer3();
                 var r0 = Rows(256, part, parts);
-                Kernels.MatMat256x96(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat256x96(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat256x96(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's down product for n positions: this part's share.</summary>
@@ -929,7 +930,7 @@ namespace Plans
             {
                 var w = Layer3();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAdd96x256(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd96x256(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

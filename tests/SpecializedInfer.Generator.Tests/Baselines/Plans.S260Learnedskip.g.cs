@@ -146,9 +146,10 @@ namespace Plans
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
             private const int MaxBatch = 64;
-            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
-            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
-            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+            // Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -266,7 +267,7 @@ namespace Plans
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
-            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+            private static global::System.Span<float> BatchRow(global::SpecializedInfer.Engine.AlignedBuffer buffer, int row, int width) => buffer.Slice(row * width, width);
 
             /// <summary>
             /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
@@ -820,10 +821,10 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
@@ -838,7 +839,7 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
@@ -846,8 +847,8 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
@@ -855,7 +856,7 @@ namespace Plans
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
@@ -863,10 +864,10 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
@@ -881,7 +882,7 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
@@ -889,8 +890,8 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
@@ -898,7 +899,7 @@ namespace Plans
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
@@ -906,10 +907,10 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
@@ -924,7 +925,7 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
@@ -932,8 +933,8 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
@@ -941,7 +942,7 @@ namespace Plans
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's query, key, value products for n positions: this part's share.</summary>
@@ -949,10 +950,10 @@ namespace Plans
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 3's attention for n positions: this part's share.</summary>
@@ -967,7 +968,7 @@ namespace Plans
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's gate, up products for n positions: this part's share.</summary>
@@ -975,8 +976,8 @@ namespace Plans
             {
                 var w = Layer3();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's down product for n positions: this part's share.</summary>
@@ -984,7 +985,7 @@ namespace Plans
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 4's query, key, value products for n positions: this part's share.</summary>
@@ -992,10 +993,10 @@ namespace Plans
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb, _bq, n, r0.From, r0.To);
+                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
             /// <summary>Step 4's attention for n positions: this part's share.</summary>
@@ -1010,7 +1011,7 @@ namespace Plans
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 4's gate, up products for n positions: this part's share.</summary>
@@ -1018,8 +1019,8 @@ namespace Plans
             {
                 var w = Layer4();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 4's down product for n positions: this part's share.</summary>
@@ -1027,7 +1028,7 @@ namespace Plans
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

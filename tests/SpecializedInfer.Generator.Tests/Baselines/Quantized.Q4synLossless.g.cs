@@ -131,14 +131,15 @@ namespace Quantized
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
             private const int MaxBatch = 64;
-            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
-            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
-            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+            // Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
 
             // Draft reuse: the run of drafts at _runStart.. since the cache was last written, their tokens and hidden states
             // after step 0. Their K/V in steps 0..0 are what a full-depth pass would store, so Verify starts them there.
             private readonly int[] _runTokens = new int[MaxBatch];
-            private readonly float[] _runHidden = new float[MaxBatch * Dim];
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _runHidden = new(MaxBatch * Dim);
             private int _runStart, _runCount;
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys and values are
@@ -230,7 +231,7 @@ namespace Quantized
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
-            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+            private static global::System.Span<float> BatchRow(global::SpecializedInfer.Engine.AlignedBuffer buffer, int row, int width) => buffer.Slice(row * width, width);
 
             /// <summary>
             /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
@@ -264,7 +265,7 @@ namespace Quantized
             {
                 var w = Layer0();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(0, pos, n); // Layer 0's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
@@ -273,13 +274,13 @@ namespace Quantized
                     Kernels.StoreKey24(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
                 Parallel(1, pos, n); // Step 0's attention for n positions
-                _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_batt.Span, QueryDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(2, pos, n); // Layer 0's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(3, pos, n); // Layer 0's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu224(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bgate.Span, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(4, pos, n); // Layer 0's down product for n positions
             }
 
@@ -289,7 +290,7 @@ namespace Quantized
             {
                 var w = Layer1();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(5, pos, n); // Layer 1's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
@@ -298,13 +299,13 @@ namespace Quantized
                     Kernels.StoreKey24(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
                 Parallel(6, pos, n); // Step 1's attention for n positions
-                _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_batt.Span, QueryDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(7, pos, n); // Layer 1's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(8, pos, n); // Layer 1's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu224(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bgate.Span, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(9, pos, n); // Layer 1's down product for n positions
             }
 
@@ -314,7 +315,7 @@ namespace Quantized
             {
                 var w = Layer2();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(10, pos, n); // Layer 2's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
@@ -323,13 +324,13 @@ namespace Quantized
                     Kernels.StoreKey24(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
                 Parallel(11, pos, n); // Step 2's attention for n positions
-                _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_batt.Span, QueryDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(12, pos, n); // Layer 2's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(13, pos, n); // Layer 2's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu224(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bgate.Span, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(14, pos, n); // Layer 2's down product for n positions
             }
 
@@ -382,8 +383,8 @@ namespace Quantized
                         Batch0(pos, n);
                         if (Observer is { } o0) for (var j = 0; j < n; j++) o0.OnLayerOutput(pos + j, 0, 0, BatchRow(_bx, j, Dim));
                     }
-                    global::System.Array.Copy(_bx, 0, _bx, reused * Dim, fresh * Dim);
-                    global::System.Array.Copy(_runHidden, 0, _bx, 0, reused * Dim);
+                    _bx.Slice(0, fresh * Dim).CopyTo(_bx.Slice(reused * Dim, fresh * Dim)); // overlapping rows copy as a memmove
+                    _runHidden.Slice(0, reused * Dim).CopyTo(_bx.Span);
                     pos = start;
                     n = tokens.Length;
                     Batch1(pos, n);
@@ -400,7 +401,7 @@ namespace Quantized
             private void BatchHeads(int n, global::System.Span<float> logits)
             {
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), OutputNorm, BatchRow(_bxb, j, Dim));
-                HeadProducts(_output, _bxb, logits, n);
+                HeadProducts(_output, _bxb.Span, logits, n);
             }
 
             /// <inheritdoc/>
@@ -682,9 +683,9 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(24, part, parts);
-                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk.Span, n, r1.From, r1.To);
                 Kernels.MatMatQ4_0_24x96(w.Value, _bxq, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
@@ -700,7 +701,7 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
@@ -708,8 +709,8 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(224, part, parts);
-                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
-                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
@@ -717,7 +718,7 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
@@ -725,9 +726,9 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(24, part, parts);
-                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk.Span, n, r1.From, r1.To);
                 Kernels.MatMatQ4_0_24x96(w.Value, _bxq, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
@@ -743,7 +744,7 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
@@ -751,8 +752,8 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(224, part, parts);
-                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
-                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
@@ -760,7 +761,7 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
@@ -768,9 +769,9 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_96x96(w.Query, _bxq, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(24, part, parts);
-                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ4_0_24x96(w.Key, _bxq, _bk.Span, n, r1.From, r1.To);
                 Kernels.MatMatQ4_0_24x96(w.Value, _bxq, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
@@ -786,7 +787,7 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ4_0_96x96(w.Output, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
@@ -794,8 +795,8 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(224, part, parts);
-                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
-                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_224x96(w.Gate, _bxq, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMatQ4_0_224x96(w.Up, _bxq, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
@@ -803,7 +804,7 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ4_0_96x224(w.Down, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

@@ -138,14 +138,15 @@ namespace Quantized
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
             private const int MaxBatch = 64;
-            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
-            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
-            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+            // Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
 
             // Draft reuse: the run of drafts at _runStart.. since the cache was last written, their tokens and hidden states
             // after step 0. Their K/V in steps 0..0 are what a full-depth pass would store, so Verify starts them there.
             private readonly int[] _runTokens = new int[MaxBatch];
-            private readonly float[] _runHidden = new float[MaxBatch * Dim];
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _runHidden = new(MaxBatch * Dim);
             private int _runStart, _runCount;
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys and values are
@@ -238,7 +239,7 @@ namespace Quantized
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
-            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+            private static global::System.Span<float> BatchRow(global::SpecializedInfer.Engine.AlignedBuffer buffer, int row, int width) => buffer.Slice(row * width, width);
 
             /// <summary>
             /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
@@ -272,7 +273,7 @@ namespace Quantized
             {
                 var w = Layer0();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(0, pos, n); // Layer 0's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
@@ -281,13 +282,13 @@ namespace Quantized
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
                 Parallel(1, pos, n); // Step 0's attention for n positions
-                _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_batt.Span, QueryDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(2, pos, n); // Layer 0's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(3, pos, n); // Layer 0's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu256(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bgate.Span, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(4, pos, n); // Layer 0's down product for n positions
             }
 
@@ -297,7 +298,7 @@ namespace Quantized
             {
                 var w = Layer1();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(5, pos, n); // Layer 1's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
@@ -306,13 +307,13 @@ namespace Quantized
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
                 Parallel(6, pos, n); // Step 1's attention for n positions
-                _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_batt.Span, QueryDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(7, pos, n); // Layer 1's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(8, pos, n); // Layer 1's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu256(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bgate.Span, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(9, pos, n); // Layer 1's down product for n positions
             }
 
@@ -386,8 +387,8 @@ namespace Quantized
                         Batch0(pos, n);
                         if (Observer is { } o0) for (var j = 0; j < n; j++) o0.OnLayerOutput(pos + j, 0, 0, BatchRow(_bx, j, Dim));
                     }
-                    global::System.Array.Copy(_bx, 0, _bx, reused * Dim, fresh * Dim);
-                    global::System.Array.Copy(_runHidden, 0, _bx, 0, reused * Dim);
+                    _bx.Slice(0, fresh * Dim).CopyTo(_bx.Slice(reused * Dim, fresh * Dim)); // overlapping rows copy as a memmove
+                    _runHidden.Slice(0, reused * Dim).CopyTo(_bx.Span);
                     pos = start;
                     n = tokens.Length;
                     Batch1(pos, n);
@@ -404,7 +405,7 @@ namespace Quantized
             private void BatchHeads(int n, global::System.Span<float> logits)
             {
                 for (var j = 0; j < n; j++) Kernels.RmsNorm96(BatchRow(_bx, j, Dim), OutputNorm, BatchRow(_bxb, j, Dim));
-                HeadProducts(_output, _bxb, logits, n);
+                HeadProducts(_output, _bxb.Span, logits, n);
             }
 
             /// <inheritdoc/>
@@ -719,11 +720,11 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatQ8_0_96x96(w.Query, _bxq, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_96x96(w.Query, _bxq, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMatQ8_0_32x96(w.Key, _bxq, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
+                Kernels.MatMatQ8_0_32x96(w.Key, _bxq, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
                 Kernels.MatMatQ8_0_32x96(w.Value, _bxq, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
@@ -740,7 +741,7 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAddQ8_0_96x96(w.Output, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_96x96(w.Output, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
@@ -748,8 +749,8 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(256, part, parts);
-                Kernels.MatMatQ8_0_256x96(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
-                Kernels.MatMatQ8_0_256x96(w.Up, _bxq, _bup, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_256x96(w.Gate, _bxq, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_256x96(w.Up, _bxq, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
@@ -757,7 +758,7 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAddQ8_0_96x256(w.Down, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_96x256(w.Down, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
@@ -765,11 +766,11 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatQ8_0_96x96(w.Query, _bxq, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_96x96(w.Query, _bxq, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMatQ8_0_32x96(w.Key, _bxq, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
+                Kernels.MatMatQ8_0_32x96(w.Key, _bxq, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
                 Kernels.MatMatQ8_0_32x96(w.Value, _bxq, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
@@ -786,7 +787,7 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAddQ8_0_96x96(w.Output, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_96x96(w.Output, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
@@ -794,8 +795,8 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(256, part, parts);
-                Kernels.MatMatQ8_0_256x96(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
-                Kernels.MatMatQ8_0_256x96(w.Up, _bxq, _bup, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_256x96(w.Gate, _bxq, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_256x96(w.Up, _bxq, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
@@ -803,7 +804,7 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(96, part, parts);
-                Kernels.MatMatAddQ8_0_96x256(w.Down, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_96x256(w.Down, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
@@ -811,12 +812,12 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.DotMatMat96x96(w.Query, _bxb, _bq, n, r0.From, r0.To);
-                Kernels.AddBias96(_bq, w.QueryBias, n, r0.From, r0.To);
+                Kernels.DotMatMat96x96(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                Kernels.AddBias96(_bq.Span, w.QueryBias, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.DotMatMat32x96(w.Key, _bxb, _bk, n, r1.From, r1.To);
-                Kernels.AddBias32(_bk, w.KeyBias, n, r1.From, r1.To);
-                Kernels.DotMatMat32x96(w.Value, _bxb, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                Kernels.DotMatMat32x96(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
+                Kernels.AddBias32(_bk.Span, w.KeyBias, n, r1.From, r1.To);
+                Kernels.DotMatMat32x96(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
                 Kernels.AddBias32(new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), w.ValueBias, n, r1.From, r1.To);
             }
 
@@ -832,7 +833,7 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.DotMatMatAdd96x96(w.Output, _batt, _bx, n, r0.From, r0.To);
+                Kernels.DotMatMatAdd96x96(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
@@ -840,8 +841,8 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(256, part, parts);
-                Kernels.DotMatMat256x96(w.Gate, _bxb, _bgate, n, r0.From, r0.To);
-                Kernels.DotMatMat256x96(w.Up, _bxb, _bup, n, r0.From, r0.To);
+                Kernels.DotMatMat256x96(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
+                Kernels.DotMatMat256x96(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
@@ -849,7 +850,7 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(96, part, parts);
-                Kernels.DotMatMatAdd96x256(w.Down, _bgate, _bx, n, r0.From, r0.To);
+                Kernels.DotMatMatAdd96x256(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

@@ -132,9 +132,10 @@ namespace Quantized
 
             // Batched positions (a prompt chunk, or a verification): one row per position, up to 64.
             private const int MaxBatch = 64;
-            private readonly float[] _bx = new float[MaxBatch * Dim], _bxb = new float[MaxBatch * Dim], _bq = new float[MaxBatch * QueryDim];
-            private readonly float[] _bk = new float[MaxBatch * KvDim], _batt = new float[MaxBatch * QueryDim];
-            private readonly float[] _bgate = new float[MaxBatch * HiddenDim], _bup = new float[MaxBatch * HiddenDim];
+            // Each buffer starts on a cache line, so rows of a multiple of 16 floats do too: a row's vector loads and stores never split lines.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys and values are
             // [position][KvDim], as the reference keeps them (its attention's calls, in its order).
@@ -231,7 +232,7 @@ namespace Quantized
             }
 
             /// <summary>Row <paramref name="row"/> of a batch buffer of rows of <paramref name="width"/> floats.</summary>
-            private static global::System.Span<float> BatchRow(float[] buffer, int row, int width) => new(buffer, row * width, width);
+            private static global::System.Span<float> BatchRow(global::SpecializedInfer.Engine.AlignedBuffer buffer, int row, int width) => buffer.Slice(row * width, width);
 
             /// <summary>
             /// Runs the whole schedule over <paramref name="tokens"/> at Position.., chunk by chunk; returns the last position's row
@@ -268,7 +269,7 @@ namespace Quantized
             {
                 var w = Layer0();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(0, pos, n); // Layer 0's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
@@ -277,13 +278,13 @@ namespace Quantized
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
                 Parallel(1, pos, n); // Step 0's attention for n positions
-                _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_batt.Span, QueryDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(2, pos, n); // Layer 0's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(3, pos, n); // Layer 0's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu192(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bgate.Span, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(4, pos, n); // Layer 0's down product for n positions
             }
 
@@ -293,7 +294,7 @@ namespace Quantized
             {
                 var w = Layer1();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(5, pos, n); // Layer 1's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
@@ -302,13 +303,13 @@ namespace Quantized
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
                 Parallel(6, pos, n); // Step 1's attention for n positions
-                _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_batt.Span, QueryDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(7, pos, n); // Layer 1's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(8, pos, n); // Layer 1's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu192(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bgate.Span, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(9, pos, n); // Layer 1's down product for n positions
             }
 
@@ -318,7 +319,7 @@ namespace Quantized
             {
                 var w = Layer2();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(10, pos, n); // Layer 2's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
@@ -327,13 +328,13 @@ namespace Quantized
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
                 Parallel(11, pos, n); // Step 2's attention for n positions
-                _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_batt.Span, QueryDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(12, pos, n); // Layer 2's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(13, pos, n); // Layer 2's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu192(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bgate.Span, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(14, pos, n); // Layer 2's down product for n positions
             }
 
@@ -343,7 +344,7 @@ namespace Quantized
             {
                 var w = Layer3();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(15, pos, n); // Layer 3's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
@@ -352,13 +353,13 @@ namespace Quantized
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys3, pos + j, _capacity);
                 }
                 Parallel(16, pos, n); // Step 3's attention for n positions
-                _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_batt.Span, QueryDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(17, pos, n); // Layer 3's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(18, pos, n); // Layer 3's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu192(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bgate.Span, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(19, pos, n); // Layer 3's down product for n positions
             }
 
@@ -368,7 +369,7 @@ namespace Quantized
             {
                 var w = Layer4();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(20, pos, n); // Layer 4's query, key, value products for n positions
                 for (var j = 0; j < n; j++)
                 {
@@ -377,13 +378,13 @@ namespace Quantized
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys4, pos + j, _capacity);
                 }
                 Parallel(21, pos, n); // Step 4's attention for n positions
-                _bxq.Quantize(_batt, QueryDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_batt.Span, QueryDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(22, pos, n); // Layer 4's output product for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                _bxq.Quantize(_bxb, Dim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bxb.Span, Dim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(23, pos, n); // Layer 4's gate, up products for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu192(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                _bxq.Quantize(_bgate, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
+                _bxq.Quantize(_bgate.Span, HiddenDim, n); // Q8_0 blocks of every row, once for the products below
                 Parallel(24, pos, n); // Layer 4's down product for n positions
             }
 
@@ -739,9 +740,9 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk.Span, n, r1.From, r1.To);
                 Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
@@ -757,7 +758,7 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
@@ -765,8 +766,8 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
-                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
@@ -774,7 +775,7 @@ namespace Quantized
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
@@ -782,9 +783,9 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk.Span, n, r1.From, r1.To);
                 Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
@@ -800,7 +801,7 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
@@ -808,8 +809,8 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
-                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
@@ -817,7 +818,7 @@ namespace Quantized
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
@@ -825,9 +826,9 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk.Span, n, r1.From, r1.To);
                 Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
@@ -843,7 +844,7 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
@@ -851,8 +852,8 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
-                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
@@ -860,7 +861,7 @@ namespace Quantized
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's query, key, value products for n positions: this part's share.</summary>
@@ -868,9 +869,9 @@ namespace Quantized
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk.Span, n, r1.From, r1.To);
                 Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
@@ -886,7 +887,7 @@ namespace Quantized
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's gate, up products for n positions: this part's share.</summary>
@@ -894,8 +895,8 @@ namespace Quantized
             {
                 var w = Layer3();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
-                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 3's down product for n positions: this part's share.</summary>
@@ -903,7 +904,7 @@ namespace Quantized
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 4's query, key, value products for n positions: this part's share.</summary>
@@ -911,9 +912,9 @@ namespace Quantized
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_64x64(w.Query, _bxq, _bq.Span, n, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk, n, r1.From, r1.To);
+                Kernels.MatMatQ8_0_32x64(w.Key, _bxq, _bk.Span, n, r1.From, r1.To);
                 Kernels.MatMatQ8_0_32x64(w.Value, _bxq, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
@@ -929,7 +930,7 @@ namespace Quantized
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_64x64(w.Output, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 4's gate, up products for n positions: this part's share.</summary>
@@ -937,8 +938,8 @@ namespace Quantized
             {
                 var w = Layer4();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate, n, r0.From, r0.To);
-                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Gate, _bxq, _bgate.Span, n, r0.From, r0.To);
+                Kernels.MatMatQ8_0_192x64(w.Up, _bxq, _bup.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 4's down product for n positions: this part's share.</summary>
@@ -946,7 +947,7 @@ namespace Quantized
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx, n, r0.From, r0.To);
+                Kernels.MatMatAddQ8_0_64x192(w.Down, _bxq, _bx.Span, n, r0.From, r0.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>
