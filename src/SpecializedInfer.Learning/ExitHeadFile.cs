@@ -30,7 +30,7 @@ public static class ExitHeadFile
     {
         ArgumentNullException.ThrowIfNull(heads);
         if (string.Equals(Path.GetFullPath(sourcePath), Path.GetFullPath(destinationPath), StringComparison.Ordinal))
-            throw new ArgumentException($"The exit heads go into a copy of {sourcePath}, not into the model itself; name another output file.", nameof(destinationPath));
+            throw new ArgumentException($"The exit heads go into a copy of {sourcePath}, not into the model itself; name another output file.");
         using var source = GgufFile.Open(sourcePath);
         var writer = new GgufWriter();
         foreach (var (key, value) in source.Metadata) writer.Add(key, value);
@@ -50,7 +50,7 @@ public static class ExitHeadFile
                 }
                 : [(NamesFor(step).Norm, [head.Dim], head.Norm.ToArray()), (NamesFor(step).Output, [head.Dim, head.Vocab], head.Output.ToArray())];
             if (written.FirstOrDefault(t => source.HasTensor(t.Name)).Name is { } taken)
-                throw new ArgumentException($"{sourcePath} already has a tensor named {taken}; write the heads into a copy of the original model.", nameof(sourcePath));
+                throw new ArgumentException($"{sourcePath} already has a tensor named {taken}; write the heads into a copy of the original model.");
             foreach (var (name, dims, values) in written) writer.AddTensor(name, dims, values);
         }
         writer.Write(destinationPath);

@@ -28,11 +28,11 @@ public static class ExitLearner
         ArgumentNullException.ThrowIfNull(trace);
         ArgumentNullException.ThrowIfNull(modelHead);
         options ??= new LearnOptions();
-        if (modelHead.Dim != trace.Dim) throw new ArgumentException($"The head reads width {modelHead.Dim}; the trace has {trace.Dim}.", nameof(modelHead));
+        if (modelHead.Dim != trace.Dim) throw new ArgumentException($"The head reads width {modelHead.Dim}; the trace has {trace.Dim}.");
         var heldOut = Enumerable.Range(0, trace.Count).Select(p => options.IsHeldOut(trace.Group(p))).ToArray();
         var training = heldOut.Count(h => !h);
         if (training == 0 || training == trace.Count)
-            throw new ArgumentException($"The trace's {trace.Count} positions must fall into both splits (every {options.HeldOutEvery}th group is held out); trace more prompts.", nameof(trace));
+            throw new ArgumentException($"The trace's {trace.Count} positions must fall into both splits (every {options.HeldOutEvery}th group is held out); trace more prompts.");
 
         var exits = new List<LearnedExit>();
         for (var slot = 0; slot < trace.Steps.Count; slot++)

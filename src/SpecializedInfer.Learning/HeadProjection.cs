@@ -19,14 +19,14 @@ public sealed class HeadProjection
     public HeadProjection(ReadOnlySpan<float> norm, ReadOnlySpan<float> output, float eps, FittedAdapter? adapter = null)
     {
         if (norm.IsEmpty || output.Length % norm.Length != 0)
-            throw new ArgumentException($"An output matrix of {output.Length} values does not have rows of the norm's width {norm.Length}.", nameof(output));
+            throw new ArgumentException($"An output matrix of {output.Length} values does not have rows of the norm's width {norm.Length}.");
         _norm = norm.ToArray();
         _output = output.ToArray();
         _normed = new float[norm.Length];
         _adapted = new float[norm.Length];
         _eps = eps;
         if (adapter is not null && (adapter.Norm.Length != norm.Length || adapter.Weight.Length != norm.Length * norm.Length || (adapter.Bias.Length != 0 && adapter.Bias.Length != norm.Length)))
-            throw new ArgumentException($"An adapter for width {norm.Length} has a norm of {norm.Length}, a {norm.Length} × {norm.Length} matrix and a bias of {norm.Length} or none.", nameof(adapter));
+            throw new ArgumentException($"An adapter for width {norm.Length} has a norm of {norm.Length}, a {norm.Length} × {norm.Length} matrix and a bias of {norm.Length} or none.");
         Adapter = adapter;
     }
 

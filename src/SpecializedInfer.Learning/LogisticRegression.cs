@@ -1,3 +1,4 @@
+using System.Globalization;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace SpecializedInfer.Learning;
@@ -27,9 +28,9 @@ public static class LogisticRegression
         ArgumentNullException.ThrowIfNull(labels);
         var n = features.RowCount;
         var d = features.ColumnCount;
-        if (labels.Count != n) throw new ArgumentException($"{labels.Count} labels for {n} rows.", nameof(labels));
-        if (n == 0) throw new ArgumentException("No examples to fit.", nameof(features));
-        if (!(l2 >= 0)) throw new ArgumentOutOfRangeException(nameof(l2), l2, "The L2 penalty must be at least 0.");
+        if (labels.Count != n) throw new ArgumentException($"{labels.Count} labels for {n} rows.");
+        if (n == 0) throw new ArgumentException("No examples to fit.");
+        if (!(l2 >= 0)) throw new ArgumentOutOfRangeException(string.Create(CultureInfo.InvariantCulture, $"The L2 penalty must be at least 0, not {l2}."), innerException: null);
 
         // Design matrix with the bias as column 0.
         var x = Matrix<double>.Build.Dense(n, d + 1, (i, j) => j == 0 ? 1 : features[i, j - 1]);

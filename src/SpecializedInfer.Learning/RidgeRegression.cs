@@ -1,3 +1,4 @@
+using System.Globalization;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace SpecializedInfer.Learning;
@@ -15,7 +16,7 @@ public sealed class RidgeRegression
 
     public RidgeRegression(int inputs, int outputs)
     {
-        if (inputs < 1 || outputs < 1) throw new ArgumentOutOfRangeException(nameof(inputs), "At least one input and one output.");
+        if (inputs < 1 || outputs < 1) throw new ArgumentOutOfRangeException($"At least one input and one output are needed, not {inputs} and {outputs}.", innerException: null);
         _d = inputs;
         _m = outputs;
         _xtx = new double[inputs * inputs];
@@ -44,7 +45,7 @@ public sealed class RidgeRegression
     /// <summary>B (inputs × outputs), so that y ≈ Bᵀ x. λ is absolute, on the summed squared error.</summary>
     public Matrix<double> Solve(double lambda)
     {
-        if (!(lambda >= 0)) throw new ArgumentOutOfRangeException(nameof(lambda), lambda, "The ridge penalty must be at least 0.");
+        if (!(lambda >= 0)) throw new ArgumentOutOfRangeException(string.Create(CultureInfo.InvariantCulture, $"The ridge penalty must be at least 0, not {lambda}."), innerException: null);
         if (Rows == 0) throw new InvalidOperationException("No examples were added.");
         var a = Matrix<double>.Build.Dense(_d, _d, (i, j) => _xtx[i * _d + j] + (i == j ? lambda : 0));
         var b = Matrix<double>.Build.Dense(_d, _m, (i, j) => _xty[i * _m + j]);

@@ -11,12 +11,12 @@ public static class RocAuc
     public static double Compute(ReadOnlySpan<double> scores, ReadOnlySpan<bool> labels)
     {
         if (scores.Length != labels.Length)
-            throw new ArgumentException($"{scores.Length} scores for {labels.Length} labels.", nameof(labels));
+            throw new ArgumentException($"{scores.Length} scores for {labels.Length} labels.");
         var n = scores.Length;
         var order = new int[n];
         var keys = scores.ToArray();
         foreach (var s in keys)
-            if (double.IsNaN(s)) throw new ArgumentException("A score is NaN.", nameof(scores));
+            if (double.IsNaN(s)) throw new ArgumentException("A score is NaN.");
         for (var i = 0; i < n; i++) order[i] = i;
         Array.Sort(keys, order);
         long positives = 0;

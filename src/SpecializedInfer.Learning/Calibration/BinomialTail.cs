@@ -1,3 +1,4 @@
+using System.Globalization;
 using MathNet.Numerics.Distributions;
 
 namespace SpecializedInfer.Learning.Calibration;
@@ -12,9 +13,9 @@ public static class BinomialTail
     /// <summary>P(Bin(<paramref name="n"/>, <paramref name="rate"/>) ≤ <paramref name="k"/>) (MathNet's binomial CDF).</summary>
     public static double PValue(int k, int n, double rate)
     {
-        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "At least one token.");
-        if (k < 0 || k > n) throw new ArgumentOutOfRangeException(nameof(k), k, $"Disagreements run from 0 to {n}.");
-        if (!(rate > 0 && rate < 1)) throw new ArgumentOutOfRangeException(nameof(rate), rate, "The rate must be above 0 and below 1.");
+        if (n < 1) throw new ArgumentOutOfRangeException($"At least one token is needed, not {n}.", innerException: null);
+        if (k < 0 || k > n) throw new ArgumentOutOfRangeException($"Disagreements run from 0 to {n}, not {k}.", innerException: null);
+        if (!(rate > 0 && rate < 1)) throw new ArgumentOutOfRangeException(string.Create(CultureInfo.InvariantCulture, $"The rate must be above 0 and below 1, not {rate}."), innerException: null);
         return k == n ? 1 : Math.Clamp(Binomial.CDF(rate, n, k), 0, 1);
     }
 
@@ -24,7 +25,7 @@ public static class BinomialTail
     /// </summary>
     public static int CriticalCount(int n, double rate, double delta)
     {
-        if (!(delta > 0 && delta < 1)) throw new ArgumentOutOfRangeException(nameof(delta), delta, "δ must be above 0 and below 1.");
+        if (!(delta > 0 && delta < 1)) throw new ArgumentOutOfRangeException(string.Create(CultureInfo.InvariantCulture, $"δ must be above 0 and below 1, not {delta}."), innerException: null);
         // The CDF rises with k: binary search for the last k with P(X ≤ k) ≤ δ.
         int low = -1, high = n; // invariant: PValue(low) ≤ δ (or low = −1), PValue(high) > δ (PValue(n) = 1)
         while (high - low > 1)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Evaluation;
@@ -13,9 +14,9 @@ public sealed record CalibrationTarget(double TargetAgreement, double Delta, int
     public void Validate()
     {
         if (!(TargetAgreement > 0 && TargetAgreement < 1))
-            throw new ArgumentOutOfRangeException(nameof(TargetAgreement), TargetAgreement, "The target agreement must be above 0 and below 1.");
-        if (!(Delta > 0 && Delta < 1)) throw new ArgumentOutOfRangeException(nameof(Delta), Delta, "δ must be above 0 and below 1.");
-        if (GridSteps < 1) throw new ArgumentOutOfRangeException(nameof(GridSteps), GridSteps, "The grid needs at least one step.");
+            throw new ArgumentOutOfRangeException(string.Create(CultureInfo.InvariantCulture, $"The target agreement must be above 0 and below 1, not {TargetAgreement}."), innerException: null);
+        if (!(Delta > 0 && Delta < 1)) throw new ArgumentOutOfRangeException(string.Create(CultureInfo.InvariantCulture, $"δ must be above 0 and below 1, not {Delta}."), innerException: null);
+        if (GridSteps < 1) throw new ArgumentOutOfRangeException($"The grid needs at least one step, not {GridSteps}.", innerException: null);
     }
 
     /// <summary>The disagreement rate H0 says is exceeded: 1 − target.</summary>
@@ -79,12 +80,11 @@ public static class PlanCalibrator
     /// <summary>Refuses plans whose exits have no single threshold, or that have no exit at all.</summary>
     public static void CheckCalibratable(LayerPlan plan)
     {
-        if (plan.Exits.Count == 0) throw new ArgumentException("The plan has no exits, so there are no thresholds to calibrate.", nameof(plan));
+        if (plan.Exits.Count == 0) throw new ArgumentException("The plan has no exits, so there are no thresholds to calibrate.");
         foreach (var e in plan.Exits)
             if (!StrictnessScale.Calibrates(e.Criterion))
                 throw new ArgumentException(
-                    $"The exit after step {e.AfterStep} tests {e.Test.Describe()}; calibration sets the thresholds of maxProbability, margin, entropy, stateSaturation and learned exits only.",
-                    nameof(plan));
+                    $"The exit after step {e.AfterStep} tests {e.Test.Describe()}; calibration sets the thresholds of maxProbability, margin, entropy, stateSaturation and learned exits only.");
     }
 
     /// <summary>A file named as given, with the SHA-256 of its bytes.</summary>

@@ -17,7 +17,7 @@ public static class StrictnessScale
     /// <summary>The candidates strict to loose: 1, 1 − 1/<paramref name="steps"/>, …, 0.</summary>
     public static IEnumerable<double> Grid(int steps)
     {
-        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "The grid needs at least one step.");
+        if (steps < 1) throw new ArgumentOutOfRangeException($"The grid needs at least one step, not {steps}.", innerException: null);
         for (var j = 0; j <= steps; j++) yield return Math.Round(1 - (double)j / steps, 12);
     }
 
@@ -29,7 +29,7 @@ public static class StrictnessScale
     {
         ExitCriterion.Entropy => Math.Round((1 - s) * Math.Log(vocab), 12),
         _ when Calibrates(criterion) => s,
-        _ => throw new ArgumentException($"A {criterion} exit has no single threshold to calibrate.", nameof(criterion)),
+        _ => throw new ArgumentException($"A {criterion} exit has no single threshold to calibrate."),
     };
 
     /// <summary>The plan with every exit's threshold set by strictness <paramref name="s"/>.</summary>

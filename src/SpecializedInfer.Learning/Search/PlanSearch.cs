@@ -75,7 +75,7 @@ public static class PlanSearch
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(speed);
         options.Target.Validate();
-        if (options.Budget < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Budget, "The budget must allow at least one candidate.");
+        if (options.Budget < 1) throw new ArgumentOutOfRangeException($"The budget must allow at least one candidate, not {options.Budget}.", innerException: null);
         var layers = manifest.Layers;
         var notes = new List<string>();
         var measured = new List<MeasuredCandidate>();

@@ -85,8 +85,7 @@ public static class ConditionBuilder
                 return;
             default:
                 throw new ArgumentException(
-                    $"A cascade judges the first engine's final logits only; '{test.Describe()}' ({test.Criterion}) needs hidden states or earlier exit points. Use maxProbability, margin, entropy or an ensemble of them.",
-                    nameof(test));
+                    $"A cascade judges the first engine's final logits only; '{test.Describe()}' ({test.Criterion}) needs hidden states or earlier exit points. Use maxProbability, margin, entropy or an ensemble of them.");
         }
     }
 

@@ -28,9 +28,9 @@ public static class LayerAnalysis
     {
         options ??= new LayerAnalysisOptions();
         var layers = weights.Config.Layers;
-        if (stateSequences.Count == 0 || stateSequences.Any(s => s.Length == 0)) throw new ArgumentException("Every state sequence needs tokens.", nameof(stateSequences));
-        if (windows.Count == 0) throw new ArgumentException("No perplexity windows.", nameof(windows));
-        if (options.BlockSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BlockSize, "The block size must be at least 1.");
+        if (stateSequences.Count == 0 || stateSequences.Any(s => s.Length == 0)) throw new ArgumentException("Every state sequence needs tokens.");
+        if (windows.Count == 0) throw new ArgumentException("No perplexity windows.");
+        if (options.BlockSize < 1) throw new ArgumentOutOfRangeException($"The block size must be at least 1, not {options.BlockSize}.", innerException: null);
         var blockSize = Math.Min(options.BlockSize, layers);
         var lacoSpans = Enumerable.Range(2, Math.Max(0, Math.Min(options.LacoMaxLayers, layers) - 1)).ToList();
         var total = 1 + 1 + 3 * layers + (layers - blockSize + 1) + layers * (layers - 1) / 2 + 1 + lacoSpans.Sum(m => layers - m + 1);
@@ -127,7 +127,7 @@ public static class LayerAnalysis
     public static IReadOnlyList<SlebStep> SlebOrder(LlamaWeights weights, IReadOnlyList<int[]> windows, Action? measured = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
-        if (windows.Count == 0) throw new ArgumentException("No perplexity windows.", nameof(windows));
+        if (windows.Count == 0) throw new ArgumentException("No perplexity windows.");
         var layers = weights.Config.Layers;
         var sleb = new List<SlebStep>();
         var gone = new List<int>();

@@ -13,7 +13,7 @@ public static class TextPerplexity
     public static TextNll Measure(ReferenceEngine engine, IReadOnlyList<int[]> windows)
     {
         if (engine.Schedule.HasDynamicDepth || engine.Schedule.DecodeDepth != engine.Schedule.Steps.Count)
-            throw new ArgumentException("Batched perplexity needs a static plan: no exits, skip rules or decode depth.", nameof(engine));
+            throw new ArgumentException("Batched perplexity needs a static plan: no exits, skip rules or decode depth.");
         var longest = windows.Max(w => w.Length);
         var vocab = engine.Config.VocabSize;
         var logits = new float[longest * vocab];

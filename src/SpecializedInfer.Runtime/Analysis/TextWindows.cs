@@ -9,8 +9,8 @@ public static class TextWindows
 {
     public static List<int[]> Split(IReadOnlyList<int> tokens, int window)
     {
-        if (window < 2) throw new ArgumentOutOfRangeException(nameof(window), window, "A window holds at least two tokens.");
-        if (tokens.Count < 2) throw new ArgumentException("Perplexity needs at least two tokens.", nameof(tokens));
+        if (window < 2) throw new ArgumentOutOfRangeException($"A window holds at least two tokens, not {window}.", innerException: null);
+        if (tokens.Count < 2) throw new ArgumentException("Perplexity needs at least two tokens.");
         var result = new List<int[]>();
         for (var start = 0; start + 1 < tokens.Count; start += window)
             result.Add(tokens.Skip(start).Take(Math.Min(window, tokens.Count - start)).ToArray());

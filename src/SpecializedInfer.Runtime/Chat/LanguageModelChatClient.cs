@@ -42,7 +42,7 @@ public sealed class LanguageModelChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(tokenizer);
         if (tokenizer.VocabSize != model.Config.VocabSize)
             throw new ArgumentException($"The tokenizer has {tokenizer.VocabSize} tokens; the model has {model.Config.VocabSize}.");
-        ArgumentOutOfRangeException.ThrowIfNegative(contextLength);
+        if (contextLength < 0) throw new ArgumentOutOfRangeException($"The context length is 0 (the model's trained context) or more, not {contextLength}.", innerException: null);
         (defaults ?? SamplingOptions.Greedy).Validate();
         Model = model;
         Tokenizer = tokenizer;

@@ -77,7 +77,7 @@ public static class Llama2cConverter
     public static GgufWriter CreateWriter(string checkpointPath, string tokenizerPath, int? contextLength = null)
     {
         if (contextLength is <= 0 or > ModelLimits.MaxContextLength)
-            throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, $"The context length must be between 1 and {ModelLimits.MaxContextLength}.");
+            throw new ArgumentOutOfRangeException($"The context length must be between 1 and {ModelLimits.MaxContextLength}, not {contextLength}.", innerException: null);
 
         var checkpoint = Path.GetFullPath(checkpointPath);
         Llama2cConfig config;
@@ -204,7 +204,7 @@ public static class Llama2cConverter
     /// </summary>
     public static Llama2cVocabulary ReadTokenizer(string tokenizerPath, int vocabSize)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(vocabSize);
+        if (vocabSize < 0) throw new ArgumentOutOfRangeException($"A vocabulary size is 0 or more, not {vocabSize}.", innerException: null);
         var path = Path.GetFullPath(tokenizerPath);
         ModelFormatException Error(long at, string expected) => new(path, at, expected);
         var data = BoundedFile.ReadAllBytes(path, MaxTokenizerBytes, length => Error(0, length is { } n

@@ -25,8 +25,8 @@ public sealed class BertEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     public BertEmbeddingGenerator(ISentenceEncoder encoder, string modelId, int batchSize = DefaultBatchSize)
     {
         ArgumentNullException.ThrowIfNull(encoder);
-        ArgumentException.ThrowIfNullOrWhiteSpace(modelId);
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "A batch holds at least one sentence.");
+        if (string.IsNullOrWhiteSpace(modelId)) throw new ArgumentException("The model needs a name (its id in the generator's metadata).");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException($"A batch holds at least one sentence, not {batchSize}.", innerException: null);
         Encoder = encoder;
         BatchSize = batchSize;
         Metadata = new EmbeddingGeneratorMetadata(ProviderName, providerUri: null, defaultModelId: modelId, defaultModelDimensions: encoder.Dimensions);
@@ -44,9 +44,9 @@ public sealed class BertEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
     {
         ArgumentNullException.ThrowIfNull(values);
         if (options?.Dimensions is { } dims && dims != Encoder.Dimensions)
-            throw new ArgumentException($"This model's embeddings have {Encoder.Dimensions} dimensions; {dims} were asked for, and the model was not trained for shorter ones.", nameof(options));
+            throw new ArgumentException($"This model's embeddings have {Encoder.Dimensions} dimensions; {dims} were asked for, and the model was not trained for shorter ones.");
         if (options?.ModelId is { } model && model != Metadata.DefaultModelId)
-            throw new ArgumentException($"This generator runs the model '{Metadata.DefaultModelId}'; '{model}' was asked for.", nameof(options));
+            throw new ArgumentException($"This generator runs the model '{Metadata.DefaultModelId}'; '{model}' was asked for.");
 
         var result = new GeneratedEmbeddings<Embedding<float>>();
         var tokens = 0L;
@@ -65,9 +65,11 @@ public sealed class BertEmbeddingGenerator : IEmbeddingGenerator<string, Embeddi
                 });
             batch.Clear();
         }
+        var index = 0;
         foreach (var text in values)
         {
-            ArgumentNullException.ThrowIfNull(text, nameof(values));
+            if (text is null) throw new ArgumentException($"Text {index + 1} is null; every value to embed is a string.");
+            index++;
             var ids = Encoder.Tokenizer.Encode(text);
             tokens += ids.Length;
             batch.Add(ids);

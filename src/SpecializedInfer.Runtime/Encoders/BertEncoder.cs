@@ -57,8 +57,8 @@ public sealed class BertEncoder : ISentenceEncoder
     /// <summary>As <see cref="Embed(IReadOnlyList{string}, int, CancellationToken)"/>, with the steps each text ran in <paramref name="stepsRun"/>.</summary>
     public float[][] Embed(IReadOnlyList<string> texts, int[] stepsRun, int batchSize = 16, CancellationToken cancellation = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        if (stepsRun.Length != texts.Count) throw new ArgumentException($"One entry per text: {texts.Count}, found {stepsRun.Length}.", nameof(stepsRun));
+        if (batchSize < 1) throw new ArgumentOutOfRangeException($"A batch holds at least one sentence, not {batchSize}.", innerException: null);
+        if (stepsRun.Length != texts.Count) throw new ArgumentException($"One entry per text: {texts.Count}, found {stepsRun.Length}.");
         var result = new float[texts.Count][];
         for (var start = 0; start < texts.Count; start += batchSize)
         {
@@ -85,7 +85,7 @@ public sealed class BertEncoder : ISentenceEncoder
     /// </summary>
     public float[][] EmbedTokens(IReadOnlyList<int[]> sentences, Span<int> stepsRun, CancellationToken cancellation = default)
     {
-        if (stepsRun.Length != sentences.Count) throw new ArgumentException($"One entry per sentence: {sentences.Count}, found {stepsRun.Length}.", nameof(stepsRun));
+        if (stepsRun.Length != sentences.Count) throw new ArgumentException($"One entry per sentence: {sentences.Count}, found {stepsRun.Length}.");
         var batch = new EncoderBatch(sentences, Dimensions, Tokenizer.PadToken, Config.Pooling, Normalize);
         var buffers = new StepBuffers(Config, batch.Count * batch.Length);
         EmbedInputs(batch.Ids, batch.Mask, default, batch.Count, batch.Length, batch.States.Span);

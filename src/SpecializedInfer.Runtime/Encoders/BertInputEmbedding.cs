@@ -27,8 +27,8 @@ public static class BertInputEmbedding
                 var r = b * length + p;
                 var id = ids[r];
                 var type = tokenTypes.IsEmpty ? 0 : tokenTypes[r];
-                if ((uint)id >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token ids are between 0 and {c.VocabSize - 1}.");
-                if ((uint)type >= (uint)c.TokenTypes) throw new ArgumentOutOfRangeException(nameof(tokenTypes), type, $"Token types are between 0 and {c.TokenTypes - 1}.");
+                if ((uint)id >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException($"Token id {id} is outside the vocabulary: ids run from 0 to {c.VocabSize - 1}.", innerException: null);
+                if ((uint)type >= (uint)c.TokenTypes) throw new ArgumentOutOfRangeException($"Token type {type} does not exist: types run from 0 to {c.TokenTypes - 1}.", innerException: null);
                 var row = x.Slice(r * dim, dim);
                 TensorPrimitives.Add(w.TokenEmbedding.AsSpan(id * dim, dim), w.TokenTypes.AsSpan(type * dim, dim), row);
                 TensorPrimitives.Add(row, w.Positions.AsSpan(p * dim, dim), row);

@@ -33,7 +33,7 @@ public static class BertManifest
     /// </summary>
     public static void Verify(BertConfig config, ModelManifest manifest, string modelPath, string manifestPath)
     {
-        var facts = manifest.Encoder ?? throw new ArgumentException("The manifest is not an encoder's (architecture: bert).", nameof(manifest));
+        var facts = manifest.Encoder ?? throw new ArgumentException("The manifest is not an encoder's (architecture: bert).");
         var pooling = config.Pooling == BertPooling.Cls ? EncoderFacts.ClsPooling : EncoderFacts.MeanPooling;
         foreach (var (property, expected, found) in new[]
                  {

@@ -33,12 +33,12 @@ public sealed class EncoderBatch
     public EncoderBatch(IReadOnlyList<int[]> sentences, int dim, int padToken, BertPooling pooling, bool normalize, AlignedBuffer? states = null)
     {
         ArgumentNullException.ThrowIfNull(sentences);
-        if (sentences.Count == 0) throw new ArgumentException("A batch holds at least one sentence.", nameof(sentences));
+        if (sentences.Count == 0) throw new ArgumentException("A batch holds at least one sentence.");
         _dim = dim;
         _pooling = pooling;
         _normalize = normalize;
         Length = sentences.Max(s => s.Length);
-        if (Length == 0) throw new ArgumentException("Every sentence has at least one token ([CLS]).", nameof(sentences));
+        if (Length == 0) throw new ArgumentException("Every sentence has at least one token ([CLS]).");
         var batch = sentences.Count;
         Ids = new int[batch * Length];
         Mask = new int[batch * Length];
@@ -120,7 +120,7 @@ public sealed class EncoderBatch
     /// <summary>The embeddings: the running sentences pooled now, the others as they left; the steps each ran into <paramref name="stepsRun"/>.</summary>
     public float[][] Finish(Span<int> stepsRun)
     {
-        if (stepsRun.Length != _steps.Length) throw new ArgumentException($"One entry per sentence: {_steps.Length}, found {stepsRun.Length}.", nameof(stepsRun));
+        if (stepsRun.Length != _steps.Length) throw new ArgumentException($"One entry per sentence: {_steps.Length}, found {stepsRun.Length}.");
         for (var r = 0; r < _running.Count; r++) _result[_running[r]] = Embedding(r);
         _steps.CopyTo(stepsRun);
         return _result;

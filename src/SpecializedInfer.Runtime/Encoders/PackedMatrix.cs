@@ -48,9 +48,9 @@ public sealed class PackedMatrix
     /// <summary>The layers' weights side by side (outputs of the first, then the second's, ...); every layer has the same inputs.</summary>
     public static PackedMatrix Of(params BertLinear[] layers)
     {
-        ArgumentOutOfRangeException.ThrowIfZero(layers.Length);
+        if (layers.Length == 0) throw new ArgumentException("A packed matrix needs at least one layer.");
         var inputs = layers[0].Inputs;
-        if (layers.Any(l => l.Inputs != inputs)) throw new ArgumentException("Layers packed together read the same input.", nameof(layers));
+        if (layers.Any(l => l.Inputs != inputs)) throw new ArgumentException("Layers packed together read the same input.");
         var outputs = layers.Sum(l => l.Outputs);
         var packed = new PackedMatrix(inputs, outputs, layers.SelectMany(l => l.Bias).ToArray());
         var values = packed._values.Span;

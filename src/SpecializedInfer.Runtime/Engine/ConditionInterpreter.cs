@@ -98,6 +98,6 @@ public sealed class ConditionInterpreter
     {
         StateSlot.SkipReference => _skipReference,
         StateSlot.ExitReference => _exitReference,
-        _ => throw new ArgumentOutOfRangeException(nameof(slot), slot, "The current state is not kept."),
+        _ => throw new ArgumentOutOfRangeException($"The current state is not kept (slot {slot}).", innerException: null),
     };
 }

@@ -53,7 +53,7 @@ public sealed class ParkedPositions
     public void Park(int position, int nextStep, ReadOnlySpan<float> state)
     {
         if (nextStep <= 0 || nextStep >= _steps)
-            throw new ArgumentOutOfRangeException(nameof(nextStep), nextStep, $"A parked position has run some steps but not all {_steps}.");
+            throw new ArgumentOutOfRangeException($"A parked position has run some steps but not all {_steps}; {nextStep} is not such a step.", innerException: null);
         if (_count > 0 && _parked[_count - 1] >= position)
             throw new InvalidOperationException($"Position {position} parks after position {_parked[_count - 1]}; rewind first.");
         state.CopyTo(State(position));

@@ -18,7 +18,7 @@ public sealed class ReferenceEngine : ILanguageModel
         Weights = weights;
         Schedule = schedule ?? ExecutionSchedule.Full(weights.Config.Layers);
         if (Schedule.ModelLayers != weights.Config.Layers)
-            throw new ArgumentException($"The schedule is for a {Schedule.ModelLayers}-layer model; the weights have {weights.Config.Layers} layers.", nameof(schedule));
+            throw new ArgumentException($"The schedule is for a {Schedule.ModelLayers}-layer model; the weights have {weights.Config.Layers} layers.");
         // Fail now, not mid-token, if a layer is unbound. Merged layers are computed here, once per engine, so engines
         // with different merges can share one LlamaWeights.
         _layers = new LlamaLayerWeights?[weights.Config.Layers];
@@ -41,7 +41,7 @@ public sealed class ReferenceEngine : ILanguageModel
         foreach (var file in Schedule.Exits.SelectMany(e => e.Test.ProbeFiles)
                      .Concat(Schedule.Steps.Where(s => s.Skip?.Test == SkipTest.Learned).Select(s => s.Skip!.Probe!)))
             if (Schedule.Probe(file).Dim != weights.Config.Dim)
-                throw new ArgumentException($"The probe '{file}' reads hidden states of width {Schedule.Probe(file).Dim}; the model's dim is {weights.Config.Dim}.", nameof(schedule));
+                throw new ArgumentException($"The probe '{file}' reads hidden states of width {Schedule.Probe(file).Dim}; the model's dim is {weights.Config.Dim}.");
         Decisions = DecodeDecisions.For(Schedule);
         _ownsWeights = ownsWeights;
     }
@@ -67,7 +67,7 @@ public sealed class ReferenceEngine : ILanguageModel
     {
         if (head is null) return new ExitHeadWeights(Weights.OutputNorm, Weights.Output);
         return _exitHeads.TryGetValue(head, out var bound) ? bound
-            : throw new ArgumentException($"The schedule has no exit head '{head.Norm}'/'{head.Output}'.", nameof(head));
+            : throw new ArgumentException($"The schedule has no exit head '{head.Norm}'/'{head.Output}'.");
     }
 
     /// <summary>Loads a GGUF model (binding only the layers the schedule reads); the engine owns the mapping.</summary>

@@ -32,7 +32,7 @@ public partial class ReferenceSession
         internal Speculative(ReferenceEngine engine, SessionOptions options) : base(engine, options)
         {
             Speculation = engine.Schedule.Speculation
-                ?? throw new ArgumentException("Speculative sessions need a plan with \"kvFill\": \"lossless\".", nameof(engine));
+                ?? throw new ArgumentException("Speculative sessions need a plan with \"kvFill\": \"lossless\".");
             _draft = engine.Decisions.Draft!;
             _draftSteps = _draft.Steps;
             _runHidden = new float[_runTokens.Length * _c.Dim];

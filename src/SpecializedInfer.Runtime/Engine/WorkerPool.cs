@@ -43,7 +43,7 @@ public sealed class WorkerPool : IDisposable
     public WorkerPool(int threads)
     {
         if (threads < 1 || threads > MaxThreads)
-            throw new ArgumentOutOfRangeException(nameof(threads), threads, $"A session runs on 1 to {MaxThreads} threads.");
+            throw new ArgumentOutOfRangeException($"A session runs on 1 to {MaxThreads} threads, not {threads}.", innerException: null);
         Threads = threads;
         _workers = new Thread[threads - 1];
         for (var i = 0; i < _workers.Length; i++)

@@ -10,7 +10,7 @@ public static class Divergence
     /// <summary>log Σ exp(logits), computed as max + log Σ exp(l − max).</summary>
     public static double LogSumExp(ReadOnlySpan<float> logits)
     {
-        if (logits.IsEmpty) throw new ArgumentException("No logits.", nameof(logits));
+        if (logits.IsEmpty) throw new ArgumentException("No logits.");
         double max = double.NegativeInfinity;
         foreach (var l in logits) if (l > max) max = l;
         if (double.IsNegativeInfinity(max)) return max; // every token impossible
@@ -24,7 +24,7 @@ public static class Divergence
     public static double NegativeLogLikelihood(ReadOnlySpan<float> logits, int target)
     {
         if ((uint)target >= (uint)logits.Length)
-            throw new ArgumentOutOfRangeException(nameof(target), target, $"The target must index one of {logits.Length} logits.");
+            throw new ArgumentOutOfRangeException($"The target must index one of {logits.Length} logits, not {target}.", innerException: null);
         return LogSumExp(logits) - logits[target];
     }
 
@@ -36,7 +36,7 @@ public static class Divergence
     public static double KullbackLeibler(ReadOnlySpan<float> pLogits, ReadOnlySpan<float> qLogits)
     {
         if (pLogits.Length != qLogits.Length)
-            throw new ArgumentException($"The distributions differ in size ({pLogits.Length} and {qLogits.Length} logits).", nameof(qLogits));
+            throw new ArgumentException($"The distributions differ in size ({pLogits.Length} and {qLogits.Length} logits).");
         var pNorm = LogSumExp(pLogits);
         var qNorm = LogSumExp(qLogits);
         double sum = 0;

@@ -19,10 +19,10 @@ public sealed class EmbeddingEvaluator(IEmbeddingGenerator<string, Embedding<flo
     {
         ArgumentNullException.ThrowIfNull(corpus);
         ArgumentNullException.ThrowIfNull(queries);
-        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(speedRuns, 1);
-        if (corpus.Count < k) throw new ArgumentException($"Recall@{k} needs a corpus of at least {k} sentences; found {corpus.Count}.", nameof(corpus));
-        if (queries.Count == 0) throw new ArgumentException("Recall needs at least one query.", nameof(queries));
+        if (k < 1) throw new ArgumentOutOfRangeException($"Recall@k needs k of at least 1, not {k}.", innerException: null);
+        if (speedRuns < 1) throw new ArgumentOutOfRangeException($"The speed is measured over at least one run, not {speedRuns}.", innerException: null);
+        if (corpus.Count < k) throw new ArgumentException($"Recall@{k} needs a corpus of at least {k} sentences; found {corpus.Count}.");
+        if (queries.Count == 0) throw new ArgumentException("Recall needs at least one query.");
 
         var texts = corpus.Concat(queries).ToList();
         var fullEmbeddings = Embed(full, texts, cancellation);

@@ -20,9 +20,9 @@ public sealed record EvaluationOptions
 
     public void Validate()
     {
-        if (MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "At least one new token per prompt.");
-        if (PerplexityWindow < 2) throw new ArgumentOutOfRangeException(nameof(PerplexityWindow), PerplexityWindow, "A perplexity window needs at least two tokens.");
-        if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads are 0 (the physical cores) or more.");
+        if (MaxNewTokens < 1) throw new ArgumentOutOfRangeException($"At least one new token per prompt is needed, not {MaxNewTokens}.", innerException: null);
+        if (PerplexityWindow < 2) throw new ArgumentOutOfRangeException($"A perplexity window needs at least two tokens, not {PerplexityWindow}.", innerException: null);
+        if (Threads < 0) throw new ArgumentOutOfRangeException($"Threads are 0 (the physical cores) or more, not {Threads}.", innerException: null);
     }
 }
 

@@ -32,15 +32,15 @@ public sealed class QualityEvaluator
         Options.Validate();
         _vocab = full.Config.VocabSize;
         if (plan.Config.VocabSize != _vocab)
-            throw new ArgumentException($"The models' vocabularies differ ({_vocab} and {plan.Config.VocabSize} tokens).", nameof(plan));
+            throw new ArgumentException($"The models' vocabularies differ ({_vocab} and {plan.Config.VocabSize} tokens).");
         if (tokenizer.VocabSize != _vocab)
-            throw new ArgumentException($"The tokenizer has {tokenizer.VocabSize} tokens; the models have {_vocab}.", nameof(tokenizer));
+            throw new ArgumentException($"The tokenizer has {tokenizer.VocabSize} tokens; the models have {_vocab}.");
         _full = full;
         _plan = plan;
         _tokenizer = tokenizer;
         _maxContext = Math.Min(full.Config.ContextLength, plan.Config.ContextLength);
         if (Options.PerplexityWindow > _maxContext)
-            throw new ArgumentException($"A perplexity window of {Options.PerplexityWindow} tokens exceeds the models' context of {_maxContext}.", nameof(options));
+            throw new ArgumentException($"A perplexity window of {Options.PerplexityWindow} tokens exceeds the models' context of {_maxContext}.");
     }
 
     public EvaluationOptions Options { get; }
@@ -133,7 +133,7 @@ public sealed class QualityEvaluator
     public PerplexityResult Perplexity(IReadOnlyList<int> tokens, IProgress<EvaluationProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(tokens);
-        if (tokens.Count < 2) throw new ArgumentException("Perplexity needs at least two tokens.", nameof(tokens));
+        if (tokens.Count < 2) throw new ArgumentException("Perplexity needs at least two tokens.");
         var all = tokens as int[] ?? tokens.ToArray();
         var window = Options.PerplexityWindow;
         var windows = (all.Length + window - 1) / window;
@@ -169,17 +169,17 @@ public sealed class QualityEvaluator
     private int ContextFor(IReadOnlyList<int[]> prompts)
     {
         ArgumentNullException.ThrowIfNull(prompts);
-        if (prompts.Count == 0) throw new ArgumentException("No prompts.", nameof(prompts));
+        if (prompts.Count == 0) throw new ArgumentException("No prompts.");
         var longest = 0;
         for (var i = 0; i < prompts.Count; i++)
         {
-            if (prompts[i].Length == 0) throw new ArgumentException($"Prompt {i + 1} has no tokens (an empty prompt needs BOS).", nameof(prompts));
+            if (prompts[i].Length == 0) throw new ArgumentException($"Prompt {i + 1} has no tokens (an empty prompt needs BOS).");
             longest = Math.Max(longest, prompts[i].Length);
         }
         // The last generated token is never fed back, so prompt + n − 1 positions suffice.
         var needed = longest + Options.MaxNewTokens - 1;
         if (needed > _maxContext)
-            throw new ArgumentException($"The longest prompt ({longest} tokens) plus {Options.MaxNewTokens} new tokens needs {needed} positions; the models hold {_maxContext}.", nameof(prompts));
+            throw new ArgumentException($"The longest prompt ({longest} tokens) plus {Options.MaxNewTokens} new tokens needs {needed} positions; the models hold {_maxContext}.");
         return needed;
     }
 

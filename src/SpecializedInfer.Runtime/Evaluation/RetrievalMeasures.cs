@@ -15,7 +15,7 @@ public static class RetrievalMeasures
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(full);
-        if (plan.Count != full.Count) throw new ArgumentException($"The plan embedded {plan.Count} texts and the full model {full.Count}.", nameof(plan));
+        if (plan.Count != full.Count) throw new ArgumentException($"The plan embedded {plan.Count} texts and the full model {full.Count}.");
         var result = new double[plan.Count];
         for (var i = 0; i < plan.Count; i++) result[i] = TensorPrimitives.CosineSimilarity(plan[i], full[i]);
         return result;
@@ -25,7 +25,7 @@ public static class RetrievalMeasures
     public static int[] Nearest(IReadOnlyList<float[]> corpus, ReadOnlySpan<float> query, int k)
     {
         ArgumentNullException.ThrowIfNull(corpus);
-        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        if (k < 1) throw new ArgumentOutOfRangeException($"Recall@k needs k of at least 1, not {k}.", innerException: null);
         var scores = new float[corpus.Count];
         for (var i = 0; i < corpus.Count; i++) scores[i] = TensorPrimitives.CosineSimilarity(query, corpus[i]);
         var order = Enumerable.Range(0, corpus.Count).ToArray();
@@ -46,9 +46,9 @@ public static class RetrievalMeasures
         ArgumentNullException.ThrowIfNull(fullCorpus);
         ArgumentNullException.ThrowIfNull(planCorpus);
         if (fullQueries.Count != planQueries.Count || fullQueries.Count == 0)
-            throw new ArgumentException($"Recall needs the same queries, at least one, from both models; found {fullQueries.Count} and {planQueries.Count}.", nameof(planQueries));
+            throw new ArgumentException($"Recall needs the same queries, at least one, from both models; found {fullQueries.Count} and {planQueries.Count}.");
         if (fullCorpus.Count != planCorpus.Count || fullCorpus.Count < k)
-            throw new ArgumentException($"Recall@{k} needs the same corpus of at least {k} sentences from both models; found {fullCorpus.Count} and {planCorpus.Count}.", nameof(planCorpus));
+            throw new ArgumentException($"Recall@{k} needs the same corpus of at least {k} sentences from both models; found {fullCorpus.Count} and {planCorpus.Count}.");
         var sum = 0.0;
         for (var q = 0; q < fullQueries.Count; q++)
         {

@@ -33,7 +33,7 @@ public sealed class SelfSpeculativeDecoder
         _eosId = eosId;
         _maxDrafts = draftTokens ?? session.Speculation.DraftTokens;
         if (_maxDrafts is < 1 or > Planning.Speculation.MaxDraftTokens)
-            throw new ArgumentOutOfRangeException(nameof(draftTokens), _maxDrafts, $"Draft 1..{Planning.Speculation.MaxDraftTokens} tokens per verification.");
+            throw new ArgumentOutOfRangeException($"A verification drafts 1 to {Planning.Speculation.MaxDraftTokens} tokens, not {_maxDrafts}.", innerException: null);
         _vocab = vocabSize;
         _batch = new int[_maxDrafts + 1];
         _logits = new float[(_maxDrafts + 1) * vocabSize];

@@ -22,7 +22,7 @@ public static class GgmlDequantize
         if (!GgmlTypeInfo.TryGetLayout(type, out var blockValues, out var blockBytes) || !GgmlTypeInfo.CanDequantize(type))
             throw new NotSupportedException($"Dequantizing {type} is not supported.");
         if (destination.Length % blockValues != 0 || source.Length < (long)destination.Length / blockValues * blockBytes)
-            throw new ArgumentException($"{destination.Length} values of {type} need whole blocks of {blockValues} ({(long)destination.Length / blockValues * blockBytes} bytes); {source.Length} bytes were given.", nameof(source));
+            throw new ArgumentException($"{destination.Length} values of {type} need whole blocks of {blockValues} ({(long)destination.Length / blockValues * blockBytes} bytes); {source.Length} bytes were given.");
         switch (type)
         {
             case GgmlType.F32:

@@ -17,7 +17,7 @@ public sealed class GgufWriter
 
     public GgufWriter Add(string key, GgufValue value)
     {
-        if (_metadata.Any(kv => kv.Key == key)) throw new ArgumentException($"Metadata key '{key}' added twice.", nameof(key));
+        if (_metadata.Any(kv => kv.Key == key)) throw new ArgumentException($"Metadata key '{key}' added twice.");
         _metadata.Add(new(key, value));
         return this;
     }
@@ -44,10 +44,10 @@ public sealed class GgufWriter
     /// </summary>
     public GgufWriter AddTensor(string name, long[] dims, GgmlType type, Func<byte[]> produce)
     {
-        if (_tensors.Any(t => t.Name == name)) throw new ArgumentException($"Tensor '{name}' added twice.", nameof(name));
-        if (!GgmlTypeInfo.TryGetLayout(type, out var be, out var bb)) throw new ArgumentException($"Unknown tensor type {type}.", nameof(type));
+        if (_tensors.Any(t => t.Name == name)) throw new ArgumentException($"Tensor '{name}' added twice.");
+        if (!GgmlTypeInfo.TryGetLayout(type, out var be, out var bb)) throw new ArgumentException($"Unknown tensor type {type}.");
         if (dims.Length is 0 or > 4 || dims.Any(d => d <= 0) || dims[0] % be != 0)
-            throw new ArgumentException($"Tensor '{name}' {type} [{string.Join(", ", dims)}] has an invalid shape.", nameof(dims));
+            throw new ArgumentException($"Tensor '{name}' {type} [{string.Join(", ", dims)}] has an invalid shape.");
         long elements = 1;
         foreach (var d in dims) elements *= d;
         _tensors.Add((name, (long[])dims.Clone(), type, elements / be * bb, produce));

@@ -14,9 +14,9 @@ public static class LayerMerging
     /// <summary>The merged values of one tensor, given that tensor in each merged layer (the first layer's first).</summary>
     public static void Merge(IReadOnlyList<WeightTensor> layers, Span<float> merged)
     {
-        if (layers.Count < 2) throw new ArgumentException("A merge needs at least two layers.", nameof(layers));
+        if (layers.Count < 2) throw new ArgumentException("A merge needs at least two layers.");
         var first = layers[0].Span;
-        if (merged.Length != first.Length) throw new ArgumentException($"Need room for {first.Length} values.", nameof(merged));
+        if (merged.Length != first.Length) throw new ArgumentException($"Need room for {first.Length} values.");
         first.CopyTo(merged);
         var difference = new float[first.Length];
         for (var k = 1; k < layers.Count; k++)

@@ -51,7 +51,7 @@ public sealed unsafe class LlamaWeights : IDisposable
         foreach (var i in layersToBind ?? Enumerable.Range(0, c.Layers))
         {
             if ((uint)i >= (uint)c.Layers)
-                throw new ArgumentOutOfRangeException(nameof(layersToBind), i, $"The model has layers 0 to {c.Layers - 1}.");
+                throw new ArgumentOutOfRangeException($"The model has layers 0 to {c.Layers - 1}; layer {i} does not exist.", innerException: null);
             string N(string pattern) => TensorNames.ForLayer(pattern, i);
             layers[i] = new LlamaLayerWeights(
                 AttentionNorm: BindVector(N(names.AttentionNorm), c.Dim),

@@ -59,14 +59,14 @@ public readonly unsafe struct WeightTensor
     /// <summary>Row <paramref name="row"/> of a row-major matrix (the contiguous ggml dimension is the column), as floats (see <see cref="Span"/>).</summary>
     public ReadOnlySpan<float> Row(int row)
     {
-        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException($"Row {row} does not exist: the tensor has rows 0 to {Rows - 1}.", innerException: null);
         return Span.Slice(row * Cols, Cols);
     }
 
     /// <summary>The stored bytes of row <paramref name="row"/> (<see cref="RowBytes"/> long): blocks of <see cref="Type"/>.</summary>
     public ReadOnlySpan<byte> QuantizedRow(int row)
     {
-        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException($"Row {row} does not exist: the tensor has rows 0 to {Rows - 1}.", innerException: null);
         return new ReadOnlySpan<byte>(_data + row * RowBytes, checked((int)RowBytes));
     }
 

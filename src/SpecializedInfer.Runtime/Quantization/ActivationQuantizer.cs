@@ -30,7 +30,7 @@ public static class ActivationQuantizer
     public static void Q8_0(ReadOnlySpan<float> values, Span<byte> blocks)
     {
         CheckWhole(values.Length);
-        if (blocks.Length < Bytes(values.Length)) throw new ArgumentException($"Room for {Bytes(values.Length)} bytes is needed.", nameof(blocks));
+        if (blocks.Length < Bytes(values.Length)) throw new ArgumentException($"Room for {Bytes(values.Length)} bytes is needed.");
         for (int b = 0, o = 0; b < values.Length; b += BlockValues, o += BlockBytes)
         {
             var (scale, _) = Block(values.Slice(b, BlockValues), MemoryMarshal.Cast<byte, sbyte>(blocks.Slice(o + 2, BlockValues)));
@@ -59,7 +59,7 @@ public static class ActivationQuantizer
     private static void CheckWhole(int values)
     {
         if (values % BlockValues != 0)
-            throw new ArgumentException($"A whole number of {BlockValues}-value blocks is needed; got {values} values.", nameof(values));
+            throw new ArgumentException($"A whole number of {BlockValues}-value blocks is needed; got {values} values.");
     }
 
     /// <summary>One block of 32 values: its quants into <paramref name="q"/>, its fp16 scale and the sum of its quants.</summary>

@@ -183,5 +183,5 @@ public static class ReferenceQuantizer
 
     private static int Blocks(ReadOnlySpan<float> values, int block) => values.Length % block == 0
         ? values.Length / block
-        : throw new ArgumentException($"A whole number of {block}-value blocks is needed; got {values.Length} values.", nameof(values));
+        : throw new ArgumentException($"A whole number of {block}-value blocks is needed; got {values.Length} values.");
 }

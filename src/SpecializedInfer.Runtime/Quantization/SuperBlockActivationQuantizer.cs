@@ -31,8 +31,8 @@ public static class SuperBlockActivationQuantizer
     public static void Q8_K(ReadOnlySpan<float> values, Span<byte> blocks)
     {
         if (values.Length % BlockValues != 0)
-            throw new ArgumentException($"A whole number of {BlockValues}-value super-blocks is needed; got {values.Length} values.", nameof(values));
-        if (blocks.Length < Bytes(values.Length)) throw new ArgumentException($"Room for {Bytes(values.Length)} bytes is needed.", nameof(blocks));
+            throw new ArgumentException($"A whole number of {BlockValues}-value super-blocks is needed; got {values.Length} values.");
+        if (blocks.Length < Bytes(values.Length)) throw new ArgumentException($"Room for {Bytes(values.Length)} bytes is needed.");
         for (int b = 0, o = 0; b < values.Length; b += BlockValues, o += BlockBytes)
             Block(values.Slice(b, BlockValues), blocks.Slice(o, BlockBytes));
     }

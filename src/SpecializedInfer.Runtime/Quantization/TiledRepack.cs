@@ -30,7 +30,7 @@ public static class TiledRepack
         int rows = tensor.Rows, cols = tensor.Cols;
         var blocks = TiledQuantLayout.Blocks(cols);
         if (destination.Length != TiledQuantLayout.Bytes(type, rows, cols))
-            throw new ArgumentException($"A {rows}×{cols} {type} matrix takes {TiledQuantLayout.Bytes(type, rows, cols)} bytes repacked, not {destination.Length}.", nameof(destination));
+            throw new ArgumentException($"A {rows}×{cols} {type} matrix takes {TiledQuantLayout.Bytes(type, rows, cols)} bytes repacked, not {destination.Length}.");
         var quants = destination[..checked((int)TiledQuantLayout.QuantBytes(type, rows, cols))];
         var scales = destination[quants.Length..];
         var groups = TiledQuantLayout.Groups(type);

@@ -27,7 +27,7 @@ public sealed record SyntheticBpeVocabulary(string Pre, IReadOnlyList<string> Sp
     /// <summary>The vocabulary of <paramref name="size"/> tokens: tokens, their GGUF types, the merges, and the ids of BOS and EOS.</summary>
     public (string[] Tokens, int[] Types, string[] Merges, int Bos, int Eos) Create(int size)
     {
-        if (size < MinimumSize) throw new ArgumentOutOfRangeException(nameof(size), size, $"A {Pre} vocabulary needs at least {MinimumSize} tokens.");
+        if (size < MinimumSize) throw new ArgumentOutOfRangeException($"A {Pre} vocabulary needs at least {MinimumSize} tokens, not {size}.", innerException: null);
         // Each merge adds at most one token, so the merges fit beside the specials. Training stops when no pair occurs
         // twice in the text, far below a real vocabulary's rows: reserved tokens fill the rest.
         var (tokens, merges) = ByteLevelBpeTraining.Train(BpeTrainingText.Text, size - MinimumSize);

@@ -127,7 +127,7 @@ public static class SyntheticModel
             case GgmlType.Q8_0:
                 return Quantization.ReferenceQuantizer.Q8_0(values);
             default:
-                throw new ArgumentOutOfRangeException(nameof(type), type, null);
+                throw new ArgumentOutOfRangeException($"Synthetic weights are written as F32, F16, BF16 or Q8_0, not {type}.", innerException: null);
         }
     }
 }

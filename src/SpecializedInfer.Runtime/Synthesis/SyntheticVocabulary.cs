@@ -11,7 +11,7 @@ public static class SyntheticVocabulary
 
     public static (string[] Tokens, float[] Scores, int[] Types) Create(int size, ulong seed)
     {
-        if (size < MinimumSize) throw new ArgumentOutOfRangeException(nameof(size), size, $"At least {MinimumSize} tokens are needed.");
+        if (size < MinimumSize) throw new ArgumentOutOfRangeException($"A vocabulary needs at least {MinimumSize} tokens, not {size}.", innerException: null);
         var tokens = new List<string>(size) { "<unk>", "<s>", "</s>" };
         var types = new List<int>(size) { 2, 3, 3 };
         for (var b = 0; b < 256; b++) { tokens.Add($"<0x{b:X2}>"); types.Add(6); }

@@ -26,7 +26,7 @@ public sealed class BertTokenizer
     /// <summary>A tokenizer over a vocab.txt-style vocabulary (continuations spelt <c>##piece</c>).</summary>
     public BertTokenizer(IReadOnlyList<string> vocabulary, int maxLength = 512)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 3);
+        if (maxLength < 3) throw new ArgumentOutOfRangeException($"A sentence needs room for [CLS], a token and [SEP]: at least 3 tokens, not {maxLength}.", innerException: null);
         Vocabulary = vocabulary;
         for (var i = 0; i < vocabulary.Count; i++)
         {
@@ -37,7 +37,7 @@ public sealed class BertTokenizer
         _initialLookup = _initial.GetAlternateLookup<ReadOnlySpan<char>>();
         _continuationLookup = _continuation.GetAlternateLookup<ReadOnlySpan<char>>();
         int Special(string token) => _initial.TryGetValue(token, out var id) ? id
-            : throw new ArgumentException($"The vocabulary has no {token} token.", nameof(vocabulary));
+            : throw new ArgumentException($"The vocabulary has no {token} token.");
         ClsToken = Special("[CLS]");
         SepToken = Special("[SEP]");
         UnknownToken = Special("[UNK]");

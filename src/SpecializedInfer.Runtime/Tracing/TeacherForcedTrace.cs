@@ -65,13 +65,13 @@ public sealed class TeacherForcedTrace
     public ReadOnlySpan<float> FinalState(int position) => Row(_states[^1], position);
 
     /// <summary>The full model's greedy next token at a recorded position (the argmax of its logits).</summary>
-    public int Target(int position) => (uint)position < (uint)Count ? _targets[position] : throw new ArgumentOutOfRangeException(nameof(position));
+    public int Target(int position) => (uint)position < (uint)Count ? _targets[position] : throw new ArgumentOutOfRangeException($"The trace has positions 0 to {Count - 1}, not {position}.", innerException: null);
 
     /// <summary>The group of the sequence a recorded position belongs to.</summary>
-    public int Group(int position) => (uint)position < (uint)Count ? _groups[position] : throw new ArgumentOutOfRangeException(nameof(position));
+    public int Group(int position) => (uint)position < (uint)Count ? _groups[position] : throw new ArgumentOutOfRangeException($"The trace has positions 0 to {Count - 1}, not {position}.", innerException: null);
 
     private ReadOnlySpan<float> Row(float[] data, int position) =>
-        (uint)position < (uint)Count ? data.AsSpan(position * Dim, Dim) : throw new ArgumentOutOfRangeException(nameof(position));
+        (uint)position < (uint)Count ? data.AsSpan(position * Dim, Dim) : throw new ArgumentOutOfRangeException($"The trace has positions 0 to {Count - 1}, not {position}.", innerException: null);
 
     /// <summary>
     /// Runs <paramref name="full"/> (a model without a plan) over every request and records the states after
@@ -85,13 +85,13 @@ public sealed class TeacherForcedTrace
         ArgumentNullException.ThrowIfNull(requests);
         ArgumentNullException.ThrowIfNull(steps);
         if (!full.Schedule.IsFullModel)
-            throw new ArgumentException("A trace is recorded from the full model: load the model without a plan.", nameof(full));
+            throw new ArgumentException("A trace is recorded from the full model: load the model without a plan.");
         var scheduleSteps = full.Schedule.Steps.Count;
         foreach (var s in steps)
             if ((uint)s >= (uint)scheduleSteps)
-                throw new ArgumentOutOfRangeException(nameof(steps), s, $"The model has steps 0 to {scheduleSteps - 1}; step {s} does not exist.");
-        if (steps.Distinct().Count() != steps.Count) throw new ArgumentException("A step is listed twice.", nameof(steps));
-        if (requests.Count == 0) throw new ArgumentException("Nothing to trace: no sequences.", nameof(requests));
+                throw new ArgumentOutOfRangeException($"The model has steps 0 to {scheduleSteps - 1}; step {s} does not exist.", innerException: null);
+        if (steps.Distinct().Count() != steps.Count) throw new ArgumentException("A step is listed twice.");
+        if (requests.Count == 0) throw new ArgumentException("Nothing to trace: no sequences.");
 
         var dim = full.Config.Dim;
         long capacity = requests.Sum(r => (long)Math.Max(0, r.Count - 1));
@@ -101,7 +101,7 @@ public sealed class TeacherForcedTrace
                 $"The trace would keep {capacity:N0} positions × {steps.Count + 1} states of {dim} floats ({bytes / (1 << 20):N0} MiB); at most {MaxBytes >> 20:N0} MiB are allowed. Trace fewer or shorter sequences."), nameof(requests));
         var context = requests.Max(r => r.Prompt.Length + r.Count - 1);
         if (context > full.Config.ContextLength)
-            throw new ArgumentException($"A sequence needs {context} positions; the model holds {full.Config.ContextLength}.", nameof(requests));
+            throw new ArgumentException($"A sequence needs {context} positions; the model holds {full.Config.ContextLength}.");
 
         var trace = new TeacherForcedTrace(dim, steps.ToArray(), scheduleSteps - 1, (int)capacity);
         using var session = full.CreateSession(context);

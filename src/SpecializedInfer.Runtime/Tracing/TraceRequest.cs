@@ -12,8 +12,8 @@ public sealed record TraceRequest
 {
     private TraceRequest(int[] prompt, int group, int[]? given, SamplingOptions? sampling, int count)
     {
-        if (prompt.Length == 0) throw new ArgumentException("A traced sequence needs at least one prompt token (BOS).", nameof(prompt));
-        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        if (prompt.Length == 0) throw new ArgumentException("A traced sequence needs at least one prompt token (BOS).");
+        if (group < 0) throw new ArgumentOutOfRangeException($"A trace group is 0 or more, not {group}.", innerException: null);
         Prompt = prompt;
         Group = group;
         Given = given;
@@ -39,7 +39,7 @@ public sealed record TraceRequest
     public static TraceRequest Teacher(int[] prompt, int[] continuation, int group)
     {
         ArgumentNullException.ThrowIfNull(continuation);
-        if (continuation.Length == 0) throw new ArgumentException("A given continuation needs at least one token.", nameof(continuation));
+        if (continuation.Length == 0) throw new ArgumentException("A given continuation needs at least one token.");
         return new(prompt, group, continuation, null, continuation.Length);
     }
 
@@ -47,7 +47,7 @@ public sealed record TraceRequest
     public static TraceRequest Generate(int[] prompt, SamplingOptions sampling, int count, int group)
     {
         ArgumentNullException.ThrowIfNull(sampling);
-        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one continuation token.");
+        if (count < 1) throw new ArgumentOutOfRangeException($"At least one continuation token is needed, not {count}.", innerException: null);
         return new(prompt, group, null, sampling, count);
     }
 
@@ -59,7 +59,7 @@ public sealed record TraceRequest
     public static IEnumerable<TraceRequest> Continuations(IReadOnlyList<int[]> prompts, int count, int samples, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(prompts);
-        ArgumentOutOfRangeException.ThrowIfNegative(samples);
+        if (samples < 0) throw new ArgumentOutOfRangeException($"The number of sampled continuations is 0 or more, not {samples}.", innerException: null);
         for (var i = 0; i < prompts.Count; i++)
         {
             yield return Generate(prompts[i], SamplingOptions.Greedy, count, i);
@@ -75,7 +75,7 @@ public sealed record TraceRequest
     public static IEnumerable<TraceRequest> Windows(IReadOnlyList<int> tokens, int window, int firstGroup)
     {
         ArgumentNullException.ThrowIfNull(tokens);
-        if (window < 2) throw new ArgumentOutOfRangeException(nameof(window), window, "A window needs at least two tokens.");
+        if (window < 2) throw new ArgumentOutOfRangeException($"A window needs at least two tokens, not {window}.", innerException: null);
         for (int start = 0, group = firstGroup; tokens.Count - start >= 2; start += window, group++)
         {
             var length = Math.Min(window, tokens.Count - start);

@@ -178,7 +178,7 @@ namespace Encoders
         public float[][] EmbedTokens(global::System.Collections.Generic.IReadOnlyList<int[]> sentences, global::System.Span<int> stepsRun, global::System.Threading.CancellationToken cancellation = default)
         {
             global::System.ArgumentNullException.ThrowIfNull(sentences);
-            if (stepsRun.Length != sentences.Count) throw new global::System.ArgumentException($"One entry per sentence: {sentences.Count}, found {stepsRun.Length}.", nameof(stepsRun));
+            if (stepsRun.Length != sentences.Count) throw new global::System.ArgumentException($"One entry per sentence: {sentences.Count}, found {stepsRun.Length}.");
             lock (_gate)
             {
                 var batch = new global::SpecializedInfer.Encoders.EncoderBatch(sentences, Dim, Tokenizer.PadToken, Pooling, Normalize, _states);

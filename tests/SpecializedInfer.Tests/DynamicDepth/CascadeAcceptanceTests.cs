@@ -73,7 +73,8 @@ public sealed class CascadeAcceptanceTests : DynamicDepthTestBase
     public void Tests_that_need_more_than_logits_are_refused(ExitTest test)
     {
         var e = Assert.Throws<ArgumentException>(() => Cascade.Accept(test));
-        Assert.Equal("test", e.ParamName);
+        Assert.Null(e.ParamName);
         Assert.Contains("final logits", e.Message);
+        Assert.DoesNotContain("(Parameter", e.Message);
     }
 }
