@@ -4,9 +4,11 @@ namespace SpecializedInfer.Cli;
 internal static class UserMessage
 {
     /// <summary>
-    /// The message of <paramref name="e"/>. An <see cref="ArgumentException"/> built with a parameter name appends
-    /// " (Parameter 'x')" (and, out of range, "Actual value was ..." on the next line) to its message; both are cut,
-    /// so a library caller's argument error still reads as a sentence here.
+    /// The message of <paramref name="e"/>. The project's own argument errors are sentences already (they are built
+    /// from the message alone, with the value given inside it, so API callers read the same sentence si prints).
+    /// What .NET itself throws is not: an <see cref="ArgumentException"/> with a parameter name appends
+    /// " (Parameter 'x')" (and, out of range, "Actual value was ..." on the next line), e.g. for an empty path
+    /// (<c>--plan ""</c>); both are cut here.
     /// </summary>
     public static string Of(Exception e)
     {

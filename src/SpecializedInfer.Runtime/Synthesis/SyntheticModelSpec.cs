@@ -83,19 +83,19 @@ public sealed record SyntheticModelSpec
     public void Validate()
     {
         static void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
-        Check(Dim > 0 && HiddenDim > 0 && Layers > 0 && Heads > 0 && EffectiveKvHeads > 0, "dims, layers and heads must be positive");
-        Check(HeadDim is null ? Dim % Heads == 0 : HeadDim > 0, HeadDim is null ? $"heads ({Heads}) must divide dim ({Dim}) when no head dimension is given" : $"the head dimension ({HeadDim}) must be positive");
-        Check(Heads % EffectiveKvHeads == 0, $"KV heads ({EffectiveKvHeads}) must divide heads ({Heads})");
+        Check(Dim > 0 && HiddenDim > 0 && Layers > 0 && Heads > 0 && EffectiveKvHeads > 0, "The width, hidden width, layers, heads and KV heads must be positive.");
+        Check(HeadDim is null ? Dim % Heads == 0 : HeadDim > 0, HeadDim is null ? $"The heads ({Heads}) must divide the width ({Dim}) when no head dimension is given." : $"The head dimension ({HeadDim}) must be positive.");
+        Check(Heads % EffectiveKvHeads == 0, $"The KV heads ({EffectiveKvHeads}) must divide the heads ({Heads}).");
         Check(EffectiveRotaryDims >= 0 && EffectiveRotaryDims % 2 == 0 && EffectiveRotaryDims <= EffectiveHeadDim,
-            $"the rotary dimensions ({EffectiveRotaryDims}) must be even and at most the head dimension ({EffectiveHeadDim})");
+            $"The rotary dimensions ({EffectiveRotaryDims}) must be even and at most the head dimension ({EffectiveHeadDim}).");
         if (ByteLevelVocabulary is { } bpe)
-            Check(VocabSize >= bpe.MinimumSize, $"vocab must be at least {bpe.MinimumSize} (256 byte characters, {bpe.Specials.Count} special tokens)");
+            Check(VocabSize >= bpe.MinimumSize, $"The vocabulary must have at least {bpe.MinimumSize} tokens (256 byte characters, {bpe.Specials.Count} special tokens), not {VocabSize}.");
         else
-            Check(VocabSize >= SyntheticVocabulary.MinimumSize, $"vocab must be at least {SyntheticVocabulary.MinimumSize} (specials, 256 bytes, single characters)");
-        Check(ContextLength > 0, "context length must be positive");
-        Check(Planning.DecoderArchitecture.IsDecoder(Architecture), $"architecture must be one of {string.Join(", ", Planning.DecoderArchitecture.Names)}");
-        Check(MatrixType is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0, "matrix type must be F32, F16, BF16 or Q8_0");
-        Check(MatrixType != GgmlType.Q8_0 || (Dim % 32 == 0 && HiddenDim % 32 == 0 && QueryDim % 32 == 0), "Q8_0 needs dim, hidden dim and heads × head dimension to be multiples of 32");
+            Check(VocabSize >= SyntheticVocabulary.MinimumSize, $"The vocabulary must have at least {SyntheticVocabulary.MinimumSize} tokens (specials, 256 bytes, single characters), not {VocabSize}.");
+        Check(ContextLength > 0, "The context length must be positive.");
+        Check(Planning.DecoderArchitecture.IsDecoder(Architecture), $"The architecture must be one of {string.Join(", ", Planning.DecoderArchitecture.Names)}.");
+        Check(MatrixType is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0, "The matrix type must be F32, F16, BF16 or Q8_0.");
+        Check(MatrixType != GgmlType.Q8_0 || (Dim % 32 == 0 && HiddenDim % 32 == 0 && QueryDim % 32 == 0), "Q8_0 needs the width, the hidden width and heads × head dimension to be multiples of 32.");
         // The loader's own rules (sizes within its limits...), so that a synthetic file always loads.
         var headDim = EffectiveHeadDim;
         var broken = Models.LlamaModelRules.CheckTopology(new Models.LlamaConfig
@@ -103,6 +103,6 @@ public sealed record SyntheticModelSpec
             Architecture = Architecture, Dim = Dim, HiddenDim = HiddenDim, Layers = Layers, Heads = Heads, KvHeads = EffectiveKvHeads, HeadDim = headDim,
             RotaryDims = EffectiveRotaryDims, RopeTheta = RopeTheta, NormEps = NormEps, VocabSize = VocabSize, ContextLength = ContextLength, TiedOutput = TiedOutput,
         });
-        Check(broken is null, $"the model would not load: expected {broken?.Expected}");
+        Check(broken is null, $"The model would not load: expected {broken?.Expected}.");
     }
 }

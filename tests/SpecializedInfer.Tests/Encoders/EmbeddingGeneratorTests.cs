@@ -43,6 +43,40 @@ public sealed class EmbeddingGeneratorTests(MiniLm m)
     }
 
     [Fact]
+    public async Task Bad_options_and_inputs_are_refused_in_sentences()
+    {
+        IEmbeddingGenerator<string, Embedding<float>> generator = new BertEmbeddingGenerator(m.Encoder, "minilm");
+        AssertSentence("This model's embeddings have 384 dimensions; 128 were asked for, and the model was not trained for shorter ones.",
+            await Assert.ThrowsAsync<ArgumentException>(() => generator.GenerateAsync(["x"], new EmbeddingGenerationOptions { Dimensions = 128 })));
+        AssertSentence("This generator runs the model 'minilm'; 'other' was asked for.",
+            await Assert.ThrowsAsync<ArgumentException>(() => generator.GenerateAsync(["x"], new EmbeddingGenerationOptions { ModelId = "other" })));
+        AssertSentence("Text 2 is null; every value to embed is a string.",
+            await Assert.ThrowsAsync<ArgumentException>(() => generator.GenerateAsync(["x", null!])));
+        AssertSentence("A batch holds at least one sentence, not 0.",
+            Assert.Throws<ArgumentOutOfRangeException>(() => new BertEmbeddingGenerator(m.Encoder, "minilm", batchSize: 0)));
+        AssertSentence("The model needs a name (its id in the generator's metadata).",
+            Assert.Throws<ArgumentException>(() => new BertEmbeddingGenerator(m.Encoder, " ")));
+    }
+
+    [Fact]
+    public void An_empty_batch_and_bad_token_ids_are_refused_in_sentences()
+    {
+        AssertSentence("A batch holds at least one sentence.", Assert.Throws<ArgumentException>(() => m.Encoder.EmbedTokens([])));
+        AssertSentence("Every sentence has at least one token ([CLS]).", Assert.Throws<ArgumentException>(() => m.Encoder.EmbedTokens([[]])));
+        AssertSentence("One entry per sentence: 1, found 2.", Assert.Throws<ArgumentException>(() => m.Encoder.EmbedTokens([[101, 102]], new int[2])));
+        AssertSentence($"Token id 40000 is outside the vocabulary: ids run from 0 to {m.Vocabulary.Length - 1}.",
+            Assert.Throws<ArgumentOutOfRangeException>(() => m.Encoder.EmbedTokens([[101, 40000, 102]])));
+        AssertSentence("A batch holds at least one sentence, not 0.", Assert.Throws<ArgumentOutOfRangeException>(() => m.Encoder.Embed(["x"], batchSize: 0)));
+    }
+
+    private static void AssertSentence(string expected, ArgumentException e)
+    {
+        Assert.Equal(expected, e.Message);
+        Assert.DoesNotContain("(Parameter", e.Message);
+        Assert.Null(e.ParamName);
+    }
+
+    [Fact]
     public async Task Cancellation_stops_before_the_next_batch()
     {
         using var generator = new BertEmbeddingGenerator(m.Encoder, "minilm", batchSize: 4);
