@@ -81,45 +81,64 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
     /// The encoder run by the plan at <paramref name="planPath"/> (checked against the file as
     /// <see cref="BertManifest.LoadPlan"/> checks it), or the full model when it is null. <paramref name="threads"/>:
     /// threads a generated encoder's batches run on (0: the physical cores); the reference encoder runs on one.
+    /// The file's header is read once, here: a missing or malformed model fails with its typed error before a plan is
+    /// read or an engine compiled, and the reference encoder's weights are read from the same open file.
     /// </summary>
     public LoadedEncoder LoadEncoder(string modelPath, string? planPath, int threads)
     {
-        BertConfig config;
-        using (var file = GgufFile.Open(modelPath)) config = BertConfig.FromGguf(file);
-        if (planPath is not null) return LoadEncoder(modelPath, BertManifest.LoadPlanFile(planPath, config), threads);
-        if (Kind == EngineKind.Reference) return ReferenceEncoder(modelPath, null);
-        // The manifest si manifest would write for this file.
-        var name = Path.GetFileNameWithoutExtension(modelPath);
-        var manifestPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, name + ManifestReader.Extension);
-        var manifest = new SidecarFile(manifestPath, ManifestWriter.ToJson(BertManifest.FromConfig(config, name)));
-        return LoadGeneratedEncoder(modelPath, EngineSources.FullModel(manifest), null, threads);
+        EngineSources sources;
+        LoadedPlan? plan;
+        using (var file = GgufFile.Open(modelPath))
+        {
+            var config = BertConfig.FromGguf(file);
+            plan = planPath is null ? null : BertManifest.LoadPlanFile(planPath, config);
+            if (Kind == EngineKind.Reference) return ReferenceEncoder(modelPath, plan, file);
+            sources = plan is not null ? EngineSources.ForPlan(plan) : EngineSources.FullModel(FullManifest(modelPath, config));
+        }
+        return LoadGeneratedEncoder(modelPath, sources, plan, threads);
     }
 
-    /// <summary>The encoder run by a plan already read and checked (<see cref="BertManifest.LoadPlanFile"/>).</summary>
+    /// <summary>
+    /// The encoder run by a plan already read and checked against the model's header (<see cref="BertManifest.LoadPlanFile"/>):
+    /// the header was read to check it, so it is not read again here.
+    /// </summary>
     public LoadedEncoder LoadEncoder(string modelPath, LoadedPlan plan, int threads) =>
-        Kind == EngineKind.Reference ? ReferenceEncoder(modelPath, plan) : LoadGeneratedEncoder(modelPath, EngineSources.ForPlan(plan), plan, threads);
+        Kind == EngineKind.Reference ? ReferenceEncoder(modelPath, plan, null) : LoadGeneratedEncoder(modelPath, EngineSources.ForPlan(plan), plan, threads);
 
     /// <summary>The full encoder described by <paramref name="plan"/>'s manifest: the baseline a plan is measured against.</summary>
     public LoadedEncoder LoadEncoderFull(string modelPath, LoadedPlan plan, int threads) =>
-        Kind == EngineKind.Reference ? ReferenceEncoder(modelPath, null) : LoadGeneratedEncoder(modelPath, EngineSources.FullModel(plan), null, threads);
+        Kind == EngineKind.Reference ? ReferenceEncoder(modelPath, null, null) : LoadGeneratedEncoder(modelPath, EngineSources.FullModel(plan), null, threads);
+
+    /// <summary>The manifest si manifest would write for the bert file at <paramref name="modelPath"/>, beside it.</summary>
+    private static SidecarFile FullManifest(string modelPath, BertConfig config)
+    {
+        var name = Path.GetFileNameWithoutExtension(modelPath);
+        var manifestPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, name + ManifestReader.Extension);
+        return new SidecarFile(manifestPath, ManifestWriter.ToJson(BertManifest.FromConfig(config, name)));
+    }
 
     private (string Path, BertWeights Weights)? _bertWeights;
 
-    /// <summary>The reference encoder; those one factory loads from a file share one copy of its weights.</summary>
-    private LoadedEncoder ReferenceEncoder(string modelPath, LoadedPlan? plan)
+    /// <summary>
+    /// The reference encoder; those one factory loads from a file share one copy of its weights, read from
+    /// <paramref name="openFile"/> when the caller has the file open already.
+    /// </summary>
+    private LoadedEncoder ReferenceEncoder(string modelPath, LoadedPlan? plan, GgufFile? openFile)
     {
         var fullPath = Path.GetFullPath(modelPath);
-        if (_bertWeights?.Path != fullPath) _bertWeights = (fullPath, BertWeights.Load(modelPath));
+        if (_bertWeights?.Path != fullPath)
+            _bertWeights = (fullPath, openFile is not null ? BertWeights.Load(openFile) : BertWeights.Load(modelPath));
         var encoder = new BertEncoder(_bertWeights.Value.Weights, plan?.Schedule);
         var generator = new BertEmbeddingGenerator(encoder, Path.GetFileNameWithoutExtension(modelPath));
         return new LoadedEncoder(encoder, generator, encoder.Schedule, Kind, plan, threads: 1, build: null, context: null);
     }
 
+    /// <summary>
+    /// A generated encoder. Every caller has read the model's header already (to check the plan against it), so a
+    /// missing or malformed model has failed before this compiles anything.
+    /// </summary>
     private LoadedEncoder LoadGeneratedEncoder(string modelPath, EngineSources sources, LoadedPlan? plan, int threads)
     {
-        // A missing or malformed model file fails now, not after a compilation of several seconds.
-        using (var file = GgufFile.Open(modelPath)) BertConfig.FromGguf(file);
-
         var (type, build, context) = Build(sources);
         try
         {

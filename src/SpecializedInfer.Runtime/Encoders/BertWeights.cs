@@ -45,6 +45,12 @@ public sealed class BertWeights
     public static BertWeights Load(string path)
     {
         using var file = GgufFile.Open(path);
+        return Load(file);
+    }
+
+    /// <summary>The weights of a BERT GGUF already open (whose header a caller has read for its own checks).</summary>
+    public static BertWeights Load(GgufFile file)
+    {
         var c = BertConfig.FromGguf(file);
         float[] Tensor(string name, params long[] dims)
         {

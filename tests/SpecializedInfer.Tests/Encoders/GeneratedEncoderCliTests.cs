@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using SpecializedInfer.Cli;
 using SpecializedInfer.Encoders;
+using SpecializedInfer.Gguf;
 using SpecializedInfer.Tests.Plans;
 using Si = SpecializedInfer.Tests.Cli.Si;
 
@@ -100,6 +101,33 @@ public sealed class GeneratedEncoderCliTests(MiniLm m) : IDisposable
         Assert.True(Worst(depth3, Embedding(text)) <= Tolerance);
         Assert.Contains("generated encoder Depth3, plan depth3.plan.json: 3 steps [0 1 2]", err);
         Assert.Contains("3 of 3 steps", err);
+    }
+
+    [Theory]
+    [InlineData("reference", false)]
+    [InlineData("generated", false)]
+    [InlineData("reference", true)]
+    [InlineData("generated", true)]
+    public void A_malformed_encoder_fails_with_its_typed_error_before_a_plan_is_read_or_an_engine_compiled(string engine, bool withPlan)
+    {
+        // MiniLM's metadata with 7 heads, which do not divide its 384 dimensions (and no tensors: the header fails first).
+        var path = Path.Combine(m.Directory_, "seven-heads.gguf");
+        using (var file = GgufFile.Open(m.GgufPath))
+        {
+            var writer = new GgufWriter();
+            foreach (var (key, value) in file.Metadata) writer.Add(key, key == BertConfig.Keys.HeadCount ? GgufValue.Of(7u) : value);
+            writer.Write(path);
+        }
+        long offset;
+        using (var written = GgufFile.Open(path)) offset = written.Find(BertConfig.Keys.HeadCount)!.Offset;
+
+        string[] args = ["run", "--model", path, "--prompt", "a tap", "--engine", engine];
+        if (withPlan) args = [.. args, "--plan", Path.Combine(m.Directory_, "no-such.plan.json")];
+        var (code, text, err) = Si.RunCaching(_cache, args);
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.Equal("", text);
+        Assert.Equal($"error: {path}: at byte offset {offset}: expected a head count dividing the embedding length 384, found 7", err.TrimEnd());
+        Assert.Empty(Directory.EnumerateFiles(_cache));
     }
 
     [Theory]
