@@ -7,12 +7,14 @@ using SpecializedInfer.Quantization;
 namespace SpecializedInfer.Benchmarks;
 
 /// <summary>
-/// A generated engine on one model shape in the weight types a subclass names (F32 and the Q8_0 and Q4_0 files
-/// <c>si quantize</c> writes from it: llama.cpp's bytes; the Q8_0/Q4_0 engines keep their matrices quantized), on 1
-/// and 2 threads, beside llama.cpp as it ships on the same file and the same threads: batch-1 decode at positions
-/// 0..31, and a 128-token prompt from an empty cache to its last logits, both reported per token. Run beside
-/// <see cref="MachineBenchmarks"/> (read bandwidth, FMA peak) in the same invocation; the README turns the times into
-/// fractions of those.
+/// An engine on one model shape in the weight types a subclass names (for generated engines, F32 and the Q8_0 and Q4_0
+/// files <c>si quantize</c> writes from it: llama.cpp's bytes; the Q8_0/Q4_0 engines keep their matrices quantized),
+/// on 1 and 2 threads, beside llama.cpp as it ships on the same file and the same threads: batch-1 decode at positions
+/// 0..31, and a 128-token prompt from an empty cache to its last logits, both reported per token. A subclass says only
+/// what differs: the shape, its types, which engine loads a file (<see cref="Load"/>, named by <see cref="EngineName"/>
+/// in the output) and, when not <c>si quantize</c>'s, where a type's file comes from (<see cref="ModelPath"/>). Run
+/// beside <see cref="MachineBenchmarks"/> (read bandwidth, FMA peak) in the same invocation; the README turns the
+/// times into fractions of those.
 /// </summary>
 [Config(typeof(TokensPerSecondConfig))]
 [SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 5)]
@@ -43,24 +45,30 @@ public abstract class DecodeAndPrefillBenchmarks
     /// <summary>The weight types this shape is measured in, each with a generated engine.</summary>
     protected abstract string[] ShapeTypes { get; }
 
-    /// <summary>The shape's generated engine for <paramref name="type"/>, loading <paramref name="path"/>.</summary>
+    /// <summary>The engine measured for <paramref name="type"/>, loading <paramref name="path"/>: the shape's generated engine unless a subclass says otherwise.</summary>
     protected abstract ILanguageModel Load(string type, string path);
+
+    /// <summary>Which engine <see cref="Load"/> returns, as the setup's lines name it.</summary>
+    protected virtual string EngineName => "generated engine";
+
+    /// <summary>The file of <paramref name="type"/>: <see cref="PathOf(string, string)"/> unless the type is written another way.</summary>
+    protected virtual string ModelPath(string type) => PathOf(Shape, type);
 
     [GlobalSetup]
     public void Setup()
     {
-        var path = PathOf(Shape, Type);
+        var path = ModelPath(Type);
         _engine = Load(Type, path);
         _session = _engine.CreateSession(new SessionOptions { ContextLength = PromptTokens + 1, Threads = Threads });
-        Console.WriteLine($"// {Shape} {Type}: {ResidentMemory.Describe(path)} after load");
+        Console.WriteLine($"// {Shape} {Type}, {EngineName}: {ResidentMemory.Describe(path)} after load");
         _prompt = BenchmarkModels.GreedySequence(_session, 1, PromptTokens); // BOS is 1 in these files (llama.cpp agrees below)
-        Console.WriteLine($"// {Shape} {Type}: {ResidentMemory.Describe(path)} after {PromptTokens} tokens");
+        Console.WriteLine($"// {Shape} {Type}, {EngineName}: {ResidentMemory.Describe(path)} after {PromptTokens} tokens");
         _llamaCpp = LlamaCppOracle.AsShipped(path, contextSize: PromptTokens + 1, threads: Threads);
         if (_llamaCpp.BosToken != 1) throw new InvalidOperationException($"llama.cpp's BOS is {_llamaCpp.BosToken}, not 1.");
         _decode = _prompt[..DecodeTokens];
     }
 
-    [Benchmark(Baseline = true, OperationsPerInvoke = DecodeTokens, Description = "decode, generated engine")]
+    [Benchmark(Baseline = true, OperationsPerInvoke = DecodeTokens, Description = "decode, SpecializedInfer")]
     public void Decode()
     {
         _session!.Rewind(0);
@@ -70,7 +78,7 @@ public abstract class DecodeAndPrefillBenchmarks
     [Benchmark(OperationsPerInvoke = DecodeTokens, Description = "decode, llama.cpp")]
     public void DecodeLlamaCpp() => _llamaCpp!.EvaluateOneByOne(_decode);
 
-    [Benchmark(OperationsPerInvoke = PromptTokens, Description = "128-token prefill, generated engine")]
+    [Benchmark(OperationsPerInvoke = PromptTokens, Description = "128-token prefill, SpecializedInfer")]
     public float Prefill()
     {
         _session!.Rewind(0);
