@@ -24,6 +24,7 @@ public class BatchedProductBenchmarks
     private float[][] _w = [];
     private float[] _x = [];
     private float[] _y = [];
+    private float[] _xT = [];
 
     /// <summary>The product: q/k/v/o (768 × 768), gate/up (2048 × 768) or down (768 × 2048, with the residual add).</summary>
     [Params("768x768", "2048x768", "768x2048")]
@@ -51,6 +52,7 @@ public class BatchedProductBenchmarks
         _x = new float[Positions * cols];
         for (var j = 0; j < _x.Length; j++) _x[j] = (float)(random.NextDouble() - 0.5);
         _y = new float[Positions * rows];
+        _xT = new float[Positions * cols];
     }
 
     [Benchmark(OperationsPerInvoke = Flops, Description = "64-position F32 product, 1 thread (per flop: GFLOP/s)")]
@@ -64,6 +66,19 @@ public class BatchedProductBenchmarks
                 case "768x2048": Kernels.MatMatAdd768x2048(w, _x, _y, Positions, 0, rows); break;
                 default: Kernels.MatMat768x768(w, _x, _y, Positions, 0, rows); break;
             }
+        return _y[cols % _y.Length];
+    }
+
+    [Benchmark(OperationsPerInvoke = Flops, Description = "64-position F32 prompt GEMM, 1 thread (per flop: GFLOP/s)")]
+    public float Gemm()
+    {
+        var (rows, cols) = Size;
+        var add = Shape == "768x2048";
+        foreach (var w in _w)
+        {
+            Engine.PromptGemm.Transpose(_x, Positions, cols, _xT);
+            Engine.PromptGemm.Multiply(w, cols, cols, _xT, Positions, _y, rows, 0, rows, add);
+        }
         return _y[cols % _y.Length];
     }
 }
