@@ -1,13 +1,15 @@
 using BenchmarkDotNet.Attributes;
-using Kernels = SpecializedInfer.Generated.Kernels.SpecializedInfer.Benchmarks.Stories110MFullKernels;
+using SpecializedInfer.Engine;
 
 namespace SpecializedInfer.Benchmarks;
 
 /// <summary>
-/// The stories110M shape's batched F32 products alone (the generated kernels <see cref="Stories110MFull"/> runs at
-/// prefill): one 64-position chunk per matrix, one thread, over copies of the matrix (57 MB in all, past the caches) so that
-/// each is read from memory as in a prompt. Reported per flop, so the rate column reads GFLOP/s beside the FMA probe of
-/// <see cref="MachineBenchmarks"/>: how far each register-blocked kernel is from the peak, without the rest of a layer.
+/// The stories110M shape's F32 prompt products alone (<see cref="PromptGemm"/>, which <see cref="Stories110MFull"/>
+/// runs at prefill): one 64-position chunk per matrix, its input transposed and multiplied, one thread, over copies of
+/// the matrix (57 MB in all, past the caches) so that each is read from memory as in a prompt. Reported per flop, so
+/// the rate column reads GFLOP/s beside the FMA probe of <see cref="MachineBenchmarks"/>: how far the GEMM is from the
+/// peak, without the rest of a layer. (Until the prompt GEMM this measured the generated dot-product MatMat kernels,
+/// which only lossless plans' Verify runs now; docs/performance-notes.md has their figures.)
 /// </summary>
 [Config(typeof(RateConfig))]
 [SimpleJob(launchCount: 1, warmupCount: 2, iterationCount: 5)]
@@ -24,6 +26,7 @@ public class BatchedProductBenchmarks
     private float[][] _w = [];
     private float[] _x = [];
     private float[] _y = [];
+    private float[] _xT = [];
 
     /// <summary>The product: q/k/v/o (768 × 768), gate/up (2048 × 768) or down (768 × 2048, with the residual add).</summary>
     [Params("768x768", "2048x768", "768x2048")]
@@ -51,19 +54,19 @@ public class BatchedProductBenchmarks
         _x = new float[Positions * cols];
         for (var j = 0; j < _x.Length; j++) _x[j] = (float)(random.NextDouble() - 0.5);
         _y = new float[Positions * rows];
+        _xT = new float[Positions * cols];
     }
 
-    [Benchmark(OperationsPerInvoke = Flops, Description = "64-position F32 product, 1 thread (per flop: GFLOP/s)")]
-    public float Chunk()
+    [Benchmark(OperationsPerInvoke = Flops, Description = "64-position F32 prompt GEMM, 1 thread (per flop: GFLOP/s)")]
+    public float Gemm()
     {
         var (rows, cols) = Size;
+        var add = Shape == "768x2048";
         foreach (var w in _w)
-            switch (Shape)
-            {
-                case "2048x768": Kernels.MatMat2048x768(w, _x, _y, Positions, 0, rows); break;
-                case "768x2048": Kernels.MatMatAdd768x2048(w, _x, _y, Positions, 0, rows); break;
-                default: Kernels.MatMat768x768(w, _x, _y, Positions, 0, rows); break;
-            }
+        {
+            PromptGemm.Transpose(_x, Positions, cols, _xT);
+            PromptGemm.Multiply(w, cols, cols, _xT, Positions, _y, rows, 0, rows, add);
+        }
         return _y[cols % _y.Length];
     }
 }

@@ -6,15 +6,22 @@ using Xunit.Abstractions;
 namespace SpecializedInfer.Generator.Tests;
 
 /// <summary>
-/// Generated engines evaluate a prompt in chunks of up to 64 positions with batched kernels. Every position's
-/// arithmetic must be the single-position path's: the logits and every hidden state the observer sees are compared
-/// bit for bit with feeding the same tokens one at a time through Forward(int) at full depth, across the chunk
-/// boundaries (lengths 63, 64, 65, 120), through every way a chunk splits into the products' groups of 3 positions
-/// and single ones (7, 11, 63, 64), and on every test shape (tails of each width, GQA ratios, prefetching kernels; the
-/// mha down projection, 1400 columns, takes the Vector512 slices of 512 columns, the last an odd vector count, and a tail).
+/// Generated engines evaluate a prompt in chunks of up to 64 positions, the F32 projections as the prompt GEMM
+/// (PromptGemm: lanes along the positions, one FMA chain per output over the columns in order). Its bits must not
+/// depend on how the prompt is cut: the logits and every hidden state the observer sees are compared bit for bit
+/// between one call, calls of 5 and 19 tokens and the rest, one token per call, and two threads instead of one. They
+/// are no longer the single-position path's (dot-product form, several chains folded): against feeding the tokens
+/// one at a time through Forward(int) the logits stay within <see cref="Comparison.Tolerance"/> (1e-4) and the hidden
+/// states within <see cref="HiddenTolerance"/>, and the reference engine within the same 1e-4, across the chunk
+/// boundaries (lengths 63, 64, 65, 120), every count of 16-position vectors (1, 7, 11, 63), and every test shape
+/// (tails of each width, GQA ratios, the mha down projection's 1400 columns, rows not a multiple of the 6-row tile).
+/// Lossless verification keeps the exact kernels: SpeculativeSessionTests hold it to Forward(int)'s bits.
 /// </summary>
 public sealed class BatchedPromptTests(ITestOutputHelper output)
 {
+    /// <summary>Hidden states (values up to a few tens) after different summation orders: rounding, far below this.</summary>
+    private const float HiddenTolerance = 1e-3f;
+
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
@@ -26,7 +33,7 @@ public sealed class BatchedPromptTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Batched_prompt_is_bit_identical_to_one_token_at_a_time(string engineName, int length)
+    public void Batched_prompt_is_the_same_however_it_is_cut_and_close_to_one_token_at_a_time(string engineName, int length)
     {
         var type = EngineCatalog.ByName(engineName);
         var planPath = EngineCatalog.PlanPath(type);
@@ -36,38 +43,67 @@ public sealed class BatchedPromptTests(ITestOutputHelper output)
         var vocab = engine.Config.VocabSize;
         var tokens = Tokens(length, vocab, seed: length * 31 + vocab);
 
-        using var batched = engine.CreateSession(128);
-        using var single = engine.CreateSession(128);
+        using var batched = engine.CreateSession(new SessionOptions { ContextLength = 128, Threads = 1 });
         var batchedObserver = new RecordingObserver();
-        var singleObserver = new RecordingObserver();
         batched.Observer = batchedObserver;
-        single.Observer = singleObserver;
-
         var batchedLogits = batched.Forward(tokens).ToArray();
-        var singleLogits = Array.Empty<float>();
-        foreach (var token in tokens) singleLogits = single.Forward(token).ToArray();
-
-        AssertBitIdentical(singleLogits, batchedLogits, $"{engineName}, {length} tokens: logits after the prompt");
         Assert.Equal(length, batched.Position);
         Assert.Equal(length, batched.Statistics.PromptTokens);
         Assert.Equal(0, batched.Statistics.GeneratedTokens);
 
-        // Every hidden state, not only the last position's: a difference in an early position could otherwise wash out.
-        var expectedCalls = singleObserver.Calls.OrderBy(c => c.Position).ThenBy(c => c.Step).ToList();
-        var actualCalls = batchedObserver.Calls.OrderBy(c => c.Position).ThenBy(c => c.Step).ToList();
-        Assert.Equal(expectedCalls.Select(c => (c.Position, c.Step, c.Layer)), actualCalls.Select(c => (c.Position, c.Step, c.Layer)));
-        for (var i = 0; i < expectedCalls.Count; i++)
-            AssertBitIdentical(expectedCalls[i].Hidden, actualCalls[i].Hidden, $"{engineName}: hidden state after step {expectedCalls[i].Step} at position {expectedCalls[i].Position}");
+        // The same bits however the prompt is cut and however many threads share the rows.
+        var cuts = new (string What, int Threads, int[] Calls)[]
+        {
+            ("two threads", 2, [length]),
+            ("calls of 5, 19 and the rest", 1, [Math.Min(5, length), Math.Min(19, Math.Max(0, length - 5)), Math.Max(0, length - 24)]),
+            ("one token per call", 1, Enumerable.Repeat(1, length).ToArray()),
+        };
+        foreach (var (what, threads, calls) in cuts)
+        {
+            using var cut = engine.CreateSession(new SessionOptions { ContextLength = 128, Threads = threads });
+            var observer = new RecordingObserver();
+            cut.Observer = observer;
+            var logits = Array.Empty<float>();
+            var at = 0;
+            foreach (var count in calls.Where(c => c > 0))
+            {
+                logits = cut.Forward(tokens.AsSpan(at, count)).ToArray();
+                at += count;
+            }
+            AssertBitIdentical(batchedLogits, logits, $"{engineName}, {length} tokens, {what}: logits after the prompt");
+            AssertSameCalls(batchedObserver, observer, (e, a, c) => AssertBitIdentical(e, a, $"{engineName}, {what}: hidden state after step {c.Step} at position {c.Position}"));
+        }
 
-        // Decoding on from a batched prompt reads the cache the chunks wrote: it must match as well.
+        // One token at a time through Forward(int): within rounding, every hidden state too (a difference in an early
+        // position could otherwise wash out), and decoding on from either cache.
+        using var single = engine.CreateSession(128);
+        var singleObserver = new RecordingObserver();
+        single.Observer = singleObserver;
+        var singleLogits = Array.Empty<float>();
+        foreach (var token in tokens) singleLogits = single.Forward(token).ToArray();
+        var logitGap = Comparison.MaxAbsDiff(singleLogits, batchedLogits);
+        Assert.True(logitGap <= Comparison.Tolerance, $"{engineName}, {length} tokens: logits {logitGap} from one at a time");
+        var hiddenGap = 0f;
+        AssertSameCalls(singleObserver, batchedObserver, (e, a, _) => hiddenGap = Math.Max(hiddenGap, Comparison.MaxAbsDiff(e, a)));
+        Assert.True(hiddenGap <= HiddenTolerance, $"{engineName}, {length} tokens: hidden states {hiddenGap} from one at a time");
         var next = Comparison.ArgMax(batchedLogits);
-        AssertBitIdentical(single.Forward(next), batched.Forward(next), $"{engineName}: the token after a {length}-token prompt");
+        var nextGap = Comparison.MaxAbsDiff(single.Forward(next), batched.Forward(next));
+        Assert.True(nextGap <= Comparison.Tolerance, $"{engineName}: the token after a {length}-token prompt, {nextGap} from one at a time");
 
         using var reference = ReferenceEngine.Load(modelPath, planPath);
         using var r = reference.CreateSession(128);
         var worst = Comparison.MaxAbsDiff(r.Forward(tokens), batchedLogits);
-        output.WriteLine($"{engineName}, {length} tokens: bit-identical to one at a time; {worst:E2} from the reference");
+        output.WriteLine($"{engineName}, {length} tokens: one at a time {logitGap:E2} (hidden {hiddenGap:E2}); {worst:E2} from the reference");
         Assert.True(worst <= Comparison.Tolerance, $"{worst} from the reference");
+    }
+
+    /// <summary>The observer saw the same (position, step, layer) calls; <paramref name="compare"/> gets each pair of hidden states.</summary>
+    private static void AssertSameCalls(RecordingObserver expected, RecordingObserver actual, Action<float[], float[], (int Position, int Step, int Layer, float[] Hidden)> compare)
+    {
+        var e = expected.Calls.OrderBy(c => c.Position).ThenBy(c => c.Step).ToList();
+        var a = actual.Calls.OrderBy(c => c.Position).ThenBy(c => c.Step).ToList();
+        Assert.Equal(e.Select(c => (c.Position, c.Step, c.Layer)), a.Select(c => (c.Position, c.Step, c.Layer)));
+        for (var i = 0; i < e.Count; i++) compare(e[i].Hidden, a[i].Hidden, e[i]);
     }
 
     [Fact]

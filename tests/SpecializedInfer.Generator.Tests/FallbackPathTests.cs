@@ -10,7 +10,8 @@ namespace SpecializedInfer.Generator.Tests;
 /// The kernels' Vector256, Vector128 and scalar paths, which this AVX-512 machine never takes in-process, and the
 /// integer kernels' AVX2 and scalar paths (it takes AVX-VNNI): child processes run this assembly's Main with hardware
 /// intrinsics switched off step by step and compare several generated engines with the reference engine (which falls
-/// back the same way) over 64 positions each, and two generated encoders with the reference encoder on 16 sentences.
+/// back the same way) over 64 positions each, and two generated encoders with the reference encoder on 16 sentences;
+/// the GELU's and the prompt GEMM's bits must equal this process's Vector512 ones.
 /// </summary>
 public sealed class FallbackPathTests(ITestOutputHelper output)
 {
@@ -83,7 +84,23 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
         }
         // The generated encoder's GELU: the same operations in the same order on every path, so the same bits.
         Console.WriteLine($"gelu {GeneratedGeluTests.Digest()}");
+        // The prompt GEMM: one FMA chain per output on every path (Vector512, System.Numerics.Vector, software), so the same bits.
+        Console.WriteLine($"prompt-gemm {PromptGemmDigest()}");
         return ok ? 0 : 1;
+    }
+
+    /// <summary>The prompt GEMM's output bits over 37 positions (3 vectors of 16, the last partly padding), 77 rows (tiles and single rows), 301 columns (3 k blocks).</summary>
+    private static string PromptGemmDigest()
+    {
+        const int rows = 77, cols = 301, count = 37;
+        var random = new Random(19);
+        var w = Enumerable.Range(0, rows * cols).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var x = Enumerable.Range(0, count * cols).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var transposed = new float[cols * PromptGemm.PaddedPositions(count)];
+        PromptGemm.Transpose(x, count, cols, transposed);
+        var y = new float[count * rows];
+        PromptGemm.Multiply(w, cols, cols, transposed, count, y, rows, 0, rows, add: false);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(y.AsSpan())));
     }
 
     [Fact]
@@ -115,6 +132,7 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
             Assert.True(exitCode == 0, $"{name} child failed:\n{text}");
             Assert.Equal(ChildEngines.Length + 2, lines.Count(l => l.Contains(" worst ", StringComparison.Ordinal))); // and the two encoders
             Assert.Equal($"gelu {GeneratedGeluTests.Digest()}", lines.LastOrDefault(l => l.StartsWith("gelu ", StringComparison.Ordinal))); // this process's Vector512 bits
+            Assert.Equal($"prompt-gemm {PromptGemmDigest()}", lines.LastOrDefault(l => l.StartsWith("prompt-gemm ", StringComparison.Ordinal)));
         }
     }
 

@@ -9,10 +9,13 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 
 /// <summary>
 /// The session's batched pass, which every engine has: prompt tokens go through the schedule in chunks of up to
-/// <see cref="KernelEmitter.MaxBatch"/> positions, the projections through the MatMat kernels, so each weight block
-/// is read from memory once per chunk. Every position of a chunk runs the single-position kernels' arithmetic in
-/// their order, so a batched pass is bit-identical to running its positions one at a time; lossless plans'
-/// verification (<see cref="SpeculativeSessionEmitter"/>) relies on that and runs the same pass.
+/// <see cref="KernelEmitter.MaxBatch"/> positions, so each weight block is read from memory once per chunk. F32
+/// projections run as the runtime's <c>PromptGemm</c> (outer-product form, one FMA chain per output): a prompt's
+/// results do not depend on its chunking or the thread count and agree with one-at-a-time decoding within rounding
+/// (1e-4 on the logits), not bit for bit. Lossless plans' verification (<see cref="SpeculativeSessionEmitter"/>)
+/// runs the same pass with <c>_exactBatch</c> set: the MatMat kernels, every position with the single-position
+/// kernels' arithmetic in their order, bit-identical to Forward(int). Quantized layouts always run their batched
+/// kernels, which are exact.
 /// </summary>
 public sealed class BatchedPassEmitter
 {
@@ -49,6 +52,14 @@ public sealed class BatchedPassEmitter
         _s.Line($"private readonly {AlignedBuffer} _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);");
         _s.Line($"private readonly {AlignedBuffer} _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);");
         _s.Line($"private readonly {AlignedBuffer} _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);");
+        if (_layout.PromptGemm)
+        {
+            var widest = System.Math.Max(_m.Dim, System.Math.Max(_m.QueryDim, _m.HiddenDim));
+            _s.Line($"// The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has {widest} columns.");
+            _s.Line($"private readonly {AlignedBuffer} _bxT = new(MaxBatch * {widest});");
+            if (Verifies) _s.Line("// Set while Verify runs the batched steps: the exact kernels, bit-identical to Forward(int), instead of the prompt GEMM.");
+            if (Verifies) _s.Line("private bool _exactBatch;");
+        }
         _s.Line();
     }
 
@@ -57,14 +68,17 @@ public sealed class BatchedPassEmitter
     {
         _s.Line("/// <summary>");
         _s.Line($"/// Prompt tokens (rule 2): each runs all {_steps.Length} steps and never exits, filling every step's cache. They go through in");
-        _s.Line("/// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk; every position's");
-        _s.Line("/// arithmetic is the single-position path's, so the result is bit-identical to feeding the tokens one by one.");
+        _s.Line("/// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk.");
+        _s.Line(_layout.PromptGemm
+            ? "/// The projections run as the prompt GEMM: the same bits for any chunking and thread count, within rounding of feeding the tokens one by one."
+            : "/// Every position's arithmetic is the single-position path's, so the result is bit-identical to feeding the tokens one by one.");
         _s.Line("/// Only the last token's logits are returned, so the head runs once, after it.");
         _s.Line("/// </summary>");
         using (_s.Block($"public {FloatReadOnlySpan} Forward({IntReadOnlySpan} tokens)"))
         {
             _s.Line("CheckBatch(tokens);");
             if (Verifies) _s.Line("_runCount = 0; // the cache is written: drafts before this cannot be reused");
+            if (Verifies && _layout.PromptGemm) _s.Line("_exactBatch = false; // prompts take the GEMM; only Verify needs Forward(int)'s bits");
             _s.Line(Verifies ? "var last = ForwardBatched(tokens, default);" : "var last = ForwardBatched(tokens);");
             _s.Line($"{Kernels}.{KernelEmitter.RmsNormName(_m.Dim)}(BatchRow(_bx, last, Dim), OutputNorm, _xb);");
             _layout.WriteHeadProduct(_s, _ops, "Output", "_xb", "_logits", null);
@@ -141,7 +155,7 @@ public sealed class BatchedPassEmitter
         }
     }
 
-    /// <summary>Batch{i}(pos, n): Step{i}'s kernels per position, the projections batched; a dropped half is dropped here too.</summary>
+    /// <summary>Batch{i}(pos, n): Step{i}'s kernels per position, the projections batched (the prompt GEMM, or Verify's exact kernels); a dropped half is dropped here too.</summary>
     private void WriteBatchStep(ScheduleStep st)
     {
         var slot = st.Index;
@@ -157,7 +171,7 @@ public sealed class BatchedPassEmitter
             if (st.RunsAttention)
             {
                 _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));");
-                _layout.WriteProducts(_s, _ops, layer, "_bxb.Span", "n", ("Query", "_bq.Span"), ("Key", "_bk.Span"), ("Value", $"new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim)"));
+                _layout.WritePromptProducts(_s, _ops, layer, "_bxb.Span", Verifies, ("Query", "_bq.Span"), ("Key", "_bk.Span"), ("Value", $"new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim)"));
                 using (_s.Block("for (var j = 0; j < n; j++)"))
                 {
                     if (Pairs > 0)
@@ -168,15 +182,15 @@ public sealed class BatchedPassEmitter
                     _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(BatchRow(_bk, j, KvDim), _keys{slot}, pos + j, _capacity);");
                 }
                 EngineEmitter.WriteAttention(_s, _ops, slot, batched: true);
-                _layout.WriteProducts(_s, _ops, layer, "_batt.Span", "n", ("Output", "_bx.Span"));
+                _layout.WritePromptProducts(_s, _ops, layer, "_batt.Span", Verifies, ("Output", "_bx.Span"));
             }
             else _s.Line(EngineEmitter.NoAttention);
             if (st.RunsFeedForward)
             {
                 _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));");
-                _layout.WriteProducts(_s, _ops, layer, "_bxb.Span", "n", ("Gate", "_bgate.Span"), ("Up", "_bup.Span"));
+                _layout.WritePromptProducts(_s, _ops, layer, "_bxb.Span", Verifies, ("Gate", "_bgate.Span"), ("Up", "_bup.Span"));
                 _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));");
-                _layout.WriteProducts(_s, _ops, layer, "_bgate.Span", "n", ("Down", "_bx.Span"));
+                _layout.WritePromptProducts(_s, _ops, layer, "_bgate.Span", Verifies, ("Down", "_bx.Span"));
             }
             else _s.Line(EngineEmitter.NoFeedForward);
         }

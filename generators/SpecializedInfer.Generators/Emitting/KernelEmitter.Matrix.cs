@@ -16,8 +16,9 @@ public sealed partial class KernelEmitter
 {
     /// <summary>
     /// Positions one batched kernel call takes at most: a prompt chunk (its activations, 192 KiB of x at 768 columns, sit
-    /// in L2 while each block of weight rows, read from memory once per chunk, stays in L1 for all its positions), or a
-    /// verification (the confirmed token and up to 15 drafts).
+    /// in L2 while each block of weight rows, read from memory once per chunk, stays in L1 for all its positions; F32
+    /// prompts take the runtime's PromptGemm, whose chunk is the same 64), or a verification (the confirmed token and
+    /// up to 15 drafts).
     /// </summary>
     public const int MaxBatch = 64;
 

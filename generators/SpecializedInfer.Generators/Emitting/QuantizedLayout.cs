@@ -37,6 +37,9 @@ public sealed record QuantizedLayout : WeightLayout
     /// <summary>The inputs of the integer products are quantized: the steps between them follow the reference bit for bit.</summary>
     public override bool ReferenceArithmetic => true;
 
+    /// <summary>Prompts keep the batched integer kernels (and the exact F32 ones for any F32 matrix).</summary>
+    public override bool PromptGemm => false;
+
     /// <summary>F32 matrices (merged layers, F32 heads) are read where they are: rows at their column count.</summary>
     public override int Stride(int cols) => cols;
 

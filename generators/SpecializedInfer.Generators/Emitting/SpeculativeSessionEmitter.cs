@@ -144,6 +144,7 @@ public sealed class SpeculativeSessionEmitter
             using (_s.Indent()) _s.Line($"throw new {ArgumentException}($\"Need room for {{tokens.Length}} × {{VocabSize}} logits.\");");
             _s.Line("Rewind(start);");
             _s.Line("CheckBatch(tokens);");
+            if (_layout.PromptGemm) _s.Line("_exactBatch = true; // the batched steps run the exact kernels, not the prompt GEMM");
             _s.Line("var reused = 0;");
             _s.Line("if (start == _runStart && tokens.Length <= MaxBatch)");
             using (_s.Indent()) _s.Line("while (reused < _runCount && reused < tokens.Length && tokens[reused] == _runTokens[reused]) reused++;");

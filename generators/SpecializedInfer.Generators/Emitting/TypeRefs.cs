@@ -19,6 +19,7 @@ public static class TypeRefs
     public const string Prefetch = Engine + ".Prefetch";
     public const string CacheLine = Engine + ".CacheLine";
     public const string AlignedBuffer = Engine + ".AlignedBuffer";
+    public const string PromptGemmType = Engine + ".PromptGemm";
     public const string ExitMeasures = Engine + ".ExitMeasures";
     public const string ParkedPositions = Engine + ".ParkedPositions";
     public const string Quantization = "global::SpecializedInfer.Quantization";

@@ -165,8 +165,11 @@ public abstract record WeightLayout
     /// <summary>The F32 matrix kernels (one position) the engine calls: the projections and the head.</summary>
     public virtual IEnumerable<MatrixShape> MatVecs => Projections.Append(Head).Distinct();
 
-    /// <summary>The F32 batched kernels: the projections, and the head when <paramref name="batchedHeads"/> (Verify runs it for every position).</summary>
-    public virtual IEnumerable<MatrixShape> MatMats(bool batchedHeads) => batchedHeads ? Projections.Append(Head).Distinct() : Projections;
+    /// <summary>
+    /// The F32 batched kernels: only lossless plans' (<paramref name="batchedHeads"/>), whose Verify runs the exact
+    /// batched projections and the head for every position; prompts run the runtime's <c>PromptGemm</c> instead.
+    /// </summary>
+    public virtual IEnumerable<MatrixShape> MatMats(bool batchedHeads) => batchedHeads ? Projections.Append(Head).Distinct() : Enumerable.Empty<MatrixShape>();
 
     /// <summary>The integer kernels (one position) for Q8_0/Q4_0 matrices; none for F32 layouts.</summary>
     public virtual IEnumerable<QuantizedMatrixShape> QuantizedMatVecs => Enumerable.Empty<QuantizedMatrixShape>();
@@ -198,6 +201,54 @@ public abstract record WeightLayout
             }
         });
         s.Line(ops.Call(op, "pos", count ?? "1"));
+    }
+
+    /// <summary>
+    /// True when the prompt path's batched products run as the runtime's <c>PromptGemm</c> (outer-product form, one
+    /// FMA chain per output): F32 matrices. Layouts that quantize their inputs keep their batched kernels.
+    /// </summary>
+    public virtual bool PromptGemm => true;
+
+    /// <summary>
+    /// The prompt path's products of one input (a chunk's <paramref name="input"/> rows, <c>n</c> of them) with some
+    /// of a layer's matrices. With <see cref="PromptGemm"/> the input is transposed once on this thread into
+    /// <c>_bxT</c> and every product runs as the GEMM, rows split over the threads; when <paramref name="exactToo"/>
+    /// (lossless plans, whose Verify shares the batched steps) the exact batched kernels run instead while
+    /// <c>_exactBatch</c> is set, so verification stays bit-identical to Forward(int).
+    /// </summary>
+    public virtual void WritePromptProducts(SourceWriter s, ParallelOps ops, int layer, string input, bool exactToo, params (string Tensor, string Output)[] products)
+    {
+        if (!PromptGemm)
+        {
+            WriteProducts(s, ops, layer, input, "n", products);
+            return;
+        }
+        if (exactToo)
+        {
+            using (s.Block("if (_exactBatch)")) WriteProducts(s, ops, layer, input, "n", products);
+            using (s.Block("else")) WriteGemmProducts(s, ops, layer, input, products);
+        }
+        else WriteGemmProducts(s, ops, layer, input, products);
+    }
+
+    /// <summary>The transposition of <paramref name="input"/> and the op running the products as the prompt GEMM.</summary>
+    private void WriteGemmProducts(SourceWriter s, ParallelOps ops, int layer, string input, (string Tensor, string Output)[] products)
+    {
+        var cols = Shape(products[0].Tensor).Cols;
+        var op = ops.Add($"Layer {layer}'s {string.Join(", ", products.Select(p => Camel(p.Tensor)))} prompt GEMM{(products.Length > 1 ? "s" : "")} for n positions", b =>
+        {
+            b.Line($"var w = Layer{layer}();");
+            var ranges = new RowRanges(b);
+            foreach (var (tensor, output) in products)
+            {
+                var m = Projection(tensor);
+                var rows = ranges.Of(m.Rows);
+                b.Line($"{PromptGemmType}.Multiply(w.{tensor}, {m.Stride}, {m.Cols}, _bxT.Span, n, {output}, {m.Rows}, {rows}, add: {(m.ResidualAdd ? "true" : "false")});");
+                WriteBias(b, tensor, output, "n", rows);
+            }
+        });
+        s.Line($"{PromptGemmType}.Transpose({input}, n, {cols}, _bxT.Span); // the chunk's {cols}-float rows as xT[k][position], once for the op's products");
+        s.Line(ops.Call(op, "pos", "n"));
     }
 
     /// <summary>

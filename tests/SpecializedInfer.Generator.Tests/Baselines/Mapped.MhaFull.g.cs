@@ -117,6 +117,8 @@ namespace Mapped
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
+            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 1400 columns.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 1400);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -180,8 +182,8 @@ namespace Mapped
 
             /// <summary>
             /// Prompt tokens (rule 2): each runs all 3 steps and never exits, filling every step's cache. They go through in
-            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk; every position's
-            /// arithmetic is the single-position path's, so the result is bit-identical to feeding the tokens one by one.
+            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk.
+            /// The projections run as the prompt GEMM: the same bits for any chunking and thread count, within rounding of feeding the tokens one by one.
             /// Only the last token's logits are returned, so the head runs once, after it.
             /// </summary>
             public global::System.ReadOnlySpan<float> Forward(global::System.ReadOnlySpan<int> tokens)
@@ -238,7 +240,8 @@ namespace Mapped
             {
                 var w = Layer0();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm192(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(1, pos, n); // Layer 0's query, key, value products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 192, _bxT.Span); // the chunk's 192-float rows as xT[k][position], once for the op's products
+                Parallel(1, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope3x64(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
@@ -246,11 +249,14 @@ namespace Mapped
                     Kernels.StoreKey192(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
                 Parallel(2, pos, n); // Step 0's attention for n positions
-                Parallel(3, pos, n); // Layer 0's output product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 192, _bxT.Span); // the chunk's 192-float rows as xT[k][position], once for the op's products
+                Parallel(3, pos, n); // Layer 0's output prompt GEMM for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm192(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(4, pos, n); // Layer 0's gate, up products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 192, _bxT.Span); // the chunk's 192-float rows as xT[k][position], once for the op's products
+                Parallel(4, pos, n); // Layer 0's gate, up prompt GEMMs for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu1400(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(5, pos, n); // Layer 0's down product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 1400, _bxT.Span); // the chunk's 1400-float rows as xT[k][position], once for the op's products
+                Parallel(5, pos, n); // Layer 0's down prompt GEMM for n positions
             }
 
             // Step 1 (layer 1) for positions pos..pos+n-1: Step1's kernels per position,
@@ -259,7 +265,8 @@ namespace Mapped
             {
                 var w = Layer1();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm192(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(6, pos, n); // Layer 1's query, key, value products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 192, _bxT.Span); // the chunk's 192-float rows as xT[k][position], once for the op's products
+                Parallel(6, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope3x64(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
@@ -267,11 +274,14 @@ namespace Mapped
                     Kernels.StoreKey192(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
                 Parallel(7, pos, n); // Step 1's attention for n positions
-                Parallel(8, pos, n); // Layer 1's output product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 192, _bxT.Span); // the chunk's 192-float rows as xT[k][position], once for the op's products
+                Parallel(8, pos, n); // Layer 1's output prompt GEMM for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm192(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(9, pos, n); // Layer 1's gate, up products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 192, _bxT.Span); // the chunk's 192-float rows as xT[k][position], once for the op's products
+                Parallel(9, pos, n); // Layer 1's gate, up prompt GEMMs for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu1400(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(10, pos, n); // Layer 1's down product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 1400, _bxT.Span); // the chunk's 1400-float rows as xT[k][position], once for the op's products
+                Parallel(10, pos, n); // Layer 1's down prompt GEMM for n positions
             }
 
             // Step 2 (layer 2) for positions pos..pos+n-1: Step2's kernels per position,
@@ -280,7 +290,8 @@ namespace Mapped
             {
                 var w = Layer2();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm192(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(11, pos, n); // Layer 2's query, key, value products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 192, _bxT.Span); // the chunk's 192-float rows as xT[k][position], once for the op's products
+                Parallel(11, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope3x64(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
@@ -288,11 +299,14 @@ namespace Mapped
                     Kernels.StoreKey192(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
                 Parallel(12, pos, n); // Step 2's attention for n positions
-                Parallel(13, pos, n); // Layer 2's output product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 192, _bxT.Span); // the chunk's 192-float rows as xT[k][position], once for the op's products
+                Parallel(13, pos, n); // Layer 2's output prompt GEMM for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm192(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(14, pos, n); // Layer 2's gate, up products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 192, _bxT.Span); // the chunk's 192-float rows as xT[k][position], once for the op's products
+                Parallel(14, pos, n); // Layer 2's gate, up prompt GEMMs for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu1400(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(15, pos, n); // Layer 2's down product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 1400, _bxT.Span); // the chunk's 1400-float rows as xT[k][position], once for the op's products
+                Parallel(15, pos, n); // Layer 2's down prompt GEMM for n positions
             }
 
             /// <inheritdoc/>
@@ -530,14 +544,14 @@ namespace Mapped
                 Kernels.MatVec1400x192(Output, _xb, _logits, r.From, r.To);
             }
 
-            /// <summary>Layer 0's query, key, value products for n positions: this part's share.</summary>
+            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
             private void Op1(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMat192x192(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Key, _bxb.Span, _bk.Span, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 192, 192, _bxT.Span, n, _bq.Span, 192, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 192, 192, _bxT.Span, n, _bk.Span, 192, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 192, 192, _bxT.Span, n, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), 192, r0.From, r0.To, add: false);
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
@@ -547,39 +561,39 @@ namespace Mapped
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
-            /// <summary>Layer 0's output product for n positions: this part's share.</summary>
+            /// <summary>Layer 0's output prompt GEMM for n positions: this part's share.</summary>
             private void Op3(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x192(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 192, 192, _bxT.Span, n, _bx.Span, 192, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
+            /// <summary>Layer 0's gate, up prompt GEMMs for n positions: this part's share.</summary>
             private void Op4(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(1400, part, parts);
-                Kernels.MatMat1400x192(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
-                Kernels.MatMat1400x192(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 192, 192, _bxT.Span, n, _bgate.Span, 1400, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 192, 192, _bxT.Span, n, _bup.Span, 1400, r0.From, r0.To, add: false);
             }
 
-            /// <summary>Layer 0's down product for n positions: this part's share.</summary>
+            /// <summary>Layer 0's down prompt GEMM for n positions: this part's share.</summary>
             private void Op5(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x1400(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 1400, 1400, _bxT.Span, n, _bx.Span, 192, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
+            /// <summary>Layer 1's query, key, value prompt GEMMs for n positions: this part's share.</summary>
             private void Op6(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMat192x192(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Key, _bxb.Span, _bk.Span, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 192, 192, _bxT.Span, n, _bq.Span, 192, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 192, 192, _bxT.Span, n, _bk.Span, 192, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 192, 192, _bxT.Span, n, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), 192, r0.From, r0.To, add: false);
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
@@ -589,39 +603,39 @@ namespace Mapped
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
-            /// <summary>Layer 1's output product for n positions: this part's share.</summary>
+            /// <summary>Layer 1's output prompt GEMM for n positions: this part's share.</summary>
             private void Op8(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x192(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 192, 192, _bxT.Span, n, _bx.Span, 192, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
+            /// <summary>Layer 1's gate, up prompt GEMMs for n positions: this part's share.</summary>
             private void Op9(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(1400, part, parts);
-                Kernels.MatMat1400x192(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
-                Kernels.MatMat1400x192(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 192, 192, _bxT.Span, n, _bgate.Span, 1400, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 192, 192, _bxT.Span, n, _bup.Span, 1400, r0.From, r0.To, add: false);
             }
 
-            /// <summary>Layer 1's down product for n positions: this part's share.</summary>
+            /// <summary>Layer 1's down prompt GEMM for n positions: this part's share.</summary>
             private void Op10(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x1400(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 1400, 1400, _bxT.Span, n, _bx.Span, 192, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
+            /// <summary>Layer 2's query, key, value prompt GEMMs for n positions: this part's share.</summary>
             private void Op11(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMat192x192(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Key, _bxb.Span, _bk.Span, n, r0.From, r0.To);
-                Kernels.MatMat192x192(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 192, 192, _bxT.Span, n, _bq.Span, 192, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 192, 192, _bxT.Span, n, _bk.Span, 192, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 192, 192, _bxT.Span, n, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), 192, r0.From, r0.To, add: false);
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
@@ -631,29 +645,29 @@ namespace Mapped
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
-            /// <summary>Layer 2's output product for n positions: this part's share.</summary>
+            /// <summary>Layer 2's output prompt GEMM for n positions: this part's share.</summary>
             private void Op13(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x192(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 192, 192, _bxT.Span, n, _bx.Span, 192, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
+            /// <summary>Layer 2's gate, up prompt GEMMs for n positions: this part's share.</summary>
             private void Op14(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(1400, part, parts);
-                Kernels.MatMat1400x192(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
-                Kernels.MatMat1400x192(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 192, 192, _bxT.Span, n, _bgate.Span, 1400, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 192, 192, _bxT.Span, n, _bup.Span, 1400, r0.From, r0.To, add: false);
             }
 
-            /// <summary>Layer 2's down product for n positions: this part's share.</summary>
+            /// <summary>Layer 2's down prompt GEMM for n positions: this part's share.</summary>
             private void Op15(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(192, part, parts);
-                Kernels.MatMatAdd192x1400(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 1400, 1400, _bxT.Span, n, _bx.Span, 192, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

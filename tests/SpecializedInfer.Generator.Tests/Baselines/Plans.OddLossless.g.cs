@@ -129,6 +129,10 @@ namespace Plans
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
+            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 300 columns.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 300);
+            // Set while Verify runs the batched steps: the exact kernels, bit-identical to Forward(int), instead of the prompt GEMM.
+            private bool _exactBatch;
 
             // Draft reuse: the run of drafts at _runStart.. since the cache was last written, their tokens and hidden states
             // after step 0. Their K/V in steps 0..0 are what a full-depth pass would store, so Verify starts them there.
@@ -196,14 +200,15 @@ namespace Plans
 
             /// <summary>
             /// Prompt tokens (rule 2): each runs all 3 steps and never exits, filling every step's cache. They go through in
-            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk; every position's
-            /// arithmetic is the single-position path's, so the result is bit-identical to feeding the tokens one by one.
+            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk.
+            /// The projections run as the prompt GEMM: the same bits for any chunking and thread count, within rounding of feeding the tokens one by one.
             /// Only the last token's logits are returned, so the head runs once, after it.
             /// </summary>
             public global::System.ReadOnlySpan<float> Forward(global::System.ReadOnlySpan<int> tokens)
             {
                 CheckBatch(tokens);
                 _runCount = 0; // the cache is written: drafts before this cannot be reused
+                _exactBatch = false; // prompts take the GEMM; only Verify needs Forward(int)'s bits
                 var last = ForwardBatched(tokens, default);
                 Kernels.RmsNorm120(BatchRow(_bx, last, Dim), OutputNorm, _xb);
                 Parallel(0, 0, 1); // The head's product with Output
@@ -256,19 +261,51 @@ namespace Plans
             {
                 var w = Layer0();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(1, pos, n); // Layer 0's query, key, value products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(1, pos, n); // Layer 0's query, key, value products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
+                    Parallel(2, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope6x20(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope2x20(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey40(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
-                Parallel(2, pos, n); // Step 0's attention for n positions
-                Parallel(3, pos, n); // Layer 0's output product for n positions
+                Parallel(3, pos, n); // Step 0's attention for n positions
+                if (_exactBatch)
+                {
+                    Parallel(4, pos, n); // Layer 0's output product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
+                    Parallel(5, pos, n); // Layer 0's output prompt GEMM for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(4, pos, n); // Layer 0's gate, up products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(6, pos, n); // Layer 0's gate, up products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
+                    Parallel(7, pos, n); // Layer 0's gate, up prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(5, pos, n); // Layer 0's down product for n positions
+                if (_exactBatch)
+                {
+                    Parallel(8, pos, n); // Layer 0's down product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 300, _bxT.Span); // the chunk's 300-float rows as xT[k][position], once for the op's products
+                    Parallel(9, pos, n); // Layer 0's down prompt GEMM for n positions
+                }
             }
 
             // Step 1 (layer 1) for positions pos..pos+n-1: Step1's kernels per position,
@@ -277,19 +314,51 @@ namespace Plans
             {
                 var w = Layer1();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(6, pos, n); // Layer 1's query, key, value products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(10, pos, n); // Layer 1's query, key, value products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
+                    Parallel(11, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope6x20(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope2x20(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey40(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
-                Parallel(7, pos, n); // Step 1's attention for n positions
-                Parallel(8, pos, n); // Layer 1's output product for n positions
+                Parallel(12, pos, n); // Step 1's attention for n positions
+                if (_exactBatch)
+                {
+                    Parallel(13, pos, n); // Layer 1's output product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
+                    Parallel(14, pos, n); // Layer 1's output prompt GEMM for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(9, pos, n); // Layer 1's gate, up products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(15, pos, n); // Layer 1's gate, up products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
+                    Parallel(16, pos, n); // Layer 1's gate, up prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(10, pos, n); // Layer 1's down product for n positions
+                if (_exactBatch)
+                {
+                    Parallel(17, pos, n); // Layer 1's down product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 300, _bxT.Span); // the chunk's 300-float rows as xT[k][position], once for the op's products
+                    Parallel(18, pos, n); // Layer 1's down prompt GEMM for n positions
+                }
             }
 
             // Step 2 (layer 2) for positions pos..pos+n-1: Step2's kernels per position,
@@ -298,19 +367,51 @@ namespace Plans
             {
                 var w = Layer2();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(11, pos, n); // Layer 2's query, key, value products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(19, pos, n); // Layer 2's query, key, value products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
+                    Parallel(20, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope6x20(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope2x20(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey40(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
-                Parallel(12, pos, n); // Step 2's attention for n positions
-                Parallel(13, pos, n); // Layer 2's output product for n positions
+                Parallel(21, pos, n); // Step 2's attention for n positions
+                if (_exactBatch)
+                {
+                    Parallel(22, pos, n); // Layer 2's output product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
+                    Parallel(23, pos, n); // Layer 2's output prompt GEMM for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(14, pos, n); // Layer 2's gate, up products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(24, pos, n); // Layer 2's gate, up products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
+                    Parallel(25, pos, n); // Layer 2's gate, up prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(15, pos, n); // Layer 2's down product for n positions
+                if (_exactBatch)
+                {
+                    Parallel(26, pos, n); // Layer 2's down product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 300, _bxT.Span); // the chunk's 300-float rows as xT[k][position], once for the op's products
+                    Parallel(27, pos, n); // Layer 2's down prompt GEMM for n positions
+                }
             }
 
             /// <inheritdoc/>
@@ -345,6 +446,7 @@ namespace Plans
                     throw new global::System.ArgumentException($"Need room for {tokens.Length} × {VocabSize} logits.");
                 Rewind(start);
                 CheckBatch(tokens);
+                _exactBatch = true; // the batched steps run the exact kernels, not the prompt GEMM
                 var reused = 0;
                 if (start == _runStart && tokens.Length <= MaxBatch)
                     while (reused < _runCount && reused < tokens.Length && tokens[reused] == _runTokens[reused]) reused++;
@@ -444,17 +546,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 0's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                Parallel(16, pos, 1); // Layer 0's query, key, value products
+                Parallel(28, pos, 1); // Layer 0's query, key, value products
                 Kernels.Rope6x20(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey40(_k, _keys0, pos, _capacity);
-                Parallel(17, pos, 1); // Step 0's attention
-                Parallel(18, pos, 1); // Layer 0's output product
+                Parallel(29, pos, 1); // Step 0's attention
+                Parallel(30, pos, 1); // Layer 0's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.FeedForwardNorm, _xb);
-                Parallel(19, pos, 1); // Layer 0's gate, up products
+                Parallel(31, pos, 1); // Layer 0's gate, up products
                 Kernels.SwiGlu300(_gate, _up);
-                Parallel(20, pos, 1); // Layer 0's down product
+                Parallel(32, pos, 1); // Layer 0's down product
             }
 
             // Step 1: layer 1 (plan: layer in order). attention 120→q 120, k/v 40; ffn 120→300→120.
@@ -464,17 +566,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 1's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                Parallel(21, pos, 1); // Layer 1's query, key, value products
+                Parallel(33, pos, 1); // Layer 1's query, key, value products
                 Kernels.Rope6x20(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey40(_k, _keys1, pos, _capacity);
-                Parallel(22, pos, 1); // Step 1's attention
-                Parallel(23, pos, 1); // Layer 1's output product
+                Parallel(34, pos, 1); // Step 1's attention
+                Parallel(35, pos, 1); // Layer 1's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.FeedForwardNorm, _xb);
-                Parallel(24, pos, 1); // Layer 1's gate, up products
+                Parallel(36, pos, 1); // Layer 1's gate, up products
                 Kernels.SwiGlu300(_gate, _up);
-                Parallel(25, pos, 1); // Layer 1's down product
+                Parallel(37, pos, 1); // Layer 1's down product
             }
 
             // Step 2: layer 2 (plan: layer in order). attention 120→q 120, k/v 40; ffn 120→300→120.
@@ -484,17 +586,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 2's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                Parallel(26, pos, 1); // Layer 2's query, key, value products
+                Parallel(38, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope6x20(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey40(_k, _keys2, pos, _capacity);
-                Parallel(27, pos, 1); // Step 2's attention
-                Parallel(28, pos, 1); // Layer 2's output product
+                Parallel(39, pos, 1); // Step 2's attention
+                Parallel(40, pos, 1); // Layer 2's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.FeedForwardNorm, _xb);
-                Parallel(29, pos, 1); // Layer 2's gate, up products
+                Parallel(41, pos, 1); // Layer 2's gate, up products
                 Kernels.SwiGlu300(_gate, _up);
-                Parallel(30, pos, 1); // Layer 2's down product
+                Parallel(42, pos, 1); // Layer 2's down product
             }
 
             /// <summary>The head: final RMSNorm with output_norm, then the output matrix, into the logits.</summary>
@@ -657,6 +759,18 @@ namespace Plans
                     case 28: Op28(_opPos, _opCount, part, parts); break;
                     case 29: Op29(_opPos, _opCount, part, parts); break;
                     case 30: Op30(_opPos, _opCount, part, parts); break;
+                    case 31: Op31(_opPos, _opCount, part, parts); break;
+                    case 32: Op32(_opPos, _opCount, part, parts); break;
+                    case 33: Op33(_opPos, _opCount, part, parts); break;
+                    case 34: Op34(_opPos, _opCount, part, parts); break;
+                    case 35: Op35(_opPos, _opCount, part, parts); break;
+                    case 36: Op36(_opPos, _opCount, part, parts); break;
+                    case 37: Op37(_opPos, _opCount, part, parts); break;
+                    case 38: Op38(_opPos, _opCount, part, parts); break;
+                    case 39: Op39(_opPos, _opCount, part, parts); break;
+                    case 40: Op40(_opPos, _opCount, part, parts); break;
+                    case 41: Op41(_opPos, _opCount, part, parts); break;
+                    case 42: Op42(_opPos, _opCount, part, parts); break;
                     default: throw new global::System.InvalidOperationException($"No parallel op {_op}.");
                 }
             }
@@ -679,23 +793,42 @@ namespace Plans
                 Kernels.MatMat40x120Stride128(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
-            /// <summary>Step 0's attention for n positions: this part's share.</summary>
+            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
             private void Op2(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(120, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 128, 120, _bxT.Span, n, _bq.Span, 120, r0.From, r0.To, add: false);
+                var r1 = Rows(40, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 128, 120, _bxT.Span, n, _bk.Span, 40, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 128, 120, _bxT.Span, n, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), 40, r1.From, r1.To, add: false);
+            }
+
+            /// <summary>Step 0's attention for n positions: this part's share.</summary>
+            private void Op3(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product for n positions: this part's share.</summary>
-            private void Op3(int pos, int n, int part, int parts)
+            private void Op4(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
                 Kernels.MatMatAdd120x120Stride128(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 0's output prompt GEMM for n positions: this part's share.</summary>
+            private void Op5(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(120, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 128, 120, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
-            private void Op4(int pos, int n, int part, int parts)
+            private void Op6(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(300, part, parts);
@@ -703,16 +836,33 @@ namespace Plans
                 Kernels.MatMat300x120Stride128(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 0's gate, up prompt GEMMs for n positions: this part's share.</summary>
+            private void Op7(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(300, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 128, 120, _bxT.Span, n, _bgate.Span, 300, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 128, 120, _bxT.Span, n, _bup.Span, 300, r0.From, r0.To, add: false);
+            }
+
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
-            private void Op5(int pos, int n, int part, int parts)
+            private void Op8(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
                 Kernels.MatMatAdd120x300Stride304(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 0's down prompt GEMM for n positions: this part's share.</summary>
+            private void Op9(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(120, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 304, 300, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
-            private void Op6(int pos, int n, int part, int parts)
+            private void Op10(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -722,23 +872,42 @@ namespace Plans
                 Kernels.MatMat40x120Stride128(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 1's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op11(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(120, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 128, 120, _bxT.Span, n, _bq.Span, 120, r0.From, r0.To, add: false);
+                var r1 = Rows(40, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 128, 120, _bxT.Span, n, _bk.Span, 40, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 128, 120, _bxT.Span, n, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), 40, r1.From, r1.To, add: false);
+            }
+
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
-            private void Op7(int pos, int n, int part, int parts)
+            private void Op12(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output product for n positions: this part's share.</summary>
-            private void Op8(int pos, int n, int part, int parts)
+            private void Op13(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
                 Kernels.MatMatAdd120x120Stride128(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 1's output prompt GEMM for n positions: this part's share.</summary>
+            private void Op14(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(120, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 128, 120, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
-            private void Op9(int pos, int n, int part, int parts)
+            private void Op15(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(300, part, parts);
@@ -746,16 +915,33 @@ namespace Plans
                 Kernels.MatMat300x120Stride128(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 1's gate, up prompt GEMMs for n positions: this part's share.</summary>
+            private void Op16(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(300, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 128, 120, _bxT.Span, n, _bgate.Span, 300, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 128, 120, _bxT.Span, n, _bup.Span, 300, r0.From, r0.To, add: false);
+            }
+
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
-            private void Op10(int pos, int n, int part, int parts)
+            private void Op17(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
                 Kernels.MatMatAdd120x300Stride304(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 1's down prompt GEMM for n positions: this part's share.</summary>
+            private void Op18(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(120, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 304, 300, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
-            private void Op11(int pos, int n, int part, int parts)
+            private void Op19(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -765,23 +951,42 @@ namespace Plans
                 Kernels.MatMat40x120Stride128(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 2's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op20(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(120, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 128, 120, _bxT.Span, n, _bq.Span, 120, r0.From, r0.To, add: false);
+                var r1 = Rows(40, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 128, 120, _bxT.Span, n, _bk.Span, 40, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 128, 120, _bxT.Span, n, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), 40, r1.From, r1.To, add: false);
+            }
+
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
-            private void Op12(int pos, int n, int part, int parts)
+            private void Op21(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output product for n positions: this part's share.</summary>
-            private void Op13(int pos, int n, int part, int parts)
+            private void Op22(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
                 Kernels.MatMatAdd120x120Stride128(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 2's output prompt GEMM for n positions: this part's share.</summary>
+            private void Op23(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(120, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 128, 120, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
-            private void Op14(int pos, int n, int part, int parts)
+            private void Op24(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(300, part, parts);
@@ -789,16 +994,33 @@ namespace Plans
                 Kernels.MatMat300x120Stride128(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 2's gate, up prompt GEMMs for n positions: this part's share.</summary>
+            private void Op25(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(300, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 128, 120, _bxT.Span, n, _bgate.Span, 300, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 128, 120, _bxT.Span, n, _bup.Span, 300, r0.From, r0.To, add: false);
+            }
+
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
-            private void Op15(int pos, int n, int part, int parts)
+            private void Op26(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
                 Kernels.MatMatAdd120x300Stride304(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 2's down prompt GEMM for n positions: this part's share.</summary>
+            private void Op27(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(120, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 304, 300, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>
-            private void Op16(int pos, int n, int part, int parts)
+            private void Op28(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -809,14 +1031,14 @@ namespace Plans
             }
 
             /// <summary>Step 0's attention: this part's share.</summary>
-            private void Op17(int pos, int n, int part, int parts)
+            private void Op29(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product: this part's share.</summary>
-            private void Op18(int pos, int n, int part, int parts)
+            private void Op30(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -824,7 +1046,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's gate, up products: this part's share.</summary>
-            private void Op19(int pos, int n, int part, int parts)
+            private void Op31(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(300, part, parts);
@@ -833,7 +1055,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's down product: this part's share.</summary>
-            private void Op20(int pos, int n, int part, int parts)
+            private void Op32(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -841,7 +1063,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's query, key, value products: this part's share.</summary>
-            private void Op21(int pos, int n, int part, int parts)
+            private void Op33(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -852,14 +1074,14 @@ namespace Plans
             }
 
             /// <summary>Step 1's attention: this part's share.</summary>
-            private void Op22(int pos, int n, int part, int parts)
+            private void Op34(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output product: this part's share.</summary>
-            private void Op23(int pos, int n, int part, int parts)
+            private void Op35(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -867,7 +1089,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's gate, up products: this part's share.</summary>
-            private void Op24(int pos, int n, int part, int parts)
+            private void Op36(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(300, part, parts);
@@ -876,7 +1098,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's down product: this part's share.</summary>
-            private void Op25(int pos, int n, int part, int parts)
+            private void Op37(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -884,7 +1106,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's query, key, value products: this part's share.</summary>
-            private void Op26(int pos, int n, int part, int parts)
+            private void Op38(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -895,14 +1117,14 @@ namespace Plans
             }
 
             /// <summary>Step 2's attention: this part's share.</summary>
-            private void Op27(int pos, int n, int part, int parts)
+            private void Op39(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output product: this part's share.</summary>
-            private void Op28(int pos, int n, int part, int parts)
+            private void Op40(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -910,7 +1132,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's gate, up products: this part's share.</summary>
-            private void Op29(int pos, int n, int part, int parts)
+            private void Op41(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(300, part, parts);
@@ -919,7 +1141,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's down product: this part's share.</summary>
-            private void Op30(int pos, int n, int part, int parts)
+            private void Op42(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);

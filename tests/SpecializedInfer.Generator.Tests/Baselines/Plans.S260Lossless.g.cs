@@ -132,6 +132,10 @@ namespace Plans
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
+            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 172 columns.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 172);
+            // Set while Verify runs the batched steps: the exact kernels, bit-identical to Forward(int), instead of the prompt GEMM.
+            private bool _exactBatch;
 
             // Draft reuse: the run of drafts at _runStart.. since the cache was last written, their tokens and hidden states
             // after step 1. Their K/V in steps 0..1 are what a full-depth pass would store, so Verify starts them there.
@@ -205,14 +209,15 @@ namespace Plans
 
             /// <summary>
             /// Prompt tokens (rule 2): each runs all 5 steps and never exits, filling every step's cache. They go through in
-            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk; every position's
-            /// arithmetic is the single-position path's, so the result is bit-identical to feeding the tokens one by one.
+            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk.
+            /// The projections run as the prompt GEMM: the same bits for any chunking and thread count, within rounding of feeding the tokens one by one.
             /// Only the last token's logits are returned, so the head runs once, after it.
             /// </summary>
             public global::System.ReadOnlySpan<float> Forward(global::System.ReadOnlySpan<int> tokens)
             {
                 CheckBatch(tokens);
                 _runCount = 0; // the cache is written: drafts before this cannot be reused
+                _exactBatch = false; // prompts take the GEMM; only Verify needs Forward(int)'s bits
                 var last = ForwardBatched(tokens, default);
                 Kernels.RmsNorm64(BatchRow(_bx, last, Dim), OutputNorm, _xb);
                 Parallel(0, 0, 1); // The head's product with Output
@@ -269,19 +274,51 @@ namespace Plans
             {
                 var w = Layer0();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(1, pos, n); // Layer 0's query, key, value products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(1, pos, n); // Layer 0's query, key, value products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(2, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
-                Parallel(2, pos, n); // Step 0's attention for n positions
-                Parallel(3, pos, n); // Layer 0's output product for n positions
+                Parallel(3, pos, n); // Step 0's attention for n positions
+                if (_exactBatch)
+                {
+                    Parallel(4, pos, n); // Layer 0's output product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(5, pos, n); // Layer 0's output prompt GEMM for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(4, pos, n); // Layer 0's gate, up products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(6, pos, n); // Layer 0's gate, up products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(7, pos, n); // Layer 0's gate, up prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(5, pos, n); // Layer 0's down product for n positions
+                if (_exactBatch)
+                {
+                    Parallel(8, pos, n); // Layer 0's down product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
+                    Parallel(9, pos, n); // Layer 0's down prompt GEMM for n positions
+                }
             }
 
             // Step 1 (layer 1) for positions pos..pos+n-1: Step1's kernels per position,
@@ -290,19 +327,51 @@ namespace Plans
             {
                 var w = Layer1();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(6, pos, n); // Layer 1's query, key, value products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(10, pos, n); // Layer 1's query, key, value products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(11, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
-                Parallel(7, pos, n); // Step 1's attention for n positions
-                Parallel(8, pos, n); // Layer 1's output product for n positions
+                Parallel(12, pos, n); // Step 1's attention for n positions
+                if (_exactBatch)
+                {
+                    Parallel(13, pos, n); // Layer 1's output product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(14, pos, n); // Layer 1's output prompt GEMM for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(9, pos, n); // Layer 1's gate, up products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(15, pos, n); // Layer 1's gate, up products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(16, pos, n); // Layer 1's gate, up prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(10, pos, n); // Layer 1's down product for n positions
+                if (_exactBatch)
+                {
+                    Parallel(17, pos, n); // Layer 1's down product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
+                    Parallel(18, pos, n); // Layer 1's down prompt GEMM for n positions
+                }
             }
 
             // Step 2 (layer 2) for positions pos..pos+n-1: Step2's kernels per position,
@@ -311,19 +380,51 @@ namespace Plans
             {
                 var w = Layer2();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(11, pos, n); // Layer 2's query, key, value products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(19, pos, n); // Layer 2's query, key, value products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(20, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
-                Parallel(12, pos, n); // Step 2's attention for n positions
-                Parallel(13, pos, n); // Layer 2's output product for n positions
+                Parallel(21, pos, n); // Step 2's attention for n positions
+                if (_exactBatch)
+                {
+                    Parallel(22, pos, n); // Layer 2's output product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(23, pos, n); // Layer 2's output prompt GEMM for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(14, pos, n); // Layer 2's gate, up products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(24, pos, n); // Layer 2's gate, up products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(25, pos, n); // Layer 2's gate, up prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(15, pos, n); // Layer 2's down product for n positions
+                if (_exactBatch)
+                {
+                    Parallel(26, pos, n); // Layer 2's down product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
+                    Parallel(27, pos, n); // Layer 2's down prompt GEMM for n positions
+                }
             }
 
             // Step 3 (layer 3) for positions pos..pos+n-1: Step3's kernels per position,
@@ -332,19 +433,51 @@ namespace Plans
             {
                 var w = Layer3();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(16, pos, n); // Layer 3's query, key, value products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(28, pos, n); // Layer 3's query, key, value products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(29, pos, n); // Layer 3's query, key, value prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys3, pos + j, _capacity);
                 }
-                Parallel(17, pos, n); // Step 3's attention for n positions
-                Parallel(18, pos, n); // Layer 3's output product for n positions
+                Parallel(30, pos, n); // Step 3's attention for n positions
+                if (_exactBatch)
+                {
+                    Parallel(31, pos, n); // Layer 3's output product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(32, pos, n); // Layer 3's output prompt GEMM for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(19, pos, n); // Layer 3's gate, up products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(33, pos, n); // Layer 3's gate, up products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(34, pos, n); // Layer 3's gate, up prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(20, pos, n); // Layer 3's down product for n positions
+                if (_exactBatch)
+                {
+                    Parallel(35, pos, n); // Layer 3's down product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
+                    Parallel(36, pos, n); // Layer 3's down prompt GEMM for n positions
+                }
             }
 
             // Step 4 (layer 4) for positions pos..pos+n-1: Step4's kernels per position,
@@ -353,19 +486,51 @@ namespace Plans
             {
                 var w = Layer4();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(21, pos, n); // Layer 4's query, key, value products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(37, pos, n); // Layer 4's query, key, value products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(38, pos, n); // Layer 4's query, key, value prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys4, pos + j, _capacity);
                 }
-                Parallel(22, pos, n); // Step 4's attention for n positions
-                Parallel(23, pos, n); // Layer 4's output product for n positions
+                Parallel(39, pos, n); // Step 4's attention for n positions
+                if (_exactBatch)
+                {
+                    Parallel(40, pos, n); // Layer 4's output product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(41, pos, n); // Layer 4's output prompt GEMM for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(24, pos, n); // Layer 4's gate, up products for n positions
+                if (_exactBatch)
+                {
+                    Parallel(42, pos, n); // Layer 4's gate, up products for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                    Parallel(43, pos, n); // Layer 4's gate, up prompt GEMMs for n positions
+                }
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(25, pos, n); // Layer 4's down product for n positions
+                if (_exactBatch)
+                {
+                    Parallel(44, pos, n); // Layer 4's down product for n positions
+                }
+                else
+                {
+                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
+                    Parallel(45, pos, n); // Layer 4's down prompt GEMM for n positions
+                }
             }
 
             /// <inheritdoc/>
@@ -402,6 +567,7 @@ namespace Plans
                     throw new global::System.ArgumentException($"Need room for {tokens.Length} × {VocabSize} logits.");
                 Rewind(start);
                 CheckBatch(tokens);
+                _exactBatch = true; // the batched steps run the exact kernels, not the prompt GEMM
                 var reused = 0;
                 if (start == _runStart && tokens.Length <= MaxBatch)
                     while (reused < _runCount && reused < tokens.Length && tokens[reused] == _runTokens[reused]) reused++;
@@ -507,17 +673,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 0's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(26, pos, 1); // Layer 0's query, key, value products
+                Parallel(46, pos, 1); // Layer 0's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys0, pos, _capacity);
-                Parallel(27, pos, 1); // Step 0's attention
-                Parallel(28, pos, 1); // Layer 0's output product
+                Parallel(47, pos, 1); // Step 0's attention
+                Parallel(48, pos, 1); // Layer 0's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(29, pos, 1); // Layer 0's gate, up products
+                Parallel(49, pos, 1); // Layer 0's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(30, pos, 1); // Layer 0's down product
+                Parallel(50, pos, 1); // Layer 0's down product
             }
 
             // Step 1: layer 1 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -527,17 +693,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 1's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(31, pos, 1); // Layer 1's query, key, value products
+                Parallel(51, pos, 1); // Layer 1's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys1, pos, _capacity);
-                Parallel(32, pos, 1); // Step 1's attention
-                Parallel(33, pos, 1); // Layer 1's output product
+                Parallel(52, pos, 1); // Step 1's attention
+                Parallel(53, pos, 1); // Layer 1's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(34, pos, 1); // Layer 1's gate, up products
+                Parallel(54, pos, 1); // Layer 1's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(35, pos, 1); // Layer 1's down product
+                Parallel(55, pos, 1); // Layer 1's down product
             }
 
             // Step 2: layer 2 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -547,17 +713,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 2's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(36, pos, 1); // Layer 2's query, key, value products
+                Parallel(56, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys2, pos, _capacity);
-                Parallel(37, pos, 1); // Step 2's attention
-                Parallel(38, pos, 1); // Layer 2's output product
+                Parallel(57, pos, 1); // Step 2's attention
+                Parallel(58, pos, 1); // Layer 2's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(39, pos, 1); // Layer 2's gate, up products
+                Parallel(59, pos, 1); // Layer 2's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(40, pos, 1); // Layer 2's down product
+                Parallel(60, pos, 1); // Layer 2's down product
             }
 
             // Step 3: layer 3 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -567,17 +733,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 3's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(41, pos, 1); // Layer 3's query, key, value products
+                Parallel(61, pos, 1); // Layer 3's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys3, pos, _capacity);
-                Parallel(42, pos, 1); // Step 3's attention
-                Parallel(43, pos, 1); // Layer 3's output product
+                Parallel(62, pos, 1); // Step 3's attention
+                Parallel(63, pos, 1); // Layer 3's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(44, pos, 1); // Layer 3's gate, up products
+                Parallel(64, pos, 1); // Layer 3's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(45, pos, 1); // Layer 3's down product
+                Parallel(65, pos, 1); // Layer 3's down product
             }
 
             // Step 4: layer 4 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -587,17 +753,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 4's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(46, pos, 1); // Layer 4's query, key, value products
+                Parallel(66, pos, 1); // Layer 4's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys4, pos, _capacity);
-                Parallel(47, pos, 1); // Step 4's attention
-                Parallel(48, pos, 1); // Layer 4's output product
+                Parallel(67, pos, 1); // Step 4's attention
+                Parallel(68, pos, 1); // Layer 4's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(49, pos, 1); // Layer 4's gate, up products
+                Parallel(69, pos, 1); // Layer 4's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(50, pos, 1); // Layer 4's down product
+                Parallel(70, pos, 1); // Layer 4's down product
             }
 
             /// <summary>The head: final RMSNorm with output_norm, then the output matrix, into the logits.</summary>
@@ -822,6 +988,26 @@ namespace Plans
                     case 48: Op48(_opPos, _opCount, part, parts); break;
                     case 49: Op49(_opPos, _opCount, part, parts); break;
                     case 50: Op50(_opPos, _opCount, part, parts); break;
+                    case 51: Op51(_opPos, _opCount, part, parts); break;
+                    case 52: Op52(_opPos, _opCount, part, parts); break;
+                    case 53: Op53(_opPos, _opCount, part, parts); break;
+                    case 54: Op54(_opPos, _opCount, part, parts); break;
+                    case 55: Op55(_opPos, _opCount, part, parts); break;
+                    case 56: Op56(_opPos, _opCount, part, parts); break;
+                    case 57: Op57(_opPos, _opCount, part, parts); break;
+                    case 58: Op58(_opPos, _opCount, part, parts); break;
+                    case 59: Op59(_opPos, _opCount, part, parts); break;
+                    case 60: Op60(_opPos, _opCount, part, parts); break;
+                    case 61: Op61(_opPos, _opCount, part, parts); break;
+                    case 62: Op62(_opPos, _opCount, part, parts); break;
+                    case 63: Op63(_opPos, _opCount, part, parts); break;
+                    case 64: Op64(_opPos, _opCount, part, parts); break;
+                    case 65: Op65(_opPos, _opCount, part, parts); break;
+                    case 66: Op66(_opPos, _opCount, part, parts); break;
+                    case 67: Op67(_opPos, _opCount, part, parts); break;
+                    case 68: Op68(_opPos, _opCount, part, parts); break;
+                    case 69: Op69(_opPos, _opCount, part, parts); break;
+                    case 70: Op70(_opPos, _opCount, part, parts); break;
                     default: throw new global::System.InvalidOperationException($"No parallel op {_op}.");
                 }
             }
@@ -844,23 +1030,42 @@ namespace Plans
                 Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
-            /// <summary>Step 0's attention for n positions: this part's share.</summary>
+            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
             private void Op2(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 64, 64, _bxT.Span, n, _bq.Span, 64, r0.From, r0.To, add: false);
+                var r1 = Rows(32, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 64, 64, _bxT.Span, n, _bk.Span, 32, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 64, 64, _bxT.Span, n, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), 32, r1.From, r1.To, add: false);
+            }
+
+            /// <summary>Step 0's attention for n positions: this part's share.</summary>
+            private void Op3(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product for n positions: this part's share.</summary>
-            private void Op3(int pos, int n, int part, int parts)
+            private void Op4(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 0's output prompt GEMM for n positions: this part's share.</summary>
+            private void Op5(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
-            private void Op4(int pos, int n, int part, int parts)
+            private void Op6(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(172, part, parts);
@@ -868,16 +1073,33 @@ namespace Plans
                 Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 0's gate, up prompt GEMMs for n positions: this part's share.</summary>
+            private void Op7(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+            }
+
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
-            private void Op5(int pos, int n, int part, int parts)
+            private void Op8(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 0's down prompt GEMM for n positions: this part's share.</summary>
+            private void Op9(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
-            private void Op6(int pos, int n, int part, int parts)
+            private void Op10(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -887,23 +1109,42 @@ namespace Plans
                 Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 1's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op11(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 64, 64, _bxT.Span, n, _bq.Span, 64, r0.From, r0.To, add: false);
+                var r1 = Rows(32, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 64, 64, _bxT.Span, n, _bk.Span, 32, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 64, 64, _bxT.Span, n, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), 32, r1.From, r1.To, add: false);
+            }
+
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
-            private void Op7(int pos, int n, int part, int parts)
+            private void Op12(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output product for n positions: this part's share.</summary>
-            private void Op8(int pos, int n, int part, int parts)
+            private void Op13(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 1's output prompt GEMM for n positions: this part's share.</summary>
+            private void Op14(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
-            private void Op9(int pos, int n, int part, int parts)
+            private void Op15(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(172, part, parts);
@@ -911,16 +1152,33 @@ namespace Plans
                 Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 1's gate, up prompt GEMMs for n positions: this part's share.</summary>
+            private void Op16(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+            }
+
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
-            private void Op10(int pos, int n, int part, int parts)
+            private void Op17(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 1's down prompt GEMM for n positions: this part's share.</summary>
+            private void Op18(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
-            private void Op11(int pos, int n, int part, int parts)
+            private void Op19(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -930,23 +1188,42 @@ namespace Plans
                 Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 2's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op20(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 64, 64, _bxT.Span, n, _bq.Span, 64, r0.From, r0.To, add: false);
+                var r1 = Rows(32, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 64, 64, _bxT.Span, n, _bk.Span, 32, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 64, 64, _bxT.Span, n, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), 32, r1.From, r1.To, add: false);
+            }
+
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
-            private void Op12(int pos, int n, int part, int parts)
+            private void Op21(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output product for n positions: this part's share.</summary>
-            private void Op13(int pos, int n, int part, int parts)
+            private void Op22(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 2's output prompt GEMM for n positions: this part's share.</summary>
+            private void Op23(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
-            private void Op14(int pos, int n, int part, int parts)
+            private void Op24(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(172, part, parts);
@@ -954,16 +1231,33 @@ namespace Plans
                 Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 2's gate, up prompt GEMMs for n positions: this part's share.</summary>
+            private void Op25(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+            }
+
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
-            private void Op15(int pos, int n, int part, int parts)
+            private void Op26(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 2's down prompt GEMM for n positions: this part's share.</summary>
+            private void Op27(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 3's query, key, value products for n positions: this part's share.</summary>
-            private void Op16(int pos, int n, int part, int parts)
+            private void Op28(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -973,23 +1267,42 @@ namespace Plans
                 Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 3's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op29(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 64, 64, _bxT.Span, n, _bq.Span, 64, r0.From, r0.To, add: false);
+                var r1 = Rows(32, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 64, 64, _bxT.Span, n, _bk.Span, 32, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 64, 64, _bxT.Span, n, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), 32, r1.From, r1.To, add: false);
+            }
+
             /// <summary>Step 3's attention for n positions: this part's share.</summary>
-            private void Op17(int pos, int n, int part, int parts)
+            private void Op30(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys3, _values3, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 3's output product for n positions: this part's share.</summary>
-            private void Op18(int pos, int n, int part, int parts)
+            private void Op31(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 3's output prompt GEMM for n positions: this part's share.</summary>
+            private void Op32(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 3's gate, up products for n positions: this part's share.</summary>
-            private void Op19(int pos, int n, int part, int parts)
+            private void Op33(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(172, part, parts);
@@ -997,16 +1310,33 @@ namespace Plans
                 Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 3's gate, up prompt GEMMs for n positions: this part's share.</summary>
+            private void Op34(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+            }
+
             /// <summary>Layer 3's down product for n positions: this part's share.</summary>
-            private void Op20(int pos, int n, int part, int parts)
+            private void Op35(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 3's down prompt GEMM for n positions: this part's share.</summary>
+            private void Op36(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 4's query, key, value products for n positions: this part's share.</summary>
-            private void Op21(int pos, int n, int part, int parts)
+            private void Op37(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1016,23 +1346,42 @@ namespace Plans
                 Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 4's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op38(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 64, 64, _bxT.Span, n, _bq.Span, 64, r0.From, r0.To, add: false);
+                var r1 = Rows(32, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 64, 64, _bxT.Span, n, _bk.Span, 32, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 64, 64, _bxT.Span, n, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), 32, r1.From, r1.To, add: false);
+            }
+
             /// <summary>Step 4's attention for n positions: this part's share.</summary>
-            private void Op22(int pos, int n, int part, int parts)
+            private void Op39(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys4, _values4, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 4's output product for n positions: this part's share.</summary>
-            private void Op23(int pos, int n, int part, int parts)
+            private void Op40(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 4's output prompt GEMM for n positions: this part's share.</summary>
+            private void Op41(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 4's gate, up products for n positions: this part's share.</summary>
-            private void Op24(int pos, int n, int part, int parts)
+            private void Op42(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(172, part, parts);
@@ -1040,16 +1389,33 @@ namespace Plans
                 Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 4's gate, up prompt GEMMs for n positions: this part's share.</summary>
+            private void Op43(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+            }
+
             /// <summary>Layer 4's down product for n positions: this part's share.</summary>
-            private void Op25(int pos, int n, int part, int parts)
+            private void Op44(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 4's down prompt GEMM for n positions: this part's share.</summary>
+            private void Op45(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r0 = Rows(64, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>
-            private void Op26(int pos, int n, int part, int parts)
+            private void Op46(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1060,14 +1426,14 @@ namespace Plans
             }
 
             /// <summary>Step 0's attention: this part's share.</summary>
-            private void Op27(int pos, int n, int part, int parts)
+            private void Op47(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product: this part's share.</summary>
-            private void Op28(int pos, int n, int part, int parts)
+            private void Op48(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1075,7 +1441,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's gate, up products: this part's share.</summary>
-            private void Op29(int pos, int n, int part, int parts)
+            private void Op49(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(172, part, parts);
@@ -1084,7 +1450,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's down product: this part's share.</summary>
-            private void Op30(int pos, int n, int part, int parts)
+            private void Op50(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1092,7 +1458,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's query, key, value products: this part's share.</summary>
-            private void Op31(int pos, int n, int part, int parts)
+            private void Op51(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1103,14 +1469,14 @@ namespace Plans
             }
 
             /// <summary>Step 1's attention: this part's share.</summary>
-            private void Op32(int pos, int n, int part, int parts)
+            private void Op52(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output product: this part's share.</summary>
-            private void Op33(int pos, int n, int part, int parts)
+            private void Op53(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1118,7 +1484,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's gate, up products: this part's share.</summary>
-            private void Op34(int pos, int n, int part, int parts)
+            private void Op54(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(172, part, parts);
@@ -1127,7 +1493,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's down product: this part's share.</summary>
-            private void Op35(int pos, int n, int part, int parts)
+            private void Op55(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1135,7 +1501,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's query, key, value products: this part's share.</summary>
-            private void Op36(int pos, int n, int part, int parts)
+            private void Op56(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1146,14 +1512,14 @@ namespace Plans
             }
 
             /// <summary>Step 2's attention: this part's share.</summary>
-            private void Op37(int pos, int n, int part, int parts)
+            private void Op57(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output product: this part's share.</summary>
-            private void Op38(int pos, int n, int part, int parts)
+            private void Op58(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1161,7 +1527,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's gate, up products: this part's share.</summary>
-            private void Op39(int pos, int n, int part, int parts)
+            private void Op59(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(172, part, parts);
@@ -1170,7 +1536,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's down product: this part's share.</summary>
-            private void Op40(int pos, int n, int part, int parts)
+            private void Op60(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1178,7 +1544,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's query, key, value products: this part's share.</summary>
-            private void Op41(int pos, int n, int part, int parts)
+            private void Op61(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1189,14 +1555,14 @@ namespace Plans
             }
 
             /// <summary>Step 3's attention: this part's share.</summary>
-            private void Op42(int pos, int n, int part, int parts)
+            private void Op62(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys3, _values3, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 3's output product: this part's share.</summary>
-            private void Op43(int pos, int n, int part, int parts)
+            private void Op63(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1204,7 +1570,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's gate, up products: this part's share.</summary>
-            private void Op44(int pos, int n, int part, int parts)
+            private void Op64(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(172, part, parts);
@@ -1213,7 +1579,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's down product: this part's share.</summary>
-            private void Op45(int pos, int n, int part, int parts)
+            private void Op65(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1221,7 +1587,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's query, key, value products: this part's share.</summary>
-            private void Op46(int pos, int n, int part, int parts)
+            private void Op66(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1232,14 +1598,14 @@ namespace Plans
             }
 
             /// <summary>Step 4's attention: this part's share.</summary>
-            private void Op47(int pos, int n, int part, int parts)
+            private void Op67(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys4, _values4, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 4's output product: this part's share.</summary>
-            private void Op48(int pos, int n, int part, int parts)
+            private void Op68(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1247,7 +1613,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's gate, up products: this part's share.</summary>
-            private void Op49(int pos, int n, int part, int parts)
+            private void Op69(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(172, part, parts);
@@ -1256,7 +1622,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's down product: this part's share.</summary>
-            private void Op50(int pos, int n, int part, int parts)
+            private void Op70(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);

@@ -129,6 +129,8 @@ namespace Plans
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
+            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 172 columns.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 172);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -222,8 +224,8 @@ namespace Plans
 
             /// <summary>
             /// Prompt tokens (rule 2): each runs all 5 steps and never exits, filling every step's cache. They go through in
-            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk; every position's
-            /// arithmetic is the single-position path's, so the result is bit-identical to feeding the tokens one by one.
+            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk.
+            /// The projections run as the prompt GEMM: the same bits for any chunking and thread count, within rounding of feeding the tokens one by one.
             /// Only the last token's logits are returned, so the head runs once, after it.
             /// </summary>
             public global::System.ReadOnlySpan<float> Forward(global::System.ReadOnlySpan<int> tokens)
@@ -284,7 +286,8 @@ namespace Plans
             {
                 var w = Layer0();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(1, pos, n); // Layer 0's query, key, value products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(1, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
@@ -292,11 +295,14 @@ namespace Plans
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
                 Parallel(2, pos, n); // Step 0's attention for n positions
-                Parallel(3, pos, n); // Layer 0's output product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(3, pos, n); // Layer 0's output prompt GEMM for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(4, pos, n); // Layer 0's gate, up products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(4, pos, n); // Layer 0's gate, up prompt GEMMs for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(5, pos, n); // Layer 0's down product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
+                Parallel(5, pos, n); // Layer 0's down prompt GEMM for n positions
             }
 
             // Step 1 (layer 1) for positions pos..pos+n-1: Step1's kernels per position,
@@ -305,7 +311,8 @@ namespace Plans
             {
                 var w = Layer1();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(6, pos, n); // Layer 1's query, key, value products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(6, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
@@ -313,11 +320,14 @@ namespace Plans
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
                 Parallel(7, pos, n); // Step 1's attention for n positions
-                Parallel(8, pos, n); // Layer 1's output product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(8, pos, n); // Layer 1's output prompt GEMM for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(9, pos, n); // Layer 1's gate, up products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(9, pos, n); // Layer 1's gate, up prompt GEMMs for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(10, pos, n); // Layer 1's down product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
+                Parallel(10, pos, n); // Layer 1's down prompt GEMM for n positions
             }
 
             // Step 2 (layer 2) for positions pos..pos+n-1: Step2's kernels per position,
@@ -326,7 +336,8 @@ namespace Plans
             {
                 var w = Layer2();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(11, pos, n); // Layer 2's query, key, value products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(11, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
@@ -334,11 +345,14 @@ namespace Plans
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
                 Parallel(12, pos, n); // Step 2's attention for n positions
-                Parallel(13, pos, n); // Layer 2's output product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(13, pos, n); // Layer 2's output prompt GEMM for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(14, pos, n); // Layer 2's gate, up products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(14, pos, n); // Layer 2's gate, up prompt GEMMs for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(15, pos, n); // Layer 2's down product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
+                Parallel(15, pos, n); // Layer 2's down prompt GEMM for n positions
             }
 
             // Step 3 (layer 3) for positions pos..pos+n-1: Step3's kernels per position,
@@ -347,7 +361,8 @@ namespace Plans
             {
                 var w = Layer3();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(16, pos, n); // Layer 3's query, key, value products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(16, pos, n); // Layer 3's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
@@ -355,11 +370,14 @@ namespace Plans
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys3, pos + j, _capacity);
                 }
                 Parallel(17, pos, n); // Step 3's attention for n positions
-                Parallel(18, pos, n); // Layer 3's output product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(18, pos, n); // Layer 3's output prompt GEMM for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(19, pos, n); // Layer 3's gate, up products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(19, pos, n); // Layer 3's gate, up prompt GEMMs for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(20, pos, n); // Layer 3's down product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
+                Parallel(20, pos, n); // Layer 3's down prompt GEMM for n positions
             }
 
             // Step 4 (layer 4) for positions pos..pos+n-1: Step4's kernels per position,
@@ -368,7 +386,8 @@ namespace Plans
             {
                 var w = Layer4();
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                Parallel(21, pos, n); // Layer 4's query, key, value products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(21, pos, n); // Layer 4's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
@@ -376,11 +395,14 @@ namespace Plans
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys4, pos + j, _capacity);
                 }
                 Parallel(22, pos, n); // Step 4's attention for n positions
-                Parallel(23, pos, n); // Layer 4's output product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(23, pos, n); // Layer 4's output prompt GEMM for n positions
                 for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                Parallel(24, pos, n); // Layer 4's gate, up products for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
+                Parallel(24, pos, n); // Layer 4's gate, up prompt GEMMs for n positions
                 for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                Parallel(25, pos, n); // Layer 4's down product for n positions
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
+                Parallel(25, pos, n); // Layer 4's down prompt GEMM for n positions
             }
 
             /// <inheritdoc/>
@@ -850,15 +872,15 @@ namespace Plans
                 Kernels.MatVec512x64(Output, _xb, _logits, r.From, r.To);
             }
 
-            /// <summary>Layer 0's query, key, value products for n positions: this part's share.</summary>
+            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
             private void Op1(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 64, 64, _bxT.Span, n, _bq.Span, 64, r0.From, r0.To, add: false);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 64, 64, _bxT.Span, n, _bk.Span, 32, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 64, 64, _bxT.Span, n, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), 32, r1.From, r1.To, add: false);
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
@@ -868,40 +890,40 @@ namespace Plans
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
-            /// <summary>Layer 0's output product for n positions: this part's share.</summary>
+            /// <summary>Layer 0's output prompt GEMM for n positions: this part's share.</summary>
             private void Op3(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
+            /// <summary>Layer 0's gate, up prompt GEMMs for n positions: this part's share.</summary>
             private void Op4(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
             }
 
-            /// <summary>Layer 0's down product for n positions: this part's share.</summary>
+            /// <summary>Layer 0's down prompt GEMM for n positions: this part's share.</summary>
             private void Op5(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
+            /// <summary>Layer 1's query, key, value prompt GEMMs for n positions: this part's share.</summary>
             private void Op6(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 64, 64, _bxT.Span, n, _bq.Span, 64, r0.From, r0.To, add: false);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 64, 64, _bxT.Span, n, _bk.Span, 32, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 64, 64, _bxT.Span, n, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), 32, r1.From, r1.To, add: false);
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
@@ -911,40 +933,40 @@ namespace Plans
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
-            /// <summary>Layer 1's output product for n positions: this part's share.</summary>
+            /// <summary>Layer 1's output prompt GEMM for n positions: this part's share.</summary>
             private void Op8(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
+            /// <summary>Layer 1's gate, up prompt GEMMs for n positions: this part's share.</summary>
             private void Op9(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
             }
 
-            /// <summary>Layer 1's down product for n positions: this part's share.</summary>
+            /// <summary>Layer 1's down prompt GEMM for n positions: this part's share.</summary>
             private void Op10(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
+            /// <summary>Layer 2's query, key, value prompt GEMMs for n positions: this part's share.</summary>
             private void Op11(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 64, 64, _bxT.Span, n, _bq.Span, 64, r0.From, r0.To, add: false);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 64, 64, _bxT.Span, n, _bk.Span, 32, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 64, 64, _bxT.Span, n, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), 32, r1.From, r1.To, add: false);
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
@@ -954,40 +976,40 @@ namespace Plans
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
-            /// <summary>Layer 2's output product for n positions: this part's share.</summary>
+            /// <summary>Layer 2's output prompt GEMM for n positions: this part's share.</summary>
             private void Op13(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
+            /// <summary>Layer 2's gate, up prompt GEMMs for n positions: this part's share.</summary>
             private void Op14(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
             }
 
-            /// <summary>Layer 2's down product for n positions: this part's share.</summary>
+            /// <summary>Layer 2's down prompt GEMM for n positions: this part's share.</summary>
             private void Op15(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 3's query, key, value products for n positions: this part's share.</summary>
+            /// <summary>Layer 3's query, key, value prompt GEMMs for n positions: this part's share.</summary>
             private void Op16(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 64, 64, _bxT.Span, n, _bq.Span, 64, r0.From, r0.To, add: false);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 64, 64, _bxT.Span, n, _bk.Span, 32, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 64, 64, _bxT.Span, n, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), 32, r1.From, r1.To, add: false);
             }
 
             /// <summary>Step 3's attention for n positions: this part's share.</summary>
@@ -997,40 +1019,40 @@ namespace Plans
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys3, _values3, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
-            /// <summary>Layer 3's output product for n positions: this part's share.</summary>
+            /// <summary>Layer 3's output prompt GEMM for n positions: this part's share.</summary>
             private void Op18(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 3's gate, up products for n positions: this part's share.</summary>
+            /// <summary>Layer 3's gate, up prompt GEMMs for n positions: this part's share.</summary>
             private void Op19(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
             }
 
-            /// <summary>Layer 3's down product for n positions: this part's share.</summary>
+            /// <summary>Layer 3's down prompt GEMM for n positions: this part's share.</summary>
             private void Op20(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 4's query, key, value products for n positions: this part's share.</summary>
+            /// <summary>Layer 4's query, key, value prompt GEMMs for n positions: this part's share.</summary>
             private void Op21(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMat64x64(w.Query, _bxb.Span, _bq.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Query, 64, 64, _bxT.Span, n, _bq.Span, 64, r0.From, r0.To, add: false);
                 var r1 = Rows(32, part, parts);
-                Kernels.MatMat32x64(w.Key, _bxb.Span, _bk.Span, n, r1.From, r1.To);
-                Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n, r1.From, r1.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Key, 64, 64, _bxT.Span, n, _bk.Span, 32, r1.From, r1.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Value, 64, 64, _bxT.Span, n, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), 32, r1.From, r1.To, add: false);
             }
 
             /// <summary>Step 4's attention for n positions: this part's share.</summary>
@@ -1040,29 +1062,29 @@ namespace Plans
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys4, _values4, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
-            /// <summary>Layer 4's output product for n positions: this part's share.</summary>
+            /// <summary>Layer 4's output prompt GEMM for n positions: this part's share.</summary>
             private void Op23(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 4's gate, up products for n positions: this part's share.</summary>
+            /// <summary>Layer 4's gate, up prompt GEMMs for n positions: this part's share.</summary>
             private void Op24(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(172, part, parts);
-                Kernels.MatMat172x64(w.Gate, _bxb.Span, _bgate.Span, n, r0.From, r0.To);
-                Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
             }
 
-            /// <summary>Layer 4's down product for n positions: this part's share.</summary>
+            /// <summary>Layer 4's down prompt GEMM for n positions: this part's share.</summary>
             private void Op25(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>

@@ -219,8 +219,8 @@ namespace Quantized
 
             /// <summary>
             /// Prompt tokens (rule 2): each runs all 4 steps and never exits, filling every step's cache. They go through in
-            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk; every position's
-            /// arithmetic is the single-position path's, so the result is bit-identical to feeding the tokens one by one.
+            /// chunks of up to MaxBatch positions, so each weight block is read from memory once per chunk.
+            /// Every position's arithmetic is the single-position path's, so the result is bit-identical to feeding the tokens one by one.
             /// Only the last token's logits are returned, so the head runs once, after it.
             /// </summary>
             public global::System.ReadOnlySpan<float> Forward(global::System.ReadOnlySpan<int> tokens)

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace SpecializedInfer.Generator.Tests.Support;
 
-/// <summary>Exact comparisons: batched and speculative paths promise the single-position path's bits, not a tolerance.</summary>
+/// <summary>Exact comparisons: verification promises the single-position path's bits, and a prompt the same bits however it is cut, not a tolerance.</summary>
 public static class Bits
 {
     /// <summary>A deterministic token sequence over the whole vocabulary.</summary>
@@ -19,6 +19,6 @@ public static class Bits
         var a = MemoryMarshal.Cast<float, int>(actual);
         for (var i = 0; i < e.Length; i++)
             if (e[i] != a[i])
-                Assert.Fail($"{what}: element {i} is {actual[i]:R} (bits {a[i]:X8}), one at a time gives {expected[i]:R} (bits {e[i]:X8})");
+                Assert.Fail($"{what}: element {i} is {actual[i]:R} (bits {a[i]:X8}), expected {expected[i]:R} (bits {e[i]:X8})");
     }
 }
