@@ -5,6 +5,7 @@ using Spectre.Console;
 using SpecializedInfer.Cli.Engines;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Evaluation;
+using SpecializedInfer.Gguf;
 using SpecializedInfer.Tokenization;
 
 namespace SpecializedInfer.Cli.Commands;
@@ -71,10 +72,14 @@ public sealed class EvalCommand : Command
             if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"The folder of --json {jsonPath} does not exist.");
         }
 
-        if (EngineFactory.IsEncoder(modelPath))
+        using (var file = GgufFile.Open(modelPath))
         {
-            var encoders = new EngineFactory(EngineKinds.Parse(args.GetValue(_engine)), context.EngineCache);
-            return EncoderEvaluation.Run(encoders, modelPath, planPaths, promptsPath, textPath, jsonPath, markdown, options.Threads, context);
+            // An encoder is measured from this open file (its header is read once); a decoder's engines map the file themselves.
+            if (EngineFactory.IsEncoder(file))
+            {
+                var encoders = new EngineFactory(EngineKinds.Parse(args.GetValue(_engine)), context.EngineCache);
+                return EncoderEvaluation.Run(encoders, file, planPaths, promptsPath, textPath, jsonPath, markdown, options.Threads, context);
+            }
         }
 
         // The full model is bound by the first plan's manifest, so a manifest that renames tensors reads the file too.

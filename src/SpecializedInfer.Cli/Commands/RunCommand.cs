@@ -60,8 +60,12 @@ public sealed class RunCommand : Command
         var error = _context.Error;
 
         var factory = new EngineFactory(EngineKinds.Parse(args.GetValue(_engine)), _context.EngineCache);
-        if (EngineFactory.IsEncoder(modelPath))
-            return EncoderRun.Run(factory, modelPath, planPath, args.GetRequiredValue(_prompt), args.GetValue(_threads) ?? 0, _context);
+        using (var file = GgufFile.Open(modelPath))
+        {
+            // An encoder is loaded from this open file (its header is read once); a decoder's engine maps the file itself.
+            if (EngineFactory.IsEncoder(file))
+                return EncoderRun.Run(factory, file, planPath, args.GetRequiredValue(_prompt), args.GetValue(_threads) ?? 0, _context);
+        }
         using var loaded = factory.Load(modelPath, planPath);
         var engine = loaded.Engine;
         if (loaded.Build is { } build) error.WriteLine(build.Describe());
