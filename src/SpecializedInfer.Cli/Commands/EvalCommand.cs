@@ -19,13 +19,13 @@ public sealed class EvalCommand : Command
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     private readonly CliContext _context;
-    private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model; without a plan it is the full model measured against.");
-    private readonly Option<string[]> _plans = CliOptions.Repeated("--plan", "PLAN.plan.json", "A layer plan to measure; give several for one summary row each.");
-    private readonly Option<string> _prompts = CliOptions.Required("--prompts", "PROMPTS.txt", "One prompt per line (blank lines are skipped); for an encoder, one query per line.");
-    private readonly Option<string?> _text = CliOptions.Optional("--text", "TEXT.txt", "A text to measure the perplexity of both on; for an encoder, the corpus, one sentence per line.");
+    private readonly Option<string> _model = CliOptions.RequiredPath("--model", "MODEL.gguf", "The GGUF model; without a plan it is the full model measured against.");
+    private readonly Option<string[]> _plans = CliOptions.RepeatedPaths("--plan", "PLAN.plan.json", "A layer plan to measure; give several for one summary row each.");
+    private readonly Option<string> _prompts = CliOptions.RequiredPath("--prompts", "PROMPTS.txt", "One prompt per line (blank lines are skipped); for an encoder, one query per line.");
+    private readonly Option<string?> _text = CliOptions.OptionalPath("--text", "TEXT.txt", "A text to measure the perplexity of both on; for an encoder, the corpus, one sentence per line.");
     private readonly Option<int> _count = CliOptions.Whole("-n", "N", "Greedy tokens generated per prompt.", 256, 1, 1 << 20);
     private readonly Option<int> _window = CliOptions.Whole("--window", "N", "Perplexity window in tokens.", 256, 2, 1 << 20);
-    private readonly Option<string?> _json = CliOptions.Optional("--json", "OUT.json", "Write the report of one plan as JSON.");
+    private readonly Option<string?> _json = CliOptions.OptionalPath("--json", "OUT.json", "Write the report of one plan as JSON.");
     private readonly Option<bool> _markdown = CliOptions.Flag("--markdown", "Print the summary of several plans as a Markdown table.");
     private readonly Option<string?> _engine = CliOptions.Engine();
     private readonly Option<int?> _threads = CliOptions.Threads();
