@@ -16,7 +16,8 @@ internal static class CliOptions
 
     /// <summary>
     /// A file named on the command line without an option (<c>si inspect MODEL.gguf</c>). The parser would take an
-    /// unknown option there for the file name; it is rejected as the unknown option it most likely is.
+    /// unknown option there for the file name; it is rejected as the unknown option it most likely is. An empty value
+    /// names no file and is rejected too.
     /// </summary>
     public static Argument<string> File(string name, string description)
     {
@@ -25,25 +26,53 @@ internal static class CliOptions
         {
             var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
             if (text.Length > 1 && text[0] == '-') result.AddError($"Unrecognized option '{text}'.");
+            if (result.Tokens.Count == 1 && text.Length == 0) result.AddError($"{name} needs a value; it was given an empty one.");
         });
         return argument;
     }
 
-    /// <summary>An option that must be given once, e.g. <c>--model MODEL.gguf</c>.</summary>
-    public static Option<string> Required(string name, string valueName, string description) =>
-        new(name) { HelpName = valueName, Description = description, Required = true };
+    /// <summary>A path that must be given once, e.g. <c>--model MODEL.gguf</c>.</summary>
+    public static Option<string> RequiredPath(string name, string valueName, string description) =>
+        NonEmpty(new Option<string>(name) { HelpName = valueName, Description = description, Required = true }, PathKind(valueName));
 
-    /// <summary>An option that may be left out (null then).</summary>
-    public static Option<string?> Optional(string name, string valueName, string description) =>
-        new(name) { HelpName = valueName, Description = description };
+    /// <summary>A path that may be left out (null then).</summary>
+    /// <param name="what">What the value is, for the error an empty one gets (default: a file path, or a folder path for DIR).</param>
+    public static Option<string?> OptionalPath(string name, string valueName, string description, string? what = null) =>
+        NonEmpty(new Option<string?>(name) { HelpName = valueName, Description = description }, what ?? PathKind(valueName));
 
-    /// <summary>An option given one or more times, each with one value: <c>--plan A --plan B</c>.</summary>
-    public static Option<string[]> Repeated(string name, string valueName, string description) =>
-        new(name)
+    /// <summary>A path given one or more times, each with one value: <c>--plan A --plan B</c>.</summary>
+    public static Option<string[]> RepeatedPaths(string name, string valueName, string description) =>
+        NonEmpty(new Option<string[]>(name)
         {
             HelpName = valueName, Description = description, Required = true,
             Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false,
-        };
+        }, PathKind(valueName));
+
+    private static string PathKind(string valueName) => valueName == "DIR" ? "a folder path" : "a file path";
+
+    /// <summary>
+    /// Text that must be given once, where an empty value means something (<c>--prompt ""</c>: generate from BOS
+    /// alone); a path is a <see cref="RequiredPath"/>.
+    /// </summary>
+    public static Option<string> RequiredText(string name, string valueName, string description) =>
+        new(name) { HelpName = valueName, Description = description, Required = true };
+
+    /// <summary>A name that may be left out (null then); given, it may not be empty.</summary>
+    public static Option<string?> OptionalName(string name, string valueName, string description) =>
+        NonEmpty(new Option<string?>(name) { HelpName = valueName, Description = description }, "a name");
+
+    /// <summary>
+    /// Rejects an empty value while the command line is parsed (a usage error naming the option), where .NET would
+    /// fail later with "The value cannot be an empty string." naming no option: <c>--plan ""</c>.
+    /// </summary>
+    private static TOption NonEmpty<TOption>(TOption option, string what) where TOption : Option
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Any(t => t.Value.Length == 0)) result.AddError($"{option.Name} needs {what}; it was given an empty value.");
+        });
+        return option;
+    }
 
     /// <summary>A switch without a value.</summary>
     public static Option<bool> Flag(string name, string description) =>

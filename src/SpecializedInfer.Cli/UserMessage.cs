@@ -7,8 +7,8 @@ internal static class UserMessage
     /// The message of <paramref name="e"/>. The project's own argument errors are sentences already (they are built
     /// from the message alone, with the value given inside it, so API callers read the same sentence si prints).
     /// What .NET itself throws is not: an <see cref="ArgumentException"/> with a parameter name appends
-    /// " (Parameter 'x')" (and, out of range, "Actual value was ..." on the next line), e.g. for an empty path
-    /// (<c>--plan ""</c>); both are cut here.
+    /// " (Parameter 'x')" (and, out of range, "Actual value was ..." on the next line); both are cut here. (An empty
+    /// path, .NET's commonest case, no longer gets this far: <see cref="CliOptions"/> rejects it while parsing.)
     /// </summary>
     public static string Of(Exception e)
     {

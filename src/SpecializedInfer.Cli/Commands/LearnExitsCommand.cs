@@ -22,11 +22,11 @@ public sealed class LearnExitsCommand : Command
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     private readonly CliContext _context;
-    private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model (only read; the heads go into a copy).");
+    private readonly Option<string> _model = CliOptions.RequiredPath("--model", "MODEL.gguf", "The GGUF model (only read; the heads go into a copy).");
     private readonly Option<int[]> _exits = CliOptions.WholeList("--exits", "STEPS", "Schedule steps to learn exits after, e.g. 1,2,3 (each before the last two steps).", 0, 1 << 16);
-    private readonly Option<string> _prompts = CliOptions.Required("--prompts", "PROMPTS.txt", "One prompt per line; the model continues each greedily and --samples times sampled.");
-    private readonly Option<string?> _text = CliOptions.Optional("--text", "TEXT.txt", "A text fed in windows of -n tokens, in addition to the continuations.");
-    private readonly Option<string> _output = CliOptions.Required("--output", "DIR", "The folder to write probes, the model copy with heads, the manifest, plans and the report to.");
+    private readonly Option<string> _prompts = CliOptions.RequiredPath("--prompts", "PROMPTS.txt", "One prompt per line; the model continues each greedily and --samples times sampled.");
+    private readonly Option<string?> _text = CliOptions.OptionalPath("--text", "TEXT.txt", "A text fed in windows of -n tokens, in addition to the continuations.");
+    private readonly Option<string> _output = CliOptions.RequiredPath("--output", "DIR", "The folder to write probes, the model copy with heads, the manifest, plans and the report to.");
     private readonly Option<ulong> _seed = CliOptions.Whole("--seed", "N", "Seed of the sampled continuations.", 1UL, 0UL, ulong.MaxValue);
     private readonly Option<int> _samples = CliOptions.Whole("--samples", "K", "Sampled continuations per prompt besides the greedy one.", 3, 0, 1000);
     private readonly Option<int> _count = CliOptions.Whole("-n", "N", "Tokens per continuation and per text window.", 128, 2, 1 << 20);

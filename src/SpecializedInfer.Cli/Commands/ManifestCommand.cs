@@ -8,8 +8,8 @@ public sealed class ManifestCommand : Command
 {
     private readonly CliContext _context;
     private readonly Argument<string> _model = CliOptions.File("MODEL.gguf", "The GGUF model to describe.");
-    private readonly Option<string?> _output = CliOptions.Optional("--output", "NAME.model.json", "Where to write the manifest; without it, standard output.");
-    private readonly Option<string?> _name = CliOptions.Optional("--name", "NAME", "The manifest's model name (default: the file name without .gguf).");
+    private readonly Option<string?> _output = CliOptions.OptionalPath("--output", "NAME.model.json", "Where to write the manifest; without it, standard output.");
+    private readonly Option<string?> _name = CliOptions.OptionalName("--name", "NAME", "The manifest's model name (default: the file name without .gguf).");
 
     public ManifestCommand(CliContext context) : base("manifest", "Write the model manifest (NAME.model.json) of a GGUF model.")
     {

@@ -25,16 +25,16 @@ public sealed class PlanCommand : Command
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     private readonly CliContext _context;
-    private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model to find a plan for (the copy with exit heads from si learn-exits to try learned heads).");
+    private readonly Option<string> _model = CliOptions.RequiredPath("--model", "MODEL.gguf", "The GGUF model to find a plan for (the copy with exit heads from si learn-exits to try learned heads).");
     private readonly Option<double> _target = CliOptions.Between("--target-agreement", "A", "The teacher-forced agreement with the full model a plan must keep.", 0.98, 0, 1);
     private readonly Option<double> _delta = CliOptions.Between("--delta", "D", "The chance a candidate's certificate may fail (over the draw of the calibration data).", 0.05, 0, 1);
-    private readonly Option<string> _prompts = CliOptions.Required("--prompts", "CAL.txt", "Calibration prompts, one per line; the full model continues each greedily.");
-    private readonly Option<string> _heldout = CliOptions.Required("--heldout", "PROMPTS.txt", "Held-out prompts the chosen plan is measured on (si eval's measures).");
-    private readonly Option<string?> _text = CliOptions.Optional("--text", "TEXT.txt", "A text for the chosen plan's perplexity.");
+    private readonly Option<string> _prompts = CliOptions.RequiredPath("--prompts", "CAL.txt", "Calibration prompts, one per line; the full model continues each greedily.");
+    private readonly Option<string> _heldout = CliOptions.RequiredPath("--heldout", "PROMPTS.txt", "Held-out prompts the chosen plan is measured on (si eval's measures).");
+    private readonly Option<string?> _text = CliOptions.OptionalPath("--text", "TEXT.txt", "A text for the chosen plan's perplexity.");
     private readonly Option<int> _budget = CliOptions.Whole("--budget", "N", "The most candidates measured for quality and speed (the full model not counted).", 40, 1, 10_000);
     private readonly Option<string> _output = new("--output") { HelpName = "DIR", Description = "The folder the plan, its manifest, the candidates and the reports are written to.", DefaultValueFactory = _ => "." };
-    private readonly Option<string?> _plot = CliOptions.Optional("--plot", "DIR", "Write the Pareto front (speed vs agreement) as a PNG into this folder.");
-    private readonly Option<string?> _learned = CliOptions.Optional("--learned", "DIR", "A folder si learn-exits wrote: its learned probes (and heads, when --model holds them) are tried too.");
+    private readonly Option<string?> _plot = CliOptions.OptionalPath("--plot", "DIR", "Write the Pareto front (speed vs agreement) as a PNG into this folder.");
+    private readonly Option<string?> _learned = CliOptions.OptionalPath("--learned", "DIR", "A folder si learn-exits wrote: its learned probes (and heads, when --model holds them) are tried too.");
     private readonly Option<int> _count = CliOptions.Whole("-n", "N", "Greedy tokens per calibration and held-out prompt.", 128, 2, 1 << 20);
     private readonly Option<int> _grid = CliOptions.Whole("--grid", "N", "Exit strictness candidates from 1 down to 0 in steps of 1/N.", 100, 1, 100_000);
     private readonly Option<int> _speedPrompts = CliOptions.Whole("--speed-prompts", "N", "Calibration prompts each candidate is timed on.", 8, 1, 1 << 20);

@@ -11,9 +11,10 @@ public sealed class PullCommand : Command
 {
     private readonly CliContext _context;
     private readonly Argument<string> _model = CliOptions.File("hf:OWNER/REPO/FILE", "The Hugging Face file: owner, repository and the file's path in it.");
-    private readonly Option<string?> _tokenizer = CliOptions.Optional("--tokenizer", "TOK",
-        "The llama2.c tokenizer of a llama2.c checkpoint: a path, hf:OWNER/REPO/FILE or a URL (default: tokVOCAB.bin or tokenizer.bin beside it, or llama2.c's for 32000 tokens).");
-    private readonly Option<string?> _cache = CliOptions.Optional("--cache", "DIR",
+    private readonly Option<string?> _tokenizer = CliOptions.OptionalPath("--tokenizer", "TOK",
+        "The llama2.c tokenizer of a llama2.c checkpoint: a path, hf:OWNER/REPO/FILE or a URL (default: tokVOCAB.bin or tokenizer.bin beside it, or llama2.c's for 32000 tokens).",
+        what: "a path, hf:OWNER/REPO/FILE or a URL");
+    private readonly Option<string?> _cache = CliOptions.OptionalPath("--cache", "DIR",
         $"The cache folder (default: {ModelCache.EnvironmentVariable}, else the XDG cache or LocalAppData).");
 
     public PullCommand(CliContext context)

@@ -9,9 +9,9 @@ namespace SpecializedInfer.Cli.Commands;
 public sealed class QuantizeCommand : Command
 {
     private readonly CliContext _context;
-    private readonly Option<string> _model = CliOptions.Required("--model", "IN.gguf", "The model to quantize (F32, F16 or BF16 weights).");
+    private readonly Option<string> _model = CliOptions.RequiredPath("--model", "IN.gguf", "The model to quantize (F32, F16 or BF16 weights).");
     private readonly Option<string?> _type = CliOptions.Choice("--type", "The file type: q8_0, or q4_0 (its output matrix in q6_k, as llama.cpp does).", ["q8_0", "q4_0"]);
-    private readonly Option<string> _output = CliOptions.Required("--output", "OUT.gguf", "The GGUF file to write.");
+    private readonly Option<string> _output = CliOptions.RequiredPath("--output", "OUT.gguf", "The GGUF file to write.");
 
     public QuantizeCommand(CliContext context)
         : base("quantize", "Quantize a model to Q8_0 or Q4_0, writing the file llama.cpp's llama-quantize writes.")

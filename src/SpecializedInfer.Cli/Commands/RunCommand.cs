@@ -16,8 +16,8 @@ public sealed class RunCommand : Command
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     private readonly CliContext _context;
-    private readonly Option<string> _model = CliOptions.Required("--model", "MODEL.gguf", "The GGUF model to run.");
-    private readonly Option<string> _prompt = CliOptions.Required("--prompt", "TEXT", "The text to continue.");
+    private readonly Option<string> _model = CliOptions.RequiredPath("--model", "MODEL.gguf", "The GGUF model to run.");
+    private readonly Option<string> _prompt = CliOptions.RequiredText("--prompt", "TEXT", "The text to continue.");
     private readonly Option<int> _count = CliOptions.Whole("-n", "N", "How many tokens to generate at most.", 256, 0, 1 << 20);
     private readonly Option<float> _temperature = CliOptions.Real("--temp", "T", "Sampling temperature; 0 is greedy.", 0f, 0f, 100f);
     private readonly Option<int> _topK = CliOptions.Whole("--top-k", "K", "Sample from the K most likely tokens; 0 for all.", 0, 0, int.MaxValue);
@@ -25,7 +25,7 @@ public sealed class RunCommand : Command
     private readonly Option<ulong> _seed = CliOptions.Whole("--seed", "S", "Seed of the sampler.", 42UL, 0UL, ulong.MaxValue);
     private readonly Option<int?> _contextLength = CliOptions.OptionalWhole("--context", "N", "Positions in the KV cache (default: the model's trained context).", 1, 1 << 24);
     private readonly Option<bool> _noBos = CliOptions.Flag("--no-bos", "Do not put the BOS token before the prompt.");
-    private readonly Option<string?> _plan = CliOptions.Optional("--plan", "PLAN.plan.json", "Run by a layer plan (checked against the model).");
+    private readonly Option<string?> _plan = CliOptions.OptionalPath("--plan", "PLAN.plan.json", "Run by a layer plan (checked against the model).");
     private readonly Option<bool> _stats = CliOptions.Flag("--stats", "Print the plan's depth per token, exits, skips and draft acceptance.");
     private readonly Option<string?> _engine = CliOptions.Engine();
     private readonly Option<int?> _threads = CliOptions.Threads();
@@ -60,8 +60,12 @@ public sealed class RunCommand : Command
         var error = _context.Error;
 
         var factory = new EngineFactory(EngineKinds.Parse(args.GetValue(_engine)), _context.EngineCache);
-        if (EngineFactory.IsEncoder(modelPath))
-            return EncoderRun.Run(factory, modelPath, planPath, args.GetRequiredValue(_prompt), args.GetValue(_threads) ?? 0, _context);
+        using (var file = GgufFile.Open(modelPath))
+        {
+            // An encoder is loaded from this open file (its header is read once); a decoder's engine maps the file itself.
+            if (EngineFactory.IsEncoder(file))
+                return EncoderRun.Run(factory, file, planPath, args.GetRequiredValue(_prompt), args.GetValue(_threads) ?? 0, _context);
+        }
         using var loaded = factory.Load(modelPath, planPath);
         var engine = loaded.Engine;
         if (loaded.Build is { } build) error.WriteLine(build.Describe());

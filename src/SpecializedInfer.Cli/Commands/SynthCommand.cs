@@ -15,7 +15,7 @@ public sealed class SynthCommand : Command
     };
 
     private readonly CliContext _context;
-    private readonly Option<string> _output = CliOptions.Required("--output", "OUT.gguf", "The GGUF file to write.");
+    private readonly Option<string> _output = CliOptions.RequiredPath("--output", "OUT.gguf", "The GGUF file to write.");
     private readonly Option<string?> _shape = CliOptions.Choice("--shape", "A real model's shape; the options below override its values.", SyntheticModelSpec.Presets.Keys.ToList());
     private readonly Option<int?> _dim = Dimension("--dim", "D", "Model width.");
     private readonly Option<int?> _hidden = Dimension("--hidden", "H", "Feed-forward width.");

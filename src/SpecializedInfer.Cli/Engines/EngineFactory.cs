@@ -70,44 +70,40 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
         return LoadGenerated(modelPath, sources, null, TensorNames.Gguf, weightType);
     }
 
-    /// <summary>True for a bert GGUF (an encoder); every other file is run as a LLaMA-family model.</summary>
-    public static bool IsEncoder(string modelPath)
+    /// <summary>
+    /// True for a bert GGUF (an encoder); every other file is run as a LLaMA-family model. A command opens the model
+    /// once to ask this and hands the open file on to <see cref="LoadEncoder(GgufFile, string?, int)"/>, so an
+    /// encoder's header is read once per command.
+    /// </summary>
+    public static bool IsEncoder(GgufFile file) =>
+        file.Find("general.architecture")?.Value is string arch && arch == BertConfig.Keys.Architecture;
+
+    /// <summary>
+    /// The encoder in <paramref name="file"/> run by the plan at <paramref name="planPath"/> (checked against the
+    /// file's header as <see cref="BertManifest.LoadPlan"/> checks it), or the full model when it is null.
+    /// <paramref name="threads"/>: threads a generated encoder's batches run on (0: the physical cores); the reference
+    /// encoder runs on one. A malformed header fails with its typed error before a plan is read or an engine compiled,
+    /// and the reference encoder's weights are read from the same open file.
+    /// </summary>
+    public LoadedEncoder LoadEncoder(GgufFile file, string? planPath, int threads)
     {
-        using var file = GgufFile.Open(modelPath);
-        return file.Find("general.architecture")?.Value is string arch && arch == BertConfig.Keys.Architecture;
+        var config = BertConfig.FromGguf(file);
+        var plan = planPath is null ? null : BertManifest.LoadPlanFile(planPath, config);
+        if (Kind == EngineKind.Reference) return ReferenceEncoder(file, plan);
+        var sources = plan is not null ? EngineSources.ForPlan(plan) : EngineSources.FullModel(FullManifest(file.FilePath, config));
+        return LoadGeneratedEncoder(file.FilePath, sources, plan, threads);
     }
 
     /// <summary>
-    /// The encoder run by the plan at <paramref name="planPath"/> (checked against the file as
-    /// <see cref="BertManifest.LoadPlan"/> checks it), or the full model when it is null. <paramref name="threads"/>:
-    /// threads a generated encoder's batches run on (0: the physical cores); the reference encoder runs on one.
-    /// The file's header is read once, here: a missing or malformed model fails with its typed error before a plan is
-    /// read or an engine compiled, and the reference encoder's weights are read from the same open file.
+    /// The encoder in <paramref name="file"/> run by a plan already read and checked against its header
+    /// (<see cref="BertManifest.LoadPlanFile"/>).
     /// </summary>
-    public LoadedEncoder LoadEncoder(string modelPath, string? planPath, int threads)
-    {
-        EngineSources sources;
-        LoadedPlan? plan;
-        using (var file = GgufFile.Open(modelPath))
-        {
-            var config = BertConfig.FromGguf(file);
-            plan = planPath is null ? null : BertManifest.LoadPlanFile(planPath, config);
-            if (Kind == EngineKind.Reference) return ReferenceEncoder(modelPath, plan, file);
-            sources = plan is not null ? EngineSources.ForPlan(plan) : EngineSources.FullModel(FullManifest(modelPath, config));
-        }
-        return LoadGeneratedEncoder(modelPath, sources, plan, threads);
-    }
-
-    /// <summary>
-    /// The encoder run by a plan already read and checked against the model's header (<see cref="BertManifest.LoadPlanFile"/>):
-    /// the header was read to check it, so it is not read again here.
-    /// </summary>
-    public LoadedEncoder LoadEncoder(string modelPath, LoadedPlan plan, int threads) =>
-        Kind == EngineKind.Reference ? ReferenceEncoder(modelPath, plan, null) : LoadGeneratedEncoder(modelPath, EngineSources.ForPlan(plan), plan, threads);
+    public LoadedEncoder LoadEncoder(GgufFile file, LoadedPlan plan, int threads) =>
+        Kind == EngineKind.Reference ? ReferenceEncoder(file, plan) : LoadGeneratedEncoder(file.FilePath, EngineSources.ForPlan(plan), plan, threads);
 
     /// <summary>The full encoder described by <paramref name="plan"/>'s manifest: the baseline a plan is measured against.</summary>
-    public LoadedEncoder LoadEncoderFull(string modelPath, LoadedPlan plan, int threads) =>
-        Kind == EngineKind.Reference ? ReferenceEncoder(modelPath, null, null) : LoadGeneratedEncoder(modelPath, EngineSources.FullModel(plan), null, threads);
+    public LoadedEncoder LoadEncoderFull(GgufFile file, LoadedPlan plan, int threads) =>
+        Kind == EngineKind.Reference ? ReferenceEncoder(file, null) : LoadGeneratedEncoder(file.FilePath, EngineSources.FullModel(plan), null, threads);
 
     /// <summary>The manifest si manifest would write for the bert file at <paramref name="modelPath"/>, beside it.</summary>
     private static SidecarFile FullManifest(string modelPath, BertConfig config)
@@ -119,23 +115,18 @@ public sealed class EngineFactory(EngineKind kind, string cacheDirectory)
 
     private (string Path, BertWeights Weights)? _bertWeights;
 
-    /// <summary>
-    /// The reference encoder; those one factory loads from a file share one copy of its weights, read from
-    /// <paramref name="openFile"/> when the caller has the file open already.
-    /// </summary>
-    private LoadedEncoder ReferenceEncoder(string modelPath, LoadedPlan? plan, GgufFile? openFile)
+    /// <summary>The reference encoder; those one factory loads from a file share one copy of its weights.</summary>
+    private LoadedEncoder ReferenceEncoder(GgufFile file, LoadedPlan? plan)
     {
-        var fullPath = Path.GetFullPath(modelPath);
-        if (_bertWeights?.Path != fullPath)
-            _bertWeights = (fullPath, openFile is not null ? BertWeights.Load(openFile) : BertWeights.Load(modelPath));
+        if (_bertWeights?.Path != file.FilePath) _bertWeights = (file.FilePath, BertWeights.Load(file));
         var encoder = new BertEncoder(_bertWeights.Value.Weights, plan?.Schedule);
-        var generator = new BertEmbeddingGenerator(encoder, Path.GetFileNameWithoutExtension(modelPath));
+        var generator = new BertEmbeddingGenerator(encoder, Path.GetFileNameWithoutExtension(file.FilePath));
         return new LoadedEncoder(encoder, generator, encoder.Schedule, Kind, plan, threads: 1, build: null, context: null);
     }
 
     /// <summary>
-    /// A generated encoder. Every caller has read the model's header already (to check the plan against it), so a
-    /// missing or malformed model has failed before this compiles anything.
+    /// A generated encoder. Every caller has read the model's header already (to open the file and check the plan
+    /// against it), so a missing or malformed model has failed before this compiles anything.
     /// </summary>
     private LoadedEncoder LoadGeneratedEncoder(string modelPath, EngineSources sources, LoadedPlan? plan, int threads)
     {

@@ -76,6 +76,33 @@ public sealed class SiCommandLineTests
         Assert.Equal($"error: {message}", err.Split('\n')[0]);
     }
 
+    [Theory]
+    [InlineData("run --model m.gguf --prompt x --plan", "--plan needs a file path; it was given an empty value.")]
+    [InlineData("run --prompt x --model", "--model needs a file path; it was given an empty value.")]
+    [InlineData("eval --model m.gguf --prompts p.txt --plan a.plan.json --plan", "--plan needs a file path; it was given an empty value.")]
+    [InlineData("eval --model m.gguf --plan a.plan.json --prompts p.txt --json", "--json needs a file path; it was given an empty value.")]
+    [InlineData("analyze --model m.gguf --text t.txt --plot", "--plot needs a folder path; it was given an empty value.")]
+    [InlineData("manifest m.gguf --name", "--name needs a name; it was given an empty value.")]
+    [InlineData("pull hf:a/b/c.gguf --tokenizer", "--tokenizer needs a path, hf:OWNER/REPO/FILE or a URL; it was given an empty value.")]
+    [InlineData("inspect", "MODEL.gguf needs a value; it was given an empty one.")]
+    public void An_empty_path_or_name_is_a_usage_error_naming_the_option(string commandLine, string message)
+    {
+        // The empty value comes last; without this check .NET's "The value cannot be an empty string." named no option.
+        var (code, text, err) = Si.Run([.. commandLine.Split(' '), ""]);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Equal("", text);
+        Assert.Equal($"error: {message}", err.Split('\n')[0]);
+    }
+
+    [Fact]
+    public void An_empty_prompt_is_a_prompt()
+    {
+        // --prompt "" is the BOS token alone: generation starts from nothing, as llama.cpp's does.
+        var (code, _, err) = Si.Run("run", "--model", Stories, "--prompt", "", "-n", "4");
+        Assert.True(code == ExitCodes.Success, err);
+        Assert.Contains("1 prompt tokens", err);
+    }
+
     [Fact]
     public void Convert_checks_the_context_length_while_parsing()
     {

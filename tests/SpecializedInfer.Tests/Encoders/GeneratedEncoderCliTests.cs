@@ -110,7 +110,19 @@ public sealed class GeneratedEncoderCliTests(MiniLm m) : IDisposable
     [InlineData("generated", true)]
     public void A_malformed_encoder_fails_with_its_typed_error_before_a_plan_is_read_or_an_engine_compiled(string engine, bool withPlan)
     {
-        // MiniLM's metadata with 7 heads, which do not divide its 384 dimensions (and no tensors: the header fails first).
+        var (path, offset) = SevenHeads();
+        string[] args = ["run", "--model", path, "--prompt", "a tap", "--engine", engine];
+        if (withPlan) args = [.. args, "--plan", Path.Combine(m.Directory_, "no-such.plan.json")];
+        var (code, text, err) = Si.RunCaching(_cache, args);
+        Assert.Equal(ExitCodes.Failure, code);
+        Assert.Equal("", text);
+        Assert.Equal($"error: {path}: at byte offset {offset}: expected a head count dividing the embedding length 384, found 7", err.TrimEnd());
+        Assert.Empty(Directory.EnumerateFiles(_cache));
+    }
+
+    /// <summary>MiniLM's metadata with 7 heads, which do not divide its 384 dimensions (and no tensors: the header fails first), and the offset of that count.</summary>
+    private (string Path, long Offset) SevenHeads()
+    {
         var path = Path.Combine(m.Directory_, "seven-heads.gguf");
         using (var file = GgufFile.Open(m.GgufPath))
         {
@@ -118,12 +130,21 @@ public sealed class GeneratedEncoderCliTests(MiniLm m) : IDisposable
             foreach (var (key, value) in file.Metadata) writer.Add(key, key == BertConfig.Keys.HeadCount ? GgufValue.Of(7u) : value);
             writer.Write(path);
         }
-        long offset;
-        using (var written = GgufFile.Open(path)) offset = written.Find(BertConfig.Keys.HeadCount)!.Offset;
+        using var written = GgufFile.Open(path);
+        return (path, written.Find(BertConfig.Keys.HeadCount)!.Offset);
+    }
 
-        string[] args = ["run", "--model", path, "--prompt", "a tap", "--engine", engine];
-        if (withPlan) args = [.. args, "--plan", Path.Combine(m.Directory_, "no-such.plan.json")];
-        var (code, text, err) = Si.RunCaching(_cache, args);
+    [Theory]
+    [InlineData("reference")]
+    [InlineData("generated")]
+    public void Eval_of_a_malformed_encoder_fails_once_with_its_typed_error_before_its_queries_corpus_or_plan_are_read(string engine)
+    {
+        // The command reads the header once, to tell an encoder from a decoder, and checks it there: none of the other
+        // files exists, and the model's is the one error printed.
+        var (path, offset) = SevenHeads();
+        var missing = Path.Combine(m.Directory_, "no-such");
+        var (code, text, err) = Si.RunCaching(_cache, "eval", "--model", path, "--plan", missing + ".plan.json", "--prompts", missing + ".queries.txt",
+            "--text", missing + ".corpus.txt", "--engine", engine);
         Assert.Equal(ExitCodes.Failure, code);
         Assert.Equal("", text);
         Assert.Equal($"error: {path}: at byte offset {offset}: expected a head count dividing the embedding length 384, found 7", err.TrimEnd());
