@@ -13,7 +13,10 @@ namespace SpecializedInfer.Engine;
 /// (<see cref="Transpose(ReadOnlySpan{float}, int, int, Span{float})"/>) into xT[k][p], padded with zeros to a multiple of <see cref="PositionGroup"/> positions;
 /// then each weight W[r, k] (row-major, read where it lies: the file mapping or the aligned copy, no repacking) is
 /// broadcast and multiplied into the positions' vectors. A Vector512 tile of 6 rows × up to 4 vectors of 16
-/// positions keeps 24 accumulators, so every weight read feeds up to 64 positions and nothing is summed across lanes.
+/// positions keeps 24 accumulators, so every weight read feeds up to 64 positions and nothing is summed across lanes
+/// (PromptGemm.Vector512.cs); AVX2 machines take 6 rows × 2 Vector256 (PromptGemm.Vector256.cs), others
+/// System.Numerics.Vector. <see cref="MultiplySwiGlu"/> fuses the feed-forward's gate and up products with SwiGLU and
+/// leaves its output transposed, the down projection's input.
 /// <para>
 /// Every output is one chain of fused multiply-adds over k = 0..cols−1 in order, starting from zero, computed by one
 /// thread: its bits do not depend on the chunk's size or boundaries, the position's lane, the vector path or the
