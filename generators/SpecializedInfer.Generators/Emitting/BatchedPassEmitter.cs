@@ -54,9 +54,10 @@ public sealed class BatchedPassEmitter
         _s.Line($"private readonly {AlignedBuffer} _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);");
         if (_layout.PromptGemm)
         {
-            var widest = System.Math.Max(_m.Dim, System.Math.Max(_m.QueryDim, _m.HiddenDim));
-            _s.Line($"// The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has {widest} columns.");
-            _s.Line($"private readonly {AlignedBuffer} _bxT = new(MaxBatch * {widest});");
+            var widest = System.Math.Max(_m.Dim, _m.QueryDim);
+            _s.Line($"// The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has {widest} columns;");
+            _s.Line("// the down projection's, the hidden rows after SwiGLU, is written transposed by the fused gate/up op.");
+            _s.Line($"private readonly {AlignedBuffer} _bxT = new(MaxBatch * {widest}), _bhT = new(MaxBatch * HiddenDim);");
             if (Verifies) _s.Line("// Set while Verify runs the batched steps: the exact kernels, bit-identical to Forward(int), instead of the prompt GEMM.");
             if (Verifies) _s.Line("private bool _exactBatch;");
         }
@@ -170,8 +171,7 @@ public sealed class BatchedPassEmitter
             _s.Line($"var w = Layer{st.WeightsOf}();");
             if (st.RunsAttention)
             {
-                _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));");
-                _layout.WritePromptProducts(_s, _ops, layer, "_bxb.Span", Verifies, ("Query", "_bq.Span"), ("Key", "_bk.Span"), ("Value", $"new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim)"));
+                _layout.WritePromptProducts(_s, _ops, layer, "_bxb.Span", $"{norm}(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));", Verifies, ("Query", "_bq.Span"), ("Key", "_bk.Span"), ("Value", $"new {FloatSpan}(_values{slot}, pos * KvDim, n * KvDim)"));
                 using (_s.Block("for (var j = 0; j < n; j++)"))
                 {
                     if (Pairs > 0)
@@ -182,15 +182,13 @@ public sealed class BatchedPassEmitter
                     _s.Line($"{Kernels}.{KernelEmitter.StoreKeyName(_m.KvDim)}(BatchRow(_bk, j, KvDim), _keys{slot}, pos + j, _capacity);");
                 }
                 EngineEmitter.WriteAttention(_s, _ops, slot, batched: true);
-                _layout.WritePromptProducts(_s, _ops, layer, "_batt.Span", Verifies, ("Output", "_bx.Span"));
+                _layout.WritePromptProducts(_s, _ops, layer, "_batt.Span", null, Verifies, ("Output", "_bx.Span"));
             }
             else _s.Line(EngineEmitter.NoAttention);
             if (st.RunsFeedForward)
             {
-                _s.Line($"for (var j = 0; j < n; j++) {norm}(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));");
-                _layout.WritePromptProducts(_s, _ops, layer, "_bxb.Span", Verifies, ("Gate", "_bgate.Span"), ("Up", "_bup.Span"));
-                _s.Line($"for (var j = 0; j < n; j++) {Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));");
-                _layout.WritePromptProducts(_s, _ops, layer, "_bgate.Span", Verifies, ("Down", "_bx.Span"));
+                _layout.WritePromptFeedForward(_s, _ops, layer, $"{norm}(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));",
+                    $"{Kernels}.{KernelEmitter.SwiGluName(_m.HiddenDim)}(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));", Verifies);
             }
             else _s.Line(EngineEmitter.NoFeedForward);
         }

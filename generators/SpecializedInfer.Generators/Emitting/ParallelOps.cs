@@ -35,6 +35,12 @@ public sealed class ParallelOps
     /// <summary>An op body's part of a matrix's <paramref name="rows"/> rows, as local <paramref name="name"/> (From, To).</summary>
     public static string RowsOf(string name, int rows) => $"var {name} = Rows({rows}, part, parts);";
 
+    /// <summary>
+    /// An op body's part of the chunk's n positions, as local <paramref name="name"/> (From, To): whole groups of 16
+    /// (the prompt GEMM's position group), so parts writing transposed rows never share a cache line.
+    /// </summary>
+    public static string PositionsOf(string name) => $"var {name} = Rows(n, part, parts);";
+
     /// <summary>An op body's part of the KV heads, as local <paramref name="name"/> (From, To).</summary>
     public static string KvHeadsOf(string name) => $"var {name} = KvHeadRange(part, parts);";
 

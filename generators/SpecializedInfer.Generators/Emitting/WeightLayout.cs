@@ -211,30 +211,106 @@ public abstract record WeightLayout
 
     /// <summary>
     /// The prompt path's products of one input (a chunk's <paramref name="input"/> rows, <c>n</c> of them) with some
-    /// of a layer's matrices. With <see cref="PromptGemm"/> the input is transposed once on this thread into
-    /// <c>_bxT</c> and every product runs as the GEMM, rows split over the threads; when <paramref name="exactToo"/>
-    /// (lossless plans, whose Verify shares the batched steps) the exact batched kernels run instead while
-    /// <c>_exactBatch</c> is set, so verification stays bit-identical to Forward(int).
+    /// of a layer's matrices, after <paramref name="perPosition"/> (a statement over position <c>j</c> writing the
+    /// input row, e.g. the norm) when given. With <see cref="PromptGemm"/> one op runs that statement and transposes
+    /// the input into <c>_bxT</c>, positions split over the threads, and the next runs every product as the GEMM, rows
+    /// split; when <paramref name="exactToo"/> (lossless plans, whose Verify shares the batched steps) the exact batched
+    /// kernels run instead while <c>_exactBatch</c> is set, so verification stays bit-identical to Forward(int).
     /// </summary>
-    public virtual void WritePromptProducts(SourceWriter s, ParallelOps ops, int layer, string input, bool exactToo, params (string Tensor, string Output)[] products)
+    public virtual void WritePromptProducts(SourceWriter s, ParallelOps ops, int layer, string input, string? perPosition, bool exactToo, params (string Tensor, string Output)[] products)
     {
         if (!PromptGemm)
         {
-            WriteProducts(s, ops, layer, input, "n", products);
+            WriteSerialProducts(s, ops, layer, input, perPosition, products);
             return;
         }
         if (exactToo)
         {
-            using (s.Block("if (_exactBatch)")) WriteProducts(s, ops, layer, input, "n", products);
-            using (s.Block("else")) WriteGemmProducts(s, ops, layer, input, products);
+            using (s.Block("if (_exactBatch)")) WriteSerialProducts(s, ops, layer, input, perPosition, products);
+            using (s.Block("else")) WriteGemmProducts(s, ops, layer, input, perPosition, products);
         }
-        else WriteGemmProducts(s, ops, layer, input, products);
+        else WriteGemmProducts(s, ops, layer, input, perPosition, products);
     }
 
-    /// <summary>The transposition of <paramref name="input"/> and the op running the products as the prompt GEMM.</summary>
-    private void WriteGemmProducts(SourceWriter s, ParallelOps ops, int layer, string input, (string Tensor, string Output)[] products)
+    /// <summary>
+    /// The prompt path's feed-forward after its norm (<paramref name="perPosition"/>, into <c>_bxb</c>): gate and up,
+    /// SwiGLU, down with the residual add. With <see cref="PromptGemm"/> gate and up run as one fused op
+    /// (<c>PromptGemm.MultiplySwiGlu</c>: each thread's hidden rows of both products, SwiGLU on them, written
+    /// transposed into <c>_bhT</c>), so the down projection's input needs no serial SwiGLU or transposition; otherwise
+    /// (and under <c>_exactBatch</c>) the batched kernels with SwiGLU per position between them.
+    /// </summary>
+    public virtual void WritePromptFeedForward(SourceWriter s, ParallelOps ops, int layer, string perPosition, string swiGlu, bool exactToo)
     {
-        var cols = Shape(products[0].Tensor).Cols;
+        if (!PromptGemm)
+        {
+            WriteSerialFeedForward(s, ops, layer, perPosition, swiGlu);
+            return;
+        }
+        if (exactToo)
+        {
+            using (s.Block("if (_exactBatch)")) WriteSerialFeedForward(s, ops, layer, perPosition, swiGlu);
+            using (s.Block("else")) WriteGemmFeedForward(s, ops, layer, perPosition);
+        }
+        else WriteGemmFeedForward(s, ops, layer, perPosition);
+    }
+
+    /// <summary>The batched kernels' feed-forward: norm and SwiGLU per position on this thread, the products split.</summary>
+    private void WriteSerialFeedForward(SourceWriter s, ParallelOps ops, int layer, string perPosition, string swiGlu)
+    {
+        WriteSerialProducts(s, ops, layer, "_bxb.Span", perPosition, ("Gate", "_bgate.Span"), ("Up", "_bup.Span"));
+        s.Line($"for (var j = 0; j < n; j++) {swiGlu}");
+        WriteProducts(s, ops, layer, "_bgate.Span", "n", ("Down", "_bx.Span"));
+    }
+
+    /// <summary>The GEMM feed-forward: norm and transposition, the fused gate/up/SwiGLU op, then the down projection from <c>_bhT</c>.</summary>
+    private void WriteGemmFeedForward(SourceWriter s, ParallelOps ops, int layer, string perPosition)
+    {
+        var gate = Projection("Gate");
+        WriteTransposition(s, ops, layer, "_bxb.Span", gate.Cols, perPosition);
+        var fused = ops.Add($"Layer {layer}'s gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)", b =>
+        {
+            b.Line($"var w = Layer{layer}();");
+            b.Line(ParallelOps.RowsOf("r", gate.Rows));
+            b.Line($"{PromptGemmType}.MultiplySwiGlu(w.Gate, w.Up, {gate.Stride}, {gate.Cols}, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread");
+        });
+        s.Line(ops.Call(fused, "pos", "n"));
+        WriteGemmOp(s, ops, layer, "_bhT.Span", ("Down", "_bx.Span"));
+    }
+
+    /// <summary>The per-position statement on this thread, then the products with the batched kernels.</summary>
+    private void WriteSerialProducts(SourceWriter s, ParallelOps ops, int layer, string input, string? perPosition, params (string Tensor, string Output)[] products)
+    {
+        if (perPosition is not null) s.Line($"for (var j = 0; j < n; j++) {perPosition}");
+        WriteProducts(s, ops, layer, input, "n", products);
+    }
+
+    /// <summary>The op preparing and transposing <paramref name="input"/>, and the op running the products as the prompt GEMM.</summary>
+    private void WriteGemmProducts(SourceWriter s, ParallelOps ops, int layer, string input, string? perPosition, (string Tensor, string Output)[] products)
+    {
+        WriteTransposition(s, ops, layer, input, Shape(products[0].Tensor).Cols, perPosition);
+        WriteGemmOp(s, ops, layer, "_bxT.Span", products);
+    }
+
+    /// <summary>
+    /// The op writing <paramref name="input"/>'s rows (<paramref name="perPosition"/>) and transposing them into
+    /// <c>_bxT</c>: each thread its own positions, whole groups of 16, so the four transpositions a layer and its
+    /// norms no longer run on the calling thread alone.
+    /// </summary>
+    private static void WriteTransposition(SourceWriter s, ParallelOps ops, int layer, string input, int cols, string? perPosition)
+    {
+        var op = ops.Add($"{(perPosition is null ? "" : $"Layer {layer}'s norm and ")}transposition of {input.Replace(".Span", "")} ({cols} columns) for n positions", b =>
+        {
+            if (perPosition is not null) b.Line($"var w = Layer{layer}();");
+            b.Line(ParallelOps.PositionsOf("p"));
+            if (perPosition is not null) b.Line($"for (var j = p.From; j < p.To; j++) {perPosition}");
+            b.Line($"{PromptGemmType}.Transpose({input}, n, {cols}, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n");
+        });
+        s.Line(ops.Call(op, "pos", "n"));
+    }
+
+    /// <summary>The op running <paramref name="products"/> of the transposed input <paramref name="transposed"/> as the prompt GEMM, rows split over the threads.</summary>
+    private void WriteGemmOp(SourceWriter s, ParallelOps ops, int layer, string transposed, params (string Tensor, string Output)[] products)
+    {
         var op = ops.Add($"Layer {layer}'s {string.Join(", ", products.Select(p => Camel(p.Tensor)))} prompt GEMM{(products.Length > 1 ? "s" : "")} for n positions", b =>
         {
             b.Line($"var w = Layer{layer}();");
@@ -243,11 +319,10 @@ public abstract record WeightLayout
             {
                 var m = Projection(tensor);
                 var rows = ranges.Of(m.Rows);
-                b.Line($"{PromptGemmType}.Multiply(w.{tensor}, {m.Stride}, {m.Cols}, _bxT.Span, n, {output}, {m.Rows}, {rows}, add: {(m.ResidualAdd ? "true" : "false")});");
+                b.Line($"{PromptGemmType}.Multiply(w.{tensor}, {m.Stride}, {m.Cols}, {transposed}, n, {output}, {m.Rows}, {rows}, add: {(m.ResidualAdd ? "true" : "false")});");
                 WriteBias(b, tensor, output, "n", rows);
             }
         });
-        s.Line($"{PromptGemmType}.Transpose({input}, n, {cols}, _bxT.Span); // the chunk's {cols}-float rows as xT[k][position], once for the op's products");
         s.Line(ops.Call(op, "pos", "n"));
     }
 

@@ -2,16 +2,21 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Numerics.Tensors;
 
 namespace SpecializedInfer.Engine;
 
 /// <summary>
 /// The F32 prompt path's products as a classical GEMM in outer-product form: y[p, r] (+)= Σ_k W[r, k] · x[p, k] for a
 /// chunk of positions p, lanes along the positions. The chunk's activation rows are transposed once
-/// (<see cref="Transpose"/>) into xT[k][p], padded with zeros to a multiple of <see cref="PositionGroup"/> positions;
+/// (<see cref="Transpose(ReadOnlySpan{float}, int, int, Span{float})"/>) into xT[k][p], padded with zeros to a multiple of <see cref="PositionGroup"/> positions;
 /// then each weight W[r, k] (row-major, read where it lies: the file mapping or the aligned copy, no repacking) is
 /// broadcast and multiplied into the positions' vectors. A Vector512 tile of 6 rows × up to 4 vectors of 16
-/// positions keeps 24 accumulators, so every weight read feeds up to 64 positions and nothing is summed across lanes.
+/// positions keeps 24 accumulators, so every weight read feeds up to 64 positions and nothing is summed across lanes
+/// (PromptGemm.Vector512.cs); AVX2 machines take 6 rows × 2 Vector256 (PromptGemm.Vector256.cs), others
+/// System.Numerics.Vector. <see cref="MultiplySwiGlu"/> fuses the feed-forward's gate and up products with SwiGLU and
+/// leaves its output transposed, the down projection's input.
 /// <para>
 /// Every output is one chain of fused multiply-adds over k = 0..cols−1 in order, starting from zero, computed by one
 /// thread: its bits do not depend on the chunk's size or boundaries, the position's lane, the vector path or the
@@ -20,7 +25,7 @@ namespace SpecializedInfer.Engine;
 /// the exact batched kernels).
 /// </para>
 /// </summary>
-public static class PromptGemm
+public static partial class PromptGemm
 {
     /// <summary>Transposed rows are padded with zeros to a multiple of this many positions (one Vector512).</summary>
     public const int PositionGroup = 16;
@@ -45,32 +50,87 @@ public static class PromptGemm
     /// <paramref name="cols"/> floats; the padding positions are set to zero.
     /// </summary>
     /// <exception cref="ArgumentException">A count outside 1..<see cref="MaxPositions"/>, or a span too short for it.</exception>
-    public static void Transpose(ReadOnlySpan<float> rows, int count, int cols, Span<float> transposed)
+    public static void Transpose(ReadOnlySpan<float> rows, int count, int cols, Span<float> transposed) =>
+        Transpose(rows, count, cols, transposed, 0, count);
+
+    /// <summary>
+    /// <see cref="Transpose(ReadOnlySpan{float}, int, int, Span{float})"/> for positions <paramref name="from"/>..<paramref name="to"/>−1
+    /// only (and the padding positions when the range ends at <paramref name="count"/>), so threads can share a
+    /// transposition: ranges that start on a multiple of <see cref="PositionGroup"/> write disjoint cache lines.
+    /// </summary>
+    /// <exception cref="ArgumentException">A count outside 1..<see cref="MaxPositions"/>, a range outside 0..count, or a span too short for it.</exception>
+    public static void Transpose(ReadOnlySpan<float> rows, int count, int cols, Span<float> transposed, int from, int to)
     {
         if (count < 1 || count > MaxPositions) throw new ArgumentException($"A prompt product takes 1 to {MaxPositions} positions, not {count}.");
         var ld = PaddedPositions(count);
         if (cols < 1 || rows.Length < (long)count * cols || transposed.Length < (long)cols * ld)
             throw new ArgumentException($"Transposing {count} rows of {cols} floats needs {(long)count * cols} input and {(long)cols * ld} output floats; the spans hold {rows.Length} and {transposed.Length}.");
+        if (from < 0 || to > count)
+            throw new ArgumentException($"Positions {from} to {to} are not a range of the {count} positions.");
+        if (from >= to) return; // a part with no positions (fewer groups than threads)
         ref var src = ref MemoryMarshal.GetReference(rows);
         ref var dst = ref MemoryMarshal.GetReference(transposed);
-        // Blocks of 16 columns: the 16 destination rows being written stay in L1 while every position passes.
-        for (var k0 = 0; k0 < cols; k0 += 16)
+        var p = from;
+        if (Avx.IsSupported)
+            for (; p + 8 <= to; p += 8)
+            {
+                var k = 0;
+                for (; k + 8 <= cols; k += 8) Transpose8x8(ref Unsafe.Add(ref src, (nint)p * cols + k), cols, ref Unsafe.Add(ref dst, (nint)k * ld + p), ld);
+                for (; k < cols; k++)
+                    for (var q = p; q < p + 8; q++) Unsafe.Add(ref dst, (nint)k * ld + q) = Unsafe.Add(ref src, (nint)q * cols + k);
+            }
+        // The positions left (all of them without AVX), in blocks of 16 columns: the 16 destination rows being written
+        // stay in L1 while every position passes.
+        for (var k0 = 0; k0 < cols && p < to; k0 += 16)
         {
             var k1 = Math.Min(cols, k0 + 16);
-            for (var p = 0; p < count; p++)
+            for (var q = p; q < to; q++)
             {
-                ref var row = ref Unsafe.Add(ref src, (nint)p * cols);
-                for (var k = k0; k < k1; k++) Unsafe.Add(ref dst, (nint)k * ld + p) = Unsafe.Add(ref row, k);
+                ref var row = ref Unsafe.Add(ref src, (nint)q * cols);
+                for (var k = k0; k < k1; k++) Unsafe.Add(ref dst, (nint)k * ld + q) = Unsafe.Add(ref row, k);
             }
-            for (var k = k0; k < k1; k++)
-                for (var p = count; p < ld; p++) Unsafe.Add(ref dst, (nint)k * ld + p) = 0f;
         }
+        if (to == count)
+            for (var k = 0; k < cols; k++)
+                for (var q = count; q < ld; q++) Unsafe.Add(ref dst, (nint)k * ld + q) = 0f;
+    }
+
+    /// <summary>
+    /// Eight rows of eight floats (source rows <paramref name="srcStride"/> apart) as eight columns: the usual AVX
+    /// sequence of unpacks (pairs), shuffles (quads) and 128-bit lane permutes (halves).
+    /// </summary>
+    private static void Transpose8x8(ref float src, int srcStride, ref float dst, int dstStride)
+    {
+        var r0 = Vector256.LoadUnsafe(ref src);
+        var r1 = Vector256.LoadUnsafe(ref src, (nuint)srcStride);
+        var r2 = Vector256.LoadUnsafe(ref src, (nuint)(2 * srcStride));
+        var r3 = Vector256.LoadUnsafe(ref src, (nuint)(3 * srcStride));
+        var r4 = Vector256.LoadUnsafe(ref src, (nuint)(4 * srcStride));
+        var r5 = Vector256.LoadUnsafe(ref src, (nuint)(5 * srcStride));
+        var r6 = Vector256.LoadUnsafe(ref src, (nuint)(6 * srcStride));
+        var r7 = Vector256.LoadUnsafe(ref src, (nuint)(7 * srcStride));
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(s0, s4, 0x20).StoreUnsafe(ref dst);
+        Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref dst, (nuint)dstStride);
+        Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref dst, (nuint)(2 * dstStride));
+        Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref dst, (nuint)(3 * dstStride));
+        Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref dst, (nuint)(4 * dstStride));
+        Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref dst, (nuint)(5 * dstStride));
+        Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref dst, (nuint)(6 * dstStride));
+        Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref dst, (nuint)(7 * dstStride));
     }
 
     /// <summary>
     /// Rows <paramref name="from"/>..<paramref name="to"/>−1 of y[p · yStride + r] = Σ_k W[r · stride + k] · xT[k][p]
     /// (added to y's value when <paramref name="add"/>: the residual stream) for positions p &lt; <paramref name="count"/>.
-    /// <paramref name="transposed"/> is <see cref="Transpose"/>'s output for <paramref name="count"/> positions of
+    /// <paramref name="transposed"/> is <see cref="Transpose(ReadOnlySpan{float}, int, int, Span{float})"/>'s output for <paramref name="count"/> positions of
     /// <paramref name="cols"/> columns.
     /// </summary>
     /// <exception cref="ArgumentException">A count outside 1..<see cref="MaxPositions"/>, or a span too short for the shapes.</exception>
@@ -78,183 +138,86 @@ public static class PromptGemm
         Span<float> y, int yStride, int from, int to, bool add)
     {
         if (from >= to) return;
-        if (count < 1 || count > MaxPositions) throw new ArgumentException($"A prompt product takes 1 to {MaxPositions} positions, not {count}.");
-        var ld = PaddedPositions(count);
-        if (from < 0 || cols < 1 || stride < cols || w.Length < (long)(to - 1) * stride + cols || transposed.Length < (long)cols * ld
-            || y.Length < (long)(count - 1) * yStride + to || yStride < to)
+        var ld = CheckProduct(w, stride, cols, transposed, count, from, to);
+        if (y.Length < (long)(count - 1) * yStride + to || yStride < to)
             throw new ArgumentException($"Rows {from} to {to} of a {cols}-column product over {count} positions do not fit the spans given (weights {w.Length}, transposed input {transposed.Length}, output {y.Length} floats).");
         ref var wr = ref MemoryMarshal.GetReference(w);
         ref var xT = ref MemoryMarshal.GetReference(transposed);
         ref var yr = ref MemoryMarshal.GetReference(y);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            switch (ld / PositionGroup)
-            {
-                case 1: Wide<One>(ref wr, stride, cols, ref xT, count, ref yr, yStride, from, to, add); break;
-                case 2: Wide<Two>(ref wr, stride, cols, ref xT, count, ref yr, yStride, from, to, add); break;
-                case 3: Wide<Three>(ref wr, stride, cols, ref xT, count, ref yr, yStride, from, to, add); break;
-                default: Wide<Four>(ref wr, stride, cols, ref xT, count, ref yr, yStride, from, to, add); break;
-            }
-        }
-        else Portable(ref wr, stride, cols, ref xT, count, ref yr, yStride, from, to, add);
-    }
-
-    /// <summary>The Vector512 path: panels of rows, each over k blocks, each block's tiles of 6 rows then single rows.</summary>
-    private static void Wide<TVectors>(ref float w, int stride, int cols, ref float xT, int count, ref float y, int yStride, int from, int to, bool add)
-        where TVectors : struct, IVectorCount
-    {
-        var ld = TVectors.Count * PositionGroup;
         Span<float> panelBuffer = stackalloc float[PanelRows * MaxPositions + CacheLine.Slack];
         ref var panel = ref CacheLine.Align(panelBuffer, PanelRows * MaxPositions);
         for (var p0 = from; p0 < to; p0 += PanelRows)
         {
             var p1 = Math.Min(to, p0 + PanelRows);
-            for (var k0 = 0; k0 < cols; k0 += KBlock)
-            {
-                var k1 = Math.Min(cols, k0 + KBlock);
-                var r = p0;
-                for (; r + TileRows <= p1; r += TileRows)
-                    WideTile<TVectors>(ref Unsafe.Add(ref w, (nint)r * stride), stride, ref xT, k0, k1, ref Unsafe.Add(ref panel, (r - p0) * ld));
-                for (; r < p1; r++)
-                    WideRow<TVectors>(ref Unsafe.Add(ref w, (nint)r * stride), ref xT, k0, k1, ref Unsafe.Add(ref panel, (r - p0) * ld));
-            }
-            WriteOut(ref panel, ld, p1 - p0, count, ref Unsafe.Add(ref y, p0), yStride, add);
+            Panel(ref wr, stride, cols, ref xT, ld, p0, p1, ref panel);
+            WriteOut(ref panel, ld, p1 - p0, count, ref Unsafe.Add(ref yr, p0), yStride, add);
         }
     }
 
     /// <summary>
-    /// Six rows × TVectors vectors of 16 positions over columns k0..k1−1: partial sums from the panel (zero at k0 = 0),
-    /// then per column one broadcast weight per row and one FMA per (row, vector), then back to the panel.
+    /// The feed-forward's gate and up products fused with SwiGLU, written transposed for the down projection:
+    /// hT[r · PaddedPositions(count) + p] = silu(G[r]·x[p]) · (U[r]·x[p]) for rows <paramref name="from"/>..<paramref name="to"/>−1
+    /// and every padded position (the padding's inputs are zero, so its outputs are silu(0) · 0 = 0). Each product is
+    /// <see cref="Multiply"/>'s chain; SwiGLU runs in the reference's order (up ← up·gate; gate ← σ(gate); gate ←
+    /// gate·up) on whole vectors of positions, so a row's gate and up must be computed by the same thread, and the
+    /// down projection needs no transposition of its input.
     /// </summary>
-    private static void WideTile<TVectors>(ref float w, nint stride, ref float xT, int k0, int k1, ref float acc)
-        where TVectors : struct, IVectorCount
+    /// <exception cref="ArgumentException">A count outside 1..<see cref="MaxPositions"/>, or a span too short for the shapes.</exception>
+    public static void MultiplySwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, int stride, int cols, ReadOnlySpan<float> transposed, int count,
+        Span<float> hidden, int from, int to)
     {
-        var n = TVectors.Count;
-        nint ld = n * PositionGroup;
-        Vector512<float> a00, a01 = default, a02 = default, a03 = default, a10, a11 = default, a12 = default, a13 = default;
-        Vector512<float> a20, a21 = default, a22 = default, a23 = default, a30, a31 = default, a32 = default, a33 = default;
-        Vector512<float> a40, a41 = default, a42 = default, a43 = default, a50, a51 = default, a52 = default, a53 = default;
-        if (k0 == 0)
+        if (from >= to) return;
+        var ld = CheckProduct(gate, stride, cols, transposed, count, from, to);
+        CheckProduct(up, stride, cols, transposed, count, from, to);
+        if (hidden.Length < (long)to * ld)
+            throw new ArgumentException($"Rows {from} to {to} of a fused gate and up product over {count} positions need {(long)to * ld} floats of transposed output; the span holds {hidden.Length}.");
+        ref var gr = ref MemoryMarshal.GetReference(gate);
+        ref var ur = ref MemoryMarshal.GetReference(up);
+        ref var xT = ref MemoryMarshal.GetReference(transposed);
+        Span<float> upBuffer = stackalloc float[PanelRows * MaxPositions + CacheLine.Slack];
+        ref var upPanel = ref CacheLine.Align(upBuffer, PanelRows * MaxPositions);
+        for (var p0 = from; p0 < to; p0 += PanelRows)
         {
-            a00 = a10 = a20 = a30 = a40 = a50 = Vector512<float>.Zero;
-            if (n > 1) a01 = a11 = a21 = a31 = a41 = a51 = Vector512<float>.Zero;
-            if (n > 2) a02 = a12 = a22 = a32 = a42 = a52 = Vector512<float>.Zero;
-            if (n > 3) a03 = a13 = a23 = a33 = a43 = a53 = Vector512<float>.Zero;
-        }
-        else
-        {
-            a00 = Load(ref acc, 0, 0); a10 = Load(ref acc, ld, 0); a20 = Load(ref acc, 2 * ld, 0);
-            a30 = Load(ref acc, 3 * ld, 0); a40 = Load(ref acc, 4 * ld, 0); a50 = Load(ref acc, 5 * ld, 0);
-            if (n > 1)
-            {
-                a01 = Load(ref acc, 0, 1); a11 = Load(ref acc, ld, 1); a21 = Load(ref acc, 2 * ld, 1);
-                a31 = Load(ref acc, 3 * ld, 1); a41 = Load(ref acc, 4 * ld, 1); a51 = Load(ref acc, 5 * ld, 1);
-            }
-            if (n > 2)
-            {
-                a02 = Load(ref acc, 0, 2); a12 = Load(ref acc, ld, 2); a22 = Load(ref acc, 2 * ld, 2);
-                a32 = Load(ref acc, 3 * ld, 2); a42 = Load(ref acc, 4 * ld, 2); a52 = Load(ref acc, 5 * ld, 2);
-            }
-            if (n > 3)
-            {
-                a03 = Load(ref acc, 0, 3); a13 = Load(ref acc, ld, 3); a23 = Load(ref acc, 2 * ld, 3);
-                a33 = Load(ref acc, 3 * ld, 3); a43 = Load(ref acc, 4 * ld, 3); a53 = Load(ref acc, 5 * ld, 3);
-            }
-        }
-        ref var w0 = ref w;
-        ref var w1 = ref Unsafe.Add(ref w, stride);
-        ref var w2 = ref Unsafe.Add(ref w, 2 * stride);
-        ref var w3 = ref Unsafe.Add(ref w, 3 * stride);
-        ref var w4 = ref Unsafe.Add(ref w, 4 * stride);
-        ref var w5 = ref Unsafe.Add(ref w, 5 * stride);
-        for (nint k = k0; k < k1; k++)
-        {
-            ref var xk = ref Unsafe.Add(ref xT, k * ld);
-            var x0 = Vector512.LoadUnsafe(ref xk);
-            var x1 = n > 1 ? Vector512.LoadUnsafe(ref xk, 16) : default;
-            var x2 = n > 2 ? Vector512.LoadUnsafe(ref xk, 32) : default;
-            var x3 = n > 3 ? Vector512.LoadUnsafe(ref xk, 48) : default;
-            var b = Vector512.Create(Unsafe.Add(ref w0, k));
-            a00 = Vector512.FusedMultiplyAdd(b, x0, a00);
-            if (n > 1) a01 = Vector512.FusedMultiplyAdd(b, x1, a01);
-            if (n > 2) a02 = Vector512.FusedMultiplyAdd(b, x2, a02);
-            if (n > 3) a03 = Vector512.FusedMultiplyAdd(b, x3, a03);
-            b = Vector512.Create(Unsafe.Add(ref w1, k));
-            a10 = Vector512.FusedMultiplyAdd(b, x0, a10);
-            if (n > 1) a11 = Vector512.FusedMultiplyAdd(b, x1, a11);
-            if (n > 2) a12 = Vector512.FusedMultiplyAdd(b, x2, a12);
-            if (n > 3) a13 = Vector512.FusedMultiplyAdd(b, x3, a13);
-            b = Vector512.Create(Unsafe.Add(ref w2, k));
-            a20 = Vector512.FusedMultiplyAdd(b, x0, a20);
-            if (n > 1) a21 = Vector512.FusedMultiplyAdd(b, x1, a21);
-            if (n > 2) a22 = Vector512.FusedMultiplyAdd(b, x2, a22);
-            if (n > 3) a23 = Vector512.FusedMultiplyAdd(b, x3, a23);
-            b = Vector512.Create(Unsafe.Add(ref w3, k));
-            a30 = Vector512.FusedMultiplyAdd(b, x0, a30);
-            if (n > 1) a31 = Vector512.FusedMultiplyAdd(b, x1, a31);
-            if (n > 2) a32 = Vector512.FusedMultiplyAdd(b, x2, a32);
-            if (n > 3) a33 = Vector512.FusedMultiplyAdd(b, x3, a33);
-            b = Vector512.Create(Unsafe.Add(ref w4, k));
-            a40 = Vector512.FusedMultiplyAdd(b, x0, a40);
-            if (n > 1) a41 = Vector512.FusedMultiplyAdd(b, x1, a41);
-            if (n > 2) a42 = Vector512.FusedMultiplyAdd(b, x2, a42);
-            if (n > 3) a43 = Vector512.FusedMultiplyAdd(b, x3, a43);
-            b = Vector512.Create(Unsafe.Add(ref w5, k));
-            a50 = Vector512.FusedMultiplyAdd(b, x0, a50);
-            if (n > 1) a51 = Vector512.FusedMultiplyAdd(b, x1, a51);
-            if (n > 2) a52 = Vector512.FusedMultiplyAdd(b, x2, a52);
-            if (n > 3) a53 = Vector512.FusedMultiplyAdd(b, x3, a53);
-        }
-        Store(a00, ref acc, 0, 0); Store(a10, ref acc, ld, 0); Store(a20, ref acc, 2 * ld, 0);
-        Store(a30, ref acc, 3 * ld, 0); Store(a40, ref acc, 4 * ld, 0); Store(a50, ref acc, 5 * ld, 0);
-        if (n > 1)
-        {
-            Store(a01, ref acc, 0, 1); Store(a11, ref acc, ld, 1); Store(a21, ref acc, 2 * ld, 1);
-            Store(a31, ref acc, 3 * ld, 1); Store(a41, ref acc, 4 * ld, 1); Store(a51, ref acc, 5 * ld, 1);
-        }
-        if (n > 2)
-        {
-            Store(a02, ref acc, 0, 2); Store(a12, ref acc, ld, 2); Store(a22, ref acc, 2 * ld, 2);
-            Store(a32, ref acc, 3 * ld, 2); Store(a42, ref acc, 4 * ld, 2); Store(a52, ref acc, 5 * ld, 2);
-        }
-        if (n > 3)
-        {
-            Store(a03, ref acc, 0, 3); Store(a13, ref acc, ld, 3); Store(a23, ref acc, 2 * ld, 3);
-            Store(a33, ref acc, 3 * ld, 3); Store(a43, ref acc, 4 * ld, 3); Store(a53, ref acc, 5 * ld, 3);
+            var p1 = Math.Min(to, p0 + PanelRows);
+            var g = hidden.Slice(p0 * ld, (p1 - p0) * ld); // the gate's sums land where the hidden rows go
+            Panel(ref gr, stride, cols, ref xT, ld, p0, p1, ref MemoryMarshal.GetReference(g));
+            Panel(ref ur, stride, cols, ref xT, ld, p0, p1, ref upPanel);
+            var u = MemoryMarshal.CreateSpan(ref upPanel, g.Length);
+            TensorPrimitives.Multiply(u, g, u);
+            TensorPrimitives.Sigmoid(g, g);
+            TensorPrimitives.Multiply(g, u, g);
         }
     }
 
-    /// <summary>One row (the rows past the last whole tile of a panel) the same way: the same chain per output.</summary>
-    private static void WideRow<TVectors>(ref float w, ref float xT, int k0, int k1, ref float acc)
-        where TVectors : struct, IVectorCount
+    /// <summary>The checks every product shares; returns the transposed input's row width.</summary>
+    private static int CheckProduct(ReadOnlySpan<float> w, int stride, int cols, ReadOnlySpan<float> transposed, int count, int from, int to)
     {
-        var n = TVectors.Count;
-        nint ld = n * PositionGroup;
-        var first = k0 == 0;
-        var a0 = first ? Vector512<float>.Zero : Load(ref acc, 0, 0);
-        var a1 = n > 1 && !first ? Load(ref acc, 0, 1) : Vector512<float>.Zero;
-        var a2 = n > 2 && !first ? Load(ref acc, 0, 2) : Vector512<float>.Zero;
-        var a3 = n > 3 && !first ? Load(ref acc, 0, 3) : Vector512<float>.Zero;
-        for (nint k = k0; k < k1; k++)
-        {
-            ref var xk = ref Unsafe.Add(ref xT, k * ld);
-            var b = Vector512.Create(Unsafe.Add(ref w, k));
-            a0 = Vector512.FusedMultiplyAdd(b, Vector512.LoadUnsafe(ref xk), a0);
-            if (n > 1) a1 = Vector512.FusedMultiplyAdd(b, Vector512.LoadUnsafe(ref xk, 16), a1);
-            if (n > 2) a2 = Vector512.FusedMultiplyAdd(b, Vector512.LoadUnsafe(ref xk, 32), a2);
-            if (n > 3) a3 = Vector512.FusedMultiplyAdd(b, Vector512.LoadUnsafe(ref xk, 48), a3);
-        }
-        Store(a0, ref acc, 0, 0);
-        if (n > 1) Store(a1, ref acc, 0, 1);
-        if (n > 2) Store(a2, ref acc, 0, 2);
-        if (n > 3) Store(a3, ref acc, 0, 3);
+        if (count < 1 || count > MaxPositions) throw new ArgumentException($"A prompt product takes 1 to {MaxPositions} positions, not {count}.");
+        var ld = PaddedPositions(count);
+        if (from < 0 || cols < 1 || stride < cols || w.Length < (long)(to - 1) * stride + cols || transposed.Length < (long)cols * ld)
+            throw new ArgumentException($"Rows {from} to {to} of a {cols}-column product over {count} positions do not fit the spans given (weights {w.Length}, transposed input {transposed.Length} floats).");
+        return ld;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Load(ref float acc, nint row, nuint vector) => Vector512.LoadUnsafe(ref Unsafe.Add(ref acc, row), vector * PositionGroup);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector512<float> value, ref float acc, nint row, nuint vector) => value.StoreUnsafe(ref Unsafe.Add(ref acc, row), vector * PositionGroup);
+    /// <summary>
+    /// Rows <paramref name="from"/>..<paramref name="to"/>−1 of the product, transposed: panel[(r − from) · ld + p]
+    /// for every padded position p &lt; ld, on the widest vector path the machine accelerates.
+    /// </summary>
+    private static void Panel(ref float w, int stride, int cols, ref float xT, int ld, int from, int to, ref float panel)
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            switch (ld / PositionGroup)
+            {
+                case 1: WidePanel<One>(ref w, stride, cols, ref xT, from, to, ref panel); break;
+                case 2: WidePanel<Two>(ref w, stride, cols, ref xT, from, to, ref panel); break;
+                case 3: WidePanel<Three>(ref w, stride, cols, ref xT, from, to, ref panel); break;
+                default: WidePanel<Four>(ref w, stride, cols, ref xT, from, to, ref panel); break;
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated) Panel256(ref w, stride, cols, ref xT, ld, from, to, ref panel);
+        else PortablePanel(ref w, stride, cols, ref xT, ld, from, to, ref panel);
+    }
 
     /// <summary>
     /// A panel's finished sums (row i at panel[i · ld], lanes = positions) into the output rows, transposed back:
@@ -273,47 +236,23 @@ public static class PromptGemm
     }
 
     /// <summary>
-    /// Every other machine (Vector256, Vector128, or none accelerated): System.Numerics.Vector over groups of
-    /// Vector&lt;float&gt;.Count positions, 4 rows at a time over the whole k range, then single rows. The same chains,
-    /// so the same bits as the Vector512 path (Vector.FusedMultiplyAdd is fused in software too).
+    /// Machines without Vector256 (Vector128, or none accelerated): System.Numerics.Vector, one row × one vector of
+    /// positions over the whole k range. The same chains, so the same bits as the vector paths
+    /// (Vector.FusedMultiplyAdd is fused in software too).
     /// </summary>
-    private static void Portable(ref float w, int stride, int cols, ref float xT, int count, ref float y, int yStride, int from, int to, bool add)
+    private static void PortablePanel(ref float w, int stride, int cols, ref float xT, int ld, int from, int to, ref float panel)
     {
         var lanes = Vector<float>.Count;
-        var ld = PaddedPositions(count);
-        Span<float> sums = stackalloc float[4 * 16];
-        for (var g = 0; g < count; g += lanes)
+        for (var r = from; r < to; r++)
         {
-            var r = from;
-            for (; r + 4 <= to; r += 4)
+            ref var wr = ref Unsafe.Add(ref w, (nint)r * stride);
+            ref var row = ref Unsafe.Add(ref panel, (nint)(r - from) * ld);
+            for (var g = 0; g < ld; g += lanes)
             {
-                ref var w0 = ref Unsafe.Add(ref w, (nint)r * stride);
-                ref var w1 = ref Unsafe.Add(ref w0, stride);
-                ref var w2 = ref Unsafe.Add(ref w1, stride);
-                ref var w3 = ref Unsafe.Add(ref w2, stride);
-                Vector<float> a0 = Vector<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-                for (nint k = 0; k < cols; k++)
-                {
-                    var x = Vector.LoadUnsafe(ref Unsafe.Add(ref xT, k * ld + g));
-                    a0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref w0, k)), x, a0);
-                    a1 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref w1, k)), x, a1);
-                    a2 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref w2, k)), x, a2);
-                    a3 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref w3, k)), x, a3);
-                }
-                a0.CopyTo(sums);
-                a1.CopyTo(sums.Slice(16));
-                a2.CopyTo(sums.Slice(32));
-                a3.CopyTo(sums.Slice(48));
-                WriteOut(ref MemoryMarshal.GetReference(sums), 16, 4, Math.Min(lanes, count - g), ref Unsafe.Add(ref y, (nint)g * yStride + r), yStride, add);
-            }
-            for (; r < to; r++)
-            {
-                ref var wr = ref Unsafe.Add(ref w, (nint)r * stride);
                 var a = Vector<float>.Zero;
                 for (nint k = 0; k < cols; k++)
                     a = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref wr, k)), Vector.LoadUnsafe(ref Unsafe.Add(ref xT, k * ld + g)), a);
-                a.CopyTo(sums);
-                WriteOut(ref MemoryMarshal.GetReference(sums), 16, 1, Math.Min(lanes, count - g), ref Unsafe.Add(ref y, (nint)g * yStride + r), yStride, add);
+                a.StoreUnsafe(ref row, (nuint)g);
             }
         }
     }

@@ -124,8 +124,9 @@ namespace Mapped
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
-            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 300 columns.
-            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 300);
+            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 120 columns;
+            // the down projection's, the hidden rows after SwiGLU, is written transposed by the fused gate/up op.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 120), _bhT = new(MaxBatch * HiddenDim);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -265,24 +266,20 @@ namespace Mapped
             private void Batch0(int pos, int n)
             {
                 var w = Layer0();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                Parallel(1, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
+                Parallel(1, pos, n); // Layer 0's norm and transposition of _bxb (120 columns) for n positions
+                Parallel(2, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope6x20(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope2x20(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey40(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
-                Parallel(2, pos, n); // Step 0's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                Parallel(3, pos, n); // Layer 0's output prompt GEMM for n positions
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                Parallel(4, pos, n); // Layer 0's gate, up prompt GEMMs for n positions
-                for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 300, _bxT.Span); // the chunk's 300-float rows as xT[k][position], once for the op's products
-                Parallel(5, pos, n); // Layer 0's down prompt GEMM for n positions
+                Parallel(3, pos, n); // Step 0's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (120 columns) for n positions
+                Parallel(5, pos, n); // Layer 0's output prompt GEMM for n positions
+                Parallel(6, pos, n); // Layer 0's norm and transposition of _bxb (120 columns) for n positions
+                Parallel(7, pos, n); // Layer 0's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                Parallel(8, pos, n); // Layer 0's down prompt GEMM for n positions
             }
 
             // Step 1 (layer 1) for positions pos..pos+n-1: Step1's kernels per position,
@@ -290,24 +287,20 @@ namespace Mapped
             private void Batch1(int pos, int n)
             {
                 var w = Layer1();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                Parallel(6, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
+                Parallel(9, pos, n); // Layer 1's norm and transposition of _bxb (120 columns) for n positions
+                Parallel(10, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope6x20(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope2x20(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey40(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
-                Parallel(7, pos, n); // Step 1's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                Parallel(8, pos, n); // Layer 1's output prompt GEMM for n positions
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                Parallel(9, pos, n); // Layer 1's gate, up prompt GEMMs for n positions
-                for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 300, _bxT.Span); // the chunk's 300-float rows as xT[k][position], once for the op's products
-                Parallel(10, pos, n); // Layer 1's down prompt GEMM for n positions
+                Parallel(11, pos, n); // Step 1's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (120 columns) for n positions
+                Parallel(12, pos, n); // Layer 1's output prompt GEMM for n positions
+                Parallel(13, pos, n); // Layer 1's norm and transposition of _bxb (120 columns) for n positions
+                Parallel(14, pos, n); // Layer 1's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                Parallel(15, pos, n); // Layer 1's down prompt GEMM for n positions
             }
 
             // Step 2 (layer 2) for positions pos..pos+n-1: Step2's kernels per position,
@@ -315,24 +308,20 @@ namespace Mapped
             private void Batch2(int pos, int n)
             {
                 var w = Layer2();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                Parallel(11, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
+                Parallel(16, pos, n); // Layer 2's norm and transposition of _bxb (120 columns) for n positions
+                Parallel(17, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope6x20(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope2x20(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey40(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
-                Parallel(12, pos, n); // Step 2's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                Parallel(13, pos, n); // Layer 2's output prompt GEMM for n positions
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                Parallel(14, pos, n); // Layer 2's gate, up prompt GEMMs for n positions
-                for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 300, _bxT.Span); // the chunk's 300-float rows as xT[k][position], once for the op's products
-                Parallel(15, pos, n); // Layer 2's down prompt GEMM for n positions
+                Parallel(18, pos, n); // Step 2's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (120 columns) for n positions
+                Parallel(19, pos, n); // Layer 2's output prompt GEMM for n positions
+                Parallel(20, pos, n); // Layer 2's norm and transposition of _bxb (120 columns) for n positions
+                Parallel(21, pos, n); // Layer 2's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                Parallel(22, pos, n); // Layer 2's down prompt GEMM for n positions
             }
 
             /// <inheritdoc/>
@@ -396,17 +385,17 @@ namespace Mapped
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 0's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                Parallel(16, pos, 1); // Layer 0's query, key, value products
+                Parallel(23, pos, 1); // Layer 0's query, key, value products
                 Kernels.Rope6x20(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey40(_k, _keys0, pos, _capacity);
-                Parallel(17, pos, 1); // Step 0's attention
-                Parallel(18, pos, 1); // Layer 0's output product
+                Parallel(24, pos, 1); // Step 0's attention
+                Parallel(25, pos, 1); // Layer 0's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.FeedForwardNorm, _xb);
-                Parallel(19, pos, 1); // Layer 0's gate, up products
+                Parallel(26, pos, 1); // Layer 0's gate, up products
                 Kernels.SwiGlu300(_gate, _up);
-                Parallel(20, pos, 1); // Layer 0's down product
+                Parallel(27, pos, 1); // Layer 0's down product
             }
 
             // Step 1: layer 1 (plan: layer in order; exit check after it, patience 2, head exit.norm.weight + exit.output.weight). attention 120→q 120, k/v 40; ffn 120→300→120.
@@ -416,17 +405,17 @@ namespace Mapped
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 1's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                Parallel(21, pos, 1); // Layer 1's query, key, value products
+                Parallel(28, pos, 1); // Layer 1's query, key, value products
                 Kernels.Rope6x20(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey40(_k, _keys1, pos, _capacity);
-                Parallel(22, pos, 1); // Step 1's attention
-                Parallel(23, pos, 1); // Layer 1's output product
+                Parallel(29, pos, 1); // Step 1's attention
+                Parallel(30, pos, 1); // Layer 1's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.FeedForwardNorm, _xb);
-                Parallel(24, pos, 1); // Layer 1's gate, up products
+                Parallel(31, pos, 1); // Layer 1's gate, up products
                 Kernels.SwiGlu300(_gate, _up);
-                Parallel(25, pos, 1); // Layer 1's down product
+                Parallel(32, pos, 1); // Layer 1's down product
             }
 
             // Step 2: layer 2 (plan: layer in order). attention 120→q 120, k/v 40; ffn 120→300→120.
@@ -436,17 +425,17 @@ namespace Mapped
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 2's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                Parallel(26, pos, 1); // Layer 2's query, key, value products
+                Parallel(33, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope6x20(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey40(_k, _keys2, pos, _capacity);
-                Parallel(27, pos, 1); // Step 2's attention
-                Parallel(28, pos, 1); // Layer 2's output product
+                Parallel(34, pos, 1); // Step 2's attention
+                Parallel(35, pos, 1); // Layer 2's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.FeedForwardNorm, _xb);
-                Parallel(29, pos, 1); // Layer 2's gate, up products
+                Parallel(36, pos, 1); // Layer 2's gate, up products
                 Kernels.SwiGlu300(_gate, _up);
-                Parallel(30, pos, 1); // Layer 2's down product
+                Parallel(37, pos, 1); // Layer 2's down product
             }
 
             // Rule 4 (kvFill Propagate): a generated token that stopped after step 0 never ran steps 1..2. Each
@@ -457,7 +446,7 @@ namespace Mapped
                 {
                     var w = Layer1();
                     Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                    Parallel(31, pos, 1); // Layer 1's key, value products
+                    Parallel(38, pos, 1); // Layer 1's key, value products
                     Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                     Kernels.StoreKey40(_k, _keys1, pos, _capacity);
                 }
@@ -465,7 +454,7 @@ namespace Mapped
                 {
                     var w = Layer2();
                     Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                    Parallel(32, pos, 1); // Layer 2's key, value products
+                    Parallel(39, pos, 1); // Layer 2's key, value products
                     Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                     Kernels.StoreKey40(_k, _keys2, pos, _capacity);
                 }
@@ -479,7 +468,7 @@ namespace Mapped
                 {
                     var w = Layer2();
                     Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                    Parallel(32, pos, 1); // Layer 2's key, value products
+                    Parallel(39, pos, 1); // Layer 2's key, value products
                     Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                     Kernels.StoreKey40(_k, _keys2, pos, _capacity);
                 }
@@ -496,7 +485,7 @@ namespace Mapped
             private void ExitHead0()
             {
                 Kernels.RmsNorm120(_x, ExitNorm0, _xb);
-                Parallel(33, 0, 1); // The head's product with ExitOutput0
+                Parallel(40, 0, 1); // The head's product with ExitOutput0
             }
 
             /// <summary>One layer's tensors as spans; built per step on the stack.</summary>
@@ -609,6 +598,13 @@ namespace Mapped
                     case 31: Op31(_opPos, _opCount, part, parts); break;
                     case 32: Op32(_opPos, _opCount, part, parts); break;
                     case 33: Op33(_opPos, _opCount, part, parts); break;
+                    case 34: Op34(_opPos, _opCount, part, parts); break;
+                    case 35: Op35(_opPos, _opCount, part, parts); break;
+                    case 36: Op36(_opPos, _opCount, part, parts); break;
+                    case 37: Op37(_opPos, _opCount, part, parts); break;
+                    case 38: Op38(_opPos, _opCount, part, parts); break;
+                    case 39: Op39(_opPos, _opCount, part, parts); break;
+                    case 40: Op40(_opPos, _opCount, part, parts); break;
                     default: throw new global::System.InvalidOperationException($"No parallel op {_op}.");
                 }
             }
@@ -620,8 +616,17 @@ namespace Mapped
                 Kernels.MatVec400x120(Output, _xb, _logits, r.From, r.To);
             }
 
-            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            /// <summary>Layer 0's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
             private void Op1(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op2(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -632,39 +637,63 @@ namespace Mapped
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
-            private void Op2(int pos, int n, int part, int parts)
+            private void Op3(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
+            /// <summary>transposition of _batt (120 columns) for n positions: this part's share.</summary>
+            private void Op4(int pos, int n, int part, int parts)
+            {
+                var p = Rows(n, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 0's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op3(int pos, int n, int part, int parts)
+            private void Op5(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
                 global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 120, 120, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 0's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op4(int pos, int n, int part, int parts)
+            /// <summary>Layer 0's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
+            private void Op6(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
-                var r0 = Rows(300, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 120, 120, _bxT.Span, n, _bgate.Span, 300, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 120, 120, _bxT.Span, n, _bup.Span, 300, r0.From, r0.To, add: false);
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 0's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op7(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r = Rows(300, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 120, 120, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
             }
 
             /// <summary>Layer 0's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op5(int pos, int n, int part, int parts)
+            private void Op8(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 300, 300, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 300, 300, _bhT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+            }
+
+            /// <summary>Layer 1's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
+            private void Op9(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
             }
 
             /// <summary>Layer 1's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op6(int pos, int n, int part, int parts)
+            private void Op10(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -675,39 +704,56 @@ namespace Mapped
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
-            private void Op7(int pos, int n, int part, int parts)
+            private void Op11(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op8(int pos, int n, int part, int parts)
+            private void Op12(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
                 global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 120, 120, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 1's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op9(int pos, int n, int part, int parts)
+            /// <summary>Layer 1's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
+            private void Op13(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
-                var r0 = Rows(300, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 120, 120, _bxT.Span, n, _bgate.Span, 300, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 120, 120, _bxT.Span, n, _bup.Span, 300, r0.From, r0.To, add: false);
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 1's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op14(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r = Rows(300, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 120, 120, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
             }
 
             /// <summary>Layer 1's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op10(int pos, int n, int part, int parts)
+            private void Op15(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 300, 300, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 300, 300, _bhT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+            }
+
+            /// <summary>Layer 2's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
+            private void Op16(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
             }
 
             /// <summary>Layer 2's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op11(int pos, int n, int part, int parts)
+            private void Op17(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -718,39 +764,47 @@ namespace Mapped
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
-            private void Op12(int pos, int n, int part, int parts)
+            private void Op18(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op13(int pos, int n, int part, int parts)
+            private void Op19(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
                 global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 120, 120, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 2's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op14(int pos, int n, int part, int parts)
+            /// <summary>Layer 2's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
+            private void Op20(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
-                var r0 = Rows(300, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 120, 120, _bxT.Span, n, _bgate.Span, 300, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 120, 120, _bxT.Span, n, _bup.Span, 300, r0.From, r0.To, add: false);
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 2's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op21(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r = Rows(300, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 120, 120, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
             }
 
             /// <summary>Layer 2's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op15(int pos, int n, int part, int parts)
+            private void Op22(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 300, 300, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 300, 300, _bhT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>
-            private void Op16(int pos, int n, int part, int parts)
+            private void Op23(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -761,14 +815,14 @@ namespace Mapped
             }
 
             /// <summary>Step 0's attention: this part's share.</summary>
-            private void Op17(int pos, int n, int part, int parts)
+            private void Op24(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product: this part's share.</summary>
-            private void Op18(int pos, int n, int part, int parts)
+            private void Op25(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -776,7 +830,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 0's gate, up products: this part's share.</summary>
-            private void Op19(int pos, int n, int part, int parts)
+            private void Op26(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(300, part, parts);
@@ -785,7 +839,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 0's down product: this part's share.</summary>
-            private void Op20(int pos, int n, int part, int parts)
+            private void Op27(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -793,7 +847,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 1's query, key, value products: this part's share.</summary>
-            private void Op21(int pos, int n, int part, int parts)
+            private void Op28(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -804,14 +858,14 @@ namespace Mapped
             }
 
             /// <summary>Step 1's attention: this part's share.</summary>
-            private void Op22(int pos, int n, int part, int parts)
+            private void Op29(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output product: this part's share.</summary>
-            private void Op23(int pos, int n, int part, int parts)
+            private void Op30(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -819,7 +873,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 1's gate, up products: this part's share.</summary>
-            private void Op24(int pos, int n, int part, int parts)
+            private void Op31(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(300, part, parts);
@@ -828,7 +882,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 1's down product: this part's share.</summary>
-            private void Op25(int pos, int n, int part, int parts)
+            private void Op32(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -836,7 +890,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 2's query, key, value products: this part's share.</summary>
-            private void Op26(int pos, int n, int part, int parts)
+            private void Op33(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -847,14 +901,14 @@ namespace Mapped
             }
 
             /// <summary>Step 2's attention: this part's share.</summary>
-            private void Op27(int pos, int n, int part, int parts)
+            private void Op34(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output product: this part's share.</summary>
-            private void Op28(int pos, int n, int part, int parts)
+            private void Op35(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -862,7 +916,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 2's gate, up products: this part's share.</summary>
-            private void Op29(int pos, int n, int part, int parts)
+            private void Op36(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(300, part, parts);
@@ -871,7 +925,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 2's down product: this part's share.</summary>
-            private void Op30(int pos, int n, int part, int parts)
+            private void Op37(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -879,7 +933,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 1's key, value products: this part's share.</summary>
-            private void Op31(int pos, int n, int part, int parts)
+            private void Op38(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(40, part, parts);
@@ -888,7 +942,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 2's key, value products: this part's share.</summary>
-            private void Op32(int pos, int n, int part, int parts)
+            private void Op39(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(40, part, parts);
@@ -897,7 +951,7 @@ namespace Mapped
             }
 
             /// <summary>The head's product with ExitOutput0: this part's share.</summary>
-            private void Op33(int pos, int n, int part, int parts)
+            private void Op40(int pos, int n, int part, int parts)
             {
                 var r = Rows(400, part, parts);
                 Kernels.MatVec400x120(ExitOutput0, _xb, _logits, r.From, r.To);

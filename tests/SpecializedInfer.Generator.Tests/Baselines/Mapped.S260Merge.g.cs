@@ -132,8 +132,9 @@ namespace Mapped
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
-            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 172 columns.
-            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 172);
+            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 64 columns;
+            // the down projection's, the hidden rows after SwiGLU, is written transposed by the fused gate/up op.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 64), _bhT = new(MaxBatch * HiddenDim);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -262,24 +263,20 @@ namespace Mapped
             private void Batch0(int pos, int n)
             {
                 var w = Layer0();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(1, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
+                Parallel(1, pos, n); // Layer 0's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(2, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
-                Parallel(2, pos, n); // Step 0's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(3, pos, n); // Layer 0's output prompt GEMM for n positions
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(4, pos, n); // Layer 0's gate, up prompt GEMMs for n positions
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                Parallel(5, pos, n); // Layer 0's down prompt GEMM for n positions
+                Parallel(3, pos, n); // Step 0's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (64 columns) for n positions
+                Parallel(5, pos, n); // Layer 0's output prompt GEMM for n positions
+                Parallel(6, pos, n); // Layer 0's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(7, pos, n); // Layer 0's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                Parallel(8, pos, n); // Layer 0's down prompt GEMM for n positions
             }
 
             // Step 1 (layer 2) for positions pos..pos+n-1: Step1's kernels per position,
@@ -287,24 +284,20 @@ namespace Mapped
             private void Batch1(int pos, int n)
             {
                 var w = Layer2();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(6, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
+                Parallel(9, pos, n); // Layer 2's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(10, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
-                Parallel(7, pos, n); // Step 1's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(8, pos, n); // Layer 2's output prompt GEMM for n positions
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(9, pos, n); // Layer 2's gate, up prompt GEMMs for n positions
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                Parallel(10, pos, n); // Layer 2's down prompt GEMM for n positions
+                Parallel(11, pos, n); // Step 1's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (64 columns) for n positions
+                Parallel(12, pos, n); // Layer 2's output prompt GEMM for n positions
+                Parallel(13, pos, n); // Layer 2's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(14, pos, n); // Layer 2's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                Parallel(15, pos, n); // Layer 2's down prompt GEMM for n positions
             }
 
             // Step 2 (layer 4, layer 2's weights) for positions pos..pos+n-1: Step2's kernels per position,
@@ -312,18 +305,17 @@ namespace Mapped
             private void Batch2(int pos, int n)
             {
                 var w = Layer2();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(11, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
+                Parallel(9, pos, n); // Layer 2's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(16, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
-                Parallel(12, pos, n); // Step 2's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(8, pos, n); // Layer 2's output prompt GEMM for n positions
+                Parallel(17, pos, n); // Step 2's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (64 columns) for n positions
+                Parallel(12, pos, n); // Layer 2's output prompt GEMM for n positions
                 // No feed-forward (plan: skipFeedForward): the residual stream leaves the step as the attention left it.
             }
 
@@ -388,17 +380,17 @@ namespace Mapped
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 0's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(13, pos, 1); // Layer 0's query, key, value products
+                Parallel(18, pos, 1); // Layer 0's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys0, pos, _capacity);
-                Parallel(14, pos, 1); // Step 0's attention
-                Parallel(15, pos, 1); // Layer 0's output product
+                Parallel(19, pos, 1); // Step 0's attention
+                Parallel(20, pos, 1); // Layer 0's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(16, pos, 1); // Layer 0's gate, up products
+                Parallel(21, pos, 1); // Layer 0's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(17, pos, 1); // Layer 0's down product
+                Parallel(22, pos, 1); // Layer 0's down product
             }
 
             // Step 1: layer 2 (plan: layer in order after merging; merge 2-3: layer 2's weights are the merged ones; exit check after it, max p ≥ 0.4). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -408,17 +400,17 @@ namespace Mapped
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 1's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(18, pos, 1); // Layer 2's query, key, value products
+                Parallel(23, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys1, pos, _capacity);
-                Parallel(19, pos, 1); // Step 1's attention
-                Parallel(20, pos, 1); // Layer 2's output product
+                Parallel(24, pos, 1); // Step 1's attention
+                Parallel(25, pos, 1); // Layer 2's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(21, pos, 1); // Layer 2's gate, up products
+                Parallel(26, pos, 1); // Layer 2's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(22, pos, 1); // Layer 2's down product
+                Parallel(27, pos, 1); // Layer 2's down product
             }
 
             // Step 2: layer 4 running with layer 2's weights (plan: share 4<-2; skipFeedForward 4: attention only; merge 2-3: layer 2's weights are the merged ones). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -428,12 +420,12 @@ namespace Mapped
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 2's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(23, pos, 1); // Layer 2's query, key, value products
+                Parallel(28, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys2, pos, _capacity);
-                Parallel(24, pos, 1); // Step 2's attention
-                Parallel(20, pos, 1); // Layer 2's output product
+                Parallel(29, pos, 1); // Step 2's attention
+                Parallel(25, pos, 1); // Layer 2's output product
                 // No feed-forward (plan: skipFeedForward): the residual stream leaves the step as the attention left it.
             }
 
@@ -445,7 +437,7 @@ namespace Mapped
                 {
                     var w = Layer2();
                     Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                    Parallel(25, pos, 1); // Layer 2's key, value products
+                    Parallel(30, pos, 1); // Layer 2's key, value products
                     Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                     Kernels.StoreKey32(_k, _keys2, pos, _capacity);
                 }
@@ -545,6 +537,11 @@ namespace Mapped
                     case 23: Op23(_opPos, _opCount, part, parts); break;
                     case 24: Op24(_opPos, _opCount, part, parts); break;
                     case 25: Op25(_opPos, _opCount, part, parts); break;
+                    case 26: Op26(_opPos, _opCount, part, parts); break;
+                    case 27: Op27(_opPos, _opCount, part, parts); break;
+                    case 28: Op28(_opPos, _opCount, part, parts); break;
+                    case 29: Op29(_opPos, _opCount, part, parts); break;
+                    case 30: Op30(_opPos, _opCount, part, parts); break;
                     default: throw new global::System.InvalidOperationException($"No parallel op {_op}.");
                 }
             }
@@ -556,8 +553,17 @@ namespace Mapped
                 Kernels.MatVec512x64(Output, _xb, _logits, r.From, r.To);
             }
 
-            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            /// <summary>Layer 0's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
             private void Op1(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op2(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -568,39 +574,63 @@ namespace Mapped
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
-            private void Op2(int pos, int n, int part, int parts)
+            private void Op3(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
+            /// <summary>transposition of _batt (64 columns) for n positions: this part's share.</summary>
+            private void Op4(int pos, int n, int part, int parts)
+            {
+                var p = Rows(n, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 0's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op3(int pos, int n, int part, int parts)
+            private void Op5(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
                 global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 0's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op4(int pos, int n, int part, int parts)
+            /// <summary>Layer 0's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op6(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 0's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op7(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
             }
 
             /// <summary>Layer 0's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op5(int pos, int n, int part, int parts)
+            private void Op8(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 172, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 172, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
+            /// <summary>Layer 2's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op9(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
             }
 
             /// <summary>Layer 2's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op6(int pos, int n, int part, int parts)
+            private void Op10(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -611,39 +641,47 @@ namespace Mapped
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
-            private void Op7(int pos, int n, int part, int parts)
+            private void Op11(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op8(int pos, int n, int part, int parts)
+            private void Op12(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
                 global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 2's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op9(int pos, int n, int part, int parts)
+            /// <summary>Layer 2's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op13(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 2's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op14(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
             }
 
             /// <summary>Layer 2's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op10(int pos, int n, int part, int parts)
+            private void Op15(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 172, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 172, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 2's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op11(int pos, int n, int part, int parts)
+            private void Op16(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -654,14 +692,14 @@ namespace Mapped
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
-            private void Op12(int pos, int n, int part, int parts)
+            private void Op17(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>
-            private void Op13(int pos, int n, int part, int parts)
+            private void Op18(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -672,14 +710,14 @@ namespace Mapped
             }
 
             /// <summary>Step 0's attention: this part's share.</summary>
-            private void Op14(int pos, int n, int part, int parts)
+            private void Op19(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product: this part's share.</summary>
-            private void Op15(int pos, int n, int part, int parts)
+            private void Op20(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -687,7 +725,7 @@ namespace Mapped
             }
 
             /// <summary>Layer 0's gate, up products: this part's share.</summary>
-            private void Op16(int pos, int n, int part, int parts)
+            private void Op21(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(172, part, parts);
@@ -696,52 +734,9 @@ namespace Mapped
             }
 
             /// <summary>Layer 0's down product: this part's share.</summary>
-            private void Op17(int pos, int n, int part, int parts)
-            {
-                var w = Layer0();
-                var r0 = Rows(64, part, parts);
-                Kernels.MatVecAdd64x172(w.Down, _gate, _x, r0.From, r0.To);
-            }
-
-            /// <summary>Layer 2's query, key, value products: this part's share.</summary>
-            private void Op18(int pos, int n, int part, int parts)
-            {
-                var w = Layer2();
-                var r0 = Rows(64, part, parts);
-                Kernels.MatVec64x64(w.Query, _xb, _q, r0.From, r0.To);
-                var r1 = Rows(32, part, parts);
-                Kernels.MatVec32x64(w.Key, _xb, _k, r1.From, r1.To);
-                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values1, pos), r1.From, r1.To);
-            }
-
-            /// <summary>Step 1's attention: this part's share.</summary>
-            private void Op19(int pos, int n, int part, int parts)
-            {
-                var h = KvHeadRange(part, parts);
-                Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
-            }
-
-            /// <summary>Layer 2's output product: this part's share.</summary>
-            private void Op20(int pos, int n, int part, int parts)
-            {
-                var w = Layer2();
-                var r0 = Rows(64, part, parts);
-                Kernels.MatVecAdd64x64(w.Output, _att, _x, r0.From, r0.To);
-            }
-
-            /// <summary>Layer 2's gate, up products: this part's share.</summary>
-            private void Op21(int pos, int n, int part, int parts)
-            {
-                var w = Layer2();
-                var r0 = Rows(172, part, parts);
-                Kernels.MatVec172x64(w.Gate, _xb, _gate, r0.From, r0.To);
-                Kernels.MatVec172x64(w.Up, _xb, _up, r0.From, r0.To);
-            }
-
-            /// <summary>Layer 2's down product: this part's share.</summary>
             private void Op22(int pos, int n, int part, int parts)
             {
-                var w = Layer2();
+                var w = Layer0();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatVecAdd64x172(w.Down, _gate, _x, r0.From, r0.To);
             }
@@ -754,18 +749,61 @@ namespace Mapped
                 Kernels.MatVec64x64(w.Query, _xb, _q, r0.From, r0.To);
                 var r1 = Rows(32, part, parts);
                 Kernels.MatVec32x64(w.Key, _xb, _k, r1.From, r1.To);
+                Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values1, pos), r1.From, r1.To);
+            }
+
+            /// <summary>Step 1's attention: this part's share.</summary>
+            private void Op24(int pos, int n, int part, int parts)
+            {
+                var h = KvHeadRange(part, parts);
+                Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
+            }
+
+            /// <summary>Layer 2's output product: this part's share.</summary>
+            private void Op25(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x64(w.Output, _att, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's gate, up products: this part's share.</summary>
+            private void Op26(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(172, part, parts);
+                Kernels.MatVec172x64(w.Gate, _xb, _gate, r0.From, r0.To);
+                Kernels.MatVec172x64(w.Up, _xb, _up, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's down product: this part's share.</summary>
+            private void Op27(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVecAdd64x172(w.Down, _gate, _x, r0.From, r0.To);
+            }
+
+            /// <summary>Layer 2's query, key, value products: this part's share.</summary>
+            private void Op28(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r0 = Rows(64, part, parts);
+                Kernels.MatVec64x64(w.Query, _xb, _q, r0.From, r0.To);
+                var r1 = Rows(32, part, parts);
+                Kernels.MatVec32x64(w.Key, _xb, _k, r1.From, r1.To);
                 Kernels.MatVec32x64(w.Value, _xb, ValueRow(_values2, pos), r1.From, r1.To);
             }
 
             /// <summary>Step 2's attention: this part's share.</summary>
-            private void Op24(int pos, int n, int part, int parts)
+            private void Op29(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's key, value products: this part's share.</summary>
-            private void Op25(int pos, int n, int part, int parts)
+            private void Op30(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(32, part, parts);

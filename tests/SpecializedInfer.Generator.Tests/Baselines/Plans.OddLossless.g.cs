@@ -129,8 +129,9 @@ namespace Plans
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
-            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 300 columns.
-            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 300);
+            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 120 columns;
+            // the down projection's, the hidden rows after SwiGLU, is written transposed by the fused gate/up op.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 120), _bhT = new(MaxBatch * HiddenDim);
             // Set while Verify runs the batched steps: the exact kernels, bit-identical to Forward(int), instead of the prompt GEMM.
             private bool _exactBatch;
 
@@ -260,15 +261,15 @@ namespace Plans
             private void Batch0(int pos, int n)
             {
                 var w = Layer0();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                     Parallel(1, pos, n); // Layer 0's query, key, value products for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                    Parallel(2, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
+                    Parallel(2, pos, n); // Layer 0's norm and transposition of _bxb (120 columns) for n positions
+                    Parallel(3, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
                 }
                 for (var j = 0; j < n; j++)
                 {
@@ -276,35 +277,28 @@ namespace Plans
                     Kernels.Rope2x20(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey40(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
-                Parallel(3, pos, n); // Step 0's attention for n positions
+                Parallel(4, pos, n); // Step 0's attention for n positions
                 if (_exactBatch)
                 {
-                    Parallel(4, pos, n); // Layer 0's output product for n positions
+                    Parallel(5, pos, n); // Layer 0's output product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                    Parallel(5, pos, n); // Layer 0's output prompt GEMM for n positions
+                    Parallel(6, pos, n); // transposition of _batt (120 columns) for n positions
+                    Parallel(7, pos, n); // Layer 0's output prompt GEMM for n positions
                 }
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(6, pos, n); // Layer 0's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(8, pos, n); // Layer 0's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                    Parallel(9, pos, n); // Layer 0's down product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                    Parallel(7, pos, n); // Layer 0's gate, up prompt GEMMs for n positions
-                }
-                for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                if (_exactBatch)
-                {
-                    Parallel(8, pos, n); // Layer 0's down product for n positions
-                }
-                else
-                {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 300, _bxT.Span); // the chunk's 300-float rows as xT[k][position], once for the op's products
-                    Parallel(9, pos, n); // Layer 0's down prompt GEMM for n positions
+                    Parallel(10, pos, n); // Layer 0's norm and transposition of _bxb (120 columns) for n positions
+                    Parallel(11, pos, n); // Layer 0's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                    Parallel(12, pos, n); // Layer 0's down prompt GEMM for n positions
                 }
             }
 
@@ -313,15 +307,15 @@ namespace Plans
             private void Batch1(int pos, int n)
             {
                 var w = Layer1();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(10, pos, n); // Layer 1's query, key, value products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(13, pos, n); // Layer 1's query, key, value products for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                    Parallel(11, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
+                    Parallel(14, pos, n); // Layer 1's norm and transposition of _bxb (120 columns) for n positions
+                    Parallel(15, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
                 }
                 for (var j = 0; j < n; j++)
                 {
@@ -329,35 +323,28 @@ namespace Plans
                     Kernels.Rope2x20(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey40(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
-                Parallel(12, pos, n); // Step 1's attention for n positions
+                Parallel(16, pos, n); // Step 1's attention for n positions
                 if (_exactBatch)
                 {
-                    Parallel(13, pos, n); // Layer 1's output product for n positions
+                    Parallel(17, pos, n); // Layer 1's output product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                    Parallel(14, pos, n); // Layer 1's output prompt GEMM for n positions
+                    Parallel(6, pos, n); // transposition of _batt (120 columns) for n positions
+                    Parallel(18, pos, n); // Layer 1's output prompt GEMM for n positions
                 }
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(15, pos, n); // Layer 1's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(19, pos, n); // Layer 1's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                    Parallel(20, pos, n); // Layer 1's down product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                    Parallel(16, pos, n); // Layer 1's gate, up prompt GEMMs for n positions
-                }
-                for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                if (_exactBatch)
-                {
-                    Parallel(17, pos, n); // Layer 1's down product for n positions
-                }
-                else
-                {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 300, _bxT.Span); // the chunk's 300-float rows as xT[k][position], once for the op's products
-                    Parallel(18, pos, n); // Layer 1's down prompt GEMM for n positions
+                    Parallel(21, pos, n); // Layer 1's norm and transposition of _bxb (120 columns) for n positions
+                    Parallel(22, pos, n); // Layer 1's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                    Parallel(23, pos, n); // Layer 1's down prompt GEMM for n positions
                 }
             }
 
@@ -366,15 +353,15 @@ namespace Plans
             private void Batch2(int pos, int n)
             {
                 var w = Layer2();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(19, pos, n); // Layer 2's query, key, value products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(24, pos, n); // Layer 2's query, key, value products for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                    Parallel(20, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
+                    Parallel(25, pos, n); // Layer 2's norm and transposition of _bxb (120 columns) for n positions
+                    Parallel(26, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
                 }
                 for (var j = 0; j < n; j++)
                 {
@@ -382,35 +369,28 @@ namespace Plans
                     Kernels.Rope2x20(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey40(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
-                Parallel(21, pos, n); // Step 2's attention for n positions
+                Parallel(27, pos, n); // Step 2's attention for n positions
                 if (_exactBatch)
                 {
-                    Parallel(22, pos, n); // Layer 2's output product for n positions
+                    Parallel(28, pos, n); // Layer 2's output product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                    Parallel(23, pos, n); // Layer 2's output prompt GEMM for n positions
+                    Parallel(6, pos, n); // transposition of _batt (120 columns) for n positions
+                    Parallel(29, pos, n); // Layer 2's output prompt GEMM for n positions
                 }
-                for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(24, pos, n); // Layer 2's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(30, pos, n); // Layer 2's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                    Parallel(31, pos, n); // Layer 2's down product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span); // the chunk's 120-float rows as xT[k][position], once for the op's products
-                    Parallel(25, pos, n); // Layer 2's gate, up prompt GEMMs for n positions
-                }
-                for (var j = 0; j < n; j++) Kernels.SwiGlu300(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                if (_exactBatch)
-                {
-                    Parallel(26, pos, n); // Layer 2's down product for n positions
-                }
-                else
-                {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 300, _bxT.Span); // the chunk's 300-float rows as xT[k][position], once for the op's products
-                    Parallel(27, pos, n); // Layer 2's down prompt GEMM for n positions
+                    Parallel(32, pos, n); // Layer 2's norm and transposition of _bxb (120 columns) for n positions
+                    Parallel(33, pos, n); // Layer 2's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                    Parallel(34, pos, n); // Layer 2's down prompt GEMM for n positions
                 }
             }
 
@@ -546,17 +526,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 0's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                Parallel(28, pos, 1); // Layer 0's query, key, value products
+                Parallel(35, pos, 1); // Layer 0's query, key, value products
                 Kernels.Rope6x20(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey40(_k, _keys0, pos, _capacity);
-                Parallel(29, pos, 1); // Step 0's attention
-                Parallel(30, pos, 1); // Layer 0's output product
+                Parallel(36, pos, 1); // Step 0's attention
+                Parallel(37, pos, 1); // Layer 0's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.FeedForwardNorm, _xb);
-                Parallel(31, pos, 1); // Layer 0's gate, up products
+                Parallel(38, pos, 1); // Layer 0's gate, up products
                 Kernels.SwiGlu300(_gate, _up);
-                Parallel(32, pos, 1); // Layer 0's down product
+                Parallel(39, pos, 1); // Layer 0's down product
             }
 
             // Step 1: layer 1 (plan: layer in order). attention 120→q 120, k/v 40; ffn 120→300→120.
@@ -566,17 +546,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 1's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                Parallel(33, pos, 1); // Layer 1's query, key, value products
+                Parallel(40, pos, 1); // Layer 1's query, key, value products
                 Kernels.Rope6x20(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey40(_k, _keys1, pos, _capacity);
-                Parallel(34, pos, 1); // Step 1's attention
-                Parallel(35, pos, 1); // Layer 1's output product
+                Parallel(41, pos, 1); // Step 1's attention
+                Parallel(42, pos, 1); // Layer 1's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.FeedForwardNorm, _xb);
-                Parallel(36, pos, 1); // Layer 1's gate, up products
+                Parallel(43, pos, 1); // Layer 1's gate, up products
                 Kernels.SwiGlu300(_gate, _up);
-                Parallel(37, pos, 1); // Layer 1's down product
+                Parallel(44, pos, 1); // Layer 1's down product
             }
 
             // Step 2: layer 2 (plan: layer in order). attention 120→q 120, k/v 40; ffn 120→300→120.
@@ -586,17 +566,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 2's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.AttentionNorm, _xb);
-                Parallel(38, pos, 1); // Layer 2's query, key, value products
+                Parallel(45, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope6x20(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope2x20(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey40(_k, _keys2, pos, _capacity);
-                Parallel(39, pos, 1); // Step 2's attention
-                Parallel(40, pos, 1); // Layer 2's output product
+                Parallel(46, pos, 1); // Step 2's attention
+                Parallel(47, pos, 1); // Layer 2's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm120(_x, w.FeedForwardNorm, _xb);
-                Parallel(41, pos, 1); // Layer 2's gate, up products
+                Parallel(48, pos, 1); // Layer 2's gate, up products
                 Kernels.SwiGlu300(_gate, _up);
-                Parallel(42, pos, 1); // Layer 2's down product
+                Parallel(49, pos, 1); // Layer 2's down product
             }
 
             /// <summary>The head: final RMSNorm with output_norm, then the output matrix, into the logits.</summary>
@@ -771,6 +751,13 @@ namespace Plans
                     case 40: Op40(_opPos, _opCount, part, parts); break;
                     case 41: Op41(_opPos, _opCount, part, parts); break;
                     case 42: Op42(_opPos, _opCount, part, parts); break;
+                    case 43: Op43(_opPos, _opCount, part, parts); break;
+                    case 44: Op44(_opPos, _opCount, part, parts); break;
+                    case 45: Op45(_opPos, _opCount, part, parts); break;
+                    case 46: Op46(_opPos, _opCount, part, parts); break;
+                    case 47: Op47(_opPos, _opCount, part, parts); break;
+                    case 48: Op48(_opPos, _opCount, part, parts); break;
+                    case 49: Op49(_opPos, _opCount, part, parts); break;
                     default: throw new global::System.InvalidOperationException($"No parallel op {_op}.");
                 }
             }
@@ -793,8 +780,17 @@ namespace Plans
                 Kernels.MatMat40x120Stride128(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
-            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            /// <summary>Layer 0's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
             private void Op2(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op3(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -805,22 +801,29 @@ namespace Plans
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
-            private void Op3(int pos, int n, int part, int parts)
+            private void Op4(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product for n positions: this part's share.</summary>
-            private void Op4(int pos, int n, int part, int parts)
+            private void Op5(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
                 Kernels.MatMatAdd120x120Stride128(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>transposition of _batt (120 columns) for n positions: this part's share.</summary>
+            private void Op6(int pos, int n, int part, int parts)
+            {
+                var p = Rows(n, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 0's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op5(int pos, int n, int part, int parts)
+            private void Op7(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -828,7 +831,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
-            private void Op6(int pos, int n, int part, int parts)
+            private void Op8(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(300, part, parts);
@@ -836,33 +839,41 @@ namespace Plans
                 Kernels.MatMat300x120Stride128(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
-            /// <summary>Layer 0's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op7(int pos, int n, int part, int parts)
-            {
-                var w = Layer0();
-                var r0 = Rows(300, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 128, 120, _bxT.Span, n, _bgate.Span, 300, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 128, 120, _bxT.Span, n, _bup.Span, 300, r0.From, r0.To, add: false);
-            }
-
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
-            private void Op8(int pos, int n, int part, int parts)
+            private void Op9(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
                 Kernels.MatMatAdd120x300Stride304(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 0's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
+            private void Op10(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 0's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op11(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r = Rows(300, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 128, 120, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
+            }
+
             /// <summary>Layer 0's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op9(int pos, int n, int part, int parts)
+            private void Op12(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 304, 300, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 304, 300, _bhT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
-            private void Op10(int pos, int n, int part, int parts)
+            private void Op13(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -872,8 +883,17 @@ namespace Plans
                 Kernels.MatMat40x120Stride128(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 1's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
+            private void Op14(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 1's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op11(int pos, int n, int part, int parts)
+            private void Op15(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -884,14 +904,14 @@ namespace Plans
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
-            private void Op12(int pos, int n, int part, int parts)
+            private void Op16(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output product for n positions: this part's share.</summary>
-            private void Op13(int pos, int n, int part, int parts)
+            private void Op17(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -899,7 +919,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op14(int pos, int n, int part, int parts)
+            private void Op18(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -907,7 +927,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
-            private void Op15(int pos, int n, int part, int parts)
+            private void Op19(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(300, part, parts);
@@ -915,33 +935,41 @@ namespace Plans
                 Kernels.MatMat300x120Stride128(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
-            /// <summary>Layer 1's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op16(int pos, int n, int part, int parts)
-            {
-                var w = Layer1();
-                var r0 = Rows(300, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 128, 120, _bxT.Span, n, _bgate.Span, 300, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 128, 120, _bxT.Span, n, _bup.Span, 300, r0.From, r0.To, add: false);
-            }
-
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
-            private void Op17(int pos, int n, int part, int parts)
+            private void Op20(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
                 Kernels.MatMatAdd120x300Stride304(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 1's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
+            private void Op21(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 1's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op22(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r = Rows(300, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 128, 120, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
+            }
+
             /// <summary>Layer 1's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op18(int pos, int n, int part, int parts)
+            private void Op23(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 304, 300, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 304, 300, _bhT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
-            private void Op19(int pos, int n, int part, int parts)
+            private void Op24(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -951,8 +979,17 @@ namespace Plans
                 Kernels.MatMat40x120Stride128(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 2's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
+            private void Op25(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 2's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op20(int pos, int n, int part, int parts)
+            private void Op26(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -963,14 +1000,14 @@ namespace Plans
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
-            private void Op21(int pos, int n, int part, int parts)
+            private void Op27(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output product for n positions: this part's share.</summary>
-            private void Op22(int pos, int n, int part, int parts)
+            private void Op28(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -978,7 +1015,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op23(int pos, int n, int part, int parts)
+            private void Op29(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -986,7 +1023,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
-            private void Op24(int pos, int n, int part, int parts)
+            private void Op30(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(300, part, parts);
@@ -994,33 +1031,41 @@ namespace Plans
                 Kernels.MatMat300x120Stride128(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
-            /// <summary>Layer 2's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op25(int pos, int n, int part, int parts)
-            {
-                var w = Layer2();
-                var r0 = Rows(300, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 128, 120, _bxT.Span, n, _bgate.Span, 300, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 128, 120, _bxT.Span, n, _bup.Span, 300, r0.From, r0.To, add: false);
-            }
-
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
-            private void Op26(int pos, int n, int part, int parts)
+            private void Op31(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
                 Kernels.MatMatAdd120x300Stride304(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 2's norm and transposition of _bxb (120 columns) for n positions: this part's share.</summary>
+            private void Op32(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm120(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 120, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 2's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op33(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r = Rows(300, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 128, 120, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
+            }
+
             /// <summary>Layer 2's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op27(int pos, int n, int part, int parts)
+            private void Op34(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 304, 300, _bxT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 304, 300, _bhT.Span, n, _bx.Span, 120, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>
-            private void Op28(int pos, int n, int part, int parts)
+            private void Op35(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -1031,14 +1076,14 @@ namespace Plans
             }
 
             /// <summary>Step 0's attention: this part's share.</summary>
-            private void Op29(int pos, int n, int part, int parts)
+            private void Op36(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product: this part's share.</summary>
-            private void Op30(int pos, int n, int part, int parts)
+            private void Op37(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -1046,7 +1091,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's gate, up products: this part's share.</summary>
-            private void Op31(int pos, int n, int part, int parts)
+            private void Op38(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(300, part, parts);
@@ -1055,7 +1100,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's down product: this part's share.</summary>
-            private void Op32(int pos, int n, int part, int parts)
+            private void Op39(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(120, part, parts);
@@ -1063,7 +1108,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's query, key, value products: this part's share.</summary>
-            private void Op33(int pos, int n, int part, int parts)
+            private void Op40(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -1074,14 +1119,14 @@ namespace Plans
             }
 
             /// <summary>Step 1's attention: this part's share.</summary>
-            private void Op34(int pos, int n, int part, int parts)
+            private void Op41(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output product: this part's share.</summary>
-            private void Op35(int pos, int n, int part, int parts)
+            private void Op42(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -1089,7 +1134,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's gate, up products: this part's share.</summary>
-            private void Op36(int pos, int n, int part, int parts)
+            private void Op43(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(300, part, parts);
@@ -1098,7 +1143,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's down product: this part's share.</summary>
-            private void Op37(int pos, int n, int part, int parts)
+            private void Op44(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(120, part, parts);
@@ -1106,7 +1151,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's query, key, value products: this part's share.</summary>
-            private void Op38(int pos, int n, int part, int parts)
+            private void Op45(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -1117,14 +1162,14 @@ namespace Plans
             }
 
             /// <summary>Step 2's attention: this part's share.</summary>
-            private void Op39(int pos, int n, int part, int parts)
+            private void Op46(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output product: this part's share.</summary>
-            private void Op40(int pos, int n, int part, int parts)
+            private void Op47(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);
@@ -1132,7 +1177,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's gate, up products: this part's share.</summary>
-            private void Op41(int pos, int n, int part, int parts)
+            private void Op48(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(300, part, parts);
@@ -1141,7 +1186,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's down product: this part's share.</summary>
-            private void Op42(int pos, int n, int part, int parts)
+            private void Op49(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(120, part, parts);

@@ -132,8 +132,9 @@ namespace Plans
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
-            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 172 columns.
-            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 172);
+            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 64 columns;
+            // the down projection's, the hidden rows after SwiGLU, is written transposed by the fused gate/up op.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 64), _bhT = new(MaxBatch * HiddenDim);
             // Set while Verify runs the batched steps: the exact kernels, bit-identical to Forward(int), instead of the prompt GEMM.
             private bool _exactBatch;
 
@@ -273,15 +274,15 @@ namespace Plans
             private void Batch0(int pos, int n)
             {
                 var w = Layer0();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                     Parallel(1, pos, n); // Layer 0's query, key, value products for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(2, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
+                    Parallel(2, pos, n); // Layer 0's norm and transposition of _bxb (64 columns) for n positions
+                    Parallel(3, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
                 }
                 for (var j = 0; j < n; j++)
                 {
@@ -289,35 +290,28 @@ namespace Plans
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
-                Parallel(3, pos, n); // Step 0's attention for n positions
+                Parallel(4, pos, n); // Step 0's attention for n positions
                 if (_exactBatch)
                 {
-                    Parallel(4, pos, n); // Layer 0's output product for n positions
+                    Parallel(5, pos, n); // Layer 0's output product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(5, pos, n); // Layer 0's output prompt GEMM for n positions
+                    Parallel(6, pos, n); // transposition of _batt (64 columns) for n positions
+                    Parallel(7, pos, n); // Layer 0's output prompt GEMM for n positions
                 }
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(6, pos, n); // Layer 0's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(8, pos, n); // Layer 0's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                    Parallel(9, pos, n); // Layer 0's down product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(7, pos, n); // Layer 0's gate, up prompt GEMMs for n positions
-                }
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                if (_exactBatch)
-                {
-                    Parallel(8, pos, n); // Layer 0's down product for n positions
-                }
-                else
-                {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                    Parallel(9, pos, n); // Layer 0's down prompt GEMM for n positions
+                    Parallel(10, pos, n); // Layer 0's norm and transposition of _bxb (64 columns) for n positions
+                    Parallel(11, pos, n); // Layer 0's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                    Parallel(12, pos, n); // Layer 0's down prompt GEMM for n positions
                 }
             }
 
@@ -326,15 +320,15 @@ namespace Plans
             private void Batch1(int pos, int n)
             {
                 var w = Layer1();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(10, pos, n); // Layer 1's query, key, value products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(13, pos, n); // Layer 1's query, key, value products for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(11, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
+                    Parallel(14, pos, n); // Layer 1's norm and transposition of _bxb (64 columns) for n positions
+                    Parallel(15, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
                 }
                 for (var j = 0; j < n; j++)
                 {
@@ -342,35 +336,28 @@ namespace Plans
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
-                Parallel(12, pos, n); // Step 1's attention for n positions
+                Parallel(16, pos, n); // Step 1's attention for n positions
                 if (_exactBatch)
                 {
-                    Parallel(13, pos, n); // Layer 1's output product for n positions
+                    Parallel(17, pos, n); // Layer 1's output product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(14, pos, n); // Layer 1's output prompt GEMM for n positions
+                    Parallel(6, pos, n); // transposition of _batt (64 columns) for n positions
+                    Parallel(18, pos, n); // Layer 1's output prompt GEMM for n positions
                 }
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(15, pos, n); // Layer 1's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(19, pos, n); // Layer 1's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                    Parallel(20, pos, n); // Layer 1's down product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(16, pos, n); // Layer 1's gate, up prompt GEMMs for n positions
-                }
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                if (_exactBatch)
-                {
-                    Parallel(17, pos, n); // Layer 1's down product for n positions
-                }
-                else
-                {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                    Parallel(18, pos, n); // Layer 1's down prompt GEMM for n positions
+                    Parallel(21, pos, n); // Layer 1's norm and transposition of _bxb (64 columns) for n positions
+                    Parallel(22, pos, n); // Layer 1's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                    Parallel(23, pos, n); // Layer 1's down prompt GEMM for n positions
                 }
             }
 
@@ -379,15 +366,15 @@ namespace Plans
             private void Batch2(int pos, int n)
             {
                 var w = Layer2();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(19, pos, n); // Layer 2's query, key, value products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(24, pos, n); // Layer 2's query, key, value products for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(20, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
+                    Parallel(25, pos, n); // Layer 2's norm and transposition of _bxb (64 columns) for n positions
+                    Parallel(26, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
                 }
                 for (var j = 0; j < n; j++)
                 {
@@ -395,35 +382,28 @@ namespace Plans
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
-                Parallel(21, pos, n); // Step 2's attention for n positions
+                Parallel(27, pos, n); // Step 2's attention for n positions
                 if (_exactBatch)
                 {
-                    Parallel(22, pos, n); // Layer 2's output product for n positions
+                    Parallel(28, pos, n); // Layer 2's output product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(23, pos, n); // Layer 2's output prompt GEMM for n positions
+                    Parallel(6, pos, n); // transposition of _batt (64 columns) for n positions
+                    Parallel(29, pos, n); // Layer 2's output prompt GEMM for n positions
                 }
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(24, pos, n); // Layer 2's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(30, pos, n); // Layer 2's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                    Parallel(31, pos, n); // Layer 2's down product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(25, pos, n); // Layer 2's gate, up prompt GEMMs for n positions
-                }
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                if (_exactBatch)
-                {
-                    Parallel(26, pos, n); // Layer 2's down product for n positions
-                }
-                else
-                {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                    Parallel(27, pos, n); // Layer 2's down prompt GEMM for n positions
+                    Parallel(32, pos, n); // Layer 2's norm and transposition of _bxb (64 columns) for n positions
+                    Parallel(33, pos, n); // Layer 2's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                    Parallel(34, pos, n); // Layer 2's down prompt GEMM for n positions
                 }
             }
 
@@ -432,15 +412,15 @@ namespace Plans
             private void Batch3(int pos, int n)
             {
                 var w = Layer3();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(28, pos, n); // Layer 3's query, key, value products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(35, pos, n); // Layer 3's query, key, value products for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(29, pos, n); // Layer 3's query, key, value prompt GEMMs for n positions
+                    Parallel(36, pos, n); // Layer 3's norm and transposition of _bxb (64 columns) for n positions
+                    Parallel(37, pos, n); // Layer 3's query, key, value prompt GEMMs for n positions
                 }
                 for (var j = 0; j < n; j++)
                 {
@@ -448,35 +428,28 @@ namespace Plans
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys3, pos + j, _capacity);
                 }
-                Parallel(30, pos, n); // Step 3's attention for n positions
+                Parallel(38, pos, n); // Step 3's attention for n positions
                 if (_exactBatch)
                 {
-                    Parallel(31, pos, n); // Layer 3's output product for n positions
+                    Parallel(39, pos, n); // Layer 3's output product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(32, pos, n); // Layer 3's output prompt GEMM for n positions
+                    Parallel(6, pos, n); // transposition of _batt (64 columns) for n positions
+                    Parallel(40, pos, n); // Layer 3's output prompt GEMM for n positions
                 }
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(33, pos, n); // Layer 3's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(41, pos, n); // Layer 3's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                    Parallel(42, pos, n); // Layer 3's down product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(34, pos, n); // Layer 3's gate, up prompt GEMMs for n positions
-                }
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                if (_exactBatch)
-                {
-                    Parallel(35, pos, n); // Layer 3's down product for n positions
-                }
-                else
-                {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                    Parallel(36, pos, n); // Layer 3's down prompt GEMM for n positions
+                    Parallel(43, pos, n); // Layer 3's norm and transposition of _bxb (64 columns) for n positions
+                    Parallel(44, pos, n); // Layer 3's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                    Parallel(45, pos, n); // Layer 3's down prompt GEMM for n positions
                 }
             }
 
@@ -485,15 +458,15 @@ namespace Plans
             private void Batch4(int pos, int n)
             {
                 var w = Layer4();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(37, pos, n); // Layer 4's query, key, value products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(46, pos, n); // Layer 4's query, key, value products for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(38, pos, n); // Layer 4's query, key, value prompt GEMMs for n positions
+                    Parallel(47, pos, n); // Layer 4's norm and transposition of _bxb (64 columns) for n positions
+                    Parallel(48, pos, n); // Layer 4's query, key, value prompt GEMMs for n positions
                 }
                 for (var j = 0; j < n; j++)
                 {
@@ -501,35 +474,28 @@ namespace Plans
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys4, pos + j, _capacity);
                 }
-                Parallel(39, pos, n); // Step 4's attention for n positions
+                Parallel(49, pos, n); // Step 4's attention for n positions
                 if (_exactBatch)
                 {
-                    Parallel(40, pos, n); // Layer 4's output product for n positions
+                    Parallel(50, pos, n); // Layer 4's output product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(41, pos, n); // Layer 4's output prompt GEMM for n positions
+                    Parallel(6, pos, n); // transposition of _batt (64 columns) for n positions
+                    Parallel(51, pos, n); // Layer 4's output prompt GEMM for n positions
                 }
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
                 if (_exactBatch)
                 {
-                    Parallel(42, pos, n); // Layer 4's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                    Parallel(52, pos, n); // Layer 4's gate, up products for n positions
+                    for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
+                    Parallel(53, pos, n); // Layer 4's down product for n positions
                 }
                 else
                 {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                    Parallel(43, pos, n); // Layer 4's gate, up prompt GEMMs for n positions
-                }
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                if (_exactBatch)
-                {
-                    Parallel(44, pos, n); // Layer 4's down product for n positions
-                }
-                else
-                {
-                    global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                    Parallel(45, pos, n); // Layer 4's down prompt GEMM for n positions
+                    Parallel(54, pos, n); // Layer 4's norm and transposition of _bxb (64 columns) for n positions
+                    Parallel(55, pos, n); // Layer 4's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                    Parallel(56, pos, n); // Layer 4's down prompt GEMM for n positions
                 }
             }
 
@@ -673,17 +639,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 0's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(46, pos, 1); // Layer 0's query, key, value products
+                Parallel(57, pos, 1); // Layer 0's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys0, pos, _capacity);
-                Parallel(47, pos, 1); // Step 0's attention
-                Parallel(48, pos, 1); // Layer 0's output product
+                Parallel(58, pos, 1); // Step 0's attention
+                Parallel(59, pos, 1); // Layer 0's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(49, pos, 1); // Layer 0's gate, up products
+                Parallel(60, pos, 1); // Layer 0's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(50, pos, 1); // Layer 0's down product
+                Parallel(61, pos, 1); // Layer 0's down product
             }
 
             // Step 1: layer 1 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -693,17 +659,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 1's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(51, pos, 1); // Layer 1's query, key, value products
+                Parallel(62, pos, 1); // Layer 1's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys1, pos, _capacity);
-                Parallel(52, pos, 1); // Step 1's attention
-                Parallel(53, pos, 1); // Layer 1's output product
+                Parallel(63, pos, 1); // Step 1's attention
+                Parallel(64, pos, 1); // Layer 1's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(54, pos, 1); // Layer 1's gate, up products
+                Parallel(65, pos, 1); // Layer 1's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(55, pos, 1); // Layer 1's down product
+                Parallel(66, pos, 1); // Layer 1's down product
             }
 
             // Step 2: layer 2 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -713,17 +679,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 2's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(56, pos, 1); // Layer 2's query, key, value products
+                Parallel(67, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys2, pos, _capacity);
-                Parallel(57, pos, 1); // Step 2's attention
-                Parallel(58, pos, 1); // Layer 2's output product
+                Parallel(68, pos, 1); // Step 2's attention
+                Parallel(69, pos, 1); // Layer 2's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(59, pos, 1); // Layer 2's gate, up products
+                Parallel(70, pos, 1); // Layer 2's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(60, pos, 1); // Layer 2's down product
+                Parallel(71, pos, 1); // Layer 2's down product
             }
 
             // Step 3: layer 3 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -733,17 +699,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 3's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(61, pos, 1); // Layer 3's query, key, value products
+                Parallel(72, pos, 1); // Layer 3's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys3, pos, _capacity);
-                Parallel(62, pos, 1); // Step 3's attention
-                Parallel(63, pos, 1); // Layer 3's output product
+                Parallel(73, pos, 1); // Step 3's attention
+                Parallel(74, pos, 1); // Layer 3's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(64, pos, 1); // Layer 3's gate, up products
+                Parallel(75, pos, 1); // Layer 3's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(65, pos, 1); // Layer 3's down product
+                Parallel(76, pos, 1); // Layer 3's down product
             }
 
             // Step 4: layer 4 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -753,17 +719,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 4's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(66, pos, 1); // Layer 4's query, key, value products
+                Parallel(77, pos, 1); // Layer 4's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys4, pos, _capacity);
-                Parallel(67, pos, 1); // Step 4's attention
-                Parallel(68, pos, 1); // Layer 4's output product
+                Parallel(78, pos, 1); // Step 4's attention
+                Parallel(79, pos, 1); // Layer 4's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(69, pos, 1); // Layer 4's gate, up products
+                Parallel(80, pos, 1); // Layer 4's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(70, pos, 1); // Layer 4's down product
+                Parallel(81, pos, 1); // Layer 4's down product
             }
 
             /// <summary>The head: final RMSNorm with output_norm, then the output matrix, into the logits.</summary>
@@ -1008,6 +974,17 @@ namespace Plans
                     case 68: Op68(_opPos, _opCount, part, parts); break;
                     case 69: Op69(_opPos, _opCount, part, parts); break;
                     case 70: Op70(_opPos, _opCount, part, parts); break;
+                    case 71: Op71(_opPos, _opCount, part, parts); break;
+                    case 72: Op72(_opPos, _opCount, part, parts); break;
+                    case 73: Op73(_opPos, _opCount, part, parts); break;
+                    case 74: Op74(_opPos, _opCount, part, parts); break;
+                    case 75: Op75(_opPos, _opCount, part, parts); break;
+                    case 76: Op76(_opPos, _opCount, part, parts); break;
+                    case 77: Op77(_opPos, _opCount, part, parts); break;
+                    case 78: Op78(_opPos, _opCount, part, parts); break;
+                    case 79: Op79(_opPos, _opCount, part, parts); break;
+                    case 80: Op80(_opPos, _opCount, part, parts); break;
+                    case 81: Op81(_opPos, _opCount, part, parts); break;
                     default: throw new global::System.InvalidOperationException($"No parallel op {_op}.");
                 }
             }
@@ -1030,8 +1007,17 @@ namespace Plans
                 Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values0, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
-            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            /// <summary>Layer 0's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
             private void Op2(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op3(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1042,22 +1028,29 @@ namespace Plans
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
-            private void Op3(int pos, int n, int part, int parts)
+            private void Op4(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product for n positions: this part's share.</summary>
-            private void Op4(int pos, int n, int part, int parts)
+            private void Op5(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x64(w.Output, _batt.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>transposition of _batt (64 columns) for n positions: this part's share.</summary>
+            private void Op6(int pos, int n, int part, int parts)
+            {
+                var p = Rows(n, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 0's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op5(int pos, int n, int part, int parts)
+            private void Op7(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1065,7 +1058,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's gate, up products for n positions: this part's share.</summary>
-            private void Op6(int pos, int n, int part, int parts)
+            private void Op8(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(172, part, parts);
@@ -1073,33 +1066,41 @@ namespace Plans
                 Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
-            /// <summary>Layer 0's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op7(int pos, int n, int part, int parts)
-            {
-                var w = Layer0();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
-            }
-
             /// <summary>Layer 0's down product for n positions: this part's share.</summary>
-            private void Op8(int pos, int n, int part, int parts)
+            private void Op9(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 0's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op10(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 0's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op11(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
+            }
+
             /// <summary>Layer 0's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op9(int pos, int n, int part, int parts)
+            private void Op12(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 1's query, key, value products for n positions: this part's share.</summary>
-            private void Op10(int pos, int n, int part, int parts)
+            private void Op13(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1109,8 +1110,17 @@ namespace Plans
                 Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values1, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 1's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op14(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 1's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op11(int pos, int n, int part, int parts)
+            private void Op15(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1121,14 +1131,14 @@ namespace Plans
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
-            private void Op12(int pos, int n, int part, int parts)
+            private void Op16(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output product for n positions: this part's share.</summary>
-            private void Op13(int pos, int n, int part, int parts)
+            private void Op17(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1136,7 +1146,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op14(int pos, int n, int part, int parts)
+            private void Op18(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1144,7 +1154,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's gate, up products for n positions: this part's share.</summary>
-            private void Op15(int pos, int n, int part, int parts)
+            private void Op19(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(172, part, parts);
@@ -1152,33 +1162,41 @@ namespace Plans
                 Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
-            /// <summary>Layer 1's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op16(int pos, int n, int part, int parts)
-            {
-                var w = Layer1();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
-            }
-
             /// <summary>Layer 1's down product for n positions: this part's share.</summary>
-            private void Op17(int pos, int n, int part, int parts)
+            private void Op20(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 1's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op21(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 1's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op22(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
+            }
+
             /// <summary>Layer 1's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op18(int pos, int n, int part, int parts)
+            private void Op23(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 2's query, key, value products for n positions: this part's share.</summary>
-            private void Op19(int pos, int n, int part, int parts)
+            private void Op24(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1188,8 +1206,17 @@ namespace Plans
                 Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values2, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 2's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op25(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 2's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op20(int pos, int n, int part, int parts)
+            private void Op26(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1200,14 +1227,14 @@ namespace Plans
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
-            private void Op21(int pos, int n, int part, int parts)
+            private void Op27(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output product for n positions: this part's share.</summary>
-            private void Op22(int pos, int n, int part, int parts)
+            private void Op28(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1215,7 +1242,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op23(int pos, int n, int part, int parts)
+            private void Op29(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1223,7 +1250,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's gate, up products for n positions: this part's share.</summary>
-            private void Op24(int pos, int n, int part, int parts)
+            private void Op30(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(172, part, parts);
@@ -1231,33 +1258,41 @@ namespace Plans
                 Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
-            /// <summary>Layer 2's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op25(int pos, int n, int part, int parts)
-            {
-                var w = Layer2();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
-            }
-
             /// <summary>Layer 2's down product for n positions: this part's share.</summary>
-            private void Op26(int pos, int n, int part, int parts)
+            private void Op31(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 2's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op32(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 2's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op33(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
+            }
+
             /// <summary>Layer 2's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op27(int pos, int n, int part, int parts)
+            private void Op34(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 3's query, key, value products for n positions: this part's share.</summary>
-            private void Op28(int pos, int n, int part, int parts)
+            private void Op35(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1267,8 +1302,17 @@ namespace Plans
                 Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values3, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 3's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op36(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 3's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op29(int pos, int n, int part, int parts)
+            private void Op37(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1279,14 +1323,14 @@ namespace Plans
             }
 
             /// <summary>Step 3's attention for n positions: this part's share.</summary>
-            private void Op30(int pos, int n, int part, int parts)
+            private void Op38(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys3, _values3, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 3's output product for n positions: this part's share.</summary>
-            private void Op31(int pos, int n, int part, int parts)
+            private void Op39(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1294,7 +1338,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op32(int pos, int n, int part, int parts)
+            private void Op40(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1302,7 +1346,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's gate, up products for n positions: this part's share.</summary>
-            private void Op33(int pos, int n, int part, int parts)
+            private void Op41(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(172, part, parts);
@@ -1310,33 +1354,41 @@ namespace Plans
                 Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
-            /// <summary>Layer 3's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op34(int pos, int n, int part, int parts)
-            {
-                var w = Layer3();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
-            }
-
             /// <summary>Layer 3's down product for n positions: this part's share.</summary>
-            private void Op35(int pos, int n, int part, int parts)
+            private void Op42(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 3's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op43(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 3's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op44(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
+            }
+
             /// <summary>Layer 3's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op36(int pos, int n, int part, int parts)
+            private void Op45(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 4's query, key, value products for n positions: this part's share.</summary>
-            private void Op37(int pos, int n, int part, int parts)
+            private void Op46(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1346,8 +1398,17 @@ namespace Plans
                 Kernels.MatMat32x64(w.Value, _bxb.Span, new global::System.Span<float>(_values4, pos * KvDim, n * KvDim), n, r1.From, r1.To);
             }
 
+            /// <summary>Layer 4's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op47(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 4's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op38(int pos, int n, int part, int parts)
+            private void Op48(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1358,14 +1419,14 @@ namespace Plans
             }
 
             /// <summary>Step 4's attention for n positions: this part's share.</summary>
-            private void Op39(int pos, int n, int part, int parts)
+            private void Op49(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys4, _values4, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 4's output product for n positions: this part's share.</summary>
-            private void Op40(int pos, int n, int part, int parts)
+            private void Op50(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1373,7 +1434,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op41(int pos, int n, int part, int parts)
+            private void Op51(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1381,7 +1442,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's gate, up products for n positions: this part's share.</summary>
-            private void Op42(int pos, int n, int part, int parts)
+            private void Op52(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(172, part, parts);
@@ -1389,33 +1450,41 @@ namespace Plans
                 Kernels.MatMat172x64(w.Up, _bxb.Span, _bup.Span, n, r0.From, r0.To);
             }
 
-            /// <summary>Layer 4's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op43(int pos, int n, int part, int parts)
-            {
-                var w = Layer4();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
-            }
-
             /// <summary>Layer 4's down product for n positions: this part's share.</summary>
-            private void Op44(int pos, int n, int part, int parts)
+            private void Op53(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
                 Kernels.MatMatAdd64x172Stride176(w.Down, _bgate.Span, _bx.Span, n, r0.From, r0.To);
             }
 
+            /// <summary>Layer 4's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op54(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 4's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op55(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
+            }
+
             /// <summary>Layer 4's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op45(int pos, int n, int part, int parts)
+            private void Op56(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>
-            private void Op46(int pos, int n, int part, int parts)
+            private void Op57(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1426,14 +1495,14 @@ namespace Plans
             }
 
             /// <summary>Step 0's attention: this part's share.</summary>
-            private void Op47(int pos, int n, int part, int parts)
+            private void Op58(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product: this part's share.</summary>
-            private void Op48(int pos, int n, int part, int parts)
+            private void Op59(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1441,7 +1510,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's gate, up products: this part's share.</summary>
-            private void Op49(int pos, int n, int part, int parts)
+            private void Op60(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(172, part, parts);
@@ -1450,7 +1519,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's down product: this part's share.</summary>
-            private void Op50(int pos, int n, int part, int parts)
+            private void Op61(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1458,7 +1527,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's query, key, value products: this part's share.</summary>
-            private void Op51(int pos, int n, int part, int parts)
+            private void Op62(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1469,14 +1538,14 @@ namespace Plans
             }
 
             /// <summary>Step 1's attention: this part's share.</summary>
-            private void Op52(int pos, int n, int part, int parts)
+            private void Op63(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output product: this part's share.</summary>
-            private void Op53(int pos, int n, int part, int parts)
+            private void Op64(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1484,7 +1553,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's gate, up products: this part's share.</summary>
-            private void Op54(int pos, int n, int part, int parts)
+            private void Op65(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(172, part, parts);
@@ -1493,7 +1562,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's down product: this part's share.</summary>
-            private void Op55(int pos, int n, int part, int parts)
+            private void Op66(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1501,7 +1570,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's query, key, value products: this part's share.</summary>
-            private void Op56(int pos, int n, int part, int parts)
+            private void Op67(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1512,14 +1581,14 @@ namespace Plans
             }
 
             /// <summary>Step 2's attention: this part's share.</summary>
-            private void Op57(int pos, int n, int part, int parts)
+            private void Op68(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output product: this part's share.</summary>
-            private void Op58(int pos, int n, int part, int parts)
+            private void Op69(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1527,7 +1596,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's gate, up products: this part's share.</summary>
-            private void Op59(int pos, int n, int part, int parts)
+            private void Op70(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(172, part, parts);
@@ -1536,7 +1605,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's down product: this part's share.</summary>
-            private void Op60(int pos, int n, int part, int parts)
+            private void Op71(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1544,7 +1613,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's query, key, value products: this part's share.</summary>
-            private void Op61(int pos, int n, int part, int parts)
+            private void Op72(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1555,14 +1624,14 @@ namespace Plans
             }
 
             /// <summary>Step 3's attention: this part's share.</summary>
-            private void Op62(int pos, int n, int part, int parts)
+            private void Op73(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys3, _values3, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 3's output product: this part's share.</summary>
-            private void Op63(int pos, int n, int part, int parts)
+            private void Op74(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1570,7 +1639,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's gate, up products: this part's share.</summary>
-            private void Op64(int pos, int n, int part, int parts)
+            private void Op75(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(172, part, parts);
@@ -1579,7 +1648,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's down product: this part's share.</summary>
-            private void Op65(int pos, int n, int part, int parts)
+            private void Op76(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1587,7 +1656,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's query, key, value products: this part's share.</summary>
-            private void Op66(int pos, int n, int part, int parts)
+            private void Op77(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1598,14 +1667,14 @@ namespace Plans
             }
 
             /// <summary>Step 4's attention: this part's share.</summary>
-            private void Op67(int pos, int n, int part, int parts)
+            private void Op78(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys4, _values4, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 4's output product: this part's share.</summary>
-            private void Op68(int pos, int n, int part, int parts)
+            private void Op79(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1613,7 +1682,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's gate, up products: this part's share.</summary>
-            private void Op69(int pos, int n, int part, int parts)
+            private void Op80(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(172, part, parts);
@@ -1622,7 +1691,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's down product: this part's share.</summary>
-            private void Op70(int pos, int n, int part, int parts)
+            private void Op81(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);

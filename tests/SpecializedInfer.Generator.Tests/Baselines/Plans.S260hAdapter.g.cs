@@ -131,8 +131,9 @@ namespace Plans
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bx = new(MaxBatch * Dim), _bxb = new(MaxBatch * Dim), _bq = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bk = new(MaxBatch * KvDim), _batt = new(MaxBatch * QueryDim);
             private readonly global::SpecializedInfer.Engine.AlignedBuffer _bgate = new(MaxBatch * HiddenDim), _bup = new(MaxBatch * HiddenDim);
-            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 172 columns.
-            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 172);
+            // The prompt GEMM's input, a chunk's rows transposed (xT[k][position], positions padded to 16): the widest input has 64 columns;
+            // the down projection's, the hidden rows after SwiGLU, is written transposed by the fused gate/up op.
+            private readonly global::SpecializedInfer.Engine.AlignedBuffer _bxT = new(MaxBatch * 64), _bhT = new(MaxBatch * HiddenDim);
 
             // KV cache, one slot per step (rule 1: a repeated layer has one per repeat). Keys are stored transposed,
             // [KvDim][_capacity], so attention scores run along positions in whole vectors; values are [position][KvDim].
@@ -269,24 +270,20 @@ namespace Plans
             private void Batch0(int pos, int n)
             {
                 var w = Layer0();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(1, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
+                Parallel(1, pos, n); // Layer 0's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(2, pos, n); // Layer 0's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys0, pos + j, _capacity);
                 }
-                Parallel(2, pos, n); // Step 0's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(3, pos, n); // Layer 0's output prompt GEMM for n positions
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(4, pos, n); // Layer 0's gate, up prompt GEMMs for n positions
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                Parallel(5, pos, n); // Layer 0's down prompt GEMM for n positions
+                Parallel(3, pos, n); // Step 0's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (64 columns) for n positions
+                Parallel(5, pos, n); // Layer 0's output prompt GEMM for n positions
+                Parallel(6, pos, n); // Layer 0's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(7, pos, n); // Layer 0's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                Parallel(8, pos, n); // Layer 0's down prompt GEMM for n positions
             }
 
             // Step 1 (layer 1) for positions pos..pos+n-1: Step1's kernels per position,
@@ -294,24 +291,20 @@ namespace Plans
             private void Batch1(int pos, int n)
             {
                 var w = Layer1();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(6, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
+                Parallel(9, pos, n); // Layer 1's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(10, pos, n); // Layer 1's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys1, pos + j, _capacity);
                 }
-                Parallel(7, pos, n); // Step 1's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(8, pos, n); // Layer 1's output prompt GEMM for n positions
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(9, pos, n); // Layer 1's gate, up prompt GEMMs for n positions
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                Parallel(10, pos, n); // Layer 1's down prompt GEMM for n positions
+                Parallel(11, pos, n); // Step 1's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (64 columns) for n positions
+                Parallel(12, pos, n); // Layer 1's output prompt GEMM for n positions
+                Parallel(13, pos, n); // Layer 1's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(14, pos, n); // Layer 1's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                Parallel(15, pos, n); // Layer 1's down prompt GEMM for n positions
             }
 
             // Step 2 (layer 2) for positions pos..pos+n-1: Step2's kernels per position,
@@ -319,24 +312,20 @@ namespace Plans
             private void Batch2(int pos, int n)
             {
                 var w = Layer2();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(11, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
+                Parallel(16, pos, n); // Layer 2's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(17, pos, n); // Layer 2's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys2, pos + j, _capacity);
                 }
-                Parallel(12, pos, n); // Step 2's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(13, pos, n); // Layer 2's output prompt GEMM for n positions
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(14, pos, n); // Layer 2's gate, up prompt GEMMs for n positions
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                Parallel(15, pos, n); // Layer 2's down prompt GEMM for n positions
+                Parallel(18, pos, n); // Step 2's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (64 columns) for n positions
+                Parallel(19, pos, n); // Layer 2's output prompt GEMM for n positions
+                Parallel(20, pos, n); // Layer 2's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(21, pos, n); // Layer 2's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                Parallel(22, pos, n); // Layer 2's down prompt GEMM for n positions
             }
 
             // Step 3 (layer 3) for positions pos..pos+n-1: Step3's kernels per position,
@@ -344,24 +333,20 @@ namespace Plans
             private void Batch3(int pos, int n)
             {
                 var w = Layer3();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(16, pos, n); // Layer 3's query, key, value prompt GEMMs for n positions
+                Parallel(23, pos, n); // Layer 3's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(24, pos, n); // Layer 3's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys3, pos + j, _capacity);
                 }
-                Parallel(17, pos, n); // Step 3's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(18, pos, n); // Layer 3's output prompt GEMM for n positions
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(19, pos, n); // Layer 3's gate, up prompt GEMMs for n positions
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                Parallel(20, pos, n); // Layer 3's down prompt GEMM for n positions
+                Parallel(25, pos, n); // Step 3's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (64 columns) for n positions
+                Parallel(26, pos, n); // Layer 3's output prompt GEMM for n positions
+                Parallel(27, pos, n); // Layer 3's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(28, pos, n); // Layer 3's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                Parallel(29, pos, n); // Layer 3's down prompt GEMM for n positions
             }
 
             // Step 4 (layer 4) for positions pos..pos+n-1: Step4's kernels per position,
@@ -369,24 +354,20 @@ namespace Plans
             private void Batch4(int pos, int n)
             {
                 var w = Layer4();
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(21, pos, n); // Layer 4's query, key, value prompt GEMMs for n positions
+                Parallel(30, pos, n); // Layer 4's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(31, pos, n); // Layer 4's query, key, value prompt GEMMs for n positions
                 for (var j = 0; j < n; j++)
                 {
                     Kernels.Rope8x8(BatchRow(_bq, j, QueryDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.Rope4x8(BatchRow(_bk, j, KvDim), _rope.Cos(pos + j), _rope.Sin(pos + j));
                     Kernels.StoreKey32(BatchRow(_bk, j, KvDim), _keys4, pos + j, _capacity);
                 }
-                Parallel(22, pos, n); // Step 4's attention for n positions
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(23, pos, n); // Layer 4's output prompt GEMM for n positions
-                for (var j = 0; j < n; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span); // the chunk's 64-float rows as xT[k][position], once for the op's products
-                Parallel(24, pos, n); // Layer 4's gate, up prompt GEMMs for n positions
-                for (var j = 0; j < n; j++) Kernels.SwiGlu172(BatchRow(_bgate, j, HiddenDim), BatchRow(_bup, j, HiddenDim));
-                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bgate.Span, n, 172, _bxT.Span); // the chunk's 172-float rows as xT[k][position], once for the op's products
-                Parallel(25, pos, n); // Layer 4's down prompt GEMM for n positions
+                Parallel(32, pos, n); // Step 4's attention for n positions
+                Parallel(4, pos, n); // transposition of _batt (64 columns) for n positions
+                Parallel(33, pos, n); // Layer 4's output prompt GEMM for n positions
+                Parallel(34, pos, n); // Layer 4's norm and transposition of _bxb (64 columns) for n positions
+                Parallel(35, pos, n); // Layer 4's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed)
+                Parallel(36, pos, n); // Layer 4's down prompt GEMM for n positions
             }
 
             /// <inheritdoc/>
@@ -452,17 +433,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 0's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(26, pos, 1); // Layer 0's query, key, value products
+                Parallel(37, pos, 1); // Layer 0's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys0, pos, _capacity);
-                Parallel(27, pos, 1); // Step 0's attention
-                Parallel(28, pos, 1); // Layer 0's output product
+                Parallel(38, pos, 1); // Step 0's attention
+                Parallel(39, pos, 1); // Layer 0's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(29, pos, 1); // Layer 0's gate, up products
+                Parallel(40, pos, 1); // Layer 0's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(30, pos, 1); // Layer 0's down product
+                Parallel(41, pos, 1); // Layer 0's down product
             }
 
             // Step 1: layer 1 (plan: layer in order; exit check after it, max p ≥ 0.5, head exit.adapter.weight + output_norm.weight + output.weight). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -472,17 +453,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 1's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(31, pos, 1); // Layer 1's query, key, value products
+                Parallel(42, pos, 1); // Layer 1's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys1, pos, _capacity);
-                Parallel(32, pos, 1); // Step 1's attention
-                Parallel(33, pos, 1); // Layer 1's output product
+                Parallel(43, pos, 1); // Step 1's attention
+                Parallel(44, pos, 1); // Layer 1's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(34, pos, 1); // Layer 1's gate, up products
+                Parallel(45, pos, 1); // Layer 1's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(35, pos, 1); // Layer 1's down product
+                Parallel(46, pos, 1); // Layer 1's down product
             }
 
             // Step 2: layer 2 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -492,17 +473,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 2's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(36, pos, 1); // Layer 2's query, key, value products
+                Parallel(47, pos, 1); // Layer 2's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys2, pos, _capacity);
-                Parallel(37, pos, 1); // Step 2's attention
-                Parallel(38, pos, 1); // Layer 2's output product
+                Parallel(48, pos, 1); // Step 2's attention
+                Parallel(49, pos, 1); // Layer 2's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(39, pos, 1); // Layer 2's gate, up products
+                Parallel(50, pos, 1); // Layer 2's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(40, pos, 1); // Layer 2's down product
+                Parallel(51, pos, 1); // Layer 2's down product
             }
 
             // Step 3: layer 3 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -512,17 +493,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 3's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(41, pos, 1); // Layer 3's query, key, value products
+                Parallel(52, pos, 1); // Layer 3's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys3, pos, _capacity);
-                Parallel(42, pos, 1); // Step 3's attention
-                Parallel(43, pos, 1); // Layer 3's output product
+                Parallel(53, pos, 1); // Step 3's attention
+                Parallel(54, pos, 1); // Layer 3's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(44, pos, 1); // Layer 3's gate, up products
+                Parallel(55, pos, 1); // Layer 3's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(45, pos, 1); // Layer 3's down product
+                Parallel(56, pos, 1); // Layer 3's down product
             }
 
             // Step 4: layer 4 (plan: layer in order). attention 64→q 64, k/v 32; ffn 64→172→64.
@@ -532,17 +513,17 @@ namespace Plans
                 // Attention: RMSNorm, q/k/v projections, RoPE at pos, K/V into step 4's slot, attention over 0..pos,
                 // output projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                Parallel(46, pos, 1); // Layer 4's query, key, value products
+                Parallel(57, pos, 1); // Layer 4's query, key, value products
                 Kernels.Rope8x8(_q, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                 Kernels.StoreKey32(_k, _keys4, pos, _capacity);
-                Parallel(47, pos, 1); // Step 4's attention
-                Parallel(48, pos, 1); // Layer 4's output product
+                Parallel(58, pos, 1); // Step 4's attention
+                Parallel(59, pos, 1); // Layer 4's output product
                 // Feed-forward: RMSNorm, gate and up projections, SwiGLU, down projection added to the residual stream.
                 Kernels.RmsNorm64(_x, w.FeedForwardNorm, _xb);
-                Parallel(49, pos, 1); // Layer 4's gate, up products
+                Parallel(60, pos, 1); // Layer 4's gate, up products
                 Kernels.SwiGlu172(_gate, _up);
-                Parallel(50, pos, 1); // Layer 4's down product
+                Parallel(61, pos, 1); // Layer 4's down product
             }
 
             // Rule 4 (kvFill Propagate): a generated token that stopped after step 1 never ran steps 2..4. Each
@@ -553,7 +534,7 @@ namespace Plans
                 {
                     var w = Layer2();
                     Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                    Parallel(51, pos, 1); // Layer 2's key, value products
+                    Parallel(62, pos, 1); // Layer 2's key, value products
                     Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                     Kernels.StoreKey32(_k, _keys2, pos, _capacity);
                 }
@@ -561,7 +542,7 @@ namespace Plans
                 {
                     var w = Layer3();
                     Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                    Parallel(52, pos, 1); // Layer 3's key, value products
+                    Parallel(63, pos, 1); // Layer 3's key, value products
                     Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                     Kernels.StoreKey32(_k, _keys3, pos, _capacity);
                 }
@@ -569,7 +550,7 @@ namespace Plans
                 {
                     var w = Layer4();
                     Kernels.RmsNorm64(_x, w.AttentionNorm, _xb);
-                    Parallel(53, pos, 1); // Layer 4's key, value products
+                    Parallel(64, pos, 1); // Layer 4's key, value products
                     Kernels.Rope4x8(_k, _rope.Cos(pos), _rope.Sin(pos));
                     Kernels.StoreKey32(_k, _keys4, pos, _capacity);
                 }
@@ -588,7 +569,7 @@ namespace Plans
                 // Adapter: _xa = exit.adapter.weight · RMSNorm(_x; exit.adapter.norm.weight) + exit.adapter.bias, as the reference engine computes it.
                 _exitAdapter0.Apply(_x, _xb, _xa);
                 Kernels.RmsNorm64(_xa, ExitNorm0, _xb);
-                Parallel(54, 0, 1); // The head's product with ExitOutput0
+                Parallel(65, 0, 1); // The head's product with ExitOutput0
             }
 
             /// <summary>One layer's tensors as spans; built per step on the stack.</summary>
@@ -816,6 +797,17 @@ namespace Plans
                     case 52: Op52(_opPos, _opCount, part, parts); break;
                     case 53: Op53(_opPos, _opCount, part, parts); break;
                     case 54: Op54(_opPos, _opCount, part, parts); break;
+                    case 55: Op55(_opPos, _opCount, part, parts); break;
+                    case 56: Op56(_opPos, _opCount, part, parts); break;
+                    case 57: Op57(_opPos, _opCount, part, parts); break;
+                    case 58: Op58(_opPos, _opCount, part, parts); break;
+                    case 59: Op59(_opPos, _opCount, part, parts); break;
+                    case 60: Op60(_opPos, _opCount, part, parts); break;
+                    case 61: Op61(_opPos, _opCount, part, parts); break;
+                    case 62: Op62(_opPos, _opCount, part, parts); break;
+                    case 63: Op63(_opPos, _opCount, part, parts); break;
+                    case 64: Op64(_opPos, _opCount, part, parts); break;
+                    case 65: Op65(_opPos, _opCount, part, parts); break;
                     default: throw new global::System.InvalidOperationException($"No parallel op {_op}.");
                 }
             }
@@ -827,8 +819,17 @@ namespace Plans
                 Kernels.MatVec512x64(Output, _xb, _logits, r.From, r.To);
             }
 
-            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            /// <summary>Layer 0's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
             private void Op1(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 0's query, key, value prompt GEMMs for n positions: this part's share.</summary>
+            private void Op2(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -839,39 +840,63 @@ namespace Plans
             }
 
             /// <summary>Step 0's attention for n positions: this part's share.</summary>
-            private void Op2(int pos, int n, int part, int parts)
+            private void Op3(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys0, _values0, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
+            /// <summary>transposition of _batt (64 columns) for n positions: this part's share.</summary>
+            private void Op4(int pos, int n, int part, int parts)
+            {
+                var p = Rows(n, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_batt.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
             /// <summary>Layer 0's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op3(int pos, int n, int part, int parts)
+            private void Op5(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
                 global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 0's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op4(int pos, int n, int part, int parts)
+            /// <summary>Layer 0's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op6(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 0's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op7(int pos, int n, int part, int parts)
+            {
+                var w = Layer0();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
             }
 
             /// <summary>Layer 0's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op5(int pos, int n, int part, int parts)
+            private void Op8(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
+            /// <summary>Layer 1's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op9(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
             }
 
             /// <summary>Layer 1's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op6(int pos, int n, int part, int parts)
+            private void Op10(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -882,39 +907,56 @@ namespace Plans
             }
 
             /// <summary>Step 1's attention for n positions: this part's share.</summary>
-            private void Op7(int pos, int n, int part, int parts)
+            private void Op11(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys1, _values1, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op8(int pos, int n, int part, int parts)
+            private void Op12(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
                 global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 1's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op9(int pos, int n, int part, int parts)
+            /// <summary>Layer 1's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op13(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 1's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op14(int pos, int n, int part, int parts)
+            {
+                var w = Layer1();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
             }
 
             /// <summary>Layer 1's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op10(int pos, int n, int part, int parts)
+            private void Op15(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
+            /// <summary>Layer 2's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op16(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
             }
 
             /// <summary>Layer 2's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op11(int pos, int n, int part, int parts)
+            private void Op17(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -925,39 +967,56 @@ namespace Plans
             }
 
             /// <summary>Step 2's attention for n positions: this part's share.</summary>
-            private void Op12(int pos, int n, int part, int parts)
+            private void Op18(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys2, _values2, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op13(int pos, int n, int part, int parts)
+            private void Op19(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
                 global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 2's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op14(int pos, int n, int part, int parts)
+            /// <summary>Layer 2's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op20(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 2's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op21(int pos, int n, int part, int parts)
+            {
+                var w = Layer2();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
             }
 
             /// <summary>Layer 2's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op15(int pos, int n, int part, int parts)
+            private void Op22(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
+            /// <summary>Layer 3's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op23(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
             }
 
             /// <summary>Layer 3's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op16(int pos, int n, int part, int parts)
+            private void Op24(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -968,39 +1027,56 @@ namespace Plans
             }
 
             /// <summary>Step 3's attention for n positions: this part's share.</summary>
-            private void Op17(int pos, int n, int part, int parts)
+            private void Op25(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys3, _values3, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 3's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op18(int pos, int n, int part, int parts)
+            private void Op26(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
                 global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 3's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op19(int pos, int n, int part, int parts)
+            /// <summary>Layer 3's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op27(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 3's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op28(int pos, int n, int part, int parts)
+            {
+                var w = Layer3();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
             }
 
             /// <summary>Layer 3's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op20(int pos, int n, int part, int parts)
+            private void Op29(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+            }
+
+            /// <summary>Layer 4's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op30(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.AttentionNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
             }
 
             /// <summary>Layer 4's query, key, value prompt GEMMs for n positions: this part's share.</summary>
-            private void Op21(int pos, int n, int part, int parts)
+            private void Op31(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1011,39 +1087,47 @@ namespace Plans
             }
 
             /// <summary>Step 4's attention for n positions: this part's share.</summary>
-            private void Op22(int pos, int n, int part, int parts)
+            private void Op32(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 for (var j = 0; j < n; j++) Kernels.Attention(BatchRow(_bq, j, QueryDim), _keys4, _values4, _scores, BatchRow(_batt, j, QueryDim), pos + j, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 4's output prompt GEMM for n positions: this part's share.</summary>
-            private void Op23(int pos, int n, int part, int parts)
+            private void Op33(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
                 global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Output, 64, 64, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
-            /// <summary>Layer 4's gate, up prompt GEMMs for n positions: this part's share.</summary>
-            private void Op24(int pos, int n, int part, int parts)
+            /// <summary>Layer 4's norm and transposition of _bxb (64 columns) for n positions: this part's share.</summary>
+            private void Op34(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
-                var r0 = Rows(172, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Gate, 64, 64, _bxT.Span, n, _bgate.Span, 172, r0.From, r0.To, add: false);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Up, 64, 64, _bxT.Span, n, _bup.Span, 172, r0.From, r0.To, add: false);
+                var p = Rows(n, part, parts);
+                for (var j = p.From; j < p.To; j++) Kernels.RmsNorm64(BatchRow(_bx, j, Dim), w.FeedForwardNorm, BatchRow(_bxb, j, Dim));
+                global::SpecializedInfer.Engine.PromptGemm.Transpose(_bxb.Span, n, 64, _bxT.Span, p.From, p.To); // rows as xT[k][position], padding zeroed by the part ending at n
+            }
+
+            /// <summary>Layer 4's gate and up prompt GEMMs with SwiGLU for n positions (hidden rows transposed): this part's share.</summary>
+            private void Op35(int pos, int n, int part, int parts)
+            {
+                var w = Layer4();
+                var r = Rows(172, part, parts);
+                global::SpecializedInfer.Engine.PromptGemm.MultiplySwiGlu(w.Gate, w.Up, 64, 64, _bxT.Span, n, _bhT.Span, r.From, r.To); // both products of a hidden row on the same thread
             }
 
             /// <summary>Layer 4's down prompt GEMM for n positions: this part's share.</summary>
-            private void Op25(int pos, int n, int part, int parts)
+            private void Op36(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
-                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bxT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
+                global::SpecializedInfer.Engine.PromptGemm.Multiply(w.Down, 176, 172, _bhT.Span, n, _bx.Span, 64, r0.From, r0.To, add: true);
             }
 
             /// <summary>Layer 0's query, key, value products: this part's share.</summary>
-            private void Op26(int pos, int n, int part, int parts)
+            private void Op37(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1054,14 +1138,14 @@ namespace Plans
             }
 
             /// <summary>Step 0's attention: this part's share.</summary>
-            private void Op27(int pos, int n, int part, int parts)
+            private void Op38(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys0, _values0, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 0's output product: this part's share.</summary>
-            private void Op28(int pos, int n, int part, int parts)
+            private void Op39(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1069,7 +1153,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's gate, up products: this part's share.</summary>
-            private void Op29(int pos, int n, int part, int parts)
+            private void Op40(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(172, part, parts);
@@ -1078,7 +1162,7 @@ namespace Plans
             }
 
             /// <summary>Layer 0's down product: this part's share.</summary>
-            private void Op30(int pos, int n, int part, int parts)
+            private void Op41(int pos, int n, int part, int parts)
             {
                 var w = Layer0();
                 var r0 = Rows(64, part, parts);
@@ -1086,7 +1170,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's query, key, value products: this part's share.</summary>
-            private void Op31(int pos, int n, int part, int parts)
+            private void Op42(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1097,14 +1181,14 @@ namespace Plans
             }
 
             /// <summary>Step 1's attention: this part's share.</summary>
-            private void Op32(int pos, int n, int part, int parts)
+            private void Op43(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys1, _values1, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 1's output product: this part's share.</summary>
-            private void Op33(int pos, int n, int part, int parts)
+            private void Op44(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1112,7 +1196,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's gate, up products: this part's share.</summary>
-            private void Op34(int pos, int n, int part, int parts)
+            private void Op45(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(172, part, parts);
@@ -1121,7 +1205,7 @@ namespace Plans
             }
 
             /// <summary>Layer 1's down product: this part's share.</summary>
-            private void Op35(int pos, int n, int part, int parts)
+            private void Op46(int pos, int n, int part, int parts)
             {
                 var w = Layer1();
                 var r0 = Rows(64, part, parts);
@@ -1129,7 +1213,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's query, key, value products: this part's share.</summary>
-            private void Op36(int pos, int n, int part, int parts)
+            private void Op47(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1140,14 +1224,14 @@ namespace Plans
             }
 
             /// <summary>Step 2's attention: this part's share.</summary>
-            private void Op37(int pos, int n, int part, int parts)
+            private void Op48(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys2, _values2, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 2's output product: this part's share.</summary>
-            private void Op38(int pos, int n, int part, int parts)
+            private void Op49(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1155,7 +1239,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's gate, up products: this part's share.</summary>
-            private void Op39(int pos, int n, int part, int parts)
+            private void Op50(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(172, part, parts);
@@ -1164,7 +1248,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's down product: this part's share.</summary>
-            private void Op40(int pos, int n, int part, int parts)
+            private void Op51(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(64, part, parts);
@@ -1172,7 +1256,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's query, key, value products: this part's share.</summary>
-            private void Op41(int pos, int n, int part, int parts)
+            private void Op52(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1183,14 +1267,14 @@ namespace Plans
             }
 
             /// <summary>Step 3's attention: this part's share.</summary>
-            private void Op42(int pos, int n, int part, int parts)
+            private void Op53(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys3, _values3, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 3's output product: this part's share.</summary>
-            private void Op43(int pos, int n, int part, int parts)
+            private void Op54(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1198,7 +1282,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's gate, up products: this part's share.</summary>
-            private void Op44(int pos, int n, int part, int parts)
+            private void Op55(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(172, part, parts);
@@ -1207,7 +1291,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's down product: this part's share.</summary>
-            private void Op45(int pos, int n, int part, int parts)
+            private void Op56(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(64, part, parts);
@@ -1215,7 +1299,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's query, key, value products: this part's share.</summary>
-            private void Op46(int pos, int n, int part, int parts)
+            private void Op57(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1226,14 +1310,14 @@ namespace Plans
             }
 
             /// <summary>Step 4's attention: this part's share.</summary>
-            private void Op47(int pos, int n, int part, int parts)
+            private void Op58(int pos, int n, int part, int parts)
             {
                 var h = KvHeadRange(part, parts);
                 Kernels.Attention(_q, _keys4, _values4, _scores, _att, pos, _capacity, h.From, h.To);
             }
 
             /// <summary>Layer 4's output product: this part's share.</summary>
-            private void Op48(int pos, int n, int part, int parts)
+            private void Op59(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1241,7 +1325,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's gate, up products: this part's share.</summary>
-            private void Op49(int pos, int n, int part, int parts)
+            private void Op60(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(172, part, parts);
@@ -1250,7 +1334,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's down product: this part's share.</summary>
-            private void Op50(int pos, int n, int part, int parts)
+            private void Op61(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(64, part, parts);
@@ -1258,7 +1342,7 @@ namespace Plans
             }
 
             /// <summary>Layer 2's key, value products: this part's share.</summary>
-            private void Op51(int pos, int n, int part, int parts)
+            private void Op62(int pos, int n, int part, int parts)
             {
                 var w = Layer2();
                 var r0 = Rows(32, part, parts);
@@ -1267,7 +1351,7 @@ namespace Plans
             }
 
             /// <summary>Layer 3's key, value products: this part's share.</summary>
-            private void Op52(int pos, int n, int part, int parts)
+            private void Op63(int pos, int n, int part, int parts)
             {
                 var w = Layer3();
                 var r0 = Rows(32, part, parts);
@@ -1276,7 +1360,7 @@ namespace Plans
             }
 
             /// <summary>Layer 4's key, value products: this part's share.</summary>
-            private void Op53(int pos, int n, int part, int parts)
+            private void Op64(int pos, int n, int part, int parts)
             {
                 var w = Layer4();
                 var r0 = Rows(32, part, parts);
@@ -1285,7 +1369,7 @@ namespace Plans
             }
 
             /// <summary>The head's product with ExitOutput0: this part's share.</summary>
-            private void Op54(int pos, int n, int part, int parts)
+            private void Op65(int pos, int n, int part, int parts)
             {
                 var r = Rows(512, part, parts);
                 Kernels.MatVec512x64(ExitOutput0, _xb, _logits, r.From, r.To);

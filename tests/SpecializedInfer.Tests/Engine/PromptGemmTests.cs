@@ -67,6 +67,64 @@ public sealed class PromptGemmTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(8, 8)]
+    [InlineData(13, 37)]
+    [InlineData(33, 768)]
+    [InlineData(64, 172)]
+    public void A_transposition_split_into_position_ranges_is_the_plain_one_with_zero_padding(int count, int cols)
+    {
+        var x = Random(count * cols, seed: cols);
+        var ld = PromptGemm.PaddedPositions(count);
+        var expected = new float[cols * ld];
+        for (var k = 0; k < cols; k++)
+            for (var p = 0; p < count; p++) expected[k * ld + p] = x[p * cols + k];
+        var whole = Enumerable.Repeat(float.NaN, cols * ld).ToArray(); // padding left unwritten would stay NaN
+        PromptGemm.Transpose(x, count, cols, whole);
+        Assert.Equal(expected, whole);
+        var split = Enumerable.Repeat(float.NaN, cols * ld).ToArray();
+        for (var from = 0; from < count; from += 16) PromptGemm.Transpose(x, count, cols, split, from, Math.Min(count, from + 16));
+        PromptGemm.Transpose(x, count, cols, split, count, count); // an empty part writes nothing
+        Assert.Equal(expected, split);
+    }
+
+    [Theory]
+    [InlineData(6, 16, 1)]
+    [InlineData(13, 40, 17)]
+    [InlineData(97, 129, 33)]
+    [InlineData(172, 64, 64)]
+    public void The_fused_gate_and_up_product_is_silu_of_one_chain_times_the_other_written_transposed(int rows, int cols, int count)
+    {
+        var stride = cols + 1;
+        var gate = Random(rows * stride, seed: rows);
+        var up = Random(rows * stride, seed: rows + 1);
+        var x = Random(count * cols, seed: count);
+        var ld = PromptGemm.PaddedPositions(count);
+        var transposed = new float[cols * ld];
+        PromptGemm.Transpose(x, count, cols, transposed);
+        var hidden = Enumerable.Repeat(float.NaN, rows * ld).ToArray();
+        PromptGemm.MultiplySwiGlu(gate, up, stride, cols, transposed, count, hidden, 0, rows);
+        for (var r = 0; r < rows; r++)
+            for (var p = 0; p < ld; p++)
+            {
+                float g = 0f, u = 0f;
+                for (var k = 0; k < cols && p < count; k++)
+                {
+                    g = MathF.FusedMultiplyAdd(gate[r * stride + k], x[p * cols + k], g);
+                    u = MathF.FusedMultiplyAdd(up[r * stride + k], x[p * cols + k], u);
+                }
+                var expected = g / (1 + MathF.Exp(-g)) * u; // silu(g)·u; the padding positions' inputs are zero, so theirs is 0
+                Assert.True(Math.Abs(hidden[r * ld + p] - expected) <= 1e-6f * (1 + Math.Abs(expected)),
+                    $"row {r}, position {p}: {hidden[r * ld + p]:R}, silu·up gives {expected:R}");
+            }
+
+        // Rows split as the threads split them (whole tiles of 16), and in one call: the same bits.
+        var split = new float[rows * ld];
+        for (var from = 0; from < rows; from += 16) PromptGemm.MultiplySwiGlu(gate, up, stride, cols, transposed, count, split, from, Math.Min(rows, from + 16));
+        Assert.Equal(hidden.Select(BitConverter.SingleToInt32Bits), split.Select(BitConverter.SingleToInt32Bits));
+    }
+
     [Fact]
     public void Shapes_that_do_not_fit_are_refused_with_a_sentence()
     {
