@@ -217,20 +217,10 @@ public abstract record WeightLayout
     /// split; when <paramref name="exactToo"/> (lossless plans, whose Verify shares the batched steps) the exact batched
     /// kernels run instead while <c>_exactBatch</c> is set, so verification stays bit-identical to Forward(int).
     /// </summary>
-    public virtual void WritePromptProducts(SourceWriter s, ParallelOps ops, int layer, string input, string? perPosition, bool exactToo, params (string Tensor, string Output)[] products)
-    {
-        if (!PromptGemm)
-        {
-            WriteSerialProducts(s, ops, layer, input, perPosition, products);
-            return;
-        }
-        if (exactToo)
-        {
-            using (s.Block("if (_exactBatch)")) WriteSerialProducts(s, ops, layer, input, perPosition, products);
-            using (s.Block("else")) WriteGemmProducts(s, ops, layer, input, perPosition, products);
-        }
-        else WriteGemmProducts(s, ops, layer, input, perPosition, products);
-    }
+    public virtual void WritePromptProducts(SourceWriter s, ParallelOps ops, int layer, string input, string? perPosition, bool exactToo, params (string Tensor, string Output)[] products) =>
+        WriteExactOrGemm(s, exactToo,
+            () => WriteSerialProducts(s, ops, layer, input, perPosition, products),
+            () => WriteGemmProducts(s, ops, layer, input, perPosition, products));
 
     /// <summary>
     /// The prompt path's feed-forward after its norm (<paramref name="perPosition"/>, into <c>_bxb</c>): gate and up,
@@ -239,19 +229,25 @@ public abstract record WeightLayout
     /// transposed into <c>_bhT</c>), so the down projection's input needs no serial SwiGLU or transposition; otherwise
     /// (and under <c>_exactBatch</c>) the batched kernels with SwiGLU per position between them.
     /// </summary>
-    public virtual void WritePromptFeedForward(SourceWriter s, ParallelOps ops, int layer, string perPosition, string swiGlu, bool exactToo)
+    public virtual void WritePromptFeedForward(SourceWriter s, ParallelOps ops, int layer, string perPosition, string swiGlu, bool exactToo) =>
+        WriteExactOrGemm(s, exactToo,
+            () => WriteSerialFeedForward(s, ops, layer, perPosition, swiGlu),
+            () => WriteGemmFeedForward(s, ops, layer, perPosition));
+
+    /// <summary>
+    /// The one choice every prompt-path construct makes: the batched kernels (<paramref name="exact"/>) when this
+    /// layout has no prompt GEMM, the GEMM (<paramref name="gemm"/>) otherwise, and both behind <c>_exactBatch</c>
+    /// when <paramref name="exactToo"/> (lossless plans' Verify runs the same steps and needs Forward(int)'s bits).
+    /// </summary>
+    private void WriteExactOrGemm(SourceWriter s, bool exactToo, System.Action exact, System.Action gemm)
     {
-        if (!PromptGemm)
+        if (!PromptGemm) exact();
+        else if (!exactToo) gemm();
+        else
         {
-            WriteSerialFeedForward(s, ops, layer, perPosition, swiGlu);
-            return;
+            using (s.Block("if (_exactBatch)")) exact();
+            using (s.Block("else")) gemm();
         }
-        if (exactToo)
-        {
-            using (s.Block("if (_exactBatch)")) WriteSerialFeedForward(s, ops, layer, perPosition, swiGlu);
-            using (s.Block("else")) WriteGemmFeedForward(s, ops, layer, perPosition);
-        }
-        else WriteGemmFeedForward(s, ops, layer, perPosition);
     }
 
     /// <summary>The batched kernels' feed-forward: norm and SwiGLU per position on this thread, the products split.</summary>

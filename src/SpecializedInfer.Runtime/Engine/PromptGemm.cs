@@ -45,6 +45,12 @@ public static partial class PromptGemm
     /// <summary>Positions <paramref name="count"/> rounded up to whole groups: the row width of the transposed input.</summary>
     public static int PaddedPositions(int count) => (count + PositionGroup - 1) & -PositionGroup;
 
+    /// <summary>The transposed input's row width for <paramref name="count"/> positions, after the check every entry point shares.</summary>
+    private static int Width(int count) =>
+        count is >= 1 and <= MaxPositions
+            ? PaddedPositions(count)
+            : throw new ArgumentException($"A prompt product takes 1 to {MaxPositions} positions, not {count}.");
+
     /// <summary>
     /// xT[k · PaddedPositions(count) + p] = rows[p · cols + k] for the <paramref name="count"/> rows of
     /// <paramref name="cols"/> floats; the padding positions are set to zero.
@@ -61,8 +67,7 @@ public static partial class PromptGemm
     /// <exception cref="ArgumentException">A count outside 1..<see cref="MaxPositions"/>, a range outside 0..count, or a span too short for it.</exception>
     public static void Transpose(ReadOnlySpan<float> rows, int count, int cols, Span<float> transposed, int from, int to)
     {
-        if (count < 1 || count > MaxPositions) throw new ArgumentException($"A prompt product takes 1 to {MaxPositions} positions, not {count}.");
-        var ld = PaddedPositions(count);
+        var ld = Width(count);
         if (cols < 1 || rows.Length < (long)count * cols || transposed.Length < (long)cols * ld)
             throw new ArgumentException($"Transposing {count} rows of {cols} floats needs {(long)count * cols} input and {(long)cols * ld} output floats; the spans hold {rows.Length} and {transposed.Length}.");
         if (from < 0 || to > count)
@@ -192,8 +197,7 @@ public static partial class PromptGemm
     /// <summary>The checks every product shares; returns the transposed input's row width.</summary>
     private static int CheckProduct(ReadOnlySpan<float> w, int stride, int cols, ReadOnlySpan<float> transposed, int count, int from, int to)
     {
-        if (count < 1 || count > MaxPositions) throw new ArgumentException($"A prompt product takes 1 to {MaxPositions} positions, not {count}.");
-        var ld = PaddedPositions(count);
+        var ld = Width(count);
         if (from < 0 || cols < 1 || stride < cols || w.Length < (long)(to - 1) * stride + cols || transposed.Length < (long)cols * ld)
             throw new ArgumentException($"Rows {from} to {to} of a {cols}-column product over {count} positions do not fit the spans given (weights {w.Length}, transposed input {transposed.Length} floats).");
         return ld;
