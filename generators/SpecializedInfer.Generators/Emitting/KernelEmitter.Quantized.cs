@@ -13,7 +13,9 @@ using static SpecializedInfer.Generators.Emitting.TypeRefs;
 // (Q4_0). In a tile, vector lane j is row j: one VPDPBUSD adds 4 bytes × 4 bytes for 8 rows at once, the integer sums
 // are exact in any grouping, and each lane then runs the row's float chain in block order, so every path (AVX-VNNI,
 // AVX2, scalar) gives the reference's bits. Weights are stored unsigned (w + 128, or nibbles w + 8), which VPDPBUSD
-// needs; the offset times Σx (kept per block with the quants) starts each block's integer sum.
+// needs; the offset times Σx (kept per block with the quants) starts each block's integer sum. A kernel gets a tile's
+// start and finds block b's quants and scales at TileShape.QuantsAt/ScalesAt: pairs of blocks with their scales after
+// them, so a product reads one stream front to back.
 
 public sealed partial class KernelEmitter
 {
@@ -39,7 +41,7 @@ public sealed partial class KernelEmitter
         using (_s.Block($"public static void {name}(ReadOnlySpan<byte> w, {QuantizedActivations} x, Span<float> y, int from, int to)"))
         {
             _s.Line($"if (w.Length != {I(m.Bytes)} || x.Cols != {m.Cols} || x.Rows < 1 || y.Length < {m.Rows} || {BadRange(m.Rows)}) ThrowShape(nameof({name}));");
-            _s.Line($"// In range: w holds the {m.Tiles} tiles' quants ({I(m.QuantBytes)} bytes, then their scales) and x a row of {m.Cols} quants and");
+            _s.Line($"// In range: w holds the {m.Tiles} tiles ({I(m.Tile.TileBytes)} bytes each, scales beside their quants) and x a row of {m.Cols} quants and");
             _s.Line($"// {m.Blocks} scales and sums (checked above); only rows below {m.Rows} of y are stored.");
             QuantizedReferences(m);
             _s.Line("ref float yr = ref MemoryMarshal.GetReference(y);");
@@ -69,7 +71,6 @@ public sealed partial class KernelEmitter
     private void QuantizedReferences(QuantizedMatrixShape m)
     {
         _s.Line("ref byte wq = ref MemoryMarshal.GetReference(w);");
-        _s.Line($"ref byte ws = ref Unsafe.Add(ref wq, {I(m.QuantBytes)}); // the scales");
         _s.Line("ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);");
         _s.Line("ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);");
         _s.Line("ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);");
@@ -93,7 +94,7 @@ public sealed partial class KernelEmitter
                     using (batched && path == "Vnni" ? FoursOf(m) : default)
                     using (PositionsOf(m, batched, from: batched && path == "Vnni" ? "p" : "0"))
                     {
-                        _s.Line($"{tile.Name(path)}(ref Unsafe.Add(ref wq, t * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, t * {I(tile.ScaleBytes)}), {InputRow(m, batched)}, out var low, out var high);");
+                        _s.Line($"{tile.Name(path)}(ref Unsafe.Add(ref wq, t * {I(tile.TileBytes)}), {InputRow(m, batched)}, out var low, out var high);");
                         _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);" : "low.StoreUnsafe(ref yr, t * 16);");
                         _s.Line(m.ResidualAdd ? "(Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);" : "high.StoreUnsafe(ref yr, t * 16 + 8);");
                     }
@@ -105,7 +106,7 @@ public sealed partial class KernelEmitter
         {
             _s.Line("nuint t = r / 16, j = r % 16;");
             using (PositionsOf(m, batched))
-                _s.Line($"Unsafe.Add(ref yr, r) {(m.ResidualAdd ? "+=" : "=")} {tile.RowName}(ref Unsafe.Add(ref wq, t * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, t * {I(tile.ScaleBytes)}), {InputRow(m, batched)}, j);");
+                _s.Line($"Unsafe.Add(ref yr, r) {(m.ResidualAdd ? "+=" : "=")} {tile.RowName}(ref Unsafe.Add(ref wq, t * {I(tile.TileBytes)}), {InputRow(m, batched)}, j);");
         }
     }
 
@@ -119,7 +120,7 @@ public sealed partial class KernelEmitter
         var tile = m.Tile;
         var full = m.Rows / TiledQuantLayout.TileRows;
         var y = batched ? "ybase" : "yr";
-        string Weights(string t) => $"ref Unsafe.Add(ref wq, {t} * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, {t} * {I(tile.ScaleBytes)})";
+        string Weights(string t) => $"ref Unsafe.Add(ref wq, {t} * {I(tile.TileBytes)})";
         string Outs(int count) => string.Join(", ", Enumerable.Range(0, count).Select(k => $"out var y{k}"));
         void Store(int k, string at) => _s.Line(m.ResidualAdd
             ? $"(Vector512.LoadUnsafe(ref {y}, {at}) + y{k}).StoreUnsafe(ref {y}, {at});"
@@ -171,7 +172,7 @@ public sealed partial class KernelEmitter
         using (_s.Block($"if (hi > {I(full * 16)})"))
         using (PositionsOf(m, batched))
         {
-            _s.Line($"{kernel}(ref Unsafe.Add(ref wq, {I(full * tile.QuantBytes)}), ref Unsafe.Add(ref ws, {I(full * tile.ScaleBytes)}), {InputRow(m, batched)}, {outs});");
+            _s.Line($"{kernel}(ref Unsafe.Add(ref wq, {I(full * tile.TileBytes)}), {InputRow(m, batched)}, {outs});");
             for (var k = 0; k < rest; k++)
                 _s.Line($"Unsafe.Add(ref yr, {full * 16 + k}) {(m.ResidualAdd ? "+=" : "=")} {lane(k)};");
         }
@@ -198,7 +199,7 @@ public sealed partial class KernelEmitter
         using (_s.Block("for (; p + 4 <= n; p += 4)"))
         using (_s.Block("for (nuint half = 0; half < 2; half++)"))
         {
-            _s.Line($"{tile.Name4}(ref Unsafe.Add(ref wq, t * {I(tile.QuantBytes)}), ref Unsafe.Add(ref ws, t * {I(tile.ScaleBytes)}), ref Unsafe.Add(ref xq, p * {I(m.Cols)}), ref Unsafe.Add(ref xd, p * {I(m.Blocks)}), ref Unsafe.Add(ref xs, p * {I(m.Blocks)}), half, out var y0, out var y1, out var y2, out var y3);");
+            _s.Line($"{tile.Name4}(ref Unsafe.Add(ref wq, t * {I(tile.TileBytes)}), ref Unsafe.Add(ref xq, p * {I(m.Cols)}), ref Unsafe.Add(ref xd, p * {I(m.Blocks)}), ref Unsafe.Add(ref xs, p * {I(m.Blocks)}), half, out var y0, out var y1, out var y2, out var y3);");
             for (var k = 0; k < 4; k++)
             {
                 var at = $"(p + {k}) * {I(m.Rows)} + t * 16 + half * 8";
@@ -226,11 +227,10 @@ public sealed partial class KernelEmitter
     {
         var q8 = t.Type == TiledQuantType.Q8_0;
         var groups = TiledQuantLayout.Groups(t.Type);
-        var blockBytes = TiledQuantLayout.QuantBytesPerTileBlock(t.Type);
         string X(int k, int offset) => $"Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, {(k == 0 ? "" : $"{I((long)k * t.Cols)} + ")}{offset}))).AsSByte()";
         _s.Line($"/// <summary>Rows 8·half..8·half+7 of a tile of a {t.Type} W with {t.Cols} columns · four quantized input rows {t.Cols} apart (register-blocked).</summary>");
         _s.Line(Inline);
-        using (_s.Block($"private static void {t.Name4}(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)"))
+        using (_s.Block($"private static void {t.Name4}(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)"))
         {
             _s.Line("var acc0 = Vector256<float>.Zero;");
             _s.Line("var acc1 = Vector256<float>.Zero;");
@@ -239,7 +239,7 @@ public sealed partial class KernelEmitter
             if (!q8) _s.Line("var nibble = Vector256.Create((byte)0x0F);");
             using (_s.Block($"for (nuint b = 0; b < {t.Blocks}; b++)"))
             {
-                _s.Line($"ref byte q = ref Unsafe.Add(ref tq, b * {blockBytes} + half * 32);");
+                _s.Line($"ref byte q = ref Unsafe.Add(ref tile, {t.QuantsAt("b")} + half * 32);");
                 _s.Line("ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));");
                 for (var k = 0; k < 4; k++)
                     _s.Line($"var s{k} = Vector256.Create(-(Unsafe.Add(ref xs, b{(k == 0 ? "" : $" + {I((long)k * t.Blocks)}")}) << {(q8 ? 7 : 3)}));");
@@ -262,7 +262,7 @@ public sealed partial class KernelEmitter
                         }
                     }
                 }
-                _s.Line("var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));");
+                _s.Line($"var d = HalfToSingle8(ref Unsafe.Add(ref tile, {t.ScalesAt("b")} + half * 16));");
                 for (var k = 0; k < 4; k++)
                 {
                     var dx = $"Vector256.Create(Unsafe.Add(ref xd, b{(k == 0 ? "" : $" + {I((long)k * t.Blocks)}")}))";
@@ -287,20 +287,19 @@ public sealed partial class KernelEmitter
     {
         Debug.Assert(t.Type == TiledQuantType.Q4_0, "VPMADDUBSW sums of Q8_0's unsigned bytes (up to 255) could saturate 16 bits");
         var groups = TiledQuantLayout.Groups(t.Type);
-        var blockBytes = TiledQuantLayout.QuantBytesPerTileBlock(t.Type);
         string X(int k, int offset) => $"Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, {(k == 0 ? "" : $"{I((long)k * t.Cols)} + ")}{offset}))).AsSByte()";
         string At(int k) => k == 0 ? "b" : $"b + {I((long)k * t.Blocks)}";
         var outs = string.Join(", ", Enumerable.Range(0, positions).Select(k => $"out Vector512<float> y{k}"));
         _s.Line($"/// <summary>A tile of 16 rows of a Q4_0 W with {t.Cols} columns ({t.Blocks} blocks) · {positions} quantized input row{(positions == 1 ? "" : $"s {t.Cols} apart")}, 16 rows per 512-bit vector.</summary>");
         _s.Line(Inline);
-        using (_s.Block($"private static void {t.WideName(positions)}(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, {outs})"))
+        using (_s.Block($"private static void {t.WideName(positions)}(ref byte tile, ref sbyte xq, ref float xd, ref int xs, {outs})"))
         {
             for (var k = 0; k < positions; k++) _s.Line($"var acc{k} = Vector512<float>.Zero;");
             _s.Line("var nibble = Vector512.Create((byte)0x0F);");
             _s.Line("var ones = Vector512.Create((short)1);");
             using (_s.Block($"for (nuint b = 0; b < {t.Blocks}; b++)"))
             {
-                _s.Line($"ref byte q = ref Unsafe.Add(ref tq, b * {blockBytes});");
+                _s.Line($"ref byte q = ref Unsafe.Add(ref tile, {t.QuantsAt("b")});");
                 _s.Line("ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));");
                 for (var g = 0; g < groups; g++)
                 {
@@ -313,7 +312,7 @@ public sealed partial class KernelEmitter
                         _s.Line(g == 0 ? $"var i{k} = {pair};" : $"i{k} += {pair};");
                     }
                 }
-                _s.Line("var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));");
+                _s.Line($"var d = HalfToSingle16(ref Unsafe.Add(ref tile, {t.ScalesAt("b")}));");
                 _s.Line("// The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.");
                 for (var k = 0; k < positions; k++)
                 {
@@ -341,7 +340,6 @@ public sealed partial class KernelEmitter
     {
         var q8 = t.Type == TiledQuantType.Q8_0;
         var groups = TiledQuantLayout.Groups(t.Type);
-        var blockBytes = TiledQuantLayout.QuantBytesPerTileBlock(t.Type);
         var how = path == "Vnni"
             ? "VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane"
             : q8 ? "AVX2 without VNNI: DotBytes, exact for weight bytes up to 255" : "AVX2 without VNNI: DotNibbles, exact for nibbles";
@@ -351,14 +349,14 @@ public sealed partial class KernelEmitter
 
         _s.Line($"/// <summary>Tile of 16 rows of a {t.Type} W with {t.Cols} columns ({t.Blocks} blocks) · one quantized input row: {how}.</summary>");
         _s.Line(Inline);
-        using (_s.Block($"private static void {t.Name(path)}(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)"))
+        using (_s.Block($"private static void {t.Name(path)}(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)"))
         {
             _s.Line("var accLo = Vector256<float>.Zero;");
             _s.Line("var accHi = Vector256<float>.Zero;");
             if (!q8) _s.Line("var nibble = Vector256.Create((byte)0x0F);");
             using (_s.Block($"for (nuint b = 0; b < {t.Blocks}; b++)"))
             {
-                _s.Line($"ref byte q = ref Unsafe.Add(ref tq, b * {blockBytes});");
+                _s.Line($"ref byte q = ref Unsafe.Add(ref tile, {t.QuantsAt("b")});");
                 _s.Line("ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));");
                 _s.Line($"// The weights are stored w + {(q8 ? "128" : "8")}: each row's sum starts at −{(q8 ? "128" : "8")}·Σx. Two chains per half keep the adds independent.");
                 _s.Line($"var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << {(q8 ? 7 : 3)}));");
@@ -386,7 +384,7 @@ public sealed partial class KernelEmitter
                         _s.Line(Dot("hi1", $"Vector256.ShiftRightLogical(ph{g}.AsUInt16(), 4).AsByte() & nibble", $"xh{g}"));
                     }
                 }
-                _s.Line("HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);");
+                _s.Line($"HalfToSingle(ref Unsafe.Add(ref tile, {t.ScalesAt("b")}), out var dLo, out var dHi);");
                 _s.Line("var dx = Vector256.Create(Unsafe.Add(ref xd, b));");
                 _s.Line(q8
                     ? "accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)"
@@ -408,12 +406,12 @@ public sealed partial class KernelEmitter
         Debug.Assert(groups is 4 or 8, "Q8_0 has 8 groups of 4 bytes per block, Q4_0 4");
         _s.Line($"/// <summary>Row j of a tile of a {t.Type} W with {t.Cols} columns · one quantized input row (the scalar path).</summary>");
         _s.Line(Inline);
-        using (_s.Block($"private static float {t.RowName}(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)"))
+        using (_s.Block($"private static float {t.RowName}(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)"))
         {
             _s.Line("var sum = 0f;");
             using (_s.Block($"for (nuint b = 0; b < {t.Blocks}; b++)"))
             {
-                _s.Line($"ref byte q = ref Unsafe.Add(ref tq, b * {TiledQuantLayout.QuantBytesPerTileBlock(t.Type)} + j * 4);");
+                _s.Line($"ref byte q = ref Unsafe.Add(ref tile, {t.QuantsAt("b")} + j * 4);");
                 _s.Line("ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);");
                 _s.Line($"var s = -(Unsafe.Add(ref xs, b) << {(q8 ? 7 : 3)});");
                 using (_s.Block($"for (nuint g = 0; g < {groups}; g++)"))
@@ -426,7 +424,7 @@ public sealed partial class KernelEmitter
                         _s.Line("s += (v & 15) * Unsafe.Add(ref xb, g * 4 + k) + (v >> 4) * Unsafe.Add(ref xb, 16 + g * 4 + k);");
                     }
                 }
-                _s.Line("var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));");
+                _s.Line($"var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, {t.ScalesAt("b")} + j * 2));");
                 _s.Line(q8
                     ? "sum = MathF.FusedMultiplyAdd(s, d * Unsafe.Add(ref xd, b), sum);"
                     : "sum = MathF.FusedMultiplyAdd(s * d, Unsafe.Add(ref xd, b), sum);");

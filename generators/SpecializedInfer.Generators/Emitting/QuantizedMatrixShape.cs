@@ -12,9 +12,6 @@ public sealed record QuantizedMatrixShape(TiledQuantType Type, int Rows, int Col
     /// <summary>Bytes of the repacked matrix.</summary>
     public long Bytes => TiledQuantLayout.Bytes(Type, Rows, Cols);
 
-    /// <summary>Where the scales start: the end of the quants.</summary>
-    public long QuantBytes => TiledQuantLayout.QuantBytes(Type, Rows, Cols);
-
     public int Blocks => TiledQuantLayout.Blocks(Cols);
 
     /// <summary>Tiles of 16 rows, the last one partial when 16 does not divide <see cref="Rows"/>.</summary>
@@ -36,10 +33,24 @@ public sealed record TileShape(TiledQuantType Type, int Cols)
 {
     public int Blocks => TiledQuantLayout.Blocks(Cols);
 
-    /// <summary>The tile's quant bytes (all its blocks) and scale bytes.</summary>
-    public long QuantBytes => (long)Blocks * TiledQuantLayout.QuantBytesPerTileBlock(Type);
+    /// <summary>Bytes of one tile: tile t starts at t · TileBytes.</summary>
+    public long TileBytes => TiledQuantLayout.TileBytes(Type, Cols);
 
-    public long ScaleBytes => (long)Blocks * TiledQuantLayout.ScaleBytesPerTileBlock;
+    /// <summary>
+    /// The C# expression (of a <c>nuint</c> block index <paramref name="b"/>) for where that block's quants start in a
+    /// tile: <see cref="TiledQuantLayout.QuantOffset"/> written out for the kernels.
+    /// </summary>
+    public string QuantsAt(string b) =>
+        $"({b} >> 1) * {Literals.Int(TiledQuantLayout.PairBytes(Type))} + ({b} & 1) * {Literals.Int(TiledQuantLayout.QuantBytesPerTileBlock(Type))}";
+
+    /// <summary>Where block <paramref name="b"/>'s 16 scales start in a tile (<see cref="TiledQuantLayout.ScaleOffset"/>): after the pair's quants, or a lone last block's.</summary>
+    public string ScalesAt(string b)
+    {
+        var quants = TiledQuantLayout.QuantBytesPerTileBlock(Type);
+        var pair = $"({b} >> 1) * {Literals.Int(TiledQuantLayout.PairBytes(Type))}";
+        var inPair = $"{Literals.Int(2 * quants)} + ({b} & 1) * {Literals.Int(TiledQuantLayout.ScaleBytesPerTileBlock)}";
+        return Blocks % 2 == 0 ? $"{pair} + {inPair}" : $"{pair} + ({b} == {Literals.Int(Blocks - 1)} ? {Literals.Int(quants)} : {inPair})";
+    }
 
     /// <summary>The tile kernel of a vector path ("Vnni", "Avx2"): 16 row dots in two vectors.</summary>
     public string Name(string path) => $"Tile{Type}x{Cols}{path}";

@@ -31,32 +31,37 @@ public static class TiledRepack
         var blocks = TiledQuantLayout.Blocks(cols);
         if (destination.Length != TiledQuantLayout.Bytes(type, rows, cols))
             throw new ArgumentException($"A {rows}×{cols} {type} matrix takes {TiledQuantLayout.Bytes(type, rows, cols)} bytes repacked, not {destination.Length}.");
-        var quants = destination[..checked((int)TiledQuantLayout.QuantBytes(type, rows, cols))];
-        var scales = destination[quants.Length..];
         var groups = TiledQuantLayout.Groups(type);
         var blockBytes = type == TiledQuantType.Q8_0 ? 34 : 18;
-        // A zero weight: 128 (Q8_0, w + 128) or two nibbles of 8 (Q4_0, w + 8); rows past the matrix hold it, with scale 0.
-        var zero = type == TiledQuantType.Q8_0 ? (byte)0x80 : (byte)0x88;
-        if (rows % TiledQuantLayout.TileRows != 0)
+        var tileBytes = TiledQuantLayout.TileBytes(type, cols);
+        // Scales of padding rows and a lone block's padding are zeros; a zero weight is 128 (Q8_0, w + 128) or two
+        // nibbles of 8 (Q4_0, w + 8), written into the padding rows of the last tile below.
+        destination.Clear();
+        var zero = type == TiledQuantType.Q8_0 ? 0x80808080u : 0x88888888u;
+        var tiles = TiledQuantLayout.Tiles(rows);
+        for (var r = 0; r < tiles * TiledQuantLayout.TileRows; r++)
         {
-            var lastTile = (int)(TiledQuantLayout.Tiles(rows) - 1);
-            quants[(lastTile * blocks * groups * TiledQuantLayout.GroupBytes)..].Fill(zero);
-        }
-        scales.Clear();
-        for (var r = 0; r < rows; r++)
-        {
-            var row = tensor.QuantizedRow(r);
+            var row = r < rows ? tensor.QuantizedRow(r) : default;
             int tile = r / TiledQuantLayout.TileRows, j = r % TiledQuantLayout.TileRows;
+            var at = tile * tileBytes;
             for (var b = 0; b < blocks; b++)
             {
-                var block = row.Slice(b * blockBytes, blockBytes);
-                var tileBlock = tile * blocks + b;
-                block[..2].CopyTo(scales.Slice(tileBlock * TiledQuantLayout.ScaleBytesPerTileBlock + 2 * j, 2));
-                for (var g = 0; g < groups; g++)
+                var quants = at + TiledQuantLayout.QuantOffset(type, b);
+                if (r < rows)
                 {
-                    var four = BinaryPrimitives.ReadUInt32LittleEndian(block.Slice(2 + 4 * g, 4));
-                    if (type == TiledQuantType.Q8_0) four ^= 0x80808080u; // w + 128 as an unsigned byte
-                    BinaryPrimitives.WriteUInt32LittleEndian(quants.Slice((tileBlock * groups + g) * TiledQuantLayout.GroupBytes + 4 * j, 4), four);
+                    var block = row.Slice(b * blockBytes, blockBytes);
+                    block[..2].CopyTo(destination.Slice(checked((int)(at + TiledQuantLayout.ScaleOffset(type, blocks, b))) + 2 * j, 2));
+                    for (var g = 0; g < groups; g++)
+                    {
+                        var four = BinaryPrimitives.ReadUInt32LittleEndian(block.Slice(2 + 4 * g, 4));
+                        if (type == TiledQuantType.Q8_0) four ^= 0x80808080u; // w + 128 as an unsigned byte
+                        BinaryPrimitives.WriteUInt32LittleEndian(destination.Slice(checked((int)quants) + g * TiledQuantLayout.GroupBytes + 4 * j, 4), four);
+                    }
+                }
+                else
+                {
+                    for (var g = 0; g < groups; g++)
+                        BinaryPrimitives.WriteUInt32LittleEndian(destination.Slice(checked((int)quants) + g * TiledQuantLayout.GroupBytes + 4 * j, 4), zero);
                 }
             }
         }

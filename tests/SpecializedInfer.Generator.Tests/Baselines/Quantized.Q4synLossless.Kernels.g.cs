@@ -238,11 +238,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 5184 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_96x96));
-            // In range: w holds the 6 tiles' quants (4608 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 5376 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_96x96));
+            // In range: w holds the 6 tiles (896 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 96 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4608); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -253,7 +252,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var y0);
                     y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
@@ -261,7 +260,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -270,7 +269,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -280,7 +279,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -290,11 +289,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ4_0_24x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 1728 || x.Cols != 96 || x.Rows < 1 || y.Length < 24 || (uint)from > (uint)to || to > 24 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_24x96));
-            // In range: w holds the 2 tiles' quants (1536 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 1792 || x.Cols != 96 || x.Rows < 1 || y.Length < 24 || (uint)from > (uint)to || to > 24 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_24x96));
+            // In range: w holds the 2 tiles (896 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 24 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 1536); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -305,13 +303,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 1); t++)
                 {
-                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var y0);
                     y0.StoreUnsafe(ref yr, t * 16);
                 }
                 // The last tile holds rows 16..23: its other lanes are padding, never stored.
                 if (hi > 16)
                 {
-                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 896), ref xq, ref xd, ref xs, out var y0);
                     Unsafe.Add(ref yr, 16) = y0.GetElement(0);
                     Unsafe.Add(ref yr, 17) = y0.GetElement(1);
                     Unsafe.Add(ref yr, 18) = y0.GetElement(2);
@@ -326,14 +324,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 1); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 16..23: its other lanes are padding, never stored.
                 if (hi > 16)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 896), ref xq, ref xd, ref xs, out var low, out var high);
                     Unsafe.Add(ref yr, 16) = low.GetElement(0);
                     Unsafe.Add(ref yr, 17) = low.GetElement(1);
                     Unsafe.Add(ref yr, 18) = low.GetElement(2);
@@ -348,14 +346,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 1); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 16..23: its other lanes are padding, never stored.
                 if (hi > 16)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 896), ref xq, ref xd, ref xs, out var low, out var high);
                     Unsafe.Add(ref yr, 16) = low.GetElement(0);
                     Unsafe.Add(ref yr, 17) = low.GetElement(1);
                     Unsafe.Add(ref yr, 18) = low.GetElement(2);
@@ -371,7 +369,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -381,11 +379,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecAddQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 5184 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ4_0_96x96));
-            // In range: w holds the 6 tiles' quants (4608 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 5376 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ4_0_96x96));
+            // In range: w holds the 6 tiles (896 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 96 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4608); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -396,7 +393,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var y0);
                     (Vector512.LoadUnsafe(ref yr, t * 16) + y0).StoreUnsafe(ref yr, t * 16);
                 }
             }
@@ -404,7 +401,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -413,7 +410,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -423,7 +420,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) += TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) += TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -433,11 +430,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ4_0_224x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 12096 || x.Cols != 96 || x.Rows < 1 || y.Length < 224 || (uint)from > (uint)to || to > 224 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_224x96));
-            // In range: w holds the 14 tiles' quants (10752 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 12544 || x.Cols != 96 || x.Rows < 1 || y.Length < 224 || (uint)from > (uint)to || to > 224 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_224x96));
+            // In range: w holds the 14 tiles (896 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 224 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 10752); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -448,7 +444,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 14); t++)
                 {
-                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var y0);
                     y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
@@ -456,7 +452,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 14); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -465,7 +461,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 14); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -475,7 +471,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -485,11 +481,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecAddQ4_0_96x224(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 12096 || x.Cols != 224 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ4_0_96x224));
-            // In range: w holds the 6 tiles' quants (10752 bytes, then their scales) and x a row of 224 quants and
+            if (w.Length != 12288 || x.Cols != 224 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ4_0_96x224));
+            // In range: w holds the 6 tiles (2048 bytes each, scales beside their quants) and x a row of 224 quants and
             // 7 scales and sums (checked above); only rows below 96 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 10752); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -500,7 +495,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x224Wide1(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x224Wide1(ref Unsafe.Add(ref wq, t * 2048), ref xq, ref xd, ref xs, out var y0);
                     (Vector512.LoadUnsafe(ref yr, t * 16) + y0).StoreUnsafe(ref yr, t * 16);
                 }
             }
@@ -508,7 +503,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x224Vnni(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x224Vnni(ref Unsafe.Add(ref wq, t * 2048), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -517,7 +512,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ4_0x224Avx2(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x224Avx2(ref Unsafe.Add(ref wq, t * 2048), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -527,7 +522,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) += TileRowQ4_0x224(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) += TileRowQ4_0x224(ref Unsafe.Add(ref wq, t * 2048), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -537,11 +532,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 62016 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_600x96));
-            // In range: w holds the 38 tiles' quants (58368 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 63232 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_600x96));
+            // In range: w holds the 38 tiles (1664 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 600 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 58368); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -551,14 +545,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
                 if (hi > 592)
                 {
-                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 61568), ref xq, ref xd, ref xs, out var low, out var high);
                     Unsafe.Add(ref yr, 592) = low.GetElement(0);
                     Unsafe.Add(ref yr, 593) = low.GetElement(1);
                     Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -573,14 +567,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
                 if (hi > 592)
                 {
-                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 61568), ref xq, ref xd, ref xs, out var low, out var high);
                     Unsafe.Add(ref yr, 592) = low.GetElement(0);
                     Unsafe.Add(ref yr, 593) = low.GetElement(1);
                     Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -596,7 +590,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -606,11 +600,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 32832 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_600x96));
-            // In range: w holds the 38 tiles' quants (29184 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 34048 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_600x96));
+            // In range: w holds the 38 tiles (896 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 600 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 29184); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -621,13 +614,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var y0);
                     y0.StoreUnsafe(ref yr, t * 16);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
                 if (hi > 592)
                 {
-                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 33152), ref xq, ref xd, ref xs, out var y0);
                     Unsafe.Add(ref yr, 592) = y0.GetElement(0);
                     Unsafe.Add(ref yr, 593) = y0.GetElement(1);
                     Unsafe.Add(ref yr, 594) = y0.GetElement(2);
@@ -642,14 +635,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
                 if (hi > 592)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 33152), ref xq, ref xd, ref xs, out var low, out var high);
                     Unsafe.Add(ref yr, 592) = low.GetElement(0);
                     Unsafe.Add(ref yr, 593) = low.GetElement(1);
                     Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -664,14 +657,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
                 if (hi > 592)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 33152), ref xq, ref xd, ref xs, out var low, out var high);
                     Unsafe.Add(ref yr, 592) = low.GetElement(0);
                     Unsafe.Add(ref yr, 593) = low.GetElement(1);
                     Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -687,7 +680,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -1091,11 +1084,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 5184 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_96x96));
+            if (w.Length != 5376 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_96x96));
             // In range: as in MatVecQ4_0_96x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4608); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1110,7 +1102,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     nuint p = 0;
                     for (; p + 8 <= n; p += 8)
                     {
-                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
+                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
                         y0.StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16);
                         y1.StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16);
                         y2.StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16);
@@ -1122,7 +1114,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                     for (; p < n; p++)
                     {
-                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
                         y0.StoreUnsafe(ref ybase, p * 96 + t * 16);
                     }
                 }
@@ -1136,7 +1128,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8);
@@ -1146,7 +1138,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1159,7 +1151,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1173,7 +1165,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1184,11 +1176,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_24x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 1728 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 24 || (uint)from > (uint)to || to > 24 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_24x96));
+            if (w.Length != 1792 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 24 || (uint)from > (uint)to || to > 24 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_24x96));
             // In range: as in MatVecQ4_0_24x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·24 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 1536); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1203,7 +1194,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     nuint p = 0;
                     for (; p + 8 <= n; p += 8)
                     {
-                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
+                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
                         y0.StoreUnsafe(ref ybase, (p + 0) * 24 + t * 16);
                         y1.StoreUnsafe(ref ybase, (p + 1) * 24 + t * 16);
                         y2.StoreUnsafe(ref ybase, (p + 2) * 24 + t * 16);
@@ -1215,7 +1206,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                     for (; p < n; p++)
                     {
-                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
                         y0.StoreUnsafe(ref ybase, p * 24 + t * 16);
                     }
                 }
@@ -1225,7 +1216,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
-                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
                         Unsafe.Add(ref yr, 16) = y0.GetElement(0);
                         Unsafe.Add(ref yr, 17) = y0.GetElement(1);
                         Unsafe.Add(ref yr, 18) = y0.GetElement(2);
@@ -1246,7 +1237,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 24 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 24 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 24 + t * 16 + half * 8);
@@ -1256,7 +1247,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1267,7 +1258,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         Unsafe.Add(ref yr, 16) = low.GetElement(0);
                         Unsafe.Add(ref yr, 17) = low.GetElement(1);
                         Unsafe.Add(ref yr, 18) = low.GetElement(2);
@@ -1286,7 +1277,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1297,7 +1288,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 768), ref Unsafe.Add(ref ws, 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         Unsafe.Add(ref yr, 16) = low.GetElement(0);
                         Unsafe.Add(ref yr, 17) = low.GetElement(1);
                         Unsafe.Add(ref yr, 18) = low.GetElement(2);
@@ -1317,7 +1308,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 24);
-                        Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1328,11 +1319,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ4_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 5184 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ4_0_96x96));
+            if (w.Length != 5376 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ4_0_96x96));
             // In range: as in MatVecAddQ4_0_96x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4608); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1347,7 +1337,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     nuint p = 0;
                     for (; p + 8 <= n; p += 8)
                     {
-                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
+                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
                         (Vector512.LoadUnsafe(ref ybase, (p + 0) * 96 + t * 16) + y0).StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16);
                         (Vector512.LoadUnsafe(ref ybase, (p + 1) * 96 + t * 16) + y1).StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16);
                         (Vector512.LoadUnsafe(ref ybase, (p + 2) * 96 + t * 16) + y2).StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16);
@@ -1359,7 +1349,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                     for (; p < n; p++)
                     {
-                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
                         (Vector512.LoadUnsafe(ref ybase, p * 96 + t * 16) + y0).StoreUnsafe(ref ybase, p * 96 + t * 16);
                     }
                 }
@@ -1373,7 +1363,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             (Vector256.LoadUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8);
@@ -1383,7 +1373,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1396,7 +1386,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1410,7 +1400,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        Unsafe.Add(ref yr, r) += TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) += TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1421,11 +1411,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_224x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 12096 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 224 || (uint)from > (uint)to || to > 224 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_224x96));
+            if (w.Length != 12544 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 224 || (uint)from > (uint)to || to > 224 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_224x96));
             // In range: as in MatVecQ4_0_224x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·224 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 10752); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1440,7 +1429,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     nuint p = 0;
                     for (; p + 8 <= n; p += 8)
                     {
-                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
+                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
                         y0.StoreUnsafe(ref ybase, (p + 0) * 224 + t * 16);
                         y1.StoreUnsafe(ref ybase, (p + 1) * 224 + t * 16);
                         y2.StoreUnsafe(ref ybase, (p + 2) * 224 + t * 16);
@@ -1452,7 +1441,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                     for (; p < n; p++)
                     {
-                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
                         y0.StoreUnsafe(ref ybase, p * 224 + t * 16);
                     }
                 }
@@ -1466,7 +1455,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 224 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 224 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 224 + t * 16 + half * 8);
@@ -1476,7 +1465,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 224);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1489,7 +1478,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 224);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1503,7 +1492,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 224);
-                        Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1514,11 +1503,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ4_0_96x224(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 12096 || (uint)(count - 1) >= 64u || x.Cols != 224 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ4_0_96x224));
+            if (w.Length != 12288 || (uint)(count - 1) >= 64u || x.Cols != 224 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ4_0_96x224));
             // In range: as in MatVecAddQ4_0_96x224 for each position p < count ≤ x.Rows, whose quants start at p·224, scales and sums at
             // p·7, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 10752); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1533,7 +1521,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     nuint p = 0;
                     for (; p + 8 <= n; p += 8)
                     {
-                        TileQ4_0x224Wide8(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
+                        TileQ4_0x224Wide8(ref Unsafe.Add(ref wq, t * 2048), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
                         (Vector512.LoadUnsafe(ref ybase, (p + 0) * 96 + t * 16) + y0).StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16);
                         (Vector512.LoadUnsafe(ref ybase, (p + 1) * 96 + t * 16) + y1).StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16);
                         (Vector512.LoadUnsafe(ref ybase, (p + 2) * 96 + t * 16) + y2).StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16);
@@ -1545,7 +1533,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                     for (; p < n; p++)
                     {
-                        TileQ4_0x224Wide1(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var y0);
+                        TileQ4_0x224Wide1(ref Unsafe.Add(ref wq, t * 2048), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var y0);
                         (Vector512.LoadUnsafe(ref ybase, p * 96 + t * 16) + y0).StoreUnsafe(ref ybase, p * 96 + t * 16);
                     }
                 }
@@ -1559,7 +1547,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q4_0x224Vnni(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q4_0x224Vnni(ref Unsafe.Add(ref wq, t * 2048), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), half, out var y0, out var y1, out var y2, out var y3);
                             (Vector256.LoadUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8);
@@ -1569,7 +1557,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x224Vnni(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var low, out var high);
+                        TileQ4_0x224Vnni(ref Unsafe.Add(ref wq, t * 2048), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1582,7 +1570,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ4_0x224Avx2(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var low, out var high);
+                        TileQ4_0x224Avx2(ref Unsafe.Add(ref wq, t * 2048), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1596,7 +1584,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        Unsafe.Add(ref yr, r) += TileRowQ4_0x224(ref Unsafe.Add(ref wq, t * 1792), ref Unsafe.Add(ref ws, t * 224), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), j);
+                        Unsafe.Add(ref yr, r) += TileRowQ4_0x224(ref Unsafe.Add(ref wq, t * 2048), ref Unsafe.Add(ref xq, p * 224), ref Unsafe.Add(ref xd, p * 7), ref Unsafe.Add(ref xs, p * 7), j);
                     }
                 }
             }
@@ -1607,11 +1595,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 62016 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_600x96));
+            if (w.Length != 63232 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_600x96));
             // In range: as in MatVecQ8_0_600x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·600 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 58368); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1627,7 +1614,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 600 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 600 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 600 + t * 16 + half * 8);
@@ -1637,7 +1624,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1648,7 +1635,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 61568), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         Unsafe.Add(ref yr, 592) = low.GetElement(0);
                         Unsafe.Add(ref yr, 593) = low.GetElement(1);
                         Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -1667,7 +1654,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1678,7 +1665,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 61568), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         Unsafe.Add(ref yr, 592) = low.GetElement(0);
                         Unsafe.Add(ref yr, 593) = low.GetElement(1);
                         Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -1698,7 +1685,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1709,11 +1696,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 32832 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_600x96));
+            if (w.Length != 34048 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_600x96));
             // In range: as in MatVecQ4_0_600x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·600 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 29184); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1728,7 +1714,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     nuint p = 0;
                     for (; p + 8 <= n; p += 8)
                     {
-                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
+                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
                         y0.StoreUnsafe(ref ybase, (p + 0) * 600 + t * 16);
                         y1.StoreUnsafe(ref ybase, (p + 1) * 600 + t * 16);
                         y2.StoreUnsafe(ref ybase, (p + 2) * 600 + t * 16);
@@ -1740,7 +1726,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                     for (; p < n; p++)
                     {
-                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
                         y0.StoreUnsafe(ref ybase, p * 600 + t * 16);
                     }
                 }
@@ -1750,7 +1736,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 33152), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
                         Unsafe.Add(ref yr, 592) = y0.GetElement(0);
                         Unsafe.Add(ref yr, 593) = y0.GetElement(1);
                         Unsafe.Add(ref yr, 594) = y0.GetElement(2);
@@ -1771,7 +1757,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 600 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 600 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 600 + t * 16 + half * 8);
@@ -1781,7 +1767,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1792,7 +1778,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 33152), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         Unsafe.Add(ref yr, 592) = low.GetElement(0);
                         Unsafe.Add(ref yr, 593) = low.GetElement(1);
                         Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -1811,7 +1797,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1822,7 +1808,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 33152), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         Unsafe.Add(ref yr, 592) = low.GetElement(0);
                         Unsafe.Add(ref yr, 593) = low.GetElement(1);
                         Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -1842,7 +1828,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1850,14 +1836,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x96Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ4_0x96Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
@@ -1896,7 +1882,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.ShiftRightLogical(pl3.AsUInt16(), 4).AsByte() & nibble, xh3);
                 hi0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi0, ph3 & nibble, xl3);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.ShiftRightLogical(ph3.AsUInt16(), 4).AsByte() & nibble, xh3);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32)), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);
@@ -1907,14 +1893,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · one quantized input row: AVX2 without VNNI: DotNibbles, exact for nibbles.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x96Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ4_0x96Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
@@ -1953,7 +1939,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 lo1 += DotNibbles(Vector256.ShiftRightLogical(pl3.AsUInt16(), 4).AsByte() & nibble, xh3);
                 hi0 += DotNibbles(ph3 & nibble, xl3);
                 hi1 += DotNibbles(Vector256.ShiftRightLogical(ph3.AsUInt16(), 4).AsByte() & nibble, xh3);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32)), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);
@@ -1964,12 +1950,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q4_0 W with 96 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ4_0x96(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ4_0x96(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 3);
                 for (nuint g = 0; g < 4; g++)
@@ -1980,7 +1966,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += (v & 15) * Unsafe.Add(ref xb, g * 4 + k) + (v >> 4) * Unsafe.Add(ref xb, 16 + g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32) + j * 2));
                 sum = MathF.FusedMultiplyAdd(s * d, Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -1988,14 +1974,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q4_0 W with 224 columns (7 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x224Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ4_0x224Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 7; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
@@ -2034,7 +2020,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.ShiftRightLogical(pl3.AsUInt16(), 4).AsByte() & nibble, xh3);
                 hi0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi0, ph3 & nibble, xl3);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.ShiftRightLogical(ph3.AsUInt16(), 4).AsByte() & nibble, xh3);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 6 ? 256 : 512 + (b & 1) * 32)), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);
@@ -2045,14 +2031,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q4_0 W with 224 columns (7 blocks) · one quantized input row: AVX2 without VNNI: DotNibbles, exact for nibbles.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x224Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ4_0x224Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 7; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
@@ -2091,7 +2077,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 lo1 += DotNibbles(Vector256.ShiftRightLogical(pl3.AsUInt16(), 4).AsByte() & nibble, xh3);
                 hi0 += DotNibbles(ph3 & nibble, xl3);
                 hi1 += DotNibbles(Vector256.ShiftRightLogical(ph3.AsUInt16(), 4).AsByte() & nibble, xh3);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 6 ? 256 : 512 + (b & 1) * 32)), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);
@@ -2102,12 +2088,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q4_0 W with 224 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ4_0x224(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ4_0x224(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 7; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 3);
                 for (nuint g = 0; g < 4; g++)
@@ -2118,7 +2104,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += (v & 15) * Unsafe.Add(ref xb, g * 4 + k) + (v >> 4) * Unsafe.Add(ref xb, 16 + g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 6 ? 256 : 512 + (b & 1) * 32) + j * 2));
                 sum = MathF.FusedMultiplyAdd(s * d, Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -2126,13 +2112,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 96 columns (3 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x96Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x96Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -2163,7 +2149,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b == 2 ? 512 : 1024 + (b & 1) * 32)), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -2174,13 +2160,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 96 columns (3 blocks) · one quantized input row: AVX2 without VNNI: DotBytes, exact for weight bytes up to 255.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x96Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x96Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -2211,7 +2197,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 += DotBytes(Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 += DotBytes(Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b == 2 ? 512 : 1024 + (b & 1) * 32)), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -2222,12 +2208,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q8_0 W with 96 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ8_0x96(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ8_0x96(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 7);
                 for (nuint g = 0; g < 8; g++)
@@ -2237,7 +2223,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += Unsafe.Add(ref q, g * 64 + k) * Unsafe.Add(ref xb, g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b == 2 ? 512 : 1024 + (b & 1) * 32) + j * 2));
                 sum = MathF.FusedMultiplyAdd(s, d * Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -2245,7 +2231,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Rows 8·half..8·half+7 of a tile of a Q4_0 W with 96 columns · four quantized input rows 96 apart (register-blocked).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Tile4Q4_0x96Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        private static void Tile4Q4_0x96Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -2254,7 +2240,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256 + half * 32);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256 + half * 32);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
                 var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 3) << 3));
@@ -2304,7 +2290,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 12))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 28))).AsSByte());
-                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                var d = HalfToSingle8(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32) + half * 16));
                 acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0) * d, Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1) * d, Vector256.Create(Unsafe.Add(ref xd, b + 3)), acc1);
                 acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2) * d, Vector256.Create(Unsafe.Add(ref xd, b + 6)), acc2);
@@ -2318,7 +2304,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Rows 8·half..8·half+7 of a tile of a Q4_0 W with 224 columns · four quantized input rows 224 apart (register-blocked).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Tile4Q4_0x224Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        private static void Tile4Q4_0x224Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -2327,7 +2313,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 7; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256 + half * 32);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256 + half * 32);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
                 var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 7) << 3));
@@ -2377,7 +2363,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 448 + 28))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 12))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 28))).AsSByte());
-                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                var d = HalfToSingle8(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 6 ? 256 : 512 + (b & 1) * 32) + half * 16));
                 acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0) * d, Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1) * d, Vector256.Create(Unsafe.Add(ref xd, b + 7)), acc1);
                 acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2) * d, Vector256.Create(Unsafe.Add(ref xd, b + 14)), acc2);
@@ -2391,7 +2377,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Rows 8·half..8·half+7 of a tile of a Q8_0 W with 96 columns · four quantized input rows 96 apart (register-blocked).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Tile4Q8_0x96Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        private static void Tile4Q8_0x96Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -2399,7 +2385,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var acc3 = Vector256<float>.Zero;
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + half * 32);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + half * 32);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
                 var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 3) << 7));
@@ -2445,7 +2431,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 28))).AsSByte());
                 s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 28))).AsSByte());
-                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                var d = HalfToSingle8(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b == 2 ? 512 : 1024 + (b & 1) * 32) + half * 16));
                 acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(Unsafe.Add(ref xd, b + 3)), acc1);
                 acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(Unsafe.Add(ref xd, b + 6)), acc2);
@@ -2459,14 +2445,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x96Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        private static void TileQ4_0x96Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
         {
             var acc0 = Vector512<float>.Zero;
             var nibble = Vector512.Create((byte)0x0F);
             var ones = Vector512.Create((short)1);
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var p0 = Vector512.LoadUnsafe(ref q, 0);
                 var l0 = p0 & nibble; // values 0..3 of the 16 rows
@@ -2484,7 +2470,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var l3 = p3 & nibble; // values 12..15 of the 16 rows
                 var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
                 i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
-                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32)));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
                 var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
@@ -2494,14 +2480,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>A tile of 16 rows of a Q4_0 W with 224 columns (7 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x224Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        private static void TileQ4_0x224Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
         {
             var acc0 = Vector512<float>.Zero;
             var nibble = Vector512.Create((byte)0x0F);
             var ones = Vector512.Create((short)1);
             for (nuint b = 0; b < 7; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var p0 = Vector512.LoadUnsafe(ref q, 0);
                 var l0 = p0 & nibble; // values 0..3 of the 16 rows
@@ -2519,7 +2505,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var l3 = p3 & nibble; // values 12..15 of the 16 rows
                 var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
                 i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
-                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 6 ? 256 : 512 + (b & 1) * 32)));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
                 var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
@@ -2529,7 +2515,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 8 quantized input rows 96 apart, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x96Wide8(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3, out Vector512<float> y4, out Vector512<float> y5, out Vector512<float> y6, out Vector512<float> y7)
+        private static void TileQ4_0x96Wide8(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3, out Vector512<float> y4, out Vector512<float> y5, out Vector512<float> y6, out Vector512<float> y7)
         {
             var acc0 = Vector512<float>.Zero;
             var acc1 = Vector512<float>.Zero;
@@ -2543,7 +2529,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var ones = Vector512.Create((short)1);
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var p0 = Vector512.LoadUnsafe(ref q, 0);
                 var l0 = p0 & nibble; // values 0..3 of the 16 rows
@@ -2589,7 +2575,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 i5 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 28))).AsSByte());
                 i6 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 28))).AsSByte());
                 i7 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 28))).AsSByte());
-                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32)));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
                 var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
@@ -2620,7 +2606,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>A tile of 16 rows of a Q4_0 W with 224 columns (7 blocks) · 8 quantized input rows 224 apart, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x224Wide8(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3, out Vector512<float> y4, out Vector512<float> y5, out Vector512<float> y6, out Vector512<float> y7)
+        private static void TileQ4_0x224Wide8(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3, out Vector512<float> y4, out Vector512<float> y5, out Vector512<float> y6, out Vector512<float> y7)
         {
             var acc0 = Vector512<float>.Zero;
             var acc1 = Vector512<float>.Zero;
@@ -2634,7 +2620,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var ones = Vector512.Create((short)1);
             for (nuint b = 0; b < 7; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var p0 = Vector512.LoadUnsafe(ref q, 0);
                 var l0 = p0 & nibble; // values 0..3 of the 16 rows
@@ -2680,7 +2666,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 i5 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 1120 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 1120 + 28))).AsSByte());
                 i6 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 1344 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 1344 + 28))).AsSByte());
                 i7 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 1568 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 1568 + 28))).AsSByte());
-                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 6 ? 256 : 512 + (b & 1) * 32)));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
                 var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);

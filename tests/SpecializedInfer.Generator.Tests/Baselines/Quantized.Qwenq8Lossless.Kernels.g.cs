@@ -288,11 +288,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 9792 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_96x96));
-            // In range: w holds the 6 tiles' quants (9216 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 9984 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_96x96));
+            // In range: w holds the 6 tiles (1664 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 96 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 9216); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -302,7 +301,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -311,7 +310,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -321,7 +320,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -331,11 +330,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_32x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 3264 || x.Cols != 96 || x.Rows < 1 || y.Length < 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_32x96));
-            // In range: w holds the 2 tiles' quants (3072 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 3328 || x.Cols != 96 || x.Rows < 1 || y.Length < 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_32x96));
+            // In range: w holds the 2 tiles (1664 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 32 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 3072); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -345,7 +343,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
-                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -354,7 +352,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
-                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -364,7 +362,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -374,11 +372,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecAddQ8_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 9792 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_96x96));
-            // In range: w holds the 6 tiles' quants (9216 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 9984 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_96x96));
+            // In range: w holds the 6 tiles (1664 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 96 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 9216); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -388,7 +385,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -397,7 +394,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -407,7 +404,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) += TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) += TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -417,11 +414,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_256x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 26112 || x.Cols != 96 || x.Rows < 1 || y.Length < 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_256x96));
-            // In range: w holds the 16 tiles' quants (24576 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 26624 || x.Cols != 96 || x.Rows < 1 || y.Length < 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_256x96));
+            // In range: w holds the 16 tiles (1664 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 256 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 24576); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -431,7 +427,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 16); t++)
                 {
-                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -440,7 +436,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 16); t++)
                 {
-                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -450,7 +446,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -461,10 +457,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecAddQ8_0_96x256(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 26112 || x.Cols != 256 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_96x256));
-            // In range: w holds the 6 tiles' quants (24576 bytes, then their scales) and x a row of 256 quants and
+            // In range: w holds the 6 tiles (4352 bytes each, scales beside their quants) and x a row of 256 quants and
             // 8 scales and sums (checked above); only rows below 96 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 24576); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -474,7 +469,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ8_0x256Vnni(ref Unsafe.Add(ref wq, t * 4096), ref Unsafe.Add(ref ws, t * 256), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x256Vnni(ref Unsafe.Add(ref wq, t * 4352), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -483,7 +478,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
                 {
-                    TileQ8_0x256Avx2(ref Unsafe.Add(ref wq, t * 4096), ref Unsafe.Add(ref ws, t * 256), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x256Avx2(ref Unsafe.Add(ref wq, t * 4352), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -493,7 +488,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) += TileRowQ8_0x256(ref Unsafe.Add(ref wq, t * 4096), ref Unsafe.Add(ref ws, t * 256), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) += TileRowQ8_0x256(ref Unsafe.Add(ref wq, t * 4352), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -503,11 +498,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 62016 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_600x96));
-            // In range: w holds the 38 tiles' quants (58368 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 63232 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_600x96));
+            // In range: w holds the 38 tiles (1664 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 600 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 58368); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -517,14 +511,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
                 if (hi > 592)
                 {
-                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 61568), ref xq, ref xd, ref xs, out var low, out var high);
                     Unsafe.Add(ref yr, 592) = low.GetElement(0);
                     Unsafe.Add(ref yr, 593) = low.GetElement(1);
                     Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -539,14 +533,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
                 if (hi > 592)
                 {
-                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 61568), ref xq, ref xd, ref xs, out var low, out var high);
                     Unsafe.Add(ref yr, 592) = low.GetElement(0);
                     Unsafe.Add(ref yr, 593) = low.GetElement(1);
                     Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -562,7 +556,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -572,11 +566,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
-            if (w.Length != 32832 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_600x96));
-            // In range: w holds the 38 tiles' quants (29184 bytes, then their scales) and x a row of 96 quants and
+            if (w.Length != 34048 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_600x96));
+            // In range: w holds the 38 tiles (896 bytes each, scales beside their quants) and x a row of 96 quants and
             // 3 scales and sums (checked above); only rows below 600 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 29184); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -587,13 +580,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var y0);
                     y0.StoreUnsafe(ref yr, t * 16);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
                 if (hi > 592)
                 {
-                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 33152), ref xq, ref xd, ref xs, out var y0);
                     Unsafe.Add(ref yr, 592) = y0.GetElement(0);
                     Unsafe.Add(ref yr, 593) = y0.GetElement(1);
                     Unsafe.Add(ref yr, 594) = y0.GetElement(2);
@@ -608,14 +601,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
                 if (hi > 592)
                 {
-                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 33152), ref xq, ref xd, ref xs, out var low, out var high);
                     Unsafe.Add(ref yr, 592) = low.GetElement(0);
                     Unsafe.Add(ref yr, 593) = low.GetElement(1);
                     Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -630,14 +623,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
                 // The last tile holds rows 592..599: its other lanes are padding, never stored.
                 if (hi > 592)
                 {
-                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 33152), ref xq, ref xd, ref xs, out var low, out var high);
                     Unsafe.Add(ref yr, 592) = low.GetElement(0);
                     Unsafe.Add(ref yr, 593) = low.GetElement(1);
                     Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -653,7 +646,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -1358,11 +1351,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 9792 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_96x96));
+            if (w.Length != 9984 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_96x96));
             // In range: as in MatVecQ8_0_96x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 9216); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1378,7 +1370,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8);
@@ -1388,7 +1380,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1401,7 +1393,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1415,7 +1407,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1426,11 +1418,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_32x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 3264 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_32x96));
+            if (w.Length != 3328 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_32x96));
             // In range: as in MatVecQ8_0_32x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·32 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 3072); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1446,7 +1437,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 32 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 32 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 32 + t * 16 + half * 8);
@@ -1456,7 +1447,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1469,7 +1460,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1483,7 +1474,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1494,11 +1485,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ8_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 9792 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_96x96));
+            if (w.Length != 9984 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_96x96));
             // In range: as in MatVecAddQ8_0_96x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 9216); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1514,7 +1504,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             (Vector256.LoadUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8);
@@ -1524,7 +1514,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1537,7 +1527,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1551,7 +1541,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        Unsafe.Add(ref yr, r) += TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) += TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1562,11 +1552,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_256x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 26112 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_256x96));
+            if (w.Length != 26624 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_256x96));
             // In range: as in MatVecQ8_0_256x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·256 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 24576); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1582,7 +1571,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 256 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 256 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 256 + t * 16 + half * 8);
@@ -1592,7 +1581,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 256);
-                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1605,7 +1594,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 256);
-                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1619,7 +1608,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 256);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1634,7 +1623,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecAddQ8_0_96x256 for each position p < count ≤ x.Rows, whose quants start at p·256, scales and sums at
             // p·8, and y row at p·96 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 24576); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1650,7 +1638,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x256Vnni(ref Unsafe.Add(ref wq, t * 4096), ref Unsafe.Add(ref ws, t * 256), ref Unsafe.Add(ref xq, p * 256), ref Unsafe.Add(ref xd, p * 8), ref Unsafe.Add(ref xs, p * 8), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x256Vnni(ref Unsafe.Add(ref wq, t * 4352), ref Unsafe.Add(ref xq, p * 256), ref Unsafe.Add(ref xd, p * 8), ref Unsafe.Add(ref xs, p * 8), half, out var y0, out var y1, out var y2, out var y3);
                             (Vector256.LoadUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16 + half * 8);
@@ -1660,7 +1648,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ8_0x256Vnni(ref Unsafe.Add(ref wq, t * 4096), ref Unsafe.Add(ref ws, t * 256), ref Unsafe.Add(ref xq, p * 256), ref Unsafe.Add(ref xd, p * 8), ref Unsafe.Add(ref xs, p * 8), out var low, out var high);
+                        TileQ8_0x256Vnni(ref Unsafe.Add(ref wq, t * 4352), ref Unsafe.Add(ref xq, p * 256), ref Unsafe.Add(ref xd, p * 8), ref Unsafe.Add(ref xs, p * 8), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1673,7 +1661,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        TileQ8_0x256Avx2(ref Unsafe.Add(ref wq, t * 4096), ref Unsafe.Add(ref ws, t * 256), ref Unsafe.Add(ref xq, p * 256), ref Unsafe.Add(ref xd, p * 8), ref Unsafe.Add(ref xs, p * 8), out var low, out var high);
+                        TileQ8_0x256Avx2(ref Unsafe.Add(ref wq, t * 4352), ref Unsafe.Add(ref xq, p * 256), ref Unsafe.Add(ref xd, p * 8), ref Unsafe.Add(ref xs, p * 8), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1687,7 +1675,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 96);
-                        Unsafe.Add(ref yr, r) += TileRowQ8_0x256(ref Unsafe.Add(ref wq, t * 4096), ref Unsafe.Add(ref ws, t * 256), ref Unsafe.Add(ref xq, p * 256), ref Unsafe.Add(ref xd, p * 8), ref Unsafe.Add(ref xs, p * 8), j);
+                        Unsafe.Add(ref yr, r) += TileRowQ8_0x256(ref Unsafe.Add(ref wq, t * 4352), ref Unsafe.Add(ref xq, p * 256), ref Unsafe.Add(ref xd, p * 8), ref Unsafe.Add(ref xs, p * 8), j);
                     }
                 }
             }
@@ -1698,11 +1686,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 62016 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_600x96));
+            if (w.Length != 63232 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_600x96));
             // In range: as in MatVecQ8_0_600x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·600 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 58368); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1718,7 +1705,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 600 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 600 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 600 + t * 16 + half * 8);
@@ -1728,7 +1715,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1739,7 +1726,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, 61568), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         Unsafe.Add(ref yr, 592) = low.GetElement(0);
                         Unsafe.Add(ref yr, 593) = low.GetElement(1);
                         Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -1758,7 +1745,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1769,7 +1756,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 56832), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ8_0x96Avx2(ref Unsafe.Add(ref wq, 61568), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         Unsafe.Add(ref yr, 592) = low.GetElement(0);
                         Unsafe.Add(ref yr, 593) = low.GetElement(1);
                         Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -1789,7 +1776,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1536), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x96(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1800,11 +1787,10 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
-            if (w.Length != 32832 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_600x96));
+            if (w.Length != 34048 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_600x96));
             // In range: as in MatVecQ4_0_600x96 for each position p < count ≤ x.Rows, whose quants start at p·96, scales and sums at
             // p·3, and y row at p·600 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 29184); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1819,7 +1805,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     nuint p = 0;
                     for (; p + 8 <= n; p += 8)
                     {
-                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
+                        TileQ4_0x96Wide8(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3, out var y4, out var y5, out var y6, out var y7);
                         y0.StoreUnsafe(ref ybase, (p + 0) * 600 + t * 16);
                         y1.StoreUnsafe(ref ybase, (p + 1) * 600 + t * 16);
                         y2.StoreUnsafe(ref ybase, (p + 2) * 600 + t * 16);
@@ -1831,7 +1817,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                     for (; p < n; p++)
                     {
-                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
                         y0.StoreUnsafe(ref ybase, p * 600 + t * 16);
                     }
                 }
@@ -1841,7 +1827,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        TileQ4_0x96Wide1(ref Unsafe.Add(ref wq, 33152), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
                         Unsafe.Add(ref yr, 592) = y0.GetElement(0);
                         Unsafe.Add(ref yr, 593) = y0.GetElement(1);
                         Unsafe.Add(ref yr, 594) = y0.GetElement(2);
@@ -1862,7 +1848,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 600 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 600 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 600 + t * 16 + half * 8);
@@ -1872,7 +1858,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1883,7 +1869,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Vnni(ref Unsafe.Add(ref wq, 33152), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         Unsafe.Add(ref yr, 592) = low.GetElement(0);
                         Unsafe.Add(ref yr, 593) = low.GetElement(1);
                         Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -1902,7 +1888,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1913,7 +1899,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 28416), ref Unsafe.Add(ref ws, 3552), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
+                        TileQ4_0x96Avx2(ref Unsafe.Add(ref wq, 33152), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var low, out var high);
                         Unsafe.Add(ref yr, 592) = low.GetElement(0);
                         Unsafe.Add(ref yr, 593) = low.GetElement(1);
                         Unsafe.Add(ref yr, 594) = low.GetElement(2);
@@ -1933,7 +1919,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 600);
-                        Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 768), ref Unsafe.Add(ref ws, t * 96), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ4_0x96(ref Unsafe.Add(ref wq, t * 896), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), j);
                     }
                 }
             }
@@ -1941,13 +1927,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 96 columns (3 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x96Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x96Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -1978,7 +1964,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b == 2 ? 512 : 1024 + (b & 1) * 32)), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -1989,13 +1975,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 96 columns (3 blocks) · one quantized input row: AVX2 without VNNI: DotBytes, exact for weight bytes up to 255.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x96Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x96Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -2026,7 +2012,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 += DotBytes(Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 += DotBytes(Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b == 2 ? 512 : 1024 + (b & 1) * 32)), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -2037,12 +2023,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q8_0 W with 96 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ8_0x96(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ8_0x96(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 7);
                 for (nuint g = 0; g < 8; g++)
@@ -2052,7 +2038,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += Unsafe.Add(ref q, g * 64 + k) * Unsafe.Add(ref xb, g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b == 2 ? 512 : 1024 + (b & 1) * 32) + j * 2));
                 sum = MathF.FusedMultiplyAdd(s, d * Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -2060,13 +2046,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 256 columns (8 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x256Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x256Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 8; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -2097,7 +2083,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -2108,13 +2094,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 256 columns (8 blocks) · one quantized input row: AVX2 without VNNI: DotBytes, exact for weight bytes up to 255.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x256Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x256Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 8; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -2145,7 +2131,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 += DotBytes(Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 += DotBytes(Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -2156,12 +2142,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q8_0 W with 256 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ8_0x256(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ8_0x256(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 8; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 7);
                 for (nuint g = 0; g < 8; g++)
@@ -2171,7 +2157,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += Unsafe.Add(ref q, g * 64 + k) * Unsafe.Add(ref xb, g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32 + j * 2));
                 sum = MathF.FusedMultiplyAdd(s, d * Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -2179,14 +2165,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x96Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ4_0x96Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
@@ -2225,7 +2211,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.ShiftRightLogical(pl3.AsUInt16(), 4).AsByte() & nibble, xh3);
                 hi0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi0, ph3 & nibble, xl3);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.ShiftRightLogical(ph3.AsUInt16(), 4).AsByte() & nibble, xh3);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32)), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);
@@ -2236,14 +2222,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · one quantized input row: AVX2 without VNNI: DotNibbles, exact for nibbles.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x96Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ4_0x96Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
@@ -2282,7 +2268,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 lo1 += DotNibbles(Vector256.ShiftRightLogical(pl3.AsUInt16(), 4).AsByte() & nibble, xh3);
                 hi0 += DotNibbles(ph3 & nibble, xl3);
                 hi1 += DotNibbles(Vector256.ShiftRightLogical(ph3.AsUInt16(), 4).AsByte() & nibble, xh3);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32)), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);
@@ -2293,12 +2279,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q4_0 W with 96 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ4_0x96(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ4_0x96(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 3);
                 for (nuint g = 0; g < 4; g++)
@@ -2309,7 +2295,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += (v & 15) * Unsafe.Add(ref xb, g * 4 + k) + (v >> 4) * Unsafe.Add(ref xb, 16 + g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32) + j * 2));
                 sum = MathF.FusedMultiplyAdd(s * d, Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -2317,7 +2303,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Rows 8·half..8·half+7 of a tile of a Q8_0 W with 96 columns · four quantized input rows 96 apart (register-blocked).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Tile4Q8_0x96Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        private static void Tile4Q8_0x96Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -2325,7 +2311,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var acc3 = Vector256<float>.Zero;
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + half * 32);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + half * 32);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
                 var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 3) << 7));
@@ -2371,7 +2357,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 28))).AsSByte());
                 s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 28))).AsSByte());
-                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                var d = HalfToSingle8(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b == 2 ? 512 : 1024 + (b & 1) * 32) + half * 16));
                 acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(Unsafe.Add(ref xd, b + 3)), acc1);
                 acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(Unsafe.Add(ref xd, b + 6)), acc2);
@@ -2385,7 +2371,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Rows 8·half..8·half+7 of a tile of a Q8_0 W with 256 columns · four quantized input rows 256 apart (register-blocked).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Tile4Q8_0x256Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        private static void Tile4Q8_0x256Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -2393,7 +2379,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var acc3 = Vector256<float>.Zero;
             for (nuint b = 0; b < 8; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + half * 32);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + half * 32);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
                 var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 8) << 7));
@@ -2439,7 +2425,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 256 + 28))).AsSByte());
                 s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 512 + 28))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 768 + 28))).AsSByte());
-                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                var d = HalfToSingle8(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32 + half * 16));
                 acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(Unsafe.Add(ref xd, b + 8)), acc1);
                 acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(Unsafe.Add(ref xd, b + 16)), acc2);
@@ -2453,7 +2439,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Rows 8·half..8·half+7 of a tile of a Q4_0 W with 96 columns · four quantized input rows 96 apart (register-blocked).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Tile4Q4_0x96Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        private static void Tile4Q4_0x96Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -2462,7 +2448,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256 + half * 32);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256 + half * 32);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
                 var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 3) << 3));
@@ -2512,7 +2498,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, l3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 12))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, h3, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 28))).AsSByte());
-                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                var d = HalfToSingle8(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32) + half * 16));
                 acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0) * d, Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1) * d, Vector256.Create(Unsafe.Add(ref xd, b + 3)), acc1);
                 acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2) * d, Vector256.Create(Unsafe.Add(ref xd, b + 6)), acc2);
@@ -2526,14 +2512,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x96Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        private static void TileQ4_0x96Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
         {
             var acc0 = Vector512<float>.Zero;
             var nibble = Vector512.Create((byte)0x0F);
             var ones = Vector512.Create((short)1);
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var p0 = Vector512.LoadUnsafe(ref q, 0);
                 var l0 = p0 & nibble; // values 0..3 of the 16 rows
@@ -2551,7 +2537,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var l3 = p3 & nibble; // values 12..15 of the 16 rows
                 var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
                 i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
-                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32)));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
                 var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
@@ -2561,7 +2547,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 8 quantized input rows 96 apart, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x96Wide8(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3, out Vector512<float> y4, out Vector512<float> y5, out Vector512<float> y6, out Vector512<float> y7)
+        private static void TileQ4_0x96Wide8(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3, out Vector512<float> y4, out Vector512<float> y5, out Vector512<float> y6, out Vector512<float> y7)
         {
             var acc0 = Vector512<float>.Zero;
             var acc1 = Vector512<float>.Zero;
@@ -2575,7 +2561,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var ones = Vector512.Create((short)1);
             for (nuint b = 0; b < 3; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var p0 = Vector512.LoadUnsafe(ref q, 0);
                 var l0 = p0 & nibble; // values 0..3 of the 16 rows
@@ -2621,7 +2607,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 i5 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 480 + 28))).AsSByte());
                 i6 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 28))).AsSByte());
                 i7 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 672 + 28))).AsSByte());
-                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b == 2 ? 256 : 512 + (b & 1) * 32)));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
                 var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);

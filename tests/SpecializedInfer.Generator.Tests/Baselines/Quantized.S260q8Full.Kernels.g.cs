@@ -240,10 +240,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 4352 || x.Cols != 64 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_64x64));
-            // In range: w holds the 4 tiles' quants (4096 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 4 tiles (1088 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 64 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4096); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -253,7 +252,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -262,7 +261,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -272,7 +271,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -283,10 +282,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecQ8_0_32x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 2176 || x.Cols != 64 || x.Rows < 1 || y.Length < 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_32x64));
-            // In range: w holds the 2 tiles' quants (2048 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 2 tiles (1088 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 32 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 2048); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -296,7 +294,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -305,7 +303,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -315,7 +313,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -326,10 +324,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecAddQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 4352 || x.Cols != 64 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_64x64));
-            // In range: w holds the 4 tiles' quants (4096 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 4 tiles (1088 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 64 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4096); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -339,7 +336,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -348,7 +345,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -358,7 +355,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) += TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) += TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -369,10 +366,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecQ8_0_192x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 13056 || x.Cols != 64 || x.Rows < 1 || y.Length < 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_192x64));
-            // In range: w holds the 12 tiles' quants (12288 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 12 tiles (1088 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 192 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 12288); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -382,7 +378,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -391,7 +387,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -401,7 +397,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -412,10 +408,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecAddQ8_0_64x192(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 13056 || x.Cols != 192 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_64x192));
-            // In range: w holds the 4 tiles' quants (12288 bytes, then their scales) and x a row of 192 quants and
+            // In range: w holds the 4 tiles (3264 bytes each, scales beside their quants) and x a row of 192 quants and
             // 6 scales and sums (checked above); only rows below 64 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 12288); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -425,7 +420,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3264), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -434,7 +429,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3264), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -444,7 +439,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) += TileRowQ8_0x192(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) += TileRowQ8_0x192(ref Unsafe.Add(ref wq, t * 3264), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -455,10 +450,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecQ8_0_512x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 34816 || x.Cols != 64 || x.Rows < 1 || y.Length < 512 || (uint)from > (uint)to || to > 512 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_512x64));
-            // In range: w holds the 32 tiles' quants (32768 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 32 tiles (1088 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 512 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 32768); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -468,7 +462,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -477,7 +471,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -487,7 +481,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -498,10 +492,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecQ4_0_512x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 18432 || x.Cols != 64 || x.Rows < 1 || y.Length < 512 || (uint)from > (uint)to || to > 512 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_512x64));
-            // In range: w holds the 32 tiles' quants (16384 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 32 tiles (576 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 512 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 16384); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -512,7 +505,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ4_0x64Wide1(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x64Wide1(ref Unsafe.Add(ref wq, t * 576), ref xq, ref xd, ref xs, out var y0);
                     y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
@@ -520,7 +513,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ4_0x64Vnni(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x64Vnni(ref Unsafe.Add(ref wq, t * 576), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -529,7 +522,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ4_0x64Avx2(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x64Avx2(ref Unsafe.Add(ref wq, t * 576), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -539,7 +532,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ4_0x64(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ4_0x64(ref Unsafe.Add(ref wq, t * 576), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -704,7 +697,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecQ8_0_64x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4096); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -720,7 +712,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8);
@@ -730,7 +722,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -743,7 +735,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -757,7 +749,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
                     }
                 }
             }
@@ -772,7 +764,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecQ8_0_32x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·32 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 2048); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -788,7 +779,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 32 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 32 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 32 + t * 16 + half * 8);
@@ -798,7 +789,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -811,7 +802,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -825,7 +816,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
                     }
                 }
             }
@@ -840,7 +831,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecAddQ8_0_64x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4096); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -856,7 +846,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
                             (Vector256.LoadUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8);
@@ -866,7 +856,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -879,7 +869,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -893,7 +883,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        Unsafe.Add(ref yr, r) += TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
+                        Unsafe.Add(ref yr, r) += TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
                     }
                 }
             }
@@ -908,7 +898,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecQ8_0_192x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·192 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 12288); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -924,7 +913,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 192 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 192 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 192 + t * 16 + half * 8);
@@ -934,7 +923,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -947,7 +936,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -961,7 +950,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
                     }
                 }
             }
@@ -976,7 +965,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecAddQ8_0_64x192 for each position p < count ≤ x.Rows, whose quants start at p·192, scales and sums at
             // p·6, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 12288); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -992,7 +980,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), half, out var y0, out var y1, out var y2, out var y3);
                             (Vector256.LoadUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8);
@@ -1002,7 +990,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
+                        TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1015,7 +1003,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
+                        TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1029,7 +1017,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        Unsafe.Add(ref yr, r) += TileRowQ8_0x192(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), j);
+                        Unsafe.Add(ref yr, r) += TileRowQ8_0x192(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), j);
                     }
                 }
             }
@@ -1037,13 +1025,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 64 columns (2 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x64Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x64Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -1074,7 +1062,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -1085,13 +1073,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 64 columns (2 blocks) · one quantized input row: AVX2 without VNNI: DotBytes, exact for weight bytes up to 255.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x64Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x64Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -1122,7 +1110,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 += DotBytes(Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 += DotBytes(Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -1133,12 +1121,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q8_0 W with 64 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ8_0x64(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ8_0x64(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 7);
                 for (nuint g = 0; g < 8; g++)
@@ -1148,7 +1136,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += Unsafe.Add(ref q, g * 64 + k) * Unsafe.Add(ref xb, g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32 + j * 2));
                 sum = MathF.FusedMultiplyAdd(s, d * Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -1156,13 +1144,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 192 columns (6 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x192Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x192Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 6; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -1193,7 +1181,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -1204,13 +1192,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 192 columns (6 blocks) · one quantized input row: AVX2 without VNNI: DotBytes, exact for weight bytes up to 255.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x192Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x192Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 6; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -1241,7 +1229,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 += DotBytes(Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 += DotBytes(Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -1252,12 +1240,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q8_0 W with 192 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ8_0x192(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ8_0x192(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 6; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 7);
                 for (nuint g = 0; g < 8; g++)
@@ -1267,7 +1255,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += Unsafe.Add(ref q, g * 64 + k) * Unsafe.Add(ref xb, g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32 + j * 2));
                 sum = MathF.FusedMultiplyAdd(s, d * Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -1275,14 +1263,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q4_0 W with 64 columns (2 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x64Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ4_0x64Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
@@ -1321,7 +1309,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.ShiftRightLogical(pl3.AsUInt16(), 4).AsByte() & nibble, xh3);
                 hi0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi0, ph3 & nibble, xl3);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.ShiftRightLogical(ph3.AsUInt16(), 4).AsByte() & nibble, xh3);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 576 + 512 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);
@@ -1332,14 +1320,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q4_0 W with 64 columns (2 blocks) · one quantized input row: AVX2 without VNNI: DotNibbles, exact for nibbles.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x64Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ4_0x64Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
@@ -1378,7 +1366,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 lo1 += DotNibbles(Vector256.ShiftRightLogical(pl3.AsUInt16(), 4).AsByte() & nibble, xh3);
                 hi0 += DotNibbles(ph3 & nibble, xl3);
                 hi1 += DotNibbles(Vector256.ShiftRightLogical(ph3.AsUInt16(), 4).AsByte() & nibble, xh3);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 576 + 512 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);
@@ -1389,12 +1377,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q4_0 W with 64 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ4_0x64(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ4_0x64(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 3);
                 for (nuint g = 0; g < 4; g++)
@@ -1405,7 +1393,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += (v & 15) * Unsafe.Add(ref xb, g * 4 + k) + (v >> 4) * Unsafe.Add(ref xb, 16 + g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 576 + 512 + (b & 1) * 32 + j * 2));
                 sum = MathF.FusedMultiplyAdd(s * d, Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -1413,7 +1401,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Rows 8·half..8·half+7 of a tile of a Q8_0 W with 64 columns · four quantized input rows 64 apart (register-blocked).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Tile4Q8_0x64Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        private static void Tile4Q8_0x64Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -1421,7 +1409,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var acc3 = Vector256<float>.Zero;
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + half * 32);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + half * 32);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
                 var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 2) << 7));
@@ -1467,7 +1455,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 28))).AsSByte());
                 s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 28))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
-                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                var d = HalfToSingle8(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32 + half * 16));
                 acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(Unsafe.Add(ref xd, b + 2)), acc1);
                 acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(Unsafe.Add(ref xd, b + 4)), acc2);
@@ -1481,7 +1469,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Rows 8·half..8·half+7 of a tile of a Q8_0 W with 192 columns · four quantized input rows 192 apart (register-blocked).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Tile4Q8_0x192Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        private static void Tile4Q8_0x192Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -1489,7 +1477,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var acc3 = Vector256<float>.Zero;
             for (nuint b = 0; b < 6; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + half * 32);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + half * 32);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
                 var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 6) << 7));
@@ -1535,7 +1523,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
                 s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 28))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 28))).AsSByte());
-                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                var d = HalfToSingle8(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32 + half * 16));
                 acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(Unsafe.Add(ref xd, b + 6)), acc1);
                 acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(Unsafe.Add(ref xd, b + 12)), acc2);
@@ -1549,14 +1537,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>A tile of 16 rows of a Q4_0 W with 64 columns (2 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x64Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        private static void TileQ4_0x64Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
         {
             var acc0 = Vector512<float>.Zero;
             var nibble = Vector512.Create((byte)0x0F);
             var ones = Vector512.Create((short)1);
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var p0 = Vector512.LoadUnsafe(ref q, 0);
                 var l0 = p0 & nibble; // values 0..3 of the 16 rows
@@ -1574,7 +1562,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var l3 = p3 & nibble; // values 12..15 of the 16 rows
                 var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
                 i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
-                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 576 + 512 + (b & 1) * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
                 var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);

@@ -290,10 +290,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 4352 || x.Cols != 64 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_64x64));
-            // In range: w holds the 4 tiles' quants (4096 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 4 tiles (1088 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 64 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4096); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -303,7 +302,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -312,7 +311,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -322,7 +321,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -333,10 +332,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecQ8_0_32x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 2176 || x.Cols != 64 || x.Rows < 1 || y.Length < 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_32x64));
-            // In range: w holds the 2 tiles' quants (2048 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 2 tiles (1088 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 32 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 2048); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -346,7 +344,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -355,7 +353,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -365,7 +363,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -376,10 +374,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecAddQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 4352 || x.Cols != 64 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_64x64));
-            // In range: w holds the 4 tiles' quants (4096 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 4 tiles (1088 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 64 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4096); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -389,7 +386,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -398,7 +395,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -408,7 +405,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) += TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) += TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -419,10 +416,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecQ8_0_192x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 13056 || x.Cols != 64 || x.Rows < 1 || y.Length < 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_192x64));
-            // In range: w holds the 12 tiles' quants (12288 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 12 tiles (1088 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 192 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 12288); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -432,7 +428,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -441,7 +437,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -451,7 +447,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -462,10 +458,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecAddQ8_0_64x192(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 13056 || x.Cols != 192 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_64x192));
-            // In range: w holds the 4 tiles' quants (12288 bytes, then their scales) and x a row of 192 quants and
+            // In range: w holds the 4 tiles (3264 bytes each, scales beside their quants) and x a row of 192 quants and
             // 6 scales and sums (checked above); only rows below 64 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 12288); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -475,7 +470,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3264), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -484,7 +479,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
                 {
-                    TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3264), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -494,7 +489,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) += TileRowQ8_0x192(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) += TileRowQ8_0x192(ref Unsafe.Add(ref wq, t * 3264), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -505,10 +500,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecQ8_0_512x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 34816 || x.Cols != 64 || x.Rows < 1 || y.Length < 512 || (uint)from > (uint)to || to > 512 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_512x64));
-            // In range: w holds the 32 tiles' quants (32768 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 32 tiles (1088 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 512 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 32768); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -518,7 +512,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -527,7 +521,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -537,7 +531,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -548,10 +542,9 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
         public static void MatVecQ4_0_512x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 18432 || x.Cols != 64 || x.Rows < 1 || y.Length < 512 || (uint)from > (uint)to || to > 512 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_512x64));
-            // In range: w holds the 32 tiles' quants (16384 bytes, then their scales) and x a row of 64 quants and
+            // In range: w holds the 32 tiles (576 bytes each, scales beside their quants) and x a row of 64 quants and
             // 2 scales and sums (checked above); only rows below 512 of y are stored.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 16384); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -562,7 +555,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ4_0x64Wide1(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var y0);
+                    TileQ4_0x64Wide1(ref Unsafe.Add(ref wq, t * 576), ref xq, ref xd, ref xs, out var y0);
                     y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
@@ -570,7 +563,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ4_0x64Vnni(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x64Vnni(ref Unsafe.Add(ref wq, t * 576), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -579,7 +572,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
                 {
-                    TileQ4_0x64Avx2(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, out var low, out var high);
+                    TileQ4_0x64Avx2(ref Unsafe.Add(ref wq, t * 576), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
                 }
@@ -589,7 +582,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 for (nuint r = lo; r < hi; r++)
                 {
                     nuint t = r / 16, j = r % 16;
-                    Unsafe.Add(ref yr, r) = TileRowQ4_0x64(ref Unsafe.Add(ref wq, t * 512), ref Unsafe.Add(ref ws, t * 64), ref xq, ref xd, ref xs, j);
+                    Unsafe.Add(ref yr, r) = TileRowQ4_0x64(ref Unsafe.Add(ref wq, t * 576), ref xq, ref xd, ref xs, j);
                 }
             }
         }
@@ -819,7 +812,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecQ8_0_64x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4096); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -835,7 +827,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8);
@@ -845,7 +837,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -858,7 +850,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -872,7 +864,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
                     }
                 }
             }
@@ -887,7 +879,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecQ8_0_32x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·32 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 2048); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -903,7 +894,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 32 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 32 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 32 + t * 16 + half * 8);
@@ -913,7 +904,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -926,7 +917,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -940,7 +931,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 32);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
                     }
                 }
             }
@@ -955,7 +946,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecAddQ8_0_64x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 4096); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -971,7 +961,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
                             (Vector256.LoadUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8);
@@ -981,7 +971,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -994,7 +984,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1008,7 +998,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        Unsafe.Add(ref yr, r) += TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
+                        Unsafe.Add(ref yr, r) += TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
                     }
                 }
             }
@@ -1023,7 +1013,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecQ8_0_192x64 for each position p < count ≤ x.Rows, whose quants start at p·64, scales and sums at
             // p·2, and y row at p·192 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 12288); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1039,7 +1028,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), half, out var y0, out var y1, out var y2, out var y3);
                             y0.StoreUnsafe(ref ybase, (p + 0) * 192 + t * 16 + half * 8);
                             y1.StoreUnsafe(ref ybase, (p + 1) * 192 + t * 16 + half * 8);
                             y2.StoreUnsafe(ref ybase, (p + 2) * 192 + t * 16 + half * 8);
@@ -1049,7 +1038,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1062,7 +1051,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
+                        TileQ8_0x64Avx2(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var low, out var high);
                         low.StoreUnsafe(ref yr, t * 16);
                         high.StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1076,7 +1065,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 192);
-                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1024), ref Unsafe.Add(ref ws, t * 64), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
+                        Unsafe.Add(ref yr, r) = TileRowQ8_0x64(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), j);
                     }
                 }
             }
@@ -1091,7 +1080,6 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             // In range: as in MatVecAddQ8_0_64x192 for each position p < count ≤ x.Rows, whose quants start at p·192, scales and sums at
             // p·6, and y row at p·64 (< y.Length), all checked above.
             ref byte wq = ref MemoryMarshal.GetReference(w);
-            ref byte ws = ref Unsafe.Add(ref wq, 12288); // the scales
             ref sbyte xq = ref MemoryMarshal.GetArrayDataReference(x.Quants);
             ref float xd = ref MemoryMarshal.GetArrayDataReference(x.Scales);
             ref int xs = ref MemoryMarshal.GetArrayDataReference(x.Sums);
@@ -1107,7 +1095,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     {
                         for (nuint half = 0; half < 2; half++)
                         {
-                            Tile4Q8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), half, out var y0, out var y1, out var y2, out var y3);
+                            Tile4Q8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), half, out var y0, out var y1, out var y2, out var y3);
                             (Vector256.LoadUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8) + y0).StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8) + y1).StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16 + half * 8);
                             (Vector256.LoadUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8) + y2).StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16 + half * 8);
@@ -1117,7 +1105,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
+                        TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1130,7 +1118,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
+                        TileQ8_0x192Avx2(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
                     }
@@ -1144,7 +1132,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     for (nuint p = 0; p < n; p++)
                     {
                         ref float yr = ref Unsafe.Add(ref ybase, p * 64);
-                        Unsafe.Add(ref yr, r) += TileRowQ8_0x192(ref Unsafe.Add(ref wq, t * 3072), ref Unsafe.Add(ref ws, t * 192), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), j);
+                        Unsafe.Add(ref yr, r) += TileRowQ8_0x192(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), j);
                     }
                 }
             }
@@ -1152,13 +1140,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 64 columns (2 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x64Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x64Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -1189,7 +1177,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -1200,13 +1188,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 64 columns (2 blocks) · one quantized input row: AVX2 without VNNI: DotBytes, exact for weight bytes up to 255.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x64Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x64Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -1237,7 +1225,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 += DotBytes(Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 += DotBytes(Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -1248,12 +1236,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q8_0 W with 64 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ8_0x64(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ8_0x64(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 7);
                 for (nuint g = 0; g < 8; g++)
@@ -1263,7 +1251,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += Unsafe.Add(ref q, g * 64 + k) * Unsafe.Add(ref xb, g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32 + j * 2));
                 sum = MathF.FusedMultiplyAdd(s, d * Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -1271,13 +1259,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 192 columns (6 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x192Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x192Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 6; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -1308,7 +1296,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -1319,13 +1307,13 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q8_0 W with 192 columns (6 blocks) · one quantized input row: AVX2 without VNNI: DotBytes, exact for weight bytes up to 255.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ8_0x192Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ8_0x192Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             for (nuint b = 0; b < 6; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 128: each row's sum starts at −128·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
@@ -1356,7 +1344,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var x7 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte(); // values 28..31
                 lo1 += DotBytes(Vector256.LoadUnsafe(ref q, 448), x7);
                 hi1 += DotBytes(Vector256.LoadUnsafe(ref q, 480), x7);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1), dLo * dx, accLo); // fma(s, d_w·d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1), dHi * dx, accHi);
@@ -1367,12 +1355,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q8_0 W with 192 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ8_0x192(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ8_0x192(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 6; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 7);
                 for (nuint g = 0; g < 8; g++)
@@ -1382,7 +1370,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += Unsafe.Add(ref q, g * 64 + k) * Unsafe.Add(ref xb, g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32 + j * 2));
                 sum = MathF.FusedMultiplyAdd(s, d * Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -1390,14 +1378,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q4_0 W with 64 columns (2 blocks) · one quantized input row: VPDPBUSD (AvxVnni) adds 4 unsigned weight bytes × 4 input bytes into each row's lane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x64Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ4_0x64Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
@@ -1436,7 +1424,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 lo1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(lo1, Vector256.ShiftRightLogical(pl3.AsUInt16(), 4).AsByte() & nibble, xh3);
                 hi0 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi0, ph3 & nibble, xl3);
                 hi1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(hi1, Vector256.ShiftRightLogical(ph3.AsUInt16(), 4).AsByte() & nibble, xh3);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 576 + 512 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);
@@ -1447,14 +1435,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Tile of 16 rows of a Q4_0 W with 64 columns (2 blocks) · one quantized input row: AVX2 without VNNI: DotNibbles, exact for nibbles.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x64Avx2(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
+        private static void TileQ4_0x64Avx2(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector256<float> lo, out Vector256<float> hi)
         {
             var accLo = Vector256<float>.Zero;
             var accHi = Vector256<float>.Zero;
             var nibble = Vector256.Create((byte)0x0F);
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx. Two chains per half keep the adds independent.
                 var lo0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 3));
@@ -1493,7 +1481,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 lo1 += DotNibbles(Vector256.ShiftRightLogical(pl3.AsUInt16(), 4).AsByte() & nibble, xh3);
                 hi0 += DotNibbles(ph3 & nibble, xl3);
                 hi1 += DotNibbles(Vector256.ShiftRightLogical(ph3.AsUInt16(), 4).AsByte() & nibble, xh3);
-                HalfToSingle(ref Unsafe.Add(ref ts, b * 32), out var dLo, out var dHi);
+                HalfToSingle(ref Unsafe.Add(ref tile, (b >> 1) * 576 + 512 + (b & 1) * 32), out var dLo, out var dHi);
                 var dx = Vector256.Create(Unsafe.Add(ref xd, b));
                 accLo = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(lo0 + lo1) * dLo, dx, accLo); // fma(s·d_w, d_x, sum)
                 accHi = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(hi0 + hi1) * dHi, dx, accHi);
@@ -1504,12 +1492,12 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Row j of a tile of a Q4_0 W with 64 columns · one quantized input row (the scalar path).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float TileRowQ4_0x64(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint j)
+        private static float TileRowQ4_0x64(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint j)
         {
             var sum = 0f;
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256 + j * 4);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256 + j * 4);
                 ref sbyte xb = ref Unsafe.Add(ref xq, b * 32);
                 var s = -(Unsafe.Add(ref xs, b) << 3);
                 for (nuint g = 0; g < 4; g++)
@@ -1520,7 +1508,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         s += (v & 15) * Unsafe.Add(ref xb, g * 4 + k) + (v >> 4) * Unsafe.Add(ref xb, 16 + g * 4 + k);
                     }
                 }
-                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref ts, b * 32 + j * 2));
+                var d = (float)Unsafe.ReadUnaligned<Half>(ref Unsafe.Add(ref tile, (b >> 1) * 576 + 512 + (b & 1) * 32 + j * 2));
                 sum = MathF.FusedMultiplyAdd(s * d, Unsafe.Add(ref xd, b), sum);
             }
             return sum;
@@ -1528,7 +1516,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Rows 8·half..8·half+7 of a tile of a Q8_0 W with 64 columns · four quantized input rows 64 apart (register-blocked).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Tile4Q8_0x64Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        private static void Tile4Q8_0x64Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -1536,7 +1524,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var acc3 = Vector256<float>.Zero;
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + half * 32);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + half * 32);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
                 var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 2) << 7));
@@ -1582,7 +1570,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 28))).AsSByte());
                 s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 28))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
-                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                var d = HalfToSingle8(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32 + half * 16));
                 acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(Unsafe.Add(ref xd, b + 2)), acc1);
                 acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(Unsafe.Add(ref xd, b + 4)), acc2);
@@ -1596,7 +1584,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>Rows 8·half..8·half+7 of a tile of a Q8_0 W with 192 columns · four quantized input rows 192 apart (register-blocked).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Tile4Q8_0x192Vnni(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
+        private static void Tile4Q8_0x192Vnni(ref byte tile, ref sbyte xq, ref float xd, ref int xs, nuint half, out Vector256<float> y0, out Vector256<float> y1, out Vector256<float> y2, out Vector256<float> y3)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -1604,7 +1592,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             var acc3 = Vector256<float>.Zero;
             for (nuint b = 0; b < 6; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 512 + half * 32);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512 + half * 32);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var s0 = Vector256.Create(-(Unsafe.Add(ref xs, b) << 7));
                 var s1 = Vector256.Create(-(Unsafe.Add(ref xs, b + 6) << 7));
@@ -1650,7 +1638,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 s1 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s1, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte());
                 s2 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s2, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 28))).AsSByte());
                 s3 = global::System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(s3, w7, Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 28))).AsSByte());
-                var d = HalfToSingle8(ref Unsafe.Add(ref ts, b * 32 + half * 16));
+                var d = HalfToSingle8(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32 + half * 16));
                 acc0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(Unsafe.Add(ref xd, b)), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(Unsafe.Add(ref xd, b + 6)), acc1);
                 acc2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(Unsafe.Add(ref xd, b + 12)), acc2);
@@ -1664,14 +1652,14 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>A tile of 16 rows of a Q4_0 W with 64 columns (2 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void TileQ4_0x64Wide1(ref byte tq, ref byte ts, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        private static void TileQ4_0x64Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
         {
             var acc0 = Vector512<float>.Zero;
             var nibble = Vector512.Create((byte)0x0F);
             var ones = Vector512.Create((short)1);
             for (nuint b = 0; b < 2; b++)
             {
-                ref byte q = ref Unsafe.Add(ref tq, b * 256);
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 576 + (b & 1) * 256);
                 ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
                 var p0 = Vector512.LoadUnsafe(ref q, 0);
                 var l0 = p0 & nibble; // values 0..3 of the 16 rows
@@ -1689,7 +1677,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 var l3 = p3 & nibble; // values 12..15 of the 16 rows
                 var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble; // values 28..31
                 i0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte()) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte());
-                var d = HalfToSingle16(ref Unsafe.Add(ref ts, b * 32));
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 576 + 512 + (b & 1) * 32));
                 // The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.
                 var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(i0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 3));
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);

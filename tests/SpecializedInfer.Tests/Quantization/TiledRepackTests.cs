@@ -89,29 +89,35 @@ public sealed class TiledRepackTests : IDisposable
             var q8 = tensor.Type == GgmlType.Q8_0;
             int blocks = tensor.Cols / 32, groups = q8 ? 8 : 4, blockBytes = q8 ? 34 : 18;
             var tileCount = (tensor.Rows + 15) / 16;
-            var scalesAt = tileCount * blocks * groups * 64;
-            Assert.Equal(scalesAt + (tileCount * blocks * 32 + 63) / 64 * 64, tiles.Length);
+            // A tile: pairs of blocks, each pair's two blocks of quants (groups · 64 bytes each) and then their
+            // 64 bytes of scales; the odd last block (3 blocks here) alone, its quants and then its scales padded to 64.
+            int quantBytes = groups * 64, pairBytes = 2 * quantBytes + 64, tileBytes = blocks / 2 * pairBytes + blocks % 2 * (quantBytes + 64);
+            Assert.Equal(tileCount * tileBytes, tiles.Length);
             for (var r = 0; r < tileCount * 16; r++)
                 for (var b = 0; b < blocks; b++)
                 {
                     int t = r / 16, j = r % 16;
-                    var scale = BinaryPrimitives.ReadUInt16LittleEndian(tiles.Slice(scalesAt + (t * blocks + b) * 32 + 2 * j));
+                    var quantsAt = t * tileBytes + b / 2 * pairBytes + b % 2 * quantBytes;
+                    var alone = b == blocks - 1 && b % 2 == 0;
+                    var scalesAt = t * tileBytes + b / 2 * pairBytes + (alone ? quantBytes : 2 * quantBytes + b % 2 * 32);
+                    var scale = BinaryPrimitives.ReadUInt16LittleEndian(tiles.Slice(scalesAt + 2 * j));
                     var block = r < tensor.Rows ? tensor.QuantizedRow(r).Slice(b * blockBytes, blockBytes) : default;
                     Assert.Equal(r < tensor.Rows ? BinaryPrimitives.ReadUInt16LittleEndian(block) : 0, scale);
+                    if (alone) Assert.True(tiles.Slice(scalesAt + 32, 32).IndexOfAnyExcept((byte)0) < 0, "a lone block's scales are padded with zeros");
                     for (var v = 0; v < 32; v++)
                     {
                         int stored, expected;
                         if (q8)
                         {
                             // Value v of the block: group v / 4, byte v % 4, stored w + 128.
-                            stored = tiles[((t * blocks + b) * 8 + v / 4) * 64 + 4 * j + v % 4] - 128;
+                            stored = tiles[quantsAt + v / 4 * 64 + 4 * j + v % 4] - 128;
                             expected = r < tensor.Rows ? (sbyte)block[2 + v] : 0;
                         }
                         else
                         {
                             // Values v < 16 in the low nibbles of group v / 4, v ≥ 16 in the high nibbles of group (v − 16) / 4.
                             var k = v % 16;
-                            var packed = tiles[((t * blocks + b) * 4 + k / 4) * 64 + 4 * j + k % 4];
+                            var packed = tiles[quantsAt + k / 4 * 64 + 4 * j + k % 4];
                             stored = (v < 16 ? packed & 15 : packed >> 4) - 8;
                             expected = r < tensor.Rows ? ((v < 16 ? block[2 + k] & 15 : block[2 + k] >> 4) - 8) : 0;
                         }
