@@ -1,3 +1,4 @@
+using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using SpecializedInfer.Engine;
 using SpecializedInfer.Gguf;
@@ -28,6 +29,8 @@ public abstract class DecodeAndPrefillBenchmarks
     private ILanguageModel? _engine;
     private IInferenceSession? _session;
     private LlamaCppOracle? _llamaCpp;
+    private ReadProbe? _probe;
+    private WorkerPool? _probePool;
 
     /// <summary>The weight type (f32, q8_0, q4_0) of this case.</summary>
     [ParamsSource(nameof(Types))]
@@ -51,6 +54,14 @@ public abstract class DecodeAndPrefillBenchmarks
     /// <summary>Which engine <see cref="Load"/> returns, as the setup's lines name it.</summary>
     protected virtual string EngineName => "generated engine";
 
+    /// <summary>
+    /// Whether the process that measures <see cref="Decode"/> also runs the read probe on the case's threads, three
+    /// passes before the decode's iterations and three after, and prints the readings, so the decode's read rate can be
+    /// set against the bandwidth of the same process and minutes (this VM's moves by a third within an hour). Off where
+    /// part of the model stays in cache between tokens (its decode is not a read rate).
+    /// </summary>
+    protected virtual bool ProbesBetweenDecodeIterations => false;
+
     /// <summary>The file of <paramref name="type"/>: <see cref="PathOf(string, string)"/> unless the type is written another way.</summary>
     protected virtual string ModelPath(string type) => PathOf(Shape, type);
 
@@ -66,6 +77,32 @@ public abstract class DecodeAndPrefillBenchmarks
         _llamaCpp = LlamaCppOracle.AsShipped(path, contextSize: PromptTokens + 1, threads: Threads);
         if (_llamaCpp.BosToken != 1) throw new InvalidOperationException($"llama.cpp's BOS is {_llamaCpp.BosToken}, not 1.");
         _decode = _prompt[..DecodeTokens];
+    }
+
+    /// <summary>The setup, then the read probe's passes before the iterations (<see cref="ProbesBetweenDecodeIterations"/>).</summary>
+    [GlobalSetup(Target = nameof(Decode))]
+    public void SetupDecode()
+    {
+        Setup();
+        if (!ProbesBetweenDecodeIterations) return;
+        _probe = new ReadProbe(Threads);
+        _probePool = new WorkerPool(Threads);
+        Probe("before the decode's iterations");
+    }
+
+    /// <summary>The read probe's passes after the iterations, then the cleanup.</summary>
+    [GlobalCleanup(Target = nameof(Decode))]
+    public void CleanupDecode()
+    {
+        if (_probe is not null) Probe("after them");
+        _probePool?.Dispose();
+        Cleanup();
+    }
+
+    private void Probe(string when)
+    {
+        var readings = Enumerable.Range(0, 3).Select(_ => _probe!.GigabytesPerSecond(_probePool!).ToString("F1", CultureInfo.InvariantCulture));
+        Console.WriteLine($"// {Shape} {Type}, {Threads} thread(s), read probe in the decode's process {when}: {string.Join(", ", readings)} GB/s");
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = DecodeTokens, Description = "decode, SpecializedInfer")]

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using BenchmarkDotNet.Attributes;
 using SpecializedInfer.Engine;
@@ -15,11 +14,11 @@ namespace SpecializedInfer.Benchmarks;
 [SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 5)]
 public class MachineBenchmarks
 {
-    public const int Bytes = 1 << 30;
+    public const int Bytes = ReadProbe.Bytes;
     public const int Flops = 1 << 30;
 
     private WorkerPool? _pool;
-    private SumWork? _sum;
+    private ReadProbe? _read;
     private FmaWork? _fma;
 
     [Params(1, 2)]
@@ -29,19 +28,15 @@ public class MachineBenchmarks
     public void Setup()
     {
         _pool = new WorkerPool(Threads);
-        // On a cache line: an array's data starts 16 bytes into one (56 mod 64 seen), and then every 64-byte load
-        // touches two lines, which read 16.6 GB/s where the same loop over aligned data read 23 (Zen 5, one thread).
-        var buffer = new AlignedBuffer(Bytes / sizeof(float));
-        buffer.Span.Fill(1f); // touched: every page is mapped before the first read
-        _sum = new SumWork(buffer, Threads);
+        _read = new ReadProbe(Threads);
         _fma = new FmaWork(Threads);
     }
 
     [Benchmark(OperationsPerInvoke = Bytes, Description = "read bandwidth (per byte: GB/s)")]
     public float Read()
     {
-        _pool!.Run(_sum!);
-        return _sum!.Total;
+        _pool!.Run(_read!);
+        return _read!.Total;
     }
 
     [Benchmark(OperationsPerInvoke = Flops, Description = "fp32 FMA peak (per flop: GFLOP/s)")]
@@ -53,32 +48,6 @@ public class MachineBenchmarks
 
     [GlobalCleanup]
     public void Cleanup() => _pool?.Dispose();
-
-    /// <summary>Each thread sums its contiguous share of the buffer with the widest vectors, four accumulators deep.</summary>
-    private sealed class SumWork(AlignedBuffer buffer, int parts) : IPartitionedWork
-    {
-        private readonly float[] _partial = new float[parts * 16]; // a cache line per part
-
-        public float Total => _partial.Sum();
-
-        public void Run(int part, int parts)
-        {
-            int from = WorkerPool.Start(buffer.Length, part, parts), to = WorkerPool.Start(buffer.Length, part + 1, parts);
-            ref var r = ref buffer.Start;
-            var (a, b, c, d) = (Vector512<float>.Zero, Vector512<float>.Zero, Vector512<float>.Zero, Vector512<float>.Zero);
-            var i = from;
-            for (; i + 64 <= to; i += 64)
-            {
-                a += Vector512.LoadUnsafe(ref r, (nuint)i);
-                b += Vector512.LoadUnsafe(ref r, (nuint)i + 16);
-                c += Vector512.LoadUnsafe(ref r, (nuint)i + 32);
-                d += Vector512.LoadUnsafe(ref r, (nuint)i + 48);
-            }
-            var sum = Vector512.Sum(a + b + (c + d));
-            for (; i < to; i++) sum += Unsafe.Add(ref r, i);
-            _partial[part * 16] = sum;
-        }
-    }
 
     /// <summary>Each thread runs 16 independent FMA chains (a ← a·m + c) of the widest vectors for its share of the flops.</summary>
     private sealed class FmaWork(int parts) : IPartitionedWork

@@ -14,6 +14,8 @@ public class TinyLlamaBenchmarks : DecodeAndPrefillBenchmarks
 
     protected override string[] ShapeTypes => ["q8_0", "q4_0"];
 
+    protected override bool ProbesBetweenDecodeIterations => true;
+
     protected override ILanguageModel Load(string type, string path) => type switch
     {
         "q8_0" => TinyLlamaQ8Full.Load(path),
