@@ -120,7 +120,7 @@ public sealed class EncoderBatch
     /// <summary>The embeddings: the running sentences pooled now, the others as they left; the steps each ran into <paramref name="stepsRun"/>.</summary>
     public float[][] Finish(Span<int> stepsRun)
     {
-        if (stepsRun.Length != _steps.Length) throw new ArgumentException($"One entry per sentence: {_steps.Length}, found {stepsRun.Length}.");
+        if (stepsRun.Length != _steps.Length) throw new ArgumentException($"The span for the steps each sentence ran must be as long as the list of sentences ({_steps.Length}); it is {stepsRun.Length} long.");
         for (var r = 0; r < _running.Count; r++) _result[_running[r]] = Embedding(r);
         _steps.CopyTo(stepsRun);
         return _result;

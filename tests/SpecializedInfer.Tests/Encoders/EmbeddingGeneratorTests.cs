@@ -63,7 +63,7 @@ public sealed class EmbeddingGeneratorTests(MiniLm m)
     {
         AssertSentence("A batch holds at least one sentence.", Assert.Throws<ArgumentException>(() => m.Encoder.EmbedTokens([])));
         AssertSentence("Every sentence has at least one token ([CLS]).", Assert.Throws<ArgumentException>(() => m.Encoder.EmbedTokens([[]])));
-        AssertSentence("One entry per sentence: 1, found 2.", Assert.Throws<ArgumentException>(() => m.Encoder.EmbedTokens([[101, 102]], new int[2])));
+        AssertSentence("The span for the steps each sentence ran must be as long as the list of sentences (1); it is 2 long.", Assert.Throws<ArgumentException>(() => m.Encoder.EmbedTokens([[101, 102]], new int[2])));
         AssertSentence($"Token id 40000 is outside the vocabulary: ids run from 0 to {m.Vocabulary.Length - 1}.",
             Assert.Throws<ArgumentOutOfRangeException>(() => m.Encoder.EmbedTokens([[101, 40000, 102]])));
         AssertSentence("A batch holds at least one sentence, not 0.", Assert.Throws<ArgumentOutOfRangeException>(() => m.Encoder.Embed(["x"], batchSize: 0)));
