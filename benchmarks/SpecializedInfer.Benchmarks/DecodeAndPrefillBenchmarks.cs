@@ -60,7 +60,7 @@ public abstract class DecodeAndPrefillBenchmarks
     /// set against the bandwidth of the same process and minutes (this VM's moves by a third within an hour). Off where
     /// part of the model stays in cache between tokens (its decode is not a read rate).
     /// </summary>
-    protected virtual bool ProbesBetweenDecodeIterations => false;
+    protected virtual bool ProbesAroundDecode => false;
 
     /// <summary>The file of <paramref name="type"/>: <see cref="PathOf(string, string)"/> unless the type is written another way.</summary>
     protected virtual string ModelPath(string type) => PathOf(Shape, type);
@@ -79,12 +79,12 @@ public abstract class DecodeAndPrefillBenchmarks
         _decode = _prompt[..DecodeTokens];
     }
 
-    /// <summary>The setup, then the read probe's passes before the iterations (<see cref="ProbesBetweenDecodeIterations"/>).</summary>
+    /// <summary>The setup, then the read probe's passes before the iterations (<see cref="ProbesAroundDecode"/>).</summary>
     [GlobalSetup(Target = nameof(Decode))]
     public void SetupDecode()
     {
         Setup();
-        if (!ProbesBetweenDecodeIterations) return;
+        if (!ProbesAroundDecode) return;
         _probe = new ReadProbe(Threads);
         _probePool = new WorkerPool(Threads);
         Probe("before the decode's iterations");

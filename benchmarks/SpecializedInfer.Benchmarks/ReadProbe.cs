@@ -9,8 +9,9 @@ namespace SpecializedInfer.Benchmarks;
 /// The read-bandwidth probe: a vectorized sum over <see cref="Bytes"/> (far past every cache), each of a
 /// <see cref="WorkerPool"/>'s threads summing its contiguous share with the widest vectors, four accumulators deep.
 /// <see cref="MachineBenchmarks"/> times it in a process of its own; <see cref="DecodeAndPrefillBenchmarks"/> also runs it
-/// between decode iterations (<see cref="GigabytesPerSecond"/>), so a decode's read rate can be set against the probe's
-/// in the same process and the same minutes (this VM's bandwidth moves by a third within an hour).
+/// in a decode's process just before and after the decode's iterations (<see cref="GigabytesPerSecond"/>), so the decode's
+/// read rate can be set against the probe's of the same process and minutes (this VM's bandwidth moves by a third
+/// within an hour).
 /// </summary>
 public sealed class ReadProbe : IPartitionedWork
 {

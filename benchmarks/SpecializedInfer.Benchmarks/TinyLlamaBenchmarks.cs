@@ -14,7 +14,7 @@ public class TinyLlamaBenchmarks : DecodeAndPrefillBenchmarks
 
     protected override string[] ShapeTypes => ["q8_0", "q4_0"];
 
-    protected override bool ProbesBetweenDecodeIterations => true;
+    protected override bool ProbesAroundDecode => true;
 
     protected override ILanguageModel Load(string type, string path) => type switch
     {
