@@ -34,34 +34,35 @@ public static class TiledRepack
         var groups = TiledQuantLayout.Groups(type);
         var blockBytes = type == TiledQuantType.Q8_0 ? 34 : 18;
         var tileBytes = TiledQuantLayout.TileBytes(type, cols);
-        // Scales of padding rows and a lone block's padding are zeros; a zero weight is 128 (Q8_0, w + 128) or two
-        // nibbles of 8 (Q4_0, w + 8), written into the padding rows of the last tile below.
-        destination.Clear();
+        // Every byte is written once (the destination may be uninitialized): padding rows of the last tile hold zero
+        // weights, 128 (Q8_0, w + 128) or two nibbles of 8 (Q4_0, w + 8), with zero scales; an odd last block's scale
+        // line is padded with zeros.
         var zero = type == TiledQuantType.Q8_0 ? 0x80808080u : 0x88888888u;
         var tiles = TiledQuantLayout.Tiles(rows);
         for (var r = 0; r < tiles * TiledQuantLayout.TileRows; r++)
         {
-            var row = r < rows ? tensor.QuantizedRow(r) : default;
+            var real = r < rows;
+            var row = real ? tensor.QuantizedRow(r) : default;
             int tile = r / TiledQuantLayout.TileRows, j = r % TiledQuantLayout.TileRows;
             var at = tile * tileBytes;
+            if (j == 0 && blocks % 2 == 1)
+                destination.Slice(checked((int)(at + TiledQuantLayout.ScaleOffset(type, blocks, blocks - 1))) + TiledQuantLayout.ScaleBytesPerTileBlock, TiledQuantLayout.ScaleBytesPerTileBlock).Clear();
             for (var b = 0; b < blocks; b++)
             {
-                var quants = at + TiledQuantLayout.QuantOffset(type, b);
-                if (r < rows)
+                var quants = checked((int)(at + TiledQuantLayout.QuantOffset(type, b)));
+                var scale = destination.Slice(checked((int)(at + TiledQuantLayout.ScaleOffset(type, blocks, b))) + 2 * j, 2);
+                var block = real ? row.Slice(b * blockBytes, blockBytes) : default;
+                if (real) block[..2].CopyTo(scale);
+                else scale.Clear();
+                for (var g = 0; g < groups; g++)
                 {
-                    var block = row.Slice(b * blockBytes, blockBytes);
-                    block[..2].CopyTo(destination.Slice(checked((int)(at + TiledQuantLayout.ScaleOffset(type, blocks, b))) + 2 * j, 2));
-                    for (var g = 0; g < groups; g++)
+                    var four = zero;
+                    if (real)
                     {
-                        var four = BinaryPrimitives.ReadUInt32LittleEndian(block.Slice(2 + 4 * g, 4));
+                        four = BinaryPrimitives.ReadUInt32LittleEndian(block.Slice(2 + 4 * g, 4));
                         if (type == TiledQuantType.Q8_0) four ^= 0x80808080u; // w + 128 as an unsigned byte
-                        BinaryPrimitives.WriteUInt32LittleEndian(destination.Slice(checked((int)quants) + g * TiledQuantLayout.GroupBytes + 4 * j, 4), four);
                     }
-                }
-                else
-                {
-                    for (var g = 0; g < groups; g++)
-                        BinaryPrimitives.WriteUInt32LittleEndian(destination.Slice(checked((int)quants) + g * TiledQuantLayout.GroupBytes + 4 * j, 4), zero);
+                    BinaryPrimitives.WriteUInt32LittleEndian(destination.Slice(quants + g * TiledQuantLayout.GroupBytes + 4 * j, 4), four);
                 }
             }
         }

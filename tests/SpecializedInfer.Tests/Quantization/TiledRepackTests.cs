@@ -93,6 +93,11 @@ public sealed class TiledRepackTests : IDisposable
             // 64 bytes of scales; the odd last block (3 blocks here) alone, its quants and then its scales padded to 64.
             int quantBytes = groups * 64, pairBytes = 2 * quantBytes + 64, tileBytes = blocks / 2 * pairBytes + blocks % 2 * (quantBytes + 64);
             Assert.Equal(tileCount * tileBytes, tiles.Length);
+            // Every byte is written: a destination full of other bytes comes out the same.
+            var dirty = new byte[tiles.Length];
+            dirty.AsSpan().Fill(0xA5);
+            TiledRepack.Repack(tensor, dirty);
+            Assert.True(dirty.AsSpan().SequenceEqual(tiles), "repacking over stale bytes gives the same tiles");
             for (var r = 0; r < tileCount * 16; r++)
                 for (var b = 0; b < blocks; b++)
                 {
