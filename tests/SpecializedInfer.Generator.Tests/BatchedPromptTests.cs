@@ -106,6 +106,33 @@ public sealed class BatchedPromptTests(ITestOutputHelper output)
         for (var i = 0; i < e.Count; i++) compare(e[i].Hidden, a[i].Hidden, e[i]);
     }
 
+    /// <summary>
+    /// A quantized engine's batched products load a tile's weights once for 4 (Q8_0) or 8 (Q4_0) positions and run the
+    /// positions left over one by one: every prompt length from 1 to 13 (none, some and all left over, on both) must
+    /// give the bits of the same prompt fed one token per call, on one thread and two.
+    /// </summary>
+    [Theory]
+    [InlineData("S260q8Full")]
+    [InlineData("S260q4Full")]
+    [InlineData("Q4synLossless")]
+    public void Quantized_prompts_of_every_length_are_the_bits_of_one_token_per_call(string engineName)
+    {
+        var type = EngineCatalog.ByName(engineName);
+        using var engine = EngineCatalog.Load(type, TestModels.PathFor(EngineCatalog.PlanPath(type)));
+        for (var length = 1; length <= 13; length++)
+        {
+            var tokens = Tokens(length, engine.Config.VocabSize, seed: length);
+            using var single = engine.CreateSession(16);
+            var expected = Array.Empty<float>();
+            for (var i = 0; i < length; i++) expected = single.Forward(tokens.AsSpan(i, 1)).ToArray();
+            foreach (var threads in new[] { 1, 2 })
+            {
+                using var whole = engine.CreateSession(new SessionOptions { ContextLength = 16, Threads = threads });
+                AssertBitIdentical(expected, whole.Forward(tokens).ToArray(), $"{engineName}, {length} tokens in one call on {threads} thread(s)");
+            }
+        }
+    }
+
     [Fact]
     public void Prompts_split_across_calls_and_chunks_agree_with_one_call()
     {

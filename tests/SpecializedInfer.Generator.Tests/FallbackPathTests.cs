@@ -7,11 +7,12 @@ using Xunit.Abstractions;
 namespace SpecializedInfer.Generator.Tests;
 
 /// <summary>
-/// The kernels' Vector256, Vector128 and scalar paths, which this AVX-512 machine never takes in-process, and the
-/// integer kernels' AVX2 and scalar paths (it takes AVX-VNNI): child processes run this assembly's Main with hardware
-/// intrinsics switched off step by step and compare several generated engines with the reference engine (which falls
-/// back the same way) over 64 positions each, and two generated encoders with the reference encoder on 16 sentences;
-/// the GELU's and the prompt GEMM's bits must equal this process's Vector512 ones.
+/// The kernels' Vector256, Vector128 and scalar paths, which an AVX-512 machine never takes in-process, and the
+/// integer kernels' AVX-512-without-VNNI, AVX2 and scalar paths (a machine with AVX-VNNI takes that for Q8_0):
+/// child processes run this assembly's Main with hardware intrinsics switched off step by step and compare several
+/// generated engines with the reference engine (which falls back the same way) over 64 positions each, and two
+/// generated encoders with the reference encoder on 16 sentences; the GELU's and the prompt GEMM's bits must equal
+/// this process's Vector512 ones.
 /// </summary>
 public sealed class FallbackPathTests(ITestOutputHelper output)
 {
@@ -106,6 +107,7 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
     [Fact]
     public async Task Vector256_Vector128_and_scalar_paths_match_the_reference()
     {
+        var onlyVnniOff = new Dictionary<string, string> { ["DOTNET_EnableAVXVNNI"] = "0" };
         var avx512Off = new Dictionary<string, string>
         {
             ["DOTNET_EnableAVX512F"] = "0",
@@ -114,9 +116,11 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
         var vnniOff = new Dictionary<string, string>(avx512Off) { ["DOTNET_EnableAVXVNNI"] = "0" };
         var avx2Off = new Dictionary<string, string>(vnniOff) { ["DOTNET_EnableAVX2"] = "0" };
         var scalar = new Dictionary<string, string>(avx2Off) { ["DOTNET_EnableHWIntrinsic"] = "0" };
-        // The integer kernels' AVX-VNNI path runs in-process; AVX2 without VNNI and their scalar path run here.
+        // The integer kernels' AVX-VNNI path runs in-process where the machine has it; AVX-512 and AVX2 without VNNI
+        // and their scalar path run here.
         var runs = new[]
         {
+            ("AVX-512 without VNNI", onlyVnniOff, "paths V512=True V256=True V128=True", "integer VNNI=False AVX2=True"),
             ("Vector256", vnniOff, "paths V512=False V256=True V128=True", "integer VNNI=False AVX2=True"),
             ("Vector128", avx2Off, "paths V512=False V256=False V128=True", "integer VNNI=False AVX2=False"),
             ("scalar", scalar, "paths V512=False V256=False V128=False", "integer VNNI=False AVX2=False"),

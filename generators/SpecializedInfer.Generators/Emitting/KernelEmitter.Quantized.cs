@@ -21,8 +21,11 @@ public sealed partial class KernelEmitter
 {
     private const string Inline = "[MethodImpl(MethodImplOptions.AggressiveInlining)]";
 
-    /// <summary>Positions per load of a tile's weights in the batched AVX-512 Q4_0 kernel (2 vectors each: 16 of the 32 registers).</summary>
-    private const int WidePositions = 8;
+    /// <summary>
+    /// Positions per load of a tile's weights in the batched AVX-512 kernel: Q4_0 keeps 2 vectors per position (16 of
+    /// the 32 registers for 8), Q8_0 3 (its high and low nibbles' sums apart, and the float sum: 12 for 4).
+    /// </summary>
+    private static int WidePositions(TiledQuantType type) => type == TiledQuantType.Q4_0 ? 8 : 4;
 
     /// <summary>The vector paths of the integer kernels, in the order they are tried, with the check that selects each.</summary>
     private static readonly (string Path, string Supported)[] IntegerPaths =
@@ -37,7 +40,7 @@ public sealed partial class KernelEmitter
         var name = m.MatVecName;
         _s.Line($"/// <summary>{(m.ResidualAdd ? "y += W·x (the residual add fused in: y[r] + dot, as the reference adds)" : "y = W·x")} for a {m.Rows}×{m.Cols} {m.TypeName} W repacked into");
         _s.Line($"/// {m.Tiles} tiles of 16 rows, x quantized to Q8_0: each row's {m.Blocks} blocks multiplied in integers and added in order.</summary>");
-        _s.Line(Hot);
+        _s.Line(HotUnit);
         using (_s.Block($"public static void {name}(ReadOnlySpan<byte> w, {QuantizedActivations} x, Span<float> y, int from, int to)"))
         {
             _s.Line($"if (w.Length != {I(m.Bytes)} || x.Cols != {m.Cols} || x.Rows < 1 || y.Length < {m.Rows} || {BadRange(m.Rows)}) ThrowShape(nameof({name}));");
@@ -55,7 +58,7 @@ public sealed partial class KernelEmitter
         var name = m.MatMatName;
         _s.Line($"/// <summary>{(m.ResidualAdd ? "y[p] += W·x[p]" : "y[p] = W·x[p]")} for count ≤ {MaxBatch} positions p (x rows of {m.Cols}, y rows of {m.Rows}), a {m.Rows}×{m.Cols} {m.TypeName} W");
         _s.Line($"/// in tiles; bit-identical, position by position, to {m.MatVecName}.</summary>");
-        _s.Line(Hot);
+        _s.Line(HotUnit);
         using (_s.Block($"public static void {name}(ReadOnlySpan<byte> w, {QuantizedActivations} x, Span<float> y, int count, int from, int to)"))
         {
             _s.Line($"if (w.Length != {I(m.Bytes)} || (uint)(count - 1) >= {MaxBatch}u || x.Cols != {m.Cols} || x.Rows < count || y.Length < (long)count * {m.Rows} || {BadRange(m.Rows)}) ThrowShape(nameof({name}));");
@@ -77,17 +80,22 @@ public sealed partial class KernelEmitter
         _s.Line("nuint lo = (nuint)from, hi = (nuint)to; // rows lo..hi−1: whole tiles, and the last partial one only when hi is the last row");
     }
 
-    /// <summary>The integer paths (AVX-VNNI, AVX2) over whole tiles and the last partial one, then the scalar path row by row.</summary>
+    /// <summary>
+    /// The integer paths over whole tiles and the last partial one, then the scalar path row by row. AVX-512 (BW)
+    /// comes first for Q4_0, whose nibbles it unpacks for 16 rows at once; for Q8_0 AVX-VNNI does (one VPDPBUSD per 4
+    /// bytes of 8 rows, where AVX-512 must split each byte into nibbles), then AVX-512, then AVX2.
+    /// </summary>
     private void QuantizedPaths(QuantizedMatrixShape m, bool batched)
     {
         var tile = m.Tile;
         var full = m.Rows / TiledQuantLayout.TileRows;
-        var wide = m.Type == TiledQuantType.Q4_0;
-        if (wide) WidePath(m, batched);
+        var wideFirst = m.Type == TiledQuantType.Q4_0;
+        if (wideFirst) WidePath(m, batched, "if");
         for (var i = 0; i < IntegerPaths.Length; i++)
         {
             var (path, supported) = IntegerPaths[i];
-            using (_s.Block($"{(i == 0 && !wide ? "if" : "else if")} ({supported})"))
+            if (i == 1 && !wideFirst) WidePath(m, batched, "else if");
+            using (_s.Block($"{(i == 0 && !wideFirst ? "if" : "else if")} ({supported})"))
             {
                 if (full > 0)
                     using (_s.Block($"for (nuint t = lo / 16; t < Math.Min(hi / 16, {I(full)}); t++)"))
@@ -111,12 +119,14 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>
-    /// The Q4_0 products on AVX-512 (BW): whole tiles, each one 512-bit vector of 16 rows (<see cref="EmitWideTile"/>);
+    /// The products on AVX-512 (BW): whole tiles, each one 512-bit vector of 16 rows (<see cref="EmitWideTile"/>);
     /// batched, <see cref="WidePositions"/> positions per load of a tile's weights, the positions left over one by one.
-    /// The last partial tile runs one position at a time, only its real rows stored.
+    /// The last partial tile runs one position at a time, only its real rows stored. <paramref name="keyword"/> opens
+    /// the check ("if", or "else if" after a path tried first).
     /// </summary>
-    private void WidePath(QuantizedMatrixShape m, bool batched)
+    private void WidePath(QuantizedMatrixShape m, bool batched, string keyword)
     {
+        var positions = WidePositions(m.Type);
         var tile = m.Tile;
         var full = m.Rows / TiledQuantLayout.TileRows;
         var y = batched ? "ybase" : "yr";
@@ -126,9 +136,11 @@ public sealed partial class KernelEmitter
             ? $"(Vector512.LoadUnsafe(ref {y}, {at}) + y{k}).StoreUnsafe(ref {y}, {at});"
             : $"y{k}.StoreUnsafe(ref {y}, {at});");
         _s.Line(batched
-            ? $"// AVX-512: a tile's 16 rows in one vector, {WidePositions} positions per load of its weights (the nibbles unpacked once for them)."
-            : "// AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path.");
-        using (_s.Block($"if ({Avx512BW}.IsSupported)"))
+            ? $"// AVX-512: a tile's 16 rows in one vector, {positions} positions per load of its weights (the nibbles unpacked once for them)."
+            : m.Type == TiledQuantType.Q4_0
+                ? "// AVX-512: a tile's 16 rows in one vector, half the multiply instructions of the 256-bit VPDPBUSD path."
+                : "// AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.");
+        using (_s.Block($"{keyword} ({Avx512BW}.IsSupported)"))
         {
             if (full > 0)
                 using (_s.Block($"for (nuint t = lo / 16; t < Math.Min(hi / 16, {I(full)}); t++)"))
@@ -141,10 +153,10 @@ public sealed partial class KernelEmitter
                     else
                     {
                         _s.Line("nuint p = 0;");
-                        using (_s.Block($"for (; p + {WidePositions} <= n; p += {WidePositions})"))
+                        using (_s.Block($"for (; p + {positions} <= n; p += {positions})"))
                         {
-                            _s.Line($"{tile.WideName(WidePositions)}({Weights("t")}, {InputRow(m, batched)}, {Outs(WidePositions)});");
-                            for (var k = 0; k < WidePositions; k++) Store(k, $"(p + {k}) * {I(m.Rows)} + t * 16");
+                            _s.Line($"{tile.WideName(positions)}({Weights("t")}, {InputRow(m, batched)}, {Outs(positions)});");
+                            for (var k = 0; k < positions; k++) Store(k, $"(p + {k}) * {I(m.Rows)} + t * 16");
                         }
                         using (_s.Block("for (; p < n; p++)"))
                         {
@@ -276,27 +288,30 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>
-    /// A whole Q4_0 tile against <paramref name="positions"/> input rows on AVX-512 (BW), for batched products: each
-    /// 64-byte group (4 values of all 16 rows, lane j row j) is loaded and unpacked once for every position, then
-    /// VPMADDUBSW multiplies nibbles by input bytes into 16-bit pair sums, which add up over the block's 8 products per
-    /// lane in 16 bits (each at most 2·15·128 in magnitude, so the 8 stay below 2¹⁵: exact), and one VPMADDWD by ones
-    /// gives each row's 32-bit sum. Half the multiply work of VPDPBUSD on 256 bits (which .NET offers no 512-bit form
-    /// of); the integer sums are the same exact ones, and each lane then runs the one-position kernel's float chain.
+    /// A whole tile against <paramref name="positions"/> input rows on AVX-512 (BW), for .NET offers no 512-bit
+    /// VPDPBUSD: each 64-byte group (4 values of all 16 rows, lane j row j) is loaded and split into nibbles once for
+    /// every position, then VPMADDUBSW multiplies nibbles (below 16) by input bytes into 16-bit pair sums, which add up
+    /// over a block in 16 bits (each at most 2·15·128 in magnitude, a block's 8 or 16 of them per sum below 2¹⁵:
+    /// exact), and VPMADDWD widens each row's sums to 32 bits. Q4_0's nibbles are its values; Q8_0's stored byte is
+    /// 16·high + low, so its high and low nibbles' sums are kept apart and weighted 16 and 1 by the VPMADDWD. The
+    /// integer sums are the same exact ones as VPDPBUSD's, and each lane then runs the one-position kernel's float chain.
     /// </summary>
     private void EmitWideTile(TileShape t, int positions)
     {
-        Debug.Assert(t.Type == TiledQuantType.Q4_0, "VPMADDUBSW sums of Q8_0's unsigned bytes (up to 255) could saturate 16 bits");
+        var q8 = t.Type == TiledQuantType.Q8_0;
         var groups = TiledQuantLayout.Groups(t.Type);
         string X(int k, int offset) => $"Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, {(k == 0 ? "" : $"{I((long)k * t.Cols)} + ")}{offset}))).AsSByte()";
         string At(int k) => k == 0 ? "b" : $"b + {I((long)k * t.Blocks)}";
+        string Madd(string w, string x) => $"{Avx512BW}.MultiplyAddAdjacent({w}, {x})";
         var outs = string.Join(", ", Enumerable.Range(0, positions).Select(k => $"out Vector512<float> y{k}"));
-        _s.Line($"/// <summary>A tile of 16 rows of a Q4_0 W with {t.Cols} columns ({t.Blocks} blocks) · {positions} quantized input row{(positions == 1 ? "" : $"s {t.Cols} apart")}, 16 rows per 512-bit vector.</summary>");
+        _s.Line($"/// <summary>A tile of 16 rows of a {t.Type} W with {t.Cols} columns ({t.Blocks} blocks) · {positions} quantized input row{(positions == 1 ? "" : $"s {t.Cols} apart")}, 16 rows per 512-bit vector.</summary>");
         _s.Line(Inline);
         using (_s.Block($"private static void {t.WideName(positions)}(ref byte tile, ref sbyte xq, ref float xd, ref int xs, {outs})"))
         {
             for (var k = 0; k < positions; k++) _s.Line($"var acc{k} = Vector512<float>.Zero;");
             _s.Line("var nibble = Vector512.Create((byte)0x0F);");
             _s.Line("var ones = Vector512.Create((short)1);");
+            if (q8) _s.Line("var sixteen = Vector512.Create((short)16);");
             using (_s.Block($"for (nuint b = 0; b < {t.Blocks}; b++)"))
             {
                 _s.Line($"ref byte q = ref Unsafe.Add(ref tile, {t.QuantsAt("b")});");
@@ -304,20 +319,40 @@ public sealed partial class KernelEmitter
                 for (var g = 0; g < groups; g++)
                 {
                     _s.Line($"var p{g} = Vector512.LoadUnsafe(ref q, {g * 64});");
-                    _s.Line($"var l{g} = p{g} & nibble; // values {4 * g}..{4 * g + 3} of the 16 rows");
-                    _s.Line($"var h{g} = Vector512.ShiftRightLogical(p{g}.AsUInt16(), 4).AsByte() & nibble; // values {16 + 4 * g}..{16 + 4 * g + 3}");
+                    _s.Line(q8
+                        ? $"var l{g} = p{g} & nibble; // values {4 * g}..{4 * g + 3} of the 16 rows: low nibbles, then high"
+                        : $"var l{g} = p{g} & nibble; // values {4 * g}..{4 * g + 3} of the 16 rows");
+                    _s.Line(q8
+                        ? $"var h{g} = Vector512.ShiftRightLogical(p{g}.AsUInt16(), 4).AsByte() & nibble;"
+                        : $"var h{g} = Vector512.ShiftRightLogical(p{g}.AsUInt16(), 4).AsByte() & nibble; // values {16 + 4 * g}..{16 + 4 * g + 3}");
                     for (var k = 0; k < positions; k++)
                     {
-                        var pair = $"{Avx512BW}.MultiplyAddAdjacent(l{g}, {X(k, 4 * g)}) + {Avx512BW}.MultiplyAddAdjacent(h{g}, {X(k, 16 + 4 * g)})";
-                        _s.Line(g == 0 ? $"var i{k} = {pair};" : $"i{k} += {pair};");
+                        if (q8)
+                        {
+                            _s.Line($"var x{g}_{k} = {X(k, 4 * g)};");
+                            _s.Line(g == 0 ? $"var il{k} = {Madd($"l{g}", $"x{g}_{k}")};" : $"il{k} += {Madd($"l{g}", $"x{g}_{k}")};");
+                            _s.Line(g == 0 ? $"var ih{k} = {Madd($"h{g}", $"x{g}_{k}")};" : $"ih{k} += {Madd($"h{g}", $"x{g}_{k}")};");
+                        }
+                        else
+                        {
+                            var pair = $"{Madd($"l{g}", X(k, 4 * g))} + {Madd($"h{g}", X(k, 16 + 4 * g))}";
+                            _s.Line(g == 0 ? $"var i{k} = {pair};" : $"i{k} += {pair};");
+                        }
                     }
                 }
                 _s.Line($"var d = HalfToSingle16(ref Unsafe.Add(ref tile, {t.ScalesAt("b")}));");
-                _s.Line("// The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.");
+                _s.Line(q8
+                    ? "// The weights are stored w + 128: each row's sum starts at −128·Σx; then fma(s, d_w·d_x, sum), as the one-position kernel."
+                    : "// The weights are stored w + 8: each row's sum starts at −8·Σx; then fma(s·d_w, d_x, sum), as the one-position kernel.");
                 for (var k = 0; k < positions; k++)
                 {
-                    _s.Line($"var s{k} = {Avx512BW}.MultiplyAddAdjacent(i{k}, ones) + Vector512.Create(-(Unsafe.Add(ref xs, {At(k)}) << 3));");
-                    _s.Line($"acc{k} = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s{k}) * d, Vector512.Create(Unsafe.Add(ref xd, {At(k)})), acc{k});");
+                    var start = $"Vector512.Create(-(Unsafe.Add(ref xs, {At(k)}) << {(q8 ? 7 : 3)}))";
+                    _s.Line(q8
+                        ? $"var s{k} = {Madd($"ih{k}", "sixteen")} + {Madd($"il{k}", "ones")} + {start};"
+                        : $"var s{k} = {Madd($"i{k}", "ones")} + {start};");
+                    _s.Line(q8
+                        ? $"acc{k} = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s{k}), d * Vector512.Create(Unsafe.Add(ref xd, {At(k)})), acc{k});"
+                        : $"acc{k} = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s{k}) * d, Vector512.Create(Unsafe.Add(ref xd, {At(k)})), acc{k});");
                 }
             }
             for (var k = 0; k < positions; k++) _s.Line($"y{k} = acc{k};");

@@ -39,6 +39,13 @@ public sealed partial class KernelEmitter
     /// </summary>
     private const string Hot = "[MethodImpl(MethodImplOptions.AggressiveOptimization)]";
 
+    /// <summary>
+    /// <see cref="Hot"/>, and compiled on its own: a quantized product's tile kernel and helpers are only inlined whole
+    /// within the JIT's per-method inlining budget, which a caller that inlines three products (the query, key and value
+    /// step) exhausts, leaving DotBytes and the fp16 conversion as calls that pass vectors through memory.
+    /// </summary>
+    private const string HotUnit = "[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]";
+
     private readonly SourceWriter _s = new();
 
     /// <summary>The engine's RMSNorm, key store and attention follow the reference's calls and order (<see cref="WeightLayout.ReferenceArithmetic"/>).</summary>
@@ -112,10 +119,10 @@ public sealed partial class KernelEmitter
         foreach (var shape in set.QuantizedMatMats) yield return () => EmitQuantizedMatMat(shape);
         foreach (var tile in set.QuantizedMatVecs.Concat(set.QuantizedMatMats).Select(m => m.Tile).Distinct()) yield return () => EmitTileKernels(tile);
         foreach (var tile in set.QuantizedMatMats.Select(m => m.Tile).Distinct()) yield return () => EmitTile4(tile);
-        foreach (var tile in set.QuantizedMatVecs.Concat(set.QuantizedMatMats).Select(m => m.Tile).Where(t => t.Type == TiledQuantType.Q4_0).Distinct())
+        foreach (var tile in set.QuantizedMatVecs.Concat(set.QuantizedMatMats).Select(m => m.Tile).Distinct())
             yield return () => EmitWideTile(tile, 1);
-        foreach (var tile in set.QuantizedMatMats.Select(m => m.Tile).Where(t => t.Type == TiledQuantType.Q4_0).Distinct())
-            yield return () => EmitWideTile(tile, WidePositions);
+        foreach (var tile in set.QuantizedMatMats.Select(m => m.Tile).Distinct())
+            yield return () => EmitWideTile(tile, WidePositions(tile.Type));
     }
 
     /// <summary>Writes the four paths: <c>if (Vector512.IsHardwareAccelerated) {...} else if ... else { scalar }</c>.</summary>

@@ -285,7 +285,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 96×96 Q8_0 W repacked into
         /// 6 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 9984 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_96x96));
@@ -304,6 +304,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
+                {
+                    TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -327,7 +336,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 32×96 Q8_0 W repacked into
         /// 2 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_32x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 3328 || x.Cols != 96 || x.Rows < 1 || y.Length < 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_32x96));
@@ -346,6 +355,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
+                {
+                    TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -369,7 +387,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y += W·x (the residual add fused in: y[r] + dot, as the reference adds) for a 96×96 Q8_0 W repacked into
         /// 6 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecAddQ8_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 9984 || x.Cols != 96 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_96x96));
@@ -388,6 +406,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
+                {
+                    TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var y0);
+                    (Vector512.LoadUnsafe(ref yr, t * 16) + y0).StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -411,7 +438,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 256×96 Q8_0 W repacked into
         /// 16 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_256x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 26624 || x.Cols != 96 || x.Rows < 1 || y.Length < 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_256x96));
@@ -430,6 +457,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x96Vnni(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 16); t++)
+                {
+                    TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -453,7 +489,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y += W·x (the residual add fused in: y[r] + dot, as the reference adds) for a 96×256 Q8_0 W repacked into
         /// 6 tiles of 16 rows, x quantized to Q8_0: each row's 8 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecAddQ8_0_96x256(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 26112 || x.Cols != 256 || x.Rows < 1 || y.Length < 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_96x256));
@@ -472,6 +508,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x256Vnni(ref Unsafe.Add(ref wq, t * 4352), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
+                {
+                    TileQ8_0x256Wide1(ref Unsafe.Add(ref wq, t * 4352), ref xq, ref xd, ref xs, out var y0);
+                    (Vector512.LoadUnsafe(ref yr, t * 16) + y0).StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -495,7 +540,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 600×96 Q8_0 W repacked into
         /// 38 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 63232 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_600x96));
@@ -527,6 +572,28 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     Unsafe.Add(ref yr, 597) = low.GetElement(5);
                     Unsafe.Add(ref yr, 598) = low.GetElement(6);
                     Unsafe.Add(ref yr, 599) = low.GetElement(7);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
+                {
+                    TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, t * 1664), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
+                }
+                // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
+                {
+                    TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, 61568), ref xq, ref xd, ref xs, out var y0);
+                    Unsafe.Add(ref yr, 592) = y0.GetElement(0);
+                    Unsafe.Add(ref yr, 593) = y0.GetElement(1);
+                    Unsafe.Add(ref yr, 594) = y0.GetElement(2);
+                    Unsafe.Add(ref yr, 595) = y0.GetElement(3);
+                    Unsafe.Add(ref yr, 596) = y0.GetElement(4);
+                    Unsafe.Add(ref yr, 597) = y0.GetElement(5);
+                    Unsafe.Add(ref yr, 598) = y0.GetElement(6);
+                    Unsafe.Add(ref yr, 599) = y0.GetElement(7);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -563,7 +630,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 600×96 Q4_0 W repacked into
         /// 38 tiles of 16 rows, x quantized to Q8_0: each row's 3 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 34048 || x.Cols != 96 || x.Rows < 1 || y.Length < 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_600x96));
@@ -1348,7 +1415,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 96), a 96×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_96x96.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 9984 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_96x96));
@@ -1386,6 +1453,27 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                 }
             }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x96Wide4(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3);
+                        y0.StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16);
+                        y1.StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16);
+                        y2.StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16);
+                        y3.StoreUnsafe(ref ybase, (p + 3) * 96 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        y0.StoreUnsafe(ref ybase, p * 96 + t * 16);
+                    }
+                }
+            }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
@@ -1415,7 +1503,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 32), a 32×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_32x96.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_32x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 3328 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_32x96));
@@ -1453,6 +1541,27 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                 }
             }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x96Wide4(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3);
+                        y0.StoreUnsafe(ref ybase, (p + 0) * 32 + t * 16);
+                        y1.StoreUnsafe(ref ybase, (p + 1) * 32 + t * 16);
+                        y2.StoreUnsafe(ref ybase, (p + 2) * 32 + t * 16);
+                        y3.StoreUnsafe(ref ybase, (p + 3) * 32 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        y0.StoreUnsafe(ref ybase, p * 32 + t * 16);
+                    }
+                }
+            }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
@@ -1482,7 +1591,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 96), a 96×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ8_0_96x96.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ8_0_96x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 9984 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_96x96));
@@ -1520,6 +1629,27 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                 }
             }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x96Wide4(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 0) * 96 + t * 16) + y0).StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 1) * 96 + t * 16) + y1).StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 2) * 96 + t * 16) + y2).StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 3) * 96 + t * 16) + y3).StoreUnsafe(ref ybase, (p + 3) * 96 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        (Vector512.LoadUnsafe(ref ybase, p * 96 + t * 16) + y0).StoreUnsafe(ref ybase, p * 96 + t * 16);
+                    }
+                }
+            }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
@@ -1549,7 +1679,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 256), a 256×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_256x96.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_256x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 26624 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 256 || (uint)from > (uint)to || to > 256 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_256x96));
@@ -1587,6 +1717,27 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                 }
             }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 16); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x96Wide4(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3);
+                        y0.StoreUnsafe(ref ybase, (p + 0) * 256 + t * 16);
+                        y1.StoreUnsafe(ref ybase, (p + 1) * 256 + t * 16);
+                        y2.StoreUnsafe(ref ybase, (p + 2) * 256 + t * 16);
+                        y3.StoreUnsafe(ref ybase, (p + 3) * 256 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        y0.StoreUnsafe(ref ybase, p * 256 + t * 16);
+                    }
+                }
+            }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 16); t++)
@@ -1616,7 +1767,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 256, y rows of 96), a 96×256 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ8_0_96x256.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ8_0_96x256(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 26112 || (uint)(count - 1) >= 64u || x.Cols != 256 || x.Rows < count || y.Length < (long)count * 96 || (uint)from > (uint)to || to > 96 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_96x256));
@@ -1654,6 +1805,27 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                 }
             }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x256Wide4(ref Unsafe.Add(ref wq, t * 4352), ref Unsafe.Add(ref xq, p * 256), ref Unsafe.Add(ref xd, p * 8), ref Unsafe.Add(ref xs, p * 8), out var y0, out var y1, out var y2, out var y3);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 0) * 96 + t * 16) + y0).StoreUnsafe(ref ybase, (p + 0) * 96 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 1) * 96 + t * 16) + y1).StoreUnsafe(ref ybase, (p + 1) * 96 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 2) * 96 + t * 16) + y2).StoreUnsafe(ref ybase, (p + 2) * 96 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 3) * 96 + t * 16) + y3).StoreUnsafe(ref ybase, (p + 3) * 96 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x256Wide1(ref Unsafe.Add(ref wq, t * 4352), ref Unsafe.Add(ref xq, p * 256), ref Unsafe.Add(ref xd, p * 8), ref Unsafe.Add(ref xs, p * 8), out var y0);
+                        (Vector512.LoadUnsafe(ref ybase, p * 96 + t * 16) + y0).StoreUnsafe(ref ybase, p * 96 + t * 16);
+                    }
+                }
+            }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 6); t++)
@@ -1683,7 +1855,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 600), a 600×96 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_600x96.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 63232 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_600x96));
@@ -1738,6 +1910,44 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                 }
             }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x96Wide4(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0, out var y1, out var y2, out var y3);
+                        y0.StoreUnsafe(ref ybase, (p + 0) * 600 + t * 16);
+                        y1.StoreUnsafe(ref ybase, (p + 1) * 600 + t * 16);
+                        y2.StoreUnsafe(ref ybase, (p + 2) * 600 + t * 16);
+                        y3.StoreUnsafe(ref ybase, (p + 3) * 600 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, t * 1664), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        y0.StoreUnsafe(ref ybase, p * 600 + t * 16);
+                    }
+                }
+                // The last tile holds rows 592..599: its other lanes are padding, never stored.
+                if (hi > 592)
+                {
+                    for (nuint p = 0; p < n; p++)
+                    {
+                        ref float yr = ref Unsafe.Add(ref ybase, p * 600);
+                        TileQ8_0x96Wide1(ref Unsafe.Add(ref wq, 61568), ref Unsafe.Add(ref xq, p * 96), ref Unsafe.Add(ref xd, p * 3), ref Unsafe.Add(ref xs, p * 3), out var y0);
+                        Unsafe.Add(ref yr, 592) = y0.GetElement(0);
+                        Unsafe.Add(ref yr, 593) = y0.GetElement(1);
+                        Unsafe.Add(ref yr, 594) = y0.GetElement(2);
+                        Unsafe.Add(ref yr, 595) = y0.GetElement(3);
+                        Unsafe.Add(ref yr, 596) = y0.GetElement(4);
+                        Unsafe.Add(ref yr, 597) = y0.GetElement(5);
+                        Unsafe.Add(ref yr, 598) = y0.GetElement(6);
+                        Unsafe.Add(ref yr, 599) = y0.GetElement(7);
+                    }
+                }
+            }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 37); t++)
@@ -1784,7 +1994,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 96, y rows of 600), a 600×96 Q4_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ4_0_600x96.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ4_0_600x96(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 34048 || (uint)(count - 1) >= 64u || x.Cols != 96 || x.Rows < count || y.Length < (long)count * 600 || (uint)from > (uint)to || to > 600 || (from & 15) != 0) ThrowShape(nameof(MatMatQ4_0_600x96));
@@ -2510,6 +2720,142 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             y3 = acc3;
         }
 
+        /// <summary>A tile of 16 rows of a Q8_0 W with 96 columns (3 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ8_0x96Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            var sixteen = Vector512.Create((short)16);
+            for (nuint b = 0; b < 3; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows: low nibbles, then high
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble;
+                var x0_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte();
+                var il0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_0);
+                var ih0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_0);
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows: low nibbles, then high
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble;
+                var x1_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_0);
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows: low nibbles, then high
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble;
+                var x2_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_0);
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows: low nibbles, then high
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble;
+                var x3_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_0);
+                var p4 = Vector512.LoadUnsafe(ref q, 256);
+                var l4 = p4 & nibble; // values 16..19 of the 16 rows: low nibbles, then high
+                var h4 = Vector512.ShiftRightLogical(p4.AsUInt16(), 4).AsByte() & nibble;
+                var x4_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_0);
+                var p5 = Vector512.LoadUnsafe(ref q, 320);
+                var l5 = p5 & nibble; // values 20..23 of the 16 rows: low nibbles, then high
+                var h5 = Vector512.ShiftRightLogical(p5.AsUInt16(), 4).AsByte() & nibble;
+                var x5_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_0);
+                var p6 = Vector512.LoadUnsafe(ref q, 384);
+                var l6 = p6 & nibble; // values 24..27 of the 16 rows: low nibbles, then high
+                var h6 = Vector512.ShiftRightLogical(p6.AsUInt16(), 4).AsByte() & nibble;
+                var x6_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_0);
+                var p7 = Vector512.LoadUnsafe(ref q, 448);
+                var l7 = p7 & nibble; // values 28..31 of the 16 rows: low nibbles, then high
+                var h7 = Vector512.ShiftRightLogical(p7.AsUInt16(), 4).AsByte() & nibble;
+                var x7_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_0);
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b == 2 ? 512 : 1024 + (b & 1) * 32)));
+                // The weights are stored w + 128: each row's sum starts at −128·Σx; then fma(s, d_w·d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih0, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 7));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0), d * Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+            }
+            y0 = acc0;
+        }
+
+        /// <summary>A tile of 16 rows of a Q8_0 W with 256 columns (8 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ8_0x256Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            var sixteen = Vector512.Create((short)16);
+            for (nuint b = 0; b < 8; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows: low nibbles, then high
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble;
+                var x0_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte();
+                var il0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_0);
+                var ih0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_0);
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows: low nibbles, then high
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble;
+                var x1_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_0);
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows: low nibbles, then high
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble;
+                var x2_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_0);
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows: low nibbles, then high
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble;
+                var x3_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_0);
+                var p4 = Vector512.LoadUnsafe(ref q, 256);
+                var l4 = p4 & nibble; // values 16..19 of the 16 rows: low nibbles, then high
+                var h4 = Vector512.ShiftRightLogical(p4.AsUInt16(), 4).AsByte() & nibble;
+                var x4_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_0);
+                var p5 = Vector512.LoadUnsafe(ref q, 320);
+                var l5 = p5 & nibble; // values 20..23 of the 16 rows: low nibbles, then high
+                var h5 = Vector512.ShiftRightLogical(p5.AsUInt16(), 4).AsByte() & nibble;
+                var x5_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_0);
+                var p6 = Vector512.LoadUnsafe(ref q, 384);
+                var l6 = p6 & nibble; // values 24..27 of the 16 rows: low nibbles, then high
+                var h6 = Vector512.ShiftRightLogical(p6.AsUInt16(), 4).AsByte() & nibble;
+                var x6_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_0);
+                var p7 = Vector512.LoadUnsafe(ref q, 448);
+                var l7 = p7 & nibble; // values 28..31 of the 16 rows: low nibbles, then high
+                var h7 = Vector512.ShiftRightLogical(p7.AsUInt16(), 4).AsByte() & nibble;
+                var x7_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_0);
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32));
+                // The weights are stored w + 128: each row's sum starts at −128·Σx; then fma(s, d_w·d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih0, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 7));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0), d * Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+            }
+            y0 = acc0;
+        }
+
         /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void TileQ4_0x96Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
@@ -2543,6 +2889,310 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
             }
             y0 = acc0;
+        }
+
+        /// <summary>A tile of 16 rows of a Q8_0 W with 96 columns (3 blocks) · 4 quantized input rows 96 apart, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ8_0x96Wide4(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var acc1 = Vector512<float>.Zero;
+            var acc2 = Vector512<float>.Zero;
+            var acc3 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            var sixteen = Vector512.Create((short)16);
+            for (nuint b = 0; b < 3; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows: low nibbles, then high
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble;
+                var x0_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte();
+                var il0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_0);
+                var ih0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_0);
+                var x0_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 0))).AsSByte();
+                var il1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_1);
+                var ih1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_1);
+                var x0_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 0))).AsSByte();
+                var il2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_2);
+                var ih2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_2);
+                var x0_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 0))).AsSByte();
+                var il3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_3);
+                var ih3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_3);
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows: low nibbles, then high
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble;
+                var x1_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_0);
+                var x1_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 4))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_1);
+                var x1_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 4))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_2);
+                var x1_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 4))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_3);
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows: low nibbles, then high
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble;
+                var x2_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_0);
+                var x2_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 8))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_1);
+                var x2_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 8))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_2);
+                var x2_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 8))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_3);
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows: low nibbles, then high
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble;
+                var x3_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_0);
+                var x3_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 12))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_1);
+                var x3_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 12))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_2);
+                var x3_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 12))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_3);
+                var p4 = Vector512.LoadUnsafe(ref q, 256);
+                var l4 = p4 & nibble; // values 16..19 of the 16 rows: low nibbles, then high
+                var h4 = Vector512.ShiftRightLogical(p4.AsUInt16(), 4).AsByte() & nibble;
+                var x4_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_0);
+                var x4_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 16))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_1);
+                var x4_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 16))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_2);
+                var x4_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 16))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_3);
+                var p5 = Vector512.LoadUnsafe(ref q, 320);
+                var l5 = p5 & nibble; // values 20..23 of the 16 rows: low nibbles, then high
+                var h5 = Vector512.ShiftRightLogical(p5.AsUInt16(), 4).AsByte() & nibble;
+                var x5_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_0);
+                var x5_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 20))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_1);
+                var x5_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 20))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_2);
+                var x5_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 20))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_3);
+                var p6 = Vector512.LoadUnsafe(ref q, 384);
+                var l6 = p6 & nibble; // values 24..27 of the 16 rows: low nibbles, then high
+                var h6 = Vector512.ShiftRightLogical(p6.AsUInt16(), 4).AsByte() & nibble;
+                var x6_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_0);
+                var x6_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 24))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_1);
+                var x6_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 24))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_2);
+                var x6_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 24))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_3);
+                var p7 = Vector512.LoadUnsafe(ref q, 448);
+                var l7 = p7 & nibble; // values 28..31 of the 16 rows: low nibbles, then high
+                var h7 = Vector512.ShiftRightLogical(p7.AsUInt16(), 4).AsByte() & nibble;
+                var x7_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_0);
+                var x7_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 96 + 28))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_1);
+                var x7_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_2);
+                var x7_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 288 + 28))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_3);
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b == 2 ? 512 : 1024 + (b & 1) * 32)));
+                // The weights are stored w + 128: each row's sum starts at −128·Σx; then fma(s, d_w·d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih0, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 7));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0), d * Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+                var s1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih1, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il1, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 3) << 7));
+                acc1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s1), d * Vector512.Create(Unsafe.Add(ref xd, b + 3)), acc1);
+                var s2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih2, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il2, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 6) << 7));
+                acc2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s2), d * Vector512.Create(Unsafe.Add(ref xd, b + 6)), acc2);
+                var s3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih3, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il3, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 9) << 7));
+                acc3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s3), d * Vector512.Create(Unsafe.Add(ref xd, b + 9)), acc3);
+            }
+            y0 = acc0;
+            y1 = acc1;
+            y2 = acc2;
+            y3 = acc3;
+        }
+
+        /// <summary>A tile of 16 rows of a Q8_0 W with 256 columns (8 blocks) · 4 quantized input rows 256 apart, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ8_0x256Wide4(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var acc1 = Vector512<float>.Zero;
+            var acc2 = Vector512<float>.Zero;
+            var acc3 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            var sixteen = Vector512.Create((short)16);
+            for (nuint b = 0; b < 8; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows: low nibbles, then high
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble;
+                var x0_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte();
+                var il0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_0);
+                var ih0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_0);
+                var x0_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 256 + 0))).AsSByte();
+                var il1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_1);
+                var ih1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_1);
+                var x0_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 512 + 0))).AsSByte();
+                var il2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_2);
+                var ih2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_2);
+                var x0_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 768 + 0))).AsSByte();
+                var il3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_3);
+                var ih3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_3);
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows: low nibbles, then high
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble;
+                var x1_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_0);
+                var x1_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 256 + 4))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_1);
+                var x1_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 512 + 4))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_2);
+                var x1_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 768 + 4))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_3);
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows: low nibbles, then high
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble;
+                var x2_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_0);
+                var x2_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 256 + 8))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_1);
+                var x2_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 512 + 8))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_2);
+                var x2_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 768 + 8))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_3);
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows: low nibbles, then high
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble;
+                var x3_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_0);
+                var x3_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 256 + 12))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_1);
+                var x3_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 512 + 12))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_2);
+                var x3_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 768 + 12))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_3);
+                var p4 = Vector512.LoadUnsafe(ref q, 256);
+                var l4 = p4 & nibble; // values 16..19 of the 16 rows: low nibbles, then high
+                var h4 = Vector512.ShiftRightLogical(p4.AsUInt16(), 4).AsByte() & nibble;
+                var x4_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_0);
+                var x4_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 256 + 16))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_1);
+                var x4_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 512 + 16))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_2);
+                var x4_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 768 + 16))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_3);
+                var p5 = Vector512.LoadUnsafe(ref q, 320);
+                var l5 = p5 & nibble; // values 20..23 of the 16 rows: low nibbles, then high
+                var h5 = Vector512.ShiftRightLogical(p5.AsUInt16(), 4).AsByte() & nibble;
+                var x5_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_0);
+                var x5_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 256 + 20))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_1);
+                var x5_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 512 + 20))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_2);
+                var x5_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 768 + 20))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_3);
+                var p6 = Vector512.LoadUnsafe(ref q, 384);
+                var l6 = p6 & nibble; // values 24..27 of the 16 rows: low nibbles, then high
+                var h6 = Vector512.ShiftRightLogical(p6.AsUInt16(), 4).AsByte() & nibble;
+                var x6_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_0);
+                var x6_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 256 + 24))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_1);
+                var x6_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 512 + 24))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_2);
+                var x6_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 768 + 24))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_3);
+                var p7 = Vector512.LoadUnsafe(ref q, 448);
+                var l7 = p7 & nibble; // values 28..31 of the 16 rows: low nibbles, then high
+                var h7 = Vector512.ShiftRightLogical(p7.AsUInt16(), 4).AsByte() & nibble;
+                var x7_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_0);
+                var x7_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 256 + 28))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_1);
+                var x7_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 512 + 28))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_2);
+                var x7_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 768 + 28))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_3);
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32));
+                // The weights are stored w + 128: each row's sum starts at −128·Σx; then fma(s, d_w·d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih0, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 7));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0), d * Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+                var s1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih1, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il1, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 8) << 7));
+                acc1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s1), d * Vector512.Create(Unsafe.Add(ref xd, b + 8)), acc1);
+                var s2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih2, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il2, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 16) << 7));
+                acc2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s2), d * Vector512.Create(Unsafe.Add(ref xd, b + 16)), acc2);
+                var s3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih3, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il3, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 24) << 7));
+                acc3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s3), d * Vector512.Create(Unsafe.Add(ref xd, b + 24)), acc3);
+            }
+            y0 = acc0;
+            y1 = acc1;
+            y2 = acc2;
+            y3 = acc3;
         }
 
         /// <summary>A tile of 16 rows of a Q4_0 W with 96 columns (3 blocks) · 8 quantized input rows 96 apart, 16 rows per 512-bit vector.</summary>

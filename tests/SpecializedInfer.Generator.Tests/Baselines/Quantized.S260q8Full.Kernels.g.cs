@@ -236,7 +236,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 64×64 Q8_0 W repacked into
         /// 4 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 4352 || x.Cols != 64 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_64x64));
@@ -255,6 +255,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
+                {
+                    TileQ8_0x64Wide1(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -278,7 +287,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 32×64 Q8_0 W repacked into
         /// 2 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_32x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 2176 || x.Cols != 64 || x.Rows < 1 || y.Length < 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_32x64));
@@ -297,6 +306,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
+                {
+                    TileQ8_0x64Wide1(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -320,7 +338,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y += W·x (the residual add fused in: y[r] + dot, as the reference adds) for a 64×64 Q8_0 W repacked into
         /// 4 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecAddQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 4352 || x.Cols != 64 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_64x64));
@@ -339,6 +357,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
+                {
+                    TileQ8_0x64Wide1(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var y0);
+                    (Vector512.LoadUnsafe(ref yr, t * 16) + y0).StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -362,7 +389,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 192×64 Q8_0 W repacked into
         /// 12 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_192x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 13056 || x.Cols != 64 || x.Rows < 1 || y.Length < 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_192x64));
@@ -381,6 +408,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
+                {
+                    TileQ8_0x64Wide1(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -404,7 +440,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y += W·x (the residual add fused in: y[r] + dot, as the reference adds) for a 64×192 Q8_0 W repacked into
         /// 4 tiles of 16 rows, x quantized to Q8_0: each row's 6 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecAddQ8_0_64x192(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 13056 || x.Cols != 192 || x.Rows < 1 || y.Length < 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatVecAddQ8_0_64x192));
@@ -423,6 +459,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3264), ref xq, ref xd, ref xs, out var low, out var high);
                     (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                     (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
+                {
+                    TileQ8_0x192Wide1(ref Unsafe.Add(ref wq, t * 3264), ref xq, ref xd, ref xs, out var y0);
+                    (Vector512.LoadUnsafe(ref yr, t * 16) + y0).StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -446,7 +491,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 512×64 Q8_0 W repacked into
         /// 32 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ8_0_512x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 34816 || x.Cols != 64 || x.Rows < 1 || y.Length < 512 || (uint)from > (uint)to || to > 512 || (from & 15) != 0) ThrowShape(nameof(MatVecQ8_0_512x64));
@@ -465,6 +510,15 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     TileQ8_0x64Vnni(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var low, out var high);
                     low.StoreUnsafe(ref yr, t * 16);
                     high.StoreUnsafe(ref yr, t * 16 + 8);
+                }
+            }
+            // AVX-512 without AVX-VNNI: a tile's 16 rows in one vector, each weight byte split into nibbles once for them.
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 32); t++)
+                {
+                    TileQ8_0x64Wide1(ref Unsafe.Add(ref wq, t * 1088), ref xq, ref xd, ref xs, out var y0);
+                    y0.StoreUnsafe(ref yr, t * 16);
                 }
             }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
@@ -488,7 +542,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y = W·x for a 512×64 Q4_0 W repacked into
         /// 32 tiles of 16 rows, x quantized to Q8_0: each row's 2 blocks multiplied in integers and added in order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatVecQ4_0_512x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int from, int to)
         {
             if (w.Length != 18432 || x.Cols != 64 || x.Rows < 1 || y.Length < 512 || (uint)from > (uint)to || to > 512 || (from & 15) != 0) ThrowShape(nameof(MatVecQ4_0_512x64));
@@ -690,7 +744,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 64), a 64×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_64x64.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 4352 || (uint)(count - 1) >= 64u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_64x64));
@@ -728,6 +782,27 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                 }
             }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x64Wide4(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var y0, out var y1, out var y2, out var y3);
+                        y0.StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16);
+                        y1.StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16);
+                        y2.StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16);
+                        y3.StoreUnsafe(ref ybase, (p + 3) * 64 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x64Wide1(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var y0);
+                        y0.StoreUnsafe(ref ybase, p * 64 + t * 16);
+                    }
+                }
+            }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
@@ -757,7 +832,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 32), a 32×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_32x64.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_32x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 2176 || (uint)(count - 1) >= 64u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 32 || (uint)from > (uint)to || to > 32 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_32x64));
@@ -795,6 +870,27 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                 }
             }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x64Wide4(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var y0, out var y1, out var y2, out var y3);
+                        y0.StoreUnsafe(ref ybase, (p + 0) * 32 + t * 16);
+                        y1.StoreUnsafe(ref ybase, (p + 1) * 32 + t * 16);
+                        y2.StoreUnsafe(ref ybase, (p + 2) * 32 + t * 16);
+                        y3.StoreUnsafe(ref ybase, (p + 3) * 32 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x64Wide1(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var y0);
+                        y0.StoreUnsafe(ref ybase, p * 32 + t * 16);
+                    }
+                }
+            }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 2); t++)
@@ -824,7 +920,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 64), a 64×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ8_0_64x64.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ8_0_64x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 4352 || (uint)(count - 1) >= 64u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_64x64));
@@ -862,6 +958,27 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                 }
             }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x64Wide4(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var y0, out var y1, out var y2, out var y3);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 0) * 64 + t * 16) + y0).StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 1) * 64 + t * 16) + y1).StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 2) * 64 + t * 16) + y2).StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 3) * 64 + t * 16) + y3).StoreUnsafe(ref ybase, (p + 3) * 64 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x64Wide1(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var y0);
+                        (Vector512.LoadUnsafe(ref ybase, p * 64 + t * 16) + y0).StoreUnsafe(ref ybase, p * 64 + t * 16);
+                    }
+                }
+            }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
@@ -891,7 +1008,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] = W·x[p] for count ≤ 64 positions p (x rows of 64, y rows of 192), a 192×64 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecQ8_0_192x64.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatQ8_0_192x64(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 13056 || (uint)(count - 1) >= 64u || x.Cols != 64 || x.Rows < count || y.Length < (long)count * 192 || (uint)from > (uint)to || to > 192 || (from & 15) != 0) ThrowShape(nameof(MatMatQ8_0_192x64));
@@ -929,6 +1046,27 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                     }
                 }
             }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x64Wide4(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var y0, out var y1, out var y2, out var y3);
+                        y0.StoreUnsafe(ref ybase, (p + 0) * 192 + t * 16);
+                        y1.StoreUnsafe(ref ybase, (p + 1) * 192 + t * 16);
+                        y2.StoreUnsafe(ref ybase, (p + 2) * 192 + t * 16);
+                        y3.StoreUnsafe(ref ybase, (p + 3) * 192 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x64Wide1(ref Unsafe.Add(ref wq, t * 1088), ref Unsafe.Add(ref xq, p * 64), ref Unsafe.Add(ref xd, p * 2), ref Unsafe.Add(ref xs, p * 2), out var y0);
+                        y0.StoreUnsafe(ref ybase, p * 192 + t * 16);
+                    }
+                }
+            }
             else if (global::System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             {
                 for (nuint t = lo / 16; t < Math.Min(hi / 16, 12); t++)
@@ -958,7 +1096,7 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
 
         /// <summary>y[p] += W·x[p] for count ≤ 64 positions p (x rows of 192, y rows of 64), a 64×192 Q8_0 W
         /// in tiles; bit-identical, position by position, to MatVecAddQ8_0_64x192.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
         public static void MatMatAddQ8_0_64x192(ReadOnlySpan<byte> w, global::SpecializedInfer.Quantization.QuantizedActivations x, Span<float> y, int count, int from, int to)
         {
             if (w.Length != 13056 || (uint)(count - 1) >= 64u || x.Cols != 192 || x.Rows < count || y.Length < (long)count * 64 || (uint)from > (uint)to || to > 64 || (from & 15) != 0) ThrowShape(nameof(MatMatAddQ8_0_64x192));
@@ -993,6 +1131,27 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                         TileQ8_0x192Vnni(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var low, out var high);
                         (Vector256.LoadUnsafe(ref yr, t * 16) + low).StoreUnsafe(ref yr, t * 16);
                         (Vector256.LoadUnsafe(ref yr, t * 16 + 8) + high).StoreUnsafe(ref yr, t * 16 + 8);
+                    }
+                }
+            }
+            // AVX-512: a tile's 16 rows in one vector, 4 positions per load of its weights (the nibbles unpacked once for them).
+            else if (global::System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            {
+                for (nuint t = lo / 16; t < Math.Min(hi / 16, 4); t++)
+                {
+                    nuint p = 0;
+                    for (; p + 4 <= n; p += 4)
+                    {
+                        TileQ8_0x192Wide4(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var y0, out var y1, out var y2, out var y3);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 0) * 64 + t * 16) + y0).StoreUnsafe(ref ybase, (p + 0) * 64 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 1) * 64 + t * 16) + y1).StoreUnsafe(ref ybase, (p + 1) * 64 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 2) * 64 + t * 16) + y2).StoreUnsafe(ref ybase, (p + 2) * 64 + t * 16);
+                        (Vector512.LoadUnsafe(ref ybase, (p + 3) * 64 + t * 16) + y3).StoreUnsafe(ref ybase, (p + 3) * 64 + t * 16);
+                    }
+                    for (; p < n; p++)
+                    {
+                        TileQ8_0x192Wide1(ref Unsafe.Add(ref wq, t * 3264), ref Unsafe.Add(ref xq, p * 192), ref Unsafe.Add(ref xd, p * 6), ref Unsafe.Add(ref xs, p * 6), out var y0);
+                        (Vector512.LoadUnsafe(ref ybase, p * 64 + t * 16) + y0).StoreUnsafe(ref ybase, p * 64 + t * 16);
                     }
                 }
             }
@@ -1535,6 +1694,142 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
             y3 = acc3;
         }
 
+        /// <summary>A tile of 16 rows of a Q8_0 W with 64 columns (2 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ8_0x64Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            var sixteen = Vector512.Create((short)16);
+            for (nuint b = 0; b < 2; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows: low nibbles, then high
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble;
+                var x0_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte();
+                var il0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_0);
+                var ih0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_0);
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows: low nibbles, then high
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble;
+                var x1_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_0);
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows: low nibbles, then high
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble;
+                var x2_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_0);
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows: low nibbles, then high
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble;
+                var x3_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_0);
+                var p4 = Vector512.LoadUnsafe(ref q, 256);
+                var l4 = p4 & nibble; // values 16..19 of the 16 rows: low nibbles, then high
+                var h4 = Vector512.ShiftRightLogical(p4.AsUInt16(), 4).AsByte() & nibble;
+                var x4_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_0);
+                var p5 = Vector512.LoadUnsafe(ref q, 320);
+                var l5 = p5 & nibble; // values 20..23 of the 16 rows: low nibbles, then high
+                var h5 = Vector512.ShiftRightLogical(p5.AsUInt16(), 4).AsByte() & nibble;
+                var x5_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_0);
+                var p6 = Vector512.LoadUnsafe(ref q, 384);
+                var l6 = p6 & nibble; // values 24..27 of the 16 rows: low nibbles, then high
+                var h6 = Vector512.ShiftRightLogical(p6.AsUInt16(), 4).AsByte() & nibble;
+                var x6_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_0);
+                var p7 = Vector512.LoadUnsafe(ref q, 448);
+                var l7 = p7 & nibble; // values 28..31 of the 16 rows: low nibbles, then high
+                var h7 = Vector512.ShiftRightLogical(p7.AsUInt16(), 4).AsByte() & nibble;
+                var x7_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_0);
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32));
+                // The weights are stored w + 128: each row's sum starts at −128·Σx; then fma(s, d_w·d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih0, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 7));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0), d * Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+            }
+            y0 = acc0;
+        }
+
+        /// <summary>A tile of 16 rows of a Q8_0 W with 192 columns (6 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ8_0x192Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            var sixteen = Vector512.Create((short)16);
+            for (nuint b = 0; b < 6; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows: low nibbles, then high
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble;
+                var x0_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte();
+                var il0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_0);
+                var ih0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_0);
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows: low nibbles, then high
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble;
+                var x1_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_0);
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows: low nibbles, then high
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble;
+                var x2_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_0);
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows: low nibbles, then high
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble;
+                var x3_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_0);
+                var p4 = Vector512.LoadUnsafe(ref q, 256);
+                var l4 = p4 & nibble; // values 16..19 of the 16 rows: low nibbles, then high
+                var h4 = Vector512.ShiftRightLogical(p4.AsUInt16(), 4).AsByte() & nibble;
+                var x4_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_0);
+                var p5 = Vector512.LoadUnsafe(ref q, 320);
+                var l5 = p5 & nibble; // values 20..23 of the 16 rows: low nibbles, then high
+                var h5 = Vector512.ShiftRightLogical(p5.AsUInt16(), 4).AsByte() & nibble;
+                var x5_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_0);
+                var p6 = Vector512.LoadUnsafe(ref q, 384);
+                var l6 = p6 & nibble; // values 24..27 of the 16 rows: low nibbles, then high
+                var h6 = Vector512.ShiftRightLogical(p6.AsUInt16(), 4).AsByte() & nibble;
+                var x6_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_0);
+                var p7 = Vector512.LoadUnsafe(ref q, 448);
+                var l7 = p7 & nibble; // values 28..31 of the 16 rows: low nibbles, then high
+                var h7 = Vector512.ShiftRightLogical(p7.AsUInt16(), 4).AsByte() & nibble;
+                var x7_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_0);
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32));
+                // The weights are stored w + 128: each row's sum starts at −128·Σx; then fma(s, d_w·d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih0, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 7));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0), d * Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+            }
+            y0 = acc0;
+        }
+
         /// <summary>A tile of 16 rows of a Q4_0 W with 64 columns (2 blocks) · 1 quantized input row, 16 rows per 512-bit vector.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void TileQ4_0x64Wide1(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0)
@@ -1568,6 +1863,310 @@ namespace SpecializedInfer.Generated.Kernels.Quantized
                 acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0) * d, Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
             }
             y0 = acc0;
+        }
+
+        /// <summary>A tile of 16 rows of a Q8_0 W with 64 columns (2 blocks) · 4 quantized input rows 64 apart, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ8_0x64Wide4(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var acc1 = Vector512<float>.Zero;
+            var acc2 = Vector512<float>.Zero;
+            var acc3 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            var sixteen = Vector512.Create((short)16);
+            for (nuint b = 0; b < 2; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows: low nibbles, then high
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble;
+                var x0_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte();
+                var il0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_0);
+                var ih0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_0);
+                var x0_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 0))).AsSByte();
+                var il1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_1);
+                var ih1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_1);
+                var x0_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 0))).AsSByte();
+                var il2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_2);
+                var ih2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_2);
+                var x0_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 0))).AsSByte();
+                var il3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_3);
+                var ih3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_3);
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows: low nibbles, then high
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble;
+                var x1_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_0);
+                var x1_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 4))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_1);
+                var x1_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 4))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_2);
+                var x1_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 4))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_3);
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows: low nibbles, then high
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble;
+                var x2_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_0);
+                var x2_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 8))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_1);
+                var x2_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 8))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_2);
+                var x2_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 8))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_3);
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows: low nibbles, then high
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble;
+                var x3_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_0);
+                var x3_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 12))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_1);
+                var x3_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 12))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_2);
+                var x3_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 12))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_3);
+                var p4 = Vector512.LoadUnsafe(ref q, 256);
+                var l4 = p4 & nibble; // values 16..19 of the 16 rows: low nibbles, then high
+                var h4 = Vector512.ShiftRightLogical(p4.AsUInt16(), 4).AsByte() & nibble;
+                var x4_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_0);
+                var x4_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 16))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_1);
+                var x4_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 16))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_2);
+                var x4_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 16))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_3);
+                var p5 = Vector512.LoadUnsafe(ref q, 320);
+                var l5 = p5 & nibble; // values 20..23 of the 16 rows: low nibbles, then high
+                var h5 = Vector512.ShiftRightLogical(p5.AsUInt16(), 4).AsByte() & nibble;
+                var x5_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_0);
+                var x5_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 20))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_1);
+                var x5_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 20))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_2);
+                var x5_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 20))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_3);
+                var p6 = Vector512.LoadUnsafe(ref q, 384);
+                var l6 = p6 & nibble; // values 24..27 of the 16 rows: low nibbles, then high
+                var h6 = Vector512.ShiftRightLogical(p6.AsUInt16(), 4).AsByte() & nibble;
+                var x6_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_0);
+                var x6_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 24))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_1);
+                var x6_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 24))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_2);
+                var x6_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 24))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_3);
+                var p7 = Vector512.LoadUnsafe(ref q, 448);
+                var l7 = p7 & nibble; // values 28..31 of the 16 rows: low nibbles, then high
+                var h7 = Vector512.ShiftRightLogical(p7.AsUInt16(), 4).AsByte() & nibble;
+                var x7_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_0);
+                var x7_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 64 + 28))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_1);
+                var x7_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 128 + 28))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_2);
+                var x7_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_3);
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32));
+                // The weights are stored w + 128: each row's sum starts at −128·Σx; then fma(s, d_w·d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih0, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 7));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0), d * Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+                var s1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih1, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il1, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 2) << 7));
+                acc1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s1), d * Vector512.Create(Unsafe.Add(ref xd, b + 2)), acc1);
+                var s2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih2, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il2, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 4) << 7));
+                acc2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s2), d * Vector512.Create(Unsafe.Add(ref xd, b + 4)), acc2);
+                var s3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih3, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il3, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 6) << 7));
+                acc3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s3), d * Vector512.Create(Unsafe.Add(ref xd, b + 6)), acc3);
+            }
+            y0 = acc0;
+            y1 = acc1;
+            y2 = acc2;
+            y3 = acc3;
+        }
+
+        /// <summary>A tile of 16 rows of a Q8_0 W with 192 columns (6 blocks) · 4 quantized input rows 192 apart, 16 rows per 512-bit vector.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void TileQ8_0x192Wide4(ref byte tile, ref sbyte xq, ref float xd, ref int xs, out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3)
+        {
+            var acc0 = Vector512<float>.Zero;
+            var acc1 = Vector512<float>.Zero;
+            var acc2 = Vector512<float>.Zero;
+            var acc3 = Vector512<float>.Zero;
+            var nibble = Vector512.Create((byte)0x0F);
+            var ones = Vector512.Create((short)1);
+            var sixteen = Vector512.Create((short)16);
+            for (nuint b = 0; b < 6; b++)
+            {
+                ref byte q = ref Unsafe.Add(ref tile, (b >> 1) * 1088 + (b & 1) * 512);
+                ref byte xb = ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref xq, b * 32));
+                var p0 = Vector512.LoadUnsafe(ref q, 0);
+                var l0 = p0 & nibble; // values 0..3 of the 16 rows: low nibbles, then high
+                var h0 = Vector512.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble;
+                var x0_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 0))).AsSByte();
+                var il0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_0);
+                var ih0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_0);
+                var x0_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 0))).AsSByte();
+                var il1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_1);
+                var ih1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_1);
+                var x0_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 0))).AsSByte();
+                var il2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_2);
+                var ih2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_2);
+                var x0_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 0))).AsSByte();
+                var il3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l0, x0_3);
+                var ih3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h0, x0_3);
+                var p1 = Vector512.LoadUnsafe(ref q, 64);
+                var l1 = p1 & nibble; // values 4..7 of the 16 rows: low nibbles, then high
+                var h1 = Vector512.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble;
+                var x1_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 4))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_0);
+                var x1_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 4))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_1);
+                var x1_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 4))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_2);
+                var x1_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 4))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l1, x1_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h1, x1_3);
+                var p2 = Vector512.LoadUnsafe(ref q, 128);
+                var l2 = p2 & nibble; // values 8..11 of the 16 rows: low nibbles, then high
+                var h2 = Vector512.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble;
+                var x2_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 8))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_0);
+                var x2_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 8))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_1);
+                var x2_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 8))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_2);
+                var x2_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 8))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l2, x2_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h2, x2_3);
+                var p3 = Vector512.LoadUnsafe(ref q, 192);
+                var l3 = p3 & nibble; // values 12..15 of the 16 rows: low nibbles, then high
+                var h3 = Vector512.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble;
+                var x3_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 12))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_0);
+                var x3_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 12))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_1);
+                var x3_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 12))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_2);
+                var x3_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 12))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l3, x3_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h3, x3_3);
+                var p4 = Vector512.LoadUnsafe(ref q, 256);
+                var l4 = p4 & nibble; // values 16..19 of the 16 rows: low nibbles, then high
+                var h4 = Vector512.ShiftRightLogical(p4.AsUInt16(), 4).AsByte() & nibble;
+                var x4_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 16))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_0);
+                var x4_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 16))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_1);
+                var x4_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 16))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_2);
+                var x4_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 16))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l4, x4_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h4, x4_3);
+                var p5 = Vector512.LoadUnsafe(ref q, 320);
+                var l5 = p5 & nibble; // values 20..23 of the 16 rows: low nibbles, then high
+                var h5 = Vector512.ShiftRightLogical(p5.AsUInt16(), 4).AsByte() & nibble;
+                var x5_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 20))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_0);
+                var x5_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 20))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_1);
+                var x5_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 20))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_2);
+                var x5_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 20))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l5, x5_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h5, x5_3);
+                var p6 = Vector512.LoadUnsafe(ref q, 384);
+                var l6 = p6 & nibble; // values 24..27 of the 16 rows: low nibbles, then high
+                var h6 = Vector512.ShiftRightLogical(p6.AsUInt16(), 4).AsByte() & nibble;
+                var x6_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 24))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_0);
+                var x6_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 24))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_1);
+                var x6_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 24))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_2);
+                var x6_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 24))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l6, x6_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h6, x6_3);
+                var p7 = Vector512.LoadUnsafe(ref q, 448);
+                var l7 = p7 & nibble; // values 28..31 of the 16 rows: low nibbles, then high
+                var h7 = Vector512.ShiftRightLogical(p7.AsUInt16(), 4).AsByte() & nibble;
+                var x7_0 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 28))).AsSByte();
+                il0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_0);
+                ih0 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_0);
+                var x7_1 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 192 + 28))).AsSByte();
+                il1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_1);
+                ih1 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_1);
+                var x7_2 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 384 + 28))).AsSByte();
+                il2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_2);
+                ih2 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_2);
+                var x7_3 = Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref xb, 576 + 28))).AsSByte();
+                il3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(l7, x7_3);
+                ih3 += global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(h7, x7_3);
+                var d = HalfToSingle16(ref Unsafe.Add(ref tile, (b >> 1) * 1088 + 1024 + (b & 1) * 32));
+                // The weights are stored w + 128: each row's sum starts at −128·Σx; then fma(s, d_w·d_x, sum), as the one-position kernel.
+                var s0 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih0, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il0, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b) << 7));
+                acc0 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s0), d * Vector512.Create(Unsafe.Add(ref xd, b)), acc0);
+                var s1 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih1, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il1, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 6) << 7));
+                acc1 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s1), d * Vector512.Create(Unsafe.Add(ref xd, b + 6)), acc1);
+                var s2 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih2, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il2, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 12) << 7));
+                acc2 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s2), d * Vector512.Create(Unsafe.Add(ref xd, b + 12)), acc2);
+                var s3 = global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(ih3, sixteen) + global::System.Runtime.Intrinsics.X86.Avx512BW.MultiplyAddAdjacent(il3, ones) + Vector512.Create(-(Unsafe.Add(ref xs, b + 18) << 7));
+                acc3 = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(s3), d * Vector512.Create(Unsafe.Add(ref xd, b + 18)), acc3);
+            }
+            y0 = acc0;
+            y1 = acc1;
+            y2 = acc2;
+            y3 = acc3;
         }
     }
 }
