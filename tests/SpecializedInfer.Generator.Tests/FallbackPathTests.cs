@@ -29,7 +29,7 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
     public static int RunChild(string[] args)
     {
         Console.WriteLine($"paths V512={Vector512.IsHardwareAccelerated} V256={Vector256.IsHardwareAccelerated} V128={Vector128.IsHardwareAccelerated}");
-        Console.WriteLine($"integer VNNI={System.Runtime.Intrinsics.X86.AvxVnni.IsSupported} AVX2={System.Runtime.Intrinsics.X86.Avx2.IsSupported}");
+        Console.WriteLine($"integer VNNI={System.Runtime.Intrinsics.X86.AvxVnni.IsSupported} AVX2={System.Runtime.Intrinsics.X86.Avx2.IsSupported} GFNI={System.Runtime.Intrinsics.X86.Gfni.V512.IsSupported}");
         var ok = true;
         foreach (var name in ChildEngines)
         {
@@ -107,7 +107,8 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
     [Fact]
     public async Task Vector256_Vector128_and_scalar_paths_match_the_reference()
     {
-        var onlyVnniOff = new Dictionary<string, string> { ["DOTNET_EnableAVXVNNI"] = "0" };
+        // AVX-512 without VNNI, and without GFNI: the wide kernels' shift-and-mask high nibbles (GFNI's run in-process here).
+        var onlyVnniOff = new Dictionary<string, string> { ["DOTNET_EnableAVXVNNI"] = "0", ["DOTNET_EnableGFNI"] = "0" };
         var avx512Off = new Dictionary<string, string>
         {
             ["DOTNET_EnableAVX512F"] = "0",
@@ -120,10 +121,10 @@ public sealed class FallbackPathTests(ITestOutputHelper output)
         // and their scalar path run here.
         var runs = new[]
         {
-            ("AVX-512 without VNNI", onlyVnniOff, "paths V512=True V256=True V128=True", "integer VNNI=False AVX2=True"),
-            ("Vector256", vnniOff, "paths V512=False V256=True V128=True", "integer VNNI=False AVX2=True"),
-            ("Vector128", avx2Off, "paths V512=False V256=False V128=True", "integer VNNI=False AVX2=False"),
-            ("scalar", scalar, "paths V512=False V256=False V128=False", "integer VNNI=False AVX2=False"),
+            ("AVX-512 without VNNI", onlyVnniOff, "paths V512=True V256=True V128=True", "integer VNNI=False AVX2=True GFNI=False"),
+            ("Vector256", vnniOff, "paths V512=False V256=True V128=True", "integer VNNI=False AVX2=True GFNI=False"),
+            ("Vector128", avx2Off, "paths V512=False V256=False V128=True", "integer VNNI=False AVX2=False GFNI=False"),
+            ("scalar", scalar, "paths V512=False V256=False V128=False", "integer VNNI=False AVX2=False GFNI=False"),
         }.Select(r => (r.Item1, r.Item3, r.Item4, Task: Task.Run(() => RunChildProcess(r.Item2)))).ToList();
 
         foreach (var (name, expectedPaths, expectedIntegerPaths, task) in runs)

@@ -323,8 +323,8 @@ public sealed partial class KernelEmitter
                         ? $"var l{g} = p{g} & nibble; // values {4 * g}..{4 * g + 3} of the 16 rows: low nibbles, then high"
                         : $"var l{g} = p{g} & nibble; // values {4 * g}..{4 * g + 3} of the 16 rows");
                     _s.Line(q8
-                        ? $"var h{g} = Vector512.ShiftRightLogical(p{g}.AsUInt16(), 4).AsByte() & nibble;"
-                        : $"var h{g} = Vector512.ShiftRightLogical(p{g}.AsUInt16(), 4).AsByte() & nibble; // values {16 + 4 * g}..{16 + 4 * g + 3}");
+                        ? $"var h{g} = HighNibbles(p{g});"
+                        : $"var h{g} = HighNibbles(p{g}); // values {16 + 4 * g}..{16 + 4 * g + 3}");
                     for (var k = 0; k < positions; k++)
                     {
                         if (q8)

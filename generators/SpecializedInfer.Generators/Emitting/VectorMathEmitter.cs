@@ -90,44 +90,49 @@ private protected static float HorizontalMax(Vector256<float> v) => HorizontalMa
 private protected static float HorizontalMax(Vector128<float> v) => MathF.Max(MathF.Max(v.GetElement(0), v.GetElement(1)), MathF.Max(v.GetElement(2), v.GetElement(3)));
 
 /// <summary>
-/// 16 fp16 values (32 bytes at <paramref name="source"/>, a tile's scales) as floats, each exactly what (float)Half
-/// gives: the magnitude's bits moved into place and scaled by 2¹¹² (exact for normal and subnormal values alike),
-/// infinities and NaNs given float's all-ones exponent, the sign put back.
+/// 16 fp16 values (32 bytes at <paramref name="source"/>, a tile's scales) as floats, as (float)Half gives them: each
+/// value sign-extended to 32 bits and shifted left 13, which puts its exponent and mantissa in a float's low exponent
+/// and mantissa bits and its sign in the float's sign bit (bits 28-30, further copies of the sign, are masked off),
+/// then scaled by 2¹¹² (exact for normal and subnormal values and zeros of either sign alike); infinities and NaNs
+/// (fp16 exponent all ones) get float's all-ones exponent instead. Seven instructions, where zero-extending and
+/// putting the sign back takes nine: fewer is what counts in a kernel that converts a block's scales per 288 bytes.
 /// </summary>
 [MethodImpl(MethodImplOptions.AggressiveInlining)]
 private protected static void HalfToSingle(ref byte source, out Vector256<float> lo, out Vector256<float> hi)
 {
-    var (l, h) = Vector256.Widen(Vector256.LoadUnsafe(ref source).AsUInt16());
-    lo = HalfToSingle(l);
-    hi = HalfToSingle(h);
+    lo = HalfToSingle8(ref source);
+    hi = HalfToSingle8(ref Unsafe.Add(ref source, 16));
 }
 
 /// <summary>8 fp16 values (16 bytes at <paramref name="source"/>, half a tile's scales) as floats, as <see cref="HalfToSingle(ref byte, out Vector256{float}, out Vector256{float})"/> converts them.</summary>
 [MethodImpl(MethodImplOptions.AggressiveInlining)]
-private protected static Vector256<float> HalfToSingle8(ref byte source) =>
-    HalfToSingle(Vector256.WidenLower(Vector128.LoadUnsafe(ref source).AsUInt16().ToVector256Unsafe()));
+private protected static Vector256<float> HalfToSingle8(ref byte source)
+{
+    var bits = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref source).AsInt16()), 13) & Vector256.Create(unchecked((int)0x8FFFE000));
+    var scaled = bits.AsSingle() * Vector256.Create(0x77800000u).AsSingle(); // × 2¹¹²
+    var special = Vector256.Equals(bits & Vector256.Create(0x0F800000), Vector256.Create(0x0F800000)); // exponent 31: ∞ or NaN
+    return Vector256.ConditionalSelect(special.AsSingle(), (bits | Vector256.Create(0x7F800000)).AsSingle(), scaled);
+}
 
 /// <summary>16 fp16 values (32 bytes at <paramref name="source"/>, a tile's scales) in one vector, converted as <see cref="HalfToSingle(ref byte, out Vector256{float}, out Vector256{float})"/> converts them.</summary>
 [MethodImpl(MethodImplOptions.AggressiveInlining)]
 private protected static Vector512<float> HalfToSingle16(ref byte source)
 {
-    var h = Vector512.WidenLower(Vector256.LoadUnsafe(ref source).AsUInt16().ToVector512Unsafe());
-    var magnitude = (h & Vector512.Create(0x7FFFu)) << 13;
-    var scaled = (magnitude.AsSingle() * Vector512.Create(0x77800000u).AsSingle()).AsUInt32(); // × 2¹¹²
-    var special = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(0x0F800000u)); // exponent 31: ∞ or NaN
-    var bits = Vector512.ConditionalSelect(special, magnitude | Vector512.Create(0x7F800000u), scaled);
-    return (bits | ((h & Vector512.Create(0x8000u)) << 16)).AsSingle();
+    var bits = Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.LoadUnsafe(ref source).AsInt16()), 13) & Vector512.Create(unchecked((int)0x8FFFE000));
+    var scaled = bits.AsSingle() * Vector512.Create(0x77800000u).AsSingle(); // × 2¹¹²
+    var special = Vector512.Equals(bits & Vector512.Create(0x0F800000), Vector512.Create(0x0F800000)); // exponent 31: ∞ or NaN
+    return Vector512.ConditionalSelect(special.AsSingle(), (bits | Vector512.Create(0x7F800000)).AsSingle(), scaled);
 }
 
+/// <summary>
+/// The high nibble of each byte, (p >> 4) &amp; 15: with GFNI one GF2P8AFFINEQB (the bit matrix moves bits 4-7 to
+/// 0-3 and clears the rest), else a 16-bit shift and a mask.
+/// </summary>
 [MethodImpl(MethodImplOptions.AggressiveInlining)]
-private static Vector256<float> HalfToSingle(Vector256<uint> h)
-{
-    var magnitude = (h & Vector256.Create(0x7FFFu)) << 13;
-    var scaled = (magnitude.AsSingle() * Vector256.Create(0x77800000u).AsSingle()).AsUInt32(); // × 2¹¹²
-    var special = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(0x0F800000u)); // exponent 31: ∞ or NaN
-    var bits = Vector256.ConditionalSelect(special, magnitude | Vector256.Create(0x7F800000u), scaled);
-    return (bits | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
-}
+private protected static Vector512<byte> HighNibbles(Vector512<byte> p) =>
+    Gfni.V512.IsSupported
+        ? Gfni.V512.GaloisFieldAffineTransform(p, Vector512.Create(0x1020408000000000ul).AsByte(), 0)
+        : Vector512.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & Vector512.Create((byte)0x0F);
 
 /// <summary>
 /// Per 32-bit lane, the exact Σ of 4 products of unsigned bytes below 16 (<paramref name="w"/>) and signed bytes:
