@@ -6,7 +6,8 @@ using SpecializedInfer.Tests.Support;
 namespace SpecializedInfer.Tests.Quantization;
 
 /// <summary>
-/// <see cref="SuperBlockDot.Rows"/> (what generated engines run for a K-quant head: four rows at a time, prefetched)
+/// <see cref="SuperBlockDot.Rows"/> (what generated engines run for a K-quant head: four rows at a time, prefetched,
+/// where rows are short, as in this file's; a Q6_K row of 8 super-blocks or more one at a time, as the reference does)
 /// gives every row the bits of <see cref="QuantizedDot.Row"/> (the reference's row product), for the Q4_K and Q6_K
 /// matrices of a Q4_K_M file llama.cpp wrote, over ranges that start and end off a multiple of four.
 /// </summary>
