@@ -288,10 +288,10 @@ public sealed partial class KernelEmitter
     }
 
     /// <summary>
-    /// A whole tile against <paramref name="positions"/> input rows on AVX-512 (BW), for .NET offers no 512-bit
+    /// A whole tile against <paramref name="positions"/> input rows on AVX-512 (BW), since .NET offers no 512-bit
     /// VPDPBUSD: each 64-byte group (4 values of all 16 rows, lane j row j) is loaded and split into nibbles once for
     /// every position, then VPMADDUBSW multiplies nibbles (below 16) by input bytes into 16-bit pair sums, which add up
-    /// over a block in 16 bits (each at most 2·15·128 in magnitude, a block's 8 or 16 of them per sum below 2¹⁵:
+    /// over a block in 16 bits (each at most 2·15·128 in magnitude, a block's 8 of them per lane and sum below 2¹⁵:
     /// exact), and VPMADDWD widens each row's sums to 32 bits. Q4_0's nibbles are its values; Q8_0's stored byte is
     /// 16·high + low, so its high and low nibbles' sums are kept apart and weighted 16 and 1 by the VPMADDWD. The
     /// integer sums are the same exact ones as VPDPBUSD's, and each lane then runs the one-position kernel's float chain.

@@ -59,7 +59,7 @@ public sealed record TileShape(TiledQuantType Type, int Cols)
     public string Name4 => $"Tile4{Type}x{Cols}Vnni";
 
     /// <summary>
-    /// The batched AVX-512 path's kernel (Q4_0): the whole tile, its 16 rows in one 512-bit vector, against
+    /// The AVX-512 path's kernel: the whole tile, its 16 rows in one 512-bit vector, against
     /// <paramref name="positions"/> input rows.
     /// </summary>
     public string WideName(int positions) => $"Tile{Type}x{Cols}Wide{positions}";
