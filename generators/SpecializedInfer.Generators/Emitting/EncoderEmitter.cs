@@ -247,7 +247,7 @@ public sealed class EncoderEmitter
         using (_s.Block($"public float[][] EmbedTokens(global::System.Collections.Generic.IReadOnlyList<int[]> sentences, global::System.Span<int> stepsRun, global::System.Threading.CancellationToken cancellation = default)"))
         {
             _s.Line("global::System.ArgumentNullException.ThrowIfNull(sentences);");
-            _s.Line($"if (stepsRun.Length != sentences.Count) throw new {ArgumentException}($\"The span for the steps each sentence ran must be as long as the list of sentences ({{sentences.Count}}); it is {{stepsRun.Length}} long.\");");
+            _s.Line($"{Encoders}.EncoderBatch.RequireStepsRun(sentences.Count, stepsRun.Length);");
             using (_s.Block("lock (_gate)"))
             {
                 _s.Line($"var batch = new {Encoders}.EncoderBatch(sentences, Dim, Tokenizer.PadToken, Pooling, Normalize, _states);");

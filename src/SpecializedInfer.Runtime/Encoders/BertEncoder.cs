@@ -85,7 +85,7 @@ public sealed class BertEncoder : ISentenceEncoder
     /// </summary>
     public float[][] EmbedTokens(IReadOnlyList<int[]> sentences, Span<int> stepsRun, CancellationToken cancellation = default)
     {
-        if (stepsRun.Length != sentences.Count) throw new ArgumentException($"The span for the steps each sentence ran must be as long as the list of sentences ({sentences.Count}); it is {stepsRun.Length} long.");
+        EncoderBatch.RequireStepsRun(sentences.Count, stepsRun.Length);
         var batch = new EncoderBatch(sentences, Dimensions, Tokenizer.PadToken, Config.Pooling, Normalize);
         var buffers = new StepBuffers(Config, batch.Count * batch.Length);
         EmbedInputs(batch.Ids, batch.Mask, default, batch.Count, batch.Length, batch.States.Span);

@@ -117,10 +117,20 @@ public sealed class EncoderBatch
         _running = stay;
     }
 
+    /// <summary>
+    /// Throws unless the span an encoder's EmbedTokens fills with the steps each sentence ran has one entry per
+    /// sentence: the reference encoder and generated encoders check it before any work, <see cref="Finish"/> again.
+    /// </summary>
+    public static void RequireStepsRun(int sentences, int stepsRun)
+    {
+        if (stepsRun != sentences)
+            throw new ArgumentException($"The span for the steps each sentence ran must be as long as the list of sentences ({sentences}); it is {stepsRun} long.");
+    }
+
     /// <summary>The embeddings: the running sentences pooled now, the others as they left; the steps each ran into <paramref name="stepsRun"/>.</summary>
     public float[][] Finish(Span<int> stepsRun)
     {
-        if (stepsRun.Length != _steps.Length) throw new ArgumentException($"The span for the steps each sentence ran must be as long as the list of sentences ({_steps.Length}); it is {stepsRun.Length} long.");
+        RequireStepsRun(_steps.Length, stepsRun.Length);
         for (var r = 0; r < _running.Count; r++) _result[_running[r]] = Embedding(r);
         _steps.CopyTo(stepsRun);
         return _result;

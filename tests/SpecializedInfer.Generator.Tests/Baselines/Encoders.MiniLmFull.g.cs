@@ -196,7 +196,7 @@ namespace Encoders
         public float[][] EmbedTokens(global::System.Collections.Generic.IReadOnlyList<int[]> sentences, global::System.Span<int> stepsRun, global::System.Threading.CancellationToken cancellation = default)
         {
             global::System.ArgumentNullException.ThrowIfNull(sentences);
-            if (stepsRun.Length != sentences.Count) throw new global::System.ArgumentException($"The span for the steps each sentence ran must be as long as the list of sentences ({sentences.Count}); it is {stepsRun.Length} long.");
+            global::SpecializedInfer.Encoders.EncoderBatch.RequireStepsRun(sentences.Count, stepsRun.Length);
             lock (_gate)
             {
                 var batch = new global::SpecializedInfer.Encoders.EncoderBatch(sentences, Dim, Tokenizer.PadToken, Pooling, Normalize, _states);
